@@ -1,0 +1,40 @@
+# The two commands a fresh machine needs: `make run` and `make test`.
+# Everything else here is a step of those two, or a developer convenience.
+
+BUILD      ?= build
+JOBS       ?= $(shell nproc)
+REGISTRY   ?= examples/registry
+DATA       ?= var
+LISTEN     ?= 127.0.0.1:8080
+
+.PHONY: all deps build run test test-unit test-asan test-fuzz bench format \
+        format-check clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/reestr serve --registry $(REGISTRY) --data $(DATA) --listen $(LISTEN)
+
+# The whole suite; ends with "N passed, N failed" and exits non-zero on any
+# failure. Stages: scripts/test-all.
+test: deps
+	@scripts/test-all
+
+bench: deps
+	@scripts/bench-all
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz build-bench

@@ -1,0 +1,76 @@
+/* Sinks: where accepted and rejected events are stored. The boundary is one
+ * call: a batch in; when it returns 0 every event of the batch is durable
+ * and its outcome (stored, or a duplicate of one stored before) is known.
+ * Kafka and ClickHouse sinks implement the same interface. */
+#ifndef REESTR_SINK_H
+#define REESTR_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rs_buf;
+typedef struct rs_sink rs_sink;
+
+typedef struct rs_sink_event {
+	const char *uuid;        /* canonical lowercase text */
+	const char *time;        /* UTC "YYYY-MM-DDTHH:MM:SS.ffffffZ" */
+	int64_t event_id;
+	int version;
+	const char *environment;
+	const char *source;
+	const char *fields; /* canonical JSON object, fields_len bytes */
+	size_t fields_len;
+} rs_sink_event;
+
+typedef struct rs_sink_failed {
+	int64_t event_id;   /* -1 when it could not be read */
+	int version;        /* -1 when it could not be read */
+	const char *source; /* NULL when unknown */
+	const char *reason;
+	const char *payload; /* the event exactly as received */
+	size_t payload_len;
+} rs_sink_failed;
+
+typedef enum rs_sink_outcome {
+	RS_SINK_STORED = 1,
+	RS_SINK_DUPLICATE = 2,
+} rs_sink_outcome;
+
+typedef struct rs_sink_batch {
+	int64_t received_at_us;
+	const rs_sink_event *events;
+	size_t event_count;
+	const rs_sink_failed *failed;
+	size_t failed_count;
+	rs_sink_outcome *outcomes; /* out: event_count entries */
+} rs_sink_batch;
+
+typedef struct rs_sink_ops {
+	const char *name;
+	/* Stores the batch durably. Safe to call from many threads at once;
+	 * a sink may merge concurrent batches into one commit. */
+	int (*write)(rs_sink *s, rs_sink_batch *b);
+	/* Appends {"hours":[...]} : accepted, rejected and duplicate counts
+	 * per hour (received time), event, version and source, for hours in
+	 * [from_us, to_us). */
+	int (*stats)(rs_sink *s, int64_t from_us, int64_t to_us,
+		     struct rs_buf *json_out);
+	void (*free)(rs_sink *s);
+} rs_sink_ops;
+
+struct rs_sink {
+	const rs_sink_ops *ops;
+};
+
+static inline int rs_sink_write(rs_sink *s, rs_sink_batch *b)
+{
+	return s->ops->write(s, b);
+}
+
+static inline void rs_sink_free(rs_sink *s)
+{
+	if (s)
+		s->ops->free(s);
+}
+
+#endif

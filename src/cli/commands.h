@@ -1,0 +1,11 @@
+/* Subcommands of the `reestr` binary. Each takes the arguments after its
+ * name (argv[0] is the subcommand's name), prints its own --help, and
+ * returns the process exit status: 0 success, 1 failure, 2 bad usage. */
+#ifndef RS_CLI_COMMANDS_H
+#define RS_CLI_COMMANDS_H
+
+int rs_cmd_serve(int argc, char **argv);
+int rs_cmd_check(int argc, char **argv);
+int rs_cmd_query(int argc, char **argv);
+
+#endif

@@ -1,0 +1,54 @@
+/* reestr: one binary, one subcommand per job. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{"serve", rs_cmd_serve,
+	 "run the collector: accept, validate and store events"},
+	{"check", rs_cmd_check,
+	 "load a registry and report every problem with its position"},
+	{"query", rs_cmd_query, "run SQL against the embedded store"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: reestr COMMAND [OPTIONS]\n\n"
+		     "One clickstream for every backend: events described "
+		     "once in a registry,\nchecked on arrival and stored "
+		     "where analysts query them.\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name,
+			commands[i].summary);
+	fprintf(out, "\n'reestr COMMAND --help' describes a command's options."
+		     "\n'reestr --version' prints the version.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") ||
+	    !strcmp(cmd, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+		printf("reestr %s\n", REESTR_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+		if (!strcmp(cmd, commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "reestr: unknown command '%s'\n\n", cmd);
+	usage(stderr);
+	return 2;
+}

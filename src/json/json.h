@@ -1,0 +1,106 @@
+/* A strict RFC 8259 JSON parser that builds a read-only tree in an arena.
+ *
+ * Why our own (see docs/architecture.md): every value keeps its byte span in
+ * the source, so a rejected event's payload is stored exactly as received
+ * without re-serialising; errors carry line and column; limits on depth and
+ * string length are enforced while scanning; and there is no per-value malloc.
+ * bench/json_bench compares it with jansson; tests/fuzz/fuzz_json exercises it.
+ */
+#ifndef RS_JSON_JSON_H
+#define RS_JSON_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "base/buf.h"
+
+typedef enum rs_json_type {
+	RS_JSON_NULL,
+	RS_JSON_FALSE,
+	RS_JSON_TRUE,
+	RS_JSON_NUMBER,
+	RS_JSON_STRING,
+	RS_JSON_ARRAY,
+	RS_JSON_OBJECT,
+} rs_json_type;
+
+typedef struct rs_json rs_json;
+typedef struct rs_json_member rs_json_member;
+
+struct rs_json {
+	rs_json_type type;
+	uint32_t offset; /* byte offset of the value's first byte in the source */
+	uint32_t length; /* bytes the value spans in the source */
+	union {
+		struct {
+			const char *ptr; /* decoded UTF-8, NUL-terminated, in the arena */
+			size_t len;      /* bytes, without the terminator */
+		} str;
+		struct {
+			double d;      /* always set */
+			int64_t i;     /* set when is_int */
+			bool is_int;   /* no fraction, no exponent, and fits int64 */
+		} num;
+		struct {
+			rs_json_member *items;
+			size_t count;
+		} obj;
+		struct {
+			rs_json *items;
+			size_t count;
+		} arr;
+	} u;
+};
+
+struct rs_json_member {
+	const char *key; /* decoded, NUL-terminated */
+	size_t key_len;
+	uint32_t key_offset; /* byte offset of the key's opening quote */
+	rs_json value;
+};
+
+typedef struct rs_json_limits {
+	size_t max_depth;  /* nesting of arrays/objects; 0 means 64 */
+	size_t max_string; /* decoded bytes of one string or key; 0 means 1 MiB */
+} rs_json_limits;
+
+typedef struct rs_json_error {
+	size_t offset; /* byte offset where the problem was found */
+	int line;      /* 1-based */
+	int col;       /* 1-based, in bytes */
+	char message[160];
+} rs_json_error;
+
+/* Parses exactly one JSON value (surrounding whitespace allowed) from
+ * src[0..len). The source must stay alive while the tree is used only if the
+ * caller uses offsets; decoded strings live in the arena. Rejects invalid
+ * UTF-8, lone surrogates in escapes, leading zeros, trailing garbage, and
+ * sources of 4 GiB or more. Returns 0, or RS_EINVAL with err filled,
+ * RS_ELIMIT with err filled when a limit is exceeded, RS_ENOMEM. */
+int rs_json_parse(rs_arena *arena, const char *src, size_t len,
+		  const rs_json_limits *limits, const rs_json **out,
+		  rs_json_error *err);
+
+/* The member named key in an object, or NULL (also when v is not an
+ * object). Linear: objects in events are small. */
+const rs_json *rs_json_get(const rs_json *obj, const char *key);
+
+/* Writes s as a JSON string with the canonical escaping of RFC 8785
+ * (JCS): only '"', '\\' and control characters escaped, \b \f \n \r \t by
+ * name, others as \u00xx with lowercase hex; other UTF-8 written as is. */
+int rs_json_write_string(rs_buf *out, const char *s, size_t len);
+
+/* Writes d as RFC 8785 / ECMAScript Number::toString: the shortest digits
+ * that round-trip, exponent form outside 1e-7 <= |d| < 1e21. d must be
+ * finite. */
+int rs_json_write_double(rs_buf *out, double d);
+
+/* Writes v compactly (no whitespace), members in source order, strings and
+ * numbers canonical as above (integers as written). */
+int rs_json_write(rs_buf *out, const rs_json *v);
+
+const char *rs_json_type_name(rs_json_type t);
+
+#endif

@@ -1,0 +1,25 @@
+/* The embedded default sink: one SQLite database, data_dir/reestr.db.
+ * Schema and design: docs/architecture.md ("The embedded store"). */
+#ifndef RS_SINK_SQLITE_SINK_H
+#define RS_SINK_SQLITE_SINK_H
+
+#include "reestr/registry.h"
+#include "reestr/sink.h"
+
+typedef struct rs_sqlite_options {
+	/* The most events one commit takes; more waiting batches wait for the
+	 * next commit. 0 means 20,000. */
+	size_t max_events_per_commit;
+} rs_sqlite_options;
+
+/* Creates data_dir when missing, opens (or creates) the database, brings
+ * the schema up to date and (re)creates one typed view per event version of
+ * reg (docs/wire-format.md gives the naming rule). reg may be NULL (no
+ * views). Returns 0 or an error code with rs_error_last() set. */
+int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
+			const rs_sqlite_options *opt, rs_sink **out);
+
+/* data_dir/reestr.db, for readers such as `reestr query`. */
+int rs_sqlite_db_path(const char *data_dir, char *out, size_t out_size);
+
+#endif
