@@ -1,7 +1,6 @@
 #include "base/timefmt.h"
 
 #include <stdbool.h>
-#include <stdio.h>
 #include <time.h>
 
 /* Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's
@@ -151,9 +150,22 @@ void rs_time_format(int64_t unix_us, char out[RS_TIME_TEXT_SIZE])
 	int y;
 	unsigned m, d;
 	civil_from_days(days, &y, &m, &d);
-	snprintf(out, RS_TIME_TEXT_SIZE, "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ",
-		 y % 10000, m, d, (int)(rem / 3600), (int)(rem / 60 % 60),
-		 (int)(rem % 60), (int)us);
+	/* Written digit by digit: every field has a fixed width. */
+	unsigned fields[] = {(unsigned)(y % 10000), m, d,
+			     (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60),
+			     (unsigned)(rem % 60), (unsigned)us};
+	static const int widths[] = {4, 2, 2, 2, 2, 2, 6};
+	static const char seps[] = "--T::.Z";
+	char *p = out;
+	for (int f = 0; f < 7; f++) {
+		for (int k = widths[f] - 1; k >= 0; k--) {
+			p[k] = (char)('0' + fields[f] % 10);
+			fields[f] /= 10;
+		}
+		p += widths[f];
+		*p++ = seps[f];
+	}
+	*p = '\0';
 }
 
 int64_t rs_time_now_us(void)
