@@ -1,12 +1,186 @@
-/* Placeholder until the serve command lands; replaced in this same issue. */
+/* reestr serve: the collector. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "http/server.h"
+#include "reestr/error.h"
+#include "reestr/registry.h"
+#include "sink/sqlite_sink.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: reestr serve [OPTIONS]\n"
+		"\n"
+		"Runs the collector: POST /v1/events takes a batch of events, "
+		"checks each\nagainst its version in the registry, stores the "
+		"accepted ones and the\nrejected ones (with their reason) in "
+		"the store, and answers with a\nstatus per event once they "
+		"are durable. GET /v1/stats gives counts per\nhour, event, "
+		"version and source; GET /healthz answers when ready.\n"
+		"\n"
+		"options:\n"
+		"  --registry DIR          registry folder (default: "
+		"examples/registry)\n"
+		"  --data DIR              data folder; the store is "
+		"DIR/reestr.db (default: var)\n"
+		"  --listen HOST:PORT      address to listen on (default: "
+		"127.0.0.1:8080);\n"
+		"                          an IPv6 host goes in brackets: "
+		"[::1]:8080\n"
+		"  --max-body-bytes N      largest request body, before and "
+		"after decoding\n"
+		"                          (default: %u)\n"
+		"  --max-batch-events N    most events in one batch (default: "
+		"%u)\n"
+		"  --max-string-bytes N    longest JSON string or key "
+		"(default: %u)\n"
+		"  --max-depth N           deepest nesting of JSON arrays and "
+		"objects (default: %u)\n"
+		"  -h, --help              show this help\n"
+		"\n"
+		"Stops cleanly on SIGINT or SIGTERM after the requests in "
+		"flight are answered.\n",
+		RS_INGEST_DEFAULT_MAX_BODY_BYTES,
+		RS_INGEST_DEFAULT_MAX_BATCH_EVENTS,
+		RS_INGEST_DEFAULT_MAX_STRING_BYTES,
+		RS_INGEST_DEFAULT_MAX_DEPTH);
+}
 
 int rs_cmd_serve(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "reestr serve: not built yet\n");
-	return 1;
+	const char *registry_dir = "examples/registry";
+	const char *data_dir = "var";
+	const char *listen = "127.0.0.1:8080";
+	rs_server_options so = {0};
+	rs_ingest_limits_default(&so.limits);
+
+	enum { O_REGISTRY = 256, O_DATA, O_LISTEN, O_BODY, O_BATCH, O_STRING,
+	       O_DEPTH };
+	static const struct option longopts[] = {
+		{"registry", required_argument, NULL, O_REGISTRY},
+		{"data", required_argument, NULL, O_DATA},
+		{"listen", required_argument, NULL, O_LISTEN},
+		{"max-body-bytes", required_argument, NULL, O_BODY},
+		{"max-batch-events", required_argument, NULL, O_BATCH},
+		{"max-string-bytes", required_argument, NULL, O_STRING},
+		{"max-depth", required_argument, NULL, O_DEPTH},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		size_t *limit = NULL;
+		switch (c) {
+		case O_REGISTRY:
+			registry_dir = optarg;
+			break;
+		case O_DATA:
+			data_dir = optarg;
+			break;
+		case O_LISTEN:
+			listen = optarg;
+			break;
+		case O_BODY:
+			limit = &so.limits.max_body_bytes;
+			break;
+		case O_BATCH:
+			limit = &so.limits.max_batch_events;
+			break;
+		case O_STRING:
+			limit = &so.limits.max_string_bytes;
+			break;
+		case O_DEPTH:
+			limit = &so.limits.max_depth;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+		if (limit &&
+		    rs_parse_size_option(longopts[c - O_REGISTRY].name, optarg,
+					 limit) < 0)
+			return 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "reestr serve: unexpected argument '%s'\n",
+			argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	char host[256];
+	if (rs_parse_listen(listen, host, sizeof host, &so.port) < 0)
+		return 2;
+	so.host = host;
+
+	int status = 1;
+	rs_registry *reg = NULL;
+	rs_sink *sink = NULL;
+	rs_server *server = NULL;
+	rs_diags diags = RS_DIAGS_INIT;
+
+	int rc = rs_registry_load(registry_dir, &reg, &diags);
+	if (rc < 0) {
+		rs_diags_print(&diags, stderr);
+		if (rc == RS_EINVAL)
+			fprintf(stderr,
+				"reestr serve: registry %s has %zu problem%s "
+				"(see 'reestr check %s')\n",
+				registry_dir, diags.count,
+				diags.count == 1 ? "" : "s", registry_dir);
+		else
+			fprintf(stderr, "reestr serve: %s\n",
+				rs_error_last());
+		goto fail;
+	}
+	if (rs_sqlite_sink_open(data_dir, reg, NULL, &sink) < 0) {
+		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
+		goto fail;
+	}
+
+	/* Signals are taken synchronously by this thread; every thread
+	 * started after this inherits the blocked mask. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (rs_server_start(&so, reg, sink, &server) < 0) {
+		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
+		goto fail;
+	}
+	char db[4096];
+	rs_sqlite_db_path(data_dir, db, sizeof db);
+	fprintf(stderr,
+		"reestr serve: listening on %s%s%s:%u, registry %s (%zu "
+		"events), store %s\n",
+		strchr(host, ':') ? "[" : "", host,
+		strchr(host, ':') ? "]" : "", rs_server_port(server),
+		registry_dir, rs_registry_event_count(reg), db);
+
+	int sig;
+	sigwait(&stop, &sig);
+	fprintf(stderr, "reestr serve: %s, stopping\n",
+		sig == SIGINT ? "SIGINT" : "SIGTERM");
+	status = 0;
+
+fail:
+	rs_server_stop(server);
+	rs_sink_free(sink);
+	rs_registry_free(reg);
+	rs_diags_free(&diags);
+	return status;
 }

@@ -1,0 +1,393 @@
+/* The collector benchmark's two tools:
+ *
+ *   collector_bench prefill --data DIR --events N
+ *       stores N clickstream events (times spread over the previous ten
+ *       days, half UUIDv7, half UUIDv4) through the SQLite sink, so the
+ *       load below runs against a store that is already large;
+ *
+ *   collector_bench load --port P [--connections C] [--batch B]
+ *                        [--seconds S] [--uuid v7|v4]
+ *       C keep-alive HTTP/1.1 connections each post batches of B fresh
+ *       clickstream events as fast as the collector answers, then prints
+ *       events/s and request latency percentiles.
+ *
+ * The load generator patches a fresh UUID and time into a prebuilt body
+ * per request instead of formatting JSON, so on a 2-core machine it takes
+ * as little CPU from the collector as it can. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/timefmt.h"
+#include "base/uuid.h"
+#include "reestr/error.h"
+#include "sink/sqlite_sink.h"
+
+static const char event_template[] =
+	"{\"event_id\":100,\"version\":0,"
+	"\"uuid\":\"00000000-0000-7000-8000-000000000000\","
+	"\"time\":\"2026-01-01T00:00:00.000000Z\","
+	"\"environment\":\"bo\",\"source\":\"example-service\","
+	"\"fields\":{\"user\":{\"id\":%d,\"email\":\"user%d@example.com\"},"
+	"\"geo\":{\"latitude\":%d.%03d,\"longitude\":-%d.%03d},"
+	"\"user_agent\":\"Mozilla/5.0 (X11; Linux x86_64) fluffy_browser/%d"
+	"\"}}";
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- prefill ---------------------------------------------------------- */
+
+static int prefill(const char *data, long total)
+{
+	rs_sink *sink = NULL;
+	if (rs_sqlite_sink_open(data, NULL, NULL, &sink) < 0) {
+		fprintf(stderr, "prefill: %s\n", rs_error_last());
+		return 1;
+	}
+	enum { BATCH = 10000 };
+	static rs_sink_event ev[BATCH];
+	static rs_sink_outcome out[BATCH];
+	static char uuids[BATCH][RS_UUID_TEXT_SIZE];
+	static char times[BATCH][RS_TIME_TEXT_SIZE];
+	static char fields[BATCH][200];
+	int64_t now = rs_time_now_us();
+	int64_t span = 10LL * 86400 * 1000000;
+	int64_t start = now - span - 3600LL * 1000000;
+	double t0 = now_s();
+	for (long done = 0; done < total;) {
+		int n = total - done < BATCH ? (int)(total - done) : BATCH;
+		for (int i = 0; i < n; i++) {
+			long k = done + i;
+			int64_t t = start + (int64_t)((double)span * (double)k /
+						      (double)total);
+			rs_time_format(t, times[i]);
+			if (k % 2)
+				rs_uuid_v4(uuids[i]);
+			else
+				rs_uuid_v7(t, uuids[i]);
+			int len = snprintf(
+				fields[i], sizeof fields[i],
+				"{\"user\":{\"id\":%ld,\"email\":\"user%ld@"
+				"example.com\"},\"geo\":{\"latitude\":%ld.5,"
+				"\"longitude\":-%ld.25},\"user_agent\":"
+				"\"fluffy_browser/%ld\"}",
+				k % 100000 + 1, k % 100000, k % 90, k % 180,
+				k % 100);
+			ev[i] = (rs_sink_event){uuids[i], times[i], 100, 0,
+						"bo", "example-service",
+						fields[i], (size_t)len};
+		}
+		rs_sink_batch b = {now, ev, (size_t)n, NULL, 0, out};
+		if (rs_sink_write(sink, &b) < 0) {
+			fprintf(stderr, "prefill: %s\n", rs_error_last());
+			rs_sink_free(sink);
+			return 1;
+		}
+		done += n;
+		if (done % 1000000 == 0)
+			fprintf(stderr, "prefill: %ld events, %.0f events/s\n",
+				done, (double)done / (now_s() - t0));
+	}
+	rs_sink_free(sink);
+	printf("prefill: %ld events stored in %.1f s\n", total, now_s() - t0);
+	return 0;
+}
+
+/* ---- load ------------------------------------------------------------- */
+
+typedef struct worker {
+	int port, batch;
+	bool v4;
+	double until;
+	long events, requests, errors;
+	double *latencies; /* seconds, one per request */
+	size_t lat_count, lat_cap;
+	char error[200];
+} worker;
+
+static int connect_to(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((unsigned short)port)};
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Reads one HTTP response; returns its status, or -1. */
+static int read_response(int fd, rs_buf *in)
+{
+	rs_buf_reset(in);
+	size_t header_end = 0, content_length = 0;
+	for (;;) {
+		if (rs_buf_grow(in, 65536) < 0)
+			return -1;
+		ssize_t r = read(fd, in->data + in->len, in->cap - in->len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		in->len += (size_t)r;
+		in->data[in->len] = '\0';
+		if (!header_end) {
+			char *e = strstr(in->data, "\r\n\r\n");
+			if (!e)
+				continue;
+			header_end = (size_t)(e - in->data) + 4;
+			char *cl = strcasestr(in->data, "content-length:");
+			if (!cl)
+				return -1;
+			content_length = strtoul(cl + 15, NULL, 10);
+		}
+		if (in->len >= header_end + content_length)
+			return atoi(in->data + 9);
+	}
+}
+
+static void *load_worker(void *arg)
+{
+	worker *w = arg;
+	rs_buf body = RS_BUF_INIT, req = RS_BUF_INIT, in = RS_BUF_INIT;
+	size_t *uuid_at = calloc((size_t)w->batch, sizeof *uuid_at);
+	size_t *time_at = calloc((size_t)w->batch, sizeof *time_at);
+	rs_buf_puts(&body, "{\"events\":[");
+	for (int i = 0; i < w->batch; i++) {
+		if (i)
+			rs_buf_putc(&body, ',');
+		size_t start = body.len;
+		rs_buf_printf(&body, event_template, 1000 + i, 1000 + i, i % 90,
+			      i % 1000, i % 180, i % 1000, i % 100);
+		uuid_at[i] = start + (size_t)(strstr(body.data + start,
+						     "\"uuid\":\"") -
+					      (body.data + start)) +
+			     8;
+		time_at[i] = start + (size_t)(strstr(body.data + start,
+						     "\"time\":\"") -
+					      (body.data + start)) +
+			     8;
+	}
+	rs_buf_puts(&body, "]}");
+	int fd = connect_to(w->port);
+	if (fd < 0) {
+		snprintf(w->error, sizeof w->error, "connect: %s",
+			 strerror(errno));
+		goto done;
+	}
+	while (now_s() < w->until) {
+		int64_t t = rs_time_now_us();
+		char text[RS_UUID_TEXT_SIZE > RS_TIME_TEXT_SIZE
+				  ? RS_UUID_TEXT_SIZE
+				  : RS_TIME_TEXT_SIZE];
+		for (int i = 0; i < w->batch; i++) {
+			if (w->v4)
+				rs_uuid_v4(text);
+			else
+				rs_uuid_v7(t, text);
+			memcpy(body.data + uuid_at[i], text, 36);
+			rs_time_format(t, text);
+			memcpy(body.data + time_at[i], text, 27);
+		}
+		rs_buf_reset(&req);
+		rs_buf_printf(&req,
+			      "POST /v1/events HTTP/1.1\r\nHost: bench\r\n"
+			      "Content-Type: application/json\r\n"
+			      "Content-Length: %zu\r\n\r\n",
+			      body.len);
+		rs_buf_append(&req, body.data, body.len);
+		double t0 = now_s();
+		if (write_all(fd, req.data, req.len) < 0) {
+			snprintf(w->error, sizeof w->error, "write: %s",
+				 strerror(errno));
+			break;
+		}
+		int status = read_response(fd, &in);
+		double dt = now_s() - t0;
+		if (status != 200) {
+			w->errors++;
+			snprintf(w->error, sizeof w->error, "status %d: %.120s",
+				 status, in.data ? in.data : "");
+			break;
+		}
+		char want[64];
+		snprintf(want, sizeof want, "{\"accepted\":%d,", w->batch);
+		if (!strstr(in.data, want)) {
+			w->errors++;
+			snprintf(w->error, sizeof w->error,
+				 "not all accepted: %.150s",
+				 strstr(in.data, "\r\n\r\n"));
+			break;
+		}
+		if (w->lat_count == w->lat_cap) {
+			w->lat_cap = w->lat_cap ? w->lat_cap * 2 : 4096;
+			w->latencies = realloc(w->latencies,
+					       w->lat_cap * sizeof(double));
+		}
+		w->latencies[w->lat_count++] = dt;
+		w->requests++;
+		w->events += w->batch;
+	}
+	close(fd);
+done:
+	free(uuid_at);
+	free(time_at);
+	rs_buf_free(&body);
+	rs_buf_free(&req);
+	rs_buf_free(&in);
+	return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int load(int port, int conns, int batch, double seconds, bool v4)
+{
+	worker *ws = calloc((size_t)conns, sizeof *ws);
+	pthread_t *th = calloc((size_t)conns, sizeof *th);
+	double t0 = now_s();
+	for (int i = 0; i < conns; i++) {
+		ws[i] = (worker){.port = port, .batch = batch, .v4 = v4,
+				 .until = t0 + seconds};
+		pthread_create(&th[i], NULL, load_worker, &ws[i]);
+	}
+	long events = 0, requests = 0, errors = 0;
+	size_t nlat = 0;
+	for (int i = 0; i < conns; i++) {
+		pthread_join(th[i], NULL);
+		events += ws[i].events;
+		requests += ws[i].requests;
+		errors += ws[i].errors;
+		nlat += ws[i].lat_count;
+		if (ws[i].error[0])
+			fprintf(stderr, "load: connection %d: %s\n", i,
+				ws[i].error);
+	}
+	double elapsed = now_s() - t0;
+	double *all = malloc((nlat ? nlat : 1) * sizeof *all);
+	size_t k = 0;
+	for (int i = 0; i < conns; i++) {
+		memcpy(all + k, ws[i].latencies,
+		       ws[i].lat_count * sizeof *all);
+		k += ws[i].lat_count;
+		free(ws[i].latencies);
+	}
+	qsort(all, nlat, sizeof *all, cmp_double);
+	double p50 = nlat ? all[nlat / 2] : 0;
+	double p99 = nlat ? all[(size_t)((double)nlat * 0.99)] : 0;
+	printf("load uuid=%s batch=%d connections=%d: %.0f events/s, "
+	       "%.0f requests/s, p50 %.1f ms, p99 %.1f ms, %ld errors\n",
+	       v4 ? "v4" : "v7", batch, conns, (double)events / elapsed,
+	       (double)requests / elapsed, p50 * 1000, p99 * 1000, errors);
+	free(all);
+	free(ws);
+	free(th);
+	return errors || !requests ? 1 : 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: collector_bench prefill --data DIR --events N\n"
+		"       collector_bench load --port P [--connections C] "
+		"[--batch B] [--seconds S] [--uuid v7|v4]\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage();
+		return 2;
+	}
+	const char *mode = argv[1];
+	const char *data = NULL;
+	long events = 0;
+	int port = 0, conns = 8, batch = 100;
+	double seconds = 10;
+	bool v4 = false;
+	static const struct option longopts[] = {
+		{"data", required_argument, NULL, 'd'},
+		{"events", required_argument, NULL, 'n'},
+		{"port", required_argument, NULL, 'p'},
+		{"connections", required_argument, NULL, 'c'},
+		{"batch", required_argument, NULL, 'b'},
+		{"seconds", required_argument, NULL, 's'},
+		{"uuid", required_argument, NULL, 'u'},
+		{NULL, 0, NULL, 0},
+	};
+	optind = 2;
+	int c;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			data = optarg;
+			break;
+		case 'n':
+			events = atol(optarg);
+			break;
+		case 'p':
+			port = atoi(optarg);
+			break;
+		case 'c':
+			conns = atoi(optarg);
+			break;
+		case 'b':
+			batch = atoi(optarg);
+			break;
+		case 's':
+			seconds = atof(optarg);
+			break;
+		case 'u':
+			v4 = !strcmp(optarg, "v4");
+			break;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	if (!strcmp(mode, "prefill") && data && events > 0)
+		return prefill(data, events);
+	if (!strcmp(mode, "load") && port > 0 && conns > 0 && batch > 0)
+		return load(port, conns, batch, seconds, v4);
+	usage();
+	return 2;
+}

@@ -1,0 +1,56 @@
+/* The collector's pipeline for one POST /v1/events body, apart from HTTP so
+ * it can be tested and benchmarked directly: decode (gzip, zstd), parse,
+ * validate each event, store the batch durably, and write the per-event
+ * response. */
+#ifndef RS_HTTP_INGEST_H
+#define RS_HTTP_INGEST_H
+
+#include <stddef.h>
+
+#include "base/buf.h"
+#include "reestr/registry.h"
+#include "reestr/sink.h"
+
+typedef struct rs_ingest_limits {
+	size_t max_body_bytes;   /* request body, and again after decoding */
+	size_t max_batch_events; /* events in one batch */
+	size_t max_string_bytes; /* one JSON string or key, decoded */
+	size_t max_depth;        /* nesting of JSON arrays and objects */
+} rs_ingest_limits;
+
+/* The defaults, documented in docs/collector.md and `reestr serve --help`. */
+#define RS_INGEST_DEFAULT_MAX_BODY_BYTES (16u << 20)
+#define RS_INGEST_DEFAULT_MAX_BATCH_EVENTS 10000u
+#define RS_INGEST_DEFAULT_MAX_STRING_BYTES (64u << 10)
+#define RS_INGEST_DEFAULT_MAX_DEPTH 32u
+
+void rs_ingest_limits_default(rs_ingest_limits *l);
+
+typedef enum rs_content_encoding {
+	RS_ENCODING_IDENTITY,
+	RS_ENCODING_GZIP,
+	RS_ENCODING_ZSTD,
+} rs_content_encoding;
+
+/* Reads a Content-Encoding header value (NULL means identity). Returns 0,
+ * or -1 for an encoding the collector does not accept. */
+int rs_content_encoding_parse(const char *value, rs_content_encoding *out);
+
+typedef struct rs_ingest_counts {
+	size_t accepted, duplicate, rejected;
+} rs_ingest_counts;
+
+/* Handles one request body. Always writes a JSON response body to response
+ * and its HTTP status to *status: 200 with {"results": [...]} when the batch
+ * was read (each event accepted, duplicate or rejected), or 400 / 413 /
+ * 503 with {"error": "..."} when nothing of the request was stored.
+ * Returns 0, or RS_ENOMEM. Thread-safe: reg and sink are shared. */
+int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
+		   const rs_ingest_limits *limits, rs_content_encoding enc,
+		   const char *body, size_t len, rs_buf *response,
+		   int *status, rs_ingest_counts *counts);
+
+/* Appends {"error":"<message>"} to out. */
+int rs_ingest_error_json(rs_buf *out, const char *message);
+
+#endif

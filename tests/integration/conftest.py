@@ -1,0 +1,207 @@
+"""Fixtures for integration tests: a real `reestr serve` on a free loopback
+port with its own data folder, and small clients for it (standard library
+only)."""
+
+import gzip
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid as uuidlib
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+REESTR = os.environ.get("REESTR_BIN", str(ROOT / "build" / "reestr"))
+EXAMPLES = ROOT / "examples" / "registry"
+FIXTURE_REGISTRY = Path(__file__).parent / "fixtures" / "registry"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def uuid7():
+    """A time-ordered UUIDv7, as our senders make them."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms << 80) | rand
+    value = (value & ~(0xF << 76)) | (0x7 << 76)
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)
+    return str(uuidlib.UUID(int=value))
+
+
+def now_rfc3339():
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+class Response:
+    def __init__(self, status, body, headers):
+        self.status = status
+        self.raw = body
+        self.headers = headers
+
+    def json(self):
+        return json.loads(self.raw)
+
+
+class Server:
+    """A running `reestr serve`; restartable so tests can kill it."""
+
+    def __init__(self, registry, data, extra_args=()):
+        self.registry = Path(registry)
+        self.data = Path(data)
+        self.extra_args = list(extra_args)
+        self.port = free_port()
+        self.proc = None
+        self.log = self.data.parent / f"serve-{self.port}.log"
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.data.mkdir(parents=True, exist_ok=True)
+        logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            [REESTR, "serve", "--registry", str(self.registry), "--data",
+             str(self.data), "--listen", f"127.0.0.1:{self.port}",
+             *self.extra_args],
+            stdout=logf, stderr=logf)
+        logf.close()
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"reestr serve exited with {self.proc.returncode}: "
+                    f"{self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz",
+                                            timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"reestr serve did not start: {self.log.read_text()}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise RuntimeError("reestr serve did not stop on SIGTERM")
+            # A sanitizer build reports leaks and errors through its exit
+            # status, so a clean stop must exit 0.
+            assert rc == 0, f"reestr serve exited {rc}: {self.log.read_text()}"
+        self.proc = None
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+
+    def request(self, method, path, body=None, headers=None, timeout=60):
+        req = urllib.request.Request(self.url + path, data=body,
+                                     method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return Response(r.status, r.read(), dict(r.headers))
+        except urllib.error.HTTPError as e:
+            return Response(e.code, e.read(), dict(e.headers))
+
+    def post_events(self, events, encoding=None, content_type="application/json"):
+        body = json.dumps({"events": events}).encode()
+        headers = {"Content-Type": content_type}
+        if encoding == "gzip":
+            body = gzip.compress(body)
+            headers["Content-Encoding"] = "gzip"
+        elif encoding == "zstd":
+            body = subprocess.run(["zstd", "-q", "-c"], input=body,
+                                  stdout=subprocess.PIPE, check=True).stdout
+            headers["Content-Encoding"] = "zstd"
+        return self.request("POST", "/v1/events", body, headers)
+
+    def post_raw(self, body, headers=None):
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        return self.request("POST", "/v1/events", body, h)
+
+    def query(self, sql):
+        return query(self.data, sql)
+
+
+def query(data, sql, fmt="json"):
+    out = subprocess.run([REESTR, "query", "--data", str(data), "--format",
+                          fmt, sql], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout) if fmt == "json" else out.stdout
+
+
+def run(*args, **kw):
+    return subprocess.run([REESTR, *args], capture_output=True, text=True, **kw)
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    servers = []
+
+    def make(registry=EXAMPLES, extra_args=(), data=None):
+        s = Server(registry, data or tmp_path / f"data{len(servers)}",
+                   extra_args)
+        servers.append(s)
+        return s.start()
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture
+def server(make_server):
+    """reestr serve on the example registry."""
+    return make_server()
+
+
+@pytest.fixture
+def test_server(make_server):
+    """reestr serve on the integration tests' own registry."""
+    return make_server(registry=FIXTURE_REGISTRY)
+
+
+def clickstream(**over):
+    """The talk's clickstream_event (id 100, v0) as a sender writes it."""
+    ev = {
+        "event_id": 100,
+        "version": 0,
+        "uuid": uuid7(),
+        "time": now_rfc3339(),
+        "environment": "bo",
+        "source": "example-service",
+        "fields": {
+            "user": {"id": 413, "email": "user413@example.com"},
+            "geo": {"latitude": 20.22, "longitude": -10.11},
+            "user_agent": "fluffy_browser",
+        },
+    }
+    ev.update(over)
+    return ev
+
+
+def page_view(**fields):
+    """page_view (id 1, v0) of the fixture registry."""
+    f = {"user": {"id": 7}, "url": "https://example.com/", "kind": "home"}
+    f.update(fields)
+    return {"event_id": 1, "version": 0, "uuid": uuid7(),
+            "time": now_rfc3339(), "environment": "bo",
+            "source": "test-service", "fields": f}
