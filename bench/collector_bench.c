@@ -89,8 +89,9 @@ static int prefill(const char *data, long total)
 				"\"fluffy_browser/%ld\"}",
 				k % 100000 + 1, k % 100000, k % 90, k % 180,
 				k % 100);
-			ev[i] = (rs_sink_event){uuids[i], times[i], 100, 0,
-						"bo", "example-service",
+			ev[i] = (rs_sink_event){uuids[i],  times[i],
+						100,	   0,
+						"bo",	   "example-service",
 						fields[i], (size_t)len};
 		}
 		rs_sink_batch b = {now, ev, (size_t)n, NULL, 0, out};
@@ -195,13 +196,13 @@ static void *load_worker(void *arg)
 		size_t start = body.len;
 		rs_buf_printf(&body, event_template, 1000 + i, 1000 + i, i % 90,
 			      i % 1000, i % 180, i % 1000, i % 100);
-		uuid_at[i] = start + (size_t)(strstr(body.data + start,
-						     "\"uuid\":\"") -
-					      (body.data + start)) +
+		uuid_at[i] = start +
+			     (size_t)(strstr(body.data + start, "\"uuid\":\"") -
+				      (body.data + start)) +
 			     8;
-		time_at[i] = start + (size_t)(strstr(body.data + start,
-						     "\"time\":\"") -
-					      (body.data + start)) +
+		time_at[i] = start +
+			     (size_t)(strstr(body.data + start, "\"time\":\"") -
+				      (body.data + start)) +
 			     8;
 	}
 	rs_buf_puts(&body, "]}");
@@ -286,7 +287,9 @@ static int load(int port, int conns, int batch, double seconds, bool v4)
 	pthread_t *th = calloc((size_t)conns, sizeof *th);
 	double t0 = now_s();
 	for (int i = 0; i < conns; i++) {
-		ws[i] = (worker){.port = port, .batch = batch, .v4 = v4,
+		ws[i] = (worker){.port = port,
+				 .batch = batch,
+				 .v4 = v4,
 				 .until = t0 + seconds};
 		pthread_create(&th[i], NULL, load_worker, &ws[i]);
 	}
@@ -306,8 +309,7 @@ static int load(int port, int conns, int batch, double seconds, bool v4)
 	double *all = malloc((nlat ? nlat : 1) * sizeof *all);
 	size_t k = 0;
 	for (int i = 0; i < conns; i++) {
-		memcpy(all + k, ws[i].latencies,
-		       ws[i].lat_count * sizeof *all);
+		memcpy(all + k, ws[i].latencies, ws[i].lat_count * sizeof *all);
 		k += ws[i].lat_count;
 		free(ws[i].latencies);
 	}

@@ -8,8 +8,8 @@
 
 typedef struct rs_pos {
 	const char *file; /* owned by whoever owns the diagnostics' subject */
-	int line;         /* 1-based; 0 when unknown */
-	int col;          /* 1-based; 0 when unknown */
+	int line;	  /* 1-based; 0 when unknown */
+	int col;	  /* 1-based; 0 when unknown */
 } rs_pos;
 
 typedef struct rs_diag {
@@ -25,7 +25,10 @@ typedef struct rs_diags {
 	size_t cap;
 } rs_diags;
 
-#define RS_DIAGS_INIT {NULL, 0, 0}
+#define RS_DIAGS_INIT                                                          \
+	{                                                                      \
+		NULL, 0, 0                                                     \
+	}
 
 /* Adds one diagnostic; returns -1 when memory runs out. */
 int rs_diags_add(rs_diags *d, rs_pos pos, const char *fmt, ...)

@@ -6,12 +6,12 @@
 
 enum {
 	RS_OK = 0,
-	RS_ERR = -1,       /* generic failure; see rs_error_last() */
-	RS_ENOMEM = -2,    /* out of memory */
-	RS_EINVAL = -3,    /* invalid input from the user */
-	RS_EIO = -4,       /* I/O or storage failure */
+	RS_ERR = -1,	   /* generic failure; see rs_error_last() */
+	RS_ENOMEM = -2,	   /* out of memory */
+	RS_EINVAL = -3,	   /* invalid input from the user */
+	RS_EIO = -4,	   /* I/O or storage failure */
 	RS_ENOTFOUND = -5, /* the thing asked for does not exist */
-	RS_ELIMIT = -6,    /* a configured limit was exceeded */
+	RS_ELIMIT = -6,	   /* a configured limit was exceeded */
 };
 
 /* Sets this thread's message and returns code, so a caller can write

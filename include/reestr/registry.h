@@ -20,13 +20,13 @@ typedef struct rs_type rs_type;
 
 typedef enum rs_type_kind {
 	RS_TYPE_STRING,
-	RS_TYPE_INT,       /* 64-bit signed */
-	RS_TYPE_FLOAT,     /* IEEE double, finite */
+	RS_TYPE_INT,   /* 64-bit signed */
+	RS_TYPE_FLOAT, /* IEEE double, finite */
 	RS_TYPE_BOOL,
 	RS_TYPE_TIMESTAMP, /* RFC 3339 on the wire */
-	RS_TYPE_ENUM,      /* one of a listed set of strings */
-	RS_TYPE_OBJECT,    /* a named object or an inline one */
-	RS_TYPE_ARRAY,     /* of any of these */
+	RS_TYPE_ENUM,	   /* one of a listed set of strings */
+	RS_TYPE_OBJECT,	   /* a named object or an inline one */
+	RS_TYPE_ARRAY,	   /* of any of these */
 } rs_type_kind;
 
 typedef enum rs_status {
@@ -37,8 +37,8 @@ typedef enum rs_status {
 
 struct rs_type {
 	rs_type_kind kind;
-	const rs_object *object; /* RS_TYPE_OBJECT */
-	const rs_type *items;    /* RS_TYPE_ARRAY: the element type */
+	const rs_object *object;	/* RS_TYPE_OBJECT */
+	const rs_type *items;		/* RS_TYPE_ARRAY: the element type */
 	const char *const *enum_values; /* RS_TYPE_ENUM */
 	size_t enum_count;
 };
@@ -51,17 +51,17 @@ typedef struct rs_constraints {
 	double min, max;
 	bool has_max_items; /* arrays */
 	int64_t max_items;
-	const char *pattern; /* strings: POSIX ERE matched against the whole
-				value; NULL when none */
+	const char *pattern;	/* strings: POSIX ERE matched against the whole
+				   value; NULL when none */
 	void *pattern_compiled; /* regex_t *, owned by the registry */
 } rs_constraints;
 
 struct rs_field {
-	const char *name;        /* lower snake_case */
+	const char *name;	 /* lower snake_case */
 	const char *description; /* "" when none */
 	rs_type type;
-	bool required; /* default true */
-	bool pii;      /* default false */
+	bool required;		    /* default true */
+	bool pii;		    /* default false */
 	rs_constraints constraints; /* apply to the field's value, or to each
 				       element when the field is an array */
 	rs_pos pos;
@@ -126,7 +126,8 @@ int rs_registry_load(const char *dir, rs_registry **out, rs_diags *diags);
 void rs_registry_free(rs_registry *r);
 
 size_t rs_registry_event_count(const rs_registry *r);
-const rs_event *rs_registry_event_at(const rs_registry *r, size_t i); /* by id */
+const rs_event *rs_registry_event_at(const rs_registry *r,
+				     size_t i); /* by id */
 const rs_event *rs_registry_event_by_id(const rs_registry *r, int64_t id);
 const rs_event *rs_registry_event_by_name(const rs_registry *r,
 					  const char *name);

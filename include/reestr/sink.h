@@ -12,8 +12,8 @@ struct rs_buf;
 typedef struct rs_sink rs_sink;
 
 typedef struct rs_sink_event {
-	const char *uuid;        /* canonical lowercase text */
-	const char *time;        /* UTC "YYYY-MM-DDTHH:MM:SS.ffffffZ" */
+	const char *uuid; /* canonical lowercase text */
+	const char *time; /* UTC "YYYY-MM-DDTHH:MM:SS.ffffffZ" */
 	int64_t event_id;
 	int version;
 	const char *environment;
@@ -24,7 +24,7 @@ typedef struct rs_sink_event {
 
 typedef struct rs_sink_failed {
 	int64_t event_id;   /* -1 when it could not be read */
-	int version;        /* -1 when it could not be read */
+	int version;	    /* -1 when it could not be read */
 	const char *source; /* NULL when unknown */
 	const char *reason;
 	const char *payload; /* the event exactly as received */

@@ -12,7 +12,10 @@ typedef struct rs_buf {
 	size_t cap;
 } rs_buf;
 
-#define RS_BUF_INIT {NULL, 0, 0}
+#define RS_BUF_INIT                                                            \
+	{                                                                      \
+		NULL, 0, 0                                                     \
+	}
 
 /* Each returns 0, or -1 when memory runs out (the buffer is left as it was). */
 int rs_buf_grow(rs_buf *b, size_t extra);

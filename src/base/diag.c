@@ -30,9 +30,8 @@ int rs_diags_add(rs_diags *d, rs_pos pos, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, (size_t)n + 1, fmt, ap);
 	va_end(ap);
-	d->items[d->count++] =
-		(rs_diag){.file = file, .line = pos.line, .col = pos.col,
-			  .message = msg};
+	d->items[d->count++] = (rs_diag){
+		.file = file, .line = pos.line, .col = pos.col, .message = msg};
 	return 0;
 }
 
@@ -60,8 +59,8 @@ void rs_diags_print(const rs_diags *d, FILE *out)
 	for (size_t i = 0; i < d->count; i++) {
 		const rs_diag *x = &d->items[i];
 		if (x->line > 0)
-			fprintf(out, "%s:%d:%d: %s\n", x->file, x->line,
-				x->col, x->message);
+			fprintf(out, "%s:%d:%d: %s\n", x->file, x->line, x->col,
+				x->message);
 		else
 			fprintf(out, "%s: %s\n", x->file, x->message);
 	}

@@ -36,7 +36,8 @@ static bool is_leap(int y)
 
 static int days_in_month(int y, unsigned m)
 {
-	static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int dim[] = {31, 28, 31, 30, 31, 30,
+				  31, 31, 30, 31, 30, 31};
 	return m == 2 && is_leap(y) ? 29 : dim[m - 1];
 }
 
@@ -61,8 +62,7 @@ static bool expect(const char *s, size_t len, size_t *i, char c)
 	return true;
 }
 
-int rs_time_parse(const char *s, size_t len, int64_t *unix_us,
-		  const char **why)
+int rs_time_parse(const char *s, size_t len, int64_t *unix_us, const char **why)
 {
 	size_t i = 0;
 	int y, mo, d, h, mi, se;
@@ -151,9 +151,13 @@ void rs_time_format(int64_t unix_us, char out[RS_TIME_TEXT_SIZE])
 	unsigned m, d;
 	civil_from_days(days, &y, &m, &d);
 	/* Written digit by digit: every field has a fixed width. */
-	unsigned fields[] = {(unsigned)(y % 10000), m, d,
-			     (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60),
-			     (unsigned)(rem % 60), (unsigned)us};
+	unsigned fields[] = {(unsigned)(y % 10000),
+			     m,
+			     d,
+			     (unsigned)(rem / 3600),
+			     (unsigned)(rem / 60 % 60),
+			     (unsigned)(rem % 60),
+			     (unsigned)us};
 	static const int widths[] = {4, 2, 2, 2, 2, 2, 6};
 	static const char seps[] = "--T::.Z";
 	char *p = out;

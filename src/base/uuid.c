@@ -28,7 +28,8 @@ int rs_uuid_parse(const char *s, size_t len, char out[RS_UUID_TEXT_SIZE],
 		char c = s[i];
 		if (i == 8 || i == 13 || i == 18 || i == 23) {
 			if (c != '-') {
-				*why = "not a UUID (want 8-4-4-4-12 hex digits)";
+				*why = "not a UUID (want 8-4-4-4-12 hex "
+				       "digits)";
 				return -1;
 			}
 			out[i] = '-';
@@ -61,8 +62,7 @@ int rs_uuid_parse(const char *s, size_t len, char out[RS_UUID_TEXT_SIZE],
 	return 0;
 }
 
-static void format_bytes(const unsigned char b[16],
-			 char out[RS_UUID_TEXT_SIZE])
+static void format_bytes(const unsigned char b[16], char out[RS_UUID_TEXT_SIZE])
 {
 	snprintf(out, RS_UUID_TEXT_SIZE,
 		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"

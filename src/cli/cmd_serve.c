@@ -62,8 +62,15 @@ int rs_cmd_serve(int argc, char **argv)
 	rs_server_options so = {0};
 	rs_ingest_limits_default(&so.limits);
 
-	enum { O_REGISTRY = 256, O_DATA, O_LISTEN, O_BODY, O_BATCH, O_STRING,
-	       O_DEPTH };
+	enum {
+		O_REGISTRY = 256,
+		O_DATA,
+		O_LISTEN,
+		O_BODY,
+		O_BATCH,
+		O_STRING,
+		O_DEPTH
+	};
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, O_REGISTRY},
 		{"data", required_argument, NULL, O_DATA},
@@ -108,9 +115,8 @@ int rs_cmd_serve(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-		if (limit &&
-		    rs_parse_size_option(longopts[c - O_REGISTRY].name, optarg,
-					 limit) < 0)
+		if (limit && rs_parse_size_option(longopts[c - O_REGISTRY].name,
+						  optarg, limit) < 0)
 			return 2;
 	}
 	if (optind < argc) {
@@ -140,8 +146,7 @@ int rs_cmd_serve(int argc, char **argv)
 				registry_dir, diags.count,
 				diags.count == 1 ? "" : "s", registry_dir);
 		else
-			fprintf(stderr, "reestr serve: %s\n",
-				rs_error_last());
+			fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
 	}
 	if (rs_sqlite_sink_open(data_dir, reg, NULL, &sink) < 0) {

@@ -60,8 +60,7 @@ static int inflate_gzip(const char *in, size_t len, size_t max, rs_buf *out,
 	zs.avail_in = (uInt)len;
 	if (len > UINT_MAX) {
 		e->status = 413;
-		snprintf(e->message, sizeof e->message,
-			 "gzip body too large");
+		snprintf(e->message, sizeof e->message, "gzip body too large");
 		rc = RS_ELIMIT;
 		goto done;
 	}
@@ -109,8 +108,7 @@ static int inflate_gzip(const char *in, size_t len, size_t max, rs_buf *out,
 			goto done;
 		}
 		e->status = 400;
-		snprintf(e->message, sizeof e->message,
-			 "invalid gzip body: %s",
+		snprintf(e->message, sizeof e->message, "invalid gzip body: %s",
 			 zs.msg ? zs.msg : "corrupt data");
 		rc = RS_EINVAL;
 		goto done;
@@ -211,8 +209,8 @@ static int answer_error(rs_buf *response, int *status, int code,
 
 int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 		   const rs_ingest_limits *limits, rs_content_encoding enc,
-		   const char *body, size_t len, rs_buf *response,
-		   int *status, rs_ingest_counts *counts)
+		   const char *body, size_t len, rs_buf *response, int *status,
+		   rs_ingest_counts *counts)
 {
 	int rc = 0;
 	rs_buf decoded = RS_BUF_INIT, canonical = RS_BUF_INIT,
@@ -239,8 +237,8 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 		decode_error de = {0};
 		int d = enc == RS_ENCODING_GZIP
 				? inflate_gzip(body, len,
-					       limits->max_body_bytes,
-					       &decoded, &de)
+					       limits->max_body_bytes, &decoded,
+					       &de)
 				: decompress_zstd(body, len,
 						  limits->max_body_bytes,
 						  &decoded, &de);
@@ -276,8 +274,8 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 			 "%s at line %d, column %d: %s",
 			 p == RS_ELIMIT ? "limit exceeded" : "malformed JSON",
 			 je.line, je.col, je.message);
-		rc = answer_error(response, status,
-				  p == RS_ELIMIT ? 413 : 400, message);
+		rc = answer_error(response, status, p == RS_ELIMIT ? 413 : 400,
+				  message);
 		goto done;
 	}
 	if (root->type != RS_JSON_OBJECT) {
@@ -349,8 +347,7 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 				    ? RS_ENOMEM
 				    : RS_EINVAL;
 		} else {
-			v = rs_validate_event(reg, ev, &canonical, c,
-					      &reason);
+			v = rs_validate_event(reg, ev, &canonical, c, &reason);
 		}
 		if (v == RS_ENOMEM) {
 			rc = RS_ENOMEM;

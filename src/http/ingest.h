@@ -12,10 +12,10 @@
 #include "reestr/sink.h"
 
 typedef struct rs_ingest_limits {
-	size_t max_body_bytes;   /* request body, and again after decoding */
+	size_t max_body_bytes;	 /* request body, and again after decoding */
 	size_t max_batch_events; /* events in one batch */
 	size_t max_string_bytes; /* one JSON string or key, decoded */
-	size_t max_depth;        /* nesting of JSON arrays and objects */
+	size_t max_depth;	 /* nesting of JSON arrays and objects */
 } rs_ingest_limits;
 
 /* The defaults, documented in docs/collector.md and `reestr serve --help`. */
@@ -47,8 +47,8 @@ typedef struct rs_ingest_counts {
  * Returns 0, or RS_ENOMEM. Thread-safe: reg and sink are shared. */
 int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 		   const rs_ingest_limits *limits, rs_content_encoding enc,
-		   const char *body, size_t len, rs_buf *response,
-		   int *status, rs_ingest_counts *counts);
+		   const char *body, size_t len, rs_buf *response, int *status,
+		   rs_ingest_counts *counts);
 
 /* Appends {"error":"<message>"} to out. */
 int rs_ingest_error_json(rs_buf *out, const char *message);

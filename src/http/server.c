@@ -24,8 +24,8 @@ struct rs_server {
 /* Per-request state, kept between libmicrohttpd's calls for one request. */
 typedef struct request {
 	rs_buf body;
-	bool too_large;           /* body went over the limit: discarded */
-	int early_status;         /* answered before reading the body, or 0 */
+	bool too_large;	  /* body went over the limit: discarded */
+	int early_status; /* answered before reading the body, or 0 */
 	const char *early_message;
 	rs_content_encoding encoding;
 } request;
@@ -68,8 +68,8 @@ static bool is_json_content_type(const char *ct)
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
-static enum MHD_Result handle_events(rs_server *s,
-				     struct MHD_Connection *conn, request *rq)
+static enum MHD_Result handle_events(rs_server *s, struct MHD_Connection *conn,
+				     request *rq)
 {
 	if (rq->too_large) {
 		char msg[160];
@@ -97,8 +97,8 @@ static enum MHD_Result handle_events(rs_server *s,
 static int parse_time_arg(struct MHD_Connection *conn, const char *name,
 			  int64_t *out)
 {
-	const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-						    name);
+	const char *v =
+		MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
 	if (!v)
 		return 0;
 	const char *why;
@@ -210,8 +210,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	return respond_error(conn, 404, msg);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn,
-			 void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
 {
 	request *rq = *con_cls;
 	if (!rq)
@@ -227,8 +227,8 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 	*out = NULL;
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof ss);
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_THREAD_PER_CONNECTION;
+	unsigned flags =
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
 	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
 	if (inet_pton(AF_INET, opt->host, &in4->sin_addr) == 1) {
@@ -255,9 +255,8 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)(opt->connection_timeout_s
-				   ? opt->connection_timeout_s
-				   : 60),
+		(unsigned)(opt->connection_timeout_s ? opt->connection_timeout_s
+						     : 60),
 		MHD_OPTION_END);
 	if (!s->daemon) {
 		int err = errno;

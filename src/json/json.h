@@ -31,17 +31,20 @@ typedef struct rs_json_member rs_json_member;
 
 struct rs_json {
 	rs_json_type type;
-	uint32_t offset; /* byte offset of the value's first byte in the source */
+	uint32_t offset; /* byte offset of the value's first byte in the source
+			  */
 	uint32_t length; /* bytes the value spans in the source */
 	union {
 		struct {
-			const char *ptr; /* decoded UTF-8, NUL-terminated, in the arena */
-			size_t len;      /* bytes, without the terminator */
+			const char *ptr; /* decoded UTF-8, NUL-terminated, in
+					    the arena */
+			size_t len;	 /* bytes, without the terminator */
 		} str;
 		struct {
-			double d;      /* always set */
-			int64_t i;     /* set when is_int */
-			bool is_int;   /* no fraction, no exponent, and fits int64 */
+			double d;    /* always set */
+			int64_t i;   /* set when is_int */
+			bool is_int; /* no fraction, no exponent, and fits int64
+				      */
 		} num;
 		struct {
 			rs_json_member *items;
@@ -63,7 +66,8 @@ struct rs_json_member {
 
 typedef struct rs_json_limits {
 	size_t max_depth;  /* nesting of arrays/objects; 0 means 64 */
-	size_t max_string; /* decoded bytes of one string or key; 0 means 1 MiB */
+	size_t max_string; /* decoded bytes of one string or key; 0 means 1 MiB
+			    */
 } rs_json_limits;
 
 typedef struct rs_json_error {

@@ -10,14 +10,14 @@
 #include "base/buf.h"
 #include "base/timefmt.h"
 #include "base/uuid.h"
-#include "json/json.h"
 #include "reestr/registry.h"
+#include "json/json.h"
 
 typedef struct rs_checked_event {
 	/* Always filled as far as the envelope could be read, so a rejected
 	 * event can still be counted per event, version and source. */
-	int64_t event_id; /* -1 when missing or not an integer */
-	int version;      /* -1 when missing or not an integer */
+	int64_t event_id;   /* -1 when missing or not an integer */
+	int version;	    /* -1 when missing or not an integer */
 	const char *source; /* the registry's name, or NULL when unknown */
 
 	/* Set only for an accepted event. */
@@ -39,7 +39,6 @@ typedef struct rs_checked_event {
  *   "version: event clickstream_event (100) has no version 7"
  * Returns RS_ENOMEM when memory runs out. */
 int rs_validate_event(const rs_registry *reg, const rs_json *ev,
-		      rs_buf *canonical, rs_checked_event *out,
-		      rs_buf *reason);
+		      rs_buf *canonical, rs_checked_event *out, rs_buf *reason);
 
 #endif

@@ -1,0 +1,63 @@
+/* Fuzzes the collector's request pipeline: the first byte picks the
+ * Content-Encoding, the rest is the body. Every answer must be one of the
+ * documented statuses with a JSON body. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/ingest.h"
+#include "json/json.h"
+
+static int null_write(rs_sink *s, rs_sink_batch *b)
+{
+	for (size_t i = 0; i < b->event_count; i++)
+		b->outcomes[i] = i % 2 ? RS_SINK_DUPLICATE : RS_SINK_STORED;
+	return 0;
+}
+
+static void null_free(rs_sink *s)
+{
+}
+
+static const rs_sink_ops null_ops = {"null", null_write, NULL, null_free};
+static rs_sink null_sink = {&null_ops};
+static rs_registry *reg;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	rs_diags d = RS_DIAGS_INIT;
+	if (rs_registry_load(REESTR_SOURCE_DIR "/tests/integration/fixtures/"
+					       "registry",
+			     &reg, &d) < 0)
+		abort();
+	rs_diags_free(&d);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	rs_ingest_limits lim;
+	rs_ingest_limits_default(&lim);
+	lim.max_body_bytes = 1 << 16;
+	lim.max_batch_events = 64;
+	rs_content_encoding enc = data[0] % 3;
+	rs_buf out = RS_BUF_INIT;
+	int status = 0;
+	rs_ingest_counts counts;
+	if (rs_ingest_body(reg, &null_sink, &lim, enc, (const char *)data + 1,
+			   size - 1, &out, &status, &counts) < 0)
+		abort();
+	if (status != 200 && status != 400 && status != 413)
+		abort();
+	/* The answer is always JSON a client can read. */
+	rs_arena *a = rs_arena_new(0);
+	const rs_json *v;
+	rs_json_error e;
+	if (rs_json_parse(a, out.data, out.len, NULL, &v, &e) < 0)
+		abort();
+	rs_arena_free(a);
+	rs_buf_free(&out);
+	return 0;
+}
