@@ -43,7 +43,7 @@ def test_check_example_registry_is_clean():
 def test_check_reports_problems_with_positions(tmp_path):
     reg = tmp_path / "reg"
     shutil.copytree(FIXTURE_REGISTRY, reg)
-    (reg / "broken.yaml").write_text(
+    (reg / "team_b.yaml").write_text(
         "events:\n"
         "  BadName:\n"
         "    id: 1\n"
@@ -55,13 +55,13 @@ def test_check_reports_problems_with_positions(tmp_path):
     out = run("check", str(reg))
     assert out.returncode == 1
     lines = out.stderr.splitlines()
-    assert any(l.startswith("broken.yaml:2:3:") and "snake_case" in l
+    assert any(l.startswith("team_b.yaml:2:3:") and "snake_case" in l
                for l in lines), out.stderr
-    assert any(l.startswith("broken.yaml:3:9:") and "id" in l
+    assert any(l.startswith("team_b.yaml:3:9:") and "event id 1" in l
                for l in lines), out.stderr
-    assert any(l.startswith("broken.yaml:4:12:") and "nobody" in l
+    assert any(l.startswith("team_b.yaml:4:12:") and "nobody" in l
                for l in lines), out.stderr
-    assert any(l.startswith("broken.yaml:8:20:") and "strnig" in l
+    assert any(l.startswith("team_b.yaml:8:21:") and "strnig" in l
                for l in lines), out.stderr
 
 
@@ -76,7 +76,9 @@ def test_serve_refuses_a_broken_registry(tmp_path):
 
 
 def test_query_formats(server):
-    server.post_events([clickstream(user_agent='a "quoted", agent')])
+    ev = clickstream()
+    ev["fields"]["user_agent"] = 'a "quoted", agent'
+    assert server.post_events([ev]).json()["accepted"] == 1
     data = server.data
     table = query(data, "SELECT user_id, user_agent FROM clickstream_event_v0",
                   fmt="table")

@@ -180,14 +180,14 @@ def test_empty_batch(test_server):
     (b'[]', "JSON object"),
     (b'{"evnts": []}', "unknown key 'evnts'"),
     (b'{"events": {}}', "must be an array"),
-    (b'{}', "no \\"events\\""),
+    (b'{}', 'no "events"'),
     (b'{"events": []} x', "trailing"),
     (b'\xff\xfe', "malformed JSON"),
 ])
 def test_malformed_bodies_are_400_and_store_nothing(test_server, body, words):
     resp = test_server.post_raw(body)
     assert resp.status == 400
-    assert words.replace('\\"', '"') in resp.json()["error"], resp.raw
+    assert words in resp.json()["error"], resp.raw
     assert test_server.query(
         "SELECT (SELECT count(*) FROM events) + "
         "(SELECT count(*) FROM failed_events) AS n") == [{"n": 0}]
@@ -222,7 +222,7 @@ def test_limits_are_configurable_and_enforced(make_server):
     import gzip as gz
     s = make_server(registry=FIXTURE_REGISTRY, extra_args=[
         "--max-body-bytes", "4096", "--max-batch-events", "5",
-        "--max-string-bytes", "100", "--max-depth", "4"])
+        "--max-string-bytes", "100", "--max-depth", "6"])
     big = json.dumps({"events": [page_view()] * 30}).encode()
     resp = s.post_raw(big)
     assert resp.status == 413 and "--max-body-bytes" in resp.json()["error"]
@@ -235,7 +235,7 @@ def test_limits_are_configurable_and_enforced(make_server):
     assert resp.status == 413 and "--max-batch-events" in resp.json()["error"]
     resp = s.post_events([page_view(url="https://" + "e" * 200)])
     assert resp.status == 413 and "string" in resp.json()["error"]
-    resp = s.post_raw(b'{"events": [[[[[[1]]]]]]}')
+    resp = s.post_raw(b'{"events": [[[[[[[1]]]]]]]}')
     assert resp.status == 413 and "deep" in resp.json()["error"].lower()
     assert s.query("SELECT count(*) AS n FROM failed_events") == [{"n": 0}]
     assert statuses(s.post_events([page_view()])) == ["accepted"]

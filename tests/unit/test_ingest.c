@@ -2,11 +2,12 @@
  * and what reaches the sink. The sink here is an in-memory recorder so the
  * tests can make it fail; the real SQLite sink is tested on its own and
  * end to end in tests/integration. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,0 +1,628 @@
+#include "json/json.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reestr/error.h"
+
+/* The parser keeps children of open containers on one scratch stack and
+ * copies them into the arena when the container closes, so every object's
+ * members and array's items end up contiguous without a realloc per
+ * container. */
+typedef struct parser {
+	const char *src;
+	size_t len;
+	size_t pos;
+	rs_arena *arena;
+	size_t max_depth, max_string;
+	rs_json_error *err;
+	int code; /* RS_EINVAL or RS_ELIMIT once an error is set */
+	/* scratch stacks */
+	rs_json *vals;
+	size_t nvals, capvals;
+	rs_json_member *mems;
+	size_t nmems, capmems;
+	char *sbuf; /* string decoding scratch */
+	size_t capsbuf;
+} parser;
+
+static int fail_at(parser *p, size_t at, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail_at(parser *p, size_t at, int code, const char *fmt, ...)
+{
+	if (p->code)
+		return p->code;
+	p->code = code;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->err->message, sizeof p->err->message, fmt, ap);
+	va_end(ap);
+	/* Line and column are computed only now, by rescanning: the hot
+	 * path never counts lines. */
+	int line = 1, col = 1;
+	for (size_t i = 0; i < at && i < p->len; i++) {
+		if (p->src[i] == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+	}
+	p->err->offset = at;
+	p->err->line = line;
+	p->err->col = col;
+	return code;
+}
+
+static void skip_ws(parser *p)
+{
+	while (p->pos < p->len) {
+		char c = p->src[p->pos];
+		if (c != ' ' && c != '\n' && c != '\r' && c != '\t')
+			break;
+		p->pos++;
+	}
+}
+
+static int push_val(parser *p, rs_json **out)
+{
+	if (p->nvals == p->capvals) {
+		size_t cap = p->capvals ? p->capvals * 2 : 64;
+		rs_json *v = realloc(p->vals, cap * sizeof *v);
+		if (!v)
+			return RS_ENOMEM;
+		p->vals = v;
+		p->capvals = cap;
+	}
+	*out = &p->vals[p->nvals++];
+	return 0;
+}
+
+static int push_mem(parser *p, rs_json_member **out)
+{
+	if (p->nmems == p->capmems) {
+		size_t cap = p->capmems ? p->capmems * 2 : 64;
+		rs_json_member *m = realloc(p->mems, cap * sizeof *m);
+		if (!m)
+			return RS_ENOMEM;
+		p->mems = m;
+		p->capmems = cap;
+	}
+	*out = &p->mems[p->nmems++];
+	return 0;
+}
+
+static int hex4(const char *s, unsigned *out)
+{
+	unsigned v = 0;
+	for (int i = 0; i < 4; i++) {
+		char c = s[i];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (unsigned)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes available), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+			return 0;
+		if (c == 0xe0 && s[1] < 0xa0) /* overlong */
+			return 0;
+		if (c == 0xed && s[1] >= 0xa0) /* surrogate */
+			return 0;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[3] & 0xc0) != 0x80)
+			return 0;
+		if (c == 0xf0 && s[1] < 0x90) /* overlong */
+			return 0;
+		if (c == 0xf4 && s[1] >= 0x90) /* > U+10FFFF */
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+static size_t put_utf8(char *o, unsigned cp)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xc0 | (cp >> 6));
+		o[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xe0 | (cp >> 12));
+		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		o[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	o[0] = (char)(0xf0 | (cp >> 18));
+	o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	o[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* Parses the string at p->pos (the opening quote) into the arena. */
+static int parse_string(parser *p, const char **out, size_t *out_len)
+{
+	size_t start = p->pos++;
+	const unsigned char *s = (const unsigned char *)p->src;
+	size_t i = p->pos;
+	/* Fast path: a run without escapes or non-ASCII is copied as is. */
+	while (i < p->len && s[i] != '"' && s[i] != '\\' && s[i] >= 0x20 &&
+	       s[i] < 0x80)
+		i++;
+	if (i < p->len && s[i] == '"') {
+		size_t n = i - p->pos;
+		if (n > p->max_string)
+			return fail_at(p, start, RS_ELIMIT,
+				       "string longer than %zu bytes",
+				       p->max_string);
+		char *d = rs_arena_strndup(p->arena, p->src + p->pos, n);
+		if (!d)
+			return RS_ENOMEM;
+		*out = d;
+		*out_len = n;
+		p->pos = i + 1;
+		return 0;
+	}
+	/* Slow path: decode into scratch. Decoded is never longer than
+	 * the source. */
+	size_t o = 0;
+	i = p->pos;
+	for (;;) {
+		if (i >= p->len)
+			return fail_at(p, start, RS_EINVAL,
+				       "unterminated string");
+		if (o + 4 > p->capsbuf) {
+			size_t cap = p->capsbuf ? p->capsbuf * 2 : 256;
+			char *b = realloc(p->sbuf, cap);
+			if (!b)
+				return RS_ENOMEM;
+			p->sbuf = b;
+			p->capsbuf = cap;
+		}
+		if (o > p->max_string)
+			return fail_at(p, start, RS_ELIMIT,
+				       "string longer than %zu bytes",
+				       p->max_string);
+		unsigned char c = s[i];
+		if (c == '"')
+			break;
+		if (c < 0x20)
+			return fail_at(p, i, RS_EINVAL,
+				       "control character 0x%02x in string "
+				       "(escape it)",
+				       c);
+		if (c == '\\') {
+			if (i + 1 >= p->len)
+				return fail_at(p, start, RS_EINVAL,
+					       "unterminated string");
+			char e = (char)s[i + 1];
+			const char *simple = strchr("\"\\/bfnrt", e);
+			if (e && simple) {
+				static const char map[] = "\"\\/\b\f\n\r\t";
+				p->sbuf[o++] = map[simple - "\"\\/bfnrt"];
+				i += 2;
+				continue;
+			}
+			if (e != 'u')
+				return fail_at(p, i, RS_EINVAL,
+					       "invalid escape '\\%c' in string",
+					       e >= 0x20 && e < 0x7f ? e : '?');
+			unsigned cp;
+			if (i + 6 > p->len || hex4(p->src + i + 2, &cp) < 0)
+				return fail_at(p, i, RS_EINVAL,
+					       "\\u must be followed by four "
+					       "hex digits");
+			size_t esc = i;
+			i += 6;
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				unsigned lo;
+				if (i + 6 > p->len || s[i] != '\\' ||
+				    s[i + 1] != 'u' ||
+				    hex4(p->src + i + 2, &lo) < 0 ||
+				    lo < 0xdc00 || lo > 0xdfff)
+					return fail_at(p, esc, RS_EINVAL,
+						       "lone surrogate \\u%04x "
+						       "in string",
+						       cp);
+				cp = 0x10000 + ((cp - 0xd800) << 10) +
+				     (lo - 0xdc00);
+				i += 6;
+			} else if (cp >= 0xdc00 && cp <= 0xdfff) {
+				return fail_at(p, esc, RS_EINVAL,
+					       "lone surrogate \\u%04x in "
+					       "string",
+					       cp);
+			}
+			o += put_utf8(p->sbuf + o, cp);
+			continue;
+		}
+		if (c < 0x80) {
+			p->sbuf[o++] = (char)c;
+			i++;
+			continue;
+		}
+		size_t n = utf8_len(s + i, p->len - i);
+		if (!n)
+			return fail_at(p, i, RS_EINVAL,
+				       "invalid UTF-8 in string");
+		memcpy(p->sbuf + o, s + i, n);
+		o += n;
+		i += n;
+	}
+	if (o > p->max_string)
+		return fail_at(p, start, RS_ELIMIT,
+			       "string longer than %zu bytes", p->max_string);
+	char *d = rs_arena_strndup(p->arena, p->sbuf, o);
+	if (!d)
+		return RS_ENOMEM;
+	*out = d;
+	*out_len = o;
+	p->pos = i + 1;
+	return 0;
+}
+
+static int parse_number(parser *p, rs_json *v)
+{
+	size_t start = p->pos, i = p->pos;
+	const char *s = p->src;
+	bool is_int = true;
+	if (i < p->len && s[i] == '-')
+		i++;
+	if (i >= p->len || s[i] < '0' || s[i] > '9')
+		return fail_at(p, start, RS_EINVAL, "invalid number");
+	if (s[i] == '0') {
+		i++;
+		if (i < p->len && s[i] >= '0' && s[i] <= '9')
+			return fail_at(p, start, RS_EINVAL,
+				       "leading zeros are not allowed in "
+				       "numbers");
+	} else {
+		while (i < p->len && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	if (i < p->len && s[i] == '.') {
+		is_int = false;
+		i++;
+		if (i >= p->len || s[i] < '0' || s[i] > '9')
+			return fail_at(p, i, RS_EINVAL,
+				       "a digit must follow the decimal "
+				       "point");
+		while (i < p->len && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	if (i < p->len && (s[i] == 'e' || s[i] == 'E')) {
+		is_int = false;
+		i++;
+		if (i < p->len && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (i >= p->len || s[i] < '0' || s[i] > '9')
+			return fail_at(p, i, RS_EINVAL,
+				       "a digit must follow the exponent");
+		while (i < p->len && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	size_t n = i - start;
+	v->type = RS_JSON_NUMBER;
+	v->u.num.is_int = false;
+	if (is_int && n <= 20) {
+		/* Exact int64 accumulation with overflow detection. */
+		bool neg = s[start] == '-';
+		uint64_t acc = 0, limit = neg ? (uint64_t)INT64_MAX + 1
+					      : (uint64_t)INT64_MAX;
+		bool fits = true;
+		for (size_t k = start + neg; k < i; k++) {
+			unsigned d = (unsigned)(s[k] - '0');
+			if (acc > (limit - d) / 10) {
+				fits = false;
+				break;
+			}
+			acc = acc * 10 + d;
+		}
+		if (fits) {
+			v->u.num.is_int = true;
+			v->u.num.i = neg ? (int64_t)(0 - acc) : (int64_t)acc;
+			v->u.num.d = (double)v->u.num.i;
+			p->pos = i;
+			return 0;
+		}
+	}
+	char small[64];
+	char *copy = n < sizeof small ? small : malloc(n + 1);
+	if (!copy)
+		return RS_ENOMEM;
+	memcpy(copy, s + start, n);
+	copy[n] = '\0';
+	v->u.num.d = strtod(copy, NULL);
+	if (copy != small)
+		free(copy);
+	if (!isfinite(v->u.num.d))
+		return fail_at(p, start, RS_EINVAL,
+			       "number out of range of a double");
+	p->pos = i;
+	return 0;
+}
+
+static int parse_value(parser *p, rs_json *v, size_t depth);
+
+static int parse_array(parser *p, rs_json *v, size_t depth)
+{
+	size_t base = p->nvals;
+	p->pos++; /* [ */
+	skip_ws(p);
+	if (p->pos < p->len && p->src[p->pos] == ']') {
+		p->pos++;
+		goto close;
+	}
+	for (;;) {
+		rs_json *item;
+		int rc = push_val(p, &item);
+		if (rc)
+			return rc;
+		/* Parse into a local: nested containers push onto the same
+		 * scratch stack, which may move. */
+		size_t idx = p->nvals - 1;
+		rs_json tmp;
+		rc = parse_value(p, &tmp, depth + 1);
+		if (rc)
+			return rc;
+		p->vals[idx] = tmp;
+		skip_ws(p);
+		if (p->pos >= p->len)
+			return fail_at(p, p->pos, RS_EINVAL,
+				       "unexpected end of input in array");
+		char c = p->src[p->pos++];
+		if (c == ']')
+			break;
+		if (c != ',')
+			return fail_at(p, p->pos - 1, RS_EINVAL,
+				       "expected ',' or ']' after array "
+				       "element");
+		skip_ws(p);
+	}
+close:;
+	size_t n = p->nvals - base;
+	v->type = RS_JSON_ARRAY;
+	v->u.arr.count = n;
+	v->u.arr.items = NULL;
+	if (n) {
+		v->u.arr.items = rs_arena_alloc(p->arena, n * sizeof(rs_json));
+		if (!v->u.arr.items)
+			return RS_ENOMEM;
+		memcpy(v->u.arr.items, p->vals + base, n * sizeof(rs_json));
+	}
+	p->nvals = base;
+	return 0;
+}
+
+static int parse_object(parser *p, rs_json *v, size_t depth)
+{
+	size_t base = p->nmems;
+	p->pos++; /* { */
+	skip_ws(p);
+	if (p->pos < p->len && p->src[p->pos] == '}') {
+		p->pos++;
+		goto close;
+	}
+	for (;;) {
+		if (p->pos >= p->len)
+			return fail_at(p, p->pos, RS_EINVAL,
+				       "unexpected end of input in object");
+		if (p->src[p->pos] != '"')
+			return fail_at(p, p->pos, RS_EINVAL,
+				       "expected a string key in object");
+		rs_json_member m;
+		m.key_offset = (uint32_t)p->pos;
+		int rc = parse_string(p, &m.key, &m.key_len);
+		if (rc)
+			return rc;
+		skip_ws(p);
+		if (p->pos >= p->len || p->src[p->pos] != ':')
+			return fail_at(p, p->pos, RS_EINVAL,
+				       "expected ':' after object key");
+		p->pos++;
+		skip_ws(p);
+		rc = parse_value(p, &m.value, depth + 1);
+		if (rc)
+			return rc;
+		rs_json_member *slot;
+		rc = push_mem(p, &slot);
+		if (rc)
+			return rc;
+		*slot = m;
+		skip_ws(p);
+		if (p->pos >= p->len)
+			return fail_at(p, p->pos, RS_EINVAL,
+				       "unexpected end of input in object");
+		char c = p->src[p->pos++];
+		if (c == '}')
+			break;
+		if (c != ',')
+			return fail_at(p, p->pos - 1, RS_EINVAL,
+				       "expected ',' or '}' after object "
+				       "member");
+		skip_ws(p);
+	}
+close:;
+	size_t n = p->nmems - base;
+	v->type = RS_JSON_OBJECT;
+	v->u.obj.count = n;
+	v->u.obj.items = NULL;
+	if (n) {
+		v->u.obj.items =
+			rs_arena_alloc(p->arena, n * sizeof(rs_json_member));
+		if (!v->u.obj.items)
+			return RS_ENOMEM;
+		memcpy(v->u.obj.items, p->mems + base,
+		       n * sizeof(rs_json_member));
+	}
+	p->nmems = base;
+	return 0;
+}
+
+static bool match_word(parser *p, const char *w, size_t n)
+{
+	if (p->len - p->pos < n || memcmp(p->src + p->pos, w, n) != 0)
+		return false;
+	p->pos += n;
+	return true;
+}
+
+static int parse_value(parser *p, rs_json *v, size_t depth)
+{
+	skip_ws(p);
+	if (p->pos >= p->len)
+		return fail_at(p, p->pos, RS_EINVAL,
+			       "unexpected end of input, expected a value");
+	size_t start = p->pos;
+	char c = p->src[p->pos];
+	int rc = 0;
+	v->offset = (uint32_t)start;
+	switch (c) {
+	case '{':
+	case '[':
+		if (depth >= p->max_depth)
+			return fail_at(p, start, RS_ELIMIT,
+				       "nested deeper than %zu levels",
+				       p->max_depth);
+		rc = c == '{' ? parse_object(p, v, depth)
+			      : parse_array(p, v, depth);
+		break;
+	case '"':
+		v->type = RS_JSON_STRING;
+		rc = parse_string(p, &v->u.str.ptr, &v->u.str.len);
+		break;
+	case 't':
+		v->type = RS_JSON_TRUE;
+		if (!match_word(p, "true", 4))
+			goto bad;
+		break;
+	case 'f':
+		v->type = RS_JSON_FALSE;
+		if (!match_word(p, "false", 5))
+			goto bad;
+		break;
+	case 'n':
+		v->type = RS_JSON_NULL;
+		if (!match_word(p, "null", 4))
+			goto bad;
+		break;
+	default:
+		if (c == '-' || (c >= '0' && c <= '9')) {
+			rc = parse_number(p, v);
+			break;
+		}
+		goto bad;
+	}
+	if (rc)
+		return rc;
+	v->offset = (uint32_t)start;
+	v->length = (uint32_t)(p->pos - start);
+	return 0;
+bad:
+	if ((unsigned char)c >= 0x20 && (unsigned char)c < 0x7f)
+		return fail_at(p, start, RS_EINVAL,
+			       "unexpected character '%c', expected a value",
+			       c);
+	return fail_at(p, start, RS_EINVAL,
+		       "unexpected byte 0x%02x, expected a value",
+		       (unsigned char)c);
+}
+
+int rs_json_parse(rs_arena *arena, const char *src, size_t len,
+		  const rs_json_limits *limits, const rs_json **out,
+		  rs_json_error *err)
+{
+	rs_json_error scratch_err;
+	parser p = {
+		.src = src,
+		.len = len,
+		.arena = arena,
+		.max_depth = limits && limits->max_depth ? limits->max_depth
+							 : 64,
+		.max_string = limits && limits->max_string ? limits->max_string
+							   : 1u << 20,
+		.err = err ? err : &scratch_err,
+	};
+	*out = NULL;
+	if (len >= UINT32_MAX)
+		return fail_at(&p, 0, RS_ELIMIT,
+			       "input of %zu bytes is too large", len);
+	rs_json *root = rs_arena_alloc(arena, sizeof *root);
+	int rc = root ? parse_value(&p, root, 0) : RS_ENOMEM;
+	if (!rc) {
+		skip_ws(&p);
+		if (p.pos != len)
+			rc = fail_at(&p, p.pos, RS_EINVAL,
+				     "trailing characters after the JSON "
+				     "value");
+	}
+	free(p.vals);
+	free(p.mems);
+	free(p.sbuf);
+	if (rc == RS_ENOMEM)
+		return rs_error_set(RS_ENOMEM, "out of memory parsing JSON");
+	if (rc)
+		return rc;
+	*out = root;
+	return 0;
+}
+
+const rs_json *rs_json_get(const rs_json *obj, const char *key)
+{
+	if (!obj || obj->type != RS_JSON_OBJECT)
+		return NULL;
+	for (size_t i = 0; i < obj->u.obj.count; i++)
+		if (!strcmp(obj->u.obj.items[i].key, key))
+			return &obj->u.obj.items[i].value;
+	return NULL;
+}
+
+const char *rs_json_type_name(rs_json_type t)
+{
+	switch (t) {
+	case RS_JSON_NULL:
+		return "null";
+	case RS_JSON_FALSE:
+	case RS_JSON_TRUE:
+		return "bool";
+	case RS_JSON_NUMBER:
+		return "number";
+	case RS_JSON_STRING:
+		return "string";
+	case RS_JSON_ARRAY:
+		return "array";
+	case RS_JSON_OBJECT:
+		return "object";
+	}
+	return "?";
+}

@@ -1,0 +1,23 @@
+/* Loading a registry from memory, for the folder loader, tests and the
+ * fuzzer. */
+#ifndef RS_MODEL_LOADER_H
+#define RS_MODEL_LOADER_H
+
+#include <stddef.h>
+
+#include "reestr/registry.h"
+
+typedef struct rs_registry_file {
+	const char *name; /* shown in diagnostics, e.g. "events/click.yaml" */
+	const char *data;
+	size_t len;
+} rs_registry_file;
+
+/* The largest registry file we read, and the most fields in a registry. */
+#define RS_REGISTRY_MAX_FILE_BYTES (16u << 20)
+#define RS_REGISTRY_MAX_FIELDS 1000000u
+
+int rs_registry_load_files(const rs_registry_file *files, size_t n,
+			   rs_registry **out, rs_diags *diags);
+
+#endif

@@ -1,0 +1,26 @@
+/* The registry's layout, shared by the loader and the accessors. */
+#ifndef RS_MODEL_REGISTRY_IMPL_H
+#define RS_MODEL_REGISTRY_IMPL_H
+
+#include <regex.h>
+
+#include "base/arena.h"
+#include "reestr/registry.h"
+
+struct rs_registry {
+	rs_arena *arena; /* every string and array below */
+	rs_owner *owners;
+	size_t nowners;
+	rs_source *sources;
+	size_t nsources;
+	rs_object *objects; /* named objects, sorted by name */
+	size_t nobjects;
+	rs_event *events; /* sorted by id */
+	size_t nevents;
+	rs_environment *envs;
+	size_t nenvs;
+	regex_t **regexes; /* compiled patterns, freed with the registry */
+	size_t nregexes, capregexes;
+};
+
+#endif

@@ -1,0 +1,1533 @@
+/* Builds a registry from YAML (docs/registry.md): every problem is
+ * reported with its file:line:col, and loading goes on after one so a
+ * user sees them all at once. */
+#include "model/loader.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <libfyaml.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "model/registry_impl.h"
+#include "reestr/error.h"
+
+/* A definition found in the files, before it is built. */
+typedef struct def {
+	const char *name;
+	const char *file;
+	struct fy_node *key;
+	struct fy_node *value;
+	rs_pos pos;
+} def;
+
+typedef struct defs {
+	def *items;
+	size_t n, cap;
+} defs;
+
+typedef struct loader {
+	rs_registry *reg;
+	rs_arena *a;
+	rs_diags *diags;
+	size_t problems;
+	bool oom;
+	size_t field_total;
+	bool too_many_fields;
+	defs owners, sources, envs, objects, events;
+} loader;
+
+/* ---- reporting -------------------------------------------------------- */
+
+static void problem(loader *L, rs_pos pos, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void problem(loader *L, rs_pos pos, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	L->problems++;
+	if (rs_diags_add(L->diags, pos, "%s", msg) < 0)
+		L->oom = true;
+}
+
+/* The position of a node: its own for a scalar, its first key's or
+ * item's for a collection (libfyaml 0.7 marks only tokens). */
+static rs_pos node_pos(const char *file, struct fy_node *n, rs_pos fallback)
+{
+	while (n) {
+		if (fy_node_is_scalar(n) || fy_node_is_alias(n)) {
+			struct fy_token *t = fy_node_get_scalar_token(n);
+			const struct fy_mark *m = t ? fy_token_start_mark(t)
+						    : NULL;
+			if (!m)
+				break;
+			return (rs_pos){file, m->line + 1, m->column + 1};
+		}
+		void *it = NULL;
+		if (fy_node_is_mapping(n)) {
+			struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
+			n = p ? fy_node_pair_key(p) : NULL;
+		} else if (fy_node_is_sequence(n)) {
+			n = fy_node_sequence_iterate(n, &it);
+		} else {
+			break;
+		}
+	}
+	return fallback;
+}
+
+/* ---- scalars ---------------------------------------------------------- */
+
+static char *scalar(loader *L, struct fy_node *n)
+{
+	size_t len;
+	const char *s = n && fy_node_is_scalar(n) ? fy_node_get_scalar(n, &len)
+						  : NULL;
+	if (!s)
+		return NULL;
+	char *c = rs_arena_strndup(L->a, s, len);
+	if (!c)
+		L->oom = true;
+	return c;
+}
+
+static const char *kind_name(struct fy_node *n)
+{
+	if (!n)
+		return "nothing";
+	if (fy_node_is_mapping(n))
+		return "a mapping";
+	if (fy_node_is_sequence(n))
+		return "a list";
+	return "a scalar";
+}
+
+/* A string value; reports and returns NULL when n is not a scalar. */
+static const char *want_string(loader *L, const char *file, struct fy_node *n,
+			       rs_pos at, const char *what)
+{
+	const char *s = scalar(L, n);
+	if (!s)
+		problem(L, node_pos(file, n, at), "%s must be a string, not %s",
+			what, kind_name(n));
+	return s;
+}
+
+static bool want_int(loader *L, const char *file, struct fy_node *n,
+		     rs_pos at, const char *what, int64_t *out)
+{
+	const char *s = scalar(L, n);
+	char *end = NULL;
+	errno = 0;
+	long long v = s ? strtoll(s, &end, 10) : 0;
+	if (!s || !*s || *end || errno ||
+	    fy_node_get_style(n) != FYNS_PLAIN) {
+		problem(L, node_pos(file, n, at),
+			"%s must be an integer, not %s%s%s", what,
+			s ? "'" : kind_name(n), s ? s : "", s ? "'" : "");
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool want_number(loader *L, const char *file, struct fy_node *n,
+			rs_pos at, const char *what, double *out)
+{
+	const char *s = scalar(L, n);
+	char *end = NULL;
+	double v = s ? strtod(s, &end) : 0;
+	if (!s || !*s || *end || fy_node_get_style(n) != FYNS_PLAIN ||
+	    v != v) {
+		problem(L, node_pos(file, n, at),
+			"%s must be a number, not %s%s%s", what,
+			s ? "'" : kind_name(n), s ? s : "", s ? "'" : "");
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool want_bool(loader *L, const char *file, struct fy_node *n,
+		      rs_pos at, const char *what, bool *out)
+{
+	const char *s = scalar(L, n);
+	if (s && fy_node_get_style(n) == FYNS_PLAIN &&
+	    (!strcmp(s, "true") || !strcmp(s, "false"))) {
+		*out = s[0] == 't';
+		return true;
+	}
+	problem(L, node_pos(file, n, at), "%s must be true or false", what);
+	return false;
+}
+
+/* ---- names ------------------------------------------------------------ */
+
+static bool is_snake(const char *s)
+{
+	if (!*s || !islower((unsigned char)*s))
+		return false;
+	for (const char *c = s; *c; c++) {
+		if (*c == '_') {
+			if (c[1] == '_' || c[1] == '\0')
+				return false;
+		} else if (!islower((unsigned char)*c) &&
+			   !isdigit((unsigned char)*c)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static void to_snake(const char *s, char *out, size_t size)
+{
+	size_t o = 0;
+	for (const char *c = s; *c && o + 2 < size; c++) {
+		unsigned char ch = (unsigned char)*c;
+		if (isupper(ch)) {
+			if (o && out[o - 1] != '_' &&
+			    (islower((unsigned char)c[-1]) ||
+			     isdigit((unsigned char)c[-1]) ||
+			     (c[1] && islower((unsigned char)c[1]))))
+				out[o++] = '_';
+			out[o++] = (char)tolower(ch);
+		} else if (isalnum(ch)) {
+			out[o++] = (char)ch;
+		} else if (o && out[o - 1] != '_') {
+			out[o++] = '_';
+		}
+	}
+	while (o && out[o - 1] == '_')
+		o--;
+	out[o] = '\0';
+}
+
+static void check_snake(loader *L, rs_pos pos, const char *what,
+			const char *name)
+{
+	if (is_snake(name))
+		return;
+	char suggestion[256];
+	to_snake(name, suggestion, sizeof suggestion);
+	if (is_snake(suggestion))
+		problem(L, pos,
+			"%s name '%s' is not lower snake_case (try '%s')",
+			what, name, suggestion);
+	else
+		problem(L, pos,
+			"%s name '%s' is not lower snake_case (letters a-z, "
+			"digits and single underscores, starting with a "
+			"letter)",
+			what, name);
+}
+
+static bool is_source_name(const char *s)
+{
+	if (!*s || !(islower((unsigned char)*s) || isdigit((unsigned char)*s)))
+		return false;
+	for (const char *c = s; *c; c++)
+		if (!islower((unsigned char)*c) &&
+		    !isdigit((unsigned char)*c) && !strchr("._-", *c))
+			return false;
+	return true;
+}
+
+/* ---- mapping walking with allowed keys -------------------------------- */
+
+/* Calls fn for every key of mapping n; keys not in allowed are
+ * reported. */
+typedef struct kv {
+	const char *key;
+	struct fy_node *knode;
+	struct fy_node *value;
+} kv;
+
+/* Collects a mapping's pairs; reports unknown keys (allowed is a
+ * NULL-terminated list, or NULL for any key) and duplicate keys. */
+static size_t pairs(loader *L, const char *file, struct fy_node *map,
+		    const char *const *allowed, const char *what, kv *out,
+		    size_t max)
+{
+	size_t n = 0;
+	void *it = NULL;
+	struct fy_node_pair *p;
+	while ((p = fy_node_mapping_iterate(map, &it))) {
+		struct fy_node *k = fy_node_pair_key(p);
+		const char *key = scalar(L, k);
+		rs_pos kp = node_pos(file, k, (rs_pos){file, 0, 0});
+		if (!key) {
+			problem(L, kp, "keys in %s must be strings", what);
+			continue;
+		}
+		bool ok = !allowed;
+		for (size_t i = 0; allowed && allowed[i]; i++)
+			ok |= !strcmp(allowed[i], key);
+		if (!ok) {
+			char list[300];
+			size_t o = 0;
+			for (size_t i = 0; allowed[i] && o < sizeof list; i++)
+				o += (size_t)snprintf(list + o, sizeof list - o,
+						      "%s%s", i ? ", " : "",
+						      allowed[i]);
+			problem(L, kp, "unknown key '%s' in %s (allowed: %s)",
+				key, what, list);
+			continue;
+		}
+		if (n < max)
+			out[n++] = (kv){key, k, fy_node_pair_value(p)};
+	}
+	return n;
+}
+
+static struct fy_node *get(kv *kvs, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(kvs[i].key, key))
+			return kvs[i].value;
+	return NULL;
+}
+
+static struct fy_node *get_key(kv *kvs, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(kvs[i].key, key))
+			return kvs[i].knode;
+	return NULL;
+}
+
+/* ---- pass 1: collect definitions -------------------------------------- */
+
+static void defs_add(loader *L, defs *d, const char *kind, def item)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		if (!strcmp(d->items[i].name, item.name)) {
+			problem(L, item.pos,
+				"%s '%s' already defined at %s:%d:%d", kind,
+				item.name, d->items[i].pos.file,
+				d->items[i].pos.line, d->items[i].pos.col);
+			return;
+		}
+	}
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 16;
+		def *items = realloc(d->items, cap * sizeof *items);
+		if (!items) {
+			L->oom = true;
+			return;
+		}
+		d->items = items;
+		d->cap = cap;
+	}
+	d->items[d->n++] = item;
+}
+
+static void collect(loader *L, const char *file, struct fy_node *root)
+{
+	static const char *const top[] = {"owners", "sources", "environments",
+					  "objects", "events", NULL};
+	rs_pos start = {file, 1, 1};
+	if (!root)
+		return; /* an empty file defines nothing */
+	if (!fy_node_is_mapping(root)) {
+		problem(L, node_pos(file, root, start),
+			"a registry file must be a mapping with keys owners, "
+			"sources, environments, objects or events, not %s",
+			kind_name(root));
+		return;
+	}
+	kv kvs[8];
+	size_t n = pairs(L, file, root, top, "a registry file", kvs, 8);
+	for (size_t i = 0; i < n; i++) {
+		defs *d;
+		const char *kind;
+		if (!strcmp(kvs[i].key, "owners"))
+			d = &L->owners, kind = "owner";
+		else if (!strcmp(kvs[i].key, "sources"))
+			d = &L->sources, kind = "source";
+		else if (!strcmp(kvs[i].key, "environments"))
+			d = &L->envs, kind = "environment";
+		else if (!strcmp(kvs[i].key, "objects"))
+			d = &L->objects, kind = "object";
+		else
+			d = &L->events, kind = "event";
+		struct fy_node *m = kvs[i].value;
+		rs_pos kp = node_pos(file, kvs[i].knode, start);
+		if (!m || fy_node_is_scalar(m)) {
+			const char *s = scalar(L, m);
+			if (s && *s)
+				problem(L, kp,
+					"'%s' must be a mapping from name to "
+					"definition",
+					kvs[i].key);
+			continue; /* "events:" with nothing is fine */
+		}
+		if (!fy_node_is_mapping(m)) {
+			problem(L, kp,
+				"'%s' must be a mapping from name to "
+				"definition, not %s",
+				kvs[i].key, kind_name(m));
+			continue;
+		}
+		void *it = NULL;
+		struct fy_node_pair *p;
+		while ((p = fy_node_mapping_iterate(m, &it))) {
+			struct fy_node *k = fy_node_pair_key(p);
+			const char *name = scalar(L, k);
+			rs_pos np = node_pos(file, k, kp);
+			if (!name) {
+				problem(L, np, "%s names must be strings",
+					kind);
+				continue;
+			}
+			if (d == &L->sources) {
+				if (!is_source_name(name))
+					problem(L, np,
+						"source name '%s' must be "
+						"lowercase letters, digits, "
+						"'.', '_' or '-', starting "
+						"with a letter or digit",
+						name);
+			} else {
+				check_snake(L, np, kind, name);
+			}
+			defs_add(L, d, kind,
+				 (def){name, file, k, fy_node_pair_value(p),
+				       np});
+		}
+	}
+}
+
+/* ---- pass 2: types and fields ----------------------------------------- */
+
+static const char *const field_keys[] = {
+	"type",	      "description", "required", "pii",	    "values",
+	"items",      "fields",	     "min_length", "max_length", "min",
+	"max",	      "pattern",     "max_items", NULL};
+
+static const char *const items_keys[] = {"type", "values", "fields",
+					 "items", NULL};
+
+static int parse_fields(loader *L, const char *file, struct fy_node *map,
+			rs_pos at, const char *what, const rs_field **out,
+			size_t *count);
+
+static void register_regex(loader *L, regex_t *re)
+{
+	rs_registry *r = L->reg;
+	if (r->nregexes == r->capregexes) {
+		size_t cap = r->capregexes ? r->capregexes * 2 : 8;
+		regex_t **v = realloc(r->regexes, cap * sizeof *v);
+		if (!v) {
+			regfree(re);
+			L->oom = true;
+			return;
+		}
+		r->regexes = v;
+		r->capregexes = cap;
+	}
+	r->regexes[r->nregexes++] = re;
+}
+
+/* Resolves a type: tname is the type name node; values/fields/items are
+ * the spec's other keys (NULL when absent). */
+static bool parse_type(loader *L, const char *file, struct fy_node *tname,
+		       struct fy_node *values, struct fy_node *fields,
+		       struct fy_node *items, rs_pos at, rs_type *t)
+{
+	memset(t, 0, sizeof *t);
+	const char *name = want_string(L, file, tname, at, "type");
+	if (!name)
+		return false;
+	rs_pos tp = node_pos(file, tname, at);
+	static const char *const scalars[] = {"string", "int", "float", "bool",
+					      "timestamp"};
+	bool known = false;
+	for (int k = 0; k < 5; k++)
+		if (!strcmp(name, scalars[k])) {
+			t->kind = (rs_type_kind)k;
+			known = true;
+		}
+	if (!strcmp(name, "enum")) {
+		t->kind = RS_TYPE_ENUM;
+		known = true;
+	} else if (!strcmp(name, "object")) {
+		t->kind = RS_TYPE_OBJECT;
+		known = true;
+	} else if (!strcmp(name, "array")) {
+		t->kind = RS_TYPE_ARRAY;
+		known = true;
+	}
+	if (!known) {
+		const rs_object *o = NULL;
+		for (size_t i = 0; i < L->reg->nobjects; i++)
+			if (!strcmp(L->reg->objects[i].name, name))
+				o = &L->reg->objects[i];
+		if (!o) {
+			problem(L, tp,
+				"unknown type '%s' (a type is string, int, "
+				"float, bool, timestamp, enum, object, array "
+				"or the name of an object)",
+				name);
+			return false;
+		}
+		t->kind = RS_TYPE_OBJECT;
+		t->object = o;
+	}
+	bool ok = true;
+	if (values && t->kind != RS_TYPE_ENUM) {
+		problem(L, node_pos(file, values, tp),
+			"'values' is for enum types, not %s", name);
+		ok = false;
+	}
+	if (fields && (t->kind != RS_TYPE_OBJECT || t->object)) {
+		problem(L, node_pos(file, fields, tp),
+			"'fields' is for inline objects (type: object), not "
+			"%s",
+			name);
+		ok = false;
+	}
+	if (items && t->kind != RS_TYPE_ARRAY) {
+		problem(L, node_pos(file, items, tp),
+			"'items' is for arrays, not %s", name);
+		ok = false;
+	}
+	if (t->kind == RS_TYPE_ENUM) {
+		if (!values || !fy_node_is_sequence(values) ||
+		    fy_node_sequence_item_count(values) == 0) {
+			problem(L, values ? node_pos(file, values, tp) : tp,
+				"an enum needs 'values', a non-empty list");
+			return false;
+		}
+		int n = fy_node_sequence_item_count(values);
+		const char **v = rs_arena_calloc(L->a, (size_t)n, sizeof *v);
+		if (!v) {
+			L->oom = true;
+			return false;
+		}
+		void *it = NULL;
+		struct fy_node *item;
+		size_t k = 0;
+		while ((item = fy_node_sequence_iterate(values, &it))) {
+			const char *s = want_string(L, file, item, tp,
+						    "an enum value");
+			if (!s) {
+				ok = false;
+				continue;
+			}
+			rs_pos ip = node_pos(file, item, tp);
+			check_snake(L, ip, "enum value", s);
+			for (size_t j = 0; j < k; j++)
+				if (!strcmp(v[j], s)) {
+					problem(L, ip,
+						"enum value '%s' is listed "
+						"twice",
+						s);
+					ok = false;
+				}
+			v[k++] = s;
+		}
+		t->enum_values = v;
+		t->enum_count = k;
+	} else if (t->kind == RS_TYPE_OBJECT && !t->object) {
+		if (!fields || !fy_node_is_mapping(fields)) {
+			problem(L, fields ? node_pos(file, fields, tp) : tp,
+				"an inline object needs 'fields', a mapping");
+			return false;
+		}
+		rs_object *o = rs_arena_calloc(L->a, 1, sizeof *o);
+		if (!o) {
+			L->oom = true;
+			return false;
+		}
+		o->description = "";
+		o->pos = tp;
+		ok &= parse_fields(L, file, fields, tp, "an inline object",
+				   &o->fields, &o->field_count) == 0;
+		t->object = o;
+	} else if (t->kind == RS_TYPE_ARRAY) {
+		if (!items) {
+			problem(L, tp, "an array needs 'items', its element "
+				       "type");
+			return false;
+		}
+		rs_type *it = rs_arena_calloc(L->a, 1, sizeof *it);
+		if (!it) {
+			L->oom = true;
+			return false;
+		}
+		if (fy_node_is_mapping(items)) {
+			kv kvs[8];
+			size_t n = pairs(L, file, items, items_keys,
+					 "an array's items", kvs, 8);
+			struct fy_node *tn = get(kvs, n, "type");
+			if (!tn) {
+				problem(L, node_pos(file, items, tp),
+					"an array's items need a 'type'");
+				return false;
+			}
+			ok &= parse_type(L, file, tn, get(kvs, n, "values"),
+					 get(kvs, n, "fields"),
+					 get(kvs, n, "items"), tp, it);
+		} else {
+			ok &= parse_type(L, file, items, NULL, NULL, NULL, tp,
+					 it);
+		}
+		t->items = it;
+	}
+	return ok;
+}
+
+static const rs_type *leaf_type(const rs_type *t)
+{
+	while (t->kind == RS_TYPE_ARRAY && t->items)
+		t = t->items;
+	return t;
+}
+
+static bool parse_field(loader *L, const char *file, const char *name,
+			struct fy_node *key, struct fy_node *spec, rs_field *f)
+{
+	rs_pos at = node_pos(file, key, (rs_pos){file, 0, 0});
+	memset(f, 0, sizeof *f);
+	f->name = name;
+	f->description = "";
+	f->required = true;
+	f->pos = at;
+	check_snake(L, at, "field", name);
+	if (++L->field_total > RS_REGISTRY_MAX_FIELDS) {
+		if (!L->too_many_fields)
+			problem(L, at, "more than %u fields in the registry",
+				RS_REGISTRY_MAX_FIELDS);
+		L->too_many_fields = true;
+		return false;
+	}
+	if (spec && fy_node_is_scalar(spec))
+		return parse_type(L, file, spec, NULL, NULL, NULL, at,
+				  &f->type);
+	if (!spec || !fy_node_is_mapping(spec)) {
+		problem(L, at,
+			"field '%s' must be a type name or a mapping with a "
+			"'type'",
+			name);
+		return false;
+	}
+	kv kvs[16];
+	char what[300];
+	snprintf(what, sizeof what, "field '%s'", name);
+	size_t n = pairs(L, file, spec, field_keys, what, kvs, 16);
+	struct fy_node *tn = get(kvs, n, "type");
+	if (!tn) {
+		problem(L, at, "field '%s' has no 'type'", name);
+		return false;
+	}
+	bool ok = parse_type(L, file, tn, get(kvs, n, "values"),
+			     get(kvs, n, "fields"), get(kvs, n, "items"), at,
+			     &f->type);
+	struct fy_node *v;
+	if ((v = get(kvs, n, "description")))
+		f->description = want_string(L, file, v, at, "description");
+	if (!f->description)
+		f->description = "";
+	if ((v = get(kvs, n, "required")))
+		ok &= want_bool(L, file, v, at, "required", &f->required);
+	if ((v = get(kvs, n, "pii")))
+		ok &= want_bool(L, file, v, at, "pii", &f->pii);
+	if (!ok)
+		return false;
+
+	/* Constraints apply to the innermost element; max_items to the
+	 * array itself. */
+	rs_constraints *c = &f->constraints;
+	const rs_type *leaf = leaf_type(&f->type);
+	const char *leaf_name = rs_type_kind_name(leaf->kind);
+	struct {
+		const char *key;
+		bool string_only;
+	} lengths[] = {{"min_length", true}, {"max_length", true}};
+	for (int k = 0; k < 2; k++) {
+		struct fy_node *kn = get_key(kvs, n, lengths[k].key);
+		if (!(v = get(kvs, n, lengths[k].key)))
+			continue;
+		rs_pos kp = node_pos(file, kn, at);
+		int64_t x;
+		if (!want_int(L, file, v, at, lengths[k].key, &x))
+			continue;
+		if (leaf->kind != RS_TYPE_STRING) {
+			problem(L, kp, "%s applies to strings, not %s",
+				lengths[k].key, leaf_name);
+			continue;
+		}
+		if (x < 0) {
+			problem(L, node_pos(file, v, kp),
+				"%s must not be negative", lengths[k].key);
+			continue;
+		}
+		if (k == 0)
+			c->has_min_length = true, c->min_length = x;
+		else
+			c->has_max_length = true, c->max_length = x;
+	}
+	if (c->has_min_length && c->has_max_length &&
+	    c->min_length > c->max_length)
+		problem(L, node_pos(file, get_key(kvs, n, "min_length"), at),
+			"min_length %lld is more than max_length %lld",
+			(long long)c->min_length, (long long)c->max_length);
+	const char *bounds[] = {"min", "max"};
+	for (int k = 0; k < 2; k++) {
+		struct fy_node *kn = get_key(kvs, n, bounds[k]);
+		if (!(v = get(kvs, n, bounds[k])))
+			continue;
+		double x;
+		if (!want_number(L, file, v, at, bounds[k], &x))
+			continue;
+		if (leaf->kind != RS_TYPE_INT && leaf->kind != RS_TYPE_FLOAT) {
+			problem(L, node_pos(file, kn, at),
+				"%s applies to int and float, not %s",
+				bounds[k], leaf_name);
+			continue;
+		}
+		if (k == 0)
+			c->has_min = true, c->min = x;
+		else
+			c->has_max = true, c->max = x;
+	}
+	if (c->has_min && c->has_max && c->min > c->max)
+		problem(L, node_pos(file, get_key(kvs, n, "min"), at),
+			"min %g is more than max %g", c->min, c->max);
+	if ((v = get(kvs, n, "max_items"))) {
+		struct fy_node *kn = get_key(kvs, n, "max_items");
+		int64_t x;
+		if (want_int(L, file, v, at, "max_items", &x)) {
+			if (f->type.kind != RS_TYPE_ARRAY)
+				problem(L, node_pos(file, kn, at),
+					"max_items applies to arrays, not %s",
+					rs_type_kind_name(f->type.kind));
+			else if (x < 0)
+				problem(L, node_pos(file, v, at),
+					"max_items must not be negative");
+			else
+				c->has_max_items = true, c->max_items = x;
+		}
+	}
+	if ((v = get(kvs, n, "pattern"))) {
+		struct fy_node *kn = get_key(kvs, n, "pattern");
+		const char *p = want_string(L, file, v, at, "pattern");
+		if (p && leaf->kind != RS_TYPE_STRING) {
+			problem(L, node_pos(file, kn, at),
+				"pattern applies to strings, not %s",
+				leaf_name);
+		} else if (p) {
+			/* Anchored: a pattern describes the whole value. */
+			char *anchored = rs_arena_printf(L->a, "^(%s)$", p);
+			regex_t *re = rs_arena_alloc(L->a, sizeof *re);
+			if (!anchored || !re) {
+				L->oom = true;
+				return false;
+			}
+			int e = regcomp(re, anchored, REG_EXTENDED | REG_NOSUB);
+			if (e) {
+				char msg[200];
+				regerror(e, re, msg, sizeof msg);
+				problem(L, node_pos(file, v, at),
+					"pattern '%s' is not a valid POSIX "
+					"extended regular expression: %s",
+					p, msg);
+			} else {
+				register_regex(L, re);
+				c->pattern = p;
+				c->pattern_compiled = re;
+			}
+		}
+	}
+	return true;
+}
+
+static int parse_fields(loader *L, const char *file, struct fy_node *map,
+			rs_pos at, const char *what, const rs_field **out,
+			size_t *count)
+{
+	*out = NULL;
+	*count = 0;
+	if (!map || !fy_node_is_mapping(map)) {
+		const char *s = scalar(L, map);
+		if (map && s && !*s)
+			return 0; /* "fields:" with nothing */
+		problem(L, node_pos(file, map, at),
+			"fields of %s must be a mapping from field name to "
+			"type",
+			what);
+		return -1;
+	}
+	int n = fy_node_mapping_item_count(map);
+	if (n <= 0)
+		return 0;
+	rs_field *fields = rs_arena_calloc(L->a, (size_t)n, sizeof *fields);
+	if (!fields) {
+		L->oom = true;
+		return -1;
+	}
+	size_t k = 0;
+	int rc = 0;
+	void *it = NULL;
+	struct fy_node_pair *p;
+	while ((p = fy_node_mapping_iterate(map, &it))) {
+		struct fy_node *key = fy_node_pair_key(p);
+		const char *name = scalar(L, key);
+		if (!name) {
+			problem(L, node_pos(file, key, at),
+				"field names must be strings");
+			rc = -1;
+			continue;
+		}
+		for (size_t j = 0; j < k; j++)
+			if (!strcmp(fields[j].name, name)) {
+				problem(L, node_pos(file, key, at),
+					"field '%s' is defined twice in %s",
+					name, what);
+				rc = -1;
+			}
+		if (!parse_field(L, file, name, key, fy_node_pair_value(p),
+				 &fields[k]))
+			rc = -1;
+		k++;
+	}
+	*out = fields;
+	*count = k;
+	return rc;
+}
+
+/* ---- object cycles ---------------------------------------------------- */
+
+static bool type_reaches(const rs_type *t, const rs_object *target,
+			 const rs_object **path, size_t depth, size_t *plen);
+
+static bool object_reaches(const rs_object *o, const rs_object *target,
+			   const rs_object **path, size_t depth, size_t *plen)
+{
+	if (depth >= 64)
+		return false;
+	for (size_t i = 0; i < o->field_count; i++)
+		if (type_reaches(&o->fields[i].type, target, path, depth,
+				 plen))
+			return true;
+	return false;
+}
+
+static bool type_reaches(const rs_type *t, const rs_object *target,
+			 const rs_object **path, size_t depth, size_t *plen)
+{
+	t = leaf_type(t);
+	if (t->kind != RS_TYPE_OBJECT || !t->object)
+		return false;
+	if (t->object->name) {
+		path[depth] = t->object;
+		if (t->object == target) {
+			*plen = depth + 1;
+			return true;
+		}
+		return object_reaches(t->object, target, path, depth + 1, plen);
+	}
+	return object_reaches(t->object, target, path, depth, plen);
+}
+
+static void check_cycles(loader *L)
+{
+	for (size_t i = 0; i < L->reg->nobjects; i++) {
+		const rs_object *o = &L->reg->objects[i];
+		const rs_object *path[65];
+		size_t plen = 0;
+		if (!object_reaches(o, o, path, 0, &plen))
+			continue;
+		/* Report each cycle once, at its alphabetically first
+		 * object. */
+		bool first = true;
+		for (size_t k = 0; k < plen; k++)
+			if (strcmp(path[k]->name, o->name) < 0)
+				first = false;
+		if (!first)
+			continue;
+		char text[600];
+		size_t n = (size_t)snprintf(text, sizeof text, "%s", o->name);
+		for (size_t k = 0; k < plen && n < sizeof text; k++)
+			n += (size_t)snprintf(text + n, sizeof text - n,
+					      " -> %s", path[k]->name);
+		problem(L, o->pos, "object cycle: %s", text);
+	}
+}
+
+/* ---- typed-view column names ------------------------------------------ */
+
+typedef struct column {
+	char name[512];
+	char path[512];
+} column;
+
+static void collect_columns(const rs_field *fields, size_t n,
+			    const char *prefix, const char *path, column **cols,
+			    size_t *ncols, size_t *cap, bool *oom)
+{
+	for (size_t i = 0; i < n; i++) {
+		const rs_field *f = &fields[i];
+		column c;
+		snprintf(c.name, sizeof c.name, "%s%s%s", prefix,
+			 *prefix ? "_" : "", f->name);
+		snprintf(c.path, sizeof c.path, "%s%s%s", path,
+			 *path ? "." : "", f->name);
+		if (f->type.kind == RS_TYPE_OBJECT && f->type.object) {
+			collect_columns(f->type.object->fields,
+					f->type.object->field_count, c.name,
+					c.path, cols, ncols, cap, oom);
+			continue;
+		}
+		if (*ncols == *cap) {
+			size_t nc = *cap ? *cap * 2 : 32;
+			column *v = realloc(*cols, nc * sizeof *v);
+			if (!v) {
+				*oom = true;
+				return;
+			}
+			*cols = v;
+			*cap = nc;
+		}
+		(*cols)[(*ncols)++] = c;
+	}
+}
+
+static void check_columns(loader *L, const rs_event *ev, const rs_version *v)
+{
+	static const char *const envelope[] = {
+		"uuid",	       "event_id", "version", "time",
+		"received_at", "environment", "source"};
+	column *cols = NULL;
+	size_t n = 0, cap = 0;
+	collect_columns(v->fields, v->field_count, "", "", &cols, &n, &cap,
+			&L->oom);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t e = 0; e < 7; e++)
+			if (!strcmp(cols[i].name, envelope[e]))
+				problem(L, v->pos,
+					"%s v%d: field '%s' becomes column "
+					"'%s', which the store keeps for the "
+					"event's %s; rename the field",
+					ev->name, v->number, cols[i].path,
+					cols[i].name, envelope[e]);
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(cols[i].name, cols[j].name))
+				problem(L, v->pos,
+					"%s v%d: fields '%s' and '%s' both "
+					"become column '%s'",
+					ev->name, v->number, cols[j].path,
+					cols[i].path, cols[i].name);
+	}
+	free(cols);
+}
+
+/* ---- pass 3: everything else ------------------------------------------ */
+
+static bool parse_status(loader *L, const char *file, struct fy_node *n,
+			 rs_pos at, rs_status *out)
+{
+	const char *s = want_string(L, file, n, at, "status");
+	if (!s)
+		return false;
+	for (int k = 0; k < 3; k++)
+		if (!strcmp(s, rs_status_name((rs_status)k))) {
+			*out = (rs_status)k;
+			return true;
+		}
+	problem(L, node_pos(file, n, at),
+		"unknown status '%s' (active, deprecated or decommissioned)",
+		s);
+	return false;
+}
+
+static const rs_owner *find_owner(loader *L, const char *file,
+				  struct fy_node *n, rs_pos at)
+{
+	const char *name = want_string(L, file, n, at, "owner");
+	if (!name)
+		return NULL;
+	for (size_t i = 0; i < L->reg->nowners; i++)
+		if (!strcmp(L->reg->owners[i].name, name))
+			return &L->reg->owners[i];
+	problem(L, node_pos(file, n, at), "unknown owner '%s'", name);
+	return NULL;
+}
+
+static bool check_mapping(loader *L, const def *d, const char *kind)
+{
+	if (d->value && fy_node_is_mapping(d->value))
+		return true;
+	problem(L, d->pos, "%s '%s' must be a mapping, not %s", kind, d->name,
+		kind_name(d->value));
+	return false;
+}
+
+static void build_owners(loader *L)
+{
+	static const char *const keys[] = {"contact", "description", NULL};
+	rs_registry *r = L->reg;
+	r->owners = rs_arena_calloc(L->a, L->owners.n + 1, sizeof *r->owners);
+	if (!r->owners) {
+		L->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < L->owners.n; i++) {
+		const def *d = &L->owners.items[i];
+		rs_owner *o = &r->owners[r->nowners++];
+		o->name = d->name;
+		o->pos = d->pos;
+		o->contact = o->description = "";
+		if (!check_mapping(L, d, "owner"))
+			continue;
+		kv kvs[4];
+		char what[300];
+		snprintf(what, sizeof what, "owner '%s'", d->name);
+		size_t n = pairs(L, d->file, d->value, keys, what, kvs, 4);
+		struct fy_node *v;
+		if (!(v = get(kvs, n, "contact")))
+			problem(L, d->pos,
+				"owner '%s' needs a contact (an email or a "
+				"chat channel)",
+				d->name);
+		else if ((o->contact = want_string(L, d->file, v, d->pos,
+						   "contact")) == NULL)
+			o->contact = "";
+		if ((v = get(kvs, n, "description")) &&
+		    !(o->description = want_string(L, d->file, v, d->pos,
+						   "description")))
+			o->description = "";
+	}
+}
+
+static void build_sources(loader *L)
+{
+	static const char *const keys[] = {"owner", "description", NULL};
+	rs_registry *r = L->reg;
+	r->sources =
+		rs_arena_calloc(L->a, L->sources.n + 1, sizeof *r->sources);
+	if (!r->sources) {
+		L->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < L->sources.n; i++) {
+		const def *d = &L->sources.items[i];
+		rs_source *s = &r->sources[r->nsources++];
+		s->name = d->name;
+		s->pos = d->pos;
+		s->description = "";
+		if (!check_mapping(L, d, "source"))
+			continue;
+		kv kvs[4];
+		char what[300];
+		snprintf(what, sizeof what, "source '%s'", d->name);
+		size_t n = pairs(L, d->file, d->value, keys, what, kvs, 4);
+		struct fy_node *v;
+		if (!(v = get(kvs, n, "owner")))
+			problem(L, d->pos, "source '%s' needs an owner",
+				d->name);
+		else
+			s->owner = find_owner(L, d->file, v, d->pos);
+		if ((v = get(kvs, n, "description")) &&
+		    !(s->description = want_string(L, d->file, v, d->pos,
+						   "description")))
+			s->description = "";
+	}
+}
+
+static int def_name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const def *)a)->name, ((const def *)b)->name);
+}
+
+static void build_objects(loader *L)
+{
+	static const char *const keys[] = {"description", "fields", NULL};
+	rs_registry *r = L->reg;
+	qsort(L->objects.items, L->objects.n, sizeof(def), def_name_cmp);
+	r->objects =
+		rs_arena_calloc(L->a, L->objects.n + 1, sizeof *r->objects);
+	if (!r->objects) {
+		L->oom = true;
+		return;
+	}
+	/* Names first: fields may refer to any object, in any order. */
+	for (size_t i = 0; i < L->objects.n; i++) {
+		r->objects[i].name = L->objects.items[i].name;
+		r->objects[i].pos = L->objects.items[i].pos;
+		r->objects[i].description = "";
+	}
+	r->nobjects = L->objects.n;
+	for (size_t i = 0; i < L->objects.n; i++) {
+		const def *d = &L->objects.items[i];
+		rs_object *o = &r->objects[i];
+		if (!check_mapping(L, d, "object"))
+			continue;
+		kv kvs[4];
+		char what[300];
+		snprintf(what, sizeof what, "object '%s'", d->name);
+		size_t n = pairs(L, d->file, d->value, keys, what, kvs, 4);
+		struct fy_node *v;
+		if ((v = get(kvs, n, "description")) &&
+		    !(o->description = want_string(L, d->file, v, d->pos,
+						   "description")))
+			o->description = "";
+		if (!(v = get(kvs, n, "fields"))) {
+			problem(L, d->pos, "object '%s' needs 'fields'",
+				d->name);
+			continue;
+		}
+		parse_fields(L, d->file, v, d->pos, what, &o->fields,
+			     &o->field_count);
+	}
+	check_cycles(L);
+}
+
+static void build_version(loader *L, const def *d, rs_event *ev,
+			  struct fy_node *item, size_t index, rs_version *ver)
+{
+	static const char *const keys[] = {"version", "description", "status",
+					   "fields", NULL};
+	rs_pos at = node_pos(d->file, item, d->pos);
+	ver->pos = at;
+	ver->description = "";
+	ver->number = (int)index;
+	if (!item || !fy_node_is_mapping(item)) {
+		problem(L, at, "each version of event '%s' must be a mapping",
+			d->name);
+		return;
+	}
+	kv kvs[6];
+	char what[300];
+	snprintf(what, sizeof what, "a version of event '%s'", d->name);
+	size_t n = pairs(L, d->file, item, keys, what, kvs, 6);
+	struct fy_node *v;
+	int64_t number;
+	if (!(v = get(kvs, n, "version"))) {
+		problem(L, at, "a version of event '%s' has no 'version' number",
+			d->name);
+	} else if (want_int(L, d->file, v, at, "version", &number) &&
+		   number != (int64_t)index) {
+		problem(L, node_pos(d->file, v, at),
+			"versions of event '%s' must be numbered 0, 1, 2 ... "
+			"in order: expected %zu here, found %lld",
+			d->name, index, (long long)number);
+	}
+	if ((v = get(kvs, n, "description")) &&
+	    !(ver->description = want_string(L, d->file, v, at, "description")))
+		ver->description = "";
+	if ((v = get(kvs, n, "status")))
+		parse_status(L, d->file, v, at, &ver->status);
+	if (!(v = get(kvs, n, "fields"))) {
+		problem(L, at, "version %zu of event '%s' needs 'fields'",
+			index, d->name);
+		return;
+	}
+	char fwhat[300];
+	snprintf(fwhat, sizeof fwhat, "event '%s' version %zu", d->name,
+		 index);
+	if (parse_fields(L, d->file, v, at, fwhat, &ver->fields,
+			 &ver->field_count) == 0)
+		check_columns(L, ev, ver);
+}
+
+static int event_id_cmp(const void *a, const void *b)
+{
+	int64_t x = ((const rs_event *)a)->id, y = ((const rs_event *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+static void build_events(loader *L)
+{
+	static const char *const keys[] = {"id", "description", "owner",
+					   "status", "versions", NULL};
+	rs_registry *r = L->reg;
+	r->events = rs_arena_calloc(L->a, L->events.n + 1, sizeof *r->events);
+	if (!r->events) {
+		L->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < L->events.n; i++) {
+		const def *d = &L->events.items[i];
+		rs_event *ev = &r->events[r->nevents];
+		ev->name = d->name;
+		ev->pos = d->pos;
+		ev->description = "";
+		ev->id = -1;
+		if (!check_mapping(L, d, "event"))
+			continue;
+		kv kvs[8];
+		char what[300];
+		snprintf(what, sizeof what, "event '%s'", d->name);
+		size_t n = pairs(L, d->file, d->value, keys, what, kvs, 8);
+		struct fy_node *v;
+		if (!(v = get(kvs, n, "id"))) {
+			problem(L, d->pos, "event '%s' needs an 'id'",
+				d->name);
+		} else if (want_int(L, d->file, v, d->pos, "id", &ev->id)) {
+			rs_pos ip = node_pos(d->file, v, d->pos);
+			if (ev->id < 1) {
+				problem(L, ip, "event id must be 1 or more");
+				ev->id = -1;
+			}
+			for (size_t j = 0; j < r->nevents && ev->id > 0; j++)
+				if (r->events[j].id == ev->id) {
+					problem(L, ip,
+						"event id %lld is already used "
+						"by event '%s' (%s:%d:%d)",
+						(long long)ev->id,
+						r->events[j].name,
+						r->events[j].pos.file,
+						r->events[j].pos.line,
+						r->events[j].pos.col);
+				}
+		}
+		if ((v = get(kvs, n, "description")) &&
+		    !(ev->description = want_string(L, d->file, v, d->pos,
+						    "description")))
+			ev->description = "";
+		if (!(v = get(kvs, n, "owner")))
+			problem(L, d->pos, "event '%s' needs an 'owner'",
+				d->name);
+		else
+			ev->owner = find_owner(L, d->file, v, d->pos);
+		if ((v = get(kvs, n, "status")))
+			parse_status(L, d->file, v, d->pos, &ev->status);
+		v = get(kvs, n, "versions");
+		if (!v || !fy_node_is_sequence(v) ||
+		    fy_node_sequence_item_count(v) == 0) {
+			problem(L, v ? node_pos(d->file, v, d->pos) : d->pos,
+				"event '%s' needs 'versions', a non-empty list",
+				d->name);
+		} else {
+			int nv = fy_node_sequence_item_count(v);
+			rs_version *vers = rs_arena_calloc(L->a, (size_t)nv,
+							   sizeof *vers);
+			if (!vers) {
+				L->oom = true;
+				return;
+			}
+			void *it = NULL;
+			struct fy_node *item;
+			size_t k = 0;
+			while ((item = fy_node_sequence_iterate(v, &it))) {
+				build_version(L, d, ev, item, k, &vers[k]);
+				k++;
+			}
+			ev->versions = vers;
+			ev->version_count = k;
+		}
+		/* Kept even with a bad id, so environments that list it
+		 * are not reported too: the registry is rejected anyway. */
+		r->nevents++;
+	}
+	qsort(r->events, r->nevents, sizeof *r->events, event_id_cmp);
+}
+
+static int event_ptr_cmp(const void *a, const void *b)
+{
+	int64_t x = (*(const rs_event *const *)a)->id,
+		y = (*(const rs_event *const *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+static void build_environments(loader *L)
+{
+	static const char *const keys[] = {"description", "events", NULL};
+	rs_registry *r = L->reg;
+	r->envs = rs_arena_calloc(L->a, L->envs.n + 1, sizeof *r->envs);
+	if (!r->envs) {
+		L->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < L->envs.n; i++) {
+		const def *d = &L->envs.items[i];
+		rs_environment *env = &r->envs[r->nenvs++];
+		env->name = d->name;
+		env->pos = d->pos;
+		env->description = "";
+		if (!check_mapping(L, d, "environment"))
+			continue;
+		kv kvs[4];
+		char what[300];
+		snprintf(what, sizeof what, "environment '%s'", d->name);
+		size_t n = pairs(L, d->file, d->value, keys, what, kvs, 4);
+		struct fy_node *v;
+		if ((v = get(kvs, n, "description")) &&
+		    !(env->description = want_string(L, d->file, v, d->pos,
+						     "description")))
+			env->description = "";
+		if (!(v = get(kvs, n, "events")))
+			continue;
+		if (!fy_node_is_sequence(v)) {
+			problem(L, node_pos(d->file, v, d->pos),
+				"events of environment '%s' must be a list of "
+				"event names",
+				d->name);
+			continue;
+		}
+		int ne = fy_node_sequence_item_count(v);
+		const rs_event **evs =
+			rs_arena_calloc(L->a, (size_t)ne + 1, sizeof *evs);
+		if (!evs) {
+			L->oom = true;
+			return;
+		}
+		size_t k = 0;
+		void *it = NULL;
+		struct fy_node *item;
+		while ((item = fy_node_sequence_iterate(v, &it))) {
+			const char *name = want_string(L, d->file, item,
+						       d->pos, "an event name");
+			if (!name)
+				continue;
+			rs_pos ip = node_pos(d->file, item, d->pos);
+			const rs_event *ev = rs_registry_event_by_name(r, name);
+			if (!ev) {
+				problem(L, ip,
+					"environment '%s' lists unknown event "
+					"'%s'",
+					d->name, name);
+				continue;
+			}
+			bool dup = false;
+			for (size_t j = 0; j < k; j++)
+				dup |= evs[j] == ev;
+			if (dup) {
+				problem(L, ip,
+					"environment '%s' lists event '%s' "
+					"twice",
+					d->name, name);
+				continue;
+			}
+			evs[k++] = ev;
+		}
+		qsort(evs, k, sizeof *evs, event_ptr_cmp);
+		env->events = evs;
+		env->event_count = k;
+	}
+}
+
+/* ---- entry points ----------------------------------------------------- */
+
+static void yaml_errors(loader *L, const char *file, struct fy_diag *diag)
+{
+	void *it = NULL;
+	struct fy_diag_error *e;
+	size_t n = 0;
+	while ((e = fy_diag_errors_iterate(diag, &it))) {
+		/* libfyaml's collected errors are already 1-based. */
+		problem(L, (rs_pos){file, e->line, e->column}, "YAML: %s",
+			e->msg);
+		n++;
+	}
+	if (!n)
+		problem(L, (rs_pos){file, 0, 0}, "YAML: cannot parse file");
+}
+
+int rs_registry_load_files(const rs_registry_file *files, size_t n,
+			   rs_registry **out, rs_diags *diags)
+{
+	*out = NULL;
+	loader L = {.diags = diags};
+	struct fy_document **docs = calloc(n ? n : 1, sizeof *docs);
+	L.reg = calloc(1, sizeof *L.reg);
+	L.a = L.reg ? rs_arena_new(64 * 1024) : NULL;
+	int rc = 0;
+	if (!docs || !L.reg || !L.a) {
+		rc = rs_error_set(RS_ENOMEM, "out of memory");
+		goto done;
+	}
+	L.reg->arena = L.a;
+	for (size_t i = 0; i < n; i++) {
+		const char *file = rs_arena_strdup(L.a, files[i].name);
+		if (!file) {
+			L.oom = true;
+			break;
+		}
+		if (files[i].len > RS_REGISTRY_MAX_FILE_BYTES) {
+			problem(&L, (rs_pos){file, 0, 0},
+				"file is %zu bytes, more than the %u a "
+				"registry file may have",
+				files[i].len, RS_REGISTRY_MAX_FILE_BYTES);
+			continue;
+		}
+		struct fy_diag_cfg dcfg;
+		fy_diag_cfg_default(&dcfg);
+		dcfg.fp = NULL;
+		dcfg.colorize = false;
+		struct fy_diag *diag = fy_diag_create(&dcfg);
+		if (!diag) {
+			L.oom = true;
+			break;
+		}
+		fy_diag_set_collect_errors(diag, true);
+		struct fy_parse_cfg cfg = {
+			.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT,
+			.diag = diag,
+		};
+		docs[i] = fy_document_build_from_string(&cfg, files[i].data,
+							files[i].len);
+		if (!docs[i])
+			yaml_errors(&L, file, diag);
+		else
+			collect(&L, file, fy_document_root(docs[i]));
+		fy_diag_destroy(diag);
+	}
+	if (!L.oom) {
+		build_owners(&L);
+		build_sources(&L);
+		build_objects(&L);
+		build_events(&L);
+		build_environments(&L);
+	}
+	if (L.oom) {
+		rc = rs_error_set(RS_ENOMEM, "out of memory loading registry");
+	} else if (L.problems) {
+		rc = RS_EINVAL;
+	} else {
+		*out = L.reg;
+		L.reg = NULL;
+	}
+done:
+	for (size_t i = 0; docs && i < n; i++)
+		fy_document_destroy(docs[i]);
+	free(docs);
+	free(L.owners.items);
+	free(L.sources.items);
+	free(L.envs.items);
+	free(L.objects.items);
+	free(L.events.items);
+	rs_registry_free(L.reg);
+	rs_diags_sort(diags);
+	return rc;
+}
+
+/* ---- the folder ------------------------------------------------------- */
+
+typedef struct file_list {
+	char **paths; /* relative to the registry folder */
+	size_t n, cap;
+} file_list;
+
+static bool has_yaml_suffix(const char *name)
+{
+	size_t n = strlen(name);
+	return (n > 5 && !strcmp(name + n - 5, ".yaml")) ||
+	       (n > 4 && !strcmp(name + n - 4, ".yml"));
+}
+
+static int list_files(const char *root, const char *rel, file_list *out)
+{
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s%s%s", root, *rel ? "/" : "", rel);
+	DIR *d = opendir(dir);
+	if (!d)
+		return rs_error_set(RS_EIO, "cannot read registry folder %s: %s",
+				    dir, strerror(errno));
+	int rc = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) && !rc) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[4096], full[8192];
+		snprintf(path, sizeof path, "%s%s%s", rel, *rel ? "/" : "",
+			 e->d_name);
+		snprintf(full, sizeof full, "%s/%s", root, path);
+		struct stat st;
+		if (stat(full, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			rc = list_files(root, path, out);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode) || !has_yaml_suffix(e->d_name))
+			continue;
+		if (out->n == out->cap) {
+			size_t cap = out->cap ? out->cap * 2 : 32;
+			char **p = realloc(out->paths, cap * sizeof *p);
+			if (!p) {
+				rc = rs_error_set(RS_ENOMEM, "out of memory");
+				break;
+			}
+			out->paths = p;
+			out->cap = cap;
+		}
+		if (!(out->paths[out->n] = strdup(path))) {
+			rc = rs_error_set(RS_ENOMEM, "out of memory");
+			break;
+		}
+		out->n++;
+	}
+	closedir(d);
+	return rc;
+}
+
+static int path_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int rs_registry_load(const char *dir, rs_registry **out, rs_diags *diags)
+{
+	*out = NULL;
+	file_list fl = {0};
+	rs_registry_file *files = NULL;
+	int rc = list_files(dir, "", &fl);
+	if (rc)
+		goto done;
+	qsort(fl.paths, fl.n, sizeof *fl.paths, path_cmp);
+	files = calloc(fl.n ? fl.n : 1, sizeof *files);
+	if (!files) {
+		rc = rs_error_set(RS_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < fl.n; i++) {
+		char full[8192];
+		snprintf(full, sizeof full, "%s/%s", dir, fl.paths[i]);
+		files[i].name = fl.paths[i];
+		FILE *f = fopen(full, "rb");
+		if (!f) {
+			rc = rs_error_set(RS_EIO, "cannot read %s: %s", full,
+					  strerror(errno));
+			goto done;
+		}
+		rs_buf b = RS_BUF_INIT;
+		char chunk[65536];
+		size_t got;
+		while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+			if (b.len > RS_REGISTRY_MAX_FILE_BYTES)
+				break; /* reported as too large below */
+			if (rs_buf_append(&b, chunk, got) < 0) {
+				fclose(f);
+				rs_buf_free(&b);
+				rc = rs_error_set(RS_ENOMEM, "out of memory");
+				goto done;
+			}
+		}
+		fclose(f);
+		files[i].len = b.len;
+		files[i].data = rs_buf_detach(&b);
+	}
+	rc = rs_registry_load_files(files, fl.n, out, diags);
+done:
+	for (size_t i = 0; i < fl.n; i++) {
+		free(fl.paths[i]);
+		if (files)
+			free((char *)files[i].data);
+	}
+	free(fl.paths);
+	free(files);
+	return rc;
+}

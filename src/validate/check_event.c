@@ -1,0 +1,501 @@
+#include "validate/validate.h"
+
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reestr/error.h"
+
+/* Walks one value against its field definition, appending the canonical
+ * form to out. The path of the value (e.g. "fields.user.email") is kept in
+ * a small buffer so a rejection can name it. */
+typedef struct walker {
+	rs_buf *out;
+	rs_buf *reason;
+	char path[512];
+	size_t path_len;
+} walker;
+
+static size_t path_push(walker *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static size_t path_push(walker *w, const char *fmt, ...)
+{
+	size_t saved = w->path_len;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(w->path + w->path_len,
+			  sizeof w->path - w->path_len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		w->path_len += (size_t)n < sizeof w->path - w->path_len
+				       ? (size_t)n
+				       : sizeof w->path - w->path_len - 1;
+	return saved;
+}
+
+static void path_pop(walker *w, size_t saved)
+{
+	w->path_len = saved;
+	w->path[saved] = '\0';
+}
+
+static int reject(walker *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int reject(walker *w, const char *fmt, ...)
+{
+	rs_buf_reset(w->reason);
+	if (rs_buf_printf(w->reason, "%s: ", w->path) < 0)
+		return RS_ENOMEM;
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = rs_buf_vprintf(w->reason, fmt, ap);
+	va_end(ap);
+	return rc < 0 ? RS_ENOMEM : RS_EINVAL;
+}
+
+static const char *kind_of(const rs_json *v)
+{
+	if (v->type == RS_JSON_NUMBER)
+		return v->u.num.is_int ? "an integer" : "a number";
+	switch (v->type) {
+	case RS_JSON_NULL:
+		return "null";
+	case RS_JSON_TRUE:
+	case RS_JSON_FALSE:
+		return "a bool";
+	case RS_JSON_STRING:
+		return "a string";
+	case RS_JSON_ARRAY:
+		return "an array";
+	case RS_JSON_OBJECT:
+		return "an object";
+	default:
+		return "a number";
+	}
+}
+
+static size_t code_points(const char *s, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return n;
+}
+
+static int check_object(walker *w, const rs_object *obj, const rs_json *v);
+
+static int check_string(walker *w, const rs_field *f, const rs_json *v)
+{
+	const rs_constraints *c = &f->constraints;
+	if (v->type != RS_JSON_STRING)
+		return reject(w, "expected a string, got %s", kind_of(v));
+	if (c->has_max_length || c->has_min_length) {
+		size_t n = code_points(v->u.str.ptr, v->u.str.len);
+		if (c->has_max_length && (int64_t)n > c->max_length)
+			return reject(w,
+				      "%zu characters, more than max_length "
+				      "%lld",
+				      n, (long long)c->max_length);
+		if (c->has_min_length && (int64_t)n < c->min_length)
+			return reject(w,
+				      "%zu characters, fewer than min_length "
+				      "%lld",
+				      n, (long long)c->min_length);
+	}
+	if (c->pattern_compiled) {
+		if (memchr(v->u.str.ptr, '\0', v->u.str.len) ||
+		    regexec((const regex_t *)c->pattern_compiled,
+			    v->u.str.ptr, 0, NULL, 0) != 0)
+			return reject(w, "does not match pattern '%s'",
+				      c->pattern);
+	}
+	return rs_json_write_string(w->out, v->u.str.ptr, v->u.str.len);
+}
+
+static int check_scalar(walker *w, const rs_field *f, const rs_type *t,
+			const rs_json *v)
+{
+	const rs_constraints *c = &f->constraints;
+	switch (t->kind) {
+	case RS_TYPE_STRING:
+		return check_string(w, f, v);
+	case RS_TYPE_INT: {
+		if (v->type != RS_JSON_NUMBER || !v->u.num.is_int)
+			return reject(w, "expected an integer, got %s",
+				      v->type == RS_JSON_NUMBER
+					      ? "a number with a fraction, "
+						"an exponent or out of int64 "
+						"range"
+					      : kind_of(v));
+		int64_t i = v->u.num.i;
+		if (c->has_min && (double)i < c->min)
+			return reject(w, "%lld is less than min %.17g",
+				      (long long)i, c->min);
+		if (c->has_max && (double)i > c->max)
+			return reject(w, "%lld is more than max %.17g",
+				      (long long)i, c->max);
+		return rs_buf_printf(w->out, "%lld", (long long)i) < 0
+			       ? RS_ENOMEM
+			       : 0;
+	}
+	case RS_TYPE_FLOAT: {
+		if (v->type != RS_JSON_NUMBER)
+			return reject(w, "expected a float, got %s",
+				      kind_of(v));
+		double d = v->u.num.d;
+		if (c->has_min && d < c->min)
+			return reject(w, "%.17g is less than min %.17g", d,
+				      c->min);
+		if (c->has_max && d > c->max)
+			return reject(w, "%.17g is more than max %.17g", d,
+				      c->max);
+		return rs_json_write_double(w->out, d);
+	}
+	case RS_TYPE_BOOL:
+		if (v->type != RS_JSON_TRUE && v->type != RS_JSON_FALSE)
+			return reject(w, "expected a bool, got %s",
+				      kind_of(v));
+		return rs_buf_puts(w->out, v->type == RS_JSON_TRUE ? "true"
+								   : "false") <
+				       0
+			       ? RS_ENOMEM
+			       : 0;
+	case RS_TYPE_TIMESTAMP: {
+		if (v->type != RS_JSON_STRING)
+			return reject(w,
+				      "expected an RFC 3339 timestamp string, "
+				      "got %s",
+				      kind_of(v));
+		int64_t us;
+		const char *why;
+		if (rs_time_parse(v->u.str.ptr, v->u.str.len, &us, &why) < 0)
+			return reject(w, "not an RFC 3339 timestamp: %s", why);
+		char text[RS_TIME_TEXT_SIZE];
+		rs_time_format(us, text);
+		return rs_json_write_string(w->out, text, strlen(text));
+	}
+	case RS_TYPE_ENUM: {
+		if (v->type != RS_JSON_STRING)
+			return reject(w, "expected a string, got %s",
+				      kind_of(v));
+		for (size_t i = 0; i < t->enum_count; i++)
+			if (!strcmp(t->enum_values[i], v->u.str.ptr))
+				return rs_json_write_string(w->out,
+							    v->u.str.ptr,
+							    v->u.str.len);
+		char list[200];
+		size_t o = 0;
+		for (size_t i = 0; i < t->enum_count && o < 150; i++)
+			o += (size_t)snprintf(list + o, sizeof list - o,
+					      "%s%s", i ? ", " : "",
+					      t->enum_values[i]);
+		return reject(w, "'%.80s' is not one of %s%s", v->u.str.ptr,
+			      list, o >= 150 ? ", ..." : "");
+	}
+	case RS_TYPE_OBJECT:
+		if (v->type != RS_JSON_OBJECT)
+			return reject(w, "expected an object, got %s",
+				      kind_of(v));
+		return check_object(w, t->object, v);
+	case RS_TYPE_ARRAY:
+		break;
+	}
+	return RS_EINVAL;
+}
+
+static int check_value(walker *w, const rs_field *f, const rs_type *t,
+		       const rs_json *v, bool outermost)
+{
+	if (t->kind != RS_TYPE_ARRAY)
+		return check_scalar(w, f, t, v);
+	if (v->type != RS_JSON_ARRAY)
+		return reject(w, "expected an array, got %s", kind_of(v));
+	if (outermost && f->constraints.has_max_items &&
+	    (int64_t)v->u.arr.count > f->constraints.max_items)
+		return reject(w, "%zu items, more than max_items %lld",
+			      v->u.arr.count,
+			      (long long)f->constraints.max_items);
+	if (rs_buf_putc(w->out, '[') < 0)
+		return RS_ENOMEM;
+	for (size_t i = 0; i < v->u.arr.count; i++) {
+		if (i && rs_buf_putc(w->out, ',') < 0)
+			return RS_ENOMEM;
+		size_t saved = path_push(w, "[%zu]", i);
+		int rc = check_value(w, f, t->items, &v->u.arr.items[i],
+				     false);
+		if (rc)
+			return rc;
+		path_pop(w, saved);
+	}
+	return rs_buf_putc(w->out, ']') < 0 ? RS_ENOMEM : 0;
+}
+
+/* Members are matched to the object's fields by name; a small object
+ * (every event we have seen) uses a stack table, a huge one the heap. */
+static int check_fields(walker *w, const rs_field *fields, size_t nfields,
+			const char *owner_desc, const rs_json *v)
+{
+	const rs_json *stack_slots[64];
+	const rs_json **slots = stack_slots;
+	if (nfields > 64) {
+		slots = calloc(nfields, sizeof *slots);
+		if (!slots)
+			return RS_ENOMEM;
+	} else {
+		memset(stack_slots, 0, sizeof stack_slots);
+	}
+	int rc = 0;
+	for (size_t i = 0; i < v->u.obj.count; i++) {
+		const rs_json_member *m = &v->u.obj.items[i];
+		size_t k = 0;
+		/* Members usually come in registry order: try the next
+		 * field first. */
+		if (i < nfields && !strcmp(fields[i].name, m->key))
+			k = i;
+		else
+			for (k = 0; k < nfields; k++)
+				if (!strcmp(fields[k].name, m->key))
+					break;
+		if (k == nfields) {
+			size_t saved = path_push(w, ".%.64s", m->key);
+			char names[240];
+			size_t o = 0;
+			for (size_t j = 0; j < nfields && o < 180; j++)
+				o += (size_t)snprintf(names + o,
+						      sizeof names - o,
+						      "%s%s", j ? ", " : "",
+						      fields[j].name);
+			rc = reject(w, "unknown field (%s has: %s%s)",
+				    owner_desc, nfields ? names : "no fields",
+				    o >= 180 ? ", ..." : "");
+			path_pop(w, saved);
+			goto done;
+		}
+		if (slots[k]) {
+			size_t saved = path_push(w, ".%s", fields[k].name);
+			rc = reject(w, "given twice");
+			path_pop(w, saved);
+			goto done;
+		}
+		slots[k] = &m->value;
+	}
+	if (rs_buf_putc(w->out, '{') < 0) {
+		rc = RS_ENOMEM;
+		goto done;
+	}
+	bool first = true;
+	for (size_t k = 0; k < nfields; k++) {
+		const rs_field *f = &fields[k];
+		const rs_json *val = slots[k];
+		size_t saved = path_push(w, ".%s", f->name);
+		if (!val || val->type == RS_JSON_NULL) {
+			if (f->required) {
+				rc = reject(w, "missing required field");
+				goto done;
+			}
+			path_pop(w, saved);
+			continue;
+		}
+		if ((!first && rs_buf_putc(w->out, ',') < 0) ||
+		    rs_json_write_string(w->out, f->name, strlen(f->name)) <
+			    0 ||
+		    rs_buf_putc(w->out, ':') < 0) {
+			rc = RS_ENOMEM;
+			goto done;
+		}
+		first = false;
+		rc = check_value(w, f, &f->type, val, true);
+		if (rc)
+			goto done;
+		path_pop(w, saved);
+	}
+	if (rs_buf_putc(w->out, '}') < 0)
+		rc = RS_ENOMEM;
+done:
+	if (slots != stack_slots)
+		free(slots);
+	return rc;
+}
+
+static int check_object(walker *w, const rs_object *obj, const rs_json *v)
+{
+	char desc[120];
+	if (obj->name)
+		snprintf(desc, sizeof desc, "object %s", obj->name);
+	else
+		snprintf(desc, sizeof desc, "this object");
+	return check_fields(w, obj->fields, obj->field_count, desc, v);
+}
+
+static const char *const envelope_keys[] = {
+	"event_id", "version", "uuid", "time", "environment", "source",
+	"fields"};
+enum { K_EVENT_ID, K_VERSION, K_UUID, K_TIME, K_ENV, K_SOURCE, K_FIELDS,
+       K_COUNT };
+
+static int envelope_reject(rs_buf *reason, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int envelope_reject(rs_buf *reason, const char *fmt, ...)
+{
+	rs_buf_reset(reason);
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = rs_buf_vprintf(reason, fmt, ap);
+	va_end(ap);
+	return rc < 0 ? RS_ENOMEM : RS_EINVAL;
+}
+
+int rs_validate_event(const rs_registry *reg, const rs_json *ev,
+		      rs_buf *canonical, rs_checked_event *out,
+		      rs_buf *reason)
+{
+	memset(out, 0, sizeof *out);
+	out->event_id = -1;
+	out->version = -1;
+	if (ev->type != RS_JSON_OBJECT)
+		return envelope_reject(reason,
+				       "event must be a JSON object, got %s",
+				       rs_json_type_name(ev->type));
+	const rs_json *k[K_COUNT] = {0};
+	for (size_t i = 0; i < ev->u.obj.count; i++) {
+		const rs_json_member *m = &ev->u.obj.items[i];
+		size_t j = 0;
+		while (j < K_COUNT && strcmp(envelope_keys[j], m->key))
+			j++;
+		if (j == K_COUNT)
+			return envelope_reject(
+				reason,
+				"%.64s: unknown key in event (allowed: "
+				"event_id, version, uuid, time, environment, "
+				"source, fields)",
+				m->key);
+		if (k[j])
+			return envelope_reject(reason, "%s: given twice",
+					       m->key);
+		k[j] = &m->value;
+	}
+	/* Read what can be read first, so a rejection is still counted per
+	 * event, version and source. */
+	if (k[K_EVENT_ID] && k[K_EVENT_ID]->type == RS_JSON_NUMBER &&
+	    k[K_EVENT_ID]->u.num.is_int)
+		out->event_id = k[K_EVENT_ID]->u.num.i;
+	if (k[K_VERSION] && k[K_VERSION]->type == RS_JSON_NUMBER &&
+	    k[K_VERSION]->u.num.is_int && k[K_VERSION]->u.num.i >= 0 &&
+	    k[K_VERSION]->u.num.i <= INT32_MAX)
+		out->version = (int)k[K_VERSION]->u.num.i;
+	const rs_source *src = NULL;
+	if (k[K_SOURCE] && k[K_SOURCE]->type == RS_JSON_STRING) {
+		src = rs_registry_source_by_name(reg, k[K_SOURCE]->u.str.ptr);
+		if (src)
+			out->source = src->name;
+	}
+
+	for (int j = 0; j < K_COUNT; j++)
+		if (!k[j])
+			return envelope_reject(reason, "%s: missing",
+					       envelope_keys[j]);
+	if (out->event_id < 0)
+		return envelope_reject(reason,
+				       "event_id: expected an integer, got %s",
+				       kind_of(k[K_EVENT_ID]));
+	if (out->version < 0)
+		return envelope_reject(
+			reason, "version: expected an integer >= 0, got %s",
+			k[K_VERSION]->type == RS_JSON_NUMBER &&
+					k[K_VERSION]->u.num.is_int
+				? "a negative or too large one"
+				: kind_of(k[K_VERSION]));
+	const rs_event *event = rs_registry_event_by_id(reg, out->event_id);
+	if (!event)
+		return envelope_reject(reason, "event_id: unknown event %lld",
+				       (long long)out->event_id);
+	if (event->status == RS_STATUS_DECOMMISSIONED)
+		return envelope_reject(reason,
+				       "event_id: event %s (%lld) is "
+				       "decommissioned",
+				       event->name, (long long)event->id);
+	const rs_version *ver = rs_event_version(event, out->version);
+	if (!ver)
+		return envelope_reject(reason,
+				       "version: event %s (%lld) has no "
+				       "version %d",
+				       event->name, (long long)event->id,
+				       out->version);
+	if (rs_version_status(event, ver) == RS_STATUS_DECOMMISSIONED)
+		return envelope_reject(reason,
+				       "version: %s v%d is decommissioned",
+				       event->name, out->version);
+
+	const char *why;
+	if (k[K_UUID]->type != RS_JSON_STRING)
+		return envelope_reject(reason,
+				       "uuid: expected a string, got %s",
+				       kind_of(k[K_UUID]));
+	if (rs_uuid_parse(k[K_UUID]->u.str.ptr, k[K_UUID]->u.str.len,
+			  out->uuid, &why) < 0)
+		return envelope_reject(reason, "uuid: %s", why);
+	if (k[K_TIME]->type != RS_JSON_STRING)
+		return envelope_reject(
+			reason,
+			"time: expected an RFC 3339 string, got %s",
+			kind_of(k[K_TIME]));
+	if (rs_time_parse(k[K_TIME]->u.str.ptr, k[K_TIME]->u.str.len,
+			  &out->time_us, &why) < 0)
+		return envelope_reject(reason, "time: %s", why);
+	rs_time_format(out->time_us, out->time);
+
+	if (k[K_ENV]->type != RS_JSON_STRING)
+		return envelope_reject(reason,
+				       "environment: expected a string, got "
+				       "%s",
+				       kind_of(k[K_ENV]));
+	const rs_environment *env =
+		rs_registry_environment_by_name(reg, k[K_ENV]->u.str.ptr);
+	if (!env)
+		return envelope_reject(reason,
+				       "environment: unknown environment "
+				       "'%.64s'",
+				       k[K_ENV]->u.str.ptr);
+	if (!rs_environment_has_event(env, event))
+		return envelope_reject(reason,
+				       "environment: event %s is not in "
+				       "environment %s",
+				       event->name, env->name);
+	if (k[K_SOURCE]->type != RS_JSON_STRING)
+		return envelope_reject(reason,
+				       "source: expected a string, got %s",
+				       kind_of(k[K_SOURCE]));
+	if (!src)
+		return envelope_reject(reason, "source: unknown source '%.64s'",
+				       k[K_SOURCE]->u.str.ptr);
+	if (k[K_FIELDS]->type != RS_JSON_OBJECT)
+		return envelope_reject(reason,
+				       "fields: expected an object, got %s",
+				       kind_of(k[K_FIELDS]));
+
+	size_t start = canonical->len;
+	walker w = {.out = canonical, .reason = reason};
+	path_push(&w, "fields");
+	char desc[160];
+	snprintf(desc, sizeof desc, "event %s v%d", event->name,
+		 out->version);
+	int rc = check_fields(&w, ver->fields, ver->field_count, desc,
+			      k[K_FIELDS]);
+	if (rc) {
+		canonical->len = start;
+		if (canonical->data)
+			canonical->data[start] = '\0';
+		return rc;
+	}
+	out->event = event;
+	out->version_def = ver;
+	out->environment = env->name;
+	out->fields_offset = start;
+	out->fields_len = canonical->len - start;
+	return 0;
+}
