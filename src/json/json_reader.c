@@ -234,9 +234,10 @@ static int parse_string(parser *p, const char **out, size_t *out_len)
 				continue;
 			}
 			if (e != 'u')
-				return fail_at(p, i, RS_EINVAL,
-					       "invalid escape '\\%c' in string",
-					       e >= 0x20 && e < 0x7f ? e : '?');
+				return fail_at(
+					p, i, RS_EINVAL,
+					"invalid escape '\\%c' in string",
+					e >= 0x20 && e < 0x7f ? e : '?');
 			unsigned cp;
 			if (i + 6 > p->len || hex4(p->src + i + 2, &cp) < 0)
 				return fail_at(p, i, RS_EINVAL,
@@ -567,8 +568,8 @@ int rs_json_parse(rs_arena *arena, const char *src, size_t len,
 		.src = src,
 		.len = len,
 		.arena = arena,
-		.max_depth = limits && limits->max_depth ? limits->max_depth
-							 : 64,
+		.max_depth =
+			limits && limits->max_depth ? limits->max_depth : 64,
 		.max_string = limits && limits->max_string ? limits->max_string
 							   : 1u << 20,
 		.err = err ? err : &scratch_err,

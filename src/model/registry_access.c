@@ -65,8 +65,7 @@ size_t rs_registry_environment_count(const rs_registry *r)
 	return r->nenvs;
 }
 
-const rs_environment *rs_registry_environment_at(const rs_registry *r,
-						 size_t i)
+const rs_environment *rs_registry_environment_at(const rs_registry *r, size_t i)
 {
 	return i < r->nenvs ? &r->envs[i] : NULL;
 }
@@ -138,7 +137,7 @@ rs_status rs_version_status(const rs_event *ev, const rs_version *v)
 
 const char *rs_type_kind_name(rs_type_kind k)
 {
-	static const char *const names[] = {"string", "int",  "float",
+	static const char *const names[] = {"string", "int",	   "float",
 					    "bool",   "timestamp", "enum",
 					    "object", "array"};
 	return (size_t)k < sizeof names / sizeof *names ? names[k] : "?";

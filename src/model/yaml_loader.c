@@ -68,15 +68,16 @@ static rs_pos node_pos(const char *file, struct fy_node *n, rs_pos fallback)
 	while (n) {
 		if (fy_node_is_scalar(n) || fy_node_is_alias(n)) {
 			struct fy_token *t = fy_node_get_scalar_token(n);
-			const struct fy_mark *m = t ? fy_token_start_mark(t)
-						    : NULL;
+			const struct fy_mark *m =
+				t ? fy_token_start_mark(t) : NULL;
 			if (!m)
 				break;
 			return (rs_pos){file, m->line + 1, m->column + 1};
 		}
 		void *it = NULL;
 		if (fy_node_is_mapping(n)) {
-			struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
+			struct fy_node_pair *p =
+				fy_node_mapping_iterate(n, &it);
 			n = p ? fy_node_pair_key(p) : NULL;
 		} else if (fy_node_is_sequence(n)) {
 			n = fy_node_sequence_iterate(n, &it);
@@ -92,8 +93,8 @@ static rs_pos node_pos(const char *file, struct fy_node *n, rs_pos fallback)
 static char *scalar(loader *L, struct fy_node *n)
 {
 	size_t len;
-	const char *s = n && fy_node_is_scalar(n) ? fy_node_get_scalar(n, &len)
-						  : NULL;
+	const char *s =
+		n && fy_node_is_scalar(n) ? fy_node_get_scalar(n, &len) : NULL;
 	if (!s)
 		return NULL;
 	char *c = rs_arena_strndup(L->a, s, len);
@@ -124,15 +125,14 @@ static const char *want_string(loader *L, const char *file, struct fy_node *n,
 	return s;
 }
 
-static bool want_int(loader *L, const char *file, struct fy_node *n,
-		     rs_pos at, const char *what, int64_t *out)
+static bool want_int(loader *L, const char *file, struct fy_node *n, rs_pos at,
+		     const char *what, int64_t *out)
 {
 	const char *s = scalar(L, n);
 	char *end = NULL;
 	errno = 0;
 	long long v = s ? strtoll(s, &end, 10) : 0;
-	if (!s || !*s || *end || errno ||
-	    fy_node_get_style(n) != FYNS_PLAIN) {
+	if (!s || !*s || *end || errno || fy_node_get_style(n) != FYNS_PLAIN) {
 		problem(L, node_pos(file, n, at),
 			"%s must be an integer, not %s%s%s", what,
 			s ? "'" : kind_name(n), s ? s : "", s ? "'" : "");
@@ -148,8 +148,7 @@ static bool want_number(loader *L, const char *file, struct fy_node *n,
 	const char *s = scalar(L, n);
 	char *end = NULL;
 	double v = s ? strtod(s, &end) : 0;
-	if (!s || !*s || *end || fy_node_get_style(n) != FYNS_PLAIN ||
-	    v != v) {
+	if (!s || !*s || *end || fy_node_get_style(n) != FYNS_PLAIN || v != v) {
 		problem(L, node_pos(file, n, at),
 			"%s must be a number, not %s%s%s", what,
 			s ? "'" : kind_name(n), s ? s : "", s ? "'" : "");
@@ -159,8 +158,8 @@ static bool want_number(loader *L, const char *file, struct fy_node *n,
 	return true;
 }
 
-static bool want_bool(loader *L, const char *file, struct fy_node *n,
-		      rs_pos at, const char *what, bool *out)
+static bool want_bool(loader *L, const char *file, struct fy_node *n, rs_pos at,
+		      const char *what, bool *out)
 {
 	const char *s = scalar(L, n);
 	if (s && fy_node_get_style(n) == FYNS_PLAIN &&
@@ -222,8 +221,8 @@ static void check_snake(loader *L, rs_pos pos, const char *what,
 	to_snake(name, suggestion, sizeof suggestion);
 	if (is_snake(suggestion))
 		problem(L, pos,
-			"%s name '%s' is not lower snake_case (try '%s')",
-			what, name, suggestion);
+			"%s name '%s' is not lower snake_case (try '%s')", what,
+			name, suggestion);
 	else
 		problem(L, pos,
 			"%s name '%s' is not lower snake_case (letters a-z, "
@@ -334,8 +333,8 @@ static void defs_add(loader *L, defs *d, const char *kind, def item)
 
 static void collect(loader *L, const char *file, struct fy_node *root)
 {
-	static const char *const top[] = {"owners", "sources", "environments",
-					  "objects", "events", NULL};
+	static const char *const top[] = {"owners",  "sources", "environments",
+					  "objects", "events",	NULL};
 	rs_pos start = {file, 1, 1};
 	if (!root)
 		return; /* an empty file defines nothing */
@@ -411,12 +410,12 @@ static void collect(loader *L, const char *file, struct fy_node *root)
 /* ---- pass 2: types and fields ----------------------------------------- */
 
 static const char *const field_keys[] = {
-	"type",	      "description", "required", "pii",	    "values",
-	"items",      "fields",	     "min_length", "max_length", "min",
-	"max",	      "pattern",     "max_items", NULL};
+	"type",	 "description", "required",   "pii",	    "values",
+	"items", "fields",	"min_length", "max_length", "min",
+	"max",	 "pattern",	"max_items",  NULL};
 
-static const char *const items_keys[] = {"type", "values", "fields",
-					 "items", NULL};
+static const char *const items_keys[] = {"type", "values", "fields", "items",
+					 NULL};
 
 static int parse_fields(loader *L, const char *file, struct fy_node *map,
 			rs_pos at, const char *what, const rs_field **out,
@@ -519,8 +518,8 @@ static bool parse_type(loader *L, const char *file, struct fy_node *tname,
 		struct fy_node *item;
 		size_t k = 0;
 		while ((item = fy_node_sequence_iterate(values, &it))) {
-			const char *s = want_string(L, file, item, tp,
-						    "an enum value");
+			const char *s =
+				want_string(L, file, item, tp, "an enum value");
 			if (!s) {
 				ok = false;
 				continue;
@@ -557,8 +556,9 @@ static bool parse_type(loader *L, const char *file, struct fy_node *tname,
 		t->object = o;
 	} else if (t->kind == RS_TYPE_ARRAY) {
 		if (!items) {
-			problem(L, tp, "an array needs 'items', its element "
-				       "type");
+			problem(L, tp,
+				"an array needs 'items', its element "
+				"type");
 			return false;
 		}
 		rs_type *it = rs_arena_calloc(L->a, 1, sizeof *it);
@@ -818,8 +818,7 @@ static bool object_reaches(const rs_object *o, const rs_object *target,
 	if (depth >= 64)
 		return false;
 	for (size_t i = 0; i < o->field_count; i++)
-		if (type_reaches(&o->fields[i].type, target, path, depth,
-				 plen))
+		if (type_reaches(&o->fields[i].type, target, path, depth, plen))
 			return true;
 	return false;
 }
@@ -907,7 +906,7 @@ static void collect_columns(const rs_field *fields, size_t n,
 static void check_columns(loader *L, const rs_event *ev, const rs_version *v)
 {
 	static const char *const envelope[] = {
-		"uuid",	       "event_id", "version", "time",
+		"uuid",	       "event_id",    "version", "time",
 		"received_at", "environment", "source"};
 	column *cols = NULL;
 	size_t n = 0, cap = 0;
@@ -1115,7 +1114,8 @@ static void build_version(loader *L, const def *d, rs_event *ev,
 	struct fy_node *v;
 	int64_t number;
 	if (!(v = get(kvs, n, "version"))) {
-		problem(L, at, "a version of event '%s' has no 'version' number",
+		problem(L, at,
+			"a version of event '%s' has no 'version' number",
 			d->name);
 	} else if (want_int(L, d->file, v, at, "version", &number) &&
 		   number != (int64_t)index) {
@@ -1135,8 +1135,7 @@ static void build_version(loader *L, const def *d, rs_event *ev,
 		return;
 	}
 	char fwhat[300];
-	snprintf(fwhat, sizeof fwhat, "event '%s' version %zu", d->name,
-		 index);
+	snprintf(fwhat, sizeof fwhat, "event '%s' version %zu", d->name, index);
 	if (parse_fields(L, d->file, v, at, fwhat, &ver->fields,
 			 &ver->field_count) == 0)
 		check_columns(L, ev, ver);
@@ -1150,8 +1149,8 @@ static int event_id_cmp(const void *a, const void *b)
 
 static void build_events(loader *L)
 {
-	static const char *const keys[] = {"id", "description", "owner",
-					   "status", "versions", NULL};
+	static const char *const keys[] = {"id",     "description", "owner",
+					   "status", "versions",    NULL};
 	rs_registry *r = L->reg;
 	r->events = rs_arena_calloc(L->a, L->events.n + 1, sizeof *r->events);
 	if (!r->events) {
@@ -1173,8 +1172,7 @@ static void build_events(loader *L)
 		size_t n = pairs(L, d->file, d->value, keys, what, kvs, 8);
 		struct fy_node *v;
 		if (!(v = get(kvs, n, "id"))) {
-			problem(L, d->pos, "event '%s' needs an 'id'",
-				d->name);
+			problem(L, d->pos, "event '%s' needs an 'id'", d->name);
 		} else if (want_int(L, d->file, v, d->pos, "id", &ev->id)) {
 			rs_pos ip = node_pos(d->file, v, d->pos);
 			if (ev->id < 1) {
@@ -1212,8 +1210,8 @@ static void build_events(loader *L)
 				d->name);
 		} else {
 			int nv = fy_node_sequence_item_count(v);
-			rs_version *vers = rs_arena_calloc(L->a, (size_t)nv,
-							   sizeof *vers);
+			rs_version *vers =
+				rs_arena_calloc(L->a, (size_t)nv, sizeof *vers);
 			if (!vers) {
 				L->oom = true;
 				return;
@@ -1288,8 +1286,8 @@ static void build_environments(loader *L)
 		void *it = NULL;
 		struct fy_node *item;
 		while ((item = fy_node_sequence_iterate(v, &it))) {
-			const char *name = want_string(L, d->file, item,
-						       d->pos, "an event name");
+			const char *name = want_string(L, d->file, item, d->pos,
+						       "an event name");
 			if (!name)
 				continue;
 			rs_pos ip = node_pos(d->file, item, d->pos);
@@ -1434,8 +1432,9 @@ static int list_files(const char *root, const char *rel, file_list *out)
 	snprintf(dir, sizeof dir, "%s%s%s", root, *rel ? "/" : "", rel);
 	DIR *d = opendir(dir);
 	if (!d)
-		return rs_error_set(RS_EIO, "cannot read registry folder %s: %s",
-				    dir, strerror(errno));
+		return rs_error_set(RS_EIO,
+				    "cannot read registry folder %s: %s", dir,
+				    strerror(errno));
 	int rc = 0;
 	struct dirent *e;
 	while ((e = readdir(d)) && !rc) {

@@ -9,7 +9,7 @@
 #include "reestr/registry.h"
 
 typedef struct rs_column {
-	char *name;      /* "user_id" */
+	char *name;	 /* "user_id" */
 	char *json_path; /* "$.user.id" */
 	const rs_field *field;
 } rs_column;

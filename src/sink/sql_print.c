@@ -118,8 +118,7 @@ static void table_free(table *t)
 	memset(t, 0, sizeof *t);
 }
 
-int rs_sql_print(sqlite3 *db, const char *sql, rs_sql_format fmt,
-		 rs_buf *out)
+int rs_sql_print(sqlite3 *db, const char *sql, rs_sql_format fmt, rs_buf *out)
 {
 	const char *tail = sql;
 	bool first_json_row = true;
@@ -128,7 +127,8 @@ int rs_sql_print(sqlite3 *db, const char *sql, rs_sql_format fmt,
 	while (tail && *tail) {
 		sqlite3_stmt *st = NULL;
 		if (sqlite3_prepare_v2(db, tail, -1, &st, &tail) != SQLITE_OK)
-			return rs_error_set(RS_EINVAL, "%s", sqlite3_errmsg(db));
+			return rs_error_set(RS_EINVAL, "%s",
+					    sqlite3_errmsg(db));
 		if (!st)
 			continue; /* whitespace or a comment */
 		int cols = sqlite3_column_count(st);

@@ -15,7 +15,6 @@ typedef enum rs_sql_format {
 
 /* Runs every statement in sql on db and appends the rows of each to out.
  * Returns 0, or RS_EINVAL with rs_error_last() holding SQLite's message. */
-int rs_sql_print(sqlite3 *db, const char *sql, rs_sql_format fmt,
-		 rs_buf *out);
+int rs_sql_print(sqlite3 *db, const char *sql, rs_sql_format fmt, rs_buf *out);
 
 #endif

@@ -165,8 +165,9 @@ static int make_views(sqlite3 *db, const rs_registry *reg)
 				    " AS SELECT uuid, event_id, version, time, "
 				    "received_at, environment, source");
 			for (size_t c = 0; c < cols.count; c++) {
-				rs_buf_printf(&sql, ", json_extract(fields, '%s')"
-						    " AS ",
+				rs_buf_printf(&sql,
+					      ", json_extract(fields, '%s')"
+					      " AS ",
 					      cols.items[c].json_path);
 				append_quoted_ident(&sql, cols.items[c].name);
 			}
@@ -249,8 +250,8 @@ static int store_batch(sqlite_sink *s, rs_sink_batch *b)
 			return db_error(s->db, "store: insert event");
 		bool dup = sqlite3_changes(s->db) == 0;
 		b->outcomes[i] = dup ? RS_SINK_DUPLICATE : RS_SINK_STORED;
-		stat_row *r = stat_for(s, hour, e->event_id, e->version,
-				       e->source);
+		stat_row *r =
+			stat_for(s, hour, e->event_id, e->version, e->source);
 		if (!r)
 			return rs_error_set(RS_ENOMEM, "out of memory");
 		if (dup)
@@ -340,9 +341,8 @@ static void *writer_main(void *arg)
 		 * first is always taken, however large. */
 		pending *group = s->head, *last = s->head;
 		size_t events = last->batch->event_count;
-		while (last->next &&
-		       events + last->next->batch->event_count <=
-			       s->max_events) {
+		while (last->next && events + last->next->batch->event_count <=
+					     s->max_events) {
 			last = last->next;
 			events += last->batch->event_count;
 		}

@@ -26,8 +26,8 @@ static size_t path_push(walker *w, const char *fmt, ...)
 	size_t saved = w->path_len;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(w->path + w->path_len,
-			  sizeof w->path - w->path_len, fmt, ap);
+	int n = vsnprintf(w->path + w->path_len, sizeof w->path - w->path_len,
+			  fmt, ap);
 	va_end(ap);
 	if (n > 0)
 		w->path_len += (size_t)n < sizeof w->path - w->path_len
@@ -108,8 +108,8 @@ static int check_string(walker *w, const rs_field *f, const rs_json *v)
 	}
 	if (c->pattern_compiled) {
 		if (memchr(v->u.str.ptr, '\0', v->u.str.len) ||
-		    regexec((const regex_t *)c->pattern_compiled,
-			    v->u.str.ptr, 0, NULL, 0) != 0)
+		    regexec((const regex_t *)c->pattern_compiled, v->u.str.ptr,
+			    0, NULL, 0) != 0)
 			return reject(w, "does not match pattern '%s'",
 				      c->pattern);
 	}
@@ -157,10 +157,9 @@ static int check_scalar(walker *w, const rs_field *f, const rs_type *t,
 	}
 	case RS_TYPE_BOOL:
 		if (v->type != RS_JSON_TRUE && v->type != RS_JSON_FALSE)
-			return reject(w, "expected a bool, got %s",
-				      kind_of(v));
-		return rs_buf_puts(w->out, v->type == RS_JSON_TRUE ? "true"
-								   : "false") <
+			return reject(w, "expected a bool, got %s", kind_of(v));
+		return rs_buf_puts(w->out,
+				   v->type == RS_JSON_TRUE ? "true" : "false") <
 				       0
 			       ? RS_ENOMEM
 			       : 0;
@@ -184,15 +183,13 @@ static int check_scalar(walker *w, const rs_field *f, const rs_type *t,
 				      kind_of(v));
 		for (size_t i = 0; i < t->enum_count; i++)
 			if (!strcmp(t->enum_values[i], v->u.str.ptr))
-				return rs_json_write_string(w->out,
-							    v->u.str.ptr,
-							    v->u.str.len);
+				return rs_json_write_string(
+					w->out, v->u.str.ptr, v->u.str.len);
 		char list[200];
 		size_t o = 0;
 		for (size_t i = 0; i < t->enum_count && o < 150; i++)
-			o += (size_t)snprintf(list + o, sizeof list - o,
-					      "%s%s", i ? ", " : "",
-					      t->enum_values[i]);
+			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
+					      i ? ", " : "", t->enum_values[i]);
 		return reject(w, "'%.80s' is not one of %s%s", v->u.str.ptr,
 			      list, o >= 150 ? ", ..." : "");
 	}
@@ -225,8 +222,7 @@ static int check_value(walker *w, const rs_field *f, const rs_type *t,
 		if (i && rs_buf_putc(w->out, ',') < 0)
 			return RS_ENOMEM;
 		size_t saved = path_push(w, "[%zu]", i);
-		int rc = check_value(w, f, t->items, &v->u.arr.items[i],
-				     false);
+		int rc = check_value(w, f, t->items, &v->u.arr.items[i], false);
 		if (rc)
 			return rc;
 		path_pop(w, saved);
@@ -265,10 +261,9 @@ static int check_fields(walker *w, const rs_field *fields, size_t nfields,
 			char names[240];
 			size_t o = 0;
 			for (size_t j = 0; j < nfields && o < 180; j++)
-				o += (size_t)snprintf(names + o,
-						      sizeof names - o,
-						      "%s%s", j ? ", " : "",
-						      fields[j].name);
+				o += (size_t)snprintf(
+					names + o, sizeof names - o, "%s%s",
+					j ? ", " : "", fields[j].name);
 			rc = reject(w, "unknown field (%s has: %s%s)",
 				    owner_desc, nfields ? names : "no fields",
 				    o >= 180 ? ", ..." : "");
@@ -331,11 +326,19 @@ static int check_object(walker *w, const rs_object *obj, const rs_json *v)
 	return check_fields(w, obj->fields, obj->field_count, desc, v);
 }
 
-static const char *const envelope_keys[] = {
-	"event_id", "version", "uuid", "time", "environment", "source",
-	"fields"};
-enum { K_EVENT_ID, K_VERSION, K_UUID, K_TIME, K_ENV, K_SOURCE, K_FIELDS,
-       K_COUNT };
+static const char *const envelope_keys[] = {"event_id", "version",     "uuid",
+					    "time",	"environment", "source",
+					    "fields"};
+enum {
+	K_EVENT_ID,
+	K_VERSION,
+	K_UUID,
+	K_TIME,
+	K_ENV,
+	K_SOURCE,
+	K_FIELDS,
+	K_COUNT
+};
 
 static int envelope_reject(rs_buf *reason, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -351,8 +354,7 @@ static int envelope_reject(rs_buf *reason, const char *fmt, ...)
 }
 
 int rs_validate_event(const rs_registry *reg, const rs_json *ev,
-		      rs_buf *canonical, rs_checked_event *out,
-		      rs_buf *reason)
+		      rs_buf *canonical, rs_checked_event *out, rs_buf *reason)
 {
 	memset(out, 0, sizeof *out);
 	out->event_id = -1;
@@ -436,13 +438,12 @@ int rs_validate_event(const rs_registry *reg, const rs_json *ev,
 		return envelope_reject(reason,
 				       "uuid: expected a string, got %s",
 				       kind_of(k[K_UUID]));
-	if (rs_uuid_parse(k[K_UUID]->u.str.ptr, k[K_UUID]->u.str.len,
-			  out->uuid, &why) < 0)
+	if (rs_uuid_parse(k[K_UUID]->u.str.ptr, k[K_UUID]->u.str.len, out->uuid,
+			  &why) < 0)
 		return envelope_reject(reason, "uuid: %s", why);
 	if (k[K_TIME]->type != RS_JSON_STRING)
 		return envelope_reject(
-			reason,
-			"time: expected an RFC 3339 string, got %s",
+			reason, "time: expected an RFC 3339 string, got %s",
 			kind_of(k[K_TIME]));
 	if (rs_time_parse(k[K_TIME]->u.str.ptr, k[K_TIME]->u.str.len,
 			  &out->time_us, &why) < 0)
@@ -482,8 +483,7 @@ int rs_validate_event(const rs_registry *reg, const rs_json *ev,
 	walker w = {.out = canonical, .reason = reason};
 	path_push(&w, "fields");
 	char desc[160];
-	snprintf(desc, sizeof desc, "event %s v%d", event->name,
-		 out->version);
+	snprintf(desc, sizeof desc, "event %s v%d", event->name, out->version);
 	int rc = check_fields(&w, ver->fields, ver->field_count, desc,
 			      k[K_FIELDS]);
 	if (rc) {

@@ -10,8 +10,8 @@
 #include "base/buf.h"
 #include "base/timefmt.h"
 #include "base/uuid.h"
-#include "reestr/registry.h"
 #include "json/json.h"
+#include "reestr/registry.h"
 
 typedef struct rs_checked_event {
 	/* Always filled as far as the envelope could be read, so a rejected
