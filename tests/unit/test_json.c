@@ -1,0 +1,294 @@
+/* The JSON parser and the canonical (RFC 8785) writer. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "json/json.h"
+#include "reestr/error.h"
+
+typedef struct parsed {
+	rs_arena *arena;
+	const rs_json *v;
+	rs_json_error err;
+	int rc;
+} parsed;
+
+static parsed parse_with(const char *src, size_t depth, size_t string)
+{
+	parsed p = {.arena = rs_arena_new(0)};
+	rs_json_limits lim = {.max_depth = depth, .max_string = string};
+	p.rc = rs_json_parse(p.arena, src, strlen(src), &lim, &p.v, &p.err);
+	return p;
+}
+
+static parsed parse(const char *src)
+{
+	return parse_with(src, 0, 0);
+}
+
+static void done(parsed *p)
+{
+	rs_arena_free(p->arena);
+}
+
+/* Parses src, writes it back, and compares with want. */
+static void assert_rewrites(const char *src, const char *want)
+{
+	parsed p = parse(src);
+	assert_int_equal(p.rc, 0);
+	rs_buf b = RS_BUF_INIT;
+	assert_int_equal(rs_json_write(&b, p.v), 0);
+	assert_string_equal(b.data, want);
+	rs_buf_free(&b);
+	done(&p);
+}
+
+static void assert_error(const char *src, int rc, int line, int col,
+			 const char *words)
+{
+	parsed p = parse_with(src, 4, 16);
+	assert_int_equal(p.rc, rc);
+	assert_int_equal(p.err.line, line);
+	assert_int_equal(p.err.col, col);
+	if (!strstr(p.err.message, words))
+		fail_msg("'%s' not in '%s'", words, p.err.message);
+	assert_null(p.v);
+	done(&p);
+}
+
+static void test_tree_and_spans(void **state)
+{
+	const char *src = " {\"a\": [1, -2.5e1, \"x\"], \"b\": {\"c\": null},"
+			  " \"d\": true, \"e\": false}";
+	parsed p = parse(src);
+	assert_int_equal(p.rc, 0);
+	assert_int_equal(p.v->type, RS_JSON_OBJECT);
+	assert_int_equal(p.v->offset, 1);
+	assert_int_equal(p.v->length, strlen(src) - 1);
+	assert_int_equal(p.v->u.obj.count, 4);
+	const rs_json *a = rs_json_get(p.v, "a");
+	assert_non_null(a);
+	assert_int_equal(a->type, RS_JSON_ARRAY);
+	assert_int_equal(a->u.arr.count, 3);
+	assert_true(a->u.arr.items[0].u.num.is_int);
+	assert_int_equal(a->u.arr.items[0].u.num.i, 1);
+	assert_false(a->u.arr.items[1].u.num.is_int);
+	assert_true(a->u.arr.items[1].u.num.d == -25.0);
+	assert_string_equal(a->u.arr.items[2].u.str.ptr, "x");
+	/* Spans point at the source bytes of each value and key. */
+	assert_memory_equal(src + a->offset, "[1, -2.5e1, \"x\"]", a->length);
+	assert_memory_equal(src + p.v->u.obj.items[1].key_offset, "\"b\"", 3);
+	const rs_json *b = rs_json_get(p.v, "b");
+	assert_int_equal(rs_json_get(b, "c")->type, RS_JSON_NULL);
+	assert_int_equal(rs_json_get(p.v, "d")->type, RS_JSON_TRUE);
+	assert_null(rs_json_get(p.v, "zz"));
+	assert_null(rs_json_get(a, "a"));
+	done(&p);
+}
+
+static void test_strings_and_unicode(void **state)
+{
+	parsed p = parse("\"q\\\" b\\\\ s\\/ \\b\\f\\n\\r\\t \\u00e9 "
+			 "\\ud83d\\ude00 \xe2\x82\xac\"");
+	assert_int_equal(p.rc, 0);
+	assert_string_equal(p.v->u.str.ptr, "q\" b\\ s/ \b\f\n\r\t \xc3\xa9 "
+					    "\xf0\x9f\x98\x80 \xe2\x82\xac");
+	done(&p);
+	/* A decoded NUL is kept, and counted in len. */
+	p = parse("\"a\\u0000b\"");
+	assert_int_equal(p.rc, 0);
+	assert_int_equal(p.v->u.str.len, 3);
+	done(&p);
+}
+
+static void test_numbers(void **state)
+{
+	struct {
+		const char *src;
+		bool is_int;
+		int64_t i;
+		double d;
+	} ok[] = {
+		{"0", true, 0, 0},
+		{"-0", true, 0, 0},
+		{"9223372036854775807", true, INT64_MAX, 9.2233720368547758e18},
+		{"-9223372036854775808", true, INT64_MIN, -9.2233720368547758e18},
+		{"9223372036854775808", false, 0, 9.2233720368547758e18},
+		{"1.0", false, 0, 1.0},
+		{"1e3", false, 0, 1000.0},
+		{"2E-2", false, 0, 0.02},
+	};
+	for (size_t k = 0; k < sizeof ok / sizeof *ok; k++) {
+		parsed p = parse(ok[k].src);
+		assert_int_equal(p.rc, 0);
+		assert_int_equal(p.v->type, RS_JSON_NUMBER);
+		assert_int_equal(p.v->u.num.is_int, ok[k].is_int);
+		if (ok[k].is_int)
+			assert_int_equal(p.v->u.num.i, ok[k].i);
+		assert_true(p.v->u.num.d == ok[k].d);
+		done(&p);
+	}
+	const char *bad[] = {"01", "+1", ".5", "5.", "1e", "1e+", "-", "NaN",
+			     "Infinity", "0x10", "1e999"};
+	for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+		parsed p = parse(bad[k]);
+		if (p.rc != RS_EINVAL)
+			fail_msg("'%s' was accepted", bad[k]);
+		done(&p);
+	}
+}
+
+static void test_errors_name_line_and_column(void **state)
+{
+	assert_error("{\"a\" 1}", RS_EINVAL, 1, 6, "expected ':'");
+	assert_error("{\n  \"a\": 1,\n  \"b\" 2}", RS_EINVAL, 3, 7,
+		     "expected ':'");
+	assert_error("[1, 2", RS_EINVAL, 1, 6, "end of input");
+	assert_error("[1 2]", RS_EINVAL, 1, 4, "expected ',' or ']'");
+	assert_error("{\"a\":1 \"b\":2}", RS_EINVAL, 1, 8,
+		     "expected ',' or '}'");
+	assert_error("{1: 2}", RS_EINVAL, 1, 2, "string key");
+	assert_error("[1,]", RS_EINVAL, 1, 4, "expected a value");
+	assert_error("{} {}", RS_EINVAL, 1, 4, "trailing");
+	assert_error("", RS_EINVAL, 1, 1, "end of input");
+	assert_error("tru", RS_EINVAL, 1, 1, "unexpected character 't'");
+	assert_error("\"abc", RS_EINVAL, 1, 1, "unterminated");
+	assert_error("\"a\\x\"", RS_EINVAL, 1, 3, "invalid escape '\\x'");
+	assert_error("\"\\u12g4\"", RS_EINVAL, 1, 2, "four hex digits");
+	assert_error("\"\\ud800\"", RS_EINVAL, 1, 2, "lone surrogate");
+	assert_error("\"\\udc00\"", RS_EINVAL, 1, 2, "lone surrogate");
+	assert_error("\"a\nb\"", RS_EINVAL, 1, 3, "control character");
+	assert_error("\xef\xbb\xbf{}", RS_EINVAL, 1, 1, "unexpected byte");
+}
+
+static void test_invalid_utf8_is_rejected(void **state)
+{
+	const char *bad[] = {
+		"\"\xc0\xaf\"",		/* overlong '/' */
+		"\"\xe0\x80\xaf\"",	/* overlong */
+		"\"\xed\xa0\x80\"",	/* UTF-16 surrogate in UTF-8 */
+		"\"\xf4\x90\x80\x80\"", /* above U+10FFFF */
+		"\"\xff\"",
+		"\"\xe2\x82\"", /* truncated */
+	};
+	for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+		parsed p = parse(bad[k]);
+		assert_int_equal(p.rc, RS_EINVAL);
+		assert_non_null(strstr(p.err.message, "UTF-8"));
+		assert_int_equal(p.err.col, 2);
+		done(&p);
+	}
+}
+
+static void test_limits(void **state)
+{
+	/* depth 4: [[[[1]]]] is fine, one more is not */
+	parsed p = parse_with("[[[[1]]]]", 4, 16);
+	assert_int_equal(p.rc, 0);
+	done(&p);
+	assert_error("[[[[[1]]]]]", RS_ELIMIT, 1, 5, "deeper than 4");
+	assert_error("{\"a\":{\"b\":{\"c\":{\"d\":{}}}}}", RS_ELIMIT, 1, 21,
+		     "deeper than 4");
+	/* 16 bytes is the limit; keys count too; escapes count decoded */
+	p = parse_with("\"0123456789abcdef\"", 4, 16);
+	assert_int_equal(p.rc, 0);
+	done(&p);
+	assert_error("\"0123456789abcdefg\"", RS_ELIMIT, 1, 1,
+		     "longer than 16 bytes");
+	assert_error("{\"0123456789abcdefg\": 1}", RS_ELIMIT, 1, 2,
+		     "longer than 16 bytes");
+	assert_error("\"\\n0123456789abcdef\"", RS_ELIMIT, 1, 1,
+		     "longer than 16 bytes");
+}
+
+static void test_deep_nesting_within_default_limit(void **state)
+{
+	/* Recursion is bounded by the depth limit, so hostile input cannot
+	 * exhaust the stack. */
+	char src[2 * 100000 + 1];
+	memset(src, '[', 100000);
+	memset(src + 100000, ']', 100000);
+	src[200000] = '\0';
+	parsed p = parse(src);
+	assert_int_equal(p.rc, RS_ELIMIT);
+	done(&p);
+}
+
+static void test_canonical_strings(void **state)
+{
+	assert_rewrites("\"\\u0041\\/\\u00e9\"", "\"A/\xc3\xa9\"");
+	assert_rewrites("\"\\b\\f\\n\\r\\t\\u0001\\u001f\\\"\\\\\"",
+			"\"\\b\\f\\n\\r\\t\\u0001\\u001f\\\"\\\\\"");
+	/* U+2028 and U+007F are not escaped by RFC 8785 */
+	assert_rewrites("\"\\u2028\\u007f\"", "\"\xe2\x80\xa8\x7f\"");
+}
+
+static void test_canonical_numbers(void **state)
+{
+	struct {
+		double d;
+		const char *want;
+	} v[] = {
+		{0.0, "0"},
+		{-0.0, "0"},
+		{1.0, "1"},
+		{-1.0, "-1"},
+		{0.1, "0.1"},
+		{1.5, "1.5"},
+		{100.0, "100"},
+		{20.22, "20.22"},
+		{-10.11, "-10.11"},
+		{1e21, "1e+21"},
+		{1e20, "100000000000000000000"},
+		{123456789012345680000.0, "123456789012345680000"},
+		{1e-6, "0.000001"},
+		{1e-7, "1e-7"},
+		{1.5e-7, "1.5e-7"},
+		{5e-324, "5e-324"},
+		{1.7976931348623157e308, "1.7976931348623157e+308"},
+		{0.30000000000000004, "0.30000000000000004"},
+		{333333333.3333333, "333333333.3333333"},
+		{9007199254740993.0, "9007199254740992"},
+	};
+	for (size_t k = 0; k < sizeof v / sizeof *v; k++) {
+		rs_buf b = RS_BUF_INIT;
+		assert_int_equal(rs_json_write_double(&b, v[k].d), 0);
+		assert_string_equal(b.data, v[k].want);
+		rs_buf_free(&b);
+	}
+	rs_buf b = RS_BUF_INIT;
+	assert_int_equal(rs_json_write_double(&b, 1.0 / 0.0), RS_EINVAL);
+	rs_buf_free(&b);
+}
+
+static void test_round_trip(void **state)
+{
+	assert_rewrites(" { \"a\" : [ 1 , 2.50 , 1E2 , { } , [ ] ] ,\n"
+			"\"b\" : \"\\u00e9\" , \"n\": null } ",
+			"{\"a\":[1,2.5,100,{},[]],\"b\":\"\xc3\xa9\","
+			"\"n\":null}");
+	assert_rewrites("-9223372036854775808", "-9223372036854775808");
+	assert_rewrites("12345678901234567890", "12345678901234567000");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tree_and_spans),
+		cmocka_unit_test(test_strings_and_unicode),
+		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_errors_name_line_and_column),
+		cmocka_unit_test(test_invalid_utf8_is_rejected),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_deep_nesting_within_default_limit),
+		cmocka_unit_test(test_canonical_strings),
+		cmocka_unit_test(test_canonical_numbers),
+		cmocka_unit_test(test_round_trip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
