@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "reestr/error.h"
 
 /* The parser keeps children of open containers on one scratch stack and
@@ -112,36 +113,6 @@ static int hex4(const char *s, unsigned *out)
 			return -1;
 	}
 	*out = v;
-	return 0;
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes available), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if (c == 0xe0 && s[1] < 0xa0) /* overlong */
-			return 0;
-		if (c == 0xed && s[1] >= 0xa0) /* surrogate */
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-		    (s[3] & 0xc0) != 0x80)
-			return 0;
-		if (c == 0xf0 && s[1] < 0x90) /* overlong */
-			return 0;
-		if (c == 0xf4 && s[1] >= 0x90) /* > U+10FFFF */
-			return 0;
-		return 4;
-	}
 	return 0;
 }
 
@@ -272,7 +243,7 @@ static int parse_string(parser *p, const char **out, size_t *out_len)
 			i++;
 			continue;
 		}
-		size_t n = utf8_len(s + i, p->len - i);
+		size_t n = rs_utf8_seq_len(s + i, p->len - i);
 		if (!n)
 			return fail_at(p, i, RS_EINVAL,
 				       "invalid UTF-8 in string");

@@ -16,6 +16,7 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
+#include "base/utf8.h"
 #include "model/registry_impl.h"
 #include "reestr/error.h"
 
@@ -1054,7 +1055,9 @@ static void build_objects(loader *L)
 {
 	static const char *const keys[] = {"description", "fields", NULL};
 	rs_registry *r = L->reg;
-	qsort(L->objects.items, L->objects.n, sizeof(def), def_name_cmp);
+	if (L->objects.n > 1)
+		qsort(L->objects.items, L->objects.n, sizeof(def),
+		      def_name_cmp);
 	r->objects =
 		rs_arena_calloc(L->a, L->objects.n + 1, sizeof *r->objects);
 	if (!r->objects) {
@@ -1359,6 +1362,27 @@ int rs_registry_load_files(const rs_registry_file *files, size_t n,
 				"file is %zu bytes, more than the %u a "
 				"registry file may have",
 				files[i].len, RS_REGISTRY_MAX_FILE_BYTES);
+			continue;
+		}
+		/* YAML is UTF-8; checking first also keeps libfyaml 0.7
+		 * from looping forever on a directive holding an invalid
+		 * byte (found by tests/fuzz/fuzz_registry.c). */
+		size_t bad = rs_utf8_check(files[i].data, files[i].len);
+		const char *nul = memchr(files[i].data, '\0', files[i].len);
+		if (nul && (size_t)(nul - files[i].data) < bad)
+			bad = (size_t)(nul - files[i].data);
+		if (bad < files[i].len) {
+			int line = 1, col = 1;
+			for (size_t k = 0; k < bad; k++) {
+				if (files[i].data[k] == '\n')
+					line++, col = 1;
+				else
+					col++;
+			}
+			problem(&L, (rs_pos){file, line, col},
+				"%s; a registry file must be UTF-8 text",
+				files[i].data[bad] ? "invalid UTF-8"
+						   : "a NUL byte");
 			continue;
 		}
 		struct fy_diag_cfg dcfg;

@@ -117,7 +117,8 @@ static void test_numbers(void **state)
 		{"0", true, 0, 0},
 		{"-0", true, 0, 0},
 		{"9223372036854775807", true, INT64_MAX, 9.2233720368547758e18},
-		{"-9223372036854775808", true, INT64_MIN, -9.2233720368547758e18},
+		{"-9223372036854775808", true, INT64_MIN,
+		 -9.2233720368547758e18},
 		{"9223372036854775808", false, 0, 9.2233720368547758e18},
 		{"1.0", false, 0, 1.0},
 		{"1e3", false, 0, 1000.0},
@@ -133,8 +134,8 @@ static void test_numbers(void **state)
 		assert_true(p.v->u.num.d == ok[k].d);
 		done(&p);
 	}
-	const char *bad[] = {"01", "+1", ".5", "5.", "1e", "1e+", "-", "NaN",
-			     "Infinity", "0x10", "1e999"};
+	const char *bad[] = {"01", "+1",  ".5",	      "5.",   "1e",   "1e+",
+			     "-",  "NaN", "Infinity", "0x10", "1e999"};
 	for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
 		parsed p = parse(bad[k]);
 		if (p.rc != RS_EINVAL)

@@ -54,13 +54,13 @@ static void assert_problem(const char *yaml, const char *want)
 		fail_msg("expected\n  %s\nin\n%s", want, got);
 }
 
-#define EVENT(fields)                                                        \
-	"events:\n"                                                          \
-	"  ev_one:\n"                                                        \
-	"    id: 1\n"                                                        \
-	"    owner: team_a\n"                                                \
-	"    versions:\n"                                                    \
-	"      - version: 0\n"                                               \
+#define EVENT(fields)                                                          \
+	"events:\n"                                                            \
+	"  ev_one:\n"                                                          \
+	"    id: 1\n"                                                          \
+	"    owner: team_a\n"                                                  \
+	"    versions:\n"                                                      \
+	"      - version: 0\n"                                                 \
 	"        fields:\n" fields
 
 static void test_example_registry(void **state)
@@ -137,14 +137,15 @@ static void test_example_registry(void **state)
 static void test_valid_minimal_registry(void **state)
 {
 	int rc;
-	char *got = load(EVENT("          a: string\n"
-			       "          b: {type: int, required: false}\n"
-			       "          c: {type: array, items: {type: enum, "
-			       "values: [x, y]}, max_items: 2}\n"
-			       "          d: {type: object, fields: {e: bool}}\n"
-			       "          f: {type: string, pattern: '[a-z]+',"
-			       " min_length: 1, max_length: 9}\n"),
-			 &rc);
+	char *got =
+		load(EVENT("          a: string\n"
+			   "          b: {type: int, required: false}\n"
+			   "          c: {type: array, items: {type: enum, "
+			   "values: [x, y]}, max_items: 2}\n"
+			   "          d: {type: object, fields: {e: bool}}\n"
+			   "          f: {type: string, pattern: '[a-z]+',"
+			   " min_length: 1, max_length: 9}\n"),
+		     &rc);
 	assert_string_equal(got, "");
 	assert_int_equal(rc, 0);
 }
@@ -158,6 +159,10 @@ static void test_yaml_syntax_error(void **state)
 
 static void test_file_shape(void **state)
 {
+	assert_problem("owners:\n  x\xff: 1\n",
+		       "t.yaml:2:4: invalid UTF-8; a registry file must be "
+		       "UTF-8 text");
+	assert_problem("%\xb4", "t.yaml:1:2: invalid UTF-8");
 	assert_problem("- a\n- b\n",
 		       "t.yaml:1:3: a registry file must be a mapping");
 	assert_problem("evnts: {}\n",
@@ -194,13 +199,14 @@ static void test_duplicates(void **state)
 	assert_problem("owners:\n  team_a: {contact: b@example.com}\n",
 		       "t.yaml:2:3: owner 'team_a' already defined at "
 		       "base.yaml:2:3");
-	assert_problem(EVENT("          a: int\n") "  ev_two:\n"
-						 "    id: 1\n"
-						 "    owner: team_a\n"
-						 "    versions: [{version: 0, "
-						 "fields: {}}]\n",
-		       "t.yaml:10:9: event id 1 is already used by event "
-		       "'ev_one' (t.yaml:2:3)");
+	assert_problem(
+		EVENT("          a: int\n") "  ev_two:\n"
+					    "    id: 1\n"
+					    "    owner: team_a\n"
+					    "    versions: [{version: 0, "
+					    "fields: {}}]\n",
+		"t.yaml:10:9: event id 1 is already used by event "
+		"'ev_one' (t.yaml:2:3)");
 	assert_problem(EVENT("          k: {type: enum, values: [a, a]}\n"),
 		       "t.yaml:8:39: enum value 'a' is listed twice");
 }
