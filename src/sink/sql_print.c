@@ -89,8 +89,10 @@ static void table_print(table *t, sqlite3_stmt *st, rs_buf *out)
 			if (n > w[c])
 				w[c] = n;
 		}
+	/* The last column is not padded: no trailing spaces. */
 	for (size_t c = 0; c < t->cols; c++)
-		rs_buf_printf(out, "%s%-*s", c ? "  " : "", (int)w[c],
+		rs_buf_printf(out, "%s%-*s", c ? "  " : "",
+			      c + 1 < t->cols ? (int)w[c] : 0,
 			      sqlite3_column_name(st, (int)c));
 	rs_buf_putc(out, '\n');
 	for (size_t c = 0; c < t->cols; c++) {
@@ -102,7 +104,8 @@ static void table_print(table *t, sqlite3_stmt *st, rs_buf *out)
 	for (size_t r = 0; r < t->rows; r++) {
 		for (size_t c = 0; c < t->cols; c++) {
 			const char *s = t->cells[r * t->cols + c];
-			rs_buf_printf(out, "%s%-*s", c ? "  " : "", (int)w[c],
+			rs_buf_printf(out, "%s%-*s", c ? "  " : "",
+				      c + 1 < t->cols ? (int)w[c] : 0,
 				      s ? s : "NULL");
 		}
 		rs_buf_putc(out, '\n');
