@@ -1,3 +1,4 @@
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,16 +64,23 @@ int rs_json_write_string(rs_buf *out, const char *s, size_t len)
 }
 
 /* The shortest decimal digits that read back as d (d > 0, finite), and
- * the ECMAScript exponent n: d = 0.digits x 10^n. */
+ * the ECMAScript exponent n: d = 0.digits x 10^n.
+ *
+ * Any decimal of at most 15 significant digits survives a round trip
+ * through a double (DBL_DIG), so printing 15 digits and dropping trailing
+ * zeros yields the shortest form whenever one of 15 digits or fewer exists;
+ * otherwise the correctly rounded 16- or 17-digit form is the shortest.
+ * That is at most three snprintf/strtod pairs, usually one. Subnormals
+ * carry fewer bits, so for them every length is tried from one digit. */
 static int shortest_digits(double d, char digits[32], int *n)
 {
 	char buf[40];
-	for (int prec = 1; prec <= 17; prec++) {
+	for (int prec = d < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
 		snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
-		if (strtod(buf, NULL) == d || prec == 17)
+		if (prec == 17 || strtod(buf, NULL) == d)
 			break;
 	}
-	/* buf is "D.DDDDe[+-]XX" or "De[+-]XX" */
+	/* buf is "D.DDDDe[+-]XX" */
 	int k = 0;
 	char *e = strchr(buf, 'e');
 	for (char *c = buf; c < e; c++)

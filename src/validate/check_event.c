@@ -9,37 +9,46 @@
 #include "reestr/error.h"
 
 /* Walks one value against its field definition, appending the canonical
- * form to out. The path of the value (e.g. "fields.user.email") is kept in
- * a small buffer so a rejection can name it. */
+ * form to out. The path to the value is kept as a stack of segments and
+ * only formatted ("fields.user.email", "fields.tags[3]") when a value is
+ * rejected: accepted events, the common case, never pay for it. */
+enum { MAX_SEGMENTS = 64 };
+
+typedef struct segment {
+	const char *name; /* a member name, or NULL for an array index */
+	size_t index;
+} segment;
+
 typedef struct walker {
 	rs_buf *out;
 	rs_buf *reason;
-	char path[512];
-	size_t path_len;
+	segment path[MAX_SEGMENTS];
+	size_t depth; /* may exceed MAX_SEGMENTS; deeper ones are elided */
 } walker;
 
-static size_t path_push(walker *w, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static size_t path_push(walker *w, const char *fmt, ...)
+static void path_push(walker *w, const char *name, size_t index)
 {
-	size_t saved = w->path_len;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(w->path + w->path_len, sizeof w->path - w->path_len,
-			  fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		w->path_len += (size_t)n < sizeof w->path - w->path_len
-				       ? (size_t)n
-				       : sizeof w->path - w->path_len - 1;
-	return saved;
+	if (w->depth < MAX_SEGMENTS)
+		w->path[w->depth] = (segment){name, index};
+	w->depth++;
 }
 
-static void path_pop(walker *w, size_t saved)
+static void path_pop(walker *w)
 {
-	w->path_len = saved;
-	w->path[saved] = '\0';
+	w->depth--;
+}
+
+static int path_write(const walker *w, rs_buf *b)
+{
+	int rc = rs_buf_puts(b, "fields");
+	size_t n = w->depth < MAX_SEGMENTS ? w->depth : MAX_SEGMENTS;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = w->path[i].name
+			     ? rs_buf_printf(b, ".%.64s", w->path[i].name)
+			     : rs_buf_printf(b, "[%zu]", w->path[i].index);
+	if (rc == 0 && w->depth > MAX_SEGMENTS)
+		rc = rs_buf_puts(b, "...");
+	return rc;
 }
 
 static int reject(walker *w, const char *fmt, ...)
@@ -48,7 +57,7 @@ static int reject(walker *w, const char *fmt, ...)
 static int reject(walker *w, const char *fmt, ...)
 {
 	rs_buf_reset(w->reason);
-	if (rs_buf_printf(w->reason, "%s: ", w->path) < 0)
+	if (path_write(w, w->reason) < 0 || rs_buf_puts(w->reason, ": ") < 0)
 		return RS_ENOMEM;
 	va_list ap;
 	va_start(ap, fmt);
@@ -221,11 +230,11 @@ static int check_value(walker *w, const rs_field *f, const rs_type *t,
 	for (size_t i = 0; i < v->u.arr.count; i++) {
 		if (i && rs_buf_putc(w->out, ',') < 0)
 			return RS_ENOMEM;
-		size_t saved = path_push(w, "[%zu]", i);
+		path_push(w, NULL, i);
 		int rc = check_value(w, f, t->items, &v->u.arr.items[i], false);
 		if (rc)
 			return rc;
-		path_pop(w, saved);
+		path_pop(w);
 	}
 	return rs_buf_putc(w->out, ']') < 0 ? RS_ENOMEM : 0;
 }
@@ -257,7 +266,7 @@ static int check_fields(walker *w, const rs_field *fields, size_t nfields,
 				if (!strcmp(fields[k].name, m->key))
 					break;
 		if (k == nfields) {
-			size_t saved = path_push(w, ".%.64s", m->key);
+			path_push(w, m->key, 0);
 			char names[240];
 			size_t o = 0;
 			for (size_t j = 0; j < nfields && o < 180; j++)
@@ -267,13 +276,13 @@ static int check_fields(walker *w, const rs_field *fields, size_t nfields,
 			rc = reject(w, "unknown field (%s has: %s%s)",
 				    owner_desc, nfields ? names : "no fields",
 				    o >= 180 ? ", ..." : "");
-			path_pop(w, saved);
+			path_pop(w);
 			goto done;
 		}
 		if (slots[k]) {
-			size_t saved = path_push(w, ".%s", fields[k].name);
+			path_push(w, fields[k].name, 0);
 			rc = reject(w, "given twice");
-			path_pop(w, saved);
+			path_pop(w);
 			goto done;
 		}
 		slots[k] = &m->value;
@@ -286,19 +295,20 @@ static int check_fields(walker *w, const rs_field *fields, size_t nfields,
 	for (size_t k = 0; k < nfields; k++) {
 		const rs_field *f = &fields[k];
 		const rs_json *val = slots[k];
-		size_t saved = path_push(w, ".%s", f->name);
+		path_push(w, f->name, 0);
 		if (!val || val->type == RS_JSON_NULL) {
 			if (f->required) {
 				rc = reject(w, "missing required field");
 				goto done;
 			}
-			path_pop(w, saved);
+			path_pop(w);
 			continue;
 		}
+		/* Registry names are snake_case: nothing to escape. */
 		if ((!first && rs_buf_putc(w->out, ',') < 0) ||
-		    rs_json_write_string(w->out, f->name, strlen(f->name)) <
-			    0 ||
-		    rs_buf_putc(w->out, ':') < 0) {
+		    rs_buf_putc(w->out, '"') < 0 ||
+		    rs_buf_puts(w->out, f->name) < 0 ||
+		    rs_buf_append(w->out, "\":", 2) < 0) {
 			rc = RS_ENOMEM;
 			goto done;
 		}
@@ -306,7 +316,7 @@ static int check_fields(walker *w, const rs_field *fields, size_t nfields,
 		rc = check_value(w, f, &f->type, val, true);
 		if (rc)
 			goto done;
-		path_pop(w, saved);
+		path_pop(w);
 	}
 	if (rs_buf_putc(w->out, '}') < 0)
 		rc = RS_ENOMEM;
@@ -481,7 +491,6 @@ int rs_validate_event(const rs_registry *reg, const rs_json *ev,
 
 	size_t start = canonical->len;
 	walker w = {.out = canonical, .reason = reason};
-	path_push(&w, "fields");
 	char desc[160];
 	snprintf(desc, sizeof desc, "event %s v%d", event->name, out->version);
 	int rc = check_fields(&w, ver->fields, ver->field_count, desc,
