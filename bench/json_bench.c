@@ -36,12 +36,17 @@ static void make_batch(rs_buf *b, int n)
 		uint64_t h = next(), l = next();
 		rs_buf_printf(
 			b,
-			"%s{\"event_id\":100,\"version\":0,\"uuid\":\"%08x-%04x-"
-			"4%03x-%04x-%012llx\",\"time\":\"2026-11-24T22:37:05.123Z"
-			"\",\"environment\":\"bo\",\"source\":\"example-service\","
+			"%s{\"event_id\":100,\"version\":0,\"uuid\":\"%08x-%"
+			"04x-"
+			"4%03x-%04x-%012llx\",\"time\":\"2026-11-24T22:37:05."
+			"123Z"
+			"\",\"environment\":\"bo\",\"source\":\"example-"
+			"service\","
 			"\"fields\":{\"user\":{\"id\":%llu,\"email\":\"user%d@"
-			"example.com\"},\"geo\":{\"latitude\":%.6f,\"longitude\":"
-			"%.6f},\"user_agent\":\"Mozilla/5.0 (X11; Linux x86_64) "
+			"example.com\"},\"geo\":{\"latitude\":%.6f,"
+			"\"longitude\":"
+			"%.6f},\"user_agent\":\"Mozilla/5.0 (X11; Linux "
+			"x86_64) "
 			"fluffy_browser/%d\"}}",
 			i ? "," : "", (unsigned)(h >> 32),
 			(unsigned)(h >> 16) & 0xffff, (unsigned)h & 0xfff,

@@ -532,11 +532,17 @@ int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 	}
 	sqlite3_busy_timeout(s->db, 5000);
 	/* WAL + synchronous=FULL: a commit is on disk when COMMIT returns,
-	 * which is what lets the collector acknowledge. */
-	if ((rc = exec(s->db, "PRAGMA journal_mode=WAL;"
+	 * which is what lets the collector acknowledge. The rest is measured
+	 * (docs/performance.md): 8 KiB pages (+12% inserts; new stores only),
+	 * reads through mmap (+22% under load), and checkpoints every 16,384
+	 * pages instead of 1,000 (p99 latency 27 -> 10 ms). */
+	if ((rc = exec(s->db, "PRAGMA page_size=8192;"
+			      "PRAGMA journal_mode=WAL;"
 			      "PRAGMA synchronous=FULL;"
 			      "PRAGMA cache_size=-65536;"
-			      "PRAGMA temp_store=MEMORY;")))
+			      "PRAGMA temp_store=MEMORY;"
+			      "PRAGMA mmap_size=1073741824;"
+			      "PRAGMA wal_autocheckpoint=16384;")))
 		goto fail;
 	sqlite3_stmt *uv;
 	int version = 0;
