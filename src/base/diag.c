@@ -1,19 +1,15 @@
 #include "reestr/diag.h"
 
+#include "base/grow.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 int rs_diags_add(rs_diags *d, rs_pos pos, const char *fmt, ...)
 {
-	if (d->count == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 16;
-		rs_diag *items = realloc(d->items, cap * sizeof *items);
-		if (!items)
-			return -1;
-		d->items = items;
-		d->cap = cap;
-	}
+	if (rs_grow(&d->items, &d->cap, d->count + 1, sizeof *d->items, 16) < 0)
+		return -1;
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(NULL, 0, fmt, ap);

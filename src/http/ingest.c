@@ -48,6 +48,16 @@ typedef struct decode_error {
 	char message[200];
 } decode_error;
 
+static int decoded_too_large(decode_error *e, size_t max)
+{
+	e->status = 413;
+	snprintf(e->message, sizeof e->message,
+		 "decoded body is larger than the limit of %zu bytes "
+		 "(--max-body-bytes)",
+		 max);
+	return RS_ELIMIT;
+}
+
 static int inflate_gzip(const char *in, size_t len, size_t max, rs_buf *out,
 			decode_error *e)
 {
@@ -76,12 +86,7 @@ static int inflate_gzip(const char *in, size_t len, size_t max, rs_buf *out,
 		out->len += before - zs.avail_out;
 		out->data[out->len] = '\0';
 		if (out->len > max) {
-			e->status = 413;
-			snprintf(e->message, sizeof e->message,
-				 "decoded body is larger than the limit of "
-				 "%zu bytes (--max-body-bytes)",
-				 max);
-			rc = RS_ELIMIT;
+			rc = decoded_too_large(e, max);
 			goto done;
 		}
 		if (z == Z_STREAM_END) {
@@ -145,12 +150,7 @@ static int decompress_zstd(const char *in, size_t len, size_t max, rs_buf *out,
 			goto done;
 		}
 		if (out->len > max) {
-			e->status = 413;
-			snprintf(e->message, sizeof e->message,
-				 "decoded body is larger than the limit of "
-				 "%zu bytes (--max-body-bytes)",
-				 max);
-			rc = RS_ELIMIT;
+			rc = decoded_too_large(e, max);
 			goto done;
 		}
 	}
@@ -173,12 +173,7 @@ static int decompress_zstd(const char *in, size_t len, size_t max, rs_buf *out,
 			goto done;
 		}
 		if (out->len > max) {
-			e->status = 413;
-			snprintf(e->message, sizeof e->message,
-				 "decoded body is larger than the limit of "
-				 "%zu bytes (--max-body-bytes)",
-				 max);
-			rc = RS_ELIMIT;
+			rc = decoded_too_large(e, max);
 			goto done;
 		}
 	}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "base/utf8.h"
 #include "reestr/error.h"
 
@@ -71,28 +72,18 @@ static void skip_ws(parser *p)
 
 static int push_val(parser *p, rs_json **out)
 {
-	if (p->nvals == p->capvals) {
-		size_t cap = p->capvals ? p->capvals * 2 : 64;
-		rs_json *v = realloc(p->vals, cap * sizeof *v);
-		if (!v)
-			return RS_ENOMEM;
-		p->vals = v;
-		p->capvals = cap;
-	}
+	if (rs_grow(&p->vals, &p->capvals, p->nvals + 1, sizeof *p->vals, 64) <
+	    0)
+		return RS_ENOMEM;
 	*out = &p->vals[p->nvals++];
 	return 0;
 }
 
 static int push_mem(parser *p, rs_json_member **out)
 {
-	if (p->nmems == p->capmems) {
-		size_t cap = p->capmems ? p->capmems * 2 : 64;
-		rs_json_member *m = realloc(p->mems, cap * sizeof *m);
-		if (!m)
-			return RS_ENOMEM;
-		p->mems = m;
-		p->capmems = cap;
-	}
+	if (rs_grow(&p->mems, &p->capmems, p->nmems + 1, sizeof *p->mems, 64) <
+	    0)
+		return RS_ENOMEM;
 	*out = &p->mems[p->nmems++];
 	return 0;
 }

@@ -16,6 +16,7 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
+#include "base/grow.h"
 #include "base/utf8.h"
 #include "model/registry_impl.h"
 #include "reestr/error.h"
@@ -319,15 +320,9 @@ static void defs_add(loader *L, defs *d, const char *kind, def item)
 			return;
 		}
 	}
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 16;
-		def *items = realloc(d->items, cap * sizeof *items);
-		if (!items) {
-			L->oom = true;
-			return;
-		}
-		d->items = items;
-		d->cap = cap;
+	if (rs_grow(&d->items, &d->cap, d->n + 1, sizeof *d->items, 16) < 0) {
+		L->oom = true;
+		return;
 	}
 	d->items[d->n++] = item;
 }
@@ -425,16 +420,11 @@ static int parse_fields(loader *L, const char *file, struct fy_node *map,
 static void register_regex(loader *L, regex_t *re)
 {
 	rs_registry *r = L->reg;
-	if (r->nregexes == r->capregexes) {
-		size_t cap = r->capregexes ? r->capregexes * 2 : 8;
-		regex_t **v = realloc(r->regexes, cap * sizeof *v);
-		if (!v) {
-			regfree(re);
-			L->oom = true;
-			return;
-		}
-		r->regexes = v;
-		r->capregexes = cap;
+	if (rs_grow(&r->regexes, &r->capregexes, r->nregexes + 1,
+		    sizeof *r->regexes, 8) < 0) {
+		regfree(re);
+		L->oom = true;
+		return;
 	}
 	r->regexes[r->nregexes++] = re;
 }
@@ -890,15 +880,9 @@ static void collect_columns(const rs_field *fields, size_t n,
 					c.path, cols, ncols, cap, oom);
 			continue;
 		}
-		if (*ncols == *cap) {
-			size_t nc = *cap ? *cap * 2 : 32;
-			column *v = realloc(*cols, nc * sizeof *v);
-			if (!v) {
-				*oom = true;
-				return;
-			}
-			*cols = v;
-			*cap = nc;
+		if (rs_grow(cols, cap, *ncols + 1, sizeof **cols, 32) < 0) {
+			*oom = true;
+			return;
 		}
 		(*cols)[(*ncols)++] = c;
 	}
@@ -1477,15 +1461,10 @@ static int list_files(const char *root, const char *rel, file_list *out)
 		}
 		if (!S_ISREG(st.st_mode) || !has_yaml_suffix(e->d_name))
 			continue;
-		if (out->n == out->cap) {
-			size_t cap = out->cap ? out->cap * 2 : 32;
-			char **p = realloc(out->paths, cap * sizeof *p);
-			if (!p) {
-				rc = rs_error_set(RS_ENOMEM, "out of memory");
-				break;
-			}
-			out->paths = p;
-			out->cap = cap;
+		if (rs_grow(&out->paths, &out->cap, out->n + 1,
+			    sizeof *out->paths, 32) < 0) {
+			rc = rs_error_set(RS_ENOMEM, "out of memory");
+			break;
 		}
 		if (!(out->paths[out->n] = strdup(path))) {
 			rc = rs_error_set(RS_ENOMEM, "out of memory");

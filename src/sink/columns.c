@@ -4,19 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "reestr/error.h"
 
 static int add(rs_columns *cols, const char *name, const char *path,
 	       const rs_field *f)
 {
-	if (cols->count == cols->cap) {
-		size_t cap = cols->cap ? cols->cap * 2 : 16;
-		rs_column *items = realloc(cols->items, cap * sizeof *items);
-		if (!items)
-			return RS_ENOMEM;
-		cols->items = items;
-		cols->cap = cap;
-	}
+	if (rs_grow(&cols->items, &cols->cap, cols->count + 1,
+		    sizeof *cols->items, 16) < 0)
+		return RS_ENOMEM;
 	char *n = strdup(name), *p = strdup(path);
 	if (!n || !p) {
 		free(n);
