@@ -97,8 +97,8 @@ typedef struct sqlite_sink {
 
 /* WAL pages (8 KiB each) after which a checkpoint is started, and after
  * which the WAL is restarted from its beginning, so it stays bounded. */
-#define CHECKPOINT_PAGES 1024
-#define RESTART_PAGES 8192
+#define CHECKPOINT_PAGES 4096
+#define RESTART_PAGES 16384
 
 int rs_sqlite_db_path(const char *data_dir, char *out, size_t out_size)
 {
@@ -619,6 +619,10 @@ int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->ckpt_db, 5000);
+	/* A connection that has not read the database does not know it is
+	 * in WAL mode, and its checkpoints silently do nothing. */
+	if ((rc = exec(s->ckpt_db, "PRAGMA journal_mode=WAL")))
+		goto fail;
 	sqlite3_stmt *uv;
 	int version = 0;
 	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &uv, NULL) ==
