@@ -579,6 +579,34 @@ static bool parse_type(loader *L, const char *file, struct fy_node *tname,
 	return ok;
 }
 
+/* glibc's regcomp expands bounded repetitions, and nested ones multiply:
+ * '((a{1,255}){1,255}){1,255}' makes it crash. A pattern whose repetition
+ * bounds multiply past this is refused before it gets there. */
+#define PATTERN_MAX_REPEAT 10000u
+
+static bool pattern_size_ok(const char *p)
+{
+	double product = 1;
+	for (const char *c = p; *c; c++) {
+		if (*c == '\\' && c[1]) {
+			c++;
+			continue;
+		}
+		if (*c != '{')
+			continue;
+		char *end;
+		unsigned long lo = strtoul(c + 1, &end, 10);
+		unsigned long hi = lo;
+		if (*end == ',')
+			hi = end[1] == '}' ? lo + 1
+					   : strtoul(end + 1, &end, 10);
+		product *= (double)(hi > 1 ? hi : 1);
+		if (product > PATTERN_MAX_REPEAT)
+			return false;
+	}
+	return true;
+}
+
 static const rs_type *leaf_type(const rs_type *t)
 {
 	while (t->kind == RS_TYPE_ARRAY && t->items)
@@ -718,6 +746,11 @@ static bool parse_field(loader *L, const char *file, const char *name,
 			problem(L, node_pos(file, kn, at),
 				"pattern applies to strings, not %s",
 				leaf_name);
+		} else if (p && !pattern_size_ok(p)) {
+			problem(L, node_pos(file, v, at),
+				"pattern '%s' repeats too much: its bounded "
+				"repetitions multiply to more than %u",
+				p, PATTERN_MAX_REPEAT);
 		} else if (p) {
 			/* Anchored: a pattern describes the whole value. */
 			char *anchored = rs_arena_printf(L->a, "^(%s)$", p);

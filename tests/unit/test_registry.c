@@ -276,6 +276,15 @@ static void test_field_specs(void **state)
 	assert_problem(EVENT("          a: {type: string, pattern: '[a-'}\n"),
 		       "t.yaml:8:39: pattern '[a-' is not a valid POSIX "
 		       "extended regular expression");
+	assert_problem(EVENT("          a: {type: string, pattern: "
+			     "'((a{1,255}){1,255}){1,255}'}\n"),
+		       "t.yaml:8:39: pattern '((a{1,255}){1,255}){1,255}' "
+		       "repeats too much");
+	int rc;
+	load(EVENT("          a: {type: string, pattern: "
+		   "'[0-9]{4}-[0-9]{2}-[0-9]{2}'}\n"),
+	     &rc);
+	assert_int_equal(rc, 0);
 	assert_problem(EVENT("          a: {type: enum}\n"),
 		       "t.yaml:8:21: an enum needs 'values'");
 	assert_problem(EVENT("          a: {type: array}\n"),
