@@ -250,7 +250,9 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 		len = decoded.len;
 	}
 
-	arena = rs_arena_new(len * 4 + 4096);
+	/* The tree takes a few times the body; the arena grows by blocks, so
+	 * the first one is capped rather than sized for the largest body. */
+	arena = rs_arena_new(len < (256u << 10) ? len * 4 + 4096 : 1u << 20);
 	if (!arena) {
 		rc = RS_ENOMEM;
 		goto done;

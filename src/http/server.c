@@ -254,6 +254,9 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 		flags, opt->port, NULL, NULL, on_request, s,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		/* A thread per connection: bound them. */
+		MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)(opt->max_connections ? opt->max_connections : 1000),
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)(opt->connection_timeout_s ? opt->connection_timeout_s
 						     : 60),

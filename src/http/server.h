@@ -14,6 +14,7 @@ typedef struct rs_server_options {
 	unsigned short port;
 	rs_ingest_limits limits;
 	unsigned connection_timeout_s; /* idle connections are closed */
+	unsigned max_connections;      /* 0 means 1000 */
 } rs_server_options;
 
 /* Starts serving in background threads. reg and sink must outlive the
