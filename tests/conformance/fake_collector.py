@@ -1,0 +1,104 @@
+"""A scripted stand-in for the collector: answers successive
+`POST /v1/events` as a case's `collector` list says, records every request,
+and reports how many it has seen at `GET /_count`. Standard library only."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Request:
+    def __init__(self, at, events):
+        self.at = at  # time.monotonic() when the request arrived
+        self.events = events  # the decoded events, in order
+
+    @property
+    def uuids(self):
+        return [e.get("uuid") for e in self.events]
+
+
+class FakeCollector:
+    def __init__(self, script):
+        self.script = list(script)
+        self.requests = []
+        self.lock = threading.Lock()
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if self.path != "/_count":
+                    self.reply(404, {"error": "not found"})
+                    return
+                with collector.lock:
+                    n = len(collector.requests)
+                self.reply(200, {"count": n})
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                if self.path != "/v1/events":
+                    self.reply(404, {"error": "not found"})
+                    return
+                try:
+                    events = json.loads(body)["events"]
+                except (ValueError, KeyError, TypeError) as e:
+                    self.reply(400, {"error": f"fake collector: bad batch: {e}"})
+                    return
+                with collector.lock:
+                    collector.requests.append(Request(time.monotonic(), events))
+                    answer = collector.script.pop(0) if collector.script else {}
+                if answer.get("delay_ms"):
+                    time.sleep(answer["delay_ms"] / 1000)
+                if answer.get("drop_connection"):
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                status = answer.get("status", 200)
+                headers = {}
+                if "retry_after" in answer:
+                    headers["Retry-After"] = str(answer["retry_after"])
+                if status != 200:
+                    self.reply(status, answer.get("body", {"error": f"scripted {status}"}), headers)
+                    return
+                results = []
+                for e in events:
+                    n = (e.get("fields") or {}).get("n")
+                    if n in answer.get("reject", []):
+                        results.append({"status": "rejected", "error": "fields.n: rejected by the script"})
+                    elif n in answer.get("duplicate", []):
+                        results.append({"status": "duplicate"})
+                    else:
+                        results.append({"status": "accepted"})
+                self.reply(200, {"results": results}, headers)
+
+            def reply(self, status, obj, headers=None):
+                data = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout case)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()

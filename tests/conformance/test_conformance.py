@@ -1,0 +1,84 @@
+"""Runs every case in cases/ against every runtime's adapter (README.md)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fake_collector import FakeCollector
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+CASES = sorted((HERE / "cases").glob("*.json"))
+RUNTIMES = ROOT / "runtimes"
+
+
+@pytest.fixture(scope="session")
+def go_adapter(tmp_path_factory):
+    out = tmp_path_factory.mktemp("go") / "conformance"
+    subprocess.run(["go", "build", "-o", str(out), "./cmd/conformance"],
+                   cwd=RUNTIMES / "go", check=True)
+    return [str(out)]
+
+
+def adapter_command(lang, request):
+    if lang == "go":
+        return request.getfixturevalue("go_adapter")
+    if lang == "python":
+        return [sys.executable, str(RUNTIMES / "python" / "conformance.py")]
+    if lang == "php":
+        php = shutil.which("php")
+        assert php, "php is not installed: run scripts/install-deps"
+        return [php, str(RUNTIMES / "php" / "conformance.php")]
+    raise AssertionError(lang)
+
+
+@pytest.mark.parametrize("case_path", CASES, ids=[c.stem for c in CASES])
+@pytest.mark.parametrize("lang", ["go", "python", "php"])
+def test_case(lang, case_path, request):
+    case = json.loads(case_path.read_text())
+    with FakeCollector(case.get("collector", [])) as fake:
+        proc = subprocess.run(adapter_command(lang, request) + [str(case_path), fake.url],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, f"adapter failed:\n{proc.stderr}"
+        try:
+            got = json.loads(proc.stdout)
+        except ValueError:
+            raise AssertionError(f"adapter printed no JSON:\n{proc.stdout}\n{proc.stderr}")
+        requests = list(fake.requests)
+    check(case["expect"], got, requests)
+
+
+def check(expect, got, requests):
+    if "requests" in expect:
+        assert len(requests) == expect["requests"], \
+            f"requests: {[len(r.events) for r in requests]}"
+    if "batch_sizes" in expect:
+        assert [len(r.events) for r in requests] == expect["batch_sizes"]
+    for group in expect.get("same_uuids", []):
+        first = requests[group[0]].uuids
+        assert all(u for u in first), "every event carries a uuid"
+        for i in group[1:]:
+            assert requests[i].uuids == first, f"request {i} resent other events"
+    for i, ms in expect.get("min_gap_ms", []):
+        gap = (requests[i + 1].at - requests[i].at) * 1000
+        assert gap >= ms, f"request {i + 1} came {gap:.0f} ms after request {i}"
+    if "send_returns" in expect:
+        assert got["send_returns"] == expect["send_returns"]
+    results = got["results"]
+    assert [r["n"] for r in results] == list(range(len(results))), "one result per send, in order"
+    if "outcomes" in expect:
+        assert [r["outcome"] for r in results] == expect["outcomes"], results
+    for n, text in expect.get("reasons", {}).items():
+        assert text in results[int(n)]["reason"], results[int(n)]
+    for name, value in expect.get("stats", {}).items():
+        assert got["stats"][name] == value, f"stats.{name}: {got['stats']}"
+    for name, value in expect.get("checkpoints", {}).items():
+        assert got["checkpoints"].get(name) == value, f"checkpoint {name}: {got['checkpoints']}"
+    # Every event is accounted for, whatever the case.
+    s = got["stats"]
+    assert s["delivered"] + s["rejected"] + s["dropped"] == len(results), s
