@@ -7,5 +7,6 @@
 int rs_cmd_serve(int argc, char **argv);
 int rs_cmd_check(int argc, char **argv);
 int rs_cmd_query(int argc, char **argv);
+int rs_cmd_gen(int argc, char **argv);
 
 #endif

@@ -14,6 +14,9 @@ static const struct {
 	{"check", rs_cmd_check,
 	 "load a registry and report every problem with its position"},
 	{"query", rs_cmd_query, "run SQL against the embedded store"},
+	{"gen", rs_cmd_gen,
+	 "write an environment's langpack (typed events + sender) for "
+	 "go, python or php"},
 };
 
 static void usage(FILE *out)

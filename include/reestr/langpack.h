@@ -1,0 +1,51 @@
+/* Langpacks: the code an environment's services use to send events, made
+ * from the registry for one language (docs/langpacks.md). A langpack is
+ * built in memory, as a sorted list of files, so it can be written to a
+ * folder or packed into an archive byte for byte the same. */
+#ifndef REESTR_LANGPACK_H
+#define REESTR_LANGPACK_H
+
+#include <stddef.h>
+
+#include "reestr/registry.h"
+
+typedef enum rs_lang {
+	RS_LANG_GO,
+	RS_LANG_PYTHON,
+	RS_LANG_PHP,
+} rs_lang;
+
+typedef struct rs_langpack_options {
+	const char *environment; /* required */
+	rs_lang lang;
+	const char *go_module;	     /* Go module path; NULL for the default,
+					reestr.local/langpack/<environment> */
+	const char *package_version; /* written into pyproject.toml and
+					composer.json; NULL for "0.0.0" */
+} rs_langpack_options;
+
+typedef struct rs_langpack_file {
+	char *path; /* relative, '/'-separated */
+	char *data;
+	size_t len;
+} rs_langpack_file;
+
+typedef struct rs_langpack {
+	rs_langpack_file *files; /* sorted by path */
+	size_t count, cap;
+} rs_langpack;
+
+/* "go", "python" or "php"; returns 0, or RS_EINVAL for another name. */
+int rs_lang_parse(const char *name, rs_lang *out);
+const char *rs_lang_name(rs_lang lang);
+
+/* Generates the langpack. Returns 0 and sets *out, or an error code with
+ * the message in rs_error_last() (an unknown environment is RS_EINVAL). */
+int rs_langpack_new(const rs_registry *r, const rs_langpack_options *opts,
+		    rs_langpack **out);
+void rs_langpack_free(rs_langpack *p);
+
+/* Writes every file below dir, creating folders as needed. */
+int rs_langpack_write(const rs_langpack *p, const char *dir);
+
+#endif

@@ -1,0 +1,960 @@
+/* The Go langpack: a module with one file per event and per named object,
+ * gofmt-formatted as printed (tabs to indent, no column alignment needed),
+ * and the runtime as the subpackage "reestr". */
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "codegen/gen.h"
+#include "codegen/members.h"
+#include "codegen/names.h"
+#include "reestr/error.h"
+
+typedef struct go_ctx {
+	const rs_plan *plan;
+	rs_arena *a;
+	const char *module;
+	rs_emit body;
+	/* imports the current file needs */
+	bool need_time, need_math, need_regexp, need_strconv, need_utf8;
+	const char *owner; /* the class being printed */
+	/* package-level pattern variables of the current file */
+	const char *pattern_names[256], *pattern_values[256];
+	size_t pattern_count;
+} go_ctx;
+
+/* Go keywords: unexported struct fields named after a registry field may
+ * not be one. */
+static bool is_go_keyword(const char *s)
+{
+	static const char *const kw[] = {
+		"break",     "case",   "chan",	  "const",	 "continue",
+		"default",   "defer",  "else",	  "fallthrough", "for",
+		"func",	     "go",     "goto",	  "if",		 "import",
+		"interface", "map",    "package", "range",	 "return",
+		"select",    "struct", "switch",  "type",	 "var",
+	};
+	for (size_t i = 0; i < sizeof kw / sizeof *kw; i++)
+		if (!strcmp(kw[i], s))
+			return true;
+	return false;
+}
+
+/* user_agent -> userAgent, id -> id, user_id -> userID; a keyword gets a
+ * trailing underscore. */
+static const char *go_private(go_ctx *g, const char *snake)
+{
+	const char *p = rs_name_pascal(g->a, snake, true);
+	const char *us = strchr(snake, '_');
+	size_t first = us ? (size_t)(us - snake) : strlen(snake);
+	char *out = rs_arena_strdup(g->a, p);
+	for (size_t i = 0; i < first && out[i]; i++)
+		out[i] = (char)(out[i] | 0x20);
+	if (is_go_keyword(out))
+		return rs_arena_printf(g->a, "%s_", out);
+	return out;
+}
+
+static const char *go_quote(go_ctx *g, const char *s)
+{
+	return rs_arena_printf(g->a, "\"%s\"", rs_emit_escape(g->a, s, "\"\\"));
+}
+
+static const char *go_type(go_ctx *g, const rs_type *t)
+{
+	switch (t->kind) {
+	case RS_TYPE_STRING:
+		return "string";
+	case RS_TYPE_INT:
+		return "int64";
+	case RS_TYPE_FLOAT:
+		return "float64";
+	case RS_TYPE_BOOL:
+		return "bool";
+	case RS_TYPE_TIMESTAMP:
+		g->need_time = true;
+		return "time.Time";
+	case RS_TYPE_ENUM:
+		return rs_plan_enum_name(g->plan, t);
+	case RS_TYPE_OBJECT:
+		return rs_arena_printf(g->a, "*%s",
+				       rs_plan_object_name(g->plan, t->object));
+	case RS_TYPE_ARRAY:
+		return rs_arena_printf(g->a, "[]%s", go_type(g, t->items));
+	}
+	return "?";
+}
+
+/* Fields whose "unset" is their own nil value need no has-flag. */
+static bool go_nilable(const rs_type *t)
+{
+	return t->kind == RS_TYPE_OBJECT || t->kind == RS_TYPE_ARRAY;
+}
+
+typedef struct go_field {
+	const rs_field *f;
+	const char *var;  /* struct field */
+	const char *has;  /* has-flag struct field, or NULL */
+	const char *stem; /* accessor stem: UserAgent */
+	const char *type; /* Go type */
+} go_field;
+
+static const char *go_constraint_text(go_ctx *g, const rs_field *f)
+{
+	const rs_constraints *c = &f->constraints;
+	const char *s = "";
+	if (c->has_min_length)
+		s = rs_arena_printf(g->a, "%s, min_length %lld", s,
+				    (long long)c->min_length);
+	if (c->has_max_length)
+		s = rs_arena_printf(g->a, "%s, max_length %lld", s,
+				    (long long)c->max_length);
+	if (c->has_min)
+		s = rs_arena_printf(g->a, "%s, min %s", s,
+				    rs_gen_bound(g->a, c->min));
+	if (c->has_max)
+		s = rs_arena_printf(g->a, "%s, max %s", s,
+				    rs_gen_bound(g->a, c->max));
+	if (c->pattern)
+		s = rs_arena_printf(g->a, "%s, pattern %s", s, c->pattern);
+	if (c->has_max_items)
+		s = rs_arena_printf(g->a, "%s, max_items %lld", s,
+				    (long long)c->max_items);
+	return *s ? s + 2 : s;
+}
+
+/* "<description> (constraints; personal data)" for doc comments. */
+static const char *go_field_doc(go_ctx *g, const rs_field *f)
+{
+	const char *desc = *f->description ? f->description : "";
+	const char *cons = go_constraint_text(g, f);
+	const char *notes = cons;
+	if (f->pii)
+		notes = *notes ? rs_arena_printf(g->a, "%s; personal data",
+						 notes)
+			       : "personal data";
+	if (!*notes)
+		return desc;
+	return rs_arena_printf(g->a, "%s%s(%s)", desc, *desc ? " " : "", notes);
+}
+
+/* A bound for comparing with an int64: an integer literal when exact. */
+static const char *go_int_bound(go_ctx *g, double v)
+{
+	if (v == floor(v) && fabs(v) < 9.2e18)
+		return rs_arena_printf(g->a, "%lld", (long long)v);
+	return rs_arena_printf(g->a, "%.17g", v);
+}
+
+static void go_fail(go_ctx *g, const char *path, const char *msg)
+{
+	rs_emit_line(&g->body, "return reestr.NewFieldError(ev, ver, %s, %s)",
+		     path, msg);
+}
+
+/* Whether go_check_value prints anything for a value of type t. */
+static bool go_has_checks(const rs_field *f, const rs_type *t)
+{
+	const rs_constraints *c = &f->constraints;
+	switch (t->kind) {
+	case RS_TYPE_STRING:
+		return c->has_max_length || c->has_min_length || c->pattern;
+	case RS_TYPE_INT:
+		return c->has_min || c->has_max;
+	case RS_TYPE_FLOAT:
+	case RS_TYPE_ENUM:
+	case RS_TYPE_OBJECT:
+		return true;
+	case RS_TYPE_BOOL:
+	case RS_TYPE_TIMESTAMP:
+		return false;
+	case RS_TYPE_ARRAY:
+		return c->has_max_items || go_has_checks(f, t->items);
+	}
+	return false;
+}
+
+/* Checks for one value v of type t at path (a Go expression). */
+static void go_check_value(go_ctx *g, const rs_field *f, const rs_type *t,
+			   const char *v, const char *path, int depth)
+{
+	rs_emit *e = &g->body;
+	const rs_constraints *c = &f->constraints;
+	switch (t->kind) {
+	case RS_TYPE_STRING:
+		if (c->has_max_length || c->has_min_length) {
+			g->need_utf8 = g->need_strconv = true;
+			if (c->has_max_length) {
+				rs_emit_line(
+					e,
+					"if n := utf8.RuneCountInString(%s); "
+					"n > %lld {",
+					v, (long long)c->max_length);
+				rs_emit_in(e);
+				go_fail(g, path,
+					rs_arena_printf(
+						g->a,
+						"strconv.Itoa(n)+\" "
+						"characters, "
+						"more than max_length %lld\"",
+						(long long)c->max_length));
+				rs_emit_out(e);
+				rs_emit_line(e, "}");
+			}
+			if (c->has_min_length) {
+				rs_emit_line(
+					e,
+					"if n := utf8.RuneCountInString(%s); "
+					"n < %lld {",
+					v, (long long)c->min_length);
+				rs_emit_in(e);
+				go_fail(g, path,
+					rs_arena_printf(
+						g->a,
+						"strconv.Itoa(n)+\" "
+						"characters, "
+						"fewer than min_length %lld\"",
+						(long long)c->min_length));
+				rs_emit_out(e);
+				rs_emit_line(e, "}");
+			}
+		}
+		if (c->pattern) {
+			g->need_regexp = true;
+			/* compiled once, when the package loads */
+			char *var = rs_arena_printf(
+				g->a, "%s%sPattern", g->owner,
+				rs_name_pascal(g->a, f->name, true));
+			var[0] = (char)(var[0] | 0x20);
+			if (g->pattern_count < 256) {
+				g->pattern_names[g->pattern_count] = var;
+				g->pattern_values[g->pattern_count++] =
+					go_quote(g, rs_arena_printf(
+							    g->a, "^(?:%s)$",
+							    c->pattern));
+			}
+			rs_emit_line(e, "if !%s.MatchString(%s) {", var, v);
+			rs_emit_in(e);
+			go_fail(g, path,
+				go_quote(g,
+					 rs_arena_printf(
+						 g->a,
+						 "does not match pattern '%s'",
+						 c->pattern)));
+			rs_emit_out(e);
+			rs_emit_line(e, "}");
+		}
+		break;
+	case RS_TYPE_INT:
+		if (c->has_min || c->has_max)
+			g->need_strconv = true;
+		if (c->has_min) {
+			rs_emit_line(e, "if %s < %s {", v,
+				     go_int_bound(g, c->min));
+			rs_emit_in(e);
+			go_fail(g, path,
+				rs_arena_printf(g->a,
+						"strconv.FormatInt(%s, 10)+\" "
+						"is less than min %s\"",
+						v, rs_gen_bound(g->a, c->min)));
+			rs_emit_out(e);
+			rs_emit_line(e, "}");
+		}
+		if (c->has_max) {
+			rs_emit_line(e, "if %s > %s {", v,
+				     go_int_bound(g, c->max));
+			rs_emit_in(e);
+			go_fail(g, path,
+				rs_arena_printf(g->a,
+						"strconv.FormatInt(%s, 10)+\" "
+						"is more than max %s\"",
+						v, rs_gen_bound(g->a, c->max)));
+			rs_emit_out(e);
+			rs_emit_line(e, "}");
+		}
+		break;
+	case RS_TYPE_FLOAT:
+		g->need_math = true;
+		rs_emit_line(e, "if math.IsNaN(%s) || math.IsInf(%s, 0) {", v,
+			     v);
+		rs_emit_in(e);
+		go_fail(g, path, "\"not a finite number\"");
+		rs_emit_out(e);
+		rs_emit_line(e, "}");
+		for (int k = 0; k < 2; k++) {
+			bool has = k ? c->has_max : c->has_min;
+			double bound = k ? c->max : c->min;
+			if (!has)
+				continue;
+			g->need_strconv = true;
+			rs_emit_line(e, "if %s %s %s {", v, k ? ">" : "<",
+				     rs_gen_bound(g->a, bound));
+			rs_emit_in(e);
+			go_fail(g, path,
+				rs_arena_printf(
+					g->a,
+					"strconv.FormatFloat(%s, 'g', -1, 64)+"
+					"\" is %s %s\"",
+					v,
+					k ? "more than max" : "less than min",
+					rs_gen_bound(g->a, bound)));
+			rs_emit_out(e);
+			rs_emit_line(e, "}");
+		}
+		break;
+	case RS_TYPE_BOOL:
+	case RS_TYPE_TIMESTAMP:
+		break;
+	case RS_TYPE_ENUM:
+		rs_emit_line(e, "if !%s.valid() {", v);
+		rs_emit_in(e);
+		{
+			const char *list = "";
+			for (size_t i = 0; i < t->enum_count; i++)
+				list = rs_arena_printf(g->a, "%s%s%s", list,
+						       i ? ", " : "",
+						       t->enum_values[i]);
+			go_fail(g, path,
+				rs_arena_printf(
+					g->a,
+					"\"'\"+string(%s)+\"' is not one "
+					"of %s\"",
+					v, rs_emit_escape(g->a, list, "\"\\")));
+		}
+		rs_emit_out(e);
+		rs_emit_line(e, "}");
+		break;
+	case RS_TYPE_OBJECT:
+		if (depth > 0) {
+			/* an element of an array: nil is not an object */
+			rs_emit_line(e, "if %s == nil {", v);
+			rs_emit_in(e);
+			go_fail(g, path, "\"expected an object, got null\"");
+			rs_emit_out(e);
+			rs_emit_line(e, "}");
+		}
+		rs_emit_line(e,
+			     "if err := %s.validate(ev, ver, %s); err != nil {",
+			     v, path);
+		rs_emit_in(e);
+		rs_emit_line(e, "return err");
+		rs_emit_out(e);
+		rs_emit_line(e, "}");
+		break;
+	case RS_TYPE_ARRAY: {
+		if (depth == 0 && c->has_max_items) {
+			g->need_strconv = true;
+			rs_emit_line(e, "if len(%s) > %lld {", v,
+				     (long long)c->max_items);
+			rs_emit_in(e);
+			go_fail(g, path,
+				rs_arena_printf(
+					g->a,
+					"strconv.Itoa(len(%s))+\" items, "
+					"more than max_items %lld\"",
+					v, (long long)c->max_items));
+			rs_emit_out(e);
+			rs_emit_line(e, "}");
+		}
+		const rs_type *it = t->items;
+		if (!go_has_checks(f, it))
+			break;
+		g->need_strconv = true;
+		const char *iv =
+			depth ? rs_arena_printf(g->a, "i%d", depth) : "i";
+		const char *xv =
+			depth ? rs_arena_printf(g->a, "x%d", depth) : "x";
+		rs_emit_line(e, "for %s, %s := range %s {", iv, xv, v);
+		rs_emit_in(e);
+		go_check_value(
+			g, f, it, xv,
+			rs_arena_printf(g->a, "%s+\"[\"+strconv.Itoa(%s)+\"]\"",
+					path, iv),
+			depth + 1);
+		rs_emit_out(e);
+		rs_emit_line(e, "}");
+		break;
+	}
+	}
+}
+
+/* Appends value v of type t to b. */
+static void go_encode_value(go_ctx *g, const rs_type *t, const char *v,
+			    int depth)
+{
+	rs_emit *e = &g->body;
+	switch (t->kind) {
+	case RS_TYPE_STRING:
+		rs_emit_line(e, "b = reestr.AppendString(b, %s)", v);
+		break;
+	case RS_TYPE_ENUM:
+		rs_emit_line(e, "b = reestr.AppendString(b, string(%s))", v);
+		break;
+	case RS_TYPE_INT:
+		rs_emit_line(e, "b = reestr.AppendInt(b, %s)", v);
+		break;
+	case RS_TYPE_FLOAT:
+		rs_emit_line(e, "b = reestr.AppendFloat(b, %s)", v);
+		break;
+	case RS_TYPE_BOOL:
+		rs_emit_line(e, "b = reestr.AppendBool(b, %s)", v);
+		break;
+	case RS_TYPE_TIMESTAMP:
+		rs_emit_line(e, "b = reestr.AppendTime(b, %s)", v);
+		break;
+	case RS_TYPE_OBJECT:
+		rs_emit_line(e, "b = %s.appendJSON(b)", v);
+		break;
+	case RS_TYPE_ARRAY: {
+		const char *iv =
+			depth ? rs_arena_printf(g->a, "i%d", depth) : "i";
+		const char *xv =
+			depth ? rs_arena_printf(g->a, "x%d", depth) : "x";
+		rs_emit_line(e, "b = append(b, '[')");
+		rs_emit_line(e, "for %s, %s := range %s {", iv, xv, v);
+		rs_emit_in(e);
+		rs_emit_line(e, "if %s > 0 {", iv);
+		rs_emit_in(e);
+		rs_emit_line(e, "b = append(b, ',')");
+		rs_emit_out(e);
+		rs_emit_line(e, "}");
+		go_encode_value(g, t->items, xv, depth + 1);
+		rs_emit_out(e);
+		rs_emit_line(e, "}");
+		rs_emit_line(e, "b = append(b, ']')");
+		break;
+	}
+	}
+}
+
+static const char *const go_event_reserved[] = {
+	"EventUUID",	"SetEventUUID", "EventTime", "SetEventTime",
+	"EventID",	"EventVersion", "EventName", "Validate",
+	"AppendFields", "Base",		NULL,
+};
+
+static go_field *go_fields(go_ctx *g, const rs_field *fields, size_t n,
+			   bool event)
+{
+	rs_members m;
+	rs_members_init(&m, event ? go_event_reserved : NULL);
+	go_field *out = rs_arena_calloc(g->a, n ? n : 1, sizeof *out);
+	for (size_t i = 0; i < n; i++) {
+		const rs_field *f = &fields[i];
+		static const char *const req[] = {"Set", "", NULL};
+		static const char *const opt[] = {"Set", "", "Has", NULL};
+		const char *stem = rs_members_claim(
+			&m, g->a, rs_name_pascal(g->a, f->name, true),
+			f->required ? req : opt, "Field");
+		out[i] = (go_field){
+			.f = f,
+			.var = go_private(g, f->name),
+			.stem = stem,
+			.type = go_type(g, &f->type),
+		};
+		if (!go_nilable(&f->type))
+			out[i].has = rs_arena_printf(
+				g->a, "has%s",
+				rs_name_pascal(g->a, f->name, true));
+	}
+	return out;
+}
+
+static void go_doc(go_ctx *g, const char *text)
+{
+	rs_emit_wrapped(&g->body, "// ", text, 80);
+}
+
+/* The struct, constructor, accessors, validate and encode of an event
+ * version (class != NULL) or an object. */
+static void go_class(go_ctx *g, const char *name, const char *doc,
+		     const rs_field *fields, size_t n,
+		     const rs_plan_version *ver)
+{
+	rs_emit *e = &g->body;
+	const char *recv = ver ? "e" : "o";
+	g->owner = name;
+	go_field *gf = go_fields(g, fields, n, ver != NULL);
+
+	rs_emit_blank(e);
+	go_doc(g, doc);
+	if (ver && ver->deprecated) {
+		rs_emit_line(e, "//");
+		go_doc(g,
+		       rs_arena_printf(
+			       g->a,
+			       "Deprecated: %s is deprecated in the registry; "
+			       "send a newer event or version instead.",
+			       ver->event->name));
+	}
+	rs_emit_line(e, "type %s struct {", name);
+	rs_emit_in(e);
+	if (ver) {
+		rs_emit_line(e, "reestr.Base");
+		if (n)
+			rs_emit_blank(e);
+	}
+	/* gofmt aligns the types of consecutive fields */
+	size_t width = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t w = strlen(gf[i].var);
+		if (w > width)
+			width = w;
+		if (gf[i].has && strlen(gf[i].has) > width)
+			width = strlen(gf[i].has);
+	}
+	for (size_t i = 0; i < n; i++)
+		rs_emit_line(e, "%-*s %s", (int)width, gf[i].var, gf[i].type);
+	for (size_t i = 0; i < n; i++)
+		if (gf[i].has)
+			rs_emit_line(e, "%-*s bool", (int)width, gf[i].has);
+	rs_emit_out(e);
+	rs_emit_line(e, "}");
+
+	rs_emit_blank(e);
+	if (ver) {
+		go_doc(g, rs_arena_printf(g->a,
+					  "New%s returns a %s stamped with the "
+					  "current time and a new UUIDv7.",
+					  name, name));
+		if (ver->deprecated) {
+			rs_emit_line(e, "//");
+			go_doc(g, rs_arena_printf(
+					  g->a,
+					  "Deprecated: %s is deprecated in the "
+					  "registry.",
+					  ver->event->name));
+		}
+		rs_emit_line(e, "func New%s() *%s {", name, name);
+		rs_emit_in(e);
+		rs_emit_line(e, "return &%s{Base: reestr.NewBase()}", name);
+	} else {
+		go_doc(g, rs_arena_printf(g->a, "New%s returns an empty %s.",
+					  name, name));
+		rs_emit_line(e, "func New%s() *%s {", name, name);
+		rs_emit_in(e);
+		rs_emit_line(e, "return &%s{}", name);
+	}
+	rs_emit_out(e);
+	rs_emit_line(e, "}");
+
+	if (ver) {
+		const struct {
+			const char *method, *type, *value, *doc;
+		} ids[] = {
+			{"EventID", "int64",
+			 rs_arena_printf(g->a, "%lld",
+					 (long long)ver->event->id),
+			 "EventID returns the registry id of %s, %lld."},
+			{"EventVersion", "int",
+			 rs_arena_printf(g->a, "%d", ver->version->number),
+			 "EventVersion returns the version of %s, %d."},
+			{"EventName", "string", go_quote(g, ver->event->name),
+			 "EventName returns the registry name of %s, %s."},
+		};
+		for (size_t i = 0; i < 3; i++) {
+			rs_emit_blank(e);
+			const char *d =
+				i == 0 ? rs_arena_printf(
+						 g->a, ids[i].doc,
+						 ver->event->name,
+						 (long long)ver->event->id)
+				: i == 1 ? rs_arena_printf(g->a, ids[i].doc,
+							   ver->event->name,
+							   ver->version->number)
+					 : rs_arena_printf(g->a, ids[i].doc,
+							   ver->event->name,
+							   ver->event->name);
+			go_doc(g, d);
+			rs_emit_line(e, "func (*%s) %s() %s { return %s }",
+				     name, ids[i].method, ids[i].type,
+				     ids[i].value);
+		}
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		const go_field *x = &gf[i];
+		const char *fdoc = go_field_doc(g, x->f);
+		rs_emit_blank(e);
+		go_doc(g,
+		       rs_arena_printf(g->a, "Set%s sets %s%s%s", x->stem,
+				       x->f->name, *fdoc ? ": " : ".", fdoc));
+		rs_emit_line(e, "func (%s *%s) Set%s(v %s) {", recv, name,
+			     x->stem, x->type);
+		rs_emit_in(e);
+		rs_emit_line(e, "%s.%s = v", recv, x->var);
+		if (x->has)
+			rs_emit_line(e, "%s.%s = true", recv, x->has);
+		rs_emit_out(e);
+		rs_emit_line(e, "}");
+
+		rs_emit_blank(e);
+		go_doc(g, rs_arena_printf(
+				  g->a, "%s returns %s%s.", x->stem, x->f->name,
+				  x->f->required ? ""
+				  : x->has ? ", or the zero value when it is "
+					     "not set"
+					   : ", or nil when it is not set"));
+		rs_emit_line(e, "func (%s *%s) %s() %s { return %s.%s }", recv,
+			     name, x->stem, x->type, recv, x->var);
+		if (!x->f->required) {
+			rs_emit_blank(e);
+			go_doc(g, rs_arena_printf(g->a,
+						  "Has%s reports whether %s is "
+						  "set; it is optional.",
+						  x->stem, x->f->name));
+			rs_emit_line(
+				e, "func (%s *%s) Has%s() bool { return %s }",
+				recv, name, x->stem,
+				x->has ? rs_arena_printf(g->a, "%s.%s", recv,
+							 x->has)
+				       : rs_arena_printf(g->a, "%s.%s != nil",
+							 recv, x->var));
+		}
+	}
+
+	/* Validate */
+	rs_emit_blank(e);
+	if (ver) {
+		go_doc(g, "Validate reports the first field that is missing or "
+			  "breaks a constraint of the registry, as a "
+			  "*reestr.FieldError; the sender calls it before an "
+			  "event leaves the process.");
+		rs_emit_line(e, "func (e *%s) Validate() error {", name);
+		rs_emit_in(e);
+		if (n)
+			rs_emit_line(e, "const ev, ver = %s, %d",
+				     go_quote(g, ver->event->name),
+				     ver->version->number);
+	} else {
+		rs_emit_line(e,
+			     "func (o *%s) validate(ev string, ver int, path "
+			     "string) error {",
+			     name);
+		rs_emit_in(e);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const go_field *x = &gf[i];
+		const char *v = rs_arena_printf(g->a, "%s.%s", recv, x->var);
+		const char *path =
+			ver ? go_quote(g, rs_arena_printf(g->a, "fields.%s",
+							  x->f->name))
+			    : rs_arena_printf(g->a, "path+\".%s\"", x->f->name);
+		if (x->f->required) {
+			rs_emit_line(
+				e, "if %s {",
+				x->has ? rs_arena_printf(g->a, "!%s.%s", recv,
+							 x->has)
+				       : rs_arena_printf(g->a, "%s == nil", v));
+			rs_emit_in(e);
+			go_fail(g, path, "\"missing required field\"");
+			rs_emit_out(e);
+			rs_emit_line(e, "}");
+			go_check_value(g, x->f, &x->f->type, v, path, 0);
+		} else if (go_has_checks(x->f, &x->f->type)) {
+			rs_emit_line(
+				e, "if %s {",
+				x->has ? rs_arena_printf(g->a, "%s.%s", recv,
+							 x->has)
+				       : rs_arena_printf(g->a, "%s != nil", v));
+			rs_emit_in(e);
+			go_check_value(g, x->f, &x->f->type, v, path, 0);
+			rs_emit_out(e);
+			rs_emit_line(e, "}");
+		}
+	}
+	rs_emit_line(e, "return nil");
+	rs_emit_out(e);
+	rs_emit_line(e, "}");
+
+	/* encoding */
+	rs_emit_blank(e);
+	if (ver) {
+		go_doc(g, "AppendFields appends the event's fields to b as "
+			  "canonical JSON (docs/wire-format.md).");
+		rs_emit_line(e, "func (e *%s) AppendFields(b []byte) []byte {",
+			     name);
+	} else {
+		rs_emit_line(e, "func (o *%s) appendJSON(b []byte) []byte {",
+			     name);
+	}
+	rs_emit_in(e);
+	rs_emit_line(e, "b = append(b, '{')");
+	rs_comma *commas = rs_arena_calloc(g->a, n ? n : 1, sizeof *commas);
+	if (rs_commas(fields, n, commas))
+		rs_emit_line(e, "start := len(b)");
+	for (size_t i = 0; i < n; i++) {
+		const go_field *x = &gf[i];
+		const char *v = rs_arena_printf(g->a, "%s.%s", recv, x->var);
+		bool opt = !x->f->required;
+		if (opt) {
+			rs_emit_line(
+				e, "if %s {",
+				x->has ? rs_arena_printf(g->a, "%s.%s", recv,
+							 x->has)
+				       : rs_arena_printf(g->a, "%s != nil", v));
+			rs_emit_in(e);
+		}
+		if (commas[i] == RS_COMMA_MAYBE) {
+			rs_emit_line(e, "if len(b) > start {");
+			rs_emit_in(e);
+			rs_emit_line(e, "b = append(b, ',')");
+			rs_emit_out(e);
+			rs_emit_line(e, "}");
+		}
+		rs_emit_line(e, "b = append(b, `%s\"%s\":`...)",
+			     commas[i] == RS_COMMA_ALWAYS ? "," : "",
+			     x->f->name);
+		go_encode_value(g, &x->f->type, v, 0);
+		if (opt) {
+			rs_emit_out(e);
+			rs_emit_line(e, "}");
+		}
+	}
+	rs_emit_line(e, "return append(b, '}')");
+	rs_emit_out(e);
+	rs_emit_line(e, "}");
+}
+
+static void go_enum(go_ctx *g, const rs_plan_enum *en)
+{
+	rs_emit *e = &g->body;
+	const rs_type *t = en->type;
+	rs_emit_blank(e);
+	go_doc(g,
+	       rs_arena_printf(g->a, "%s is one of the values of %s%s%s",
+			       en->name, en->name,
+			       *en->description ? ": " : ".", en->description));
+	rs_emit_line(e, "type %s string", en->name);
+	rs_emit_blank(e);
+	go_doc(g, rs_arena_printf(g->a, "The values of %s.", en->name));
+	rs_emit_line(e, "const (");
+	rs_emit_in(e);
+	const char **names =
+		rs_arena_calloc(g->a, t->enum_count + 1, sizeof *names);
+	size_t width = 0;
+	for (size_t i = 0; i < t->enum_count; i++) {
+		names[i] = rs_arena_printf(
+			g->a, "%s%s", en->name,
+			rs_name_pascal(g->a, t->enum_values[i], true));
+		if (strlen(names[i]) > width)
+			width = strlen(names[i]);
+	}
+	for (size_t i = 0; i < t->enum_count; i++)
+		rs_emit_line(e, "%-*s %s = %s", (int)width, names[i], en->name,
+			     go_quote(g, t->enum_values[i]));
+	rs_emit_out(e);
+	rs_emit_line(e, ")");
+	rs_emit_blank(e);
+	rs_emit_line(e, "func (v %s) valid() bool {", en->name);
+	rs_emit_in(e);
+	rs_emit_line(e, "switch v {");
+	for (size_t i = 0; i < t->enum_count; i++) {
+		rs_emit_line(e, "case %s:", names[i]);
+		rs_emit_in(e);
+		rs_emit_line(e, "return true");
+		rs_emit_out(e);
+	}
+	rs_emit_line(e, "}");
+	rs_emit_line(e, "return false");
+	rs_emit_out(e);
+	rs_emit_line(e, "}");
+}
+
+static void go_object(go_ctx *g, const rs_plan_object *po)
+{
+	const char *doc = rs_arena_printf(
+		g->a, "%s is %s%s%s", po->name,
+		po->object->name ? "the registry object " : "an object",
+		po->object->name ? po->object->name : "",
+		po->description && *po->description
+			? rs_arena_printf(g->a, ": %s", po->description)
+			: ".");
+	go_class(g, po->name, doc, po->object->fields, po->object->field_count,
+		 NULL);
+}
+
+static void go_reset_file(go_ctx *g)
+{
+	rs_emit_init(&g->body, "\t");
+	g->need_time = g->need_math = g->need_regexp = false;
+	g->need_strconv = g->need_utf8 = false;
+	g->pattern_count = 0;
+}
+
+/* Prints the file header, imports and pattern variables, then the body. */
+static int go_finish_file(go_ctx *g, rs_langpack *out, const char *path)
+{
+	rs_emit f;
+	rs_emit_init(&f, "\t");
+	rs_emit_line(&f, "// Code generated by reestr gen. DO NOT EDIT.");
+	rs_emit_blank(&f);
+	rs_emit_line(&f, "package %s", g->plan->env->name);
+	rs_emit_blank(&f);
+	rs_emit_line(&f, "import (");
+	rs_emit_in(&f);
+	if (g->need_math)
+		rs_emit_line(&f, "\"math\"");
+	if (g->need_regexp)
+		rs_emit_line(&f, "\"regexp\"");
+	if (g->need_strconv)
+		rs_emit_line(&f, "\"strconv\"");
+	if (g->need_time)
+		rs_emit_line(&f, "\"time\"");
+	if (g->need_utf8)
+		rs_emit_line(&f, "\"unicode/utf8\"");
+	if (g->need_math || g->need_regexp || g->need_strconv || g->need_time ||
+	    g->need_utf8)
+		rs_emit_blank(&f);
+	rs_emit_line(&f, "\"%s/reestr\"", g->module);
+	rs_emit_out(&f);
+	rs_emit_line(&f, ")");
+	if (g->pattern_count) {
+		rs_emit_blank(&f);
+		rs_emit_line(&f, "var (");
+		rs_emit_in(&f);
+		size_t width = 0;
+		for (size_t i = 0; i < g->pattern_count; i++)
+			if (strlen(g->pattern_names[i]) > width)
+				width = strlen(g->pattern_names[i]);
+		for (size_t i = 0; i < g->pattern_count; i++)
+			rs_emit_line(&f, "%-*s = regexp.MustCompile(%s)",
+				     (int)width, g->pattern_names[i],
+				     g->pattern_values[i]);
+		rs_emit_out(&f);
+		rs_emit_line(&f, ")");
+	}
+	rs_emit_raw(&f, "%s", g->body.out.data ? g->body.out.data : "");
+	if (g->body.failed)
+		f.failed = true;
+	rs_buf_free(&g->body.out);
+	return rs_langpack_add_emitted(out, path, &f);
+}
+
+static int go_langpack_file(go_ctx *g, rs_langpack *out)
+{
+	const rs_plan *p = g->plan;
+	rs_emit *e = &g->body;
+	rs_emit f;
+	rs_emit_init(&f, "\t");
+	rs_emit_line(&f, "// Code generated by reestr gen. DO NOT EDIT.");
+	rs_emit_blank(&f);
+	g->body = f;
+	go_doc(g,
+	       rs_arena_printf(
+		       g->a,
+		       "Package %s holds the typed events of the registry "
+		       "environment %s%s%s",
+		       p->env->name, p->env->name,
+		       *p->env->description ? ": " : ".", p->env->description));
+	rs_emit_line(e, "//");
+	go_doc(g, "Make an event with its New function, set its fields, and "
+		  "hand it to a Sender made by NewSender; the sender checks "
+		  "it, batches it and posts it to the collector in the "
+		  "background.");
+	rs_emit_line(e, "package %s", p->env->name);
+	rs_emit_blank(e);
+	rs_emit_line(e, "import \"%s/reestr\"", g->module);
+	rs_emit_blank(e);
+	go_doc(g, "Environment is the registry environment of these events.");
+	rs_emit_line(e, "const Environment = %s", go_quote(g, p->env->name));
+	rs_emit_blank(e);
+	go_doc(g, "NewSender returns a sender for this environment's events; "
+		  "it sets cfg.Environment.");
+	rs_emit_line(e, "func NewSender(cfg reestr.Config) (*reestr.Sender, "
+			"error) {");
+	rs_emit_in(e);
+	rs_emit_line(e, "cfg.Environment = Environment");
+	rs_emit_line(e, "return reestr.NewSender(cfg)");
+	rs_emit_out(e);
+	rs_emit_line(e, "}");
+	rs_emit_blank(e);
+	go_doc(g, "NewEvent returns a new event of the given registry id and "
+		  "version, or nil when this langpack has no such event "
+		  "version; for tools that handle events generically.");
+	rs_emit_line(e, "func NewEvent(id int64, version int) reestr.Event {");
+	rs_emit_in(e);
+	rs_emit_line(e, "switch {");
+	for (size_t i = 0; i < p->version_count; i++) {
+		rs_emit_line(e, "case id == %lld && version == %d:",
+			     (long long)p->versions[i].event->id,
+			     p->versions[i].version->number);
+		rs_emit_in(e);
+		rs_emit_line(e, "return New%s()", p->versions[i].name);
+		rs_emit_out(e);
+	}
+	rs_emit_line(e, "}");
+	rs_emit_line(e, "return nil");
+	rs_emit_out(e);
+	rs_emit_line(e, "}");
+	return rs_langpack_add_emitted(out, "langpack.go", e);
+}
+
+int rs_gen_go(const rs_plan *plan, const rs_langpack_options *o,
+	      rs_langpack *out)
+{
+	go_ctx g = {.plan = plan, .a = plan->arena};
+	g.module = o->go_module
+			   ? o->go_module
+			   : rs_arena_printf(g.a, "reestr.local/langpack/%s",
+					     plan->env->name);
+	int rc;
+	const char *gomod =
+		rs_arena_printf(g.a, "module %s\n\ngo 1.21\n", g.module);
+	if ((rc = rs_langpack_add(out, "go.mod", gomod, strlen(gomod))))
+		return rc;
+	if ((rc = go_langpack_file(&g, out)))
+		return rc;
+	/* one file per event: its versions and the types declared in them */
+	for (size_t i = 0; i < plan->version_count;) {
+		const rs_event *ev = plan->versions[i].event;
+		go_reset_file(&g);
+		for (; i < plan->version_count && plan->versions[i].event == ev;
+		     i++) {
+			const rs_plan_version *v = &plan->versions[i];
+			go_class(&g, v->name, rs_gen_event_doc(g.a, v, v->name),
+				 v->version->fields, v->version->field_count,
+				 v);
+		}
+		for (size_t j = 0; j < plan->object_count; j++)
+			if (plan->objects[j].origin_event == ev)
+				go_object(&g, &plan->objects[j]);
+		for (size_t j = 0; j < plan->enum_count; j++)
+			if (plan->enums[j].origin_event == ev)
+				go_enum(&g, &plan->enums[j]);
+		if ((rc = go_finish_file(
+			     &g, out,
+			     rs_arena_printf(g.a, "event_%s.go", ev->name))))
+			return rc;
+	}
+	/* one file per named object, with the types declared in it */
+	for (size_t i = 0; i < plan->object_count; i++) {
+		const rs_plan_object *po = &plan->objects[i];
+		if (!po->object->name)
+			continue;
+		go_reset_file(&g);
+		go_object(&g, po);
+		for (size_t j = 0; j < plan->object_count; j++)
+			if (plan->objects[j].origin_object == po->object &&
+			    j != i)
+				go_object(&g, &plan->objects[j]);
+		for (size_t j = 0; j < plan->enum_count; j++)
+			if (plan->enums[j].origin_object == po->object)
+				go_enum(&g, &plan->enums[j]);
+		if ((rc = go_finish_file(&g, out,
+					 rs_arena_printf(g.a, "object_%s.go",
+							 po->object->name))))
+			return rc;
+	}
+	for (size_t i = 0; i < rs_runtime_file_count; i++) {
+		const rs_embedded_file *rf = &rs_runtime_files[i];
+		if (strcmp(rf->lang, "go"))
+			continue;
+		if ((rc = rs_langpack_add(
+			     out, rs_arena_printf(g.a, "reestr/%s", rf->path),
+			     (const char *)rf->data, rf->len)))
+			return rc;
+	}
+	return 0;
+}

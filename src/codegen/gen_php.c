@@ -1,0 +1,7 @@
+#include "codegen/gen.h"
+#include "reestr/error.h"
+int rs_gen_php(const rs_plan *plan, const rs_langpack_options *o,
+	       rs_langpack *out)
+{
+	return rs_error_set(RS_EINVAL, "php: not yet");
+}

@@ -1,0 +1,209 @@
+/* Generating a langpack: plan it once, let the language's emitter print it,
+ * keep the files sorted so output is deterministic. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "codegen/gen.h"
+#include "reestr/error.h"
+
+int rs_lang_parse(const char *name, rs_lang *out)
+{
+	if (!strcmp(name, "go"))
+		*out = RS_LANG_GO;
+	else if (!strcmp(name, "python"))
+		*out = RS_LANG_PYTHON;
+	else if (!strcmp(name, "php"))
+		*out = RS_LANG_PHP;
+	else
+		return rs_error_set(RS_EINVAL,
+				    "unknown language '%s' (go, python, php)",
+				    name);
+	return 0;
+}
+
+const char *rs_lang_name(rs_lang lang)
+{
+	switch (lang) {
+	case RS_LANG_GO:
+		return "go";
+	case RS_LANG_PYTHON:
+		return "python";
+	case RS_LANG_PHP:
+		return "php";
+	}
+	return "?";
+}
+
+int rs_langpack_add(rs_langpack *p, const char *path, const char *data,
+		    size_t len)
+{
+	size_t i = 0;
+	while (i < p->count && strcmp(p->files[i].path, path) < 0)
+		i++;
+	if (i < p->count && !strcmp(p->files[i].path, path))
+		return rs_error_set(RS_ERR, "langpack: %s generated twice",
+				    path);
+	if (p->count == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+		rs_langpack_file *f = realloc(p->files, cap * sizeof *f);
+		if (!f)
+			return RS_ENOMEM;
+		p->files = f;
+		p->cap = cap;
+	}
+	rs_langpack_file f = {strdup(path), malloc(len + 1), len};
+	if (!f.path || !f.data) {
+		free(f.path);
+		free(f.data);
+		return RS_ENOMEM;
+	}
+	memcpy(f.data, data, len);
+	f.data[len] = '\0';
+	memmove(&p->files[i + 1], &p->files[i],
+		(p->count - i) * sizeof *p->files);
+	p->files[i] = f;
+	p->count++;
+	return 0;
+}
+
+int rs_langpack_add_emitted(rs_langpack *p, const char *path, rs_emit *e)
+{
+	char *text;
+	size_t len;
+	const char *indent = e->indent;
+	if (rs_emit_finish(e, &text, &len))
+		return RS_ENOMEM;
+	int rc = rs_langpack_add(p, path, text, len);
+	free(text);
+	rs_emit_init(e, indent);
+	return rc;
+}
+
+bool rs_commas(const rs_field *fields, size_t n, rs_comma *out)
+{
+	rs_comma state = RS_COMMA_NEVER;
+	bool maybe = false;
+	for (size_t i = 0; i < n; i++) {
+		out[i] = state;
+		maybe = maybe || state == RS_COMMA_MAYBE;
+		if (fields[i].required)
+			state = RS_COMMA_ALWAYS;
+		else if (state == RS_COMMA_NEVER)
+			state = RS_COMMA_MAYBE;
+	}
+	return maybe;
+}
+
+const char *rs_gen_bound(rs_arena *a, double v)
+{
+	return rs_arena_printf(a, "%.17g", v);
+}
+
+const char *rs_gen_event_doc(rs_arena *a, const rs_plan_version *v,
+			     const char *name)
+{
+	const rs_event *ev = v->event;
+	const char *desc = v->version->description && *v->version->description
+				   ? v->version->description
+				   : ev->description;
+	return rs_arena_printf(
+		a, "%s is version %d of %s (event %lld): %s\n\nOwner: %s (%s).",
+		name, v->version->number, ev->name, (long long)ev->id,
+		desc && *desc ? desc : "no description.", ev->owner->name,
+		ev->owner->contact);
+}
+
+int rs_langpack_new(const rs_registry *r, const rs_langpack_options *o,
+		    rs_langpack **out)
+{
+	*out = NULL;
+	rs_plan plan;
+	int rc = rs_plan_build(&plan, r, o->environment, o->lang == RS_LANG_GO);
+	if (rc)
+		return rc;
+	rs_langpack *p = calloc(1, sizeof *p);
+	if (!p) {
+		rc = RS_ENOMEM;
+		goto fail;
+	}
+	switch (o->lang) {
+	case RS_LANG_GO:
+		rc = rs_gen_go(&plan, o, p);
+		break;
+	case RS_LANG_PYTHON:
+		rc = rs_gen_python(&plan, o, p);
+		break;
+	case RS_LANG_PHP:
+		rc = rs_gen_php(&plan, o, p);
+		break;
+	}
+	if (rc)
+		goto fail;
+	rs_plan_free(&plan);
+	*out = p;
+	return 0;
+fail:
+	if (rc == RS_ENOMEM)
+		rs_error_set(RS_ENOMEM,
+			     "out of memory generating the langpack");
+	rs_langpack_free(p);
+	rs_plan_free(&plan);
+	return rc;
+}
+
+void rs_langpack_free(rs_langpack *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->count; i++) {
+		free(p->files[i].path);
+		free(p->files[i].data);
+	}
+	free(p->files);
+	free(p);
+}
+
+static int mkdirs(char *path)
+{
+	for (char *s = path + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		int rc = mkdir(path, 0755);
+		*s = '/';
+		if (rc && errno != EEXIST)
+			return -1;
+	}
+	return 0;
+}
+
+int rs_langpack_write(const rs_langpack *p, const char *dir)
+{
+	for (size_t i = 0; i < p->count; i++) {
+		char *path = NULL;
+		if (asprintf(&path, "%s/%s", dir, p->files[i].path) < 0)
+			return rs_error_set(RS_ENOMEM, "out of memory");
+		FILE *f = NULL;
+		if (mkdirs(path) || !(f = fopen(path, "wb")) ||
+		    fwrite(p->files[i].data, 1, p->files[i].len, f) !=
+			    p->files[i].len) {
+			int e = errno;
+			if (f)
+				fclose(f);
+			rs_error_set(RS_EIO, "write %s: %s", path, strerror(e));
+			free(path);
+			return RS_EIO;
+		}
+		if (fclose(f)) {
+			rs_error_set(RS_EIO, "write %s: %s", path,
+				     strerror(errno));
+			free(path);
+			return RS_EIO;
+		}
+		free(path);
+	}
+	return 0;
+}

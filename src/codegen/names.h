@@ -1,0 +1,21 @@
+/* Spelling registry names (lower snake_case) in each language's idiom. */
+#ifndef RS_CODEGEN_NAMES_H
+#define RS_CODEGEN_NAMES_H
+
+#include <stdbool.h>
+
+#include "base/arena.h"
+
+/* user_agent -> UserAgent. With go_initialisms, the words of Go's style
+ * guide are upper case: user_id -> UserID, device_os -> DeviceOS. */
+char *rs_name_pascal(rs_arena *a, const char *snake, bool go_initialisms);
+/* user_agent -> userAgent (PHP properties and method suffixes). */
+char *rs_name_camel(rs_arena *a, const char *snake);
+/* user_agent -> USER_AGENT (Python enum members). */
+char *rs_name_upper(rs_arena *a, const char *snake);
+
+bool rs_name_is_python_keyword(const char *s);
+/* A word PHP reserves, compared case-insensitively (class names). */
+bool rs_name_is_php_reserved(const char *s);
+
+#endif

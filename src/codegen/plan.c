@@ -1,0 +1,321 @@
+/* Works out a langpack's content and names; see plan.h. */
+#include "codegen/plan.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/names.h"
+#include "reestr/error.h"
+
+static size_t hash_ptr(const void *p, size_t cap)
+{
+	uintptr_t x = (uintptr_t)p;
+	x ^= x >> 17;
+	x *= 0x9e3779b97f4a7c15u;
+	return (size_t)(x >> 7) & (cap - 1);
+}
+
+static size_t hash_str(const char *s, size_t cap)
+{
+	size_t h = 1469598103934665603u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return h & (cap - 1);
+}
+
+/* Open addressing, kept at most half full; capacities are powers of two. */
+static int slots_grow(rs_plan *p)
+{
+	size_t cap = p->slot_cap ? p->slot_cap * 2 : 256;
+	rs_plan_slot *s = calloc(cap, sizeof *s);
+	if (!s)
+		return RS_ENOMEM;
+	for (size_t i = 0; i < p->slot_cap; i++) {
+		if (!p->slots[i].key)
+			continue;
+		size_t j = hash_ptr(p->slots[i].key, cap);
+		while (s[j].key)
+			j = (j + 1) & (cap - 1);
+		s[j] = p->slots[i];
+	}
+	free(p->slots);
+	p->slots = s;
+	p->slot_cap = cap;
+	return 0;
+}
+
+static const char *slot_get(const rs_plan *p, const void *key)
+{
+	if (!p->slot_cap)
+		return NULL;
+	for (size_t j = hash_ptr(key, p->slot_cap); p->slots[j].key;
+	     j = (j + 1) & (p->slot_cap - 1))
+		if (p->slots[j].key == key)
+			return p->slots[j].name;
+	return NULL;
+}
+
+static int slot_put(rs_plan *p, const void *key, const char *name)
+{
+	if (2 * (p->slot_count + 1) > p->slot_cap && slots_grow(p))
+		return RS_ENOMEM;
+	size_t j = hash_ptr(key, p->slot_cap);
+	while (p->slots[j].key)
+		j = (j + 1) & (p->slot_cap - 1);
+	p->slots[j].key = key;
+	p->slots[j].name = name;
+	p->slot_count++;
+	return 0;
+}
+
+static bool is_taken(const rs_plan *p, const char *name)
+{
+	if (!p->taken_cap)
+		return false;
+	for (size_t j = hash_str(name, p->taken_cap); p->taken[j];
+	     j = (j + 1) & (p->taken_cap - 1))
+		if (!strcmp(p->taken[j], name))
+			return true;
+	return false;
+}
+
+static int take(rs_plan *p, const char *name)
+{
+	if (2 * (p->taken_count + 1) > p->taken_cap) {
+		size_t cap = p->taken_cap ? p->taken_cap * 2 : 256;
+		const char **t = calloc(cap, sizeof *t);
+		if (!t)
+			return RS_ENOMEM;
+		for (size_t i = 0; i < p->taken_cap; i++) {
+			if (!p->taken[i])
+				continue;
+			size_t j = hash_str(p->taken[i], cap);
+			while (t[j])
+				j = (j + 1) & (cap - 1);
+			t[j] = p->taken[i];
+		}
+		free(p->taken);
+		p->taken = t;
+		p->taken_cap = cap;
+	}
+	size_t j = hash_str(name, p->taken_cap);
+	while (p->taken[j])
+		j = (j + 1) & (p->taken_cap - 1);
+	p->taken[j] = name;
+	p->taken_count++;
+	return 0;
+}
+
+/* A free type name: the wanted one, or with "Type" added until free
+ * (docs/langpacks.md, "Names"). */
+static const char *claim(rs_plan *p, const char *wanted)
+{
+	const char *name = wanted;
+	while (name && is_taken(p, name))
+		name = rs_arena_printf(p->arena, "%sType", name);
+	if (!name || take(p, name))
+		return NULL;
+	return name;
+}
+
+const char *rs_plan_object_name(const rs_plan *plan, const rs_object *o)
+{
+	return slot_get(plan, o);
+}
+
+const char *rs_plan_enum_name(const rs_plan *plan, const rs_type *t)
+{
+	return slot_get(plan, t);
+}
+
+const rs_type *rs_type_element(const rs_type *t)
+{
+	while (t->kind == RS_TYPE_ARRAY)
+		t = t->items;
+	return t;
+}
+
+typedef struct origin {
+	const rs_event *event;
+	const rs_object *object;
+} origin;
+
+static int walk_fields(rs_plan *p, const rs_field *fields, size_t n,
+		       const char *owner, origin from);
+
+static int add_object(rs_plan *p, const rs_object *o, const char *name,
+		      const char *description, origin from)
+{
+	if (p->object_count == p->object_cap) {
+		size_t cap = p->object_cap ? p->object_cap * 2 : 32;
+		rs_plan_object *a = realloc(p->objects, cap * sizeof *a);
+		if (!a)
+			return RS_ENOMEM;
+		p->objects = a;
+		p->object_cap = cap;
+	}
+	p->objects[p->object_count] = (rs_plan_object){
+		.object = o,
+		.name = name,
+		.description = description,
+		.origin_event = from.event,
+		.origin_object = from.object,
+		.seq = p->object_count,
+	};
+	p->object_count++;
+	return slot_put(p, o, name);
+}
+
+/* Names and records the types a field's type needs. */
+static int walk_type(rs_plan *p, const rs_type *t, const rs_field *f,
+		     const char *owner, origin from)
+{
+	t = rs_type_element(t);
+	if (t->kind == RS_TYPE_ENUM) {
+		if (slot_get(p, t))
+			return 0;
+		const char *name = claim(
+			p, rs_arena_printf(p->arena, "%s%s", owner,
+					   rs_name_pascal(p->arena, f->name,
+							  p->go_initialisms)));
+		if (!name)
+			return RS_ENOMEM;
+		if (p->enum_count == p->enum_cap) {
+			size_t cap = p->enum_cap ? p->enum_cap * 2 : 32;
+			rs_plan_enum *a = realloc(p->enums, cap * sizeof *a);
+			if (!a)
+				return RS_ENOMEM;
+			p->enums = a;
+			p->enum_cap = cap;
+		}
+		p->enums[p->enum_count++] = (rs_plan_enum){
+			.type = t,
+			.name = name,
+			.description = f->description,
+			.origin_event = from.event,
+			.origin_object = from.object,
+		};
+		return slot_put(p, t, name);
+	}
+	if (t->kind != RS_TYPE_OBJECT || slot_get(p, t->object))
+		return 0;
+	const rs_object *o = t->object;
+	if (o->name) {
+		/* A named object: its own class, walked as its own origin. */
+		const char *name = claim(p, rs_name_pascal(p->arena, o->name,
+							   p->go_initialisms));
+		int rc;
+		if (!name)
+			return RS_ENOMEM;
+		if ((rc = add_object(p, o, name, o->description,
+				     (origin){NULL, o})))
+			return rc;
+		return walk_fields(p, o->fields, o->field_count, name,
+				   (origin){NULL, o});
+	}
+	const char *name =
+		claim(p, rs_arena_printf(p->arena, "%s%s", owner,
+					 rs_name_pascal(p->arena, f->name,
+							p->go_initialisms)));
+	int rc;
+	if (!name)
+		return RS_ENOMEM;
+	if ((rc = add_object(p, o, name, f->description, from)))
+		return rc;
+	return walk_fields(p, o->fields, o->field_count, name, from);
+}
+
+static int walk_fields(rs_plan *p, const rs_field *fields, size_t n,
+		       const char *owner, origin from)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = walk_type(p, &fields[i].type, &fields[i], owner, from);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int cmp_object_name(const void *a, const void *b)
+{
+	const rs_plan_object *x = a, *y = b;
+	/* named objects first, by name; inline ones in discovery order */
+	if (x->object->name && y->object->name)
+		return strcmp(x->object->name, y->object->name);
+	if (!x->object->name && !y->object->name)
+		return x->seq < y->seq ? -1 : x->seq > y->seq;
+	return x->object->name ? -1 : 1;
+}
+
+int rs_plan_build(rs_plan *p, const rs_registry *r, const char *env_name,
+		  bool go_initialisms)
+{
+	memset(p, 0, sizeof *p);
+	p->registry = r;
+	p->go_initialisms = go_initialisms;
+	p->env = rs_registry_environment_by_name(r, env_name);
+	if (!p->env)
+		return rs_error_set(RS_EINVAL,
+				    "environment '%s' is not in the registry",
+				    env_name);
+	p->arena = rs_arena_new(64 * 1024);
+	if (!p->arena)
+		return RS_ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < p->env->event_count; i++)
+		n += p->env->events[i]->version_count;
+	p->versions = calloc(n ? n : 1, sizeof *p->versions);
+	if (!p->versions)
+		goto nomem;
+	/* Event class names first, so an object or enum never takes one. */
+	for (size_t i = 0; i < p->env->event_count; i++) {
+		const rs_event *ev = p->env->events[i];
+		for (size_t j = 0; j < ev->version_count; j++) {
+			const rs_version *v = &ev->versions[j];
+			rs_status st = rs_version_status(ev, v);
+			if (st == RS_STATUS_DECOMMISSIONED)
+				continue;
+			const char *name = claim(
+				p, rs_arena_printf(
+					   p->arena, "%sV%d",
+					   rs_name_pascal(p->arena, ev->name,
+							  go_initialisms),
+					   v->number));
+			if (!name)
+				goto nomem;
+			p->versions[p->version_count++] = (rs_plan_version){
+				.event = ev,
+				.version = v,
+				.name = name,
+				.deprecated = st == RS_STATUS_DEPRECATED,
+			};
+		}
+	}
+	for (size_t i = 0; i < p->version_count; i++) {
+		rs_plan_version *v = &p->versions[i];
+		int rc = walk_fields(p, v->version->fields,
+				     v->version->field_count, v->name,
+				     (origin){v->event, NULL});
+		if (rc)
+			goto nomem;
+	}
+	/* Stable order: named objects by name (their inline parts follow
+	 * in discovery order), so a new event does not reshuffle files. */
+	qsort(p->objects, p->object_count, sizeof *p->objects, cmp_object_name);
+	return 0;
+nomem:
+	rs_plan_free(p);
+	return rs_error_set(RS_ENOMEM, "out of memory planning the langpack");
+}
+
+void rs_plan_free(rs_plan *p)
+{
+	free(p->versions);
+	free(p->objects);
+	free(p->enums);
+	free(p->slots);
+	free(p->taken);
+	rs_arena_free(p->arena);
+	memset(p, 0, sizeof *p);
+}
