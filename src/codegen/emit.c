@@ -78,7 +78,10 @@ void rs_emit_wrapped(rs_emit *e, const char *prefix, const char *text,
 			size_t plen = strlen(prefix);
 			while (plen && prefix[plen - 1] == ' ')
 				plen--;
-			rs_emit_line(e, "%.*s", (int)plen, prefix);
+			if (plen)
+				rs_emit_line(e, "%.*s", (int)plen, prefix);
+			else
+				rs_emit_blank(e);
 		}
 		const char *q = p, *end = p + n;
 		while (q < end) {

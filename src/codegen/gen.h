@@ -47,7 +47,8 @@ bool rs_commas(const rs_field *fields, size_t n, rs_comma *out);
 
 /* A bound as the collector prints it (%.17g), for messages. */
 const char *rs_gen_bound(rs_arena *a, double v);
-/* The comment text for an event version: what, id, owner, status. */
+/* The comment text for an event version: what, id, owner. With a name,
+ * it starts "<name> is version ..." (Go's style), else "Version ...". */
 const char *rs_gen_event_doc(rs_arena *a, const rs_plan_version *v,
 			     const char *name);
 

@@ -1,7 +1,1026 @@
+/* The Python langpack: a package with objects.py and events.py (PEP 8,
+ * typed for mypy --strict), the runtime as the subpackage "runtime", and a
+ * pyproject.toml. */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "codegen/gen.h"
+#include "codegen/members.h"
+#include "codegen/names.h"
 #include "reestr/error.h"
+
+typedef struct py_ctx {
+	const rs_plan *plan;
+	rs_arena *a;
+	rs_emit body;
+	const char *owner;
+	bool in_events; /* printing events.py (objects come from objects.py) */
+	/* what the current module uses */
+	bool need_math, need_re, need_warnings, need_datetime, need_enum;
+	bool need_is_int, need_is_float;
+	bool need_event, need_error, enc_string, enc_int, enc_float, enc_bool,
+		enc_time;
+	const char **imported; /* named object classes events.py imports */
+	size_t imported_count, imported_cap;
+	const char *pattern_names[256], *pattern_values[256];
+	size_t pattern_count;
+} py_ctx;
+
+/* Names that may not be an attribute of a generated class: keywords, and
+ * what the class body itself uses (annotations, @property). */
+static bool py_reserved(const char *s)
+{
+	static const char *const used[] = {
+		"str", "int", "float", "bool", "list", "datetime", "property",
+	};
+	if (rs_name_is_python_keyword(s))
+		return true;
+	for (size_t i = 0; i < sizeof used / sizeof *used; i++)
+		if (!strcmp(used[i], s))
+			return true;
+	return false;
+}
+
+static const char *py_quote(py_ctx *g, const char *s)
+{
+	return rs_arena_printf(g->a, "\"%s\"", rs_emit_escape(g->a, s, "\"\\"));
+}
+
+static void py_import_object(py_ctx *g, const char *name)
+{
+	for (size_t i = 0; i < g->imported_count; i++)
+		if (!strcmp(g->imported[i], name))
+			return;
+	if (g->imported_count == g->imported_cap) {
+		size_t cap = g->imported_cap ? g->imported_cap * 2 : 16;
+		const char **n = rs_arena_calloc(g->a, cap, sizeof *n);
+		if (!n)
+			return;
+		if (g->imported_count)
+			memcpy(n, g->imported, g->imported_count * sizeof *n);
+		g->imported = n;
+		g->imported_cap = cap;
+	}
+	g->imported[g->imported_count++] = name;
+}
+
+/* Whether an object's class lives in objects.py. */
+static bool py_in_objects(const rs_plan *p, const rs_object *o)
+{
+	for (size_t i = 0; i < p->object_count; i++)
+		if (p->objects[i].object == o)
+			return p->objects[i].origin_object != NULL;
+	return false;
+}
+
+static const char *py_type(py_ctx *g, const rs_type *t)
+{
+	switch (t->kind) {
+	case RS_TYPE_STRING:
+		return "str";
+	case RS_TYPE_INT:
+		return "int";
+	case RS_TYPE_FLOAT:
+		return "float";
+	case RS_TYPE_BOOL:
+		return "bool";
+	case RS_TYPE_TIMESTAMP:
+		g->need_datetime = true;
+		return "datetime";
+	case RS_TYPE_ENUM:
+		return rs_plan_enum_name(g->plan, t);
+	case RS_TYPE_OBJECT: {
+		const char *name = rs_plan_object_name(g->plan, t->object);
+		if (g->in_events && py_in_objects(g->plan, t->object))
+			py_import_object(g, name);
+		return name;
+	}
+	case RS_TYPE_ARRAY:
+		return rs_arena_printf(g->a, "list[%s]", py_type(g, t->items));
+	}
+	return "?";
+}
+
+/* Enum types named by events.py but declared in objects.py are imported
+ * too. */
+static void py_note_enum(py_ctx *g, const rs_type *t)
+{
+	t = rs_type_element(t);
+	if (t->kind != RS_TYPE_ENUM || !g->in_events)
+		return;
+	for (size_t i = 0; i < g->plan->enum_count; i++)
+		if (g->plan->enums[i].type == t &&
+		    g->plan->enums[i].origin_object)
+			py_import_object(g, g->plan->enums[i].name);
+}
+
+/* A docstring: one line when it fits, else wrapped with the quotes on
+ * lines of their own at the end. */
+static void py_docstring(py_ctx *g, const char *text)
+{
+	rs_emit *e = &g->body;
+	/* backslashes and quotes escaped; line breaks kept */
+	rs_buf esc = RS_BUF_INIT;
+	for (const char *c = text; *c; c++)
+		if ((*c == '"' || *c == '\\')
+			    ? rs_buf_putc(&esc, '\\') || rs_buf_putc(&esc, *c)
+			    : rs_buf_putc(&esc, *c))
+			e->failed = true;
+	const char *t = rs_arena_strdup(g->a, esc.data ? esc.data : "");
+	rs_buf_free(&esc);
+	int indent = 4 * e->level;
+	if (!strchr(t, '\n') && indent + 6 + (int)strlen(t) <= 79) {
+		rs_emit_line(e, "\"\"\"%s\"\"\"", t);
+		return;
+	}
+	rs_emit scratch;
+	rs_emit_init(&scratch, "    ");
+	scratch.level = e->level;
+	rs_emit_wrapped(&scratch, "", t, 76);
+	char *out;
+	size_t len;
+	if (rs_emit_finish(&scratch, &out, &len)) {
+		e->failed = true;
+		return;
+	}
+	/* the opening quotes go before the first line's text */
+	size_t skip = (size_t)indent;
+	rs_emit_line(e, "\"\"\"%.*s", (int)strcspn(out + skip, "\n"),
+		     out + skip);
+	const char *rest = strchr(out, '\n');
+	if (rest)
+		rs_emit_raw(e, "%s", rest + 1);
+	rs_emit_line(e, "\"\"\"");
+	free(out);
+}
+
+static const char *py_constraints(py_ctx *g, const rs_field *f)
+{
+	const rs_constraints *c = &f->constraints;
+	const char *s = "";
+	if (c->has_min_length)
+		s = rs_arena_printf(g->a, "%s, min_length %lld", s,
+				    (long long)c->min_length);
+	if (c->has_max_length)
+		s = rs_arena_printf(g->a, "%s, max_length %lld", s,
+				    (long long)c->max_length);
+	if (c->has_min)
+		s = rs_arena_printf(g->a, "%s, min %s", s,
+				    rs_gen_bound(g->a, c->min));
+	if (c->has_max)
+		s = rs_arena_printf(g->a, "%s, max %s", s,
+				    rs_gen_bound(g->a, c->max));
+	if (c->pattern)
+		s = rs_arena_printf(g->a, "%s, pattern %s", s, c->pattern);
+	if (c->has_max_items)
+		s = rs_arena_printf(g->a, "%s, max_items %lld", s,
+				    (long long)c->max_items);
+	if (f->pii)
+		s = rs_arena_printf(g->a, "%s, personal data", s);
+	if (!f->required)
+		s = rs_arena_printf(g->a, "%s, optional", s);
+	return *s ? s + 2 : s;
+}
+
+static const char *py_field_doc(py_ctx *g, const rs_field *f)
+{
+	const char *cons = py_constraints(g, f);
+	const char *d = *f->description ? f->description
+					: rs_arena_printf(g->a, "The %s field.",
+							  f->name);
+	return *cons ? rs_arena_printf(g->a, "%s (%s)", d, cons) : d;
+}
+
+/* The local variable holding a field's value in validate(): its name,
+ * unless the method already uses that name. */
+static const char *py_local(py_ctx *g, const char *prop)
+{
+	static const char *const used[] = {
+		"ev",	    "ver",   "path",
+		"self",	    "math",  "re",
+		"out",	    "start", "ValidationError",
+		"datetime",
+	};
+	for (size_t i = 0; i < sizeof used / sizeof *used; i++)
+		if (!strcmp(used[i], prop))
+			return rs_arena_printf(g->a, "%s_value", prop);
+	if ((prop[0] == 'i' || prop[0] == 'x') &&
+	    (!prop[1] || (prop[1] >= '0' && prop[1] <= '9')))
+		return rs_arena_printf(g->a, "%s_value", prop);
+	return prop;
+}
+
+/* PaymentV0 -> PAYMENT_V0 */
+static const char *py_upper_snake(py_ctx *g, const char *pascal)
+{
+	size_t n = strlen(pascal);
+	char *out = rs_arena_alloc(g->a, 2 * n + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = pascal[i];
+		if (i && c >= 'A' && c <= 'Z')
+			out[o++] = '_';
+		out[o++] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static void py_raise(py_ctx *g, const char *path, const char *msg)
+{
+	rs_emit *e = &g->body;
+	g->need_error = true;
+	rs_emit_line(e, "raise ValidationError(");
+	rs_emit_in(e);
+	rs_emit_line(e, "ev, ver, %s,", path);
+	int room = 79 - 4 * e->level - 1;
+	const char *plus = strstr(msg, " + ");
+	if ((int)strlen(msg) <= room) {
+		rs_emit_line(e, "%s,", msg);
+	} else if (plus) {
+		/* a break before the operator, as PEP 8 now prefers */
+		rs_emit_line(e, "%.*s", (int)(plus - msg), msg);
+		rs_emit_line(e, "%s,", plus + 1);
+	} else {
+		/* two adjacent literals, split at a space outside {} */
+		bool f = msg[0] == 'f';
+		const char *body = msg + (f ? 2 : 1);
+		const char *cut = NULL;
+		int depth = 0;
+		for (const char *c = body; *c && c - msg < room - 1; c++) {
+			depth += *c == '{' ? 1 : *c == '}' ? -1 : 0;
+			if (*c == ' ' && !depth)
+				cut = c;
+		}
+		if (!cut) {
+			rs_emit_line(e, "%s,", msg);
+		} else {
+			rs_emit_line(e, "%.*s\"", (int)(cut + 1 - msg), msg);
+			const char *rest = cut + 1;
+			rs_emit_line(e, "%s\"%s,",
+				     f && strchr(rest, '{') ? "f" : "", rest);
+		}
+	}
+	rs_emit_out(e);
+	rs_emit_line(e, ")");
+}
+
+static void py_check(py_ctx *g, const rs_field *f, const rs_type *t,
+		     const char *v, const char *path, int depth)
+{
+	rs_emit *e = &g->body;
+	const rs_constraints *c = &f->constraints;
+	const char *got = rs_arena_printf(g->a, "type(%s).__name__", v);
+	switch (t->kind) {
+	case RS_TYPE_STRING:
+		rs_emit_line(e, "if not isinstance(%s, str):", v);
+		rs_emit_in(e);
+		py_raise(g, path,
+			 rs_arena_printf(g->a,
+					 "\"expected a string, got \" + %s",
+					 got));
+		rs_emit_out(e);
+		if (c->has_max_length) {
+			rs_emit_line(e, "if len(%s) > %lld:", v,
+				     (long long)c->max_length);
+			rs_emit_in(e);
+			py_raise(
+				g, path,
+				rs_arena_printf(g->a,
+						"f\"{len(%s)} characters, more "
+						"than max_length %lld\"",
+						v, (long long)c->max_length));
+			rs_emit_out(e);
+		}
+		if (c->has_min_length) {
+			rs_emit_line(e, "if len(%s) < %lld:", v,
+				     (long long)c->min_length);
+			rs_emit_in(e);
+			py_raise(g, path,
+				 rs_arena_printf(
+					 g->a,
+					 "f\"{len(%s)} characters, fewer "
+					 "than min_length %lld\"",
+					 v, (long long)c->min_length));
+			rs_emit_out(e);
+		}
+		if (c->pattern) {
+			g->need_re = true;
+			char *var =
+				rs_arena_printf(g->a, "_%s_%s_PATTERN",
+						py_upper_snake(g, g->owner),
+						rs_name_upper(g->a, f->name));
+			if (g->pattern_count < 256) {
+				g->pattern_names[g->pattern_count] = var;
+				g->pattern_values[g->pattern_count++] =
+					py_quote(g, c->pattern);
+			}
+			rs_emit_line(e, "if not %s.fullmatch(%s):", var, v);
+			rs_emit_in(e);
+			py_raise(g, path,
+				 py_quote(g,
+					  rs_arena_printf(
+						  g->a,
+						  "does not match pattern '%s'",
+						  c->pattern)));
+			rs_emit_out(e);
+		}
+		break;
+	case RS_TYPE_INT:
+		g->need_is_int = true;
+		rs_emit_line(e, "if not _is_int(%s):", v);
+		rs_emit_in(e);
+		py_raise(g, path,
+			 rs_arena_printf(g->a,
+					 "\"expected an integer, got \" + %s",
+					 got));
+		rs_emit_out(e);
+		rs_emit_line(e, "if not -(2**63) <= %s < 2**63:", v);
+		rs_emit_in(e);
+		py_raise(g, path,
+			 rs_arena_printf(g->a,
+					 "f\"{%s} is out of the int64 range\"",
+					 v));
+		rs_emit_out(e);
+		goto bounds;
+	case RS_TYPE_FLOAT:
+		g->need_math = true;
+		g->need_is_float = true;
+		rs_emit_line(e, "if not _is_float(%s):", v);
+		rs_emit_in(e);
+		py_raise(g, path,
+			 rs_arena_printf(
+				 g->a, "\"expected a float, got \" + %s", got));
+		rs_emit_out(e);
+		rs_emit_line(e, "if not math.isfinite(%s):", v);
+		rs_emit_in(e);
+		py_raise(g, path, "\"not a finite number\"");
+		rs_emit_out(e);
+	bounds:
+		if (c->has_min) {
+			rs_emit_line(e, "if %s < %s:", v,
+				     rs_gen_bound(g->a, c->min));
+			rs_emit_in(e);
+			py_raise(g, path,
+				 rs_arena_printf(
+					 g->a, "f\"{%s} is less than min %s\"",
+					 v, rs_gen_bound(g->a, c->min)));
+			rs_emit_out(e);
+		}
+		if (c->has_max) {
+			rs_emit_line(e, "if %s > %s:", v,
+				     rs_gen_bound(g->a, c->max));
+			rs_emit_in(e);
+			py_raise(g, path,
+				 rs_arena_printf(
+					 g->a, "f\"{%s} is more than max %s\"",
+					 v, rs_gen_bound(g->a, c->max)));
+			rs_emit_out(e);
+		}
+		break;
+	case RS_TYPE_BOOL:
+		rs_emit_line(e, "if not isinstance(%s, bool):", v);
+		rs_emit_in(e);
+		py_raise(g, path,
+			 rs_arena_printf(g->a, "\"expected a bool, got \" + %s",
+					 got));
+		rs_emit_out(e);
+		break;
+	case RS_TYPE_TIMESTAMP:
+		rs_emit_line(e, "if not isinstance(%s, datetime):", v);
+		rs_emit_in(e);
+		py_raise(g, path,
+			 rs_arena_printf(g->a,
+					 "\"expected a datetime, got \" + %s",
+					 got));
+		rs_emit_out(e);
+		rs_emit_line(e, "if %s.utcoffset() is None:", v);
+		rs_emit_in(e);
+		py_raise(g, path, "\"a timestamp needs a time zone\"");
+		rs_emit_out(e);
+		break;
+	case RS_TYPE_ENUM: {
+		const char *name = rs_plan_enum_name(g->plan, t);
+		rs_emit_line(e, "if not isinstance(%s, %s):", v, name);
+		rs_emit_in(e);
+		py_raise(g, path,
+			 rs_arena_printf(g->a, "\"expected %s, got \" + %s",
+					 name, got));
+		rs_emit_out(e);
+		break;
+	}
+	case RS_TYPE_OBJECT: {
+		const char *name = py_type(g, t);
+		rs_emit_line(e, "if not isinstance(%s, %s):", v, name);
+		rs_emit_in(e);
+		py_raise(g, path,
+			 rs_arena_printf(g->a, "\"expected %s, got \" + %s",
+					 name, got));
+		rs_emit_out(e);
+		rs_emit_line(e, "%s._validate(ev, ver, %s)", v, path);
+		break;
+	}
+	case RS_TYPE_ARRAY: {
+		rs_emit_line(e, "if not isinstance(%s, list):", v);
+		rs_emit_in(e);
+		py_raise(g, path,
+			 rs_arena_printf(g->a, "\"expected a list, got \" + %s",
+					 got));
+		rs_emit_out(e);
+		if (depth == 0 && c->has_max_items) {
+			rs_emit_line(e, "if len(%s) > %lld:", v,
+				     (long long)c->max_items);
+			rs_emit_in(e);
+			py_raise(
+				g, path,
+				rs_arena_printf(g->a,
+						"f\"{len(%s)} items, more than "
+						"max_items %lld\"",
+						v, (long long)c->max_items));
+			rs_emit_out(e);
+		}
+		const char *iv =
+			depth ? rs_arena_printf(g->a, "i%d", depth) : "i";
+		const char *xv =
+			depth ? rs_arena_printf(g->a, "x%d", depth) : "x";
+		rs_emit_line(e, "for %s, %s in enumerate(%s):", iv, xv, v);
+		rs_emit_in(e);
+		/* the path of an element is built only when it is needed */
+		const char *epath =
+			rs_arena_printf(g->a, "%s + f\"[{%s}]\"", path, iv);
+		py_check(g, f, t->items, xv, epath, depth + 1);
+		rs_emit_out(e);
+		break;
+	}
+	}
+}
+
+static void py_encode(py_ctx *g, const rs_type *t, const char *v, int depth)
+{
+	rs_emit *e = &g->body;
+	switch (t->kind) {
+	case RS_TYPE_STRING:
+		g->enc_string = true;
+		rs_emit_line(e, "out.append(encode_string(%s))", v);
+		break;
+	case RS_TYPE_ENUM:
+		g->enc_string = true;
+		rs_emit_line(e, "out.append(encode_string(%s.value))", v);
+		break;
+	case RS_TYPE_INT:
+		g->enc_int = true;
+		rs_emit_line(e, "out.append(encode_int(%s))", v);
+		break;
+	case RS_TYPE_FLOAT:
+		g->enc_float = true;
+		rs_emit_line(e, "out.append(encode_float(float(%s)))", v);
+		break;
+	case RS_TYPE_BOOL:
+		g->enc_bool = true;
+		rs_emit_line(e, "out.append(encode_bool(%s))", v);
+		break;
+	case RS_TYPE_TIMESTAMP:
+		g->enc_time = true;
+		rs_emit_line(e, "out.append(encode_time(%s))", v);
+		break;
+	case RS_TYPE_OBJECT:
+		rs_emit_line(e, "%s._encode(out)", v);
+		break;
+	case RS_TYPE_ARRAY: {
+		const char *iv =
+			depth ? rs_arena_printf(g->a, "i%d", depth) : "i";
+		const char *xv =
+			depth ? rs_arena_printf(g->a, "x%d", depth) : "x";
+		rs_emit_line(e, "out.append(\"[\")");
+		rs_emit_line(e, "for %s, %s in enumerate(%s):", iv, xv, v);
+		rs_emit_in(e);
+		rs_emit_line(e, "if %s:", iv);
+		rs_emit_in(e);
+		rs_emit_line(e, "out.append(\",\")");
+		rs_emit_out(e);
+		py_encode(g, t->items, xv, depth + 1);
+		rs_emit_out(e);
+		rs_emit_line(e, "out.append(\"]\")");
+		break;
+	}
+	}
+}
+
+typedef struct py_field {
+	const rs_field *f;
+	const char *prop; /* property and keyword argument */
+	const char *type;
+} py_field;
+
+static const char *const py_event_reserved[] = {
+	"event_uuid",	 "event_time", "validate", "EVENT_ID",
+	"EVENT_VERSION", "EVENT_NAME", NULL,
+};
+
+static void py_class(py_ctx *g, const char *name, const char *doc,
+		     const rs_field *fields, size_t n,
+		     const rs_plan_version *ver)
+{
+	rs_emit *e = &g->body;
+	g->owner = name;
+	rs_members m;
+	rs_members_init(&m, ver ? py_event_reserved : NULL);
+	py_field *pf = rs_arena_calloc(g->a, n ? n : 1, sizeof *pf);
+	for (size_t i = 0; i < n; i++) {
+		static const char *const pre[] = {"", "set_", NULL};
+		const char *stem = fields[i].name;
+		if (py_reserved(stem))
+			stem = rs_arena_printf(g->a, "%s_", stem);
+		pf[i] = (py_field){
+			.f = &fields[i],
+			.prop = rs_members_claim(&m, g->a, stem, pre, "_field"),
+			.type = py_type(g, &fields[i].type),
+		};
+		py_note_enum(g, &fields[i].type);
+	}
+
+	rs_emit_blank(e);
+	rs_emit_blank(e);
+	if (ver) {
+		g->need_event = true;
+		rs_emit_line(e, "class %s(Event):", name);
+	} else {
+		rs_emit_line(e, "class %s:", name);
+	}
+	rs_emit_in(e);
+	py_docstring(g, ver && ver->deprecated
+				? rs_arena_printf(g->a,
+						  "%s\n\nDeprecated: %s is "
+						  "deprecated in the registry; "
+						  "send a newer event or "
+						  "version instead.",
+						  doc, ver->event->name)
+				: doc);
+	rs_emit_blank(e);
+	if (ver) {
+		rs_emit_line(e, "EVENT_ID = %lld", (long long)ver->event->id);
+		rs_emit_line(e, "EVENT_VERSION = %d", ver->version->number);
+		rs_emit_line(e, "EVENT_NAME = %s",
+			     py_quote(g, ver->event->name));
+		rs_emit_blank(e);
+	}
+	/* __init__ with keyword arguments */
+	if (n) {
+		rs_emit_line(e, "def __init__(");
+		rs_emit_in(e);
+		rs_emit_line(e, "self,");
+		rs_emit_line(e, "*,");
+		for (size_t i = 0; i < n; i++)
+			rs_emit_line(e, "%s: %s | None = None,", pf[i].prop,
+				     pf[i].type);
+		rs_emit_out(e);
+		rs_emit_line(e, ") -> None:");
+	} else {
+		rs_emit_line(e, "def __init__(self) -> None:");
+	}
+	rs_emit_in(e);
+	if (ver) {
+		rs_emit_line(e, "super().__init__()");
+		if (ver->deprecated) {
+			g->need_warnings = true;
+			rs_emit_line(e, "warnings.warn(");
+			rs_emit_in(e);
+			rs_emit_line(e, "\"%s is deprecated in the registry\",",
+				     ver->event->name);
+			rs_emit_line(e, "DeprecationWarning,");
+			rs_emit_line(e, "stacklevel=2,");
+			rs_emit_out(e);
+			rs_emit_line(e, ")");
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		rs_emit_line(e, "self._%s = %s", pf[i].prop, pf[i].prop);
+	if (!n && !ver)
+		rs_emit_line(e, "pass");
+	rs_emit_out(e);
+
+	for (size_t i = 0; i < n; i++) {
+		const py_field *x = &pf[i];
+		rs_emit_blank(e);
+		rs_emit_line(e, "@property");
+		rs_emit_line(e, "def %s(self) -> %s | None:", x->prop, x->type);
+		rs_emit_in(e);
+		py_docstring(g, py_field_doc(g, x->f));
+		rs_emit_line(e, "return self._%s", x->prop);
+		rs_emit_out(e);
+		rs_emit_blank(e);
+		rs_emit_line(e, "@%s.setter", x->prop);
+		rs_emit_line(e,
+			     "def %s(self, value: %s | None) -> None:", x->prop,
+			     x->type);
+		rs_emit_in(e);
+		rs_emit_line(e, "self._%s = value", x->prop);
+		rs_emit_out(e);
+		rs_emit_blank(e);
+		rs_emit_line(e, "def set_%s(self, value: %s) -> %s:", x->prop,
+			     x->type, name);
+		rs_emit_in(e);
+		py_docstring(g, rs_arena_printf(g->a,
+						"Set %s; returns this %s, so "
+						"calls can be chained.",
+						x->f->name,
+						ver ? "event" : "object"));
+		rs_emit_line(e, "self._%s = value", x->prop);
+		rs_emit_line(e, "return self");
+		rs_emit_out(e);
+	}
+
+	/* validation */
+	rs_emit_blank(e);
+	if (ver) {
+		rs_emit_line(e, "def validate(self) -> None:");
+		rs_emit_in(e);
+		py_docstring(g, "Raise ValidationError for the first field "
+				"that is missing or breaks a constraint.");
+		if (n)
+			rs_emit_line(e, "ev, ver = self.EVENT_NAME, "
+					"self.EVENT_VERSION");
+	} else {
+		rs_emit_line(e, "def _validate(self, ev: str, ver: int, path: "
+				"str) -> None:");
+		rs_emit_in(e);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const py_field *x = &pf[i];
+		/* a local per field: short lines, and mypy narrows it */
+		const char *v = py_local(g, x->prop);
+		rs_emit_line(e, "%s = self._%s", v, x->prop);
+		const char *path =
+			ver ? py_quote(g, rs_arena_printf(g->a, "fields.%s",
+							  x->f->name))
+			    : rs_arena_printf(g->a, "path + \".%s\"",
+					      x->f->name);
+		if (x->f->required) {
+			rs_emit_line(e, "if %s is None:", v);
+			rs_emit_in(e);
+			py_raise(g, path, "\"missing required field\"");
+			rs_emit_out(e);
+			py_check(g, x->f, &x->f->type, v, path, 0);
+		} else {
+			rs_emit_line(e, "if %s is not None:", v);
+			rs_emit_in(e);
+			py_check(g, x->f, &x->f->type, v, path, 0);
+			rs_emit_out(e);
+		}
+	}
+	if (!n)
+		rs_emit_line(e, "return");
+	rs_emit_out(e);
+
+	/* encoding */
+	rs_emit_blank(e);
+	rs_emit_line(e, "def %s(self, out: list[str]) -> None:",
+		     ver ? "_encode_fields" : "_encode");
+	rs_emit_in(e);
+	rs_comma *commas = rs_arena_calloc(g->a, n ? n : 1, sizeof *commas);
+	bool maybe = rs_commas(fields, n, commas);
+	rs_emit_line(e, "out.append(\"{\")");
+	if (maybe)
+		rs_emit_line(e, "start = len(out)");
+	for (size_t i = 0; i < n; i++) {
+		const py_field *x = &pf[i];
+		rs_emit_line(e, "if self._%s is not None:", x->prop);
+		rs_emit_in(e);
+		if (commas[i] == RS_COMMA_MAYBE) {
+			rs_emit_line(e, "if len(out) > start:");
+			rs_emit_in(e);
+			rs_emit_line(e, "out.append(\",\")");
+			rs_emit_out(e);
+		}
+		rs_emit_line(e, "out.append('%s\"%s\":')",
+			     commas[i] == RS_COMMA_ALWAYS ? "," : "",
+			     x->f->name);
+		py_encode(g, &x->f->type,
+			  rs_arena_printf(g->a, "self._%s", x->prop), 0);
+		rs_emit_out(e);
+	}
+	rs_emit_line(e, "out.append(\"}\")");
+	rs_emit_out(e);
+	rs_emit_out(e);
+}
+
+static void py_enum(py_ctx *g, const rs_plan_enum *en)
+{
+	rs_emit *e = &g->body;
+	g->need_enum = true;
+	rs_emit_blank(e);
+	rs_emit_blank(e);
+	rs_emit_line(e, "class %s(str, Enum):", en->name);
+	rs_emit_in(e);
+	py_docstring(g, *en->description ? en->description
+					 : rs_arena_printf(g->a,
+							   "The values of "
+							   "%s.",
+							   en->name));
+	rs_emit_blank(e);
+	for (size_t i = 0; i < en->type->enum_count; i++)
+		rs_emit_line(e, "%s = %s",
+			     rs_name_upper(g->a, en->type->enum_values[i]),
+			     py_quote(g, en->type->enum_values[i]));
+	rs_emit_out(e);
+}
+
+static void py_object(py_ctx *g, const rs_plan_object *po)
+{
+	const char *doc =
+		po->object->name
+			? rs_arena_printf(g->a, "The registry object %s%s%s",
+					  po->object->name,
+					  *po->description ? ": " : ".",
+					  po->description)
+			: (*po->description ? po->description
+					    : rs_arena_printf(g->a,
+							      "An object "
+							      "of %s.",
+							      po->name));
+	py_class(g, po->name, doc, po->object->fields, po->object->field_count,
+		 NULL);
+}
+
+static void py_reset(py_ctx *g, bool in_events)
+{
+	rs_emit_init(&g->body, "    ");
+	g->in_events = in_events;
+	g->need_math = g->need_re = g->need_warnings = false;
+	g->need_datetime = g->need_enum = g->need_event = false;
+	g->need_error = g->enc_string = g->enc_int = g->enc_float = false;
+	g->enc_bool = g->enc_time = false;
+	g->need_is_int = g->need_is_float = false;
+	g->imported_count = 0;
+	g->pattern_count = 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int py_finish(py_ctx *g, rs_langpack *out, const char *path,
+		     const char *doc)
+{
+	rs_emit f;
+	rs_emit_init(&f, "    ");
+	rs_emit_line(&f, "# Code generated by reestr gen. DO NOT EDIT.");
+	rs_emit_line(&f, "\"\"\"%s\"\"\"", doc);
+	rs_emit_blank(&f);
+	rs_emit_line(&f, "from __future__ import annotations");
+	rs_emit_blank(&f);
+	if (g->need_math)
+		rs_emit_line(&f, "import math");
+	if (g->need_re)
+		rs_emit_line(&f, "import re");
+	if (g->need_warnings)
+		rs_emit_line(&f, "import warnings");
+	if (g->need_datetime)
+		rs_emit_line(&f, "from datetime import datetime");
+	if (g->need_enum)
+		rs_emit_line(&f, "from enum import Enum");
+	if (g->need_math || g->need_re || g->need_warnings ||
+	    g->need_datetime || g->need_enum)
+		rs_emit_blank(&f);
+	if (g->imported_count) {
+		qsort(g->imported, g->imported_count, sizeof *g->imported,
+		      cmp_str);
+		rs_emit_line(&f, "from .objects import (");
+		for (size_t i = 0; i < g->imported_count; i++)
+			rs_emit_line(&f, "    %s,", g->imported[i]);
+		rs_emit_line(&f, ")");
+	}
+	const char *names[8];
+	size_t nn = 0;
+	if (g->need_event)
+		names[nn++] = "Event";
+	if (g->need_error)
+		names[nn++] = "ValidationError";
+	if (g->enc_bool)
+		names[nn++] = "encode_bool";
+	if (g->enc_float)
+		names[nn++] = "encode_float";
+	if (g->enc_int)
+		names[nn++] = "encode_int";
+	if (g->enc_string)
+		names[nn++] = "encode_string";
+	if (g->enc_time)
+		names[nn++] = "encode_time";
+	if (nn) {
+		rs_emit_line(&f, "from .runtime import (");
+		for (size_t i = 0; i < nn; i++)
+			rs_emit_line(&f, "    %s,", names[i]);
+		rs_emit_line(&f, ")");
+	}
+	if (g->pattern_count) {
+		rs_emit_blank(&f);
+		for (size_t i = 0; i < g->pattern_count; i++)
+			rs_emit_line(&f, "%s = re.compile(%s)",
+				     g->pattern_names[i], g->pattern_values[i]);
+	}
+	/* bool is an int in Python; the registry's int and float are not */
+	if (g->need_is_int) {
+		rs_emit_blank(&f);
+		rs_emit_blank(&f);
+		rs_emit_line(&f, "def _is_int(value: object) -> bool:");
+		rs_emit_line(&f, "    return isinstance(value, int) and not "
+				 "isinstance(value, bool)");
+	}
+	if (g->need_is_float) {
+		rs_emit_blank(&f);
+		rs_emit_blank(&f);
+		rs_emit_line(&f, "def _is_float(value: object) -> bool:");
+		rs_emit_line(&f, "    return isinstance(value, (int, float)) "
+				 "and not isinstance(value, bool)");
+	}
+	rs_emit_raw(&f, "%s", g->body.out.data ? g->body.out.data : "");
+	if (g->body.failed)
+		f.failed = true;
+	rs_buf_free(&g->body.out);
+	return rs_langpack_add_emitted(out, path, &f);
+}
+
+static int py_init_file(py_ctx *g, rs_langpack *out, const char *pkg)
+{
+	const rs_plan *p = g->plan;
+	rs_emit *e = &g->body;
+	rs_emit_init(e, "    ");
+	rs_emit_line(e, "# Code generated by reestr gen. DO NOT EDIT.");
+	py_docstring(g, rs_arena_printf(
+				g->a,
+				"The typed events of the registry environment "
+				"%s%s%s\n\nMake an event, set its fields, and "
+				"hand it to a Sender; the sender checks it, "
+				"batches it and posts it to the collector in "
+				"the background.",
+				p->env->name, *p->env->description ? ": " : ".",
+				p->env->description));
+	rs_emit_blank(e);
+	rs_emit_line(e, "from __future__ import annotations");
+	rs_emit_blank(e);
+	rs_emit_line(e, "from typing import Any");
+	rs_emit_blank(e);
+	rs_emit_line(e, "from . import runtime");
+	/* everything a user names, re-exported from the package */
+	size_t total = p->version_count + p->object_count + p->enum_count;
+	const char **ev = rs_arena_calloc(g->a, total + 1, sizeof *ev);
+	const char **ob = rs_arena_calloc(g->a, total + 1, sizeof *ob);
+	size_t nev = 0, nob = 0;
+	for (size_t i = 0; i < p->version_count; i++)
+		ev[nev++] = p->versions[i].name;
+	for (size_t i = 0; i < p->object_count; i++)
+		*(p->objects[i].origin_object ? &ob[nob++] : &ev[nev++]) =
+			p->objects[i].name;
+	for (size_t i = 0; i < p->enum_count; i++)
+		*(p->enums[i].origin_object ? &ob[nob++] : &ev[nev++]) =
+			p->enums[i].name;
+	qsort(ev, nev, sizeof *ev, cmp_str);
+	qsort(ob, nob, sizeof *ob, cmp_str);
+	if (nev) {
+		rs_emit_line(e, "from .events import (");
+		for (size_t i = 0; i < nev; i++)
+			rs_emit_line(e, "    %s,", ev[i]);
+		rs_emit_line(e, ")");
+	}
+	if (nob) {
+		rs_emit_line(e, "from .objects import (");
+		for (size_t i = 0; i < nob; i++)
+			rs_emit_line(e, "    %s,", ob[i]);
+		rs_emit_line(e, ")");
+	}
+	rs_emit_line(e, "from .runtime import Event, Result, Stats, "
+			"ValidationError");
+	rs_emit_blank(e);
+	rs_emit_line(e, "ENVIRONMENT = %s", py_quote(g, p->env->name));
+	rs_emit_line(e,
+		     "\"\"\"The registry environment of these events.\"\"\"");
+	rs_emit_blank(e);
+	rs_emit_line(e, "EVENTS: dict[tuple[int, int], type[Event]] = {");
+	for (size_t i = 0; i < p->version_count; i++)
+		rs_emit_line(e, "    (%lld, %d): %s,",
+			     (long long)p->versions[i].event->id,
+			     p->versions[i].version->number,
+			     p->versions[i].name);
+	rs_emit_line(e, "}");
+	rs_emit_line(e,
+		     "\"\"\"Every event class, by (event id, version).\"\"\"");
+	rs_emit_blank(e);
+	rs_emit_blank(e);
+	rs_emit_line(e, "class Sender(runtime.Sender):");
+	rs_emit_in(e);
+	py_docstring(g, "A sender for this environment's events (the runtime's "
+			"Sender with the environment set).");
+	rs_emit_blank(e);
+	rs_emit_line(e, "def __init__(");
+	rs_emit_line(e, "    self, collector_url: str, source: str, "
+			"**options: Any");
+	rs_emit_line(e, ") -> None:");
+	rs_emit_in(e);
+	rs_emit_line(e, "super().__init__(");
+	rs_emit_line(e, "    collector_url, source, ENVIRONMENT, **options");
+	rs_emit_line(e, ")");
+	rs_emit_out(e);
+	rs_emit_out(e);
+	rs_emit_blank(e);
+	rs_emit_blank(e);
+	rs_emit_line(e, "__all__ = [");
+	rs_emit_line(e, "    \"ENVIRONMENT\",");
+	rs_emit_line(e, "    \"EVENTS\",");
+	rs_emit_line(e, "    \"Event\",");
+	rs_emit_line(e, "    \"Result\",");
+	rs_emit_line(e, "    \"Sender\",");
+	rs_emit_line(e, "    \"Stats\",");
+	rs_emit_line(e, "    \"ValidationError\",");
+	for (size_t i = 0; i < nev; i++)
+		rs_emit_line(e, "    \"%s\",", ev[i]);
+	for (size_t i = 0; i < nob; i++)
+		rs_emit_line(e, "    \"%s\",", ob[i]);
+	rs_emit_line(e, "]");
+	return rs_langpack_add_emitted(
+		out, rs_arena_printf(g->a, "%s/__init__.py", pkg), e);
+}
+
 int rs_gen_python(const rs_plan *plan, const rs_langpack_options *o,
 		  rs_langpack *out)
 {
-	return rs_error_set(RS_EINVAL, "python: not yet");
+	py_ctx g = {.plan = plan, .a = plan->arena};
+	const char *env = plan->env->name;
+	const char *pkg = rs_arena_printf(g.a, "reestr_%s", env);
+	const char *dist = rs_arena_printf(g.a, "reestr-langpack-%s", env);
+	for (char *c = (char *)dist; *c; c++)
+		if (*c == '_')
+			*c = '-';
+	const char *version = o->package_version ? o->package_version : "0.0.0";
+	int rc;
+	const char *toml = rs_arena_printf(
+		g.a,
+		"# Code generated by reestr gen. DO NOT EDIT.\n"
+		"[build-system]\n"
+		"requires = [\"setuptools>=61\"]\n"
+		"build-backend = \"setuptools.build_meta\"\n\n"
+		"[project]\n"
+		"name = \"%s\"\n"
+		"version = \"%s\"\n"
+		"description = \"Typed events of the reestr environment %s\"\n"
+		"requires-python = \">=3.9\"\n\n"
+		"[tool.setuptools]\n"
+		"packages = [\"%s\", \"%s.runtime\"]\n\n"
+		"[tool.setuptools.package-data]\n"
+		"\"%s\" = [\"py.typed\"]\n"
+		"\"%s.runtime\" = [\"py.typed\"]\n",
+		dist, version, env, pkg, pkg, pkg, pkg);
+	if ((rc = rs_langpack_add(out, "pyproject.toml", toml, strlen(toml))))
+		return rc;
+	if ((rc = rs_langpack_add(out, rs_arena_printf(g.a, "%s/py.typed", pkg),
+				  "", 0)))
+		return rc;
+	if ((rc = py_init_file(&g, out, pkg)))
+		return rc;
+
+	py_reset(&g, false);
+	for (size_t i = 0; i < plan->object_count; i++) {
+		const rs_plan_object *po = &plan->objects[i];
+		if (po->origin_object)
+			py_object(&g, po);
+	}
+	for (size_t i = 0; i < plan->enum_count; i++)
+		if (plan->enums[i].origin_object)
+			py_enum(&g, &plan->enums[i]);
+	if ((rc = py_finish(&g, out, rs_arena_printf(g.a, "%s/objects.py", pkg),
+			    "The registry's objects that these events use.")))
+		return rc;
+
+	py_reset(&g, true);
+	for (size_t i = 0; i < plan->version_count; i++) {
+		const rs_plan_version *v = &plan->versions[i];
+		py_class(&g, v->name, rs_gen_event_doc(g.a, v, NULL),
+			 v->version->fields, v->version->field_count, v);
+		for (size_t j = 0; j < plan->object_count; j++)
+			if (plan->objects[j].origin_event == v->event &&
+			    (i + 1 == plan->version_count ||
+			     plan->versions[i + 1].event != v->event))
+				py_object(&g, &plan->objects[j]);
+		for (size_t j = 0; j < plan->enum_count; j++)
+			if (plan->enums[j].origin_event == v->event &&
+			    (i + 1 == plan->version_count ||
+			     plan->versions[i + 1].event != v->event))
+				py_enum(&g, &plan->enums[j]);
+	}
+	if ((rc = py_finish(&g, out, rs_arena_printf(g.a, "%s/events.py", pkg),
+			    "The events, one class per event version.")))
+		return rc;
+
+	for (size_t i = 0; i < rs_runtime_file_count; i++) {
+		const rs_embedded_file *rf = &rs_runtime_files[i];
+		if (strcmp(rf->lang, "python"))
+			continue;
+		if ((rc = rs_langpack_add(out,
+					  rs_arena_printf(g.a, "%s/runtime/%s",
+							  pkg, rf->path),
+					  (const char *)rf->data, rf->len)))
+			return rc;
+	}
+	return 0;
 }

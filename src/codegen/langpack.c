@@ -110,8 +110,9 @@ const char *rs_gen_event_doc(rs_arena *a, const rs_plan_version *v,
 				   ? v->version->description
 				   : ev->description;
 	return rs_arena_printf(
-		a, "%s is version %d of %s (event %lld): %s\n\nOwner: %s (%s).",
-		name, v->version->number, ev->name, (long long)ev->id,
+		a, "%s%s %d of %s (event %lld): %s\n\nOwner: %s (%s).",
+		name ? name : "", name ? " is version" : "Version",
+		v->version->number, ev->name, (long long)ev->id,
 		desc && *desc ? desc : "no description.", ev->owner->name,
 		ev->owner->contact);
 }
