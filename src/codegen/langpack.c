@@ -122,7 +122,7 @@ int rs_langpack_new(const rs_registry *r, const rs_langpack_options *o,
 {
 	*out = NULL;
 	rs_plan plan;
-	int rc = rs_plan_build(&plan, r, o->environment, o->lang == RS_LANG_GO);
+	int rc = rs_plan_build(&plan, r, o->environment, o->lang);
 	if (rc)
 		return rc;
 	rs_langpack *p = calloc(1, sizeof *p);

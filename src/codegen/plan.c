@@ -112,7 +112,8 @@ static int take(rs_plan *p, const char *name)
 static const char *claim(rs_plan *p, const char *wanted)
 {
 	const char *name = wanted;
-	while (name && is_taken(p, name))
+	while (name && (is_taken(p, name) || (p->lang == RS_LANG_PHP &&
+					      rs_name_is_php_reserved(name))))
 		name = rs_arena_printf(p->arena, "%sType", name);
 	if (!name || take(p, name))
 		return NULL;
@@ -176,9 +177,10 @@ static int walk_type(rs_plan *p, const rs_type *t, const rs_field *f,
 		if (slot_get(p, t))
 			return 0;
 		const char *name = claim(
-			p, rs_arena_printf(p->arena, "%s%s", owner,
-					   rs_name_pascal(p->arena, f->name,
-							  p->go_initialisms)));
+			p,
+			rs_arena_printf(p->arena, "%s%s", owner,
+					rs_name_pascal(p->arena, f->name,
+						       p->lang == RS_LANG_GO)));
 		if (!name)
 			return RS_ENOMEM;
 		if (p->enum_count == p->enum_cap) {
@@ -203,8 +205,9 @@ static int walk_type(rs_plan *p, const rs_type *t, const rs_field *f,
 	const rs_object *o = t->object;
 	if (o->name) {
 		/* A named object: its own class, walked as its own origin. */
-		const char *name = claim(p, rs_name_pascal(p->arena, o->name,
-							   p->go_initialisms));
+		const char *name =
+			claim(p, rs_name_pascal(p->arena, o->name,
+						p->lang == RS_LANG_GO));
 		int rc;
 		if (!name)
 			return RS_ENOMEM;
@@ -214,10 +217,10 @@ static int walk_type(rs_plan *p, const rs_type *t, const rs_field *f,
 		return walk_fields(p, o->fields, o->field_count, name,
 				   (origin){NULL, o});
 	}
-	const char *name =
-		claim(p, rs_arena_printf(p->arena, "%s%s", owner,
-					 rs_name_pascal(p->arena, f->name,
-							p->go_initialisms)));
+	const char *name = claim(
+		p, rs_arena_printf(p->arena, "%s%s", owner,
+				   rs_name_pascal(p->arena, f->name,
+						  p->lang == RS_LANG_GO)));
 	int rc;
 	if (!name)
 		return RS_ENOMEM;
@@ -248,12 +251,24 @@ static int cmp_object_name(const void *a, const void *b)
 	return x->object->name ? -1 : 1;
 }
 
+/* Names the langpack itself defines beside the generated types. */
+static const char *const reserved_go[] = {
+	"Environment", "Event", "Sender", NULL, /* NewEvent, NewSender */
+};
+static const char *const reserved_python[] = {
+	"Event", "Result", "Sender", "Stats", "ValidationError", NULL,
+};
+static const char *const reserved_php[] = {
+	"Event", "Json", "Langpack", "ValidationException", NULL,
+};
+
 int rs_plan_build(rs_plan *p, const rs_registry *r, const char *env_name,
-		  bool go_initialisms)
+		  rs_lang lang)
 {
 	memset(p, 0, sizeof *p);
 	p->registry = r;
-	p->go_initialisms = go_initialisms;
+	p->lang = lang;
+	bool go_initialisms = lang == RS_LANG_GO;
 	p->env = rs_registry_environment_by_name(r, env_name);
 	if (!p->env)
 		return rs_error_set(RS_EINVAL,
@@ -268,6 +283,18 @@ int rs_plan_build(rs_plan *p, const rs_registry *r, const char *env_name,
 	p->versions = calloc(n ? n : 1, sizeof *p->versions);
 	if (!p->versions)
 		goto nomem;
+	for (const char *const *w = lang == RS_LANG_GO	     ? reserved_go
+				    : lang == RS_LANG_PYTHON ? reserved_python
+							     : reserved_php;
+	     *w; w++)
+		if (take(p, *w))
+			goto nomem;
+	for (const char *const *w = lang == RS_LANG_GO	     ? reserved_go
+				    : lang == RS_LANG_PYTHON ? reserved_python
+							     : reserved_php;
+	     *w; w++)
+		if (take(p, *w))
+			goto nomem;
 	/* Event class names first, so an object or enum never takes one. */
 	for (size_t i = 0; i < p->env->event_count; i++) {
 		const rs_event *ev = p->env->events[i];

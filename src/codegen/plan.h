@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "base/arena.h"
+#include "reestr/langpack.h"
 #include "reestr/registry.h"
 
 typedef struct rs_plan_version {
@@ -47,7 +48,7 @@ typedef struct rs_plan {
 	rs_arena *arena;
 	const rs_registry *registry;
 	const rs_environment *env;
-	bool go_initialisms;	   /* how type names are spelled */
+	rs_lang lang; /* how type names are spelled, and which are taken */
 	rs_plan_version *versions; /* by event id, then version */
 	size_t version_count;
 	rs_plan_object *objects; /* named objects by name, then inline ones */
@@ -61,10 +62,11 @@ typedef struct rs_plan {
 	size_t taken_cap, taken_count;
 } rs_plan;
 
-/* Fills plan for environment env_name. Returns 0, RS_EINVAL with a message
- * in rs_error_last() for an unknown environment, or RS_ENOMEM. */
+/* Fills plan for environment env_name, naming types for lang. Returns 0,
+ * RS_EINVAL with a message in rs_error_last() for an unknown environment,
+ * or RS_ENOMEM. */
 int rs_plan_build(rs_plan *plan, const rs_registry *r, const char *env_name,
-		  bool go_initialisms);
+		  rs_lang lang);
 void rs_plan_free(rs_plan *plan);
 
 /* The generated type name of a named or inline object, or of an enum type. */
