@@ -51,7 +51,10 @@ static const char *go_private(go_ctx *g, const char *snake)
 	char *out = rs_arena_strdup(g->a, p);
 	for (size_t i = 0; i < first && out[i]; i++)
 		out[i] = (char)(out[i] | 0x20);
-	if (is_go_keyword(out))
+	/* nor the name of a method the type has: base() from reestr.Base,
+	 * an object's validate and appendJSON */
+	if (is_go_keyword(out) || !strcmp(out, "base") ||
+	    !strcmp(out, "validate") || !strcmp(out, "appendJSON"))
 		return rs_arena_printf(g->a, "%s_", out);
 	return out;
 }

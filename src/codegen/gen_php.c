@@ -387,6 +387,9 @@ static void php_class(php_ctx *g, const char *name, const char *doc,
 			pre, "Field");
 		char *prop = rs_arena_strdup(g->a, stem);
 		prop[0] = (char)(prop[0] | 0x20);
+		/* $this cannot be a (constructor) parameter */
+		if (!strcmp(prop, "this"))
+			prop = rs_arena_strdup(g->a, "thisField");
 		pf[i] = (php_field){&fields[i], prop, stem,
 				    php_type(g, &fields[i].type)};
 	}

@@ -513,6 +513,22 @@ typedef struct py_field {
 	const char *type;
 } py_field;
 
+/* "def name(params) -> ret:", wrapped the way black would when too long. */
+static void py_def(py_ctx *g, const char *name, const char *params,
+		   const char *ret)
+{
+	rs_emit *e = &g->body;
+	const char *line =
+		rs_arena_printf(g->a, "def %s(%s) -> %s:", name, params, ret);
+	if (4 * e->level + (int)strlen(line) <= 79) {
+		rs_emit_line(e, "%s", line);
+		return;
+	}
+	rs_emit_line(e, "def %s(", name);
+	rs_emit_line(e, "    %s", params);
+	rs_emit_line(e, ") -> %s:", ret);
+}
+
 static const char *const py_event_reserved[] = {
 	"event_uuid",	 "event_time", "validate", "EVENT_ID",
 	"EVENT_VERSION", "EVENT_NAME", NULL,
@@ -604,7 +620,8 @@ static void py_class(py_ctx *g, const char *name, const char *doc,
 		const py_field *x = &pf[i];
 		rs_emit_blank(e);
 		rs_emit_line(e, "@property");
-		rs_emit_line(e, "def %s(self) -> %s | None:", x->prop, x->type);
+		py_def(g, x->prop, "self",
+		       rs_arena_printf(g->a, "%s | None", x->type));
 		rs_emit_in(e);
 		py_docstring(g, py_field_doc(g, x->f));
 		rs_emit_line(e, "return self._%s", x->prop);
@@ -618,8 +635,8 @@ static void py_class(py_ctx *g, const char *name, const char *doc,
 		rs_emit_line(e, "self._%s = value", x->prop);
 		rs_emit_out(e);
 		rs_emit_blank(e);
-		rs_emit_line(e, "def set_%s(self, value: %s) -> %s:", x->prop,
-			     x->type, name);
+		py_def(g, rs_arena_printf(g->a, "set_%s", x->prop),
+		       rs_arena_printf(g->a, "self, value: %s", x->type), name);
 		rs_emit_in(e);
 		py_docstring(g, rs_arena_printf(g->a,
 						"Set %s; returns this %s, so "
