@@ -51,10 +51,7 @@ static const char *go_private(go_ctx *g, const char *snake)
 	char *out = rs_arena_strdup(g->a, p);
 	for (size_t i = 0; i < first && out[i]; i++)
 		out[i] = (char)(out[i] | 0x20);
-	/* nor the name of a method the type has: base() from reestr.Base,
-	 * an object's validate and appendJSON */
-	if (is_go_keyword(out) || !strcmp(out, "base") ||
-	    !strcmp(out, "validate") || !strcmp(out, "appendJSON"))
+	if (is_go_keyword(out))
 		return rs_arena_printf(g->a, "%s_", out);
 	return out;
 }
@@ -157,7 +154,7 @@ static void go_fail(go_ctx *g, const char *path, const char *msg)
 }
 
 /* Whether go_check_value prints anything for a value of type t. */
-static bool go_has_checks(const rs_field *f, const rs_type *t)
+static bool go_has_checks(const rs_field *f, const rs_type *t, int depth)
 {
 	const rs_constraints *c = &f->constraints;
 	switch (t->kind) {
@@ -173,7 +170,8 @@ static bool go_has_checks(const rs_field *f, const rs_type *t)
 	case RS_TYPE_TIMESTAMP:
 		return false;
 	case RS_TYPE_ARRAY:
-		return c->has_max_items || go_has_checks(f, t->items);
+		return (depth == 0 && c->has_max_items) ||
+		       go_has_checks(f, t->items, depth + 1);
 	}
 	return false;
 }
@@ -361,7 +359,7 @@ static void go_check_value(go_ctx *g, const rs_field *f, const rs_type *t,
 			rs_emit_line(e, "}");
 		}
 		const rs_type *it = t->items;
-		if (!go_has_checks(f, it))
+		if (!go_has_checks(f, it, depth + 1))
 			break;
 		g->need_strconv = true;
 		const char *iv =
@@ -440,8 +438,13 @@ static const char *const go_event_reserved[] = {
 static go_field *go_fields(go_ctx *g, const rs_field *fields, size_t n,
 			   bool event)
 {
-	rs_members m;
+	static const char *const method_names[] = {"base", "validate",
+						   "appendJSON", NULL};
+	static const char *const bare[] = {"", NULL};
+	rs_members m, vars;
 	rs_members_init(&m, event ? go_event_reserved : NULL);
+	/* struct fields may not repeat, nor name a method of the type */
+	rs_members_init(&vars, method_names);
 	go_field *out = rs_arena_calloc(g->a, n ? n : 1, sizeof *out);
 	for (size_t i = 0; i < n; i++) {
 		const rs_field *f = &fields[i];
@@ -452,15 +455,22 @@ static go_field *go_fields(go_ctx *g, const rs_field *fields, size_t n,
 			f->required ? req : opt, "Field");
 		out[i] = (go_field){
 			.f = f,
-			.var = go_private(g, f->name),
+			.var = rs_members_claim(
+				&vars, g->a, go_private(g, f->name), bare, "_"),
 			.stem = stem,
 			.type = go_type(g, &f->type),
 		};
-		if (!go_nilable(&f->type))
-			out[i].has = rs_arena_printf(
-				g->a, "has%s",
-				rs_name_pascal(g->a, f->name, true));
 	}
+	/* has-flags after every field, so a field never loses its name */
+	for (size_t i = 0; i < n; i++)
+		if (!go_nilable(&fields[i].type))
+			out[i].has = rs_members_claim(
+				&vars, g->a,
+				rs_arena_printf(g->a, "has%s",
+						rs_name_pascal(g->a,
+							       fields[i].name,
+							       true)),
+				bare, "_");
 	return out;
 }
 
@@ -655,7 +665,7 @@ static void go_class(go_ctx *g, const char *name, const char *doc,
 			rs_emit_out(e);
 			rs_emit_line(e, "}");
 			go_check_value(g, x->f, &x->f->type, v, path, 0);
-		} else if (go_has_checks(x->f, &x->f->type)) {
+		} else if (go_has_checks(x->f, &x->f->type, 0)) {
 			rs_emit_line(
 				e, "if %s {",
 				x->has ? rs_arena_printf(g->a, "%s.%s", recv,
@@ -904,7 +914,7 @@ int rs_gen_go(const rs_plan *plan, const rs_langpack_options *o,
 					     plan->env->name);
 	int rc;
 	const char *gomod =
-		rs_arena_printf(g.a, "module %s\n\ngo 1.21\n", g.module);
+		rs_arena_printf(g.a, "module %s\n\ngo 1.22\n", g.module);
 	if ((rc = rs_langpack_add(out, "go.mod", gomod, strlen(gomod))))
 		return rc;
 	if ((rc = go_langpack_file(&g, out)))
