@@ -1,0 +1,3 @@
+module reestr.local/runtime/go
+
+go 1.22
