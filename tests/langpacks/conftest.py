@@ -1,0 +1,58 @@
+"""Shared fixtures for langpack tests: generate a langpack with the real
+`reestr gen`, and find each language's tools (a missing one fails loudly:
+scripts/install-deps installs them all)."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+REESTR = os.environ.get("REESTR_BIN", str(ROOT / "build" / "reestr"))
+EXAMPLES = ROOT / "examples" / "registry"
+VENV_BIN = Path(os.environ.get("REESTR_VENV", ROOT / ".venv")) / "bin"
+LANGS = ["go", "python", "php"]
+# Where each langpack keeps its copy of the runtime.
+RUNTIME_DIRS = {"go": "reestr", "python": "reestr_bo/runtime", "php": "src/Runtime"}
+
+
+def tool(name):
+    for candidate in (VENV_BIN / name, shutil.which(name)):
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    raise AssertionError(f"{name} is not installed: run scripts/install-deps")
+
+
+def gen(registry, env, lang, out, *extra):
+    proc = subprocess.run(
+        [REESTR, "gen", "--registry", str(registry), "--env", env,
+         "--lang", lang, "--out", str(out), *extra],
+        capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return Path(out)
+
+
+def run(cmd, cwd=None, env=None, timeout=600):
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=timeout)
+    assert proc.returncode == 0, \
+        f"{' '.join(map(str, cmd))} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def go_env(tmp):
+    """Go builds offline-capable and away from the user's caches."""
+    env = dict(os.environ)
+    env.setdefault("GOFLAGS", "-mod=mod")
+    env["GOCACHE"] = env.get("GOCACHE", str(Path(tmp) / "gocache"))
+    env["GOPATH"] = env.get("GOPATH", str(Path(tmp) / "gopath"))
+    return env
+
+
+@pytest.fixture(scope="session")
+def example_langpacks(tmp_path_factory):
+    """The example registry's `bo` langpack in each language."""
+    base = tmp_path_factory.mktemp("langpacks")
+    return {lang: gen(EXAMPLES, "bo", lang, base / lang) for lang in LANGS}
