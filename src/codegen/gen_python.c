@@ -32,7 +32,9 @@ typedef struct py_ctx {
 static bool py_reserved(const char *s)
 {
 	static const char *const used[] = {
-		"str", "int", "float", "bool", "list", "datetime", "property",
+		"str",	    "int",	"float", "bool", "list",
+		"datetime", "property", "self", /* the methods' first parameter
+						 */
 	};
 	if (rs_name_is_python_keyword(s))
 		return true;
@@ -197,10 +199,9 @@ static const char *py_field_doc(py_ctx *g, const rs_field *f)
 static const char *py_local(py_ctx *g, const char *prop)
 {
 	static const char *const used[] = {
-		"ev",	    "ver",   "path",
-		"self",	    "math",  "re",
-		"out",	    "start", "ValidationError",
-		"datetime",
+		"ev",	      "ver",	   "path",     "self",	"math",
+		"re",	      "out",	   "start",    "type",	"len",
+		"isinstance", "enumerate", "datetime", "super", "warnings",
 	};
 	for (size_t i = 0; i < sizeof used / sizeof *used; i++)
 		if (!strcmp(used[i], prop))
@@ -209,6 +210,17 @@ static const char *py_local(py_ctx *g, const char *prop)
 	    (!prop[1] || (prop[1] >= '0' && prop[1] <= '9')))
 		return rs_arena_printf(g->a, "%s_value", prop);
 	return prop;
+}
+
+/* The loop variable for the items of list v ("self._tags" or "tags"):
+ * one name per list, so mypy sees one type per name. */
+static const char *py_item_name(py_ctx *g, const char *v)
+{
+	const char *dot = strrchr(v, '.');
+	const char *base = dot ? dot + 1 : v;
+	while (*base == '_')
+		base++;
+	return rs_arena_printf(g->a, "%s_item", base);
 }
 
 /* PaymentV0 -> PAYMENT_V0 */
@@ -442,8 +454,7 @@ static void py_check(py_ctx *g, const rs_field *f, const rs_type *t,
 		}
 		const char *iv =
 			depth ? rs_arena_printf(g->a, "i%d", depth) : "i";
-		const char *xv =
-			depth ? rs_arena_printf(g->a, "x%d", depth) : "x";
+		const char *xv = py_item_name(g, v);
 		rs_emit_line(e, "for %s, %s in enumerate(%s):", iv, xv, v);
 		rs_emit_in(e);
 		/* the path of an element is built only when it is needed */
@@ -490,8 +501,7 @@ static void py_encode(py_ctx *g, const rs_type *t, const char *v, int depth)
 	case RS_TYPE_ARRAY: {
 		const char *iv =
 			depth ? rs_arena_printf(g->a, "i%d", depth) : "i";
-		const char *xv =
-			depth ? rs_arena_printf(g->a, "x%d", depth) : "x";
+		const char *xv = py_item_name(g, v);
 		rs_emit_line(e, "out.append(\"[\")");
 		rs_emit_line(e, "for %s, %s in enumerate(%s):", iv, xv, v);
 		rs_emit_in(e);

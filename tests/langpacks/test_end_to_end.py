@@ -215,12 +215,15 @@ def run_go(langpack, url, tmp):
 
 
 def run_python(langpack, url, tmp):
+    # A wheel built from the generated pyproject.toml (offline, with the
+    # project venv's setuptools), installed into a fresh virtual environment.
+    wheels = tmp / "wheels"
+    run([tool("pip"), "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "--no-index", "-w", str(wheels), str(langpack)])
     venv = tmp / "venv"
     run([sys.executable, "-m", "venv", str(venv)])
-    # Installed as a user would, from the generated pyproject.toml; offline:
-    # the venv's own setuptools builds it.
     run([str(venv / "bin" / "pip"), "install", "-q", "--no-index",
-         "--no-build-isolation", str(langpack)])
+         "--find-links", str(wheels), "reestr-langpack-bo"])
     (tmp / "app.py").write_text(program(PY_PROGRAM, "python"))
     return run([str(venv / "bin" / "python"), str(tmp / "app.py"), url], cwd=tmp).stdout
 

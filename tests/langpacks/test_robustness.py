@@ -60,7 +60,7 @@ func TestAwkward(t *testing.T) {
 
 def test_python_type_checks_and_imports(awkward, tmp_path):
     out = gen(awkward, "awkward", "python", tmp_path / "py")
-    run([tool("mypy"), "--strict", "--no-incremental", "reestr_awkward"], cwd=out, timeout=900)
+    run([tool("mypy"), "--strict", "--no-incremental", "--cache-dir=/dev/null", "reestr_awkward"], cwd=out, timeout=900)
     script = '''
 import warnings
 import reestr_awkward as p

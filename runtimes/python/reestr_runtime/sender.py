@@ -1,0 +1,331 @@
+"""The sender: queues encoded events and delivers them in batches from a
+background thread, retrying with backoff; every event's outcome reaches the
+caller's callback. docs/langpacks.md ("Sending") describes the behaviour,
+tests/conformance/ pins it."""
+
+from __future__ import annotations
+
+import atexit
+import http.client
+import json
+import os
+import random
+import threading
+import time
+import weakref
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
+from .encode import encode_event
+from .event import Event
+from .transport import Transport
+
+DELIVERED = "delivered"
+REJECTED = "rejected"
+DROPPED = "dropped"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of one event: outcome is "delivered", "rejected" (the
+    collector's reason) or "dropped" (why it never got there)."""
+
+    uuid: str
+    event: str
+    version: int
+    outcome: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Counters since the sender was made (or since fork, in a child)."""
+
+    queued: int
+    delivered: int
+    rejected: int
+    dropped: int
+    dropped_queue_full: int
+    retries: int
+    requests: int
+
+
+class _Item(NamedTuple):
+    data: bytes
+    uuid: str
+    event: str
+    version: int
+    queued_at: float
+
+
+class Sender:
+    """Sends one environment's events to the collector.
+
+    ``send`` checks and encodes the event and queues it; it never waits for
+    the network. A thread posts batches of up to ``batch_size`` events, or
+    sooner once the oldest has waited ``batch_age`` seconds.
+    """
+
+    def __init__(self, collector_url: str, source: str, environment: str, *,
+                 batch_size: int = 500, batch_age: float = 1.0,
+                 queue_capacity: int = 10000, max_attempts: int = 5,
+                 backoff_base: float = 0.1, backoff_max: float = 10.0,
+                 request_timeout: float = 10.0,
+                 on_result: Callable[[Result], None] | None = None) -> None:
+        if not source or not environment:
+            raise ValueError("a sender needs a source and an environment")
+        if batch_size < 1 or queue_capacity < 1 or max_attempts < 1:
+            raise ValueError("batch_size, queue_capacity and max_attempts "
+                             "must be at least 1")
+        self._url = collector_url
+        Transport(collector_url, request_timeout)  # check the URL now
+        self._source = source
+        self._environment = environment
+        self._batch_size = batch_size
+        self._batch_age = batch_age
+        self._capacity = queue_capacity
+        self._max_attempts = max_attempts
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._timeout = request_timeout
+        self._on_result = on_result
+        self._reset()
+        _senders.add(self)
+
+    def _reset(self) -> None:
+        """Fresh state: at construction, and in a child after fork()."""
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._queue: deque[_Item] = deque()
+        self._pending = 0  # queued or being delivered
+        self._flushing = 0
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._queued = self._delivered = self._rejected = 0
+        self._dropped = self._dropped_full = self._retries = 0
+        self._requests = 0
+
+    def send(self, event: Event) -> bool:
+        """Queue the event; False when it was dropped (queue full, or the
+        sender closed), which the result callback also reports. Raises
+        ValidationError when the event breaks the registry's rules."""
+        event.validate()
+        data = encode_event(event, self._environment, self._source)
+        item = _Item(data, event.event_uuid, event.EVENT_NAME,
+                     event.EVENT_VERSION, time.monotonic())
+        with self._cond:
+            if self._closed:
+                reason = "sender closed"
+            elif self._pending >= self._capacity:
+                reason = "queue full"
+                self._dropped_full += 1
+            else:
+                self._queue.append(item)
+                self._pending += 1
+                self._queued += 1
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="reestr-sender", daemon=True)
+                    self._thread.start()
+                elif len(self._queue) >= self._batch_size:
+                    self._cond.notify_all()
+                return True
+            self._dropped += 1
+        self._report([item], DROPPED, reason)
+        return False
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Send everything queued now and wait for the outcomes; True when
+        nothing is left within the timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            self._flushing += 1
+            self._cond.notify_all()
+            try:
+                while self._pending:
+                    left = None if deadline is None else \
+                        deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        break
+                    self._cond.wait(left)
+                return self._pending == 0
+            finally:
+                self._flushing -= 1
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush, then stop; later sends are dropped ("sender closed")."""
+        self.flush(timeout)
+        with self._cond:
+            self._closed = True
+            left = list(self._queue)
+            self._queue.clear()
+            self._pending -= len(left)
+            self._dropped += len(left)
+            self._cond.notify_all()
+            thread = self._thread
+        if left:
+            self._report(left, DROPPED, "sender closed before delivery")
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def stats(self) -> Stats:
+        """The counters, read together."""
+        with self._lock:
+            return Stats(self._queued, self._delivered, self._rejected,
+                         self._dropped, self._dropped_full, self._retries,
+                         self._requests)
+
+    # --- the delivery thread -------------------------------------------
+
+    def _run(self) -> None:
+        transport = Transport(self._url, self._timeout)
+        try:
+            while True:
+                with self._cond:
+                    batch = self._next_batch()
+                    if batch is None:
+                        return
+                self._deliver(transport, batch)
+                with self._cond:
+                    self._pending -= len(batch)
+                    self._cond.notify_all()
+        finally:
+            transport.close()
+
+    def _next_batch(self) -> list[_Item] | None:
+        """Waits (lock held) until a batch is due; None once closed and
+        empty."""
+        while True:
+            q = self._queue
+            if q and (len(q) >= self._batch_size or self._flushing or
+                      self._closed or
+                      time.monotonic() - q[0].queued_at >= self._batch_age):
+                n = min(self._batch_size, len(q))
+                return [q.popleft() for _ in range(n)]
+            if self._closed:
+                return None
+            wait = None
+            if q:
+                wait = max(0.0, q[0].queued_at + self._batch_age -
+                           time.monotonic())
+            self._cond.wait(wait)
+
+    def _deliver(self, transport: Transport, batch: list[_Item]) -> None:
+        body = b'{"events":[' + b",".join(i.data for i in batch) + b"]}"
+        last = ""
+        for attempt in range(1, self._max_attempts + 1):
+            retry_after = ""
+            with self._lock:
+                self._requests += 1
+            try:
+                status, retry_after, data = transport.post(body)
+            except (OSError, http.client.HTTPException) as e:
+                last = f"network error: {e or type(e).__name__}"
+            else:
+                if status == 200:
+                    results = _results(data, len(batch))
+                    if results is not None:
+                        self._settle(batch, results)
+                        return
+                    last = "200 with an answer that does not match the batch"
+                else:
+                    message = _error_message(data)
+                    last = f"{status} {message}".strip()
+                    if 400 <= status < 500 and status not in (408, 429):
+                        with self._lock:
+                            self._dropped += len(batch)
+                        self._report(batch, DROPPED,
+                                     f"collector refused the batch: {last}")
+                        return
+            if attempt == self._max_attempts:
+                break
+            delay = min(self._backoff_max,
+                        self._backoff_base * 2 ** (attempt - 1))
+            delay = delay / 2 + random.random() * delay / 2
+            if retry_after.strip().isdigit():
+                delay = max(delay, min(float(retry_after), 60.0))
+            with self._lock:
+                self._retries += 1
+            time.sleep(delay)
+        with self._lock:
+            self._dropped += len(batch)
+        self._report(batch, DROPPED,
+                     f"gave up after {self._max_attempts} attempts: {last}")
+
+    def _settle(self, batch: list[_Item],
+                results: list[dict[str, object]]) -> None:
+        for item, r in zip(batch, results):
+            if r.get("status") in ("accepted", "duplicate"):
+                with self._lock:
+                    self._delivered += 1
+                self._report([item], DELIVERED, "")
+            else:
+                with self._lock:
+                    self._rejected += 1
+                self._report([item], REJECTED, str(r.get("error", "")))
+
+    def _report(self, items: list[_Item], outcome: str, reason: str) -> None:
+        if self._on_result is None:
+            return
+        for i in items:
+            try:
+                self._on_result(Result(i.uuid, i.event, i.version, outcome,
+                                       reason))
+            except Exception:  # noqa: BLE001 - a callback must not stop us
+                pass
+
+
+def _results(data: bytes, n: int) -> list[dict[str, object]] | None:
+    try:
+        results = json.loads(data)["results"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(results, list) or len(results) != n:
+        return None
+    if not all(isinstance(r, dict) for r in results):
+        return None
+    return results
+
+
+def _error_message(data: bytes) -> str:
+    try:
+        err = json.loads(data).get("error")
+        if isinstance(err, str):
+            return err
+    except (ValueError, AttributeError):
+        pass
+    return data[:200].decode("utf-8", "replace").strip()
+
+
+# Every live sender, for the fork and exit hooks.
+_senders: weakref.WeakSet[Sender] = weakref.WeakSet()
+
+
+def _before_fork() -> None:
+    # hold every lock across fork(), so the child never inherits one taken
+    for s in list(_senders):
+        s._lock.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    for s in list(_senders):
+        s._lock.release()
+
+
+def _after_fork_in_child() -> None:
+    # The parent's queued events are the parent's to deliver: the child
+    # starts empty, with fresh locks and no thread (started on first send).
+    for s in list(_senders):
+        s._reset()
+
+
+def _flush_at_exit() -> None:
+    for s in list(_senders):
+        s.close(timeout=10.0)
+
+
+os.register_at_fork(before=_before_fork,
+                    after_in_parent=_after_fork_in_parent,
+                    after_in_child=_after_fork_in_child)
+atexit.register(_flush_at_exit)

@@ -1,0 +1,3 @@
+module reestr.local/langpack/bo
+
+go 1.22
