@@ -1,0 +1,36 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Reestr\Runtime;
+
+/**
+ * How a Sender delivers: docs/langpacks.md ("Sending") explains each
+ * setting. Durations are in seconds.
+ */
+final class Config
+{
+    public function __construct(
+        public readonly string $collectorUrl,
+        public readonly string $source,
+        public readonly string $environment = '',
+        public readonly int $batchSize = 500,
+        public readonly float $batchAge = 1.0,
+        public readonly int $queueCapacity = 10000,
+        public readonly int $maxAttempts = 5,
+        public readonly float $backoffBase = 0.1,
+        public readonly float $backoffMax = 10.0,
+        public readonly float $requestTimeout = 10.0,
+        public readonly ?\Closure $onResult = null,
+    ) {
+        if ($source === '' || $environment === '') {
+            throw new \InvalidArgumentException('a sender needs a source and an environment');
+        }
+        if (!preg_match('~^https?://[^/]+~', $collectorUrl)) {
+            throw new \InvalidArgumentException("collector URL must be http(s)://host...: $collectorUrl");
+        }
+        if ($batchSize < 1 || $queueCapacity < 1 || $maxAttempts < 1) {
+            throw new \InvalidArgumentException('batchSize, queueCapacity and maxAttempts must be at least 1');
+        }
+    }
+}

@@ -1,0 +1,56 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Reestr\Runtime;
+
+/**
+ * One POST to the collector over PHP's own http:// stream wrapper (no
+ * extension needed).
+ */
+final class HttpTransport
+{
+    private string $url;
+
+    public function __construct(string $collectorUrl, private float $timeout)
+    {
+        $this->url = rtrim($collectorUrl, '/') . '/v1/events';
+    }
+
+    /**
+     * @return array{int, string, string} status, Retry-After (or ""), body
+     * @throws \RuntimeException when no answer came (network error, timeout)
+     */
+    public function post(string $body): array
+    {
+        $context = stream_context_create(['http' => [
+            'method' => 'POST',
+            'header' => "Content-Type: application/json\r\nConnection: close\r\n",
+            'content' => $body,
+            'timeout' => $this->timeout,
+            'ignore_errors' => true, // read the body of a 4xx or 5xx too
+        ]]);
+        $errors = [];
+        set_error_handler(function (int $no, string $message) use (&$errors): bool {
+            $errors[] = $message;
+            return true;
+        });
+        try {
+            $response = file_get_contents($this->url, false, $context);
+        } finally {
+            restore_error_handler();
+        }
+        $headers = $http_response_header ?? [];
+        if ($response === false || $headers === [] || !preg_match('~^HTTP/\S+ (\d{3})~', $headers[0], $m)) {
+            $why = $errors === [] ? 'no answer' : preg_replace('/^file_get_contents\([^)]*\): /', '', end($errors));
+            throw new \RuntimeException("network error: $why");
+        }
+        $retryAfter = '';
+        foreach ($headers as $h) {
+            if (stripos($h, 'Retry-After:') === 0) {
+                $retryAfter = trim(substr($h, 12));
+            }
+        }
+        return [(int) $m[1], $retryAfter, $response];
+    }
+}

@@ -1,0 +1,22 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Reestr\Runtime;
+
+/**
+ * A field is missing or breaks a constraint of the registry. The message
+ * names the event, its version and the field, as the collector would:
+ * "clickstream_event v0: fields.user.email: 300 characters, more than max_length 254".
+ */
+final class ValidationException extends \InvalidArgumentException
+{
+    public function __construct(
+        public readonly string $event,
+        public readonly int $version,
+        public readonly string $field,
+        public readonly string $detail,
+    ) {
+        parent::__construct("$event v$version: $field: $detail");
+    }
+}

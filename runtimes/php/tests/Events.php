@@ -1,0 +1,87 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Reestr\Runtime\Tests;
+
+use Reestr\Runtime\Event;
+use Reestr\Runtime\Json;
+use Reestr\Runtime\ValidationException;
+
+/** Mirrors clickstream_event v0 of examples/registry, as `reestr gen` would. */
+final class Clickstream extends Event
+{
+    public function __construct(
+        public ?int $userId = null,
+        public ?string $email = null,
+        public float $lat = 0.0,
+        public float $lon = 0.0,
+        public ?string $userAgent = null,
+    ) {
+        parent::__construct();
+    }
+
+    public function getEventId(): int
+    {
+        return 100;
+    }
+
+    public function getEventVersion(): int
+    {
+        return 0;
+    }
+
+    public function getEventName(): string
+    {
+        return 'clickstream_event';
+    }
+
+    public function validate(): void
+    {
+        if ($this->userAgent === null) {
+            throw new ValidationException('clickstream_event', 0, 'fields.user_agent', 'missing required field');
+        }
+    }
+
+    public function encodeFields(): string
+    {
+        $out = '{"user":{"id":' . Json::int((int) $this->userId);
+        if ($this->email !== null) {
+            $out .= ',"email":' . Json::string($this->email);
+        }
+        return $out . '},"geo":{"latitude":' . Json::float($this->lat) . ',"longitude":'
+            . Json::float($this->lon) . '},"user_agent":' . Json::string((string) $this->userAgent) . '}';
+    }
+}
+
+final class Numbered extends Event
+{
+    public function __construct(public readonly int $n)
+    {
+        parent::__construct();
+    }
+
+    public function getEventId(): int
+    {
+        return 1;
+    }
+
+    public function getEventVersion(): int
+    {
+        return 0;
+    }
+
+    public function getEventName(): string
+    {
+        return 'conformance_event';
+    }
+
+    public function validate(): void
+    {
+    }
+
+    public function encodeFields(): string
+    {
+        return '{"n":' . $this->n . '}';
+    }
+}
