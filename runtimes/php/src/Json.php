@@ -76,8 +76,10 @@ final class Json
      */
     public static function time(\DateTimeInterface $t): string
     {
-        $utc = \DateTimeImmutable::createFromInterface($t)->setTimezone(new \DateTimeZone('UTC'));
-        return '"' . $utc->format('Y-m-d\TH:i:s.u\Z') . '"';
+        if ($t->getOffset() !== 0) {
+            $t = \DateTimeImmutable::createFromInterface($t)->setTimezone(new \DateTimeZone('UTC'));
+        }
+        return $t->format('"Y-m-d\TH:i:s.u\Z"');
     }
 
     /**
