@@ -1,0 +1,178 @@
+/* The langpack generator in memory (the language checkers and golden files
+ * are in tests/langpacks): what each language's langpack contains, that
+ * output is deterministic, and the errors it reports. Runs under ASan and
+ * valgrind with the rest of the unit tests. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "codegen/names.h"
+#include "reestr/error.h"
+#include "reestr/langpack.h"
+
+static rs_registry *reg;
+
+static int setup(void **state)
+{
+	rs_diags d = RS_DIAGS_INIT;
+	int rc = rs_registry_load(REESTR_SOURCE_DIR "/examples/registry", &reg,
+				  &d);
+	rs_diags_free(&d);
+	return rc;
+}
+
+static int teardown(void **state)
+{
+	rs_registry_free(reg);
+	return 0;
+}
+
+static const rs_langpack_file *find(const rs_langpack *p, const char *path)
+{
+	for (size_t i = 0; i < p->count; i++)
+		if (!strcmp(p->files[i].path, path))
+			return &p->files[i];
+	return NULL;
+}
+
+static rs_langpack *generate(const char *env, rs_lang lang)
+{
+	rs_langpack_options o = {.environment = env, .lang = lang};
+	rs_langpack *p = NULL;
+	assert_int_equal(rs_langpack_new(reg, &o, &p), 0);
+	assert_non_null(p);
+	return p;
+}
+
+static void test_go_langpack(void **state)
+{
+	rs_langpack *p = generate("bo", RS_LANG_GO);
+	const rs_langpack_file *mod = find(p, "go.mod");
+	assert_non_null(mod);
+	assert_string_equal(mod->data,
+			    "module reestr.local/langpack/bo\n\ngo 1.22\n");
+	const rs_langpack_file *f = find(p, "event_clickstream_event.go");
+	assert_non_null(f);
+	assert_non_null(strstr(
+		f->data, "func NewClickstreamEventV0() *ClickstreamEventV0"));
+	assert_non_null(
+		strstr(f->data,
+		       "func (e *ClickstreamEventV0) SetUserAgent(v string)"));
+	/* the deprecated event says so, the Go way */
+	f = find(p, "event_legacy_item_favorite.go");
+	assert_non_null(f);
+	assert_non_null(strstr(
+		f->data, "// Deprecated: legacy_item_favorite is deprecated"));
+	/* the runtime ships with it */
+	assert_non_null(find(p, "reestr/sender.go"));
+	/* files are sorted by path, so archives of them are reproducible */
+	for (size_t i = 1; i < p->count; i++)
+		assert_true(strcmp(p->files[i - 1].path, p->files[i].path) < 0);
+	rs_langpack_free(p);
+}
+
+static void test_only_the_environments_events(void **state)
+{
+	rs_langpack *p = generate("front", RS_LANG_GO);
+	assert_non_null(find(p, "event_item_click.go"));
+	assert_null(find(p, "event_clickstream_event.go"));
+	assert_null(find(p, "event_payment.go"));
+	rs_langpack_free(p);
+}
+
+static void test_python_and_php_langpacks(void **state)
+{
+	rs_langpack *py = generate("bo", RS_LANG_PYTHON);
+	assert_non_null(find(py, "pyproject.toml"));
+	assert_non_null(find(py, "reestr_bo/py.typed"));
+	assert_non_null(find(py, "reestr_bo/runtime/sender.py"));
+	const rs_langpack_file *ev = find(py, "reestr_bo/events.py");
+	assert_non_null(ev);
+	assert_non_null(strstr(ev->data, "class ClickstreamEventV0(Event):"));
+	assert_non_null(strstr(
+		ev->data,
+		"def set_user_agent(self, value: str) -> ClickstreamEventV0:"));
+	rs_langpack_free(py);
+
+	rs_langpack *php = generate("bo", RS_LANG_PHP);
+	const rs_langpack_file *c = find(php, "composer.json");
+	assert_non_null(c);
+	assert_non_null(strstr(c->data, "\"name\": \"reestr/langpack-bo\""));
+	const rs_langpack_file *f = find(php, "src/ClickstreamEventV0.php");
+	assert_non_null(f);
+	assert_non_null(strstr(f->data, "namespace Reestr\\Langpack\\Bo;"));
+	/* the runtime's namespace is moved into the package's */
+	f = find(php, "src/Runtime/Sender.php");
+	assert_non_null(f);
+	assert_non_null(
+		strstr(f->data, "namespace Reestr\\Langpack\\Bo\\Runtime;"));
+	assert_null(strstr(f->data, "namespace Reestr\\Runtime;"));
+	rs_langpack_free(php);
+}
+
+static void test_output_is_deterministic(void **state)
+{
+	for (int lang = RS_LANG_GO; lang <= RS_LANG_PHP; lang++) {
+		rs_langpack *a = generate("front", (rs_lang)lang);
+		rs_langpack *b = generate("front", (rs_lang)lang);
+		assert_int_equal(a->count, b->count);
+		for (size_t i = 0; i < a->count; i++) {
+			assert_string_equal(a->files[i].path, b->files[i].path);
+			assert_int_equal(a->files[i].len, b->files[i].len);
+			assert_memory_equal(a->files[i].data, b->files[i].data,
+					    a->files[i].len);
+		}
+		rs_langpack_free(a);
+		rs_langpack_free(b);
+	}
+}
+
+static void test_unknown_environment_and_language(void **state)
+{
+	rs_langpack_options o = {.environment = "nope", .lang = RS_LANG_GO};
+	rs_langpack *p = (rs_langpack *)1;
+	assert_int_equal(rs_langpack_new(reg, &o, &p), RS_EINVAL);
+	assert_null(p);
+	assert_string_equal(rs_error_last(),
+			    "environment 'nope' is not in the registry");
+	rs_lang l;
+	assert_int_equal(rs_lang_parse("cobol", &l), RS_EINVAL);
+	assert_string_equal(rs_error_last(),
+			    "unknown language 'cobol' (go, python, php)");
+}
+
+static void test_names(void **state)
+{
+	rs_arena *a = rs_arena_new(4096);
+	assert_string_equal(rs_name_pascal(a, "user_agent", false),
+			    "UserAgent");
+	assert_string_equal(rs_name_pascal(a, "user_id", true), "UserID");
+	assert_string_equal(rs_name_pascal(a, "device_os_url", true),
+			    "DeviceOSURL");
+	assert_string_equal(rs_name_pascal(a, "user_id", false), "UserId");
+	assert_string_equal(rs_name_camel(a, "amount_minor"), "amountMinor");
+	assert_string_equal(rs_name_upper(a, "bank_transfer"), "BANK_TRANSFER");
+	assert_true(rs_name_is_python_keyword("class"));
+	assert_false(rs_name_is_python_keyword("type"));
+	assert_true(rs_name_is_php_reserved("List"));
+	assert_false(rs_name_is_php_reserved("User"));
+	rs_arena_free(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_go_langpack),
+		cmocka_unit_test(test_only_the_environments_events),
+		cmocka_unit_test(test_python_and_php_langpacks),
+		cmocka_unit_test(test_output_is_deterministic),
+		cmocka_unit_test(test_unknown_environment_and_language),
+		cmocka_unit_test(test_names),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
