@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "reestr/error.h"
+#include "reestr/publish.h"
 #include "reestr/registry.h"
 
 static void usage(FILE *out)
@@ -13,7 +14,12 @@ static void usage(FILE *out)
 		"\n"
 		"Loads the registry in DIR (every *.yaml and *.yml file below "
 		"it) and prints\neach problem as file:line:col: message, "
-		"paths relative to DIR.\nExits 0 when the registry is valid, 1 "
+		"paths relative to DIR, and checks it against "
+		"DIR/registry.lock: a\n"
+		"published version edited or removed, a published event "
+		"deleted or its id\n"
+		"reused is a problem (see 'reestr publish').\nExits 0 when the "
+		"registry is valid, 1 "
 		"when it has problems, 2 on bad usage.\n"
 		"\n"
 		"options:\n"
@@ -49,6 +55,8 @@ int rs_cmd_check(int argc, char **argv)
 	rs_registry *reg = NULL;
 	rs_diags diags = RS_DIAGS_INIT;
 	int rc = rs_registry_load(dir, &reg, &diags);
+	if (rc == 0)
+		rc = rs_lock_check(reg, dir, &diags);
 	rs_diags_print(&diags, stderr);
 	int status = 0;
 	if (rc == RS_EINVAL) {

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "reestr/error.h"
 #include "reestr/langpack.h"
+#include "reestr/publish.h"
 #include "reestr/registry.h"
 
 static void usage(FILE *out)
@@ -94,6 +95,8 @@ int rs_cmd_gen(int argc, char **argv)
 	rs_registry *reg = NULL;
 	rs_diags diags = RS_DIAGS_INIT;
 	int rc = rs_registry_load(registry, &reg, &diags);
+	if (rc == 0)
+		rc = rs_lock_check(reg, registry, &diags);
 	rs_diags_print(&diags, stderr);
 	rs_diags_free(&diags);
 	if (rc) {

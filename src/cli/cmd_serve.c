@@ -11,6 +11,7 @@
 #include "cli/options.h"
 #include "http/server.h"
 #include "reestr/error.h"
+#include "reestr/publish.h"
 #include "reestr/registry.h"
 #include "sink/sqlite_sink.h"
 
@@ -137,6 +138,9 @@ int rs_cmd_serve(int argc, char **argv)
 	rs_diags diags = RS_DIAGS_INIT;
 
 	int rc = rs_registry_load(registry_dir, &reg, &diags);
+	/* a registry that breaks a published version is refused too */
+	if (rc == 0)
+		rc = rs_lock_check(reg, registry_dir, &diags);
 	if (rc < 0) {
 		rs_diags_print(&diags, stderr);
 		if (rc == RS_EINVAL)

@@ -8,5 +8,7 @@ int rs_cmd_serve(int argc, char **argv);
 int rs_cmd_check(int argc, char **argv);
 int rs_cmd_query(int argc, char **argv);
 int rs_cmd_gen(int argc, char **argv);
+int rs_cmd_publish(int argc, char **argv);
+int rs_cmd_diff(int argc, char **argv);
 
 #endif

@@ -14,6 +14,10 @@ static const struct {
 	{"check", rs_cmd_check,
 	 "load a registry and report every problem with its position"},
 	{"query", rs_cmd_query, "run SQL against the embedded store"},
+	{"publish", rs_cmd_publish,
+	 "freeze every event version in registry.lock: published versions "
+	 "never change"},
+	{"diff", rs_cmd_diff, "what changed between two versions of an event"},
 	{"gen", rs_cmd_gen,
 	 "write an environment's langpack (typed events + sender) for "
 	 "go, python or php"},

@@ -1,0 +1,15 @@
+/* Inside publishing: the lock check on text already read, for the fuzzer
+ * (tests/fuzz/fuzz_lock.c) and for rs_lock_check. */
+#ifndef RS_MODEL_LOCK_H
+#define RS_MODEL_LOCK_H
+
+#include <stddef.h>
+
+#include "reestr/publish.h"
+
+/* rs_lock_check with the lock file's contents given; src need not be
+ * NUL-terminated. */
+int rs_lock_check_text(const rs_registry *r, const char *src, size_t len,
+		       rs_diags *diags);
+
+#endif
