@@ -136,6 +136,7 @@ int rs_cmd_serve(int argc, char **argv)
 	rs_sink *sink = NULL;
 	rs_server *server = NULL;
 	rs_diags diags = RS_DIAGS_INIT;
+	rs_packages *packages = NULL;
 
 	int rc = rs_registry_load(registry_dir, &reg, &diags);
 	/* a registry that breaks a published version is refused too */
@@ -157,6 +158,14 @@ int rs_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
 	}
+	/* every environment's langpacks: a new version where content changed */
+	size_t new_versions = 0;
+	if (rs_packages_open(data_dir, reg, &packages, &new_versions) < 0) {
+		fprintf(stderr, "reestr serve: langpacks: %s\n",
+			rs_error_last());
+		goto fail;
+	}
+	so.packages = packages;
 
 	/* Signals are taken synchronously by this thread; every thread
 	 * started after this inherits the blocked mask. */
@@ -175,10 +184,11 @@ int rs_cmd_serve(int argc, char **argv)
 	rs_sqlite_db_path(data_dir, db, sizeof db);
 	fprintf(stderr,
 		"reestr serve: listening on %s%s%s:%u, registry %s (%zu "
-		"events), store %s\n",
+		"events), store %s, %zu new langpack version%s\n",
 		strchr(host, ':') ? "[" : "", host,
 		strchr(host, ':') ? "]" : "", rs_server_port(server),
-		registry_dir, rs_registry_event_count(reg), db);
+		registry_dir, rs_registry_event_count(reg), db, new_versions,
+		new_versions == 1 ? "" : "s");
 
 	int sig;
 	sigwait(&stop, &sig);
@@ -188,6 +198,7 @@ int rs_cmd_serve(int argc, char **argv)
 
 fail:
 	rs_server_stop(server);
+	rs_packages_free(packages);
 	rs_sink_free(sink);
 	rs_registry_free(reg);
 	rs_diags_free(&diags);

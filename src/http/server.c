@@ -19,6 +19,7 @@ struct rs_server {
 	rs_sink *sink;
 	rs_ingest_limits limits;
 	unsigned short port;
+	rs_packages *packages;
 };
 
 /* Per-request state, kept between libmicrohttpd's calls for one request. */
@@ -205,6 +206,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		static const char ok[] = "{\"status\":\"ok\"}";
 		return respond(conn, 200, ok, sizeof ok - 1);
 	}
+	if (s->packages) {
+		rs_package_reply reply;
+		const char *host = MHD_lookup_connection_value(
+			conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+		const char *env = MHD_lookup_connection_value(
+			conn, MHD_GET_ARGUMENT_KIND, "environment");
+		if (rs_packages_handle(s->packages, method, url, env,
+				       rq->body.data, rq->body.len, host,
+				       &reply)) {
+			if (!reply.body)
+				return MHD_NO;
+			struct MHD_Response *r =
+				MHD_create_response_from_buffer(
+					reply.len, reply.body,
+					MHD_RESPMEM_MUST_FREE);
+			if (!r) {
+				free(reply.body);
+				return MHD_NO;
+			}
+			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+						reply.content_type);
+			enum MHD_Result ret = MHD_queue_response(
+				conn, (unsigned)reply.status, r);
+			MHD_destroy_response(r);
+			return ret;
+		}
+	}
 	char msg[200];
 	snprintf(msg, sizeof msg, "no such endpoint: %s %.100s", method, url);
 	return respond_error(conn, 404, msg);
@@ -250,6 +278,7 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 	s->reg = reg;
 	s->sink = sink;
 	s->limits = opt->limits;
+	s->packages = opt->packages;
 	s->daemon = MHD_start_daemon(
 		flags, opt->port, NULL, NULL, on_request, s,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,

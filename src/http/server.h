@@ -4,6 +4,7 @@
 #define RS_HTTP_SERVER_H
 
 #include "http/ingest.h"
+#include "packages/packages.h"
 #include "reestr/registry.h"
 #include "reestr/sink.h"
 
@@ -15,6 +16,7 @@ typedef struct rs_server_options {
 	rs_ingest_limits limits;
 	unsigned connection_timeout_s; /* idle connections are closed */
 	unsigned max_connections;      /* 0 means 1000 */
+	rs_packages *packages; /* langpacks and native packages, or NULL */
 } rs_server_options;
 
 /* Starts serving in background threads. reg and sink must outlive the

@@ -1,0 +1,32 @@
+/* Reproducible archives: the same files give the same bytes, always (fixed
+ * times, owners and permissions, the order given). tar (ustar) for
+ * `curl … | tar x`, zip (stored, no compression) for Go modules, wheels
+ * and Composer dists. */
+#ifndef RS_PACKAGES_ARCHIVE_H
+#define RS_PACKAGES_ARCHIVE_H
+
+#include <stddef.h>
+
+#include "base/buf.h"
+
+typedef struct rs_archive_entry {
+	const char *path; /* '/'-separated, relative */
+	const char *data;
+	size_t len;
+} rs_archive_entry;
+
+/* Appends a ustar archive of the entries (then the two zero blocks) to
+ * out. Paths up to 255 bytes. Returns 0, RS_EINVAL for a path too long,
+ * or RS_ENOMEM. */
+int rs_tar_write(rs_buf *out, const rs_archive_entry *entries, size_t n);
+
+/* Appends a zip of the entries to out, each path prefixed with prefix
+ * ("" for none). Returns 0 or RS_ENOMEM. */
+int rs_zip_write(rs_buf *out, const char *prefix,
+		 const rs_archive_entry *entries, size_t n);
+
+/* SHA-256 of data as 64 lowercase hex digits (hex, 65 bytes) and, when
+ * b64 is not NULL, as unpadded URL-safe base64 (44 bytes). */
+void rs_sha256(const void *data, size_t len, char hex[65], char b64[44]);
+
+#endif

@@ -1,0 +1,811 @@
+/* Versioned langpacks and the native package protocols; see packages.h. */
+#include "packages/packages.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/buf.h"
+#include "base/timefmt.h"
+#include "json/json.h"
+#include "packages/archive.h"
+#include "reestr/error.h"
+#include "reestr/langpack.h"
+
+struct rs_packages {
+	sqlite3 *db;
+	pthread_mutex_t lock; /* one connection, one query at a time */
+};
+
+static const rs_lang langs[] = {RS_LANG_GO, RS_LANG_PYTHON, RS_LANG_PHP};
+
+static const char schema_sql[] =
+	"PRAGMA journal_mode=WAL;"
+	"CREATE TABLE IF NOT EXISTS langpack_versions("
+	" lang TEXT NOT NULL, environment TEXT NOT NULL,"
+	" version INTEGER NOT NULL, content_sha256 TEXT NOT NULL,"
+	" created_at TEXT NOT NULL,"
+	" PRIMARY KEY(lang, environment, version));"
+	"CREATE TABLE IF NOT EXISTS langpack_artifacts("
+	" lang TEXT NOT NULL, environment TEXT NOT NULL,"
+	" version INTEGER NOT NULL, kind TEXT NOT NULL, data BLOB NOT NULL,"
+	" PRIMARY KEY(lang, environment, version, kind));";
+
+/* --- names of the native packages ------------------------------------ */
+
+static char *go_module(const char *env)
+{
+	char *s = NULL;
+	return asprintf(&s, "reestr.local/langpack/%s", env) < 0 ? NULL : s;
+}
+
+/* reestr-langpack-back-office: PEP 503 normalised, also the Composer
+ * package's suffix */
+static char *dashed(const char *prefix, const char *env)
+{
+	char *s = NULL;
+	if (asprintf(&s, "%s%s", prefix, env) < 0)
+		return NULL;
+	for (char *c = s; *c; c++)
+		if (*c == '_')
+			*c = '-';
+	return s;
+}
+
+/* reestr_langpack_bo: a wheel's file name part */
+static char *underscored(const char *env)
+{
+	char *s = NULL;
+	return asprintf(&s, "reestr_langpack_%s", env) < 0 ? NULL : s;
+}
+
+/* --- making a version ------------------------------------------------- */
+
+static void content_hash(const rs_langpack *lp, char hex[65])
+{
+	rs_buf b = RS_BUF_INIT;
+	for (size_t i = 0; i < lp->count; i++) {
+		rs_buf_puts(&b, lp->files[i].path);
+		rs_buf_putc(&b, '\0');
+		rs_buf_printf(&b, "%zu", lp->files[i].len);
+		rs_buf_putc(&b, '\0');
+		rs_buf_append(&b, lp->files[i].data, lp->files[i].len);
+	}
+	rs_sha256(b.data ? b.data : "", b.len, hex, NULL);
+	rs_buf_free(&b);
+}
+
+static rs_archive_entry *entries_of(const rs_langpack *lp, const char *skip)
+{
+	rs_archive_entry *e = calloc(lp->count + 3, sizeof *e);
+	if (!e)
+		return NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < lp->count; i++)
+		if (!skip || strcmp(lp->files[i].path, skip))
+			e[n++] = (rs_archive_entry){lp->files[i].path,
+						    lp->files[i].data,
+						    lp->files[i].len};
+	return e;
+}
+
+static int store(sqlite3 *db, const char *lang, const char *env, int version,
+		 const char *kind, const void *data, size_t len)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db,
+				    "INSERT INTO langpack_artifacts VALUES "
+				    "(?1, ?2, ?3, ?4, ?5)",
+				    -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, lang, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, env, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, version);
+		sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
+		sqlite3_bind_blob64(st, 5, data, len, SQLITE_STATIC);
+		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_OK ? 0
+			       : rs_error_set(RS_EIO, "langpacks.db: %s",
+					      sqlite3_errmsg(db));
+}
+
+/* The wheel: the package's files, and a dist-info with METADATA, WHEEL and
+ * a RECORD of every file's hash. */
+static int make_wheel(rs_buf *out, const rs_langpack *lp, const char *env,
+		      const char *version)
+{
+	char *dist = dashed("reestr-langpack-", env), *base = underscored(env);
+	char *info = NULL;
+	rs_buf meta = RS_BUF_INIT, wheel = RS_BUF_INIT, record = RS_BUF_INIT;
+	rs_archive_entry *e = entries_of(lp, "pyproject.toml");
+	int rc = RS_ENOMEM;
+	if (!dist || !base || !e ||
+	    asprintf(&info, "%s-%s.dist-info", base, version) < 0)
+		goto done;
+	if (rs_buf_printf(&meta,
+			  "Metadata-Version: 2.1\nName: %s\nVersion: %s\n"
+			  "Summary: Typed events of the reestr environment "
+			  "%s\nRequires-Python: >=3.9\n",
+			  dist, version, env) ||
+	    rs_buf_puts(&wheel, "Wheel-Version: 1.0\nGenerator: reestr\n"
+				"Root-Is-Purelib: true\nTag: py3-none-any\n"))
+		goto done;
+	size_t n = lp->count - 1;
+	char *meta_path = NULL, *wheel_path = NULL, *record_path = NULL;
+	if (asprintf(&meta_path, "%s/METADATA", info) < 0 ||
+	    asprintf(&wheel_path, "%s/WHEEL", info) < 0 ||
+	    asprintf(&record_path, "%s/RECORD", info) < 0)
+		goto paths;
+	e[n++] = (rs_archive_entry){meta_path, meta.data, meta.len};
+	e[n++] = (rs_archive_entry){wheel_path, wheel.data, wheel.len};
+	for (size_t i = 0; i < n; i++) {
+		char hex[65], b64[44];
+		rs_sha256(e[i].data, e[i].len, hex, b64);
+		if (rs_buf_printf(&record, "%s,sha256=%s,%zu\n", e[i].path, b64,
+				  e[i].len))
+			goto paths;
+	}
+	if (rs_buf_printf(&record, "%s,,\n", record_path))
+		goto paths;
+	e[n++] = (rs_archive_entry){record_path, record.data, record.len};
+	rc = rs_zip_write(out, "", e, n);
+paths:
+	free(meta_path);
+	free(wheel_path);
+	free(record_path);
+done:
+	free(dist);
+	free(base);
+	free(info);
+	free(e);
+	rs_buf_free(&meta);
+	rs_buf_free(&wheel);
+	rs_buf_free(&record);
+	return rc;
+}
+
+/* Generates, archives and stores version n of env's langpack in lang. */
+static int add_version(sqlite3 *db, const rs_registry *reg, const char *env,
+		       rs_lang lang, int n, const char *hash)
+{
+	const char *ln = rs_lang_name(lang);
+	char native[32], go_version[32];
+	snprintf(native, sizeof native, "0.%d.0", n);
+	snprintf(go_version, sizeof go_version, "v0.%d.0", n);
+	rs_langpack_options o = {
+		.environment = env, .lang = lang, .package_version = native};
+	rs_langpack *lp = NULL;
+	rs_buf tar = RS_BUF_INIT, zip = RS_BUF_INIT;
+	rs_archive_entry *e = NULL;
+	char *prefix = NULL, *module = NULL;
+	int rc = rs_langpack_new(reg, &o, &lp);
+	if (rc)
+		return rc;
+	rc = RS_ENOMEM;
+	if (!(e = entries_of(lp, NULL)))
+		goto done;
+	if ((rc = rs_tar_write(&tar, e, lp->count)) ||
+	    (rc = store(db, ln, env, n, "tar", tar.data, tar.len)))
+		goto done;
+	if (lang == RS_LANG_GO) {
+		rc = RS_ENOMEM;
+		if (!(module = go_module(env)) ||
+		    asprintf(&prefix, "%s@%s/", module, go_version) < 0) {
+			prefix = NULL;
+			goto done;
+		}
+		rc = rs_zip_write(&zip, prefix, e, lp->count);
+	} else if (lang == RS_LANG_PYTHON) {
+		rc = make_wheel(&zip, lp, env, native);
+	} else {
+		rc = rs_zip_write(&zip, "", e, lp->count);
+	}
+	if (!rc)
+		rc = store(db, ln, env, n, "native", zip.data, zip.len);
+	if (!rc) {
+		char now[RS_TIME_TEXT_SIZE];
+		rs_time_format((int64_t)time(NULL) * 1000000, now);
+		sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(db,
+				       "INSERT INTO langpack_versions VALUES "
+				       "(?1, ?2, ?3, ?4, ?5)",
+				       -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, ln, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, env, -1, SQLITE_STATIC);
+			sqlite3_bind_int(st, 3, n);
+			sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				rc = rs_error_set(RS_EIO, "langpacks.db: %s",
+						  sqlite3_errmsg(db));
+		} else {
+			rc = rs_error_set(RS_EIO, "langpacks.db: %s",
+					  sqlite3_errmsg(db));
+		}
+		sqlite3_finalize(st);
+	}
+done:
+	free(e);
+	free(prefix);
+	free(module);
+	rs_buf_free(&tar);
+	rs_buf_free(&zip);
+	rs_langpack_free(lp);
+	return rc;
+}
+
+/* The latest version and its hash, or -1. */
+static int latest(sqlite3 *db, const char *lang, const char *env, char hash[65])
+{
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT version, content_sha256 FROM "
+			       "langpack_versions WHERE lang=?1 AND "
+			       "environment=?2 ORDER BY version DESC LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, lang, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, env, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		v = sqlite3_column_int(st, 0);
+		snprintf(hash, 65, "%s",
+			 (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	return v;
+}
+
+int rs_packages_open(const char *data_dir, const rs_registry *reg,
+		     rs_packages **out, size_t *created)
+{
+	*out = NULL;
+	*created = 0;
+	rs_packages *p = calloc(1, sizeof *p);
+	char *path = NULL;
+	int rc = RS_ENOMEM;
+	if (!p || asprintf(&path, "%s/langpacks.db", data_dir) < 0) {
+		path = NULL;
+		goto fail;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	if (sqlite3_open_v2(path, &p->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				    SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK ||
+	    sqlite3_exec(p->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		rc = rs_error_set(RS_EIO, "%s: %s", path,
+				  p->db ? sqlite3_errmsg(p->db) : "no memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < rs_registry_environment_count(reg); i++) {
+		const char *env = rs_registry_environment_at(reg, i)->name;
+		for (size_t j = 0; j < sizeof langs / sizeof *langs; j++) {
+			/* the content without its version number decides
+			 * whether this is a new version */
+			rs_langpack_options o = {.environment = env,
+						 .lang = langs[j]};
+			rs_langpack *lp = NULL;
+			if ((rc = rs_langpack_new(reg, &o, &lp)))
+				goto fail;
+			char hash[65], old[65] = "";
+			content_hash(lp, hash);
+			rs_langpack_free(lp);
+			int last =
+				latest(p->db, rs_lang_name(langs[j]), env, old);
+			if (last >= 0 && !strcmp(old, hash))
+				continue;
+			sqlite3_exec(p->db, "BEGIN", NULL, NULL, NULL);
+			rc = add_version(p->db, reg, env, langs[j], last + 1,
+					 hash);
+			sqlite3_exec(p->db, rc ? "ROLLBACK" : "COMMIT", NULL,
+				     NULL, NULL);
+			if (rc)
+				goto fail;
+			(*created)++;
+		}
+	}
+	free(path);
+	*out = p;
+	return 0;
+fail:
+	free(path);
+	rs_packages_free(p);
+	return rc;
+}
+
+void rs_packages_free(rs_packages *p)
+{
+	if (!p)
+		return;
+	if (p->db)
+		sqlite3_close(p->db);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+/* --- answering --------------------------------------------------------- */
+
+static bool reply_text(rs_package_reply *r, int status, const char *type,
+		       const char *text, size_t len)
+{
+	r->status = status;
+	r->content_type = type;
+	r->body = malloc(len + 1);
+	r->len = r->body ? len : 0;
+	if (r->body)
+		memcpy(r->body, text, len);
+	return true;
+}
+
+static bool reply_error(rs_package_reply *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static bool reply_error(rs_package_reply *r, int status, const char *fmt, ...)
+{
+	char msg[300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	rs_buf b = RS_BUF_INIT;
+	rs_buf_puts(&b, "{\"error\":");
+	rs_json_write_string(&b, msg, strlen(msg));
+	rs_buf_puts(&b, "}");
+	reply_text(r, status, "application/json", b.data ? b.data : "", b.len);
+	rs_buf_free(&b);
+	return true;
+}
+
+static bool reply_buf(rs_package_reply *r, const char *type, rs_buf *b)
+{
+	r->status = 200;
+	r->content_type = type;
+	r->len = b->len;
+	r->body = rs_buf_detach(b);
+	return true;
+}
+
+static bool env_known(rs_packages *p, const char *lang, const char *env)
+{
+	char h[65];
+	pthread_mutex_lock(&p->lock);
+	int v = latest(p->db, lang, env, h);
+	pthread_mutex_unlock(&p->lock);
+	return v >= 0;
+}
+
+/* Reads one artifact; false when there is none. */
+static bool artifact(rs_packages *p, const char *lang, const char *env,
+		     int version, const char *kind, rs_buf *out)
+{
+	sqlite3_stmt *st = NULL;
+	bool found = false;
+	pthread_mutex_lock(&p->lock);
+	if (sqlite3_prepare_v2(p->db,
+			       "SELECT data FROM langpack_artifacts WHERE "
+			       "lang=?1 AND environment=?2 AND version=?3 AND "
+			       "kind=?4",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, lang, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, env, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, version);
+		sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			found = rs_buf_append(out, sqlite3_column_blob(st, 0),
+					      (size_t)sqlite3_column_bytes(
+						      st, 0)) == 0;
+		}
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&p->lock);
+	return found;
+}
+
+typedef struct version_row {
+	int version;
+	char created_at[40];
+} version_row;
+
+/* Every version of env's langpack in lang, oldest first (at most cap). */
+static size_t versions_of(rs_packages *p, const char *lang, const char *env,
+			  version_row *rows, size_t cap)
+{
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+	pthread_mutex_lock(&p->lock);
+	if (sqlite3_prepare_v2(p->db,
+			       "SELECT version, created_at FROM "
+			       "langpack_versions WHERE lang=?1 AND "
+			       "environment=?2 ORDER BY version",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, lang, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, env, -1, SQLITE_STATIC);
+		while (n < cap && sqlite3_step(st) == SQLITE_ROW) {
+			rows[n].version = sqlite3_column_int(st, 0);
+			snprintf(rows[n].created_at, sizeof rows[n].created_at,
+				 "%s",
+				 (const char *)sqlite3_column_text(st, 1));
+			n++;
+		}
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+/* Every environment that has langpacks in lang. */
+static size_t environments_of(rs_packages *p, const char *lang, char **envs,
+			      size_t cap)
+{
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+	pthread_mutex_lock(&p->lock);
+	if (sqlite3_prepare_v2(p->db,
+			       "SELECT DISTINCT environment FROM "
+			       "langpack_versions WHERE lang=?1 ORDER BY 1",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, lang, -1, SQLITE_STATIC);
+		while (n < cap && sqlite3_step(st) == SQLITE_ROW)
+			envs[n++] = strdup(
+				(const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+#define MAX_VERSIONS 100000
+
+/* "N" or "latest" -> N; -1 when unknown. */
+static int pick_version(rs_packages *p, const char *lang, const char *env,
+			const char *want)
+{
+	char h[65];
+	pthread_mutex_lock(&p->lock);
+	int last = latest(p->db, lang, env, h);
+	pthread_mutex_unlock(&p->lock);
+	if (!strcmp(want, "latest"))
+		return last;
+	char *end;
+	long v = strtol(want, &end, 10);
+	if (*want < '0' || *want > '9' || *end || v < 0 || v > last)
+		return -1;
+	return (int)v;
+}
+
+static char *native_name(rs_lang lang, const char *env)
+{
+	if (lang == RS_LANG_GO)
+		return go_module(env);
+	if (lang == RS_LANG_PYTHON)
+		return dashed("reestr-langpack-", env);
+	return dashed("reestr/langpack-", env);
+}
+
+/* /langpack/{lang}/{N|latest}/ and /langpack/{lang}/versions */
+static bool handle_langpack(rs_packages *p, const char *method,
+			    const char *rest, const char *env_arg,
+			    const char *body, size_t body_len,
+			    rs_package_reply *r)
+{
+	char lang_name[16], what[32];
+	if (sscanf(rest, "%15[^/]/%31[^/]", lang_name, what) != 2)
+		return reply_error(r, 404,
+				   "use /langpack/{go|python|php}/{N|latest}/ "
+				   "or /langpack/{lang}/versions");
+	rs_lang lang;
+	if (rs_lang_parse(lang_name, &lang))
+		return reply_error(r, 404,
+				   "no langpacks for language '%.15s' (go, "
+				   "python, php)",
+				   lang_name);
+	/* the environment: a JSON body {"environment": …} or ?environment= */
+	char env[128] = "";
+	if (env_arg)
+		snprintf(env, sizeof env, "%s", env_arg);
+	if (!*env && body_len) {
+		rs_arena *a = rs_arena_new(4096);
+		const rs_json *root = NULL;
+		rs_json_error err;
+		if (!a || rs_json_parse(a, body, body_len, NULL, &root, &err)) {
+			rs_arena_free(a);
+			return reply_error(r, 400,
+					   "the body must be JSON like "
+					   "{\"environment\": \"bo\"}");
+		}
+		const rs_json *e = rs_json_get(root, "environment");
+		if (e && e->type == RS_JSON_STRING)
+			snprintf(env, sizeof env, "%s", e->u.str.ptr);
+		rs_arena_free(a);
+	}
+	if (!*env)
+		return reply_error(r, 400,
+				   "name the environment: a body "
+				   "{\"environment\": \"bo\"} or "
+				   "?environment=bo");
+	if (!env_known(p, lang_name, env))
+		return reply_error(r, 404, "no environment '%s'", env);
+	if (!strcmp(what, "versions")) {
+		if (strcmp(method, "GET"))
+			return reply_error(r, 405, "use GET for versions");
+		version_row *rows = calloc(MAX_VERSIONS, sizeof *rows);
+		char *name = native_name(lang, env);
+		rs_buf b = RS_BUF_INIT;
+		size_t n = rows ? versions_of(p, lang_name, env, rows,
+					      MAX_VERSIONS)
+				: 0;
+		rs_buf_printf(
+			&b, "{\"language\":\"%s\",\"environment\":", lang_name);
+		rs_json_write_string(&b, env, strlen(env));
+		rs_buf_puts(&b, ",\"package\":");
+		rs_json_write_string(&b, name ? name : "",
+				     name ? strlen(name) : 0);
+		rs_buf_puts(&b, ",\"versions\":[");
+		for (size_t i = 0; i < n; i++)
+			rs_buf_printf(&b,
+				      "%s{\"langpack_version\":%d,"
+				      "\"native_version\":\"%s0.%d.0\","
+				      "\"created_at\":\"%s\"}",
+				      i ? "," : "", rows[i].version,
+				      lang == RS_LANG_GO ? "v" : "",
+				      rows[i].version, rows[i].created_at);
+		rs_buf_puts(&b, "]}");
+		free(rows);
+		free(name);
+		return reply_buf(r, "application/json", &b);
+	}
+	int v = pick_version(p, lang_name, env, what);
+	if (v < 0)
+		return reply_error(r, 404,
+				   "no version %.31s of the %s langpack of %s",
+				   what, lang_name, env);
+	rs_buf b = RS_BUF_INIT;
+	if (!artifact(p, lang_name, env, v, "tar", &b))
+		return reply_error(r, 500, "langpack archive missing");
+	return reply_buf(r, "application/x-tar", &b);
+}
+
+/* The Go module proxy protocol: /go/<module>/@v/list, @v/<v>.info|.mod|.zip
+ * and /go/<module>/@latest. */
+static bool handle_go(rs_packages *p, const char *rest, rs_package_reply *r)
+{
+	static const char prefix[] = "reestr.local/langpack/";
+	if (strncmp(rest, prefix, sizeof prefix - 1))
+		return reply_error(r, 404,
+				   "not found: modules here are "
+				   "reestr.local/langpack/<env>");
+	const char *env_start = rest + sizeof prefix - 1;
+	const char *at = strstr(env_start, "/@");
+	if (!at || at - env_start >= 128)
+		return reply_error(r, 404, "not found");
+	char env[128];
+	snprintf(env, sizeof env, "%.*s", (int)(at - env_start), env_start);
+	if (!env_known(p, "go", env))
+		return reply_error(r, 404, "not found: no environment '%s'",
+				   env);
+	const char *op = at + 1;
+	version_row *rows = calloc(MAX_VERSIONS, sizeof *rows);
+	size_t n = rows ? versions_of(p, "go", env, rows, MAX_VERSIONS) : 0;
+	rs_buf b = RS_BUF_INIT;
+	bool done = false;
+	if (!strcmp(op, "@v/list")) {
+		for (size_t i = 0; i < n; i++)
+			rs_buf_printf(&b, "v0.%d.0\n", rows[i].version);
+		done = reply_buf(r, "text/plain; charset=utf-8", &b);
+	} else {
+		int v = -1;
+		char ext[8] = "";
+		if (!strcmp(op, "@latest")) {
+			v = n ? rows[n - 1].version : -1;
+			snprintf(ext, sizeof ext, "info");
+		} else if (sscanf(op, "@v/v0.%d.0.%7s", &v, ext) != 2) {
+			v = -1;
+		}
+		const version_row *row = NULL;
+		for (size_t i = 0; i < n; i++)
+			if (rows[i].version == v)
+				row = &rows[i];
+		if (!row) {
+			done = reply_error(r, 404, "not found: %s", op);
+		} else if (!strcmp(ext, "info")) {
+			rs_buf_printf(
+				&b, "{\"Version\":\"v0.%d.0\",\"Time\":\"%s\"}",
+				v, row->created_at);
+			done = reply_buf(r, "application/json", &b);
+		} else if (!strcmp(ext, "mod")) {
+			char *module = go_module(env);
+			rs_buf_printf(&b, "module %s\n\ngo 1.22\n",
+				      module ? module : "");
+			free(module);
+			done = reply_buf(r, "text/plain; charset=utf-8", &b);
+		} else if (!strcmp(ext, "zip") &&
+			   artifact(p, "go", env, v, "native", &b)) {
+			done = reply_buf(r, "application/zip", &b);
+		} else {
+			done = reply_error(r, 404, "not found: %s", op);
+		}
+	}
+	rs_buf_free(&b);
+	free(rows);
+	return done;
+}
+
+/* PEP 503: /pypi/simple/, /pypi/simple/<project>/, /pypi/files/<wheel> */
+static bool handle_pypi(rs_packages *p, const char *rest, rs_package_reply *r)
+{
+	char *envs[256];
+	size_t ne = environments_of(p, "python", envs, 256);
+	rs_buf b = RS_BUF_INIT;
+	bool done = false;
+	if (!strcmp(rest, "simple/") || !strcmp(rest, "simple")) {
+		rs_buf_puts(&b, "<!DOCTYPE html>\n<html><body>\n");
+		for (size_t i = 0; i < ne; i++) {
+			char *name = dashed("reestr-langpack-", envs[i]);
+			rs_buf_printf(&b, "<a href=\"%s/\">%s</a>\n", name,
+				      name);
+			free(name);
+		}
+		rs_buf_puts(&b, "</body></html>\n");
+		done = reply_buf(r, "text/html", &b);
+		goto out;
+	}
+	for (size_t i = 0; i < ne && !done; i++) {
+		char *name = dashed("reestr-langpack-", envs[i]);
+		char *base = underscored(envs[i]);
+		size_t nlen = strlen(name), blen = strlen(base);
+		if (!strncmp(rest, "simple/", 7) &&
+		    !strncmp(rest + 7, name, nlen) &&
+		    (!rest[7 + nlen] || !strcmp(rest + 7 + nlen, "/"))) {
+			version_row *rows = calloc(MAX_VERSIONS, sizeof *rows);
+			size_t n = rows ? versions_of(p, "python", envs[i],
+						      rows, MAX_VERSIONS)
+					: 0;
+			rs_buf_puts(&b, "<!DOCTYPE html>\n<html><body>\n");
+			for (size_t k = 0; k < n; k++) {
+				rs_buf w = RS_BUF_INIT;
+				char hex[65] = "";
+				if (artifact(p, "python", envs[i],
+					     rows[k].version, "native", &w))
+					rs_sha256(w.data, w.len, hex, NULL);
+				rs_buf_free(&w);
+				rs_buf_printf(
+					&b,
+					"<a href=\"../../files/%s-0.%d.0-"
+					"py3-none-any.whl#sha256=%s\" "
+					"data-requires-python=\"&gt;=3.9\">"
+					"%s-0.%d.0-py3-none-any.whl</a>\n",
+					base, rows[k].version, hex, base,
+					rows[k].version);
+			}
+			rs_buf_puts(&b, "</body></html>\n");
+			free(rows);
+			done = reply_buf(r, "text/html", &b);
+		} else if (!strncmp(rest, "files/", 6) &&
+			   !strncmp(rest + 6, base, blen) &&
+			   !strncmp(rest + 6 + blen, "-0.", 3)) {
+			int v = -1;
+			char tail[64] = "";
+			if (sscanf(rest + 6 + blen, "-0.%d.0-%63s", &v, tail) ==
+				    2 &&
+			    !strcmp(tail, "py3-none-any.whl") &&
+			    artifact(p, "python", envs[i], v, "native", &b))
+				done = reply_buf(r, "application/zip", &b);
+		}
+		free(name);
+		free(base);
+	}
+	if (!done)
+		done = reply_error(r, 404, "not found: /pypi/%.100s", rest);
+out:
+	for (size_t i = 0; i < ne; i++)
+		free(envs[i]);
+	rs_buf_free(&b);
+	return done;
+}
+
+/* A Composer repository: /composer/packages.json and
+ * /composer/dist/<env>/<version>.zip */
+static bool handle_composer(rs_packages *p, const char *rest, const char *host,
+			    rs_package_reply *r)
+{
+	rs_buf b = RS_BUF_INIT;
+	if (!strcmp(rest, "packages.json")) {
+		char *envs[256];
+		size_t ne = environments_of(p, "php", envs, 256);
+		rs_buf_puts(&b, "{\"packages\":{");
+		for (size_t i = 0; i < ne; i++) {
+			char *name = dashed("reestr/langpack-", envs[i]);
+			char *ns = NULL;
+			/* the PSR-4 namespace, as the generator spells it */
+			rs_buf nsb = RS_BUF_INIT;
+			bool up = true;
+			for (const char *c = envs[i]; *c; c++) {
+				if (*c == '_') {
+					up = true;
+					continue;
+				}
+				rs_buf_putc(&nsb, up && *c >= 'a' && *c <= 'z'
+							  ? (char)(*c - 32)
+							  : *c);
+				up = false;
+			}
+			ns = rs_buf_detach(&nsb);
+			version_row *rows = calloc(MAX_VERSIONS, sizeof *rows);
+			size_t n = rows ? versions_of(p, "php", envs[i], rows,
+						      MAX_VERSIONS)
+					: 0;
+			rs_buf_printf(&b, "%s\"%s\":{", i ? "," : "", name);
+			for (size_t k = 0; k < n; k++) {
+				rs_buf z = RS_BUF_INIT;
+				char hex[65] = "";
+				if (artifact(p, "php", envs[i], rows[k].version,
+					     "native", &z)) {
+					/* Composer's shasum is SHA-1; leave
+					 * it out rather than fake it */
+					(void)hex;
+				}
+				rs_buf_free(&z);
+				rs_buf_printf(
+					&b,
+					"%s\"0.%d.0\":{\"name\":\"%s\","
+					"\"version\":\"0.%d.0\",\"type\":"
+					"\"library\",\"time\":\"%s\","
+					"\"dist\":{\"type\":\"zip\",\"url\":"
+					"\"http://%s/composer/dist/%s/"
+					"0.%d.0.zip\"},\"require\":{\"php\":"
+					"\">=8.1\",\"ext-json\":\"*\","
+					"\"ext-mbstring\":\"*\"},\"autoload\":"
+					"{\"psr-4\":{\"Reestr\\\\Langpack\\\\%s"
+					"\\\\\":\"src/\"}}}",
+					k ? "," : "", rows[k].version, name,
+					rows[k].version, rows[k].created_at,
+					host ? host : "localhost", envs[i],
+					rows[k].version, ns);
+			}
+			rs_buf_puts(&b, "}");
+			free(rows);
+			free(name);
+			free(ns);
+			free(envs[i]);
+		}
+		rs_buf_puts(&b, "}}");
+		return reply_buf(r, "application/json", &b);
+	}
+	char env[128];
+	int v = -1;
+	char tail[8] = "";
+	if (sscanf(rest, "dist/%127[^/]/0.%d.0.%7s", env, &v, tail) == 3 &&
+	    !strcmp(tail, "zip") && artifact(p, "php", env, v, "native", &b))
+		return reply_buf(r, "application/zip", &b);
+	rs_buf_free(&b);
+	return reply_error(r, 404, "not found: /composer/%.100s", rest);
+}
+
+bool rs_packages_handle(rs_packages *p, const char *method, const char *url,
+			const char *environment_arg, const char *body,
+			size_t body_len, const char *host,
+			rs_package_reply *reply)
+{
+	memset(reply, 0, sizeof *reply);
+	if (!strncmp(url, "/langpack/", 10))
+		return handle_langpack(p, method, url + 10, environment_arg,
+				       body, body_len, reply);
+	bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+	if (!strncmp(url, "/go/", 4))
+		return get ? handle_go(p, url + 4, reply)
+			   : reply_error(reply, 405, "use GET");
+	if (!strncmp(url, "/pypi/", 6))
+		return get ? handle_pypi(p, url + 6, reply)
+			   : reply_error(reply, 405, "use GET");
+	if (!strncmp(url, "/composer/", 10))
+		return get ? handle_composer(p, url + 10, host, reply)
+			   : reply_error(reply, 405, "use GET");
+	return false;
+}

@@ -1,0 +1,44 @@
+/* Langpacks as versioned, native packages (docs/langpacks.md,
+ * "Versions and packages"). For every environment and language the server
+ * keeps a langpack version number that grows by one whenever the generated
+ * content changes; each version's archives are stored once, in
+ * DATA/langpacks.db, and served byte for byte the same forever:
+ *   POST /langpack/{lang}/{N|latest}/     a tar of the langpack
+ *   GET  /langpack/{lang}/versions?environment=NAME
+ *   /go/…        the Go module proxy protocol
+ *   /pypi/…      a PEP 503 simple index with wheels
+ *   /composer/…  a Composer repository */
+#ifndef RS_PACKAGES_PACKAGES_H
+#define RS_PACKAGES_PACKAGES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "reestr/registry.h"
+
+typedef struct rs_packages rs_packages;
+
+/* Opens (creating) DATA/langpacks.db and records a new version of every
+ * environment's langpack in every language whose content changed. Sets
+ * *created to the number of new versions. Returns 0 or an error code with
+ * rs_error_last() set. */
+int rs_packages_open(const char *data_dir, const rs_registry *reg,
+		     rs_packages **out, size_t *created);
+void rs_packages_free(rs_packages *p);
+
+typedef struct rs_package_reply {
+	int status;
+	const char *content_type;
+	char *body; /* malloc'd, len bytes */
+	size_t len;
+} rs_package_reply;
+
+/* Answers a request under /langpack/, /go/, /pypi/ or /composer/; returns
+ * false (and leaves reply alone) for any other url. host is the request's
+ * Host header (for absolute URLs in Composer's metadata). Thread-safe. */
+bool rs_packages_handle(rs_packages *p, const char *method, const char *url,
+			const char *environment_arg, const char *body,
+			size_t body_len, const char *host,
+			rs_package_reply *reply);
+
+#endif
