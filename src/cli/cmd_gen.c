@@ -105,6 +105,7 @@ int rs_cmd_gen(int argc, char **argv)
 		else
 			fprintf(stderr, "reestr gen: the registry has "
 					"problems; nothing generated\n");
+		rs_registry_free(reg); /* loaded, then refused by the lock */
 		return 1;
 	}
 	rs_langpack *pack = NULL;
