@@ -297,10 +297,9 @@ typedef struct php_field {
 } php_field;
 
 static const char *const php_event_reserved[] = {
-	"getEventId",	"getEventVersion", "getEventName",
-	"getEventUuid", "setEventUuid",	   "getEventTime",
-	"setEventTime", "validate",	   "encodeFields",
-	NULL,
+	"getEventId",	"getEventVersion",  "getEventName", "getEventUuid",
+	"setEventUuid", "getEventTime",	    "setEventTime", "validate",
+	"encodeFields", "getEventTimeJson", NULL,
 };
 static const char *const php_object_reserved[] = {
 	"validateAt",

@@ -13,11 +13,14 @@ abstract class Event
 {
     private string $eventUuid;
     private \DateTimeImmutable $eventTime;
+    /** The time's wire text, made when the time is set: send is hotter. */
+    private string $eventTimeJson;
 
     public function __construct()
     {
         $this->eventUuid = Uuid::v7();
         $this->eventTime = new \DateTimeImmutable('now', new \DateTimeZone('UTC'));
+        $this->eventTimeJson = Json::time($this->eventTime);
     }
 
     public function getEventUuid(): string
@@ -39,7 +42,16 @@ abstract class Event
     public function setEventTime(\DateTimeInterface $t): static
     {
         $this->eventTime = \DateTimeImmutable::createFromInterface($t);
+        $this->eventTimeJson = Json::time($this->eventTime);
         return $this;
+    }
+
+    /**
+     * The event time as canonical JSON (for Json::event).
+     */
+    public function getEventTimeJson(): string
+    {
+        return $this->eventTimeJson;
     }
 
     abstract public function getEventId(): int;

@@ -91,7 +91,7 @@ final class Json
         return '{"event_id":' . $e->getEventId()
             . ',"version":' . $e->getEventVersion()
             . ',"uuid":' . self::string($e->getEventUuid())
-            . ',"time":' . self::time($e->getEventTime())
+            . ',"time":' . $e->getEventTimeJson()
             . ',"environment":' . self::string($environment)
             . ',"source":' . self::string($source)
             . ',"fields":' . $e->encodeFields() . '}';

@@ -86,7 +86,7 @@ def encode_event(e: Event, environment: str, source: str) -> bytes:
     the fields, as UTF-8 bytes."""
     out = ['{"event_id":', str(e.EVENT_ID), ',"version":',
            str(e.EVENT_VERSION), ',"uuid":', encode_string(e.event_uuid),
-           ',"time":', encode_time(e.event_time), ',"environment":',
+           ',"time":', e._event_time_json, ',"environment":',
            encode_string(environment), ',"source":', encode_string(source),
            ',"fields":']
     e._encode_fields(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import ClassVar
 
+from .encode import encode_time
 from .uuid7 import uuid7
 
 
@@ -23,6 +24,8 @@ class Event:
 
     def __init__(self) -> None:
         self._event_time = datetime.now(timezone.utc)
+        # the time's wire text, made when the time is set: send is hotter
+        self._event_time_json = encode_time(self._event_time)
         self._event_uuid = uuid7()
 
     @property
@@ -44,6 +47,7 @@ class Event:
         if value.utcoffset() is None:
             raise ValueError("event_time needs a time zone")
         self._event_time = value
+        self._event_time_json = encode_time(value)
 
     def validate(self) -> None:
         """Raise ValidationError for the first field that is missing or

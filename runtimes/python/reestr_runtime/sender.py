@@ -59,6 +59,9 @@ class _Item(NamedTuple):
     queued_at: float
 
 
+_new_item = tuple.__new__  # skips NamedTuple's keyword handling: hot path
+
+
 class Sender:
     """Sends one environment's events to the collector.
 
@@ -112,8 +115,9 @@ class Sender:
         ValidationError when the event breaks the registry's rules."""
         event.validate()
         data = encode_event(event, self._environment, self._source)
-        item = _Item(data, event.event_uuid, event.EVENT_NAME,
-                     event.EVENT_VERSION, time.monotonic())
+        item: _Item = _new_item(_Item, (
+            data, event._event_uuid, event.EVENT_NAME, event.EVENT_VERSION,
+            time.monotonic()))
         with self._cond:
             if self._closed:
                 reason = "sender closed"
