@@ -10,5 +10,6 @@ int rs_cmd_query(int argc, char **argv);
 int rs_cmd_gen(int argc, char **argv);
 int rs_cmd_publish(int argc, char **argv);
 int rs_cmd_diff(int argc, char **argv);
+int rs_cmd_agent(int argc, char **argv);
 
 #endif

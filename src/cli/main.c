@@ -18,6 +18,9 @@ static const struct {
 	 "freeze every event version in registry.lock: published versions "
 	 "never change"},
 	{"diff", rs_cmd_diff, "what changed between two versions of an event"},
+	{"agent", rs_cmd_agent,
+	 "the local agent: takes events on a Unix socket, spools them, "
+	 "forwards them"},
 	{"gen", rs_cmd_gen,
 	 "write an environment's langpack (typed events + sender) for "
 	 "go, python or php"},

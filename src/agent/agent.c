@@ -1,0 +1,475 @@
+/* The local agent; see agent.h. One thread accepts connections, one thread
+ * per connection reads lines into the spool, one thread forwards. */
+#include "agent/agent.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/spool.h"
+#include "base/arena.h"
+#include "base/buf.h"
+#include "json/json.h"
+#include "reestr/error.h"
+
+#define MAX_LINE (1u << 20)    /* one event on the socket */
+#define LINES_PER_APPEND 1000u /* lines synced together */
+
+typedef struct conn {
+	int fd;
+	pthread_t thread;
+	struct conn *next;
+	struct rs_agent *agent;
+} conn;
+
+struct rs_agent {
+	rs_agent_options o;
+	char *url;
+	rs_spool *spool;
+	int listen_fd;
+	atomic_bool stopping;
+	pthread_t acceptor, forwarder;
+	pthread_mutex_t conns_lock;
+	conn *conns;
+	/* counters */
+	atomic_uint_fast64_t accepted, refused, invalid, delivered, duplicate,
+		rejected, pending, requests, failures;
+};
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* --- the socket side ---------------------------------------------------- */
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void status_line(rs_agent *a, rs_buf *out)
+{
+	rs_spool_stats st;
+	rs_spool_stats_get(a->spool, &st);
+	rs_buf_printf(
+		out,
+		"{\"queue_depth\":%llu,\"spool_bytes\":%llu,"
+		"\"spool_segments\":%llu,\"accepted\":%llu,"
+		"\"refused\":%llu,\"invalid\":%llu,\"delivered\":%llu,"
+		"\"duplicate\":%llu,\"rejected\":%llu,\"corrupt\":%llu,"
+		"\"requests\":%llu,\"failed_requests\":%llu}\n",
+		(unsigned long long)a->pending, (unsigned long long)st.bytes,
+		(unsigned long long)st.segments,
+		(unsigned long long)a->accepted, (unsigned long long)a->refused,
+		(unsigned long long)a->invalid,
+		(unsigned long long)a->delivered,
+		(unsigned long long)a->duplicate,
+		(unsigned long long)a->rejected, (unsigned long long)st.corrupt,
+		(unsigned long long)a->requests,
+		(unsigned long long)a->failures);
+}
+
+/* Handles the complete lines in buf[0..len): events are checked, appended
+ * together (one sync), then answered in order. Returns bytes consumed. */
+static size_t handle_lines(rs_agent *a, int fd, char *buf, size_t len)
+{
+	const char *recs[LINES_PER_APPEND];
+	size_t lens[LINES_PER_APPEND];
+	const char *errors[LINES_PER_APPEND]; /* NULL: an event to append */
+	char *why[LINES_PER_APPEND];
+	bool status[LINES_PER_APPEND];
+	size_t n = 0, nrec = 0, used = 0;
+	rs_arena *arena = rs_arena_new(64 * 1024);
+	while (n < LINES_PER_APPEND && used < len) {
+		char *nl = memchr(buf + used, '\n', len - used);
+		if (!nl)
+			break;
+		char *line = buf + used;
+		size_t l = (size_t)(nl - line);
+		if (l && line[l - 1] == '\r')
+			l--;
+		used = (size_t)(nl - buf) + 1;
+		status[n] = l == 6 && !memcmp(line, "status", 6);
+		errors[n] = NULL;
+		why[n] = NULL;
+		if (!status[n]) {
+			const rs_json *v = NULL;
+			rs_json_error err;
+			if (!arena ||
+			    rs_json_parse(arena, line, l, NULL, &v, &err)) {
+				why[n] = rs_arena_printf(
+					arena,
+					"malformed JSON at column %d: %s",
+					err.col, err.message);
+				errors[n] = why[n] ? why[n] : "malformed JSON";
+			} else if (v->type != RS_JSON_OBJECT) {
+				errors[n] = "an event must be a JSON object";
+			} else {
+				recs[nrec] = line;
+				lens[nrec++] = l;
+			}
+			if (arena)
+				rs_arena_reset(arena);
+		}
+		n++;
+	}
+	const char *append_error = NULL;
+	char append_msg[300];
+	if (nrec) {
+		int rc = rs_spool_append(a->spool, recs, lens, nrec);
+		if (rc) {
+			snprintf(append_msg, sizeof append_msg, "%s%s",
+				 rc == RS_ELIMIT ? "" : "spool: ",
+				 rs_error_last());
+			append_error = append_msg;
+			a->refused += nrec;
+		} else {
+			a->accepted += nrec;
+			a->pending += nrec;
+		}
+	}
+	rs_buf out = RS_BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		if (status[i]) {
+			status_line(a, &out);
+		} else if (errors[i]) {
+			a->invalid++;
+			rs_buf_printf(&out, "error %s\n", errors[i]);
+		} else if (append_error) {
+			rs_buf_printf(&out, "error %s\n", append_error);
+		} else {
+			rs_buf_puts(&out, "ok\n");
+		}
+	}
+	if (out.len)
+		write_all(fd, out.data, out.len);
+	rs_buf_free(&out);
+	rs_arena_free(arena);
+	return used;
+}
+
+static void *serve_conn(void *arg)
+{
+	conn *c = arg;
+	rs_agent *a = c->agent;
+	rs_buf buf = RS_BUF_INIT;
+	char chunk[65536];
+	while (!a->stopping) {
+		ssize_t r = recv(c->fd, chunk, sizeof chunk, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (rs_buf_append(&buf, chunk, (size_t)r))
+			break;
+		size_t used;
+		while ((used = handle_lines(a, c->fd, buf.data, buf.len)) > 0) {
+			memmove(buf.data, buf.data + used, buf.len - used);
+			buf.len -= used;
+		}
+		if (buf.len > MAX_LINE) {
+			static const char msg[] =
+				"error a line over 1 MiB; closing\n";
+			write_all(c->fd, msg, sizeof msg - 1);
+			a->invalid++;
+			break;
+		}
+	}
+	rs_buf_free(&buf);
+	/* a detached thread: it takes itself off the list and frees itself */
+	pthread_mutex_lock(&a->conns_lock);
+	for (conn **p = &a->conns; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	pthread_mutex_unlock(&a->conns_lock);
+	close(c->fd);
+	free(c);
+	return NULL;
+}
+
+static void *accept_loop(void *arg)
+{
+	rs_agent *a = arg;
+	while (!a->stopping) {
+		struct pollfd p = {a->listen_fd, POLLIN, 0};
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		int fd = accept(a->listen_fd, NULL, NULL);
+		if (fd < 0)
+			continue;
+		conn *c = calloc(1, sizeof *c);
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->agent = a;
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		/* on the list before it runs, so it can take itself off */
+		pthread_mutex_lock(&a->conns_lock);
+		c->next = a->conns;
+		a->conns = c;
+		if (pthread_create(&c->thread, &attr, serve_conn, c)) {
+			a->conns = c->next;
+			close(fd);
+			free(c);
+		}
+		pthread_mutex_unlock(&a->conns_lock);
+		pthread_attr_destroy(&attr);
+	}
+	return NULL;
+}
+
+/* --- the forwarding side -------------------------------------------------- */
+
+static size_t on_body(char *p, size_t size, size_t n, void *ctx)
+{
+	return rs_buf_append(ctx, p, size * n) ? 0 : size * n;
+}
+
+/* Posts one batch; 1 when the collector answered for every event (the
+ * counters updated), 0 to retry. */
+static int post_batch(rs_agent *a, CURL *curl, const rs_buf *body, size_t n)
+{
+	rs_buf answer = RS_BUF_INIT;
+	struct curl_slist *h =
+		curl_slist_append(NULL, "Content-Type: application/json");
+	curl_easy_setopt(curl, CURLOPT_URL, a->url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->data);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+			 (curl_off_t)body->len);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	a->requests++;
+	CURLcode rc = curl_easy_perform(curl);
+	long status = 0;
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(h);
+	int done = 0;
+	if (rc == CURLE_OK && status == 200) {
+		rs_arena *ar = rs_arena_new(64 * 1024);
+		const rs_json *root = NULL;
+		rs_json_error err;
+		const rs_json *results = NULL;
+		if (ar && !rs_json_parse(ar, answer.data, answer.len, NULL,
+					 &root, &err))
+			results = rs_json_get(root, "results");
+		if (results && results->type == RS_JSON_ARRAY &&
+		    results->u.arr.count == n) {
+			for (size_t i = 0; i < n; i++) {
+				const rs_json *st = rs_json_get(
+					&results->u.arr.items[i], "status");
+				const char *s = st && st->type == RS_JSON_STRING
+							? st->u.str.ptr
+							: "";
+				if (!strcmp(s, "accepted"))
+					a->delivered++;
+				else if (!strcmp(s, "duplicate"))
+					a->duplicate++;
+				else
+					a->rejected++;
+			}
+			done = 1;
+		}
+		rs_arena_free(ar);
+	} else if (rc == CURLE_OK && status >= 400 && status < 500 &&
+		   status != 408 && status != 429) {
+		/* the batch itself is refused: retrying cannot help */
+		fprintf(stderr,
+			"reestr agent: collector refused a batch: %ld %.*s\n",
+			status, (int)(answer.len > 200 ? 200 : answer.len),
+			answer.data ? answer.data : "");
+		a->rejected += n;
+		done = 1;
+	}
+	if (!done)
+		a->failures++;
+	rs_buf_free(&answer);
+	return done;
+}
+
+static void *forward_loop(void *arg)
+{
+	rs_agent *a = arg;
+	CURL *curl = curl_easy_init();
+	size_t max = a->o.batch_events ? a->o.batch_events : 500;
+	size_t *lens = calloc(max, sizeof *lens);
+	rs_spool_cursor cursor;
+	rs_spool_start(a->spool, &cursor);
+	long backoff = 100;
+	while (!a->stopping && curl && lens) {
+		rs_buf payloads = RS_BUF_INIT, body = RS_BUF_INIT;
+		rs_spool_cursor next = cursor;
+		size_t n = rs_spool_read(a->spool, &next, max, &payloads, lens);
+		if (n == 0) {
+			rs_buf_free(&payloads);
+			/* the end: what is before it is all answered */
+			rs_spool_ack(a->spool, &next);
+			cursor = next;
+			sleep_ms(20);
+			continue;
+		}
+		rs_buf_puts(&body, "{\"events\":[");
+		size_t off = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				rs_buf_putc(&body, ',');
+			rs_buf_append(&body, payloads.data + off, lens[i]);
+			off += lens[i];
+		}
+		rs_buf_puts(&body, "]}");
+		/* the same batch until the collector answers for it */
+		while (!a->stopping && !post_batch(a, curl, &body, n)) {
+			sleep_ms(backoff / 2 + rand() % (backoff / 2 + 1));
+			backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+		}
+		if (!a->stopping) {
+			backoff = 100;
+			cursor = next;
+			rs_spool_ack(a->spool, &cursor);
+			uint64_t p = a->pending;
+			a->pending = p > n ? p - n : 0;
+		}
+		rs_buf_free(&payloads);
+		rs_buf_free(&body);
+	}
+	free(lens);
+	if (curl)
+		curl_easy_cleanup(curl);
+	return NULL;
+}
+
+/* Counts the events already in the spool, for the queue depth. */
+static uint64_t count_spooled(rs_spool *s)
+{
+	rs_spool_cursor c;
+	rs_spool_start(s, &c);
+	uint64_t total = 0;
+	size_t lens[1000];
+	for (;;) {
+		rs_buf b = RS_BUF_INIT;
+		size_t n = rs_spool_read(s, &c, 1000, &b, lens);
+		rs_buf_free(&b);
+		if (!n)
+			return total;
+		total += n;
+	}
+}
+
+int rs_agent_start(const rs_agent_options *o, rs_agent **out)
+{
+	*out = NULL;
+	rs_agent *a = calloc(1, sizeof *a);
+	if (!a)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	a->o = *o;
+	a->listen_fd = -1;
+	pthread_mutex_init(&a->conns_lock, NULL);
+	int rc;
+	size_t ul = strlen(o->collector_url);
+	while (ul && o->collector_url[ul - 1] == '/')
+		ul--;
+	if (asprintf(&a->url, "%.*s/v1/events", (int)ul, o->collector_url) <
+	    0) {
+		a->url = NULL;
+		rc = rs_error_set(RS_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = rs_spool_open(o->spool_dir, o->spool_max_bytes,
+				o->segment_bytes, &a->spool)))
+		goto fail;
+	a->pending = count_spooled(a->spool);
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	if (strlen(o->socket_path) >= sizeof addr.sun_path) {
+		rc = rs_error_set(RS_EINVAL, "socket path too long: %s",
+				  o->socket_path);
+		goto fail;
+	}
+	strcpy(addr.sun_path, o->socket_path);
+	unlink(o->socket_path); /* a stale socket of a killed agent */
+	a->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (a->listen_fd < 0 ||
+	    bind(a->listen_fd, (struct sockaddr *)&addr, sizeof addr) ||
+	    listen(a->listen_fd, 512)) {
+		rc = rs_error_set(RS_EIO, "listen on %s: %s", o->socket_path,
+				  strerror(errno));
+		goto fail;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (pthread_create(&a->forwarder, NULL, forward_loop, a)) {
+		rc = rs_error_set(RS_ERR, "cannot start the forwarder");
+		goto fail;
+	}
+	if (pthread_create(&a->acceptor, NULL, accept_loop, a)) {
+		a->stopping = true;
+		pthread_join(a->forwarder, NULL);
+		rc = rs_error_set(RS_ERR, "cannot start the acceptor");
+		goto fail;
+	}
+	*out = a;
+	return 0;
+fail:
+	if (a->listen_fd >= 0)
+		close(a->listen_fd);
+	rs_spool_free(a->spool);
+	free(a->url);
+	pthread_mutex_destroy(&a->conns_lock);
+	free(a);
+	return rc;
+}
+
+void rs_agent_stop(rs_agent *a)
+{
+	if (!a)
+		return;
+	a->stopping = true;
+	pthread_join(a->acceptor, NULL);
+	close(a->listen_fd);
+	unlink(a->o.socket_path);
+	/* wake every connection; each thread leaves the list as it ends */
+	for (;;) {
+		pthread_mutex_lock(&a->conns_lock);
+		bool empty = a->conns == NULL;
+		for (conn *c = a->conns; c; c = c->next)
+			shutdown(c->fd, SHUT_RDWR);
+		pthread_mutex_unlock(&a->conns_lock);
+		if (empty)
+			break;
+		sleep_ms(10);
+	}
+	pthread_join(a->forwarder, NULL);
+	curl_global_cleanup();
+	rs_spool_free(a->spool);
+	free(a->url);
+	pthread_mutex_destroy(&a->conns_lock);
+	free(a);
+}

@@ -1,0 +1,166 @@
+/* reestr agent: the local agent, and `reestr agent status`. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "reestr/error.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: reestr agent --socket PATH --spool DIR --collector URL "
+		"[--spool-max-bytes N]\n"
+		"       reestr agent status --socket PATH\n"
+		"\n"
+		"Takes events on a Unix socket, one JSON event per line, keeps "
+		"each on disk\nbefore answering \"ok\", and forwards them to "
+		"the collector, deleting them\nonly once the collector "
+		"answered for them. A restart replays what was not\n"
+		"answered. docs/delivery.md describes the guarantees.\n"
+		"'status' prints the queue depth, the spool's size and the "
+		"counters.\n"
+		"\n"
+		"options:\n"
+		"  -s, --socket PATH         the Unix socket to listen on (or "
+		"ask, for status)\n"
+		"  -d, --spool DIR           the spool folder (created)\n"
+		"  -c, --collector URL       the collector, e.g. "
+		"http://127.0.0.1:8080\n"
+		"      --spool-max-bytes N   refuse new events beyond this "
+		"spool size (K, M, G;\n"
+		"                            default: no cap)\n"
+		"      --segment-bytes N     spool segment size (default 8M)\n"
+		"  -h, --help                show this help\n");
+}
+
+static int status(const char *socket_path)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	if (strlen(socket_path) >= sizeof addr.sun_path) {
+		fprintf(stderr, "reestr agent status: socket path too long\n");
+		return 2;
+	}
+	strcpy(addr.sun_path, socket_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr)) {
+		fprintf(stderr, "reestr agent status: %s: %s\n", socket_path,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	char line[4096];
+	size_t n = 0;
+	if (send(fd, "status\n", 7, MSG_NOSIGNAL) != 7) {
+		close(fd);
+		fprintf(stderr, "reestr agent status: the agent hung up\n");
+		return 1;
+	}
+	while (n < sizeof line - 1) {
+		ssize_t r = recv(fd, line + n, sizeof line - 1 - n, 0);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (memchr(line, '\n', n))
+			break;
+	}
+	close(fd);
+	line[n] = '\0';
+	if (!strchr(line, '\n')) {
+		fprintf(stderr, "reestr agent status: no answer\n");
+		return 1;
+	}
+	fputs(line, stdout);
+	return 0;
+}
+
+int rs_cmd_agent(int argc, char **argv)
+{
+	enum { OPT_MAX = 256, OPT_SEGMENT };
+	static const struct option longopts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"spool", required_argument, NULL, 'd'},
+		{"collector", required_argument, NULL, 'c'},
+		{"spool-max-bytes", required_argument, NULL, OPT_MAX},
+		{"segment-bytes", required_argument, NULL, OPT_SEGMENT},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	rs_agent_options o = {0};
+	size_t v;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:d:c:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o.socket_path = optarg;
+			break;
+		case 'd':
+			o.spool_dir = optarg;
+			break;
+		case 'c':
+			o.collector_url = optarg;
+			break;
+		case OPT_MAX:
+			if (rs_parse_size_option("--spool-max-bytes", optarg,
+						 &v))
+				return 2;
+			o.spool_max_bytes = v;
+			break;
+		case OPT_SEGMENT:
+			if (rs_parse_size_option("--segment-bytes", optarg, &v))
+				return 2;
+			o.segment_bytes = v;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind == argc - 1 && !strcmp(argv[optind], "status")) {
+		if (!o.socket_path) {
+			usage(stderr);
+			return 2;
+		}
+		return status(o.socket_path);
+	}
+	if (optind != argc || !o.socket_path || !o.spool_dir ||
+	    !o.collector_url) {
+		fprintf(stderr, "reestr agent: --socket, --spool and "
+				"--collector are required\n\n");
+		usage(stderr);
+		return 2;
+	}
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	rs_agent *a = NULL;
+	if (rs_agent_start(&o, &a)) {
+		fprintf(stderr, "reestr agent: %s\n", rs_error_last());
+		return 1;
+	}
+	fprintf(stderr,
+		"reestr agent: listening on %s, spool %s, collector %s\n",
+		o.socket_path, o.spool_dir, o.collector_url);
+	int sig;
+	sigwait(&stop, &sig);
+	fprintf(stderr, "reestr agent: stopping\n");
+	rs_agent_stop(a);
+	return 0;
+}
