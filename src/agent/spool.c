@@ -189,7 +189,8 @@ int rs_spool_open(const char *dir, uint64_t max_bytes, uint64_t segment_bytes,
 		found[nf++] = id;
 	}
 	closedir(d);
-	qsort(found, nf, sizeof *found, cmp_u64);
+	if (nf)
+		qsort(found, nf, sizeof *found, cmp_u64);
 	for (size_t i = 0; !rc && i < nf; i++) {
 		char *path = segment_path(s, found[i]);
 		struct stat st;

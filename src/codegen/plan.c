@@ -329,7 +329,9 @@ int rs_plan_build(rs_plan *p, const rs_registry *r, const char *env_name,
 	}
 	/* Stable order: named objects by name (their inline parts follow
 	 * in discovery order), so a new event does not reshuffle files. */
-	qsort(p->objects, p->object_count, sizeof *p->objects, cmp_object_name);
+	if (p->object_count)
+		qsort(p->objects, p->object_count, sizeof *p->objects,
+		      cmp_object_name);
 	return 0;
 nomem:
 	rs_plan_free(p);
