@@ -9,6 +9,9 @@
 
 declare(strict_types=1);
 
+// One file by the contract: the test event's class and the script that uses it.
+// phpcs:disable PSR1.Files.SideEffects
+
 namespace Reestr\Runtime\Conformance;
 
 spl_autoload_register(function (string $class): void {

@@ -35,6 +35,7 @@ final class HttpTransport
             $errors[] = $message;
             return true;
         });
+        $start = microtime(true);
         try {
             $response = file_get_contents($this->url, false, $context);
         } finally {
@@ -42,6 +43,10 @@ final class HttpTransport
         }
         $headers = $http_response_header ?? [];
         if ($response === false || $headers === [] || !preg_match('~^HTTP/\S+ (\d{3})~', $headers[0], $m)) {
+            if (microtime(true) - $start >= $this->timeout) {
+                // the wrapper only says "HTTP request failed!"
+                throw new \RuntimeException("timeout: no answer within {$this->timeout} s");
+            }
             $why = $errors === [] ? 'no answer' : preg_replace('/^file_get_contents\([^)]*\): /', '', end($errors));
             throw new \RuntimeException("network error: $why");
         }

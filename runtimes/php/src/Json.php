@@ -46,10 +46,27 @@ final class Json
         if ($v == 0.0) {
             return '0';
         }
-        // var_export gives the shortest round-trip digits (serialize_precision
-        // -1); only where the exponent starts and how it is spelled differ.
-        $r = var_export(abs($v), true);
-        if (!preg_match('/^(\d+)(?:\.(\d+))?(?:E([+-]\d+))?$/', $r, $m)) {
+        if (ini_get('serialize_precision') === '-1') {
+            // var_export gives the shortest round-trip digits; without an
+            // exponent (1e-4 <= |v| < 1e17) its form is ECMAScript's but
+            // for the ".0" of whole numbers. Most floats stop here.
+            $r = var_export($v, true);
+            if (!str_contains($r, 'E')) {
+                return str_ends_with($r, '.0') ? substr($r, 0, -2) : $r;
+            }
+            $r = ltrim($r, '-');
+        } else {
+            // a host with a fixed precision set: find the fewest digits that
+            // read back (the correctly rounded ones are the nearest, as
+            // ECMAScript wants)
+            for ($p = 0; $p < 17; $p++) {
+                $r = sprintf("%.{$p}e", abs($v));
+                if ((float) $r === abs($v)) {
+                    break;
+                }
+            }
+        }
+        if (!preg_match('/^(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/', $r, $m)) {
             throw new \LogicException("unexpected float format $r");
         }
         $digits = $m[1] . ($m[2] ?? '');

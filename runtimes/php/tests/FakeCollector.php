@@ -5,8 +5,11 @@ declare(strict_types=1);
 namespace Reestr\Runtime\Tests;
 
 /**
- * PHP's built-in server as a collector: answers from a script (a list of
- * status codes, then "accept all"), logs every batch to a file.
+ * PHP's built-in server as a collector, answering from a script and logging
+ * every batch to a file. Each script entry answers one POST: a status code,
+ * or an array with "status", "reject" / "duplicate" (lists of n answered so),
+ * "retry_after" (seconds) and "delay_ms"; once the script is used up every
+ * event is accepted. One process: a delayed answer holds the next request.
  */
 final class FakeCollector
 {
@@ -15,40 +18,51 @@ final class FakeCollector
     /** @var resource */
     private $process;
 
-    /** @param list<int> $script */
-    public function __construct(array $script = [], string $retryAfter = '')
+    /** @param list<int|array<string, mixed>> $script */
+    public function __construct(array $script = [])
     {
         $this->dir = sys_get_temp_dir() . '/reestr-fake-' . bin2hex(random_bytes(6));
         mkdir($this->dir);
         file_put_contents($this->dir . '/script.json', json_encode($script));
         file_put_contents($this->dir . '/router.php', '<?php
 $dir = ' . var_export($this->dir, true) . ';
-$body = file_get_contents("php://input");
-$events = json_decode($body, true)["events"];
-file_put_contents("$dir/log", json_encode(["t" => microtime(true), "events" => $events]) . "\n", FILE_APPEND | LOCK_EX);
+$events = json_decode(file_get_contents("php://input"), true)["events"];
+$line = json_encode(["t" => microtime(true), "events" => $events]) . "\n";
+file_put_contents("$dir/log", $line, FILE_APPEND | LOCK_EX);
 $script = json_decode(file_get_contents("$dir/script.json"), true);
-$status = array_shift($script) ?? 200;
+$answer = array_shift($script) ?? 200;
 file_put_contents("$dir/script.json", json_encode($script));
+$answer = is_int($answer) ? ["status" => $answer] : $answer;
+$status = $answer["status"] ?? 200;
+usleep(($answer["delay_ms"] ?? 0) * 1000);
 header("Content-Type: application/json");
+if (isset($answer["retry_after"])) {
+    header("Retry-After: " . $answer["retry_after"]);
+}
 if ($status !== 200) {
     http_response_code($status);
-    if (' . var_export($retryAfter, true) . ' !== "") { header("Retry-After: ' . $retryAfter . '"); }
     echo json_encode(["error" => "scripted $status"]);
     return;
 }
-echo json_encode(["results" => array_map(fn ($e) => ["status" => "accepted"], $events)]);
+$results = [];
+foreach ($events as $e) {
+    $n = $e["fields"]["n"] ?? -1;
+    if (in_array($n, $answer["reject"] ?? [], true)) {
+        $results[] = ["status" => "rejected", "error" => "fields.n: rejected by the script"];
+    } else {
+        $results[] = ["status" => in_array($n, $answer["duplicate"] ?? [], true) ? "duplicate" : "accepted"];
+    }
+}
+echo json_encode(["results" => $results]);
 ');
-        $sock = stream_socket_server('tcp://127.0.0.1:0');
-        $port = (int) substr(strrchr(stream_socket_get_name($sock, false), ':'), 1);
-        fclose($sock);
-        $this->url = "http://127.0.0.1:$port";
+        $this->url = 'http://127.0.0.1:' . self::freePort();
         $this->process = proc_open(
-            ['php', '-S', "127.0.0.1:$port", $this->dir . '/router.php'],
+            ['php', '-S', substr($this->url, 7), $this->dir . '/router.php'],
             [1 => ['file', '/dev/null', 'w'], 2 => ['file', '/dev/null', 'w']],
             $pipes,
         );
         for ($i = 0; $i < 100; $i++) {
-            $c = @fsockopen('127.0.0.1', $port);
+            $c = @fsockopen('127.0.0.1', (int) substr(strrchr($this->url, ':'), 1));
             if ($c) {
                 fclose($c);
                 return;
@@ -58,11 +72,26 @@ echo json_encode(["results" => array_map(fn ($e) => ["status" => "accepted"], $e
         throw new \RuntimeException('fake collector did not start');
     }
 
+    /** A port nothing listens on (a moment ago). */
+    public static function freePort(): int
+    {
+        $sock = stream_socket_server('tcp://127.0.0.1:0');
+        $port = (int) substr(strrchr(stream_socket_get_name($sock, false), ':'), 1);
+        fclose($sock);
+        return $port;
+    }
+
     /** @return list<array{t: float, events: list<array<string, mixed>>}> */
     public function batches(): array
     {
         $log = @file($this->dir . '/log', FILE_IGNORE_NEW_LINES) ?: [];
         return array_map(fn ($l) => json_decode($l, true), $log);
+    }
+
+    /** @return list<int> the number of events in each POST */
+    public function batchSizes(): array
+    {
+        return array_map(fn ($b) => count($b['events']), $this->batches());
     }
 
     public function __destruct()

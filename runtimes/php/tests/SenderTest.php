@@ -15,89 +15,189 @@ final class SenderTest extends TestCase
     /** @var list<Result> */
     private array $results = [];
 
-    private function sender(FakeCollector $c, int $batchSize = 500, float $batchAge = 60.0, int $capacity = 100): Sender
-    {
+    private function sender(
+        string $url,
+        int $batchSize = 500,
+        float $batchAge = 60.0,
+        int $capacity = 100,
+        int $maxAttempts = 5,
+        float $timeout = 2.0,
+    ): Sender {
         $this->results = [];
         return new Sender(new Config(
-            collectorUrl: $c->url,
+            collectorUrl: $url,
             source: 'svc',
             environment: 'bo',
             batchSize: $batchSize,
             batchAge: $batchAge,
             queueCapacity: $capacity,
+            maxAttempts: $maxAttempts,
             backoffBase: 0.01,
             backoffMax: 0.05,
+            requestTimeout: $timeout,
             onResult: function (Result $r): void {
                 $this->results[] = $r;
             },
         ));
     }
 
+    /** @return list<string> */
+    private function outcomes(): array
+    {
+        return array_map(fn ($r) => $r->outcome, $this->results);
+    }
+
+    /** @return list<list<string>> the UUIDs of each POST */
+    private static function uuids(FakeCollector $c): array
+    {
+        return array_map(fn ($b) => array_column($b['events'], 'uuid'), $c->batches());
+    }
+
     public function testBatchesBySize(): void
     {
         $c = new FakeCollector();
-        $s = $this->sender($c, batchSize: 3);
+        $s = $this->sender($c->url, batchSize: 3);
         for ($n = 0; $n < 7; $n++) {
             $this->assertTrue($s->send(new Numbered($n)));
         }
-        $this->assertSame([3, 3], array_map(fn ($b) => count($b['events']), $c->batches()));
+        $this->assertSame([3, 3], $c->batchSizes());
         $s->close();
-        $this->assertSame([3, 3, 1], array_map(fn ($b) => count($b['events']), $c->batches()));
-        $this->assertSame(array_fill(0, 7, 'delivered'), array_map(fn ($r) => $r->outcome, $this->results));
+        $this->assertSame([3, 3, 1], $c->batchSizes());
+        $this->assertSame(array_fill(0, 7, 'delivered'), $this->outcomes());
+        $events = array_merge(...array_column($c->batches(), 'events'));
+        $this->assertSame(range(0, 6), array_map(fn ($e) => $e['fields']['n'], $events));
     }
 
     public function testBatchAgeFlushesOnTheNextSend(): void
     {
         $c = new FakeCollector();
-        $s = $this->sender($c, batchAge: 0.05);
+        $s = $this->sender($c->url, batchAge: 0.05);
         $s->send(new Numbered(0));
         usleep(100000);
         $s->send(new Numbered(1));
-        $this->assertCount(1, $c->batches());
+        $this->assertSame([1], $c->batchSizes());
         $s->close();
-        $this->assertCount(2, $c->batches());
+        $this->assertSame([1, 1], $c->batchSizes());
     }
 
     public function testRetryAfter503ResendsTheSameUuids(): void
     {
         $c = new FakeCollector([503, 500]);
-        $s = $this->sender($c);
+        $s = $this->sender($c->url);
         $s->send(new Numbered(0));
         $s->send(new Numbered(1));
         $s->close();
-        $uuids = array_map(fn ($b) => array_column($b['events'], 'uuid'), $c->batches());
+        $uuids = self::uuids($c);
         $this->assertCount(3, $uuids);
-        $this->assertSame($uuids[0], $uuids[2]);
         $this->assertSame($uuids[0], $uuids[1]);
+        $this->assertSame($uuids[0], $uuids[2]);
         $this->assertSame(2, $s->stats()['retries']);
-        $this->assertSame(['delivered', 'delivered'], array_map(fn ($r) => $r->outcome, $this->results));
+        $this->assertSame(3, $s->stats()['requests']);
+        $this->assertSame(['delivered', 'delivered'], $this->outcomes());
+    }
+
+    public function testRetryOn429And408(): void
+    {
+        $c = new FakeCollector([429, 408]);
+        $s = $this->sender($c->url);
+        $s->send(new Numbered(0));
+        $s->close();
+        $this->assertSame([1, 1, 1], $c->batchSizes());
+        $this->assertSame(['delivered'], $this->outcomes());
     }
 
     public function testNoRetryOn400(): void
     {
         $c = new FakeCollector([400]);
-        $s = $this->sender($c);
+        $s = $this->sender($c->url);
         $s->send(new Numbered(0));
         $s->close();
-        $this->assertCount(1, $c->batches());
-        $this->assertSame('dropped', $this->results[0]->outcome);
-        $this->assertStringContainsString('400 scripted 400', $this->results[0]->reason);
+        $this->assertSame([1], $c->batchSizes());
+        $this->assertSame(['dropped'], $this->outcomes());
+        $this->assertSame('collector refused the batch: 400 scripted 400', $this->results[0]->reason);
+        $this->assertSame(0, $s->stats()['retries']);
+    }
+
+    public function testGivesUpAfterMaxAttempts(): void
+    {
+        $c = new FakeCollector([503, 503, 503, 503]);
+        $s = $this->sender($c->url, maxAttempts: 3);
+        $s->send(new Numbered(0));
+        $s->close();
+        $this->assertSame([1, 1, 1], $c->batchSizes());
+        $this->assertSame('gave up after 3 attempts: 503 scripted 503', $this->results[0]->reason);
+        $this->assertSame([1, 2], [$s->stats()['dropped'], $s->stats()['retries']]);
+    }
+
+    public function testNetworkErrorIsRetriedThenDropped(): void
+    {
+        $s = $this->sender('http://127.0.0.1:' . FakeCollector::freePort(), maxAttempts: 2);
+        $s->send(new Numbered(0));
+        $s->close();
+        $this->assertSame(['dropped'], $this->outcomes());
+        $this->assertStringStartsWith('gave up after 2 attempts: network error', $this->results[0]->reason);
+        $this->assertSame(2, $s->stats()['requests']);
+    }
+
+    public function testTimeoutIsRetried(): void
+    {
+        // the retry waits in the listen queue until the slow answer is done
+        // (at 600 ms), then is answered within its own 400 ms
+        $c = new FakeCollector([['status' => 200, 'delay_ms' => 600]]);
+        $s = $this->sender($c->url, timeout: 0.4);
+        $s->send(new Numbered(0));
+        $s->close();
+        $uuids = self::uuids($c);
+        $this->assertCount(2, $uuids);
+        $this->assertSame($uuids[0], $uuids[1]);
+        $this->assertSame(['delivered'], $this->outcomes());
+        $this->assertSame(1, $s->stats()['retries']);
+    }
+
+    public function testTimeoutIsNamedInTheReason(): void
+    {
+        $c = new FakeCollector([['status' => 200, 'delay_ms' => 500]]);
+        $s = $this->sender($c->url, maxAttempts: 1, timeout: 0.2);
+        $s->send(new Numbered(0));
+        $s->close();
+        $this->assertSame('gave up after 1 attempts: timeout: no answer within 0.2 s', $this->results[0]->reason);
     }
 
     public function testRetryAfterIsHonoured(): void
     {
-        $c = new FakeCollector([503], '1');
-        $s = $this->sender($c);
+        $c = new FakeCollector([['status' => 503, 'retry_after' => 1]]);
+        $s = $this->sender($c->url);
         $s->send(new Numbered(0));
         $s->close();
         [$a, $b] = $c->batches();
         $this->assertGreaterThanOrEqual(0.95, $b['t'] - $a['t']);
+        $this->assertSame(['delivered'], $this->outcomes());
+    }
+
+    public function testEachEventGetsTheCollectorsAnswer(): void
+    {
+        $c = new FakeCollector([['status' => 200, 'reject' => [1], 'duplicate' => [2]]]);
+        $s = $this->sender($c->url);
+        $events = [new Numbered(0), new Numbered(1), new Numbered(2)];
+        foreach ($events as $e) {
+            $s->send($e);
+        }
+        $s->close();
+        $this->assertSame(['delivered', 'rejected', 'delivered'], $this->outcomes());
+        $reasons = array_map(fn ($r) => $r->reason, $this->results);
+        $this->assertSame(['', 'fields.n: rejected by the script', ''], $reasons);
+        foreach ($events as $i => $e) {
+            $r = $this->results[$i];
+            $this->assertSame([$e->getEventUuid(), 'conformance_event', 0], [$r->uuid, $r->event, $r->version]);
+        }
+        $this->assertSame(2, $s->stats()['delivered']);
+        $this->assertSame(1, $s->stats()['rejected']);
     }
 
     public function testQueueOverflowIsCountedAndReported(): void
     {
         $c = new FakeCollector();
-        $s = $this->sender($c, capacity: 2);
+        $s = $this->sender($c->url, capacity: 2);
         $sent = [];
         for ($n = 0; $n < 4; $n++) {
             $sent[] = $s->send(new Numbered($n));
@@ -105,38 +205,69 @@ final class SenderTest extends TestCase
         $this->assertSame([true, true, false, false], $sent);
         $this->assertSame(['queue full', 'queue full'], array_map(fn ($r) => $r->reason, $this->results));
         $s->close();
-        $this->assertSame(2, $s->stats()['delivered']);
-        $this->assertSame(2, $s->stats()['dropped_queue_full']);
+        $stats = $s->stats();
+        $this->assertSame(
+            [2, 2, 2, 2],
+            [$stats['queued'], $stats['delivered'], $stats['dropped'], $stats['dropped_queue_full']],
+        );
+    }
+
+    public function testSendAfterCloseIsDropped(): void
+    {
+        $c = new FakeCollector();
+        $s = $this->sender($c->url);
+        $s->close();
+        $this->assertFalse($s->send(new Numbered(0)));
+        $this->assertSame(['dropped'], $this->outcomes());
+        $this->assertSame('sender closed', $this->results[0]->reason);
+        $this->assertSame([], $c->batches());
     }
 
     public function testInvalidEventThrowsBeforeAnythingIsSent(): void
     {
         $c = new FakeCollector();
-        $s = $this->sender($c);
+        $s = $this->sender($c->url);
         try {
             $s->send(new Clickstream(1));
             $this->fail('no exception');
         } catch (ValidationException $e) {
             $this->assertSame('clickstream_event v0: fields.user_agent: missing required field', $e->getMessage());
+            $this->assertSame(['clickstream_event', 0, 'fields.user_agent'], [$e->event, $e->version, $e->field]);
         }
         $s->close();
         $this->assertSame([], $c->batches());
+        $this->assertSame(0, $s->stats()['queued']);
     }
 
     public function testFlushAtTheEndOfTheScript(): void
     {
         $c = new FakeCollector();
-        $script = tempnam(sys_get_temp_dir(), 'send') . '.php';
+        $script = tempnam(sys_get_temp_dir(), 'send');
+        $marker = $script . '.finished';
         file_put_contents($script, '<?php
 declare(strict_types=1);
 require ' . var_export(__DIR__ . '/bootstrap.php', true) . ';
-$s = new Reestr\Runtime\Sender(new Reestr\Runtime\Config(' . var_export($c->url, true) . ', "svc", "bo", batchAge: 60.0));
+// stands in for PHP-FPM\'s: the shutdown flush must call it first
+function fastcgi_finish_request(): bool
+{
+    file_put_contents(' . var_export($marker, true) . ', (string) microtime(true));
+    return true;
+}
+$config = new Reestr\Runtime\Config(' . var_export($c->url, true) . ', "svc", "bo", batchAge: 60.0);
+$s = new Reestr\Runtime\Sender($config);
 $s->send(new Reestr\Runtime\Tests\Numbered(7));
+echo "sent\n";
 // no flush, no close: the shutdown function delivers it
 ');
         exec('php ' . escapeshellarg($script), $out, $rc);
+        $finishedAt = (float) @file_get_contents($marker);
+        @unlink($marker);
         unlink($script);
         $this->assertSame(0, $rc);
-        $this->assertSame([7], array_map(fn ($e) => $e['fields']['n'], $c->batches()[0]['events'] ?? []));
+        $this->assertSame(['sent'], $out);
+        $batches = $c->batches();
+        $this->assertSame([7], array_map(fn ($e) => $e['fields']['n'], $batches[0]['events'] ?? []));
+        $this->assertGreaterThan(0.0, $finishedAt, 'fastcgi_finish_request was not called');
+        $this->assertLessThanOrEqual($batches[0]['t'], $finishedAt);
     }
 }

@@ -38,6 +38,9 @@ final class Clickstream extends Event
 
     public function validate(): void
     {
+        if ($this->userId === null) {
+            throw new ValidationException('clickstream_event', 0, 'fields.user.id', 'missing required field');
+        }
         if ($this->userAgent === null) {
             throw new ValidationException('clickstream_event', 0, 'fields.user_agent', 'missing required field');
         }
@@ -51,37 +54,5 @@ final class Clickstream extends Event
         }
         return $out . '},"geo":{"latitude":' . Json::float($this->lat) . ',"longitude":'
             . Json::float($this->lon) . '},"user_agent":' . Json::string((string) $this->userAgent) . '}';
-    }
-}
-
-final class Numbered extends Event
-{
-    public function __construct(public readonly int $n)
-    {
-        parent::__construct();
-    }
-
-    public function getEventId(): int
-    {
-        return 1;
-    }
-
-    public function getEventVersion(): int
-    {
-        return 0;
-    }
-
-    public function getEventName(): string
-    {
-        return 'conformance_event';
-    }
-
-    public function validate(): void
-    {
-    }
-
-    public function encodeFields(): string
-    {
-        return '{"n":' . $this->n . '}';
     }
 }
