@@ -41,6 +41,11 @@ struct rs_agent {
 	pthread_t acceptor, forwarder;
 	pthread_mutex_t conns_lock;
 	conn *conns;
+	/* the collector's registry snapshot, for `reestr send` */
+	pthread_mutex_t snapshot_lock;
+	char *snapshot;
+	size_t snapshot_len;
+	char *snapshot_url, *snapshot_path;
 	/* counters */
 	atomic_uint_fast64_t accepted, refused, invalid, delivered, duplicate,
 		rejected, pending, requests, failures;
@@ -98,7 +103,7 @@ static size_t handle_lines(rs_agent *a, int fd, char *buf, size_t len)
 	size_t lens[LINES_PER_APPEND];
 	const char *errors[LINES_PER_APPEND]; /* NULL: an event to append */
 	char *why[LINES_PER_APPEND];
-	bool status[LINES_PER_APPEND];
+	char status[LINES_PER_APPEND]; /* 's' status, 'r' registry, 0 */
 	size_t n = 0, nrec = 0, used = 0;
 	rs_arena *arena = rs_arena_new(64 * 1024);
 	while (n < LINES_PER_APPEND && used < len) {
@@ -110,7 +115,9 @@ static size_t handle_lines(rs_agent *a, int fd, char *buf, size_t len)
 		if (l && line[l - 1] == '\r')
 			l--;
 		used = (size_t)(nl - buf) + 1;
-		status[n] = l == 6 && !memcmp(line, "status", 6);
+		status[n] = l == 6 && !memcmp(line, "status", 6)     ? 's'
+			    : l == 8 && !memcmp(line, "registry", 8) ? 'r'
+								     : 0;
 		errors[n] = NULL;
 		why[n] = NULL;
 		if (!status[n]) {
@@ -151,8 +158,20 @@ static size_t handle_lines(rs_agent *a, int fd, char *buf, size_t len)
 	}
 	rs_buf out = RS_BUF_INIT;
 	for (size_t i = 0; i < n; i++) {
-		if (status[i]) {
+		if (status[i] == 's') {
 			status_line(a, &out);
+		} else if (status[i] == 'r') {
+			pthread_mutex_lock(&a->snapshot_lock);
+			if (a->snapshot) {
+				rs_buf_append(&out, a->snapshot,
+					      a->snapshot_len);
+				rs_buf_putc(&out, '\n');
+			} else {
+				rs_buf_puts(&out, "error no registry snapshot "
+						  "yet: the collector has not "
+						  "been reached\n");
+			}
+			pthread_mutex_unlock(&a->snapshot_lock);
 		} else if (errors[i]) {
 			a->invalid++;
 			rs_buf_printf(&out, "error %s\n", errors[i]);
@@ -317,6 +336,45 @@ static int post_batch(rs_agent *a, CURL *curl, const rs_buf *body, size_t n)
 	return done;
 }
 
+/* Fetches GET /v1/registry; keeps it in memory and in the spool folder,
+ * so a restarted agent has it while the collector is away. */
+static void refresh_snapshot(rs_agent *a, CURL *curl)
+{
+	rs_buf body = RS_BUF_INIT;
+	curl_easy_setopt(curl, CURLOPT_URL, a->snapshot_url);
+	curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	long status = 0;
+	if (curl_easy_perform(curl) == CURLE_OK &&
+	    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status) ==
+		    CURLE_OK &&
+	    status == 200 && body.len && !memchr(body.data, '\n', body.len)) {
+		char *tmp = NULL;
+		if (asprintf(&tmp, "%s.tmp", a->snapshot_path) >= 0) {
+			FILE *f = fopen(tmp, "wb");
+			if (f &&
+			    fwrite(body.data, 1, body.len, f) == body.len &&
+			    !fclose(f))
+				rename(tmp, a->snapshot_path);
+			else if (f)
+				fclose(f);
+			free(tmp);
+		}
+		pthread_mutex_lock(&a->snapshot_lock);
+		free(a->snapshot);
+		a->snapshot_len = body.len;
+		a->snapshot = rs_buf_detach(&body);
+		pthread_mutex_unlock(&a->snapshot_lock);
+	}
+	rs_buf_free(&body);
+	/* back to posting */
+	curl_easy_setopt(curl, CURLOPT_HTTPGET, 0L);
+}
+
 static void *forward_loop(void *arg)
 {
 	rs_agent *a = arg;
@@ -326,7 +384,12 @@ static void *forward_loop(void *arg)
 	rs_spool_cursor cursor;
 	rs_spool_start(a->spool, &cursor);
 	long backoff = 100;
+	time_t next_refresh = 0;
 	while (!a->stopping && curl && lens) {
+		if (time(NULL) >= next_refresh) {
+			refresh_snapshot(a, curl);
+			next_refresh = time(NULL) + 60;
+		}
 		rs_buf payloads = RS_BUF_INIT, body = RS_BUF_INIT;
 		rs_spool_cursor next = cursor;
 		size_t n = rs_spool_read(a->spool, &next, max, &payloads, lens);
@@ -408,6 +471,24 @@ int rs_agent_start(const rs_agent_options *o, rs_agent **out)
 				o->segment_bytes, &a->spool)))
 		goto fail;
 	a->pending = count_spooled(a->spool);
+	pthread_mutex_init(&a->snapshot_lock, NULL);
+	if (asprintf(&a->snapshot_url, "%.*s/v1/registry", (int)ul,
+		     o->collector_url) < 0 ||
+	    asprintf(&a->snapshot_path, "%s/registry.json", o->spool_dir) < 0) {
+		rc = rs_error_set(RS_ENOMEM, "out of memory");
+		goto fail;
+	}
+	FILE *cached = fopen(a->snapshot_path, "rb");
+	if (cached) {
+		rs_buf b = RS_BUF_INIT;
+		char chunk[65536];
+		size_t r;
+		while ((r = fread(chunk, 1, sizeof chunk, cached)))
+			rs_buf_append(&b, chunk, r);
+		fclose(cached);
+		a->snapshot_len = b.len;
+		a->snapshot = rs_buf_detach(&b);
+	}
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	if (strlen(o->socket_path) >= sizeof addr.sun_path) {
 		rc = rs_error_set(RS_EINVAL, "socket path too long: %s",
@@ -440,6 +521,9 @@ int rs_agent_start(const rs_agent_options *o, rs_agent **out)
 fail:
 	if (a->listen_fd >= 0)
 		close(a->listen_fd);
+	free(a->snapshot);
+	free(a->snapshot_url);
+	free(a->snapshot_path);
 	rs_spool_free(a->spool);
 	free(a->url);
 	pthread_mutex_destroy(&a->conns_lock);
@@ -470,6 +554,10 @@ void rs_agent_stop(rs_agent *a)
 	curl_global_cleanup();
 	rs_spool_free(a->spool);
 	free(a->url);
+	free(a->snapshot);
+	free(a->snapshot_url);
+	free(a->snapshot_path);
+	pthread_mutex_destroy(&a->snapshot_lock);
 	pthread_mutex_destroy(&a->conns_lock);
 	free(a);
 }

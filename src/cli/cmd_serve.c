@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "http/server.h"
+#include "model/snapshot.h"
 #include "reestr/error.h"
 #include "reestr/publish.h"
 #include "reestr/registry.h"
@@ -137,6 +138,7 @@ int rs_cmd_serve(int argc, char **argv)
 	rs_server *server = NULL;
 	rs_diags diags = RS_DIAGS_INIT;
 	rs_packages *packages = NULL;
+	rs_buf snapshot = RS_BUF_INIT;
 
 	int rc = rs_registry_load(registry_dir, &reg, &diags);
 	/* a registry that breaks a published version is refused too */
@@ -166,6 +168,12 @@ int rs_cmd_serve(int argc, char **argv)
 		goto fail;
 	}
 	so.packages = packages;
+	if (rs_registry_snapshot(registry_dir, &snapshot) < 0) {
+		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
+		goto fail;
+	}
+	so.registry_snapshot = snapshot.data;
+	so.registry_snapshot_len = snapshot.len;
 
 	/* Signals are taken synchronously by this thread; every thread
 	 * started after this inherits the blocked mask. */
@@ -199,6 +207,7 @@ int rs_cmd_serve(int argc, char **argv)
 fail:
 	rs_server_stop(server);
 	rs_packages_free(packages);
+	rs_buf_free(&snapshot);
 	rs_sink_free(sink);
 	rs_registry_free(reg);
 	rs_diags_free(&diags);

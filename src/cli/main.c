@@ -21,6 +21,9 @@ static const struct {
 	{"agent", rs_cmd_agent,
 	 "the local agent: takes events on a Unix socket, spools them, "
 	 "forwards them"},
+	{"send", rs_cmd_send,
+	 "send events from a shell or cron job, checked against the "
+	 "registry"},
 	{"gen", rs_cmd_gen,
 	 "write an environment's langpack (typed events + sender) for "
 	 "go, python or php"},

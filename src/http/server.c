@@ -20,6 +20,8 @@ struct rs_server {
 	rs_ingest_limits limits;
 	unsigned short port;
 	rs_packages *packages;
+	const char *snapshot;
+	size_t snapshot_len;
 };
 
 /* Per-request state, kept between libmicrohttpd's calls for one request. */
@@ -202,6 +204,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 					     "use GET for /v1/stats");
 		return handle_stats(s, conn);
 	}
+	if (!strcmp(url, "/v1/registry") && s->snapshot) {
+		if (strcmp(method, "GET") != 0)
+			return respond_error(conn, 405,
+					     "use GET for /v1/registry");
+		return respond(conn, 200, s->snapshot, s->snapshot_len);
+	}
 	if (!strcmp(url, "/healthz")) {
 		static const char ok[] = "{\"status\":\"ok\"}";
 		return respond(conn, 200, ok, sizeof ok - 1);
@@ -279,6 +287,8 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 	s->sink = sink;
 	s->limits = opt->limits;
 	s->packages = opt->packages;
+	s->snapshot = opt->registry_snapshot;
+	s->snapshot_len = opt->registry_snapshot_len;
 	s->daemon = MHD_start_daemon(
 		flags, opt->port, NULL, NULL, on_request, s,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,

@@ -17,6 +17,10 @@ typedef struct rs_server_options {
 	unsigned connection_timeout_s; /* idle connections are closed */
 	unsigned max_connections;      /* 0 means 1000 */
 	rs_packages *packages; /* langpacks and native packages, or NULL */
+	/* GET /v1/registry: the registry snapshot (model/snapshot.h), kept
+	 * by the caller for the server's life; NULL for none */
+	const char *registry_snapshot;
+	size_t registry_snapshot_len;
 } rs_server_options;
 
 /* Starts serving in background threads. reg and sink must outlive the

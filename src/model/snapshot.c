@@ -1,0 +1,208 @@
+/* Registry snapshots; see snapshot.h. */
+#include "model/snapshot.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/arena.h"
+#include "json/json.h"
+#include "reestr/error.h"
+
+#define SNAPSHOT_MAX_FILE (16u << 20)
+
+static bool is_yaml(const char *name)
+{
+	size_t n = strlen(name);
+	return (n > 5 && !strcmp(name + n - 5, ".yaml")) ||
+	       (n > 4 && !strcmp(name + n - 4, ".yml"));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every YAML file below root/rel, as paths relative to root, sorted. */
+static int collect(const char *root, const char *rel, char ***paths, size_t *n,
+		   size_t *cap)
+{
+	char *dir = NULL;
+	if (asprintf(&dir, "%s%s%s", root, *rel ? "/" : "", rel) < 0)
+		return RS_ENOMEM;
+	DIR *d = opendir(dir);
+	if (!d) {
+		int rc = rs_error_set(RS_EIO, "open %s: %s", dir,
+				      strerror(errno));
+		free(dir);
+		return rc;
+	}
+	struct dirent *e;
+	int rc = 0;
+	while (!rc && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *child = NULL, *full = NULL;
+		if (asprintf(&child, "%s%s%s", rel, *rel ? "/" : "",
+			     e->d_name) < 0 ||
+		    asprintf(&full, "%s/%s", dir, e->d_name) < 0) {
+			free(child);
+			rc = RS_ENOMEM;
+			break;
+		}
+		struct stat st;
+		if (!stat(full, &st) && S_ISDIR(st.st_mode)) {
+			rc = collect(root, child, paths, n, cap);
+			free(child);
+		} else if (is_yaml(e->d_name)) {
+			if (*n == *cap) {
+				*cap = *cap ? *cap * 2 : 64;
+				char **p = realloc(*paths, *cap * sizeof *p);
+				if (!p) {
+					free(child);
+					free(full);
+					rc = RS_ENOMEM;
+					break;
+				}
+				*paths = p;
+			}
+			(*paths)[(*n)++] = child;
+		} else {
+			free(child);
+		}
+		free(full);
+	}
+	closedir(d);
+	free(dir);
+	return rc;
+}
+
+int rs_registry_snapshot(const char *dir, rs_buf *out)
+{
+	char **paths = NULL;
+	size_t n = 0, cap = 0;
+	int rc = collect(dir, "", &paths, &n, &cap);
+	if (!rc && n)
+		qsort(paths, n, sizeof *paths, cmp_str);
+	if (!rc && rs_buf_puts(out, "{\"files\":["))
+		rc = RS_ENOMEM;
+	for (size_t i = 0; !rc && i < n; i++) {
+		char *full = NULL;
+		FILE *f = NULL;
+		rs_buf content = RS_BUF_INIT;
+		if (asprintf(&full, "%s/%s", dir, paths[i]) < 0) {
+			rc = RS_ENOMEM;
+			break;
+		}
+		if (!(f = fopen(full, "rb"))) {
+			rc = rs_error_set(RS_EIO, "open %s: %s", full,
+					  strerror(errno));
+		} else {
+			char chunk[65536];
+			size_t r;
+			while (!rc && (r = fread(chunk, 1, sizeof chunk, f)))
+				if (rs_buf_append(&content, chunk, r))
+					rc = RS_ENOMEM;
+			fclose(f);
+		}
+		if (!rc &&
+		    (rs_buf_printf(out, "%s{\"path\":", i ? "," : "") ||
+		     rs_json_write_string(out, paths[i], strlen(paths[i])) ||
+		     rs_buf_puts(out, ",\"content\":") ||
+		     rs_json_write_string(out, content.data ? content.data : "",
+					  content.len) ||
+		     rs_buf_putc(out, '}')))
+			rc = RS_ENOMEM;
+		rs_buf_free(&content);
+		free(full);
+	}
+	if (!rc && rs_buf_puts(out, "]}"))
+		rc = RS_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	return rc == RS_ENOMEM ? rs_error_set(RS_ENOMEM, "out of memory") : rc;
+}
+
+static bool safe_path(const char *p)
+{
+	if (!*p || *p == '/' || strlen(p) > 1024)
+		return false;
+	for (const char *s = p; *s;) {
+		const char *e = strchr(s, '/');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		if (n == 0 || (n == 2 && !strncmp(s, "..", 2)) ||
+		    (n == 1 && *s == '.'))
+			return false;
+		s += n + (e != NULL);
+	}
+	return is_yaml(p);
+}
+
+static int mkdirs_for(char *path)
+{
+	for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		int rc = mkdir(path, 0755);
+		*s = '/';
+		if (rc && errno != EEXIST)
+			return -1;
+	}
+	return 0;
+}
+
+int rs_registry_snapshot_extract(const char *json, size_t len, const char *dir)
+{
+	rs_arena *a = rs_arena_new(64 * 1024);
+	if (!a)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	const rs_json *root = NULL;
+	rs_json_error err;
+	int rc = 0;
+	rs_json_limits lim = {.max_depth = 8, .max_string = SNAPSHOT_MAX_FILE};
+	if (rs_json_parse(a, json, len, &lim, &root, &err)) {
+		rc = rs_error_set(RS_EINVAL, "registry snapshot: %d:%d: %s",
+				  err.line, err.col, err.message);
+		goto done;
+	}
+	const rs_json *files = rs_json_get(root, "files");
+	if (!files || files->type != RS_JSON_ARRAY) {
+		rc = rs_error_set(RS_EINVAL,
+				  "registry snapshot: no \"files\" list");
+		goto done;
+	}
+	for (size_t i = 0; !rc && i < files->u.arr.count; i++) {
+		const rs_json *f = &files->u.arr.items[i];
+		const rs_json *p = rs_json_get(f, "path");
+		const rs_json *c = rs_json_get(f, "content");
+		if (!p || p->type != RS_JSON_STRING || !c ||
+		    c->type != RS_JSON_STRING || !safe_path(p->u.str.ptr)) {
+			rc = rs_error_set(RS_EINVAL,
+					  "registry snapshot: file %zu needs a "
+					  "relative .yaml \"path\" and a "
+					  "\"content\"",
+					  i + 1);
+			break;
+		}
+		char *full = NULL;
+		if (asprintf(&full, "%s/%s", dir, p->u.str.ptr) < 0) {
+			rc = rs_error_set(RS_ENOMEM, "out of memory");
+			break;
+		}
+		FILE *out = NULL;
+		if (mkdirs_for(full) || !(out = fopen(full, "wb")) ||
+		    fwrite(c->u.str.ptr, 1, c->u.str.len, out) != c->u.str.len)
+			rc = rs_error_set(RS_EIO, "write %s: %s", full,
+					  strerror(errno));
+		if (out && fclose(out) && !rc)
+			rc = rs_error_set(RS_EIO, "write %s: %s", full,
+					  strerror(errno));
+		free(full);
+	}
+done:
+	rs_arena_free(a);
+	return rc;
+}

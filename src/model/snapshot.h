@@ -1,0 +1,20 @@
+/* A registry snapshot: the registry's YAML files as one JSON document,
+ * {"files":[{"path":…,"content":…}]}, served by the collector at
+ * GET /v1/registry and cached by the agent, so `reestr send` checks events
+ * against exactly what the collector will check them against. */
+#ifndef RS_MODEL_SNAPSHOT_H
+#define RS_MODEL_SNAPSHOT_H
+
+#include <stddef.h>
+
+#include "base/buf.h"
+
+/* Appends the snapshot of the registry folder dir to out. */
+int rs_registry_snapshot(const char *dir, rs_buf *out);
+
+/* Writes a snapshot's files below dir (which must exist). Refuses paths
+ * that are absolute or climb out with "..". Returns 0, RS_EINVAL (with a
+ * message) for a malformed snapshot, or RS_EIO / RS_ENOMEM. */
+int rs_registry_snapshot_extract(const char *json, size_t len, const char *dir);
+
+#endif
