@@ -136,8 +136,8 @@ static size_t handle_lines(rs_agent *a, int fd, char *buf, size_t len)
 				recs[nrec] = line;
 				lens[nrec++] = l;
 			}
-			if (arena)
-				rs_arena_reset(arena);
+			/* the arena also holds the error messages: it is freed
+			 * once the lines are answered */
 		}
 		n++;
 	}
@@ -431,23 +431,6 @@ static void *forward_loop(void *arg)
 	return NULL;
 }
 
-/* Counts the events already in the spool, for the queue depth. */
-static uint64_t count_spooled(rs_spool *s)
-{
-	rs_spool_cursor c;
-	rs_spool_start(s, &c);
-	uint64_t total = 0;
-	size_t lens[1000];
-	for (;;) {
-		rs_buf b = RS_BUF_INIT;
-		size_t n = rs_spool_read(s, &c, 1000, &b, lens);
-		rs_buf_free(&b);
-		if (!n)
-			return total;
-		total += n;
-	}
-}
-
 int rs_agent_start(const rs_agent_options *o, rs_agent **out)
 {
 	*out = NULL;
@@ -470,7 +453,7 @@ int rs_agent_start(const rs_agent_options *o, rs_agent **out)
 	if ((rc = rs_spool_open(o->spool_dir, o->spool_max_bytes,
 				o->segment_bytes, &a->spool)))
 		goto fail;
-	a->pending = count_spooled(a->spool);
+	a->pending = rs_spool_count(a->spool); /* the queue depth */
 	pthread_mutex_init(&a->snapshot_lock, NULL);
 	if (asprintf(&a->snapshot_url, "%.*s/v1/registry", (int)ul,
 		     o->collector_url) < 0 ||

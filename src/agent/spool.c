@@ -310,8 +310,33 @@ static void collect_one(void *ctx, const char *rec, size_t len)
 		c->lens[c->n++] = len;
 }
 
+static size_t read_records(rs_spool *s, rs_spool_cursor *cursor, size_t max,
+			   rs_buf *payloads, size_t *lens, bool count_damage);
+
 size_t rs_spool_read(rs_spool *s, rs_spool_cursor *cursor, size_t max,
 		     rs_buf *payloads, size_t *lens)
+{
+	return read_records(s, cursor, max, payloads, lens, true);
+}
+
+uint64_t rs_spool_count(rs_spool *s)
+{
+	rs_spool_cursor c;
+	rs_spool_start(s, &c);
+	uint64_t total = 0;
+	size_t lens[1000];
+	for (;;) {
+		rs_buf b = RS_BUF_INIT;
+		size_t n = read_records(s, &c, 1000, &b, lens, false);
+		rs_buf_free(&b);
+		if (!n)
+			return total;
+		total += n;
+	}
+}
+
+static size_t read_records(rs_spool *s, rs_spool_cursor *cursor, size_t max,
+			   rs_buf *payloads, size_t *lens, bool count_damage)
 {
 	collect c = {payloads, lens, 0};
 	while (c.n < max) {
@@ -363,7 +388,7 @@ size_t rs_spool_read(rs_spool *s, rs_spool_cursor *cursor, size_t max,
 			rs_spool_scan(data, (size_t)got, at_end, max - c.n,
 				      collect_one, &c, &corrupt);
 		free(data);
-		if (corrupt) {
+		if (corrupt && count_damage) {
 			pthread_mutex_lock(&s->lock);
 			s->corrupt += corrupt;
 			pthread_mutex_unlock(&s->lock);

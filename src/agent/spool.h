@@ -51,6 +51,10 @@ typedef struct rs_spool_cursor {
 size_t rs_spool_read(rs_spool *s, rs_spool_cursor *cursor, size_t max,
 		     rs_buf *payloads, size_t *lens);
 
+/* The records in the spool now, read without counting damage (the reader
+ * counts it when it gets there). */
+uint64_t rs_spool_count(rs_spool *s);
+
 /* Everything before cursor was acknowledged: deletes the segments wholly
  * before it. */
 int rs_spool_ack(rs_spool *s, const rs_spool_cursor *cursor);
