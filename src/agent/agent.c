@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/lines.h"
 #include "agent/spool.h"
 #include "base/arena.h"
 #include "base/buf.h"
@@ -95,52 +96,25 @@ static void status_line(rs_agent *a, rs_buf *out)
 		(unsigned long long)a->failures);
 }
 
-/* Handles the complete lines in buf[0..len): events are checked, appended
- * together (one sync), then answered in order. Returns bytes consumed. */
-static size_t handle_lines(rs_agent *a, int fd, char *buf, size_t len)
+/* Handles the complete lines in buf[0..len): events are appended together
+ * (one sync), then every line is answered in order. Returns bytes
+ * consumed. */
+static size_t handle_lines(rs_agent *a, int fd, const char *buf, size_t len)
 {
+	static __thread rs_line lines[LINES_PER_APPEND];
 	const char *recs[LINES_PER_APPEND];
 	size_t lens[LINES_PER_APPEND];
-	const char *errors[LINES_PER_APPEND]; /* NULL: an event to append */
-	char *why[LINES_PER_APPEND];
-	char status[LINES_PER_APPEND]; /* 's' status, 'r' registry, 0 */
-	size_t n = 0, nrec = 0, used = 0;
+	size_t n = 0, nrec = 0;
 	rs_arena *arena = rs_arena_new(64 * 1024);
-	while (n < LINES_PER_APPEND && used < len) {
-		char *nl = memchr(buf + used, '\n', len - used);
-		if (!nl)
-			break;
-		char *line = buf + used;
-		size_t l = (size_t)(nl - line);
-		if (l && line[l - 1] == '\r')
-			l--;
-		used = (size_t)(nl - buf) + 1;
-		status[n] = l == 6 && !memcmp(line, "status", 6)     ? 's'
-			    : l == 8 && !memcmp(line, "registry", 8) ? 'r'
-								     : 0;
-		errors[n] = NULL;
-		why[n] = NULL;
-		if (!status[n]) {
-			const rs_json *v = NULL;
-			rs_json_error err;
-			if (!arena ||
-			    rs_json_parse(arena, line, l, NULL, &v, &err)) {
-				why[n] = rs_arena_printf(
-					arena,
-					"malformed JSON at column %d: %s",
-					err.col, err.message);
-				errors[n] = why[n] ? why[n] : "malformed JSON";
-			} else if (v->type != RS_JSON_OBJECT) {
-				errors[n] = "an event must be a JSON object";
-			} else {
-				recs[nrec] = line;
-				lens[nrec++] = l;
-			}
-			/* the arena also holds the error messages: it is freed
-			 * once the lines are answered */
+	if (!arena)
+		return 0;
+	size_t used =
+		rs_lines_read(arena, buf, len, lines, LINES_PER_APPEND, &n);
+	for (size_t i = 0; i < n; i++)
+		if (lines[i].kind == RS_LINE_EVENT) {
+			recs[nrec] = lines[i].text;
+			lens[nrec++] = lines[i].len;
 		}
-		n++;
-	}
 	const char *append_error = NULL;
 	char append_msg[300];
 	if (nrec) {
@@ -158,9 +132,11 @@ static size_t handle_lines(rs_agent *a, int fd, char *buf, size_t len)
 	}
 	rs_buf out = RS_BUF_INIT;
 	for (size_t i = 0; i < n; i++) {
-		if (status[i] == 's') {
+		switch (lines[i].kind) {
+		case RS_LINE_STATUS:
 			status_line(a, &out);
-		} else if (status[i] == 'r') {
+			break;
+		case RS_LINE_REGISTRY:
 			pthread_mutex_lock(&a->snapshot_lock);
 			if (a->snapshot) {
 				rs_buf_append(&out, a->snapshot,
@@ -172,13 +148,17 @@ static size_t handle_lines(rs_agent *a, int fd, char *buf, size_t len)
 						  "been reached\n");
 			}
 			pthread_mutex_unlock(&a->snapshot_lock);
-		} else if (errors[i]) {
+			break;
+		case RS_LINE_INVALID:
 			a->invalid++;
-			rs_buf_printf(&out, "error %s\n", errors[i]);
-		} else if (append_error) {
-			rs_buf_printf(&out, "error %s\n", append_error);
-		} else {
-			rs_buf_puts(&out, "ok\n");
+			rs_buf_printf(&out, "error %s\n", lines[i].why);
+			break;
+		case RS_LINE_EVENT:
+			if (append_error)
+				rs_buf_printf(&out, "error %s\n", append_error);
+			else
+				rs_buf_puts(&out, "ok\n");
+			break;
 		}
 	}
 	if (out.len)
