@@ -247,3 +247,48 @@ def test_reestr_send_through_the_agent_and_straight(collector, tmp_path):
         assert stored(collector, "direct")["n"] == 1
     finally:
         agent.stop()
+
+
+PHP_SCRIPT = r'''<?php
+declare(strict_types=1);
+spl_autoload_register(function (string $c): void {
+    $p = 'Reestr\\Langpack\\Bo\\';
+    if (str_starts_with($c, $p)) {
+        require getenv('LANGPACK') . '/src/' . str_replace('\\', '/', substr($c, strlen($p))) . '.php';
+    }
+});
+use Reestr\Langpack\Bo\{ClickstreamEventV0, Geo, Langpack, User};
+use Reestr\Langpack\Bo\Runtime\Result;
+$outcomes = [];
+// no collector URL: the agent's socket ($REESTR_AGENT_SOCKET) is the transport
+$s = Langpack::sender('', 'example-service', function (Result $r) use (&$outcomes): void {
+    $outcomes[$r->outcome] = ($outcomes[$r->outcome] ?? 0) + 1;
+});
+$n = (int) $argv[1];
+$start = hrtime(true);
+for ($i = 0; $i < $n; $i++) {
+    $s->send(new ClickstreamEventV0(user: new User(id: $i + 1), geo: new Geo(latitude: 1.0, longitude: 2.0),
+        userAgent: 'php-agent'));
+}
+$took = (hrtime(true) - $start) / 1e3 / $n;
+$s->close();
+echo json_encode(['outcomes' => $outcomes, 'us_per_send' => $took]), "\n";
+'''
+
+
+def test_php_runtime_sends_through_the_agent_socket(collector, tmp_path):
+    langpack = tmp_path / "langpack"
+    out = run("gen", "--registry", str(EXAMPLES), "--env", "bo", "--lang", "php", "--out", str(langpack))
+    assert out.returncode == 0, out.stderr
+    (tmp_path / "app.php").write_text(PHP_SCRIPT)
+    agent = Agent(tmp_path, collector.url).start()
+    try:
+        env = dict(os.environ, REESTR_AGENT_SOCKET=agent.socket, LANGPACK=str(langpack))
+        proc = subprocess.run(["php", str(tmp_path / "app.php"), "2000"], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        result = json.loads(proc.stdout)
+        assert result["outcomes"] == {"delivered": 2000}, result
+        wait_for(lambda: stored(collector, "php-agent")["n"] == 2000, what="delivery")
+    finally:
+        agent.stop()

@@ -22,15 +22,32 @@ final class Config
         public readonly float $backoffMax = 10.0,
         public readonly float $requestTimeout = 10.0,
         public readonly ?\Closure $onResult = null,
+        public readonly ?string $agentSocket = null,
     ) {
         if ($source === '' || $environment === '') {
             throw new \InvalidArgumentException('a sender needs a source and an environment');
         }
-        if (!preg_match('~^https?://[^/]+~', $collectorUrl)) {
+        if ($collectorUrl === '' && $this->agentSocketPath() === null) {
+            throw new \InvalidArgumentException('a sender needs a collector URL or an agent socket');
+        }
+        if ($collectorUrl !== '' && !preg_match('~^https?://[^/]+~', $collectorUrl)) {
             throw new \InvalidArgumentException("collector URL must be http(s)://host...: $collectorUrl");
         }
         if ($batchSize < 1 || $queueCapacity < 1 || $maxAttempts < 1) {
             throw new \InvalidArgumentException('batchSize, queueCapacity and maxAttempts must be at least 1');
         }
+    }
+
+    /**
+     * The agent's socket: the one given, else $REESTR_AGENT_SOCKET; null
+     * means events go straight to the collector over HTTP.
+     */
+    public function agentSocketPath(): ?string
+    {
+        if ($this->agentSocket !== null && $this->agentSocket !== '') {
+            return $this->agentSocket;
+        }
+        $env = getenv('REESTR_AGENT_SOCKET');
+        return is_string($env) && $env !== '' ? $env : null;
     }
 }

@@ -13,6 +13,12 @@ namespace Reestr\Runtime;
  * the request or script — after fastcgi_finish_request() where it exists,
  * so the user's response is not held. docs/langpacks.md ("Sending")
  * describes the behaviour, tests/conformance/ pins it.
+ *
+ * With a local agent (Config::$agentSocket or $REESTR_AGENT_SOCKET) each
+ * event is written to the agent's socket at once, without waiting; the
+ * agent's answers are read as they come and at flush. An event the agent
+ * took is "delivered" to it: on its disk, it forwards it. When the agent
+ * cannot be reached, events go over HTTP if a collector URL is set.
  */
 final class Sender
 {
@@ -21,6 +27,9 @@ final class Sender
     private ?float $oldest = null;
     private bool $closed = false;
     private HttpTransport $transport;
+    private ?AgentTransport $agent = null;
+    /** @var list<array{string, string, string, int}> sent to the agent, not yet answered */
+    private array $awaiting = [];
     /** @var array<string, int> */
     private array $stats = [
         'queued' => 0, 'delivered' => 0, 'rejected' => 0, 'dropped' => 0,
@@ -30,6 +39,10 @@ final class Sender
     public function __construct(private Config $config)
     {
         $this->transport = new HttpTransport($config->collectorUrl, $config->requestTimeout);
+        $path = $config->agentSocketPath();
+        if ($path !== null) {
+            $this->agent = new AgentTransport($path, $config->requestTimeout);
+        }
         register_shutdown_function(function (): void {
             $this->atShutdown();
         });
@@ -50,6 +63,27 @@ final class Sender
         ];
         if ($this->closed) {
             return $this->refuse($item, 'sender closed');
+        }
+        if ($this->agent !== null) {
+            if (count($this->awaiting) >= $this->config->queueCapacity) {
+                $this->settleAgent(true);
+            }
+            try {
+                $this->agent->write($item[0]);
+                $this->awaiting[] = $item;
+                $this->stats['queued']++;
+                if (count($this->awaiting) >= 64) {
+                    $this->settleAgent(false); // keeps what waits small
+                }
+                return true;
+            } catch (\RuntimeException $e) {
+                $this->agentFailed($e);
+                if ($this->config->collectorUrl === '') {
+                    $this->stats['dropped']++;
+                    $this->report([$item], Result::DROPPED, $e->getMessage());
+                    return false;
+                }
+            }
         }
         if ($this->oldest !== null && microtime(true) - $this->oldest >= $this->config->batchAge) {
             $this->flush();
@@ -72,6 +106,9 @@ final class Sender
      */
     public function flush(): void
     {
+        if ($this->agent !== null) {
+            $this->settleAgent(true);
+        }
         while ($this->queue !== []) {
             $batch = array_splice($this->queue, 0, $this->config->batchSize);
             $this->deliver($batch);
@@ -85,6 +122,8 @@ final class Sender
     public function close(): void
     {
         $this->flush();
+        $this->agent?->close();
+        $this->agent = null;
         $this->closed = true;
     }
 
@@ -97,9 +136,64 @@ final class Sender
         return $this->stats;
     }
 
+    /**
+     * Reads the agent's answers to what was written (all of them, with
+     * $wait) and reports each event's outcome.
+     */
+    private function settleAgent(bool $wait): void
+    {
+        if ($this->agent === null || $this->awaiting === []) {
+            return;
+        }
+        try {
+            $answers = $this->agent->answers(count($this->awaiting), $wait);
+        } catch (\RuntimeException $e) {
+            $this->agentFailed($e);
+            return;
+        }
+        foreach ($answers as $answer) {
+            $item = array_shift($this->awaiting);
+            if ($item === null) {
+                break;
+            }
+            if ($answer === 'ok') {
+                $this->stats['delivered']++;
+                $this->report([$item], Result::DELIVERED, '');
+            } elseif (str_starts_with($answer, 'error spool')) {
+                $this->stats['dropped']++;
+                $this->report([$item], Result::DROPPED, 'agent: ' . substr($answer, 6));
+            } else {
+                $this->stats['rejected']++;
+                $this->report([$item], Result::REJECTED, 'agent: ' . substr($answer, 6));
+            }
+        }
+    }
+
+    /**
+     * The agent is gone: what it did not answer goes over HTTP when a
+     * collector URL is set (at least once: the store keeps each event
+     * once), else it is dropped with the reason.
+     */
+    private function agentFailed(\RuntimeException $e): void
+    {
+        $this->agent?->close();
+        $this->agent = null;
+        $unanswered = $this->awaiting;
+        $this->awaiting = [];
+        if ($this->config->collectorUrl !== '') {
+            foreach ($unanswered as $item) {
+                $this->queue[] = $item;
+            }
+            $this->oldest ??= microtime(true);
+        } elseif ($unanswered !== []) {
+            $this->stats['dropped'] += count($unanswered);
+            $this->report($unanswered, Result::DROPPED, $e->getMessage());
+        }
+    }
+
     private function atShutdown(): void
     {
-        if ($this->closed || $this->queue === []) {
+        if ($this->closed || ($this->queue === [] && $this->awaiting === [])) {
             return;
         }
         if (function_exists('fastcgi_finish_request')) {

@@ -270,4 +270,36 @@ echo "sent\n";
         $this->assertGreaterThan(0.0, $finishedAt, 'fastcgi_finish_request was not called');
         $this->assertLessThanOrEqual($batches[0]['t'], $finishedAt);
     }
+
+    public function testAnUnreachableAgentDropsWithTheReasonWhenNoCollectorIsSet(): void
+    {
+        $results = [];
+        $s = new Sender(new Config(
+            collectorUrl: '',
+            source: 'svc',
+            environment: 'bo',
+            agentSocket: sys_get_temp_dir() . '/no-such-agent.sock',
+            onResult: function (Result $r) use (&$results): void {
+                $results[] = $r;
+            },
+        ));
+        $this->assertFalse($s->send(new Numbered(1)));
+        $this->assertSame('dropped', $results[0]->outcome);
+        $this->assertStringContainsString('no-such-agent.sock', $results[0]->reason);
+    }
+
+    public function testAnUnreachableAgentFallsBackToTheCollector(): void
+    {
+        $c = new FakeCollector();
+        $s = new Sender(new Config(
+            collectorUrl: $c->url,
+            source: 'svc',
+            environment: 'bo',
+            agentSocket: sys_get_temp_dir() . '/no-such-agent.sock',
+        ));
+        $this->assertTrue($s->send(new Numbered(5)));
+        $s->close();
+        $this->assertSame(1, $s->stats()['delivered']);
+        $this->assertCount(1, $c->batches());
+    }
 }
