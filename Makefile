@@ -7,7 +7,7 @@ REGISTRY   ?= examples/registry
 DATA       ?= var
 LISTEN     ?= 127.0.0.1:8080
 
-.PHONY: all deps build run test test-unit test-asan test-fuzz bench bench-langpacks format \
+.PHONY: all deps build run test test-unit test-asan test-fuzz bench bench-langpacks bench-agent format \
         format-check clean
 
 all: build
@@ -29,6 +29,10 @@ test: deps
 
 bench: deps
 	@scripts/bench-all
+
+# only the agent part of `make bench` (producers, PHP through the socket)
+bench-agent: build
+	@scripts/bench-agent
 
 # only the langpack part of `make bench` (generation time, send cost)
 bench-langpacks: build
