@@ -114,6 +114,9 @@ func (s *Sender) backoff(attempt int) time.Duration {
 // post makes one request. It returns the parsed answer to a 200, or an
 // *attemptError saying whether a retry may help.
 func (s *Sender) post(body []byte, events int) (*answer, error) {
+	if s.agent != nil {
+		return s.agent.post(body, events, s.cfg.RequestTimeout, &s.answer)
+	}
 	ctx, cancel := context.WithTimeout(s.stop, s.cfg.RequestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(body))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,10 @@ type Config struct {
 	// HTTPClient, if set, makes the requests; its own Timeout, if any,
 	// applies on top of RequestTimeout.
 	HTTPClient *http.Client
+	// AgentSocket, if set (or $REESTR_AGENT_SOCKET), is the local agent's
+	// Unix socket: batches go to the agent, which keeps them on disk and
+	// forwards them (docs/delivery.md); CollectorURL may then be empty.
+	AgentSocket string
 }
 
 // Defaults of docs/langpacks.md.
@@ -106,6 +111,7 @@ type Sender struct {
 	cfg      Config
 	endpoint string
 	client   *http.Client
+	agent    *agentConn // when Config.AgentSocket is set
 
 	// stop is cancelled when Close gives up waiting: it aborts the request
 	// and backoff in progress so that the goroutine can finish.
@@ -163,8 +169,11 @@ var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 // NewSender checks cfg, fills in the defaults and starts the sender's
 // goroutine; Close stops it.
 func NewSender(cfg Config) (*Sender, error) {
-	u, err := url.Parse(cfg.CollectorURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if cfg.AgentSocket == "" {
+		cfg.AgentSocket = os.Getenv("REESTR_AGENT_SOCKET")
+	}
+	if u, err := url.Parse(cfg.CollectorURL); cfg.AgentSocket == "" &&
+		(err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		return nil, fmt.Errorf("reestr: CollectorURL %q is not an http(s) URL", cfg.CollectorURL)
 	}
 	if cfg.Source == "" {
@@ -198,6 +207,9 @@ func NewSender(cfg Config) (*Sender, error) {
 	}
 	if s.client == nil {
 		s.client = &http.Client{}
+	}
+	if cfg.AgentSocket != "" {
+		s.agent = &agentConn{path: cfg.AgentSocket}
 	}
 	s.stop, s.cancelStop = context.WithCancel(context.Background())
 	go s.run()

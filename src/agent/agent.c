@@ -102,19 +102,35 @@ static void status_line(rs_agent *a, rs_buf *out)
 static size_t handle_lines(rs_agent *a, int fd, const char *buf, size_t len)
 {
 	static __thread rs_line lines[LINES_PER_APPEND];
-	const char *recs[LINES_PER_APPEND];
-	size_t lens[LINES_PER_APPEND];
 	size_t n = 0, nrec = 0;
 	rs_arena *arena = rs_arena_new(64 * 1024);
 	if (!arena)
 		return 0;
 	size_t used =
 		rs_lines_read(arena, buf, len, lines, LINES_PER_APPEND, &n);
+	/* every event, of single lines and of batches, appended together */
 	for (size_t i = 0; i < n; i++)
+		nrec += lines[i].kind == RS_LINE_EVENT	 ? 1
+			: lines[i].kind == RS_LINE_BATCH ? lines[i].count
+							 : 0;
+	const char **recs = rs_arena_calloc(arena, nrec + 1, sizeof *recs);
+	size_t *lens = rs_arena_calloc(arena, nrec + 1, sizeof *lens);
+	if (!recs || !lens) {
+		rs_arena_free(arena);
+		return 0;
+	}
+	nrec = 0;
+	for (size_t i = 0; i < n; i++) {
 		if (lines[i].kind == RS_LINE_EVENT) {
 			recs[nrec] = lines[i].text;
 			lens[nrec++] = lines[i].len;
+		} else if (lines[i].kind == RS_LINE_BATCH) {
+			for (size_t k = 0; k < lines[i].count; k++) {
+				recs[nrec] = lines[i].text + lines[i].starts[k];
+				lens[nrec++] = lines[i].lens[k];
+			}
 		}
+	}
 	const char *append_error = NULL;
 	char append_msg[300];
 	if (nrec) {
@@ -154,10 +170,16 @@ static size_t handle_lines(rs_agent *a, int fd, const char *buf, size_t len)
 			rs_buf_printf(&out, "error %s\n", lines[i].why);
 			break;
 		case RS_LINE_EVENT:
-			if (append_error)
-				rs_buf_printf(&out, "error %s\n", append_error);
-			else
-				rs_buf_puts(&out, "ok\n");
+		case RS_LINE_BATCH:
+			for (size_t k = 0; k < (lines[i].kind == RS_LINE_EVENT
+							? 1
+							: lines[i].count);
+			     k++)
+				if (append_error)
+					rs_buf_printf(&out, "error %s\n",
+						      append_error);
+				else
+					rs_buf_puts(&out, "ok\n");
 			break;
 		}
 	}

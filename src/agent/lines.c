@@ -1,6 +1,7 @@
 /* The agent's socket lines; see lines.h. */
 #include "agent/lines.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "json/json.h"
@@ -42,6 +43,33 @@ size_t rs_lines_read(rs_arena *arena, const char *buf, size_t len,
 		} else if (v->type != RS_JSON_OBJECT) {
 			l->kind = RS_LINE_INVALID;
 			l->why = "an event must be a JSON object";
+		} else if (v->u.obj.count == 1 &&
+			   !strcmp(v->u.obj.items[0].key, "events")) {
+			const rs_json *ev = &v->u.obj.items[0].value;
+			size_t count =
+				ev->type == RS_JSON_ARRAY ? ev->u.arr.count : 0;
+			size_t *starts = rs_arena_calloc(arena, count + 1,
+							 sizeof *starts);
+			size_t *lens =
+				rs_arena_calloc(arena, count + 1, sizeof *lens);
+			bool objects =
+				ev->type == RS_JSON_ARRAY && starts && lens;
+			for (size_t k = 0; objects && k < count; k++) {
+				const rs_json *e = &ev->u.arr.items[k];
+				objects = e->type == RS_JSON_OBJECT;
+				starts[k] = e->offset;
+				lens[k] = e->length;
+			}
+			if (!objects) {
+				l->kind = RS_LINE_INVALID;
+				l->why = "\"events\" must be a list of JSON "
+					 "objects";
+			} else {
+				l->kind = RS_LINE_BATCH;
+				l->starts = starts;
+				l->lens = lens;
+				l->count = count;
+			}
 		} else {
 			l->kind = RS_LINE_EVENT;
 		}

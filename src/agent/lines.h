@@ -1,7 +1,8 @@
 /* What the agent's socket reads: lines, each an event as JSON or a command
- * ("status", "registry"). Split out of the connection loop so the fuzzer
- * (tests/fuzz/fuzz_agent_lines.c) drives exactly the code that reads
- * outside input. */
+ * ("status", "registry"), or a whole batch as the collector takes it,
+ * {"events":[…]}, whose events are answered one line each. Split out of the
+ * connection loop so the fuzzer (tests/fuzz/fuzz_agent_lines.c) drives exactly
+ * the code that reads outside input. */
 #ifndef RS_AGENT_LINES_H
 #define RS_AGENT_LINES_H
 
@@ -11,6 +12,8 @@
 
 typedef enum rs_line_kind {
 	RS_LINE_EVENT,	  /* a JSON object: to the spool */
+	RS_LINE_BATCH,	  /* {"events":[…]}: each element to the spool, each
+			     answered */
 	RS_LINE_INVALID,  /* answered "error <why>" */
 	RS_LINE_STATUS,	  /* "status" */
 	RS_LINE_REGISTRY, /* "registry" */
@@ -21,6 +24,9 @@ typedef struct rs_line {
 	const char *text; /* the line, without its end (not terminated) */
 	size_t len;
 	const char *why; /* RS_LINE_INVALID: the reason, in the arena */
+	/* RS_LINE_BATCH: where each event is in text, in the arena */
+	const size_t *starts, *lens;
+	size_t count;
 } rs_line;
 
 /* Reads up to max complete lines from buf[0..len) into lines (a "\r\n"

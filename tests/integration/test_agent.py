@@ -292,3 +292,82 @@ def test_php_runtime_sends_through_the_agent_socket(collector, tmp_path):
         wait_for(lambda: stored(collector, "php-agent")["n"] == 2000, what="delivery")
     finally:
         agent.stop()
+
+
+GO_MAIN = '''package main
+
+import (
+	"context"
+	"fmt"
+
+	bo "reestr.local/langpack/bo"
+	"reestr.local/langpack/bo/reestr"
+)
+
+func main() {
+	delivered := 0
+	// no collector URL: $REESTR_AGENT_SOCKET names the agent
+	s, err := bo.NewSender(reestr.Config{Source: "example-service", OnResult: func(r reestr.Result) {
+		if r.Outcome == reestr.Delivered {
+			delivered++
+		}
+	}})
+	if err != nil {
+		panic(err)
+	}
+	for i := 0; i < 1000; i++ {
+		u := bo.NewUser()
+		u.SetID(int64(i + 1))
+		g := bo.NewGeo()
+		g.SetLatitude(1)
+		g.SetLongitude(2)
+		e := bo.NewClickstreamEventV0()
+		e.SetUser(u)
+		e.SetGeo(g)
+		e.SetUserAgent("go-agent")
+		if err := s.Send(e); err != nil {
+			panic(err)
+		}
+	}
+	if err := s.Close(context.Background()); err != nil {
+		panic(err)
+	}
+	fmt.Println(delivered)
+}
+'''
+
+PY_MAIN = '''
+import reestr_bo as bo
+delivered = []
+s = bo.Sender("", "example-service", on_result=lambda r: delivered.append(r.outcome))
+for i in range(1000):
+    s.send(bo.ClickstreamEventV0(user=bo.User(id=i + 1), geo=bo.Geo(latitude=1.0, longitude=2.0),
+                                 user_agent="py-agent"))
+s.close(60)
+print(delivered.count("delivered"))
+'''
+
+
+def test_go_and_python_runtimes_can_use_the_agent(collector, tmp_path):
+    agent = Agent(tmp_path, collector.url).start()
+    try:
+        env = dict(os.environ, REESTR_AGENT_SOCKET=agent.socket,
+                   GOCACHE=str(tmp_path / "gocache"), GOPATH=str(tmp_path / "gopath"))
+        gopack, pypack = tmp_path / "go", tmp_path / "py"
+        for lang, out in (("go", gopack), ("python", pypack)):
+            r = run("gen", "--registry", str(EXAMPLES), "--env", "bo", "--lang", lang, "--out", str(out))
+            assert r.returncode == 0, r.stderr
+        app = tmp_path / "app"
+        app.mkdir()
+        (app / "go.mod").write_text("module example.com/app\n\ngo 1.22\n\nrequire reestr.local/langpack/bo v0.0.0\n\n"
+                                    f"replace reestr.local/langpack/bo => {gopack}\n")
+        (app / "main.go").write_text(GO_MAIN)
+        r = subprocess.run(["go", "run", "."], cwd=app, env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0 and r.stdout.strip() == "1000", r.stdout + r.stderr
+        env["PYTHONPATH"] = str(pypack)
+        r = subprocess.run(["python3", "-c", PY_MAIN], env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and r.stdout.strip() == "1000", r.stdout + r.stderr
+        wait_for(lambda: stored(collector, "go-agent")["n"] == 1000, what="Go's events")
+        wait_for(lambda: stored(collector, "py-agent")["n"] == 1000, what="Python's events")
+    finally:
+        agent.stop()

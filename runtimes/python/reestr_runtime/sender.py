@@ -19,7 +19,7 @@ from typing import Callable, NamedTuple
 
 from .encode import encode_event
 from .event import Event
-from .transport import Transport
+from .transport import AgentTransport, Transport
 
 DELIVERED = "delivered"
 REJECTED = "rejected"
@@ -75,14 +75,19 @@ class Sender:
                  queue_capacity: int = 10000, max_attempts: int = 5,
                  backoff_base: float = 0.1, backoff_max: float = 10.0,
                  request_timeout: float = 10.0,
-                 on_result: Callable[[Result], None] | None = None) -> None:
+                 on_result: Callable[[Result], None] | None = None,
+                 agent_socket: str | None = None) -> None:
         if not source or not environment:
             raise ValueError("a sender needs a source and an environment")
         if batch_size < 1 or queue_capacity < 1 or max_attempts < 1:
             raise ValueError("batch_size, queue_capacity and max_attempts "
                              "must be at least 1")
         self._url = collector_url
-        Transport(collector_url, request_timeout)  # check the URL now
+        # the local agent's socket, when there is one: given, or
+        # $REESTR_AGENT_SOCKET
+        self._agent = agent_socket or os.environ.get("REESTR_AGENT_SOCKET")
+        if not self._agent:
+            Transport(collector_url, request_timeout)  # check the URL now
         self._source = source
         self._environment = environment
         self._batch_size = batch_size
@@ -183,7 +188,9 @@ class Sender:
     # --- the delivery thread -------------------------------------------
 
     def _run(self) -> None:
-        transport = Transport(self._url, self._timeout)
+        transport: Transport | AgentTransport = (
+            AgentTransport(self._agent, self._timeout) if self._agent
+            else Transport(self._url, self._timeout))
         try:
             while True:
                 with self._cond:
@@ -215,7 +222,8 @@ class Sender:
                            time.monotonic())
             self._cond.wait(wait)
 
-    def _deliver(self, transport: Transport, batch: list[_Item]) -> None:
+    def _deliver(self, transport: Transport | AgentTransport,
+                 batch: list[_Item]) -> None:
         body = b'{"events":[' + b",".join(i.data for i in batch) + b"]}"
         last = ""
         for attempt in range(1, self._max_attempts + 1):
@@ -223,7 +231,7 @@ class Sender:
             with self._lock:
                 self._requests += 1
             try:
-                status, retry_after, data = transport.post(body)
+                status, retry_after, data = transport.post(body, len(batch))
             except (OSError, http.client.HTTPException) as e:
                 last = f"network error: {e or type(e).__name__}"
             else:
