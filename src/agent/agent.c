@@ -387,6 +387,7 @@ static void *forward_loop(void *arg)
 	rs_spool_start(a->spool, &cursor);
 	long backoff = 100;
 	time_t next_refresh = 0;
+	uint64_t reported_corrupt = 0;
 	while (!a->stopping && curl && lens) {
 		if (time(NULL) >= next_refresh) {
 			refresh_snapshot(a, curl);
@@ -395,6 +396,20 @@ static void *forward_loop(void *arg)
 		rs_buf payloads = RS_BUF_INIT, body = RS_BUF_INIT;
 		rs_spool_cursor next = cursor;
 		size_t n = rs_spool_read(a->spool, &next, max, &payloads, lens);
+		rs_spool_stats st;
+		rs_spool_stats_get(a->spool, &st);
+		if (st.corrupt > reported_corrupt) {
+			/* damage is reported where operators look, and counted
+			 * in status */
+			fprintf(stderr,
+				"reestr agent: %llu damaged spool record%s "
+				"skipped (a torn write or a flipped bit); the "
+				"rest is delivered\n",
+				(unsigned long long)(st.corrupt -
+						     reported_corrupt),
+				st.corrupt - reported_corrupt == 1 ? "" : "s");
+			reported_corrupt = st.corrupt;
+		}
 		if (n == 0) {
 			rs_buf_free(&payloads);
 			/* the end: what is before it is all answered */

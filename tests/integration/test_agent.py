@@ -212,6 +212,7 @@ def test_damaged_segments_are_reported_and_the_rest_delivered(collector, tmp_pat
         wait_for(lambda: agent.status()["queue_depth"] == 0, what="an empty queue")
         assert agent.status()["corrupt"] == 2
         assert stored(collector, "damage") == {"n": 198, "d": 198}
+        assert "damaged spool record" in agent.log.read_text()
     finally:
         agent.stop()
 
