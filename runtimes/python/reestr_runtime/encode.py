@@ -4,7 +4,6 @@ code's job), no whitespace."""
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -39,15 +38,16 @@ def encode_bool(v: bool) -> str:
 def encode_float(v: float) -> str:
     """A number as ECMAScript writes it: the shortest digits that read back
     as the same double, exponent form below 1e-6 and from 1e21, -0 as 0."""
-    if not math.isfinite(v):
-        raise ValueError(f"{v} is not a finite number")
-    if v == 0:
-        return "0"
-    r = repr(float(v))
     # repr already gives the shortest digits; it differs from ECMAScript
     # only in where it switches to an exponent and in a trailing ".0".
-    if "e" not in r and 1e-6 <= abs(v) < 1e21:
-        return r[:-2] if r.endswith(".0") else r
+    r = repr(float(v))
+    if "e" not in r:
+        # repr is plain only within [1e-4, 1e16), where ECMAScript is too
+        if r[-2:] == ".0":
+            return "0" if r == "-0.0" else r[:-2]
+        if "n" in r:  # inf, nan
+            raise ValueError(f"{v} is not a finite number")
+        return r
     sign, digits, exp = Decimal(r).normalize().as_tuple()
     assert isinstance(exp, int)
     d = "".join(map(str, digits))

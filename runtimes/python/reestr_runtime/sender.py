@@ -329,7 +329,9 @@ def _after_fork_in_child() -> None:
     # The parent's queued events are the parent's to deliver: the child
     # starts empty, with fresh locks and no thread (started on first send).
     for s in list(_senders):
+        closed = s._closed  # a sender closed before fork stays closed
         s._reset()
+        s._closed = closed
 
 
 def _flush_at_exit() -> None:

@@ -31,3 +31,13 @@ def uuid7() -> str:
     value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0x2 << 62) | tail
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _after_fork_in_child() -> None:
+    # Another thread may have held the lock at fork(); in the child that
+    # thread is gone and the lock would stay taken for ever.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
