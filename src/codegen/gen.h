@@ -45,6 +45,10 @@ typedef enum rs_comma {
 /* Fills out[i] for each field; returns whether any is RS_COMMA_MAYBE. */
 bool rs_commas(const rs_field *fields, size_t n, rs_comma *out);
 
+/* A field's constraints for doc comments, "max_length 512, pattern
+ * [a-z]+"; with notes, also "personal data" and "optional". */
+const char *rs_gen_constraints(rs_arena *a, const rs_field *f, bool notes);
+
 /* A bound as the collector prints it (%.17g), for messages. */
 const char *rs_gen_bound(rs_arena *a, double v);
 /* The comment text for an event version: what, id, owner. With a name,

@@ -100,35 +100,11 @@ typedef struct go_field {
 	const char *type; /* Go type */
 } go_field;
 
-static const char *go_constraint_text(go_ctx *g, const rs_field *f)
-{
-	const rs_constraints *c = &f->constraints;
-	const char *s = "";
-	if (c->has_min_length)
-		s = rs_arena_printf(g->a, "%s, min_length %lld", s,
-				    (long long)c->min_length);
-	if (c->has_max_length)
-		s = rs_arena_printf(g->a, "%s, max_length %lld", s,
-				    (long long)c->max_length);
-	if (c->has_min)
-		s = rs_arena_printf(g->a, "%s, min %s", s,
-				    rs_gen_bound(g->a, c->min));
-	if (c->has_max)
-		s = rs_arena_printf(g->a, "%s, max %s", s,
-				    rs_gen_bound(g->a, c->max));
-	if (c->pattern)
-		s = rs_arena_printf(g->a, "%s, pattern %s", s, c->pattern);
-	if (c->has_max_items)
-		s = rs_arena_printf(g->a, "%s, max_items %lld", s,
-				    (long long)c->max_items);
-	return *s ? s + 2 : s;
-}
-
 /* "<description> (constraints; personal data)" for doc comments. */
 static const char *go_field_doc(go_ctx *g, const rs_field *f)
 {
 	const char *desc = *f->description ? f->description : "";
-	const char *cons = go_constraint_text(g, f);
+	const char *cons = rs_gen_constraints(g->a, f, false);
 	const char *notes = cons;
 	if (f->pii)
 		notes = *notes ? rs_arena_printf(g->a, "%s; personal data",

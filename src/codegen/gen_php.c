@@ -309,33 +309,11 @@ static const char *const php_object_reserved[] = {
 
 static const char *php_field_doc(php_ctx *g, const rs_field *f)
 {
-	const rs_constraints *c = &f->constraints;
-	const char *s = "";
-	if (c->has_min_length)
-		s = rs_arena_printf(g->a, "%s, min_length %lld", s,
-				    (long long)c->min_length);
-	if (c->has_max_length)
-		s = rs_arena_printf(g->a, "%s, max_length %lld", s,
-				    (long long)c->max_length);
-	if (c->has_min)
-		s = rs_arena_printf(g->a, "%s, min %s", s,
-				    rs_gen_bound(g->a, c->min));
-	if (c->has_max)
-		s = rs_arena_printf(g->a, "%s, max %s", s,
-				    rs_gen_bound(g->a, c->max));
-	if (c->pattern)
-		s = rs_arena_printf(g->a, "%s, pattern %s", s, c->pattern);
-	if (c->has_max_items)
-		s = rs_arena_printf(g->a, "%s, max_items %lld", s,
-				    (long long)c->max_items);
-	if (f->pii)
-		s = rs_arena_printf(g->a, "%s, personal data", s);
-	if (!f->required)
-		s = rs_arena_printf(g->a, "%s, optional", s);
+	const char *s = rs_gen_constraints(g->a, f, true);
 	const char *d = *f->description ? f->description : "";
 	if (!*s)
 		return d;
-	return rs_arena_printf(g->a, "%s%s(%s)", d, *d ? " " : "", s + 2);
+	return rs_arena_printf(g->a, "%s%s(%s)", d, *d ? " " : "", s);
 }
 
 static int php_file(php_ctx *g, rs_langpack *out, const char *cls)

@@ -97,6 +97,34 @@ bool rs_commas(const rs_field *fields, size_t n, rs_comma *out)
 	return maybe;
 }
 
+const char *rs_gen_constraints(rs_arena *a, const rs_field *f, bool notes)
+{
+	const rs_constraints *c = &f->constraints;
+	const char *s = "";
+	if (c->has_min_length)
+		s = rs_arena_printf(a, "%s, min_length %lld", s,
+				    (long long)c->min_length);
+	if (c->has_max_length)
+		s = rs_arena_printf(a, "%s, max_length %lld", s,
+				    (long long)c->max_length);
+	if (c->has_min)
+		s = rs_arena_printf(a, "%s, min %s", s,
+				    rs_gen_bound(a, c->min));
+	if (c->has_max)
+		s = rs_arena_printf(a, "%s, max %s", s,
+				    rs_gen_bound(a, c->max));
+	if (c->pattern)
+		s = rs_arena_printf(a, "%s, pattern %s", s, c->pattern);
+	if (c->has_max_items)
+		s = rs_arena_printf(a, "%s, max_items %lld", s,
+				    (long long)c->max_items);
+	if (notes && f->pii)
+		s = rs_arena_printf(a, "%s, personal data", s);
+	if (notes && !f->required)
+		s = rs_arena_printf(a, "%s, optional", s);
+	return *s ? s + 2 : s;
+}
+
 const char *rs_gen_bound(rs_arena *a, double v)
 {
 	return rs_arena_printf(a, "%.17g", v);
