@@ -129,6 +129,17 @@ static void go_fail(go_ctx *g, const char *path, const char *msg)
 		     path, msg);
 }
 
+/* if cond { return the field error } */
+static void go_fail_if(go_ctx *g, const char *cond, const char *path,
+		       const char *msg)
+{
+	rs_emit_line(&g->body, "if %s {", cond);
+	rs_emit_in(&g->body);
+	go_fail(g, path, msg);
+	rs_emit_out(&g->body);
+	rs_emit_line(&g->body, "}");
+}
+
 /* Whether go_check_value prints anything for a value of type t. */
 static bool go_has_checks(const rs_field *f, const rs_type *t, int depth)
 {
@@ -211,64 +222,63 @@ static void go_check_value(go_ctx *g, const rs_field *f, const rs_type *t,
 							    g->a, "^(?:%s)$",
 							    c->pattern));
 			}
-			rs_emit_line(e, "if !%s.MatchString(%s) {", var, v);
-			rs_emit_in(e);
-			go_fail(g, path,
+			go_fail_if(
+				g,
+				rs_arena_printf(g->a, "!%s.MatchString(%s)",
+						var, v),
+				path,
 				go_quote(g,
 					 rs_arena_printf(
 						 g->a,
 						 "does not match pattern '%s'",
 						 c->pattern)));
-			rs_emit_out(e);
-			rs_emit_line(e, "}");
 		}
 		break;
 	case RS_TYPE_INT:
 		if (c->has_min || c->has_max)
 			g->need_strconv = true;
 		if (c->has_min) {
-			rs_emit_line(e, "if %s < %s {", v,
-				     go_int_bound(g, c->min));
-			rs_emit_in(e);
-			go_fail(g, path,
+			go_fail_if(
+				g,
+				rs_arena_printf(g->a, "%s < %s", v,
+						go_int_bound(g, c->min)),
+				path,
 				rs_arena_printf(g->a,
 						"strconv.FormatInt(%s, 10)+\" "
 						"is less than min %s\"",
 						v, rs_gen_bound(g->a, c->min)));
-			rs_emit_out(e);
-			rs_emit_line(e, "}");
 		}
 		if (c->has_max) {
-			rs_emit_line(e, "if %s > %s {", v,
-				     go_int_bound(g, c->max));
-			rs_emit_in(e);
-			go_fail(g, path,
+			go_fail_if(
+				g,
+				rs_arena_printf(g->a, "%s > %s", v,
+						go_int_bound(g, c->max)),
+				path,
 				rs_arena_printf(g->a,
 						"strconv.FormatInt(%s, 10)+\" "
 						"is more than max %s\"",
 						v, rs_gen_bound(g->a, c->max)));
-			rs_emit_out(e);
-			rs_emit_line(e, "}");
 		}
 		break;
 	case RS_TYPE_FLOAT:
 		g->need_math = true;
-		rs_emit_line(e, "if math.IsNaN(%s) || math.IsInf(%s, 0) {", v,
-			     v);
-		rs_emit_in(e);
-		go_fail(g, path, "\"not a finite number\"");
-		rs_emit_out(e);
-		rs_emit_line(e, "}");
+		go_fail_if(g,
+			   rs_arena_printf(
+				   g->a, "math.IsNaN(%s) || math.IsInf(%s, 0)",
+				   v, v),
+			   path, "\"not a finite number\"");
 		for (int k = 0; k < 2; k++) {
 			bool has = k ? c->has_max : c->has_min;
 			double bound = k ? c->max : c->min;
 			if (!has)
 				continue;
 			g->need_strconv = true;
-			rs_emit_line(e, "if %s %s %s {", v, k ? ">" : "<",
-				     rs_gen_bound(g->a, bound));
-			rs_emit_in(e);
-			go_fail(g, path,
+			go_fail_if(
+				g,
+				rs_arena_printf(g->a, "%s %s %s", v,
+						k ? ">" : "<",
+						rs_gen_bound(g->a, bound)),
+				path,
 				rs_arena_printf(
 					g->a,
 					"strconv.FormatFloat(%s, 'g', -1, 64)+"
@@ -276,8 +286,6 @@ static void go_check_value(go_ctx *g, const rs_field *f, const rs_type *t,
 					v,
 					k ? "more than max" : "less than min",
 					rs_gen_bound(g->a, bound)));
-			rs_emit_out(e);
-			rs_emit_line(e, "}");
 		}
 		break;
 	case RS_TYPE_BOOL:
@@ -305,11 +313,8 @@ static void go_check_value(go_ctx *g, const rs_field *f, const rs_type *t,
 	case RS_TYPE_OBJECT:
 		if (depth > 0) {
 			/* an element of an array: nil is not an object */
-			rs_emit_line(e, "if %s == nil {", v);
-			rs_emit_in(e);
-			go_fail(g, path, "\"expected an object, got null\"");
-			rs_emit_out(e);
-			rs_emit_line(e, "}");
+			go_fail_if(g, rs_arena_printf(g->a, "%s == nil", v),
+				   path, "\"expected an object, got null\"");
 		}
 		rs_emit_line(e,
 			     "if err := %s.validate(ev, ver, %s); err != nil {",
@@ -322,17 +327,15 @@ static void go_check_value(go_ctx *g, const rs_field *f, const rs_type *t,
 	case RS_TYPE_ARRAY: {
 		if (depth == 0 && c->has_max_items) {
 			g->need_strconv = true;
-			rs_emit_line(e, "if len(%s) > %lld {", v,
-				     (long long)c->max_items);
-			rs_emit_in(e);
-			go_fail(g, path,
-				rs_arena_printf(
-					g->a,
-					"strconv.Itoa(len(%s))+\" items, "
-					"more than max_items %lld\"",
-					v, (long long)c->max_items));
-			rs_emit_out(e);
-			rs_emit_line(e, "}");
+			go_fail_if(g,
+				   rs_arena_printf(g->a, "len(%s) > %lld", v,
+						   (long long)c->max_items),
+				   path,
+				   rs_arena_printf(
+					   g->a,
+					   "strconv.Itoa(len(%s))+\" items, "
+					   "more than max_items %lld\"",
+					   v, (long long)c->max_items));
 		}
 		const rs_type *it = t->items;
 		if (!go_has_checks(f, it, depth + 1))
@@ -631,15 +634,15 @@ static void go_class(go_ctx *g, const char *name, const char *doc,
 							  x->f->name))
 			    : rs_arena_printf(g->a, "path+\".%s\"", x->f->name);
 		if (x->f->required) {
-			rs_emit_line(
-				e, "if %s {",
-				x->has ? rs_arena_printf(g->a, "!%s.%s", recv,
-							 x->has)
-				       : rs_arena_printf(g->a, "%s == nil", v));
-			rs_emit_in(e);
-			go_fail(g, path, "\"missing required field\"");
-			rs_emit_out(e);
-			rs_emit_line(e, "}");
+			go_fail_if(
+				g,
+				rs_arena_printf(
+					g->a, "%s",
+					x->has ? rs_arena_printf(g->a, "!%s.%s",
+								 recv, x->has)
+					       : rs_arena_printf(
+							 g->a, "%s == nil", v)),
+				path, "\"missing required field\"");
 			go_check_value(g, x->f, &x->f->type, v, path, 0);
 		} else if (go_has_checks(x->f, &x->f->type, 0)) {
 			rs_emit_line(
