@@ -742,16 +742,9 @@ static bool handle_composer(rs_packages *p, const char *rest, const char *host,
 						      MAX_VERSIONS)
 					: 0;
 			rs_buf_printf(&b, "%s\"%s\":{", i ? "," : "", name);
+			/* no "shasum": Composer's is SHA-1, and it is left out
+			 * rather than faked */
 			for (size_t k = 0; k < n; k++) {
-				rs_buf z = RS_BUF_INIT;
-				char hex[65] = "";
-				if (artifact(p, "php", envs[i], rows[k].version,
-					     "native", &z)) {
-					/* Composer's shasum is SHA-1; leave
-					 * it out rather than fake it */
-					(void)hex;
-				}
-				rs_buf_free(&z);
 				rs_buf_printf(
 					&b,
 					"%s\"0.%d.0\":{\"name\":\"%s\","
