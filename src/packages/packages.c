@@ -209,6 +209,12 @@ static int add_version(sqlite3 *db, const rs_registry *reg, const char *env,
 	if (!rc)
 		rc = store(db, ln, env, n, "native", zip.data, zip.len);
 	if (!rc) {
+		/* its digest, made once: the package indexes name it */
+		char hex[65];
+		rs_sha256(zip.data, zip.len, hex, NULL);
+		rc = store(db, ln, env, n, "native.sha256", hex, 64);
+	}
+	if (!rc) {
 		char now[RS_TIME_TEXT_SIZE];
 		rs_time_format((int64_t)time(NULL) * 1000000, now);
 		sqlite3_stmt *st = NULL;
@@ -672,7 +678,14 @@ static bool handle_pypi(rs_packages *p, const char *rest, rs_package_reply *r)
 				rs_buf w = RS_BUF_INIT;
 				char hex[65] = "";
 				if (artifact(p, "python", envs[i],
-					     rows[k].version, "native", &w))
+					     rows[k].version, "native.sha256",
+					     &w) &&
+				    w.len == 64)
+					memcpy(hex, w.data, 64);
+				else if (artifact(p, "python", envs[i],
+						  rows[k].version, "native",
+						  &w)) /* a store made before
+							  digests were kept */
 					rs_sha256(w.data, w.len, hex, NULL);
 				rs_buf_free(&w);
 				rs_buf_printf(
