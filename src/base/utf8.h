@@ -54,4 +54,22 @@ static inline size_t rs_utf8_check(const char *s, size_t n)
 	return n;
 }
 
+/* Replaces, in place, every byte that does not belong to a valid UTF-8
+ * sequence with '?'. Messages are built with byte-limited "%.64s" so a
+ * quoted value may be cut inside a character; the leftover bytes would
+ * make the JSON answer (and the stored reason) invalid UTF-8. */
+static inline void rs_utf8_repair(char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < n) {
+		size_t k = u[i] < 0x80 ? 1 : rs_utf8_seq_len(u + i, n - i);
+		if (!k) {
+			s[i] = '?';
+			k = 1;
+		}
+		i += k;
+	}
+}
+
 #endif

@@ -8,6 +8,7 @@
 
 #include "base/arena.h"
 #include "base/timefmt.h"
+#include "base/utf8.h"
 #include "json/json.h"
 #include "reestr/error.h"
 #include "validate/validate.h"
@@ -35,10 +36,12 @@ int rs_content_encoding_parse(const char *value, rs_content_encoding *out)
 
 int rs_ingest_error_json(rs_buf *out, const char *message)
 {
+	size_t start = out->len;
 	if (rs_buf_puts(out, "{\"error\":") < 0 ||
 	    rs_json_write_string(out, message, strlen(message)) < 0 ||
 	    rs_buf_puts(out, "}") < 0)
 		return RS_ENOMEM;
+	rs_utf8_repair(out->data + start, out->len - start);
 	return 0;
 }
 
@@ -366,6 +369,8 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 			slots[i] = (slot){true, n_ok++};
 			continue;
 		}
+		if (reason.data)
+			rs_utf8_repair(reason.data, reason.len);
 		reason_offsets[n_failed] = reasons.len;
 		if (rs_buf_append(&reasons, reason.data ? reason.data : "",
 				  reason.len + 1) < 0) {

@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "base/timefmt.h"
+#include "base/utf8.h"
 #include "json/json.h"
 #include "packages/archive.h"
 #include "reestr/error.h"
@@ -360,6 +361,7 @@ static bool reply_error(rs_package_reply *r, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	rs_utf8_repair(msg, strlen(msg));
 	rs_buf b = RS_BUF_INIT;
 	rs_buf_puts(&b, "{\"error\":");
 	rs_json_write_string(&b, msg, strlen(msg));

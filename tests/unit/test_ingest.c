@@ -14,6 +14,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "base/utf8.h"
 #include "http/ingest.h"
 #include "reestr/error.h"
 
@@ -216,6 +217,39 @@ static void test_gzip_and_zstd_bodies(void **state)
 	rs_buf_free(&o.body);
 }
 
+/* Messages quote what the client sent, cut to a byte limit; a cut inside a
+ * character must not make the answer or the stored reason invalid UTF-8
+ * (found by fuzz_ingest). */
+static void test_quoted_text_cut_inside_a_character_stays_utf8(void **state)
+{
+	recorder r = {.base.ops = &rec_ops};
+	char key[200] = "{\"";
+	for (int i = 0; i < 63; i++)
+		strcat(key, "k");
+	strcat(key, "\u00e9\u00e9\":[]}");
+	outcome o;
+	ingest(&r, NULL, RS_ENCODING_IDENTITY, key, strlen(key), &o);
+	assert_int_equal(o.status, 400);
+	assert_non_null(strstr(o.body.data, "unknown key 'kkk"));
+	assert_int_equal(rs_utf8_check(o.body.data, o.body.len), o.body.len);
+	rs_buf_free(&o.body);
+
+	char kind[100] = "";
+	for (int i = 0; i < 79; i++)
+		strcat(kind, "a");
+	strcat(kind, "\u00e9\u00e9");
+	char body[1024];
+	snprintf(body, sizeof body, "{\"events\":[" EVENT(U1, "%s") "]}", kind);
+	ingest(&r, NULL, RS_ENCODING_IDENTITY, body, strlen(body), &o);
+	assert_int_equal(o.status, 200);
+	assert_int_equal(o.counts.rejected, 1);
+	assert_non_null(strstr(r.last_reason, "fields.kind: 'aaa"));
+	assert_int_equal(rs_utf8_check(r.last_reason, strlen(r.last_reason)),
+			 strlen(r.last_reason));
+	assert_int_equal(rs_utf8_check(o.body.data, o.body.len), o.body.len);
+	rs_buf_free(&o.body);
+}
+
 static void test_content_encoding_names(void **state)
 {
 	rs_content_encoding e;
@@ -236,6 +270,8 @@ int main(void)
 		cmocka_unit_test(test_malformed_json_names_line_and_column),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_gzip_and_zstd_bodies),
+		cmocka_unit_test(
+			test_quoted_text_cut_inside_a_character_stays_utf8),
 		cmocka_unit_test(test_content_encoding_names),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
