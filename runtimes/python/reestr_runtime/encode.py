@@ -81,14 +81,23 @@ def code_points(s: str) -> int:
     return len(s)
 
 
+def envelope_tail(environment: str, source: str) -> str:
+    """The envelope's keys after the time, up to the fields' object: the
+    same for every event a sender sends, so it makes this once."""
+    return (',"environment":' + encode_string(environment) +
+            ',"source":' + encode_string(source) + ',"fields":')
+
+
 def encode_event(e: Event, environment: str, source: str) -> bytes:
     """The event on the wire: the envelope's keys in their fixed order, then
     the fields, as UTF-8 bytes."""
-    out = ['{"event_id":', str(e.EVENT_ID), ',"version":',
-           str(e.EVENT_VERSION), ',"uuid":', encode_string(e.event_uuid),
-           ',"time":', e._event_time_json, ',"environment":',
-           encode_string(environment), ',"source":', encode_string(source),
-           ',"fields":']
+    return encode_event_with_tail(e, envelope_tail(environment, source))
+
+
+def encode_event_with_tail(e: Event, tail: str) -> bytes:
+    """encode_event, with the envelope's tail made by envelope_tail."""
+    out = [e._ENVELOPE_HEAD, e._event_uuid_json, ',"time":',
+           e._event_time_json, tail]
     e._encode_fields(out)
     out.append("}")
     text = "".join(out)

@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
-from .encode import encode_event
+from .encode import encode_event_with_tail, envelope_tail
 from .event import Event
 from .transport import AgentTransport, Transport
 
@@ -90,6 +90,7 @@ class Sender:
             Transport(collector_url, request_timeout)  # check the URL now
         self._source = source
         self._environment = environment
+        self._envelope_tail = envelope_tail(environment, source)
         self._batch_size = batch_size
         self._batch_age = batch_age
         self._capacity = queue_capacity
@@ -119,11 +120,13 @@ class Sender:
         sender closed), which the result callback also reports. Raises
         ValidationError when the event breaks the registry's rules."""
         event.validate()
-        data = encode_event(event, self._environment, self._source)
+        data = encode_event_with_tail(event, self._envelope_tail)
         item: _Item = _new_item(_Item, (
             data, event._event_uuid, event.EVENT_NAME, event.EVENT_VERSION,
             time.monotonic()))
-        with self._cond:
+        # the condition's own lock: a Condition's `with` is Python code,
+        # the Lock's is C, and send is the hot path
+        with self._lock:
             if self._closed:
                 reason = "sender closed"
             elif self._pending >= self._capacity:
@@ -267,14 +270,20 @@ class Sender:
 
     def _settle(self, batch: list[_Item],
                 results: list[dict[str, object]]) -> None:
-        for item, r in zip(batch, results):
-            if r.get("status") in ("accepted", "duplicate"):
-                with self._lock:
-                    self._delivered += 1
+        settled = [(item, r, r.get("status") in ("accepted", "duplicate"))
+                   for item, r in zip(batch, results)]
+        delivered = sum(1 for _, _, ok in settled if ok)
+        # One lock for the whole batch: taking it per event would contend
+        # with send() a thousand times a batch.
+        with self._lock:
+            self._delivered += delivered
+            self._rejected += len(batch) - delivered
+        if self._on_result is None:
+            return
+        for item, r, ok in settled:
+            if ok:
                 self._report([item], DELIVERED, "")
             else:
-                with self._lock:
-                    self._rejected += 1
                 self._report([item], REJECTED, str(r.get("error", "")))
 
     def _report(self, items: list[_Item], outcome: str, reason: str) -> None:

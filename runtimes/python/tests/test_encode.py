@@ -67,6 +67,18 @@ def test_time_is_utc_with_six_digits():
         encode_time(datetime(2026, 1, 1))
 
 
+def test_a_new_events_time_and_its_wire_text_agree():
+    # a fresh event keeps its time as text and makes the datetime on demand
+    before = datetime.now(timezone.utc)
+    events = [Clickstream(1, None, 0.0, 0.0, "x") for _ in range(2000)]
+    after = datetime.now(timezone.utc)
+    for e in events:
+        assert before <= e.event_time <= after
+        assert e.event_time.tzinfo is not None
+        wire = json.loads(encode_event(e, "bo", "s"))
+        assert wire["time"] == encode_time(e.event_time)[1:-1]
+
+
 def test_uuid7_layout_and_order():
     ids = [uuid7() for _ in range(5000)]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)

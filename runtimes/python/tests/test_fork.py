@@ -25,3 +25,26 @@ def test_fork_while_another_thread_makes_a_uuid():
         sys.exit(os.waitstatus_to_exitcode(status))
     """)], capture_output=True, text=True, timeout=20)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_child_does_not_reuse_the_parents_random_bits():
+    # uuid7 draws random bits from a pool; a child that kept the parent's
+    # pool would make the parent's next UUIDs (same bits, same millisecond)
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import os, sys
+        sys.path.insert(0, {PACKAGE!r})
+        from reestr_runtime import uuid7
+        uuid7()  # fills the pool
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.write(w, "".join(uuid7() for _ in range(8)).encode())
+            os._exit(0)
+        mine = [uuid7()[-12:] for _ in range(8)]
+        os.waitpid(pid, 0)
+        got = os.read(r, 4096).decode()
+        theirs = [got[i + 24:i + 36] for i in range(0, len(got), 36)]
+        print(mine, theirs)
+        sys.exit(1 if set(mine) & set(theirs) or len(theirs) != 8 else 0)
+    """)], capture_output=True, text=True, timeout=20)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
