@@ -150,6 +150,51 @@ final class JsonTest extends TestCase
         );
     }
 
+    public function testANewEventsTimeAndItsWireTextAgree(): void
+    {
+        // a new event keeps its time as wire text; the DateTimeImmutable is
+        // made on first read
+        $before = new \DateTimeImmutable('now');
+        $events = [];
+        for ($i = 0; $i < 2000; $i++) {
+            $events[] = new Numbered($i);
+        }
+        $after = new \DateTimeImmutable('now');
+        foreach ($events as $e) {
+            $this->assertGreaterThanOrEqual($before, $e->getEventTime());
+            $this->assertLessThanOrEqual($after, $e->getEventTime());
+            $this->assertSame('UTC', $e->getEventTime()->getTimezone()->getName());
+            $this->assertSame(Json::time($e->getEventTime()), $e->getEventTimeJson());
+        }
+    }
+
+    public function testAForkedChildDoesNotReuseTheParentsRandomBits(): void
+    {
+        // Uuid draws random bits from a pool; a child that kept the
+        // parent's pool would make the parent's next UUIDs
+        Uuid::v7();
+        $file = tempnam(sys_get_temp_dir(), 'uuid');
+        $pid = pcntl_fork();
+        $this->assertNotSame(-1, $pid);
+        if ($pid === 0) {
+            $ids = [];
+            for ($i = 0; $i < 8; $i++) {
+                $ids[] = substr(Uuid::v7(), -12);
+            }
+            file_put_contents($file, implode(',', $ids));
+            posix_kill(getmypid(), SIGKILL); // leave no PHPUnit shutdown behind
+        }
+        $mine = [];
+        for ($i = 0; $i < 8; $i++) {
+            $mine[] = substr(Uuid::v7(), -12);
+        }
+        pcntl_waitpid($pid, $status);
+        $theirs = explode(',', (string) file_get_contents($file));
+        unlink($file);
+        $this->assertCount(8, $theirs);
+        $this->assertSame([], array_intersect($mine, $theirs));
+    }
+
     public function testUuid7LayoutAndOrder(): void
     {
         $ms = (int) (microtime(true) * 1000);
