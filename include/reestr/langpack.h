@@ -45,7 +45,10 @@ int rs_langpack_new(const rs_registry *r, const rs_langpack_options *opts,
 		    rs_langpack **out);
 void rs_langpack_free(rs_langpack *p);
 
-/* Writes every file below dir, creating folders as needed. */
+/* Writes every file below dir, creating folders as needed, and the list of
+ * them in dir/.reestr-gen-files. Files that list named before and this
+ * langpack no longer has are removed (with folders left empty); nothing
+ * else in dir is touched. */
 int rs_langpack_write(const rs_langpack *p, const char *dir);
 
 #endif

@@ -1,10 +1,12 @@
 /* Generating a langpack: plan it once, let the language's emitter print it,
  * keep the files sorted so output is deterministic. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "codegen/gen.h"
 #include "reestr/error.h"
@@ -209,6 +211,129 @@ static int mkdirs(char *path)
 	return 0;
 }
 
+/* The files the last `reestr gen` wrote into a folder, one relative path
+ * per line. A regeneration removes what it no longer generates (a
+ * decommissioned version, a renamed object) and nothing else: a file the
+ * user put there is never in the list. */
+#define MANIFEST ".reestr-gen-files"
+
+static int compare_path(const void *key, const void *file)
+{
+	return strcmp(key, ((const rs_langpack_file *)file)->path);
+}
+
+/* Only a plain relative path below the folder is ever removed: the list is
+ * a file in the user's tree, and may have been edited. */
+static bool safe_relative_path(const char *rel)
+{
+	if (!*rel || *rel == '/')
+		return false;
+	for (const char *c = rel; *c;) {
+		size_t n = strcspn(c, "/");
+		if ((n == 1 && c[0] == '.') || (n == 2 && !strncmp(c, "..", 2)))
+			return false;
+		c += n;
+		if (*c)
+			c++;
+	}
+	return true;
+}
+
+/* Removes dir/rel, then each folder above it up to dir that is now empty. */
+static int remove_stale(const char *dir, const char *rel)
+{
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s", dir, rel) < 0)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	int rc = 0;
+	if (unlink(path) && errno != ENOENT) {
+		rc = rs_error_set(RS_EIO, "remove %s: %s", path,
+				  strerror(errno));
+		goto done;
+	}
+	size_t base = strlen(dir);
+	for (char *slash = strrchr(path, '/'); slash && slash > path + base;
+	     slash = strrchr(path, '/')) {
+		*slash = '\0';
+		if (rmdir(path))
+			break; /* not empty: the folder is still in use */
+	}
+done:
+	free(path);
+	return rc;
+}
+
+/* Removes every file the previous generation listed and this one does not
+ * write. No list (a new folder, or one from before lists) removes nothing. */
+static int remove_files_no_longer_generated(const rs_langpack *p,
+					    const char *dir)
+{
+	char *path = NULL, *line = NULL;
+	size_t cap = 0;
+	int rc = 0;
+	if (asprintf(&path, "%s/" MANIFEST, dir) < 0)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		if (errno != ENOENT)
+			rc = rs_error_set(RS_EIO, "read %s: %s", path,
+					  strerror(errno));
+		goto done;
+	}
+	ssize_t n;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (!safe_relative_path(line) ||
+		    bsearch(line, p->files, p->count, sizeof *p->files,
+			    compare_path))
+			continue;
+		if ((rc = remove_stale(dir, line)))
+			goto done;
+	}
+	if (ferror(f))
+		rc = rs_error_set(RS_EIO, "read %s: %s", path, strerror(errno));
+done:
+	if (f)
+		fclose(f);
+	free(line);
+	free(path);
+	return rc;
+}
+
+/* Writes the list through a temporary file and rename(), so a crash leaves
+ * the old list or the new one, never half of one. */
+static int write_manifest(const rs_langpack *p, const char *dir)
+{
+	char *path = NULL, *tmp = NULL;
+	int rc = 0;
+	FILE *f = NULL;
+	if (asprintf(&path, "%s/" MANIFEST, dir) < 0 ||
+	    asprintf(&tmp, "%s/" MANIFEST ".tmp", dir) < 0) {
+		rc = rs_error_set(RS_ENOMEM, "out of memory");
+		goto done;
+	}
+	if (!(f = fopen(tmp, "w")))
+		goto fail;
+	for (size_t i = 0; i < p->count; i++)
+		if (fprintf(f, "%s\n", p->files[i].path) < 0)
+			goto fail;
+	int closed = fclose(f);
+	f = NULL;
+	if (closed || rename(tmp, path))
+		goto fail;
+	goto done;
+fail:
+	rc = rs_error_set(RS_EIO, "write %s: %s", path, strerror(errno));
+	if (f)
+		fclose(f);
+	unlink(tmp);
+done:
+	free(path);
+	free(tmp);
+	return rc;
+}
+
 int rs_langpack_write(const rs_langpack *p, const char *dir)
 {
 	for (size_t i = 0; i < p->count; i++) {
@@ -234,5 +359,6 @@ int rs_langpack_write(const rs_langpack *p, const char *dir)
 		}
 		free(path);
 	}
-	return 0;
+	int rc = remove_files_no_longer_generated(p, dir);
+	return rc ? rc : write_manifest(p, dir);
 }

@@ -9,7 +9,10 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "codegen/names.h"
 #include "reestr/error.h"
@@ -164,6 +167,68 @@ static void test_names(void **state)
 	rs_arena_free(a);
 }
 
+static void put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static bool exists(const char *dir, const char *rel)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s", dir, rel);
+	return access(path, F_OK) == 0;
+}
+
+/* A regeneration removes the files (and then empty folders) the previous
+ * one wrote and this one does not; the list is never followed outside. */
+static void test_write_removes_files_no_longer_generated(void **state)
+{
+	char dir[] = "/tmp/reestr-test-write-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char out[64], outside[64], path[128];
+	snprintf(out, sizeof out, "%s/out", dir);
+	snprintf(outside, sizeof outside, "%s/outside.txt", dir);
+	put(outside, "not ours\n");
+
+	rs_langpack_file v1[] = {{"a/b/old.txt", "1", 1},
+				 {"a/keep.txt", "2", 1},
+				 {"top.txt", "3", 1}};
+	rs_langpack p1 = {v1, 3, 3};
+	assert_int_equal(rs_langpack_write(&p1, out), 0);
+	snprintf(path, sizeof path, "%s/.reestr-gen-files", out);
+	FILE *f = fopen(path, "a");
+	assert_non_null(f);
+	fprintf(f, "../outside.txt\n%s\na/../../outside.txt\n", outside);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/mine.txt", out);
+	put(path, "the user's\n");
+
+	rs_langpack_file v2[] = {{"a/keep.txt", "2", 1}, {"top.txt", "4", 1}};
+	rs_langpack p2 = {v2, 2, 2};
+	assert_int_equal(rs_langpack_write(&p2, out), 0);
+	assert_false(exists(out, "a/b/old.txt"));
+	assert_false(exists(out, "a/b")); /* left empty, so removed */
+	assert_true(exists(out, "a/keep.txt"));
+	assert_true(exists(out, "top.txt"));
+	assert_true(exists(out, "mine.txt"));
+	assert_true(exists(dir, "outside.txt"));
+
+	snprintf(path, sizeof path, "%s/.reestr-gen-files", out);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	char list[100] = {0};
+	fread(list, 1, sizeof list - 1, f);
+	fclose(f);
+	assert_string_equal(list, "a/keep.txt\ntop.txt\n");
+
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -173,6 +238,7 @@ int main(void)
 		cmocka_unit_test(test_output_is_deterministic),
 		cmocka_unit_test(test_unknown_environment_and_language),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_write_removes_files_no_longer_generated),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
