@@ -27,8 +27,12 @@ typedef struct rs_sink_failed {
 	int version;	    /* -1 when it could not be read */
 	const char *source; /* NULL when unknown */
 	const char *reason;
-	const char *payload; /* the event exactly as received */
+	/* the event as received, cut to at most the collector's
+	 * --max-failed-payload-bytes (docs/collector.md) */
+	const char *payload;
 	size_t payload_len;
+	size_t payload_total_len;   /* the whole payload's length */
+	const char *payload_sha256; /* hex SHA-256 of the whole payload */
 } rs_sink_failed;
 
 typedef enum rs_sink_outcome {
@@ -55,6 +59,10 @@ typedef struct rs_sink_ops {
 	 * [from_us, to_us). */
 	int (*stats)(rs_sink *s, int64_t from_us, int64_t to_us,
 		     struct rs_buf *json_out);
+	/* Whether a commit can succeed now (e.g. not after the disk filled
+	 * up and no commit has succeeded since): 0, or -1 with the reason in
+	 * rs_error_last(). NULL: always healthy. For GET /healthz. */
+	int (*health)(rs_sink *s);
 	void (*free)(rs_sink *s);
 } rs_sink_ops;
 
@@ -65,6 +73,11 @@ struct rs_sink {
 static inline int rs_sink_write(rs_sink *s, rs_sink_batch *b)
 {
 	return s->ops->write(s, b);
+}
+
+static inline int rs_sink_health(rs_sink *s)
+{
+	return s->ops->health ? s->ops->health(s) : 0;
 }
 
 static inline void rs_sink_free(rs_sink *s)

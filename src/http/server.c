@@ -210,6 +210,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 					     "use GET for /v1/registry");
 		return respond(conn, 200, s->snapshot, s->snapshot_len);
 	}
+	if (!strcmp(url, "/v1/limits")) {
+		/* the agent and the runtimes size their batches by these */
+		char lim[256];
+		int n = snprintf(
+			lim, sizeof lim,
+			"{\"max_body_bytes\":%zu,"
+			"\"max_batch_events\":%zu,"
+			"\"max_string_bytes\":%zu,\"max_depth\":%zu}",
+			s->limits.max_body_bytes, s->limits.max_batch_events,
+			s->limits.max_string_bytes, s->limits.max_depth);
+		return respond(conn, 200, lim, (size_t)n);
+	}
 	if (!strcmp(url, "/healthz")) {
 		static const char ok[] = "{\"status\":\"ok\"}";
 		return respond(conn, 200, ok, sizeof ok - 1);

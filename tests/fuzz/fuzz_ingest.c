@@ -19,7 +19,8 @@ static void null_free(rs_sink *s)
 {
 }
 
-static const rs_sink_ops null_ops = {"null", null_write, NULL, null_free};
+static const rs_sink_ops null_ops = {
+	.name = "null", .write = null_write, .free = null_free};
 static rs_sink null_sink = {&null_ops};
 static rs_registry *reg;
 

@@ -50,7 +50,8 @@ static void rec_free(rs_sink *s)
 	(void)s;
 }
 
-static const rs_sink_ops rec_ops = {"recorder", rec_write, NULL, rec_free};
+static const rs_sink_ops rec_ops = {
+	.name = "recorder", .write = rec_write, .free = rec_free};
 
 static rs_registry *reg;
 

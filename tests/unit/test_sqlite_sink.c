@@ -108,8 +108,9 @@ static void test_failed_events_and_stats(void **state)
 	assert_int_equal(rs_sqlite_sink_open(dir, NULL, NULL, &s), 0);
 	rs_sink_event ev[] = {event(UA, T1), event(UA, T1)};
 	rs_sink_failed failed[] = {
-		{1, 0, "svc-one", "fields.a: missing", "{\"x\": 1}", 8},
-		{-1, -1, NULL, "event_id: missing", "{}", 2},
+		{1, 0, "svc-one", "fields.a: missing", "{\"x\": 1}", 8, 8,
+		 NULL},
+		{-1, -1, NULL, "event_id: missing", "{}", 2, 2, NULL},
 	};
 	rs_sink_outcome out[2];
 	rs_sink_batch b = {1795600800000000LL, ev, 2, failed, 2, out};
