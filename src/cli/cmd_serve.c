@@ -56,14 +56,19 @@ static void usage(FILE *out)
 		"(default: %u)\n"
 		"  --max-depth N           deepest nesting of JSON arrays and "
 		"objects (default: %u)\n"
+		"  --max-inflight-bytes N  memory all requests in flight may "
+		"hold (bodies,\n"
+		"                          decoded bodies, parse trees); over "
+		"it: 503 with\n"
+		"                          Retry-After (default: %u)\n"
 		"  -h, --help              show this help\n"
 		"\n"
 		"Stops cleanly on SIGINT or SIGTERM after the requests in "
 		"flight are answered.\n",
 		RS_INGEST_DEFAULT_MAX_BODY_BYTES,
 		RS_INGEST_DEFAULT_MAX_BATCH_EVENTS,
-		RS_INGEST_DEFAULT_MAX_STRING_BYTES,
-		RS_INGEST_DEFAULT_MAX_DEPTH);
+		RS_INGEST_DEFAULT_MAX_STRING_BYTES, RS_INGEST_DEFAULT_MAX_DEPTH,
+		RS_BUDGET_DEFAULT_BYTES);
 }
 
 int rs_cmd_serve(int argc, char **argv)
@@ -73,6 +78,7 @@ int rs_cmd_serve(int argc, char **argv)
 	const char *listen = "127.0.0.1:8080";
 	rs_server_options so = {0};
 	rs_ingest_limits_default(&so.limits);
+	so.max_inflight_bytes = RS_BUDGET_DEFAULT_BYTES;
 
 	enum {
 		O_REGISTRY = 256,
@@ -81,7 +87,8 @@ int rs_cmd_serve(int argc, char **argv)
 		O_BODY,
 		O_BATCH,
 		O_STRING,
-		O_DEPTH
+		O_DEPTH,
+		O_INFLIGHT
 	};
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, O_REGISTRY},
@@ -91,6 +98,7 @@ int rs_cmd_serve(int argc, char **argv)
 		{"max-batch-events", required_argument, NULL, O_BATCH},
 		{"max-string-bytes", required_argument, NULL, O_STRING},
 		{"max-depth", required_argument, NULL, O_DEPTH},
+		{"max-inflight-bytes", required_argument, NULL, O_INFLIGHT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -119,6 +127,9 @@ int rs_cmd_serve(int argc, char **argv)
 			break;
 		case O_DEPTH:
 			limit = &so.limits.max_depth;
+			break;
+		case O_INFLIGHT:
+			limit = &so.max_inflight_bytes;
 			break;
 		case 'h':
 			usage(stdout);

@@ -206,9 +206,9 @@ static int answer_error(rs_buf *response, int *status, int code,
 }
 
 int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
-		   const rs_ingest_limits *limits, rs_content_encoding enc,
-		   const char *body, size_t len, rs_buf *response, int *status,
-		   rs_ingest_counts *counts)
+		   const rs_ingest_limits *limits, rs_budget *budget,
+		   rs_content_encoding enc, const char *body, size_t len,
+		   rs_buf *response, int *status, rs_ingest_counts *counts)
 {
 	int rc = 0;
 	rs_buf decoded = RS_BUF_INIT, canonical = RS_BUF_INIT,

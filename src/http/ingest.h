@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "base/buf.h"
+#include "http/budget.h"
 #include "reestr/registry.h"
 #include "reestr/sink.h"
 
@@ -40,15 +41,18 @@ typedef struct rs_ingest_counts {
 	size_t accepted, duplicate, rejected;
 } rs_ingest_counts;
 
-/* Handles one request body. Always writes a JSON response body to response
- * and its HTTP status to *status: 200 with {"results": [...]} when the batch
- * was read (each event accepted, duplicate or rejected), or 400 / 413 /
+/* Handles one request body. Memory beyond the body itself (the decoded
+ * body, the parse tree) is taken from budget (NULL: unbounded) and given
+ * back before returning; when the budget cannot cover it the answer is 503
+ * and the caller adds Retry-After. Always writes a JSON response body to
+ * response and its HTTP status to *status: 200 with {"results": [...]} when the
+ * batch was read (each event accepted, duplicate or rejected), or 400 / 413 /
  * 503 with {"error": "..."} when nothing of the request was stored.
  * Returns 0, or RS_ENOMEM. Thread-safe: reg and sink are shared. */
 int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
-		   const rs_ingest_limits *limits, rs_content_encoding enc,
-		   const char *body, size_t len, rs_buf *response, int *status,
-		   rs_ingest_counts *counts);
+		   const rs_ingest_limits *limits, rs_budget *budget,
+		   rs_content_encoding enc, const char *body, size_t len,
+		   rs_buf *response, int *status, rs_ingest_counts *counts);
 
 /* Appends {"error":"<message>"} to out. */
 int rs_ingest_error_json(rs_buf *out, const char *message);

@@ -18,6 +18,7 @@ struct rs_server {
 	const rs_registry *reg;
 	rs_sink *sink;
 	rs_ingest_limits limits;
+	rs_budget budget; /* memory of requests in flight */
 	unsigned short port;
 	rs_packages *packages;
 	const char *snapshot;
@@ -85,9 +86,10 @@ static enum MHD_Result handle_events(rs_server *s, struct MHD_Connection *conn,
 	rs_buf out = RS_BUF_INIT;
 	int status = 500;
 	rs_ingest_counts counts;
-	int rc = rs_ingest_body(s->reg, s->sink, &s->limits, rq->encoding,
-				rq->body.data ? rq->body.data : "",
-				rq->body.len, &out, &status, &counts);
+	int rc =
+		rs_ingest_body(s->reg, s->sink, &s->limits, &s->budget,
+			       rq->encoding, rq->body.data ? rq->body.data : "",
+			       rq->body.len, &out, &status, &counts);
 	enum MHD_Result ret;
 	if (rc < 0)
 		ret = respond_error(conn, 500, "out of memory");
@@ -298,6 +300,7 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 	s->reg = reg;
 	s->sink = sink;
 	s->limits = opt->limits;
+	rs_budget_init(&s->budget, opt->max_inflight_bytes);
 	s->packages = opt->packages;
 	s->snapshot = opt->registry_snapshot;
 	s->snapshot_len = opt->registry_snapshot_len;

@@ -14,6 +14,7 @@ typedef struct rs_server_options {
 	const char *host; /* numeric IPv4 or IPv6 address */
 	unsigned short port;
 	rs_ingest_limits limits;
+	size_t max_inflight_bytes; /* the requests' memory budget; 0: none */
 	unsigned connection_timeout_s; /* idle connections are closed */
 	unsigned max_connections;      /* 0 means 1000 */
 	rs_packages *packages; /* langpacks and native packages, or NULL */

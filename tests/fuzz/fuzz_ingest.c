@@ -47,8 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rs_buf out = RS_BUF_INIT;
 	int status = 0;
 	rs_ingest_counts counts;
-	if (rs_ingest_body(reg, &null_sink, &lim, enc, (const char *)data + 1,
-			   size - 1, &out, &status, &counts) < 0)
+	if (rs_ingest_body(reg, &null_sink, &lim, NULL, enc,
+			   (const char *)data + 1, size - 1, &out, &status,
+			   &counts) < 0)
 		abort();
 	if (status != 200 && status != 400 && status != 413)
 		abort();

@@ -94,8 +94,8 @@ static void ingest(recorder *r, const rs_ingest_limits *lim,
 	rs_ingest_limits def;
 	rs_ingest_limits_default(&def);
 	o->body = (rs_buf)RS_BUF_INIT;
-	assert_int_equal(rs_ingest_body(reg, &r->base, lim ? lim : &def, enc,
-					body, len, &o->body, &o->status,
+	assert_int_equal(rs_ingest_body(reg, &r->base, lim ? lim : &def, NULL,
+					enc, body, len, &o->body, &o->status,
 					&o->counts),
 			 0);
 }
