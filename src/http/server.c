@@ -74,8 +74,9 @@ struct rs_server {
 	pthread_cond_t wake;  /* the watchdog; and rs_server_stop's wait */
 	pthread_t watchdog;
 	bool watchdog_started;
-	bool stopping; /* the watchdog ends */
-	bool draining; /* no new requests: idle connections are cut */
+	bool stopping;	      /* the watchdog ends */
+	bool draining;	      /* no new requests: idle connections are cut */
+	int64_t drain_cut_us; /* then requests still arriving are cut too */
 	conn_watch *conns;
 	size_t conn_count;
 	/* since the last summary */
@@ -405,7 +406,8 @@ static void cut_late(rs_server *s, int64_t now_us)
 			if (late && !s->draining && w->requests == 0)
 				s->cut_header++;
 		} else {
-			late = age > s->request_deadline_us;
+			late = age > s->request_deadline_us ||
+			       (s->draining && now_us > s->drain_cut_us);
 			if (late)
 				s->cut_request++;
 		}
@@ -883,10 +885,12 @@ void rs_server_stop(rs_server *s)
 	pthread_mutex_lock(&s->lock);
 	s->draining = true;
 	int64_t now = monotonic_us();
+	s->drain_cut_us = now + (int64_t)RS_SERVER_DRAIN_GRACE_S * 1000000;
 	cut_late(s, now); /* the idle ones, at once */
 	/* Requests in progress are answered (with Connection: close); the
-	 * watchdog keeps cutting connections as they fall idle. One still
-	 * arriving has at most the request deadline. */
+	 * watchdog keeps cutting connections as they fall idle, and those
+	 * still arriving after the grace. One being answered is waited for,
+	 * up to the request deadline: its batch may be committed. */
 	int64_t until = now + s->request_deadline_us;
 	while (s->conn_count > 0 && monotonic_us() < until) {
 		struct timespec ts;

@@ -22,6 +22,9 @@
 /* No byte moved for this long while a body arrives or an answer is sent:
  * the connection is closed (libmicrohttpd's timeout). */
 #define RS_SERVER_DEFAULT_IDLE_TIMEOUT_S 30u
+/* On a stop, how long a request still arriving may take to arrive before
+ * its connection is cut (requests already in are answered regardless). */
+#define RS_SERVER_DRAIN_GRACE_S 5
 /* How often rejected events are summed up in the log. */
 #define RS_SERVER_DEFAULT_LOG_SUMMARY_S 60u
 /* The Retry-After of every 503 answer, in seconds. */
@@ -55,8 +58,10 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 		    rs_sink *sink, rs_server **out);
 /* The port actually bound (useful with port 0). */
 unsigned short rs_server_port(const rs_server *s);
-/* Drains and frees: stops accepting, closes idle connections, answers the
- * requests in progress (for at most the request deadline), then stops. */
+/* Drains and frees: stops accepting, closes idle connections, lets the
+ * requests still arriving arrive (for RS_SERVER_DRAIN_GRACE_S at most),
+ * answers every request that is in (for at most the request deadline),
+ * then stops. */
 void rs_server_stop(rs_server *s);
 
 #endif
