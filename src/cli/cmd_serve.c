@@ -69,8 +69,7 @@ static void usage(FILE *out)
 		"hold open, of\n"
 		"                          %u in all (default: %u)\n"
 		"  --header-deadline S     seconds from a connection's "
-		"opening, "
-		"or from its\n"
+		"opening, or from its\n"
 		"                          previous answer, until a request's "
 		"headers are in;\n"
 		"                          idle keep-alive connections close "
@@ -206,12 +205,21 @@ int rs_cmd_serve(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (per_ip > UINT_MAX || header_deadline > UINT_MAX ||
-	    request_deadline > UINT_MAX || summary > UINT_MAX) {
-		fprintf(stderr, "reestr serve: a connection flag's value is "
-				"too large\n");
-		return 2;
-	}
+	const struct {
+		const char *flag;
+		size_t value;
+	} counts[] = {{"max-connections-per-ip", per_ip},
+		      {"header-deadline", header_deadline},
+		      {"request-deadline", request_deadline},
+		      {"log-summary-seconds", summary}};
+	for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+		if (counts[i].value > UINT_MAX) {
+			fprintf(stderr,
+				"reestr serve: --%s %zu is too large (at most "
+				"%u)\n",
+				counts[i].flag, counts[i].value, UINT_MAX);
+			return 2;
+		}
 	so.max_connections_per_ip = (unsigned)per_ip;
 	so.header_deadline_s = (unsigned)header_deadline;
 	so.request_deadline_s = (unsigned)request_deadline;
