@@ -1,12 +1,14 @@
 /* reestr serve: the collector. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/dirlock.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "http/server.h"
@@ -26,7 +28,8 @@ static void usage(FILE *out)
 		"accepted ones and the\nrejected ones (with their reason) in "
 		"the store, and answers with a\nstatus per event once they "
 		"are durable. GET /v1/stats gives counts per\nhour, event, "
-		"version and source; GET /healthz answers when ready.\n"
+		"version and source; GET /healthz answers 200 when the "
+		"store can\ncommit, 503 when it cannot.\n"
 		"GET /v1/registry is the registry's snapshot (the agent "
 		"checks against it);\nGET /v1/limits gives the limits below "
 		"as JSON.\n"
@@ -61,14 +64,44 @@ static void usage(FILE *out)
 		"                          decoded bodies, parse trees); over "
 		"it: 503 with\n"
 		"                          Retry-After (default: %u)\n"
+		"  --max-connections-per-ip N\n"
+		"                          connections one client address may "
+		"hold open, of\n"
+		"                          %u in all (default: %u)\n"
+		"  --header-deadline S     seconds from a connection's "
+		"opening, or from its\n"
+		"                          previous answer, until a request's "
+		"headers are in;\n"
+		"                          idle keep-alive connections close "
+		"then too\n"
+		"                          (default: %u)\n"
+		"  --request-deadline S    seconds from the same start until "
+		"the whole request\n"
+		"                          is in; waiting for its commit does "
+		"not count\n"
+		"                          (default: %u)\n"
+		"  --log-summary-seconds S how often the log sums up the "
+		"events answered\n"
+		"                          rejected, when there were any "
+		"(default: %u)\n"
 		"  -h, --help              show this help\n"
 		"\n"
-		"Stops cleanly on SIGINT or SIGTERM after the requests in "
-		"flight are answered.\n",
+		"Every 503 answer carries Retry-After. Each request answered "
+		"4xx/5xx as a\nwhole is logged (status, peer, reason) on "
+		"stderr.\n"
+		"Refuses to start when another collector holds the data "
+		"folder (DIR/.lock).\n"
+		"Stops on SIGINT or SIGTERM: stops accepting, answers the "
+		"requests in\nprogress, closes idle connections, then "
+		"exits 0.\n",
 		RS_INGEST_DEFAULT_MAX_BODY_BYTES,
 		RS_INGEST_DEFAULT_MAX_BATCH_EVENTS,
 		RS_INGEST_DEFAULT_MAX_STRING_BYTES, RS_INGEST_DEFAULT_MAX_DEPTH,
-		RS_BUDGET_DEFAULT_BYTES);
+		RS_BUDGET_DEFAULT_BYTES, RS_SERVER_DEFAULT_MAX_CONNECTIONS,
+		RS_SERVER_DEFAULT_MAX_CONNECTIONS_PER_IP,
+		RS_SERVER_DEFAULT_HEADER_DEADLINE_S,
+		RS_SERVER_DEFAULT_REQUEST_DEADLINE_S,
+		RS_SERVER_DEFAULT_LOG_SUMMARY_S);
 }
 
 int rs_cmd_serve(int argc, char **argv)
@@ -88,7 +121,11 @@ int rs_cmd_serve(int argc, char **argv)
 		O_BATCH,
 		O_STRING,
 		O_DEPTH,
-		O_INFLIGHT
+		O_INFLIGHT,
+		O_PER_IP,
+		O_HEADER_DEADLINE,
+		O_REQUEST_DEADLINE,
+		O_SUMMARY
 	};
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, O_REGISTRY},
@@ -99,9 +136,17 @@ int rs_cmd_serve(int argc, char **argv)
 		{"max-string-bytes", required_argument, NULL, O_STRING},
 		{"max-depth", required_argument, NULL, O_DEPTH},
 		{"max-inflight-bytes", required_argument, NULL, O_INFLIGHT},
+		{"max-connections-per-ip", required_argument, NULL, O_PER_IP},
+		{"header-deadline", required_argument, NULL, O_HEADER_DEADLINE},
+		{"request-deadline", required_argument, NULL,
+		 O_REQUEST_DEADLINE},
+		{"log-summary-seconds", required_argument, NULL, O_SUMMARY},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	/* the connection flags, as given (0: the server's default) */
+	size_t per_ip = 0, header_deadline = 0, request_deadline = 0,
+	       summary = 0;
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -131,6 +176,18 @@ int rs_cmd_serve(int argc, char **argv)
 		case O_INFLIGHT:
 			limit = &so.max_inflight_bytes;
 			break;
+		case O_PER_IP:
+			limit = &per_ip;
+			break;
+		case O_HEADER_DEADLINE:
+			limit = &header_deadline;
+			break;
+		case O_REQUEST_DEADLINE:
+			limit = &request_deadline;
+			break;
+		case O_SUMMARY:
+			limit = &summary;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -148,18 +205,60 @@ int rs_cmd_serve(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	const struct {
+		const char *flag;
+		size_t value;
+	} counts[] = {{"max-connections-per-ip", per_ip},
+		      {"header-deadline", header_deadline},
+		      {"request-deadline", request_deadline},
+		      {"log-summary-seconds", summary}};
+	for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+		if (counts[i].value > UINT_MAX) {
+			fprintf(stderr,
+				"reestr serve: --%s %zu is too large (at most "
+				"%u)\n",
+				counts[i].flag, counts[i].value, UINT_MAX);
+			return 2;
+		}
+	so.max_connections_per_ip = (unsigned)per_ip;
+	so.header_deadline_s = (unsigned)header_deadline;
+	so.request_deadline_s = (unsigned)request_deadline;
+	so.log_summary_s = (unsigned)summary;
 	char host[256];
 	if (rs_parse_listen(listen, host, sizeof host, &so.port) < 0)
 		return 2;
 	so.host = host;
 
+	/* Signals are taken synchronously by this thread. Blocked before any
+	 * thread starts (the store's, the server's), so every thread inherits
+	 * the mask and a SIGTERM during startup waits for sigwait below
+	 * instead of killing the process half-started. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
 	int status = 1;
+	rs_dirlock *lock = NULL;
 	rs_registry *reg = NULL;
 	rs_sink *sink = NULL;
 	rs_server *server = NULL;
 	rs_diags diags = RS_DIAGS_INIT;
 	rs_packages *packages = NULL;
 	rs_buf snapshot = RS_BUF_INIT;
+
+	/* One collector per data folder, before anything there is touched:
+	 * a second one (a second `make run`) must not rewrite the first's
+	 * store and langpacks on its way to failing to listen. */
+	char who[600];
+	snprintf(who, sizeof who, "reestr serve listening on %s, registry %s",
+		 listen, registry_dir);
+	if (rs_dirlock_take(data_dir, who, &lock) < 0) {
+		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
+		goto fail;
+	}
 
 	int rc = rs_registry_load(registry_dir, &reg, &diags);
 	/* a registry that breaks a published version is refused too */
@@ -196,15 +295,6 @@ int rs_cmd_serve(int argc, char **argv)
 	so.registry_snapshot = snapshot.data;
 	so.registry_snapshot_len = snapshot.len;
 
-	/* Signals are taken synchronously by this thread; every thread
-	 * started after this inherits the blocked mask. */
-	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
 	if (rs_server_start(&so, reg, sink, &server) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
@@ -232,5 +322,6 @@ fail:
 	rs_sink_free(sink);
 	rs_registry_free(reg);
 	rs_diags_free(&diags);
+	rs_dirlock_free(lock);
 	return status;
 }

@@ -3,39 +3,182 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/timefmt.h"
+#include "json/json.h"
 #include "reestr/error.h"
+
+/* How often the watchdog looks at the connections' deadlines. */
+#define WATCH_TICK_MS 100
+/* Distinct reasons counted per summary period; the rest are "other". */
+#define SUMMARY_REASONS 32
+/* Reasons named in one summary line. */
+#define SUMMARY_TOP 5
+
+/* One open connection, as the watchdog sees it. Created when
+ * libmicrohttpd opens the connection, freed when it closes it; every field
+ * is guarded by the server's lock. A connection is cut (shutdown(2), which
+ * wakes its thread) when it is past a deadline and not answering; the
+ * request handler checks `cut` under the same lock before it starts
+ * handling a request, so a cut connection never has a request stored that
+ * cannot be answered. */
+typedef struct conn_watch {
+	struct conn_watch *prev, *next;
+	int fd;
+	int64_t ready_us;  /* opened, or its previous answer was sent */
+	bool in_request;   /* headers complete */
+	bool answering;	   /* whole request in: never cut */
+	bool cut;	   /* shut down by the watchdog */
+	unsigned requests; /* answered on this connection */
+} conn_watch;
+
+typedef struct reason_count {
+	char text[240];
+	size_t count;
+} reason_count;
+
+/* The sink the ingest pipeline writes to: the real one, noting the
+ * rejected events of each stored batch for the log's summary. */
+typedef struct tally_sink {
+	rs_sink base;
+	rs_sink *inner;
+	struct rs_server *server;
+} tally_sink;
 
 struct rs_server {
 	struct MHD_Daemon *daemon;
 	const rs_registry *reg;
 	rs_sink *sink;
+	tally_sink tally;
 	rs_ingest_limits limits;
 	rs_budget budget; /* memory of requests in flight */
 	unsigned short port;
 	rs_packages *packages;
 	const char *snapshot;
 	size_t snapshot_len;
+	int64_t header_deadline_us, request_deadline_us, summary_us;
+	unsigned header_deadline_s, request_deadline_s;
+
+	pthread_mutex_t lock; /* everything below */
+	pthread_cond_t wake;  /* the watchdog; and rs_server_stop's wait */
+	pthread_t watchdog;
+	bool watchdog_started;
+	bool stopping;	      /* the watchdog ends */
+	bool draining;	      /* no new requests: idle connections are cut */
+	int64_t drain_cut_us; /* then requests still arriving are cut too */
+	conn_watch *conns;
+	size_t conn_count;
+	/* since the last summary */
+	size_t rejected_events, other_reasons;
+	size_t cut_header, cut_request;
+	reason_count reasons[SUMMARY_REASONS];
+	size_t reason_count;
+	int64_t summary_at_us;
 };
 
 /* Per-request state, kept between libmicrohttpd's calls for one request. */
 typedef struct request {
-	rs_buf body;
-	bool too_large;	  /* body went over the limit: discarded */
-	int early_status; /* answered before reading the body, or 0 */
+	rs_buf body; /* its capacity is taken from the server's budget */
+	size_t content_length; /* 0: not given */
+	bool too_large;	       /* body went over the limit: discarded */
+	bool over_budget;      /* no memory left in the budget: discarded */
+	int early_status;      /* answered before reading the body, or 0 */
 	const char *early_message;
 	rs_content_encoding encoding;
+	const char *method, *url; /* libmicrohttpd's, valid for the request */
 } request;
 
-static enum MHD_Result respond(struct MHD_Connection *conn, int status,
-			       const char *body, size_t len)
+static int64_t monotonic_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Copies text for a log line, replacing control characters so a peer's
+ * URL or field name cannot forge log lines. */
+static void log_safe(char *out, size_t size, const char *text)
+{
+	size_t i = 0;
+	for (; text && text[i] && i + 1 < size; i++) {
+		unsigned char ch = (unsigned char)text[i];
+		out[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+	}
+	out[i] = '\0';
+}
+
+static void peer_name(struct MHD_Connection *conn, char *out, size_t size)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(out, size, "unknown peer");
+	if (!ci || !ci->client_addr)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						  : sizeof(struct sockaddr_in);
+	char host[INET6_ADDRSTRLEN], port[8];
+	if (getnameinfo(sa, len, host, sizeof host, port, sizeof port,
+			NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		snprintf(out, size,
+			 sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host,
+			 port);
+}
+
+static conn_watch *watch_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+/* Queues an answer. Every 503 says when to retry; a draining server closes
+ * the connection after it; a whole request refused (4xx/5xx) is logged with
+ * its peer and reason. */
+static enum MHD_Result queue(rs_server *s, struct MHD_Connection *conn,
+			     const request *rq, int status,
+			     struct MHD_Response *r, const char *reason)
+{
+	if (status == 503) {
+		char secs[16];
+		snprintf(secs, sizeof secs, "%d", RS_SERVER_RETRY_AFTER_S);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+	}
+	pthread_mutex_lock(&s->lock);
+	bool draining = s->draining;
+	pthread_mutex_unlock(&s->lock);
+	if (draining)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	if (status >= 400) {
+		char peer[80], what[160], why[400];
+		peer_name(conn, peer, sizeof peer);
+		snprintf(what, sizeof what, "%s %.120s",
+			 rq && rq->method ? rq->method : "?",
+			 rq && rq->url ? rq->url : "?");
+		log_safe(what, sizeof what, what);
+		log_safe(why, sizeof why, reason ? reason : "");
+		fprintf(stderr, "reestr serve: answered %d to %s (%s): %s\n",
+			status, peer, what, why);
+	}
+	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result respond(rs_server *s, struct MHD_Connection *conn,
+			       const request *rq, int status, const char *body,
+			       size_t len, const char *reason)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(
 		len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -43,12 +186,11 @@ static enum MHD_Result respond(struct MHD_Connection *conn, int status,
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 				"application/json");
-	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue(s, conn, rq, status, r, reason);
 }
 
-static enum MHD_Result respond_error(struct MHD_Connection *conn, int status,
+static enum MHD_Result respond_error(rs_server *s, struct MHD_Connection *conn,
+				     const request *rq, int status,
 				     const char *message)
 {
 	rs_buf b = RS_BUF_INIT;
@@ -56,7 +198,8 @@ static enum MHD_Result respond_error(struct MHD_Connection *conn, int status,
 		rs_buf_free(&b);
 		return MHD_NO;
 	}
-	enum MHD_Result ret = respond(conn, status, b.data, b.len);
+	enum MHD_Result ret =
+		respond(s, conn, rq, status, b.data, b.len, message);
 	rs_buf_free(&b);
 	return ret;
 }
@@ -72,29 +215,306 @@ static bool is_json_content_type(const char *ct)
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
+/* --- the body and the in-flight budget ---------------------------------- */
+
+/* Makes room for n more body bytes, taking the memory from the budget
+ * before allocating it: the whole Content-Length at once when it was given,
+ * else doubling. false: over the budget, or out of memory. */
+static bool body_reserve(rs_server *s, request *rq, size_t n)
+{
+	size_t need = rq->body.len + n + 1; /* rs_buf keeps a NUL after it */
+	if (need <= rq->body.cap)
+		return true;
+	size_t cap =
+		rq->content_length ? rq->content_length + 1 : rq->body.cap * 2;
+	if (cap < 4096)
+		cap = 4096;
+	if (cap > s->limits.max_body_bytes + 1)
+		cap = s->limits.max_body_bytes + 1;
+	if (cap < need)
+		cap = need;
+	size_t more = cap - rq->body.cap;
+	if (!rs_budget_take(&s->budget, more))
+		return false;
+	char *p = realloc(rq->body.data, cap);
+	if (!p) {
+		rs_budget_give(&s->budget, more);
+		return false;
+	}
+	rq->body.data = p;
+	rq->body.cap = cap;
+	return true;
+}
+
+/* Frees the body and gives its memory back to the budget. */
+static void body_drop(rs_server *s, request *rq)
+{
+	rs_budget_give(&s->budget, rq->body.cap);
+	rs_buf_free(&rq->body);
+}
+
+/* --- the summary of rejected events -------------------------------------- */
+
+static void note_rejected(rs_server *s, const rs_sink_batch *b)
+{
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < b->failed_count; i++) {
+		const rs_sink_failed *f = &b->failed[i];
+		char key[sizeof s->reasons[0].text];
+		if (f->event_id >= 0)
+			snprintf(key, sizeof key, "event %lld v%d: %s",
+				 (long long)f->event_id, f->version,
+				 f->reason ? f->reason : "");
+		else
+			snprintf(key, sizeof key, "%s",
+				 f->reason ? f->reason : "");
+		log_safe(key, sizeof key, key);
+		s->rejected_events++;
+		size_t j = 0;
+		while (j < s->reason_count && strcmp(s->reasons[j].text, key))
+			j++;
+		if (j == s->reason_count) {
+			if (j == SUMMARY_REASONS) {
+				s->other_reasons++;
+				continue;
+			}
+			memcpy(s->reasons[j].text, key, sizeof key);
+			s->reasons[j].count = 0;
+			s->reason_count++;
+		}
+		s->reasons[j].count++;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int tally_write(rs_sink *sink, rs_sink_batch *b)
+{
+	tally_sink *t = (tally_sink *)sink;
+	int rc = rs_sink_write(t->inner, b);
+	/* only a stored batch answers its events `rejected` */
+	if (rc == 0 && b->failed_count)
+		note_rejected(t->server, b);
+	return rc;
+}
+
+static const rs_sink_ops tally_ops = {
+	.name = "tally",
+	.write = tally_write,
+};
+
+static int by_count_desc(const void *a, const void *b)
+{
+	const reason_count *x = a, *y = b;
+	return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+}
+
+/* Logs what was rejected since the last summary, if anything; called with
+ * the lock held. */
+static void log_summary(rs_server *s, int64_t now_us)
+{
+	double secs = (double)(now_us - s->summary_at_us) / 1e6;
+	s->summary_at_us = now_us;
+	if (s->rejected_events) {
+		qsort(s->reasons, s->reason_count, sizeof s->reasons[0],
+		      by_count_desc);
+		rs_buf line = RS_BUF_INIT;
+		rs_buf_printf(&line,
+			      "reestr serve: %zu event%s answered rejected in "
+			      "the last %.0f s; top reasons:",
+			      s->rejected_events,
+			      s->rejected_events == 1 ? "" : "s", secs);
+		for (size_t i = 0; i < s->reason_count && i < SUMMARY_TOP; i++)
+			rs_buf_printf(&line, "%s %zu x %s", i ? ";" : "",
+				      s->reasons[i].count, s->reasons[i].text);
+		if (s->other_reasons)
+			rs_buf_printf(&line, "; %zu with other reasons",
+				      s->other_reasons);
+		if (line.data)
+			fprintf(stderr, "%s\n", line.data);
+		rs_buf_free(&line);
+	}
+	if (s->cut_header || s->cut_request)
+		fprintf(stderr,
+			"reestr serve: closed %zu slow connection%s in the "
+			"last %.0f s: %zu without complete headers within "
+			"%u s (--header-deadline), %zu without the whole "
+			"request within %u s (--request-deadline)\n",
+			s->cut_header + s->cut_request,
+			s->cut_header + s->cut_request == 1 ? "" : "s", secs,
+			s->cut_header, s->header_deadline_s, s->cut_request,
+			s->request_deadline_s);
+	s->rejected_events = s->other_reasons = s->reason_count = 0;
+	s->cut_header = s->cut_request = 0;
+}
+
+/* --- connections and their deadlines -------------------------------------- */
+
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	rs_server *s = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+			conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		conn_watch *w = ci ? calloc(1, sizeof *w) : NULL;
+		*socket_context = w;
+		if (!w)
+			return; /* not watched: only the idle timeout holds */
+		w->fd = ci->connect_fd;
+		w->ready_us = monotonic_us();
+		pthread_mutex_lock(&s->lock);
+		w->next = s->conns;
+		if (s->conns)
+			s->conns->prev = w;
+		s->conns = w;
+		s->conn_count++;
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	conn_watch *w = *socket_context;
+	if (!w)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		s->conns = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	s->conn_count--;
+	pthread_cond_broadcast(&s->wake); /* rs_server_stop may wait */
+	pthread_mutex_unlock(&s->lock);
+	free(w);
+	*socket_context = NULL;
+}
+
+/* Cuts the connections past their deadline (all idle ones while draining);
+ * called with the lock held. A connection answering is never cut: its
+ * request may be waiting for its commit. */
+static void cut_late(rs_server *s, int64_t now_us)
+{
+	for (conn_watch *w = s->conns; w; w = w->next) {
+		if (w->cut || w->answering)
+			continue;
+		int64_t age = now_us - w->ready_us;
+		bool late;
+		if (!w->in_request) {
+			late = s->draining || age > s->header_deadline_us;
+			/* a keep-alive connection idle after its answers is
+			 * not slow, just done */
+			if (late && !s->draining && w->requests == 0)
+				s->cut_header++;
+		} else {
+			late = age > s->request_deadline_us ||
+			       (s->draining && now_us > s->drain_cut_us);
+			if (late)
+				s->cut_request++;
+		}
+		if (late) {
+			w->cut = true;
+			shutdown(w->fd, SHUT_RDWR); /* wakes its thread */
+		}
+	}
+}
+
+static void *watchdog_main(void *arg)
+{
+	rs_server *s = arg;
+	pthread_mutex_lock(&s->lock);
+	while (!s->stopping) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += WATCH_TICK_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->wake, &s->lock, &until);
+		if (s->stopping)
+			break;
+		int64_t now = monotonic_us();
+		cut_late(s, now);
+		if (now - s->summary_at_us >= s->summary_us)
+			log_summary(s, now);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* The request's headers are complete: marks the connection busy, unless
+ * the watchdog cut it first. */
+static bool begin_request(rs_server *s, struct MHD_Connection *conn)
+{
+	conn_watch *w = watch_of(conn);
+	if (!w)
+		return true;
+	pthread_mutex_lock(&s->lock);
+	bool ok = !w->cut;
+	w->in_request = true;
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
+/* The whole request is in: from here the connection is never cut, so a
+ * request that is handled (and perhaps stored) is also answered. false:
+ * the watchdog cut it first, and it must not be handled. */
+static bool begin_answer(rs_server *s, struct MHD_Connection *conn)
+{
+	conn_watch *w = watch_of(conn);
+	if (!w)
+		return true;
+	pthread_mutex_lock(&s->lock);
+	bool ok = !w->cut;
+	w->answering = ok;
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
+/* --- routes ------------------------------------------------------------- */
+
+/* The message of an {"error":"..."} body, still JSON-escaped, for the log. */
+static const char *error_of(const rs_buf *body, char *out, size_t size)
+{
+	static const char prefix[] = "{\"error\":\"";
+	size_t n = sizeof prefix - 1;
+	if (!body->data || body->len < n + 2 || strncmp(body->data, prefix, n))
+		return body->data ? body->data : "";
+	snprintf(out, size, "%.*s", (int)(body->len - n - 2), body->data + n);
+	return out;
+}
+
+static enum MHD_Result
+respond_too_large(rs_server *s, struct MHD_Connection *conn, const request *rq)
+{
+	char msg[160];
+	snprintf(msg, sizeof msg,
+		 "body is larger than the limit of %zu bytes "
+		 "(--max-body-bytes)",
+		 s->limits.max_body_bytes);
+	return respond_error(s, conn, rq, 413, msg);
+}
+
 static enum MHD_Result handle_events(rs_server *s, struct MHD_Connection *conn,
 				     request *rq)
 {
-	if (rq->too_large) {
-		char msg[160];
-		snprintf(msg, sizeof msg,
-			 "body is larger than the limit of %zu bytes "
-			 "(--max-body-bytes)",
-			 s->limits.max_body_bytes);
-		return respond_error(conn, 413, msg);
-	}
+	if (rq->too_large)
+		return respond_too_large(s, conn, rq);
 	rs_buf out = RS_BUF_INIT;
 	int status = 500;
 	rs_ingest_counts counts;
 	int rc =
-		rs_ingest_body(s->reg, s->sink, &s->limits, &s->budget,
+		rs_ingest_body(s->reg, &s->tally.base, &s->limits, &s->budget,
 			       rq->encoding, rq->body.data ? rq->body.data : "",
 			       rq->body.len, &out, &status, &counts);
 	enum MHD_Result ret;
-	if (rc < 0)
-		ret = respond_error(conn, 500, "out of memory");
-	else
-		ret = respond(conn, status, out.data, out.len);
+	if (rc < 0) {
+		ret = respond_error(s, conn, rq, 500, "out of memory");
+	} else {
+		char why[400];
+		ret = respond(s, conn, rq, status, out.data, out.len,
+			      error_of(&out, why, sizeof why));
+	}
 	rs_buf_free(&out);
 	return ret;
 }
@@ -110,26 +530,116 @@ static int parse_time_arg(struct MHD_Connection *conn, const char *name,
 	return rs_time_parse(v, strlen(v), out, &why) < 0 ? -1 : 0;
 }
 
-static enum MHD_Result handle_stats(rs_server *s, struct MHD_Connection *conn)
+static enum MHD_Result handle_stats(rs_server *s, struct MHD_Connection *conn,
+				    const request *rq)
 {
 	int64_t to = rs_time_now_us() + 3600LL * 1000000;
 	int64_t from = to - 49LL * 3600 * 1000000; /* the last two days */
 	if (parse_time_arg(conn, "from", &from) < 0 ||
 	    parse_time_arg(conn, "to", &to) < 0)
-		return respond_error(conn, 400,
+		return respond_error(s, conn, rq, 400,
 				     "from and to must be RFC 3339 times, "
 				     "e.g. 2026-11-25T00:00:00Z");
 	if (!s->sink->ops->stats)
-		return respond_error(conn, 501,
+		return respond_error(s, conn, rq, 501,
 				     "this sink does not keep statistics");
 	rs_buf out = RS_BUF_INIT;
 	enum MHD_Result ret;
 	if (s->sink->ops->stats(s->sink, from, to, &out) < 0)
-		ret = respond_error(conn, 503, rs_error_last());
+		ret = respond_error(s, conn, rq, 503, rs_error_last());
 	else
-		ret = respond(conn, 200, out.data, out.len);
+		ret = respond(s, conn, rq, 200, out.data, out.len, NULL);
 	rs_buf_free(&out);
 	return ret;
+}
+
+/* GET /healthz: whether the store can commit now. */
+static enum MHD_Result handle_health(rs_server *s, struct MHD_Connection *conn,
+				     const request *rq)
+{
+	if (rs_sink_health(s->sink) == 0) {
+		static const char ok[] = "{\"status\":\"ok\"}";
+		return respond(s, conn, rq, 200, ok, sizeof ok - 1, NULL);
+	}
+	char reason[400];
+	snprintf(reason, sizeof reason, "%s", rs_error_last());
+	rs_buf b = RS_BUF_INIT;
+	enum MHD_Result ret = MHD_NO;
+	if (rs_buf_puts(&b, "{\"status\":\"unavailable\",\"reason\":") == 0 &&
+	    rs_json_write_string(&b, reason, strlen(reason)) == 0 &&
+	    rs_buf_putc(&b, '}') == 0)
+		ret = respond(s, conn, rq, 503, b.data, b.len, reason);
+	rs_buf_free(&b);
+	return ret;
+}
+
+static enum MHD_Result handle_packages(rs_server *s,
+				       struct MHD_Connection *conn,
+				       const request *rq, bool *handled)
+{
+	rs_package_reply reply;
+	const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						       MHD_HTTP_HEADER_HOST);
+	const char *env = MHD_lookup_connection_value(
+		conn, MHD_GET_ARGUMENT_KIND, "environment");
+	*handled =
+		rs_packages_handle(s->packages, rq->method, rq->url, env,
+				   rq->body.data, rq->body.len, host, &reply);
+	if (!*handled)
+		return MHD_NO;
+	if (!reply.body)
+		return MHD_NO;
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		reply.len, reply.body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(reply.body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				reply.content_type);
+	char why[400] = "";
+	if (reply.status >= 400)
+		snprintf(why, sizeof why, "%.*s",
+			 (int)(reply.len < sizeof why ? reply.len
+						      : sizeof why - 1),
+			 reply.body);
+	return queue(s, conn, rq, reply.status, r, why);
+}
+
+/* First call for a request: its headers are in. Decides early what can be
+ * decided, so an oversized or mistyped body is not read into memory. */
+static void first_call(rs_server *s, struct MHD_Connection *conn, request *rq,
+		       bool is_events)
+{
+	const char *cl = MHD_lookup_connection_value(
+		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned long long length = cl ? strtoull(cl, NULL, 10) : 0;
+	if (length > s->limits.max_body_bytes)
+		rq->too_large = true;
+	else
+		rq->content_length = (size_t)length;
+	pthread_mutex_lock(&s->lock);
+	bool draining = s->draining;
+	pthread_mutex_unlock(&s->lock);
+	if (draining) {
+		rq->early_status = 503;
+		rq->early_message = "the collector is stopping; retry later";
+		return;
+	}
+	if (!is_events || strcmp(rq->method, "POST") != 0)
+		return;
+	const char *ct = MHD_lookup_connection_value(
+		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *ce = MHD_lookup_connection_value(
+		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+	if (!is_json_content_type(ct)) {
+		rq->early_status = 415;
+		rq->early_message = "Content-Type must be application/json";
+	} else if (rs_content_encoding_parse(ce, &rq->encoding) < 0) {
+		rq->early_status = 415;
+		rq->early_message = "Content-Encoding must be gzip, zstd or "
+				    "none";
+	}
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
@@ -137,80 +647,81 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls)
 {
+	(void)version;
 	rs_server *s = cls;
 	request *rq = *con_cls;
 	bool is_events = !strcmp(url, "/v1/events");
 
 	if (!rq) {
-		/* First call: headers only. Decide early what can be decided,
-		 * so an oversized or mistyped body is not read into memory. */
+		if (!begin_request(s, conn))
+			return MHD_NO; /* cut by the watchdog */
 		rq = calloc(1, sizeof *rq);
 		if (!rq)
 			return MHD_NO;
 		*con_cls = rq;
-		if (is_events && !strcmp(method, "POST")) {
-			const char *ct = MHD_lookup_connection_value(
-				conn, MHD_HEADER_KIND,
-				MHD_HTTP_HEADER_CONTENT_TYPE);
-			const char *ce = MHD_lookup_connection_value(
-				conn, MHD_HEADER_KIND,
-				MHD_HTTP_HEADER_CONTENT_ENCODING);
-			const char *cl = MHD_lookup_connection_value(
-				conn, MHD_HEADER_KIND,
-				MHD_HTTP_HEADER_CONTENT_LENGTH);
-			if (!is_json_content_type(ct)) {
-				rq->early_status = 415;
-				rq->early_message =
-					"Content-Type must be application/json";
-			} else if (rs_content_encoding_parse(
-					   ce, &rq->encoding) < 0) {
-				rq->early_status = 415;
-				rq->early_message =
-					"Content-Encoding must be gzip, zstd "
-					"or none";
-			} else if (cl && strtoull(cl, NULL, 10) >
-						 s->limits.max_body_bytes) {
-				rq->too_large = true;
-			}
-		}
+		rq->method = method;
+		rq->url = url;
+		first_call(s, conn, rq, is_events);
 		return MHD_YES;
 	}
 
 	if (*upload_size > 0) {
-		if (!rq->early_status && !rq->too_large) {
-			if (rq->body.len + *upload_size >
-			    s->limits.max_body_bytes) {
-				rq->too_large = true;
-				rs_buf_free(&rq->body);
-			} else if (rs_buf_append(&rq->body, upload,
-						 *upload_size) < 0) {
-				return MHD_NO;
-			}
+		bool keep =
+			!rq->early_status && !rq->too_large && !rq->over_budget;
+		if (keep &&
+		    rq->body.len + *upload_size > s->limits.max_body_bytes) {
+			rq->too_large = true;
+			keep = false;
+		} else if (keep && !body_reserve(s, rq, *upload_size)) {
+			rq->over_budget = true;
+			keep = false;
+		}
+		if (keep) {
+			memcpy(rq->body.data + rq->body.len, upload,
+			       *upload_size);
+			rq->body.len += *upload_size;
+			rq->body.data[rq->body.len] = '\0';
+		} else {
+			body_drop(s, rq);
 		}
 		*upload_size = 0; /* consumed (or deliberately discarded) */
 		return MHD_YES;
 	}
 
+	if (!begin_answer(s, conn))
+		return MHD_NO; /* cut by the watchdog: not handled */
+	if (rq->early_status == 503)
+		return respond_error(s, conn, rq, 503, rq->early_message);
+	if (rq->over_budget) {
+		char msg[200];
+		snprintf(msg, sizeof msg,
+			 "requests in flight hold the collector's whole "
+			 "memory budget of %zu bytes (--max-inflight-bytes); "
+			 "retry later",
+			 s->budget.limit);
+		return respond_error(s, conn, rq, 503, msg);
+	}
 	if (is_events) {
 		if (strcmp(method, "POST") != 0)
-			return respond_error(conn, 405,
+			return respond_error(s, conn, rq, 405,
 					     "use POST for /v1/events");
 		if (rq->early_status)
-			return respond_error(conn, rq->early_status,
+			return respond_error(s, conn, rq, rq->early_status,
 					     rq->early_message);
 		return handle_events(s, conn, rq);
 	}
 	if (!strcmp(url, "/v1/stats")) {
 		if (strcmp(method, "GET") != 0)
-			return respond_error(conn, 405,
+			return respond_error(s, conn, rq, 405,
 					     "use GET for /v1/stats");
-		return handle_stats(s, conn);
+		return handle_stats(s, conn, rq);
 	}
 	if (!strcmp(url, "/v1/registry") && s->snapshot) {
 		if (strcmp(method, "GET") != 0)
-			return respond_error(conn, 405,
+			return respond_error(s, conn, rq, 405,
 					     "use GET for /v1/registry");
-		return respond(conn, 200, s->snapshot, s->snapshot_len);
+		return respond(s, conn, rq, 200, s->snapshot, s->snapshot_len,
+			       NULL);
 	}
 	if (!strcmp(url, "/v1/limits")) {
 		/* the agent and the runtimes size their batches by these */
@@ -222,51 +733,41 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			"\"max_string_bytes\":%zu,\"max_depth\":%zu}",
 			s->limits.max_body_bytes, s->limits.max_batch_events,
 			s->limits.max_string_bytes, s->limits.max_depth);
-		return respond(conn, 200, lim, (size_t)n);
+		return respond(s, conn, rq, 200, lim, (size_t)n, NULL);
 	}
-	if (!strcmp(url, "/healthz")) {
-		static const char ok[] = "{\"status\":\"ok\"}";
-		return respond(conn, 200, ok, sizeof ok - 1);
-	}
+	if (!strcmp(url, "/healthz"))
+		return handle_health(s, conn, rq);
+	if (rq->too_large)
+		return respond_too_large(s, conn, rq);
 	if (s->packages) {
-		rs_package_reply reply;
-		const char *host = MHD_lookup_connection_value(
-			conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-		const char *env = MHD_lookup_connection_value(
-			conn, MHD_GET_ARGUMENT_KIND, "environment");
-		if (rs_packages_handle(s->packages, method, url, env,
-				       rq->body.data, rq->body.len, host,
-				       &reply)) {
-			if (!reply.body)
-				return MHD_NO;
-			struct MHD_Response *r =
-				MHD_create_response_from_buffer(
-					reply.len, reply.body,
-					MHD_RESPMEM_MUST_FREE);
-			if (!r) {
-				free(reply.body);
-				return MHD_NO;
-			}
-			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-						reply.content_type);
-			enum MHD_Result ret = MHD_queue_response(
-				conn, (unsigned)reply.status, r);
-			MHD_destroy_response(r);
+		bool handled;
+		enum MHD_Result ret = handle_packages(s, conn, rq, &handled);
+		if (handled)
 			return ret;
-		}
 	}
 	char msg[200];
 	snprintf(msg, sizeof msg, "no such endpoint: %s %.100s", method, url);
-	return respond_error(conn, 404, msg);
+	return respond_error(s, conn, rq, 404, msg);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	(void)toe;
+	rs_server *s = cls;
+	conn_watch *w = watch_of(conn);
+	if (w) {
+		/* the connection is ready for its next request */
+		pthread_mutex_lock(&s->lock);
+		w->in_request = w->answering = false;
+		w->ready_us = monotonic_us();
+		w->requests++;
+		pthread_mutex_unlock(&s->lock);
+	}
 	request *rq = *con_cls;
 	if (!rq)
 		return;
-	rs_buf_free(&rq->body);
+	body_drop(s, rq);
 	free(rq);
 	*con_cls = NULL;
 }
@@ -277,8 +778,9 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 	*out = NULL;
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof ss);
-	unsigned flags =
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+	/* ITC: MHD_quiesce_daemon (the drain) needs it */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC;
 	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
 	if (inet_pton(AF_INET, opt->host, &in4->sin_addr) == 1) {
@@ -299,34 +801,73 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 		return rs_error_set(RS_ENOMEM, "out of memory");
 	s->reg = reg;
 	s->sink = sink;
+	s->tally = (tally_sink){{&tally_ops}, sink, s};
 	s->limits = opt->limits;
 	rs_budget_init(&s->budget, opt->max_inflight_bytes);
 	s->packages = opt->packages;
 	s->snapshot = opt->registry_snapshot;
 	s->snapshot_len = opt->registry_snapshot_len;
+#define OR_DEFAULT(v, d) ((v) ? (v) : (d))
+	s->header_deadline_s = OR_DEFAULT(opt->header_deadline_s,
+					  RS_SERVER_DEFAULT_HEADER_DEADLINE_S);
+	s->request_deadline_s = OR_DEFAULT(
+		opt->request_deadline_s, RS_SERVER_DEFAULT_REQUEST_DEADLINE_S);
+	s->header_deadline_us = (int64_t)s->header_deadline_s * 1000000;
+	s->request_deadline_us = (int64_t)s->request_deadline_s * 1000000;
+	s->summary_us = (int64_t)OR_DEFAULT(opt->log_summary_s,
+					    RS_SERVER_DEFAULT_LOG_SUMMARY_S) *
+			1000000;
+	s->summary_at_us = monotonic_us();
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->wake, &ca);
+	pthread_condattr_destroy(&ca);
+
 	s->daemon = MHD_start_daemon(
 		flags, opt->port, NULL, NULL, on_request, s,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		/* A thread per connection: bound them. */
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+		/* A thread per connection: bound them, and what one peer may
+		 * hold of them. */
 		MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)(opt->max_connections ? opt->max_connections : 1000),
+		OR_DEFAULT(opt->max_connections,
+			   RS_SERVER_DEFAULT_MAX_CONNECTIONS),
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		OR_DEFAULT(opt->max_connections_per_ip,
+			   RS_SERVER_DEFAULT_MAX_CONNECTIONS_PER_IP),
 		MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)(opt->connection_timeout_s ? opt->connection_timeout_s
-						     : 60),
+		OR_DEFAULT(opt->idle_timeout_s,
+			   RS_SERVER_DEFAULT_IDLE_TIMEOUT_S),
 		MHD_OPTION_END);
+#undef OR_DEFAULT
 	if (!s->daemon) {
 		int err = errno;
-		free(s);
-		return rs_error_set(RS_EIO, "cannot listen on %s:%u: %s",
-				    opt->host, opt->port,
-				    err ? strerror(err) : "unknown error");
+		rs_error_set(RS_EIO, "cannot listen on %s:%u: %s", opt->host,
+			     opt->port, err ? strerror(err) : "unknown error");
+		goto fail;
 	}
+	if (pthread_create(&s->watchdog, NULL, watchdog_main, s) != 0) {
+		rs_error_set(RS_EIO, "cannot start the connection watchdog");
+		goto fail;
+	}
+	s->watchdog_started = true;
 	const union MHD_DaemonInfo *info =
 		MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : opt->port;
 	*out = s;
 	return 0;
+
+fail:;
+	int rc = RS_EIO;
+	if (s->daemon)
+		MHD_stop_daemon(s->daemon);
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	return rc;
 }
 
 unsigned short rs_server_port(const rs_server *s)
@@ -338,6 +879,41 @@ void rs_server_stop(rs_server *s)
 {
 	if (!s)
 		return;
-	MHD_stop_daemon(s->daemon);
+	/* Stop accepting; connections waiting in the backlog are refused
+	 * when the listening socket closes, below. */
+	MHD_socket listen_fd = MHD_quiesce_daemon(s->daemon);
+	pthread_mutex_lock(&s->lock);
+	s->draining = true;
+	int64_t now = monotonic_us();
+	s->drain_cut_us = now + (int64_t)RS_SERVER_DRAIN_GRACE_S * 1000000;
+	cut_late(s, now); /* the idle ones, at once */
+	/* Requests in progress are answered (with Connection: close); the
+	 * watchdog keeps cutting connections as they fall idle, and those
+	 * still arriving after the grace. One being answered is waited for,
+	 * up to the request deadline: its batch may be committed. */
+	int64_t until = now + s->request_deadline_us;
+	while (s->conn_count > 0 && monotonic_us() < until) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += WATCH_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+	}
+	pthread_mutex_unlock(&s->lock);
+	MHD_stop_daemon(s->daemon); /* cuts whatever is left */
+	if (listen_fd != MHD_INVALID_SOCKET)
+		close(listen_fd);
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	pthread_cond_broadcast(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	if (s->watchdog_started)
+		pthread_join(s->watchdog, NULL);
+	log_summary(s, monotonic_us()); /* what the last period rejected */
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

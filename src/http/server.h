@@ -1,5 +1,6 @@
 /* The collector's HTTP server (libmicrohttpd): routes requests to the
- * ingest pipeline and the stats query. docs/collector.md lists the routes. */
+ * ingest pipeline and the stats query. docs/collector.md lists the routes,
+ * the connection limits and deadlines, how a stop drains, and the logs. */
 #ifndef RS_HTTP_SERVER_H
 #define RS_HTTP_SERVER_H
 
@@ -8,6 +9,27 @@
 #include "reestr/registry.h"
 #include "reestr/sink.h"
 
+/* The defaults of `reestr serve`'s flags (docs/collector.md). */
+#define RS_SERVER_DEFAULT_MAX_CONNECTIONS 1000u
+#define RS_SERVER_DEFAULT_MAX_CONNECTIONS_PER_IP 100u
+/* From a connection's opening, or from its previous answer, until the
+ * request's headers are complete: an idle keep-alive connection is also
+ * closed then. */
+#define RS_SERVER_DEFAULT_HEADER_DEADLINE_S 10u
+/* From the same start until the whole request (headers and body) is in;
+ * handling it and waiting for its commit are not counted. */
+#define RS_SERVER_DEFAULT_REQUEST_DEADLINE_S 60u
+/* No byte moved for this long while a body arrives or an answer is sent:
+ * the connection is closed (libmicrohttpd's timeout). */
+#define RS_SERVER_DEFAULT_IDLE_TIMEOUT_S 30u
+/* On a stop, how long a request still arriving may take to arrive before
+ * its connection is cut (requests already in are answered regardless). */
+#define RS_SERVER_DRAIN_GRACE_S 5
+/* How often rejected events are summed up in the log. */
+#define RS_SERVER_DEFAULT_LOG_SUMMARY_S 60u
+/* The Retry-After of every 503 answer, in seconds. */
+#define RS_SERVER_RETRY_AFTER_S 5
+
 typedef struct rs_server rs_server;
 
 typedef struct rs_server_options {
@@ -15,8 +37,13 @@ typedef struct rs_server_options {
 	unsigned short port;
 	rs_ingest_limits limits;
 	size_t max_inflight_bytes; /* the requests' memory budget; 0: none */
-	unsigned connection_timeout_s; /* idle connections are closed */
-	unsigned max_connections;      /* 0 means 1000 */
+	/* each 0 means its RS_SERVER_DEFAULT_ above */
+	unsigned idle_timeout_s;
+	unsigned max_connections;
+	unsigned max_connections_per_ip;
+	unsigned header_deadline_s;
+	unsigned request_deadline_s;
+	unsigned log_summary_s;
 	rs_packages *packages; /* langpacks and native packages, or NULL */
 	/* GET /v1/registry: the registry snapshot (model/snapshot.h), kept
 	 * by the caller for the server's life; NULL for none */
@@ -31,7 +58,10 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 		    rs_sink *sink, rs_server **out);
 /* The port actually bound (useful with port 0). */
 unsigned short rs_server_port(const rs_server *s);
-/* Stops accepting, waits for requests in flight to finish, frees. */
+/* Drains and frees: stops accepting, closes idle connections, lets the
+ * requests still arriving arrive (for RS_SERVER_DRAIN_GRACE_S at most),
+ * answers every request that is in (for at most the request deadline),
+ * then stops. */
 void rs_server_stop(rs_server *s);
 
 #endif
