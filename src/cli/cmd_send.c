@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +28,8 @@
 /* Events per batch, to the agent (one line each) or the collector (fewer
  * when its GET /v1/limits says so). */
 #define BATCH 500
+/* How long one answer of the agent or the collector may take. */
+#define ANSWER_SECONDS 60
 
 static void usage(FILE *out)
 {
@@ -100,7 +103,8 @@ static long http(const char *url, const rs_buf *post, rs_buf *out)
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)ANSWER_SECONDS);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
 	if (post) {
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post->data);
@@ -127,6 +131,10 @@ static int agent_connect(const char *path)
 	}
 	strcpy(addr.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* an agent that stops answering is treated as one that went away */
+	struct timeval wait = {.tv_sec = ANSWER_SECONDS};
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr)) {
 		rs_error_set(RS_EIO, "agent %s: %s", path, strerror(errno));
 		if (fd >= 0)
@@ -143,6 +151,13 @@ static int read_lines(int fd, size_t n, rs_buf *out)
 	char chunk[65536];
 	while (seen < n) {
 		ssize_t r = recv(fd, chunk, sizeof chunk, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return rs_error_set(RS_EIO,
+					    "the agent did not answer within "
+					    "%d s",
+					    ANSWER_SECONDS);
 		if (r <= 0)
 			return rs_error_set(RS_EIO, "the agent hung up");
 		if (rs_buf_append(out, chunk, (size_t)r))

@@ -147,12 +147,13 @@ def test_send_to_an_agent_that_is_not_running_exits_3(tmp_path):
         assert "nothing was sent" in out.stderr
 
 
-class StaleRegistryProxy:
-    """In front of a collector, answers GET /v1/registry with an older
-    snapshot (as a cache in front of collectors mid-rollout would) and
+class Proxy:
+    """In front of a collector: answers GET /v1/registry with the snapshot
+    given (an older one, as a cache in front of collectors mid-rollout
+    would), answers the first `unavailable` POSTs 503 (all when -1), and
     passes everything else through."""
 
-    def __init__(self, snapshot, upstream):
+    def __init__(self, snapshot, upstream, unavailable=0):
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -183,9 +184,19 @@ class StaleRegistryProxy:
                     self.relay()
 
             def do_POST(self):
-                self.relay(self.rfile.read(int(self.headers["Content-Length"])))
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with proxy.lock:
+                    proxy.posts += 1
+                    refuse = proxy.unavailable < 0 or proxy.posts <= proxy.unavailable
+                if refuse:
+                    self.answer(503, b'{"error":"the store cannot commit"}')
+                else:
+                    self.relay(body)
 
         self.snapshot = snapshot
+        self.unavailable = unavailable
+        self.posts = 0
+        self.lock = threading.Lock()
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -195,20 +206,24 @@ class StaleRegistryProxy:
         self.server.server_close()
 
 
+def registry_snapshot(collector):
+    with urllib.request.urlopen(collector.url + "/v1/registry") as r:
+        return r.read()
+
+
 def test_a_rejection_by_the_collector_is_reported(tmp_path, make_server):
     """send checked against a snapshot older than the collector's registry
     (which has since capped user_agent at 16 characters): the collector
     rejects what send let through, and send says so."""
     old = make_server()
-    with urllib.request.urlopen(old.url + "/v1/registry") as r:
-        snapshot = r.read()
+    snapshot = registry_snapshot(old)
     old.stop()
     newer = tmp_path / "newer"
     shutil.copytree(EXAMPLES, newer)
     event = newer / "events" / "clickstream_event.yaml"
     event.write_text(event.read_text().replace("max_length: 512", "max_length: 16"))
     collector = make_server(registry=newer)
-    proxy = StaleRegistryProxy(snapshot, collector.url)
+    proxy = Proxy(snapshot, collector.url)
     try:
         lines = [FIELDS % (1, "short"), FIELDS % (2, "short"),
                  FIELDS % (3, "a user agent longer than sixteen")]
@@ -223,5 +238,32 @@ def test_a_rejection_by_the_collector_is_reported(tmp_path, make_server):
         out = run(*send_args("--collector", proxy.url), "--json", lines[2])
         assert out.returncode == 1
         assert "1 rejected (first: fields.user_agent: 32 characters" in out.stderr
+    finally:
+        proxy.close()
+
+
+def test_a_batch_the_collector_does_not_answer_is_resent_then_undeliverable(make_server):
+    """Two 503s, then the collector takes the batch: every event stored
+    once, exit 0. A collector that keeps answering 503: after 10 s of
+    retries send stops, says which line it stopped at, and exits 3."""
+    collector = make_server()
+    lines = "\n".join(FIELDS % (i + 1, "retried") for i in range(600)) + "\n"
+    proxy = Proxy(registry_snapshot(collector), collector.url, unavailable=2)
+    try:
+        out = run(*send_args("--collector", proxy.url), "--ndjson", input=lines)
+        assert out.returncode == 0, out.stderr
+        assert "600 events: 600 accepted, 0 duplicate, 0 rejected" in out.stderr
+        assert proxy.posts == 4  # 500 + 100 events; the first batch thrice
+        assert stored(collector.data, "retried") == {"n": 600, "d": 600}
+    finally:
+        proxy.close()
+    proxy = Proxy(registry_snapshot(collector), collector.url, unavailable=-1)
+    try:
+        out = run(*send_args("--collector", proxy.url), "--ndjson", input=lines)
+        assert out.returncode == 3, out.stderr
+        assert out.stderr.splitlines() == [
+            "reestr send: 500 events: 0 accepted, 0 duplicate, 0 rejected, 0 invalid, "
+            '500 undeliverable (line 1: collector: 503 {"error":"the store cannot commit"}); '
+            "stopped at line 1: it and the lines after it may not have been taken"]
     finally:
         proxy.close()
