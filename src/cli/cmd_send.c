@@ -136,7 +136,8 @@ static int agent_connect(const char *path)
 	if (fd >= 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr)) {
-		rs_error_set(RS_EIO, "agent %s: %s", path, strerror(errno));
+		rs_error_set(RS_EIO, "cannot reach the agent at %s: %s", path,
+			     strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -210,9 +211,10 @@ fetch_registry(const char *agent, const char *collector, const char *dir)
 		}
 	} else {
 		char *url = NULL;
-		if (asprintf(&url, "%s/v1/registry", collector) < 0)
-			return rs_error_set(RS_ENOMEM, "out of memory"),
-			       SNAPSHOT_BROKEN;
+		if (asprintf(&url, "%s/v1/registry", collector) < 0) {
+			rs_error_set(RS_ENOMEM, "out of memory");
+			return SNAPSHOT_BROKEN;
+		}
 		long st = http(url, NULL, &snap);
 		if (st != 200) {
 			if (st != -1)
@@ -626,10 +628,9 @@ int rs_cmd_send(int argc, char **argv)
 			rs_error_last());
 		break;
 	case SNAPSHOT_UNREACHABLE:
-		fprintf(stderr,
-			"reestr send: cannot reach the %s: %s; nothing "
-			"was sent\n",
-			agent ? "agent" : "collector", rs_error_last());
+		fprintf(stderr, "reestr send: %s%s; nothing was sent\n",
+			agent ? "" : "cannot reach the collector: ",
+			rs_error_last());
 		status = 3;
 		goto done;
 	case SNAPSHOT_BROKEN:

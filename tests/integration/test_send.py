@@ -143,7 +143,7 @@ def test_send_to_an_agent_that_is_not_running_exits_3(tmp_path):
     for sock in [agent.socket, str(tmp_path / "never.sock")]:
         out = run(*send_args("--agent", sock), "--ndjson", input=FIELDS % (1, "x") + "\n")
         assert out.returncode == 3, out.stderr
-        assert f"cannot reach the agent: agent {sock}: " in out.stderr
+        assert f"reestr send: cannot reach the agent at {sock}: " in out.stderr
         assert "nothing was sent" in out.stderr
 
 
