@@ -480,6 +480,8 @@ static void fetch_limits(const char *collector, size_t *max_events,
 	rs_arena_free(arena);
 }
 
+/* --event as an id: digits only. A name cannot be mistaken for one: names
+ * start with a letter (reestr check). */
 static bool is_id(const char *s, long long *id)
 {
 	if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 18)
