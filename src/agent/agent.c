@@ -21,7 +21,9 @@
 #include "base/arena.h"
 #include "base/buf.h"
 #include "json/json.h"
+#include "model/snapshot.h"
 #include "reestr/error.h"
+#include "reestr/registry.h"
 
 #define MAX_LINE (1u << 20)    /* one event on the socket */
 #define LINES_PER_APPEND 1000u /* lines synced together */
@@ -448,6 +450,57 @@ static void *forward_loop(void *arg)
 	return NULL;
 }
 
+/* The snapshot of --registry DIR or --snapshot FILE, checked (a registry
+ * that loads), as one line. */
+static int given_snapshot(const rs_agent_options *o, rs_buf *out)
+{
+	if (o->registry_dir) {
+		rs_registry *reg = NULL;
+		rs_diags diags = RS_DIAGS_INIT;
+		int rc = rs_registry_load(o->registry_dir, &reg, &diags);
+		if (rc == RS_EINVAL && diags.count) {
+			rs_diags_sort(&diags);
+			const rs_diag *d = &diags.items[0];
+			rc = rs_error_set(RS_EINVAL,
+					  "--registry %s: %s:%d:%d: %s",
+					  o->registry_dir, d->file, d->line,
+					  d->col, d->message);
+		}
+		if (!rc && rs_registry_event_count(reg) == 0)
+			rc = rs_error_set(RS_EINVAL,
+					  "--registry %s: no events there (is "
+					  "it the registry folder?)",
+					  o->registry_dir);
+		rs_registry_free(reg);
+		rs_diags_free(&diags);
+		return rc ? rc : rs_registry_snapshot(o->registry_dir, out);
+	}
+	FILE *f = fopen(o->snapshot_file, "rb");
+	if (!f)
+		return rs_error_set(RS_EIO, "--snapshot %s: %s",
+				    o->snapshot_file, strerror(errno));
+	rs_buf b = RS_BUF_INIT;
+	char chunk[65536];
+	size_t r;
+	int rc = 0;
+	while (!rc && (r = fread(chunk, 1, sizeof chunk, f)))
+		if (rs_buf_append(&b, chunk, r))
+			rc = rs_error_set(RS_ENOMEM, "out of memory");
+	if (!rc && ferror(f))
+		rc = rs_error_set(RS_EIO, "--snapshot %s: %s", o->snapshot_file,
+				  strerror(errno));
+	fclose(f);
+	if (!rc &&
+	    rs_registry_snapshot_check(b.data ? b.data : "", b.len, out)) {
+		char *why = strdup(rs_error_last());
+		rc = rs_error_set(RS_EINVAL, "--snapshot %s: %s",
+				  o->snapshot_file, why ? why : "");
+		free(why);
+	}
+	rs_buf_free(&b);
+	return rc;
+}
+
 int rs_agent_start(const rs_agent_options *o, rs_agent **out)
 {
 	*out = NULL;
@@ -488,6 +541,18 @@ int rs_agent_start(const rs_agent_options *o, rs_agent **out)
 		fclose(cached);
 		a->snapshot_len = b.len;
 		a->snapshot = rs_buf_detach(&b);
+	}
+	if (o->registry_dir || o->snapshot_file) {
+		/* the operator's, over the copy: `reestr send` checks against
+		 * it at once, even before the collector is first reached */
+		rs_buf given = RS_BUF_INIT;
+		if ((rc = given_snapshot(o, &given))) {
+			rs_buf_free(&given);
+			goto fail;
+		}
+		free(a->snapshot);
+		a->snapshot_len = given.len;
+		a->snapshot = rs_buf_detach(&given);
 	}
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	if (strlen(o->socket_path) >= sizeof addr.sun_path) {

@@ -22,6 +22,11 @@ typedef struct rs_agent_options {
 	uint64_t spool_max_bytes;  /* 0: no cap */
 	uint64_t segment_bytes;	   /* 0: 8 MiB */
 	size_t batch_events;	   /* 0: 500 */
+	/* The registry snapshot to answer "registry" with until the
+	 * collector is reached: a registry folder, or a file holding the
+	 * JSON of GET /v1/registry. NULL: the copy the spool keeps, if any. */
+	const char *registry_dir;
+	const char *snapshot_file;
 } rs_agent_options;
 
 /* Opens the spool (replaying what it holds), binds the socket and starts

@@ -20,6 +20,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: reestr agent --socket PATH --spool DIR --collector URL "
 		"[--spool-max-bytes N]\n"
+		"                    [--registry DIR | --snapshot FILE]\n"
 		"       reestr agent status --socket PATH\n"
 		"\n"
 		"Takes events on a Unix socket, one JSON event per line, keeps "
@@ -40,6 +41,13 @@ static void usage(FILE *out)
 		"spool size (K, M, G;\n"
 		"                            default: no cap)\n"
 		"      --segment-bytes N     spool segment size (default 8M)\n"
+		"      --registry DIR        the registry folder, for `reestr "
+		"send` to check\n"
+		"                            events against until the "
+		"collector is reached\n"
+		"      --snapshot FILE       the same from a file holding the "
+		"collector's\n"
+		"                            GET /v1/registry\n"
 		"  -h, --help                show this help\n");
 }
 
@@ -86,13 +94,15 @@ static int status(const char *socket_path)
 
 int rs_cmd_agent(int argc, char **argv)
 {
-	enum { OPT_MAX = 256, OPT_SEGMENT };
+	enum { OPT_MAX = 256, OPT_SEGMENT, OPT_REGISTRY, OPT_SNAPSHOT };
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, 's'},
 		{"spool", required_argument, NULL, 'd'},
 		{"collector", required_argument, NULL, 'c'},
 		{"spool-max-bytes", required_argument, NULL, OPT_MAX},
 		{"segment-bytes", required_argument, NULL, OPT_SEGMENT},
+		{"registry", required_argument, NULL, OPT_REGISTRY},
+		{"snapshot", required_argument, NULL, OPT_SNAPSHOT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -122,6 +132,12 @@ int rs_cmd_agent(int argc, char **argv)
 				return 2;
 			o.segment_bytes = v;
 			break;
+		case OPT_REGISTRY:
+			o.registry_dir = optarg;
+			break;
+		case OPT_SNAPSHOT:
+			o.snapshot_file = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -136,6 +152,12 @@ int rs_cmd_agent(int argc, char **argv)
 			return 2;
 		}
 		return status(o.socket_path);
+	}
+	if (o.registry_dir && o.snapshot_file) {
+		fprintf(stderr, "reestr agent: give --registry or --snapshot, "
+				"not both\n\n");
+		usage(stderr);
+		return 2;
 	}
 	if (optind != argc || !o.socket_path || !o.spool_dir ||
 	    !o.collector_url) {

@@ -1522,7 +1522,8 @@ int rs_registry_load(const char *dir, rs_registry **out, rs_diags *diags)
 	int rc = list_files(dir, "", &fl);
 	if (rc)
 		goto done;
-	qsort(fl.paths, fl.n, sizeof *fl.paths, path_cmp);
+	if (fl.n) /* an empty folder: no array, and qsort may not get NULL */
+		qsort(fl.paths, fl.n, sizeof *fl.paths, path_cmp);
 	files = calloc(fl.n ? fl.n : 1, sizeof *files);
 	if (!files) {
 		rc = rs_error_set(RS_ENOMEM, "out of memory");

@@ -10,6 +10,7 @@
 
 #include "base/arena.h"
 #include "json/json.h"
+#include "model/loader.h"
 #include "reestr/error.h"
 
 #define SNAPSHOT_MAX_FILE (16u << 20)
@@ -80,6 +81,16 @@ static int collect(const char *root, const char *rel, char ***paths, size_t *n,
 	return rc;
 }
 
+/* One entry of the "files" list, the i-th. */
+static int write_file(rs_buf *out, size_t i, const char *path,
+		      const char *content, size_t len)
+{
+	return rs_buf_printf(out, "%s{\"path\":", i ? "," : "") ||
+	       rs_json_write_string(out, path, strlen(path)) ||
+	       rs_buf_puts(out, ",\"content\":") ||
+	       rs_json_write_string(out, content, len) || rs_buf_putc(out, '}');
+}
+
 int rs_registry_snapshot(const char *dir, rs_buf *out)
 {
 	char **paths = NULL;
@@ -109,12 +120,8 @@ int rs_registry_snapshot(const char *dir, rs_buf *out)
 			fclose(f);
 		}
 		if (!rc &&
-		    (rs_buf_printf(out, "%s{\"path\":", i ? "," : "") ||
-		     rs_json_write_string(out, paths[i], strlen(paths[i])) ||
-		     rs_buf_puts(out, ",\"content\":") ||
-		     rs_json_write_string(out, content.data ? content.data : "",
-					  content.len) ||
-		     rs_buf_putc(out, '}')))
+		    write_file(out, i, paths[i],
+			       content.data ? content.data : "", content.len))
 			rc = RS_ENOMEM;
 		rs_buf_free(&content);
 		free(full);
@@ -154,39 +161,55 @@ static int mkdirs_for(char *path)
 	return 0;
 }
 
-int rs_registry_snapshot_extract(const char *json, size_t len, const char *dir)
+/* The snapshot's "files" list, every entry checked: a safe relative .yaml
+ * "path" and a "content" string. NULL with the error set otherwise. */
+static const rs_json *parse_files(rs_arena *a, const char *json, size_t len)
 {
-	rs_arena *a = rs_arena_new(64 * 1024);
-	if (!a)
-		return rs_error_set(RS_ENOMEM, "out of memory");
 	const rs_json *root = NULL;
 	rs_json_error err;
-	int rc = 0;
 	rs_json_limits lim = {.max_depth = 8, .max_string = SNAPSHOT_MAX_FILE};
 	if (rs_json_parse(a, json, len, &lim, &root, &err)) {
-		rc = rs_error_set(RS_EINVAL, "registry snapshot: %d:%d: %s",
-				  err.line, err.col, err.message);
-		goto done;
+		rs_error_set(RS_EINVAL, "registry snapshot: %d:%d: %s",
+			     err.line, err.col, err.message);
+		return NULL;
 	}
 	const rs_json *files = rs_json_get(root, "files");
 	if (!files || files->type != RS_JSON_ARRAY) {
-		rc = rs_error_set(RS_EINVAL,
-				  "registry snapshot: no \"files\" list");
-		goto done;
+		rs_error_set(RS_EINVAL, "registry snapshot: no \"files\" list");
+		return NULL;
 	}
-	for (size_t i = 0; !rc && i < files->u.arr.count; i++) {
+	for (size_t i = 0; i < files->u.arr.count; i++) {
 		const rs_json *f = &files->u.arr.items[i];
 		const rs_json *p = rs_json_get(f, "path");
 		const rs_json *c = rs_json_get(f, "content");
 		if (!p || p->type != RS_JSON_STRING || !c ||
 		    c->type != RS_JSON_STRING || !safe_path(p->u.str.ptr)) {
-			rc = rs_error_set(RS_EINVAL,
-					  "registry snapshot: file %zu needs a "
-					  "relative .yaml \"path\" and a "
-					  "\"content\"",
-					  i + 1);
-			break;
+			rs_error_set(RS_EINVAL,
+				     "registry snapshot: file %zu needs a "
+				     "relative .yaml \"path\" and a "
+				     "\"content\"",
+				     i + 1);
+			return NULL;
 		}
+	}
+	return files;
+}
+
+int rs_registry_snapshot_extract(const char *json, size_t len, const char *dir)
+{
+	rs_arena *a = rs_arena_new(64 * 1024);
+	if (!a)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	int rc = 0;
+	const rs_json *files = parse_files(a, json, len);
+	if (!files) {
+		rc = RS_EINVAL;
+		goto done;
+	}
+	for (size_t i = 0; !rc && i < files->u.arr.count; i++) {
+		const rs_json *p = rs_json_get(&files->u.arr.items[i], "path");
+		const rs_json *c =
+			rs_json_get(&files->u.arr.items[i], "content");
 		char *full = NULL;
 		if (asprintf(&full, "%s/%s", dir, p->u.str.ptr) < 0) {
 			rc = rs_error_set(RS_ENOMEM, "out of memory");
@@ -203,6 +226,62 @@ int rs_registry_snapshot_extract(const char *json, size_t len, const char *dir)
 		free(full);
 	}
 done:
+	rs_arena_free(a);
+	return rc;
+}
+
+int rs_registry_snapshot_check(const char *json, size_t len, rs_buf *out)
+{
+	rs_arena *a = rs_arena_new(64 * 1024);
+	rs_registry_file *list = NULL;
+	rs_registry *reg = NULL;
+	rs_diags diags = RS_DIAGS_INIT;
+	int rc = 0;
+	if (!a)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	const rs_json *files = parse_files(a, json, len);
+	if (!files) {
+		rc = RS_EINVAL;
+		goto done;
+	}
+	size_t n = files->u.arr.count;
+	if (!(list = calloc(n ? n : 1, sizeof *list))) {
+		rc = rs_error_set(RS_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const rs_json *p = rs_json_get(&files->u.arr.items[i], "path");
+		const rs_json *c =
+			rs_json_get(&files->u.arr.items[i], "content");
+		list[i] = (rs_registry_file){p->u.str.ptr, c->u.str.ptr,
+					     c->u.str.len};
+	}
+	/* the same loader, and so the same checks, as a registry folder */
+	rc = rs_registry_load_files(list, n, &reg, &diags);
+	if (rc == RS_EINVAL && diags.count) {
+		rs_diags_sort(&diags);
+		const rs_diag *d = &diags.items[0];
+		rc = rs_error_set(RS_EINVAL, "registry snapshot: %s:%d:%d: %s",
+				  d->file ? d->file : "", d->line, d->col,
+				  d->message);
+	}
+	if (!rc && rs_registry_event_count(reg) == 0)
+		rc = rs_error_set(RS_EINVAL, "registry snapshot: no events");
+	if (rc)
+		goto done;
+	if (rs_buf_puts(out, "{\"files\":["))
+		rc = RS_ENOMEM;
+	for (size_t i = 0; !rc && i < n; i++)
+		if (write_file(out, i, list[i].name, list[i].data, list[i].len))
+			rc = RS_ENOMEM;
+	if (!rc && rs_buf_puts(out, "]}"))
+		rc = RS_ENOMEM;
+	if (rc == RS_ENOMEM)
+		rs_error_set(RS_ENOMEM, "out of memory");
+done:
+	rs_registry_free(reg);
+	rs_diags_free(&diags);
+	free(list);
 	rs_arena_free(a);
 	return rc;
 }

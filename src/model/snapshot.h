@@ -17,4 +17,11 @@ int rs_registry_snapshot(const char *dir, rs_buf *out);
  * message) for a malformed snapshot, or RS_EIO / RS_ENOMEM. */
 int rs_registry_snapshot_extract(const char *json, size_t len, const char *dir);
 
+/* Checks a snapshot as the agent's --snapshot FILE: well-formed, and its
+ * files a registry that loads (the first problem in the message, as
+ * "file:line:col: message"). Appends the snapshot to out in the form
+ * rs_registry_snapshot writes (one line). Returns 0, RS_EINVAL with a
+ * message, or RS_ENOMEM. */
+int rs_registry_snapshot_check(const char *json, size_t len, rs_buf *out);
+
 #endif

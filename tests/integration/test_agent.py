@@ -242,7 +242,7 @@ def test_reestr_send_through_the_agent_and_straight(collector, tmp_path):
         out = run(*send_args("--agent", agent.socket), "--ndjson", input=lines + "\n")
         assert out.returncode == 1
         assert "line 4: clickstream_event v0: fields.user.id: 0 is less than min 1" in out.stderr
-        assert "3 sent, 1 invalid, 0 refused" in out.stderr
+        assert "4 events: 3 taken by the agent" in out.stderr and "1 invalid" in out.stderr
         wait_for(lambda: stored(collector, "bulk")["n"] == 3, what="bulk delivery")
         assert stored(collector, "cron")["n"] == 1
         assert stored(collector, "direct")["n"] == 1

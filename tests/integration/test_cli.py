@@ -26,6 +26,17 @@ def test_serve_help_lists_every_flag():
         assert flag in out
 
 
+def test_send_and_agent_help_name_their_options_and_exit_statuses():
+    send = run("send", "--help").stdout
+    assert "--event NAME|ID" in send
+    for status in ["0  every event was taken", "1  some events were invalid or rejected",
+                   "2  bad usage", "3  some events are undeliverable"]:
+        assert status in send
+    agent = run("agent", "--help").stdout
+    for flag in ["--registry DIR", "--snapshot FILE"]:
+        assert flag in agent
+
+
 def test_unknown_command_and_flags_exit_2():
     assert run("frobnicate").returncode == 2
     assert run("serve", "--no-such-flag").returncode == 2
