@@ -352,13 +352,14 @@ int rs_spool_append(rs_spool *s, const char *const *records, const size_t *lens,
 	if ((rc = segment_write(s, &b)) == RS_EIO) {
 		/* the segment is poisoned: once more in a fresh one, answered
 		 * ok only if that is durable; else the sender keeps them */
-		char first[300];
+		char first[300], then[300];
 		snprintf(first, sizeof first, "%s", rs_error_last());
 		if (!(rc = rotate(s)))
 			rc = segment_write(s, &b);
-		if (rc)
-			rc = rs_error_set(RS_EIO, "%s; then %s", first,
-					  rs_error_last());
+		if (rc) {
+			snprintf(then, sizeof then, "%s", rs_error_last());
+			rc = rs_error_set(RS_EIO, "%s; then %s", first, then);
+		}
 	}
 done:
 	pthread_mutex_unlock(&s->lock);
