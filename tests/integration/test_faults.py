@@ -16,6 +16,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import FIXTURE_REGISTRY, REESTR, page_view
 from test_agent import Agent, event, wait_for
 
@@ -90,7 +92,7 @@ except OSError as e:
 print("cut", flush=True)
 if step == "sync-cut":
     os.fsync(fd)                               # REESTR_FAULT_CUT=sync@N
-else:
+elif step != "timer":                          # REESTR_FAULT_CUT=ms@T
     os.kill(os.getpid(), signal.SIGUSR2)
 time.sleep(10)
 print("survived", flush=True)
@@ -107,11 +109,13 @@ def run_writer(tmp_path, step, **faults):
     return d, p
 
 
-def test_shim_power_cut_keeps_only_synced_bytes(tmp_path):
-    d, p = run_writer(tmp_path, "signal")
+@pytest.mark.parametrize("how", ["signal", "timer"])
+def test_shim_power_cut_keeps_only_synced_bytes(tmp_path, how):
+    faults = {"cut": "ms@3000"} if how == "timer" else {}
+    d, p = run_writer(tmp_path, how, **faults)
     assert p.returncode == -signal.SIGKILL, p.stdout + p.stderr
     assert p.stdout.splitlines() == ["cut"], p.stdout
-    assert "power cut (signal)" in p.stderr
+    assert f"power cut ({how})" in p.stderr
     assert (d / "a").read_bytes() == b"synced-1;"
     assert not (d / "b").exists()              # created after the dir's fsync
 
@@ -132,6 +136,50 @@ def test_shim_failed_sync_loses_the_unsynced_writes(tmp_path):
     assert p.stdout.splitlines() == ["fsync 5", "cut"], p.stdout
     data = (d / "a").read_bytes()
     assert data == b"synced-1;" + b"\0" * len(b"unsynced;") + b"after;", data
+
+
+COUNTER = r'''
+import os, sys
+d = sys.argv[1]
+try:
+    os.open(d + "/new", os.O_WRONLY | os.O_CREAT, 0o644)
+    print("created")
+except OSError as e:
+    print("create", e.errno)
+fd = os.open(d + "/old", os.O_WRONLY)
+failed = 0
+for i in range(400):
+    try:
+        os.write(fd, b"x")
+    except OSError as e:
+        assert e.errno == 5
+        failed += 1
+print("failed", failed)
+'''
+
+
+def test_shim_create_and_probability_rules_repeat_with_a_seed(tmp_path):
+    d = tmp_path / "files"
+    d.mkdir()
+    (d / "old").write_bytes(b"")
+    (tmp_path / "c.py").write_text(COUNTER)
+
+    def run(**faults):
+        env = dict(os.environ, **shim_env(d, tmp_path / "fault.log", **faults))
+        p = subprocess.run([sys.executable, str(tmp_path / "c.py"), str(d)], env=env,
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+        return p.stdout.splitlines()
+
+    first = run(create="ENOSPC@1", write="EIO%0.25", seed="7")
+    assert first[0] == "create 28" and not (d / "new").exists()
+    failed = int(first[1].split()[1])
+    assert 60 <= failed <= 140, failed      # about a quarter of 400
+    assert run(create="ENOSPC@1", write="EIO%0.25", seed="7") == first
+    assert run(write="EIO%0.25", seed="8")[1] != first[1]
+    bad = subprocess.run([sys.executable, "-c", "pass"], capture_output=True, text=True,
+                         env=dict(os.environ, **shim_env(d, tmp_path / "l", write="EIO@0")))
+    assert bad.returncode == 97 and 'bad rule "EIO@0"' in bad.stderr
 
 
 # -- the agent's spool -------------------------------------------------------
