@@ -431,8 +431,12 @@ static void power_cut(const char *why)
 		}
 	}
 	note("cut %s: undid %zu unsynced writes in %zu files, removed %zu "
-	     "files created since their folder's last fsync",
-	     why, writes, touched, removed);
+	     "files created since their folder's last fsync (after write "
+	     "%llu sync %llu dirsync %llu create %llu)",
+	     why, writes, touched, removed, (unsigned long long)calls[K_WRITE],
+	     (unsigned long long)calls[K_SYNC],
+	     (unsigned long long)calls[K_DIRSYNC],
+	     (unsigned long long)calls[K_CREATE]);
 	fprintf(stderr,
 		"reestr-fault: power cut (%s): undid %zu unsynced writes in "
 		"%zu files, removed %zu unsynced new files\n",
