@@ -259,6 +259,39 @@ def test_agent_spool_on_a_failing_disk_then_a_power_cut(make_server, tmp_path):
         agent.stop()
 
 
+def test_agent_new_segment_name_survives_a_power_cut(make_server, tmp_path):
+    # the collector is away, so the segments stay; one event per append
+    collector = make_server()
+    collector.stop()
+    tag = "dir-sync"
+    log = tmp_path / "fault.log"
+    env = shim_env(tmp_path / "spool", log, dirsync="EIO@3")
+    acked, refused = set(), set()
+    with environment(env):
+        agent = Agent(tmp_path, collector.url, "--segment-bytes", "1K").start()
+    try:
+        n = 0
+        while "dirsync 3 EIO" not in log.read_text():
+            assert n < 100, "the third folder sync never came"
+            assert send_marking(agent, tag, n, 1, acked, refused)
+            n += 1
+        # the old spool ignored the failure and answered ok for events in a
+        # segment whose name a power cut removes
+        for k in range(2):
+            assert send_marking(agent, tag, n + k, 1, acked, refused)
+        agent.proc.send_signal(signal.SIGUSR2)
+        agent.proc.wait(timeout=30)
+        assert agent.proc.returncode == -signal.SIGKILL
+        collector.start()
+        agent.start()
+        wait_until_stored(collector, tag, acked)
+        got = stored_uuids(collector, tag)
+        assert len(got) == len(set(got)) and set(got) <= acked | refused
+        assert len(refused) == 1  # the append whose segment's name failed
+    finally:
+        agent.stop()
+
+
 def test_agent_full_disk_leaves_at_most_one_empty_segment(make_server, tmp_path):
     # the collector is away: every event stays in the spool
     collector = make_server()
