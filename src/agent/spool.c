@@ -125,19 +125,38 @@ static int push_segment(rs_spool *s, uint64_t id, uint64_t size)
 	return 0;
 }
 
-/* Makes a new segment's name durable: a record acknowledged in a file
+/* Makes the names in a folder durable: a record acknowledged in a file
  * whose directory entry was lost would be lost with it. */
-static int sync_dir(const rs_spool *s)
+static int sync_dir(const char *dir)
 {
-	int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
-		return rs_error_set(RS_EIO, "open %s: %s", s->dir,
+		return rs_error_set(RS_EIO, "open %s: %s", dir,
 				    strerror(errno));
 	int rc = 0;
 	if (io.fsync(dfd))
-		rc = rs_error_set(RS_EIO, "sync %s: %s", s->dir,
-				  strerror(errno));
+		rc = rs_error_set(RS_EIO, "sync %s: %s", dir, strerror(errno));
 	close(dfd);
+	return rc;
+}
+
+/* The spool folder's own name, in its parent (it may just have been
+ * made, here or by whoever created the folder). */
+static int sync_parent(const char *dir)
+{
+	char *parent = strdup(dir);
+	if (!parent)
+		return RS_ENOMEM;
+	size_t len = strlen(parent);
+	while (len > 1 && parent[len - 1] == '/')
+		parent[--len] = 0;
+	char *slash = strrchr(parent, '/');
+	if (!slash)
+		strcpy(parent, ".");
+	else
+		slash[slash == parent ? 1 : 0] = 0;
+	int rc = sync_dir(parent);
+	free(parent);
 	return rc;
 }
 
@@ -158,7 +177,7 @@ static int rotate(rs_spool *s)
 				  strerror(errno));
 		goto done;
 	}
-	if ((rc = sync_dir(s))) {
+	if ((rc = sync_dir(s->dir))) {
 		close(fd);
 		unlink(path);
 		goto done;
@@ -245,6 +264,8 @@ int rs_spool_open(const char *dir, uint64_t max_bytes, uint64_t segment_bytes,
 		rc = rs_error_set(RS_EIO, "mkdir %s: %s", dir, strerror(errno));
 		goto fail;
 	}
+	if ((rc = sync_parent(dir)))
+		goto fail;
 	DIR *d = opendir(dir);
 	if (!d) {
 		rc = rs_error_set(RS_EIO, "open %s: %s", dir, strerror(errno));

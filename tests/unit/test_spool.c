@@ -403,6 +403,39 @@ static void test_failed_folder_sync_is_an_error(void **state)
 	rs_spool_free(s);
 }
 
+/* The spool folder's own name is synced in its parent when it opens:
+ * made by the spool (or by anyone) and never synced, a power cut could
+ * take the whole folder with what it acknowledged. */
+static void test_open_syncs_the_folder_in_its_parent(void **state)
+{
+	rs_spool_io hooks = {.fsync = faulty_fsync};
+	rs_spool_set_io(&hooks);
+	char sub[128];
+	snprintf(sub, sizeof sub, "%s/spool", dir);
+	plan(&fsync_fault, 1, 1, EIO);
+	rs_spool *s;
+	assert_int_equal(rs_spool_open(sub, 0, 0, &s), RS_EIO);
+	char want[160];
+	snprintf(want, sizeof want, "sync %s:", dir);
+	assert_non_null(strstr(rs_error_last(), want));
+	assert_int_equal(rs_spool_open(sub, 0, 0, &s), 0);
+	/* the failed one; then the parent, and the spool folder for the
+	 * first segment's name */
+	assert_int_equal(fsync_fault.calls, 3);
+	rs_spool_free(s);
+	DIR *d = opendir(sub);
+	struct dirent *e;
+	char p[512];
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			snprintf(p, sizeof p, "%s/%s", sub, e->d_name);
+			unlink(p);
+		}
+	if (d)
+		closedir(d);
+	rmdir(sub);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +462,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_failed_folder_sync_is_an_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_open_syncs_the_folder_in_its_parent, setup,
+			teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
