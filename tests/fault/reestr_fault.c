@@ -505,7 +505,7 @@ static void track(int fd, const char *path, bool created)
 			f->parent_ino = pst.st_ino;
 		}
 	}
-	fds[fd] = f;
+	__atomic_store_n(&fds[fd], f, __ATOMIC_RELAXED);
 }
 
 /* f's descriptor for reading pre-images, opened on first use. */
@@ -524,7 +524,7 @@ static file *lookup(int fd, struct stat *st)
 		return NULL;
 	file *f = fds[fd];
 	if (fstat(fd, st) || st->st_dev != f->dev || st->st_ino != f->ino) {
-		fds[fd] = NULL;
+		__atomic_store_n(&fds[fd], NULL, __ATOMIC_RELAXED);
 		return NULL;
 	}
 	return f;
@@ -633,7 +633,7 @@ int close(int fd)
 	resolve();
 	if (maybe_tracked(fd)) {
 		pthread_mutex_lock(&mu);
-		fds[fd] = NULL;
+		__atomic_store_n(&fds[fd], NULL, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&mu);
 	}
 	return real_close(fd);
