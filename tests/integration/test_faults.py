@@ -6,7 +6,6 @@ created since their folder's last fsync. Whatever fails, every event
 answered `ok` (agent) or `accepted` (collector) is stored exactly once after
 a restart without the shim."""
 
-import contextlib
 import json
 import os
 import signal
@@ -18,46 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURE_REGISTRY, REESTR, page_view
+from conftest import FIXTURE_REGISTRY, page_view
+from fault_shim import environment, injected, shim_env
 from test_agent import Agent, event, wait_for
-
-SHIM = Path(os.environ.get("REESTR_FAULT_LIB", Path(REESTR).parent / "libreestr_fault.so"))
-
-
-def shim_env(path, log, **faults):
-    """The environment that loads the shim for files under path."""
-    env = {"LD_PRELOAD": str(SHIM), "REESTR_FAULT_PATH": str(path),
-           "REESTR_FAULT_LOG": str(log)}
-    # an ASan build wants its runtime first; the shim comes before it
-    asan = os.environ.get("ASAN_OPTIONS", "")
-    env["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "verify_asan_link_order=0"
-    env.update({f"REESTR_FAULT_{k.upper()}": v for k, v in faults.items()})
-    return env
-
-
-@contextlib.contextmanager
-def environment(env):
-    """Processes started inside get env (the fixtures' Popen inherit it)."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def injected(log):
-    """The faults the shim reports having injected, by kind."""
-    kinds = {}
-    for line in Path(log).read_text().splitlines():
-        kind = line.split()[0]
-        kinds[kind] = kinds.get(kind, 0) + 1
-    return kinds
-
 
 # -- the shim itself ---------------------------------------------------------
 
