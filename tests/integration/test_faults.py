@@ -286,9 +286,10 @@ def test_collector_store_on_a_failing_disk_then_a_power_cut(make_server, tmp_pat
     data = tmp_path / "store"
     log = tmp_path / "fault.log"
     # a fresh store takes ~570 writes and ~30 syncs to create; the faults
-    # come under load, and the power cut in the middle of a commit's writes
+    # come under load, and the power cut when a commit's WAL frames are
+    # written but not yet synced
     env = shim_env(data, log, write="EIO@800,ENOSPC@1000-1010",
-                   sync="EIO@40,ENOSPC@50-51", cut="write@2000")
+                   sync="EIO@40,ENOSPC@50-51", cut="sync@100")
     with environment(env):
         server = make_server(registry=FIXTURE_REGISTRY, data=data)
     acked, refused = set(), 0
@@ -320,7 +321,7 @@ def test_collector_store_on_a_failing_disk_then_a_power_cut(make_server, tmp_pat
     assert server.proc.returncode == -signal.SIGKILL, "no power cut"
     server.proc = None
     kinds = injected(log)
-    assert kinds.get("write", 0) == 12 and kinds.get("sync", 0) == 3, kinds
+    assert kinds.get("write", 0) >= 2 and kinds.get("sync", 0) == 3, kinds
     assert kinds.get("cut") == 1, kinds
     assert "undid 0 unsynced writes" not in log.read_text()
     assert refused, "no batch failed: the faults did not bite"
