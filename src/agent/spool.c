@@ -24,11 +24,25 @@ struct rs_spool {
 	uint64_t max_bytes, segment_bytes;
 	pthread_mutex_t lock;
 	uint64_t *ids; /* segments on disk, oldest first; the last is active */
-	uint64_t *sizes;
+	uint64_t *sizes; /* bytes known durable: what the reader may read */
 	size_t count, cap;
 	int fd; /* the active segment, appended to */
+	/* A write or sync of the active segment failed: what the kernel holds
+	 * of it is unknown (after a failed fsync the dirty pages may be
+	 * dropped and a later fsync still succeeds), so nothing more is
+	 * appended to it. */
+	bool poisoned;
 	uint64_t bytes, corrupt;
 };
+
+static rs_spool_io io = {write, fdatasync, fsync};
+
+void rs_spool_set_io(const rs_spool_io *hooks)
+{
+	io.write = hooks && hooks->write ? hooks->write : write;
+	io.fdatasync = hooks && hooks->fdatasync ? hooks->fdatasync : fdatasync;
+	io.fsync = hooks && hooks->fsync ? hooks->fsync : fsync;
+}
 
 static uint32_t le32(const char *p)
 {
@@ -111,31 +125,119 @@ static int push_segment(rs_spool *s, uint64_t id, uint64_t size)
 	return 0;
 }
 
-/* Starts a new active segment after the last one. */
+/* Makes the names in a folder durable: a record acknowledged in a file
+ * whose directory entry was lost would be lost with it. */
+static int sync_dir(const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return rs_error_set(RS_EIO, "open %s: %s", dir,
+				    strerror(errno));
+	int rc = 0;
+	if (io.fsync(dfd))
+		rc = rs_error_set(RS_EIO, "sync %s: %s", dir, strerror(errno));
+	close(dfd);
+	return rc;
+}
+
+/* The spool folder's own name, in its parent (it may just have been
+ * made, here or by whoever created the folder). */
+static int sync_parent(const char *dir)
+{
+	char *parent = strdup(dir);
+	if (!parent)
+		return RS_ENOMEM;
+	size_t len = strlen(parent);
+	while (len > 1 && parent[len - 1] == '/')
+		parent[--len] = 0;
+	char *slash = strrchr(parent, '/');
+	if (!slash)
+		strcpy(parent, ".");
+	else
+		slash[slash == parent ? 1 : 0] = 0;
+	int rc = sync_dir(parent);
+	free(parent);
+	return rc;
+}
+
+/* Starts a new active segment after the last one. A poisoned active
+ * segment that holds nothing durable is deleted once the new one exists,
+ * so a disk that keeps failing leaves at most one empty segment, not one
+ * per failed append. */
 static int rotate(rs_spool *s)
 {
 	uint64_t id = s->count ? s->ids[s->count - 1] + 1 : 1;
 	char *path = segment_path(s, id);
 	if (!path)
 		return RS_ENOMEM;
+	int rc = 0;
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		int rc = rs_error_set(RS_EIO, "create %s: %s", path,
-				      strerror(errno));
-		free(path);
-		return rc;
+		rc = rs_error_set(RS_EIO, "create %s: %s", path,
+				  strerror(errno));
+		goto done;
 	}
-	free(path);
-	/* the new name must survive a crash too */
-	int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
+	if ((rc = sync_dir(s->dir))) {
+		close(fd);
+		unlink(path);
+		goto done;
 	}
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = fd;
-	return push_segment(s, id, 0);
+	if (s->poisoned && s->sizes[s->count - 1] == 0) {
+		char *empty = segment_path(s, s->ids[s->count - 1]);
+		/* nothing was acknowledged in it; if it stays, replay finds
+		 * at most the records of the failed append, whose events
+		 * the collector keeps once by uuid */
+		if (empty)
+			unlink(empty);
+		free(empty);
+		s->count--;
+	}
+	s->poisoned = false;
+	rc = push_segment(s, id, 0);
+done:
+	free(path);
+	return rc;
+}
+
+/* Appends b to the active segment and syncs it. On success the durable
+ * size is taken from the file. On failure the segment is poisoned and
+ * cut back to its durable size, so neither this run's reader nor a
+ * replay finds records that were not acknowledged. */
+static int segment_write(rs_spool *s, const rs_buf *b)
+{
+	uint64_t durable = s->sizes[s->count - 1];
+	const char *what = "write";
+	size_t off = 0;
+	while (off < b->len) {
+		ssize_t w = io.write(s->fd, b->data + off, b->len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			goto poisoned;
+		off += (size_t)w;
+	}
+	what = "sync";
+	if (io.fdatasync(s->fd))
+		goto poisoned;
+	struct stat st;
+	what = "stat";
+	if (fstat(s->fd, &st))
+		goto poisoned;
+	s->bytes += (uint64_t)st.st_size - durable;
+	s->sizes[s->count - 1] = (uint64_t)st.st_size;
+	return 0;
+poisoned:;
+	int err = errno;
+	s->poisoned = true;
+	if (ftruncate(s->fd, (off_t)durable)) {
+		/* left for replay: those events come again and the collector
+		 * answers `duplicate` for any it already has */
+	}
+	return rs_error_set(RS_EIO, "%s spool segment %016" PRIu64 ": %s", what,
+			    s->ids[s->count - 1], strerror(err));
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -162,6 +264,8 @@ int rs_spool_open(const char *dir, uint64_t max_bytes, uint64_t segment_bytes,
 		rc = rs_error_set(RS_EIO, "mkdir %s: %s", dir, strerror(errno));
 		goto fail;
 	}
+	if ((rc = sync_parent(dir)))
+		goto fail;
 	DIR *d = opendir(dir);
 	if (!d) {
 		rc = rs_error_set(RS_EIO, "open %s: %s", dir, strerror(errno));
@@ -198,6 +302,9 @@ int rs_spool_open(const char *dir, uint64_t max_bytes, uint64_t segment_bytes,
 			rc = path ? rs_error_set(RS_EIO, "stat %s: %s", path,
 						 strerror(errno))
 				  : RS_ENOMEM;
+		else if (st.st_size == 0)
+			unlink(path); /* holds nothing (an older agent's
+					 failed appends left such files) */
 		else
 			rc = push_segment(s, found[i], (uint64_t)st.st_size);
 		free(path);
@@ -260,29 +367,21 @@ int rs_spool_append(rs_spool *s, const char *const *records, const size_t *lens,
 				  s->bytes, s->max_bytes);
 		goto done;
 	}
-	if (s->sizes[s->count - 1] >= s->segment_bytes && (rc = rotate(s)))
+	if ((s->poisoned || s->sizes[s->count - 1] >= s->segment_bytes) &&
+	    (rc = rotate(s)))
 		goto done;
-	size_t off = 0;
-	while (off < b.len) {
-		ssize_t w = write(s->fd, b.data + off, b.len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			rc = rs_error_set(RS_EIO, "write spool: %s",
-					  strerror(errno));
-			/* a partial record is found damaged on replay; start
-			 * clean after it */
-			rotate(s);
-			goto done;
+	if ((rc = segment_write(s, &b)) == RS_EIO) {
+		/* the segment is poisoned: once more in a fresh one, answered
+		 * ok only if that is durable; else the sender keeps them */
+		char first[300], then[300];
+		snprintf(first, sizeof first, "%s", rs_error_last());
+		if (!(rc = rotate(s)))
+			rc = segment_write(s, &b);
+		if (rc) {
+			snprintf(then, sizeof then, "%s", rs_error_last());
+			rc = rs_error_set(RS_EIO, "%s; then %s", first, then);
 		}
-		off += (size_t)w;
 	}
-	if (fdatasync(s->fd)) {
-		rc = rs_error_set(RS_EIO, "sync spool: %s", strerror(errno));
-		goto done;
-	}
-	s->sizes[s->count - 1] += b.len;
-	s->bytes += b.len;
 done:
 	pthread_mutex_unlock(&s->lock);
 	rs_buf_free(&b);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/buf.h"
 
@@ -35,7 +36,10 @@ void rs_spool_free(rs_spool *s);
 
 /* Appends n records and syncs them to disk before returning: durable when
  * this returns 0. RS_ELIMIT (nothing written) when they would take the
- * spool over its cap; RS_EIO on a write error. */
+ * spool over its cap; RS_EIO when they could not be made durable (the
+ * caller must keep them). A failed write or sync poisons the segment: it
+ * is cut back to what was durable, and the records are written once more
+ * to a new segment; 0 only if that one synced. */
 int rs_spool_append(rs_spool *s, const char *const *records, const size_t *lens,
 		    size_t n);
 
@@ -63,6 +67,16 @@ int rs_spool_ack(rs_spool *s, const rs_spool_cursor *cursor);
 void rs_spool_start(rs_spool *s, rs_spool_cursor *cursor);
 
 void rs_spool_stats_get(rs_spool *s, rs_spool_stats *out);
+
+/* The calls through which the spool writes and syncs, so tests can make
+ * them fail as a failing or full disk does. NULL (or a NULL member) puts
+ * back the real call. Process-wide; set it before opening a spool. */
+typedef struct rs_spool_io {
+	ssize_t (*write)(int fd, const void *buf, size_t len);
+	int (*fdatasync)(int fd);
+	int (*fsync)(int fd); /* the spool folder's, after a new segment */
+} rs_spool_io;
+void rs_spool_set_io(const rs_spool_io *io);
 
 /* Reads up to max records from a segment's bytes, as rs_spool_read does
  * (and the fuzzer): calls fn for each good record, counts damaged ones in
