@@ -61,6 +61,11 @@ static void usage(FILE *out)
 		"                          decoded bodies, parse trees); over "
 		"it: 503 with\n"
 		"                          Retry-After (default: %u)\n"
+		"  --max-failed-payload-bytes N\n"
+		"                          most bytes of a rejected event "
+		"stored with its reason,\n"
+		"                          its length and SHA-256 (default: "
+		"%u)\n"
 		"  -h, --help              show this help\n"
 		"\n"
 		"Stops cleanly on SIGINT or SIGTERM after the requests in "
@@ -68,7 +73,8 @@ static void usage(FILE *out)
 		RS_INGEST_DEFAULT_MAX_BODY_BYTES,
 		RS_INGEST_DEFAULT_MAX_BATCH_EVENTS,
 		RS_INGEST_DEFAULT_MAX_STRING_BYTES, RS_INGEST_DEFAULT_MAX_DEPTH,
-		RS_BUDGET_DEFAULT_BYTES);
+		RS_BUDGET_DEFAULT_BYTES,
+		RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES);
 }
 
 int rs_cmd_serve(int argc, char **argv)
@@ -88,7 +94,8 @@ int rs_cmd_serve(int argc, char **argv)
 		O_BATCH,
 		O_STRING,
 		O_DEPTH,
-		O_INFLIGHT
+		O_INFLIGHT,
+		O_FAILED_PAYLOAD
 	};
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, O_REGISTRY},
@@ -99,6 +106,8 @@ int rs_cmd_serve(int argc, char **argv)
 		{"max-string-bytes", required_argument, NULL, O_STRING},
 		{"max-depth", required_argument, NULL, O_DEPTH},
 		{"max-inflight-bytes", required_argument, NULL, O_INFLIGHT},
+		{"max-failed-payload-bytes", required_argument, NULL,
+		 O_FAILED_PAYLOAD},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -130,6 +139,9 @@ int rs_cmd_serve(int argc, char **argv)
 			break;
 		case O_INFLIGHT:
 			limit = &so.max_inflight_bytes;
+			break;
+		case O_FAILED_PAYLOAD:
+			limit = &so.limits.max_failed_payload_bytes;
 			break;
 		case 'h':
 			usage(stdout);

@@ -192,19 +192,20 @@ static void test_limits(void **state)
 	parsed p = parse_with("[[[[1]]]]", 4, 16);
 	assert_int_equal(p.rc, 0);
 	done(&p);
-	assert_error("[[[[[1]]]]]", RS_ELIMIT, 1, 5, "deeper than 4");
+	assert_error("[[[[[1]]]]]", RS_ELIMIT, 1, 5,
+		     "deeper than the limit of 4 levels");
 	assert_error("{\"a\":{\"b\":{\"c\":{\"d\":{}}}}}", RS_ELIMIT, 1, 21,
-		     "deeper than 4");
+		     "deeper than the limit of 4 levels");
 	/* 16 bytes is the limit; keys count too; escapes count decoded */
 	p = parse_with("\"0123456789abcdef\"", 4, 16);
 	assert_int_equal(p.rc, 0);
 	done(&p);
 	assert_error("\"0123456789abcdefg\"", RS_ELIMIT, 1, 1,
-		     "longer than 16 bytes");
+		     "longer than the limit of 16");
 	assert_error("{\"0123456789abcdefg\": 1}", RS_ELIMIT, 1, 2,
-		     "longer than 16 bytes");
+		     "longer than the limit of 16");
 	assert_error("\"\\n0123456789abcdef\"", RS_ELIMIT, 1, 1,
-		     "longer than 16 bytes");
+		     "longer than the limit of 16");
 }
 
 static void test_deep_nesting_within_default_limit(void **state)
