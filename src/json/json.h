@@ -95,7 +95,7 @@ typedef struct rs_json_limits {
 	void *reserve_ctx;
 } rs_json_limits;
 
-#define RS_JSON_RESERVE_STEP (1u << 20)
+#define RS_JSON_RESERVE_STEP (64u << 10)
 
 typedef struct rs_json_error {
 	size_t offset; /* byte offset where the problem was found */
