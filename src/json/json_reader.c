@@ -39,9 +39,11 @@ typedef struct parser {
 				   contained breaks max_contained_values */
 	size_t tree_bytes;	/* memory charged so far */
 	size_t granted;		/* memory reserve() has granted */
-	rs_buf path;		/* inside a contained value: where the error
-				   is, built while unwinding */
-	unsigned char *kinds;	/* skip_value's stack: '{' or '[' */
+	size_t free_until; /* up to here tree_bytes needs no check (0: unknown)
+			    */
+	rs_buf path;	   /* inside a contained value: where the error
+			      is, built while unwinding */
+	unsigned char *kinds; /* skip_value's stack: '{' or '[' */
 	size_t capkinds;
 	/* scratch stacks */
 	rs_json *vals;
@@ -102,11 +104,11 @@ static const char *name_of(const char *name, char *out, size_t size)
 }
 
 /* Takes bytes of tree memory: within max_tree_bytes, and granted by
- * reserve() before the memory is allocated. */
-static int charge(parser *p, size_t bytes)
+ * reserve() before the memory is allocated. Called for every string and
+ * container, so the common case is one addition and one comparison. */
+static int charge_slow(parser *p)
 {
 	char nm[64];
-	p->tree_bytes += bytes;
 	if (p->lim->max_tree_bytes && p->tree_bytes > p->lim->max_tree_bytes)
 		return fail_at(
 			p, p->pos, RS_ELIMIT,
@@ -123,7 +125,16 @@ static int charge(parser *p, size_t bytes)
 				       "no memory for the parse tree now");
 		p->granted += step;
 	}
+	p->free_until = p->lim->reserve ? p->granted : SIZE_MAX;
+	if (p->lim->max_tree_bytes && p->lim->max_tree_bytes < p->free_until)
+		p->free_until = p->lim->max_tree_bytes;
 	return 0;
+}
+
+static inline int charge(parser *p, size_t bytes)
+{
+	p->tree_bytes += bytes;
+	return p->tree_bytes <= p->free_until ? 0 : charge_slow(p);
 }
 
 /* rs_arena_alloc rounds to 16 bytes. */
@@ -389,7 +400,9 @@ static int parse_string(parser *p, const char **out, size_t *out_len)
 	return decode_string(p, true, out, out_len);
 }
 
-static int parse_number(parser *p, rs_json *v)
+/* Inlined: the hot path calls it once per number. */
+static inline __attribute__((always_inline)) int parse_number(parser *p,
+							      rs_json *v)
 {
 	size_t start = p->pos, i = p->pos;
 	const char *s = p->src;
