@@ -271,6 +271,42 @@ static int sha256_hex(const char *s, size_t n, char out[SHA256_HEX_SIZE])
 	return 0;
 }
 
+/* Fills the event_id, version and source of an event that broke a limit
+ * (ev->over_limit), as far as its envelope can be read, so it is counted
+ * per event like any rejected one: the event alone is parsed again with
+ * each of its members contained, so the member that broke the limit is
+ * skipped again and the others are read. Returns 0, RS_ENOMEM, or
+ * RS_ELIMIT when the memory budget refused the parse. */
+static int read_envelope(const rs_registry *reg, const rs_json_limits *jl,
+			 rs_arena *arena, const char *body, const rs_json *ev,
+			 rs_checked_event *c)
+{
+	memset(c, 0, sizeof *c);
+	c->event_id = -1;
+	c->version = -1;
+	rs_json_limits el = *jl;
+	el.contain_depth = 1;
+	if (el.max_depth > 2) /* the batch held the event at depth 2 */
+		el.max_depth -= 2;
+	const rs_json *root;
+	rs_json_error je;
+	int p = rs_json_parse(arena, body + ev->offset, ev->length, &el, &root,
+			      &je);
+	if (p == RS_ENOMEM)
+		return RS_ENOMEM;
+	if (p == RS_ELIMIT)
+		return RS_ELIMIT; /* the caller tells a refused budget apart */
+	if (p < 0 || root->type != RS_JSON_OBJECT)
+		return 0;
+	/* Validation fails on the skipped member; only the envelope it reads
+	 * on the way is kept. */
+	rs_buf canonical = RS_BUF_INIT, reason = RS_BUF_INIT;
+	int v = rs_validate_event(reg, root, &canonical, c, &reason);
+	rs_buf_free(&canonical);
+	rs_buf_free(&reason);
+	return v == RS_ENOMEM ? RS_ENOMEM : 0;
+}
+
 static int answer_error(rs_buf *response, int *status, int code,
 			const char *message)
 {
@@ -443,13 +479,18 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 		rs_buf_reset(&reason);
 		int v;
 		if (ev->over_limit) {
-			memset(c, 0, sizeof *c);
-			c->event_id = -1;
-			c->version = -1;
-			v = rs_buf_append(&reason, ev->u.str.ptr,
-					  ev->u.str.len) < 0
-				    ? RS_ENOMEM
-				    : RS_EINVAL;
+			v = read_envelope(reg, &jl, arena, body, ev, c);
+			if (v == RS_ELIMIT && held.refused) {
+				busy_message(message, sizeof message, budget);
+				rc = answer_error(response, status, 503,
+						  message);
+				goto done;
+			}
+			if (v != RS_ENOMEM)
+				v = rs_buf_append(&reason, ev->u.str.ptr,
+						  ev->u.str.len) < 0
+					    ? RS_ENOMEM
+					    : RS_EINVAL;
 		} else if (ev->type != RS_JSON_OBJECT) {
 			memset(c, 0, sizeof *c);
 			c->event_id = -1;

@@ -47,8 +47,11 @@ def test_event_with_a_long_string_is_rejected_alone(server):
               "limit of 65536 (--max-string-bytes)")
     assert body["results"][7] == {"status": "rejected", "error": reason}
     assert server.query("SELECT count(*) AS n FROM events") == [{"n": 20}]
-    assert server.query("SELECT reason FROM failed_events") == [
-        {"reason": reason}]
+    # Counted under its event, version and source like any rejected one.
+    assert server.query("SELECT reason, event_id, version, source"
+                        " FROM failed_events") == [
+        {"reason": reason, "event_id": 100, "version": 0,
+         "source": "example-service"}]
 
 
 def test_event_nested_too_deep_is_rejected_alone(server):
