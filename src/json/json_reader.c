@@ -31,19 +31,17 @@ typedef struct parser {
 	rs_json_error *err;
 	int code; /* RS_EINVAL or RS_ELIMIT once an error is set */
 	/* Set with code when a contained value may absorb the error: which
-	 * limit, and for a string where it starts. */
+	 * limit it broke. */
 	limit_kind breach;
-	size_t breach_at;
 	size_t nodes;		/* values parsed so far */
 	size_t contained_nodes; /* nodes beyond which the value being
 				   contained breaks max_contained_values */
 	size_t tree_bytes;	/* memory charged so far */
 	size_t granted;		/* memory reserve() has granted */
-	size_t free_until; /* up to here tree_bytes needs no check (0: unknown)
-			    */
-	rs_buf path;	   /* inside a contained value: where the error
-			      is, built while unwinding */
-	unsigned char *kinds; /* skip_value's stack: '{' or '[' */
+	size_t free_until;	/* tree_bytes up to this need no check */
+	rs_buf path;		/* inside a contained value: where the error
+				   is, built while unwinding */
+	unsigned char *kinds;	/* skip_value's stack: '{' or '[' */
 	size_t capkinds;
 	/* scratch stacks */
 	rs_json *vals;
@@ -90,7 +88,6 @@ static int fail_limit(parser *p, size_t at, limit_kind kind, const char *fmt,
 	va_end(ap);
 	p->err->offset = at;
 	p->breach = kind;
-	p->breach_at = at;
 	return RS_ELIMIT;
 }
 
