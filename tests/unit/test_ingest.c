@@ -337,7 +337,8 @@ static void test_event_over_a_limit_is_still_parsed(void **state)
 	rs_buf_free(&o.body);
 }
 
-/* The values of a whole request are bounded: 413, nothing stored. */
+/* The values of a whole request and the bytes of its parse tree are
+ * bounded: 413, nothing stored. (Before: neither was.) */
 static void test_values_per_request(void **state)
 {
 	recorder r = {.base.ops = &rec_ops};
@@ -358,6 +359,27 @@ static void test_values_per_request(void **state)
 	assert_int_equal(o.status, 413);
 	assert_non_null(strstr(o.body.data, "more than 512 JSON values "
 					    "(--max-batch-events x 256)"));
+	assert_int_equal(r.writes, 0);
+	rs_buf_free(&o.body);
+
+	/* Within the values, but 2 bytes of body per value make a tree of
+	 * more than 16 bytes per body byte. */
+	rs_ingest_limits_default(&lim);
+	rs_buf_reset(&body);
+	rs_buf_puts(&body, "{\"events\":[");
+	for (int e = 0; e < 300; e++) {
+		rs_buf_puts(&body, e ? ",[" : "[");
+		for (int i = 0; i < 4000; i++)
+			rs_buf_puts(&body, i ? ",0" : "0");
+		rs_buf_puts(&body, "]");
+	}
+	rs_buf_puts(&body, "]}");
+	ingest(&r, &lim, RS_ENCODING_IDENTITY, body.data, body.len, &o);
+	assert_int_equal(o.status, 413);
+	assert_non_null(strstr(o.body.data, "the parse tree would take more "
+					    "than the limit of"));
+	assert_non_null(strstr(o.body.data, "(16 x the decoded body + "
+					    "1048576 bytes)"));
 	assert_int_equal(r.writes, 0);
 	rs_buf_free(&o.body);
 	rs_buf_free(&body);
