@@ -84,6 +84,11 @@ static void usage(FILE *out)
 		"events answered\n"
 		"                          rejected, when there were any "
 		"(default: %u)\n"
+		"  --max-failed-payload-bytes N\n"
+		"                          most bytes of a rejected event "
+		"stored with its reason,\n"
+		"                          its length and SHA-256 (default: "
+		"%u)\n"
 		"  -h, --help              show this help\n"
 		"\n"
 		"Every 503 answer carries Retry-After. Each request answered "
@@ -101,7 +106,8 @@ static void usage(FILE *out)
 		RS_SERVER_DEFAULT_MAX_CONNECTIONS_PER_IP,
 		RS_SERVER_DEFAULT_HEADER_DEADLINE_S,
 		RS_SERVER_DEFAULT_REQUEST_DEADLINE_S,
-		RS_SERVER_DEFAULT_LOG_SUMMARY_S);
+		RS_SERVER_DEFAULT_LOG_SUMMARY_S,
+		RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES);
 }
 
 int rs_cmd_serve(int argc, char **argv)
@@ -125,7 +131,8 @@ int rs_cmd_serve(int argc, char **argv)
 		O_PER_IP,
 		O_HEADER_DEADLINE,
 		O_REQUEST_DEADLINE,
-		O_SUMMARY
+		O_SUMMARY,
+		O_FAILED_PAYLOAD
 	};
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, O_REGISTRY},
@@ -141,6 +148,8 @@ int rs_cmd_serve(int argc, char **argv)
 		{"request-deadline", required_argument, NULL,
 		 O_REQUEST_DEADLINE},
 		{"log-summary-seconds", required_argument, NULL, O_SUMMARY},
+		{"max-failed-payload-bytes", required_argument, NULL,
+		 O_FAILED_PAYLOAD},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -187,6 +196,9 @@ int rs_cmd_serve(int argc, char **argv)
 			break;
 		case O_SUMMARY:
 			limit = &summary;
+			break;
+		case O_FAILED_PAYLOAD:
+			limit = &so.limits.max_failed_payload_bytes;
 			break;
 		case 'h':
 			usage(stdout);

@@ -1,5 +1,6 @@
 #include "http/ingest.h"
 
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,6 +20,8 @@ void rs_ingest_limits_default(rs_ingest_limits *l)
 	l->max_batch_events = RS_INGEST_DEFAULT_MAX_BATCH_EVENTS;
 	l->max_string_bytes = RS_INGEST_DEFAULT_MAX_STRING_BYTES;
 	l->max_depth = RS_INGEST_DEFAULT_MAX_DEPTH;
+	l->max_failed_payload_bytes =
+		RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES;
 }
 
 int rs_content_encoding_parse(const char *value, rs_content_encoding *out)
@@ -51,6 +54,58 @@ typedef struct decode_error {
 	char message[200];
 } decode_error;
 
+/* The memory a request holds from the in-flight budget beyond its body,
+ * taken before it is allocated and given back when the request ends. */
+typedef struct held_memory {
+	rs_budget *budget;
+	size_t bytes;
+	bool refused; /* a take failed: the answer is 503 */
+} held_memory;
+
+static bool hold(held_memory *h, size_t n)
+{
+	if (!rs_budget_take(h->budget, n)) {
+		h->refused = true;
+		return false;
+	}
+	h->bytes += n;
+	return true;
+}
+
+static int hold_for_tree(void *ctx, size_t n)
+{
+	return hold(ctx, n) ? 0 : -1;
+}
+
+static void busy_message(char *out, size_t size, const rs_budget *b)
+{
+	snprintf(out, size,
+		 "the collector is busy: requests in flight hold its memory "
+		 "budget of %zu bytes (--max-inflight-bytes); nothing of this "
+		 "request was stored, retry it later",
+		 b ? b->limit : 0);
+}
+
+enum { DECODE_STEP = 64 * 1024 };
+
+/* Makes room for DECODE_STEP more decoded bytes, holding the growth first
+ * (the capacity rs_buf_grow will choose: doubling from 64). */
+static int grow_decoded(rs_buf *out, held_memory *h, decode_error *e)
+{
+	size_t need = out->len + DECODE_STEP + 1;
+	if (need <= out->cap)
+		return 0;
+	size_t cap = out->cap ? out->cap : 64;
+	while (cap < need)
+		cap *= 2;
+	if (!hold(h, cap - out->cap)) {
+		e->status = 503;
+		busy_message(e->message, sizeof e->message, h->budget);
+		return RS_ELIMIT;
+	}
+	return rs_buf_grow(out, DECODE_STEP) < 0 ? RS_ENOMEM : 0;
+}
+
 static int decoded_too_large(decode_error *e, size_t max)
 {
 	e->status = 413;
@@ -62,7 +117,7 @@ static int decoded_too_large(decode_error *e, size_t max)
 }
 
 static int inflate_gzip(const char *in, size_t len, size_t max, rs_buf *out,
-			decode_error *e)
+			held_memory *h, decode_error *e)
 {
 	z_stream zs;
 	memset(&zs, 0, sizeof zs);
@@ -78,10 +133,8 @@ static int inflate_gzip(const char *in, size_t len, size_t max, rs_buf *out,
 		goto done;
 	}
 	for (;;) {
-		if (rs_buf_grow(out, 64 * 1024) < 0) {
-			rc = RS_ENOMEM;
+		if ((rc = grow_decoded(out, h, e)) != 0)
 			goto done;
-		}
 		zs.next_out = (Bytef *)out->data + out->len;
 		zs.avail_out = (uInt)(out->cap - out->len - 1);
 		size_t before = zs.avail_out;
@@ -127,7 +180,7 @@ done:
 }
 
 static int decompress_zstd(const char *in, size_t len, size_t max, rs_buf *out,
-			   decode_error *e)
+			   held_memory *h, decode_error *e)
 {
 	ZSTD_DCtx *dctx = ZSTD_createDCtx();
 	if (!dctx)
@@ -136,10 +189,8 @@ static int decompress_zstd(const char *in, size_t len, size_t max, rs_buf *out,
 	ZSTD_inBuffer input = {in, len, 0};
 	size_t last = 0;
 	while (input.pos < input.size) {
-		if (rs_buf_grow(out, 64 * 1024) < 0) {
-			rc = RS_ENOMEM;
+		if ((rc = grow_decoded(out, h, e)) != 0)
 			goto done;
-		}
 		ZSTD_outBuffer output = {out->data, out->cap - 1, out->len};
 		last = ZSTD_decompressStream(dctx, &output, &input);
 		out->len = output.pos;
@@ -159,10 +210,8 @@ static int decompress_zstd(const char *in, size_t len, size_t max, rs_buf *out,
 	}
 	/* Input consumed but the decoder may still hold buffered output. */
 	while (last != 0) {
-		if (rs_buf_grow(out, 64 * 1024) < 0) {
-			rc = RS_ENOMEM;
+		if ((rc = grow_decoded(out, h, e)) != 0)
 			goto done;
-		}
 		ZSTD_outBuffer output = {out->data, out->cap - 1, out->len};
 		size_t before = out->len;
 		last = ZSTD_decompressStream(dctx, &output, &input);
@@ -197,6 +246,67 @@ typedef struct pending_failure {
 	size_t reason_offset;
 } pending_failure;
 
+/* The longest prefix of s[0..n) of at most max bytes that does not cut a
+ * UTF-8 character (a payload is valid UTF-8: the parser checked it). */
+static size_t utf8_prefix(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	size_t k = max;
+	while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
+		k--;
+	return k;
+}
+
+enum { SHA256_HEX_SIZE = 65 };
+
+static int sha256_hex(const char *s, size_t n, char out[SHA256_HEX_SIZE])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	if (!EVP_Digest(s, n, md, &md_len, EVP_sha256(), NULL) || md_len != 32)
+		return rs_error_set(RS_ENOMEM, "SHA-256 of a payload failed");
+	for (unsigned i = 0; i < md_len; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+/* Fills the event_id, version and source of an event that broke a limit
+ * (ev->over_limit), as far as its envelope can be read, so it is counted
+ * per event like any rejected one: the event alone is parsed again with
+ * each of its members contained, so the member that broke the limit is
+ * skipped again and the others are read. Returns 0, RS_ENOMEM, or
+ * RS_ELIMIT when the memory budget refused the parse. */
+static int read_envelope(const rs_registry *reg, const rs_json_limits *jl,
+			 rs_arena *arena, const char *body, const rs_json *ev,
+			 rs_checked_event *c)
+{
+	memset(c, 0, sizeof *c);
+	c->event_id = -1;
+	c->version = -1;
+	rs_json_limits el = *jl;
+	el.contain_depth = 1;
+	if (el.max_depth > 2) /* the batch held the event at depth 2 */
+		el.max_depth -= 2;
+	const rs_json *root;
+	rs_json_error je;
+	int p = rs_json_parse(arena, body + ev->offset, ev->length, &el, &root,
+			      &je);
+	if (p == RS_ENOMEM)
+		return RS_ENOMEM;
+	if (p == RS_ELIMIT)
+		return RS_ELIMIT; /* the caller tells a refused budget apart */
+	if (p < 0 || root->type != RS_JSON_OBJECT)
+		return 0;
+	/* Validation fails on the skipped member; only the envelope it reads
+	 * on the way is kept. */
+	rs_buf canonical = RS_BUF_INIT, reason = RS_BUF_INIT;
+	int v = rs_validate_event(reg, root, &canonical, c, &reason);
+	rs_buf_free(&canonical);
+	rs_buf_free(&reason);
+	return v == RS_ENOMEM ? RS_ENOMEM : 0;
+}
+
 static int answer_error(rs_buf *response, int *status, int code,
 			const char *message)
 {
@@ -220,7 +330,9 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 	size_t *reason_offsets = NULL;
 	rs_sink_outcome *outcomes = NULL;
 	slot *slots = NULL;
+	char(*hashes)[SHA256_HEX_SIZE] = NULL;
 	char message[320];
+	held_memory held = {.budget = budget};
 	memset(counts, 0, sizeof *counts);
 
 	if (len > limits->max_body_bytes) {
@@ -236,10 +348,10 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 		int d = enc == RS_ENCODING_GZIP
 				? inflate_gzip(body, len,
 					       limits->max_body_bytes, &decoded,
-					       &de)
+					       &held, &de)
 				: decompress_zstd(body, len,
 						  limits->max_body_bytes,
-						  &decoded, &de);
+						  &decoded, &held, &de);
 		if (d == RS_ENOMEM) {
 			rc = RS_ENOMEM;
 			goto done;
@@ -260,13 +372,41 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 		rc = RS_ENOMEM;
 		goto done;
 	}
-	rs_json_limits jl = {.max_depth = limits->max_depth,
-			     .max_string = limits->max_string_bytes};
+	char values_name[64], tree_name[64];
+	snprintf(values_name, sizeof values_name, "--max-batch-events x %u",
+		 RS_INGEST_VALUES_PER_BATCH_EVENT);
+	snprintf(
+		tree_name, sizeof tree_name, "%u x the decoded body + %u bytes",
+		RS_INGEST_TREE_BYTES_PER_BODY_BYTE, RS_INGEST_TREE_SLACK_BYTES);
+	/* Each event of the batch ({"events": [event, ...]}, depth 2) is
+	 * contained: a limit it breaks rejects it alone. */
+	rs_json_limits jl = {
+		.max_depth = limits->max_depth,
+		.max_string = limits->max_string_bytes,
+		.max_values = limits->max_batch_events *
+			      RS_INGEST_VALUES_PER_BATCH_EVENT,
+		.max_tree_bytes = len * RS_INGEST_TREE_BYTES_PER_BODY_BYTE +
+				  RS_INGEST_TREE_SLACK_BYTES,
+		.max_depth_name = "--max-depth",
+		.max_string_name = "--max-string-bytes",
+		.max_values_name = values_name,
+		.max_tree_bytes_name = tree_name,
+		.contain_depth = 2,
+		.max_contained_values = RS_INGEST_MAX_EVENT_VALUES,
+		.max_contained_values_name = "the limit for one event",
+		.reserve = hold_for_tree,
+		.reserve_ctx = &held,
+	};
 	const rs_json *root = NULL;
 	rs_json_error je;
 	int p = rs_json_parse(arena, body, len, &jl, &root, &je);
 	if (p == RS_ENOMEM) {
 		rc = RS_ENOMEM;
+		goto done;
+	}
+	if (p < 0 && held.refused) {
+		busy_message(message, sizeof message, budget);
+		rc = answer_error(response, status, 503, message);
 		goto done;
 	}
 	if (p < 0) {
@@ -325,8 +465,9 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 	reason_offsets = malloc(alloc_n * sizeof *reason_offsets);
 	outcomes = calloc(alloc_n, sizeof *outcomes);
 	slots = malloc(alloc_n * sizeof *slots);
+	hashes = malloc(alloc_n * sizeof *hashes);
 	if (!events || !failed || !checked || !reason_offsets || !outcomes ||
-	    !slots) {
+	    !slots || !hashes) {
 		rc = RS_ENOMEM;
 		goto done;
 	}
@@ -337,7 +478,20 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 		rs_checked_event *c = &checked[n_ok];
 		rs_buf_reset(&reason);
 		int v;
-		if (ev->type != RS_JSON_OBJECT) {
+		if (ev->over_limit) {
+			v = read_envelope(reg, &jl, arena, body, ev, c);
+			if (v == RS_ELIMIT && held.refused) {
+				busy_message(message, sizeof message, budget);
+				rc = answer_error(response, status, 503,
+						  message);
+				goto done;
+			}
+			if (v != RS_ENOMEM)
+				v = rs_buf_append(&reason, ev->u.str.ptr,
+						  ev->u.str.len) < 0
+					    ? RS_ENOMEM
+					    : RS_EINVAL;
+		} else if (ev->type != RS_JSON_OBJECT) {
 			memset(c, 0, sizeof *c);
 			c->event_id = -1;
 			c->version = -1;
@@ -377,13 +531,24 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 			rc = RS_ENOMEM;
 			goto done;
 		}
+		/* A rejected event is kept for inspection, but only so much
+		 * of it: a small compressed body can expand to megabytes. */
+		const char *payload = body + ev->offset;
+		if (sha256_hex(payload, ev->length, hashes[n_failed]) < 0) {
+			rc = RS_ENOMEM;
+			goto done;
+		}
 		failed[n_failed] = (rs_sink_failed){
 			.event_id = c->event_id,
 			.version = c->version,
 			.source = c->source,
 			.reason = NULL,
-			.payload = body + ev->offset,
-			.payload_len = ev->length,
+			.payload = payload,
+			.payload_len =
+				utf8_prefix(payload, ev->length,
+					    limits->max_failed_payload_bytes),
+			.payload_total_len = ev->length,
+			.payload_sha256 = hashes[n_failed],
 		};
 		slots[i] = (slot){false, n_failed++};
 	}
@@ -452,6 +617,8 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 		rc = RS_ENOMEM;
 
 done:
+	rs_budget_give(budget, held.bytes);
+	free(hashes);
 	free(events);
 	free(failed);
 	free(checked);

@@ -31,6 +31,11 @@ typedef struct rs_json_member rs_json_member;
 
 struct rs_json {
 	rs_json_type type;
+	/* Set only by a parse with contain_depth: the value broke a limit
+	 * inside, so its syntax was checked but it was not built; type is
+	 * RS_JSON_NULL and u.str holds the reason ("fields.ua: string of ..."),
+	 * offset and length still span the value in the source. */
+	bool over_limit;
 	uint32_t offset; /* byte offset of the value's first byte in the source
 			  */
 	uint32_t length; /* bytes the value spans in the source */
@@ -68,7 +73,29 @@ typedef struct rs_json_limits {
 	size_t max_depth;  /* nesting of arrays/objects; 0 means 64 */
 	size_t max_string; /* decoded bytes of one string or key; 0 means 1 MiB
 			    */
+	/* Optional, 0 (or NULL) meaning none: */
+	size_t max_values;     /* values in the whole document */
+	size_t max_tree_bytes; /* the tree's memory: nodes, decoded strings
+				  and the parser's scratch */
+	/* Named in the messages of the limits above, e.g. "--max-depth". */
+	const char *max_depth_name, *max_string_name, *max_values_name,
+		*max_tree_bytes_name;
+	/* When nonzero, a string or depth limit broken inside a value at this
+	 * depth (the root is depth 0), or more than max_contained_values
+	 * values in it, fails only that value: the parser still checks its
+	 * syntax to the end, without building it, and leaves an over_limit
+	 * node in its place. The collector contains each event of a batch. */
+	size_t contain_depth;
+	size_t max_contained_values; /* 0: no such limit */
+	const char *max_contained_values_name;
+	/* Asked for tree memory before the parser takes it, in steps of at
+	 * least RS_JSON_RESERVE_STEP bytes; returning nonzero fails the parse
+	 * with RS_ELIMIT (the caller knows why). NULL: memory is not asked. */
+	int (*reserve)(void *ctx, size_t bytes);
+	void *reserve_ctx;
 } rs_json_limits;
+
+#define RS_JSON_RESERVE_STEP (64u << 10)
 
 typedef struct rs_json_error {
 	size_t offset; /* byte offset where the problem was found */

@@ -17,7 +17,9 @@
 #include "sink/columns.h"
 
 /* Bumped whenever the schema below changes; open() migrates older ones. */
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+#define RS_STR_(x) #x
+#define RS_STR(x) RS_STR_(x)
 
 static const char schema_sql[] =
 	/* De-duplication is keyed by (time, uuid), not uuid alone: see
@@ -35,10 +37,12 @@ static const char schema_sql[] =
 	 * each would scan the whole table. */
 	"CREATE INDEX IF NOT EXISTS events_by_event"
 	" ON events(event_id, version, time);"
+	/* payload may be cut (--max-failed-payload-bytes); payload_length
+	 * and payload_sha256 describe the whole of it (version 2). */
 	"CREATE TABLE IF NOT EXISTS failed_events ("
 	" received_at TEXT NOT NULL, reason TEXT NOT NULL,"
 	" payload TEXT NOT NULL, event_id INTEGER, version INTEGER,"
-	" source TEXT);"
+	" source TEXT, payload_length INTEGER, payload_sha256 TEXT);"
 	"CREATE TABLE IF NOT EXISTS stats_hourly ("
 	" hour TEXT NOT NULL, event_id INTEGER NOT NULL,"
 	" version INTEGER NOT NULL, source TEXT NOT NULL,"
@@ -124,6 +128,37 @@ static int exec(sqlite3 *db, const char *sql)
 		return rc;
 	}
 	return 0;
+}
+
+/* Schema version 1 to 2: failed_events gains payload_length and
+ * payload_sha256. A version-1 row holds its whole payload, so its length
+ * is known; its hash is not (SQLite has no SHA-256) and stays NULL. One
+ * transaction, so a crash leaves either store. */
+static int migrate_failed_events(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT count(*) FROM "
+			       "pragma_table_info('failed_events') "
+			       "WHERE name = 'payload_length'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_error(db, "store: read the failed_events columns");
+	bool migrated =
+		sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+	sqlite3_finalize(st);
+	if (migrated)
+		return 0;
+	int rc = exec(db, "BEGIN IMMEDIATE;"
+			  "ALTER TABLE failed_events ADD COLUMN payload_length "
+			  "INTEGER;"
+			  "ALTER TABLE failed_events ADD COLUMN payload_sha256 "
+			  "TEXT;"
+			  "UPDATE failed_events SET payload_length = "
+			  "length(CAST(payload AS BLOB));"
+			  "COMMIT;");
+	if (rc && !sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
 }
 
 static int append_quoted_ident(rs_buf *b, const char *name)
@@ -290,6 +325,16 @@ static int store_batch(sqlite_sink *s, rs_sink_batch *b)
 			sqlite3_bind_text(st, 6, f->source, -1, SQLITE_STATIC);
 		else
 			sqlite3_bind_null(st, 6);
+		sqlite3_bind_int64(
+			st, 7,
+			(sqlite3_int64)(f->payload_total_len
+						? f->payload_total_len
+						: f->payload_len));
+		if (f->payload_sha256)
+			sqlite3_bind_text(st, 8, f->payload_sha256, -1,
+					  SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 8);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			return db_error(s->db, "store: insert failed event");
 		stat_row *r = stat_for(s, hour, f->event_id, f->version,
@@ -639,7 +684,8 @@ int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 		goto fail;
 	}
 	if ((rc = exec(s->db, schema_sql)) ||
-	    (rc = exec(s->db, "PRAGMA user_version = 1")))
+	    (rc = migrate_failed_events(s->db)) ||
+	    (rc = exec(s->db, "PRAGMA user_version = " RS_STR(SCHEMA_VERSION))))
 		goto fail;
 	if ((rc = make_views(s->db, reg)))
 		goto fail;
@@ -652,8 +698,9 @@ int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 			       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(s->db,
 			       "INSERT INTO failed_events (received_at, "
-			       "reason, payload, event_id, version, source) "
-			       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+			       "reason, payload, event_id, version, source, "
+			       "payload_length, payload_sha256) "
+			       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 			       -1, SQLITE_PREPARE_PERSISTENT, &s->ins_failed,
 			       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(

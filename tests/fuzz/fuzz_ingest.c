@@ -1,6 +1,7 @@
 /* Fuzzes the collector's request pipeline: the first byte picks the
  * Content-Encoding, the rest is the body. Every answer must be one of the
  * documented statuses with a JSON body. */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,16 +44,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rs_ingest_limits_default(&lim);
 	lim.max_body_bytes = 1 << 16;
 	lim.max_batch_events = 64;
+	/* Small enough for inputs to break them inside one event. */
+	lim.max_string_bytes = 1024;
+	lim.max_depth = 8;
+	lim.max_failed_payload_bytes = 64;
+	/* The first byte also picks a memory budget, some too small. */
+	rs_budget budget;
+	rs_budget_init(&budget, (size_t)(data[0] / 3 % 4 + 1) << 18);
 	rs_content_encoding enc = data[0] % 3;
 	rs_buf out = RS_BUF_INIT;
 	int status = 0;
 	rs_ingest_counts counts;
-	if (rs_ingest_body(reg, &null_sink, &lim, NULL, enc,
+	if (rs_ingest_body(reg, &null_sink, &lim, &budget, enc,
 			   (const char *)data + 1, size - 1, &out, &status,
 			   &counts) < 0)
 		abort();
-	if (status != 200 && status != 400 && status != 413)
+	if (status != 200 && status != 400 && status != 413 && status != 503)
 		abort();
+	if (atomic_load(&budget.used) != 0)
+		abort(); /* every byte taken is given back */
 	/* The answer is always JSON a client can read. */
 	rs_arena *a = rs_arena_new(0);
 	const rs_json *v;

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -24,6 +25,10 @@ typedef struct recorder {
 	size_t writes, events, failed;
 	char last_reason[256];
 	char last_fields[512];
+	/* the last rejected event's stored payload and what describes it */
+	char last_payload[256];
+	size_t last_payload_len, last_payload_total;
+	char last_sha256[65];
 } recorder;
 
 static int rec_write(rs_sink *s, rs_sink_batch *b)
@@ -39,9 +44,17 @@ static int rec_write(rs_sink *s, rs_sink_batch *b)
 		snprintf(r->last_fields, sizeof r->last_fields, "%.*s",
 			 (int)b->events[i].fields_len, b->events[i].fields);
 	}
-	if (b->failed_count)
+	if (b->failed_count) {
+		const rs_sink_failed *f = &b->failed[b->failed_count - 1];
 		snprintf(r->last_reason, sizeof r->last_reason, "%s",
-			 b->failed[b->failed_count - 1].reason);
+			 f->reason);
+		snprintf(r->last_payload, sizeof r->last_payload, "%.*s",
+			 (int)f->payload_len, f->payload);
+		r->last_payload_len = f->payload_len;
+		r->last_payload_total = f->payload_total_len;
+		snprintf(r->last_sha256, sizeof r->last_sha256, "%s",
+			 f->payload_sha256 ? f->payload_sha256 : "");
+	}
 	return 0;
 }
 
@@ -77,6 +90,12 @@ static int teardown(void **state)
 	"\"time\":\"2026-11-25T10:00:00Z\",\"environment\":\"bo\","            \
 	"\"source\":\"test-service\",\"fields\":{\"kind\":\"" kind "\","       \
 	"\"url\":\"https://e.com/\",\"user\":{\"id\":7}}}"
+
+/* An event with the given text as its "fields" value. */
+#define EVENT_FIELDS(uuid, fields)                                             \
+	"{\"event_id\":1,\"version\":0,\"uuid\":\"" uuid "\","                 \
+	"\"time\":\"2026-11-25T10:00:00Z\",\"environment\":\"bo\","            \
+	"\"source\":\"test-service\",\"fields\":" fields "}"
 
 #define U1 "0192f0c4-8b7a-7cde-8f00-1a2b3c4d5e01"
 #define U2 "0192f0c4-8b7a-7cde-8f00-1a2b3c4d5e02"
@@ -251,6 +270,233 @@ static void test_quoted_text_cut_inside_a_character_stays_utf8(void **state)
 	rs_buf_free(&o.body);
 }
 
+/* A string or nesting limit broken inside one event of the batch, or more
+ * values in it than one event may hold, rejects that event alone with the
+ * limit named; the others are stored. (Before: a whole-batch 413.) */
+static void test_limit_inside_an_event_rejects_it_alone(void **state)
+{
+	recorder r = {.base.ops = &rec_ops};
+	rs_ingest_limits lim;
+	rs_ingest_limits_default(&lim);
+	lim.max_string_bytes = 40;
+	lim.max_depth = 5;
+	const char *body = "{\"events\":[" EVENT(U1, "home") "," EVENT_FIELDS(
+		U2, "{\"url\":\"https://example.com/aaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaa\"}") "]}";
+	outcome o;
+	ingest(&r, &lim, RS_ENCODING_IDENTITY, body, strlen(body), &o);
+	assert_int_equal(o.status, 200);
+	assert_int_equal(o.counts.accepted, 1);
+	assert_int_equal(o.counts.rejected, 1);
+	assert_string_equal(r.last_reason,
+			    "fields.url: string of 54 bytes is longer than the "
+			    "limit of 40 (--max-string-bytes)");
+	rs_buf_free(&o.body);
+
+	body = "{\"events\":[" EVENT(U1, "home") "," EVENT_FIELDS(
+		U2, "{\"user\":{\"id\":[[[1]]]}}") "]}";
+	ingest(&r, &lim, RS_ENCODING_IDENTITY, body, strlen(body), &o);
+	assert_int_equal(o.status, 200);
+	assert_int_equal(o.counts.accepted, 1);
+	assert_int_equal(o.counts.rejected, 1);
+	assert_string_equal(r.last_reason,
+			    "fields.user.id: nested deeper than the limit "
+			    "of 5 levels (--max-depth)");
+	rs_buf_free(&o.body);
+
+	rs_buf many = RS_BUF_INIT;
+	rs_buf_puts(&many, "{\"events\":[" EVENT(
+				   U1, "home") ",{\"event_id\":1,\"fields\":"
+					       "{\"url\":[");
+	for (unsigned i = 0; i < RS_INGEST_MAX_EVENT_VALUES; i++)
+		rs_buf_puts(&many, i ? ",0" : "0");
+	rs_buf_puts(&many, "]}}]}");
+	ingest(&r, NULL, RS_ENCODING_IDENTITY, many.data, many.len, &o);
+	assert_int_equal(o.status, 200);
+	assert_int_equal(o.counts.accepted, 1);
+	assert_int_equal(o.counts.rejected, 1);
+	assert_non_null(strstr(r.last_reason, "more than 4096 JSON values "
+					      "(the limit for one event)"));
+	rs_buf_free(&o.body);
+	rs_buf_free(&many);
+}
+
+/* Skipping an event over a limit still checks its syntax. */
+static void test_event_over_a_limit_is_still_parsed(void **state)
+{
+	recorder r = {.base.ops = &rec_ops};
+	rs_ingest_limits lim;
+	rs_ingest_limits_default(&lim);
+	lim.max_depth = 4;
+	const char *body = "{\"events\":[{\"a\":[[[1]],\"x\\q\"]}]}";
+	outcome o;
+	ingest(&r, &lim, RS_ENCODING_IDENTITY, body, strlen(body), &o);
+	assert_int_equal(o.status, 400);
+	assert_non_null(strstr(o.body.data, "invalid escape"));
+	assert_int_equal(r.writes, 0);
+	rs_buf_free(&o.body);
+}
+
+/* The values of a whole request and the bytes of its parse tree are
+ * bounded: 413, nothing stored. (Before: neither was.) */
+static void test_values_per_request(void **state)
+{
+	recorder r = {.base.ops = &rec_ops};
+	rs_ingest_limits lim;
+	rs_ingest_limits_default(&lim);
+	lim.max_batch_events = 2;
+	rs_buf body = RS_BUF_INIT;
+	rs_buf_puts(&body, "{\"events\":[");
+	for (int e = 0; e < 2; e++) {
+		rs_buf_puts(&body, e ? ",[" : "[");
+		for (int i = 0; i < 300; i++)
+			rs_buf_puts(&body, i ? ",0" : "0");
+		rs_buf_puts(&body, "]");
+	}
+	rs_buf_puts(&body, "]}");
+	outcome o;
+	ingest(&r, &lim, RS_ENCODING_IDENTITY, body.data, body.len, &o);
+	assert_int_equal(o.status, 413);
+	assert_non_null(strstr(o.body.data, "more than 512 JSON values "
+					    "(--max-batch-events x 256)"));
+	assert_int_equal(r.writes, 0);
+	rs_buf_free(&o.body);
+
+	/* Within the values, but 2 bytes of body per value make a tree of
+	 * more than 16 bytes per body byte. */
+	rs_ingest_limits_default(&lim);
+	rs_buf_reset(&body);
+	rs_buf_puts(&body, "{\"events\":[");
+	for (int e = 0; e < 300; e++) {
+		rs_buf_puts(&body, e ? ",[" : "[");
+		for (int i = 0; i < 4000; i++)
+			rs_buf_puts(&body, i ? ",0" : "0");
+		rs_buf_puts(&body, "]");
+	}
+	rs_buf_puts(&body, "]}");
+	ingest(&r, &lim, RS_ENCODING_IDENTITY, body.data, body.len, &o);
+	assert_int_equal(o.status, 413);
+	assert_non_null(strstr(o.body.data, "the parse tree would take more "
+					    "than the limit of"));
+	assert_non_null(strstr(o.body.data, "(16 x the decoded body + "
+					    "1048576 bytes)"));
+	assert_int_equal(r.writes, 0);
+	rs_buf_free(&o.body);
+	rs_buf_free(&body);
+}
+
+static size_t gzip_spaces(unsigned char *out, size_t cap, const char *head,
+			  size_t spaces, const char *tail)
+{
+	z_stream zs = {0};
+	assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8,
+				      Z_DEFAULT_STRATEGY),
+			 Z_OK);
+	zs.next_out = out;
+	zs.avail_out = (uInt)cap;
+	zs.next_in = (Bytef *)head;
+	zs.avail_in = (uInt)strlen(head);
+	assert_int_equal(deflate(&zs, Z_NO_FLUSH), Z_OK);
+	static char blank[4096];
+	memset(blank, ' ', sizeof blank);
+	for (size_t done = 0; done < spaces; done += sizeof blank) {
+		zs.next_in = (Bytef *)blank;
+		zs.avail_in = sizeof blank;
+		assert_int_equal(deflate(&zs, Z_NO_FLUSH), Z_OK);
+	}
+	zs.next_in = (Bytef *)tail;
+	zs.avail_in = (uInt)strlen(tail);
+	assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+	size_t n = cap - zs.avail_out;
+	deflateEnd(&zs);
+	return n;
+}
+
+/* The decoded body and the parse tree come from the in-flight budget:
+ * when it cannot cover them the answer is 503 saying to retry, and every
+ * byte taken is given back. (Before: the budget was not used.) */
+static void test_inflight_budget(void **state)
+{
+	recorder r = {.base.ops = &rec_ops};
+	rs_budget budget;
+	rs_budget_init(&budget, 256u << 10);
+	static unsigned char gz[64 << 10];
+	size_t gzlen =
+		gzip_spaces(gz, sizeof gz, "{\"events\":[", 1u << 20, "]}");
+	outcome o;
+	rs_ingest_limits lim;
+	rs_ingest_limits_default(&lim);
+	o.body = (rs_buf)RS_BUF_INIT;
+	assert_int_equal(rs_ingest_body(reg, &r.base, &lim, &budget,
+					RS_ENCODING_GZIP, (char *)gz, gzlen,
+					&o.body, &o.status, &o.counts),
+			 0);
+	assert_int_equal(o.status, 503);
+	assert_non_null(strstr(o.body.data, "--max-inflight-bytes"));
+	assert_non_null(strstr(o.body.data, "retry"));
+	assert_int_equal(atomic_load(&budget.used), 0);
+	rs_buf_free(&o.body);
+
+	/* A tree bigger than the budget: 2 MiB of tree from a 100 KiB
+	 * body, which the tree limit allows. */
+	rs_buf many = RS_BUF_INIT;
+	rs_buf_puts(&many, "{\"events\":[");
+	for (int e = 0; e < 50; e++) {
+		rs_buf_puts(&many, e ? ",[" : "[");
+		for (int i = 0; i < 1000; i++)
+			rs_buf_puts(&many, i ? ",0" : "0");
+		rs_buf_puts(&many, "]");
+	}
+	rs_buf_puts(&many, "]}");
+	assert_int_equal(rs_ingest_body(reg, &r.base, &lim, &budget,
+					RS_ENCODING_IDENTITY, many.data,
+					many.len, &o.body, &o.status,
+					&o.counts),
+			 0);
+	assert_int_equal(o.status, 503);
+	assert_int_equal(atomic_load(&budget.used), 0);
+	rs_buf_free(&o.body);
+	rs_buf_free(&many);
+
+	/* Within the budget: stored, and the budget is whole again. */
+	const char *body = "{\"events\":[" EVENT(U1, "home") "]}";
+	gzlen = gzip_spaces(gz, sizeof gz, body, 0, "");
+	assert_int_equal(rs_ingest_body(reg, &r.base, &lim, &budget,
+					RS_ENCODING_GZIP, (char *)gz, gzlen,
+					&o.body, &o.status, &o.counts),
+			 0);
+	assert_int_equal(o.status, 200);
+	assert_int_equal(o.counts.accepted, 1);
+	assert_int_equal(atomic_load(&budget.used), 0);
+	rs_buf_free(&o.body);
+}
+
+/* A rejected event's payload is stored up to max_failed_payload_bytes,
+ * cut between UTF-8 characters, with its whole length and SHA-256. */
+static void test_failed_payload_is_cut_with_length_and_hash(void **state)
+{
+	recorder r = {.base.ops = &rec_ops};
+	rs_ingest_limits lim;
+	rs_ingest_limits_default(&lim);
+	lim.max_failed_payload_bytes = 22;
+	/* The first "é" takes bytes 21 and 22: a cut at 22 would
+	 * split it. */
+	const char *event = "{\"event_id\":999,\"x\":\"ééé\"}";
+	char body[256];
+	snprintf(body, sizeof body, "{\"events\":[%s]}", event);
+	outcome o;
+	ingest(&r, &lim, RS_ENCODING_IDENTITY, body, strlen(body), &o);
+	assert_int_equal(o.status, 200);
+	assert_int_equal(o.counts.rejected, 1);
+	assert_int_equal(r.last_payload_len, 21);
+	assert_string_equal(r.last_payload, "{\"event_id\":999,\"x\":\"");
+	assert_int_equal(r.last_payload_total, strlen(event));
+	/* `printf '%s' EVENT | sha256sum` */
+	assert_string_equal(r.last_sha256, "e9e12a7ca64d99051490bc4d1b7d4312"
+					   "2cda6700913bc4338e3ebda23ff396ca");
+	rs_buf_free(&o.body);
+}
+
 static void test_content_encoding_names(void **state)
 {
 	rs_content_encoding e;
@@ -274,6 +520,12 @@ int main(void)
 		cmocka_unit_test(
 			test_quoted_text_cut_inside_a_character_stays_utf8),
 		cmocka_unit_test(test_content_encoding_names),
+		cmocka_unit_test(test_limit_inside_an_event_rejects_it_alone),
+		cmocka_unit_test(test_event_over_a_limit_is_still_parsed),
+		cmocka_unit_test(test_values_per_request),
+		cmocka_unit_test(test_inflight_budget),
+		cmocka_unit_test(
+			test_failed_payload_is_cut_with_length_and_hash),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

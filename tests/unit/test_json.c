@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "json/json.h"
@@ -192,19 +193,20 @@ static void test_limits(void **state)
 	parsed p = parse_with("[[[[1]]]]", 4, 16);
 	assert_int_equal(p.rc, 0);
 	done(&p);
-	assert_error("[[[[[1]]]]]", RS_ELIMIT, 1, 5, "deeper than 4");
+	assert_error("[[[[[1]]]]]", RS_ELIMIT, 1, 5,
+		     "deeper than the limit of 4 levels");
 	assert_error("{\"a\":{\"b\":{\"c\":{\"d\":{}}}}}", RS_ELIMIT, 1, 21,
-		     "deeper than 4");
+		     "deeper than the limit of 4 levels");
 	/* 16 bytes is the limit; keys count too; escapes count decoded */
 	p = parse_with("\"0123456789abcdef\"", 4, 16);
 	assert_int_equal(p.rc, 0);
 	done(&p);
 	assert_error("\"0123456789abcdefg\"", RS_ELIMIT, 1, 1,
-		     "longer than 16 bytes");
+		     "longer than the limit of 16");
 	assert_error("{\"0123456789abcdefg\": 1}", RS_ELIMIT, 1, 2,
-		     "longer than 16 bytes");
+		     "longer than the limit of 16");
 	assert_error("\"\\n0123456789abcdef\"", RS_ELIMIT, 1, 1,
-		     "longer than 16 bytes");
+		     "longer than the limit of 16");
 }
 
 static void test_deep_nesting_within_default_limit(void **state)
@@ -277,6 +279,103 @@ static void test_round_trip(void **state)
 	assert_rewrites("12345678901234567890", "12345678901234567000");
 }
 
+static size_t reserved;
+static size_t reserve_cap;
+
+static int reserve_upto(void *ctx, size_t n)
+{
+	(void)ctx;
+	if (reserved + n > reserve_cap)
+		return -1;
+	reserved += n;
+	return 0;
+}
+
+/* With contain_depth, a limit broken inside a value at that depth fails
+ * only that value: it is left as an over_limit node naming the path and the
+ * limit, spanning the value in the source, and its siblings are built. */
+static void test_contained_values(void **state)
+{
+	const char *src = "[{\"a\":{\"b\":[1,\"0123456789\"]}}, [[[[1]]]], "
+			  "{\"k\":[1,2,3,4,5,6]}, \"ok\"]";
+	rs_arena *a = rs_arena_new(0);
+	rs_json_limits lim = {.max_depth = 4,
+			      .max_string = 8,
+			      .max_string_name = "--s",
+			      .contain_depth = 1,
+			      .max_contained_values = 5};
+	const rs_json *v;
+	rs_json_error e;
+	assert_int_equal(rs_json_parse(a, src, strlen(src), &lim, &v, &e), 0);
+	assert_int_equal(v->u.arr.count, 4);
+	const rs_json *it = v->u.arr.items;
+	assert_true(it[0].over_limit);
+	assert_int_equal(it[0].type, RS_JSON_NULL);
+	assert_string_equal(it[0].u.str.ptr,
+			    "a.b[1]: string of 10 bytes is longer than the "
+			    "limit of 8 (--s)");
+	assert_int_equal(it[0].offset, 1);
+	assert_int_equal(it[0].length,
+			 strlen("{\"a\":{\"b\":[1,\"0123456789\"]}}"));
+	assert_true(it[1].over_limit);
+	assert_string_equal(it[1].u.str.ptr, "[0][0][0]: nested deeper than "
+					     "the limit of 4 levels");
+	assert_true(it[2].over_limit);
+	assert_non_null(strstr(it[2].u.str.ptr, "more than 5 JSON values"));
+	assert_false(it[3].over_limit);
+	assert_string_equal(it[3].u.str.ptr, "ok");
+	rs_arena_free(a);
+
+	/* Malformed JSON after the breach is still an error. */
+	a = rs_arena_new(0);
+	const char *bad = "[[[[[[1]]]]], [\"x\" 1]]";
+	assert_int_equal(rs_json_parse(a, bad, strlen(bad), &lim, &v, &e),
+			 RS_EINVAL);
+	assert_int_equal(e.col, 20);
+	rs_arena_free(a);
+	a = rs_arena_new(0);
+	bad = "[[[[[[1]]]]}]";
+	assert_int_equal(rs_json_parse(a, bad, strlen(bad), &lim, &v, &e),
+			 RS_EINVAL);
+	rs_arena_free(a);
+}
+
+/* A contained value is skipped without recursion: a million levels of
+ * nesting cost a byte each of charged memory, not a stack frame. */
+static void test_contained_deep_nesting_is_skipped(void **state)
+{
+	enum { LEVELS = 1000000 };
+	char *src = malloc(2 * LEVELS + 8);
+	size_t n = 0;
+	src[n++] = '[';
+	for (int i = 0; i < LEVELS; i++)
+		src[n++] = '[';
+	for (int i = 0; i < LEVELS; i++)
+		src[n++] = ']';
+	src[n++] = ']';
+	rs_arena *a = rs_arena_new(0);
+	reserved = 0;
+	reserve_cap = 4u << 20;
+	rs_json_limits lim = {.contain_depth = 1,
+			      .reserve = reserve_upto,
+			      .max_tree_bytes = 2u << 20};
+	const rs_json *v;
+	rs_json_error e;
+	assert_int_equal(rs_json_parse(a, src, n, &lim, &v, &e), 0);
+	assert_true(v->u.arr.items[0].over_limit);
+	assert_true(reserved >= LEVELS && reserved <= 2u << 20);
+
+	/* A budget that cannot cover it fails the parse. */
+	rs_arena_free(a);
+	a = rs_arena_new(0);
+	reserved = 0;
+	reserve_cap = 256u << 10;
+	assert_int_equal(rs_json_parse(a, src, n, &lim, &v, &e), RS_ELIMIT);
+	assert_true(reserved <= reserve_cap);
+	rs_arena_free(a);
+	free(src);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +389,8 @@ int main(void)
 		cmocka_unit_test(test_canonical_strings),
 		cmocka_unit_test(test_canonical_numbers),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_contained_values),
+		cmocka_unit_test(test_contained_deep_nesting_is_skipped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

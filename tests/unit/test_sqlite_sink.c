@@ -139,6 +139,85 @@ static void test_failed_events_and_stats(void **state)
 	rs_sink_free(s);
 }
 
+/* A rejected event's payload may be cut: its whole length and hash are
+ * stored beside it (schema version 2). */
+static void test_failed_payload_length_and_hash(void **state)
+{
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(dir, NULL, NULL, &s), 0);
+	rs_sink_failed failed[] = {
+		{1, 0, "svc-one", "too long", "{\"x\":", 5, 70000,
+		 "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f0"
+		 "0a08"},
+	};
+	rs_sink_batch b = {1795600800000000LL, NULL, 0, failed, 1, NULL};
+	assert_int_equal(rs_sink_write(s, &b), 0);
+	assert_string_equal(
+		sql("SELECT payload, payload_length, payload_sha256 FROM "
+		    "failed_events"),
+		"payload,payload_length,payload_sha256\r\n\"{\"\"x\"\":\","
+		"70000,"
+		"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b"
+		"0f00a08\r\n");
+	assert_string_equal(sql("PRAGMA user_version"),
+			    "user_version\r\n2\r\n");
+	rs_sink_free(s);
+}
+
+/* A store made by the previous reestr (schema version 1, no length or
+ * hash columns) is migrated when opened: the columns are added, the old
+ * rows' lengths filled in (their payloads were stored whole), and new
+ * rejected events are stored with both. */
+static void test_migrates_a_version_1_store(void **state)
+{
+	char path[512];
+	rs_sqlite_db_path(dir, path, sizeof path);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(
+			db,
+			"CREATE TABLE events (uuid TEXT NOT NULL, event_id "
+			"INTEGER NOT NULL, version INTEGER NOT NULL, time TEXT "
+			"NOT NULL, received_at TEXT NOT NULL, environment TEXT "
+			"NOT NULL, source TEXT NOT NULL, fields TEXT NOT NULL);"
+			"CREATE TABLE failed_events (received_at TEXT NOT "
+			"NULL, reason TEXT NOT NULL, payload TEXT NOT NULL, "
+			"event_id INTEGER, version INTEGER, source TEXT);"
+			"INSERT INTO failed_events VALUES ('" T1 "', 'old', "
+			"'{\"é\":1}', NULL, NULL, NULL);"
+			"PRAGMA user_version = 1;",
+			NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(dir, NULL, NULL, &s), 0);
+	assert_string_equal(sql("PRAGMA user_version"),
+			    "user_version\r\n2\r\n");
+	rs_sink_failed failed[] = {
+		{-1, -1, NULL, "new", "{}", 2, 2,
+		 "44136fa355b3678a1146ad16f7e8"
+		 "649e94fb4fc21fe77e8310c060f"
+		 "61caaff8a"},
+	};
+	rs_sink_batch b = {1795600800000000LL, NULL, 0, failed, 1, NULL};
+	assert_int_equal(rs_sink_write(s, &b), 0);
+	assert_string_equal(
+		sql("SELECT reason, payload_length, payload_sha256 FROM "
+		    "failed_events ORDER BY rowid"),
+		"reason,payload_length,payload_sha256\r\nold,8,\r\nnew,2,"
+		"44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff"
+		"8a"
+		"\r\n");
+	rs_sink_free(s);
+	/* Opening it again finds it migrated and changes nothing. */
+	assert_int_equal(rs_sqlite_sink_open(dir, NULL, NULL, &s), 0);
+	assert_string_equal(sql("SELECT count(*) AS n FROM failed_events"),
+			    "n\r\n2\r\n");
+	rs_sink_free(s);
+}
+
 typedef struct writer_arg {
 	rs_sink *sink;
 	int failures;
@@ -357,6 +436,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unwritable_data_dir,
 						make_dir, remove_dir),
 		cmocka_unit_test(test_print_formats),
+		cmocka_unit_test_setup_teardown(
+			test_failed_payload_length_and_hash, make_dir,
+			remove_dir),
+		cmocka_unit_test_setup_teardown(test_migrates_a_version_1_store,
+						make_dir, remove_dir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
