@@ -15,6 +15,15 @@
 
 typedef struct rs_agent rs_agent;
 
+/* The socket's defaults (docs/delivery.md, `reestr agent --help`). */
+#define RS_AGENT_DEFAULT_MAX_CONNECTIONS 1024u
+#define RS_AGENT_DEFAULT_IDLE_TIMEOUT_S 60u
+#define RS_AGENT_DEFAULT_SOCKET_MODE 0660u
+/* In the spool folder: events that can never be delivered (one JSON line
+ * each: time, reason, payload), and the collector's last known limits. */
+#define RS_AGENT_DEAD_LETTER_FILE "dead-letter.ndjson"
+#define RS_AGENT_LIMITS_FILE "limits.json"
+
 typedef struct rs_agent_options {
 	const char *socket_path;
 	const char *spool_dir;
@@ -22,10 +31,15 @@ typedef struct rs_agent_options {
 	uint64_t spool_max_bytes;  /* 0: no cap */
 	uint64_t segment_bytes;	   /* 0: 8 MiB */
 	size_t batch_events;	   /* 0: 500 */
+	size_t max_connections;	   /* 0: RS_AGENT_DEFAULT_MAX_CONNECTIONS */
+	unsigned idle_timeout_s;   /* 0: RS_AGENT_DEFAULT_IDLE_TIMEOUT_S */
+	unsigned socket_mode;	   /* 0: RS_AGENT_DEFAULT_SOCKET_MODE */
 } rs_agent_options;
 
-/* Opens the spool (replaying what it holds), binds the socket and starts
- * the threads. Returns 0 or an error code with rs_error_last() set. */
+/* Takes the spool folder's lock (refusing, with the holder named, when
+ * another agent has it), opens the spool (replaying what it holds), binds
+ * the socket (refusing when one still answers there) and starts the
+ * threads. Returns 0 or an error code with rs_error_last() set. */
 int rs_agent_start(const rs_agent_options *o, rs_agent **out);
 /* Stops taking events, waits for the threads, frees. Events not yet
  * forwarded stay in the spool for the next start. */
