@@ -56,6 +56,7 @@ struct rs_agent {
 	rs_ingest_limits limits;
 	char *limits_url, *limits_path;
 	_Atomic bool refresh_limits_now;
+	bool limits_saved; /* the forwarder's: limits.json is the last known */
 	time_t next_config_log; /* the forwarder's: when to log a 4xx again */
 	/* events that can never be delivered, kept instead of dropped */
 	char *dead_letter_path;
@@ -525,7 +526,8 @@ static void refresh_limits(rs_agent *a, CURL *curl)
 		    CURLE_OK &&
 	    status == 200 && !parse_limits(body.data, body.len, &got)) {
 		pthread_mutex_lock(&a->limits_lock);
-		bool changed = memcmp(&got, &a->limits, sizeof got) != 0;
+		bool changed = memcmp(&got, &a->limits, sizeof got) != 0 ||
+			       !a->limits_saved;
 		a->limits = got;
 		pthread_mutex_unlock(&a->limits_lock);
 		char *tmp = NULL;
@@ -534,7 +536,7 @@ static void refresh_limits(rs_agent *a, CURL *curl)
 			if (f &&
 			    fwrite(body.data, 1, body.len, f) == body.len &&
 			    !fclose(f))
-				rename(tmp, a->limits_path);
+				a->limits_saved = !rename(tmp, a->limits_path);
 			else if (f)
 				fclose(f);
 			free(tmp);
@@ -846,9 +848,10 @@ static int limits_and_dead_letter_init(rs_agent *a, int url_len)
 		size_t len = fread(text, 1, sizeof text, f);
 		fclose(f);
 		rs_ingest_limits got;
-		if (!parse_limits(text, len, &got))
+		if (!parse_limits(text, len, &got)) {
 			a->limits = got;
-		else
+			a->limits_saved = true;
+		} else
 			fprintf(stderr,
 				"reestr agent: %s is not the collector's "
 				"limits; using the defaults until it answers\n",
