@@ -30,12 +30,6 @@ def event(n, tag, user_agent=None, **extra_fields):
         "source": "example-service", "fields": fields})
 
 
-def limits_known(agent):
-    """The agent has fetched the collector's limits (and kept them)."""
-    wait_for(lambda: (agent.spool / "limits.json").exists(), timeout=30,
-             what="the collector's limits in the spool folder")
-
-
 def dead_letters(agent):
     path = agent.spool / "dead-letter.ndjson"
     if not path.exists():
@@ -49,7 +43,6 @@ def test_a_string_over_the_collectors_limit_is_refused_at_intake(make_server, tm
     collector = make_server()
     agent = Agent(tmp_path, collector.url).start()
     try:
-        limits_known(agent)
         lines = [event(i, "str70k") for i in range(10)]
         lines.append(event(99, "str70k", user_agent="x" * 70_000))
         lines += [event(10 + i, "str70k") for i in range(10)]
@@ -76,7 +69,6 @@ def test_an_event_nested_too_deep_is_refused_at_intake(make_server, tmp_path):
     collector = make_server()
     agent = Agent(tmp_path, collector.url).start()
     try:
-        limits_known(agent)
         lines = [event(i, "deep40") for i in range(20)]
         lines.insert(7, event(99, "deep40", extra=nested(40)))
         answers = agent.send_lines(lines)
@@ -95,7 +87,6 @@ def test_the_deepest_event_the_collector_takes_is_taken(make_server, tmp_path):
     collector = make_server()
     agent = Agent(tmp_path, collector.url).start()
     try:
-        limits_known(agent)
         # the event object itself is one level; fields another
         ok = event(0, "depth30", extra=nested(28))
         over = event(1, "depth31", extra=nested(29))
@@ -115,7 +106,6 @@ def test_batches_fit_a_collector_with_max_batch_events_100(make_server, tmp_path
     collector = make_server(extra_args=("--max-batch-events", "100"))
     agent = Agent(tmp_path, collector.url).start()
     try:
-        limits_known(agent)
         assert agent.send_lines([event(i, "batch100") for i in range(1000)]) == ["ok"] * 1000
         wait_for(lambda: stored(collector, "batch100")["n"] == 1000, what="1,000 events")
         wait_for(lambda: agent.status()["queue_depth"] == 0, what="an empty queue")
@@ -133,13 +123,14 @@ def test_batches_fit_the_collectors_body_limit(make_server, tmp_path):
     collector = make_server(extra_args=("--max-body-bytes", "8K"))
     agent = Agent(tmp_path, collector.url).start()
     try:
-        limits_known(agent)
         lines = [event(i, "bytes8k", user_agent="bytes8k" + "y" * 400) for i in range(200)]
         assert agent.send_lines(lines) == ["ok"] * 200
         wait_for(lambda: agent.status()["queue_depth"] == 0, what="an empty queue")
         st = agent.status()
         assert st["delivered"] == 200 and st["dead_letter"] == 0 and st["failed_requests"] == 0, st
-        assert st["requests"] >= sum(map(len, lines)) // (8 * 1024)
+        # packed to fit: no batch refused and split on the way
+        total = sum(map(len, lines)) + len(lines)
+        assert total // (8 * 1024) <= st["requests"] <= total // (8 * 1024) + 3, st
         got = collector.query("SELECT count(*) AS n, count(DISTINCT uuid) AS d FROM clickstream_event_v0 "
                               "WHERE user_agent LIKE 'bytes8k%'")[0]
         assert got == {"n": 200, "d": 200}
@@ -155,7 +146,6 @@ def test_a_refused_batch_is_split_down_to_the_event_at_fault(make_server, tmp_pa
     collector = make_server()
     agent = Agent(tmp_path, collector.url).start()
     try:
-        limits_known(agent)
         collector.stop()
         lines = [event(i, "split") for i in range(20)]
         bad = event(99, "split", user_agent="split" + "z" * 2000)
@@ -227,7 +217,8 @@ def test_a_misconfigured_collector_url_keeps_the_events(make_server, tmp_path):
     agent = Agent(tmp_path, collector.url + "/wrong/prefix").start()
     try:
         assert agent.send_lines([event(i, "wrongurl") for i in range(50)]) == ["ok"] * 50
-        wait_for(lambda: agent.status()["failed_requests"] >= 3, timeout=60, what="retries")
+        wait_for(lambda: agent.status()["requests"] >= 3 or agent.status()["queue_depth"] == 0,
+                 timeout=60, what="retries")
         st = agent.status()
         assert (st["queue_depth"], st["delivered"], st["rejected"], st["dead_letter"]) == (50, 0, 0, 0), st
         assert "the collector answered 404" in agent.log.read_text()
@@ -247,8 +238,9 @@ class Producers:
     """Threads that send events through the agent, each connection a batch
     of lines, counting what the agent acknowledged."""
 
-    def __init__(self, socket_path, tag, threads=4):
+    def __init__(self, socket_path, tag, threads=4, per_connection=20):
         self.socket_path, self.tag = socket_path, tag
+        self.per_connection = per_connection
         self.acked, self.lock, self.stop = 0, threading.Lock(), threading.Event()
         self.errors = []
         self.threads = [threading.Thread(target=self.run, args=(k,)) for k in range(threads)]
@@ -256,7 +248,7 @@ class Producers:
     def run(self, k):
         n = 0
         while not self.stop.is_set():
-            lines = [event(k * 1_000_000 + n + i, self.tag) for i in range(20)]
+            lines = [event(k * 1_000_000 + n + i, self.tag) for i in range(self.per_connection)]
             try:
                 with socket.socket(socket.AF_UNIX) as s:
                     s.settimeout(30)
