@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,11 +78,9 @@ static int status(const char *socket_path)
 	}
 	char line[4096];
 	size_t n = 0;
-	if (send(fd, "status\n", 7, MSG_NOSIGNAL) != 7) {
-		close(fd);
-		fprintf(stderr, "reestr agent status: the agent hung up\n");
-		return 1;
-	}
+	/* an agent at its connection cap answers before reading and hangs
+	 * up: its line is read even when the question could not be sent */
+	bool sent = send(fd, "status\n", 7, MSG_NOSIGNAL) == 7;
 	while (n < sizeof line - 1) {
 		ssize_t r = recv(fd, line + n, sizeof line - 1 - n, 0);
 		if (r <= 0)
@@ -93,7 +92,13 @@ static int status(const char *socket_path)
 	close(fd);
 	line[n] = '\0';
 	if (!strchr(line, '\n')) {
-		fprintf(stderr, "reestr agent status: no answer\n");
+		fprintf(stderr, "reestr agent status: %s\n",
+			sent ? "no answer" : "the agent hung up");
+		return 1;
+	}
+	if (!strncmp(line, "error ", 6)) {
+		/* e.g. the agent is at --max-connections */
+		fprintf(stderr, "reestr agent status: %s", line + 6);
 		return 1;
 	}
 	fputs(line, stdout);

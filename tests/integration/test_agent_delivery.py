@@ -353,6 +353,9 @@ def test_connections_over_the_cap_are_answered_and_closed(make_server, tmp_path)
                     break
                 data += chunk
         assert data == b"error too many connections (the agent takes 3, --max-connections)\n"
+        out = run("agent", "status", "--socket", agent.socket)
+        assert out.returncode == 1
+        assert out.stderr == "reestr agent status: too many connections (the agent takes 3, --max-connections)\n"
         held.pop().close()
 
         def room():
