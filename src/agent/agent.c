@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -259,8 +260,15 @@ static size_t handle_lines(rs_agent *a, int fd, const char *buf, size_t len)
 			break;
 		}
 	}
-	if (out.len)
-		write_all(fd, out.data, out.len);
+	if (out.len && write_all(fd, out.data, out.len)) {
+		/* gone, or not reading its answers for the idle timeout
+		 * (SO_SNDTIMEO): the connection ends. Its events of this read
+		 * are in the spool; a producer that did not read their "ok"
+		 * sends them again, and the store keeps one. */
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			a->idle_closed++;
+		shutdown(fd, SHUT_RDWR);
+	}
 	rs_buf_free(&out);
 	rs_arena_free(arena);
 	return used;
@@ -331,6 +339,8 @@ static void *accept_loop(void *arg)
 	size_t max_conns = a->o.max_connections
 				   ? a->o.max_connections
 				   : RS_AGENT_DEFAULT_MAX_CONNECTIONS;
+	unsigned idle_s = a->o.idle_timeout_s ? a->o.idle_timeout_s
+					      : RS_AGENT_DEFAULT_IDLE_TIMEOUT_S;
 	while (!a->stopping) {
 		struct pollfd p = {a->listen_fd, POLLIN, 0};
 		if (poll(&p, 1, 200) <= 0)
@@ -362,6 +372,10 @@ static void *accept_loop(void *arg)
 		}
 		c->fd = fd;
 		c->agent = a;
+		/* a producer that stops reading its answers is idle too */
+		struct timeval send_timeout = {(time_t)idle_s, 0};
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout,
+			   sizeof send_timeout);
 		pthread_attr_t attr;
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

@@ -399,6 +399,28 @@ def test_an_idle_connection_is_closed(make_server, tmp_path):
         agent.stop()
 
 
+def test_a_producer_that_does_not_read_its_answers_is_closed(make_server, tmp_path):
+    collector = make_server()
+    agent = Agent(tmp_path, collector.url, "--idle-timeout", "1").start()
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(30)
+            s.connect(agent.socket)
+            # ~400 bytes of answer each: far more than the socket buffers
+            s.sendall(b"status\n" * 5000)
+            wait_for(lambda: agent.status()["idle_closed"] == 1, timeout=30,
+                     what="the stalled connection closed")
+            data = b""
+            try:
+                while chunk := s.recv(1 << 16):
+                    data += chunk
+            except ConnectionResetError:
+                pass
+            assert 0 < data.count(b"\n") < 5000
+    finally:
+        agent.stop()
+
+
 def test_the_socket_mode(make_server, tmp_path):
     collector = make_server()
     old = os.umask(0o002)  # would leave it open to everyone
