@@ -2,7 +2,8 @@
  * an event, a command, or invalid with a reason; never a crash, and what
  * is consumed always ends at a line end. The collector's limits are the
  * defaults, or small ones taken from the first byte, so the checks at each
- * limit are reached. */
+ * limit are reached. The forwarder's check of a spooled record agrees
+ * with intake: an event taken is never one it would dead-letter. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -37,6 +38,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				 lines[i].len + RS_LINES_ENVELOPE_BYTES >
 					 limits.max_body_bytes)
 				abort(); /* taken, yet it can never be sent */
+			else if (lines[i].kind == RS_LINE_EVENT &&
+				 rs_lines_check_event(a, &limits, lines[i].text,
+						      lines[i].len))
+				abort(); /* taken, yet the forwarder would
+					    dead-letter it */
 		off += used;
 		rs_arena_reset(a);
 	} while (n);
