@@ -15,6 +15,15 @@
 
 typedef struct rs_agent rs_agent;
 
+/* The socket's defaults (docs/delivery.md, `reestr agent --help`). */
+#define RS_AGENT_DEFAULT_MAX_CONNECTIONS 1024u
+#define RS_AGENT_DEFAULT_IDLE_TIMEOUT_S 60u
+#define RS_AGENT_DEFAULT_SOCKET_MODE 0660u
+/* In the spool folder: events that can never be delivered (one JSON line
+ * each: time, reason, payload), and the collector's last known limits. */
+#define RS_AGENT_DEAD_LETTER_FILE "dead-letter.ndjson"
+#define RS_AGENT_LIMITS_FILE "limits.json"
+
 typedef struct rs_agent_options {
 	const char *socket_path;
 	const char *spool_dir;
@@ -27,10 +36,15 @@ typedef struct rs_agent_options {
 	 * JSON of GET /v1/registry. NULL: the copy the spool keeps, if any. */
 	const char *registry_dir;
 	const char *snapshot_file;
+	size_t max_connections;	 /* 0: RS_AGENT_DEFAULT_MAX_CONNECTIONS */
+	unsigned idle_timeout_s; /* 0: RS_AGENT_DEFAULT_IDLE_TIMEOUT_S */
+	unsigned socket_mode;	 /* 0: RS_AGENT_DEFAULT_SOCKET_MODE */
 } rs_agent_options;
 
-/* Opens the spool (replaying what it holds), binds the socket and starts
- * the threads. Returns 0 or an error code with rs_error_last() set. */
+/* Takes the spool folder's lock (refusing, with the holder named, when
+ * another agent has it), opens the spool (replaying what it holds), binds
+ * the socket (refusing when one still answers there) and starts the
+ * threads. Returns 0 or an error code with rs_error_last() set. */
 int rs_agent_start(const rs_agent_options *o, rs_agent **out);
 /* Stops taking events, waits for the threads, frees. Events not yet
  * forwarded stay in the spool for the next start. */

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: reestr agent --socket PATH --spool DIR --collector URL "
-		"[--spool-max-bytes N]\n"
-		"                    [--registry DIR | --snapshot FILE]\n"
+		"[options]\n"
 		"       reestr agent status --socket PATH\n"
 		"\n"
 		"Takes events on a Unix socket, one JSON event per line, keeps "
@@ -28,8 +28,12 @@ static void usage(FILE *out)
 		"the collector, deleting them\nonly once the collector "
 		"answered for them. A restart replays what was not\n"
 		"answered. docs/delivery.md describes the guarantees.\n"
-		"'status' prints the queue depth, the spool's size and the "
-		"counters.\n"
+		"Lines are checked against the collector's limits (GET "
+		"/v1/limits, kept in the\nspool folder); an event that can "
+		"never be delivered goes to\nDIR/" RS_AGENT_DEAD_LETTER_FILE
+		", never silently dropped. One agent per spool folder.\n"
+		"'status' prints the queue depth, the spool's size, the "
+		"dead letter and the\ncounters.\n"
 		"\n"
 		"options:\n"
 		"  -s, --socket PATH         the Unix socket to listen on (or "
@@ -41,6 +45,16 @@ static void usage(FILE *out)
 		"spool size (K, M, G;\n"
 		"                            default: no cap)\n"
 		"      --segment-bytes N     spool segment size (default 8M)\n"
+		"      --max-connections N   connections taken at once; past "
+		"it a connection gets\n"
+		"                            'error too many connections' "
+		"(default %u)\n"
+		"      --idle-timeout SECONDS  close a connection that sent "
+		"nothing for this long\n"
+		"                            (default %u)\n"
+		"      --socket-mode OCTAL   the socket's permissions (default "
+		"%04o: the agent's\n"
+		"                            user and group)\n"
 		"      --registry DIR        the registry folder, for `reestr "
 		"send` to check\n"
 		"                            events against until the "
@@ -48,7 +62,9 @@ static void usage(FILE *out)
 		"      --snapshot FILE       the same from a file holding the "
 		"collector's\n"
 		"                            GET /v1/registry\n"
-		"  -h, --help                show this help\n");
+		"  -h, --help                show this help\n",
+		RS_AGENT_DEFAULT_MAX_CONNECTIONS,
+		RS_AGENT_DEFAULT_IDLE_TIMEOUT_S, RS_AGENT_DEFAULT_SOCKET_MODE);
 }
 
 static int status(const char *socket_path)
@@ -69,11 +85,9 @@ static int status(const char *socket_path)
 	}
 	char line[4096];
 	size_t n = 0;
-	if (send(fd, "status\n", 7, MSG_NOSIGNAL) != 7) {
-		close(fd);
-		fprintf(stderr, "reestr agent status: the agent hung up\n");
-		return 1;
-	}
+	/* an agent at its connection cap answers before reading and hangs
+	 * up: its line is read even when the question could not be sent */
+	bool sent = send(fd, "status\n", 7, MSG_NOSIGNAL) == 7;
 	while (n < sizeof line - 1) {
 		ssize_t r = recv(fd, line + n, sizeof line - 1 - n, 0);
 		if (r <= 0)
@@ -85,7 +99,13 @@ static int status(const char *socket_path)
 	close(fd);
 	line[n] = '\0';
 	if (!strchr(line, '\n')) {
-		fprintf(stderr, "reestr agent status: no answer\n");
+		fprintf(stderr, "reestr agent status: %s\n",
+			sent ? "no answer" : "the agent hung up");
+		return 1;
+	}
+	if (!strncmp(line, "error ", 6)) {
+		/* e.g. the agent is at --max-connections */
+		fprintf(stderr, "reestr agent status: %s", line + 6);
 		return 1;
 	}
 	fputs(line, stdout);
@@ -94,7 +114,15 @@ static int status(const char *socket_path)
 
 int rs_cmd_agent(int argc, char **argv)
 {
-	enum { OPT_MAX = 256, OPT_SEGMENT, OPT_REGISTRY, OPT_SNAPSHOT };
+	enum {
+		OPT_MAX = 256,
+		OPT_SEGMENT,
+		OPT_CONNECTIONS,
+		OPT_IDLE,
+		OPT_MODE,
+		OPT_REGISTRY,
+		OPT_SNAPSHOT
+	};
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, 's'},
 		{"spool", required_argument, NULL, 'd'},
@@ -103,6 +131,9 @@ int rs_cmd_agent(int argc, char **argv)
 		{"segment-bytes", required_argument, NULL, OPT_SEGMENT},
 		{"registry", required_argument, NULL, OPT_REGISTRY},
 		{"snapshot", required_argument, NULL, OPT_SNAPSHOT},
+		{"max-connections", required_argument, NULL, OPT_CONNECTIONS},
+		{"idle-timeout", required_argument, NULL, OPT_IDLE},
+		{"socket-mode", required_argument, NULL, OPT_MODE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -138,6 +169,38 @@ int rs_cmd_agent(int argc, char **argv)
 		case OPT_SNAPSHOT:
 			o.snapshot_file = optarg;
 			break;
+		case OPT_CONNECTIONS:
+			if (rs_parse_size_option("--max-connections", optarg,
+						 &v))
+				return 2;
+			o.max_connections = v;
+			break;
+		case OPT_IDLE:
+			if (rs_parse_size_option("--idle-timeout", optarg, &v))
+				return 2;
+			if (v > 86400) {
+				fprintf(stderr,
+					"reestr agent: --idle-timeout "
+					"is in seconds, at most 86400\n");
+				return 2;
+			}
+			o.idle_timeout_s = (unsigned)v;
+			break;
+		case OPT_MODE: {
+			char *end = NULL;
+			unsigned long mode = strtoul(optarg, &end, 8);
+			if (!*optarg || *end || mode == 0 || mode > 0777) {
+				fprintf(stderr,
+					"reestr agent: --socket-mode: '%s' is "
+					"not an octal mode from 1 to 0777 "
+					"(e.g. "
+					"0660)\n",
+					optarg);
+				return 2;
+			}
+			o.socket_mode = (unsigned)mode;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
