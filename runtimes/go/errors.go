@@ -82,7 +82,7 @@ const lossLogInterval = 10 * time.Second
 // lossLogInterval, and the counts Flush and Close return. Safe for
 // concurrent use (Send reports refused events from its caller).
 type lossLog struct {
-	logger *slog.Logger
+	logger *slog.Logger // nil: slog.Default() at the time of the line
 	now    func() time.Time
 
 	mu      sync.Mutex
@@ -128,7 +128,11 @@ func (l *lossLog) event(ref eventRef, outcome Outcome, reason string) {
 	if suppressed > 0 {
 		attrs = append(attrs, "not_logged_since_last_line", suppressed)
 	}
-	l.logger.Warn("reestr: event "+string(outcome), attrs...)
+	logger := l.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger.Warn("reestr: event "+string(outcome), attrs...)
 }
 
 // take returns the losses since the last take as an *UndeliveredError, or

@@ -240,9 +240,6 @@ func NewSender(cfg Config) (*Sender, error) {
 		s.client = &http.Client{}
 	}
 	s.losses.logger = cfg.Logger
-	if s.losses.logger == nil {
-		s.losses.logger = slog.Default()
-	}
 	s.losses.now = time.Now
 	if cfg.AgentSocket != "" {
 		s.agent = &agentConn{path: cfg.AgentSocket}

@@ -872,3 +872,22 @@ func TestLossesGoToTheConfiguredLogger(t *testing.T) {
 		t.Errorf("log lines %q, want %q", got, want)
 	}
 }
+
+func TestLossesGoToSlogDefaultWhenNoLoggerIsGiven(t *testing.T) {
+	capture := &captureHandler{}
+	old := slog.Default()
+	slog.SetDefault(slog.New(capture))
+	defer slog.SetDefault(old)
+	s, err := NewSender(Config{CollectorURL: "http://127.0.0.1:9", Source: "s", Environment: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.Send(newNEvent(0)) // refused: closed
+	want := []string{"WARN reestr: event dropped reason=sender closed"}
+	if got := capture.lines(); !slices.Equal(got, want) {
+		t.Errorf("log lines %q, want %q", got, want)
+	}
+}
