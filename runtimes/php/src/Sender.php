@@ -73,7 +73,10 @@ final class Sender
             return $this->refuse($item, 'sender closed');
         }
         $size = strlen($item[0]);
-        if ($size + self::BATCH_OVERHEAD > $this->config->maxBatchBytes) {
+        // one sum on the hot path: would the queued batch's body, with this
+        // event, pass the cap? Only then: is the event too large alone?
+        $full = $this->queueBytes + $size + self::BATCH_OVERHEAD > $this->config->maxBatchBytes;
+        if ($full && $size + self::BATCH_OVERHEAD > $this->config->maxBatchBytes) {
             $this->stats['rejected']++;
             $this->report([$item], Result::REJECTED, sprintf(
                 'event is %d bytes encoded: a batch of it alone would be %d bytes, more than max_batch_bytes %d',
@@ -111,7 +114,7 @@ final class Sender
             $this->stats['dropped_queue_full']++;
             return $this->refuse($item, 'queue full');
         }
-        if ($this->queue !== [] && $this->queueBytes + $size + self::BATCH_OVERHEAD > $this->config->maxBatchBytes) {
+        if ($full && $this->queue !== []) {
             $this->post(); // full by bytes: it goes before this event joins
         }
         $this->queue[] = $item;
