@@ -24,8 +24,16 @@ const maxResponse = 16 << 20
 // attemptError is a failed try at posting a batch.
 type attemptError struct {
 	msg        string
+	status     int           // the collector's HTTP status, 0 when none came
 	retry      bool          // worth trying again (network, timeout, 408, 429, 5xx)
 	retryAfter time.Duration // the collector's Retry-After, 0 if none
+}
+
+// splitsBatch tells whether the collector refused a whole request for what
+// some event in it holds (400: a limit the event breaks, 413: the body too
+// large): the batch is split to find that event, the others are delivered.
+func splitsBatch(status int) bool {
+	return status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge
 }
 
 func (e *attemptError) Error() string { return e.msg }
@@ -41,30 +49,45 @@ type result struct {
 	Error  string `json:"error"`
 }
 
-// deliver posts b until the collector answers it, a try fails for good, or
-// MaxAttempts tries have failed, and reports each event's outcome. Every
-// try sends the same bytes, so a retried event keeps its UUID and the store
-// keeps it once.
+// deliver posts b and reports each event's outcome.
 func (s *Sender) deliver(b *batch) {
+	s.deliverPart(b, 0, len(b.events))
+}
+
+// deliverPart posts events [i, j) of b until the collector answers them, a
+// try fails for good, or MaxAttempts tries have failed, and reports each
+// event's outcome. Every try sends the same bytes, so a retried event keeps
+// its UUID and the store keeps it once. A part the collector refuses whole
+// with 400 or 413 is split in halves, each delivered on its own, down to the
+// single events it refuses: those alone are rejected.
+func (s *Sender) deliverPart(b *batch, i, j int) {
+	refs := b.events[i:j]
+	body := b.body
+	if i > 0 || j < len(b.events) {
+		// Built once per part: its tries resend these bytes. The buffer is
+		// free again once the part is answered, before its halves are built.
+		s.part = b.part(i, j, s.part)
+		body = s.part
+	}
 	for attempt := 1; ; attempt++ {
 		if s.stop.Err() != nil {
-			s.dropAll(b, "sender closed before delivery")
+			s.dropAll(refs, "sender closed before delivery")
 			return
 		}
 		if attempt > 1 {
 			s.retries.Add(1)
 		}
 		s.requests.Add(1)
-		ans, err := s.post(b.body, len(b.events))
+		ans, err := s.post(body, len(refs))
 		if err == nil {
-			if len(ans.Results) == len(b.events) {
-				s.reportAll(b, ans)
+			if len(ans.Results) == len(refs) {
+				s.reportAll(refs, ans)
 				return
 			}
 			// A 200 we cannot match to our events: treat it as a failed
 			// try; a resend is safe, the store de-duplicates.
 			err = &attemptError{
-				msg:   fmt.Sprintf("collector answered %d results for %d events", len(ans.Results), len(b.events)),
+				msg:   fmt.Sprintf("collector answered %d results for %d events", len(ans.Results), len(refs)),
 				retry: true,
 			}
 		}
@@ -75,12 +98,23 @@ func (s *Sender) deliver(b *batch) {
 		if s.stop.Err() != nil {
 			continue // Close gave up waiting: dropped at the top
 		}
+		if splitsBatch(ae.status) {
+			if len(refs) > 1 {
+				mid := i + len(refs)/2
+				s.deliverPart(b, i, mid)
+				s.deliverPart(b, mid, j)
+				return
+			}
+			s.rejected.Add(1)
+			s.report(refs[0], Rejected, "collector refused the event: "+ae.msg)
+			return
+		}
 		if !ae.retry {
-			s.dropAll(b, "collector refused the batch: "+ae.msg)
+			s.dropAll(refs, "collector refused the batch: "+ae.msg)
 			return
 		}
 		if attempt >= s.cfg.MaxAttempts {
-			s.dropAll(b, fmt.Sprintf("gave up after %d attempts: %s", attempt, ae.msg))
+			s.dropAll(refs, fmt.Sprintf("gave up after %d attempts: %s", attempt, ae.msg))
 			return
 		}
 		wait := s.backoff(attempt)
@@ -155,6 +189,7 @@ func (s *Sender) post(body []byte, events int) (*answer, error) {
 	code := resp.StatusCode
 	return nil, &attemptError{
 		msg:        statusMessage(code, data),
+		status:     code,
 		retry:      code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500 || code < 400,
 		retryAfter: retryAfter(resp.Header.Get("Retry-After")),
 	}
@@ -193,9 +228,9 @@ func retryAfter(h string) time.Duration {
 	return min(max(d, 0), maxRetryAfter)
 }
 
-// reportAll reports the collector's answer for each event of b.
-func (s *Sender) reportAll(b *batch, ans *answer) {
-	for i, ref := range b.events {
+// reportAll reports the collector's answer for each event of refs.
+func (s *Sender) reportAll(refs []eventRef, ans *answer) {
+	for i, ref := range refs {
 		switch r := ans.Results[i]; r.Status {
 		case "accepted", "duplicate":
 			s.delivered.Add(1)
@@ -210,9 +245,9 @@ func (s *Sender) reportAll(b *batch, ans *answer) {
 	}
 }
 
-// dropAll reports every event of b dropped for reason.
-func (s *Sender) dropAll(b *batch, reason string) {
-	for _, ref := range b.events {
+// dropAll reports every event of refs dropped for reason.
+func (s *Sender) dropAll(refs []eventRef, reason string) {
+	for _, ref := range refs {
 		s.dropped.Add(1)
 		s.report(ref, Dropped, reason)
 	}

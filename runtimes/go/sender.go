@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -28,6 +29,11 @@ type Config struct {
 
 	// BatchSize is the most events in one request (default 500).
 	BatchSize int
+	// MaxBatchBytes is the largest request body (default 1 MiB, well under
+	// the collector's 16 MiB max_body_bytes): a batch is closed before an
+	// event would take it over, and an event too large for a batch of its
+	// own is rejected at once (Send returns ErrTooLarge).
+	MaxBatchBytes int
 	// QueueCapacity bounds the events queued and not yet finished (default
 	// 10,000); beyond it Send drops the event.
 	QueueCapacity int
@@ -55,6 +61,11 @@ type Config struct {
 	// HTTPClient, if set, makes the requests; its own Timeout, if any,
 	// applies on top of RequestTimeout.
 	HTTPClient *http.Client
+	// Logger receives a warning for each kind of loss (an event rejected,
+	// an event dropped), at most one line per kind every 10 s with a count
+	// of the ones not logged; nil means slog.Default(). To silence it, give
+	// a logger whose handler discards.
+	Logger *slog.Logger
 	// AgentSocket, if set (or $REESTR_AGENT_SOCKET), is the local agent's
 	// Unix socket: batches go to the agent, which keeps them on disk and
 	// forwards them (docs/delivery.md); CollectorURL may then be empty.
@@ -64,6 +75,7 @@ type Config struct {
 // Defaults of docs/langpacks.md.
 const (
 	defaultBatchSize      = 500
+	defaultMaxBatchBytes  = 1 << 20
 	defaultQueueCapacity  = 10000
 	defaultMaxAttempts    = 5
 	defaultBatchAge       = time.Second
@@ -110,6 +122,7 @@ type Stats struct {
 type Sender struct {
 	cfg      Config
 	endpoint string
+	losses   lossLog
 	client   *http.Client
 	agent    *agentConn // when Config.AgentSocket is set
 
@@ -137,6 +150,7 @@ type Sender struct {
 	// Used by the sender's goroutine only, reused from request to request.
 	response bytes.Buffer
 	answer   answer
+	part     []byte // the body of part of a batch being split
 }
 
 // batch is a request body being built and the events it holds. Each event is
@@ -145,7 +159,19 @@ type batch struct {
 	seq    uint64
 	body   []byte // `{"events":[` + events joined by ',' + `]}` once sealed
 	events []eventRef
+	ends   []int     // where each event's bytes end in body, to split it
 	first  time.Time // when the first event was queued
+}
+
+// part returns the body of events [i, j) of a sealed batch, built in dst.
+func (b *batch) part(i, j int, dst []byte) []byte {
+	start := len(batchHead)
+	if i > 0 {
+		start = b.ends[i-1] + 1 // after the comma
+	}
+	dst = append(dst[:0], batchHead...)
+	dst = append(dst, b.body[start:b.ends[j-1]]...)
+	return append(dst, ']', '}')
 }
 
 // eventRef is what is left of an event after encoding: what its Result
@@ -157,6 +183,10 @@ type eventRef struct {
 }
 
 const batchHead = `{"events":[`
+
+// batchOverhead is what a body holds besides its events and the commas
+// between them: the head and the closing `]}`.
+const batchOverhead = len(batchHead) + len("]}")
 
 // maxFreeBatches is how many finished batches are kept for reuse: enough for
 // the one being filled and the one being sent to swap without allocating.
@@ -182,11 +212,12 @@ func NewSender(cfg Config) (*Sender, error) {
 	if cfg.Environment == "" {
 		return nil, errors.New("reestr: Config.Environment is empty")
 	}
-	if cfg.BatchSize < 0 || cfg.QueueCapacity < 0 || cfg.MaxAttempts < 0 ||
+	if cfg.BatchSize < 0 || cfg.MaxBatchBytes < 0 || cfg.QueueCapacity < 0 || cfg.MaxAttempts < 0 ||
 		cfg.BatchAge < 0 || cfg.BackoffBase < 0 || cfg.BackoffMax < 0 || cfg.RequestTimeout < 0 {
 		return nil, errors.New("reestr: Config has a negative size or duration")
 	}
 	setDefault(&cfg.BatchSize, defaultBatchSize)
+	setDefault(&cfg.MaxBatchBytes, defaultMaxBatchBytes)
 	setDefault(&cfg.QueueCapacity, defaultQueueCapacity)
 	setDefault(&cfg.MaxAttempts, defaultMaxAttempts)
 	setDefault(&cfg.BatchAge, defaultBatchAge)
@@ -208,6 +239,8 @@ func NewSender(cfg Config) (*Sender, error) {
 	if s.client == nil {
 		s.client = &http.Client{}
 	}
+	s.losses.logger = cfg.Logger
+	s.losses.now = time.Now
 	if cfg.AgentSocket != "" {
 		s.agent = &agentConn{path: cfg.AgentSocket}
 	}
@@ -225,7 +258,8 @@ func setDefault[T int | time.Duration](v *T, def T) {
 // Send validates e, encodes it and queues it; it never waits for the
 // network. It returns the *FieldError of a failed check (the event is not
 // sent and not reported), ErrQueueFull or ErrClosed (the event is dropped and
-// reported to OnResult), or nil.
+// reported to OnResult), ErrTooLarge (the event is rejected and reported), or
+// nil.
 func (s *Sender) Send(e Event) error {
 	if err := e.Validate(); err != nil {
 		return err
@@ -245,6 +279,8 @@ func (s *Sender) Send(e Event) error {
 	switch {
 	case s.closed.Load():
 		err = ErrClosed
+	case batchOverhead+len(buf) > s.cfg.MaxBatchBytes:
+		err = ErrTooLarge
 	case s.pending >= s.cfg.QueueCapacity:
 		err = ErrQueueFull
 	default:
@@ -257,6 +293,10 @@ func (s *Sender) Send(e Event) error {
 		scratch.Put(bufp)
 	}
 	switch err {
+	case ErrTooLarge:
+		s.rejected.Add(1)
+		s.report(ref, Rejected, fmt.Sprintf("event is %d bytes encoded: a batch of it alone would be %d bytes, more than max_batch_bytes %d",
+			len(buf), batchOverhead+len(buf), s.cfg.MaxBatchBytes))
 	case ErrClosed:
 		s.refuse(ref, "sender closed")
 	case ErrQueueFull:
@@ -270,6 +310,10 @@ func (s *Sender) Send(e Event) error {
 // when it is full. s.mu is held.
 func (s *Sender) enqueue(event []byte, ref eventRef) {
 	b := s.cur
+	if b != nil && len(b.events) > 0 && len(b.body)+1+len(event)+len("]}") > s.cfg.MaxBatchBytes {
+		s.seal() // full by bytes
+		b = nil
+	}
 	if b == nil {
 		b = s.newBatch()
 		s.cur = b
@@ -283,6 +327,7 @@ func (s *Sender) enqueue(event []byte, ref eventRef) {
 	}
 	b.body = append(b.body, event...)
 	b.events = append(b.events, ref)
+	b.ends = append(b.ends, len(b.body))
 	s.pending++
 	s.queued.Add(1)
 	if len(b.events) >= s.cfg.BatchSize {
@@ -300,10 +345,12 @@ func (s *Sender) newBatch() *batch {
 	}
 	// Sized like the largest batch so far, so that filling it does not
 	// copy the body again and again as it grows.
-	size := max(s.bodyHint, 16*1024)
+	size := min(max(s.bodyHint, 16*1024), s.cfg.MaxBatchBytes)
+	n := min(s.cfg.BatchSize, size/64)
 	return &batch{
 		body:   append(make([]byte, 0, size), batchHead...),
-		events: make([]eventRef, 0, min(s.cfg.BatchSize, size/64)),
+		events: make([]eventRef, 0, n),
+		ends:   make([]int, 0, n),
 	}
 }
 
@@ -337,13 +384,19 @@ func (s *Sender) refuse(ref eventRef, reason string) {
 }
 
 func (s *Sender) report(ref eventRef, outcome Outcome, reason string) {
+	if outcome != Delivered {
+		s.losses.event(ref, outcome, reason)
+	}
 	if s.cfg.OnResult != nil {
 		s.cfg.OnResult(Result{UUID: ref.uuid, Event: ref.name, Version: ref.version, Outcome: outcome, Reason: reason})
 	}
 }
 
 // Flush sends every event queued so far, without waiting for the batch age,
-// and waits until each has its outcome or ctx is done.
+// and waits until each has its outcome or ctx is done. It returns ctx's
+// error if ctx is done first; otherwise an *UndeliveredError when events
+// finished undelivered (rejected or dropped) since the previous Flush or
+// Close, each reported once; otherwise nil.
 func (s *Sender) Flush(ctx context.Context) error {
 	s.mu.Lock()
 	s.seal()
@@ -359,14 +412,16 @@ func (s *Sender) Flush(ctx context.Context) error {
 		s.mu.Lock()
 	}
 	s.mu.Unlock()
-	return nil
+	return s.losses.take()
 }
 
 // Close refuses further events, delivers what is queued and stops the
 // sender's goroutine. If ctx is done first, the request in progress is
 // abandoned, every event not yet finished is dropped with the reason "sender
 // closed before delivery", and ctx's error is returned once the goroutine
-// has stopped. Close may be called more than once.
+// has stopped. Like Flush, it returns an *UndeliveredError (joined with
+// ctx's error, if any) when events finished undelivered since the previous
+// Flush or Close. Close may be called more than once.
 func (s *Sender) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed.Store(true)
@@ -374,14 +429,18 @@ func (s *Sender) Close(ctx context.Context) error {
 	s.signal()
 	s.mu.Unlock()
 
+	var ctxErr error
 	select {
 	case <-s.done:
-		return nil
 	case <-ctx.Done():
 		s.cancelStop()
 		<-s.done
-		return ctx.Err()
+		ctxErr = ctx.Err()
 	}
+	if lost := s.losses.take(); lost != nil {
+		return errors.Join(ctxErr, lost)
+	}
+	return ctxErr
 }
 
 // Stats returns the sender's counters.
@@ -453,6 +512,7 @@ func (s *Sender) finish(b *batch) {
 		b.body = append(b.body[:0], batchHead...)
 		clear(b.events) // let the UUID strings go
 		b.events = b.events[:0]
+		b.ends = b.ends[:0]
 		s.free = append(s.free, b)
 	}
 	s.mu.Unlock()

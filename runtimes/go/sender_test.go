@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -20,6 +21,7 @@ import (
 // accepts every event.
 type answerScript struct {
 	status     int     // default 200
+	refuse     []int64 // n values that make the whole request answered status
 	body       string  // for a non-200
 	retryAfter string  // Retry-After header
 	reject     []int64 // n values answered rejected
@@ -79,6 +81,13 @@ func (f *fakeCollector) serve(w http.ResponseWriter, r *http.Request) {
 	var a answerScript
 	if len(f.script) > 0 {
 		a, f.script = f.script[0], f.script[1:]
+		if len(a.refuse) > 0 {
+			// a standing rule: it answers every request, not just one
+			f.script = append([]answerScript{a}, f.script...)
+			if !slices.ContainsFunc(req.ns, func(n int64) bool { return slices.Contains(a.refuse, n) }) {
+				a = answerScript{}
+			}
+		}
 	}
 	f.mu.Unlock()
 
@@ -200,6 +209,9 @@ func newHarness(t *testing.T, cfg Config, script ...answerScript) *harness {
 		cfg.BackoffBase, cfg.BackoffMax = time.Millisecond, 5*time.Millisecond
 	}
 	cfg.OnResult = h.res.onResult
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	s, err := NewSender(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -223,11 +235,14 @@ func (h *harness) send(k int) []error {
 	return errs
 }
 
+// close closes the sender; losses are the test's to check, any other error
+// fails it.
 func (h *harness) close() {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := h.s.Close(ctx); err != nil {
+	var lost *UndeliveredError
+	if err := h.s.Close(ctx); err != nil && !errors.As(err, &lost) {
 		h.t.Fatal(err)
 	}
 }
@@ -317,14 +332,14 @@ func TestRetryOn429And408(t *testing.T) {
 
 func TestNoRetryOn4xx(t *testing.T) {
 	h := newHarness(t, Config{BatchSize: 10, BatchAge: time.Hour},
-		answerScript{status: 400, body: `{"error":"malformed JSON at 1:2"}`})
+		answerScript{status: 404, body: `{"error":"no route /v1/events"}`})
 	h.send(2)
 	h.close()
 	if n := len(h.c.seen()); n != 1 {
 		t.Errorf("%d requests, want 1", n)
 	}
 	h.expectOutcomes(Dropped, Dropped)
-	want := "collector refused the batch: 400 malformed JSON at 1:2"
+	want := "collector refused the batch: 404 no route /v1/events"
 	if r := h.res.get(1); r.Reason != want {
 		t.Errorf("reason %q, want %q", r.Reason, want)
 	}
@@ -648,8 +663,10 @@ func BenchmarkSend(b *testing.B) {
 		w.Write(append(out, '}'))
 	}))
 	defer srv.Close()
+	// The queue-full refusals below are the bench's own way to wait: not
+	// worth a warning.
 	s, err := NewSender(Config{CollectorURL: srv.URL, Source: "example-service", Environment: "bo",
-		QueueCapacity: 100000})
+		QueueCapacity: 100000, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -675,4 +692,204 @@ func BenchmarkSend(b *testing.B) {
 	}
 	b.StopTimer()
 	s.Close(context.Background())
+}
+
+func TestSplitOn400And413(t *testing.T) {
+	for _, status := range []int{400, 413} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			h := newHarness(t, Config{BatchSize: 10, BatchAge: time.Hour},
+				answerScript{status: status, refuse: []int64{2, 5}, body: `{"error":"events[0]: too deep"}`})
+			h.send(6)
+			h.close()
+			// [0..5] → [0 1 2] → [0] ok, [1 2] → [1] ok, [2] refused;
+			// [3 4 5] → [3] ok, [4 5] → [4] ok, [5] refused
+			var got [][]int64
+			for _, r := range h.c.seen() {
+				got = append(got, r.ns)
+				var parsed map[string]any
+				if err := json.Unmarshal([]byte(r.body), &parsed); err != nil {
+					t.Errorf("a part's body is not JSON: %v: %s", err, r.body)
+				}
+			}
+			want := [][]int64{{0, 1, 2, 3, 4, 5}, {0, 1, 2}, {0}, {1, 2}, {1}, {2}, {3, 4, 5}, {3}, {4, 5}, {4}, {5}}
+			if !slices.EqualFunc(got, want, slices.Equal) {
+				t.Errorf("requests %v, want %v", got, want)
+			}
+			h.expectOutcomes(Delivered, Delivered, Rejected, Delivered, Delivered, Rejected)
+			wantReason := "collector refused the event: " + strconv.Itoa(status) + " events[0]: too deep"
+			if r := h.res.get(5); r.Reason != wantReason {
+				t.Errorf("reason %q, want %q", r.Reason, wantReason)
+			}
+		})
+	}
+}
+
+func TestBatchByBytes(t *testing.T) {
+	h := newHarness(t, Config{BatchSize: 100, BatchAge: time.Hour, MaxBatchBytes: 2000})
+	h.send(50)
+	h.close()
+	var total int
+	for i, r := range h.c.seen() {
+		if len(r.body) > 2000 {
+			t.Errorf("request %d: %d bytes, more than MaxBatchBytes", i, len(r.body))
+		}
+		// full: the next request's first event did not fit
+		if next := h.c.seen(); i+1 < len(next) {
+			first := len(next[i+1].body) / len(next[i+1].ns) // events are all about this size
+			if len(r.body)+first < 2000-16 {
+				t.Errorf("request %d closed at %d bytes with room for another", i, len(r.body))
+			}
+		}
+		total += len(r.ns)
+	}
+	if total != 50 || len(h.c.seen()) < 5 {
+		t.Errorf("%d events in %d requests", total, len(h.c.seen()))
+	}
+}
+
+func TestEventLargerThanMaxBatchBytes(t *testing.T) {
+	h := newHarness(t, Config{MaxBatchBytes: 100})
+	if errs := h.send(1); errs[0] != ErrTooLarge {
+		t.Errorf("Send = %v, want ErrTooLarge", errs[0])
+	}
+	h.close()
+	r := h.res.get(0)
+	if r.Outcome != Rejected || !strings.Contains(r.Reason, "more than max_batch_bytes 100") {
+		t.Errorf("%+v", r)
+	}
+	if len(h.c.seen()) != 0 {
+		t.Errorf("the event was sent")
+	}
+}
+
+func TestFlushAndCloseReportUndelivered(t *testing.T) {
+	h := newHarness(t, Config{BatchSize: 10, BatchAge: time.Hour},
+		answerScript{reject: []int64{0}}, answerScript{status: 404})
+	h.send(2)
+	err := h.s.Flush(context.Background())
+	var lost *UndeliveredError
+	if !errors.As(err, &lost) || lost.Rejected != 1 || lost.Dropped != 0 ||
+		lost.RejectedReason != "fields.n: rejected by the script" {
+		t.Fatalf("Flush = %v, want 1 rejected", err)
+	}
+	if err := h.s.Flush(context.Background()); err != nil {
+		t.Errorf("a second Flush with nothing new = %v", err)
+	}
+	h.send(3)
+	err = h.s.Close(context.Background())
+	if !errors.As(err, &lost) || lost.Dropped != 3 || !strings.Contains(lost.DroppedReason, "404") {
+		t.Fatalf("Close = %v, want 3 dropped", err)
+	}
+	if want := "reestr: 3 events not delivered: 3 dropped (first: collector refused the batch: 404 scripted 404)"; err.Error() != want {
+		t.Errorf("Close = %q, want %q", err, want)
+	}
+	if err := h.s.Close(context.Background()); err != nil {
+		t.Errorf("Close again = %v", err)
+	}
+}
+
+func TestCloseTimeoutJoinsTheLosses(t *testing.T) {
+	h := newHarness(t, Config{BatchSize: 1, BatchAge: time.Hour}, answerScript{delay: 5 * time.Second})
+	h.send(2)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err := h.s.Close(ctx)
+	var lost *UndeliveredError
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &lost) || lost.Dropped != 2 {
+		t.Errorf("Close = %v, want the deadline and 2 dropped", err)
+	}
+}
+
+// captureHandler keeps the records a logger writes.
+type captureHandler struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (c *captureHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (c *captureHandler) Handle(_ context.Context, r slog.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.records = append(c.records, r)
+	return nil
+}
+func (c *captureHandler) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *captureHandler) WithGroup(string) slog.Handler      { return c }
+
+func (c *captureHandler) lines() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, r := range c.records {
+		line := r.Level.String() + " " + r.Message
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "reason" || a.Key == "not_logged_since_last_line" {
+				line += " " + a.Key + "=" + a.Value.String()
+			}
+			return true
+		})
+		out = append(out, line)
+	}
+	return out
+}
+
+func TestLossLogRateLimit(t *testing.T) {
+	capture := &captureHandler{}
+	now := time.Unix(1000, 0)
+	l := lossLog{logger: slog.New(capture), now: func() time.Time { return now }}
+	ref := eventRef{uuid: "u", name: "e", version: 0}
+	l.event(ref, Dropped, "queue full")         // logged
+	l.event(ref, Dropped, "queue full")         // not: within 10 s
+	l.event(ref, Rejected, "fields.n: unknown") // logged: another kind
+	now = now.Add(9 * time.Second)
+	l.event(ref, Dropped, "gave up") // not
+	l.event(ref, Rejected, "fields.n: unknown")
+	now = now.Add(time.Second)
+	l.event(ref, Dropped, "gave up") // logged, counting the 2 not logged
+	now = now.Add(30 * time.Second)
+	l.event(ref, Dropped, "gave up") // logged, nothing suppressed since
+	want := []string{
+		"WARN reestr: event dropped reason=queue full",
+		"WARN reestr: event rejected reason=fields.n: unknown",
+		"WARN reestr: event dropped reason=gave up not_logged_since_last_line=2",
+		"WARN reestr: event dropped reason=gave up",
+	}
+	if got := capture.lines(); !slices.Equal(got, want) {
+		t.Errorf("log lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	lost := l.take().(*UndeliveredError)
+	if lost.Dropped != 5 || lost.Rejected != 2 || lost.DroppedReason != "queue full" {
+		t.Errorf("%+v", lost)
+	}
+}
+
+func TestLossesGoToTheConfiguredLogger(t *testing.T) {
+	capture := &captureHandler{}
+	h := newHarness(t, Config{BatchSize: 10, BatchAge: time.Hour, Logger: slog.New(capture)},
+		answerScript{reject: []int64{0, 1, 2}})
+	h.send(3)
+	h.close()
+	want := []string{"WARN reestr: event rejected reason=fields.n: rejected by the script"}
+	if got := capture.lines(); !slices.Equal(got, want) {
+		t.Errorf("log lines %q, want %q", got, want)
+	}
+}
+
+func TestLossesGoToSlogDefaultWhenNoLoggerIsGiven(t *testing.T) {
+	capture := &captureHandler{}
+	old := slog.Default()
+	slog.SetDefault(slog.New(capture))
+	defer slog.SetDefault(old)
+	s, err := NewSender(Config{CollectorURL: "http://127.0.0.1:9", Source: "s", Environment: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.Send(newNEvent(0)) // refused: closed
+	want := []string{"WARN reestr: event dropped reason=sender closed"}
+	if got := capture.lines(); !slices.Equal(got, want) {
+		t.Errorf("log lines %q, want %q", got, want)
+	}
 }

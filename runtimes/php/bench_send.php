@@ -31,7 +31,7 @@ usleep(300000);
 $event = fn () => new Clickstream(413, 'user413@example.com', 20.22, -10.11, 'fluffy_browser');
 
 $rows = [
-    // the batch holds the whole run: the loop is send() alone
+    // the batch holds the whole run (no byte cap): the loop is send() alone
     'send' => [false, $n + 1],
     'build and send' => [true, $n + 1],
     // the default batch: every 500th send posts inline (PHP has no threads)
@@ -43,6 +43,7 @@ foreach ($rows as $label => [$build, $batchSize]) {
         source: 'example-service',
         environment: 'bo',
         batchSize: $batchSize,
+        maxBatchBytes: $batchSize === 500 ? 1048576 : PHP_INT_MAX,
         queueCapacity: $n + 1,
         batchAge: 3600.0,
     ));

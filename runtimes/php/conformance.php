@@ -64,7 +64,8 @@ $cfg = $case['config'] ?? [];
 $options = [];
 foreach (
     [
-        'batch_size' => ['batchSize', null], 'queue_capacity' => ['queueCapacity', null],
+        'batch_size' => ['batchSize', null], 'max_batch_bytes' => ['maxBatchBytes', null],
+        'queue_capacity' => ['queueCapacity', null],
         'max_attempts' => ['maxAttempts', null], 'batch_age_ms' => ['batchAge', 1000],
         'backoff_base_ms' => ['backoffBase', 1000], 'backoff_max_ms' => ['backoffMax', 1000],
         'request_timeout_ms' => ['requestTimeout', 1000],
@@ -86,6 +87,7 @@ $sender = new Sender(new Config(...[
 ]));
 $uuids = [];
 $returns = [];
+$flushOk = [];
 $checkpoints = new \stdClass();
 foreach ($case['steps'] as $step) {
     if (isset($step['send'])) {
@@ -97,9 +99,9 @@ foreach ($case['steps'] as $step) {
     } elseif (isset($step['sleep_ms'])) {
         usleep($step['sleep_ms'] * 1000);
     } elseif (isset($step['flush'])) {
-        $sender->flush();
+        $flushOk[] = $sender->flush() === 0;
     } elseif (isset($step['close'])) {
-        $sender->close();
+        $flushOk[] = $sender->close() === 0;
     } elseif (isset($step['checkpoint'])) {
         $checkpoints->{$step['checkpoint']} = json_decode(file_get_contents($url . '/_count'), true)['count'];
     }
@@ -111,6 +113,7 @@ foreach ($uuids as $n => $u) {
 }
 echo json_encode([
     'send_returns' => $returns,
+    'flush_ok' => $flushOk,
     'results' => $results,
     'stats' => $sender->stats(),
     'checkpoints' => $checkpoints,

@@ -85,6 +85,10 @@ def main() -> None:
             sender = bo.Sender(url, "example-service",
                                queue_capacity=4 * n,
                                batch_size=1000 if meanwhile else n + 1,
+                               # after the loop: no byte cap either, so
+                               # the batch holds the whole run
+                               max_batch_bytes=1 << 20 if meanwhile
+                               else 1 << 40,
                                batch_age=0.05 if meanwhile else 3600)
             e = event()
             start = time.perf_counter()

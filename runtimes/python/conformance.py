@@ -43,6 +43,7 @@ def main() -> None:
     cfg = case.get("config", {})
     options: dict[str, float | int] = {}
     for key, name, scale in (("batch_size", "batch_size", None),
+                             ("max_batch_bytes", "max_batch_bytes", None),
                              ("queue_capacity", "queue_capacity", None),
                              ("max_attempts", "max_attempts", None),
                              ("batch_age_ms", "batch_age", 1000),
@@ -62,6 +63,7 @@ def main() -> None:
                     on_result=on_result, **options)  # type: ignore[arg-type]
     uuids: list[str] = []
     returns: list[bool] = []
+    flush_ok: list[bool] = []
     checkpoints: dict[str, int] = {}
     for step in case["steps"]:
         if "send" in step:
@@ -72,9 +74,9 @@ def main() -> None:
         elif "sleep_ms" in step:
             time.sleep(step["sleep_ms"] / 1000)
         elif "flush" in step:
-            sender.flush()
+            flush_ok.append(sender.flush())
         elif "close" in step:
-            sender.close()
+            flush_ok.append(sender.close())
         elif "checkpoint" in step:
             with urllib.request.urlopen(url + "/_count") as r:
                 checkpoints[step["checkpoint"]] = json.load(r)["count"]
@@ -85,6 +87,7 @@ def main() -> None:
                     if u in by_uuid else ""} for n, u in enumerate(uuids)]
     print(json.dumps({
         "send_returns": returns,
+        "flush_ok": flush_ok,
         "results": results,
         "stats": {"queued": s.queued, "delivered": s.delivered,
                   "rejected": s.rejected, "dropped": s.dropped,

@@ -1,6 +1,8 @@
 """A scripted stand-in for the collector: answers successive
-`POST /v1/events` as a case's `collector` list says, records every request,
-and reports how many it has seen at `GET /_count`. Standard library only."""
+`POST /v1/events` as a case's `collector` list says (or, for a request that
+holds an event the case's `refuse` rule names, with that rule's status),
+records every request, and reports how many it has seen at `GET /_count`.
+Standard library only."""
 
 import json
 import threading
@@ -9,9 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Request:
-    def __init__(self, at, events):
+    def __init__(self, at, events, size):
         self.at = at  # time.monotonic() when the request arrived
         self.events = events  # the decoded events, in order
+        self.size = size  # the body's length in bytes
 
     @property
     def uuids(self):
@@ -19,8 +22,12 @@ class Request:
 
 
 class FakeCollector:
-    def __init__(self, script):
+    def __init__(self, script, refuse=None):
         self.script = list(script)
+        # {"n": [...], "status": S, "body": {...}}: every request holding one
+        # of these events is answered S as a whole, as the real collector
+        # answers a body it cannot take (400, 413), whatever the script says
+        self.refuse = refuse
         self.requests = []
         self.lock = threading.Lock()
         collector = self
@@ -50,9 +57,14 @@ class FakeCollector:
                 except (ValueError, KeyError, TypeError) as e:
                     self.reply(400, {"error": f"fake collector: bad batch: {e}"})
                     return
+                refuse = collector.refuse
                 with collector.lock:
-                    collector.requests.append(Request(time.monotonic(), events))
-                    answer = collector.script.pop(0) if collector.script else {}
+                    collector.requests.append(Request(time.monotonic(), events, len(body)))
+                    if refuse and any((e.get("fields") or {}).get("n") in refuse["n"] for e in events):
+                        answer = {"status": refuse["status"],
+                                  "body": refuse.get("body", {"error": f"scripted {refuse['status']}"})}
+                    else:
+                        answer = collector.script.pop(0) if collector.script else {}
                 if answer.get("delay_ms"):
                     time.sleep(answer["delay_ms"] / 1000)
                 if answer.get("drop_connection"):

@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -37,12 +38,22 @@ def adapter_command(lang, request):
     raise AssertionError(lang)
 
 
+def closed_port_url():
+    """A loopback URL where nothing listens: a port the kernel gave us, then
+    closed."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
 @pytest.mark.parametrize("case_path", CASES, ids=[c.stem for c in CASES])
 @pytest.mark.parametrize("lang", ["go", "python", "php"])
 def test_case(lang, case_path, request):
     case = json.loads(case_path.read_text())
-    with FakeCollector(case.get("collector", [])) as fake:
-        proc = subprocess.run(adapter_command(lang, request) + [str(case_path), fake.url],
+    with FakeCollector(case.get("collector", []), case.get("refuse")) as fake:
+        url = closed_port_url() if case.get("collector_url") == "closed_port" else fake.url
+        proc = subprocess.run(adapter_command(lang, request) + [str(case_path), url],
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, f"adapter failed:\n{proc.stderr}"
         try:
@@ -50,15 +61,30 @@ def test_case(lang, case_path, request):
         except ValueError:
             raise AssertionError(f"adapter printed no JSON:\n{proc.stdout}\n{proc.stderr}")
         requests = list(fake.requests)
-    check(case["expect"], got, requests)
+    check(case["expect"], got, requests, proc.stderr)
 
 
-def check(expect, got, requests):
+# The line each runtime's logger writes, by default, for a lost event of each
+# kind: at most one per kind every 10 s, so once in any case (each runs for
+# less than that).
+LOSS_LINES = {"rejected": "reestr: event rejected", "dropped": "reestr: event dropped"}
+
+
+def check(expect, got, requests, log):
     if "requests" in expect:
         assert len(requests) == expect["requests"], \
             f"requests: {[len(r.events) for r in requests]}"
+    if "requests_at_least" in expect:
+        assert len(requests) >= expect["requests_at_least"], \
+            f"requests: {[len(r.events) for r in requests]}"
     if "batch_sizes" in expect:
         assert [len(r.events) for r in requests] == expect["batch_sizes"]
+    if "max_body_bytes" in expect:
+        sizes = [r.size for r in requests]
+        assert max(sizes, default=0) <= expect["max_body_bytes"], f"body sizes: {sizes}"
+    if "flush_ok" in expect:
+        assert got.get("flush_ok") == expect["flush_ok"], \
+            f"what flush/close reported: {got.get('flush_ok')}"
     for group in expect.get("same_uuids", []):
         first = requests[group[0]].uuids
         assert all(u for u in first), "every event carries a uuid"
@@ -82,3 +108,10 @@ def check(expect, got, requests):
     # Every event is accounted for, whatever the case.
     s = got["stats"]
     assert s["delivered"] + s["rejected"] + s["dropped"] == len(results), s
+    # No loss is silent, and none is logged twice within the rate limit:
+    # whatever the case, one log line per kind of loss that happened.
+    for kind, line in LOSS_LINES.items():
+        lines = [x for x in log.splitlines() if line in x]
+        want = 1 if s[kind] else 0
+        assert len(lines) == want, \
+            f"{s[kind]} events {kind}: {len(lines)} log lines saying {line!r}, want {want}:\n{log}"

@@ -6,7 +6,10 @@ namespace Reestr\Runtime;
 
 /**
  * How a Sender delivers: docs/langpacks.md ("Sending") explains each
- * setting. Durations are in seconds.
+ * setting. Durations are in seconds. $maxBatchBytes caps a request's body
+ * (1 MiB by default, well under the collector's 16 MiB); $logger, any object
+ * with a PSR-3 warning() method, hears of lost events (error_log() when
+ * none).
  */
 final class Config
 {
@@ -23,6 +26,8 @@ final class Config
         public readonly float $requestTimeout = 10.0,
         public readonly ?\Closure $onResult = null,
         public readonly ?string $agentSocket = null,
+        public readonly int $maxBatchBytes = 1048576,
+        public readonly ?object $logger = null,
     ) {
         if ($source === '' || $environment === '') {
             throw new \InvalidArgumentException('a sender needs a source and an environment');
@@ -33,8 +38,15 @@ final class Config
         if ($collectorUrl !== '' && !preg_match('~^https?://[^/]+~', $collectorUrl)) {
             throw new \InvalidArgumentException("collector URL must be http(s)://host...: $collectorUrl");
         }
-        if ($batchSize < 1 || $queueCapacity < 1 || $maxAttempts < 1) {
-            throw new \InvalidArgumentException('batchSize, queueCapacity and maxAttempts must be at least 1');
+        if ($batchSize < 1 || $queueCapacity < 1 || $maxAttempts < 1 || $maxBatchBytes < 1) {
+            throw new \InvalidArgumentException(
+                'batchSize, queueCapacity, maxAttempts and maxBatchBytes must be at least 1'
+            );
+        }
+        if ($logger !== null && !method_exists($logger, 'warning')) {
+            throw new \InvalidArgumentException(
+                'logger must have a PSR-3 warning(string $message, array $context) method: ' . $logger::class
+            );
         }
     }
 

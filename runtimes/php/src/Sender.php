@@ -22,8 +22,14 @@ namespace Reestr\Runtime;
  */
 final class Sender
 {
+    /** What a body holds besides its events and the commas between them. */
+    private const BATCH_OVERHEAD = 13; // strlen('{"events":[') + strlen(']}')
+
     /** @var list<array{string, string, string, int}> data, uuid, event, version */
     private array $queue = [];
+    /** The queued events' bytes, each with its comma. */
+    private int $queueBytes = 0;
+    private LossLog $losses;
     private ?float $oldest = null;
     private bool $closed = false;
     private HttpTransport $transport;
@@ -39,6 +45,7 @@ final class Sender
     public function __construct(private Config $config)
     {
         $this->transport = new HttpTransport($config->collectorUrl, $config->requestTimeout);
+        $this->losses = new LossLog($config->logger);
         $path = $config->agentSocketPath();
         if ($path !== null) {
             $this->agent = new AgentTransport($path, $config->requestTimeout);
@@ -50,7 +57,8 @@ final class Sender
 
     /**
      * Queues the event; false when it was dropped (queue full, or the sender
-     * closed), which the result callback also reports.
+     * closed) or rejected (too large for a batch of its own), which the
+     * result callback also reports.
      *
      * @throws ValidationException when the event breaks the registry's rules
      */
@@ -63,6 +71,20 @@ final class Sender
         ];
         if ($this->closed) {
             return $this->refuse($item, 'sender closed');
+        }
+        $size = strlen($item[0]);
+        // one sum on the hot path: would the queued batch's body, with this
+        // event, pass the cap? Only then: is the event too large alone?
+        $full = $this->queueBytes + $size + self::BATCH_OVERHEAD > $this->config->maxBatchBytes;
+        if ($full && $size + self::BATCH_OVERHEAD > $this->config->maxBatchBytes) {
+            $this->stats['rejected']++;
+            $this->report([$item], Result::REJECTED, sprintf(
+                'event is %d bytes encoded: a batch of it alone would be %d bytes, more than max_batch_bytes %d',
+                $size,
+                $size + self::BATCH_OVERHEAD,
+                $this->config->maxBatchBytes,
+            ));
+            return false;
         }
         if ($this->agent !== null) {
             if (count($this->awaiting) >= $this->config->queueCapacity) {
@@ -86,45 +108,50 @@ final class Sender
             }
         }
         if ($this->oldest !== null && microtime(true) - $this->oldest >= $this->config->batchAge) {
-            $this->flush();
+            $this->post();
         }
         if (count($this->queue) >= $this->config->queueCapacity) {
             $this->stats['dropped_queue_full']++;
             return $this->refuse($item, 'queue full');
         }
+        if ($full && $this->queue !== []) {
+            $this->post(); // full by bytes: it goes before this event joins
+        }
         $this->queue[] = $item;
+        $this->queueBytes += $size + 1;
         $this->oldest ??= microtime(true);
         $this->stats['queued']++;
         if (count($this->queue) >= $this->config->batchSize) {
-            $this->flush();
+            $this->post();
         }
         return true;
     }
 
     /**
      * Posts everything queued, in batches, and waits for the outcomes.
+     *
+     * @return int how many events finished undelivered (rejected or dropped)
+     *     since the previous flush() or close(): 0 when all got there. The
+     *     result callback and the log say which and why.
      */
-    public function flush(): void
+    public function flush(): int
     {
-        if ($this->agent !== null) {
-            $this->settleAgent(true);
-        }
-        while ($this->queue !== []) {
-            $batch = array_splice($this->queue, 0, $this->config->batchSize);
-            $this->deliver($batch);
-        }
-        $this->oldest = null;
+        $this->post();
+        return $this->losses->take();
     }
 
     /**
      * Flushes, then stops: later sends are dropped ("sender closed").
+     *
+     * @return int what flush() returns
      */
-    public function close(): void
+    public function close(): int
     {
-        $this->flush();
+        $this->post();
         $this->agent?->close();
         $this->agent = null;
         $this->closed = true;
+        return $this->losses->take();
     }
 
     /**
@@ -183,12 +210,41 @@ final class Sender
         if ($this->config->collectorUrl !== '') {
             foreach ($unanswered as $item) {
                 $this->queue[] = $item;
+                $this->queueBytes += strlen($item[0]) + 1;
             }
             $this->oldest ??= microtime(true);
         } elseif ($unanswered !== []) {
             $this->stats['dropped'] += count($unanswered);
             $this->report($unanswered, Result::DROPPED, $e->getMessage());
         }
+    }
+
+    /**
+     * Posts everything queued, in batches of at most batchSize events and
+     * maxBatchBytes bytes, and waits for the outcomes.
+     */
+    private function post(): void
+    {
+        if ($this->agent !== null) {
+            $this->settleAgent(true);
+        }
+        while ($this->queue !== []) {
+            // the body's size so far: the overhead and the commas between events
+            $size = self::BATCH_OVERHEAD - 1;
+            $n = 0;
+            $max = min(count($this->queue), $this->config->batchSize);
+            while ($n < $max) {
+                $step = strlen($this->queue[$n][0]) + 1;
+                if ($n > 0 && $size + $step > $this->config->maxBatchBytes) {
+                    break;
+                }
+                $size += $step;
+                $n++;
+            }
+            $this->queueBytes -= $size - (self::BATCH_OVERHEAD - 1);
+            $this->deliver(array_splice($this->queue, 0, $n));
+        }
+        $this->oldest = null;
     }
 
     private function atShutdown(): void
@@ -213,7 +269,13 @@ final class Sender
     }
 
     /**
-     * @param list<array{string, string, string, int}> $batch
+     * Posts the batch until the collector answers it, a try fails for good
+     * or maxAttempts tries failed, and reports each event. A batch refused
+     * whole with 400 or 413 (something in one event breaks a collector's
+     * limit) is split in halves, each delivered on its own, down to the
+     * single events refused: those alone are rejected.
+     *
+     * @param non-empty-list<array{string, string, string, int}> $batch
      */
     private function deliver(array $batch): void
     {
@@ -233,6 +295,17 @@ final class Sender
                     $last = '200 with an answer that does not match the batch';
                 } else {
                     $last = trim($status . ' ' . self::errorMessage($response));
+                    if ($status === 400 || $status === 413) {
+                        if (count($batch) > 1) {
+                            $half = intdiv(count($batch), 2);
+                            $this->deliver(array_slice($batch, 0, $half));
+                            $this->deliver(array_slice($batch, $half));
+                            return;
+                        }
+                        $this->stats['rejected']++;
+                        $this->report($batch, Result::REJECTED, "collector refused the event: $last");
+                        return;
+                    }
                     if ($status >= 400 && $status < 500 && $status !== 408 && $status !== 429) {
                         $this->stats['dropped'] += count($batch);
                         $this->report($batch, Result::DROPPED, "collector refused the batch: $last");
@@ -307,6 +380,9 @@ final class Sender
      */
     private function report(array $items, string $outcome, string $reason): void
     {
+        if ($outcome !== Result::DELIVERED && $items !== []) {
+            $this->losses->lost($items, $outcome, $reason);
+        }
         if ($this->config->onResult === null) {
             return;
         }

@@ -9,7 +9,10 @@ namespace Reestr\Runtime\Tests;
  * every batch to a file. Each script entry answers one POST: a status code,
  * or an array with "status", "reject" / "duplicate" (lists of n answered so),
  * "retry_after" (seconds) and "delay_ms"; once the script is used up every
- * event is accepted. One process: a delayed answer holds the next request.
+ * event is accepted. An entry with "refuse" (a list of n) is a standing rule,
+ * never used up: a request holding one of those events is answered its
+ * "status" as a whole, any other is accepted. One process: a delayed answer
+ * holds the next request.
  */
 final class FakeCollector
 {
@@ -26,12 +29,18 @@ final class FakeCollector
         file_put_contents($this->dir . '/script.json', json_encode($script));
         file_put_contents($this->dir . '/router.php', '<?php
 $dir = ' . var_export($this->dir, true) . ';
-$events = json_decode(file_get_contents("php://input"), true)["events"];
-$line = json_encode(["t" => microtime(true), "events" => $events]) . "\n";
+$body = file_get_contents("php://input");
+$events = json_decode($body, true)["events"];
+$line = json_encode(["t" => microtime(true), "size" => strlen($body), "events" => $events]) . "\n";
 file_put_contents("$dir/log", $line, FILE_APPEND | LOCK_EX);
 $script = json_decode(file_get_contents("$dir/script.json"), true);
-$answer = array_shift($script) ?? 200;
-file_put_contents("$dir/script.json", json_encode($script));
+if (isset($script[0]["refuse"])) {
+    $refused = array_intersect(array_map(fn ($e) => $e["fields"]["n"] ?? -1, $events), $script[0]["refuse"]);
+    $answer = $refused === [] ? 200 : $script[0];
+} else {
+    $answer = array_shift($script) ?? 200;
+    file_put_contents("$dir/script.json", json_encode($script));
+}
 $answer = is_int($answer) ? ["status" => $answer] : $answer;
 $status = $answer["status"] ?? 200;
 usleep(($answer["delay_ms"] ?? 0) * 1000);
@@ -81,7 +90,7 @@ echo json_encode(["results" => $results]);
         return $port;
     }
 
-    /** @return list<array{t: float, events: list<array<string, mixed>>}> */
+    /** @return list<array{t: float, size: int, events: list<array<string, mixed>>}> */
     public function batches(): array
     {
         $log = @file($this->dir . '/log', FILE_IGNORE_NEW_LINES) ?: [];

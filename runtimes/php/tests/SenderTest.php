@@ -6,6 +6,7 @@ namespace Reestr\Runtime\Tests;
 
 use PHPUnit\Framework\TestCase;
 use Reestr\Runtime\Config;
+use Reestr\Runtime\LossLog;
 use Reestr\Runtime\Result;
 use Reestr\Runtime\Sender;
 use Reestr\Runtime\ValidationException;
@@ -14,6 +15,26 @@ final class SenderTest extends TestCase
 {
     /** @var list<Result> */
     private array $results = [];
+    /** @var list<string> what the senders logged */
+    private array $logged = [];
+
+    /** A PSR-3-shaped logger keeping what it is told in $this->logged. */
+    private function logger(): object
+    {
+        $logged = &$this->logged;
+        return new class ($logged) {
+            /** @param list<string> $lines */
+            public function __construct(private array &$lines)
+            {
+            }
+
+            /** @param array<string, mixed> $context */
+            public function warning(string $message, array $context = []): void
+            {
+                $this->lines[] = $message;
+            }
+        };
+    }
 
     private function sender(
         string $url,
@@ -22,8 +43,10 @@ final class SenderTest extends TestCase
         int $capacity = 100,
         int $maxAttempts = 5,
         float $timeout = 2.0,
+        int $maxBatchBytes = 1048576,
     ): Sender {
         $this->results = [];
+        $this->logged = [];
         return new Sender(new Config(
             collectorUrl: $url,
             source: 'svc',
@@ -38,6 +61,8 @@ final class SenderTest extends TestCase
             onResult: function (Result $r): void {
                 $this->results[] = $r;
             },
+            maxBatchBytes: $maxBatchBytes,
+            logger: $this->logger(),
         ));
     }
 
@@ -111,11 +136,135 @@ final class SenderTest extends TestCase
         $c = new FakeCollector([400]);
         $s = $this->sender($c->url);
         $s->send(new Numbered(0));
-        $s->close();
+        $this->assertSame(1, $s->close());
         $this->assertSame([1], $c->batchSizes());
-        $this->assertSame(['dropped'], $this->outcomes());
-        $this->assertSame('collector refused the batch: 400 scripted 400', $this->results[0]->reason);
+        $this->assertSame(['rejected'], $this->outcomes());
+        $this->assertSame('collector refused the event: 400 scripted 400', $this->results[0]->reason);
         $this->assertSame(0, $s->stats()['retries']);
+    }
+
+    public function testOther4xxDropTheBatch(): void
+    {
+        $c = new FakeCollector([404]);
+        $s = $this->sender($c->url);
+        $s->send(new Numbered(0));
+        $s->send(new Numbered(1));
+        $this->assertSame(2, $s->close());
+        $this->assertSame([2], $c->batchSizes());
+        $this->assertSame(['dropped', 'dropped'], $this->outcomes());
+        $this->assertSame('collector refused the batch: 404 scripted 404', $this->results[0]->reason);
+    }
+
+    /** @return array<string, array{int}> */
+    public static function refusals(): array
+    {
+        return ['400' => [400], '413' => [413]];
+    }
+
+    /** @dataProvider refusals */
+    public function testARefusedBatchIsSplitDownToTheRefusedEvents(int $status): void
+    {
+        $c = new FakeCollector([['status' => $status, 'refuse' => [2, 5]]]);
+        $s = $this->sender($c->url);
+        for ($n = 0; $n < 6; $n++) {
+            $s->send(new Numbered($n));
+        }
+        $this->assertSame(2, $s->close());
+        $ns = array_map(fn ($b) => array_map(fn ($e) => $e['fields']['n'], $b['events']), $c->batches());
+        $this->assertSame(
+            [[0, 1, 2, 3, 4, 5], [0, 1, 2], [0], [1, 2], [1], [2], [3, 4, 5], [3], [4, 5], [4], [5]],
+            $ns,
+        );
+        $this->assertSame(
+            ['delivered', 'delivered', 'rejected', 'delivered', 'delivered', 'rejected'],
+            $this->outcomes(),
+        );
+        $this->assertSame("collector refused the event: $status scripted $status", $this->results[5]->reason);
+        $this->assertCount(1, $this->logged); // once per kind
+    }
+
+    public function testBatchesCloseAtMaxBatchBytes(): void
+    {
+        $c = new FakeCollector();
+        $s = $this->sender($c->url, maxBatchBytes: 2000);
+        for ($n = 0; $n < 50; $n++) {
+            $s->send(new Numbered($n));
+        }
+        $this->assertSame(0, $s->close());
+        $batches = $c->batches();
+        $this->assertGreaterThanOrEqual(5, count($batches));
+        foreach ($batches as $i => $b) {
+            $this->assertLessThanOrEqual(2000, $b['size']);
+            if (isset($batches[$i + 1])) {
+                // full: the next one's first event did not fit
+                $next = $batches[$i + 1];
+                $this->assertGreaterThan(2000 - 16, $b['size'] + intdiv($next['size'], count($next['events'])));
+            }
+        }
+        $this->assertSame(50, array_sum($c->batchSizes()));
+    }
+
+    public function testAnEventLargerThanMaxBatchBytesIsRejectedAtOnce(): void
+    {
+        $c = new FakeCollector();
+        $s = $this->sender($c->url, maxBatchBytes: 100);
+        $this->assertFalse($s->send(new Numbered(0)));
+        $this->assertSame(['rejected'], $this->outcomes());
+        $this->assertStringContainsString('more than max_batch_bytes 100', $this->results[0]->reason);
+        $this->assertSame(1, $s->close());
+        $this->assertSame([], $c->batchSizes());
+        $this->assertSame(0, $s->stats()['queued']);
+    }
+
+    public function testFlushReturnsEachLossOnce(): void
+    {
+        $c = new FakeCollector([['status' => 200, 'reject' => [0, 1]]]);
+        $s = $this->sender($c->url);
+        $s->send(new Numbered(0));
+        $s->send(new Numbered(1));
+        $s->send(new Numbered(2));
+        $this->assertSame(2, $s->flush());
+        $this->assertSame(0, $s->flush());
+        $s->send(new Numbered(3));
+        $this->assertSame(0, $s->close());
+        $this->assertCount(1, $this->logged);
+        $this->assertStringStartsWith(
+            'reestr: event rejected: fields.n: rejected by the script (conformance_event v0, uuid ',
+            $this->logged[0],
+        );
+    }
+
+    public function testLossLogRateLimitPerKind(): void
+    {
+        $now = 1000.0;
+        $log = new LossLog($this->logger(), function () use (&$now): float {
+            return $now;
+        });
+        $item = fn (int $n): array => ['{}', "uuid-$n", 'e', 0];
+        $log->lost([$item(0)], 'dropped', 'queue full');           // logged
+        $log->lost([$item(1), $item(2)], 'dropped', 'queue full'); // not
+        $log->lost([$item(3)], 'rejected', 'unknown event');       // another kind
+        $now += LossLog::INTERVAL - 1;
+        $log->lost([$item(4)], 'dropped', 'gave up');              // not
+        $now += 1;
+        $log->lost([$item(5), $item(6)], 'dropped', 'gave up');    // logged, +3
+        $now += 3 * LossLog::INTERVAL;
+        $log->lost([$item(7)], 'dropped', 'gave up');              // logged, +1
+        $this->assertSame([
+            'reestr: event dropped: queue full (e v0, uuid uuid-0)',
+            'reestr: event rejected: unknown event (e v0, uuid uuid-3)',
+            'reestr: event dropped: gave up (e v0, uuid uuid-5); 3 more since the last line, not logged',
+            'reestr: event dropped: gave up (e v0, uuid uuid-7); 1 more since the last line, not logged',
+        ], $this->logged);
+        $this->assertSame(8, $log->take());
+        $this->assertSame(0, $log->take());
+    }
+
+    public function testALoggerMustHaveWarning(): void
+    {
+        $this->expectException(\InvalidArgumentException::class);
+        $this->expectExceptionMessage('PSR-3 warning');
+        new Config(collectorUrl: 'http://127.0.0.1:9', source: 's', environment: 'e', logger: new \stdClass());
     }
 
     public function testGivesUpAfterMaxAttempts(): void
@@ -283,9 +432,18 @@ echo "sent\n";
                 $results[] = $r;
             },
         ));
-        $this->assertFalse($s->send(new Numbered(1)));
+        // no logger given: the loss goes to error_log()
+        $log = tempnam(sys_get_temp_dir(), 'reestr-error-log');
+        $before = ini_set('error_log', $log);
+        try {
+            $this->assertFalse($s->send(new Numbered(1)));
+        } finally {
+            ini_set('error_log', (string) $before);
+        }
         $this->assertSame('dropped', $results[0]->outcome);
         $this->assertStringContainsString('no-such-agent.sock', $results[0]->reason);
+        $this->assertStringContainsString('reestr: event dropped: agent ', (string) file_get_contents($log));
+        unlink($log);
     }
 
     public function testAnUnreachableAgentFallsBackToTheCollector(): void

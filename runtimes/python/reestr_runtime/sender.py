@@ -8,6 +8,7 @@ from __future__ import annotations
 import atexit
 import http.client
 import json
+import logging
 import os
 import random
 import threading
@@ -24,6 +25,15 @@ from .transport import AgentTransport, Transport
 DELIVERED = "delivered"
 REJECTED = "rejected"
 DROPPED = "dropped"
+
+# What a body holds besides its events and the commas between them.
+_BATCH_HEAD = b'{"events":['
+_BATCH_OVERHEAD = len(_BATCH_HEAD) + len(b"]}")
+
+# The least time between two log lines about lost events of one kind
+# (rejected, dropped): thousands refused a second make one line every 10 s,
+# with the count of the others.
+LOSS_LOG_INTERVAL = 10.0
 
 
 @dataclass(frozen=True)
@@ -66,22 +76,33 @@ class Sender:
     """Sends one environment's events to the collector.
 
     ``send`` checks and encodes the event and queues it; it never waits for
-    the network. A thread posts batches of up to ``batch_size`` events, or
-    sooner once the oldest has waited ``batch_age`` seconds.
+    the network. A thread posts batches of up to ``batch_size`` events and
+    ``max_batch_bytes`` bytes, or sooner once the oldest has waited
+    ``batch_age`` seconds.
+
+    No loss is silent: each event rejected or dropped is logged as a warning
+    on ``logger`` (default ``logging.getLogger("reestr")``), at most one line
+    per kind every 10 s with the count of the others, and ``flush`` and
+    ``close`` return False when any event since the previous flush or close
+    was not delivered.
     """
 
     def __init__(self, collector_url: str, source: str, environment: str, *,
                  batch_size: int = 500, batch_age: float = 1.0,
+                 max_batch_bytes: int = 1 << 20,
                  queue_capacity: int = 10000, max_attempts: int = 5,
                  backoff_base: float = 0.1, backoff_max: float = 10.0,
                  request_timeout: float = 10.0,
                  on_result: Callable[[Result], None] | None = None,
-                 agent_socket: str | None = None) -> None:
+                 agent_socket: str | None = None,
+                 logger: logging.Logger | None = None) -> None:
         if not source or not environment:
             raise ValueError("a sender needs a source and an environment")
         if batch_size < 1 or queue_capacity < 1 or max_attempts < 1:
             raise ValueError("batch_size, queue_capacity and max_attempts "
                              "must be at least 1")
+        if max_batch_bytes < 1:
+            raise ValueError("max_batch_bytes must be at least 1")
         self._url = collector_url
         # the local agent's socket, when there is one: given, or
         # $REESTR_AGENT_SOCKET
@@ -93,12 +114,14 @@ class Sender:
         self._envelope_tail = envelope_tail(environment, source)
         self._batch_size = batch_size
         self._batch_age = batch_age
+        self._max_batch_bytes = max_batch_bytes
         self._capacity = queue_capacity
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._timeout = request_timeout
         self._on_result = on_result
+        self._logger = logger or logging.getLogger("reestr")
         self._reset()
         _senders.add(self)
 
@@ -107,6 +130,8 @@ class Sender:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._queue: deque[_Item] = deque()
+        # the queued events' bytes, each with its comma
+        self._queue_bytes = 0
         self._pending = 0  # queued or being delivered
         self._flushing = 0
         self._closed = False
@@ -114,11 +139,13 @@ class Sender:
         self._queued = self._delivered = self._rejected = 0
         self._dropped = self._dropped_full = self._retries = 0
         self._requests = 0
+        self._losses = _LossLog(self._logger)
 
     def send(self, event: Event) -> bool:
         """Queue the event; False when it was dropped (queue full, or the
-        sender closed), which the result callback also reports. Raises
-        ValidationError when the event breaks the registry's rules."""
+        sender closed) or rejected (too large for a batch of its own), which
+        the result callback also reports. Raises ValidationError when the
+        event breaks the registry's rules."""
         event.validate()
         data = encode_event_with_tail(event, self._envelope_tail)
         item: _Item = _new_item(_Item, (
@@ -126,30 +153,46 @@ class Sender:
             time.monotonic()))
         # the condition's own lock: a Condition's `with` is Python code,
         # the Lock's is C, and send is the hot path
+        size = len(data)
+        outcome = DROPPED
         with self._lock:
             if self._closed:
                 reason = "sender closed"
+            elif size + _BATCH_OVERHEAD > self._max_batch_bytes:
+                outcome = REJECTED
+                reason = (f"event is {size} bytes encoded: a batch of it "
+                          f"alone would be {size + _BATCH_OVERHEAD} bytes, "
+                          f"more than max_batch_bytes {self._max_batch_bytes}")
             elif self._pending >= self._capacity:
                 reason = "queue full"
                 self._dropped_full += 1
             else:
                 self._queue.append(item)
+                self._queue_bytes += size + 1
                 self._pending += 1
                 self._queued += 1
                 if self._thread is None:
                     self._thread = threading.Thread(
                         target=self._run, name="reestr-sender", daemon=True)
                     self._thread.start()
-                elif len(self._queue) >= self._batch_size:
+                elif (len(self._queue) >= self._batch_size or
+                      self._queue_bytes + _BATCH_OVERHEAD - 1 >
+                      self._max_batch_bytes):
                     self._cond.notify_all()
                 return True
-            self._dropped += 1
-        self._report([item], DROPPED, reason)
+            if outcome == REJECTED:
+                self._rejected += 1
+            else:
+                self._dropped += 1
+        self._report([item], outcome, reason)
         return False
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Send everything queued now and wait for the outcomes; True when
-        nothing is left within the timeout."""
+        """Send everything queued now and wait for the outcomes. True when
+        every event is delivered: False when some are still queued at the
+        timeout, or when any event finished rejected or dropped since the
+        previous flush or close (each loss makes one flush or close return
+        False; the log and the result callback say which and why)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             self._flushing += 1
@@ -161,17 +204,22 @@ class Sender:
                     if left is not None and left <= 0:
                         break
                     self._cond.wait(left)
-                return self._pending == 0
+                done = self._pending == 0
             finally:
                 self._flushing -= 1
+        return self._losses.take() == 0 and done
 
-    def close(self, timeout: float | None = None) -> None:
-        """Flush, then stop; later sends are dropped ("sender closed")."""
-        self.flush(timeout)
+    def close(self, timeout: float | None = None) -> bool:
+        """Flush, then stop; later sends are dropped ("sender closed").
+        Returns what flush would: False when any event since the previous
+        flush or close was not delivered, including those still queued when
+        the timeout ran out."""
+        ok = self.flush(timeout)
         with self._cond:
             self._closed = True
             left = list(self._queue)
             self._queue.clear()
+            self._queue_bytes = 0
             self._pending -= len(left)
             self._dropped += len(left)
             self._cond.notify_all()
@@ -180,6 +228,7 @@ class Sender:
             self._report(left, DROPPED, "sender closed before delivery")
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+        return self._losses.take() == 0 and ok
 
     def stats(self) -> Stats:
         """The counters, read together."""
@@ -212,11 +261,23 @@ class Sender:
         empty."""
         while True:
             q = self._queue
+            limit = self._max_batch_bytes
             if q and (len(q) >= self._batch_size or self._flushing or
                       self._closed or
+                      self._queue_bytes + _BATCH_OVERHEAD - 1 > limit or
                       time.monotonic() - q[0].queued_at >= self._batch_age):
-                n = min(self._batch_size, len(q))
-                return [q.popleft() for _ in range(n)]
+                # the body's size so far: the overhead, the events and the
+                # commas between them
+                size = _BATCH_OVERHEAD - 1
+                batch: list[_Item] = []
+                while q and len(batch) < self._batch_size:
+                    step = len(q[0].data) + 1
+                    if batch and size + step > limit:
+                        break  # full by bytes
+                    size += step
+                    batch.append(q.popleft())
+                self._queue_bytes -= size - (_BATCH_OVERHEAD - 1)
+                return batch
             if self._closed:
                 return None
             wait = None
@@ -227,7 +288,12 @@ class Sender:
 
     def _deliver(self, transport: Transport | AgentTransport,
                  batch: list[_Item]) -> None:
-        body = b'{"events":[' + b",".join(i.data for i in batch) + b"]}"
+        """Posts the batch until the collector answers it, a try fails for
+        good or max_attempts tries failed, and reports each event. A batch
+        refused whole with 400 or 413 (something in one event breaks a
+        collector's limit) is split in halves, each delivered on its own,
+        down to the single events refused: those alone are rejected."""
+        body = _BATCH_HEAD + b",".join(i.data for i in batch) + b"]}"
         last = ""
         for attempt in range(1, self._max_attempts + 1):
             retry_after = ""
@@ -247,6 +313,17 @@ class Sender:
                 else:
                     message = _error_message(data)
                     last = f"{status} {message}".strip()
+                    if status in (400, 413):
+                        if len(batch) > 1:
+                            mid = len(batch) // 2
+                            self._deliver(transport, batch[:mid])
+                            self._deliver(transport, batch[mid:])
+                            return
+                        with self._lock:
+                            self._rejected += 1
+                        self._report(batch, REJECTED,
+                                     f"collector refused the event: {last}")
+                        return
                     if 400 <= status < 500 and status not in (408, 429):
                         with self._lock:
                             self._dropped += len(batch)
@@ -278,7 +355,7 @@ class Sender:
         with self._lock:
             self._delivered += delivered
             self._rejected += len(batch) - delivered
-        if self._on_result is None:
+        if self._on_result is None and delivered == len(batch):
             return
         for item, r, ok in settled:
             if ok:
@@ -287,6 +364,8 @@ class Sender:
                 self._report([item], REJECTED, str(r.get("error", "")))
 
     def _report(self, items: list[_Item], outcome: str, reason: str) -> None:
+        if outcome != DELIVERED:
+            self._losses.lost(items, outcome, reason)
         if self._on_result is None:
             return
         for i in items:
@@ -295,6 +374,48 @@ class Sender:
                                        reason))
             except Exception:  # noqa: BLE001 - a callback must not stop us
                 pass
+
+
+class _LossLog:
+    """Tells of lost events: a warning per kind (rejected, dropped) at most
+    every LOSS_LOG_INTERVAL seconds, counting the ones it does not log, and
+    the count flush and close report."""
+
+    def __init__(self, logger: logging.Logger,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._logger = logger
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}  # when each kind was last logged
+        self._suppressed = {REJECTED: 0, DROPPED: 0}
+        self._untaken = 0
+
+    def lost(self, items: list[_Item], outcome: str, reason: str) -> None:
+        """Records the items lost for reason; logs the first of them unless
+        a line of this kind was written less than the interval ago."""
+        now = self._clock()
+        with self._lock:
+            self._untaken += len(items)
+            last = self._last.get(outcome)
+            if last is not None and now - last < LOSS_LOG_INTERVAL:
+                self._suppressed[outcome] += len(items)
+                return
+            self._last[outcome] = now
+            suppressed = self._suppressed[outcome]
+            # the rest of these items are told on the kind's next line
+            self._suppressed[outcome] = len(items) - 1
+        first = items[0]
+        tail = (f"; {suppressed} more since the last line, not logged"
+                if suppressed else "")
+        self._logger.warning("reestr: event %s: %s (%s v%d, uuid %s)%s",
+                             outcome, reason, first.event, first.version,
+                             first.uuid, tail)
+
+    def take(self) -> int:
+        """The number of events lost since the last take."""
+        with self._lock:
+            n, self._untaken = self._untaken, 0
+            return n
 
 
 def _results(data: bytes, n: int) -> list[dict[str, object]] | None:

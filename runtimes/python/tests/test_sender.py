@@ -54,9 +54,10 @@ def test_no_retry_on_400(collector):
     collector.script = [(400, {})]
     s, results = make(collector, batch_age=60)
     s.send(Numbered(0))
-    s.close(10)
+    assert s.close(10) is False
     assert len(collector.batches) == 1
-    assert results[0].outcome == "dropped" and "400" in results[0].reason
+    assert results[0].outcome == "rejected"
+    assert results[0].reason == "collector refused the event: 400 scripted 400"
 
 
 def test_retry_after_header_is_honoured(collector):
