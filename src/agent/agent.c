@@ -522,44 +522,61 @@ done:
 	return rc;
 }
 
+/* GET url into body: true when the collector answered 200. The handle is
+ * left ready for posting again. */
+static bool http_get(CURL *curl, const char *url, rs_buf *body)
+{
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	long status = 0;
+	bool ok = curl_easy_perform(curl) == CURLE_OK &&
+		  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status) ==
+			  CURLE_OK &&
+		  status == 200;
+	curl_easy_setopt(curl, CURLOPT_HTTPGET, 0L);
+	return ok;
+}
+
+/* Replaces path by body through a temporary file, so a reader sees the old
+ * copy or the new one, never half of one. A copy is a convenience for the
+ * next start; failing to keep it loses nothing. */
+static bool keep_copy(const char *path, const rs_buf *body)
+{
+	char *tmp = NULL;
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		return false;
+	FILE *f = fopen(tmp, "wb");
+	bool kept = f && fwrite(body->data, 1, body->len, f) == body->len;
+	if (f && fclose(f))
+		kept = false;
+	kept = kept && !rename(tmp, path);
+	free(tmp);
+	return kept;
+}
+
 /* Fetches GET /v1/limits; keeps the answer in memory and in the spool
  * folder, so a restarted agent checks and batches by them while the
  * collector is away. A collector without the route keeps the last known. */
 static void refresh_limits(rs_agent *a, CURL *curl)
 {
 	rs_buf body = RS_BUF_INIT;
-	curl_easy_setopt(curl, CURLOPT_URL, a->limits_url);
-	curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	long status = 0;
 	rs_ingest_limits got;
-	if (curl_easy_perform(curl) == CURLE_OK &&
-	    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status) ==
-		    CURLE_OK &&
-	    status == 200 && !parse_limits(body.data, body.len, &got)) {
+	if (http_get(curl, a->limits_url, &body) &&
+	    !parse_limits(body.data, body.len, &got)) {
 		pthread_mutex_lock(&a->limits_lock);
 		bool changed = memcmp(&got, &a->limits, sizeof got) != 0 ||
 			       !a->limits_saved;
 		a->limits = got;
 		pthread_mutex_unlock(&a->limits_lock);
-		char *tmp = NULL;
-		if (changed && asprintf(&tmp, "%s.tmp", a->limits_path) >= 0) {
-			FILE *f = fopen(tmp, "wb");
-			if (f &&
-			    fwrite(body.data, 1, body.len, f) == body.len &&
-			    !fclose(f))
-				a->limits_saved = !rename(tmp, a->limits_path);
-			else if (f)
-				fclose(f);
-			free(tmp);
-		}
+		if (changed)
+			a->limits_saved = keep_copy(a->limits_path, &body);
 	}
 	rs_buf_free(&body);
-	curl_easy_setopt(curl, CURLOPT_HTTPGET, 0L);
 }
 
 /* --- the dead letter ------------------------------------------------------ */
@@ -738,29 +755,9 @@ static int forward_records(rs_agent *a, CURL *curl, rs_arena *arena,
 static void refresh_snapshot(rs_agent *a, CURL *curl)
 {
 	rs_buf body = RS_BUF_INIT;
-	curl_easy_setopt(curl, CURLOPT_URL, a->snapshot_url);
-	curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	long status = 0;
-	if (curl_easy_perform(curl) == CURLE_OK &&
-	    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status) ==
-		    CURLE_OK &&
-	    status == 200 && body.len && !memchr(body.data, '\n', body.len)) {
-		char *tmp = NULL;
-		if (asprintf(&tmp, "%s.tmp", a->snapshot_path) >= 0) {
-			FILE *f = fopen(tmp, "wb");
-			if (f &&
-			    fwrite(body.data, 1, body.len, f) == body.len &&
-			    !fclose(f))
-				rename(tmp, a->snapshot_path);
-			else if (f)
-				fclose(f);
-			free(tmp);
-		}
+	if (http_get(curl, a->snapshot_url, &body) && body.len &&
+	    !memchr(body.data, '\n', body.len)) {
+		keep_copy(a->snapshot_path, &body);
 		pthread_mutex_lock(&a->snapshot_lock);
 		free(a->snapshot);
 		a->snapshot_len = body.len;
@@ -768,8 +765,6 @@ static void refresh_snapshot(rs_agent *a, CURL *curl)
 		pthread_mutex_unlock(&a->snapshot_lock);
 	}
 	rs_buf_free(&body);
-	/* back to posting */
-	curl_easy_setopt(curl, CURLOPT_HTTPGET, 0L);
 }
 
 static void *forward_loop(void *arg)

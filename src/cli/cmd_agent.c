@@ -230,11 +230,7 @@ int rs_cmd_agent(int argc, char **argv)
 		return 2;
 	}
 	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	rs_block_stop_signals(&stop);
 	rs_agent *a = NULL;
 	if (rs_agent_start(&o, &a)) {
 		fprintf(stderr, "reestr agent: %s\n", rs_error_last());

@@ -241,16 +241,9 @@ int rs_cmd_serve(int argc, char **argv)
 		return 2;
 	so.host = host;
 
-	/* Signals are taken synchronously by this thread. Blocked before any
-	 * thread starts (the store's, the server's), so every thread inherits
-	 * the mask and a SIGTERM during startup waits for sigwait below
-	 * instead of killing the process half-started. */
+	/* before any thread starts (the store's, the server's) */
 	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	rs_block_stop_signals(&stop);
 
 	int status = 1;
 	rs_dirlock *lock = NULL;
