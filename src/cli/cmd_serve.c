@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,11 @@ static void usage(FILE *out)
 		"127.0.0.1:8080);\n"
 		"                          an IPv6 host goes in brackets: "
 		"[::1]:8080\n"
+		"  --public-url URL        the URL clients reach this server "
+		"at, for the download\n"
+		"                          URLs of the Composer repository "
+		"(default:\n"
+		"                          http://LISTEN-ADDRESS)\n"
 		"  --max-body-bytes N      largest request body, before and "
 		"after decoding\n"
 		"                          (default: %u)\n"
@@ -71,11 +77,21 @@ static void usage(FILE *out)
 		RS_BUDGET_DEFAULT_BYTES);
 }
 
+/* http://HOST:PORT, the default --public-url */
+static void url_of_listen_address(char *out, size_t size, const char *host,
+				  unsigned port)
+{
+	bool v6 = strchr(host, ':') != NULL;
+	snprintf(out, size, "http://%s%s%s:%u", v6 ? "[" : "", host,
+		 v6 ? "]" : "", port);
+}
+
 int rs_cmd_serve(int argc, char **argv)
 {
 	const char *registry_dir = "examples/registry";
 	const char *data_dir = "var";
 	const char *listen = "127.0.0.1:8080";
+	const char *public_url = NULL;
 	rs_server_options so = {0};
 	rs_ingest_limits_default(&so.limits);
 	so.max_inflight_bytes = RS_BUDGET_DEFAULT_BYTES;
@@ -88,7 +104,8 @@ int rs_cmd_serve(int argc, char **argv)
 		O_BATCH,
 		O_STRING,
 		O_DEPTH,
-		O_INFLIGHT
+		O_INFLIGHT,
+		O_PUBLIC_URL
 	};
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, O_REGISTRY},
@@ -99,6 +116,7 @@ int rs_cmd_serve(int argc, char **argv)
 		{"max-string-bytes", required_argument, NULL, O_STRING},
 		{"max-depth", required_argument, NULL, O_DEPTH},
 		{"max-inflight-bytes", required_argument, NULL, O_INFLIGHT},
+		{"public-url", required_argument, NULL, O_PUBLIC_URL},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -130,6 +148,9 @@ int rs_cmd_serve(int argc, char **argv)
 			break;
 		case O_INFLIGHT:
 			limit = &so.max_inflight_bytes;
+			break;
+		case O_PUBLIC_URL:
+			public_url = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -189,6 +210,17 @@ int rs_cmd_serve(int argc, char **argv)
 		goto fail;
 	}
 	so.packages = packages;
+	/* without --public-url: the listening address (its port is known
+	 * before the server starts unless it is 0, then set again below) */
+	char listen_url[300];
+	url_of_listen_address(listen_url, sizeof listen_url, host, so.port);
+	if (rs_packages_set_public_url(packages, public_url ? public_url
+							    : listen_url) < 0) {
+		fprintf(stderr, "reestr serve: --public-url: %s\n",
+			rs_error_last());
+		status = 2;
+		goto fail;
+	}
 	if (rs_registry_snapshot(registry_dir, &snapshot) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
@@ -208,6 +240,11 @@ int rs_cmd_serve(int argc, char **argv)
 	if (rs_server_start(&so, reg, sink, &server) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
+	}
+	if (!public_url && so.port == 0) {
+		url_of_listen_address(listen_url, sizeof listen_url, host,
+				      rs_server_port(server));
+		rs_packages_set_public_url(packages, listen_url);
 	}
 	char db[4096];
 	rs_sqlite_db_path(data_dir, db, sizeof db);

@@ -230,13 +230,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	}
 	if (s->packages) {
 		rs_package_reply reply;
-		const char *host = MHD_lookup_connection_value(
-			conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 		const char *env = MHD_lookup_connection_value(
 			conn, MHD_GET_ARGUMENT_KIND, "environment");
 		if (rs_packages_handle(s->packages, method, url, env,
-				       rq->body.data, rq->body.len, host,
-				       &reply)) {
+				       rq->body.data, rq->body.len, &reply)) {
 			if (!reply.body)
 				return MHD_NO;
 			struct MHD_Response *r =

@@ -1,4 +1,4 @@
-"""The collector on a real, small filesystem that fills up (issue 9, point
+"""The collector on a real, small file system that fills up (issue 9, point
 4): POSTs get 503 and /healthz says the store cannot commit while the disk
 is full, nothing acknowledged is lost, the WAL does not eat the disk, and
 once space is freed the collector takes about as many events as that space
@@ -6,6 +6,7 @@ holds and /healthz is ok again.
 
 Needs root (mount -t tmpfs); a mount that fails fails the test."""
 
+import contextlib
 import subprocess
 import time
 import urllib.error
@@ -13,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from conftest import FIXTURE_REGISTRY, Server, page_view
+from conftest import FIXTURE_REGISTRY, Server, page_view, run
 
 MiB = 1 << 20
 DISK_BYTES = 16 * MiB
@@ -23,16 +24,21 @@ BATCH = 100
 MAX_EVENTS = 400_000
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    mnt = tmp_path / "disk"
+@contextlib.contextmanager
+def tmpfs(mnt, size):
     mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}",
-                    "tmpfs", str(mnt)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+                    str(mnt)], check=True)
     try:
         yield mnt
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    with tmpfs(tmp_path / "disk", DISK_BYTES) as mnt:
+        yield mnt
 
 
 def healthz(server):
@@ -116,3 +122,13 @@ def test_full_disk_refuses_loses_nothing_and_recovers(small_disk):
     assert not lost, f"{len(lost)} acknowledged events lost"
     assert len(stored) == len(acknowledged), \
         "events of refused batches were stored"
+
+
+def test_langpacks_that_cannot_be_committed_stop_serve(tmp_path):
+    """A langpack version whose COMMIT fails (the disk is full) is not
+    reported as made: serve stops and says why."""
+    with tmpfs(tmp_path / "tiny", 256 << 10) as mnt:
+        out = run("serve", "--registry", str(FIXTURE_REGISTRY), "--data",
+                  str(mnt), "--listen", "127.0.0.1:0", timeout=30)
+    assert out.returncode == 1, out.stderr
+    assert "langpacks.db" in out.stderr and "full" in out.stderr, out.stderr
