@@ -101,7 +101,8 @@ typedef struct sqlite_sink {
 	bool ckpt_wanted;
 	bool ckpt_timed;    /* the checkpointer sleeps with a deadline */
 	int wal_pages;	    /* after the last commit, 0 after a truncation */
-	bool wal_low_space; /* the WAL passed its share of the free space */
+	bool wal_low_space; /* the WAL passed its share of the free space:
+			     * the writer empties it */
 	uint64_t commits;
 	int64_t last_commit_us;
 	/* A RESTART or TRUNCATE checkpoint that could not finish (a reader
@@ -122,9 +123,9 @@ typedef struct sqlite_sink {
 #define RESTART_PAGES 16384
 #define IDLE_CHECKPOINT_MS 1000
 /* The WAL may take at most 1/WAL_SHARE_OF_FREE of the free space; past it
- * the checkpointer truncates it, so that a checkpoint always finds room to
- * copy the WAL's new pages into the database (a WAL that filled the disk
- * could never be checkpointed). */
+ * the writer empties it before its next commit, so that a checkpoint always
+ * finds room to copy the WAL's new pages into the database (a WAL that
+ * filled the disk could never be checkpointed). */
 #define WAL_SHARE_OF_FREE 4
 /* The wait before a RESTART or TRUNCATE checkpoint that found a reader is
  * tried again: doubles from MIN to MAX while it keeps failing. */
@@ -412,7 +413,7 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 	s->wal_low_space = low;
 	s->commits++;
 	s->last_commit_us = monotonic_us();
-	if (pages >= s->checkpoint_pages || low)
+	if (pages >= s->checkpoint_pages)
 		s->ckpt_wanted = true;
 	/* a checkpointer without a deadline must start counting idle time */
 	if (s->ckpt_wanted || !s->ckpt_timed)
@@ -442,8 +443,6 @@ static int next_checkpoint(sqlite_sink *s, int64_t now, bool *probe,
 	}
 	if (s->ckpt_wanted) {
 		s->ckpt_wanted = false;
-		if (may_reset && s->wal_low_space)
-			return SQLITE_CHECKPOINT_TRUNCATE;
 		if (may_reset && s->wal_pages >= s->restart_pages)
 			return SQLITE_CHECKPOINT_RESTART;
 		/* copies what no reader needs; never waits */
@@ -560,16 +559,27 @@ static void *checkpointer_main(void *arg)
 	return NULL;
 }
 
-/* After SQLITE_FULL: the WAL may hold the space the commit needs. Copies
- * it into the database and truncates it, without waiting for a reader;
- * true when the WAL is now empty. */
-static bool truncate_wal(sqlite_sink *s)
+/* Under mu; the writer's own checkpoint, when space runs short: copies the
+ * WAL into the database and empties it, without waiting for a reader (one
+ * that holds the WAL makes it back off like the checkpointer's). Returns
+ * SQLite's result. */
+static int truncate_wal(sqlite_sink *s)
 {
+	int64_t now = monotonic_us();
+	if (now < s->reset_retry_us)
+		return SQLITE_BUSY;
+	pthread_mutex_unlock(&s->mu);
 	sqlite3_busy_timeout(s->db, 0);
 	int rc = sqlite3_wal_checkpoint_v2(
 		s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-	return rc == SQLITE_OK;
+	char error[256];
+	snprintf(error, sizeof error, "%s", sqlite3_errmsg(s->db));
+	pthread_mutex_lock(&s->mu);
+	/* the writer is the only committer: no commit came in between */
+	checkpoint_done(s, SQLITE_CHECKPOINT_TRUNCATE, rc, error, s->commits,
+			now);
+	return rc;
 }
 
 static void *writer_main(void *arg)
@@ -598,8 +608,15 @@ static void *writer_main(void *arg)
 
 		int code = SQLITE_OK;
 		int rc = commit_group(s, group, &code);
-		if (rc && (code & 0xff) == SQLITE_FULL && truncate_wal(s))
-			rc = commit_group(s, group, &code);
+		/* The WAL may hold the space the commit needs: empty it and
+		 * try once more. */
+		if (rc && (code & 0xff) == SQLITE_FULL) {
+			pthread_mutex_lock(&s->mu);
+			bool emptied = truncate_wal(s) == SQLITE_OK;
+			pthread_mutex_unlock(&s->mu);
+			if (emptied)
+				rc = commit_group(s, group, &code);
+		}
 
 		pthread_mutex_lock(&s->mu);
 		if (!rc) {
@@ -621,6 +638,11 @@ static void *writer_main(void *arg)
 			p->done = true;
 		}
 		pthread_cond_broadcast(&s->done);
+		/* Past its share of the free space the WAL is emptied before
+		 * the next commit (and after answering this one), so it can
+		 * never grow into the room its own checkpoint needs. */
+		if (s->wal_low_space)
+			truncate_wal(s);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
