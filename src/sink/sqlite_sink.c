@@ -560,14 +560,12 @@ static void *checkpointer_main(void *arg)
 }
 
 /* Under mu; the writer's own checkpoint, when space runs short: copies the
- * WAL into the database and empties it, without waiting for a reader (one
- * that holds the WAL makes it back off like the checkpointer's). Returns
+ * WAL into the database and empties it, without waiting for a reader or
+ * the checkpointer. Tried again at each commit while space is short: a
+ * SQLITE_BUSY here does not delay the checkpointer's own attempts. Returns
  * SQLite's result. */
 static int truncate_wal(sqlite_sink *s)
 {
-	int64_t now = monotonic_us();
-	if (now < s->reset_retry_us)
-		return SQLITE_BUSY;
 	pthread_mutex_unlock(&s->mu);
 	sqlite3_busy_timeout(s->db, 0);
 	int rc = sqlite3_wal_checkpoint_v2(
@@ -577,8 +575,9 @@ static int truncate_wal(sqlite_sink *s)
 	snprintf(error, sizeof error, "%s", sqlite3_errmsg(s->db));
 	pthread_mutex_lock(&s->mu);
 	/* the writer is the only committer: no commit came in between */
-	checkpoint_done(s, SQLITE_CHECKPOINT_TRUNCATE, rc, error, s->commits,
-			now);
+	if (rc != SQLITE_BUSY)
+		checkpoint_done(s, SQLITE_CHECKPOINT_TRUNCATE, rc, error,
+				s->commits, monotonic_us());
 	return rc;
 }
 
