@@ -747,7 +747,7 @@ done:
 /* Fails while the last commit failed for want of a working disk and none
  * has succeeded since (the checkpointer tries a commit of its own every
  * idle interval, so this clears without traffic), or while the free space
- * is under the reserve (docs/collector.md, "Durability"). */
+ * is under the reserve (docs/collector.md, "Disk space"). */
 static int sqlite_health(rs_sink *base)
 {
 	sqlite_sink *s = (sqlite_sink *)base;

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 /* The free space (bytes) under which the store reports itself unhealthy
- * (docs/collector.md, "Durability"). */
+ * (docs/collector.md, "Disk space"). */
 #define RS_SQLITE_DEFAULT_RESERVE_BYTES (4u << 20)
 
 typedef struct rs_sqlite_options {
