@@ -172,6 +172,11 @@ int rs_cmd_serve(int argc, char **argv)
 	char host[256];
 	if (rs_parse_listen(listen, host, sizeof host, &so.port) < 0)
 		return 2;
+	if (public_url && rs_packages_check_public_url(public_url) < 0) {
+		fprintf(stderr, "reestr serve: --public-url: %s\n",
+			rs_error_last());
+		return 2;
+	}
 	so.host = host;
 
 	int status = 1;
@@ -216,9 +221,7 @@ int rs_cmd_serve(int argc, char **argv)
 	url_of_listen_address(listen_url, sizeof listen_url, host, so.port);
 	if (rs_packages_set_public_url(packages, public_url ? public_url
 							    : listen_url) < 0) {
-		fprintf(stderr, "reestr serve: --public-url: %s\n",
-			rs_error_last());
-		status = 2;
+		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
 	}
 	if (rs_registry_snapshot(registry_dir, &snapshot) < 0) {

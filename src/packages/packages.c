@@ -355,7 +355,9 @@ void rs_packages_free(rs_packages *p)
 	free(p);
 }
 
-int rs_packages_set_public_url(rs_packages *p, const char *url)
+/* The URL's length without trailing '/'s, or 0 when it is not an http or
+ * https URL with a host. */
+static size_t public_url_length(const char *url)
 {
 	size_t scheme = !strncmp(url, "http://", 7)    ? 7
 			: !strncmp(url, "https://", 8) ? 8
@@ -364,17 +366,30 @@ int rs_packages_set_public_url(rs_packages *p, const char *url)
 	while (len > scheme && url[len - 1] == '/')
 		len--;
 	if (!scheme || len == scheme || strcspn(url + scheme, "/") == 0)
-		return rs_error_set(RS_EINVAL,
-				    "public URL '%s': want http://HOST[:PORT]"
-				    "[/PATH] or https://…",
-				    url);
+		return 0;
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)url[i] <= ' ' || url[i] == 0x7f)
-			return rs_error_set(RS_EINVAL,
-					    "public URL '%s': no spaces or "
-					    "control characters",
-					    url);
-	char *copy = strndup(url, len);
+			return 0;
+	return len;
+}
+
+int rs_packages_check_public_url(const char *url)
+{
+	if (!public_url_length(url))
+		return rs_error_set(RS_EINVAL,
+				    "'%s' is not a URL like "
+				    "http://HOST[:PORT][/PATH] or https://… "
+				    "(no spaces or control characters)",
+				    url);
+	return 0;
+}
+
+int rs_packages_set_public_url(rs_packages *p, const char *url)
+{
+	int rc = rs_packages_check_public_url(url);
+	if (rc)
+		return rc;
+	char *copy = strndup(url, public_url_length(url));
 	if (!copy)
 		return rs_error_set(RS_ENOMEM, "out of memory");
 	pthread_mutex_lock(&p->lock);

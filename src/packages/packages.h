@@ -39,6 +39,9 @@ typedef struct rs_package_reply {
  * request's Host header, which the client chooses). Thread-safe; may be set
  * again. Returns 0 or RS_EINVAL with rs_error_last() set. */
 int rs_packages_set_public_url(rs_packages *p, const char *url);
+/* Whether url would be taken by rs_packages_set_public_url: 0 or RS_EINVAL
+ * with rs_error_last() set. */
+int rs_packages_check_public_url(const char *url);
 
 /* Answers a request under /langpack/, /go/, /pypi/ or /composer/; returns
  * false (and leaves reply alone) for any other url. Thread-safe. */

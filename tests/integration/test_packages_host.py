@@ -64,9 +64,10 @@ def test_public_url_defaults_to_the_listening_address(make_server):
     assert get(server, urls[0][len(server.url):])[:2] == b"PK"
 
 
-def test_bad_public_url_is_refused(tmp_path):
+def test_bad_public_url_is_refused_before_anything_is_opened(tmp_path):
     out = run("serve", "--registry", str(EXAMPLES), "--data",
               str(tmp_path / "data"), "--listen", "127.0.0.1:0",
               "--public-url", "ftp://example.com", timeout=30)
     assert out.returncode == 2
     assert "--public-url" in out.stderr and "ftp://example.com" in out.stderr
+    assert not (tmp_path / "data").exists(), "refused, yet it touched --data"
