@@ -86,10 +86,12 @@ typedef struct sqlite_sink {
 	stat_row *stats;
 	size_t nstats, capstats;
 
-	/* Checkpoints run on their own thread and connection, and never wait
-	 * for a lock or a reader, so copying the WAL into the database never
-	 * stalls a commit (a checkpoint in the writer made p99 latency 400 ms
-	 * at 1,000-event batches; one that waited for a reader, 5 s). */
+	/* Checkpoints run on their own thread and connection, so copying the
+	 * WAL into the database never stalls a commit (a checkpoint in the
+	 * writer made p99 latency 400 ms at 1,000-event batches). Only
+	 * restarting the WAL, or emptying it when space runs short, is the
+	 * writer's, between commits; no checkpoint ever waits for a reader
+	 * (one that did made each commit wait 5 s). */
 	sqlite3 *ckpt_db;
 	pthread_t checkpointer;
 	bool checkpointer_started;
@@ -430,7 +432,6 @@ enum { NO_CHECKPOINT = -1 };
 static int next_checkpoint(sqlite_sink *s, int64_t now, bool *probe,
 			   int64_t *wake_at_us)
 {
-	bool may_reset = now >= s->reset_retry_us;
 	*probe = false;
 	*wake_at_us = -1;
 	if (s->commit_failed) {
@@ -443,8 +444,6 @@ static int next_checkpoint(sqlite_sink *s, int64_t now, bool *probe,
 	}
 	if (s->ckpt_wanted) {
 		s->ckpt_wanted = false;
-		if (may_reset && s->wal_pages >= s->restart_pages)
-			return SQLITE_CHECKPOINT_RESTART;
 		/* copies what no reader needs; never waits */
 		return SQLITE_CHECKPOINT_PASSIVE;
 	}
@@ -559,25 +558,20 @@ static void *checkpointer_main(void *arg)
 	return NULL;
 }
 
-/* Under mu; the writer's own checkpoint, when space runs short: copies the
- * WAL into the database and empties it, without waiting for a reader or
- * the checkpointer. Tried again at each commit while space is short: a
- * SQLITE_BUSY here does not delay the checkpointer's own attempts. Returns
- * SQLite's result. */
-static int truncate_wal(sqlite_sink *s)
+/* Under mu: a checkpoint on the writer's connection, between commits. It
+ * never waits for a reader or the checkpointer (no busy timeout): it copies
+ * what it can and returns SQLite's result. */
+static int writer_checkpoint(sqlite_sink *s, int mode)
 {
 	pthread_mutex_unlock(&s->mu);
 	sqlite3_busy_timeout(s->db, 0);
-	int rc = sqlite3_wal_checkpoint_v2(
-		s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, mode, NULL, NULL);
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 	char error[256];
 	snprintf(error, sizeof error, "%s", sqlite3_errmsg(s->db));
 	pthread_mutex_lock(&s->mu);
 	/* the writer is the only committer: no commit came in between */
-	if (rc != SQLITE_BUSY)
-		checkpoint_done(s, SQLITE_CHECKPOINT_TRUNCATE, rc, error,
-				s->commits, monotonic_us());
+	checkpoint_done(s, mode, rc, error, s->commits, monotonic_us());
 	return rc;
 }
 
@@ -611,7 +605,9 @@ static void *writer_main(void *arg)
 		 * try once more. */
 		if (rc && (code & 0xff) == SQLITE_FULL) {
 			pthread_mutex_lock(&s->mu);
-			bool emptied = truncate_wal(s) == SQLITE_OK;
+			bool emptied = writer_checkpoint(
+					       s, SQLITE_CHECKPOINT_TRUNCATE) ==
+				       SQLITE_OK;
 			pthread_mutex_unlock(&s->mu);
 			if (emptied)
 				rc = commit_group(s, group, &code);
@@ -637,11 +633,19 @@ static void *writer_main(void *arg)
 			p->done = true;
 		}
 		pthread_cond_broadcast(&s->done);
-		/* Past its share of the free space the WAL is emptied before
-		 * the next commit (and after answering this one), so it can
-		 * never grow into the room its own checkpoint needs. */
+		/* After answering, before the next commit: past its share of
+		 * the free space the WAL is emptied, at every commit, so it
+		 * can never grow into the room its own checkpoint needs. Under
+		 * steady load the PASSIVE checkpoints never catch up
+		 * completely, so the WAL would never start over: past
+		 * restart_pages it is restarted (the checkpointer has copied
+		 * most pages already, so the pause is short), and tried again
+		 * only after a back-off while a reader holds it. */
 		if (s->wal_low_space)
-			truncate_wal(s);
+			writer_checkpoint(s, SQLITE_CHECKPOINT_TRUNCATE);
+		else if (s->wal_pages >= s->restart_pages &&
+			 monotonic_us() >= s->reset_retry_us)
+			writer_checkpoint(s, SQLITE_CHECKPOINT_RESTART);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
