@@ -101,7 +101,13 @@ typedef struct sqlite_sink {
 	uint64_t reserve_bytes;
 	/* under mu */
 	bool ckpt_wanted;
-	bool ckpt_timed;    /* the checkpointer sleeps with a deadline */
+	bool ckpt_timed; /* the checkpointer sleeps with a deadline */
+	/* One checkpoint at a time: the writer's waits for the
+	 * checkpointer's to finish (never for a reader), and the checkpointer
+	 * starts none while the writer's runs, so SQLITE_BUSY means a
+	 * reader. */
+	bool ckpt_running, writer_checkpointing;
+	pthread_cond_t ckpt_finished;
 	int wal_pages;	    /* after the last commit, 0 after a truncation */
 	bool wal_low_space; /* the WAL passed its share of the free space:
 			     * the writer empties it */
@@ -434,6 +440,8 @@ static int next_checkpoint(sqlite_sink *s, int64_t now, bool *probe,
 {
 	*probe = false;
 	*wake_at_us = -1;
+	if (s->writer_checkpointing)
+		return NO_CHECKPOINT; /* signalled when it is done */
 	if (s->commit_failed) {
 		if (now >= s->probe_at_us) {
 			s->probe_at_us = now + s->idle_us;
@@ -540,6 +548,7 @@ static void *checkpointer_main(void *arg)
 			continue;
 		}
 		uint64_t commits = s->commits;
+		s->ckpt_running = true;
 		pthread_mutex_unlock(&s->mu);
 		/* The connection has no busy timeout: a checkpoint that
 		 * would wait for the writer or a reader copies what it can
@@ -550,6 +559,8 @@ static void *checkpointer_main(void *arg)
 		snprintf(error, sizeof error, "%s", sqlite3_errmsg(s->ckpt_db));
 		bool recovered = probe && trial_commit(s->ckpt_db) == 0;
 		pthread_mutex_lock(&s->mu);
+		s->ckpt_running = false;
+		pthread_cond_broadcast(&s->ckpt_finished);
 		checkpoint_done(s, mode, rc, error, commits, monotonic_us());
 		if (recovered)
 			s->commit_failed = false;
@@ -559,10 +570,14 @@ static void *checkpointer_main(void *arg)
 }
 
 /* Under mu: a checkpoint on the writer's connection, between commits. It
- * never waits for a reader or the checkpointer (no busy timeout): it copies
- * what it can and returns SQLite's result. */
+ * lets the checkpointer's checkpoint in progress finish, and never waits
+ * for a reader (no busy timeout): it copies what it can and returns
+ * SQLite's result. */
 static int writer_checkpoint(sqlite_sink *s, int mode)
 {
+	while (s->ckpt_running)
+		pthread_cond_wait(&s->ckpt_finished, &s->mu);
+	s->writer_checkpointing = true;
 	pthread_mutex_unlock(&s->mu);
 	sqlite3_busy_timeout(s->db, 0);
 	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, mode, NULL, NULL);
@@ -570,6 +585,8 @@ static int writer_checkpoint(sqlite_sink *s, int mode)
 	char error[256];
 	snprintf(error, sizeof error, "%s", sqlite3_errmsg(s->db));
 	pthread_mutex_lock(&s->mu);
+	s->writer_checkpointing = false;
+	pthread_cond_signal(&s->ckpt_wake);
 	/* the writer is the only committer: no commit came in between */
 	checkpoint_done(s, mode, rc, error, s->commits, monotonic_us());
 	return rc;
@@ -802,6 +819,7 @@ static void sqlite_free(rs_sink *base)
 	pthread_cond_destroy(&s->work);
 	pthread_cond_destroy(&s->done);
 	pthread_cond_destroy(&s->ckpt_wake);
+	pthread_cond_destroy(&s->ckpt_finished);
 	free(s->stats);
 	free(s->path);
 	free(s);
@@ -846,6 +864,7 @@ int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 	pthread_condattr_init(&monotonic);
 	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->ckpt_wake, &monotonic);
+	pthread_cond_init(&s->ckpt_finished, NULL);
 	pthread_condattr_destroy(&monotonic);
 	int rc;
 	char path[4096];
