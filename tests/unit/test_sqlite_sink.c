@@ -410,6 +410,24 @@ static void test_checkpoints_never_stall_commits_behind_a_reader(void **state)
 	rs_sink_free(s);
 }
 
+/* A store with nothing to do gives the WAL's space back. */
+static void test_idle_store_empties_its_wal(void **state)
+{
+	rs_sqlite_options opt = {.idle_checkpoint_ms = 50};
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(dir, NULL, &opt, &s), 0);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(write_new_events(s, 100), 0);
+	double deadline = seconds() + 10;
+	while (wal_bytes(dir) > 0 && seconds() < deadline)
+		usleep(10000);
+	assert_int_equal(wal_bytes(dir), 0);
+	/* and the events are in the database */
+	rs_sink_free(s);
+	assert_string_equal(sql("SELECT count(*) AS n FROM events"),
+			    "n\r\n2000\r\n");
+}
+
 /* A small real file system that fills up. */
 #define DISK_BYTES (4 << 20)
 #define FILLER_BYTES (1 << 20)
@@ -559,6 +577,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_checkpoints_never_stall_commits_behind_a_reader,
 			make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_idle_store_empties_its_wal,
+						make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(
 			test_health_fails_after_a_failed_commit,
 			mount_small_disk, unmount_small_disk),
