@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,11 @@ static void usage(FILE *out)
 		"127.0.0.1:8080);\n"
 		"                          an IPv6 host goes in brackets: "
 		"[::1]:8080\n"
+		"  --public-url URL        the URL clients reach this server "
+		"at, for the download\n"
+		"                          URLs of the Composer repository "
+		"(default:\n"
+		"                          http://LISTEN-ADDRESS)\n"
 		"  --max-body-bytes N      largest request body, before and "
 		"after decoding\n"
 		"                          (default: %u)\n"
@@ -110,11 +116,21 @@ static void usage(FILE *out)
 		RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES);
 }
 
+/* http://HOST:PORT, the default --public-url */
+static void url_of_listen_address(char *out, size_t size, const char *host,
+				  unsigned port)
+{
+	bool v6 = strchr(host, ':') != NULL;
+	snprintf(out, size, "http://%s%s%s:%u", v6 ? "[" : "", host,
+		 v6 ? "]" : "", port);
+}
+
 int rs_cmd_serve(int argc, char **argv)
 {
 	const char *registry_dir = "examples/registry";
 	const char *data_dir = "var";
 	const char *listen = "127.0.0.1:8080";
+	const char *public_url = NULL;
 	rs_server_options so = {0};
 	rs_ingest_limits_default(&so.limits);
 	so.max_inflight_bytes = RS_BUDGET_DEFAULT_BYTES;
@@ -132,7 +148,8 @@ int rs_cmd_serve(int argc, char **argv)
 		O_HEADER_DEADLINE,
 		O_REQUEST_DEADLINE,
 		O_SUMMARY,
-		O_FAILED_PAYLOAD
+		O_FAILED_PAYLOAD,
+		O_PUBLIC_URL
 	};
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, O_REGISTRY},
@@ -150,6 +167,7 @@ int rs_cmd_serve(int argc, char **argv)
 		{"log-summary-seconds", required_argument, NULL, O_SUMMARY},
 		{"max-failed-payload-bytes", required_argument, NULL,
 		 O_FAILED_PAYLOAD},
+		{"public-url", required_argument, NULL, O_PUBLIC_URL},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -200,6 +218,9 @@ int rs_cmd_serve(int argc, char **argv)
 		case O_FAILED_PAYLOAD:
 			limit = &so.limits.max_failed_payload_bytes;
 			break;
+		case O_PUBLIC_URL:
+			public_url = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -239,6 +260,11 @@ int rs_cmd_serve(int argc, char **argv)
 	char host[256];
 	if (rs_parse_listen(listen, host, sizeof host, &so.port) < 0)
 		return 2;
+	if (public_url && rs_packages_check_public_url(public_url) < 0) {
+		fprintf(stderr, "reestr serve: --public-url: %s\n",
+			rs_error_last());
+		return 2;
+	}
 	so.host = host;
 
 	/* before any thread starts (the store's, the server's) */
@@ -293,6 +319,15 @@ int rs_cmd_serve(int argc, char **argv)
 		goto fail;
 	}
 	so.packages = packages;
+	/* without --public-url: the listening address (its port is known
+	 * before the server starts unless it is 0, then set again below) */
+	char listen_url[300];
+	url_of_listen_address(listen_url, sizeof listen_url, host, so.port);
+	if (rs_packages_set_public_url(packages, public_url ? public_url
+							    : listen_url) < 0) {
+		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
+		goto fail;
+	}
 	if (rs_registry_snapshot(registry_dir, &snapshot) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
@@ -303,6 +338,11 @@ int rs_cmd_serve(int argc, char **argv)
 	if (rs_server_start(&so, reg, sink, &server) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
+	}
+	if (!public_url && so.port == 0) {
+		url_of_listen_address(listen_url, sizeof listen_url, host,
+				      rs_server_port(server));
+		rs_packages_set_public_url(packages, listen_url);
 	}
 	char db[4096];
 	rs_sqlite_db_path(data_dir, db, sizeof db);

@@ -578,13 +578,10 @@ static enum MHD_Result handle_packages(rs_server *s,
 				       const request *rq, bool *handled)
 {
 	rs_package_reply reply;
-	const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						       MHD_HTTP_HEADER_HOST);
 	const char *env = MHD_lookup_connection_value(
 		conn, MHD_GET_ARGUMENT_KIND, "environment");
-	*handled =
-		rs_packages_handle(s->packages, rq->method, rq->url, env,
-				   rq->body.data, rq->body.len, host, &reply);
+	*handled = rs_packages_handle(s->packages, rq->method, rq->url, env,
+				      rq->body.data, rq->body.len, &reply);
 	if (!*handled)
 		return MHD_NO;
 	if (!reply.body)

@@ -20,6 +20,7 @@
 struct rs_packages {
 	sqlite3 *db;
 	pthread_mutex_t lock; /* one connection, one query at a time */
+	char *public_url;     /* under lock; no trailing '/' */
 };
 
 static const rs_lang langs[] = {RS_LANG_GO, RS_LANG_PYTHON, RS_LANG_PHP};
@@ -308,13 +309,29 @@ int rs_packages_open(const char *data_dir, const rs_registry *reg,
 				latest(p->db, rs_lang_name(langs[j]), env, old);
 			if (last >= 0 && !strcmp(old, hash))
 				continue;
-			sqlite3_exec(p->db, "BEGIN", NULL, NULL, NULL);
+			if (sqlite3_exec(p->db, "BEGIN", NULL, NULL, NULL) !=
+			    SQLITE_OK) {
+				rc = rs_error_set(RS_EIO, "%s: %s", path,
+						  sqlite3_errmsg(p->db));
+				goto fail;
+			}
 			rc = add_version(p->db, reg, env, langs[j], last + 1,
 					 hash);
-			sqlite3_exec(p->db, rc ? "ROLLBACK" : "COMMIT", NULL,
-				     NULL, NULL);
-			if (rc)
+			/* a version is recorded only once it is on disk */
+			if (!rc && sqlite3_exec(p->db, "COMMIT", NULL, NULL,
+						NULL) != SQLITE_OK)
+				rc = rs_error_set(
+					RS_EIO,
+					"%s: cannot store version %d "
+					"of the %s langpack of %s: %s",
+					path, last + 1, rs_lang_name(langs[j]),
+					env, sqlite3_errmsg(p->db));
+			if (rc) {
+				if (!sqlite3_get_autocommit(p->db))
+					sqlite3_exec(p->db, "ROLLBACK", NULL,
+						     NULL, NULL);
 				goto fail;
+			}
 			(*created)++;
 		}
 	}
@@ -334,10 +351,60 @@ void rs_packages_free(rs_packages *p)
 	if (p->db)
 		sqlite3_close(p->db);
 	pthread_mutex_destroy(&p->lock);
+	free(p->public_url);
 	free(p);
 }
 
+/* The URL's length without trailing '/'s, or 0 when it is not an http or
+ * https URL with a host. */
+static size_t public_url_length(const char *url)
+{
+	size_t scheme = !strncmp(url, "http://", 7)    ? 7
+			: !strncmp(url, "https://", 8) ? 8
+						       : 0;
+	size_t len = strlen(url);
+	while (len > scheme && url[len - 1] == '/')
+		len--;
+	if (!scheme || len == scheme || strcspn(url + scheme, "/") == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)url[i] <= ' ' || url[i] == 0x7f)
+			return 0;
+	return len;
+}
+
+int rs_packages_check_public_url(const char *url)
+{
+	if (!public_url_length(url))
+		return rs_error_set(RS_EINVAL,
+				    "'%s' is not a URL like "
+				    "http://HOST[:PORT][/PATH] or https://… "
+				    "(no spaces or control characters)",
+				    url);
+	return 0;
+}
+
+int rs_packages_set_public_url(rs_packages *p, const char *url)
+{
+	int rc = rs_packages_check_public_url(url);
+	if (rc)
+		return rc;
+	char *copy = strndup(url, public_url_length(url));
+	if (!copy)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	pthread_mutex_lock(&p->lock);
+	free(p->public_url);
+	p->public_url = copy;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
 /* --- answering --------------------------------------------------------- */
+
+static void put_string(rs_buf *b, const char *s)
+{
+	rs_json_write_string(b, s, strlen(s));
+}
 
 static bool reply_text(rs_package_reply *r, int status, const char *type,
 		       const char *text, size_t len)
@@ -556,14 +623,17 @@ static bool handle_langpack(rs_packages *p, const char *method,
 		rs_json_write_string(&b, name ? name : "",
 				     name ? strlen(name) : 0);
 		rs_buf_puts(&b, ",\"versions\":[");
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			rs_buf_printf(&b,
 				      "%s{\"langpack_version\":%d,"
 				      "\"native_version\":\"%s0.%d.0\","
-				      "\"created_at\":\"%s\"}",
+				      "\"created_at\":",
 				      i ? "," : "", rows[i].version,
 				      lang == RS_LANG_GO ? "v" : "",
-				      rows[i].version, rows[i].created_at);
+				      rows[i].version);
+			put_string(&b, rows[i].created_at);
+			rs_buf_putc(&b, '}');
+		}
 		rs_buf_puts(&b, "]}");
 		free(rows);
 		free(name);
@@ -623,9 +693,10 @@ static bool handle_go(rs_packages *p, const char *rest, rs_package_reply *r)
 		if (!row) {
 			done = reply_error(r, 404, "not found: %s", op);
 		} else if (!strcmp(ext, "info")) {
-			rs_buf_printf(
-				&b, "{\"Version\":\"v0.%d.0\",\"Time\":\"%s\"}",
-				v, row->created_at);
+			rs_buf_printf(&b,
+				      "{\"Version\":\"v0.%d.0\",\"Time\":", v);
+			put_string(&b, row->created_at);
+			rs_buf_putc(&b, '}');
 			done = reply_buf(r, "application/json", &b);
 		} else if (!strcmp(ext, "mod")) {
 			char *module = go_module(env);
@@ -725,57 +796,87 @@ out:
 	return done;
 }
 
+/* The PSR-4 namespace of env's package, as the generator spells it:
+ * Reestr\Langpack\BackOffice\ */
+static char *php_namespace(const char *env)
+{
+	rs_buf ns = RS_BUF_INIT;
+	rs_buf_puts(&ns, "Reestr\\Langpack\\");
+	bool up = true;
+	for (const char *c = env; *c; c++) {
+		if (*c == '_') {
+			up = true;
+			continue;
+		}
+		rs_buf_putc(&ns, up && *c >= 'a' && *c <= 'z' ? (char)(*c - 32)
+							      : *c);
+		up = false;
+	}
+	rs_buf_putc(&ns, '\\');
+	return rs_buf_detach(&ns);
+}
+
 /* A Composer repository: /composer/packages.json and
- * /composer/dist/<env>/<version>.zip */
-static bool handle_composer(rs_packages *p, const char *rest, const char *host,
+ * /composer/dist/<env>/<version>.zip. The download URLs start with the
+ * public URL, never with the request's Host header, and every string is
+ * JSON-escaped. */
+static bool handle_composer(rs_packages *p, const char *rest,
 			    rs_package_reply *r)
 {
 	rs_buf b = RS_BUF_INIT;
 	if (!strcmp(rest, "packages.json")) {
+		pthread_mutex_lock(&p->lock);
+		char *base = p->public_url ? strdup(p->public_url) : NULL;
+		pthread_mutex_unlock(&p->lock);
+		if (!base)
+			return reply_error(r, 503,
+					   "the server's public URL is not "
+					   "set yet");
 		char *envs[256];
 		size_t ne = environments_of(p, "php", envs, 256);
 		rs_buf_puts(&b, "{\"packages\":{");
 		for (size_t i = 0; i < ne; i++) {
 			char *name = dashed("reestr/langpack-", envs[i]);
-			char *ns = NULL;
-			/* the PSR-4 namespace, as the generator spells it */
-			rs_buf nsb = RS_BUF_INIT;
-			bool up = true;
-			for (const char *c = envs[i]; *c; c++) {
-				if (*c == '_') {
-					up = true;
-					continue;
-				}
-				rs_buf_putc(&nsb, up && *c >= 'a' && *c <= 'z'
-							  ? (char)(*c - 32)
-							  : *c);
-				up = false;
-			}
-			ns = rs_buf_detach(&nsb);
+			char *ns = php_namespace(envs[i]);
 			version_row *rows = calloc(MAX_VERSIONS, sizeof *rows);
 			size_t n = rows ? versions_of(p, "php", envs[i], rows,
 						      MAX_VERSIONS)
 					: 0;
-			rs_buf_printf(&b, "%s\"%s\":{", i ? "," : "", name);
+			if (i)
+				rs_buf_putc(&b, ',');
+			put_string(&b, name ? name : "");
+			rs_buf_puts(&b, ":{");
 			/* no "shasum": Composer's is SHA-1, and it is left out
 			 * rather than faked */
 			for (size_t k = 0; k < n; k++) {
-				rs_buf_printf(
-					&b,
-					"%s\"0.%d.0\":{\"name\":\"%s\","
-					"\"version\":\"0.%d.0\",\"type\":"
-					"\"library\",\"time\":\"%s\","
-					"\"dist\":{\"type\":\"zip\",\"url\":"
-					"\"http://%s/composer/dist/%s/"
-					"0.%d.0.zip\"},\"require\":{\"php\":"
-					"\">=8.1\",\"ext-json\":\"*\","
-					"\"ext-mbstring\":\"*\"},\"autoload\":"
-					"{\"psr-4\":{\"Reestr\\\\Langpack\\\\%s"
-					"\\\\\":\"src/\"}}}",
-					k ? "," : "", rows[k].version, name,
-					rows[k].version, rows[k].created_at,
-					host ? host : "localhost", envs[i],
-					rows[k].version, ns);
+				char version[32];
+				snprintf(version, sizeof version, "0.%d.0",
+					 rows[k].version);
+				rs_buf url = RS_BUF_INIT;
+				rs_buf_printf(&url,
+					      "%s/composer/dist/%s/%s.zip",
+					      base, envs[i], version);
+				if (k)
+					rs_buf_putc(&b, ',');
+				put_string(&b, version);
+				rs_buf_puts(&b, ":{\"name\":");
+				put_string(&b, name ? name : "");
+				rs_buf_puts(&b, ",\"version\":");
+				put_string(&b, version);
+				rs_buf_puts(&b, ",\"type\":\"library\","
+						"\"time\":");
+				put_string(&b, rows[k].created_at);
+				rs_buf_puts(&b, ",\"dist\":{\"type\":\"zip\","
+						"\"url\":");
+				put_string(&b, url.data ? url.data : "");
+				rs_buf_puts(&b,
+					    "},\"require\":{\"php\":\">=8.1\","
+					    "\"ext-json\":\"*\","
+					    "\"ext-mbstring\":\"*\"},"
+					    "\"autoload\":{\"psr-4\":{");
+				put_string(&b, ns ? ns : "");
+				rs_buf_puts(&b, ":\"src/\"}}}");
+				rs_buf_free(&url);
 			}
 			rs_buf_puts(&b, "}");
 			free(rows);
@@ -783,7 +884,11 @@ static bool handle_composer(rs_packages *p, const char *rest, const char *host,
 			free(ns);
 			free(envs[i]);
 		}
-		rs_buf_puts(&b, "}}");
+		free(base);
+		if (rs_buf_puts(&b, "}}") < 0) {
+			rs_buf_free(&b);
+			return reply_error(r, 500, "out of memory");
+		}
 		return reply_buf(r, "application/json", &b);
 	}
 	char env[128];
@@ -798,8 +903,7 @@ static bool handle_composer(rs_packages *p, const char *rest, const char *host,
 
 bool rs_packages_handle(rs_packages *p, const char *method, const char *url,
 			const char *environment_arg, const char *body,
-			size_t body_len, const char *host,
-			rs_package_reply *reply)
+			size_t body_len, rs_package_reply *reply)
 {
 	memset(reply, 0, sizeof *reply);
 	if (!strncmp(url, "/langpack/", 10))
@@ -813,7 +917,7 @@ bool rs_packages_handle(rs_packages *p, const char *method, const char *url,
 		return get ? handle_pypi(p, url + 6, reply)
 			   : reply_error(reply, 405, "use GET");
 	if (!strncmp(url, "/composer/", 10))
-		return get ? handle_composer(p, url + 10, host, reply)
+		return get ? handle_composer(p, url + 10, reply)
 			   : reply_error(reply, 405, "use GET");
 	return false;
 }

@@ -33,12 +33,20 @@ typedef struct rs_package_reply {
 	size_t len;
 } rs_package_reply;
 
+/* The URL clients reach this server at (`reestr serve --public-url`):
+ * http:// or https://, a host, maybe a port and a path; a trailing '/' is
+ * dropped. Composer's metadata names downloads under it (never under the
+ * request's Host header, which the client chooses). Thread-safe; may be set
+ * again. Returns 0 or RS_EINVAL with rs_error_last() set. */
+int rs_packages_set_public_url(rs_packages *p, const char *url);
+/* Whether url would be taken by rs_packages_set_public_url: 0 or RS_EINVAL
+ * with rs_error_last() set. */
+int rs_packages_check_public_url(const char *url);
+
 /* Answers a request under /langpack/, /go/, /pypi/ or /composer/; returns
- * false (and leaves reply alone) for any other url. host is the request's
- * Host header (for absolute URLs in Composer's metadata). Thread-safe. */
+ * false (and leaves reply alone) for any other url. Thread-safe. */
 bool rs_packages_handle(rs_packages *p, const char *method, const char *url,
 			const char *environment_arg, const char *body,
-			size_t body_len, const char *host,
-			rs_package_reply *reply);
+			size_t body_len, rs_package_reply *reply);
 
 #endif

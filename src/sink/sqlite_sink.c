@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 
 #include "base/buf.h"
 #include "base/grow.h"
@@ -90,19 +92,58 @@ typedef struct sqlite_sink {
 
 	/* Checkpoints run on their own thread and connection, so copying the
 	 * WAL into the database never stalls a commit (a checkpoint in the
-	 * writer made p99 latency 400 ms at 1,000-event batches). */
+	 * writer made p99 latency 400 ms at 1,000-event batches). Only
+	 * restarting the WAL, or emptying it when space runs short, is the
+	 * writer's, between commits; no checkpoint ever waits for a reader
+	 * (one that did made each commit wait 5 s). */
 	sqlite3 *ckpt_db;
 	pthread_t checkpointer;
 	bool checkpointer_started;
-	pthread_cond_t ckpt_wake;
+	pthread_cond_t ckpt_wake; /* on CLOCK_MONOTONIC */
+	int checkpoint_pages, restart_pages, page_size;
+	int64_t idle_us;
+	uint64_t reserve_bytes;
+	/* under mu */
 	bool ckpt_wanted;
-	int wal_pages; /* after the last commit; under mu */
+	bool ckpt_timed; /* the checkpointer sleeps with a deadline */
+	/* One checkpoint at a time: the writer's waits for the
+	 * checkpointer's to finish (never for a reader), and the checkpointer
+	 * starts none while the writer's runs, so SQLITE_BUSY means a
+	 * reader. */
+	bool ckpt_running, writer_checkpointing;
+	pthread_cond_t ckpt_finished;
+	int wal_pages;	    /* after the last commit, 0 after a truncation */
+	bool wal_low_space; /* the WAL passed its share of the free space:
+			     * the writer empties it */
+	uint64_t commits;
+	int64_t last_commit_us;
+	/* A RESTART or TRUNCATE checkpoint that could not finish (a reader
+	 * still uses the WAL) is not tried again before reset_retry_us. */
+	int64_t reset_retry_us, reset_backoff_us;
+	bool ckpt_failing; /* the last checkpoint failed (logged once) */
+	/* The last commit failed for want of a working disk, and none has
+	 * succeeded since: the health op fails until one does. */
+	bool commit_failed;
+	char commit_error[256];
+	int64_t probe_at_us; /* the checkpointer's next trial commit */
 } sqlite_sink;
 
-/* WAL pages (8 KiB each) after which a checkpoint is started, and after
- * which the WAL is restarted from its beginning, so it stays bounded. */
+/* Defaults of rs_sqlite_options. WAL pages (8 KiB each) after which a
+ * checkpoint is started, and after which the WAL is restarted from its
+ * beginning, so it stays bounded. */
 #define CHECKPOINT_PAGES 4096
 #define RESTART_PAGES 16384
+#define IDLE_CHECKPOINT_MS 1000
+/* The WAL may take at most 1/WAL_SHARE_OF_FREE of the free space; past it
+ * the writer empties it before its next commit, so that a checkpoint always
+ * finds room to copy the WAL's new pages into the database (a WAL that
+ * filled the disk could never be checkpointed). */
+#define WAL_SHARE_OF_FREE 4
+/* The wait before a RESTART or TRUNCATE checkpoint that found a reader is
+ * tried again: doubles from MIN to MAX while it keeps failing. */
+#define RESET_BACKOFF_MIN_US 50000
+#define RESET_BACKOFF_MAX_US 2000000
+#define BUSY_TIMEOUT_MS 5000
 
 int rs_sqlite_db_path(const char *data_dir, char *out, size_t out_size)
 {
@@ -365,8 +406,34 @@ static int flush_stats(sqlite_sink *s)
 	return 0;
 }
 
-/* One transaction, one sync, for every batch in the group. */
-static int commit_group(sqlite_sink *s, pending *group)
+static int64_t monotonic_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* SQLite result codes that say the store cannot write (as opposed to a
+ * bad batch or a lack of memory). */
+static bool is_store_failure(int code)
+{
+	switch (code & 0xff) {
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_READONLY:
+	case SQLITE_CORRUPT:
+	case SQLITE_CANTOPEN:
+	case SQLITE_NOTADB:
+	case SQLITE_NOLFS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* One transaction, one sync, for every batch in the group. On failure
+ * *code is SQLite's result code. */
+static int commit_group(sqlite_sink *s, pending *group, int *code)
 {
 	s->nstats = 0;
 	int rc = exec(s->db, "BEGIN IMMEDIATE");
@@ -377,6 +444,7 @@ static int commit_group(sqlite_sink *s, pending *group)
 	if (!rc)
 		rc = exec(s->db, "COMMIT");
 	if (rc) {
+		*code = sqlite3_extended_errcode(s->db);
 		/* Nothing of the group is acknowledged. */
 		if (!sqlite3_get_autocommit(s->db))
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -388,36 +456,185 @@ static int commit_group(sqlite_sink *s, pending *group)
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	sqlite_sink *s = arg;
+	struct statvfs fs;
+	bool low =
+		statvfs(s->path, &fs) == 0 &&
+		(uint64_t)pages * (uint64_t)s->page_size * WAL_SHARE_OF_FREE >
+			(uint64_t)fs.f_bavail * fs.f_frsize;
 	pthread_mutex_lock(&s->mu);
 	s->wal_pages = pages;
-	if (pages >= CHECKPOINT_PAGES) {
+	s->wal_low_space = low;
+	s->commits++;
+	s->last_commit_us = monotonic_us();
+	if (pages >= s->checkpoint_pages)
 		s->ckpt_wanted = true;
+	/* a checkpointer without a deadline must start counting idle time */
+	if (s->ckpt_wanted || !s->ckpt_timed)
 		pthread_cond_signal(&s->ckpt_wake);
-	}
 	pthread_mutex_unlock(&s->mu);
 	return SQLITE_OK;
+}
+
+enum { NO_CHECKPOINT = -1 };
+
+/* Under mu: the checkpoint to run now (and whether to follow it with a
+ * trial commit), or NO_CHECKPOINT and when to look again in *wake_at_us
+ * (-1: when signalled). */
+static int next_checkpoint(sqlite_sink *s, int64_t now, bool *probe,
+			   int64_t *wake_at_us)
+{
+	*probe = false;
+	*wake_at_us = -1;
+	if (s->writer_checkpointing)
+		return NO_CHECKPOINT; /* signalled when it is done */
+	if (s->commit_failed) {
+		if (now >= s->probe_at_us) {
+			s->probe_at_us = now + s->idle_us;
+			*probe = true;
+			return SQLITE_CHECKPOINT_TRUNCATE;
+		}
+		*wake_at_us = s->probe_at_us;
+	}
+	if (s->ckpt_wanted) {
+		s->ckpt_wanted = false;
+		/* copies what no reader needs; never waits */
+		return SQLITE_CHECKPOINT_PASSIVE;
+	}
+	if (s->wal_pages > 0) {
+		/* idle: give the WAL's space back */
+		int64_t idle_at = s->last_commit_us + s->idle_us;
+		if (idle_at < s->reset_retry_us)
+			idle_at = s->reset_retry_us;
+		if (now >= idle_at)
+			return SQLITE_CHECKPOINT_TRUNCATE;
+		if (*wake_at_us < 0 || idle_at < *wake_at_us)
+			*wake_at_us = idle_at;
+	}
+	return NO_CHECKPOINT;
+}
+
+/* A commit that writes and syncs one page and changes nothing: whether the
+ * store can commit again after a failed commit, without waiting for the
+ * next batch (a load balancer that trusts /healthz sends none). */
+static int trial_commit(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int version = -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version < 0)
+		return db_error(db, "store: trial commit");
+	char sql[96];
+	snprintf(sql, sizeof sql,
+		 "BEGIN IMMEDIATE; PRAGMA user_version = %d; COMMIT", version);
+	int rc = exec(db, sql);
+	if (rc && !sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static const char *checkpoint_name(int mode)
+{
+	return mode == SQLITE_CHECKPOINT_PASSIVE   ? "PASSIVE"
+	       : mode == SQLITE_CHECKPOINT_RESTART ? "RESTART"
+						   : "TRUNCATE";
+}
+
+/* Under mu: takes in a checkpoint's result. */
+static void checkpoint_done(sqlite_sink *s, int mode, int rc, const char *error,
+			    uint64_t commits_before, int64_t now)
+{
+	/* A reader still on the WAL (SQLITE_BUSY) is expected and retried;
+	 * anything else is worth one line until checkpoints work again. */
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY && !s->ckpt_failing)
+		fprintf(stderr, "reestr: store: %s checkpoint failed: %s\n",
+			checkpoint_name(mode), error);
+	s->ckpt_failing = rc != SQLITE_OK && rc != SQLITE_BUSY;
+	if (mode == SQLITE_CHECKPOINT_PASSIVE)
+		return;
+	if (rc == SQLITE_OK) {
+		s->reset_retry_us = 0;
+		s->reset_backoff_us = 0;
+		if (s->commits == commits_before) {
+			s->wal_pages = 0;
+			s->wal_low_space = false;
+		}
+		return;
+	}
+	s->reset_backoff_us = s->reset_backoff_us ? 2 * s->reset_backoff_us
+						  : RESET_BACKOFF_MIN_US;
+	if (s->reset_backoff_us > RESET_BACKOFF_MAX_US)
+		s->reset_backoff_us = RESET_BACKOFF_MAX_US;
+	s->reset_retry_us = now + s->reset_backoff_us;
 }
 
 static void *checkpointer_main(void *arg)
 {
 	sqlite_sink *s = arg;
 	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		while (!s->ckpt_wanted && !s->stopping)
-			pthread_cond_wait(&s->ckpt_wake, &s->mu);
-		if (s->stopping)
-			break;
-		s->ckpt_wanted = false;
+	while (!s->stopping) {
+		int64_t now = monotonic_us(), wake_at;
+		bool probe;
+		int mode = next_checkpoint(s, now, &probe, &wake_at);
+		if (mode == NO_CHECKPOINT) {
+			s->ckpt_timed = wake_at >= 0;
+			if (wake_at < 0) {
+				pthread_cond_wait(&s->ckpt_wake, &s->mu);
+			} else {
+				struct timespec t = {
+					.tv_sec = wake_at / 1000000,
+					.tv_nsec = wake_at % 1000000 * 1000};
+				pthread_cond_timedwait(&s->ckpt_wake, &s->mu,
+						       &t);
+			}
+			continue;
+		}
+		uint64_t commits = s->commits;
+		s->ckpt_running = true;
 		pthread_mutex_unlock(&s->mu);
-		/* PASSIVE never waits for the writer; what it cannot copy
-		 * now is copied next time. */
-		sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL,
-					  SQLITE_CHECKPOINT_PASSIVE, NULL,
-					  NULL);
+		/* The connection has no busy timeout: a checkpoint that
+		 * would wait for the writer or a reader copies what it can
+		 * and returns SQLITE_BUSY. */
+		int rc = sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, mode, NULL,
+						   NULL);
+		char error[256];
+		snprintf(error, sizeof error, "%s", sqlite3_errmsg(s->ckpt_db));
+		bool recovered = probe && trial_commit(s->ckpt_db) == 0;
 		pthread_mutex_lock(&s->mu);
+		s->ckpt_running = false;
+		pthread_cond_broadcast(&s->ckpt_finished);
+		checkpoint_done(s, mode, rc, error, commits, monotonic_us());
+		if (recovered)
+			s->commit_failed = false;
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
+}
+
+/* Under mu: a checkpoint on the writer's connection, between commits. It
+ * lets the checkpointer's checkpoint in progress finish, and never waits
+ * for a reader (no busy timeout): it copies what it can and returns
+ * SQLite's result. */
+static int writer_checkpoint(sqlite_sink *s, int mode)
+{
+	while (s->ckpt_running)
+		pthread_cond_wait(&s->ckpt_finished, &s->mu);
+	s->writer_checkpointing = true;
+	pthread_mutex_unlock(&s->mu);
+	sqlite3_busy_timeout(s->db, 0);
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, mode, NULL, NULL);
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	char error[256];
+	snprintf(error, sizeof error, "%s", sqlite3_errmsg(s->db));
+	pthread_mutex_lock(&s->mu);
+	s->writer_checkpointing = false;
+	pthread_cond_signal(&s->ckpt_wake);
+	/* the writer is the only committer: no commit came in between */
+	checkpoint_done(s, mode, rc, error, s->commits, monotonic_us());
+	return rc;
 }
 
 static void *writer_main(void *arg)
@@ -444,9 +661,31 @@ static void *writer_main(void *arg)
 		last->next = NULL;
 		pthread_mutex_unlock(&s->mu);
 
-		int rc = commit_group(s, group);
+		int code = SQLITE_OK;
+		int rc = commit_group(s, group, &code);
+		/* The WAL may hold the space the commit needs: empty it and
+		 * try once more. */
+		if (rc && (code & 0xff) == SQLITE_FULL) {
+			pthread_mutex_lock(&s->mu);
+			bool emptied = writer_checkpoint(
+					       s, SQLITE_CHECKPOINT_TRUNCATE) ==
+				       SQLITE_OK;
+			pthread_mutex_unlock(&s->mu);
+			if (emptied)
+				rc = commit_group(s, group, &code);
+		}
 
 		pthread_mutex_lock(&s->mu);
+		if (!rc) {
+			s->commit_failed = false;
+		} else if (is_store_failure(code)) {
+			if (!s->commit_failed)
+				s->probe_at_us = monotonic_us() + s->idle_us;
+			s->commit_failed = true;
+			snprintf(s->commit_error, sizeof s->commit_error, "%s",
+				 rs_error_last());
+			pthread_cond_signal(&s->ckpt_wake);
+		}
 		for (pending *p = group, *next; p; p = next) {
 			next = p->next;
 			p->rc = rc;
@@ -456,18 +695,19 @@ static void *writer_main(void *arg)
 			p->done = true;
 		}
 		pthread_cond_broadcast(&s->done);
-		/* Under steady load the PASSIVE checkpoints never catch up
-		 * completely, so the WAL would never start over. Past
-		 * RESTART_PAGES the writer itself, between commits and after
-		 * answering, restarts it: the checkpointer has copied most
-		 * pages already, so the pause is short. */
-		if (s->wal_pages >= RESTART_PAGES) {
-			pthread_mutex_unlock(&s->mu);
-			sqlite3_wal_checkpoint_v2(s->db, NULL,
-						  SQLITE_CHECKPOINT_RESTART,
-						  NULL, NULL);
-			pthread_mutex_lock(&s->mu);
-		}
+		/* After answering, before the next commit: past its share of
+		 * the free space the WAL is emptied, at every commit, so it
+		 * can never grow into the room its own checkpoint needs. Under
+		 * steady load the PASSIVE checkpoints never catch up
+		 * completely, so the WAL would never start over: past
+		 * restart_pages it is restarted (the checkpointer has copied
+		 * most pages already, so the pause is short), and tried again
+		 * only after a back-off while a reader holds it. */
+		if (s->wal_low_space)
+			writer_checkpoint(s, SQLITE_CHECKPOINT_TRUNCATE);
+		else if (s->wal_pages >= s->restart_pages &&
+			 monotonic_us() >= s->reset_retry_us)
+			writer_checkpoint(s, SQLITE_CHECKPOINT_RESTART);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -570,6 +810,39 @@ done:
 	return rc;
 }
 
+/* Fails while the last commit failed for want of a working disk and none
+ * has succeeded since (the checkpointer tries a commit of its own every
+ * idle interval, so this clears without traffic), or while the free space
+ * is under the reserve (docs/collector.md, "Disk space"). */
+static int sqlite_health(rs_sink *base)
+{
+	sqlite_sink *s = (sqlite_sink *)base;
+	char error[sizeof s->commit_error];
+	pthread_mutex_lock(&s->mu);
+	bool failed = s->commit_failed;
+	memcpy(error, s->commit_error, sizeof error);
+	pthread_mutex_unlock(&s->mu);
+	if (failed)
+		return rs_error_set(RS_EIO,
+				    "store cannot commit: the last commit "
+				    "failed and none has succeeded since: %s",
+				    error);
+	struct statvfs fs;
+	if (statvfs(s->path, &fs) < 0)
+		return rs_error_set(RS_EIO,
+				    "store: cannot read the free space of %s: "
+				    "%s",
+				    s->path, strerror(errno));
+	uint64_t free_bytes = (uint64_t)fs.f_bavail * fs.f_frsize;
+	if (free_bytes < s->reserve_bytes)
+		return rs_error_set(RS_EIO,
+				    "store: %llu bytes free for %s, under the "
+				    "%llu it needs in reserve",
+				    (unsigned long long)free_bytes, s->path,
+				    (unsigned long long)s->reserve_bytes);
+	return 0;
+}
+
 static void sqlite_free(rs_sink *base)
 {
 	sqlite_sink *s = (sqlite_sink *)base;
@@ -591,6 +864,7 @@ static void sqlite_free(rs_sink *base)
 	pthread_cond_destroy(&s->work);
 	pthread_cond_destroy(&s->done);
 	pthread_cond_destroy(&s->ckpt_wake);
+	pthread_cond_destroy(&s->ckpt_finished);
 	free(s->stats);
 	free(s->path);
 	free(s);
@@ -600,6 +874,7 @@ static const rs_sink_ops sqlite_ops = {
 	.name = "sqlite",
 	.write = sqlite_write,
 	.stats = sqlite_stats,
+	.health = sqlite_health,
 	.free = sqlite_free,
 };
 
@@ -614,13 +889,28 @@ int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 	if (!s)
 		return rs_error_set(RS_ENOMEM, "out of memory");
 	s->base.ops = &sqlite_ops;
-	s->max_events = opt && opt->max_events_per_commit
-				? opt->max_events_per_commit
-				: 20000;
+	rs_sqlite_options o = opt ? *opt : (rs_sqlite_options){0};
+	s->max_events =
+		o.max_events_per_commit ? o.max_events_per_commit : 20000;
+	s->checkpoint_pages =
+		o.checkpoint_pages > 0 ? o.checkpoint_pages : CHECKPOINT_PAGES;
+	s->restart_pages =
+		o.restart_pages > 0 ? o.restart_pages : RESTART_PAGES;
+	s->idle_us = (int64_t)(o.idle_checkpoint_ms > 0 ? o.idle_checkpoint_ms
+							: IDLE_CHECKPOINT_MS) *
+		     1000;
+	s->reserve_bytes = o.reserve_bytes ? o.reserve_bytes
+					   : RS_SQLITE_DEFAULT_RESERVE_BYTES;
+	s->page_size = 8192; /* until the store says otherwise */
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->work, NULL);
 	pthread_cond_init(&s->done, NULL);
-	pthread_cond_init(&s->ckpt_wake, NULL);
+	pthread_condattr_t monotonic;
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->ckpt_wake, &monotonic);
+	pthread_cond_init(&s->ckpt_finished, NULL);
+	pthread_condattr_destroy(&monotonic);
 	int rc;
 	char path[4096];
 	if ((rc = rs_sqlite_db_path(data_dir, path, sizeof path)))
@@ -639,7 +929,7 @@ int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 					: "out of memory");
 		goto fail;
 	}
-	sqlite3_busy_timeout(s->db, 5000);
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 	/* WAL + synchronous=FULL: a commit is on disk when COMMIT returns,
 	 * which is what lets the collector acknowledge. The rest is measured
 	 * (docs/performance.md): 8 KiB pages (+12% inserts; new stores only),
@@ -654,6 +944,14 @@ int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 			      "PRAGMA wal_autocheckpoint=0;"
 			      "PRAGMA journal_size_limit=268435456;")))
 		goto fail;
+	/* 8 KiB, or what an older store was made with */
+	sqlite3_stmt *ps;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &ps, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_step(ps) == SQLITE_ROW)
+			s->page_size = sqlite3_column_int(ps, 0);
+		sqlite3_finalize(ps);
+	}
 	sqlite3_wal_hook(s->db, on_wal_commit, s);
 	if (sqlite3_open_v2(path, &s->ckpt_db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
@@ -663,11 +961,12 @@ int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 					     : "out of memory");
 		goto fail;
 	}
-	sqlite3_busy_timeout(s->ckpt_db, 5000);
 	/* A connection that has not read the database does not know it is
 	 * in WAL mode, and its checkpoints silently do nothing. */
 	if ((rc = exec(s->ckpt_db, "PRAGMA journal_mode=WAL")))
 		goto fail;
+	/* The checkpointer's connection never waits (see checkpointer_main). */
+	sqlite3_busy_timeout(s->ckpt_db, 0);
 	sqlite3_stmt *uv;
 	int version = 0;
 	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &uv, NULL) ==

@@ -6,10 +6,29 @@
 #include "reestr/registry.h"
 #include "reestr/sink.h"
 
+#include <stdint.h>
+
+/* The free space (bytes) under which the store reports itself unhealthy
+ * (docs/collector.md, "Disk space"). */
+#define RS_SQLITE_DEFAULT_RESERVE_BYTES (4u << 20)
+
 typedef struct rs_sqlite_options {
 	/* The most events one commit takes; more waiting batches wait for the
 	 * next commit. 0 means 20,000. */
 	size_t max_events_per_commit;
+	/* WAL pages after which the checkpointer copies the WAL into the
+	 * database without waiting for anyone. 0 means 4,096. */
+	int checkpoint_pages;
+	/* WAL pages after which the checkpointer restarts the WAL from its
+	 * beginning (when no reader still needs it). 0 means 16,384. */
+	int restart_pages;
+	/* Milliseconds without a commit after which the checkpointer copies
+	 * and truncates the WAL, and the interval at which a store whose
+	 * last commit failed tries a commit of its own. 0 means 1,000. */
+	int idle_checkpoint_ms;
+	/* Free bytes on the store's file system under which the health op
+	 * fails. 0 means RS_SQLITE_DEFAULT_RESERVE_BYTES. */
+	uint64_t reserve_bytes;
 } rs_sqlite_options;
 
 /* Creates data_dir when missing, opens (or creates) the database, brings

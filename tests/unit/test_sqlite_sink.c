@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/uuid.h"
@@ -391,6 +392,223 @@ static void test_unwritable_data_dir(void **state)
 	assert_null(s);
 }
 
+/* Writes a batch of n new events. */
+static int write_new_events(rs_sink *s, size_t n)
+{
+	enum { MAX = 200 };
+	static char uuids[MAX][RS_UUID_TEXT_SIZE];
+	rs_sink_event ev[MAX];
+	rs_sink_outcome out[MAX];
+	assert_true(n <= MAX);
+	for (size_t i = 0; i < n; i++) {
+		rs_uuid_v4(uuids[i]);
+		ev[i] = event(uuids[i], T1);
+	}
+	return write_events(s, ev, n, out);
+}
+
+static double seconds(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The WAL header's checkpoint sequence number: it grows each time the WAL
+ * starts over from its beginning (sqlite.org/fileformat.html). */
+static unsigned wal_restarts(const char *data_dir)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/reestr.db-wal", data_dir);
+	unsigned char h[16] = {0};
+	FILE *f = fopen(path, "rb");
+	if (f) {
+		if (fread(h, 1, sizeof h, f) != sizeof h)
+			memset(h, 0, sizeof h);
+		fclose(f);
+	}
+	return (unsigned)h[12] << 24 | (unsigned)h[13] << 16 |
+	       (unsigned)h[14] << 8 | h[15];
+}
+
+static long long wal_bytes(const char *data_dir)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/reestr.db-wal", data_dir);
+	struct stat st;
+	return stat(path, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+/* A reader holding a snapshot keeps the WAL from being restarted; the
+ * restart must not make each commit wait for it (it used to wait 5 s). */
+static void test_checkpoints_never_stall_commits_behind_a_reader(void **state)
+{
+	rs_sqlite_options opt = {.checkpoint_pages = 8,
+				 .restart_pages = 32,
+				 .idle_checkpoint_ms = 60000};
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(dir, NULL, &opt, &s), 0);
+	assert_int_equal(write_new_events(s, 100), 0);
+	char path[512];
+	rs_sqlite_db_path(dir, path, sizeof path);
+	sqlite3 *reader;
+	assert_int_equal(
+		sqlite3_open_v2(path, &reader, SQLITE_OPEN_READONLY, NULL),
+		SQLITE_OK);
+	assert_int_equal(sqlite3_exec(reader,
+				      "BEGIN; SELECT count(*) FROM events",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	/* A reader that began on a fully copied WAL reads the database file
+	 * alone, which lets the next commit start the WAL over once; after
+	 * that the reader holds it. */
+	assert_int_equal(write_new_events(s, 100), 0);
+	unsigned restarts = wal_restarts(dir);
+	double worst = 0;
+	for (int i = 0; i < 100; i++) {
+		double t0 = seconds();
+		assert_int_equal(write_new_events(s, 100), 0);
+		double took = seconds() - t0;
+		if (took > worst)
+			worst = took;
+	}
+	print_message("slowest commit with a reader open: %.3f s\n", worst);
+	assert_true(worst < 0.5);
+	/* a restart was due, and the reader kept it from happening */
+	assert_true(wal_bytes(dir) > 32 * 8192);
+	assert_int_equal(wal_restarts(dir), restarts);
+
+	assert_int_equal(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(reader);
+	/* the reader is gone: the WAL starts over while commits go on */
+	double deadline = seconds() + 10;
+	while (wal_restarts(dir) == restarts && seconds() < deadline)
+		assert_int_equal(write_new_events(s, 100), 0);
+	assert_int_not_equal(wal_restarts(dir), restarts);
+	rs_sink_free(s);
+}
+
+/* A store with nothing to do gives the WAL's space back. */
+static void test_idle_store_empties_its_wal(void **state)
+{
+	rs_sqlite_options opt = {.idle_checkpoint_ms = 50};
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(dir, NULL, &opt, &s), 0);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(write_new_events(s, 100), 0);
+	double deadline = seconds() + 10;
+	while (wal_bytes(dir) > 0 && seconds() < deadline)
+		usleep(10000);
+	assert_int_equal(wal_bytes(dir), 0);
+	/* and the events are in the database */
+	rs_sink_free(s);
+	assert_string_equal(sql("SELECT count(*) AS n FROM events"),
+			    "n\r\n2000\r\n");
+}
+
+/* A small real file system that fills up. */
+#define DISK_BYTES (4 << 20)
+#define FILLER_BYTES (1 << 20)
+static char disk[300], filler[320];
+
+static int mount_small_disk(void **state)
+{
+	if (make_dir(state))
+		return -1;
+	snprintf(disk, sizeof disk, "%s/disk", dir);
+	snprintf(filler, sizeof filler, "%s/filler", disk);
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=%d tmpfs '%s'",
+		 DISK_BYTES, disk);
+	if (mkdir(disk, 0755) < 0 || system(cmd) != 0) {
+		/* no skip: this test needs root and tmpfs */
+		fprintf(stderr, "cannot mount a tmpfs on %s\n", disk);
+		return -1;
+	}
+	FILE *f = fopen(filler, "wb");
+	if (!f)
+		return -1;
+	static char block[FILLER_BYTES];
+	size_t wrote = fwrite(block, 1, sizeof block, f);
+	return fclose(f) == 0 && wrote == sizeof block ? 0 : -1;
+}
+
+static int unmount_small_disk(void **state)
+{
+	char cmd[400];
+	/* lazily: a failed test may leave the store open */
+	snprintf(cmd, sizeof cmd, "umount -l '%s'", disk);
+	int rc = system(cmd);
+	return remove_dir(state) || rc ? -1 : 0;
+}
+
+/* Writes batches until one fails; returns how many succeeded. */
+static int fill(rs_sink *s)
+{
+	for (int i = 0; i < 10000; i++)
+		if (write_new_events(s, 200) < 0)
+			return i;
+	fail_msg("the disk never filled up");
+	return -1;
+}
+
+static void test_health_fails_after_a_failed_commit(void **state)
+{
+	/* no reserve and no trial commits: only the failed commit counts */
+	rs_sqlite_options opt = {.reserve_bytes = 1,
+				 .idle_checkpoint_ms = 60000};
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(disk, NULL, &opt, &s), 0);
+	assert_int_equal(rs_sink_health(s), 0);
+	assert_true(fill(s) > 0);
+	assert_non_null(strstr(rs_error_last(), "full"));
+	/* the WAL kept to its share of the space, not the whole disk */
+	assert_true(wal_bytes(disk) <= DISK_BYTES / 4);
+	assert_int_equal(rs_sink_health(s), RS_EIO);
+	assert_non_null(strstr(rs_error_last(), "last commit failed"));
+	assert_non_null(strstr(rs_error_last(), "full"));
+	assert_int_equal(unlink(filler), 0);
+	assert_int_equal(write_new_events(s, 200), 0);
+	assert_int_equal(rs_sink_health(s), 0);
+	rs_sink_free(s);
+}
+
+static void test_health_recovers_without_a_write(void **state)
+{
+	rs_sqlite_options opt = {.reserve_bytes = 512 << 10,
+				 .idle_checkpoint_ms = 50};
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(disk, NULL, &opt, &s), 0);
+	assert_int_equal(rs_sink_health(s), 0);
+	int batches = fill(s);
+	assert_non_null(strstr(rs_error_last(), "full"));
+	/* the events, not the WAL, took the disk */
+	char db[600];
+	snprintf(db, sizeof db, "%s/reestr.db", disk);
+	struct stat st;
+	assert_int_equal(stat(db, &st), 0);
+	assert_true(st.st_size >= (DISK_BYTES - FILLER_BYTES) / 2);
+	assert_int_equal(rs_sink_health(s), RS_EIO);
+	/* space is freed; nobody writes; the store's own trial commit and
+	 * the free space make it healthy again */
+	assert_int_equal(unlink(filler), 0);
+	double deadline = seconds() + 10;
+	while (rs_sink_health(s) != 0 && seconds() < deadline)
+		usleep(10000);
+	assert_int_equal(rs_sink_health(s), 0);
+	/* and the freed MiB holds about what a MiB held before */
+	int more = 0;
+	while (more < 10000 && write_new_events(s, 200) == 0)
+		more++;
+	print_message("%d batches filled the disk; %d more after freeing "
+		      "1 MiB\n",
+		      batches, more);
+	assert_true(more >=
+		    0.6 * batches * FILLER_BYTES / (DISK_BYTES - FILLER_BYTES));
+	rs_sink_free(s);
+}
+
 static void test_print_formats(void **state)
 {
 	sqlite3 *db;
@@ -435,6 +653,17 @@ int main(void)
 						remove_dir),
 		cmocka_unit_test_setup_teardown(test_unwritable_data_dir,
 						make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(
+			test_checkpoints_never_stall_commits_behind_a_reader,
+			make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_idle_store_empties_its_wal,
+						make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(
+			test_health_fails_after_a_failed_commit,
+			mount_small_disk, unmount_small_disk),
+		cmocka_unit_test_setup_teardown(
+			test_health_recovers_without_a_write, mount_small_disk,
+			unmount_small_disk),
 		cmocka_unit_test(test_print_formats),
 		cmocka_unit_test_setup_teardown(
 			test_failed_payload_length_and_hash, make_dir,
