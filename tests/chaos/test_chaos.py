@@ -223,9 +223,9 @@ def test_chaos_loses_nothing_acknowledged(tmp_path):
           f"{col.failed_starts}, agent {agt.failed_starts}", flush=True)
     print(f"acknowledged {len(acknowledged)}, stored "
           f"{len(acknowledged & stored.keys())}, lost {len(lost)}, "
-          f"duplicated {duplicated} (also stored: "
-          f"{len(stored.keys() - acknowledged)} whose answer a kill cut off; "
-          f"seed {seed})", flush=True)
+          f"duplicated {duplicated} (also stored, never acknowledged: "
+          f"{len(stored.keys() - acknowledged)}, batches still unanswered "
+          f"when the producers stopped; seed {seed})", flush=True)
     assert len(acknowledged) > 5000, "the load never got going"
     assert sum(1 for e in events if e.startswith("power cut")) == 2
     assert any(k.endswith("EIO") for k in injected), injected
