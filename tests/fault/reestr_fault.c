@@ -80,9 +80,13 @@ typedef struct file {
 	bool created;	  /* since its directory's last fsync */
 	dev_t parent_dev; /* the directory it was created in */
 	ino_t parent_ino;
-	int rfd;   /* for pre-images: the program's descriptor may be write-only
-		    */
-	undo *log; /* unsynced writes, oldest first */
+	int rfd; /* for pre-images: the program's descriptor may be write-only
+		  */
+	/* Linux's errseq_t: each failed sync bumps wb_err; a descriptor
+	 * reports it on its next sync if it has not yet (fd_seen). */
+	uint64_t wb_err;
+	int wb_errno; /* of the last failed sync */
+	undo *log;    /* unsynced writes, oldest first */
 	size_t n, cap;
 } file;
 
@@ -99,6 +103,7 @@ static long cut_ms;
 static int log_fd = -1;
 static int wake[2] = {-1, -1};
 static file *fds[MAX_FDS];
+static uint64_t fd_seen[MAX_FDS]; /* the wb_err its descriptor has reported */
 static file **files;
 static size_t nfiles, files_cap;
 
@@ -465,6 +470,7 @@ static void track(int fd, const char *path, bool created)
 		/* the inode of a deleted file, reused: a new file */
 		forget_log(f);
 		f->synced = 0;
+		f->wb_err = 0;
 		if (f->rfd >= 0)
 			real_close(f->rfd);
 		f->rfd = -1;
@@ -505,6 +511,7 @@ static void track(int fd, const char *path, bool created)
 			f->parent_ino = pst.st_ino;
 		}
 	}
+	fd_seen[fd] = f->wb_err; /* an error before the open is not its */
 	__atomic_store_n(&fds[fd], f, __ATOMIC_RELAXED);
 }
 
@@ -755,12 +762,32 @@ static int do_sync(int fd, int (*real)(int))
 	if (err) {
 		for (size_t i = 0; i < f->n; i++)
 			f->log[i].doomed = true;
+		if (!f->dir) {
+			f->wb_err++;
+			f->wb_errno = err;
+			fd_seen[fd] = f->wb_err;
+		}
 		pthread_mutex_unlock(&mu);
 		errno = err;
 		return -1;
 	}
 	int rc = real(fd);
 	int saved = errno;
+	/* As Linux reports a writeback error to every open file description
+	 * that syncs after it (errseq_t, since 4.13), not just to the one
+	 * whose sync met it: a descriptor opened before the failure gets it
+	 * once, after this sync has written back what is dirty now. A
+	 * program with two descriptors on one file (SQLite's writer and
+	 * checkpointer on the WAL) must see the failure on both. */
+	int reported = 0;
+	if (rc == 0 && !f->dir && fd_seen[fd] != f->wb_err) {
+		fd_seen[fd] = f->wb_err;
+		reported = f->wb_errno;
+		note("reported %llu %s %s (an earlier sync's failure, met "
+		     "through another descriptor)",
+		     (unsigned long long)calls[K_SYNC], errno_name(reported),
+		     f->path);
+	}
 	if (rc == 0 && f->dir) {
 		for (size_t i = 0; i < nfiles; i++)
 			if (files[i]->created &&
@@ -771,6 +798,10 @@ static int do_sync(int fd, int (*real)(int))
 		synced(f, st.st_size);
 	}
 	pthread_mutex_unlock(&mu);
+	if (reported) {
+		errno = reported;
+		return -1;
+	}
 	errno = saved;
 	return rc;
 }

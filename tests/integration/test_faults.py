@@ -45,8 +45,14 @@ if step == "failed-sync":
     except OSError as e:
         print("fsync", e.errno, flush=True)
     os.write(fd, b"after;")
+    try:
+        os.fsync(fd)                           # open at the failure: it
+    except OSError as e:                       # reports it too, once
+        print("fsync fd", e.errno, flush=True)
     os.fsync(fd)                               # succeeds, but the doomed
                                                # bytes stay lost
+    late = os.open(d + "/a", os.O_WRONLY)
+    os.fsync(late)                             # opened after: no error
 try:
     os.write(fd, b"more;")
 except OSError as e:
@@ -95,9 +101,52 @@ def test_shim_failed_sync_loses_the_unsynced_writes(tmp_path):
     # "after;" is synced after it and kept, at the length the sync saw
     d, p = run_writer(tmp_path, "failed-sync", sync="EIO@3")
     assert p.returncode == -signal.SIGKILL, p.stdout + p.stderr
-    assert p.stdout.splitlines() == ["fsync 5", "cut"], p.stdout
+    assert p.stdout.splitlines() == ["fsync 5", "fsync fd 5", "cut"], p.stdout
     data = (d / "a").read_bytes()
     assert data == b"synced-1;" + b"\0" * len(b"unsynced;") + b"after;", data
+
+
+TWO_DESCRIPTORS = r'''
+import os, signal, sys
+d = sys.argv[1]
+writer = os.open(d + "/wal", os.O_WRONLY | os.O_CREAT, 0o644)
+os.fsync(os.open(d, os.O_RDONLY))             # its name survives a cut
+checkpointer = os.open(d + "/wal", os.O_RDWR)
+os.pwrite(writer, b"commit-1;", 0)
+os.fsync(writer)
+os.pwrite(writer, b"commit-2;", 9)            # a commit in progress ...
+try:
+    os.fsync(checkpointer)                     # ... when another descriptor's
+except OSError as e:                           # sync fails (EIO@2)
+    print("checkpointer", e.errno, flush=True)
+try:
+    os.fsync(writer)                           # the commit's own sync
+    print("writer ok", flush=True)             # (the old shim: commit-2
+except OSError as e:                           # "durable", then lost)
+    print("writer", e.errno, flush=True)
+os.pwrite(writer, b"commit-2;", 9)            # written again, as SQLite does
+os.fsync(writer)
+print("cut", flush=True)
+os.kill(os.getpid(), signal.SIGUSR2)
+'''
+
+
+def test_shim_failed_sync_is_reported_through_every_descriptor(tmp_path):
+    # Linux reports a writeback error to each open file description that
+    # syncs after it (errseq_t), so a commit whose pages another
+    # descriptor's failed sync dropped cannot be acknowledged: its own sync
+    # fails too. The old shim told only the descriptor that met the failure,
+    # and the chaos run lost every commit after such a "durable" one.
+    d = tmp_path / "files"
+    d.mkdir()
+    (tmp_path / "two.py").write_text(TWO_DESCRIPTORS)
+    env = dict(os.environ, **shim_env(d, tmp_path / "fault.log", sync="EIO@2"))
+    p = subprocess.run([sys.executable, str(tmp_path / "two.py"), str(d)],
+                       env=env, capture_output=True, text=True, timeout=30)
+    assert p.returncode == -signal.SIGKILL, p.stdout + p.stderr
+    assert p.stdout.splitlines() == ["checkpointer 5", "writer 5", "cut"], p.stdout
+    assert (d / "wal").read_bytes() == b"commit-1;commit-2;"
+    assert injected(tmp_path / "fault.log") == {"sync": 1, "reported": 1, "cut": 1}
 
 
 COUNTER = r'''
