@@ -126,6 +126,12 @@ typedef struct sqlite_sink {
 	bool commit_failed;
 	char commit_error[256];
 	int64_t probe_at_us; /* the checkpointer's next trial commit */
+	/* A checkpoint met an I/O error: see reopen_store. Until the
+	 * connections are reopened no checkpoint runs. Under mu. */
+	bool reopen_wanted;
+	/* Held for reading by every other connection of this process
+	 * (sqlite_stats), for writing while reopen_store reconnects. */
+	pthread_rwlock_t connections;
 } sqlite_sink;
 
 /* Defaults of rs_sqlite_options. WAL pages (8 KiB each) after which a
@@ -431,11 +437,134 @@ static bool is_store_failure(int code)
 	}
 }
 
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages);
+
+/* The writer's connection, configured. */
+static int connect_writer(sqlite_sink *s)
+{
+	int rc;
+	if (sqlite3_open_v2(s->path, &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				    SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		rc = rs_error_set(RS_EIO, "cannot open store %s: %s", s->path,
+				  s->db ? sqlite3_errmsg(s->db)
+					: "out of memory");
+		return rc;
+	}
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	/* WAL + synchronous=FULL: a commit is on disk when COMMIT returns,
+	 * which is what lets the collector acknowledge. The rest is measured
+	 * (docs/performance.md): 8 KiB pages (+12% inserts; new stores only),
+	 * and reads through mmap (+22% under load). Checkpoints are the
+	 * checkpointer thread's, not the writer's. */
+	if ((rc = exec(s->db, "PRAGMA page_size=8192;"
+			      "PRAGMA journal_mode=WAL;"
+			      "PRAGMA synchronous=FULL;"
+			      "PRAGMA cache_size=-65536;"
+			      "PRAGMA temp_store=MEMORY;"
+			      "PRAGMA mmap_size=1073741824;"
+			      "PRAGMA wal_autocheckpoint=0;"
+			      "PRAGMA journal_size_limit=268435456;")))
+		return rc;
+	/* 8 KiB, or what an older store was made with */
+	sqlite3_stmt *ps;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &ps, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_step(ps) == SQLITE_ROW)
+			s->page_size = sqlite3_column_int(ps, 0);
+		sqlite3_finalize(ps);
+	}
+	sqlite3_wal_hook(s->db, on_wal_commit, s);
+	return 0;
+}
+
+static int connect_checkpointer(sqlite_sink *s)
+{
+	int rc;
+	if (sqlite3_open_v2(s->path, &s->ckpt_db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		rc = rs_error_set(RS_EIO, "cannot open store %s: %s", s->path,
+				  s->ckpt_db ? sqlite3_errmsg(s->ckpt_db)
+					     : "out of memory");
+		return rc;
+	}
+	/* A connection that has not read the database does not know it is
+	 * in WAL mode, and its checkpoints silently do nothing. */
+	if ((rc = exec(s->ckpt_db, "PRAGMA journal_mode=WAL")))
+		return rc;
+	/* The checkpointer's connection never waits (see checkpointer_main). */
+	sqlite3_busy_timeout(s->ckpt_db, 0);
+	return 0;
+}
+
+static int prepare_statements(sqlite_sink *s)
+{
+	int rc;
+	if (sqlite3_prepare_v3(s->db,
+			       "INSERT INTO events (uuid, event_id, version, "
+			       "time, received_at, environment, source, "
+			       "fields) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+			       " ON CONFLICT DO NOTHING",
+			       -1, SQLITE_PREPARE_PERSISTENT, &s->ins_event,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(s->db,
+			       "INSERT INTO failed_events (received_at, "
+			       "reason, payload, event_id, version, source, "
+			       "payload_length, payload_sha256) "
+			       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+			       -1, SQLITE_PREPARE_PERSISTENT, &s->ins_failed,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(
+		    s->db,
+		    "INSERT INTO stats_hourly (hour, event_id, version, "
+		    "source, accepted, rejected, duplicate) VALUES (?1, ?2, "
+		    "?3, ?4, ?5, ?6, ?7) ON CONFLICT DO UPDATE SET "
+		    "accepted = accepted + excluded.accepted, rejected = "
+		    "rejected + excluded.rejected, duplicate = duplicate + "
+		    "excluded.duplicate",
+		    -1, SQLITE_PREPARE_PERSISTENT, &s->upsert_stat,
+		    NULL) != SQLITE_OK) {
+		rc = db_error(s->db, "store: prepare");
+		return rc;
+	}
+	return 0;
+}
+
+/* Closes both connections; a WAL the database may not yet hold is kept
+ * (no checkpoint on close) when keep_wal. */
+static void disconnect(sqlite_sink *s, bool keep_wal)
+{
+	sqlite3_finalize(s->ins_event);
+	sqlite3_finalize(s->ins_failed);
+	sqlite3_finalize(s->upsert_stat);
+	s->ins_event = s->ins_failed = s->upsert_stat = NULL;
+	if (keep_wal) {
+		if (s->ckpt_db)
+			sqlite3_db_config(s->ckpt_db,
+					  SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
+					  (int *)NULL);
+		if (s->db)
+			sqlite3_db_config(s->db,
+					  SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
+					  (int *)NULL);
+	}
+	sqlite3_close(s->ckpt_db);
+	sqlite3_close(s->db);
+	s->ckpt_db = s->db = NULL;
+}
+
 /* One transaction, one sync, for every batch in the group. On failure
  * *code is SQLite's result code. */
 static int commit_group(sqlite_sink *s, pending *group, int *code)
 {
 	s->nstats = 0;
+	if (!s->db) {
+		*code = SQLITE_IOERR;
+		return rs_error_set(RS_EIO, "store: could not be reopened "
+					    "after a failed checkpoint");
+	}
 	int rc = exec(s->db, "BEGIN IMMEDIATE");
 	for (pending *p = group; p && !rc; p = p->next)
 		rc = store_batch(s, p->batch);
@@ -475,7 +604,8 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 	return SQLITE_OK;
 }
 
-enum { NO_CHECKPOINT = -1 };
+/* Not SQLite checkpoint modes: none now; a trial commit alone. */
+enum { NO_CHECKPOINT = -1, TRIAL_COMMIT_ONLY = -2 };
 
 /* Under mu: the checkpoint to run now (and whether to follow it with a
  * trial commit), or NO_CHECKPOINT and when to look again in *wake_at_us
@@ -487,14 +617,17 @@ static int next_checkpoint(sqlite_sink *s, int64_t now, bool *probe,
 	*wake_at_us = -1;
 	if (s->writer_checkpointing)
 		return NO_CHECKPOINT; /* signalled when it is done */
-	if (s->commit_failed) {
+	if (s->commit_failed && s->ckpt_db) {
 		if (now >= s->probe_at_us) {
 			s->probe_at_us = now + s->idle_us;
 			*probe = true;
-			return SQLITE_CHECKPOINT_TRUNCATE;
+			return s->reopen_wanted ? TRIAL_COMMIT_ONLY
+						: SQLITE_CHECKPOINT_TRUNCATE;
 		}
 		*wake_at_us = s->probe_at_us;
 	}
+	if (s->reopen_wanted)
+		return NO_CHECKPOINT; /* none before reopen_store */
 	if (s->ckpt_wanted) {
 		s->ckpt_wanted = false;
 		/* copies what no reader needs; never waits */
@@ -553,6 +686,8 @@ static void checkpoint_done(sqlite_sink *s, int mode, int rc, const char *error,
 		fprintf(stderr, "reestr: store: %s checkpoint failed: %s\n",
 			checkpoint_name(mode), error);
 	s->ckpt_failing = rc != SQLITE_OK && rc != SQLITE_BUSY;
+	if ((rc & 0xff) == SQLITE_IOERR)
+		s->reopen_wanted = true;
 	if (mode == SQLITE_CHECKPOINT_PASSIVE)
 		return;
 	if (rc == SQLITE_OK) {
@@ -598,15 +733,19 @@ static void *checkpointer_main(void *arg)
 		/* The connection has no busy timeout: a checkpoint that
 		 * would wait for the writer or a reader copies what it can
 		 * and returns SQLITE_BUSY. */
-		int rc = sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, mode, NULL,
-						   NULL);
+		int rc = mode == TRIAL_COMMIT_ONLY
+				 ? SQLITE_OK
+				 : sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL,
+							     mode, NULL, NULL);
 		char error[256];
 		snprintf(error, sizeof error, "%s", sqlite3_errmsg(s->ckpt_db));
 		bool recovered = probe && trial_commit(s->ckpt_db) == 0;
 		pthread_mutex_lock(&s->mu);
 		s->ckpt_running = false;
 		pthread_cond_broadcast(&s->ckpt_finished);
-		checkpoint_done(s, mode, rc, error, commits, monotonic_us());
+		if (mode != TRIAL_COMMIT_ONLY)
+			checkpoint_done(s, mode, rc, error, commits,
+					monotonic_us());
 		if (recovered)
 			s->commit_failed = false;
 	}
@@ -637,6 +776,78 @@ static int writer_checkpoint(sqlite_sink *s, int mode)
 	return rc;
 }
 
+/* The WAL-index field SQLite's recovery resets (sqlite.org/walformat.html,
+ * "The WAL-Index Format": the checkpoint information follows two 48-byte
+ * copies of the header, and nBackfill is its first field). */
+#define WAL_INDEX_NBACKFILL_OFFSET 96
+
+/* Whether the -shm says every WAL frame is still to be copied (after a
+ * recovery), or -1 if it cannot be read. */
+static int wal_index_recovered(const sqlite_sink *s)
+{
+	char shm[4096 + 8];
+	snprintf(shm, sizeof shm, "%s-shm", s->path);
+	FILE *f = fopen(shm, "rb");
+	uint32_t backfilled = 0;
+	bool ok = f && fseek(f, WAL_INDEX_NBACKFILL_OFFSET, SEEK_SET) == 0 &&
+		  fread(&backfilled, sizeof backfilled, 1, f) == 1;
+	if (f)
+		fclose(f);
+	return ok ? backfilled == 0 : -1;
+}
+
+/* Under mu, on the writer, right after a successful commit (or before the
+ * next one if the last try failed). A checkpoint that met an I/O error may have
+ * lost pages it had copied into the database: after a failed fsync Linux
+ * marks the pages clean and reports the error once per descriptor, so the
+ * next checkpoint's fsync succeeds without them. SQLite copies only the
+ * frames after nBackfill again, but earlier checkpoints that stopped short
+ * of the WAL's end advanced nBackfill without syncing the database; once
+ * a later checkpoint completes, the WAL starts over and those pages are
+ * gone (a power cut then leaves a malformed or shorter store). Closing
+ * every connection without a checkpoint and opening them again makes
+ * SQLite rebuild the WAL index with nBackfill 0, so the next checkpoint
+ * copies and syncs the whole WAL. No checkpoint runs until this is done.
+ * Only after a successful commit: the rebuilt index takes in every valid
+ * frame of the WAL file, and the frames of a commit whose sync failed
+ * (in the page cache, not on disk) must have been written over first, or
+ * later commits would chain onto frames a power cut takes away. */
+static void reopen_store(sqlite_sink *s)
+{
+	while (s->ckpt_running)
+		pthread_cond_wait(&s->ckpt_finished, &s->mu);
+	s->writer_checkpointing = true; /* keeps the checkpointer away */
+	pthread_mutex_unlock(&s->mu);
+	pthread_rwlock_wrlock(&s->connections);
+	disconnect(s, true);
+	int rc = connect_writer(s);
+	if (!rc)
+		rc = connect_checkpointer(s);
+	if (!rc)
+		rc = prepare_statements(s);
+	int recovered = rc ? 0 : wal_index_recovered(s);
+	if (rc)
+		disconnect(s, true); /* tried again before the next commit */
+	pthread_rwlock_unlock(&s->connections);
+	if (rc)
+		fprintf(stderr,
+			"reestr: store: cannot reopen after a failed "
+			"checkpoint: %s\n",
+			rs_error_last());
+	else if (recovered != 1)
+		fprintf(stderr,
+			"reestr: store: after a failed checkpoint, the WAL "
+			"index was not rebuilt (another process has the store "
+			"open?); checkpoints wait\n");
+	pthread_mutex_lock(&s->mu);
+	s->writer_checkpointing = false;
+	if (!rc && recovered == 1) {
+		s->reopen_wanted = false;
+		s->ckpt_wanted = true; /* copy the whole WAL again, now */
+	}
+	pthread_cond_signal(&s->ckpt_wake);
+}
+
 static void *writer_main(void *arg)
 {
 	sqlite_sink *s = arg;
@@ -646,6 +857,8 @@ static void *writer_main(void *arg)
 			pthread_cond_wait(&s->work, &s->mu);
 		if (!s->head)
 			break;
+		if (s->reopen_wanted && !s->db)
+			reopen_store(s); /* the last try failed */
 		/* Take every waiting batch up to the commit's size; the
 		 * first is always taken, however large. */
 		pending *group = s->head, *last = s->head;
@@ -667,9 +880,10 @@ static void *writer_main(void *arg)
 		 * try once more. */
 		if (rc && (code & 0xff) == SQLITE_FULL) {
 			pthread_mutex_lock(&s->mu);
-			bool emptied = writer_checkpoint(
+			bool emptied = !s->reopen_wanted &&
+				       writer_checkpoint(
 					       s, SQLITE_CHECKPOINT_TRUNCATE) ==
-				       SQLITE_OK;
+					       SQLITE_OK;
 			pthread_mutex_unlock(&s->mu);
 			if (emptied)
 				rc = commit_group(s, group, &code);
@@ -703,7 +917,11 @@ static void *writer_main(void *arg)
 		 * restart_pages it is restarted (the checkpointer has copied
 		 * most pages already, so the pause is short), and tried again
 		 * only after a back-off while a reader holds it. */
-		if (s->wal_low_space)
+		if (s->reopen_wanted && !rc)
+			reopen_store(s);
+		else if (s->reopen_wanted)
+			; /* no checkpoint before the reopen */
+		else if (s->wal_low_space)
 			writer_checkpoint(s, SQLITE_CHECKPOINT_TRUNCATE);
 		else if (s->wal_pages >= s->restart_pages &&
 			 monotonic_us() >= s->reset_retry_us)
@@ -746,6 +964,7 @@ static int sqlite_stats(rs_sink *base, int64_t from_us, int64_t to_us,
 	char from[RS_TIME_TEXT_SIZE], to[RS_TIME_TEXT_SIZE];
 	hour_of(from_us, from);
 	rs_time_format(to_us, to);
+	pthread_rwlock_rdlock(&s->connections);
 	if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READONLY, NULL) !=
 	    SQLITE_OK) {
 		rc = db_error(db, "store: open for stats");
@@ -807,6 +1026,7 @@ static int sqlite_stats(rs_sink *base, int64_t from_us, int64_t to_us,
 done:
 	sqlite3_finalize(st);
 	sqlite3_close(db);
+	pthread_rwlock_unlock(&s->connections);
 	return rc;
 }
 
@@ -855,11 +1075,9 @@ static void sqlite_free(rs_sink *base)
 		pthread_join(s->writer, NULL);
 	if (s->checkpointer_started)
 		pthread_join(s->checkpointer, NULL);
-	sqlite3_close(s->ckpt_db);
-	sqlite3_finalize(s->ins_event);
-	sqlite3_finalize(s->ins_failed);
-	sqlite3_finalize(s->upsert_stat);
-	sqlite3_close(s->db);
+	/* a reopen still wanted: the next start rebuilds the WAL index */
+	disconnect(s, s->reopen_wanted);
+	pthread_rwlock_destroy(&s->connections);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->work);
 	pthread_cond_destroy(&s->done);
@@ -903,6 +1121,7 @@ int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 					   : RS_SQLITE_DEFAULT_RESERVE_BYTES;
 	s->page_size = 8192; /* until the store says otherwise */
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_rwlock_init(&s->connections, NULL);
 	pthread_cond_init(&s->work, NULL);
 	pthread_cond_init(&s->done, NULL);
 	pthread_condattr_t monotonic;
@@ -920,53 +1139,8 @@ int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 		rc = rs_error_set(RS_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (sqlite3_open_v2(path, &s->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				    SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
-		rc = rs_error_set(RS_EIO, "cannot open store %s: %s", path,
-				  s->db ? sqlite3_errmsg(s->db)
-					: "out of memory");
+	if ((rc = connect_writer(s)) || (rc = connect_checkpointer(s)))
 		goto fail;
-	}
-	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-	/* WAL + synchronous=FULL: a commit is on disk when COMMIT returns,
-	 * which is what lets the collector acknowledge. The rest is measured
-	 * (docs/performance.md): 8 KiB pages (+12% inserts; new stores only),
-	 * and reads through mmap (+22% under load). Checkpoints are the
-	 * checkpointer thread's, not the writer's. */
-	if ((rc = exec(s->db, "PRAGMA page_size=8192;"
-			      "PRAGMA journal_mode=WAL;"
-			      "PRAGMA synchronous=FULL;"
-			      "PRAGMA cache_size=-65536;"
-			      "PRAGMA temp_store=MEMORY;"
-			      "PRAGMA mmap_size=1073741824;"
-			      "PRAGMA wal_autocheckpoint=0;"
-			      "PRAGMA journal_size_limit=268435456;")))
-		goto fail;
-	/* 8 KiB, or what an older store was made with */
-	sqlite3_stmt *ps;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &ps, NULL) ==
-	    SQLITE_OK) {
-		if (sqlite3_step(ps) == SQLITE_ROW)
-			s->page_size = sqlite3_column_int(ps, 0);
-		sqlite3_finalize(ps);
-	}
-	sqlite3_wal_hook(s->db, on_wal_commit, s);
-	if (sqlite3_open_v2(path, &s->ckpt_db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
-		rc = rs_error_set(RS_EIO, "cannot open store %s: %s", path,
-				  s->ckpt_db ? sqlite3_errmsg(s->ckpt_db)
-					     : "out of memory");
-		goto fail;
-	}
-	/* A connection that has not read the database does not know it is
-	 * in WAL mode, and its checkpoints silently do nothing. */
-	if ((rc = exec(s->ckpt_db, "PRAGMA journal_mode=WAL")))
-		goto fail;
-	/* The checkpointer's connection never waits (see checkpointer_main). */
-	sqlite3_busy_timeout(s->ckpt_db, 0);
 	sqlite3_stmt *uv;
 	int version = 0;
 	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &uv, NULL) ==
@@ -988,33 +1162,8 @@ int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 		goto fail;
 	if ((rc = make_views(s->db, reg)))
 		goto fail;
-	if (sqlite3_prepare_v3(s->db,
-			       "INSERT INTO events (uuid, event_id, version, "
-			       "time, received_at, environment, source, "
-			       "fields) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-			       " ON CONFLICT DO NOTHING",
-			       -1, SQLITE_PREPARE_PERSISTENT, &s->ins_event,
-			       NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v3(s->db,
-			       "INSERT INTO failed_events (received_at, "
-			       "reason, payload, event_id, version, source, "
-			       "payload_length, payload_sha256) "
-			       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-			       -1, SQLITE_PREPARE_PERSISTENT, &s->ins_failed,
-			       NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v3(
-		    s->db,
-		    "INSERT INTO stats_hourly (hour, event_id, version, "
-		    "source, accepted, rejected, duplicate) VALUES (?1, ?2, "
-		    "?3, ?4, ?5, ?6, ?7) ON CONFLICT DO UPDATE SET "
-		    "accepted = accepted + excluded.accepted, rejected = "
-		    "rejected + excluded.rejected, duplicate = duplicate + "
-		    "excluded.duplicate",
-		    -1, SQLITE_PREPARE_PERSISTENT, &s->upsert_stat,
-		    NULL) != SQLITE_OK) {
-		rc = db_error(s->db, "store: prepare");
+	if ((rc = prepare_statements(s)))
 		goto fail;
-	}
 	if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
 		rc = rs_error_set(RS_ENOMEM, "cannot start the store's writer");
 		goto fail;

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURE_REGISTRY, page_view
+from conftest import FIXTURE_REGISTRY, Server, page_view
 from fault_shim import environment, injected, shim_env
 from test_agent import Agent, event, wait_for
 
@@ -381,3 +381,60 @@ def test_collector_store_on_a_failing_disk_then_a_power_cut(make_server, tmp_pat
     lost = acked - set(got)
     assert not lost, f"{len(lost)} accepted events lost"
     assert server.query("PRAGMA integrity_check") == [{"integrity_check": "ok"}]
+
+
+def test_collector_checkpoint_sync_failures_then_power_cuts(tmp_path):
+    """A checkpoint whose fsync of the database fails may have lost pages
+    it copied; so may the checkpoints before it that stopped short of the
+    WAL's end (they advance SQLite's nBackfill without syncing). The next
+    successful checkpoint used to let the WAL start over without them: a
+    power cut then left a malformed store (about one round in three). The
+    store now reopens its connections after such a failure, so SQLite
+    copies the whole WAL again. Rounds of load with 10% of syncs failing,
+    each ended by a power cut and checked without the shim."""
+    data = tmp_path / "store"
+    server = Server(FIXTURE_REGISTRY, data)
+    for round_ in range(5):
+        log = tmp_path / f"fault-{round_}.log"
+        for attempt in range(20):               # a start the faults fail
+            env = shim_env(data, log, sync="EIO%0.1",
+                           seed=str(round_ * 100 + attempt))
+            try:
+                with environment(env):
+                    server.start()
+                break
+            except RuntimeError:
+                server.proc = None
+        acked, lock, stop = set(), threading.Lock(), threading.Event()
+
+        def sender():
+            while not stop.is_set():
+                batch = [page_view() for _ in range(20)]
+                try:
+                    resp = server.post_events(batch)
+                except OSError:
+                    return                      # the power is out
+                if resp.status == 200:
+                    with lock:
+                        acked.update(ev["uuid"] for ev, r in zip(
+                            batch, resp.json()["results"])
+                            if r["status"] == "accepted")
+
+        threads = [threading.Thread(target=sender) for _ in range(6)]
+        for t in threads:
+            t.start()
+        time.sleep(6)                           # the load, while syncs fail
+        server.proc.send_signal(signal.SIGUSR2)
+        server.proc.wait(timeout=30)
+        stop.set()
+        for t in threads:
+            t.join()
+        server.proc = None
+        assert "cut signal" in log.read_text()
+        assert acked, "nothing was accepted"
+        server.start()                          # without the shim
+        assert server.query("PRAGMA integrity_check") == [
+            {"integrity_check": "ok"}], f"round {round_}"
+        stored = {r["uuid"] for r in server.query("SELECT uuid FROM events")}
+        assert acked <= stored, f"round {round_}: {len(acked - stored)} lost"
+        server.stop()
