@@ -103,10 +103,13 @@ static void sleep_ms(long ms)
 
 /* --- the socket side ---------------------------------------------------- */
 
-static int write_all(int fd, const char *p, size_t n)
+/* All of p to fd: a socket (send without SIGPIPE: a producer that hung up
+ * must not stop the agent) or a file (write). */
+static int write_all_to(int fd, bool is_socket, const char *p, size_t n)
 {
 	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		ssize_t w = is_socket ? send(fd, p, n, MSG_NOSIGNAL)
+				      : write(fd, p, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -117,19 +120,9 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* write(2) to a file, all of it. */
-static int write_all_file(int fd, const char *p, size_t n)
+static int write_all(int fd, const char *p, size_t n)
 {
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return write_all_to(fd, true, p, n);
 }
 
 /* Syncs a folder, so a file created in it survives a crash. */
@@ -617,7 +610,7 @@ static int dead_letter(rs_agent *a, const char *payload, size_t len,
 			a->dead_letter_path, strerror(errno));
 		goto done;
 	}
-	if (write_all_file(fd, line.data, line.len) || fdatasync(fd)) {
+	if (write_all_to(fd, false, line.data, line.len) || fdatasync(fd)) {
 		fprintf(stderr,
 			"reestr agent: cannot write %s: %s; the event stays in "
 			"the spool\n",
