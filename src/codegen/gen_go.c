@@ -20,8 +20,8 @@ typedef struct go_ctx {
 	bool need_time, need_math, need_regexp, need_strconv, need_utf8;
 	const char *owner; /* the class being printed */
 	/* package-level pattern variables of the current file */
-	const char *pattern_names[256], *pattern_values[256];
-	size_t pattern_count;
+	const char **pattern_names, **pattern_values;
+	size_t pattern_count, pattern_cap;
 } go_ctx;
 
 /* Go keywords: unexported struct fields named after a registry field may
@@ -140,222 +140,239 @@ static void go_fail_if(go_ctx *g, const char *cond, const char *path,
 	rs_emit_line(&g->body, "}");
 }
 
-/* Whether go_check_value prints anything for a value of type t. */
-static bool go_has_checks(const rs_field *f, const rs_type *t, int depth)
+/* Whether Go needs code for check c: its types already guarantee an
+ * int64's range, a value's type (but for a nil object in a list) and a
+ * time.Time's zone. */
+static bool go_spells(const rs_check *c)
 {
-	const rs_constraints *c = &f->constraints;
-	switch (t->kind) {
-	case RS_TYPE_STRING:
-		return c->has_max_length || c->has_min_length || c->pattern;
-	case RS_TYPE_INT:
-		return c->has_min || c->has_max;
-	case RS_TYPE_FLOAT:
-	case RS_TYPE_ENUM:
-	case RS_TYPE_OBJECT:
-		return true;
-	case RS_TYPE_BOOL:
-	case RS_TYPE_TIMESTAMP:
+	switch (c->kind) {
+	case RS_CHECK_TYPE:
+		return c->type->kind == RS_TYPE_OBJECT && c->depth > 0;
+	case RS_CHECK_INT64:
+	case RS_CHECK_TIME_ZONE:
 		return false;
-	case RS_TYPE_ARRAY:
-		return (depth == 0 && c->has_max_items) ||
-		       go_has_checks(f, t->items, depth + 1);
+	case RS_CHECK_ITEMS:
+		for (size_t i = 0; i < c->item_count; i++)
+			if (go_spells(&c->items[i]))
+				return true;
+		return false;
+	default:
+		return true;
 	}
+}
+
+static bool go_any(const rs_check *cs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (go_spells(&cs[i]))
+			return true;
 	return false;
 }
 
-/* Checks for one value v of type t at path (a Go expression). */
-static void go_check_value(go_ctx *g, const rs_field *f, const rs_type *t,
-			   const char *v, const char *path, int depth)
+typedef struct go_msg {
+	go_ctx *g;
+	const rs_check *c;
+	const char *v;	   /* the value */
+	const char *count; /* an int expression */
+} go_msg;
+
+static const char *go_msg_lit(void *ctx, const char *text)
+{
+	go_msg *m = ctx;
+	return go_quote(m->g, text);
+}
+
+static const char *go_msg_ph(void *ctx, char which)
+{
+	go_msg *m = ctx;
+	rs_arena *a = m->g->a;
+	if (which == 'n')
+		return rs_arena_printf(a, "strconv.Itoa(%s)", m->count);
+	if (which == 'k')
+		return "\"null\""; /* the only wrong value a Go type can hold */
+	switch (m->c->type->kind) {
+	case RS_TYPE_INT:
+		return rs_arena_printf(a, "strconv.FormatInt(%s, 10)", m->v);
+	case RS_TYPE_FLOAT:
+		/* %.17g, as the collector prints it */
+		return rs_arena_printf(
+			a, "strconv.FormatFloat(%s, 'g', 17, 64)", m->v);
+	case RS_TYPE_ENUM:
+		return rs_arena_printf(a, "string(%s)", m->v);
+	default:
+		return m->v;
+	}
+}
+
+static const char *go_message(go_ctx *g, const rs_check *c, const char *v,
+			      const char *count)
+{
+	go_msg m = {g, c, v, count};
+	const char *tmpl = c->message;
+	if (c->kind == RS_CHECK_TYPE) /* got null: one literal */
+		tmpl = rs_arena_printf(g->a, "%.*snull",
+				       (int)strcspn(tmpl, "\x01"), tmpl);
+	for (const char *p = strchr(tmpl, '\x01'); p; p = strchr(p + 1, '\x01'))
+		if (p[1] == 'n' || c->type->kind == RS_TYPE_INT ||
+		    c->type->kind == RS_TYPE_FLOAT)
+			g->need_strconv = true;
+	return rs_check_message(g->a, tmpl, go_msg_lit, go_msg_ph, &m, "+");
+}
+
+/* The package-level variable of a pattern, compiled when the package
+ * loads. */
+static const char *go_pattern_var(go_ctx *g, const rs_field *f,
+				  const rs_check *c)
+{
+	char *var = rs_arena_printf(g->a, "%s%sPattern", g->owner,
+				    rs_name_pascal(g->a, f->name, true));
+	var[0] = (char)(var[0] | 0x20);
+	if (g->pattern_count == g->pattern_cap) {
+		size_t cap = g->pattern_cap ? 2 * g->pattern_cap : 16;
+		const char **n = rs_arena_calloc(g->a, cap, sizeof *n);
+		const char **v = rs_arena_calloc(g->a, cap, sizeof *v);
+		if (!n || !v) {
+			g->body.failed = true;
+			return var;
+		}
+		if (g->pattern_count) {
+			memcpy(n, g->pattern_names,
+			       g->pattern_count * sizeof *n);
+			memcpy(v, g->pattern_values,
+			       g->pattern_count * sizeof *v);
+		}
+		g->pattern_names = n;
+		g->pattern_values = v;
+		g->pattern_cap = cap;
+	}
+	g->pattern_names[g->pattern_count] = var;
+	g->pattern_values[g->pattern_count++] = go_quote(g, c->spelled);
+	return var;
+}
+
+/* Spells checks cs of value v (a Go expression) at path (a Go string
+ * expression). */
+static void go_checks(go_ctx *g, const rs_field *f, const rs_check *cs,
+		      size_t n, const char *v, const char *path)
 {
 	rs_emit *e = &g->body;
-	const rs_constraints *c = &f->constraints;
-	switch (t->kind) {
-	case RS_TYPE_STRING:
-		if (c->has_max_length || c->has_min_length) {
-			g->need_utf8 = g->need_strconv = true;
-			if (c->has_max_length) {
-				rs_emit_line(
-					e,
-					"if n := utf8.RuneCountInString(%s); "
-					"n > %lld {",
-					v, (long long)c->max_length);
-				rs_emit_in(e);
-				go_fail(g, path,
-					rs_arena_printf(
-						g->a,
-						"strconv.Itoa(n)+\" "
-						"characters, "
-						"more than max_length %lld\"",
-						(long long)c->max_length));
-				rs_emit_out(e);
-				rs_emit_line(e, "}");
-			}
-			if (c->has_min_length) {
-				rs_emit_line(
-					e,
-					"if n := utf8.RuneCountInString(%s); "
-					"n < %lld {",
-					v, (long long)c->min_length);
-				rs_emit_in(e);
-				go_fail(g, path,
-					rs_arena_printf(
-						g->a,
-						"strconv.Itoa(n)+\" "
-						"characters, "
-						"fewer than min_length %lld\"",
-						(long long)c->min_length));
-				rs_emit_out(e);
-				rs_emit_line(e, "}");
-			}
-		}
-		if (c->pattern) {
-			g->need_regexp = true;
-			/* compiled once, when the package loads */
-			char *var = rs_arena_printf(
-				g->a, "%s%sPattern", g->owner,
-				rs_name_pascal(g->a, f->name, true));
-			var[0] = (char)(var[0] | 0x20);
-			if (g->pattern_count < 256) {
-				g->pattern_names[g->pattern_count] = var;
-				g->pattern_values[g->pattern_count++] =
-					go_quote(g, rs_arena_printf(
-							    g->a, "^(?:%s)$",
-							    c->pattern));
-			}
-			go_fail_if(
-				g,
-				rs_arena_printf(g->a, "!%s.MatchString(%s)",
-						var, v),
-				path,
-				go_quote(g,
-					 rs_arena_printf(
-						 g->a,
-						 "does not match pattern '%s'",
-						 c->pattern)));
-		}
-		break;
-	case RS_TYPE_INT:
-		if (c->has_min || c->has_max)
-			g->need_strconv = true;
-		if (c->has_min) {
-			go_fail_if(
-				g,
-				rs_arena_printf(g->a, "%s < %s", v,
-						go_int_bound(g, c->min)),
-				path,
-				rs_arena_printf(g->a,
-						"strconv.FormatInt(%s, 10)+\" "
-						"is less than min %s\"",
-						v, rs_gen_bound(g->a, c->min)));
-		}
-		if (c->has_max) {
-			go_fail_if(
-				g,
-				rs_arena_printf(g->a, "%s > %s", v,
-						go_int_bound(g, c->max)),
-				path,
-				rs_arena_printf(g->a,
-						"strconv.FormatInt(%s, 10)+\" "
-						"is more than max %s\"",
-						v, rs_gen_bound(g->a, c->max)));
-		}
-		break;
-	case RS_TYPE_FLOAT:
-		g->need_math = true;
-		go_fail_if(g,
-			   rs_arena_printf(
-				   g->a, "math.IsNaN(%s) || math.IsInf(%s, 0)",
-				   v, v),
-			   path, "\"not a finite number\"");
-		for (int k = 0; k < 2; k++) {
-			bool has = k ? c->has_max : c->has_min;
-			double bound = k ? c->max : c->min;
-			if (!has)
-				continue;
-			g->need_strconv = true;
-			go_fail_if(
-				g,
-				rs_arena_printf(g->a, "%s %s %s", v,
-						k ? ">" : "<",
-						rs_gen_bound(g->a, bound)),
-				path,
-				rs_arena_printf(
-					g->a,
-					"strconv.FormatFloat(%s, 'g', -1, 64)+"
-					"\" is %s %s\"",
-					v,
-					k ? "more than max" : "less than min",
-					rs_gen_bound(g->a, bound)));
-		}
-		break;
-	case RS_TYPE_BOOL:
-	case RS_TYPE_TIMESTAMP:
-		break;
-	case RS_TYPE_ENUM:
-		rs_emit_line(e, "if !%s.valid() {", v);
-		rs_emit_in(e);
-		{
-			const char *list = "";
-			for (size_t i = 0; i < t->enum_count; i++)
-				list = rs_arena_printf(g->a, "%s%s%s", list,
-						       i ? ", " : "",
-						       t->enum_values[i]);
-			go_fail(g, path,
-				rs_arena_printf(
-					g->a,
-					"\"'\"+string(%s)+\"' is not one "
-					"of %s\"",
-					v, rs_emit_escape(g->a, list, "\"\\")));
-		}
-		rs_emit_out(e);
-		rs_emit_line(e, "}");
-		break;
-	case RS_TYPE_OBJECT:
-		if (depth > 0) {
-			/* an element of an array: nil is not an object */
+	for (size_t i = 0; i < n; i++) {
+		const rs_check *c = &cs[i];
+		if (!go_spells(c))
+			continue;
+		switch (c->kind) {
+		case RS_CHECK_REQUIRED:
+		case RS_CHECK_INT64:
+		case RS_CHECK_TIME_ZONE:
+			break;
+		case RS_CHECK_TYPE:
 			go_fail_if(g, rs_arena_printf(g->a, "%s == nil", v),
-				   path, "\"expected an object, got null\"");
-		}
-		rs_emit_line(e,
-			     "if err := %s.validate(ev, ver, %s); err != nil {",
-			     v, path);
-		rs_emit_in(e);
-		rs_emit_line(e, "return err");
-		rs_emit_out(e);
-		rs_emit_line(e, "}");
-		break;
-	case RS_TYPE_ARRAY: {
-		if (depth == 0 && c->has_max_items) {
-			g->need_strconv = true;
+				   path, go_message(g, c, v, NULL));
+			break;
+		case RS_CHECK_FINITE:
+			g->need_math = true;
 			go_fail_if(g,
-				   rs_arena_printf(g->a, "len(%s) > %lld", v,
-						   (long long)c->max_items),
-				   path,
+				   rs_arena_printf(g->a,
+						   "math.IsNaN(%s) || "
+						   "math.IsInf(%s, 0)",
+						   v, v),
+				   path, go_message(g, c, v, NULL));
+			break;
+		case RS_CHECK_MIN:
+		case RS_CHECK_MAX:
+			go_fail_if(g,
+				   rs_arena_printf(
+					   g->a, "%s %s %s", v,
+					   c->kind == RS_CHECK_MIN ? "<" : ">",
+					   c->type->kind == RS_TYPE_INT
+						   ? go_int_bound(g, c->d)
+						   : c->bound),
+				   path, go_message(g, c, v, NULL));
+			break;
+		case RS_CHECK_UTF8:
+			g->need_utf8 = true;
+			go_fail_if(g,
+				   rs_arena_printf(g->a,
+						   "!utf8.ValidString(%s)", v),
+				   path, go_message(g, c, v, NULL));
+			break;
+		case RS_CHECK_MAX_LENGTH:
+		case RS_CHECK_MIN_LENGTH:
+			g->need_utf8 = true;
+			rs_emit_line(e,
+				     "if n := utf8.RuneCountInString(%s); "
+				     "n %s %lld {",
+				     v,
+				     c->kind == RS_CHECK_MAX_LENGTH ? ">" : "<",
+				     (long long)c->n);
+			rs_emit_in(e);
+			go_fail(g, path, go_message(g, c, v, "n"));
+			rs_emit_out(e);
+			rs_emit_line(e, "}");
+			break;
+		case RS_CHECK_PATTERN:
+			g->need_regexp = true;
+			go_fail_if(g,
+				   rs_arena_printf(g->a, "!%s.MatchString(%s)",
+						   go_pattern_var(g, f, c), v),
+				   path, go_message(g, c, v, NULL));
+			break;
+		case RS_CHECK_ENUM:
+			go_fail_if(g, rs_arena_printf(g->a, "!%s.valid()", v),
+				   path, go_message(g, c, v, NULL));
+			break;
+		case RS_CHECK_TIME_RANGE:
+			g->need_time = true;
+			go_fail_if(g,
 				   rs_arena_printf(
 					   g->a,
-					   "strconv.Itoa(len(%s))+\" items, "
-					   "more than max_items %lld\"",
-					   v, (long long)c->max_items));
-		}
-		const rs_type *it = t->items;
-		if (!go_has_checks(f, it, depth + 1))
+					   "%s.Before(time.Date(1, 1, 1, 0, 0, "
+					   "0, 0, time.UTC)) || "
+					   "%s.After(time.Date(9999, 12, 31, "
+					   "23, 59, 59, 999999999, time.UTC))",
+					   v, v),
+				   path, go_message(g, c, v, NULL));
 			break;
-		g->need_strconv = true;
-		const char *iv =
-			depth ? rs_arena_printf(g->a, "i%d", depth) : "i";
-		const char *xv =
-			depth ? rs_arena_printf(g->a, "x%d", depth) : "x";
-		rs_emit_line(e, "for %s, %s := range %s {", iv, xv, v);
-		rs_emit_in(e);
-		go_check_value(
-			g, f, it, xv,
-			rs_arena_printf(g->a, "%s+\"[\"+strconv.Itoa(%s)+\"]\"",
-					path, iv),
-			depth + 1);
-		rs_emit_out(e);
-		rs_emit_line(e, "}");
-		break;
-	}
+		case RS_CHECK_MAX_ITEMS:
+			go_fail_if(g,
+				   rs_arena_printf(g->a, "len(%s) > %lld", v,
+						   (long long)c->n),
+				   path,
+				   go_message(g, c, v,
+					      rs_arena_printf(g->a, "len(%s)",
+							      v)));
+			break;
+		case RS_CHECK_OBJECT:
+			rs_emit_line(e,
+				     "if err := %s.validate(ev, ver, %s); err "
+				     "!= nil {",
+				     v, path);
+			rs_emit_in(e);
+			rs_emit_line(e, "return err");
+			rs_emit_out(e);
+			rs_emit_line(e, "}");
+			break;
+		case RS_CHECK_ITEMS: {
+			int d = c->items[0].depth;
+			g->need_strconv = true;
+			const char *iv =
+				d > 1 ? rs_arena_printf(g->a, "i%d", d - 1)
+				      : "i";
+			const char *xv =
+				d > 1 ? rs_arena_printf(g->a, "x%d", d - 1)
+				      : "x";
+			rs_emit_line(e, "for %s, %s := range %s {", iv, xv, v);
+			rs_emit_in(e);
+			go_checks(g, f, c->items, c->item_count, xv,
+				  rs_arena_printf(g->a,
+						  "%s+\"[\"+strconv.Itoa(%s)+"
+						  "\"]\"",
+						  path, iv));
+			rs_emit_out(e);
+			rs_emit_line(e, "}");
+			break;
+		}
+		}
 	}
 }
 
@@ -633,25 +650,28 @@ static void go_class(go_ctx *g, const char *name, const char *doc,
 			ver ? go_quote(g, rs_arena_printf(g->a, "fields.%s",
 							  x->f->name))
 			    : rs_arena_printf(g->a, "path+\".%s\"", x->f->name);
+		size_t nc;
+		const rs_check *cs = rs_plan_checks(g->plan, x->f, &nc);
+		if (!cs) {
+			e->failed = true;
+			continue;
+		}
 		if (x->f->required) {
 			go_fail_if(
 				g,
-				rs_arena_printf(
-					g->a, "%s",
-					x->has ? rs_arena_printf(g->a, "!%s.%s",
-								 recv, x->has)
-					       : rs_arena_printf(
-							 g->a, "%s == nil", v)),
-				path, "\"missing required field\"");
-			go_check_value(g, x->f, &x->f->type, v, path, 0);
-		} else if (go_has_checks(x->f, &x->f->type, 0)) {
+				x->has ? rs_arena_printf(g->a, "!%s.%s", recv,
+							 x->has)
+				       : rs_arena_printf(g->a, "%s == nil", v),
+				path, go_message(g, &cs[0], v, NULL));
+			go_checks(g, x->f, cs + 1, nc - 1, v, path);
+		} else if (go_any(cs, nc)) {
 			rs_emit_line(
 				e, "if %s {",
 				x->has ? rs_arena_printf(g->a, "%s.%s", recv,
 							 x->has)
 				       : rs_arena_printf(g->a, "%s != nil", v));
 			rs_emit_in(e);
-			go_check_value(g, x->f, &x->f->type, v, path, 0);
+			go_checks(g, x->f, cs, nc, v, path);
 			rs_emit_out(e);
 			rs_emit_line(e, "}");
 		}

@@ -95,163 +95,216 @@ static void php_if(php_ctx *g, const char *cond, const char *path,
 	rs_emit_line(&g->body, "}");
 }
 
-/* Checks of one value $v of type t at path (a PHP expression). Scalars
- * arrive typed (strict_types); array elements are checked here. */
-static void php_check(php_ctx *g, const rs_field *f, const rs_type *t,
-		      const char *v, const char *path, int depth)
+/* Whether PHP needs code for check c: typed properties (strict_types)
+ * already hold only values of the field's type, an int is 64-bit and a
+ * DateTimeInterface always has a zone; list elements are not typed. */
+static bool php_spells(const rs_check *c)
+{
+	switch (c->kind) {
+	case RS_CHECK_TYPE:
+		return c->depth > 0;
+	case RS_CHECK_INT64:
+	case RS_CHECK_TIME_ZONE:
+		return false;
+	case RS_CHECK_ENUM:
+		return false; /* a backed enum case is a member */
+	case RS_CHECK_ITEMS:
+		for (size_t i = 0; i < c->item_count; i++)
+			if (php_spells(&c->items[i]))
+				return true;
+		return false;
+	default:
+		return true;
+	}
+}
+
+typedef struct php_msg {
+	php_ctx *g;
+	const rs_check *c;
+	const char *v, *count;
+} php_msg;
+
+static const char *php_msg_lit(void *ctx, const char *text)
+{
+	php_msg *m = ctx;
+	return php_quote(m->g, text);
+}
+
+static const char *php_msg_ph(void *ctx, char which)
+{
+	php_msg *m = ctx;
+	if (which == 'n')
+		return m->count;
+	if (which == 'k') {
+		m->g->need_error = true;
+		return rs_arena_printf(m->g->a, "ValidationException::kind(%s)",
+				       m->v);
+	}
+	if (m->c->type->kind == RS_TYPE_FLOAT)
+		return rs_arena_printf(m->g->a, "sprintf('%%.17g', %s)", m->v);
+	return m->v;
+}
+
+static const char *php_message(php_ctx *g, const rs_check *c, const char *v,
+			       const char *count)
+{
+	php_msg m = {g, c, v, count};
+	return rs_check_message(g->a, c->message, php_msg_lit, php_msg_ph, &m,
+				" . ");
+}
+
+static void php_check_if(php_ctx *g, const char *cond, const rs_check *c,
+			 const char *v, const char *path)
+{
+	php_if(g, cond, path, php_message(g, c, v, NULL));
+}
+
+/* Spells checks cs of value v at path (PHP expressions). */
+static void php_checks(php_ctx *g, const rs_check *cs, size_t n, const char *v,
+		       const char *path)
 {
 	rs_emit *e = &g->body;
-	const rs_constraints *c = &f->constraints;
-	const char *got = rs_arena_printf(g->a, "get_debug_type(%s)", v);
-	switch (t->kind) {
-	case RS_TYPE_STRING:
-		if (depth)
-			php_if(g, rs_arena_printf(g->a, "!is_string(%s)", v),
-			       path,
-			       rs_arena_printf(g->a,
-					       "'expected a string, got ' . %s",
-					       got));
-		if (c->has_max_length)
+	for (size_t i = 0; i < n; i++) {
+		const rs_check *c = &cs[i];
+		const rs_type *t = c->type;
+		if (!php_spells(c))
+			continue;
+		switch (c->kind) {
+		case RS_CHECK_INT64:
+		case RS_CHECK_TIME_ZONE:
+		case RS_CHECK_ENUM:
+			break;
+		case RS_CHECK_REQUIRED:
+			php_check_if(g, rs_arena_printf(g->a, "%s === null", v),
+				     c, v, path);
+			break;
+		case RS_CHECK_TYPE: {
+			const char *cond;
+			switch (t->kind) {
+			case RS_TYPE_INT:
+				cond = rs_arena_printf(g->a, "!is_int(%s)", v);
+				break;
+			case RS_TYPE_FLOAT:
+				cond = rs_arena_printf(
+					g->a, "!is_float(%s) && !is_int(%s)", v,
+					v);
+				break;
+			case RS_TYPE_STRING:
+				cond = rs_arena_printf(g->a, "!is_string(%s)",
+						       v);
+				break;
+			case RS_TYPE_BOOL:
+				cond = rs_arena_printf(g->a, "!is_bool(%s)", v);
+				break;
+			case RS_TYPE_ARRAY:
+				cond = rs_arena_printf(g->a, "!is_array(%s)",
+						       v);
+				break;
+			default:
+				cond = rs_arena_printf(g->a,
+						       "!%s instanceof %s", v,
+						       php_type(g, t));
+				break;
+			}
+			php_check_if(g, cond, c, v, path);
+			break;
+		}
+		case RS_CHECK_FINITE:
+			php_check_if(g,
+				     rs_arena_printf(
+					     g->a, "!is_finite((float) %s)", v),
+				     c, v, path);
+			break;
+		case RS_CHECK_MIN:
+		case RS_CHECK_MAX:
+			php_check_if(g,
+				     rs_arena_printf(g->a, "%s %s %s", v,
+						     c->kind == RS_CHECK_MIN
+							     ? "<"
+							     : ">",
+						     c->bound),
+				     c, v, path);
+			break;
+		case RS_CHECK_UTF8:
+			php_check_if(g,
+				     rs_arena_printf(g->a,
+						     "preg_match('//u', %s) "
+						     "!== 1",
+						     v),
+				     c, v, path);
+			break;
+		case RS_CHECK_MAX_LENGTH:
+		case RS_CHECK_MIN_LENGTH:
+			/* code points, without mbstring: the bytes that do
+			 * not continue a character (the text is valid) */
+			rs_emit_line(e,
+				     "$length = strlen(%s) - "
+				     "(int) preg_match_all('/[\\x80-\\xBF]/', "
+				     "%s);",
+				     v, v);
 			php_if(g,
-			       rs_arena_printf(g->a,
-					       "mb_strlen(%s, 'UTF-8') > %lld",
-					       v, (long long)c->max_length),
-			       path,
-			       rs_arena_printf(
-				       g->a,
-				       "mb_strlen(%s, 'UTF-8') . ' "
-				       "characters, more than max_length "
-				       "%lld'",
-				       v, (long long)c->max_length));
-		if (c->has_min_length)
-			php_if(g,
-			       rs_arena_printf(g->a,
-					       "mb_strlen(%s, 'UTF-8') < %lld",
-					       v, (long long)c->min_length),
-			       path,
-			       rs_arena_printf(
-				       g->a,
-				       "mb_strlen(%s, 'UTF-8') . ' "
-				       "characters, fewer than min_length "
-				       "%lld'",
-				       v, (long long)c->min_length));
-		if (c->pattern) {
-			/* '~' delimits; D: $ matches only at the very end */
+			       rs_arena_printf(g->a, "$length %s %lld",
+					       c->kind == RS_CHECK_MAX_LENGTH
+						       ? ">"
+						       : "<",
+					       (long long)c->n),
+			       path, php_message(g, c, v, "$length"));
+			break;
+		case RS_CHECK_PATTERN: {
+			/* '~' delimits; u: UTF-8 code points */
 			const char *re = rs_arena_printf(
-				g->a, "~^(?:%s)$~Du",
-				rs_emit_escape(g->a, c->pattern, "~"));
-			php_if(g,
-			       rs_arena_printf(g->a, "preg_match(%s, %s) !== 1",
-					       php_quote(g, re), v),
-			       path,
-			       php_quote(g,
-					 rs_arena_printf(
-						 g->a,
-						 "does not match pattern '%s'",
-						 c->pattern)));
+				g->a, "~%s~uD",
+				rs_emit_escape(g->a, c->spelled, "~"));
+			php_check_if(g,
+				     rs_arena_printf(g->a,
+						     "preg_match(%s, %s) !== 1",
+						     php_quote(g, re), v),
+				     c, v, path);
+			break;
 		}
-		break;
-	case RS_TYPE_INT:
-		if (depth)
-			php_if(g, rs_arena_printf(g->a, "!is_int(%s)", v), path,
-			       rs_arena_printf(
-				       g->a, "'expected an integer, got ' . %s",
-				       got));
-		goto bounds;
-	case RS_TYPE_FLOAT:
-		if (depth)
-			php_if(g,
-			       rs_arena_printf(g->a,
-					       "!is_float(%s) && !is_int(%s)",
-					       v, v),
-			       path,
-			       rs_arena_printf(g->a,
-					       "'expected a float, got ' . %s",
-					       got));
-		php_if(g, rs_arena_printf(g->a, "!is_finite((float) %s)", v),
-		       path, "'not a finite number'");
-	bounds:
-		if (c->has_min)
-			php_if(g,
-			       rs_arena_printf(g->a, "%s < %s", v,
-					       rs_gen_bound(g->a, c->min)),
-			       path,
-			       rs_arena_printf(g->a,
-					       "%s . ' is less than min %s'", v,
-					       rs_gen_bound(g->a, c->min)));
-		if (c->has_max)
-			php_if(g,
-			       rs_arena_printf(g->a, "%s > %s", v,
-					       rs_gen_bound(g->a, c->max)),
-			       path,
-			       rs_arena_printf(g->a,
-					       "%s . ' is more than max %s'", v,
-					       rs_gen_bound(g->a, c->max)));
-		break;
-	case RS_TYPE_BOOL:
-		if (depth)
-			php_if(g, rs_arena_printf(g->a, "!is_bool(%s)", v),
-			       path,
-			       rs_arena_printf(g->a,
-					       "'expected a bool, got ' . %s",
-					       got));
-		break;
-	case RS_TYPE_TIMESTAMP:
-	case RS_TYPE_ENUM:
-		if (depth) {
-			const char *type = php_type(g, t);
-			php_if(g,
-			       rs_arena_printf(g->a, "!%s instanceof %s", v,
-					       type),
-			       path,
-			       rs_arena_printf(g->a, "'expected %s, got ' . %s",
-					       rs_emit_escape(g->a, type, "\\"),
-					       got));
-		}
-		break;
-	case RS_TYPE_OBJECT: {
-		const char *type = php_type(g, t);
-		if (depth)
-			php_if(g,
-			       rs_arena_printf(g->a, "!%s instanceof %s", v,
-					       type),
-			       path,
-			       rs_arena_printf(g->a, "'expected %s, got ' . %s",
-					       type, got));
-		rs_emit_line(e, "%s->validateAt($ev, $ver, %s);", v, path);
-		break;
-	}
-	case RS_TYPE_ARRAY: {
-		if (depth)
-			php_if(g, rs_arena_printf(g->a, "!is_array(%s)", v),
-			       path,
-			       rs_arena_printf(g->a,
-					       "'expected a list, got ' . %s",
-					       got));
-		if (depth == 0 && c->has_max_items)
+		case RS_CHECK_TIME_RANGE:
+			php_check_if(g,
+				     rs_arena_printf(g->a,
+						     "%s->getTimestamp() < "
+						     "-62135596800 || "
+						     "%s->getTimestamp() > "
+						     "253402300799",
+						     v, v),
+				     c, v, path);
+			break;
+		case RS_CHECK_MAX_ITEMS:
 			php_if(g,
 			       rs_arena_printf(g->a, "count(%s) > %lld", v,
-					       (long long)c->max_items),
+					       (long long)c->n),
 			       path,
-			       rs_arena_printf(g->a,
-					       "count(%s) . ' items, more than "
-					       "max_items %lld'",
-					       v, (long long)c->max_items));
-		const char *iv =
-			depth ? rs_arena_printf(g->a, "$i%d", depth) : "$i";
-		const char *xv =
-			depth ? rs_arena_printf(g->a, "$x%d", depth) : "$x";
-		rs_emit_line(e, "foreach (array_values(%s) as %s => %s) {", v,
-			     iv, xv);
-		rs_emit_in(e);
-		php_check(
-			g, f, t->items, xv,
-			rs_arena_printf(g->a, "%s . '[' . %s . ']'", path, iv),
-			depth + 1);
-		rs_emit_out(e);
-		rs_emit_line(e, "}");
-		break;
-	}
+			       php_message(
+				       g, c, v,
+				       rs_arena_printf(g->a, "count(%s)", v)));
+			break;
+		case RS_CHECK_OBJECT:
+			rs_emit_line(e, "%s->validateAt($ev, $ver, %s);", v,
+				     path);
+			break;
+		case RS_CHECK_ITEMS: {
+			int d = c->items[0].depth;
+			const char *iv =
+				d > 1 ? rs_arena_printf(g->a, "$i%d", d - 1)
+				      : "$i";
+			const char *xv =
+				d > 1 ? rs_arena_printf(g->a, "$x%d", d - 1)
+				      : "$x";
+			rs_emit_line(e,
+				     "foreach (array_values(%s) as %s => %s) {",
+				     v, iv, xv);
+			rs_emit_in(e);
+			php_checks(g, c->items, c->item_count, xv,
+				   rs_arena_printf(g->a, "%s . '[' . %s . ']'",
+						   path, iv));
+			rs_emit_out(e);
+			rs_emit_line(e, "}");
+			break;
+		}
+		}
 	}
 }
 
@@ -515,24 +568,25 @@ static void php_class(php_ctx *g, const char *name, const char *doc,
 							   x->f->name))
 			    : rs_arena_printf(g->a, "$path . '.%s'",
 					      x->f->name);
+		size_t nc;
+		const rs_check *cs = rs_plan_checks(g->plan, x->f, &nc);
+		if (!cs) {
+			e->failed = true;
+			continue;
+		}
 		if (x->f->required) {
-			php_if(g, rs_arena_printf(g->a, "%s === null", v), path,
-			       "'missing required field'");
-			php_check(g, x->f, &x->f->type, v, path, 0);
+			php_checks(g, cs, nc, v, path);
 		} else {
-			size_t before = e->out.len;
+			bool any = false;
+			for (size_t k = 0; k < nc; k++)
+				any = any || php_spells(&cs[k]);
+			if (!any)
+				continue;
 			rs_emit_line(e, "if (%s !== null) {", v);
-			size_t head = e->out.len;
 			rs_emit_in(e);
-			php_check(g, x->f, &x->f->type, v, path, 0);
+			php_checks(g, cs, nc, v, path);
 			rs_emit_out(e);
-			if (e->out.len == head) {
-				/* nothing to check: drop the empty if */
-				e->out.len = before;
-				e->out.data[before] = '\0';
-			} else {
-				rs_emit_line(e, "}");
-			}
+			rs_emit_line(e, "}");
 		}
 	}
 	rs_emit_out(e);
@@ -724,7 +778,7 @@ int rs_gen_php(const rs_plan *plan, const rs_langpack_options *o,
 		"    \"require\": {\n"
 		"        \"php\": \">=8.1\",\n"
 		"        \"ext-json\": \"*\",\n"
-		"        \"ext-mbstring\": \"*\"\n"
+		"        \"ext-pcre\": \"*\"\n"
 		"    },\n"
 		"    \"autoload\": {\n"
 		"        \"psr-4\": {\n"

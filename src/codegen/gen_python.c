@@ -23,8 +23,9 @@ typedef struct py_ctx {
 		enc_time;
 	const char **imported; /* named object classes events.py imports */
 	size_t imported_count, imported_cap;
-	const char *pattern_names[256], *pattern_values[256];
-	size_t pattern_count;
+	const char **pattern_names, **pattern_values;
+	size_t pattern_count, pattern_cap;
+	bool need_kind, need_surrogate, need_time_range;
 } py_ctx;
 
 /* Names that may not be an attribute of a generated class: keywords, and
@@ -250,192 +251,238 @@ static void py_raise(py_ctx *g, const char *path, const char *msg)
 	rs_emit_line(e, ")");
 }
 
-static void py_check(py_ctx *g, const rs_field *f, const rs_type *t,
-		     const char *v, const char *path, int depth)
+/* A check's message as a Python string (an f-string when it has a
+ * placeholder). */
+static const char *py_message(py_ctx *g, const rs_check *c, const char *v)
+{
+	rs_buf b = RS_BUF_INIT;
+	bool f = strchr(c->message, '\x01') != NULL;
+	int rc = rs_buf_puts(&b, f ? "f\"" : "\"");
+	for (const char *s = c->message; *s && !rc; s++) {
+		if (*s == '\x01' && s[1]) {
+			s++;
+			if (*s == 'n')
+				rc = rs_buf_printf(&b, "{len(%s)}", v);
+			else if (*s == 'k') {
+				g->need_kind = true;
+				rc = rs_buf_printf(&b, "{_kind(%s)}", v);
+			} else if (c->type->kind == RS_TYPE_FLOAT)
+				rc = rs_buf_printf(&b, "{%s:.17g}", v);
+			else
+				rc = rs_buf_printf(&b, "{%s}", v);
+		} else if (f && (*s == '{' || *s == '}')) {
+			rc = rs_buf_putc(&b, *s) || rs_buf_putc(&b, *s);
+		} else if (*s == '"' || *s == '\\') {
+			rc = rs_buf_putc(&b, '\\') || rs_buf_putc(&b, *s);
+		} else if ((unsigned char)*s < 0x20) {
+			rc = rs_buf_printf(&b, "\\x%02x", (unsigned char)*s) <
+			     0;
+		} else {
+			rc = rs_buf_putc(&b, *s);
+		}
+	}
+	if (!rc)
+		rc = rs_buf_putc(&b, '"');
+	const char *out = rs_arena_strdup(g->a, b.data ? b.data : "\"\"");
+	if (rc || !out)
+		g->body.failed = true;
+	rs_buf_free(&b);
+	return out ? out : "\"\"";
+}
+
+/* if cond: raise the check's error */
+static void py_raise_if(py_ctx *g, const char *cond, const rs_check *c,
+			const char *v, const char *path)
+{
+	rs_emit_line(&g->body, "if %s:", cond);
+	rs_emit_in(&g->body);
+	py_raise(g, path, py_message(g, c, v));
+	rs_emit_out(&g->body);
+}
+
+/* The module variable of a pattern, compiled when the module loads. */
+static const char *py_pattern_var(py_ctx *g, const rs_field *f,
+				  const rs_check *c)
+{
+	g->need_re = true;
+	const char *var = rs_arena_printf(g->a, "_%s_%s_PATTERN",
+					  py_upper_snake(g, g->owner),
+					  rs_name_upper(g->a, f->name));
+	if (g->pattern_count == g->pattern_cap) {
+		size_t cap = g->pattern_cap ? 2 * g->pattern_cap : 16;
+		const char **n = rs_arena_calloc(g->a, cap, sizeof *n);
+		const char **v = rs_arena_calloc(g->a, cap, sizeof *v);
+		if (!n || !v) {
+			g->body.failed = true;
+			return var;
+		}
+		if (g->pattern_count) {
+			memcpy(n, g->pattern_names,
+			       g->pattern_count * sizeof *n);
+			memcpy(v, g->pattern_values,
+			       g->pattern_count * sizeof *v);
+		}
+		g->pattern_names = n;
+		g->pattern_values = v;
+		g->pattern_cap = cap;
+	}
+	g->pattern_names[g->pattern_count] = var;
+	g->pattern_values[g->pattern_count++] = py_quote(g, c->spelled);
+	return var;
+}
+
+/* Spells checks cs of value v at path (Python expressions). Python's
+ * values are not typed at run time: every check has code. */
+static void py_checks(py_ctx *g, const rs_field *f, const rs_check *cs,
+		      size_t n, const char *v, const char *path)
 {
 	rs_emit *e = &g->body;
-	const rs_constraints *c = &f->constraints;
-	const char *got = rs_arena_printf(g->a, "type(%s).__name__", v);
-	switch (t->kind) {
-	case RS_TYPE_STRING:
-		rs_emit_line(e, "if not isinstance(%s, str):", v);
-		rs_emit_in(e);
-		py_raise(g, path,
-			 rs_arena_printf(g->a,
-					 "\"expected a string, got \" + %s",
-					 got));
-		rs_emit_out(e);
-		if (c->has_max_length) {
-			rs_emit_line(e, "if len(%s) > %lld:", v,
-				     (long long)c->max_length);
-			rs_emit_in(e);
-			py_raise(
-				g, path,
-				rs_arena_printf(g->a,
-						"f\"{len(%s)} characters, more "
-						"than max_length %lld\"",
-						v, (long long)c->max_length));
-			rs_emit_out(e);
-		}
-		if (c->has_min_length) {
-			rs_emit_line(e, "if len(%s) < %lld:", v,
-				     (long long)c->min_length);
-			rs_emit_in(e);
-			py_raise(g, path,
-				 rs_arena_printf(
-					 g->a,
-					 "f\"{len(%s)} characters, fewer "
-					 "than min_length %lld\"",
-					 v, (long long)c->min_length));
-			rs_emit_out(e);
-		}
-		if (c->pattern) {
-			g->need_re = true;
-			char *var =
-				rs_arena_printf(g->a, "_%s_%s_PATTERN",
-						py_upper_snake(g, g->owner),
-						rs_name_upper(g->a, f->name));
-			if (g->pattern_count < 256) {
-				g->pattern_names[g->pattern_count] = var;
-				g->pattern_values[g->pattern_count++] =
-					py_quote(g, c->pattern);
+	for (size_t i = 0; i < n; i++) {
+		const rs_check *c = &cs[i];
+		const rs_type *t = c->type;
+		switch (c->kind) {
+		case RS_CHECK_REQUIRED:
+			py_raise_if(g, rs_arena_printf(g->a, "%s is None", v),
+				    c, v, path);
+			break;
+		case RS_CHECK_TYPE: {
+			const char *cond;
+			switch (t->kind) {
+			case RS_TYPE_INT:
+				g->need_is_int = true;
+				cond = rs_arena_printf(g->a, "not _is_int(%s)",
+						       v);
+				break;
+			case RS_TYPE_FLOAT:
+				g->need_is_float = true;
+				cond = rs_arena_printf(g->a,
+						       "not _is_float(%s)", v);
+				break;
+			case RS_TYPE_BOOL:
+				cond = rs_arena_printf(
+					g->a, "not isinstance(%s, bool)", v);
+				break;
+			case RS_TYPE_TIMESTAMP:
+				g->need_datetime = true;
+				cond = rs_arena_printf(
+					g->a, "not isinstance(%s, datetime)",
+					v);
+				break;
+			case RS_TYPE_OBJECT:
+				cond = rs_arena_printf(g->a,
+						       "not isinstance(%s, %s)",
+						       v, py_type(g, t));
+				break;
+			case RS_TYPE_ARRAY:
+				cond = rs_arena_printf(
+					g->a, "not isinstance(%s, list)", v);
+				break;
+			default: /* strings and enums (a str subclass) */
+				cond = rs_arena_printf(
+					g->a, "not isinstance(%s, str)", v);
+				break;
 			}
-			rs_emit_line(e, "if not %s.fullmatch(%s):", var, v);
-			rs_emit_in(e);
-			py_raise(g, path,
-				 py_quote(g,
-					  rs_arena_printf(
-						  g->a,
-						  "does not match pattern '%s'",
-						  c->pattern)));
-			rs_emit_out(e);
+			py_raise_if(g, cond, c, v, path);
+			break;
 		}
-		break;
-	case RS_TYPE_INT:
-		g->need_is_int = true;
-		rs_emit_line(e, "if not _is_int(%s):", v);
-		rs_emit_in(e);
-		py_raise(g, path,
-			 rs_arena_printf(g->a,
-					 "\"expected an integer, got \" + %s",
-					 got));
-		rs_emit_out(e);
-		rs_emit_line(e, "if not -(2**63) <= %s < 2**63:", v);
-		rs_emit_in(e);
-		py_raise(g, path,
-			 rs_arena_printf(g->a,
-					 "f\"{%s} is out of the int64 range\"",
-					 v));
-		rs_emit_out(e);
-		goto bounds;
-	case RS_TYPE_FLOAT:
-		g->need_math = true;
-		g->need_is_float = true;
-		rs_emit_line(e, "if not _is_float(%s):", v);
-		rs_emit_in(e);
-		py_raise(g, path,
-			 rs_arena_printf(
-				 g->a, "\"expected a float, got \" + %s", got));
-		rs_emit_out(e);
-		rs_emit_line(e, "if not math.isfinite(%s):", v);
-		rs_emit_in(e);
-		py_raise(g, path, "\"not a finite number\"");
-		rs_emit_out(e);
-	bounds:
-		if (c->has_min) {
-			rs_emit_line(e, "if %s < %s:", v,
-				     rs_gen_bound(g->a, c->min));
+		case RS_CHECK_INT64:
+			py_raise_if(
+				g,
+				rs_arena_printf(
+					g->a, "not -(2**63) <= %s < 2**63", v),
+				c, v, path);
+			break;
+		case RS_CHECK_FINITE:
+			g->need_math = true;
+			py_raise_if(g,
+				    rs_arena_printf(g->a,
+						    "not math.isfinite(%s)", v),
+				    c, v, path);
+			break;
+		case RS_CHECK_MIN:
+		case RS_CHECK_MAX:
+			py_raise_if(g,
+				    rs_arena_printf(
+					    g->a, "%s %s %s", v,
+					    c->kind == RS_CHECK_MIN ? "<" : ">",
+					    c->bound),
+				    c, v, path);
+			break;
+		case RS_CHECK_UTF8:
+			/* a str is code points; a lone surrogate is not
+			 * text (it cannot be encoded as UTF-8) */
+			g->need_re = g->need_surrogate = true;
+			py_raise_if(g,
+				    rs_arena_printf(g->a,
+						    "_SURROGATE.search(%s)", v),
+				    c, v, path);
+			break;
+		case RS_CHECK_MAX_LENGTH:
+		case RS_CHECK_MIN_LENGTH:
+			py_raise_if(
+				g,
+				rs_arena_printf(g->a, "len(%s) %s %lld", v,
+						c->kind == RS_CHECK_MAX_LENGTH
+							? ">"
+							: "<",
+						(long long)c->n),
+				c, v, path);
+			break;
+		case RS_CHECK_PATTERN:
+			py_raise_if(g,
+				    rs_arena_printf(g->a,
+						    "not %s.fullmatch(%s)",
+						    py_pattern_var(g, f, c), v),
+				    c, v, path);
+			break;
+		case RS_CHECK_ENUM:
+			py_raise_if(g,
+				    rs_arena_printf(
+					    g->a, "not isinstance(%s, %s)", v,
+					    rs_plan_enum_name(g->plan, t)),
+				    c, v, path);
+			break;
+		case RS_CHECK_TIME_ZONE:
+			py_raise_if(g,
+				    rs_arena_printf(
+					    g->a, "%s.utcoffset() is None", v),
+				    c, v, path);
+			break;
+		case RS_CHECK_TIME_RANGE:
+			g->need_time_range = true;
+			py_raise_if(g,
+				    rs_arena_printf(g->a,
+						    "not _TIME_MIN <= %s <= "
+						    "_TIME_MAX",
+						    v),
+				    c, v, path);
+			break;
+		case RS_CHECK_MAX_ITEMS:
+			py_raise_if(g,
+				    rs_arena_printf(g->a, "len(%s) > %lld", v,
+						    (long long)c->n),
+				    c, v, path);
+			break;
+		case RS_CHECK_OBJECT:
+			rs_emit_line(e, "%s._validate(ev, ver, %s)", v, path);
+			break;
+		case RS_CHECK_ITEMS: {
+			int d = c->items[0].depth;
+			const char *iv =
+				d > 1 ? rs_arena_printf(g->a, "i%d", d - 1)
+				      : "i";
+			const char *xv = py_item_name(g, v);
+			rs_emit_line(e, "for %s, %s in enumerate(%s):", iv, xv,
+				     v);
 			rs_emit_in(e);
-			py_raise(g, path,
-				 rs_arena_printf(
-					 g->a, "f\"{%s} is less than min %s\"",
-					 v, rs_gen_bound(g->a, c->min)));
+			/* the path of an element is built only when needed */
+			py_checks(g, f, c->items, c->item_count, xv,
+				  rs_arena_printf(g->a, "%s + f\"[{%s}]\"",
+						  path, iv));
 			rs_emit_out(e);
+			break;
 		}
-		if (c->has_max) {
-			rs_emit_line(e, "if %s > %s:", v,
-				     rs_gen_bound(g->a, c->max));
-			rs_emit_in(e);
-			py_raise(g, path,
-				 rs_arena_printf(
-					 g->a, "f\"{%s} is more than max %s\"",
-					 v, rs_gen_bound(g->a, c->max)));
-			rs_emit_out(e);
 		}
-		break;
-	case RS_TYPE_BOOL:
-		rs_emit_line(e, "if not isinstance(%s, bool):", v);
-		rs_emit_in(e);
-		py_raise(g, path,
-			 rs_arena_printf(g->a, "\"expected a bool, got \" + %s",
-					 got));
-		rs_emit_out(e);
-		break;
-	case RS_TYPE_TIMESTAMP:
-		rs_emit_line(e, "if not isinstance(%s, datetime):", v);
-		rs_emit_in(e);
-		py_raise(g, path,
-			 rs_arena_printf(g->a,
-					 "\"expected a datetime, got \" + %s",
-					 got));
-		rs_emit_out(e);
-		rs_emit_line(e, "if %s.utcoffset() is None:", v);
-		rs_emit_in(e);
-		py_raise(g, path, "\"a timestamp needs a time zone\"");
-		rs_emit_out(e);
-		break;
-	case RS_TYPE_ENUM: {
-		const char *name = rs_plan_enum_name(g->plan, t);
-		rs_emit_line(e, "if not isinstance(%s, %s):", v, name);
-		rs_emit_in(e);
-		py_raise(g, path,
-			 rs_arena_printf(g->a, "\"expected %s, got \" + %s",
-					 name, got));
-		rs_emit_out(e);
-		break;
-	}
-	case RS_TYPE_OBJECT: {
-		const char *name = py_type(g, t);
-		rs_emit_line(e, "if not isinstance(%s, %s):", v, name);
-		rs_emit_in(e);
-		py_raise(g, path,
-			 rs_arena_printf(g->a, "\"expected %s, got \" + %s",
-					 name, got));
-		rs_emit_out(e);
-		rs_emit_line(e, "%s._validate(ev, ver, %s)", v, path);
-		break;
-	}
-	case RS_TYPE_ARRAY: {
-		rs_emit_line(e, "if not isinstance(%s, list):", v);
-		rs_emit_in(e);
-		py_raise(g, path,
-			 rs_arena_printf(g->a, "\"expected a list, got \" + %s",
-					 got));
-		rs_emit_out(e);
-		if (depth == 0 && c->has_max_items) {
-			rs_emit_line(e, "if len(%s) > %lld:", v,
-				     (long long)c->max_items);
-			rs_emit_in(e);
-			py_raise(
-				g, path,
-				rs_arena_printf(g->a,
-						"f\"{len(%s)} items, more than "
-						"max_items %lld\"",
-						v, (long long)c->max_items));
-			rs_emit_out(e);
-		}
-		const char *iv =
-			depth ? rs_arena_printf(g->a, "i%d", depth) : "i";
-		const char *xv = py_item_name(g, v);
-		rs_emit_line(e, "for %s, %s in enumerate(%s):", iv, xv, v);
-		rs_emit_in(e);
-		/* the path of an element is built only when it is needed */
-		const char *epath =
-			rs_arena_printf(g->a, "%s + f\"[{%s}]\"", path, iv);
-		py_check(g, f, t->items, xv, epath, depth + 1);
-		rs_emit_out(e);
-		break;
-	}
 	}
 }
 
@@ -655,16 +702,18 @@ static void py_class(py_ctx *g, const char *name, const char *doc,
 							  x->f->name))
 			    : rs_arena_printf(g->a, "path + \".%s\"",
 					      x->f->name);
+		size_t nc;
+		const rs_check *cs = rs_plan_checks(g->plan, x->f, &nc);
+		if (!cs) {
+			e->failed = true;
+			continue;
+		}
 		if (x->f->required) {
-			rs_emit_line(e, "if %s is None:", v);
-			rs_emit_in(e);
-			py_raise(g, path, "\"missing required field\"");
-			rs_emit_out(e);
-			py_check(g, x->f, &x->f->type, v, path, 0);
+			py_checks(g, x->f, cs, nc, v, path);
 		} else {
 			rs_emit_line(e, "if %s is not None:", v);
 			rs_emit_in(e);
-			py_check(g, x->f, &x->f->type, v, path, 0);
+			py_checks(g, x->f, cs, nc, v, path);
 			rs_emit_out(e);
 		}
 	}
@@ -751,6 +800,7 @@ static void py_reset(py_ctx *g, bool in_events)
 	g->need_error = g->enc_string = g->enc_int = g->enc_float = false;
 	g->enc_bool = g->enc_time = false;
 	g->need_is_int = g->need_is_float = false;
+	g->need_kind = g->need_surrogate = g->need_time_range = false;
 	g->imported_count = 0;
 	g->pattern_count = 0;
 }
@@ -776,7 +826,9 @@ static int py_finish(py_ctx *g, rs_langpack *out, const char *path,
 		rs_emit_line(&f, "import re");
 	if (g->need_warnings)
 		rs_emit_line(&f, "import warnings");
-	if (g->need_datetime)
+	if (g->need_datetime && g->need_time_range)
+		rs_emit_line(&f, "from datetime import datetime, timezone");
+	else if (g->need_datetime)
 		rs_emit_line(&f, "from datetime import datetime");
 	if (g->need_enum)
 		rs_emit_line(&f, "from enum import Enum");
@@ -813,11 +865,51 @@ static int py_finish(py_ctx *g, rs_langpack *out, const char *path,
 			rs_emit_line(&f, "    %s,", names[i]);
 		rs_emit_line(&f, ")");
 	}
-	if (g->pattern_count) {
+	if (g->pattern_count || g->need_surrogate)
 		rs_emit_blank(&f);
+	if (g->pattern_count) {
 		for (size_t i = 0; i < g->pattern_count; i++)
 			rs_emit_line(&f, "%s = re.compile(%s)",
 				     g->pattern_names[i], g->pattern_values[i]);
+	}
+	if (g->need_surrogate)
+		rs_emit_line(
+			&f,
+			"_SURROGATE = re.compile(\"[\\\\ud800-\\\\udfff]\")");
+	if (g->need_time_range) {
+		if (!g->pattern_count && !g->need_surrogate)
+			rs_emit_blank(&f);
+		rs_emit_line(&f, "_TIME_MIN = datetime(1, 1, 1, "
+				 "tzinfo=timezone.utc)");
+		rs_emit_line(&f, "_TIME_MAX = datetime(");
+		rs_emit_line(&f, "    9999, 12, 31, 23, 59, 59, 999999, "
+				 "tzinfo=timezone.utc");
+		rs_emit_line(&f, ")");
+	}
+	/* the collector's words for a value of the wrong JSON kind */
+	if (g->need_kind) {
+		static const char *const kind_fn[] = {
+			"def _kind(value: object) -> str:",
+			"    if value is None:",
+			"        return \"null\"",
+			"    if isinstance(value, bool):",
+			"        return \"a bool\"",
+			"    if isinstance(value, int):",
+			"        return \"an integer\"",
+			"    if isinstance(value, float):",
+			"        return \"a number\"",
+			"    if isinstance(value, str):",
+			"        return \"a string\"",
+			"    if isinstance(value, list):",
+			"        return \"an array\"",
+			"    if isinstance(value, dict):",
+			"        return \"an object\"",
+			"    return type(value).__name__",
+		};
+		rs_emit_blank(&f);
+		rs_emit_blank(&f);
+		for (size_t i = 0; i < sizeof kind_fn / sizeof *kind_fn; i++)
+			rs_emit_line(&f, "%s", kind_fn[i]);
 	}
 	/* bool is an int in Python; the registry's int and float are not */
 	if (g->need_is_int) {

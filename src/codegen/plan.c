@@ -2,6 +2,7 @@
 #include "codegen/plan.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -347,4 +348,238 @@ void rs_plan_free(rs_plan *p)
 	free(p->taken);
 	rs_arena_free(p->arena);
 	memset(p, 0, sizeof *p);
+}
+
+/* The checks: one list per field, worked out here for every language. */
+
+typedef struct check_list {
+	rs_check *items;
+	size_t count, cap;
+} check_list;
+
+static rs_check *check_add(const rs_plan *p, check_list *l, rs_check_kind k,
+			   const rs_type *t, int depth, const char *reason,
+			   const char *message)
+{
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		rs_check *a = rs_arena_calloc(p->arena, cap, sizeof *a);
+		if (!a)
+			return NULL;
+		if (l->count)
+			memcpy(a, l->items, l->count * sizeof *a);
+		l->items = a;
+		l->cap = cap;
+	}
+	rs_check *c = &l->items[l->count++];
+	*c = (rs_check){.kind = k,
+			.type = t,
+			.depth = depth,
+			.reason = reason,
+			.message = message};
+	return message ? c : NULL;
+}
+
+/* What the collector says a value of the wrong type should have been. */
+static const char *expected(const rs_type *t)
+{
+	switch (t->kind) {
+	case RS_TYPE_STRING:
+	case RS_TYPE_ENUM:
+		return "expected a string";
+	case RS_TYPE_INT:
+		return "expected an integer";
+	case RS_TYPE_FLOAT:
+		return "expected a float";
+	case RS_TYPE_BOOL:
+		return "expected a bool";
+	case RS_TYPE_TIMESTAMP:
+		return "expected an RFC 3339 timestamp string";
+	case RS_TYPE_OBJECT:
+		return "expected an object";
+	case RS_TYPE_ARRAY:
+		return "expected an array";
+	}
+	return "expected a value";
+}
+
+/* The enum's members as the collector lists them: ", "-separated, cut
+ * after 150 bytes with ", ...". */
+static const char *enum_list(const rs_plan *p, const rs_type *t)
+{
+	char list[200];
+	size_t o = 0;
+	list[0] = '\0';
+	for (size_t i = 0; i < t->enum_count && o < 150; i++) {
+		int w = snprintf(list + o, sizeof list - o, "%s%s",
+				 i ? ", " : "", t->enum_values[i]);
+		o += (size_t)w;
+		if (o >= sizeof list)
+			o = sizeof list - 1;
+	}
+	return rs_arena_printf(p->arena, "%s%s", list, o >= 150 ? ", ..." : "");
+}
+
+/* The pattern for the plan's language: anchored to the whole value. */
+static const char *spell_pattern(const rs_plan *p, const char *pattern)
+{
+	switch (p->lang) {
+	case RS_LANG_GO:
+		return rs_arena_printf(p->arena, "^(?:%s)$", pattern);
+	case RS_LANG_PYTHON:
+		return pattern; /* used with re.fullmatch */
+	case RS_LANG_PHP:
+		return rs_arena_printf(p->arena, "\\A(?:%s)\\z", pattern);
+	}
+	return pattern;
+}
+
+static int value_checks(const rs_plan *p, const rs_field *f, const rs_type *t,
+			int depth, check_list *l)
+{
+	const rs_constraints *c = &f->constraints;
+	rs_arena *a = p->arena;
+	rs_check *k;
+#define ADD(kind, reason, msg)                                                 \
+	do {                                                                   \
+		if (!(k = check_add(p, l, kind, t, depth, reason, msg)))       \
+			return RS_ENOMEM;                                      \
+	} while (0)
+	ADD(RS_CHECK_TYPE, "type",
+	    rs_arena_printf(a, "%s, got " RS_MSG_KIND, expected(t)));
+	switch (t->kind) {
+	case RS_TYPE_INT:
+	case RS_TYPE_FLOAT:
+		if (t->kind == RS_TYPE_INT)
+			ADD(RS_CHECK_INT64, "range",
+			    RS_MSG_VALUE " is out of the int64 range");
+		else
+			ADD(RS_CHECK_FINITE, "not_finite",
+			    "not a finite number");
+		if (c->has_min) {
+			const char *b = rs_arena_printf(a, "%.17g", c->min);
+			ADD(RS_CHECK_MIN, "min",
+			    rs_arena_printf(
+				    a, RS_MSG_VALUE " is less than min %s", b));
+			k->d = c->min;
+			k->bound = b;
+		}
+		if (c->has_max) {
+			const char *b = rs_arena_printf(a, "%.17g", c->max);
+			ADD(RS_CHECK_MAX, "max",
+			    rs_arena_printf(
+				    a, RS_MSG_VALUE " is more than max %s", b));
+			k->d = c->max;
+			k->bound = b;
+		}
+		break;
+	case RS_TYPE_STRING:
+		ADD(RS_CHECK_UTF8, "utf8", "not valid UTF-8 text");
+		if (c->has_max_length) {
+			ADD(RS_CHECK_MAX_LENGTH, "max_length",
+			    rs_arena_printf(a,
+					    RS_MSG_COUNT " characters, more "
+							 "than max_length %lld",
+					    (long long)c->max_length));
+			k->n = c->max_length;
+		}
+		if (c->has_min_length) {
+			ADD(RS_CHECK_MIN_LENGTH, "min_length",
+			    rs_arena_printf(a,
+					    RS_MSG_COUNT " characters, fewer "
+							 "than min_length %lld",
+					    (long long)c->min_length));
+			k->n = c->min_length;
+		}
+		if (c->pattern) {
+			ADD(RS_CHECK_PATTERN, "pattern",
+			    rs_arena_printf(a, "does not match pattern '%s'",
+					    c->pattern));
+			k->pattern = c->pattern;
+			if (!(k->spelled = spell_pattern(p, c->pattern)))
+				return RS_ENOMEM;
+		}
+		break;
+	case RS_TYPE_ENUM:
+		ADD(RS_CHECK_ENUM, "enum",
+		    rs_arena_printf(a, "'" RS_MSG_VALUE "' is not one of %s",
+				    enum_list(p, t)));
+		break;
+	case RS_TYPE_TIMESTAMP:
+		ADD(RS_CHECK_TIME_ZONE, "timestamp",
+		    "not an RFC 3339 timestamp: time zone missing (end with Z "
+		    "or +hh:mm)");
+		ADD(RS_CHECK_TIME_RANGE, "timestamp",
+		    "not an RFC 3339 timestamp: date or time out of range");
+		break;
+	case RS_TYPE_OBJECT:
+		ADD(RS_CHECK_OBJECT, "object", "");
+		break;
+	case RS_TYPE_ARRAY: {
+		if (depth == 0 && c->has_max_items) {
+			ADD(RS_CHECK_MAX_ITEMS, "max_items",
+			    rs_arena_printf(a,
+					    RS_MSG_COUNT " items, more than "
+							 "max_items %lld",
+					    (long long)c->max_items));
+			k->n = c->max_items;
+		}
+		check_list sub = {0};
+		int rc = value_checks(p, f, t->items, depth + 1, &sub);
+		if (rc)
+			return rc;
+		ADD(RS_CHECK_ITEMS, "items", "");
+		k->items = sub.items;
+		k->item_count = sub.count;
+		break;
+	}
+	case RS_TYPE_BOOL:
+		break;
+	}
+#undef ADD
+	return 0;
+}
+
+const rs_check *rs_plan_checks(const rs_plan *p, const rs_field *f,
+			       size_t *count)
+{
+	check_list l = {0};
+	*count = 0;
+	if (f->required && !check_add(p, &l, RS_CHECK_REQUIRED, &f->type, 0,
+				      "required", "missing required field"))
+		goto nomem;
+	int rc = value_checks(p, f, &f->type, 0, &l);
+	if (rc == RS_ENOMEM)
+		goto nomem;
+	if (rc)
+		return NULL;
+	*count = l.count;
+	return l.items;
+nomem:
+	rs_error_set(RS_ENOMEM, "out of memory planning the checks");
+	return NULL;
+}
+
+const char *rs_check_message(rs_arena *a, const char *tmpl,
+			     const char *(*lit)(void *ctx, const char *text),
+			     const char *(*ph)(void *ctx, char which),
+			     void *ctx, const char *sep)
+{
+	const char *out = NULL;
+	const char *s = tmpl;
+	while (*s) {
+		const char *part;
+		if (*s == '\x01' && s[1]) {
+			part = ph(ctx, s[1]);
+			s += 2;
+		} else {
+			size_t n = strcspn(s, "\x01");
+			part = lit(ctx, rs_arena_printf(a, "%.*s", (int)n, s));
+			s += n;
+		}
+		if (!part)
+			return NULL;
+		out = out ? rs_arena_printf(a, "%s%s%s", out, sep, part) : part;
+	}
+	return out ? out : lit(ctx, "");
 }

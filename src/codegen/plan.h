@@ -62,6 +62,72 @@ typedef struct rs_plan {
 	size_t taken_cap, taken_count;
 } rs_plan;
 
+/* The checks of one value, in the order every validator applies them
+ * (docs/registry.md, "Types and constraints"; the collector's order in
+ * src/validate/validate.c), so all report the same first failure. The plan
+ * works them out once; each emitter only spells each kind in its language,
+ * and may spell a kind as nothing where the language's types already
+ * guarantee it (a Go int64 is always in range). */
+typedef enum rs_check_kind {
+	RS_CHECK_REQUIRED,   /* the field is present and not null */
+	RS_CHECK_TYPE,	     /* the value has its type (dynamic languages,
+				list elements) */
+	RS_CHECK_INT64,	     /* an int in -2^63 .. 2^63-1 */
+	RS_CHECK_FINITE,     /* a float that is not NaN or an infinity */
+	RS_CHECK_MIN,	     /* d: inclusive lower bound */
+	RS_CHECK_MAX,	     /* d: inclusive upper bound */
+	RS_CHECK_UTF8,	     /* a string that is valid Unicode text */
+	RS_CHECK_MAX_LENGTH, /* n: in code points */
+	RS_CHECK_MIN_LENGTH, /* n: in code points */
+	RS_CHECK_PATTERN,    /* text/spelled: matches the whole value */
+	RS_CHECK_ENUM,	     /* one of the enum type's members */
+	RS_CHECK_TIME_ZONE,  /* a timestamp that has a zone */
+	RS_CHECK_TIME_RANGE, /* in UTC within 0001-01-01 .. 9999-12-31 */
+	RS_CHECK_MAX_ITEMS,  /* n: a list's length */
+	RS_CHECK_ITEMS,	     /* each element, with the checks in items */
+	RS_CHECK_OBJECT,     /* a nested object's own fields */
+} rs_check_kind;
+
+/* Placeholders in a check's message template, each spelled by the
+ * emitter as an expression: the value as the collector prints it (an int
+ * in decimal, a float as %.17g, a string as is), the count the check
+ * measured (code points, items), and the JSON kind of a value of the
+ * wrong type ("an integer", "a string", "null"). */
+#define RS_MSG_VALUE "\x01v"
+#define RS_MSG_COUNT "\x01n"
+#define RS_MSG_KIND "\x01k"
+
+typedef struct rs_check rs_check;
+struct rs_check {
+	rs_check_kind kind;
+	const rs_type *type; /* the checked value's type */
+	int depth;	     /* 0: the field's value; 1: its elements... */
+	int64_t n;	     /* lengths and item counts */
+	double d;	     /* min and max */
+	const char *bound;   /* n or d as the messages print it */
+	const char *pattern; /* RS_CHECK_PATTERN: as the registry has it */
+	const char *spelled; /* ... and for the plan's language's engine */
+	const char
+		*reason; /* the reason code (tests/validation/reasons.json) */
+	const char *message;   /* template, with the RS_MSG_* placeholders */
+	const rs_check *items; /* RS_CHECK_ITEMS: the checks of an element */
+	size_t item_count;
+};
+
+/* The checks of field f: RS_CHECK_REQUIRED first when it is required,
+ * then those of its value. In the plan's arena; NULL (and RS_ENOMEM or
+ * RS_EINVAL with a message) on failure. */
+const rs_check *rs_plan_checks(const rs_plan *plan, const rs_field *f,
+			       size_t *count);
+
+/* Spells a message template as an expression of the target language:
+ * lit(text) for each literal part, ph(placeholder char 'v'/'n'/'k') for
+ * each placeholder, joined with sep (" + ", " . "). */
+const char *rs_check_message(rs_arena *a, const char *tmpl,
+			     const char *(*lit)(void *ctx, const char *text),
+			     const char *(*ph)(void *ctx, char which),
+			     void *ctx, const char *sep);
+
 /* Fills plan for environment env_name, naming types for lang. Returns 0,
  * RS_EINVAL with a message in rs_error_last() for an unknown environment,
  * or RS_ENOMEM. */

@@ -19,4 +19,21 @@ final class ValidationException extends \InvalidArgumentException
     ) {
         parent::__construct("$event v$version: $field: $detail");
     }
+
+    /**
+     * The JSON kind of a value of the wrong type, in the collector's words
+     * ("an integer", "a string", "null"), for the generated checks' messages.
+     */
+    public static function kind(mixed $value): string
+    {
+        return match (true) {
+            $value === null => 'null',
+            is_bool($value) => 'a bool',
+            is_int($value) => 'an integer',
+            is_float($value) => 'a number',
+            is_string($value) => 'a string',
+            is_array($value) => array_is_list($value) ? 'an array' : 'an object',
+            default => get_debug_type($value),
+        };
+    }
 }

@@ -99,6 +99,9 @@ func (e *AdAuctionV0) Validate() error {
 	if !e.hasAuctionID {
 		return reestr.NewFieldError(ev, ver, "fields.auction_id", "missing required field")
 	}
+	if !utf8.ValidString(e.auctionID) {
+		return reestr.NewFieldError(ev, ver, "fields.auction_id", "not valid UTF-8 text")
+	}
 	if n := utf8.RuneCountInString(e.auctionID); n > 64 {
 		return reestr.NewFieldError(ev, ver, "fields.auction_id", strconv.Itoa(n)+" characters, more than max_length 64")
 	}
@@ -126,7 +129,7 @@ func (e *AdAuctionV0) Validate() error {
 		return reestr.NewFieldError(ev, ver, "fields.duration_ms", "not a finite number")
 	}
 	if e.durationMs < 0 {
-		return reestr.NewFieldError(ev, ver, "fields.duration_ms", strconv.FormatFloat(e.durationMs, 'g', -1, 64)+" is less than min 0")
+		return reestr.NewFieldError(ev, ver, "fields.duration_ms", strconv.FormatFloat(e.durationMs, 'g', 17, 64)+" is less than min 0")
 	}
 	return nil
 }

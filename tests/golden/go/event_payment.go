@@ -140,6 +140,9 @@ func (e *PaymentV0) Validate() error {
 	if !e.hasPaymentID {
 		return reestr.NewFieldError(ev, ver, "fields.payment_id", "missing required field")
 	}
+	if !utf8.ValidString(e.paymentID) {
+		return reestr.NewFieldError(ev, ver, "fields.payment_id", "not valid UTF-8 text")
+	}
 	if n := utf8.RuneCountInString(e.paymentID); n > 64 {
 		return reestr.NewFieldError(ev, ver, "fields.payment_id", strconv.Itoa(n)+" characters, more than max_length 64")
 	}
@@ -165,6 +168,9 @@ func (e *PaymentV0) Validate() error {
 		return reestr.NewFieldError(ev, ver, "fields.status", "'"+string(e.status)+"' is not one of succeeded, failed, refunded")
 	}
 	if e.hasFailureReason {
+		if !utf8.ValidString(e.failureReason) {
+			return reestr.NewFieldError(ev, ver, "fields.failure_reason", "not valid UTF-8 text")
+		}
 		if n := utf8.RuneCountInString(e.failureReason); n > 256 {
 			return reestr.NewFieldError(ev, ver, "fields.failure_reason", strconv.Itoa(n)+" characters, more than max_length 256")
 		}
@@ -182,6 +188,9 @@ func (e *PaymentV0) Validate() error {
 	}
 	if !e.hasPaidAt {
 		return reestr.NewFieldError(ev, ver, "fields.paid_at", "missing required field")
+	}
+	if e.paidAt.Before(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)) || e.paidAt.After(time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)) {
+		return reestr.NewFieldError(ev, ver, "fields.paid_at", "not an RFC 3339 timestamp: date or time out of range")
 	}
 	return nil
 }

@@ -52,6 +52,9 @@ func (o *Device) validate(ev string, ver int, path string) error {
 		return reestr.NewFieldError(ev, ver, path+".platform", "'"+string(o.platform)+"' is not one of web, ios, android, api")
 	}
 	if o.hasIP {
+		if !utf8.ValidString(o.ip) {
+			return reestr.NewFieldError(ev, ver, path+".ip", "not valid UTF-8 text")
+		}
 		if n := utf8.RuneCountInString(o.ip); n > 45 {
 			return reestr.NewFieldError(ev, ver, path+".ip", strconv.Itoa(n)+" characters, more than max_length 45")
 		}

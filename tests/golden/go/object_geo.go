@@ -48,10 +48,10 @@ func (o *Geo) validate(ev string, ver int, path string) error {
 		return reestr.NewFieldError(ev, ver, path+".latitude", "not a finite number")
 	}
 	if o.latitude < -90 {
-		return reestr.NewFieldError(ev, ver, path+".latitude", strconv.FormatFloat(o.latitude, 'g', -1, 64)+" is less than min -90")
+		return reestr.NewFieldError(ev, ver, path+".latitude", strconv.FormatFloat(o.latitude, 'g', 17, 64)+" is less than min -90")
 	}
 	if o.latitude > 90 {
-		return reestr.NewFieldError(ev, ver, path+".latitude", strconv.FormatFloat(o.latitude, 'g', -1, 64)+" is more than max 90")
+		return reestr.NewFieldError(ev, ver, path+".latitude", strconv.FormatFloat(o.latitude, 'g', 17, 64)+" is more than max 90")
 	}
 	if !o.hasLongitude {
 		return reestr.NewFieldError(ev, ver, path+".longitude", "missing required field")
@@ -60,10 +60,10 @@ func (o *Geo) validate(ev string, ver int, path string) error {
 		return reestr.NewFieldError(ev, ver, path+".longitude", "not a finite number")
 	}
 	if o.longitude < -180 {
-		return reestr.NewFieldError(ev, ver, path+".longitude", strconv.FormatFloat(o.longitude, 'g', -1, 64)+" is less than min -180")
+		return reestr.NewFieldError(ev, ver, path+".longitude", strconv.FormatFloat(o.longitude, 'g', 17, 64)+" is less than min -180")
 	}
 	if o.longitude > 180 {
-		return reestr.NewFieldError(ev, ver, path+".longitude", strconv.FormatFloat(o.longitude, 'g', -1, 64)+" is more than max 180")
+		return reestr.NewFieldError(ev, ver, path+".longitude", strconv.FormatFloat(o.longitude, 'g', 17, 64)+" is more than max 180")
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ package bo
 import (
 	"regexp"
 	"strconv"
+	"unicode/utf8"
 
 	"reestr.local/langpack/bo/reestr"
 )
@@ -55,6 +56,9 @@ func (o *Money) validate(ev string, ver int, path string) error {
 	}
 	if !o.hasCurrency {
 		return reestr.NewFieldError(ev, ver, path+".currency", "missing required field")
+	}
+	if !utf8.ValidString(o.currency) {
+		return reestr.NewFieldError(ev, ver, path+".currency", "not valid UTF-8 text")
 	}
 	if !moneyCurrencyPattern.MatchString(o.currency) {
 		return reestr.NewFieldError(ev, ver, path+".currency", "does not match pattern '[A-Z]{3}'")

@@ -52,6 +52,9 @@ func (o *User) validate(ev string, ver int, path string) error {
 		return reestr.NewFieldError(ev, ver, path+".id", strconv.FormatInt(o.id, 10)+" is less than min 1")
 	}
 	if o.hasEmail {
+		if !utf8.ValidString(o.email) {
+			return reestr.NewFieldError(ev, ver, path+".email", "not valid UTF-8 text")
+		}
 		if n := utf8.RuneCountInString(o.email); n > 254 {
 			return reestr.NewFieldError(ev, ver, path+".email", strconv.Itoa(n)+" characters, more than max_length 254")
 		}

@@ -134,12 +134,16 @@ final class AdAuctionV0 extends Event
         if ($this->auctionId === null) {
             throw new ValidationException($ev, $ver, 'fields.auction_id', 'missing required field');
         }
-        if (mb_strlen($this->auctionId, 'UTF-8') > 64) {
+        if (preg_match('//u', $this->auctionId) !== 1) {
+            throw new ValidationException($ev, $ver, 'fields.auction_id', 'not valid UTF-8 text');
+        }
+        $length = strlen($this->auctionId) - (int) preg_match_all('/[\x80-\xBF]/', $this->auctionId);
+        if ($length > 64) {
             throw new ValidationException(
                 $ev,
                 $ver,
                 'fields.auction_id',
-                mb_strlen($this->auctionId, 'UTF-8') . ' characters, more than max_length 64',
+                $length . ' characters, more than max_length 64',
             );
         }
         if ($this->slot === null) {
@@ -161,7 +165,12 @@ final class AdAuctionV0 extends Event
             throw new ValidationException($ev, $ver, 'fields.duration_ms', 'not a finite number');
         }
         if ($this->durationMs < 0) {
-            throw new ValidationException($ev, $ver, 'fields.duration_ms', $this->durationMs . ' is less than min 0');
+            throw new ValidationException(
+                $ev,
+                $ver,
+                'fields.duration_ms',
+                sprintf('%.17g', $this->durationMs) . ' is less than min 0',
+            );
         }
     }
 

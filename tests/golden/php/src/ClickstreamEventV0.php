@@ -107,12 +107,16 @@ final class ClickstreamEventV0 extends Event
         if ($this->userAgent === null) {
             throw new ValidationException($ev, $ver, 'fields.user_agent', 'missing required field');
         }
-        if (mb_strlen($this->userAgent, 'UTF-8') > 512) {
+        if (preg_match('//u', $this->userAgent) !== 1) {
+            throw new ValidationException($ev, $ver, 'fields.user_agent', 'not valid UTF-8 text');
+        }
+        $length = strlen($this->userAgent) - (int) preg_match_all('/[\x80-\xBF]/', $this->userAgent);
+        if ($length > 512) {
             throw new ValidationException(
                 $ev,
                 $ver,
                 'fields.user_agent',
-                mb_strlen($this->userAgent, 'UTF-8') . ' characters, more than max_length 512',
+                $length . ' characters, more than max_length 512',
             );
         }
     }

@@ -63,12 +63,16 @@ final class Device
             throw new ValidationException($ev, $ver, $path . '.platform', 'missing required field');
         }
         if ($this->ip !== null) {
-            if (mb_strlen($this->ip, 'UTF-8') > 45) {
+            if (preg_match('//u', $this->ip) !== 1) {
+                throw new ValidationException($ev, $ver, $path . '.ip', 'not valid UTF-8 text');
+            }
+            $length = strlen($this->ip) - (int) preg_match_all('/[\x80-\xBF]/', $this->ip);
+            if ($length > 45) {
                 throw new ValidationException(
                     $ev,
                     $ver,
                     $path . '.ip',
-                    mb_strlen($this->ip, 'UTF-8') . ' characters, more than max_length 45',
+                    $length . ' characters, more than max_length 45',
                 );
             }
         }

@@ -66,10 +66,20 @@ final class Geo
             throw new ValidationException($ev, $ver, $path . '.latitude', 'not a finite number');
         }
         if ($this->latitude < -90) {
-            throw new ValidationException($ev, $ver, $path . '.latitude', $this->latitude . ' is less than min -90');
+            throw new ValidationException(
+                $ev,
+                $ver,
+                $path . '.latitude',
+                sprintf('%.17g', $this->latitude) . ' is less than min -90',
+            );
         }
         if ($this->latitude > 90) {
-            throw new ValidationException($ev, $ver, $path . '.latitude', $this->latitude . ' is more than max 90');
+            throw new ValidationException(
+                $ev,
+                $ver,
+                $path . '.latitude',
+                sprintf('%.17g', $this->latitude) . ' is more than max 90',
+            );
         }
         if ($this->longitude === null) {
             throw new ValidationException($ev, $ver, $path . '.longitude', 'missing required field');
@@ -78,10 +88,20 @@ final class Geo
             throw new ValidationException($ev, $ver, $path . '.longitude', 'not a finite number');
         }
         if ($this->longitude < -180) {
-            throw new ValidationException($ev, $ver, $path . '.longitude', $this->longitude . ' is less than min -180');
+            throw new ValidationException(
+                $ev,
+                $ver,
+                $path . '.longitude',
+                sprintf('%.17g', $this->longitude) . ' is less than min -180',
+            );
         }
         if ($this->longitude > 180) {
-            throw new ValidationException($ev, $ver, $path . '.longitude', $this->longitude . ' is more than max 180');
+            throw new ValidationException(
+                $ev,
+                $ver,
+                $path . '.longitude',
+                sprintf('%.17g', $this->longitude) . ' is more than max 180',
+            );
         }
     }
 

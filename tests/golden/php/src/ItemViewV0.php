@@ -124,12 +124,16 @@ final class ItemViewV0 extends Event
             $this->location->validateAt($ev, $ver, 'fields.location');
         }
         if ($this->referrer !== null) {
-            if (mb_strlen($this->referrer, 'UTF-8') > 2048) {
+            if (preg_match('//u', $this->referrer) !== 1) {
+                throw new ValidationException($ev, $ver, 'fields.referrer', 'not valid UTF-8 text');
+            }
+            $length = strlen($this->referrer) - (int) preg_match_all('/[\x80-\xBF]/', $this->referrer);
+            if ($length > 2048) {
                 throw new ValidationException(
                     $ev,
                     $ver,
                     'fields.referrer',
-                    mb_strlen($this->referrer, 'UTF-8') . ' characters, more than max_length 2048',
+                    $length . ' characters, more than max_length 2048',
                 );
             }
         }

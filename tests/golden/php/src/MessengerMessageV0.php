@@ -139,12 +139,16 @@ final class MessengerMessageV0 extends Event
         if ($this->chatId === null) {
             throw new ValidationException($ev, $ver, 'fields.chat_id', 'missing required field');
         }
-        if (mb_strlen($this->chatId, 'UTF-8') > 64) {
+        if (preg_match('//u', $this->chatId) !== 1) {
+            throw new ValidationException($ev, $ver, 'fields.chat_id', 'not valid UTF-8 text');
+        }
+        $length = strlen($this->chatId) - (int) preg_match_all('/[\x80-\xBF]/', $this->chatId);
+        if ($length > 64) {
             throw new ValidationException(
                 $ev,
                 $ver,
                 'fields.chat_id',
-                mb_strlen($this->chatId, 'UTF-8') . ' characters, more than max_length 64',
+                $length . ' characters, more than max_length 64',
             );
         }
         if ($this->itemId !== null) {

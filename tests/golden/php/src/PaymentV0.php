@@ -200,15 +200,19 @@ final class PaymentV0 extends Event
         if ($this->paymentId === null) {
             throw new ValidationException($ev, $ver, 'fields.payment_id', 'missing required field');
         }
-        if (mb_strlen($this->paymentId, 'UTF-8') > 64) {
+        if (preg_match('//u', $this->paymentId) !== 1) {
+            throw new ValidationException($ev, $ver, 'fields.payment_id', 'not valid UTF-8 text');
+        }
+        $length = strlen($this->paymentId) - (int) preg_match_all('/[\x80-\xBF]/', $this->paymentId);
+        if ($length > 64) {
             throw new ValidationException(
                 $ev,
                 $ver,
                 'fields.payment_id',
-                mb_strlen($this->paymentId, 'UTF-8') . ' characters, more than max_length 64',
+                $length . ' characters, more than max_length 64',
             );
         }
-        if (preg_match('~^(?:[a-z0-9-]+)$~Du', $this->paymentId) !== 1) {
+        if (preg_match('~\\A(?:[a-z0-9-]+)\\z~uD', $this->paymentId) !== 1) {
             throw new ValidationException($ev, $ver, 'fields.payment_id', 'does not match pattern \'[a-z0-9-]+\'');
         }
         if ($this->amount === null) {
@@ -222,12 +226,16 @@ final class PaymentV0 extends Event
             throw new ValidationException($ev, $ver, 'fields.status', 'missing required field');
         }
         if ($this->failureReason !== null) {
-            if (mb_strlen($this->failureReason, 'UTF-8') > 256) {
+            if (preg_match('//u', $this->failureReason) !== 1) {
+                throw new ValidationException($ev, $ver, 'fields.failure_reason', 'not valid UTF-8 text');
+            }
+            $length = strlen($this->failureReason) - (int) preg_match_all('/[\x80-\xBF]/', $this->failureReason);
+            if ($length > 256) {
                 throw new ValidationException(
                     $ev,
                     $ver,
                     'fields.failure_reason',
-                    mb_strlen($this->failureReason, 'UTF-8') . ' characters, more than max_length 256',
+                    $length . ' characters, more than max_length 256',
                 );
             }
         }
@@ -248,7 +256,7 @@ final class PaymentV0 extends Event
                     $ev,
                     $ver,
                     'fields.items' . '[' . $i . ']',
-                    'expected an integer, got ' . get_debug_type($x),
+                    'expected an integer, got ' . ValidationException::kind($x),
                 );
             }
             if ($x < 1) {
@@ -257,6 +265,14 @@ final class PaymentV0 extends Event
         }
         if ($this->paidAt === null) {
             throw new ValidationException($ev, $ver, 'fields.paid_at', 'missing required field');
+        }
+        if ($this->paidAt->getTimestamp() < -62135596800 || $this->paidAt->getTimestamp() > 253402300799) {
+            throw new ValidationException(
+                $ev,
+                $ver,
+                'fields.paid_at',
+                'not an RFC 3339 timestamp: date or time out of range',
+            );
         }
     }
 

@@ -162,13 +162,12 @@ final class SearchQueryV0 extends Event
         if ($this->query === null) {
             throw new ValidationException($ev, $ver, 'fields.query', 'missing required field');
         }
-        if (mb_strlen($this->query, 'UTF-8') > 512) {
-            throw new ValidationException(
-                $ev,
-                $ver,
-                'fields.query',
-                mb_strlen($this->query, 'UTF-8') . ' characters, more than max_length 512',
-            );
+        if (preg_match('//u', $this->query) !== 1) {
+            throw new ValidationException($ev, $ver, 'fields.query', 'not valid UTF-8 text');
+        }
+        $length = strlen($this->query) - (int) preg_match_all('/[\x80-\xBF]/', $this->query);
+        if ($length > 512) {
+            throw new ValidationException($ev, $ver, 'fields.query', $length . ' characters, more than max_length 512');
         }
         if ($this->categoryId !== null) {
             if ($this->categoryId < 1) {
@@ -207,7 +206,7 @@ final class SearchQueryV0 extends Event
                         $ev,
                         $ver,
                         'fields.filters' . '[' . $i . ']',
-                        'expected SearchQueryV0Filters, got ' . get_debug_type($x),
+                        'expected an object, got ' . ValidationException::kind($x),
                     );
                 }
                 $x->validateAt($ev, $ver, 'fields.filters' . '[' . $i . ']');

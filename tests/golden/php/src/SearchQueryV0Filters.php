@@ -62,23 +62,26 @@ final class SearchQueryV0Filters
         if ($this->name === null) {
             throw new ValidationException($ev, $ver, $path . '.name', 'missing required field');
         }
-        if (mb_strlen($this->name, 'UTF-8') > 64) {
-            throw new ValidationException(
-                $ev,
-                $ver,
-                $path . '.name',
-                mb_strlen($this->name, 'UTF-8') . ' characters, more than max_length 64',
-            );
+        if (preg_match('//u', $this->name) !== 1) {
+            throw new ValidationException($ev, $ver, $path . '.name', 'not valid UTF-8 text');
+        }
+        $length = strlen($this->name) - (int) preg_match_all('/[\x80-\xBF]/', $this->name);
+        if ($length > 64) {
+            throw new ValidationException($ev, $ver, $path . '.name', $length . ' characters, more than max_length 64');
         }
         if ($this->value === null) {
             throw new ValidationException($ev, $ver, $path . '.value', 'missing required field');
         }
-        if (mb_strlen($this->value, 'UTF-8') > 256) {
+        if (preg_match('//u', $this->value) !== 1) {
+            throw new ValidationException($ev, $ver, $path . '.value', 'not valid UTF-8 text');
+        }
+        $length = strlen($this->value) - (int) preg_match_all('/[\x80-\xBF]/', $this->value);
+        if ($length > 256) {
             throw new ValidationException(
                 $ev,
                 $ver,
                 $path . '.value',
-                mb_strlen($this->value, 'UTF-8') . ' characters, more than max_length 256',
+                $length . ' characters, more than max_length 256',
             );
         }
     }

@@ -66,12 +66,16 @@ final class User
             throw new ValidationException($ev, $ver, $path . '.id', $this->id . ' is less than min 1');
         }
         if ($this->email !== null) {
-            if (mb_strlen($this->email, 'UTF-8') > 254) {
+            if (preg_match('//u', $this->email) !== 1) {
+                throw new ValidationException($ev, $ver, $path . '.email', 'not valid UTF-8 text');
+            }
+            $length = strlen($this->email) - (int) preg_match_all('/[\x80-\xBF]/', $this->email);
+            if ($length > 254) {
                 throw new ValidationException(
                     $ev,
                     $ver,
                     $path . '.email',
-                    mb_strlen($this->email, 'UTF-8') . ' characters, more than max_length 254',
+                    $length . ' characters, more than max_length 254',
                 );
             }
         }

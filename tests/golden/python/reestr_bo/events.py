@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
 
 from .objects import (
@@ -28,6 +28,29 @@ from .runtime import (
 )
 
 _PAYMENT_V0_PAYMENT_ID_PATTERN = re.compile("[a-z0-9-]+")
+_SURROGATE = re.compile("[\\ud800-\\udfff]")
+_TIME_MIN = datetime(1, 1, 1, tzinfo=timezone.utc)
+_TIME_MAX = datetime(
+    9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc
+)
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a bool"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 def _is_int(value: object) -> bool:
@@ -118,7 +141,7 @@ class ClickstreamEventV0(Event):
         if not isinstance(user, User):
             raise ValidationError(
                 ev, ver, "fields.user",
-                "expected User, got " + type(user).__name__,
+                f"expected an object, got {_kind(user)}",
             )
         user._validate(ev, ver, "fields.user")
         geo = self._geo
@@ -130,7 +153,7 @@ class ClickstreamEventV0(Event):
         if not isinstance(geo, Geo):
             raise ValidationError(
                 ev, ver, "fields.geo",
-                "expected Geo, got " + type(geo).__name__,
+                f"expected an object, got {_kind(geo)}",
             )
         geo._validate(ev, ver, "fields.geo")
         user_agent = self._user_agent
@@ -142,7 +165,12 @@ class ClickstreamEventV0(Event):
         if not isinstance(user_agent, str):
             raise ValidationError(
                 ev, ver, "fields.user_agent",
-                "expected a string, got " + type(user_agent).__name__,
+                f"expected a string, got {_kind(user_agent)}",
+            )
+        if _SURROGATE.search(user_agent):
+            raise ValidationError(
+                ev, ver, "fields.user_agent",
+                "not valid UTF-8 text",
             )
         if len(user_agent) > 512:
             raise ValidationError(
@@ -239,7 +267,7 @@ class ItemClickV0(Event):
             if not isinstance(user, User):
                 raise ValidationError(
                     ev, ver, "fields.user",
-                    "expected User, got " + type(user).__name__,
+                    f"expected an object, got {_kind(user)}",
                 )
             user._validate(ev, ver, "fields.user")
         item_id = self._item_id
@@ -251,7 +279,7 @@ class ItemClickV0(Event):
         if not _is_int(item_id):
             raise ValidationError(
                 ev, ver, "fields.item_id",
-                "expected an integer, got " + type(item_id).__name__,
+                f"expected an integer, got {_kind(item_id)}",
             )
         if not -(2**63) <= item_id < 2**63:
             raise ValidationError(
@@ -272,7 +300,7 @@ class ItemClickV0(Event):
         if not _is_int(position):
             raise ValidationError(
                 ev, ver, "fields.position",
-                "expected an integer, got " + type(position).__name__,
+                f"expected an integer, got {_kind(position)}",
             )
         if not -(2**63) <= position < 2**63:
             raise ValidationError(
@@ -409,7 +437,7 @@ class ItemClickV1(Event):
             if not isinstance(user, User):
                 raise ValidationError(
                     ev, ver, "fields.user",
-                    "expected User, got " + type(user).__name__,
+                    f"expected an object, got {_kind(user)}",
                 )
             user._validate(ev, ver, "fields.user")
         item = self._item
@@ -421,7 +449,7 @@ class ItemClickV1(Event):
         if not isinstance(item, Item):
             raise ValidationError(
                 ev, ver, "fields.item",
-                "expected Item, got " + type(item).__name__,
+                f"expected an object, got {_kind(item)}",
             )
         item._validate(ev, ver, "fields.item")
         position = self._position
@@ -433,7 +461,7 @@ class ItemClickV1(Event):
         if not _is_int(position):
             raise ValidationError(
                 ev, ver, "fields.position",
-                "expected an integer, got " + type(position).__name__,
+                f"expected an integer, got {_kind(position)}",
             )
         if not -(2**63) <= position < 2**63:
             raise ValidationError(
@@ -451,10 +479,16 @@ class ItemClickV1(Event):
                 ev, ver, "fields.list",
                 "missing required field",
             )
+        if not isinstance(list_, str):
+            raise ValidationError(
+                ev, ver, "fields.list",
+                f"expected a string, got {_kind(list_)}",
+            )
         if not isinstance(list_, ItemClickV1List):
             raise ValidationError(
                 ev, ver, "fields.list",
-                "expected ItemClickV1List, got " + type(list_).__name__,
+                f"'{list_}' is not one of search, recommendations, "
+                "favorites, seller_page",
             )
         device = self._device
         if device is None:
@@ -465,7 +499,7 @@ class ItemClickV1(Event):
         if not isinstance(device, Device):
             raise ValidationError(
                 ev, ver, "fields.device",
-                "expected Device, got " + type(device).__name__,
+                f"expected an object, got {_kind(device)}",
             )
         device._validate(ev, ver, "fields.device")
 
@@ -591,7 +625,7 @@ class ItemViewV0(Event):
             if not isinstance(user, User):
                 raise ValidationError(
                     ev, ver, "fields.user",
-                    "expected User, got " + type(user).__name__,
+                    f"expected an object, got {_kind(user)}",
                 )
             user._validate(ev, ver, "fields.user")
         item = self._item
@@ -603,7 +637,7 @@ class ItemViewV0(Event):
         if not isinstance(item, Item):
             raise ValidationError(
                 ev, ver, "fields.item",
-                "expected Item, got " + type(item).__name__,
+                f"expected an object, got {_kind(item)}",
             )
         item._validate(ev, ver, "fields.item")
         location = self._location
@@ -611,7 +645,7 @@ class ItemViewV0(Event):
             if not isinstance(location, Location):
                 raise ValidationError(
                     ev, ver, "fields.location",
-                    "expected Location, got " + type(location).__name__,
+                    f"expected an object, got {_kind(location)}",
                 )
             location._validate(ev, ver, "fields.location")
         referrer = self._referrer
@@ -619,7 +653,12 @@ class ItemViewV0(Event):
             if not isinstance(referrer, str):
                 raise ValidationError(
                     ev, ver, "fields.referrer",
-                    "expected a string, got " + type(referrer).__name__,
+                    f"expected a string, got {_kind(referrer)}",
+                )
+            if _SURROGATE.search(referrer):
+                raise ValidationError(
+                    ev, ver, "fields.referrer",
+                    "not valid UTF-8 text",
                 )
             if len(referrer) > 2048:
                 raise ValidationError(
@@ -719,7 +758,7 @@ class LegacyItemFavoriteV0(Event):
         if not _is_int(user_id):
             raise ValidationError(
                 ev, ver, "fields.user_id",
-                "expected an integer, got " + type(user_id).__name__,
+                f"expected an integer, got {_kind(user_id)}",
             )
         if not -(2**63) <= user_id < 2**63:
             raise ValidationError(
@@ -740,7 +779,7 @@ class LegacyItemFavoriteV0(Event):
         if not _is_int(item_id):
             raise ValidationError(
                 ev, ver, "fields.item_id",
-                "expected an integer, got " + type(item_id).__name__,
+                f"expected an integer, got {_kind(item_id)}",
             )
         if not -(2**63) <= item_id < 2**63:
             raise ValidationError(
@@ -924,7 +963,7 @@ class PaymentV0(Event):
         if not isinstance(user, User):
             raise ValidationError(
                 ev, ver, "fields.user",
-                "expected User, got " + type(user).__name__,
+                f"expected an object, got {_kind(user)}",
             )
         user._validate(ev, ver, "fields.user")
         payment_id = self._payment_id
@@ -936,7 +975,12 @@ class PaymentV0(Event):
         if not isinstance(payment_id, str):
             raise ValidationError(
                 ev, ver, "fields.payment_id",
-                "expected a string, got " + type(payment_id).__name__,
+                f"expected a string, got {_kind(payment_id)}",
+            )
+        if _SURROGATE.search(payment_id):
+            raise ValidationError(
+                ev, ver, "fields.payment_id",
+                "not valid UTF-8 text",
             )
         if len(payment_id) > 64:
             raise ValidationError(
@@ -957,7 +1001,7 @@ class PaymentV0(Event):
         if not isinstance(amount, Money):
             raise ValidationError(
                 ev, ver, "fields.amount",
-                "expected Money, got " + type(amount).__name__,
+                f"expected an object, got {_kind(amount)}",
             )
         amount._validate(ev, ver, "fields.amount")
         method = self._method
@@ -966,10 +1010,15 @@ class PaymentV0(Event):
                 ev, ver, "fields.method",
                 "missing required field",
             )
+        if not isinstance(method, str):
+            raise ValidationError(
+                ev, ver, "fields.method",
+                f"expected a string, got {_kind(method)}",
+            )
         if not isinstance(method, PaymentV0Method):
             raise ValidationError(
                 ev, ver, "fields.method",
-                "expected PaymentV0Method, got " + type(method).__name__,
+                f"'{method}' is not one of card, wallet, bank_transfer",
             )
         status = self._status
         if status is None:
@@ -977,17 +1026,27 @@ class PaymentV0(Event):
                 ev, ver, "fields.status",
                 "missing required field",
             )
+        if not isinstance(status, str):
+            raise ValidationError(
+                ev, ver, "fields.status",
+                f"expected a string, got {_kind(status)}",
+            )
         if not isinstance(status, PaymentV0Status):
             raise ValidationError(
                 ev, ver, "fields.status",
-                "expected PaymentV0Status, got " + type(status).__name__,
+                f"'{status}' is not one of succeeded, failed, refunded",
             )
         failure_reason = self._failure_reason
         if failure_reason is not None:
             if not isinstance(failure_reason, str):
                 raise ValidationError(
                     ev, ver, "fields.failure_reason",
-                    "expected a string, got " + type(failure_reason).__name__,
+                    f"expected a string, got {_kind(failure_reason)}",
+                )
+            if _SURROGATE.search(failure_reason):
+                raise ValidationError(
+                    ev, ver, "fields.failure_reason",
+                    "not valid UTF-8 text",
                 )
             if len(failure_reason) > 256:
                 raise ValidationError(
@@ -1004,7 +1063,7 @@ class PaymentV0(Event):
         if not isinstance(items, list):
             raise ValidationError(
                 ev, ver, "fields.items",
-                "expected a list, got " + type(items).__name__,
+                f"expected an array, got {_kind(items)}",
             )
         if len(items) > 100:
             raise ValidationError(
@@ -1015,7 +1074,7 @@ class PaymentV0(Event):
             if not _is_int(items_item):
                 raise ValidationError(
                     ev, ver, "fields.items" + f"[{i}]",
-                    "expected an integer, got " + type(items_item).__name__,
+                    f"expected an integer, got {_kind(items_item)}",
                 )
             if not -(2**63) <= items_item < 2**63:
                 raise ValidationError(
@@ -1036,12 +1095,18 @@ class PaymentV0(Event):
         if not isinstance(paid_at, datetime):
             raise ValidationError(
                 ev, ver, "fields.paid_at",
-                "expected a datetime, got " + type(paid_at).__name__,
+                f"expected an RFC 3339 timestamp string, got {_kind(paid_at)}",
             )
         if paid_at.utcoffset() is None:
             raise ValidationError(
                 ev, ver, "fields.paid_at",
-                "a timestamp needs a time zone",
+                "not an RFC 3339 timestamp: time zone missing (end with Z or "
+                "+hh:mm)",
+            )
+        if not _TIME_MIN <= paid_at <= _TIME_MAX:
+            raise ValidationError(
+                ev, ver, "fields.paid_at",
+                "not an RFC 3339 timestamp: date or time out of range",
             )
 
     def _encode_fields(self, out: list[str]) -> None:
@@ -1205,7 +1270,7 @@ class MessengerMessageV0(Event):
         if not isinstance(sender, User):
             raise ValidationError(
                 ev, ver, "fields.sender",
-                "expected User, got " + type(sender).__name__,
+                f"expected an object, got {_kind(sender)}",
             )
         sender._validate(ev, ver, "fields.sender")
         chat_id = self._chat_id
@@ -1217,7 +1282,12 @@ class MessengerMessageV0(Event):
         if not isinstance(chat_id, str):
             raise ValidationError(
                 ev, ver, "fields.chat_id",
-                "expected a string, got " + type(chat_id).__name__,
+                f"expected a string, got {_kind(chat_id)}",
+            )
+        if _SURROGATE.search(chat_id):
+            raise ValidationError(
+                ev, ver, "fields.chat_id",
+                "not valid UTF-8 text",
             )
         if len(chat_id) > 64:
             raise ValidationError(
@@ -1229,7 +1299,7 @@ class MessengerMessageV0(Event):
             if not _is_int(item_id):
                 raise ValidationError(
                     ev, ver, "fields.item_id",
-                    "expected an integer, got " + type(item_id).__name__,
+                    f"expected an integer, got {_kind(item_id)}",
                 )
             if not -(2**63) <= item_id < 2**63:
                 raise ValidationError(
@@ -1250,7 +1320,7 @@ class MessengerMessageV0(Event):
         if not _is_int(length):
             raise ValidationError(
                 ev, ver, "fields.length",
-                "expected an integer, got " + type(length).__name__,
+                f"expected an integer, got {_kind(length)}",
             )
         if not -(2**63) <= length < 2**63:
             raise ValidationError(
@@ -1271,7 +1341,7 @@ class MessengerMessageV0(Event):
         if not isinstance(has_attachments, bool):
             raise ValidationError(
                 ev, ver, "fields.has_attachments",
-                "expected a bool, got " + type(has_attachments).__name__,
+                f"expected a bool, got {_kind(has_attachments)}",
             )
 
     def _encode_fields(self, out: list[str]) -> None:
@@ -1416,7 +1486,7 @@ class SearchQueryV0(Event):
             if not isinstance(user, User):
                 raise ValidationError(
                     ev, ver, "fields.user",
-                    "expected User, got " + type(user).__name__,
+                    f"expected an object, got {_kind(user)}",
                 )
             user._validate(ev, ver, "fields.user")
         query = self._query
@@ -1428,7 +1498,12 @@ class SearchQueryV0(Event):
         if not isinstance(query, str):
             raise ValidationError(
                 ev, ver, "fields.query",
-                "expected a string, got " + type(query).__name__,
+                f"expected a string, got {_kind(query)}",
+            )
+        if _SURROGATE.search(query):
+            raise ValidationError(
+                ev, ver, "fields.query",
+                "not valid UTF-8 text",
             )
         if len(query) > 512:
             raise ValidationError(
@@ -1440,7 +1515,7 @@ class SearchQueryV0(Event):
             if not _is_int(category_id):
                 raise ValidationError(
                     ev, ver, "fields.category_id",
-                    "expected an integer, got " + type(category_id).__name__,
+                    f"expected an integer, got {_kind(category_id)}",
                 )
             if not -(2**63) <= category_id < 2**63:
                 raise ValidationError(
@@ -1461,7 +1536,7 @@ class SearchQueryV0(Event):
         if not _is_int(results):
             raise ValidationError(
                 ev, ver, "fields.results",
-                "expected an integer, got " + type(results).__name__,
+                f"expected an integer, got {_kind(results)}",
             )
         if not -(2**63) <= results < 2**63:
             raise ValidationError(
@@ -1482,7 +1557,7 @@ class SearchQueryV0(Event):
         if not _is_int(page):
             raise ValidationError(
                 ev, ver, "fields.page",
-                "expected an integer, got " + type(page).__name__,
+                f"expected an integer, got {_kind(page)}",
             )
         if not -(2**63) <= page < 2**63:
             raise ValidationError(
@@ -1499,7 +1574,7 @@ class SearchQueryV0(Event):
             if not isinstance(filters, list):
                 raise ValidationError(
                     ev, ver, "fields.filters",
-                    "expected a list, got " + type(filters).__name__,
+                    f"expected an array, got {_kind(filters)}",
                 )
             if len(filters) > 50:
                 raise ValidationError(
@@ -1510,8 +1585,7 @@ class SearchQueryV0(Event):
                 if not isinstance(filters_item, SearchQueryV0Filters):
                     raise ValidationError(
                         ev, ver, "fields.filters" + f"[{i}]",
-                        "expected SearchQueryV0Filters, got "
-                        + type(filters_item).__name__,
+                        f"expected an object, got {_kind(filters_item)}",
                     )
                 filters_item._validate(ev, ver, "fields.filters" + f"[{i}]")
 
@@ -1596,7 +1670,12 @@ class SearchQueryV0Filters:
         if not isinstance(name, str):
             raise ValidationError(
                 ev, ver, path + ".name",
-                "expected a string, got " + type(name).__name__,
+                f"expected a string, got {_kind(name)}",
+            )
+        if _SURROGATE.search(name):
+            raise ValidationError(
+                ev, ver, path + ".name",
+                "not valid UTF-8 text",
             )
         if len(name) > 64:
             raise ValidationError(
@@ -1612,7 +1691,12 @@ class SearchQueryV0Filters:
         if not isinstance(value, str):
             raise ValidationError(
                 ev, ver, path + ".value",
-                "expected a string, got " + type(value).__name__,
+                f"expected a string, got {_kind(value)}",
+            )
+        if _SURROGATE.search(value):
+            raise ValidationError(
+                ev, ver, path + ".value",
+                "not valid UTF-8 text",
             )
         if len(value) > 256:
             raise ValidationError(
@@ -1742,7 +1826,12 @@ class AdAuctionV0(Event):
         if not isinstance(auction_id, str):
             raise ValidationError(
                 ev, ver, "fields.auction_id",
-                "expected a string, got " + type(auction_id).__name__,
+                f"expected a string, got {_kind(auction_id)}",
+            )
+        if _SURROGATE.search(auction_id):
+            raise ValidationError(
+                ev, ver, "fields.auction_id",
+                "not valid UTF-8 text",
             )
         if len(auction_id) > 64:
             raise ValidationError(
@@ -1755,10 +1844,16 @@ class AdAuctionV0(Event):
                 ev, ver, "fields.slot",
                 "missing required field",
             )
+        if not isinstance(slot, str):
+            raise ValidationError(
+                ev, ver, "fields.slot",
+                f"expected a string, got {_kind(slot)}",
+            )
         if not isinstance(slot, AdAuctionV0Slot):
             raise ValidationError(
                 ev, ver, "fields.slot",
-                "expected AdAuctionV0Slot, got " + type(slot).__name__,
+                f"'{slot}' is not one of search_top, search_inline, "
+                "item_page_bottom",
             )
         bids = self._bids
         if bids is None:
@@ -1769,7 +1864,7 @@ class AdAuctionV0(Event):
         if not _is_int(bids):
             raise ValidationError(
                 ev, ver, "fields.bids",
-                "expected an integer, got " + type(bids).__name__,
+                f"expected an integer, got {_kind(bids)}",
             )
         if not -(2**63) <= bids < 2**63:
             raise ValidationError(
@@ -1786,7 +1881,7 @@ class AdAuctionV0(Event):
             if not isinstance(winning_price, Money):
                 raise ValidationError(
                     ev, ver, "fields.winning_price",
-                    "expected Money, got " + type(winning_price).__name__,
+                    f"expected an object, got {_kind(winning_price)}",
                 )
             winning_price._validate(ev, ver, "fields.winning_price")
         duration_ms = self._duration_ms
@@ -1798,7 +1893,7 @@ class AdAuctionV0(Event):
         if not _is_float(duration_ms):
             raise ValidationError(
                 ev, ver, "fields.duration_ms",
-                "expected a float, got " + type(duration_ms).__name__,
+                f"expected a float, got {_kind(duration_ms)}",
             )
         if not math.isfinite(duration_ms):
             raise ValidationError(
@@ -1808,7 +1903,7 @@ class AdAuctionV0(Event):
         if duration_ms < 0:
             raise ValidationError(
                 ev, ver, "fields.duration_ms",
-                f"{duration_ms} is less than min 0",
+                f"{duration_ms:.17g} is less than min 0",
             )
 
     def _encode_fields(self, out: list[str]) -> None:

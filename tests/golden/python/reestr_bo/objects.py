@@ -15,6 +15,25 @@ from .runtime import (
 )
 
 _MONEY_CURRENCY_PATTERN = re.compile("[A-Z]{3}")
+_SURROGATE = re.compile("[\\ud800-\\udfff]")
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a bool"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 def _is_int(value: object) -> bool:
@@ -74,17 +93,27 @@ class Device:
                 ev, ver, path + ".platform",
                 "missing required field",
             )
+        if not isinstance(platform, str):
+            raise ValidationError(
+                ev, ver, path + ".platform",
+                f"expected a string, got {_kind(platform)}",
+            )
         if not isinstance(platform, DevicePlatform):
             raise ValidationError(
                 ev, ver, path + ".platform",
-                "expected DevicePlatform, got " + type(platform).__name__,
+                f"'{platform}' is not one of web, ios, android, api",
             )
         ip = self._ip
         if ip is not None:
             if not isinstance(ip, str):
                 raise ValidationError(
                     ev, ver, path + ".ip",
-                    "expected a string, got " + type(ip).__name__,
+                    f"expected a string, got {_kind(ip)}",
+                )
+            if _SURROGATE.search(ip):
+                raise ValidationError(
+                    ev, ver, path + ".ip",
+                    "not valid UTF-8 text",
                 )
             if len(ip) > 45:
                 raise ValidationError(
@@ -153,7 +182,7 @@ class Geo:
         if not _is_float(latitude):
             raise ValidationError(
                 ev, ver, path + ".latitude",
-                "expected a float, got " + type(latitude).__name__,
+                f"expected a float, got {_kind(latitude)}",
             )
         if not math.isfinite(latitude):
             raise ValidationError(
@@ -163,12 +192,12 @@ class Geo:
         if latitude < -90:
             raise ValidationError(
                 ev, ver, path + ".latitude",
-                f"{latitude} is less than min -90",
+                f"{latitude:.17g} is less than min -90",
             )
         if latitude > 90:
             raise ValidationError(
                 ev, ver, path + ".latitude",
-                f"{latitude} is more than max 90",
+                f"{latitude:.17g} is more than max 90",
             )
         longitude = self._longitude
         if longitude is None:
@@ -179,7 +208,7 @@ class Geo:
         if not _is_float(longitude):
             raise ValidationError(
                 ev, ver, path + ".longitude",
-                "expected a float, got " + type(longitude).__name__,
+                f"expected a float, got {_kind(longitude)}",
             )
         if not math.isfinite(longitude):
             raise ValidationError(
@@ -189,12 +218,12 @@ class Geo:
         if longitude < -180:
             raise ValidationError(
                 ev, ver, path + ".longitude",
-                f"{longitude} is less than min -180",
+                f"{longitude:.17g} is less than min -180",
             )
         if longitude > 180:
             raise ValidationError(
                 ev, ver, path + ".longitude",
-                f"{longitude} is more than max 180",
+                f"{longitude:.17g} is more than max 180",
             )
 
     def _encode(self, out: list[str]) -> None:
@@ -274,7 +303,7 @@ class Item:
         if not _is_int(id):
             raise ValidationError(
                 ev, ver, path + ".id",
-                "expected an integer, got " + type(id).__name__,
+                f"expected an integer, got {_kind(id)}",
             )
         if not -(2**63) <= id < 2**63:
             raise ValidationError(
@@ -295,7 +324,7 @@ class Item:
         if not _is_int(category_id):
             raise ValidationError(
                 ev, ver, path + ".category_id",
-                "expected an integer, got " + type(category_id).__name__,
+                f"expected an integer, got {_kind(category_id)}",
             )
         if not -(2**63) <= category_id < 2**63:
             raise ValidationError(
@@ -312,7 +341,7 @@ class Item:
             if not isinstance(price, Money):
                 raise ValidationError(
                     ev, ver, path + ".price",
-                    "expected Money, got " + type(price).__name__,
+                    f"expected an object, got {_kind(price)}",
                 )
             price._validate(ev, ver, path + ".price")
 
@@ -397,7 +426,7 @@ class Location:
         if not isinstance(point, Geo):
             raise ValidationError(
                 ev, ver, path + ".point",
-                "expected Geo, got " + type(point).__name__,
+                f"expected an object, got {_kind(point)}",
             )
         point._validate(ev, ver, path + ".point")
         city_id = self._city_id
@@ -405,7 +434,7 @@ class Location:
             if not _is_int(city_id):
                 raise ValidationError(
                     ev, ver, path + ".city_id",
-                    "expected an integer, got " + type(city_id).__name__,
+                    f"expected an integer, got {_kind(city_id)}",
                 )
             if not -(2**63) <= city_id < 2**63:
                 raise ValidationError(
@@ -423,10 +452,15 @@ class Location:
                 ev, ver, path + ".source",
                 "missing required field",
             )
+        if not isinstance(source, str):
+            raise ValidationError(
+                ev, ver, path + ".source",
+                f"expected a string, got {_kind(source)}",
+            )
         if not isinstance(source, LocationSource):
             raise ValidationError(
                 ev, ver, path + ".source",
-                "expected LocationSource, got " + type(source).__name__,
+                f"'{source}' is not one of gps, ip, profile",
             )
 
     def _encode(self, out: list[str]) -> None:
@@ -495,7 +529,7 @@ class Money:
         if not _is_int(amount_minor):
             raise ValidationError(
                 ev, ver, path + ".amount_minor",
-                "expected an integer, got " + type(amount_minor).__name__,
+                f"expected an integer, got {_kind(amount_minor)}",
             )
         if not -(2**63) <= amount_minor < 2**63:
             raise ValidationError(
@@ -516,7 +550,12 @@ class Money:
         if not isinstance(currency, str):
             raise ValidationError(
                 ev, ver, path + ".currency",
-                "expected a string, got " + type(currency).__name__,
+                f"expected a string, got {_kind(currency)}",
+            )
+        if _SURROGATE.search(currency):
+            raise ValidationError(
+                ev, ver, path + ".currency",
+                "not valid UTF-8 text",
             )
         if not _MONEY_CURRENCY_PATTERN.fullmatch(currency):
             raise ValidationError(
@@ -587,7 +626,7 @@ class User:
         if not _is_int(id):
             raise ValidationError(
                 ev, ver, path + ".id",
-                "expected an integer, got " + type(id).__name__,
+                f"expected an integer, got {_kind(id)}",
             )
         if not -(2**63) <= id < 2**63:
             raise ValidationError(
@@ -604,7 +643,12 @@ class User:
             if not isinstance(email, str):
                 raise ValidationError(
                     ev, ver, path + ".email",
-                    "expected a string, got " + type(email).__name__,
+                    f"expected a string, got {_kind(email)}",
+                )
+            if _SURROGATE.search(email):
+                raise ValidationError(
+                    ev, ver, path + ".email",
+                    "not valid UTF-8 text",
                 )
             if len(email) > 254:
                 raise ValidationError(
