@@ -106,8 +106,9 @@ static bool php_spells(const rs_check *c)
 	case RS_CHECK_INT64:
 	case RS_CHECK_TIME_ZONE:
 		return false;
+	case RS_CHECK_UTF8: /* a backed enum case is text, and a member */
 	case RS_CHECK_ENUM:
-		return false; /* a backed enum case is a member */
+		return c->type->kind != RS_TYPE_ENUM;
 	case RS_CHECK_ITEMS:
 		for (size_t i = 0; i < c->item_count; i++)
 			if (php_spells(&c->items[i]))
@@ -251,10 +252,10 @@ static void php_checks(php_ctx *g, const rs_check *cs, size_t n, const char *v,
 			       path, php_message(g, c, v, "$length"));
 			break;
 		case RS_CHECK_PATTERN: {
-			/* '~' delimits; u: UTF-8 code points */
-			const char *re = rs_arena_printf(
-				g->a, "~%s~uD",
-				rs_emit_escape(g->a, c->spelled, "~"));
+			/* '~' delimits (escaped in the body, if there);
+			 * u: UTF-8 code points; D: $ only at the very end */
+			const char *re =
+				rs_arena_printf(g->a, "~%s~uD", c->spelled);
 			php_check_if(g,
 				     rs_arena_printf(g->a,
 						     "preg_match(%s, %s) !== 1",

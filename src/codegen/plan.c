@@ -8,6 +8,7 @@
 
 #include "codegen/names.h"
 #include "reestr/error.h"
+#include "validate/pattern.h"
 
 static size_t hash_ptr(const void *p, size_t cap)
 {
@@ -420,18 +421,17 @@ static const char *enum_list(const rs_plan *p, const rs_type *t)
 	return rs_arena_printf(p->arena, "%s%s", list, o >= 150 ? ", ..." : "");
 }
 
-/* The pattern for the plan's language: anchored to the whole value. */
-static const char *spell_pattern(const rs_plan *p, const char *pattern)
+/* The pattern for the plan's language's engine (src/validate/pattern.h):
+ * the dialect's one reading, spelled out so no engine's own reading of
+ * \\d or a class applies. */
+static const char *spell_pattern(const rs_plan *p, const rs_constraints *c)
 {
-	switch (p->lang) {
-	case RS_LANG_GO:
-		return rs_arena_printf(p->arena, "^(?:%s)$", pattern);
-	case RS_LANG_PYTHON:
-		return pattern; /* used with re.fullmatch */
-	case RS_LANG_PHP:
-		return rs_arena_printf(p->arena, "\\A(?:%s)\\z", pattern);
+	if (!c->pattern_compiled) {
+		rs_error_set(RS_EINVAL, "pattern '%s' was not compiled",
+			     c->pattern);
+		return NULL;
 	}
-	return pattern;
+	return rs_pattern_spell(c->pattern_compiled, p->lang, p->arena);
 }
 
 static int value_checks(const rs_plan *p, const rs_field *f, const rs_type *t,
@@ -474,7 +474,7 @@ static int value_checks(const rs_plan *p, const rs_field *f, const rs_type *t,
 		}
 		break;
 	case RS_TYPE_STRING:
-		ADD(RS_CHECK_UTF8, "utf8", "not valid UTF-8 text");
+		ADD(RS_CHECK_UTF8, "utf8", "invalid UTF-8 text");
 		if (c->has_max_length) {
 			ADD(RS_CHECK_MAX_LENGTH, "max_length",
 			    rs_arena_printf(a,
@@ -496,11 +496,13 @@ static int value_checks(const rs_plan *p, const rs_field *f, const rs_type *t,
 			    rs_arena_printf(a, "does not match pattern '%s'",
 					    c->pattern));
 			k->pattern = c->pattern;
-			if (!(k->spelled = spell_pattern(p, c->pattern)))
-				return RS_ENOMEM;
+			if (!(k->spelled = spell_pattern(p, c)))
+				return c->pattern_compiled ? RS_ENOMEM
+							   : RS_EINVAL;
 		}
 		break;
 	case RS_TYPE_ENUM:
+		ADD(RS_CHECK_UTF8, "utf8", "invalid UTF-8 text");
 		ADD(RS_CHECK_ENUM, "enum",
 		    rs_arena_printf(a, "'" RS_MSG_VALUE "' is not one of %s",
 				    enum_list(p, t)));

@@ -100,13 +100,16 @@ func (e *AdAuctionV0) Validate() error {
 		return reestr.NewFieldError(ev, ver, "fields.auction_id", "missing required field")
 	}
 	if !utf8.ValidString(e.auctionID) {
-		return reestr.NewFieldError(ev, ver, "fields.auction_id", "not valid UTF-8 text")
+		return reestr.NewFieldError(ev, ver, "fields.auction_id", "invalid UTF-8 text")
 	}
 	if n := utf8.RuneCountInString(e.auctionID); n > 64 {
 		return reestr.NewFieldError(ev, ver, "fields.auction_id", strconv.Itoa(n)+" characters, more than max_length 64")
 	}
 	if !e.hasSlot {
 		return reestr.NewFieldError(ev, ver, "fields.slot", "missing required field")
+	}
+	if !utf8.ValidString(e.slot) {
+		return reestr.NewFieldError(ev, ver, "fields.slot", "invalid UTF-8 text")
 	}
 	if !e.slot.valid() {
 		return reestr.NewFieldError(ev, ver, "fields.slot", "'"+string(e.slot)+"' is not one of search_top, search_inline, item_page_bottom")

@@ -4,6 +4,7 @@ package bo
 
 import (
 	"strconv"
+	"unicode/utf8"
 
 	"reestr.local/langpack/bo/reestr"
 )
@@ -212,6 +213,9 @@ func (e *ItemClickV1) Validate() error {
 	}
 	if !e.hasList {
 		return reestr.NewFieldError(ev, ver, "fields.list", "missing required field")
+	}
+	if !utf8.ValidString(e.list) {
+		return reestr.NewFieldError(ev, ver, "fields.list", "invalid UTF-8 text")
 	}
 	if !e.list.valid() {
 		return reestr.NewFieldError(ev, ver, "fields.list", "'"+string(e.list)+"' is not one of search, recommendations, favorites, seller_page")

@@ -4,6 +4,7 @@ package bo
 
 import (
 	"strconv"
+	"unicode/utf8"
 
 	"reestr.local/langpack/bo/reestr"
 )
@@ -66,6 +67,9 @@ func (o *Location) validate(ev string, ver int, path string) error {
 	}
 	if !o.hasSource {
 		return reestr.NewFieldError(ev, ver, path+".source", "missing required field")
+	}
+	if !utf8.ValidString(o.source) {
+		return reestr.NewFieldError(ev, ver, path+".source", "invalid UTF-8 text")
 	}
 	if !o.source.valid() {
 		return reestr.NewFieldError(ev, ver, path+".source", "'"+string(o.source)+"' is not one of gps, ip, profile")

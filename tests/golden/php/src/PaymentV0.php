@@ -201,7 +201,7 @@ final class PaymentV0 extends Event
             throw new ValidationException($ev, $ver, 'fields.payment_id', 'missing required field');
         }
         if (preg_match('//u', $this->paymentId) !== 1) {
-            throw new ValidationException($ev, $ver, 'fields.payment_id', 'not valid UTF-8 text');
+            throw new ValidationException($ev, $ver, 'fields.payment_id', 'invalid UTF-8 text');
         }
         $length = strlen($this->paymentId) - (int) preg_match_all('/[\x80-\xBF]/', $this->paymentId);
         if ($length > 64) {
@@ -212,7 +212,7 @@ final class PaymentV0 extends Event
                 $length . ' characters, more than max_length 64',
             );
         }
-        if (preg_match('~\\A(?:[a-z0-9-]+)\\z~uD', $this->paymentId) !== 1) {
+        if (preg_match('~\\A(?:[\\-0-9a-z]+)\\z~uD', $this->paymentId) !== 1) {
             throw new ValidationException($ev, $ver, 'fields.payment_id', 'does not match pattern \'[a-z0-9-]+\'');
         }
         if ($this->amount === null) {
@@ -227,7 +227,7 @@ final class PaymentV0 extends Event
         }
         if ($this->failureReason !== null) {
             if (preg_match('//u', $this->failureReason) !== 1) {
-                throw new ValidationException($ev, $ver, 'fields.failure_reason', 'not valid UTF-8 text');
+                throw new ValidationException($ev, $ver, 'fields.failure_reason', 'invalid UTF-8 text');
             }
             $length = strlen($this->failureReason) - (int) preg_match_all('/[\x80-\xBF]/', $this->failureReason);
             if ($length > 256) {

@@ -27,7 +27,7 @@ from .runtime import (
     encode_time,
 )
 
-_PAYMENT_V0_PAYMENT_ID_PATTERN = re.compile("[a-z0-9-]+")
+_PAYMENT_V0_PAYMENT_ID_PATTERN = re.compile("[\\-0-9a-z]+")
 _SURROGATE = re.compile("[\\ud800-\\udfff]")
 _TIME_MIN = datetime(1, 1, 1, tzinfo=timezone.utc)
 _TIME_MAX = datetime(
@@ -170,7 +170,7 @@ class ClickstreamEventV0(Event):
         if _SURROGATE.search(user_agent):
             raise ValidationError(
                 ev, ver, "fields.user_agent",
-                "not valid UTF-8 text",
+                "invalid UTF-8 text",
             )
         if len(user_agent) > 512:
             raise ValidationError(
@@ -484,6 +484,11 @@ class ItemClickV1(Event):
                 ev, ver, "fields.list",
                 f"expected a string, got {_kind(list_)}",
             )
+        if _SURROGATE.search(list_):
+            raise ValidationError(
+                ev, ver, "fields.list",
+                "invalid UTF-8 text",
+            )
         if not isinstance(list_, ItemClickV1List):
             raise ValidationError(
                 ev, ver, "fields.list",
@@ -658,7 +663,7 @@ class ItemViewV0(Event):
             if _SURROGATE.search(referrer):
                 raise ValidationError(
                     ev, ver, "fields.referrer",
-                    "not valid UTF-8 text",
+                    "invalid UTF-8 text",
                 )
             if len(referrer) > 2048:
                 raise ValidationError(
@@ -980,7 +985,7 @@ class PaymentV0(Event):
         if _SURROGATE.search(payment_id):
             raise ValidationError(
                 ev, ver, "fields.payment_id",
-                "not valid UTF-8 text",
+                "invalid UTF-8 text",
             )
         if len(payment_id) > 64:
             raise ValidationError(
@@ -1015,6 +1020,11 @@ class PaymentV0(Event):
                 ev, ver, "fields.method",
                 f"expected a string, got {_kind(method)}",
             )
+        if _SURROGATE.search(method):
+            raise ValidationError(
+                ev, ver, "fields.method",
+                "invalid UTF-8 text",
+            )
         if not isinstance(method, PaymentV0Method):
             raise ValidationError(
                 ev, ver, "fields.method",
@@ -1031,6 +1041,11 @@ class PaymentV0(Event):
                 ev, ver, "fields.status",
                 f"expected a string, got {_kind(status)}",
             )
+        if _SURROGATE.search(status):
+            raise ValidationError(
+                ev, ver, "fields.status",
+                "invalid UTF-8 text",
+            )
         if not isinstance(status, PaymentV0Status):
             raise ValidationError(
                 ev, ver, "fields.status",
@@ -1046,7 +1061,7 @@ class PaymentV0(Event):
             if _SURROGATE.search(failure_reason):
                 raise ValidationError(
                     ev, ver, "fields.failure_reason",
-                    "not valid UTF-8 text",
+                    "invalid UTF-8 text",
                 )
             if len(failure_reason) > 256:
                 raise ValidationError(
@@ -1287,7 +1302,7 @@ class MessengerMessageV0(Event):
         if _SURROGATE.search(chat_id):
             raise ValidationError(
                 ev, ver, "fields.chat_id",
-                "not valid UTF-8 text",
+                "invalid UTF-8 text",
             )
         if len(chat_id) > 64:
             raise ValidationError(
@@ -1503,7 +1518,7 @@ class SearchQueryV0(Event):
         if _SURROGATE.search(query):
             raise ValidationError(
                 ev, ver, "fields.query",
-                "not valid UTF-8 text",
+                "invalid UTF-8 text",
             )
         if len(query) > 512:
             raise ValidationError(
@@ -1675,7 +1690,7 @@ class SearchQueryV0Filters:
         if _SURROGATE.search(name):
             raise ValidationError(
                 ev, ver, path + ".name",
-                "not valid UTF-8 text",
+                "invalid UTF-8 text",
             )
         if len(name) > 64:
             raise ValidationError(
@@ -1696,7 +1711,7 @@ class SearchQueryV0Filters:
         if _SURROGATE.search(value):
             raise ValidationError(
                 ev, ver, path + ".value",
-                "not valid UTF-8 text",
+                "invalid UTF-8 text",
             )
         if len(value) > 256:
             raise ValidationError(
@@ -1831,7 +1846,7 @@ class AdAuctionV0(Event):
         if _SURROGATE.search(auction_id):
             raise ValidationError(
                 ev, ver, "fields.auction_id",
-                "not valid UTF-8 text",
+                "invalid UTF-8 text",
             )
         if len(auction_id) > 64:
             raise ValidationError(
@@ -1848,6 +1863,11 @@ class AdAuctionV0(Event):
             raise ValidationError(
                 ev, ver, "fields.slot",
                 f"expected a string, got {_kind(slot)}",
+            )
+        if _SURROGATE.search(slot):
+            raise ValidationError(
+                ev, ver, "fields.slot",
+                "invalid UTF-8 text",
             )
         if not isinstance(slot, AdAuctionV0Slot):
             raise ValidationError(

@@ -98,6 +98,11 @@ class Device:
                 ev, ver, path + ".platform",
                 f"expected a string, got {_kind(platform)}",
             )
+        if _SURROGATE.search(platform):
+            raise ValidationError(
+                ev, ver, path + ".platform",
+                "invalid UTF-8 text",
+            )
         if not isinstance(platform, DevicePlatform):
             raise ValidationError(
                 ev, ver, path + ".platform",
@@ -113,7 +118,7 @@ class Device:
             if _SURROGATE.search(ip):
                 raise ValidationError(
                     ev, ver, path + ".ip",
-                    "not valid UTF-8 text",
+                    "invalid UTF-8 text",
                 )
             if len(ip) > 45:
                 raise ValidationError(
@@ -457,6 +462,11 @@ class Location:
                 ev, ver, path + ".source",
                 f"expected a string, got {_kind(source)}",
             )
+        if _SURROGATE.search(source):
+            raise ValidationError(
+                ev, ver, path + ".source",
+                "invalid UTF-8 text",
+            )
         if not isinstance(source, LocationSource):
             raise ValidationError(
                 ev, ver, path + ".source",
@@ -555,7 +565,7 @@ class Money:
         if _SURROGATE.search(currency):
             raise ValidationError(
                 ev, ver, path + ".currency",
-                "not valid UTF-8 text",
+                "invalid UTF-8 text",
             )
         if not _MONEY_CURRENCY_PATTERN.fullmatch(currency):
             raise ValidationError(
@@ -648,7 +658,7 @@ class User:
             if _SURROGATE.search(email):
                 raise ValidationError(
                     ev, ver, path + ".email",
-                    "not valid UTF-8 text",
+                    "invalid UTF-8 text",
                 )
             if len(email) > 254:
                 raise ValidationError(
