@@ -291,10 +291,17 @@ static void go_checks(go_ctx *g, const rs_field *f, const rs_check *cs,
 			break;
 		case RS_CHECK_UTF8:
 			g->need_utf8 = true;
-			go_fail_if(g,
-				   rs_arena_printf(g->a,
-						   "!utf8.ValidString(%s)", v),
-				   path, go_message(g, c, v, NULL));
+			go_fail_if(
+				g,
+				c->type->kind == RS_TYPE_ENUM
+					? rs_arena_printf(g->a,
+							  "!utf8.ValidString("
+							  "string(%s))",
+							  v)
+					: rs_arena_printf(
+						  g->a, "!utf8.ValidString(%s)",
+						  v),
+				path, go_message(g, c, v, NULL));
 			break;
 		case RS_CHECK_MAX_LENGTH:
 		case RS_CHECK_MIN_LENGTH:
