@@ -108,7 +108,7 @@ func (e *AdAuctionV0) Validate() error {
 	if !e.hasSlot {
 		return reestr.NewFieldError(ev, ver, "fields.slot", "missing required field")
 	}
-	if !utf8.ValidString(e.slot) {
+	if !utf8.ValidString(string(e.slot)) {
 		return reestr.NewFieldError(ev, ver, "fields.slot", "invalid UTF-8 text")
 	}
 	if !e.slot.valid() {

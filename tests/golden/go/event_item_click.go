@@ -214,7 +214,7 @@ func (e *ItemClickV1) Validate() error {
 	if !e.hasList {
 		return reestr.NewFieldError(ev, ver, "fields.list", "missing required field")
 	}
-	if !utf8.ValidString(e.list) {
+	if !utf8.ValidString(string(e.list)) {
 		return reestr.NewFieldError(ev, ver, "fields.list", "invalid UTF-8 text")
 	}
 	if !e.list.valid() {

@@ -158,7 +158,7 @@ func (e *PaymentV0) Validate() error {
 	if !e.hasMethod {
 		return reestr.NewFieldError(ev, ver, "fields.method", "missing required field")
 	}
-	if !utf8.ValidString(e.method) {
+	if !utf8.ValidString(string(e.method)) {
 		return reestr.NewFieldError(ev, ver, "fields.method", "invalid UTF-8 text")
 	}
 	if !e.method.valid() {
@@ -167,7 +167,7 @@ func (e *PaymentV0) Validate() error {
 	if !e.hasStatus {
 		return reestr.NewFieldError(ev, ver, "fields.status", "missing required field")
 	}
-	if !utf8.ValidString(e.status) {
+	if !utf8.ValidString(string(e.status)) {
 		return reestr.NewFieldError(ev, ver, "fields.status", "invalid UTF-8 text")
 	}
 	if !e.status.valid() {

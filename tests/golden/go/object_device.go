@@ -48,7 +48,7 @@ func (o *Device) validate(ev string, ver int, path string) error {
 	if !o.hasPlatform {
 		return reestr.NewFieldError(ev, ver, path+".platform", "missing required field")
 	}
-	if !utf8.ValidString(o.platform) {
+	if !utf8.ValidString(string(o.platform)) {
 		return reestr.NewFieldError(ev, ver, path+".platform", "invalid UTF-8 text")
 	}
 	if !o.platform.valid() {

@@ -68,7 +68,7 @@ func (o *Location) validate(ev string, ver int, path string) error {
 	if !o.hasSource {
 		return reestr.NewFieldError(ev, ver, path+".source", "missing required field")
 	}
-	if !utf8.ValidString(o.source) {
+	if !utf8.ValidString(string(o.source)) {
 		return reestr.NewFieldError(ev, ver, path+".source", "invalid UTF-8 text")
 	}
 	if !o.source.valid() {
