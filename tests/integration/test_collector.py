@@ -1,7 +1,9 @@
 """The collector end to end: a live `reestr serve`, real HTTP, the real
 SQLite store read back with `reestr query`."""
 
+import hashlib
 import json
+import sqlite3
 
 import pytest
 
@@ -220,6 +222,14 @@ def test_value_json_cannot_hold_rejects_its_event_not_the_batch(
         "SELECT (SELECT count(*) FROM events) AS stored, "
         "(SELECT count(*) FROM failed_events) AS failed") == \
         [{"stored": 1, "failed": 1}]
+    # The payload column stays text (a bad byte kept as '?'); the hash is
+    # of the event as sent.
+    con = sqlite3.connect(test_server.data / "reestr.db")
+    payload, digest = con.execute(
+        "SELECT payload, payload_sha256 FROM failed_events").fetchone()
+    con.close()
+    assert payload == bad.decode("utf-8", "replace").replace("\ufffd", "?")
+    assert digest == hashlib.sha256(bad).hexdigest()
 
 
 def test_wrong_content_type_is_415(test_server):
