@@ -72,8 +72,9 @@ int rs_time_parse(const char *s, size_t len, int64_t *unix_us, const char **why)
 		*why = "not an RFC 3339 date-time (want YYYY-MM-DDTHH:MM:SSZ)";
 		return -1;
 	}
-	if (i >= len || (s[i] != 'T' && s[i] != 't' && s[i] != ' ')) {
-		*why = "not an RFC 3339 date-time (want YYYY-MM-DDTHH:MM:SSZ)";
+	if (i >= len || s[i] != 'T') {
+		*why = "date and time must be separated by an upper-case T "
+		       "(want YYYY-MM-DDTHH:MM:SSZ)";
 		return -1;
 	}
 	i++;
@@ -83,14 +84,16 @@ int rs_time_parse(const char *s, size_t len, int64_t *unix_us, const char **why)
 		*why = "not an RFC 3339 date-time (want YYYY-MM-DDTHH:MM:SSZ)";
 		return -1;
 	}
+	if (se == 60) {
+		*why = "leap seconds (:60) are not accepted; send :59";
+		return -1;
+	}
 	if (y < 1 || mo < 1 || mo > 12 || d < 1 ||
 	    d > days_in_month(y, (unsigned)mo) || h > 23 || mi > 59 ||
-	    se > 60) {
+	    se > 59) {
 		*why = "date or time out of range";
 		return -1;
 	}
-	if (se == 60) /* a leap second is folded into the next second's start */
-		se = 59;
 	int64_t frac_us = 0;
 	if (i < len && s[i] == '.') {
 		i++;
@@ -109,7 +112,7 @@ int rs_time_parse(const char *s, size_t len, int64_t *unix_us, const char **why)
 			frac_us *= 10;
 	}
 	int64_t offset_s = 0;
-	if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+	if (i < len && s[i] == 'Z') {
 		i++;
 	} else if (i < len && (s[i] == '+' || s[i] == '-')) {
 		int sign = s[i] == '-' ? -1 : 1;
@@ -122,7 +125,8 @@ int rs_time_parse(const char *s, size_t len, int64_t *unix_us, const char **why)
 		}
 		offset_s = sign * (oh * 3600 + om * 60);
 	} else {
-		*why = "time zone missing (end with Z or +hh:mm)";
+		*why = "time zone missing (end with an upper-case Z or "
+		       "+hh:mm)";
 		return -1;
 	}
 	if (i != len) {
@@ -131,6 +135,17 @@ int rs_time_parse(const char *s, size_t len, int64_t *unix_us, const char **why)
 	}
 	int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
 	int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - offset_s;
+	/* The instant, not the local date, must lie in years 1..9999:
+	 * 9999-12-31T23:30:00-01:00 is in year 10000. */
+	if (secs < RS_TIME_MIN_S) {
+		*why = "before 0001-01-01T00:00:00Z once converted to UTC";
+		return -1;
+	}
+	if (secs > RS_TIME_MAX_S) {
+		*why = "after 9999-12-31T23:59:59.999999999Z once converted "
+		       "to UTC";
+		return -1;
+	}
 	*unix_us = secs * 1000000 + frac_us;
 	return 0;
 }

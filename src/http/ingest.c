@@ -247,7 +247,7 @@ typedef struct pending_failure {
 } pending_failure;
 
 /* The longest prefix of s[0..n) of at most max bytes that does not cut a
- * UTF-8 character (a payload is valid UTF-8: the parser checked it). */
+ * UTF-8 character. */
 static size_t utf8_prefix(const char *s, size_t n, size_t max)
 {
 	if (n <= max)
@@ -538,15 +538,27 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 			rc = RS_ENOMEM;
 			goto done;
 		}
+		size_t kept = utf8_prefix(payload, ev->length,
+					  limits->max_failed_payload_bytes);
+		/* An event rejected for invalid UTF-8 (the parser contains
+		 * it) is kept with '?' for each bad byte: the column is
+		 * text; the hash is of the bytes as received. */
+		if (rs_utf8_check(payload, kept) != kept) {
+			char *copy = rs_arena_strndup(arena, payload, kept);
+			if (!copy) {
+				rc = RS_ENOMEM;
+				goto done;
+			}
+			rs_utf8_repair(copy, kept);
+			payload = copy;
+		}
 		failed[n_failed] = (rs_sink_failed){
 			.event_id = c->event_id,
 			.version = c->version,
 			.source = c->source,
 			.reason = NULL,
 			.payload = payload,
-			.payload_len =
-				utf8_prefix(payload, ev->length,
-					    limits->max_failed_payload_bytes),
+			.payload_len = kept,
 			.payload_total_len = ev->length,
 			.payload_sha256 = hashes[n_failed],
 		};

@@ -32,9 +32,10 @@ typedef struct rs_json_member rs_json_member;
 struct rs_json {
 	rs_json_type type;
 	/* Set only by a parse with contain_depth: the value broke a limit
-	 * inside, so its syntax was checked but it was not built; type is
-	 * RS_JSON_NULL and u.str holds the reason ("fields.ua: string of ..."),
-	 * offset and length still span the value in the source. */
+	 * or held a value JSON cannot hold (see rs_json_parse) inside, so its
+	 * syntax was checked but it was not built; type is RS_JSON_NULL and
+	 * u.str holds the reason ("fields.ua: string of ..."), offset and
+	 * length still span the value in the source. */
 	bool over_limit;
 	uint32_t offset; /* byte offset of the value's first byte in the source
 			  */
@@ -50,6 +51,8 @@ struct rs_json {
 			int64_t i;   /* set when is_int */
 			bool is_int; /* no fraction, no exponent, and fits int64
 				      */
+			bool int_syntax; /* no fraction, no exponent (may
+					    not fit int64) */
 		} num;
 		struct {
 			rs_json_member *items;
@@ -81,10 +84,11 @@ typedef struct rs_json_limits {
 	const char *max_depth_name, *max_string_name, *max_values_name,
 		*max_tree_bytes_name;
 	/* When nonzero, a string or depth limit broken inside a value at this
-	 * depth (the root is depth 0), or more than max_contained_values
-	 * values in it, fails only that value: the parser still checks its
-	 * syntax to the end, without building it, and leaves an over_limit
-	 * node in its place. The collector contains each event of a batch. */
+	 * depth (the root is depth 0), more than max_contained_values values
+	 * in it, or a value JSON cannot hold in it, fails only that value: the
+	 * parser still checks its syntax to the end, without building it, and
+	 * leaves an over_limit node in its place. The collector contains each
+	 * event of a batch. */
 	size_t contain_depth;
 	size_t max_contained_values; /* 0: no such limit */
 	const char *max_contained_values_name;
@@ -108,7 +112,11 @@ typedef struct rs_json_error {
  * src[0..len). The source must stay alive while the tree is used only if the
  * caller uses offsets; decoded strings live in the arena. Rejects invalid
  * UTF-8, lone surrogates in escapes, leading zeros, trailing garbage, and
- * sources of 4 GiB or more. Returns 0, or RS_EINVAL with err filled,
+ * sources of 4 GiB or more. Invalid UTF-8, a lone surrogate, a number
+ * beyond a double and the non-JSON words NaN, Infinity and -Infinity are
+ * "values JSON cannot hold": inside a value at contain_depth they fail only
+ * that value, like a limit (its reason names the path), elsewhere the
+ * parse. Returns 0, or RS_EINVAL with err filled,
  * RS_ELIMIT with err filled when a limit is exceeded, RS_ENOMEM. */
 int rs_json_parse(rs_arena *arena, const char *src, size_t len,
 		  const rs_json_limits *limits, const rs_json **out,

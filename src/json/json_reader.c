@@ -16,9 +16,12 @@
  * container. */
 typedef enum limit_kind {
 	LIMIT_NONE,
-	LIMIT_STRING,	       /* max_string */
-	LIMIT_DEPTH,	       /* max_depth */
-	LIMIT_CONTAINED_VALUES /* max_contained_values */
+	LIMIT_STRING,		/* max_string */
+	LIMIT_DEPTH,		/* max_depth */
+	LIMIT_CONTAINED_VALUES, /* max_contained_values */
+	LIMIT_VALUE /* well-formed text for a value JSON cannot hold (invalid
+		       UTF-8, a lone surrogate, NaN, Infinity, a number
+		       beyond a double): contained like a limit */
 } limit_kind;
 
 typedef struct parser {
@@ -36,6 +39,9 @@ typedef struct parser {
 	size_t nodes;		/* values parsed so far */
 	size_t contained_nodes; /* nodes beyond which the value being
 				   contained breaks max_contained_values */
+	bool containing;	/* inside a value at contain_depth */
+	bool lenient;		/* skipping a contained value that broke:
+				   LIMIT_VALUE errors are not errors */
 	size_t tree_bytes;	/* memory charged so far */
 	size_t granted;		/* memory reserve() has granted */
 	size_t free_until;	/* tree_bytes up to this need no check */
@@ -89,6 +95,26 @@ static int fail_limit(parser *p, size_t at, limit_kind kind, const char *fmt,
 	p->err->offset = at;
 	p->breach = kind;
 	return RS_ELIMIT;
+}
+
+/* A value JSON cannot hold. Inside a contained value it fails only that
+ * value (so one sender's NaN or bad byte rejects its event, not the
+ * batch); elsewhere it is a syntax error like any other. */
+static int fail_value(parser *p, size_t at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail_value(parser *p, size_t at, const char *fmt, ...)
+{
+	if (p->code)
+		return p->code;
+	p->code = p->containing ? RS_ELIMIT : RS_EINVAL;
+	p->breach = p->containing ? LIMIT_VALUE : LIMIT_NONE;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->err->message, sizeof p->err->message, fmt, ap);
+	va_end(ap);
+	p->err->offset = at;
+	return p->code;
 }
 
 /* " (--flag)" after a limit's message, when the caller named it. */
@@ -328,19 +354,25 @@ static int decode_string(parser *p, bool build, const char **out,
 				if (i + 6 > p->len || s[i] != '\\' ||
 				    s[i + 1] != 'u' ||
 				    hex4(p->src + i + 2, &lo) < 0 ||
-				    lo < 0xdc00 || lo > 0xdfff)
-					return fail_at(p, esc, RS_EINVAL,
-						       "lone surrogate \\u%04x "
-						       "in string",
-						       cp);
+				    lo < 0xdc00 || lo > 0xdfff) {
+					if (p->lenient)
+						continue;
+					return fail_value(p, esc,
+							  "lone surrogate "
+							  "\\u%04x in string "
+							  "(not valid UTF-8)",
+							  cp);
+				}
 				cp = 0x10000 + ((cp - 0xd800) << 10) +
 				     (lo - 0xdc00);
 				i += 6;
 			} else if (cp >= 0xdc00 && cp <= 0xdfff) {
-				return fail_at(p, esc, RS_EINVAL,
-					       "lone surrogate \\u%04x in "
-					       "string",
-					       cp);
+				if (p->lenient)
+					continue;
+				return fail_value(p, esc,
+						  "lone surrogate \\u%04x in "
+						  "string (not valid UTF-8)",
+						  cp);
 			}
 			char tmp[4];
 			size_t k = put_utf8(build ? p->sbuf + o : tmp, cp);
@@ -355,9 +387,13 @@ static int decode_string(parser *p, bool build, const char **out,
 			continue;
 		}
 		size_t n = rs_utf8_seq_len(s + i, p->len - i);
+		if (!n && p->lenient) {
+			/* A byte of 0x80 or more is never '"' or '\\'. */
+			i++;
+			continue;
+		}
 		if (!n)
-			return fail_at(p, i, RS_EINVAL,
-				       "invalid UTF-8 in string");
+			return fail_value(p, i, "invalid UTF-8 in string");
 		if (build)
 			memcpy(p->sbuf + o, s + i, n);
 		o += n;
@@ -397,6 +433,34 @@ static int parse_string(parser *p, const char **out, size_t *out_len)
 	return decode_string(p, true, out, out_len);
 }
 
+/* NaN, Infinity or -Infinity at p->pos, as JavaScript and Python's json
+ * write them: not JSON, but read as a value JSON cannot hold (so, inside an
+ * event, that event alone is rejected). Returns 0 when none is there. */
+static size_t special_number(const parser *p)
+{
+	static const char *const words[] = {"NaN", "Infinity", "-Infinity"};
+	for (size_t k = 0; k < 3; k++) {
+		size_t n = strlen(words[k]);
+		if (p->len - p->pos >= n &&
+		    !memcmp(p->src + p->pos, words[k], n))
+			return n;
+	}
+	return 0;
+}
+
+static int parse_special_number(parser *p, size_t n)
+{
+	size_t at = p->pos;
+	if (p->lenient) {
+		p->pos += n;
+		return 0;
+	}
+	return fail_value(p, at,
+			  "not a finite number: JSON has no %.*s (send null "
+			  "or leave the field out)",
+			  (int)n, p->src + at);
+}
+
 /* Inlined: the hot path calls it once per number. */
 static inline __attribute__((always_inline)) int parse_number(parser *p,
 							      rs_json *v)
@@ -406,6 +470,11 @@ static inline __attribute__((always_inline)) int parse_number(parser *p,
 	bool is_int = true;
 	if (i < p->len && s[i] == '-')
 		i++;
+	if (i < p->len && s[i] == 'I') {
+		size_t n = special_number(p);
+		if (n)
+			return parse_special_number(p, n);
+	}
 	if (i >= p->len || s[i] < '0' || s[i] > '9')
 		return fail_at(p, start, RS_EINVAL, "invalid number");
 	if (s[i] == '0') {
@@ -442,6 +511,7 @@ static inline __attribute__((always_inline)) int parse_number(parser *p,
 	size_t n = i - start;
 	v->type = RS_JSON_NUMBER;
 	v->u.num.is_int = false;
+	v->u.num.int_syntax = is_int;
 	if (is_int && n <= 20) {
 		/* Exact int64 accumulation with overflow detection. */
 		bool neg = s[start] == '-';
@@ -473,9 +543,13 @@ static inline __attribute__((always_inline)) int parse_number(parser *p,
 	v->u.num.d = strtod(copy, NULL);
 	if (copy != small)
 		free(copy);
-	if (!isfinite(v->u.num.d))
-		return fail_at(p, start, RS_EINVAL,
-			       "number out of range of a double");
+	if (!isfinite(v->u.num.d) && !p->lenient)
+		return fail_value(
+			p, start,
+			"not a finite number: %.*s%s is beyond the "
+			"range of a double%s",
+			(int)(n < 24 ? n : 24), s + start, n < 24 ? "" : "...",
+			is_int ? " (and out of the int64 range)" : "");
 	p->pos = i;
 	return 0;
 }
@@ -503,6 +577,9 @@ static bool unwinding_contained(const parser *p, size_t depth)
 static int skip_literal(parser *p)
 {
 	char c = p->src[p->pos];
+	size_t special = special_number(p);
+	if (special)
+		return parse_special_number(p, special);
 	static const char *const words[] = {"true", "false", "null"};
 	for (size_t k = 0; k < 3; k++) {
 		size_t n = strlen(words[k]);
@@ -623,7 +700,9 @@ static int parse_contained(parser *p, rs_json *v, size_t depth)
 	p->contained_nodes = p->lim->max_contained_values
 				     ? p->nodes + p->lim->max_contained_values
 				     : SIZE_MAX;
+	p->containing = true;
 	int rc = parse_value(p, v, depth);
+	p->containing = false;
 	p->contained_nodes = SIZE_MAX;
 	if (rc != RS_ELIMIT || p->breach == LIMIT_NONE)
 		return rc;
@@ -645,7 +724,9 @@ static int parse_contained(parser *p, rs_json *v, size_t depth)
 	p->nvals = vals;
 	p->nmems = mems;
 	p->pos = start;
+	p->lenient = true;
 	rc = skip_value(p);
+	p->lenient = false;
 	if (rc)
 		return rc;
 	size_t n = strlen(reason);
@@ -872,6 +953,14 @@ static int parse_value(parser *p, rs_json *v, size_t depth)
 		if (!match_word(p, "null", 4))
 			goto bad;
 		break;
+	case 'N':
+	case 'I': {
+		size_t n = special_number(p);
+		if (!n)
+			goto bad;
+		rc = parse_special_number(p, n);
+		break;
+	}
 	default:
 		if (c == '-' || (c >= '0' && c <= '9')) {
 			rc = parse_number(p, v);

@@ -1,5 +1,6 @@
 #include "validate/validate.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,42 @@ static size_t code_points(const char *s, size_t len)
 
 static int check_object(walker *w, const rs_object *obj, const rs_json *v);
 
+/* About the first 80 bytes of a value for a message (whole code points),
+ * control characters (a NUL among them) written as \u00XX so the message
+ * shows them. */
+static void show_value(char *out, size_t size, const char *s, size_t len)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len && o + 7 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (i >= 80 && (c & 0xc0) != 0x80)
+			break;
+		if (c < 0x20)
+			o += (size_t)snprintf(out + o, size - o, "\\u%04x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+}
+
+/* i < bound and i > bound, exactly: converting i to a double would round
+ * it (2^53 + 1 is not below a max of 2^53 as doubles). A bound that is an
+ * integer within int64 is compared as an int64; -2^63 and 2^63 as doubles
+ * are the ends of the range. */
+static bool int_below(int64_t i, double bound)
+{
+	if (bound > -9223372036854775808.0 && bound < 9223372036854775808.0)
+		return i < (int64_t)ceil(bound);
+	return bound >= 9223372036854775808.0;
+}
+
+static bool int_above(int64_t i, double bound)
+{
+	if (bound >= -9223372036854775808.0 && bound < 9223372036854775808.0)
+		return i > (int64_t)floor(bound);
+	return bound < -9223372036854775808.0;
+}
+
 static int check_string(walker *w, const rs_field *f, const rs_json *v)
 {
 	const rs_constraints *c = &f->constraints;
@@ -132,18 +169,24 @@ static int check_scalar(walker *w, const rs_field *f, const rs_type *t,
 	case RS_TYPE_STRING:
 		return check_string(w, f, v);
 	case RS_TYPE_INT: {
+		if (v->type == RS_JSON_NUMBER && !v->u.num.is_int &&
+		    v->u.num.int_syntax)
+			return reject(w,
+				      "%.17g is out of the int64 range "
+				      "(-9223372036854775808.."
+				      "9223372036854775807)",
+				      v->u.num.d);
 		if (v->type != RS_JSON_NUMBER || !v->u.num.is_int)
 			return reject(w, "expected an integer, got %s",
 				      v->type == RS_JSON_NUMBER
-					      ? "a number with a fraction, "
-						"an exponent or out of int64 "
-						"range"
+					      ? "a number with a fraction or "
+						"an exponent"
 					      : kind_of(v));
 		int64_t i = v->u.num.i;
-		if (c->has_min && (double)i < c->min)
+		if (c->has_min && int_below(i, c->min))
 			return reject(w, "%lld is less than min %.17g",
 				      (long long)i, c->min);
-		if (c->has_max && (double)i > c->max)
+		if (c->has_max && int_above(i, c->max))
 			return reject(w, "%lld is more than max %.17g",
 				      (long long)i, c->max);
 		return rs_buf_printf(w->out, "%lld", (long long)i) < 0
@@ -189,8 +232,11 @@ static int check_scalar(walker *w, const rs_field *f, const rs_type *t,
 		if (v->type != RS_JSON_STRING)
 			return reject(w, "expected a string, got %s",
 				      kind_of(v));
+		/* Compared with the length: "card\u0000x" is not "card". */
 		for (size_t i = 0; i < t->enum_count; i++)
-			if (!strcmp(t->enum_values[i], v->u.str.ptr))
+			if (strlen(t->enum_values[i]) == v->u.str.len &&
+			    !memcmp(t->enum_values[i], v->u.str.ptr,
+				    v->u.str.len))
 				return rs_json_write_string(
 					w->out, v->u.str.ptr, v->u.str.len);
 		char list[200];
@@ -198,8 +244,10 @@ static int check_scalar(walker *w, const rs_field *f, const rs_type *t,
 		for (size_t i = 0; i < t->enum_count && o < 150; i++)
 			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
 					      i ? ", " : "", t->enum_values[i]);
-		return reject(w, "'%.80s' is not one of %s%s", v->u.str.ptr,
-			      list, o >= 150 ? ", ..." : "");
+		char shown[120];
+		show_value(shown, sizeof shown, v->u.str.ptr, v->u.str.len);
+		return reject(w, "'%s' is not one of %s%s", shown, list,
+			      o >= 150 ? ", ..." : "");
 	}
 	case RS_TYPE_OBJECT:
 		if (v->type != RS_JSON_OBJECT)

@@ -1,7 +1,9 @@
 """The collector end to end: a live `reestr serve`, real HTTP, the real
 SQLite store read back with `reestr query`."""
 
+import hashlib
 import json
+import sqlite3
 
 import pytest
 
@@ -197,6 +199,37 @@ def test_malformed_event_inside_valid_json_is_rejected_not_400(test_server):
     resp = test_server.post_raw(b'{"events": [42, "x", null]}')
     assert statuses(resp) == ["rejected"] * 3
     assert "JSON object" in errors(resp)[0]
+
+
+@pytest.mark.parametrize("score, words", [
+    (b"NaN", "fields.score: not a finite number: JSON has no NaN"),
+    (b"-Infinity", "fields.score: not a finite number: JSON has no -Infinity"),
+    (b"1e999", "fields.score: not a finite number: 1e999 is beyond"),
+    (b'"\\ud800"', "fields.score: lone surrogate"),
+    (b'"\xff"', "fields.score: invalid UTF-8"),
+])
+def test_value_json_cannot_hold_rejects_its_event_not_the_batch(
+        test_server, score, words):
+    """NaN from a JavaScript or Python sender, a bad byte, a lone
+    surrogate: that event is rejected with the field's path (and stored as
+    failed), the others of the batch are accepted."""
+    good = json.dumps(page_view()).encode()
+    bad = json.dumps(page_view(score=0.5)).encode().replace(b"0.5", score)
+    resp = test_server.post_raw(b'{"events": [' + good + b", " + bad + b"]}")
+    assert statuses(resp) == ["accepted", "rejected"], resp.raw
+    assert errors(resp)[1].startswith(words), errors(resp)[1]
+    assert test_server.query(
+        "SELECT (SELECT count(*) FROM events) AS stored, "
+        "(SELECT count(*) FROM failed_events) AS failed") == \
+        [{"stored": 1, "failed": 1}]
+    # The payload column stays text (a bad byte kept as '?'); the hash is
+    # of the event as sent.
+    con = sqlite3.connect(test_server.data / "reestr.db")
+    payload, digest = con.execute(
+        "SELECT payload, payload_sha256 FROM failed_events").fetchone()
+    con.close()
+    assert payload == bad.decode("utf-8", "replace").replace("\ufffd", "?")
+    assert digest == hashlib.sha256(bad).hexdigest()
 
 
 def test_wrong_content_type_is_415(test_server):

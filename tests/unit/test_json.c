@@ -130,6 +130,9 @@ static void test_numbers(void **state)
 		assert_int_equal(p.rc, 0);
 		assert_int_equal(p.v->type, RS_JSON_NUMBER);
 		assert_int_equal(p.v->u.num.is_int, ok[k].is_int);
+		/* written without fraction or exponent, fitting or not */
+		assert_int_equal(p.v->u.num.int_syntax,
+				 strpbrk(ok[k].src, ".eE") == NULL);
 		if (ok[k].is_int)
 			assert_int_equal(p.v->u.num.i, ok[k].i);
 		assert_true(p.v->u.num.d == ok[k].d);
@@ -340,6 +343,76 @@ static void test_contained_values(void **state)
 	rs_arena_free(a);
 }
 
+/* Well-formed text for a value JSON cannot hold (invalid UTF-8, a lone
+ * surrogate, a number beyond a double, NaN and Infinity as JavaScript and
+ * Python write them) fails only the contained value, with its path; the
+ * same outside a contained value fails the parse. */
+static void test_contained_values_json_cannot_hold(void **state)
+{
+	const char *src = "[{\"s\":\"a\xff\"}, {\"t\":[\"\\ud800\"]}, "
+			  "{\"f\":1e309}, {\"n\":NaN}, [Infinity], "
+			  "{\"m\":-Infinity}, {\"i\":1" /* 400 digits */
+			  "0000000000000000000000000000000000000000000000000"
+			  "0000000000000000000000000000000000000000000000000"
+			  "0000000000000000000000000000000000000000000000000"
+			  "0000000000000000000000000000000000000000000000000"
+			  "0000000000000000000000000000000000000000000000000"
+			  "0000000000000000000000000000000000000000000000000"
+			  "0000000000000000000000000000000000000000000000000"
+			  "00000000000000000000000000000000000000000000000000"
+			  "0}, {\"ok\":\"\\ud83d\\ude00\"}]";
+	rs_arena *a = rs_arena_new(0);
+	rs_json_limits lim = {.contain_depth = 1};
+	const rs_json *v;
+	rs_json_error e;
+	assert_int_equal(rs_json_parse(a, src, strlen(src), &lim, &v, &e), 0);
+	assert_int_equal(v->u.arr.count, 8);
+	const rs_json *it = v->u.arr.items;
+	static const char *const reasons[] = {
+		"s: invalid UTF-8 in string",
+		"t[0]: lone surrogate \\ud800 in string (not valid UTF-8)",
+		"f: not a finite number: 1e309 is beyond the range of a double",
+		"n: not a finite number: JSON has no NaN (send null or leave "
+		"the field out)",
+		"[0]: not a finite number: JSON has no Infinity (send null or "
+		"leave the field out)",
+		"m: not a finite number: JSON has no -Infinity (send null or "
+		"leave the field out)",
+		"i: not a finite number: 100000000000000000000000... is beyond "
+		"the range of a double (and out of the int64 range)",
+	};
+	for (size_t k = 0; k < 7; k++) {
+		assert_true(it[k].over_limit);
+		assert_string_equal(it[k].u.str.ptr, reasons[k]);
+	}
+	assert_false(it[7].over_limit);
+	assert_string_equal(rs_json_get(&it[7], "ok")->u.str.ptr,
+			    "\xf0\x9f\x98\x80");
+	rs_arena_free(a);
+
+	/* Not contained: the whole parse fails, at the value. */
+	const char *bad[] = {"[\"a\xff\"]", "[NaN]", "{\"a\":-Infinity}",
+			     "[1e309]"};
+	for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+		a = rs_arena_new(0);
+		assert_int_equal(
+			rs_json_parse(a, bad[k], strlen(bad[k]), NULL, &v, &e),
+			RS_EINVAL);
+		rs_arena_free(a);
+	}
+	/* Contained, but malformed after: still the whole parse. */
+	a = rs_arena_new(0);
+	const char *broken = "[{\"n\":NaN,}]";
+	assert_int_equal(rs_json_parse(a, broken, strlen(broken), &lim, &v, &e),
+			 RS_EINVAL);
+	rs_arena_free(a);
+	a = rs_arena_new(0);
+	broken = "[{\"n\":Nan}]";
+	assert_int_equal(rs_json_parse(a, broken, strlen(broken), &lim, &v, &e),
+			 RS_EINVAL);
+	rs_arena_free(a);
+}
+
 /* A contained value is skipped without recursion: a million levels of
  * nesting cost a byte each of charged memory, not a stack frame. */
 static void test_contained_deep_nesting_is_skipped(void **state)
@@ -391,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_contained_values),
 		cmocka_unit_test(test_contained_deep_nesting_is_skipped),
+		cmocka_unit_test(test_contained_values_json_cannot_hold),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

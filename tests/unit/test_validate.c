@@ -42,6 +42,11 @@ static int teardown(void **state)
 		 "{\"user\":{\"id\":7},\"url\":\"https://e.com/\","            \
 		 "\"kind\":\"home\"" extra "}")
 
+#define PAGE_VIEW_KIND(kind)                                                   \
+	ENVELOPE(1, 0,                                                         \
+		 "{\"user\":{\"id\":7},\"url\":\"https://e.com/\","            \
+		 "\"kind\":\"" kind "\"}")
+
 typedef struct result {
 	int rc;
 	char reason[512];
@@ -142,7 +147,12 @@ static void test_envelope_values(void **state)
 		 "uuid: expected a string, got an integer"},
 		{"\"0192f0c4-8b7a-7cde-8f00-1a2b3c4d5e6f\"",
 		 "\"2026-11-25T10:00:00\"", "\"bo\"", "\"test-service\"",
-		 "time: time zone missing (end with Z or +hh:mm)"},
+		 "time: time zone missing (end with an upper-case Z or "
+		 "+hh:mm)"},
+		{"\"0192f0c4-8b7a-7cde-8f00-1a2b3c4d5e6f\"",
+		 "\"9999-12-31T23:30:00-01:00\"", "\"bo\"", "\"test-service\"",
+		 "time: after 9999-12-31T23:59:59.999999999Z once converted to "
+		 "UTC"},
 		{"\"0192f0c4-8b7a-7cde-8f00-1a2b3c4d5e6f\"",
 		 "\"2026-02-30T10:00:00Z\"", "\"bo\"", "\"test-service\"",
 		 "time: date or time out of range"},
@@ -194,7 +204,17 @@ static void test_field_reasons(void **state)
 				 "{\"user\":{\"id\":1e2},\"url\":\"https://e/"
 				 "\",\"kind\":\"home\"}"),
 			"fields.user.id: expected an integer, got a number "
-			"with a fraction, an exponent or out of int64 range");
+			"with a fraction or an exponent");
+	assert_rejected(
+		ENVELOPE(1, 0,
+			 "{\"user\":{\"id\":9223372036854775808},"
+			 "\"url\":\"https://e/\",\"kind\":\"home\"}"),
+		"fields.user.id: 9.2233720368547758e+18 is out of the "
+		"int64 range (-9223372036854775808..9223372036854775807)");
+	/* A NUL inside a value is part of it: "home\0x" is not "home". */
+	assert_rejected(PAGE_VIEW_KIND("home\\u0000x"),
+			"fields.kind: 'home\\u0000x' is not one of home, item, "
+			"search");
 	assert_rejected(ENVELOPE(1, 0,
 				 "{\"user\":{\"id\":1},\"url\":\"ftp://e/\","
 				 "\"kind\":\"home\"}"),
