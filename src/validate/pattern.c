@@ -21,7 +21,7 @@
 #define MAX_DEPTH 32 /* nested groups */
 /* Instructions besides the positions (splits and jumps); a pattern of
  * empty alternatives has few positions but many of these. */
-#define MAX_INST (4 * RS_PATTERN_MAX_SIZE + 64)
+#define MAX_INST (4 * RS_PATTERN_MAX_SIZE)
 
 typedef struct range {
 	uint32_t lo, hi;
@@ -979,9 +979,10 @@ static void measure(const node *n, size_t *pos, size_t *other)
 		return;
 	case N_CAT:
 	case N_ALT: {
-		size_t p = 0, o = n->kind == N_ALT ? 2 * n->nkids : 0;
+		/* an alternation of k: k-1 splits and k-1 jumps */
+		size_t p = 0, o = n->kind == N_ALT ? 2 * (n->nkids - 1) : 0;
 		for (size_t i = 0; i < n->nkids; i++) {
-			size_t kp, ko;
+			size_t kp = 0, ko = 0;
 			measure(n->kids[i], &kp, &ko);
 			p = sat_add(p, kp);
 			o = sat_add(o, ko);
@@ -990,10 +991,16 @@ static void measure(const node *n, size_t *pos, size_t *other)
 		return;
 	}
 	case N_REP: {
-		size_t kp, ko, c = rep_copies(n);
+		/* as compile_rep emits it */
+		size_t kp = 0, ko = 0, c = rep_copies(n);
 		measure(n->sub, &kp, &ko);
 		*pos = sat_mul(kp, c);
-		*other = sat_add(sat_mul(sat_add(ko, 2), c), 2);
+		if (n->max < 0)
+			*other = n->min ? sat_add(sat_mul(ko, c), 1)
+					: sat_add(ko, 2);
+		else
+			*other = sat_add(sat_mul(ko, c),
+					 (size_t)(n->max - n->min));
 		return;
 	}
 	}
@@ -1180,6 +1187,8 @@ rs_pattern *rs_pattern_compile(const char *src, size_t *err_col, char *err,
 	}
 	compile(p, root);
 	emit(p, I_MATCH, 0, 0, NULL);
+	if (p->ninst != p->capinst || p->size != pos)
+		abort(); /* measure() and compile() disagree: a bug */
 	return p;
 fail:
 	if (err_col)
@@ -1265,6 +1274,192 @@ static uint32_t decode(const unsigned char *s, size_t n, size_t *k)
 	       (uint32_t)(s[2] & 0x3f) << 6 | (s[3] & 0x3f);
 }
 
+/* The work space of one match: the state-set simulation's lists, and a
+ * cache of the sets met so far (a DFA built lazily, as RE2 does), so a
+ * value walks a table for each ASCII character instead of the
+ * automaton. The cache is bounded (DFA_MAX_BYTES) and emptied when full,
+ * so memory stays proportional to the automaton and time linear. */
+#define DFA_MAX_BYTES (2u << 20)
+#define DFA_MIN_VALUE 64 /* shorter values: the plain simulation */
+#define DFA_MAX_FLUSHES 2
+
+typedef struct dstate {
+	uint32_t *pcs; /* sorted */
+	size_t n;
+	uint64_t hash;
+	bool match;
+	int32_t next[128]; /* -1: not known yet */
+} dstate;
+
+typedef struct matcher {
+	const rs_pattern *p;
+	uint32_t *mark, *stack, gen;
+	thread_list a, b;
+	dstate *states;
+	size_t nstates, capstates;
+	int32_t *table; /* open addressing: state index + 1, 0 free */
+	size_t captable;
+	size_t bytes;
+	unsigned epoch; /* times the cache was emptied */
+	bool failed;
+} matcher;
+
+/* next = the states reached from cur by reading c. */
+static void step(matcher *M, const uint32_t *cur, size_t n, uint32_t c,
+		 thread_list *next)
+{
+	M->gen++;
+	next->n = 0;
+	for (size_t t = 0; t < n; t++) {
+		const inst *in = &M->p->prog[cur[t]];
+		if (in->op == I_CHAR && set_has(in->set, c))
+			add_closure(M->p, next, M->mark, M->gen, M->stack,
+				    cur[t] + 1);
+	}
+}
+
+static int u32_cmp(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+static void dfa_flush(matcher *M)
+{
+	for (size_t i = 0; i < M->nstates; i++)
+		free(M->states[i].pcs);
+	M->nstates = 0;
+	M->bytes = 0;
+	M->epoch++;
+	if (M->table)
+		memset(M->table, 0, M->captable * sizeof *M->table);
+}
+
+/* The state for the set l (sorted in place); -1 when memory runs out. */
+static int32_t dfa_intern(matcher *M, thread_list *l)
+{
+	qsort(l->pc, l->n, sizeof *l->pc, u32_cmp);
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < l->n; i++)
+		h = (h ^ l->pc[i]) * 1099511628211ull;
+	if (M->captable) {
+		size_t mask = M->captable - 1;
+		for (size_t k = h & mask; M->table[k]; k = (k + 1) & mask) {
+			dstate *d = &M->states[M->table[k] - 1];
+			if (d->hash == h && d->n == l->n &&
+			    !memcmp(d->pcs, l->pc, l->n * sizeof *l->pc))
+				return M->table[k] - 1;
+		}
+	}
+	size_t size = sizeof(dstate) + l->n * sizeof *l->pc;
+	if (M->bytes + size > DFA_MAX_BYTES)
+		dfa_flush(M);
+	if (M->nstates == M->capstates) {
+		size_t cap = M->capstates ? M->capstates * 2 : 16;
+		dstate *st = realloc(M->states, cap * sizeof *st);
+		if (!st)
+			return -1;
+		M->states = st;
+		M->capstates = cap;
+	}
+	if (2 * (M->nstates + 1) > M->captable) {
+		size_t cap = M->captable ? M->captable * 2 : 64;
+		int32_t *t = calloc(cap, sizeof *t);
+		if (!t)
+			return -1;
+		free(M->table);
+		M->table = t;
+		M->captable = cap;
+		for (size_t i = 0; i < M->nstates; i++) {
+			size_t k = M->states[i].hash & (cap - 1);
+			while (t[k])
+				k = (k + 1) & (cap - 1);
+			t[k] = (int32_t)i + 1;
+		}
+	}
+	dstate *d = &M->states[M->nstates];
+	d->pcs = malloc((l->n ? l->n : 1) * sizeof *d->pcs);
+	if (!d->pcs)
+		return -1;
+	memcpy(d->pcs, l->pc, l->n * sizeof *l->pc);
+	d->n = l->n;
+	d->hash = h;
+	d->match = false;
+	for (size_t i = 0; i < l->n; i++)
+		if (M->p->prog[l->pc[i]].op == I_MATCH)
+			d->match = true;
+	memset(d->next, 0xff, sizeof d->next);
+	size_t k = h & (M->captable - 1);
+	while (M->table[k])
+		k = (k + 1) & (M->captable - 1);
+	M->table[k] = (int32_t)M->nstates + 1;
+	M->bytes += size;
+	return (int32_t)M->nstates++;
+}
+
+static bool match_nfa(matcher *M, const unsigned char *u, size_t n);
+
+static bool match_dfa(matcher *M, const unsigned char *u, size_t n)
+{
+	int32_t cur = dfa_intern(M, &M->a);
+	size_t i = 0;
+	while (cur >= 0 && i < n) {
+		/* A cache that keeps filling up (most characters make a new
+		 * set) only costs: simulate without it from here. */
+		if (M->epoch >= DFA_MAX_FLUSHES) {
+			thread_list *a = &M->a;
+			a->n = M->states[cur].n;
+			memcpy(a->pc, M->states[cur].pcs, a->n * sizeof *a->pc);
+			return match_nfa(M, u + i, n - i);
+		}
+		if (!M->states[cur].n)
+			return false;
+		uint32_t c = u[i];
+		size_t k = 1;
+		if (c < 128 && M->states[cur].next[c] >= 0) {
+			cur = M->states[cur].next[c];
+			i++;
+			continue;
+		}
+		if (c >= 128)
+			c = decode(u + i, n - i, &k);
+		i += k;
+		step(M, M->states[cur].pcs, M->states[cur].n, c, &M->b);
+		unsigned epoch = M->epoch;
+		int32_t nx = dfa_intern(M, &M->b);
+		/* remember the edge unless the cache was emptied meanwhile */
+		if (nx >= 0 && c < 128 && M->epoch == epoch)
+			M->states[cur].next[c] = nx;
+		cur = nx;
+	}
+	if (cur < 0) {
+		M->failed = true;
+		return false;
+	}
+	return M->states[cur].match;
+}
+
+static bool match_nfa(matcher *M, const unsigned char *u, size_t n)
+{
+	thread_list *cur = &M->a, *nxt = &M->b;
+	size_t i = 0;
+	while (i < n && cur->n) {
+		size_t k;
+		uint32_t c = decode(u + i, n - i, &k);
+		i += k;
+		step(M, cur->pc, cur->n, c, nxt);
+		thread_list *t = cur;
+		cur = nxt;
+		nxt = t;
+	}
+	if (i < n)
+		return false;
+	for (size_t t = 0; t < cur->n; t++)
+		if (M->p->prog[cur->pc[t]].op == I_MATCH)
+			return true;
+	return false;
+}
+
 bool rs_pattern_match(const rs_pattern *p, const char *s, size_t n)
 {
 	size_t m = p->ninst;
@@ -1278,36 +1473,23 @@ bool rs_pattern_match(const rs_pattern *p, const char *s, size_t n)
 		if (!mem)
 			return false;
 	}
-	thread_list cur = {mem, 0}, nxt = {mem + m, 0};
-	uint32_t *mark = mem + 2 * m, *stack = mem + 3 * m;
-	memset(mark, 0, m * sizeof *mark);
-	uint32_t gen = 1;
-	add_closure(p, &cur, mark, gen, stack, 0);
+	matcher M = {.p = p,
+		     .a = {mem, 0},
+		     .b = {mem + m, 0},
+		     .mark = mem + 2 * m,
+		     .stack = mem + 3 * m,
+		     .gen = 1};
+	memset(M.mark, 0, m * sizeof *M.mark);
+	add_closure(p, &M.a, M.mark, M.gen, M.stack, 0);
 	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0;
-	while (i < n && cur.n) {
-		size_t k;
-		uint32_t c = decode(u + i, n - i, &k);
-		i += k;
-		gen++;
-		nxt.n = 0;
-		for (size_t t = 0; t < cur.n; t++) {
-			const inst *in = &p->prog[cur.pc[t]];
-			if (in->op == I_CHAR && set_has(in->set, c))
-				add_closure(p, &nxt, mark, gen, stack,
-					    cur.pc[t] + 1);
-		}
-		thread_list tmp = cur;
-		cur = nxt;
-		nxt = tmp;
-	}
-	bool matched = false;
-	if (i >= n)
-		for (size_t t = 0; t < cur.n && !matched; t++)
-			matched = p->prog[cur.pc[t]].op == I_MATCH;
+	bool matched =
+		n < DFA_MIN_VALUE ? match_nfa(&M, u, n) : match_dfa(&M, u, n);
+	dfa_flush(&M);
+	free(M.states);
+	free(M.table);
 	if (mem != small)
 		free(mem);
-	return matched;
+	return matched && !M.failed;
 }
 
 /* ---- spelling ------------------------------------------------------------ */
