@@ -15,7 +15,7 @@ HERE = Path(__file__).resolve().parent
 
 def run(registry: Path, cases: list, work: Path) -> list:
     pack = gen(registry, "go", work / "go")
-    trees = write_trees(cases, work / "trees.json")
+    trees, tree_list = write_trees(cases, work / "trees.json")
     app = work / "app"
     app.mkdir(exist_ok=True)
     (app / "go.mod").write_text(
@@ -32,4 +32,4 @@ def run(registry: Path, cases: list, work: Path) -> list:
     proc = subprocess.run([go, "run", ".", str(trees)], cwd=app, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    return read_results(proc.stdout, len(cases))
+    return read_results(proc.stdout, tree_list, registry)

@@ -38,8 +38,9 @@ spl_autoload_register(function (string $class) use ($dir, $ns): void {
     }
 });
 
-/** @var ?Refused $deferred the first list element PHP could not hold */
-$deferred = null;
+/** @var list<Refused> $deferred what the decode step refused, in document order; the runner orders
+ * these and validate()'s answer as the collector walks the event */
+$deferred = [];
 
 function kind(array $n): string
 {
@@ -150,7 +151,7 @@ function convert(array $n, string $type, string $path): mixed
             try {
                 $out[] = $x['t'] === 'null' ? null : element($x, $item, "{$path}[$i]");
             } catch (Refused $r) {
-                $deferred ??= $r; // the list's own checks come first
+                $deferred[] = $r; // the list's own checks come first
                 $out[] = null;
             }
         }
@@ -251,6 +252,7 @@ function camel(string $snake): string
 
 function build(string $class, array $n, string $path): object
 {
+    global $deferred;
     $ctor = (new ReflectionClass($class))->getConstructor();
     $params = [];
     foreach ($ctor?->getParameters() ?? [] as $p) {
@@ -261,7 +263,8 @@ function build(string $class, array $n, string $path): object
     $args = [];
     foreach ($n['m'] as [$key, $_]) {
         if (isset($seen[$key])) {
-            throw new Refused("$path.$key", 'given twice');
+            $deferred[] = new Refused("$path.$key", 'given twice');
+            continue;
         }
         $seen[$key] = true;
         $name = null;
@@ -274,26 +277,38 @@ function build(string $class, array $n, string $path): object
             }
         }
         if ($name === null) {
-            throw new Refused("$path.$key", "unknown field ($class has: " . implode(', ', array_keys($params)) . ')');
+            $deferred[] = new Refused("$path.$key", "unknown field ($class has: " . implode(', ', array_keys($params))
+                . ')');
         }
     }
+    $done = [];
     foreach ($n['m'] as [$key, $value]) {
-        if ($value['t'] === 'null') {
+        if ($value['t'] === 'null' || isset($done[$key])) {
             continue; // null is absent
         }
+        $done[$key] = true;
         $name = null;
-        foreach ([camel($key), camel($key) . 'Field', 'thisField'] as $c) {
-            if (isset($params[$c])) {
-                $name = $c;
-                break;
+        if (preg_match('/^[a-z][a-z0-9]*(_[a-z0-9]+)*$/D', $key)) {
+            foreach ([camel($key), camel($key) . 'Field', $key === 'this' ? 'thisField' : null] as $c) {
+                if ($c !== null && isset($params[$c])) {
+                    $name = $c;
+                    break;
+                }
             }
+        }
+        if ($name === null) {
+            continue;
         }
         $type = $params[$name]->getType()->getName();
         if ($type === 'array') {
             preg_match('/@param (list<.*>)\|null \$' . $name . '\b/', $doc, $m);
             $type = $m[1];
         }
-        $args[$name] = convert($value, $type, "$path.$key");
+        try {
+            $args[$name] = convert($value, $type, "$path.$key");
+        } catch (Refused $r) {
+            $deferred[] = $r;
+        }
     }
     return new $class(...$args);
 }
@@ -306,29 +321,16 @@ foreach ($trees as $tree) {
         $out = ['verdict' => 'reject', 'path' => null, 'request' => true,
             'message' => 'invalid JSON: ' . $tree['why']];
     } else {
-        $deferred = null;
+        $deferred = [];
         try {
             $class = $event::EVENTS['1:0'];
-            $ev = build($class, $tree, 'fields');
-            try {
-                $ev->validate();
-                if ($deferred !== null) {
-                    throw $deferred;
-                }
-            } catch (Throwable $e) {
-                $field = $e instanceof Refused ? $e->path : ($e->field ?? null);
-                if ($deferred !== null && !($field !== null && str_starts_with($deferred->path, $field . '['))) {
-                    throw $deferred;
-                }
-                throw $e;
-            }
-        } catch (Refused $e) {
-            $out = ['verdict' => 'reject', 'path' => $e->path, 'message' => $e->msg];
+            build($class, $tree, 'fields')->validate();
         } catch (Throwable $e) {
             $isValidation = property_exists($e, 'field') && property_exists($e, 'detail');
             $out = ['verdict' => 'reject', 'path' => $isValidation ? $e->field : null,
                 'message' => $isValidation ? $e->detail : get_class($e) . ': ' . $e->getMessage()];
         }
+        $out['deferred'] = array_map(fn ($r) => [$r->path, $r->msg], $deferred);
     }
     echo json_encode($out, JSON_INVALID_UTF8_SUBSTITUTE | JSON_UNESCAPED_UNICODE), "\n";
 }

@@ -14,10 +14,10 @@ HERE = Path(__file__).resolve().parent
 
 def run(registry: Path, cases: list, work: Path) -> list:
     pack = gen(registry, "python", work / "python")
-    trees = write_trees(cases, work / "trees.json")
+    trees, tree_list = write_trees(cases, work / "trees.json")
     proc = subprocess.run(
         [sys.executable, str(HERE / "python_harness.py"), "reestr_bo",
          str(trees)], capture_output=True, text=True,
         env=dict(os.environ, PYTHONPATH=str(pack)), timeout=600)
     assert proc.returncode == 0, proc.stderr
-    return read_results(proc.stdout, len(cases))
+    return read_results(proc.stdout, tree_list, registry)

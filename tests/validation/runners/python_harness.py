@@ -35,6 +35,15 @@ class Refused(Exception):
         self.path, self.message = path, message
 
 
+# What the decode step refused, in document order; the runner orders these
+# and the generated check's answer as the collector walks the event.
+DEFERRED = []
+
+
+def defer(e):
+    DEFERRED.append([e.path, e.message])
+
+
 def text(node):
     b = base64.b64decode(node["b"])
     try:
@@ -114,8 +123,14 @@ def convert(node, hint, path):
         if t != "arr":
             return raw(node)
         (item,) = typing.get_args(hint)
-        return [convert(x, item, f"{path}[{i}]")
-                for i, x in enumerate(node["v"])]
+        out = []
+        for i, x in enumerate(node["v"]):
+            try:
+                out.append(convert(x, item, f"{path}[{i}]"))
+            except Refused as e:
+                defer(e)
+                out.append(raw(x))
+        return out
     if hint is datetime:
         return timestamp(text(node), path) if t == "str" else raw(node)
     if inspect.isclass(hint) and issubclass(hint, enum.Enum):
@@ -139,20 +154,22 @@ def build(cls, node, path):
     params = [p for p in inspect.signature(cls.__init__).parameters
               if p != "self"]
     kwargs, seen = {}, set()
-    for key, _ in node["m"]:
+    for key, value in node["m"]:
         if key in seen:
-            raise Refused(f"{path}.{key}", "given twice")
+            defer(Refused(f"{path}.{key}", "given twice"))
+            continue
         seen.add(key)
         prop = next((p for p in (key, key + "_", key + "_field")
                      if p in params), None)
         if prop is None:
-            raise Refused(f"{path}.{key}",
+            defer(Refused(f"{path}.{key}",
                           f"unknown field ({cls.__name__} has: "
-                          f"{', '.join(params)})")
-    for key, value in node["m"]:
-        prop = next(p for p in (key, key + "_", key + "_field")
-                    if p in params)
-        kwargs[prop] = convert(value, hints[prop], f"{path}.{key}")
+                          f"{', '.join(params)})"))
+            continue
+        try:
+            kwargs[prop] = convert(value, hints[prop], f"{path}.{key}")
+        except Refused as e:
+            defer(e)
     return cls(**kwargs)
 
 
@@ -168,14 +185,13 @@ def main():
             out = {"verdict": "reject", "path": None, "request": True,
                    "message": "invalid JSON: " + tree["why"]}
         else:
+            DEFERRED.clear()
             try:
                 build(cls, tree, "fields").validate()
-            except Refused as e:
-                out = {"verdict": "reject", "path": e.path,
-                       "message": e.message}
             except errors as e:
                 out = {"verdict": "reject", "path": e.field,
                        "message": e.message}
+            out["deferred"] = DEFERRED
         print(json.dumps(out))
 
 
