@@ -37,7 +37,8 @@ def _wtf8(cp: int) -> bytes:
     if cp < 0x800:
         return bytes([0xC0 | cp >> 6, 0x80 | cp & 0x3F])
     if cp < 0x10000:
-        return bytes([0xE0 | cp >> 12, 0x80 | cp >> 6 & 0x3F, 0x80 | cp & 0x3F])
+        return bytes([0xE0 | cp >> 12, 0x80 | cp >> 6 & 0x3F,
+                      0x80 | cp & 0x3F])
     return bytes([0xF0 | cp >> 18, 0x80 | cp >> 12 & 0x3F,
                   0x80 | cp >> 6 & 0x3F, 0x80 | cp & 0x3F])
 
@@ -132,7 +133,8 @@ class _Parser:
                 if e == ord("u"):
                     cp = int(d[self.i + 2:self.i + 6], 16)
                     self.i += 6
-                    if 0xD800 <= cp < 0xDC00 and d[self.i:self.i + 2] == b"\\u":
+                    pair = d[self.i:self.i + 2] == b"\\u"
+                    if 0xD800 <= cp < 0xDC00 and pair:
                         lo = int(d[self.i + 2:self.i + 6], 16)
                         if 0xDC00 <= lo < 0xE000:
                             cp = 0x10000 + ((cp - 0xD800) << 10) + lo - 0xDC00
