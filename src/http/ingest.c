@@ -417,6 +417,23 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 	const rs_json *list = NULL;
 	for (size_t i = 0; i < root->u.obj.count; i++) {
 		const rs_json_member *m = &root->u.obj.items[i];
+		/* A NUL would end the name early: "events\u0000x" is not
+		 * "events". */
+		if (memchr(m->key, '\0', m->key_len)) {
+			rs_buf_reset(&reason);
+			if (rs_json_write_string(&reason, m->key,
+						 m->key_len < 64 ? m->key_len
+								 : 64) < 0) {
+				rc = RS_ENOMEM;
+				goto done;
+			}
+			snprintf(message, sizeof message,
+				 "key %s%s of the batch: a name may not "
+				 "contain NUL (\\u0000)",
+				 reason.data, m->key_len > 64 ? "..." : "");
+			rc = answer_error(response, status, 400, message);
+			goto done;
+		}
 		if (strcmp(m->key, "events") != 0) {
 			snprintf(message, sizeof message,
 				 "unknown key '%.64s' in batch (only "
