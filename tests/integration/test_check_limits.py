@@ -88,7 +88,7 @@ def reg(tmp_path):
 
 
 def warnings_of(out):
-    return [l for l in out.stderr.splitlines() if ": warning: " in l]
+    return [x for x in out.stderr.splitlines() if ": warning: " in x]
 
 
 def warning_for(warnings, name):
@@ -97,8 +97,8 @@ def warning_for(warnings, name):
 
 
 def line_of(reg, text):
-    for i, l in enumerate((reg / "registry.yaml").read_text().splitlines(), 1):
-        if text in l:
+    for i, line in enumerate((reg / "registry.yaml").read_text().splitlines(), 1):
+        if text in line:
             return i
     raise AssertionError(text)
 

@@ -17,6 +17,7 @@ from conftest import REESTR
 
 TAR_WRITE = str(Path(REESTR).parent / "tar_write")
 
+
 def path_of(length, tag):
     """A path of exactly `length` bytes, components of at most 200."""
     parts, left = [], length - len(tag) - 1
@@ -25,7 +26,6 @@ def path_of(length, tag):
         left -= 201
     parts.append("q" * left)
     return "/".join(parts) + "/" + tag
-
 
 
 FILES = [
