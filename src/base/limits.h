@@ -48,6 +48,12 @@ typedef struct rs_ingest_limits {
  * counted once). They count toward RS_INGEST_MAX_EVENT_VALUES. */
 #define RS_INGEST_ENVELOPE_VALUES 8u
 
+/* The store's: each event version's typed view has the envelope's columns
+ * and one per field (nested objects flattened, arrays one column), and
+ * SQLite reads at most this many columns in a result (SQLITE_MAX_COLUMN,
+ * its default), so `reestr check` refuses a version with more. */
+#define RS_STORE_MAX_VIEW_COLUMNS 2000u
+
 void rs_ingest_limits_default(rs_ingest_limits *l);
 
 #endif

@@ -339,7 +339,7 @@ static void check_version(lint *L, const rs_event *ev, const rs_version *v)
 		     "JSON values with the envelope, more than the "
 		     "collector's fixed limit of %u values in one event: such "
 		     "an event is refused; the largest field is fields.%s "
-		     "(%s%llu values), give it a smaller max_items",
+		     "(%s%llu values)",
 		     ev->name, v->number, max_values == SAT ? "over " : "",
 		     (unsigned long long)max_values, RS_INGEST_MAX_EVENT_VALUES,
 		     big ? big->name : "?", big_values == SAT ? "over " : "",

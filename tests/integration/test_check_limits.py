@@ -50,7 +50,8 @@ EVENTS = {
     # 8 envelope values + the array + its items
     "values_ok": (6, "xs: {type: array, items: int, max_items: %d}" % (EVENT_VALUES - 9)),
     "values_over": (7, "xs: {type: array, items: int, max_items: %d}" % (EVENT_VALUES - 8)),
-    # 7 + 1 + 8 x (1 + 8 x (1 + 8 x 9)) = 4688 values, all required
+    # 7 + 1 + 8 x (1 + 8 x (1 + 8 x 9)) = 4688 values, all required (empty
+    # objects: no columns in the typed view, which holds at most 1993)
     "values_never": (8, "\n".join("          f%d: o512" % i for i in range(8)).lstrip()),
     "tags_unbounded": (9, "tags: {type: array, items: string}"),
 }
@@ -63,8 +64,9 @@ def registry_text():
         "sources:", "  svc:", "    owner: t",
         "environments:", "  bo:", "    events: [%s]" % ", ".join(EVENTS),
         "objects:",
+        "  nothing:", "    fields: {}",
         "  o8:", "    fields:",
-        *("      i%d: int" % i for i in range(8)),
+        *("      i%d: nothing" % i for i in range(8)),
         "  o64:", "    fields:",
         *("      i%d: o8" % i for i in range(8)),
         "  o512:", "    fields:",
@@ -218,3 +220,71 @@ def test_the_body_rule_is_exact_for_the_smallest_event(reg, make_server):
     assert r.status == 200 and r.json()["accepted"] == 1, r.raw
     small = make_server(registry=reg, extra_args=["--max-body-bytes", str(n - 1)])
     assert small.post_raw(body).status == 413
+
+
+def test_an_object_cycle_used_by_an_event_is_reported_not_a_crash(tmp_path):
+    """Found by fuzzing the warnings: the column-name check recursed into
+    the cycle until the stack ran out (check died of SIGSEGV)."""
+    d = tmp_path / "reg"
+    d.mkdir()
+    (d / "registry.yaml").write_text(
+        "owners: {t: {contact: t@example.com}}\n"
+        "sources: {svc: {owner: t}}\n"
+        "environments: {bo: {events: [e]}}\n"
+        "objects:\n  loop:\n    fields:\n      again: loop\n"
+        "events:\n  e:\n    id: 1\n    owner: t\n    versions:\n"
+        "      - version: 0\n        fields:\n          x: loop\n")
+    out = run("check", str(d))
+    assert out.returncode == 1, out
+    assert "object cycle: loop -> loop" in out.stderr
+
+
+@pytest.mark.parametrize("leaf,words", [
+    ("v: int", "flatten to over "),            # 8^40 columns
+    ("{}", "expanded, are over "),              # 8^40 empty objects
+])
+def test_objects_inside_objects_are_counted_not_walked(tmp_path, leaf, words):
+    """40 levels of objects with 8 fields of the level below describe 8^40
+    columns in 300 lines: check (and serve, which flattens every version
+    into a typed view) walked every one of them and never ended; now each
+    object is counted once and the version is refused at once."""
+    d = tmp_path / "reg"
+    d.mkdir()
+    lines = ["owners: {t: {contact: t@example.com}}",
+             "sources: {svc: {owner: t}}",
+             "environments: {bo: {events: [e]}}", "objects:",
+             "  l0:", "    fields:" + (" {}" if leaf == "{}" else ""),
+             *([] if leaf == "{}" else ["      " + leaf])]
+    for k in range(1, 41):
+        lines += ["  l%d:" % k, "    fields:"]
+        lines += ["      f%d: {type: l%d, required: false}" % (i, k - 1)
+                  for i in range(8)]
+    lines += ["events:", "  e:", "    id: 1", "    owner: t", "    versions:",
+              "      - version: 0", "        fields:", "          top: l40"]
+    (d / "registry.yaml").write_text("\n".join(lines) + "\n")
+    out = run("check", str(d), timeout=20)
+    assert out.returncode == 1, out
+    assert words in out.stderr, out.stderr
+
+
+def test_typed_view_columns_are_limited_to_what_sqlite_reads(tmp_path, make_server):
+    """7 envelope columns + 1993 fields = 2000, SQLite's limit: one more
+    field and `reestr query` on the view failed (too many columns)."""
+    for n, ok in [(1993, True), (1994, False)]:
+        d = tmp_path / ("reg%d" % n)
+        d.mkdir()
+        (d / "registry.yaml").write_text("\n".join(
+            ["owners: {t: {contact: t@example.com}}",
+             "sources: {svc: {owner: t}}",
+             "environments: {bo: {events: [e]}}", "events:", "  e:",
+             "    id: 1", "    owner: t", "    versions:", "      - version: 0",
+             "        fields:"]
+            + ["          f%d: {type: int, required: false}" % i
+               for i in range(n)]) + "\n")
+        out = run("check", str(d))
+        assert (out.returncode == 0) == ok, out.stderr
+        if not ok:
+            assert "1994 columns" in out.stderr and "2000" in out.stderr
+        else:  # the largest view check allows is one SQLite reads
+            server = make_server(registry=d)
+            assert server.query("SELECT count(*) AS c FROM e_v0") == [{"c": 0}]
