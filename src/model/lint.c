@@ -214,10 +214,11 @@ static void check_field(lint *L, const rs_field *f)
 	const rs_type *leaf = leaf_type(&f->type);
 	if (strlen(f->name) > lim)
 		warn(L, f->pos,
-		     "field '%.64s...': its name is %zu bytes, more than the "
+		     "field '%.64s%s': its name is %zu bytes, more than the "
 		     "collector's limit of %zu bytes for one string or key "
 		     "(--max-string-bytes): an event that gives it is refused",
-		     f->name, strlen(f->name), lim);
+		     f->name, strlen(f->name) > 64 ? "..." : "",
+		     strlen(f->name), lim);
 	if (leaf->kind == RS_TYPE_STRING && c->has_min_length &&
 	    c->min_length > 0 && (uint64_t)c->min_length > lim)
 		warn(L, f->pos,
@@ -243,12 +244,14 @@ static void check_field(lint *L, const rs_field *f)
 		for (size_t i = 0; i < leaf->enum_count; i++)
 			if (strlen(leaf->enum_values[i]) > lim)
 				warn(L, f->pos,
-				     "field '%s': enum value '%.64s...' is "
+				     "field '%s': enum value '%.64s%s' is "
 				     "%zu bytes, more than the collector's "
 				     "limit of %zu bytes for one string "
 				     "(--max-string-bytes): it is always "
 				     "refused",
 				     f->name, leaf->enum_values[i],
+				     strlen(leaf->enum_values[i]) > 64 ? "..."
+								       : "",
 				     strlen(leaf->enum_values[i]), lim);
 }
 
@@ -387,6 +390,37 @@ int rs_registry_lint(const rs_registry *reg, const rs_ingest_limits *limits,
 	if (!L.memo || !L.known) {
 		L.rc = RS_ENOMEM;
 		goto done;
+	}
+	/* The envelope's strings: a uuid is 36 bytes, names are the
+	 * registry's. */
+	size_t lim = limits->max_string_bytes;
+	enum { UUID_TEXT = 36 };
+	if (lim < UUID_TEXT)
+		warn(&L, (rs_pos){.file = "--max-string-bytes"},
+		     "%zu is less than the %d bytes of every event's uuid: "
+		     "the collector refuses every event",
+		     lim, UUID_TEXT);
+	for (size_t i = 0; i < rs_registry_source_count(reg); i++) {
+		const rs_source *src = rs_registry_source_at(reg, i);
+		if (strlen(src->name) > lim)
+			warn(&L, src->pos,
+			     "source '%.64s%s': its name is %zu bytes, more "
+			     "than the collector's limit of %zu bytes for one "
+			     "string (--max-string-bytes): every event it "
+			     "sends is refused",
+			     src->name, strlen(src->name) > 64 ? "..." : "",
+			     strlen(src->name), lim);
+	}
+	for (size_t i = 0; i < rs_registry_environment_count(reg); i++) {
+		const rs_environment *env = rs_registry_environment_at(reg, i);
+		if (strlen(env->name) > lim)
+			warn(&L, env->pos,
+			     "environment '%.64s%s': its name is %zu bytes, "
+			     "more than the collector's limit of %zu bytes for "
+			     "one string (--max-string-bytes): every event of "
+			     "it is refused",
+			     env->name, strlen(env->name) > 64 ? "..." : "",
+			     strlen(env->name), lim);
 	}
 	for (size_t i = 0; i < nobj; i++) {
 		const rs_object *o = rs_registry_object_at(reg, i);

@@ -169,6 +169,41 @@ def test_check_takes_serves_limit_options(reg):
         assert flag in help
 
 
+def test_names_and_enum_values_over_the_string_limit(tmp_path, make_server):
+    """Names and enum values are strings on the wire too; a uuid is 36
+    bytes, so under that every event is refused."""
+    d = tmp_path / "reg"
+    d.mkdir()
+    (d / "registry.yaml").write_text(
+        "owners: {t: {contact: t@example.com}}\n"
+        "sources: {svc: {owner: t}, " + "s" * 40 + ": {owner: t}}\n"
+        "environments: {bo: {events: [e]}}\n"
+        "events:\n  e:\n    id: 1\n    owner: t\n    versions:\n"
+        "      - version: 0\n        fields:\n"
+        "          kind: {type: enum, values: [a, " + "b" * 37 + "]}\n"
+        "          " + "f" * 38 + ": {type: int, required: false}\n")
+    w = warnings_of(run("check", "--max-string-bytes", "36", str(d)))
+    assert len(w) == 3, w
+    assert any(("enum value '%s' is 37 bytes" % ("b" * 37)) in x for x in w)
+    assert any(("field '%s': its name is 38 bytes" % ("f" * 38)) in x for x in w)
+    assert any(("source '%s': its name is 40 bytes" % ("s" * 40)) in x for x in w)
+    (uuid,) = warnings_of(run("check", "--max-string-bytes", "35", str(d)))[:1]
+    assert uuid.startswith("--max-string-bytes: warning: 35 is less than the 36")
+
+    server = make_server(registry=d, extra_args=["--max-string-bytes", "36"])
+    base = {"event_id": 1, "version": 0, "uuid": uuid7(), "time": now_rfc3339(),
+            "environment": "bo", "source": "svc"}
+    res = server.post_events([
+        base | {"fields": {"kind": "b" * 37}},
+        base | {"uuid": uuid7(), "fields": {"kind": "a", "f" * 38: 1}},
+        base | {"uuid": uuid7(), "source": "s" * 40, "fields": {"kind": "a"}},
+        base | {"uuid": uuid7(), "fields": {"kind": "a"}},
+    ]).json()["results"]
+    assert [r["status"] for r in res] == ["rejected"] * 3 + ["accepted"], res
+    for r in res[:3]:
+        assert "--max-string-bytes" in r["error"], r
+
+
 def event(name, fields):
     return {"event_id": EVENTS[name][0], "version": 0, "uuid": uuid7(),
             "time": now_rfc3339(), "environment": "bo", "source": "svc",
