@@ -115,6 +115,11 @@ typedef struct sqlite_sink {
 	int wal_pages;	    /* after the last commit, 0 after a truncation */
 	bool wal_low_space; /* the WAL passed its share of the free space:
 			     * the writer empties it */
+	/* The free space of the store's file system as last read, and when:
+	 * the writer's alone (on_wal_commit), no lock. */
+	uint64_t free_bytes;
+	int64_t free_at_us;
+	bool free_known;
 	uint64_t commits;
 	int64_t last_commit_us;
 	/* A RESTART or TRUNCATE checkpoint that could not finish (a reader
@@ -145,6 +150,11 @@ typedef struct sqlite_sink {
  * finds room to copy the WAL's new pages into the database (a WAL that
  * filled the disk could never be checkpointed). */
 #define WAL_SHARE_OF_FREE 4
+/* The free space is read again at every commit while the WAL holds more
+ * than half its share of the last reading; further from it, a reading
+ * serves the commits of this long (statvfs at every commit was a syscall
+ * per commit for a figure that hardly moves). */
+#define FREE_SPACE_MAX_AGE_US 100000
 /* The wait before a RESTART or TRUNCATE checkpoint that found a reader is
  * tried again: doubles from MIN to MAX while it keeps failing. */
 #define RESET_BACKOFF_MIN_US 50000
@@ -581,20 +591,38 @@ static int commit_group(sqlite_sink *s, pending *group, int *code)
 	return rc;
 }
 
+/* Whether a WAL of `pages` pages takes more than its share of the free
+ * space (WAL_SHARE_OF_FREE). Only the writer calls it. A reading of the
+ * free space is reused while the WAL stays under half its share of it and
+ * the reading is younger than FREE_SPACE_MAX_AGE_US; near the limit, every
+ * commit reads it again. A free space that cannot be read counts as room. */
+static bool wal_over_share(sqlite_sink *s, int pages, int64_t now)
+{
+	uint64_t need =
+		(uint64_t)pages * (uint64_t)s->page_size * WAL_SHARE_OF_FREE;
+	if (!s->free_known || now - s->free_at_us >= FREE_SPACE_MAX_AGE_US ||
+	    need > s->free_bytes / 2) {
+		struct statvfs fs;
+		s->free_known = statvfs(s->path, &fs) == 0;
+		if (!s->free_known)
+			return false;
+		s->free_bytes = (uint64_t)fs.f_bavail * fs.f_frsize;
+		s->free_at_us = now;
+	}
+	return need > s->free_bytes;
+}
+
 /* Called by SQLite after each commit on the writer's connection. */
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	sqlite_sink *s = arg;
-	struct statvfs fs;
-	bool low =
-		statvfs(s->path, &fs) == 0 &&
-		(uint64_t)pages * (uint64_t)s->page_size * WAL_SHARE_OF_FREE >
-			(uint64_t)fs.f_bavail * fs.f_frsize;
+	int64_t now = monotonic_us();
+	bool low = wal_over_share(s, pages, now);
 	pthread_mutex_lock(&s->mu);
 	s->wal_pages = pages;
 	s->wal_low_space = low;
 	s->commits++;
-	s->last_commit_us = monotonic_us();
+	s->last_commit_us = now;
 	if (pages >= s->checkpoint_pages)
 		s->ckpt_wanted = true;
 	/* a checkpointer without a deadline must start counting idle time */
