@@ -101,7 +101,7 @@ typedef struct sqlite_sink {
 	bool checkpointer_started;
 	pthread_cond_t ckpt_wake; /* on CLOCK_MONOTONIC */
 	int checkpoint_pages, restart_pages, page_size;
-	int64_t idle_us;
+	int64_t idle_us, truncate_idle_us;
 	uint64_t reserve_bytes;
 	/* under mu */
 	bool ckpt_wanted;
@@ -112,7 +112,10 @@ typedef struct sqlite_sink {
 	 * reader. */
 	bool ckpt_running, writer_checkpointing;
 	pthread_cond_t ckpt_finished;
-	int wal_pages;	    /* after the last commit, 0 after a truncation */
+	int wal_pages; /* after the last commit, 0 after a truncation */
+	/* An idle RESTART copied the WAL and it starts over, but its file
+	 * keeps its size until a TRUNCATE. */
+	bool wal_file_kept;
 	bool wal_low_space; /* the WAL passed its share of the free space:
 			     * the writer empties it */
 	/* The free space of the store's file system as last read, and when:
@@ -145,6 +148,7 @@ typedef struct sqlite_sink {
 #define CHECKPOINT_PAGES 4096
 #define RESTART_PAGES 16384
 #define IDLE_CHECKPOINT_MS 1000
+#define IDLE_TRUNCATE_MS 60000
 /* The WAL may take at most 1/WAL_SHARE_OF_FREE of the free space; past it
  * the writer empties it before its next commit, so that a checkpoint always
  * finds room to copy the WAL's new pages into the database (a WAL that
@@ -632,6 +636,22 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 	return SQLITE_OK;
 }
 
+/* Whether the WAL's file takes more than its share of the free space
+ * (WAL_SHARE_OF_FREE), or either cannot be read. */
+static bool wal_file_over_share(const sqlite_sink *s)
+{
+	char wal[4096 + 8];
+	snprintf(wal, sizeof wal, "%s-wal", s->path);
+	struct stat st;
+	struct statvfs fs;
+	if (stat(wal, &st) < 0)
+		return errno != ENOENT;
+	if (statvfs(s->path, &fs) < 0)
+		return true;
+	return (uint64_t)st.st_size * WAL_SHARE_OF_FREE >
+	       (uint64_t)fs.f_bavail * fs.f_frsize;
+}
+
 /* Not SQLite checkpoint modes: none now; a trial commit alone. */
 enum { NO_CHECKPOINT = -1, TRIAL_COMMIT_ONLY = -2 };
 
@@ -661,13 +681,21 @@ static int next_checkpoint(sqlite_sink *s, int64_t now, bool *probe,
 		/* copies what no reader needs; never waits */
 		return SQLITE_CHECKPOINT_PASSIVE;
 	}
-	if (s->wal_pages > 0) {
-		/* idle: give the WAL's space back */
-		int64_t idle_at = s->last_commit_us + s->idle_us;
+	if (s->wal_pages > 0 || s->wal_file_kept) {
+		/* Idle: copy the WAL into the database and start it over; its
+		 * file is written over in place by the next commits (growing
+		 * it anew makes each commit's sync slower), and its space is
+		 * given back after a longer pause, or at once when the file
+		 * takes more than its share of the free space. */
+		int64_t idle_at =
+			s->last_commit_us +
+			(s->wal_pages > 0 ? s->idle_us : s->truncate_idle_us);
 		if (idle_at < s->reset_retry_us)
 			idle_at = s->reset_retry_us;
 		if (now >= idle_at)
-			return SQLITE_CHECKPOINT_TRUNCATE;
+			return s->wal_pages > 0 && !wal_file_over_share(s)
+				       ? SQLITE_CHECKPOINT_RESTART
+				       : SQLITE_CHECKPOINT_TRUNCATE;
 		if (*wake_at_us < 0 || idle_at < *wake_at_us)
 			*wake_at_us = idle_at;
 	}
@@ -725,6 +753,7 @@ static void checkpoint_done(sqlite_sink *s, int mode, int rc, const char *error,
 			s->wal_pages = 0;
 			s->wal_low_space = false;
 		}
+		s->wal_file_kept = mode != SQLITE_CHECKPOINT_TRUNCATE;
 		return;
 	}
 	s->reset_backoff_us = s->reset_backoff_us ? 2 * s->reset_backoff_us
@@ -1145,6 +1174,10 @@ int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 	s->idle_us = (int64_t)(o.idle_checkpoint_ms > 0 ? o.idle_checkpoint_ms
 							: IDLE_CHECKPOINT_MS) *
 		     1000;
+	s->truncate_idle_us =
+		(int64_t)(o.idle_truncate_ms > 0 ? o.idle_truncate_ms
+						 : IDLE_TRUNCATE_MS) *
+		1000;
 	s->reserve_bytes = o.reserve_bytes ? o.reserve_bytes
 					   : RS_SQLITE_DEFAULT_RESERVE_BYTES;
 	s->page_size = 8192; /* until the store says otherwise */
