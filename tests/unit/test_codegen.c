@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "codegen/names.h"
+#include "codegen/plan.h"
 #include "reestr/error.h"
 #include "reestr/langpack.h"
 
@@ -229,10 +230,58 @@ static void test_write_removes_files_no_longer_generated(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static const rs_field *field_named(const rs_version *v, const char *name)
+{
+	for (size_t i = 0; i < v->field_count; i++)
+		if (!strcmp(v->fields[i].name, name))
+			return &v->fields[i];
+	return NULL;
+}
+
+/* The checks are planned once, in the collector's order, with its
+ * reason codes and messages; patterns come spelled for the language. */
+static void test_planned_checks(void **state)
+{
+	rs_plan plan;
+	assert_int_equal(rs_plan_build(&plan, reg, "bo", RS_LANG_GO), 0);
+	const rs_event *ev = rs_registry_event_by_name(reg, "payment");
+	const rs_field *f = field_named(rs_event_version(ev, 0), "payment_id");
+	size_t n;
+	const rs_check *c = rs_plan_checks(&plan, f, &n);
+	static const rs_check_kind want[] = {
+		RS_CHECK_REQUIRED,   RS_CHECK_TYPE,    RS_CHECK_UTF8,
+		RS_CHECK_MAX_LENGTH, RS_CHECK_PATTERN,
+	};
+	assert_int_equal(n, sizeof want / sizeof *want);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(c[i].kind, want[i]);
+	assert_string_equal(c[0].message, "missing required field");
+	assert_string_equal(c[3].reason, "max_length");
+	assert_int_equal(c[3].n, 64);
+	assert_string_equal(c[3].message, RS_MSG_COUNT
+			    " characters, more than max_length 64");
+	assert_string_equal(c[4].spelled, "^(?:[\\-0-9a-z]+)$");
+
+	/* an optional list: its own check, then each element's, nested */
+	ev = rs_registry_event_by_name(reg, "search_query");
+	f = field_named(rs_event_version(ev, 0), "filters");
+	c = rs_plan_checks(&plan, f, &n);
+	assert_int_equal(n, 3);
+	assert_int_equal(c[0].kind, RS_CHECK_TYPE);
+	assert_int_equal(c[1].kind, RS_CHECK_MAX_ITEMS);
+	assert_int_equal(c[1].n, 50);
+	assert_int_equal(c[2].kind, RS_CHECK_ITEMS);
+	assert_int_equal(c[2].item_count, 2);
+	assert_int_equal(c[2].items[0].depth, 1);
+	assert_int_equal(c[2].items[1].kind, RS_CHECK_OBJECT);
+	rs_plan_free(&plan);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_go_langpack),
+		cmocka_unit_test(test_planned_checks),
 		cmocka_unit_test(test_only_the_environments_events),
 		cmocka_unit_test(test_python_and_php_langpacks),
 		cmocka_unit_test(test_output_is_deterministic),
