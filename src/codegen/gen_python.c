@@ -212,6 +212,70 @@ static const char *py_upper_snake(py_ctx *g, const char *pascal)
 	return out;
 }
 
+/* Emits the Python string literal lit (quoted, with an f prefix when an
+ * f-string) as adjacent literals on lines of at most 79 columns at e's
+ * level, cut at a space when one is near, never inside an escape, a
+ * replacement field or a character; suffix follows the last. */
+static void py_emit_literal(rs_emit *e, const char *lit, const char *suffix)
+{
+	bool f = lit[0] == 'f';
+	const char *body = lit + (f ? 2 : 1);
+	size_t len = strlen(body);
+	len = len ? len - 1 : 0; /* without the closing quote */
+	int room = 79 - 4 * e->level - 3 - (int)strlen(suffix);
+	if (room < 20)
+		room = 20;
+	if (!len) {
+		rs_emit_line(e, "%s%s", lit, suffix);
+		return;
+	}
+	for (size_t start = 0; start < len;) {
+		size_t i = start, cut = 0, space = 0;
+		int depth = 0;
+		while (i < len) {
+			size_t step = 1;
+			char c = body[i];
+			if (c == '\\')
+				step = body[i + 1] == 'x'   ? 4
+				       : body[i + 1] == 'u' ? 6
+				       : body[i + 1] == 'U' ? 10
+							    : 2;
+			else if (f && (c == '{' || c == '}') &&
+				 body[i + 1] == c && !depth)
+				step = 2;
+			else if (f && c == '{')
+				depth++;
+			else if (f && c == '}')
+				depth--;
+			else
+				while (i + step < len &&
+				       ((unsigned char)body[i + step] & 0xC0) ==
+					       0x80)
+					step++;
+			if ((int)(i + step - start) > room)
+				break;
+			i += step;
+			if (!depth) {
+				cut = i;
+				if (c == ' ')
+					space = i;
+			}
+		}
+		if (i >= len && !depth)
+			cut = len;
+		else if (space > start)
+			cut = space;
+		if (cut <= start) /* one replacement field wider than a line */
+			cut = len;
+		size_t n = cut - start;
+		bool pf = f && (memchr(body + start, '{', n) ||
+				memchr(body + start, '}', n));
+		rs_emit_line(e, "%s\"%.*s\"%s", pf ? "f" : "", (int)n,
+			     body + start, cut == len ? suffix : "");
+		start = cut;
+	}
+}
+
 static void py_raise(py_ctx *g, const char *path, const char *msg)
 {
 	rs_emit *e = &g->body;
@@ -228,24 +292,7 @@ static void py_raise(py_ctx *g, const char *path, const char *msg)
 		rs_emit_line(e, "%.*s", (int)(plus - msg), msg);
 		rs_emit_line(e, "%s,", plus + 1);
 	} else {
-		/* two adjacent literals, split at a space outside {} */
-		bool f = msg[0] == 'f';
-		const char *body = msg + (f ? 2 : 1);
-		const char *cut = NULL;
-		int depth = 0;
-		for (const char *c = body; *c && c - msg < room - 1; c++) {
-			depth += *c == '{' ? 1 : *c == '}' ? -1 : 0;
-			if (*c == ' ' && !depth)
-				cut = c;
-		}
-		if (!cut) {
-			rs_emit_line(e, "%s,", msg);
-		} else {
-			rs_emit_line(e, "%.*s\"", (int)(cut + 1 - msg), msg);
-			const char *rest = cut + 1;
-			rs_emit_line(e, "%s\"%s,",
-				     f && strchr(rest, '{') ? "f" : "", rest);
-		}
+		py_emit_literal(e, msg, ",");
 	}
 	rs_emit_out(e);
 	rs_emit_line(e, ")");
@@ -868,9 +915,19 @@ static int py_finish(py_ctx *g, rs_langpack *out, const char *path,
 	if (g->pattern_count || g->need_surrogate)
 		rs_emit_blank(&f);
 	if (g->pattern_count) {
-		for (size_t i = 0; i < g->pattern_count; i++)
-			rs_emit_line(&f, "%s = re.compile(%s)",
-				     g->pattern_names[i], g->pattern_values[i]);
+		for (size_t i = 0; i < g->pattern_count; i++) {
+			const char *n = g->pattern_names[i];
+			const char *v = g->pattern_values[i];
+			if (strlen(n) + strlen(v) + 15 <= 79) {
+				rs_emit_line(&f, "%s = re.compile(%s)", n, v);
+				continue;
+			}
+			rs_emit_line(&f, "%s = re.compile(", n);
+			rs_emit_in(&f);
+			py_emit_literal(&f, v, "");
+			rs_emit_out(&f);
+			rs_emit_line(&f, ")");
+		}
 	}
 	if (g->need_surrogate)
 		rs_emit_line(

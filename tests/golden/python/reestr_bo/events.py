@@ -1115,8 +1115,8 @@ class PaymentV0(Event):
         if paid_at.utcoffset() is None:
             raise ValidationError(
                 ev, ver, "fields.paid_at",
-                "not an RFC 3339 timestamp: time zone missing (end with Z or "
-                "+hh:mm)",
+                "not an RFC 3339 timestamp: time zone missing (end with Z "
+                "or +hh:mm)",
             )
         if not _TIME_MIN <= paid_at <= _TIME_MAX:
             raise ValidationError(
