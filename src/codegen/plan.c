@@ -452,7 +452,9 @@ static int value_checks(const rs_plan *p, const rs_field *f, const rs_type *t,
 	case RS_TYPE_FLOAT:
 		if (t->kind == RS_TYPE_INT)
 			ADD(RS_CHECK_INT64, "range",
-			    RS_MSG_VALUE " is out of the int64 range");
+			    RS_MSG_VALUE " is out of the int64 range "
+					 "(-9223372036854775808.."
+					 "9223372036854775807)");
 		else
 			ADD(RS_CHECK_FINITE, "not_finite",
 			    "not a finite number");
@@ -474,7 +476,7 @@ static int value_checks(const rs_plan *p, const rs_field *f, const rs_type *t,
 		}
 		break;
 	case RS_TYPE_STRING:
-		ADD(RS_CHECK_UTF8, "utf8", "invalid UTF-8 text");
+		ADD(RS_CHECK_UTF8, "utf8", "invalid UTF-8 in string");
 		if (c->has_max_length) {
 			ADD(RS_CHECK_MAX_LENGTH, "max_length",
 			    rs_arena_printf(a,
@@ -502,7 +504,7 @@ static int value_checks(const rs_plan *p, const rs_field *f, const rs_type *t,
 		}
 		break;
 	case RS_TYPE_ENUM:
-		ADD(RS_CHECK_UTF8, "utf8", "invalid UTF-8 text");
+		ADD(RS_CHECK_UTF8, "utf8", "invalid UTF-8 in string");
 		ADD(RS_CHECK_ENUM, "enum",
 		    rs_arena_printf(a, "'" RS_MSG_VALUE "' is not one of %s",
 				    enum_list(p, t)));

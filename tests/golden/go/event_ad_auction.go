@@ -100,7 +100,7 @@ func (e *AdAuctionV0) Validate() error {
 		return reestr.NewFieldError(ev, ver, "fields.auction_id", "missing required field")
 	}
 	if !utf8.ValidString(e.auctionID) {
-		return reestr.NewFieldError(ev, ver, "fields.auction_id", "invalid UTF-8 text")
+		return reestr.NewFieldError(ev, ver, "fields.auction_id", "invalid UTF-8 in string")
 	}
 	if n := utf8.RuneCountInString(e.auctionID); n > 64 {
 		return reestr.NewFieldError(ev, ver, "fields.auction_id", strconv.Itoa(n)+" characters, more than max_length 64")
@@ -109,7 +109,7 @@ func (e *AdAuctionV0) Validate() error {
 		return reestr.NewFieldError(ev, ver, "fields.slot", "missing required field")
 	}
 	if !utf8.ValidString(string(e.slot)) {
-		return reestr.NewFieldError(ev, ver, "fields.slot", "invalid UTF-8 text")
+		return reestr.NewFieldError(ev, ver, "fields.slot", "invalid UTF-8 in string")
 	}
 	if !e.slot.valid() {
 		return reestr.NewFieldError(ev, ver, "fields.slot", "'"+string(e.slot)+"' is not one of search_top, search_inline, item_page_bottom")

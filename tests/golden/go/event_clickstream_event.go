@@ -85,7 +85,7 @@ func (e *ClickstreamEventV0) Validate() error {
 		return reestr.NewFieldError(ev, ver, "fields.user_agent", "missing required field")
 	}
 	if !utf8.ValidString(e.userAgent) {
-		return reestr.NewFieldError(ev, ver, "fields.user_agent", "invalid UTF-8 text")
+		return reestr.NewFieldError(ev, ver, "fields.user_agent", "invalid UTF-8 in string")
 	}
 	if n := utf8.RuneCountInString(e.userAgent); n > 512 {
 		return reestr.NewFieldError(ev, ver, "fields.user_agent", strconv.Itoa(n)+" characters, more than max_length 512")

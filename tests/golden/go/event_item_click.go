@@ -215,7 +215,7 @@ func (e *ItemClickV1) Validate() error {
 		return reestr.NewFieldError(ev, ver, "fields.list", "missing required field")
 	}
 	if !utf8.ValidString(string(e.list)) {
-		return reestr.NewFieldError(ev, ver, "fields.list", "invalid UTF-8 text")
+		return reestr.NewFieldError(ev, ver, "fields.list", "invalid UTF-8 in string")
 	}
 	if !e.list.valid() {
 		return reestr.NewFieldError(ev, ver, "fields.list", "'"+string(e.list)+"' is not one of search, recommendations, favorites, seller_page")

@@ -103,7 +103,7 @@ func (e *ItemViewV0) Validate() error {
 	}
 	if e.hasReferrer {
 		if !utf8.ValidString(e.referrer) {
-			return reestr.NewFieldError(ev, ver, "fields.referrer", "invalid UTF-8 text")
+			return reestr.NewFieldError(ev, ver, "fields.referrer", "invalid UTF-8 in string")
 		}
 		if n := utf8.RuneCountInString(e.referrer); n > 2048 {
 			return reestr.NewFieldError(ev, ver, "fields.referrer", strconv.Itoa(n)+" characters, more than max_length 2048")

@@ -105,7 +105,7 @@ func (e *MessengerMessageV0) Validate() error {
 		return reestr.NewFieldError(ev, ver, "fields.chat_id", "missing required field")
 	}
 	if !utf8.ValidString(e.chatID) {
-		return reestr.NewFieldError(ev, ver, "fields.chat_id", "invalid UTF-8 text")
+		return reestr.NewFieldError(ev, ver, "fields.chat_id", "invalid UTF-8 in string")
 	}
 	if n := utf8.RuneCountInString(e.chatID); n > 64 {
 		return reestr.NewFieldError(ev, ver, "fields.chat_id", strconv.Itoa(n)+" characters, more than max_length 64")

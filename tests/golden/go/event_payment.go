@@ -141,7 +141,7 @@ func (e *PaymentV0) Validate() error {
 		return reestr.NewFieldError(ev, ver, "fields.payment_id", "missing required field")
 	}
 	if !utf8.ValidString(e.paymentID) {
-		return reestr.NewFieldError(ev, ver, "fields.payment_id", "invalid UTF-8 text")
+		return reestr.NewFieldError(ev, ver, "fields.payment_id", "invalid UTF-8 in string")
 	}
 	if n := utf8.RuneCountInString(e.paymentID); n > 64 {
 		return reestr.NewFieldError(ev, ver, "fields.payment_id", strconv.Itoa(n)+" characters, more than max_length 64")
@@ -159,7 +159,7 @@ func (e *PaymentV0) Validate() error {
 		return reestr.NewFieldError(ev, ver, "fields.method", "missing required field")
 	}
 	if !utf8.ValidString(string(e.method)) {
-		return reestr.NewFieldError(ev, ver, "fields.method", "invalid UTF-8 text")
+		return reestr.NewFieldError(ev, ver, "fields.method", "invalid UTF-8 in string")
 	}
 	if !e.method.valid() {
 		return reestr.NewFieldError(ev, ver, "fields.method", "'"+string(e.method)+"' is not one of card, wallet, bank_transfer")
@@ -168,14 +168,14 @@ func (e *PaymentV0) Validate() error {
 		return reestr.NewFieldError(ev, ver, "fields.status", "missing required field")
 	}
 	if !utf8.ValidString(string(e.status)) {
-		return reestr.NewFieldError(ev, ver, "fields.status", "invalid UTF-8 text")
+		return reestr.NewFieldError(ev, ver, "fields.status", "invalid UTF-8 in string")
 	}
 	if !e.status.valid() {
 		return reestr.NewFieldError(ev, ver, "fields.status", "'"+string(e.status)+"' is not one of succeeded, failed, refunded")
 	}
 	if e.hasFailureReason {
 		if !utf8.ValidString(e.failureReason) {
-			return reestr.NewFieldError(ev, ver, "fields.failure_reason", "invalid UTF-8 text")
+			return reestr.NewFieldError(ev, ver, "fields.failure_reason", "invalid UTF-8 in string")
 		}
 		if n := utf8.RuneCountInString(e.failureReason); n > 256 {
 			return reestr.NewFieldError(ev, ver, "fields.failure_reason", strconv.Itoa(n)+" characters, more than max_length 256")

@@ -119,7 +119,7 @@ func (e *SearchQueryV0) Validate() error {
 		return reestr.NewFieldError(ev, ver, "fields.query", "missing required field")
 	}
 	if !utf8.ValidString(e.query) {
-		return reestr.NewFieldError(ev, ver, "fields.query", "invalid UTF-8 text")
+		return reestr.NewFieldError(ev, ver, "fields.query", "invalid UTF-8 in string")
 	}
 	if n := utf8.RuneCountInString(e.query); n > 512 {
 		return reestr.NewFieldError(ev, ver, "fields.query", strconv.Itoa(n)+" characters, more than max_length 512")
@@ -229,7 +229,7 @@ func (o *SearchQueryV0Filters) validate(ev string, ver int, path string) error {
 		return reestr.NewFieldError(ev, ver, path+".name", "missing required field")
 	}
 	if !utf8.ValidString(o.name) {
-		return reestr.NewFieldError(ev, ver, path+".name", "invalid UTF-8 text")
+		return reestr.NewFieldError(ev, ver, path+".name", "invalid UTF-8 in string")
 	}
 	if n := utf8.RuneCountInString(o.name); n > 64 {
 		return reestr.NewFieldError(ev, ver, path+".name", strconv.Itoa(n)+" characters, more than max_length 64")
@@ -238,7 +238,7 @@ func (o *SearchQueryV0Filters) validate(ev string, ver int, path string) error {
 		return reestr.NewFieldError(ev, ver, path+".value", "missing required field")
 	}
 	if !utf8.ValidString(o.value) {
-		return reestr.NewFieldError(ev, ver, path+".value", "invalid UTF-8 text")
+		return reestr.NewFieldError(ev, ver, path+".value", "invalid UTF-8 in string")
 	}
 	if n := utf8.RuneCountInString(o.value); n > 256 {
 		return reestr.NewFieldError(ev, ver, path+".value", strconv.Itoa(n)+" characters, more than max_length 256")

@@ -49,14 +49,14 @@ func (o *Device) validate(ev string, ver int, path string) error {
 		return reestr.NewFieldError(ev, ver, path+".platform", "missing required field")
 	}
 	if !utf8.ValidString(string(o.platform)) {
-		return reestr.NewFieldError(ev, ver, path+".platform", "invalid UTF-8 text")
+		return reestr.NewFieldError(ev, ver, path+".platform", "invalid UTF-8 in string")
 	}
 	if !o.platform.valid() {
 		return reestr.NewFieldError(ev, ver, path+".platform", "'"+string(o.platform)+"' is not one of web, ios, android, api")
 	}
 	if o.hasIP {
 		if !utf8.ValidString(o.ip) {
-			return reestr.NewFieldError(ev, ver, path+".ip", "invalid UTF-8 text")
+			return reestr.NewFieldError(ev, ver, path+".ip", "invalid UTF-8 in string")
 		}
 		if n := utf8.RuneCountInString(o.ip); n > 45 {
 			return reestr.NewFieldError(ev, ver, path+".ip", strconv.Itoa(n)+" characters, more than max_length 45")

@@ -69,7 +69,7 @@ func (o *Location) validate(ev string, ver int, path string) error {
 		return reestr.NewFieldError(ev, ver, path+".source", "missing required field")
 	}
 	if !utf8.ValidString(string(o.source)) {
-		return reestr.NewFieldError(ev, ver, path+".source", "invalid UTF-8 text")
+		return reestr.NewFieldError(ev, ver, path+".source", "invalid UTF-8 in string")
 	}
 	if !o.source.valid() {
 		return reestr.NewFieldError(ev, ver, path+".source", "'"+string(o.source)+"' is not one of gps, ip, profile")

@@ -58,7 +58,7 @@ func (o *Money) validate(ev string, ver int, path string) error {
 		return reestr.NewFieldError(ev, ver, path+".currency", "missing required field")
 	}
 	if !utf8.ValidString(o.currency) {
-		return reestr.NewFieldError(ev, ver, path+".currency", "invalid UTF-8 text")
+		return reestr.NewFieldError(ev, ver, path+".currency", "invalid UTF-8 in string")
 	}
 	if !moneyCurrencyPattern.MatchString(o.currency) {
 		return reestr.NewFieldError(ev, ver, path+".currency", "does not match pattern '[A-Z]{3}'")

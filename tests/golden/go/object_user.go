@@ -53,7 +53,7 @@ func (o *User) validate(ev string, ver int, path string) error {
 	}
 	if o.hasEmail {
 		if !utf8.ValidString(o.email) {
-			return reestr.NewFieldError(ev, ver, path+".email", "invalid UTF-8 text")
+			return reestr.NewFieldError(ev, ver, path+".email", "invalid UTF-8 in string")
 		}
 		if n := utf8.RuneCountInString(o.email); n > 254 {
 			return reestr.NewFieldError(ev, ver, path+".email", strconv.Itoa(n)+" characters, more than max_length 254")

@@ -129,7 +129,7 @@ def read_results(stdout: str, trees, registry: Path) -> list:
         first = bad_text(tree)
         if first and (not best or best[2] != first):
             # a JSON reader of the language refuses it before any check
-            best = (None, 0, first, "invalid UTF-8 text")
+            best = (None, 0, first, "invalid UTF-8 in string")
         if not best:
             out.append(Result("accept", None, ""))
             continue

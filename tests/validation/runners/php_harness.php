@@ -165,7 +165,7 @@ function convert(array $n, string $type, string $path): mixed
             }
             $v = number($n['s']);
             if (!is_int($v)) {
-                throw new Refused($path, $n['s'] . ' is out of the int64 range');
+                throw new Refused($path, $n['s'] . ' is out of the int64 range (-9223372036854775808..9223372036854775807)');
             }
             return $v;
         case 'float':
@@ -195,7 +195,7 @@ function convert(array $n, string $type, string $path): mixed
         }
         $s = base64_decode($n['b']);
         if (preg_match('//u', $s) !== 1) {
-            throw new Refused($path, 'invalid UTF-8 text');
+            throw new Refused($path, 'invalid UTF-8 in string');
         }
         $case = $type::tryFrom($s);
         if ($case === null) {
@@ -220,7 +220,7 @@ function element(array $n, string $type, string $path): mixed
     if (in_array($t, ['int', 'float', 'string', 'bool'], true)) {
         if ($t === 'int' && $n['t'] === 'num' && preg_match('/^-?(0|[1-9][0-9]*)$/', $n['s'])
             && !is_int(number($n['s']))) {
-            throw new Refused($path, $n['s'] . ' is out of the int64 range');
+            throw new Refused($path, $n['s'] . ' is out of the int64 range (-9223372036854775808..9223372036854775807)');
         }
         return raw($n);
     }

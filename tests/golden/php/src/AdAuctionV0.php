@@ -135,7 +135,7 @@ final class AdAuctionV0 extends Event
             throw new ValidationException($ev, $ver, 'fields.auction_id', 'missing required field');
         }
         if (preg_match('//u', $this->auctionId) !== 1) {
-            throw new ValidationException($ev, $ver, 'fields.auction_id', 'invalid UTF-8 text');
+            throw new ValidationException($ev, $ver, 'fields.auction_id', 'invalid UTF-8 in string');
         }
         $length = strlen($this->auctionId) - (int) preg_match_all('/[\x80-\xBF]/', $this->auctionId);
         if ($length > 64) {

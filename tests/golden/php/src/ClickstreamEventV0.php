@@ -108,7 +108,7 @@ final class ClickstreamEventV0 extends Event
             throw new ValidationException($ev, $ver, 'fields.user_agent', 'missing required field');
         }
         if (preg_match('//u', $this->userAgent) !== 1) {
-            throw new ValidationException($ev, $ver, 'fields.user_agent', 'invalid UTF-8 text');
+            throw new ValidationException($ev, $ver, 'fields.user_agent', 'invalid UTF-8 in string');
         }
         $length = strlen($this->userAgent) - (int) preg_match_all('/[\x80-\xBF]/', $this->userAgent);
         if ($length > 512) {

@@ -64,7 +64,7 @@ final class Device
         }
         if ($this->ip !== null) {
             if (preg_match('//u', $this->ip) !== 1) {
-                throw new ValidationException($ev, $ver, $path . '.ip', 'invalid UTF-8 text');
+                throw new ValidationException($ev, $ver, $path . '.ip', 'invalid UTF-8 in string');
             }
             $length = strlen($this->ip) - (int) preg_match_all('/[\x80-\xBF]/', $this->ip);
             if ($length > 45) {

@@ -125,7 +125,7 @@ final class ItemViewV0 extends Event
         }
         if ($this->referrer !== null) {
             if (preg_match('//u', $this->referrer) !== 1) {
-                throw new ValidationException($ev, $ver, 'fields.referrer', 'invalid UTF-8 text');
+                throw new ValidationException($ev, $ver, 'fields.referrer', 'invalid UTF-8 in string');
             }
             $length = strlen($this->referrer) - (int) preg_match_all('/[\x80-\xBF]/', $this->referrer);
             if ($length > 2048) {

@@ -140,7 +140,7 @@ final class MessengerMessageV0 extends Event
             throw new ValidationException($ev, $ver, 'fields.chat_id', 'missing required field');
         }
         if (preg_match('//u', $this->chatId) !== 1) {
-            throw new ValidationException($ev, $ver, 'fields.chat_id', 'invalid UTF-8 text');
+            throw new ValidationException($ev, $ver, 'fields.chat_id', 'invalid UTF-8 in string');
         }
         $length = strlen($this->chatId) - (int) preg_match_all('/[\x80-\xBF]/', $this->chatId);
         if ($length > 64) {

@@ -74,7 +74,7 @@ final class Money
             throw new ValidationException($ev, $ver, $path . '.currency', 'missing required field');
         }
         if (preg_match('//u', $this->currency) !== 1) {
-            throw new ValidationException($ev, $ver, $path . '.currency', 'invalid UTF-8 text');
+            throw new ValidationException($ev, $ver, $path . '.currency', 'invalid UTF-8 in string');
         }
         if (preg_match('~\\A(?:[A-Z]{3})\\z~uD', $this->currency) !== 1) {
             throw new ValidationException($ev, $ver, $path . '.currency', 'does not match pattern \'[A-Z]{3}\'');

@@ -201,7 +201,7 @@ final class PaymentV0 extends Event
             throw new ValidationException($ev, $ver, 'fields.payment_id', 'missing required field');
         }
         if (preg_match('//u', $this->paymentId) !== 1) {
-            throw new ValidationException($ev, $ver, 'fields.payment_id', 'invalid UTF-8 text');
+            throw new ValidationException($ev, $ver, 'fields.payment_id', 'invalid UTF-8 in string');
         }
         $length = strlen($this->paymentId) - (int) preg_match_all('/[\x80-\xBF]/', $this->paymentId);
         if ($length > 64) {
@@ -227,7 +227,7 @@ final class PaymentV0 extends Event
         }
         if ($this->failureReason !== null) {
             if (preg_match('//u', $this->failureReason) !== 1) {
-                throw new ValidationException($ev, $ver, 'fields.failure_reason', 'invalid UTF-8 text');
+                throw new ValidationException($ev, $ver, 'fields.failure_reason', 'invalid UTF-8 in string');
             }
             $length = strlen($this->failureReason) - (int) preg_match_all('/[\x80-\xBF]/', $this->failureReason);
             if ($length > 256) {

@@ -163,7 +163,7 @@ final class SearchQueryV0 extends Event
             throw new ValidationException($ev, $ver, 'fields.query', 'missing required field');
         }
         if (preg_match('//u', $this->query) !== 1) {
-            throw new ValidationException($ev, $ver, 'fields.query', 'invalid UTF-8 text');
+            throw new ValidationException($ev, $ver, 'fields.query', 'invalid UTF-8 in string');
         }
         $length = strlen($this->query) - (int) preg_match_all('/[\x80-\xBF]/', $this->query);
         if ($length > 512) {

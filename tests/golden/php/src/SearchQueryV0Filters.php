@@ -63,7 +63,7 @@ final class SearchQueryV0Filters
             throw new ValidationException($ev, $ver, $path . '.name', 'missing required field');
         }
         if (preg_match('//u', $this->name) !== 1) {
-            throw new ValidationException($ev, $ver, $path . '.name', 'invalid UTF-8 text');
+            throw new ValidationException($ev, $ver, $path . '.name', 'invalid UTF-8 in string');
         }
         $length = strlen($this->name) - (int) preg_match_all('/[\x80-\xBF]/', $this->name);
         if ($length > 64) {
@@ -73,7 +73,7 @@ final class SearchQueryV0Filters
             throw new ValidationException($ev, $ver, $path . '.value', 'missing required field');
         }
         if (preg_match('//u', $this->value) !== 1) {
-            throw new ValidationException($ev, $ver, $path . '.value', 'invalid UTF-8 text');
+            throw new ValidationException($ev, $ver, $path . '.value', 'invalid UTF-8 in string');
         }
         $length = strlen($this->value) - (int) preg_match_all('/[\x80-\xBF]/', $this->value);
         if ($length > 256) {

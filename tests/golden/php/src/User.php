@@ -67,7 +67,7 @@ final class User
         }
         if ($this->email !== null) {
             if (preg_match('//u', $this->email) !== 1) {
-                throw new ValidationException($ev, $ver, $path . '.email', 'invalid UTF-8 text');
+                throw new ValidationException($ev, $ver, $path . '.email', 'invalid UTF-8 in string');
             }
             $length = strlen($this->email) - (int) preg_match_all('/[\x80-\xBF]/', $this->email);
             if ($length > 254) {

@@ -170,7 +170,7 @@ class ClickstreamEventV0(Event):
         if _SURROGATE.search(user_agent):
             raise ValidationError(
                 ev, ver, "fields.user_agent",
-                "invalid UTF-8 text",
+                "invalid UTF-8 in string",
             )
         if len(user_agent) > 512:
             raise ValidationError(
@@ -284,7 +284,8 @@ class ItemClickV0(Event):
         if not -(2**63) <= item_id < 2**63:
             raise ValidationError(
                 ev, ver, "fields.item_id",
-                f"{item_id} is out of the int64 range",
+                f"{item_id} is out of the int64 range "
+                "(-9223372036854775808..9223372036854775807)",
             )
         if item_id < 1:
             raise ValidationError(
@@ -305,7 +306,8 @@ class ItemClickV0(Event):
         if not -(2**63) <= position < 2**63:
             raise ValidationError(
                 ev, ver, "fields.position",
-                f"{position} is out of the int64 range",
+                f"{position} is out of the int64 range "
+                "(-9223372036854775808..9223372036854775807)",
             )
         if position < 0:
             raise ValidationError(
@@ -466,7 +468,8 @@ class ItemClickV1(Event):
         if not -(2**63) <= position < 2**63:
             raise ValidationError(
                 ev, ver, "fields.position",
-                f"{position} is out of the int64 range",
+                f"{position} is out of the int64 range "
+                "(-9223372036854775808..9223372036854775807)",
             )
         if position < 0:
             raise ValidationError(
@@ -487,7 +490,7 @@ class ItemClickV1(Event):
         if _SURROGATE.search(list_):
             raise ValidationError(
                 ev, ver, "fields.list",
-                "invalid UTF-8 text",
+                "invalid UTF-8 in string",
             )
         if not isinstance(list_, ItemClickV1List):
             raise ValidationError(
@@ -663,7 +666,7 @@ class ItemViewV0(Event):
             if _SURROGATE.search(referrer):
                 raise ValidationError(
                     ev, ver, "fields.referrer",
-                    "invalid UTF-8 text",
+                    "invalid UTF-8 in string",
                 )
             if len(referrer) > 2048:
                 raise ValidationError(
@@ -768,7 +771,8 @@ class LegacyItemFavoriteV0(Event):
         if not -(2**63) <= user_id < 2**63:
             raise ValidationError(
                 ev, ver, "fields.user_id",
-                f"{user_id} is out of the int64 range",
+                f"{user_id} is out of the int64 range "
+                "(-9223372036854775808..9223372036854775807)",
             )
         if user_id < 1:
             raise ValidationError(
@@ -789,7 +793,8 @@ class LegacyItemFavoriteV0(Event):
         if not -(2**63) <= item_id < 2**63:
             raise ValidationError(
                 ev, ver, "fields.item_id",
-                f"{item_id} is out of the int64 range",
+                f"{item_id} is out of the int64 range "
+                "(-9223372036854775808..9223372036854775807)",
             )
         if item_id < 1:
             raise ValidationError(
@@ -985,7 +990,7 @@ class PaymentV0(Event):
         if _SURROGATE.search(payment_id):
             raise ValidationError(
                 ev, ver, "fields.payment_id",
-                "invalid UTF-8 text",
+                "invalid UTF-8 in string",
             )
         if len(payment_id) > 64:
             raise ValidationError(
@@ -1023,7 +1028,7 @@ class PaymentV0(Event):
         if _SURROGATE.search(method):
             raise ValidationError(
                 ev, ver, "fields.method",
-                "invalid UTF-8 text",
+                "invalid UTF-8 in string",
             )
         if not isinstance(method, PaymentV0Method):
             raise ValidationError(
@@ -1044,7 +1049,7 @@ class PaymentV0(Event):
         if _SURROGATE.search(status):
             raise ValidationError(
                 ev, ver, "fields.status",
-                "invalid UTF-8 text",
+                "invalid UTF-8 in string",
             )
         if not isinstance(status, PaymentV0Status):
             raise ValidationError(
@@ -1061,7 +1066,7 @@ class PaymentV0(Event):
             if _SURROGATE.search(failure_reason):
                 raise ValidationError(
                     ev, ver, "fields.failure_reason",
-                    "invalid UTF-8 text",
+                    "invalid UTF-8 in string",
                 )
             if len(failure_reason) > 256:
                 raise ValidationError(
@@ -1094,7 +1099,8 @@ class PaymentV0(Event):
             if not -(2**63) <= items_item < 2**63:
                 raise ValidationError(
                     ev, ver, "fields.items" + f"[{i}]",
-                    f"{items_item} is out of the int64 range",
+                    f"{items_item} is out of the int64 range "
+                    "(-9223372036854775808..9223372036854775807)",
                 )
             if items_item < 1:
                 raise ValidationError(
@@ -1302,7 +1308,7 @@ class MessengerMessageV0(Event):
         if _SURROGATE.search(chat_id):
             raise ValidationError(
                 ev, ver, "fields.chat_id",
-                "invalid UTF-8 text",
+                "invalid UTF-8 in string",
             )
         if len(chat_id) > 64:
             raise ValidationError(
@@ -1319,7 +1325,8 @@ class MessengerMessageV0(Event):
             if not -(2**63) <= item_id < 2**63:
                 raise ValidationError(
                     ev, ver, "fields.item_id",
-                    f"{item_id} is out of the int64 range",
+                    f"{item_id} is out of the int64 range "
+                    "(-9223372036854775808..9223372036854775807)",
                 )
             if item_id < 1:
                 raise ValidationError(
@@ -1340,7 +1347,8 @@ class MessengerMessageV0(Event):
         if not -(2**63) <= length < 2**63:
             raise ValidationError(
                 ev, ver, "fields.length",
-                f"{length} is out of the int64 range",
+                f"{length} is out of the int64 range "
+                "(-9223372036854775808..9223372036854775807)",
             )
         if length < 0:
             raise ValidationError(
@@ -1518,7 +1526,7 @@ class SearchQueryV0(Event):
         if _SURROGATE.search(query):
             raise ValidationError(
                 ev, ver, "fields.query",
-                "invalid UTF-8 text",
+                "invalid UTF-8 in string",
             )
         if len(query) > 512:
             raise ValidationError(
@@ -1535,7 +1543,8 @@ class SearchQueryV0(Event):
             if not -(2**63) <= category_id < 2**63:
                 raise ValidationError(
                     ev, ver, "fields.category_id",
-                    f"{category_id} is out of the int64 range",
+                    f"{category_id} is out of the int64 range "
+                    "(-9223372036854775808..9223372036854775807)",
                 )
             if category_id < 1:
                 raise ValidationError(
@@ -1556,7 +1565,8 @@ class SearchQueryV0(Event):
         if not -(2**63) <= results < 2**63:
             raise ValidationError(
                 ev, ver, "fields.results",
-                f"{results} is out of the int64 range",
+                f"{results} is out of the int64 range "
+                "(-9223372036854775808..9223372036854775807)",
             )
         if results < 0:
             raise ValidationError(
@@ -1577,7 +1587,8 @@ class SearchQueryV0(Event):
         if not -(2**63) <= page < 2**63:
             raise ValidationError(
                 ev, ver, "fields.page",
-                f"{page} is out of the int64 range",
+                f"{page} is out of the int64 range "
+                "(-9223372036854775808..9223372036854775807)",
             )
         if page < 1:
             raise ValidationError(
@@ -1690,7 +1701,7 @@ class SearchQueryV0Filters:
         if _SURROGATE.search(name):
             raise ValidationError(
                 ev, ver, path + ".name",
-                "invalid UTF-8 text",
+                "invalid UTF-8 in string",
             )
         if len(name) > 64:
             raise ValidationError(
@@ -1711,7 +1722,7 @@ class SearchQueryV0Filters:
         if _SURROGATE.search(value):
             raise ValidationError(
                 ev, ver, path + ".value",
-                "invalid UTF-8 text",
+                "invalid UTF-8 in string",
             )
         if len(value) > 256:
             raise ValidationError(
@@ -1846,7 +1857,7 @@ class AdAuctionV0(Event):
         if _SURROGATE.search(auction_id):
             raise ValidationError(
                 ev, ver, "fields.auction_id",
-                "invalid UTF-8 text",
+                "invalid UTF-8 in string",
             )
         if len(auction_id) > 64:
             raise ValidationError(
@@ -1867,7 +1878,7 @@ class AdAuctionV0(Event):
         if _SURROGATE.search(slot):
             raise ValidationError(
                 ev, ver, "fields.slot",
-                "invalid UTF-8 text",
+                "invalid UTF-8 in string",
             )
         if not isinstance(slot, AdAuctionV0Slot):
             raise ValidationError(
@@ -1889,7 +1900,8 @@ class AdAuctionV0(Event):
         if not -(2**63) <= bids < 2**63:
             raise ValidationError(
                 ev, ver, "fields.bids",
-                f"{bids} is out of the int64 range",
+                f"{bids} is out of the int64 range "
+                "(-9223372036854775808..9223372036854775807)",
             )
         if bids < 0:
             raise ValidationError(

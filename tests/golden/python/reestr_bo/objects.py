@@ -101,7 +101,7 @@ class Device:
         if _SURROGATE.search(platform):
             raise ValidationError(
                 ev, ver, path + ".platform",
-                "invalid UTF-8 text",
+                "invalid UTF-8 in string",
             )
         if not isinstance(platform, DevicePlatform):
             raise ValidationError(
@@ -118,7 +118,7 @@ class Device:
             if _SURROGATE.search(ip):
                 raise ValidationError(
                     ev, ver, path + ".ip",
-                    "invalid UTF-8 text",
+                    "invalid UTF-8 in string",
                 )
             if len(ip) > 45:
                 raise ValidationError(
@@ -313,7 +313,8 @@ class Item:
         if not -(2**63) <= id < 2**63:
             raise ValidationError(
                 ev, ver, path + ".id",
-                f"{id} is out of the int64 range",
+                f"{id} is out of the int64 range "
+                "(-9223372036854775808..9223372036854775807)",
             )
         if id < 1:
             raise ValidationError(
@@ -334,7 +335,8 @@ class Item:
         if not -(2**63) <= category_id < 2**63:
             raise ValidationError(
                 ev, ver, path + ".category_id",
-                f"{category_id} is out of the int64 range",
+                f"{category_id} is out of the int64 range "
+                "(-9223372036854775808..9223372036854775807)",
             )
         if category_id < 1:
             raise ValidationError(
@@ -444,7 +446,8 @@ class Location:
             if not -(2**63) <= city_id < 2**63:
                 raise ValidationError(
                     ev, ver, path + ".city_id",
-                    f"{city_id} is out of the int64 range",
+                    f"{city_id} is out of the int64 range "
+                    "(-9223372036854775808..9223372036854775807)",
                 )
             if city_id < 1:
                 raise ValidationError(
@@ -465,7 +468,7 @@ class Location:
         if _SURROGATE.search(source):
             raise ValidationError(
                 ev, ver, path + ".source",
-                "invalid UTF-8 text",
+                "invalid UTF-8 in string",
             )
         if not isinstance(source, LocationSource):
             raise ValidationError(
@@ -544,7 +547,8 @@ class Money:
         if not -(2**63) <= amount_minor < 2**63:
             raise ValidationError(
                 ev, ver, path + ".amount_minor",
-                f"{amount_minor} is out of the int64 range",
+                f"{amount_minor} is out of the int64 range "
+                "(-9223372036854775808..9223372036854775807)",
             )
         if amount_minor < 0:
             raise ValidationError(
@@ -565,7 +569,7 @@ class Money:
         if _SURROGATE.search(currency):
             raise ValidationError(
                 ev, ver, path + ".currency",
-                "invalid UTF-8 text",
+                "invalid UTF-8 in string",
             )
         if not _MONEY_CURRENCY_PATTERN.fullmatch(currency):
             raise ValidationError(
@@ -641,7 +645,8 @@ class User:
         if not -(2**63) <= id < 2**63:
             raise ValidationError(
                 ev, ver, path + ".id",
-                f"{id} is out of the int64 range",
+                f"{id} is out of the int64 range "
+                "(-9223372036854775808..9223372036854775807)",
             )
         if id < 1:
             raise ValidationError(
@@ -658,7 +663,7 @@ class User:
             if _SURROGATE.search(email):
                 raise ValidationError(
                     ev, ver, path + ".email",
-                    "invalid UTF-8 text",
+                    "invalid UTF-8 in string",
                 )
             if len(email) > 254:
                 raise ValidationError(
