@@ -267,3 +267,40 @@ def test_down_leaves_no_process(cluster):
         assert not alive(pid), f"{name} (pid {pid}) still runs"
     assert cluster.ours() == []
     assert "stopped" in cluster.cmd("status", check=False).stdout
+
+
+def fake_program(path, body):
+    path.write_text("#!/bin/bash\n" + body)
+    path.chmod(0o755)
+
+
+def test_up_fails_naming_what_did_not_start(tmp_path):
+    """Stand-ins for java and clickhouse-server (first on PATH): brokers
+    that never answer and a ClickHouse that exits at once. `up` fails, names
+    each with the tail of its log, and `down` stops what is left."""
+    run(ROOT / "scripts" / "install-kafka")  # Maven must not meet the fake java
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # formatting "succeeds"; a broker runs but never listens
+    fake_program(bin_dir / "java", 'case "$*" in *StorageTool*) exit 0;; esac\n'
+                 'echo "fake broker $*"\nwhile :; do sleep 1; done\n')
+    fake_program(bin_dir / "clickhouse-server",
+                 'echo "Net Exception: Address already in use: 127.0.0.1" >&2\nexit 70\n')
+    c = Cluster(tmp_path / "state")
+    c.env["PATH"] = f"{bin_dir}:{os.environ['PATH']}"
+    try:
+        r = c.cmd("up", check=False)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "cluster: clickhouse exited while starting" in r.stderr, r.stderr
+        assert "Address already in use" in r.stderr, r.stderr  # its log's tail
+
+        (bin_dir / "clickhouse-server").unlink()  # the real one from now on
+        c.env["REESTR_CLUSTER_TIMEOUT"] = "3"
+        r = c.cmd("up", check=False)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "not answering after 3s: kafka-1 kafka-2 kafka-3" in r.stderr, r.stderr
+        assert r.stderr.count("fake broker") == 3, r.stderr
+        assert "clickhouse" not in r.stderr.split("not answering")[1].split("\n")[0]
+    finally:
+        c.cmd("down", check=False)
+    assert c.ours() == []
