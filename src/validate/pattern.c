@@ -1462,6 +1462,12 @@ static bool match_nfa(matcher *M, const unsigned char *u, size_t n)
 
 bool rs_pattern_match(const rs_pattern *p, const char *s, size_t n)
 {
+	return rs_pattern_match_how(p, s, n, RS_MATCH_AUTO);
+}
+
+bool rs_pattern_match_how(const rs_pattern *p, const char *s, size_t n,
+			  rs_match_how how)
+{
 	size_t m = p->ninst;
 	/* two lists, the marks and the closure stack (a pc is pushed at
 	 * most once per incoming edge: two per instruction) */
