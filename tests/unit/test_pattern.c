@@ -214,7 +214,7 @@ static void test_nul_is_a_code_point(void **state)
 	assert_true(rs_pattern_match(p, "a\0b", 3));
 	assert_false(rs_pattern_match(p, "a\0\0b", 4));
 	rs_pattern_free(p);
-	p = compile_ok("[^\x00]+");
+	p = compile_ok("[^\\x00]+");
 	assert_false(rs_pattern_match(p, "ab\0", 3));
 	rs_pattern_free(p);
 }
