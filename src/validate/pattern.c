@@ -920,7 +920,10 @@ static node *parse_cat(parser *P)
 		return NULL;
 	while (!at_end(P) && peek(P) != '|' && peek(P) != ')') {
 		node *piece = parse_piece(P);
-		if (!piece || !add_kid(P, cat, piece))
+		if (!piece)
+			return NULL;
+		/* an anchor or an empty group adds nothing to a sequence */
+		if (piece->kind != N_EMPTY && !add_kid(P, cat, piece))
 			return NULL;
 	}
 	if (cat->nkids == 1)
