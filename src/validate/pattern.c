@@ -48,10 +48,17 @@ typedef struct node {
 
 enum op { I_CHAR, I_SPLIT, I_JMP, I_MATCH };
 
+#define FOLLOW_MAX 4 /* leaves kept per I_CHAR */
+
 typedef struct inst {
 	enum op op;
 	uint32_t x, y;
 	const cset *set;
+	/* I_CHAR: the I_CHAR and I_MATCH reachable from the next
+	 * instruction without reading, when few (nfollow <= FOLLOW_MAX);
+	 * else the matcher walks the splits (add_closure) */
+	uint8_t nfollow;
+	uint32_t follow[FOLLOW_MAX];
 } inst;
 
 struct rs_pattern {
@@ -1038,7 +1045,7 @@ static uint32_t emit(rs_pattern *p, enum op op, uint32_t x, uint32_t y,
 		     const cset *s)
 {
 	/* room was reserved from measure() */
-	p->prog[p->ninst] = (inst){op, x, y, s};
+	p->prog[p->ninst] = (inst){op, x, y, s, 0, {0}};
 	if (op == I_CHAR)
 		p->size++;
 	return (uint32_t)p->ninst++;
@@ -1125,6 +1132,47 @@ static void compile(rs_pattern *p, const node *n)
 	}
 }
 
+/* Fills each I_CHAR's follow list when its closure is small: a walk of
+ * at most 16 instructions finding at most FOLLOW_MAX leaves. */
+static bool find_follows(rs_pattern *p)
+{
+	uint32_t *mark = calloc(p->ninst, sizeof *mark);
+	if (!mark)
+		return false;
+	for (size_t pc = 0; pc < p->ninst; pc++) {
+		inst *in = &p->prog[pc];
+		if (in->op != I_CHAR)
+			continue;
+		uint32_t gen = (uint32_t)pc + 1, stack[16];
+		size_t sp = 0, walked = 0, n = 0;
+		bool small = true;
+		stack[sp++] = (uint32_t)pc + 1;
+		while (sp && small) {
+			uint32_t q = stack[--sp];
+			if (mark[q] == gen)
+				continue;
+			mark[q] = gen;
+			const inst *t = &p->prog[q];
+			if (++walked > 16 || sp + 2 > 16) {
+				small = false;
+			} else if (t->op == I_CHAR || t->op == I_MATCH) {
+				if (n == FOLLOW_MAX)
+					small = false;
+				else
+					in->follow[n++] = q;
+			} else if (t->op == I_JMP) {
+				stack[sp++] = t->x;
+			} else {
+				stack[sp++] = t->y;
+				stack[sp++] = t->x;
+			}
+		}
+		in->nfollow = small ? (uint8_t)n : UINT8_MAX;
+	}
+	free(mark);
+	return true;
+}
+
 rs_pattern *rs_pattern_compile(const char *src, size_t *err_col, char *err,
 			       size_t err_size)
 {
@@ -1192,6 +1240,11 @@ rs_pattern *rs_pattern_compile(const char *src, size_t *err_col, char *err,
 	emit(p, I_MATCH, 0, 0, NULL);
 	if (p->ninst != p->capinst || p->size != pos)
 		abort(); /* measure() and compile() disagree: a bug */
+	if (!find_follows(p)) {
+		if (err && err_size)
+			snprintf(err, err_size, "out of memory");
+		goto fail;
+	}
 	return p;
 fail:
 	if (err_col)
@@ -1313,11 +1366,23 @@ static void step(matcher *M, const uint32_t *cur, size_t n, uint32_t c,
 {
 	M->gen++;
 	next->n = 0;
+	uint32_t gen = M->gen, *mark = M->mark;
 	for (size_t t = 0; t < n; t++) {
 		const inst *in = &M->p->prog[cur[t]];
-		if (in->op == I_CHAR && set_has(in->set, c))
-			add_closure(M->p, next, M->mark, M->gen, M->stack,
+		if (in->op != I_CHAR || !set_has(in->set, c))
+			continue;
+		if (in->nfollow == UINT8_MAX) {
+			add_closure(M->p, next, mark, gen, M->stack,
 				    cur[t] + 1);
+			continue;
+		}
+		for (uint8_t k = 0; k < in->nfollow; k++) {
+			uint32_t q = in->follow[k];
+			if (mark[q] != gen) {
+				mark[q] = gen;
+				next->pc[next->n++] = q;
+			}
+		}
 	}
 }
 
