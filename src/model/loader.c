@@ -16,6 +16,7 @@
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/grow.h"
+#include "base/limits.h"
 #include "base/utf8.h"
 #include "model/registry_impl.h"
 #include "reestr/error.h"
@@ -43,6 +44,9 @@ typedef struct loader {
 	bool oom;
 	size_t field_total;
 	bool too_many_fields;
+	bool cycles;		 /* an object reaches itself: no column names */
+	struct flat_count *flat; /* per named object, see count_flat */
+	bool *flat_known;
 	defs owners, sources, envs, objects, events;
 } loader;
 
@@ -831,45 +835,75 @@ static int parse_fields(loader *L, const char *file, struct fy_node *map,
 
 /* ---- object cycles ---------------------------------------------------- */
 
+typedef struct reach reach;
 static bool type_reaches(const rs_type *t, const rs_object *target,
-			 const rs_object **path, size_t depth, size_t *plen);
+			 const rs_object **path, size_t depth, size_t *plen,
+			 reach *r);
+
+/* A search from one object for a path back to it, depth first, each named
+ * object entered once (stamp[k] == id: object k was entered in search id),
+ * so objects used by many objects are walked once and not once per path
+ * to them (which is exponential), and the path is never longer than the
+ * objects there are. */
+struct reach {
+	const rs_object *base; /* L->reg->objects */
+	size_t count;
+	unsigned *stamp, id;
+};
 
 static bool object_reaches(const rs_object *o, const rs_object *target,
-			   const rs_object **path, size_t depth, size_t *plen)
+			   const rs_object **path, size_t depth, size_t *plen,
+			   reach *r)
 {
-	if (depth >= 64)
-		return false;
 	for (size_t i = 0; i < o->field_count; i++)
-		if (type_reaches(&o->fields[i].type, target, path, depth, plen))
+		if (type_reaches(&o->fields[i].type, target, path, depth, plen,
+				 r))
 			return true;
 	return false;
 }
 
 static bool type_reaches(const rs_type *t, const rs_object *target,
-			 const rs_object **path, size_t depth, size_t *plen)
+			 const rs_object **path, size_t depth, size_t *plen,
+			 reach *r)
 {
 	t = leaf_type(t);
 	if (t->kind != RS_TYPE_OBJECT || !t->object)
 		return false;
 	if (t->object->name) {
-		path[depth] = t->object;
 		if (t->object == target) {
+			path[depth] = t->object;
 			*plen = depth + 1;
 			return true;
 		}
-		return object_reaches(t->object, target, path, depth + 1, plen);
+		size_t k = (size_t)(t->object - r->base);
+		if (k >= r->count || r->stamp[k] == r->id)
+			return false;
+		r->stamp[k] = r->id;
+		path[depth] = t->object;
+		return object_reaches(t->object, target, path, depth + 1, plen,
+				      r);
 	}
-	return object_reaches(t->object, target, path, depth, plen);
+	return object_reaches(t->object, target, path, depth, plen, r);
 }
 
 static void check_cycles(loader *L)
 {
-	for (size_t i = 0; i < L->reg->nobjects; i++) {
+	size_t nobj = L->reg->nobjects;
+	reach r = {.base = L->reg->objects, .count = nobj};
+	r.stamp = calloc(nobj + 1, sizeof *r.stamp);
+	const rs_object **path = calloc(nobj + 1, sizeof *path);
+	if (!r.stamp || !path) {
+		L->oom = true;
+		goto done;
+	}
+	for (size_t i = 0; i < nobj; i++) {
 		const rs_object *o = &L->reg->objects[i];
-		const rs_object *path[65];
 		size_t plen = 0;
-		if (!object_reaches(o, o, path, 0, &plen))
+		r.id = (unsigned)i + 1;
+		r.stamp[i] = r.id;
+		if (!object_reaches(o, o, path, 0, &plen, &r))
 			continue;
+		L->cycles = true;
 		/* Report each cycle once, at its alphabetically first
 		 * object. */
 		bool first = true;
@@ -885,6 +919,9 @@ static void check_cycles(loader *L)
 					      " -> %s", path[k]->name);
 		problem(L, o->pos, "object cycle: %s", text);
 	}
+done:
+	free(r.stamp);
+	free(path);
 }
 
 /* ---- typed-view column names ------------------------------------------ */
@@ -894,10 +931,17 @@ typedef struct column {
 	char path[512];
 } column;
 
+/* Each level adds at least 2 bytes ("_x") to a column name of at most 512:
+ * below this depth nothing more can be told apart (and a cycle the cycle
+ * check missed still ends). */
+enum { COLUMN_DEPTH_MAX = 256 };
+
 static void collect_columns(const rs_field *fields, size_t n,
 			    const char *prefix, const char *path, column **cols,
-			    size_t *ncols, size_t *cap, bool *oom)
+			    size_t *ncols, size_t *cap, bool *oom, size_t depth)
 {
+	if (depth > COLUMN_DEPTH_MAX)
+		return;
 	for (size_t i = 0; i < n; i++) {
 		const rs_field *f = &fields[i];
 		column c;
@@ -908,7 +952,8 @@ static void collect_columns(const rs_field *fields, size_t n,
 		if (f->type.kind == RS_TYPE_OBJECT && f->type.object) {
 			collect_columns(f->type.object->fields,
 					f->type.object->field_count, c.name,
-					c.path, cols, ncols, cap, oom);
+					c.path, cols, ncols, cap, oom,
+					depth + 1);
 			continue;
 		}
 		if (rs_grow(cols, cap, *ncols + 1, sizeof **cols, 32) < 0) {
@@ -919,15 +964,103 @@ static void collect_columns(const rs_field *fields, size_t n,
 	}
 }
 
+/* The columns fields flatten to, and the fields the flattening visits (an
+ * object field and every field below it), counted without walking a
+ * named object twice: objects used inside objects multiply, and a few
+ * lines of YAML can describe more columns than any walk could visit. */
+typedef struct flat_count {
+	uint64_t columns, visits; /* saturate at FLAT_MAX */
+	size_t height;		  /* levels of objects below */
+} flat_count;
+
+#define FLAT_MAX ((uint64_t)1 << 62)
+
+static uint64_t flat_add(uint64_t a, uint64_t b)
+{
+	return a + b > FLAT_MAX ? FLAT_MAX : a + b;
+}
+
+static flat_count count_flat(loader *L, const rs_field *fields, size_t n);
+
+static flat_count object_flat(loader *L, const rs_object *o)
+{
+	bool named = o->name && L->flat;
+	size_t k = named ? (size_t)(o - L->reg->objects) : 0;
+	if (named && k < L->reg->nobjects && L->flat_known[k])
+		return L->flat[k];
+	flat_count c = count_flat(L, o->fields, o->field_count);
+	if (named && k < L->reg->nobjects) {
+		L->flat[k] = c;
+		L->flat_known[k] = true;
+	}
+	return c;
+}
+
+static flat_count count_flat(loader *L, const rs_field *fields, size_t n)
+{
+	flat_count c = {0, 0, 0};
+	for (size_t i = 0; i < n; i++) {
+		const rs_field *f = &fields[i];
+		c.visits = flat_add(c.visits, 1);
+		if (f->type.kind == RS_TYPE_OBJECT && f->type.object) {
+			flat_count o = object_flat(L, f->type.object);
+			c.columns = flat_add(c.columns, o.columns);
+			c.visits = flat_add(c.visits, o.visits);
+			if (o.height + 1 > c.height)
+				c.height = o.height + 1;
+		} else {
+			c.columns = flat_add(c.columns, 1);
+		}
+	}
+	return c;
+}
+
 static void check_columns(loader *L, const rs_event *ev, const rs_version *v)
 {
 	static const char *const envelope[] = {
 		"uuid",	       "event_id",    "version", "time",
 		"received_at", "environment", "source"};
+	enum { ENVELOPE = sizeof envelope / sizeof envelope[0] };
+	if (!L->flat && L->reg->nobjects) {
+		L->flat = calloc(L->reg->nobjects, sizeof *L->flat);
+		L->flat_known = calloc(L->reg->nobjects, sizeof *L->flat_known);
+		if (!L->flat || !L->flat_known) {
+			L->oom = true;
+			return;
+		}
+	}
+	flat_count fc = count_flat(L, v->fields, v->field_count);
+	if (fc.height > COLUMN_DEPTH_MAX) {
+		problem(L, v->pos,
+			"%s v%d: objects nest more than %d deep in its fields",
+			ev->name, v->number, COLUMN_DEPTH_MAX);
+		return;
+	}
+	if (fc.columns > RS_STORE_MAX_VIEW_COLUMNS - ENVELOPE) {
+		problem(L, v->pos,
+			"%s v%d: its fields flatten to %s%llu columns (nested "
+			"objects' fields each one); with the envelope's %d its "
+			"typed view would have more than the %u columns SQLite "
+			"can read",
+			ev->name, v->number,
+			fc.columns == FLAT_MAX ? "over " : "",
+			(unsigned long long)fc.columns, (int)ENVELOPE,
+			RS_STORE_MAX_VIEW_COLUMNS);
+		return;
+	}
+	if (fc.visits > RS_REGISTRY_MAX_FIELDS) {
+		problem(L, v->pos,
+			"%s v%d: its fields, with the objects inside them "
+			"expanded, are %s%llu, more than %u",
+			ev->name, v->number,
+			fc.visits == FLAT_MAX ? "over " : "",
+			(unsigned long long)fc.visits, RS_REGISTRY_MAX_FIELDS);
+		return;
+	}
 	column *cols = NULL;
 	size_t n = 0, cap = 0;
 	collect_columns(v->fields, v->field_count, "", "", &cols, &n, &cap,
-			&L->oom);
+			&L->oom, 0);
 	for (size_t i = 0; i < n; i++) {
 		for (size_t e = 0; e < 7; e++)
 			if (!strcmp(cols[i].name, envelope[e]))
@@ -1155,7 +1288,8 @@ static void build_version(loader *L, const def *d, rs_event *ev,
 	char fwhat[300];
 	snprintf(fwhat, sizeof fwhat, "event '%s' version %zu", d->name, index);
 	if (parse_fields(L, d->file, v, at, fwhat, &ver->fields,
-			 &ver->field_count) == 0)
+			 &ver->field_count) == 0 &&
+	    !L->cycles) /* reported; its columns would never end */
 		check_columns(L, ev, ver);
 }
 
@@ -1441,6 +1575,8 @@ done:
 	for (size_t i = 0; docs && i < n; i++)
 		fy_document_destroy(docs[i]);
 	free(docs);
+	free(L.flat);
+	free(L.flat_known);
 	free(L.owners.items);
 	free(L.sources.items);
 	free(L.envs.items);
