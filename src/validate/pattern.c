@@ -67,6 +67,7 @@ struct rs_pattern {
 	inst *prog;
 	size_t ninst, capinst;
 	size_t size; /* positions: I_CHAR instructions */
+	bool overflow;
 };
 
 /* ---- sets --------------------------------------------------------------- */
@@ -1044,7 +1045,13 @@ static bool go_repeat_ok(const node *n, long budget)
 static uint32_t emit(rs_pattern *p, enum op op, uint32_t x, uint32_t y,
 		     const cset *s)
 {
-	/* room was reserved from measure() */
+	/* room was reserved from measure(); should the two ever disagree,
+	 * the spare slot past the end takes the rest and compilation fails */
+	if (p->ninst == p->capinst) {
+		p->overflow = true;
+		p->prog[p->capinst] = (inst){op, x, y, s, 0, {0}};
+		return (uint32_t)p->capinst;
+	}
 	p->prog[p->ninst] = (inst){op, x, y, s, 0, {0}};
 	if (op == I_CHAR)
 		p->size++;
@@ -1083,7 +1090,7 @@ static void compile_rep(rs_pattern *p, const node *n)
 		chain = s;
 		compile(p, n->sub);
 	}
-	while (chain != UINT32_MAX) {
+	while (chain != UINT32_MAX && !p->overflow) {
 		uint32_t prev = p->prog[chain].y;
 		p->prog[chain].y = (uint32_t)p->ninst;
 		chain = prev;
@@ -1092,6 +1099,8 @@ static void compile_rep(rs_pattern *p, const node *n)
 
 static void compile(rs_pattern *p, const node *n)
 {
+	if (p->overflow)
+		return;
 	switch (n->kind) {
 	case N_EMPTY:
 		return;
@@ -1119,7 +1128,7 @@ static void compile(rs_pattern *p, const node *n)
 			}
 		}
 		uint32_t end = (uint32_t)p->ninst;
-		while (last_jmp != UINT32_MAX) {
+		while (last_jmp != UINT32_MAX && !p->overflow) {
 			uint32_t prev = p->prog[last_jmp].x;
 			p->prog[last_jmp].x = end;
 			last_jmp = prev;
@@ -1230,7 +1239,7 @@ rs_pattern *rs_pattern_compile(const char *src, size_t *err_col, char *err,
 	}
 	p->root = root;
 	p->capinst = pos + other + 1;
-	p->prog = malloc(p->capinst * sizeof *p->prog);
+	p->prog = malloc((p->capinst + 1) * sizeof *p->prog);
 	if (!p->prog) {
 		if (err && err_size)
 			snprintf(err, err_size, "out of memory");
@@ -1238,8 +1247,14 @@ rs_pattern *rs_pattern_compile(const char *src, size_t *err_col, char *err,
 	}
 	compile(p, root);
 	emit(p, I_MATCH, 0, 0, NULL);
-	if (p->ninst != p->capinst || p->size != pos)
-		abort(); /* measure() and compile() disagree: a bug */
+	if (p->overflow || p->ninst != p->capinst || p->size != pos) {
+		/* measure() and compile() disagree: a bug */
+		if (err && err_size)
+			snprintf(err, err_size,
+				 "internal error: the automaton "
+				 "does not have the size measured");
+		goto fail;
+	}
 	if (!find_follows(p)) {
 		if (err && err_size)
 			snprintf(err, err_size, "out of memory");
