@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <libfyaml.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include "base/utf8.h"
 #include "model/registry_impl.h"
 #include "reestr/error.h"
+#include "validate/pattern.h"
 
 /* A definition found in the files, before it is built. */
 typedef struct def {
@@ -421,16 +421,45 @@ static int parse_fields(loader *L, const char *file, struct fy_node *map,
 			rs_pos at, const char *what, const rs_field **out,
 			size_t *count);
 
-static void register_regex(loader *L, regex_t *re)
+static void register_pattern(loader *L, rs_pattern *p)
 {
 	rs_registry *r = L->reg;
-	if (rs_grow(&r->regexes, &r->capregexes, r->nregexes + 1,
-		    sizeof *r->regexes, 8) < 0) {
-		regfree(re);
+	if (rs_grow(&r->patterns, &r->cappatterns, r->npatterns + 1,
+		    sizeof *r->patterns, 8) < 0) {
+		rs_pattern_free(p);
 		L->oom = true;
 		return;
 	}
-	r->regexes[r->nregexes++] = re;
+	r->patterns[r->npatterns++] = p;
+}
+
+/* Where column col (code points from 1) of scalar n's value is in the
+ * file: exact for plain and single-line quoted scalars without escapes
+ * before it (a doubled quote or a backslash pair is counted as two),
+ * the scalar's own position otherwise. */
+static rs_pos pattern_pos(const char *file, struct fy_node *n, rs_pos at,
+			  const char *value, size_t col)
+{
+	rs_pos pos = node_pos(file, n, at);
+	enum fy_node_style st = fy_node_get_style(n);
+	if (!col || (st != FYNS_PLAIN && st != FYNS_SINGLE_QUOTED &&
+		     st != FYNS_DOUBLE_QUOTED))
+		return pos;
+	size_t c = st == FYNS_PLAIN ? 0 : 1;
+	size_t k = 1;
+	for (const unsigned char *u = (const unsigned char *)value;
+	     *u && k < col; u++) {
+		if ((*u & 0xc0) == 0x80)
+			continue;
+		if (*u == '\n')
+			return pos;
+		if ((st == FYNS_SINGLE_QUOTED && *u == '\'') ||
+		    (st == FYNS_DOUBLE_QUOTED && (*u == '\\' || *u == '"')))
+			c++;
+		c++, k++;
+	}
+	pos.col += (int)c;
+	return pos;
 }
 
 /* Resolves a type: tname is the type name node; values/fields/items are
@@ -583,34 +612,6 @@ static bool parse_type(loader *L, const char *file, struct fy_node *tname,
 	return ok;
 }
 
-/* glibc's regcomp expands bounded repetitions, and nested ones multiply:
- * '((a{1,255}){1,255}){1,255}' makes it crash. A pattern whose repetition
- * bounds multiply past this is refused before it gets there. */
-#define PATTERN_MAX_REPEAT 10000u
-
-static bool pattern_size_ok(const char *p)
-{
-	double product = 1;
-	for (const char *c = p; *c; c++) {
-		if (*c == '\\' && c[1]) {
-			c++;
-			continue;
-		}
-		if (*c != '{')
-			continue;
-		char *end;
-		unsigned long lo = strtoul(c + 1, &end, 10);
-		unsigned long hi = lo;
-		if (*end == ',')
-			hi = end[1] == '}' ? lo + 1
-					   : strtoul(end + 1, &end, 10);
-		product *= (double)(hi > 1 ? hi : 1);
-		if (product > PATTERN_MAX_REPEAT)
-			return false;
-	}
-	return true;
-}
-
 static const rs_type *leaf_type(const rs_type *t)
 {
 	while (t->kind == RS_TYPE_ARRAY && t->items)
@@ -750,29 +751,26 @@ static bool parse_field(loader *L, const char *file, const char *name,
 			problem(L, node_pos(file, kn, at),
 				"pattern applies to strings, not %s",
 				leaf_name);
-		} else if (p && !pattern_size_ok(p)) {
-			problem(L, node_pos(file, v, at),
-				"pattern '%s' repeats too much: its bounded "
-				"repetitions multiply to more than %u",
-				p, PATTERN_MAX_REPEAT);
 		} else if (p) {
-			/* Anchored: a pattern describes the whole value. */
-			char *anchored = rs_arena_printf(L->a, "^(%s)$", p);
-			regex_t *re = rs_arena_alloc(L->a, sizeof *re);
-			if (!anchored || !re) {
-				L->oom = true;
-				return false;
-			}
-			int e = regcomp(re, anchored, REG_EXTENDED | REG_NOSUB);
-			if (e) {
-				char msg[200];
-				regerror(e, re, msg, sizeof msg);
+			size_t len = 0;
+			fy_node_get_scalar(v, &len);
+			char err[512];
+			size_t col = 0;
+			rs_pattern *re =
+				strlen(p) != len
+					? NULL
+					: rs_pattern_compile(p, &col, err,
+							     sizeof err);
+			if (strlen(p) != len) {
 				problem(L, node_pos(file, v, at),
-					"pattern '%s' is not a valid POSIX "
-					"extended regular expression: %s",
-					p, msg);
+					"pattern must not contain NUL");
+			} else if (!re) {
+				problem(L, pattern_pos(file, v, at, p, col),
+					"pattern '%s': %s (docs/registry.md, "
+					"\"Patterns\")",
+					p, err);
 			} else {
-				register_regex(L, re);
+				register_pattern(L, re);
 				c->pattern = p;
 				c->pattern_compiled = re;
 			}

@@ -1,12 +1,12 @@
 #include "validate/validate.h"
 
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "reestr/error.h"
+#include "validate/pattern.h"
 
 /* Walks one value against its field definition, appending the canonical
  * form to out. The path to the value is kept as a stack of segments and
@@ -137,9 +137,8 @@ static int check_string(walker *w, const rs_field *f, const rs_json *v)
 				      n, (long long)c->min_length);
 	}
 	if (c->pattern_compiled) {
-		if (memchr(v->u.str.ptr, '\0', v->u.str.len) ||
-		    regexec((const regex_t *)c->pattern_compiled, v->u.str.ptr,
-			    0, NULL, 0) != 0)
+		if (!rs_pattern_match(c->pattern_compiled, v->u.str.ptr,
+				      v->u.str.len))
 			return reject(w, "does not match pattern '%s'",
 				      c->pattern);
 	}
