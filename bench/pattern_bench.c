@@ -114,6 +114,8 @@ static const worst_case worst[] = {
 	{".*x.{N} on xxx…", ".*x.{%d}", 2, "x", false},
 	{".*x.{N} on random x/y", ".*x.{%d}", 2, "xy", true},
 	{"[xy]*x[xy]{N} on random", "[xy]*x[xy]{%d}", 2, "xy", true},
+	{"[xy]*(?:x[xy]){N/2}", "[xy]*(?:x[xy]){%d}",
+	 RS_PATTERN_MAX_SIZE / 2 + 1, "xy", true},
 	{"(?:x?){N} on xxx…", "(?:x?){%d}", 0, "x", false},
 	{"(?:x|y|xy)*z{N} on random", "(?:x|y|xy)*z{%d}", 4, "xy", true},
 };

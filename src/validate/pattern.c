@@ -48,10 +48,17 @@ typedef struct node {
 
 enum op { I_CHAR, I_SPLIT, I_JMP, I_MATCH };
 
+#define FOLLOW_MAX 4 /* leaves kept per I_CHAR */
+
 typedef struct inst {
 	enum op op;
 	uint32_t x, y;
 	const cset *set;
+	/* I_CHAR: the I_CHAR and I_MATCH reachable from the next
+	 * instruction without reading, when few (nfollow <= FOLLOW_MAX);
+	 * else the matcher walks the splits (add_closure) */
+	uint8_t nfollow;
+	uint32_t follow[FOLLOW_MAX];
 } inst;
 
 struct rs_pattern {
@@ -60,6 +67,7 @@ struct rs_pattern {
 	inst *prog;
 	size_t ninst, capinst;
 	size_t size; /* positions: I_CHAR instructions */
+	bool overflow;
 };
 
 /* ---- sets --------------------------------------------------------------- */
@@ -920,7 +928,10 @@ static node *parse_cat(parser *P)
 		return NULL;
 	while (!at_end(P) && peek(P) != '|' && peek(P) != ')') {
 		node *piece = parse_piece(P);
-		if (!piece || !add_kid(P, cat, piece))
+		if (!piece)
+			return NULL;
+		/* an anchor or an empty group adds nothing to a sequence */
+		if (piece->kind != N_EMPTY && !add_kid(P, cat, piece))
 			return NULL;
 	}
 	if (cat->nkids == 1)
@@ -1034,8 +1045,14 @@ static bool go_repeat_ok(const node *n, long budget)
 static uint32_t emit(rs_pattern *p, enum op op, uint32_t x, uint32_t y,
 		     const cset *s)
 {
-	/* room was reserved from measure() */
-	p->prog[p->ninst] = (inst){op, x, y, s};
+	/* room was reserved from measure(); should the two ever disagree,
+	 * the spare slot past the end takes the rest and compilation fails */
+	if (p->ninst == p->capinst) {
+		p->overflow = true;
+		p->prog[p->capinst] = (inst){op, x, y, s, 0, {0}};
+		return (uint32_t)p->capinst;
+	}
+	p->prog[p->ninst] = (inst){op, x, y, s, 0, {0}};
 	if (op == I_CHAR)
 		p->size++;
 	return (uint32_t)p->ninst++;
@@ -1073,7 +1090,7 @@ static void compile_rep(rs_pattern *p, const node *n)
 		chain = s;
 		compile(p, n->sub);
 	}
-	while (chain != UINT32_MAX) {
+	while (chain != UINT32_MAX && !p->overflow) {
 		uint32_t prev = p->prog[chain].y;
 		p->prog[chain].y = (uint32_t)p->ninst;
 		chain = prev;
@@ -1082,6 +1099,8 @@ static void compile_rep(rs_pattern *p, const node *n)
 
 static void compile(rs_pattern *p, const node *n)
 {
+	if (p->overflow)
+		return;
 	switch (n->kind) {
 	case N_EMPTY:
 		return;
@@ -1109,7 +1128,7 @@ static void compile(rs_pattern *p, const node *n)
 			}
 		}
 		uint32_t end = (uint32_t)p->ninst;
-		while (last_jmp != UINT32_MAX) {
+		while (last_jmp != UINT32_MAX && !p->overflow) {
 			uint32_t prev = p->prog[last_jmp].x;
 			p->prog[last_jmp].x = end;
 			last_jmp = prev;
@@ -1120,6 +1139,47 @@ static void compile(rs_pattern *p, const node *n)
 		compile_rep(p, n);
 		return;
 	}
+}
+
+/* Fills each I_CHAR's follow list when its closure is small: a walk of
+ * at most 16 instructions finding at most FOLLOW_MAX leaves. */
+static bool find_follows(rs_pattern *p)
+{
+	uint32_t *mark = calloc(p->ninst, sizeof *mark);
+	if (!mark)
+		return false;
+	for (size_t pc = 0; pc < p->ninst; pc++) {
+		inst *in = &p->prog[pc];
+		if (in->op != I_CHAR)
+			continue;
+		uint32_t gen = (uint32_t)pc + 1, stack[16];
+		size_t sp = 0, walked = 0, n = 0;
+		bool small = true;
+		stack[sp++] = (uint32_t)pc + 1;
+		while (sp && small) {
+			uint32_t q = stack[--sp];
+			if (mark[q] == gen)
+				continue;
+			mark[q] = gen;
+			const inst *t = &p->prog[q];
+			if (++walked > 16 || sp + 2 > 16) {
+				small = false;
+			} else if (t->op == I_CHAR || t->op == I_MATCH) {
+				if (n == FOLLOW_MAX)
+					small = false;
+				else
+					in->follow[n++] = q;
+			} else if (t->op == I_JMP) {
+				stack[sp++] = t->x;
+			} else {
+				stack[sp++] = t->y;
+				stack[sp++] = t->x;
+			}
+		}
+		in->nfollow = small ? (uint8_t)n : UINT8_MAX;
+	}
+	free(mark);
+	return true;
 }
 
 rs_pattern *rs_pattern_compile(const char *src, size_t *err_col, char *err,
@@ -1179,7 +1239,7 @@ rs_pattern *rs_pattern_compile(const char *src, size_t *err_col, char *err,
 	}
 	p->root = root;
 	p->capinst = pos + other + 1;
-	p->prog = malloc(p->capinst * sizeof *p->prog);
+	p->prog = malloc((p->capinst + 1) * sizeof *p->prog);
 	if (!p->prog) {
 		if (err && err_size)
 			snprintf(err, err_size, "out of memory");
@@ -1187,8 +1247,19 @@ rs_pattern *rs_pattern_compile(const char *src, size_t *err_col, char *err,
 	}
 	compile(p, root);
 	emit(p, I_MATCH, 0, 0, NULL);
-	if (p->ninst != p->capinst || p->size != pos)
-		abort(); /* measure() and compile() disagree: a bug */
+	if (p->overflow || p->ninst != p->capinst || p->size != pos) {
+		/* measure() and compile() disagree: a bug */
+		if (err && err_size)
+			snprintf(err, err_size,
+				 "internal error: the automaton "
+				 "does not have the size measured");
+		goto fail;
+	}
+	if (!find_follows(p)) {
+		if (err && err_size)
+			snprintf(err, err_size, "out of memory");
+		goto fail;
+	}
 	return p;
 fail:
 	if (err_col)
@@ -1310,11 +1381,23 @@ static void step(matcher *M, const uint32_t *cur, size_t n, uint32_t c,
 {
 	M->gen++;
 	next->n = 0;
+	uint32_t gen = M->gen, *mark = M->mark;
 	for (size_t t = 0; t < n; t++) {
 		const inst *in = &M->p->prog[cur[t]];
-		if (in->op == I_CHAR && set_has(in->set, c))
-			add_closure(M->p, next, M->mark, M->gen, M->stack,
+		if (in->op != I_CHAR || !set_has(in->set, c))
+			continue;
+		if (in->nfollow == UINT8_MAX) {
+			add_closure(M->p, next, mark, gen, M->stack,
 				    cur[t] + 1);
+			continue;
+		}
+		for (uint8_t k = 0; k < in->nfollow; k++) {
+			uint32_t q = in->follow[k];
+			if (mark[q] != gen) {
+				mark[q] = gen;
+				next->pc[next->n++] = q;
+			}
+		}
 	}
 }
 
@@ -1461,6 +1544,12 @@ static bool match_nfa(matcher *M, const unsigned char *u, size_t n)
 }
 
 bool rs_pattern_match(const rs_pattern *p, const char *s, size_t n)
+{
+	return rs_pattern_match_how(p, s, n, RS_MATCH_AUTO);
+}
+
+bool rs_pattern_match_how(const rs_pattern *p, const char *s, size_t n,
+			  rs_match_how how)
 {
 	size_t m = p->ninst;
 	/* two lists, the marks and the closure stack (a pc is pushed at

@@ -42,6 +42,19 @@ size_t rs_pattern_size(const rs_pattern *p);
  * false when memory runs out. */
 bool rs_pattern_match(const rs_pattern *p, const char *s, size_t n);
 
+/* For tests: the same with the way chosen. rs_pattern_match simulates the
+ * automaton state set by state set on short values and, on longer ones,
+ * caches the sets met as a DFA built lazily (bounded; back to the plain
+ * simulation when the cache keeps filling up). Both give the same
+ * verdict. */
+typedef enum rs_match_how {
+	RS_MATCH_AUTO,
+	RS_MATCH_SIMULATED,
+	RS_MATCH_CACHED,
+} rs_match_how;
+bool rs_pattern_match_how(const rs_pattern *p, const char *s, size_t n,
+			  rs_match_how how);
+
 /* The pattern spelled for lang's engine, in arena a; NULL when out of
  * memory. Every class is written out as explicit code points (\d is
  * [0-9] and so on), so the engines' own readings never apply. The text is

@@ -62,9 +62,15 @@ static int one(const char *line, size_t len, rs_buf *o)
 			   i < vals->u.arr.count && !rc;
 	     i++) {
 		const rs_json *s = &vals->u.arr.items[i];
-		bool m = rs_pattern_match(p, s->u.str.ptr, s->u.str.len);
+		bool m = rs_pattern_match_how(p, s->u.str.ptr, s->u.str.len,
+					      RS_MATCH_SIMULATED);
+		bool d = rs_pattern_match_how(p, s->u.str.ptr, s->u.str.len,
+					      RS_MATCH_CACHED);
+		/* the two ways must agree: "split" if not */
 		rc = rs_buf_printf(o, "%s%s", i ? "," : "",
-				   m ? "true" : "false");
+				   m != d ? "\"split\""
+				   : m	  ? "true"
+					  : "false");
 	}
 	if (!rc)
 		rc = rs_buf_puts(o, "]}\n");

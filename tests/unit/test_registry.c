@@ -275,6 +275,9 @@ static void test_field_specs(void **state)
 		       "t.yaml:8:41: max_length must not be negative");
 	/* pattern errors point at the construct: the value's column, its
 	 * opening quote and the construct's column in the pattern */
+	assert_problem(
+		EVENT("          a: {type: string, pattern: \"a\\0b\"}\n"),
+		"t.yaml:8:39: pattern must not contain NUL");
 	assert_problem(EVENT("          a: {type: string, pattern: '[a-'}\n"),
 		       "t.yaml:8:40: pattern '[a-': column 1: missing ] for "
 		       "the class opened here");
