@@ -295,17 +295,18 @@ class FieldMaker:
             return spec
         if kind == "enum":
             return {"type": "enum",
-                    "values": _enum_values(rng, rng.choice([1, 2, 5, 40, 300]),
+                    "values": _enum_values(rng, rng.choice([1, 2, 3, 5, 8, 40])
+                                           if rng.random() < 0.98 else 300,
                                            long=rng.random() < 0.2)}
         return {"type": kind}
 
-    def inline(self, depth, names, width=3):
+    def inline(self, depth, names, width=2):
         """An inline object nested depth levels deep."""
         fields = {}
         for i in range(width):
             fields[f"{names.rng.choice(WORDS)}_{depth}_{i}"] = self.scalar()
         if depth > 1:
-            fields[f"level_{depth - 1}"] = self.inline(depth - 1, names, width=2)
+            fields[f"level_{depth - 1}"] = self.inline(depth - 1, names)
         return {"type": "object", "fields": fields}
 
     def array(self):
@@ -340,7 +341,7 @@ class FieldMaker:
             elif r < 0.85:
                 spec = {"type": rng.choice(sorted(self.objects))}
             else:
-                spec = self.inline(rng.randint(1, depth or 4), names)
+                spec = self.inline(rng.randint(1, depth or 3), names)
             if rng.random() < 0.25:
                 spec["required"] = False
             if rng.random() < 0.1:
@@ -464,7 +465,7 @@ def write(out, events=520, seed=1, patterns=400, deep=12):
                     spec.update(inner)
                     vd["fields"][f"many_{k}"] = spec
             else:
-                vd["fields"] = maker.fields(names, rng.randint(1, 12))
+                vd["fields"] = maker.fields(names, rng.randint(1, 8))
             versions.append(vd)
         reg.events.append((name, eid, status, versions))
         written.append(name)
