@@ -13,6 +13,7 @@ Timings of each step are printed at the end of the module (stderr)."""
 import io
 import json
 import os
+import re
 import sys
 import tarfile
 import time
@@ -104,6 +105,34 @@ def test_registry_size(stress):
         assert any(n.endswith("_" + suffix) for n in names), suffix
     assert sum(1 for e in stress.events if len(e[3]) > 1) > 50
     assert len(versions) > 1000
+
+
+def test_long_nested_names_generate_in_every_language(tmp_path):
+    """Inline objects and enums are named after their owner and field, so
+    nesting 64-character names makes type names of hundreds of characters;
+    PHP writes a file per class. Each stays under 256 bytes, two names that
+    share their first 100 characters stay apart, and the code compiles."""
+    reg = tmp_path / "registry"
+    reg.mkdir()
+    a, b = "a" * 60 + "_one", "a" * 60 + "_two"
+    inner = f"{{type: object, fields: {{{a}: int, {b}: {{type: enum, values: [x]}}}}}}"
+    for _ in range(3):
+        inner = f"{{type: object, fields: {{{a}: {inner}, {b}: int}}}}"
+    (reg / "r.yaml").write_text(
+        "owners: {team: {contact: a@example.com}}\nsources: {svc: {owner: team}}\n"
+        f"environments: {{bo: {{events: [{a}]}}}}\nevents:\n  {a}:\n    id: 1\n    owner: team\n"
+        f"    versions:\n      - version: 0\n        fields:\n          {a}: {inner}\n          {b}: {inner}\n")
+    for lang in LANGS:
+        out = tmp_path / lang
+        run([REESTR, "gen", "--registry", str(reg), "--env", "bo", "--lang", lang, "--out", str(out)])
+        longest = max(len(p.name.encode()) for p in out.rglob("*"))
+        assert longest <= 255, (lang, longest)
+    classes = [p.stem for p in (tmp_path / "php" / "src").glob("*.php")]
+    cut = [c for c in classes if len(c) == 100 and re.search("H[0-9A-F]{8}", c)]
+    assert len(cut) >= 6 and len(set(c.lower() for c in classes)) == len(classes), classes
+    run([tool("php"), "-d", "opcache.enable_cli=1", str(HERE / "lint.php"), str(tmp_path / "php" / "src")])
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "python"))
+    run([sys.executable, "-c", "import reestr_bo"], env=env)
 
 
 def test_go_is_formatted_builds_and_vets(packs, gocache):
