@@ -135,6 +135,26 @@ def test_long_nested_names_generate_in_every_language(tmp_path):
     run([sys.executable, "-c", "import reestr_bo"], env=env)
 
 
+def test_python_fields_named_like_what_init_calls(tmp_path):
+    """__init__ takes the fields as keyword arguments and calls super() and,
+    for a deprecated version, warnings.warn: fields named super or warnings
+    must not hide them (docs/langpacks.md, "Names")."""
+    reg = tmp_path / "registry"
+    reg.mkdir()
+    (reg / "r.yaml").write_text(
+        "owners: {team: {contact: a@example.com}}\nsources: {svc: {owner: team}}\n"
+        "environments: {bo: {events: [old]}}\nevents:\n  old:\n    id: 1\n    owner: team\n"
+        "    status: deprecated\n    versions:\n      - version: 0\n        fields:\n"
+        "          super: string\n          warnings: int\n")
+    out = tmp_path / "python"
+    run([REESTR, "gen", "--registry", str(reg), "--env", "bo", "--lang", "python", "--out", str(out)])
+    script = ("import warnings\nimport reestr_bo as p\nwarnings.simplefilter('ignore')\n"
+              "e = p.OldV0(super_='s', warnings_=2)\ne.validate()\n"
+              "assert (e.super_, e.warnings_) == ('s', 2)\n")
+    run([sys.executable, "-c", script], env=dict(os.environ, PYTHONPATH=str(out)))
+    run([tool("mypy"), "--strict", "--no-incremental", "--cache-dir=/dev/null", "reestr_bo"], cwd=out)
+
+
 def test_go_is_formatted_builds_and_vets(packs, gocache):
     out = packs["go"]
     with timed("gofmt -l"):
