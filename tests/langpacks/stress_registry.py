@@ -255,7 +255,7 @@ class FieldMaker:
              "bool", "timestamp", "enum"])
         if kind == "string":
             lo = rng.choice([None, 0, 1, 5])
-            hi = rng.choice([None, 1, 20, 255, 65536])
+            hi = rng.choice([None, 1, 20, 255, 16384])
             if lo is not None and hi is not None and lo > hi:
                 lo, hi = hi, lo
             spec = {"type": "string"}
@@ -383,7 +383,7 @@ def write(out, events=520, seed=1, patterns=400, deep=12):
         f"  {long_owner}:\n    contact: \"#stress\"\n")
     (out / "sources.yaml").write_text(
         "sources:\n  stress-service:\n    owner: team\n"
-        f"  {'s' * 40}.internal-{'x' * 20}:\n    owner: {long_owner}\n")
+        f"  {'s' * 34}.internal-{'x' * 20}:\n    owner: {long_owner}\n")
 
     pats = make_patterns(rng, patterns)
     reg.patterns = {p.regex: p.sample for p in pats}

@@ -65,7 +65,7 @@ function build(string $class, array $fields): object
         }
         $type = $types[$arg];
         // class names in PHPDoc are relative to the namespace
-        $type = preg_replace('/(?<=<|^)([A-Z]\w*)(?=>)/', $ns . '$1', $type);
+        $type = preg_replace_callback('/(?<=<)([A-Z]\w*)(?=>)/', fn ($m) => $ns . $m[1], $type);
         $args[$arg] = convert($value, $type);
     }
     return new $class(...$args);
