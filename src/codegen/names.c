@@ -73,6 +73,10 @@ char *rs_name_upper(rs_arena *a, const char *snake)
 		return NULL;
 	for (char *p = out; *p; p++)
 		*p = (char)toupper((unsigned char)*p);
+	/* I and O alone read as 1 and 0: pycodestyle refuses them as names
+	 * (E741) */
+	if (!strcmp(out, "I") || !strcmp(out, "O"))
+		return rs_arena_printf(a, "%s_", out);
 	return out;
 }
 

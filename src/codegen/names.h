@@ -11,7 +11,8 @@
 char *rs_name_pascal(rs_arena *a, const char *snake, bool go_initialisms);
 /* user_agent -> userAgent (PHP properties and method suffixes). */
 char *rs_name_camel(rs_arena *a, const char *snake);
-/* user_agent -> USER_AGENT (Python enum members). */
+/* user_agent -> USER_AGENT (Python enum members); i and o, alone, give I_
+ * and O_, since pycodestyle refuses I and O as names (E741). */
 char *rs_name_upper(rs_arena *a, const char *snake);
 
 /* The longest generated type name made by nesting (an inline object or an

@@ -155,6 +155,25 @@ def test_python_fields_named_like_what_init_calls(tmp_path):
     run([tool("mypy"), "--strict", "--no-incremental", "--cache-dir=/dev/null", "reestr_bo"], cwd=out)
 
 
+def test_python_enum_members_pep8_allows(tmp_path):
+    """Enum members are the values in upper case, but I and O are names
+    pycodestyle refuses (E741): the values i and o give I_ and O_."""
+    reg = tmp_path / "registry"
+    reg.mkdir()
+    (reg / "r.yaml").write_text(
+        "owners: {team: {contact: a@example.com}}\nsources: {svc: {owner: team}}\n"
+        "environments: {bo: {events: [ev]}}\nevents:\n  ev:\n    id: 1\n    owner: team\n"
+        "    versions:\n      - version: 0\n        fields:\n"
+        "          kind: {type: enum, values: [i, o, l, x, io]}\n")
+    out = tmp_path / "python"
+    run([REESTR, "gen", "--registry", str(reg), "--env", "bo", "--lang", "python", "--out", str(out)])
+    run([tool("pycodestyle"), "reestr_bo/events.py"], cwd=out)
+    script = ("import reestr_bo as p\nk = p.EvV0Kind\n"
+              "assert [k.I_.value, k.O_.value, k.L.value, k.IO.value] == ['i', 'o', 'l', 'io']\n"
+              "p.EvV0(kind=k.I_).validate()\n")
+    run([sys.executable, "-c", script], env=dict(os.environ, PYTHONPATH=str(out)))
+
+
 def test_go_is_formatted_builds_and_vets(packs, gocache):
     out = packs["go"]
     with timed("gofmt -l"):
