@@ -8,11 +8,11 @@
 // langpack's Sender. Prints one line per failure and "sent N delivered M";
 // exits 1 on any failure.
 //
-//     php send.php INSTANCES.json COLLECTOR_URL LANGPACK_DIR
+//     php send.php LANGPACK_DIR INSTANCES.json COLLECTOR_URL
 
 declare(strict_types=1);
 
-[$_, $instances, $url, $dir] = $argv;
+[$_, $dir, $instances, $url] = $argv;
 $prefix = 'Reestr\\Langpack\\Bo\\';
 spl_autoload_register(function (string $class) use ($prefix, $dir): void {
     if (str_starts_with($class, $prefix)) {
