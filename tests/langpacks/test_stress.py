@@ -21,6 +21,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -79,13 +80,21 @@ def check_ok(label, cmd, **kw):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def report_times():
+def report_times(request):
+    """Prints the timings past pytest's capture (which holds stdout and
+    stderr even in a fixture's teardown)."""
     yield
     if TIMES:
         width = max(map(len, TIMES))
         lines = [f"  {k:<{width}}  {w:7.1f} s" + (f"  (CPU {c:6.1f} s)" if c is not None else "")
                  for k, (w, c) in TIMES.items()]
-        sys.__stderr__.write("\nstress registry timings (wall, CPU):\n" + "\n".join(lines) + "\n")
+        text = "stress registry timings (wall, CPU):\n" + "\n".join(lines)
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        if capture:
+            with capture.global_and_fixture_disabled():
+                sys.stderr.write("\n" + text + "\n")
+        else:
+            sys.stderr.write("\n" + text + "\n")
         TIMES.clear()
 
 
@@ -307,7 +316,7 @@ def test_serve_serves_every_archive(server, packs, checked):
         status, index = fetch(f"{server.url}/pypi/simple/reestr-langpack-bo/")
         assert status == 200, index[:300]
         href = index.decode().split('href="', 1)[1].split('"', 1)[0].split("#", 1)[0]
-        url = href if href.startswith("http") else server.url + href
+        url = urllib.parse.urljoin(f"{server.url}/pypi/simple/reestr-langpack-bo/", href)
         with urllib.request.urlopen(url, timeout=60) as r:
             names = _archive_names(r.read(), "zip")
         assert {f for f in _files(packs["python"]) if f.endswith(".py")} <= set(names)

@@ -20,7 +20,8 @@ from datetime import datetime, timedelta, timezone
 import reestr_bo as pack
 
 # docs/langpacks.md, "Names": keywords and what a class body uses get "_".
-RESERVED = {"str", "int", "float", "bool", "list", "datetime", "property", "self"}
+RESERVED = {"str", "int", "float", "bool", "list", "datetime", "property", "self",
+            "super", "warnings"}
 
 
 def parse_time(s):
