@@ -51,9 +51,10 @@ typedef struct rs_constraints {
 	double min, max;
 	bool has_max_items; /* arrays */
 	int64_t max_items;
-	const char *pattern;	/* strings: POSIX ERE matched against the whole
-				   value; NULL when none */
-	void *pattern_compiled; /* regex_t *, owned by the registry */
+	const char *pattern; /* strings: in the portable dialect
+				(docs/registry.md, "Patterns"), matched
+				against the whole value; NULL when none */
+	const struct rs_pattern *pattern_compiled; /* owned by the registry */
 } rs_constraints;
 
 struct rs_field {

@@ -55,16 +55,9 @@ static void usage(FILE *out)
 		"at, for the download\n"
 		"                          URLs of the Composer repository "
 		"(default:\n"
-		"                          http://LISTEN-ADDRESS)\n"
-		"  --max-body-bytes N      largest request body, before and "
-		"after decoding\n"
-		"                          (default: %u)\n"
-		"  --max-batch-events N    most events in one batch (default: "
-		"%u)\n"
-		"  --max-string-bytes N    longest JSON string or key "
-		"(default: %u)\n"
-		"  --max-depth N           deepest nesting of JSON arrays and "
-		"objects (default: %u)\n"
+		"                          http://LISTEN-ADDRESS)\n");
+	rs_limit_options_help(out);
+	fprintf(out,
 		"  --max-inflight-bytes N  memory all requests in flight may "
 		"hold (bodies,\n"
 		"                          decoded bodies, parse trees); over "
@@ -105,9 +98,6 @@ static void usage(FILE *out)
 		"Stops on SIGINT or SIGTERM: stops accepting, answers the "
 		"requests in\nprogress, closes idle connections, then "
 		"exits 0.\n",
-		RS_INGEST_DEFAULT_MAX_BODY_BYTES,
-		RS_INGEST_DEFAULT_MAX_BATCH_EVENTS,
-		RS_INGEST_DEFAULT_MAX_STRING_BYTES, RS_INGEST_DEFAULT_MAX_DEPTH,
 		RS_BUDGET_DEFAULT_BYTES, RS_SERVER_DEFAULT_MAX_CONNECTIONS,
 		RS_SERVER_DEFAULT_MAX_CONNECTIONS_PER_IP,
 		RS_SERVER_DEFAULT_HEADER_DEADLINE_S,
@@ -139,11 +129,8 @@ int rs_cmd_serve(int argc, char **argv)
 		O_REGISTRY = 256,
 		O_DATA,
 		O_LISTEN,
-		O_BODY,
-		O_BATCH,
-		O_STRING,
-		O_DEPTH,
-		O_INFLIGHT,
+		O_LIMIT, /* RS_LIMIT_OPTION_COUNT of them */
+		O_INFLIGHT = O_LIMIT + RS_LIMIT_OPTION_COUNT,
 		O_PER_IP,
 		O_HEADER_DEADLINE,
 		O_REQUEST_DEADLINE,
@@ -155,10 +142,7 @@ int rs_cmd_serve(int argc, char **argv)
 		{"registry", required_argument, NULL, O_REGISTRY},
 		{"data", required_argument, NULL, O_DATA},
 		{"listen", required_argument, NULL, O_LISTEN},
-		{"max-body-bytes", required_argument, NULL, O_BODY},
-		{"max-batch-events", required_argument, NULL, O_BATCH},
-		{"max-string-bytes", required_argument, NULL, O_STRING},
-		{"max-depth", required_argument, NULL, O_DEPTH},
+		RS_LIMIT_LONGOPTS(O_LIMIT),
 		{"max-inflight-bytes", required_argument, NULL, O_INFLIGHT},
 		{"max-connections-per-ip", required_argument, NULL, O_PER_IP},
 		{"header-deadline", required_argument, NULL, O_HEADER_DEADLINE},
@@ -188,18 +172,6 @@ int rs_cmd_serve(int argc, char **argv)
 		case O_LISTEN:
 			listen = optarg;
 			break;
-		case O_BODY:
-			limit = &so.limits.max_body_bytes;
-			break;
-		case O_BATCH:
-			limit = &so.limits.max_batch_events;
-			break;
-		case O_STRING:
-			limit = &so.limits.max_string_bytes;
-			break;
-		case O_DEPTH:
-			limit = &so.limits.max_depth;
-			break;
 		case O_INFLIGHT:
 			limit = &so.max_inflight_bytes;
 			break;
@@ -225,6 +197,12 @@ int rs_cmd_serve(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
+			if (c >= O_LIMIT && c < O_INFLIGHT) {
+				if (rs_limit_option(c - O_LIMIT, optarg,
+						    &so.limits) < 0)
+					return 2;
+				break;
+			}
 			usage(stderr);
 			return 2;
 		}

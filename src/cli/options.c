@@ -31,6 +31,39 @@ int rs_parse_size_option(const char *name, const char *value, size_t *out)
 	return 0;
 }
 
+int rs_limit_option(int i, const char *value, rs_ingest_limits *l)
+{
+	static const struct option names[] = {RS_LIMIT_LONGOPTS(0)};
+	size_t *fields[] = {&l->max_body_bytes, &l->max_batch_events,
+			    &l->max_string_bytes, &l->max_depth};
+	_Static_assert(sizeof names / sizeof names[0] == RS_LIMIT_OPTION_COUNT,
+		       "one entry per limit option");
+	_Static_assert(sizeof fields / sizeof fields[0] ==
+			       RS_LIMIT_OPTION_COUNT,
+		       "one field per limit option");
+	if (i < 0 || i >= RS_LIMIT_OPTION_COUNT)
+		return -1;
+	return rs_parse_size_option(names[i].name, value, fields[i]);
+}
+
+void rs_limit_options_help(FILE *out)
+{
+	fprintf(out,
+		"  --max-body-bytes N      largest request body, before and "
+		"after decoding\n"
+		"                          (default: %u)\n"
+		"  --max-batch-events N    most events in one batch (default: "
+		"%u)\n"
+		"  --max-string-bytes N    longest JSON string or key "
+		"(default: %u)\n"
+		"  --max-depth N           deepest nesting of JSON arrays and "
+		"objects (default: %u)\n",
+		RS_INGEST_DEFAULT_MAX_BODY_BYTES,
+		RS_INGEST_DEFAULT_MAX_BATCH_EVENTS,
+		RS_INGEST_DEFAULT_MAX_STRING_BYTES,
+		RS_INGEST_DEFAULT_MAX_DEPTH);
+}
+
 int rs_parse_listen(const char *value, char *host, size_t host_size,
 		    unsigned short *port)
 {

@@ -14,16 +14,6 @@
 #include "reestr/error.h"
 #include "validate/validate.h"
 
-void rs_ingest_limits_default(rs_ingest_limits *l)
-{
-	l->max_body_bytes = RS_INGEST_DEFAULT_MAX_BODY_BYTES;
-	l->max_batch_events = RS_INGEST_DEFAULT_MAX_BATCH_EVENTS;
-	l->max_string_bytes = RS_INGEST_DEFAULT_MAX_STRING_BYTES;
-	l->max_depth = RS_INGEST_DEFAULT_MAX_DEPTH;
-	l->max_failed_payload_bytes =
-		RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES;
-}
-
 int rs_content_encoding_parse(const char *value, rs_content_encoding *out)
 {
 	if (!value || !*value || !strcasecmp(value, "identity"))
@@ -286,8 +276,8 @@ static int read_envelope(const rs_registry *reg, const rs_json_limits *jl,
 	c->version = -1;
 	rs_json_limits el = *jl;
 	el.contain_depth = 1;
-	if (el.max_depth > 2) /* the batch held the event at depth 2 */
-		el.max_depth -= 2;
+	if (el.max_depth > RS_INGEST_EVENT_DEPTH) /* where the batch held it */
+		el.max_depth -= RS_INGEST_EVENT_DEPTH;
 	const rs_json *root;
 	rs_json_error je;
 	int p = rs_json_parse(arena, body + ev->offset, ev->length, &el, &root,
@@ -391,7 +381,7 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 		.max_string_name = "--max-string-bytes",
 		.max_values_name = values_name,
 		.max_tree_bytes_name = tree_name,
-		.contain_depth = 2,
+		.contain_depth = RS_INGEST_EVENT_DEPTH,
 		.max_contained_values = RS_INGEST_MAX_EVENT_VALUES,
 		.max_contained_values_name = "the limit for one event",
 		.reserve = hold_for_tree,
@@ -427,6 +417,23 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 	const rs_json *list = NULL;
 	for (size_t i = 0; i < root->u.obj.count; i++) {
 		const rs_json_member *m = &root->u.obj.items[i];
+		/* A NUL would end the name early: "events\u0000x" is not
+		 * "events". */
+		if (memchr(m->key, '\0', m->key_len)) {
+			rs_buf_reset(&reason);
+			if (rs_json_write_string(&reason, m->key,
+						 m->key_len < 64 ? m->key_len
+								 : 64) < 0) {
+				rc = RS_ENOMEM;
+				goto done;
+			}
+			snprintf(message, sizeof message,
+				 "key %s%s of the batch: a name may not "
+				 "contain NUL (\\u0000)",
+				 reason.data, m->key_len > 64 ? "..." : "");
+			rc = answer_error(response, status, 400, message);
+			goto done;
+		}
 		if (strcmp(m->key, "events") != 0) {
 			snprintf(message, sizeof message,
 				 "unknown key '%.64s' in batch (only "

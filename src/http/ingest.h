@@ -8,40 +8,13 @@
 #include <stddef.h>
 
 #include "base/buf.h"
+#include "base/limits.h"
 #include "http/budget.h"
 #include "reestr/registry.h"
 #include "reestr/sink.h"
 
-typedef struct rs_ingest_limits {
-	size_t max_body_bytes;	 /* request body, and again after decoding */
-	size_t max_batch_events; /* events in one batch */
-	size_t max_string_bytes; /* one JSON string or key, decoded */
-	size_t max_depth;	 /* nesting of JSON arrays and objects */
-	size_t max_failed_payload_bytes; /* of a rejected event, stored */
-} rs_ingest_limits;
-
-/* The defaults, documented in docs/collector.md and `reestr serve --help`. */
-#define RS_INGEST_DEFAULT_MAX_BODY_BYTES (16u << 20)
-#define RS_INGEST_DEFAULT_MAX_BATCH_EVENTS 10000u
-#define RS_INGEST_DEFAULT_MAX_STRING_BYTES (64u << 10)
-#define RS_INGEST_DEFAULT_MAX_DEPTH 32u
-#define RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES (16u << 10)
-
-/* Bounds of the parse that follow from the limits above, so that a small
- * body cannot make a large tree (docs/collector.md, "Limits"):
- * - one event holds at most this many JSON values (the example registry's
- *   largest event, a search_query with 50 filters, has about 170); an
- *   event with more is rejected alone, like one over --max-string-bytes;
- * - one request holds at most max_batch_events times this many values;
- * - the parse tree takes at most this many bytes per byte of the decoded
- *   body, plus the slack below (10,000-event batches of the example
- *   registry measured 4.6 to 11.3; docs/collector.md). */
-#define RS_INGEST_MAX_EVENT_VALUES 4096u
-#define RS_INGEST_VALUES_PER_BATCH_EVENT 256u
-#define RS_INGEST_TREE_BYTES_PER_BODY_BYTE 16u
-#define RS_INGEST_TREE_SLACK_BYTES (1u << 20)
-
-void rs_ingest_limits_default(rs_ingest_limits *l);
+/* rs_ingest_limits and the defaults are in base/limits.h, shared with
+ * `reestr check`. */
 
 typedef enum rs_content_encoding {
 	RS_ENCODING_IDENTITY,

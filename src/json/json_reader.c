@@ -763,10 +763,22 @@ static int parse_object(parser *p, rs_json *v, size_t depth)
 		rc = parse_child(p, &m.value, depth + 1);
 		if (rc) {
 			if (unwinding_contained(p, depth)) {
-				char step[80];
-				int n = snprintf(step, sizeof step, ".%.64s",
-						 m.key);
-				if (path_prepend(p, step, (size_t)n) < 0)
+				/* the key's first 64 bytes, a NUL spelled
+				 * \u0000 (as a C string it would end the
+				 * name early) */
+				char step[2 + 64 * 6];
+				size_t n = 0;
+				step[n++] = '.';
+				for (size_t i = 0; i < m.key_len && i < 64;
+				     i++) {
+					if (m.key[i] == '\0') {
+						memcpy(step + n, "\\u0000", 6);
+						n += 6;
+					} else {
+						step[n++] = m.key[i];
+					}
+				}
+				if (path_prepend(p, step, n) < 0)
 					return RS_ENOMEM;
 			}
 			return rc;

@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <libfyaml.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +16,11 @@
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/grow.h"
+#include "base/limits.h"
 #include "base/utf8.h"
 #include "model/registry_impl.h"
 #include "reestr/error.h"
+#include "validate/pattern.h"
 
 /* A definition found in the files, before it is built. */
 typedef struct def {
@@ -43,6 +44,9 @@ typedef struct loader {
 	bool oom;
 	size_t field_total;
 	bool too_many_fields;
+	bool cycles;		 /* an object reaches itself: no column names */
+	struct flat_count *flat; /* per named object, see count_flat */
+	bool *flat_known;
 	defs owners, sources, envs, objects, events;
 } loader;
 
@@ -432,16 +436,45 @@ static int parse_fields(loader *L, const char *file, struct fy_node *map,
 			rs_pos at, const char *what, const rs_field **out,
 			size_t *count);
 
-static void register_regex(loader *L, regex_t *re)
+static void register_pattern(loader *L, rs_pattern *p)
 {
 	rs_registry *r = L->reg;
-	if (rs_grow(&r->regexes, &r->capregexes, r->nregexes + 1,
-		    sizeof *r->regexes, 8) < 0) {
-		regfree(re);
+	if (rs_grow(&r->patterns, &r->cappatterns, r->npatterns + 1,
+		    sizeof *r->patterns, 8) < 0) {
+		rs_pattern_free(p);
 		L->oom = true;
 		return;
 	}
-	r->regexes[r->nregexes++] = re;
+	r->patterns[r->npatterns++] = p;
+}
+
+/* Where column col (code points from 1) of scalar n's value is in the
+ * file: exact for plain and single-line quoted scalars without escapes
+ * before it (a doubled quote or a backslash pair is counted as two),
+ * the scalar's own position otherwise. */
+static rs_pos pattern_pos(const char *file, struct fy_node *n, rs_pos at,
+			  const char *value, size_t col)
+{
+	rs_pos pos = node_pos(file, n, at);
+	enum fy_node_style st = fy_node_get_style(n);
+	if (!col || (st != FYNS_PLAIN && st != FYNS_SINGLE_QUOTED &&
+		     st != FYNS_DOUBLE_QUOTED))
+		return pos;
+	size_t c = st == FYNS_PLAIN ? 0 : 1;
+	size_t k = 1;
+	for (const unsigned char *u = (const unsigned char *)value;
+	     *u && k < col; u++) {
+		if ((*u & 0xc0) == 0x80)
+			continue;
+		if (*u == '\n')
+			return pos;
+		if ((st == FYNS_SINGLE_QUOTED && *u == '\'') ||
+		    (st == FYNS_DOUBLE_QUOTED && (*u == '\\' || *u == '"')))
+			c++;
+		c++, k++;
+	}
+	pos.col += (int)c;
+	return pos;
 }
 
 /* Resolves a type: tname is the type name node; values/fields/items are
@@ -594,34 +627,6 @@ static bool parse_type(loader *L, const char *file, struct fy_node *tname,
 	return ok;
 }
 
-/* glibc's regcomp expands bounded repetitions, and nested ones multiply:
- * '((a{1,255}){1,255}){1,255}' makes it crash. A pattern whose repetition
- * bounds multiply past this is refused before it gets there. */
-#define PATTERN_MAX_REPEAT 10000u
-
-static bool pattern_size_ok(const char *p)
-{
-	double product = 1;
-	for (const char *c = p; *c; c++) {
-		if (*c == '\\' && c[1]) {
-			c++;
-			continue;
-		}
-		if (*c != '{')
-			continue;
-		char *end;
-		unsigned long lo = strtoul(c + 1, &end, 10);
-		unsigned long hi = lo;
-		if (*end == ',')
-			hi = end[1] == '}' ? lo + 1
-					   : strtoul(end + 1, &end, 10);
-		product *= (double)(hi > 1 ? hi : 1);
-		if (product > PATTERN_MAX_REPEAT)
-			return false;
-	}
-	return true;
-}
-
 static const rs_type *leaf_type(const rs_type *t)
 {
 	while (t->kind == RS_TYPE_ARRAY && t->items)
@@ -761,29 +766,26 @@ static bool parse_field(loader *L, const char *file, const char *name,
 			problem(L, node_pos(file, kn, at),
 				"pattern applies to strings, not %s",
 				leaf_name);
-		} else if (p && !pattern_size_ok(p)) {
-			problem(L, node_pos(file, v, at),
-				"pattern '%s' repeats too much: its bounded "
-				"repetitions multiply to more than %u",
-				p, PATTERN_MAX_REPEAT);
 		} else if (p) {
-			/* Anchored: a pattern describes the whole value. */
-			char *anchored = rs_arena_printf(L->a, "^(%s)$", p);
-			regex_t *re = rs_arena_alloc(L->a, sizeof *re);
-			if (!anchored || !re) {
-				L->oom = true;
-				return false;
-			}
-			int e = regcomp(re, anchored, REG_EXTENDED | REG_NOSUB);
-			if (e) {
-				char msg[200];
-				regerror(e, re, msg, sizeof msg);
+			size_t len = 0;
+			fy_node_get_scalar(v, &len);
+			char err[512];
+			size_t col = 0;
+			rs_pattern *re =
+				strlen(p) != len
+					? NULL
+					: rs_pattern_compile(p, &col, err,
+							     sizeof err);
+			if (strlen(p) != len) {
 				problem(L, node_pos(file, v, at),
-					"pattern '%s' is not a valid POSIX "
-					"extended regular expression: %s",
-					p, msg);
+					"pattern must not contain NUL");
+			} else if (!re) {
+				problem(L, pattern_pos(file, v, at, p, col),
+					"pattern '%s': %s (docs/registry.md, "
+					"\"Patterns\")",
+					p, err);
 			} else {
-				register_regex(L, re);
+				register_pattern(L, re);
 				c->pattern = p;
 				c->pattern_compiled = re;
 			}
@@ -848,45 +850,75 @@ static int parse_fields(loader *L, const char *file, struct fy_node *map,
 
 /* ---- object cycles ---------------------------------------------------- */
 
+typedef struct reach reach;
 static bool type_reaches(const rs_type *t, const rs_object *target,
-			 const rs_object **path, size_t depth, size_t *plen);
+			 const rs_object **path, size_t depth, size_t *plen,
+			 reach *r);
+
+/* A search from one object for a path back to it, depth first, each named
+ * object entered once (stamp[k] == id: object k was entered in search id),
+ * so objects used by many objects are walked once and not once per path
+ * to them (which is exponential), and the path is never longer than the
+ * objects there are. */
+struct reach {
+	const rs_object *base; /* L->reg->objects */
+	size_t count;
+	unsigned *stamp, id;
+};
 
 static bool object_reaches(const rs_object *o, const rs_object *target,
-			   const rs_object **path, size_t depth, size_t *plen)
+			   const rs_object **path, size_t depth, size_t *plen,
+			   reach *r)
 {
-	if (depth >= 64)
-		return false;
 	for (size_t i = 0; i < o->field_count; i++)
-		if (type_reaches(&o->fields[i].type, target, path, depth, plen))
+		if (type_reaches(&o->fields[i].type, target, path, depth, plen,
+				 r))
 			return true;
 	return false;
 }
 
 static bool type_reaches(const rs_type *t, const rs_object *target,
-			 const rs_object **path, size_t depth, size_t *plen)
+			 const rs_object **path, size_t depth, size_t *plen,
+			 reach *r)
 {
 	t = leaf_type(t);
 	if (t->kind != RS_TYPE_OBJECT || !t->object)
 		return false;
 	if (t->object->name) {
-		path[depth] = t->object;
 		if (t->object == target) {
+			path[depth] = t->object;
 			*plen = depth + 1;
 			return true;
 		}
-		return object_reaches(t->object, target, path, depth + 1, plen);
+		size_t k = (size_t)(t->object - r->base);
+		if (k >= r->count || r->stamp[k] == r->id)
+			return false;
+		r->stamp[k] = r->id;
+		path[depth] = t->object;
+		return object_reaches(t->object, target, path, depth + 1, plen,
+				      r);
 	}
-	return object_reaches(t->object, target, path, depth, plen);
+	return object_reaches(t->object, target, path, depth, plen, r);
 }
 
 static void check_cycles(loader *L)
 {
-	for (size_t i = 0; i < L->reg->nobjects; i++) {
+	size_t nobj = L->reg->nobjects;
+	reach r = {.base = L->reg->objects, .count = nobj};
+	r.stamp = calloc(nobj + 1, sizeof *r.stamp);
+	const rs_object **path = calloc(nobj + 1, sizeof *path);
+	if (!r.stamp || !path) {
+		L->oom = true;
+		goto done;
+	}
+	for (size_t i = 0; i < nobj; i++) {
 		const rs_object *o = &L->reg->objects[i];
-		const rs_object *path[65];
 		size_t plen = 0;
-		if (!object_reaches(o, o, path, 0, &plen))
+		r.id = (unsigned)i + 1;
+		r.stamp[i] = r.id;
+		if (!object_reaches(o, o, path, 0, &plen, &r))
 			continue;
+		L->cycles = true;
 		/* Report each cycle once, at its alphabetically first
 		 * object. */
 		bool first = true;
@@ -902,6 +934,9 @@ static void check_cycles(loader *L)
 					      " -> %s", path[k]->name);
 		problem(L, o->pos, "object cycle: %s", text);
 	}
+done:
+	free(r.stamp);
+	free(path);
 }
 
 /* ---- typed-view column names ------------------------------------------ */
@@ -911,10 +946,17 @@ typedef struct column {
 	char path[512];
 } column;
 
+/* Each level adds at least 2 bytes ("_x") to a column name of at most 512:
+ * below this depth nothing more can be told apart (and a cycle the cycle
+ * check missed still ends). */
+enum { COLUMN_DEPTH_MAX = 256 };
+
 static void collect_columns(const rs_field *fields, size_t n,
 			    const char *prefix, const char *path, column **cols,
-			    size_t *ncols, size_t *cap, bool *oom)
+			    size_t *ncols, size_t *cap, bool *oom, size_t depth)
 {
+	if (depth > COLUMN_DEPTH_MAX)
+		return;
 	for (size_t i = 0; i < n; i++) {
 		const rs_field *f = &fields[i];
 		column c;
@@ -925,7 +967,8 @@ static void collect_columns(const rs_field *fields, size_t n,
 		if (f->type.kind == RS_TYPE_OBJECT && f->type.object) {
 			collect_columns(f->type.object->fields,
 					f->type.object->field_count, c.name,
-					c.path, cols, ncols, cap, oom);
+					c.path, cols, ncols, cap, oom,
+					depth + 1);
 			continue;
 		}
 		if (rs_grow(cols, cap, *ncols + 1, sizeof **cols, 32) < 0) {
@@ -936,15 +979,103 @@ static void collect_columns(const rs_field *fields, size_t n,
 	}
 }
 
+/* The columns fields flatten to, and the fields the flattening visits (an
+ * object field and every field below it), counted without walking a
+ * named object twice: objects used inside objects multiply, and a few
+ * lines of YAML can describe more columns than any walk could visit. */
+typedef struct flat_count {
+	uint64_t columns, visits; /* saturate at FLAT_MAX */
+	size_t height;		  /* levels of objects below */
+} flat_count;
+
+#define FLAT_MAX ((uint64_t)1 << 62)
+
+static uint64_t flat_add(uint64_t a, uint64_t b)
+{
+	return a + b > FLAT_MAX ? FLAT_MAX : a + b;
+}
+
+static flat_count count_flat(loader *L, const rs_field *fields, size_t n);
+
+static flat_count object_flat(loader *L, const rs_object *o)
+{
+	bool named = o->name && L->flat;
+	size_t k = named ? (size_t)(o - L->reg->objects) : 0;
+	if (named && k < L->reg->nobjects && L->flat_known[k])
+		return L->flat[k];
+	flat_count c = count_flat(L, o->fields, o->field_count);
+	if (named && k < L->reg->nobjects) {
+		L->flat[k] = c;
+		L->flat_known[k] = true;
+	}
+	return c;
+}
+
+static flat_count count_flat(loader *L, const rs_field *fields, size_t n)
+{
+	flat_count c = {0, 0, 0};
+	for (size_t i = 0; i < n; i++) {
+		const rs_field *f = &fields[i];
+		c.visits = flat_add(c.visits, 1);
+		if (f->type.kind == RS_TYPE_OBJECT && f->type.object) {
+			flat_count o = object_flat(L, f->type.object);
+			c.columns = flat_add(c.columns, o.columns);
+			c.visits = flat_add(c.visits, o.visits);
+			if (o.height + 1 > c.height)
+				c.height = o.height + 1;
+		} else {
+			c.columns = flat_add(c.columns, 1);
+		}
+	}
+	return c;
+}
+
 static void check_columns(loader *L, const rs_event *ev, const rs_version *v)
 {
 	static const char *const envelope[] = {
 		"uuid",	       "event_id",    "version", "time",
 		"received_at", "environment", "source"};
+	enum { ENVELOPE = sizeof envelope / sizeof envelope[0] };
+	if (!L->flat && L->reg->nobjects) {
+		L->flat = calloc(L->reg->nobjects, sizeof *L->flat);
+		L->flat_known = calloc(L->reg->nobjects, sizeof *L->flat_known);
+		if (!L->flat || !L->flat_known) {
+			L->oom = true;
+			return;
+		}
+	}
+	flat_count fc = count_flat(L, v->fields, v->field_count);
+	if (fc.height > COLUMN_DEPTH_MAX) {
+		problem(L, v->pos,
+			"%s v%d: objects nest more than %d deep in its fields",
+			ev->name, v->number, COLUMN_DEPTH_MAX);
+		return;
+	}
+	if (fc.columns > RS_STORE_MAX_VIEW_COLUMNS - ENVELOPE) {
+		problem(L, v->pos,
+			"%s v%d: its fields flatten to %s%llu columns (nested "
+			"objects' fields each one); with the envelope's %d its "
+			"typed view would have more than the %u columns SQLite "
+			"can read",
+			ev->name, v->number,
+			fc.columns == FLAT_MAX ? "over " : "",
+			(unsigned long long)fc.columns, (int)ENVELOPE,
+			RS_STORE_MAX_VIEW_COLUMNS);
+		return;
+	}
+	if (fc.visits > RS_REGISTRY_MAX_FIELDS) {
+		problem(L, v->pos,
+			"%s v%d: its fields, with the objects inside them "
+			"expanded, are %s%llu, more than %u",
+			ev->name, v->number,
+			fc.visits == FLAT_MAX ? "over " : "",
+			(unsigned long long)fc.visits, RS_REGISTRY_MAX_FIELDS);
+		return;
+	}
 	column *cols = NULL;
 	size_t n = 0, cap = 0;
 	collect_columns(v->fields, v->field_count, "", "", &cols, &n, &cap,
-			&L->oom);
+			&L->oom, 0);
 	for (size_t i = 0; i < n; i++) {
 		for (size_t e = 0; e < 7; e++)
 			if (!strcmp(cols[i].name, envelope[e]))
@@ -1172,7 +1303,8 @@ static void build_version(loader *L, const def *d, rs_event *ev,
 	char fwhat[300];
 	snprintf(fwhat, sizeof fwhat, "event '%s' version %zu", d->name, index);
 	if (parse_fields(L, d->file, v, at, fwhat, &ver->fields,
-			 &ver->field_count) == 0)
+			 &ver->field_count) == 0 &&
+	    !L->cycles) /* reported; its columns would never end */
 		check_columns(L, ev, ver);
 }
 
@@ -1458,6 +1590,8 @@ done:
 	for (size_t i = 0; docs && i < n; i++)
 		fy_document_destroy(docs[i]);
 	free(docs);
+	free(L.flat);
+	free(L.flat_known);
 	free(L.owners.items);
 	free(L.sources.items);
 	free(L.envs.items);

@@ -1,6 +1,5 @@
 /* The loaded registry's accessors and its release. Building it is
  * loader.c's job. */
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,9 +153,9 @@ void rs_registry_free(rs_registry *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->nregexes; i++)
-		regfree(r->regexes[i]);
-	free(r->regexes);
+	for (size_t i = 0; i < r->npatterns; i++)
+		rs_pattern_free(r->patterns[i]);
+	free(r->patterns);
 	rs_arena_free(r->arena);
 	free(r);
 }

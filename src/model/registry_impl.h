@@ -2,10 +2,9 @@
 #ifndef RS_MODEL_REGISTRY_IMPL_H
 #define RS_MODEL_REGISTRY_IMPL_H
 
-#include <regex.h>
-
 #include "base/arena.h"
 #include "reestr/registry.h"
+#include "validate/pattern.h"
 
 struct rs_registry {
 	rs_arena *arena; /* every string and array below */
@@ -19,8 +18,8 @@ struct rs_registry {
 	size_t nevents;
 	rs_environment *envs;
 	size_t nenvs;
-	regex_t **regexes; /* compiled patterns, freed with the registry */
-	size_t nregexes, capregexes;
+	rs_pattern **patterns; /* compiled patterns, freed with the registry */
+	size_t npatterns, cappatterns;
 };
 
 #endif

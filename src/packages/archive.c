@@ -2,6 +2,7 @@
 #include "packages/archive.h"
 
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,53 +13,144 @@
 /* 2000-01-01T00:00:00Z: archives carry this time, never the build's. */
 #define FIXED_MTIME 946684800L
 
-static void octal(char *field, size_t width, unsigned long v)
+static void octal(char *field, size_t width, unsigned long long v)
 {
 	/* width-1 digits, NUL-terminated, as ustar wants */
-	snprintf(field, width, "%0*lo", (int)width - 1, v);
+	snprintf(field, width, "%0*llo", (int)width - 1, v);
+}
+
+/* The largest size ustar's 12-byte octal field holds: 8 GiB - 1. */
+#define USTAR_MAX_SIZE 077777777777ULL
+
+/* Fills a 512-byte header block. name (up to 100 bytes) and prefix (up to
+ * 155) are copied as they are, not NUL-terminated when they fill their
+ * field; type is '0' for a file, 'x' for a pax extended header. */
+static void header(char h[512], const char *name, size_t name_len,
+		   const char *prefix, size_t prefix_len,
+		   unsigned long long size, char type)
+{
+	memset(h, 0, 512);
+	memcpy(h, name, name_len);
+	octal(h + 100, 8, 0644);
+	octal(h + 108, 8, 0);
+	octal(h + 116, 8, 0);
+	octal(h + 124, 12, size);
+	octal(h + 136, 12, (unsigned long long)FIXED_MTIME);
+	memset(h + 148, ' ', 8);
+	h[156] = type;
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	memcpy(h + 345, prefix, prefix_len);
+	unsigned sum = 0;
+	for (size_t k = 0; k < 512; k++)
+		sum += (unsigned char)h[k];
+	snprintf(h + 148, 8, "%06o", sum);
+}
+
+/* Splits path into ustar's prefix and name (prefix "/" name, the prefix up
+ * to 155 bytes, the name up to 100), at the last '/' that works. Returns
+ * false when no split fits. */
+static bool ustar_split(const char *path, size_t len, size_t *prefix_len)
+{
+	if (len <= 100) {
+		*prefix_len = 0;
+		return true;
+	}
+	if (len > 255)
+		return false;
+	/* the name is what follows the slash (the first slash of the last
+	 * 100 bytes, as this writer has always split) */
+	const char *cut = path + len - 100;
+	const char *slash = memchr(cut, '/', (size_t)(path + len - cut));
+	if (!slash || slash - path > 155)
+		return false;
+	*prefix_len = (size_t)(slash - path);
+	return true;
+}
+
+/* Appends one pax record, "LEN key=value\n", LEN counting the whole
+ * record, its own digits included (POSIX, pax "Extended Header"). */
+static int pax_record(rs_buf *b, const char *key, const char *value,
+		      size_t value_len)
+{
+	size_t rest = 1 + strlen(key) + 1 + value_len + 1; /* " k=v\n" */
+	size_t digits = 1;
+	for (size_t p = 10; rest + digits >= p; p *= 10)
+		digits++;
+	return rs_buf_printf(b, "%zu %s=", rest + digits, key) < 0 ||
+			       rs_buf_append(b, value, value_len) < 0 ||
+			       rs_buf_putc(b, '\n') < 0
+		       ? RS_ENOMEM
+		       : 0;
+}
+
+/* The longest prefix of s, at most max bytes, that ends between UTF-8
+ * characters. */
+static size_t utf8_cut(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	size_t k = max;
+	while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
+		k--;
+	return k;
 }
 
 int rs_tar_write(rs_buf *out, const rs_archive_entry *entries, size_t n)
 {
 	static const char zeros[1024];
-	for (size_t i = 0; i < n; i++) {
+	rs_buf pax = RS_BUF_INIT;
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
 		const rs_archive_entry *e = &entries[i];
 		char h[512];
-		memset(h, 0, sizeof h);
-		size_t plen = strlen(e->path);
-		if (plen <= 100) {
-			memcpy(h, e->path, plen);
-		} else {
-			/* ustar: a prefix of up to 155 bytes, split at a '/' */
-			const char *cut = e->path + plen - 101;
-			const char *slash = strchr(cut + 1, '/');
-			if (plen > 255 || !slash || slash - e->path > 155)
-				return rs_error_set(RS_EINVAL,
-						    "path too long for tar: %s",
-						    e->path);
-			memcpy(h + 345, e->path, (size_t)(slash - e->path));
-			memcpy(h, slash + 1,
-			       plen - (size_t)(slash - e->path) - 1);
+		size_t plen = strlen(e->path), prefix_len = 0;
+		bool long_path = !ustar_split(e->path, plen, &prefix_len);
+		bool big = e->len > USTAR_MAX_SIZE;
+		if (long_path || big) {
+			/* A pax extended header first: its records replace
+			 * the fields of the header that follows (GNU tar, Go's
+			 * archive/tar and Python's tarfile all read it); that
+			 * header keeps what fits, for older readers. */
+			char size[24];
+			snprintf(size, sizeof size, "%zu", e->len);
+			rs_buf_reset(&pax);
+			if ((long_path &&
+			     pax_record(&pax, "path", e->path, plen) < 0) ||
+			    (big && pax_record(&pax, "size", size,
+					       strlen(size)) < 0)) {
+				rc = RS_ENOMEM;
+				break;
+			}
+			static const char pax_name[] = "././@PaxHeader";
+			header(h, pax_name, sizeof pax_name - 1, "", 0, pax.len,
+			       'x');
+			size_t pad = (512 - pax.len % 512) % 512;
+			if (rs_buf_append(out, h, sizeof h) ||
+			    rs_buf_append(out, pax.data, pax.len) ||
+			    rs_buf_append(out, zeros, pad)) {
+				rc = RS_ENOMEM;
+				break;
+			}
 		}
-		octal(h + 100, 8, 0644);
-		octal(h + 108, 8, 0);
-		octal(h + 116, 8, 0);
-		octal(h + 124, 12, (unsigned long)e->len);
-		octal(h + 136, 12, (unsigned long)FIXED_MTIME);
-		memset(h + 148, ' ', 8);
-		h[156] = '0';
-		memcpy(h + 257, "ustar", 6);
-		memcpy(h + 263, "00", 2);
-		unsigned sum = 0;
-		for (size_t k = 0; k < sizeof h; k++)
-			sum += (unsigned char)h[k];
-		snprintf(h + 148, 8, "%06o", sum);
+		if (long_path)
+			header(h, e->path, utf8_cut(e->path, plen, 100), "", 0,
+			       big ? 0 : e->len, '0');
+		else if (prefix_len)
+			header(h, e->path + prefix_len + 1,
+			       plen - prefix_len - 1, e->path, prefix_len,
+			       big ? 0 : e->len, '0');
+		else
+			header(h, e->path, plen, "", 0, big ? 0 : e->len, '0');
 		size_t pad = (512 - e->len % 512) % 512;
 		if (rs_buf_append(out, h, sizeof h) ||
 		    rs_buf_append(out, e->data, e->len) ||
 		    rs_buf_append(out, zeros, pad))
-			return RS_ENOMEM;
+			rc = RS_ENOMEM;
 	}
+	rs_buf_free(&pax);
+	if (rc)
+		return rc;
 	return rs_buf_append(out, zeros, sizeof zeros) ? RS_ENOMEM : 0;
 }
 

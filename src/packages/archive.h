@@ -1,5 +1,6 @@
 /* Reproducible archives: the same files give the same bytes, always (fixed
- * times, owners and permissions, the order given). tar (ustar) for
+ * times, owners and permissions, the order given). tar (ustar, with pax
+ * extended headers for long paths) for
  * `curl … | tar x`, zip (stored, no compression) for Go modules, wheels
  * and Composer dists. */
 #ifndef RS_PACKAGES_ARCHIVE_H
@@ -16,8 +17,10 @@ typedef struct rs_archive_entry {
 } rs_archive_entry;
 
 /* Appends a ustar archive of the entries (then the two zero blocks) to
- * out. Paths up to 255 bytes. Returns 0, RS_EINVAL for a path too long,
- * or RS_ENOMEM. */
+ * out. A path that does not fit ustar's name and prefix fields (over 100
+ * bytes, and no '/' splits it into at most 155 + 100), or a file of 8 GiB
+ * or more, is preceded by a pax extended header (typeflag 'x') holding its
+ * "path" (and "size") record; any length goes. Returns 0 or RS_ENOMEM. */
 int rs_tar_write(rs_buf *out, const rs_archive_entry *entries, size_t n);
 
 /* Appends a zip of the entries to out, each path prefixed with prefix

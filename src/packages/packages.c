@@ -596,9 +596,16 @@ static bool handle_langpack(rs_packages *p, const char *method,
 					   "{\"environment\": \"bo\"}");
 		}
 		const rs_json *e = rs_json_get(root, "environment");
-		if (e && e->type == RS_JSON_STRING)
+		/* a NUL would cut the name short: "bo\u0000x" is not "bo" */
+		bool nul = e && e->type == RS_JSON_STRING &&
+			   memchr(e->u.str.ptr, '\0', e->u.str.len);
+		if (e && e->type == RS_JSON_STRING && !nul)
 			snprintf(env, sizeof env, "%s", e->u.str.ptr);
 		rs_arena_free(a);
+		if (nul)
+			return reply_error(r, 400,
+					   "the environment's name may not "
+					   "contain NUL (\\u0000)");
 	}
 	if (!*env)
 		return reply_error(r, 400,

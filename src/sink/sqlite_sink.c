@@ -101,7 +101,7 @@ typedef struct sqlite_sink {
 	bool checkpointer_started;
 	pthread_cond_t ckpt_wake; /* on CLOCK_MONOTONIC */
 	int checkpoint_pages, restart_pages, page_size;
-	int64_t idle_us;
+	int64_t idle_us, truncate_idle_us;
 	uint64_t reserve_bytes;
 	/* under mu */
 	bool ckpt_wanted;
@@ -112,9 +112,17 @@ typedef struct sqlite_sink {
 	 * reader. */
 	bool ckpt_running, writer_checkpointing;
 	pthread_cond_t ckpt_finished;
-	int wal_pages;	    /* after the last commit, 0 after a truncation */
+	int wal_pages; /* after the last commit, 0 after a truncation */
+	/* An idle RESTART copied the WAL and it starts over, but its file
+	 * keeps its size until a TRUNCATE. */
+	bool wal_file_kept;
 	bool wal_low_space; /* the WAL passed its share of the free space:
 			     * the writer empties it */
+	/* The free space of the store's file system as last read, and when:
+	 * the writer's alone (on_wal_commit), no lock. */
+	uint64_t free_bytes;
+	int64_t free_at_us;
+	bool free_known;
 	uint64_t commits;
 	int64_t last_commit_us;
 	/* A RESTART or TRUNCATE checkpoint that could not finish (a reader
@@ -140,11 +148,17 @@ typedef struct sqlite_sink {
 #define CHECKPOINT_PAGES 4096
 #define RESTART_PAGES 16384
 #define IDLE_CHECKPOINT_MS 1000
+#define IDLE_TRUNCATE_MS 60000
 /* The WAL may take at most 1/WAL_SHARE_OF_FREE of the free space; past it
  * the writer empties it before its next commit, so that a checkpoint always
  * finds room to copy the WAL's new pages into the database (a WAL that
  * filled the disk could never be checkpointed). */
 #define WAL_SHARE_OF_FREE 4
+/* The free space is read again at every commit while the WAL holds more
+ * than half its share of the last reading; further from it, a reading
+ * serves the commits of this long (statvfs at every commit was a syscall
+ * per commit for a figure that hardly moves). */
+#define FREE_SPACE_MAX_AGE_US 100000
 /* The wait before a RESTART or TRUNCATE checkpoint that found a reader is
  * tried again: doubles from MIN to MAX while it keeps failing. */
 #define RESET_BACKOFF_MIN_US 50000
@@ -581,20 +595,38 @@ static int commit_group(sqlite_sink *s, pending *group, int *code)
 	return rc;
 }
 
+/* Whether a WAL of `pages` pages takes more than its share of the free
+ * space (WAL_SHARE_OF_FREE). Only the writer calls it. A reading of the
+ * free space is reused while the WAL stays under half its share of it and
+ * the reading is younger than FREE_SPACE_MAX_AGE_US; near the limit, every
+ * commit reads it again. A free space that cannot be read counts as room. */
+static bool wal_over_share(sqlite_sink *s, int pages, int64_t now)
+{
+	uint64_t need =
+		(uint64_t)pages * (uint64_t)s->page_size * WAL_SHARE_OF_FREE;
+	if (!s->free_known || now - s->free_at_us >= FREE_SPACE_MAX_AGE_US ||
+	    need > s->free_bytes / 2) {
+		struct statvfs fs;
+		s->free_known = statvfs(s->path, &fs) == 0;
+		if (!s->free_known)
+			return false;
+		s->free_bytes = (uint64_t)fs.f_bavail * fs.f_frsize;
+		s->free_at_us = now;
+	}
+	return need > s->free_bytes;
+}
+
 /* Called by SQLite after each commit on the writer's connection. */
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	sqlite_sink *s = arg;
-	struct statvfs fs;
-	bool low =
-		statvfs(s->path, &fs) == 0 &&
-		(uint64_t)pages * (uint64_t)s->page_size * WAL_SHARE_OF_FREE >
-			(uint64_t)fs.f_bavail * fs.f_frsize;
+	int64_t now = monotonic_us();
+	bool low = wal_over_share(s, pages, now);
 	pthread_mutex_lock(&s->mu);
 	s->wal_pages = pages;
 	s->wal_low_space = low;
 	s->commits++;
-	s->last_commit_us = monotonic_us();
+	s->last_commit_us = now;
 	if (pages >= s->checkpoint_pages)
 		s->ckpt_wanted = true;
 	/* a checkpointer without a deadline must start counting idle time */
@@ -602,6 +634,22 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 		pthread_cond_signal(&s->ckpt_wake);
 	pthread_mutex_unlock(&s->mu);
 	return SQLITE_OK;
+}
+
+/* Whether the WAL's file takes more than its share of the free space
+ * (WAL_SHARE_OF_FREE), or either cannot be read. */
+static bool wal_file_over_share(const sqlite_sink *s)
+{
+	char wal[4096 + 8];
+	snprintf(wal, sizeof wal, "%s-wal", s->path);
+	struct stat st;
+	struct statvfs fs;
+	if (stat(wal, &st) < 0)
+		return errno != ENOENT;
+	if (statvfs(s->path, &fs) < 0)
+		return true;
+	return (uint64_t)st.st_size * WAL_SHARE_OF_FREE >
+	       (uint64_t)fs.f_bavail * fs.f_frsize;
 }
 
 /* Not SQLite checkpoint modes: none now; a trial commit alone. */
@@ -633,13 +681,21 @@ static int next_checkpoint(sqlite_sink *s, int64_t now, bool *probe,
 		/* copies what no reader needs; never waits */
 		return SQLITE_CHECKPOINT_PASSIVE;
 	}
-	if (s->wal_pages > 0) {
-		/* idle: give the WAL's space back */
-		int64_t idle_at = s->last_commit_us + s->idle_us;
+	if (s->wal_pages > 0 || s->wal_file_kept) {
+		/* Idle: copy the WAL into the database and start it over; its
+		 * file is written over in place by the next commits (growing
+		 * it anew makes each commit's sync slower), and its space is
+		 * given back after a longer pause, or at once when the file
+		 * takes more than its share of the free space. */
+		int64_t idle_at =
+			s->last_commit_us +
+			(s->wal_pages > 0 ? s->idle_us : s->truncate_idle_us);
 		if (idle_at < s->reset_retry_us)
 			idle_at = s->reset_retry_us;
 		if (now >= idle_at)
-			return SQLITE_CHECKPOINT_TRUNCATE;
+			return s->wal_pages > 0 && !wal_file_over_share(s)
+				       ? SQLITE_CHECKPOINT_RESTART
+				       : SQLITE_CHECKPOINT_TRUNCATE;
 		if (*wake_at_us < 0 || idle_at < *wake_at_us)
 			*wake_at_us = idle_at;
 	}
@@ -697,6 +753,7 @@ static void checkpoint_done(sqlite_sink *s, int mode, int rc, const char *error,
 			s->wal_pages = 0;
 			s->wal_low_space = false;
 		}
+		s->wal_file_kept = mode != SQLITE_CHECKPOINT_TRUNCATE;
 		return;
 	}
 	s->reset_backoff_us = s->reset_backoff_us ? 2 * s->reset_backoff_us
@@ -1117,6 +1174,10 @@ int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 	s->idle_us = (int64_t)(o.idle_checkpoint_ms > 0 ? o.idle_checkpoint_ms
 							: IDLE_CHECKPOINT_MS) *
 		     1000;
+	s->truncate_idle_us =
+		(int64_t)(o.idle_truncate_ms > 0 ? o.idle_truncate_ms
+						 : IDLE_TRUNCATE_MS) *
+		1000;
 	s->reserve_bytes = o.reserve_bytes ? o.reserve_bytes
 					   : RS_SQLITE_DEFAULT_RESERVE_BYTES;
 	s->page_size = 8192; /* until the store says otherwise */

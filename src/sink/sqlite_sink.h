@@ -23,9 +23,14 @@ typedef struct rs_sqlite_options {
 	 * beginning (when no reader still needs it). 0 means 16,384. */
 	int restart_pages;
 	/* Milliseconds without a commit after which the checkpointer copies
-	 * and truncates the WAL, and the interval at which a store whose
-	 * last commit failed tries a commit of its own. 0 means 1,000. */
+	 * the WAL into the database and starts it over (truncating its file
+	 * too when the file takes more than a quarter of the free space),
+	 * and the interval at which a store whose last commit failed tries a
+	 * commit of its own. 0 means 1,000. */
 	int idle_checkpoint_ms;
+	/* Milliseconds without a commit after which the WAL's file is
+	 * truncated, giving its space back. 0 means 60,000. */
+	int idle_truncate_ms;
 	/* Free bytes on the store's file system under which the health op
 	 * fails. 0 means RS_SQLITE_DEFAULT_RESERVE_BYTES. */
 	uint64_t reserve_bytes;

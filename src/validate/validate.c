@@ -1,12 +1,12 @@
 #include "validate/validate.h"
 
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "reestr/error.h"
+#include "validate/pattern.h"
 
 /* Walks one value against its field definition, appending the canonical
  * form to out. The path to the value is kept as a stack of segments and
@@ -87,6 +87,27 @@ static const char *kind_of(const rs_json *v)
 	}
 }
 
+/* A name read from the wire (a key, a source, an environment) is looked
+ * up as a C string, where a NUL would end it early: "a\u0000b" would be
+ * read as "a". Such names are refused (docs/wire-format.md). */
+static bool has_nul(const char *s, size_t len)
+{
+	return memchr(s, '\0', len) != NULL;
+}
+
+#define NUL_IN_NAME "a name may not contain NUL (\\u0000)"
+
+/* Appends s as a JSON string, its first 64 bytes only, for a reason. */
+static int quote_name(rs_buf *b, const char *s, size_t len)
+{
+	bool cut = len > 64;
+	if (cut)
+		len = 64;
+	if (rs_json_write_string(b, s, len) < 0)
+		return RS_ENOMEM;
+	return cut && rs_buf_puts(b, "...") < 0 ? RS_ENOMEM : 0;
+}
+
 static size_t code_points(const char *s, size_t len)
 {
 	size_t n = 0;
@@ -116,9 +137,8 @@ static int check_string(walker *w, const rs_field *f, const rs_json *v)
 				      n, (long long)c->min_length);
 	}
 	if (c->pattern_compiled) {
-		if (memchr(v->u.str.ptr, '\0', v->u.str.len) ||
-		    regexec((const regex_t *)c->pattern_compiled, v->u.str.ptr,
-			    0, NULL, 0) != 0)
+		if (!rs_pattern_match(c->pattern_compiled, v->u.str.ptr,
+				      v->u.str.len))
 			return reject(w, "does not match pattern '%s'",
 				      c->pattern);
 	}
@@ -190,8 +210,11 @@ static int check_scalar(walker *w, const rs_field *f, const rs_type *t,
 		if (v->type != RS_JSON_STRING)
 			return reject(w, "expected a string, got %s",
 				      kind_of(v));
+		/* by length too: "home\u0000x" is not "home" */
 		for (size_t i = 0; i < t->enum_count; i++)
-			if (!strcmp(t->enum_values[i], v->u.str.ptr))
+			if (strlen(t->enum_values[i]) == v->u.str.len &&
+			    !memcmp(t->enum_values[i], v->u.str.ptr,
+				    v->u.str.len))
 				return rs_json_write_string(
 					w->out, v->u.str.ptr, v->u.str.len);
 		char list[200];
@@ -199,6 +222,15 @@ static int check_scalar(walker *w, const rs_field *f, const rs_type *t,
 		for (size_t i = 0; i < t->enum_count && o < 150; i++)
 			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
 					      i ? ", " : "", t->enum_values[i]);
+		if (has_nul(v->u.str.ptr, v->u.str.len)) {
+			rs_buf q = RS_BUF_INIT;
+			int rc = quote_name(&q, v->u.str.ptr, v->u.str.len);
+			if (rc == 0)
+				rc = reject(w, "%s is not one of %s%s", q.data,
+					    list, o >= 150 ? ", ..." : "");
+			rs_buf_free(&q);
+			return rc;
+		}
 		return reject(w, "'%.80s' is not one of %s%s", v->u.str.ptr,
 			      list, o >= 150 ? ", ..." : "");
 	}
@@ -256,6 +288,14 @@ static int check_fields(walker *w, const rs_field *fields, size_t nfields,
 	int rc = 0;
 	for (size_t i = 0; i < v->u.obj.count; i++) {
 		const rs_json_member *m = &v->u.obj.items[i];
+		if (has_nul(m->key, m->key_len)) {
+			rs_buf q = RS_BUF_INIT;
+			rc = quote_name(&q, m->key, m->key_len);
+			if (rc == 0)
+				rc = reject(w, "key %s: " NUL_IN_NAME, q.data);
+			rs_buf_free(&q);
+			goto done;
+		}
 		size_t k = 0;
 		/* Members usually come in registry order: try the next
 		 * field first. */
@@ -363,6 +403,17 @@ static int envelope_reject(rs_buf *reason, const char *fmt, ...)
 	return rc < 0 ? RS_ENOMEM : RS_EINVAL;
 }
 
+/* "<before>"name"<after>: a name may not contain NUL (\u0000)" */
+static int name_reject(rs_buf *reason, const char *before, const char *s,
+		       size_t len, const char *after)
+{
+	rs_buf_reset(reason);
+	if (rs_buf_puts(reason, before) < 0 || quote_name(reason, s, len) < 0 ||
+	    rs_buf_printf(reason, "%s: " NUL_IN_NAME, after) < 0)
+		return RS_ENOMEM;
+	return RS_EINVAL;
+}
+
 int rs_validate_event(const rs_registry *reg, const rs_json *ev,
 		      rs_buf *canonical, rs_checked_event *out, rs_buf *reason)
 {
@@ -376,6 +427,9 @@ int rs_validate_event(const rs_registry *reg, const rs_json *ev,
 	const rs_json *k[K_COUNT] = {0};
 	for (size_t i = 0; i < ev->u.obj.count; i++) {
 		const rs_json_member *m = &ev->u.obj.items[i];
+		if (has_nul(m->key, m->key_len))
+			return name_reject(reason, "key ", m->key, m->key_len,
+					   " in event");
 		size_t j = 0;
 		while (j < K_COUNT && strcmp(envelope_keys[j], m->key))
 			j++;
@@ -401,7 +455,8 @@ int rs_validate_event(const rs_registry *reg, const rs_json *ev,
 	    k[K_VERSION]->u.num.i <= INT32_MAX)
 		out->version = (int)k[K_VERSION]->u.num.i;
 	const rs_source *src = NULL;
-	if (k[K_SOURCE] && k[K_SOURCE]->type == RS_JSON_STRING) {
+	if (k[K_SOURCE] && k[K_SOURCE]->type == RS_JSON_STRING &&
+	    !has_nul(k[K_SOURCE]->u.str.ptr, k[K_SOURCE]->u.str.len)) {
 		src = rs_registry_source_by_name(reg, k[K_SOURCE]->u.str.ptr);
 		if (src)
 			out->source = src->name;
@@ -465,6 +520,9 @@ int rs_validate_event(const rs_registry *reg, const rs_json *ev,
 				       "environment: expected a string, got "
 				       "%s",
 				       kind_of(k[K_ENV]));
+	if (has_nul(k[K_ENV]->u.str.ptr, k[K_ENV]->u.str.len))
+		return name_reject(reason, "environment: ", k[K_ENV]->u.str.ptr,
+				   k[K_ENV]->u.str.len, "");
 	const rs_environment *env =
 		rs_registry_environment_by_name(reg, k[K_ENV]->u.str.ptr);
 	if (!env)
@@ -481,6 +539,9 @@ int rs_validate_event(const rs_registry *reg, const rs_json *ev,
 		return envelope_reject(reason,
 				       "source: expected a string, got %s",
 				       kind_of(k[K_SOURCE]));
+	if (has_nul(k[K_SOURCE]->u.str.ptr, k[K_SOURCE]->u.str.len))
+		return name_reject(reason, "source: ", k[K_SOURCE]->u.str.ptr,
+				   k[K_SOURCE]->u.str.len, "");
 	if (!src)
 		return envelope_reject(reason, "source: unknown source '%.64s'",
 				       k[K_SOURCE]->u.str.ptr);

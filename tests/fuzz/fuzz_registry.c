@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/lint.h"
 #include "model/loader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -27,6 +28,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (rs_registry_event_by_id(reg, ev->id) != ev)
 				abort();
 		}
+		/* check's warnings walk every loaded registry, under the
+		 * default limits and under tiny ones. */
+		rs_ingest_limits lim;
+		rs_ingest_limits_default(&lim);
+		rs_diags w = RS_DIAGS_INIT;
+		if (rs_registry_lint(reg, &lim, &w) != 0)
+			abort();
+		lim.max_string_bytes = lim.max_depth = lim.max_body_bytes = 1;
+		if (rs_registry_lint(reg, &lim, &w) != 0)
+			abort();
+		rs_diags_free(&w);
 	} else if (reg || (rc == -3 && d.count == 0)) {
 		abort(); /* a rejected registry always says why */
 	}

@@ -340,6 +340,24 @@ static void test_contained_values(void **state)
 	rs_arena_free(a);
 }
 
+/* The path of a contained value spells a NUL in a key as \u0000, so
+ * "a\u0000b" is not reported as "a". */
+static void test_contained_path_spells_nul_in_keys(void **state)
+{
+	(void)state;
+	const char src[] = "[{\"a\\u0000b\":\"0123456789\"}]";
+	rs_arena *a = rs_arena_new(0);
+	rs_json_limits lim = {.max_string = 8, .contain_depth = 1};
+	const rs_json *v;
+	rs_json_error e;
+	assert_int_equal(rs_json_parse(a, src, strlen(src), &lim, &v, &e), 0);
+	assert_true(v->u.arr.items[0].over_limit);
+	assert_string_equal(v->u.arr.items[0].u.str.ptr,
+			    "a\\u0000b: string of 10 bytes is longer than "
+			    "the limit of 8");
+	rs_arena_free(a);
+}
+
 /* A contained value is skipped without recursion: a million levels of
  * nesting cost a byte each of charged memory, not a stack frame. */
 static void test_contained_deep_nesting_is_skipped(void **state)
@@ -391,6 +409,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_contained_values),
 		cmocka_unit_test(test_contained_deep_nesting_is_skipped),
+		cmocka_unit_test(test_contained_path_spells_nul_in_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

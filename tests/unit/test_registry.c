@@ -273,13 +273,35 @@ static void test_field_specs(void **state)
 		       "t.yaml:8:26: min 5 is more than max 1");
 	assert_problem(EVENT("          a: {type: string, max_length: -1}\n"),
 		       "t.yaml:8:41: max_length must not be negative");
+	/* pattern errors point at the construct: the value's column, its
+	 * opening quote and the construct's column in the pattern */
+	assert_problem(
+		EVENT("          a: {type: string, pattern: \"a\\0b\"}\n"),
+		"t.yaml:8:39: pattern must not contain NUL");
 	assert_problem(EVENT("          a: {type: string, pattern: '[a-'}\n"),
-		       "t.yaml:8:39: pattern '[a-' is not a valid POSIX "
-		       "extended regular expression");
+		       "t.yaml:8:40: pattern '[a-': column 1: missing ] for "
+		       "the class opened here");
+	assert_problem(
+		EVENT("          a: {type: string, pattern: 'x(?=y)'}\n"),
+		"t.yaml:8:41: pattern 'x(?=y)': column 2: lookahead "
+		"(?=…) is not supported");
+	assert_problem(EVENT("          a: {type: string, pattern: "
+			     "\"\\\\d\\\\b\"}\n"),
+		       "t.yaml:8:43: pattern '\\d\\b': column 3: word "
+		       "boundary \\b is not supported");
+	assert_problem(EVENT("          a: {type: string, pattern: "
+			     "(?i)abc}\n"),
+		       "t.yaml:8:38: pattern '(?i)abc': column 1: inline flags "
+		       "such as (?i) are not supported: spell both cases, "
+		       "e.g. [Aa]");
 	assert_problem(EVENT("          a: {type: string, pattern: "
 			     "'((a{1,255}){1,255}){1,255}'}\n"),
-		       "t.yaml:8:39: pattern '((a{1,255}){1,255}){1,255}' "
-		       "repeats too much");
+		       "t.yaml:8:39: pattern '((a{1,255}){1,255}){1,255}': "
+		       "too large: its automaton has 16581375 positions");
+	assert_problem(EVENT("          a: {type: string, pattern: "
+			     "'a{1001}'}\n"),
+		       "t.yaml:8:41: pattern 'a{1001}': column 2: repetition "
+		       "bound over 1000");
 	int rc;
 	load(EVENT("          a: {type: string, pattern: "
 		   "'[0-9]{4}-[0-9]{2}-[0-9]{2}'}\n"),

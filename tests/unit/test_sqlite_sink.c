@@ -492,7 +492,8 @@ static void test_checkpoints_never_stall_commits_behind_a_reader(void **state)
 /* A store with nothing to do gives the WAL's space back. */
 static void test_idle_store_empties_its_wal(void **state)
 {
-	rs_sqlite_options opt = {.idle_checkpoint_ms = 50};
+	rs_sqlite_options opt = {.idle_checkpoint_ms = 50,
+				 .idle_truncate_ms = 100};
 	rs_sink *s;
 	assert_int_equal(rs_sqlite_sink_open(dir, NULL, &opt, &s), 0);
 	for (int i = 0; i < 20; i++)
@@ -505,6 +506,51 @@ static void test_idle_store_empties_its_wal(void **state)
 	rs_sink_free(s);
 	assert_string_equal(sql("SELECT count(*) AS n FROM events"),
 			    "n\r\n2000\r\n");
+}
+
+/* Whether the WAL index says every frame of the WAL is in the database
+ * (sqlite.org/walformat.html: mxFrame at 16, nBackfill at 96). */
+static bool wal_copied(const char *data_dir)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/reestr.db-shm", data_dir);
+	uint32_t mx = 0, backfilled = 0;
+	FILE *f = fopen(path, "rb");
+	bool ok = f && fseek(f, 16, SEEK_SET) == 0 &&
+		  fread(&mx, sizeof mx, 1, f) == 1 &&
+		  fseek(f, 96, SEEK_SET) == 0 &&
+		  fread(&backfilled, sizeof backfilled, 1, f) == 1;
+	if (f)
+		fclose(f);
+	return ok && mx > 0 && backfilled == mx;
+}
+
+/* A short pause copies the WAL into the database and starts it over but
+ * keeps its file, which the next commits write over in place: growing the
+ * file anew made each commit's fdatasync slower (docs/performance.md). */
+static void test_short_pause_keeps_the_wal_file(void **state)
+{
+	rs_sqlite_options opt = {.idle_checkpoint_ms = 50,
+				 .idle_truncate_ms = 600000};
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(dir, NULL, &opt, &s), 0);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(write_new_events(s, 100), 0);
+	long long grown = wal_bytes(dir);
+	unsigned restarts = wal_restarts(dir);
+	assert_true(grown > 0);
+	double deadline = seconds() + 10;
+	while (!wal_copied(dir) && seconds() < deadline)
+		usleep(10000);
+	assert_true(wal_copied(dir));
+	assert_int_equal(wal_bytes(dir), grown);
+	/* the next commit starts the WAL over, inside the file */
+	assert_int_equal(write_new_events(s, 100), 0);
+	assert_int_equal(wal_restarts(dir), restarts + 1);
+	assert_int_equal(wal_bytes(dir), grown);
+	rs_sink_free(s);
+	assert_string_equal(sql("SELECT count(*) AS n FROM events"),
+			    "n\r\n2100\r\n");
 }
 
 /* A small real file system that fills up. */
@@ -658,6 +704,9 @@ int main(void)
 			make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_idle_store_empties_its_wal,
 						make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(
+			test_short_pause_keeps_the_wal_file, make_dir,
+			remove_dir),
 		cmocka_unit_test_setup_teardown(
 			test_health_fails_after_a_failed_commit,
 			mount_small_disk, unmount_small_disk),

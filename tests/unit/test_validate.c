@@ -213,7 +213,7 @@ static void test_field_reasons(void **state)
 				  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"},"
 				  "\"url\":\"https://e/\",\"kind\":\"home\"}"));
 	assert_int_equal(r.rc, 0);
-	/* A value holding a NUL never matches a pattern. */
+	/* NUL is a code point like any other: "EU\0R" is four. */
 	assert_rejected(
 		ENVELOPE(2, 2, "{\"amount\":1,\"currency\":\"EU\\u0000R\"}"),
 		"fields.currency: does not match pattern '[A-Z]{3}'");

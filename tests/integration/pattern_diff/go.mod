@@ -1,0 +1,3 @@
+module reestr.local/patterndiff
+
+go 1.21
