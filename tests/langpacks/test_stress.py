@@ -423,3 +423,50 @@ def test_python_passes_pycodestyle(checkers):
 
 def test_php_lints_and_follows_psr12(checkers):
     wait(checkers, "phpcs")
+
+
+def test_go_int_bounds_at_the_ends_of_int64(gocache, tmp_path):
+    """min -9223372036854775808 and max 9223372036854775807 are doubles in
+    the registry (2^63 for the max): the Go checks must still accept the
+    ends of int64 (they refused 2^63-1 as more than max 9.22e18, which Go
+    reads as 2^63-8), as the collector, Python and PHP do."""
+    reg = tmp_path / "registry"
+    reg.mkdir()
+    (reg / "r.yaml").write_text(
+        "owners: {team: {contact: a@example.com}}\nsources: {svc: {owner: team}}\n"
+        "environments: {bo: {events: [ends]}}\nevents:\n  ends:\n    id: 1\n    owner: team\n"
+        "    versions:\n      - version: 0\n        fields:\n"
+        "          n: {type: int, min: -9223372036854775808, max: 9223372036854775807}\n"
+        "          near: {type: int, min: -9223372036854774784, max: 9223372036854774784}\n")
+    pack = tmp_path / "go"
+    run([REESTR, "gen", "--registry", reg, "--env", "bo", "--lang", "go", "--out", pack])
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "go.mod").write_text(
+        "module example.com/ends\n\ngo 1.22\n\nrequire reestr.local/langpack/bo v0.0.0\n\n"
+        f"replace reestr.local/langpack/bo => {pack}\n")
+    (app / "main.go").write_text("""package main
+
+import (
+	"fmt"
+	"math"
+
+	bo "reestr.local/langpack/bo"
+)
+
+func main() {
+	for _, c := range []struct{ n, near, past int64 }{
+		{math.MaxInt64, 9223372036854774784, 9223372036854774785},
+		{math.MinInt64, -9223372036854774784, -9223372036854774785}} {
+		e := bo.NewEndsV0()
+		e.SetN(c.n)
+		e.SetNear(c.near)
+		fmt.Println(e.Validate())
+		e.SetNear(c.past)
+		fmt.Println(e.Validate())
+	}
+}
+""")
+    out = run([tool("go"), "run", "."], cwd=app, env=gocache).stdout.splitlines()
+    assert out[0] == "<nil>" and out[2] == "<nil>", out
+    assert "fields.near" in out[1] and "fields.near" in out[3], out
