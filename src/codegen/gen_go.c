@@ -115,10 +115,18 @@ static const char *go_field_doc(go_ctx *g, const rs_field *f)
 	return rs_arena_printf(g->a, "%s%s(%s)", desc, *desc ? " " : "", notes);
 }
 
-/* A bound for comparing with an int64: an integer literal when exact. */
+/* A bound for comparing with an int64: an integer literal when exact.
+ * Registry bounds are doubles, so 2^63-1 is read as 2^63, past every int64:
+ * math.MaxInt64 (and math.MinInt64 for -2^63). Printed with %.17g instead,
+ * it would be 9.2233720368547758e+18, which Go, whose constants are exact,
+ * reads as 2^63-8, refusing the values above it. */
 static const char *go_int_bound(go_ctx *g, double v)
 {
-	if (v == floor(v) && fabs(v) < 9.2e18)
+	if (v >= 9223372036854775808.0 || v <= -9223372036854775808.0) {
+		g->need_math = true;
+		return v > 0 ? "math.MaxInt64" : "math.MinInt64";
+	}
+	if (v == floor(v))
 		return rs_arena_printf(g->a, "%lld", (long long)v);
 	return rs_arena_printf(g->a, "%.17g", v);
 }

@@ -180,9 +180,9 @@ static int walk_type(rs_plan *p, const rs_type *t, const rs_field *f,
 			return 0;
 		const char *name = claim(
 			p,
-			rs_arena_printf(p->arena, "%s%s", owner,
-					rs_name_pascal(p->arena, f->name,
-						       p->lang == RS_LANG_GO)));
+			rs_name_nested(p->arena, owner,
+				       rs_name_pascal(p->arena, f->name,
+						      p->lang == RS_LANG_GO)));
 		if (!name)
 			return RS_ENOMEM;
 		if (p->enum_count == p->enum_cap) {
@@ -219,10 +219,10 @@ static int walk_type(rs_plan *p, const rs_type *t, const rs_field *f,
 		return walk_fields(p, o->fields, o->field_count, name,
 				   (origin){NULL, o});
 	}
-	const char *name = claim(
-		p, rs_arena_printf(p->arena, "%s%s", owner,
-				   rs_name_pascal(p->arena, f->name,
-						  p->lang == RS_LANG_GO)));
+	const char *name =
+		claim(p, rs_name_nested(p->arena, owner,
+					rs_name_pascal(p->arena, f->name,
+						       p->lang == RS_LANG_GO)));
 	int rc;
 	if (!name)
 		return RS_ENOMEM;
