@@ -511,9 +511,23 @@ static void py_def(py_ctx *g, const char *name, const char *params,
 	rs_emit_line(e, ") -> %s:", ret);
 }
 
+/* The attributes a generated class has besides its fields': the runtime
+ * Event's (public and private) for an event, the methods of an object. A
+ * field takes its property, its setter and its private copy ("_" + the
+ * property), so none may be one of these. */
 static const char *const py_event_reserved[] = {
-	"event_uuid",	 "event_time", "validate", "EVENT_ID",
-	"EVENT_VERSION", "EVENT_NAME", NULL,
+	"event_uuid",	    "event_time",
+	"validate",	    "EVENT_ID",
+	"EVENT_VERSION",    "EVENT_NAME",
+	"_event_uuid",	    "_event_uuid_json",
+	"_event_time",	    "_event_time_us",
+	"_event_time_json", "_encode_fields",
+	"_ENVELOPE_HEAD",   NULL,
+};
+static const char *const py_object_reserved[] = {
+	"_validate",
+	"_encode",
+	NULL,
 };
 
 static void py_class(py_ctx *g, const char *name, const char *doc,
@@ -523,10 +537,10 @@ static void py_class(py_ctx *g, const char *name, const char *doc,
 	rs_emit *e = &g->body;
 	g->owner = name;
 	rs_members m;
-	rs_members_init(&m, ver ? py_event_reserved : NULL);
+	rs_members_init(&m, ver ? py_event_reserved : py_object_reserved);
 	py_field *pf = rs_arena_calloc(g->a, n ? n : 1, sizeof *pf);
 	for (size_t i = 0; i < n; i++) {
-		static const char *const pre[] = {"", "set_", NULL};
+		static const char *const pre[] = {"", "set_", "_", NULL};
 		const char *stem = fields[i].name;
 		if (py_reserved(stem))
 			stem = rs_arena_printf(g->a, "%s_", stem);
@@ -719,8 +733,7 @@ static void py_enum(py_ctx *g, const rs_plan_enum *en)
 							   en->name));
 	rs_emit_blank(e);
 	for (size_t i = 0; i < en->type->enum_count; i++)
-		rs_emit_line(e, "%s = %s",
-			     rs_name_upper(g->a, en->type->enum_values[i]),
+		rs_emit_line(e, "%s = %s", en->members[i],
 			     py_quote(g, en->type->enum_values[i]));
 	rs_emit_out(e);
 }
@@ -753,6 +766,58 @@ static void py_reset(py_ctx *g, bool in_events)
 	g->need_is_int = g->need_is_float = false;
 	g->imported_count = 0;
 	g->pattern_count = 0;
+}
+
+/* Code points in s[0, n): pycodestyle counts characters, not bytes. */
+static size_t py_columns(const char *s, size_t n)
+{
+	size_t cols = 0;
+	for (size_t i = 0; i < n; i++)
+		cols += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return cols;
+}
+
+/* Adds e's text as path, made PEP 8-clean where the printer cannot be:
+ * no blank line at the end of the file (W391, a module with nothing in
+ * it), and a line still wider than 79 columns after the printer's own
+ * wrapping, which only a name longer than the line can cause (a class
+ * name made of a deep inline object's path, a very long field), gets the
+ * "# noqa: E501" PEP 8 tools honour. Lines inside a triple-quoted string
+ * are left alone (docstrings are wrapped to width already). */
+static int py_add_file(rs_langpack *out, const char *path, rs_emit *e)
+{
+	char *text;
+	size_t len;
+	if (rs_emit_finish(e, &text, &len))
+		return RS_ENOMEM;
+	rs_emit_init(e, "    ");
+	while (len >= 2 && text[len - 1] == '\n' && text[len - 2] == '\n')
+		len--;
+	rs_buf b = RS_BUF_INIT;
+	bool in_string = false;
+	int rc = 0;
+	for (size_t i = 0; i < len && !rc;) {
+		const char *line = text + i;
+		const char *nl = memchr(line, '\n', len - i);
+		size_t n = nl ? (size_t)(nl - line) : len - i;
+		bool was_in = in_string;
+		for (const char *q = line; q + 2 < line + n; q++)
+			if (q[0] == '"' && q[1] == '"' && q[2] == '"') {
+				in_string = !in_string;
+				q += 2;
+			}
+		rc = rs_buf_append(&b, line, n);
+		if (!rc && !was_in && !in_string && py_columns(line, n) > 79)
+			rc = rs_buf_puts(&b, "  # noqa: E501");
+		if (!rc && nl)
+			rc = rs_buf_putc(&b, '\n');
+		i += n + (nl ? 1 : 0);
+	}
+	if (!rc)
+		rc = rs_langpack_add(out, path, b.data ? b.data : "", b.len);
+	rs_buf_free(&b);
+	free(text);
+	return rc < 0 ? RS_ENOMEM : rc;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -838,7 +903,7 @@ static int py_finish(py_ctx *g, rs_langpack *out, const char *path,
 	if (g->body.failed)
 		f.failed = true;
 	rs_buf_free(&g->body.out);
-	return rs_langpack_add_emitted(out, path, &f);
+	return py_add_file(out, path, &f);
 }
 
 static int py_init_file(py_ctx *g, rs_langpack *out, const char *pkg)
@@ -937,8 +1002,8 @@ static int py_init_file(py_ctx *g, rs_langpack *out, const char *pkg)
 	for (size_t i = 0; i < nob; i++)
 		rs_emit_line(e, "    \"%s\",", ob[i]);
 	rs_emit_line(e, "]");
-	return rs_langpack_add_emitted(
-		out, rs_arena_printf(g->a, "%s/__init__.py", pkg), e);
+	return py_add_file(out, rs_arena_printf(g->a, "%s/__init__.py", pkg),
+			   e);
 }
 
 int rs_gen_python(const rs_plan *plan, const rs_langpack_options *o,
