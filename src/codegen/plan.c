@@ -121,6 +121,19 @@ static int take(rs_plan *p, const char *name)
 	return 0;
 }
 
+/* The longest name composed for an inline object or enum (its owner's
+ * name and its field's): PHP keeps a class in a file of its name, and a
+ * file name has at most 255 bytes. A longer one is cut, and made unique
+ * like any other by claim(). */
+#define TYPE_NAME_MAX 200
+
+static const char *composed(rs_plan *p, const char *owner, const char *field)
+{
+	const char *f = rs_name_pascal(p->arena, field, p->lang == RS_LANG_GO);
+	return rs_arena_printf(p->arena, "%.*s", TYPE_NAME_MAX,
+			       rs_arena_printf(p->arena, "%s%s", owner, f));
+}
+
 /* Whether a type name X is free, with the package-level names it brings
  * along: in Go, a class's constructor NewX shares the package's names. */
 static bool type_free(const rs_plan *p, const char *name, bool is_class)
@@ -250,12 +263,7 @@ static int walk_type(rs_plan *p, const rs_type *t, const rs_field *f,
 	if (t->kind == RS_TYPE_ENUM) {
 		if (slot_get(p, t))
 			return 0;
-		const char *name = claim(
-			p,
-			rs_arena_printf(p->arena, "%s%s", owner,
-					rs_name_pascal(p->arena, f->name,
-						       p->lang == RS_LANG_GO)),
-			false);
+		const char *name = claim(p, composed(p, owner, f->name), false);
 		const char **members = name ? enum_members(p, t, name) : NULL;
 		if (!members)
 			return RS_ENOMEM;
@@ -295,12 +303,7 @@ static int walk_type(rs_plan *p, const rs_type *t, const rs_field *f,
 		return walk_fields(p, o->fields, o->field_count, name,
 				   (origin){NULL, o});
 	}
-	const char *name =
-		claim(p,
-		      rs_arena_printf(p->arena, "%s%s", owner,
-				      rs_name_pascal(p->arena, f->name,
-						     p->lang == RS_LANG_GO)),
-		      true);
+	const char *name = claim(p, composed(p, owner, f->name), true);
 	int rc;
 	if (!name)
 		return RS_ENOMEM;
