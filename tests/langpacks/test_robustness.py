@@ -140,14 +140,16 @@ else:
     raise AssertionError("no error")
 # fields named after the runtime's private attributes and an object's
 # methods: both keep working
-c = p.ClashV0(user_id=1, user_i_d=2, encode_fields_field="e",
+c = p.ClashV0(user_id=1, user_i_d=2, ab_c="a", abc="b",
+              encode_fields_field="e",
               event_time_us_field="u", this="t", this_field="tf",
               mode=p.ClashV0Mode.I_D,
               methods=p.Methods(validate_field="v", encode_field="c"))
 c.validate()
 assert c.event_time.year > 2000 and c.encode_fields_field == "e"
 body = p.runtime.encode_event(c, "awkward", "s").decode()
-assert ('"fields":{"user_id":1,"user_i_d":2,"this":"t","this_field":"tf",'
+assert ('"fields":{"user_id":1,"user_i_d":2,"ab_c":"a","abc":"b",'
+        '"this":"t","this_field":"tf",'
         '"encode_fields":"e","event_time_us":"u","mode":"i_d",'
         '"methods":{"validate":"v","encode":"c"}}') in body, body
 assert p.AnyType and p.EVENTSType and p.ENVIRONMENTType
