@@ -197,7 +197,7 @@ try {
 // names PHP reads alike: methods and classes ignore case
 $k = new Reestr\\Langpack\\Awkward\\ClashV0(abC: 'a', abcField: 'b', thisField: 't', thisFieldField: 'tf');
 $k->setUserId(1)->setUserIDField(2)->setMode(Reestr\\Langpack\\Awkward\\ClashV0Mode::ClassValue);
-$k->setObjAbc(new Reestr\\Langpack\\Awkward\\AbcType())->setObjAbC(new Reestr\\Langpack\\Awkward\\AbC());
+$k->setObjAbcField(new Reestr\\Langpack\\Awkward\\AbcType())->setObjAbC(new Reestr\\Langpack\\Awkward\\AbC());
 $k->validate();
 if ($k->getAbC() !== 'a' || $k->getAbcField() !== 'b' || $k->getThis() !== 't' || $k->getThisField() !== 'tf'
     || Reestr\\Langpack\\Awkward\\ClashV0Mode::ClassValueValue->value !== 'class_value') {
