@@ -28,13 +28,14 @@ typedef struct py_ctx {
 } py_ctx;
 
 /* Names that may not be an attribute of a generated class: keywords, and
- * what the class body itself uses (annotations, @property). */
+ * what the class body itself uses (annotations, @property, and what
+ * __init__ calls beside its keyword arguments: super(), warnings.warn). */
 static bool py_reserved(const char *s)
 {
+	/* self: the methods' first parameter */
 	static const char *const used[] = {
-		"str",	    "int",	"float", "bool", "list",
-		"datetime", "property", "self", /* the methods' first parameter
-						 */
+		"str",	"int",	    "float",	"bool",	 "list",
+		"self", "datetime", "property", "super", "warnings",
 	};
 	if (rs_name_is_python_keyword(s))
 		return true;

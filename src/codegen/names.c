@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -72,6 +73,10 @@ char *rs_name_upper(rs_arena *a, const char *snake)
 		return NULL;
 	for (char *p = out; *p; p++)
 		*p = (char)toupper((unsigned char)*p);
+	/* I and O alone read as 1 and 0: pycodestyle refuses them as names
+	 * (E741) */
+	if (!strcmp(out, "I") || !strcmp(out, "O"))
+		return rs_arena_printf(a, "%s_", out);
 	return out;
 }
 
@@ -126,4 +131,26 @@ bool rs_name_is_php_reserved(const char *s)
 		"yield",
 	};
 	return in_list(kw, sizeof kw / sizeof *kw, s, true);
+}
+
+char *rs_name_nested(rs_arena *a, const char *owner, const char *member)
+{
+	if (!owner || !member)
+		return NULL;
+	size_t o = strlen(owner), m = strlen(member);
+	if (o + m <= RS_NAME_NESTED_MAX)
+		return rs_arena_printf(a, "%s%s", owner, member);
+	/* FNV-1a of the whole name keeps two long names that share their
+	 * first characters apart; 'H' and 8 hex digits mark the cut. */
+	uint32_t h = 2166136261u;
+	for (const char *p = owner; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	for (const char *p = member; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	size_t keep =
+		m + 9 < RS_NAME_NESTED_MAX ? RS_NAME_NESTED_MAX - 9 - m : 1;
+	if (keep > o)
+		keep = o;
+	return rs_arena_printf(a, "%.*sH%08X%s", (int)keep, owner, (unsigned)h,
+			       member);
 }

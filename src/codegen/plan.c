@@ -121,17 +121,13 @@ static int take(rs_plan *p, const char *name)
 	return 0;
 }
 
-/* The longest name composed for an inline object or enum (its owner's
- * name and its field's): PHP keeps a class in a file of its name, and a
- * file name has at most 255 bytes. A longer one is cut, and made unique
- * like any other by claim(). */
-#define TYPE_NAME_MAX 200
-
+/* The name of an inline object or enum: its owner's and its field's, cut
+ * short with a hash when too long for a file name (rs_name_nested). */
 static const char *composed(rs_plan *p, const char *owner, const char *field)
 {
-	const char *f = rs_name_pascal(p->arena, field, p->lang == RS_LANG_GO);
-	return rs_arena_printf(p->arena, "%.*s", TYPE_NAME_MAX,
-			       rs_arena_printf(p->arena, "%s%s", owner, f));
+	return rs_name_nested(
+		p->arena, owner,
+		rs_name_pascal(p->arena, field, p->lang == RS_LANG_GO));
 }
 
 /* Whether a type name X is free, with the package-level names it brings

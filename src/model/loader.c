@@ -214,10 +214,24 @@ static void to_snake(const char *s, char *out, size_t size)
 	out[o] = '\0';
 }
 
+/* Reports a name longer than RS_REGISTRY_MAX_NAME; true when it fits. */
+static bool check_name_length(loader *L, rs_pos pos, const char *what,
+			      const char *name)
+{
+	size_t n = strlen(name);
+	if (n <= RS_REGISTRY_MAX_NAME)
+		return true;
+	problem(L, pos,
+		"%s name '%.*s...' is %zu characters long, more than the "
+		"limit of %u",
+		what, 24, name, n, RS_REGISTRY_MAX_NAME);
+	return false;
+}
+
 static void check_snake(loader *L, rs_pos pos, const char *what,
 			const char *name)
 {
-	if (is_snake(name))
+	if (!check_name_length(L, pos, what, name) || is_snake(name))
 		return;
 	char suggestion[256];
 	to_snake(name, suggestion, sizeof suggestion);
@@ -386,7 +400,8 @@ static void collect(loader *L, const char *file, struct fy_node *root)
 				continue;
 			}
 			if (d == &L->sources) {
-				if (!is_source_name(name))
+				if (check_name_length(L, np, "source", name) &&
+				    !is_source_name(name))
 					problem(L, np,
 						"source name '%s' must be "
 						"lowercase letters, digits, "

@@ -16,6 +16,11 @@ typedef struct rs_registry_file {
 /* The largest registry file we read, and the most fields in a registry. */
 #define RS_REGISTRY_MAX_FILE_BYTES (16u << 20)
 #define RS_REGISTRY_MAX_FIELDS 1000000u
+/* The longest name (event, object, field, enum value, environment, owner,
+ * source), in bytes: generated file and type names are made from names, and
+ * must stay within a file name's 255 bytes in every language
+ * (docs/registry.md, "Naming"). */
+#define RS_REGISTRY_MAX_NAME 64u
 
 int rs_registry_load_files(const rs_registry_file *files, size_t n,
 			   rs_registry **out, rs_diags *diags);

@@ -76,6 +76,31 @@ def test_check_reports_problems_with_positions(tmp_path):
                for l in lines), out.stderr
 
 
+def test_check_refuses_names_longer_than_64(tmp_path):
+    """Generated file and type names are made from registry names: a name
+    over 64 characters is refused (each kind of name), one of 64 is fine."""
+    reg = tmp_path / "reg"
+    reg.mkdir()
+    ok, long = "a" * 64, "b" * 65
+    (reg / "r.yaml").write_text(
+        f"owners:\n  {ok}: {{contact: a@example.com}}\n  {long}: {{contact: a@example.com}}\n"
+        f"sources:\n  {ok}: {{owner: {ok}}}\n  {'s' * 65}: {{owner: {ok}}}\n"
+        f"environments:\n  {ok}: {{events: [{ok}]}}\n  {long}: {{events: [{ok}]}}\n"
+        f"objects:\n  {ok}: {{fields: {{{ok}: int}}}}\n  {long}: {{fields: {{x: int}}}}\n"
+        f"events:\n  {ok}:\n    id: 1\n    owner: {ok}\n    versions:\n"
+        f"      - version: 0\n        fields:\n          {ok}: {{type: enum, values: [{ok}, {long}]}}\n"
+        f"          {long}: int\n          o: {ok}\n"
+        f"  {long}:\n    id: 2\n    owner: {ok}\n    versions: [{{version: 0, fields: {{x: int}}}}]\n")
+    out = run("check", str(reg))
+    assert out.returncode == 1
+    problems = [l for l in out.stderr.splitlines() if "more than the limit of 64" in l]
+    kinds = sorted(l.split(": ", 1)[1].split(" name ")[0] for l in problems)
+    assert kinds == ["enum value", "environment", "event", "field", "object", "owner",
+                     "source"], out.stderr
+    assert all("is 65 characters long" in l for l in problems), out.stderr
+    assert "'" + "a" * 64 + "'" not in out.stderr, out.stderr
+
+
 def test_serve_refuses_a_broken_registry(tmp_path):
     reg = tmp_path / "reg"
     shutil.copytree(FIXTURE_REGISTRY, reg)

@@ -37,7 +37,7 @@ TYPE_CLASHES = ["new_event", "new_sender", "any", "e_v_e_n_t_s",
                 "e_n_v_i_r_o_n_m_e_n_t", "clash_v0_mode_card", "ab_c", "abc"]
 # A long name: lines a printer must wrap (gofmt's one-line limit, PEP 8's
 # 79 columns, PSR-12's 120).
-LONG = "analytics_instance_missing_threw_error_while_processing_request"
+LONG = "analytics_instance_missing_threw_error_while_processing"
 # Go leaves out a file whose name ends in _test, or in a GOOS, a GOARCH or
 # GOOS_GOARCH; test_robustness.py passes the lists `go tool dist list` gives.
 GO_TARGETS = ["linux/amd64", "android/arm64", "js/wasm", "wasip1/wasm",
