@@ -22,7 +22,37 @@ typedef struct go_ctx {
 	/* package-level pattern variables of the current file */
 	const char *pattern_names[256], *pattern_values[256];
 	size_t pattern_count;
+	/* and of every file: one package, one namespace */
+	const char **package_patterns;
+	size_t package_pattern_count, package_pattern_cap;
 } go_ctx;
+
+/* var, or var with "_" added until no file of the package has it: the
+ * objects ab_v0 (field c_d) and ab_v0_c (field d) spell alike. */
+static char *go_pattern_var(go_ctx *g, char *var)
+{
+	for (size_t i = 0; i < g->package_pattern_count;)
+		if (!strcmp(g->package_patterns[i], var)) {
+			var = rs_arena_printf(g->a, "%s_", var);
+			i = 0;
+		} else {
+			i++;
+		}
+	if (g->package_pattern_count == g->package_pattern_cap) {
+		size_t cap = g->package_pattern_cap ? 2 * g->package_pattern_cap
+						    : 64;
+		const char **n = rs_arena_calloc(g->a, cap, sizeof *n);
+		if (!n)
+			return var;
+		if (g->package_pattern_count)
+			memcpy(n, g->package_patterns,
+			       g->package_pattern_count * sizeof *n);
+		g->package_patterns = n;
+		g->package_pattern_cap = cap;
+	}
+	g->package_patterns[g->package_pattern_count++] = var;
+	return var;
+}
 
 /* Go keywords: unexported struct fields named after a registry field may
  * not be one. */
@@ -215,6 +245,7 @@ static void go_check_value(go_ctx *g, const rs_field *f, const rs_type *t,
 				g->a, "%s%sPattern", g->owner,
 				rs_name_pascal(g->a, f->name, true));
 			var[0] = (char)(var[0] | 0x20);
+			var = go_pattern_var(g, var);
 			if (g->pattern_count < 256) {
 				g->pattern_names[g->pattern_count] = var;
 				g->pattern_values[g->pattern_count++] =

@@ -212,6 +212,15 @@ static const char *py_upper_snake(py_ctx *g, const char *pascal)
 	return out;
 }
 
+/* Whether the module already has a pattern constant of that name. */
+static bool py_pattern_taken(const py_ctx *g, const char *var)
+{
+	for (size_t i = 0; i < g->pattern_count; i++)
+		if (!strcmp(g->pattern_names[i], var))
+			return true;
+	return false;
+}
+
 static void py_raise(py_ctx *g, const char *path, const char *msg)
 {
 	rs_emit *e = &g->body;
@@ -296,6 +305,9 @@ static void py_check(py_ctx *g, const rs_field *f, const rs_type *t,
 				rs_arena_printf(g->a, "_%s_%s_PATTERN",
 						py_upper_snake(g, g->owner),
 						rs_name_upper(g->a, f->name));
+			/* objects ab_v0 (c_d) and ab_v0_c (d) spell alike */
+			while (py_pattern_taken(g, var))
+				var = rs_arena_printf(g->a, "%s_", var);
 			if (g->pattern_count < 256) {
 				g->pattern_names[g->pattern_count] = var;
 				g->pattern_values[g->pattern_count++] =

@@ -79,6 +79,11 @@ def write(out: Path, events: int = 250, versions: int = 4,
     for name in TYPE_CLASHES + ["thing_linux", "thing_test"]:
         objects.append(f"  {name}:\n    description: Named to clash.\n"
                        f"    fields:\n      value: {{type: int, required: false}}")
+    # pattern constants that spell alike (_AB_V0_C_D_PATTERN, abV0CDPattern)
+    objects.append("  ab_v0:\n    description: Spelled alike.\n    fields:\n"
+                   "      c_d: {type: string, pattern: \"[a-z]+\"}")
+    objects.append("  ab_v0_c:\n    description: Spelled alike.\n    fields:\n"
+                   "      d: {type: string, pattern: \"[0-9]+\"}")
     # an object whose fields are named after its own methods
     objects.append("  methods:\n    description: Fields named after methods.\n    fields:\n"
                    + field_block(6, [(n, "{type: string, required: false}")
@@ -130,7 +135,8 @@ def write(out: Path, events: int = 250, versions: int = 4,
     clash += [("mode", "{type: enum, values: [card, cash, id, i_d, class, class_value]}"),
               ("methods", "{type: methods, required: false}")]
     clash += [(f"obj_{n}", f"{{type: {n}, required: false}}")
-              for n in TYPE_CLASHES + ["thing_linux", "thing_test", LONG]]
+              for n in TYPE_CLASHES + ["thing_linux", "thing_test", LONG,
+                                       "ab_v0", "ab_v0_c"]]
     ev.append("  clash:\n    id: 20\n    owner: team\n    versions:\n"
               "      - version: 0\n        fields:\n" + field_block(10, clash).rstrip())
     ev.append("  new_clash:\n    id: 21\n    owner: team\n    versions:\n"
