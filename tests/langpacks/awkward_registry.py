@@ -136,11 +136,12 @@ def write(out: Path, events: int = 250, versions: int = 4,
               ("methods", "{type: methods, required: false}")]
     clash += [(f"obj_{n}", f"{{type: {n}, required: false}}")
               for n in TYPE_CLASHES + ["thing_linux", "thing_test", LONG,
-                                       "ab_v0", "ab_v0_c"]]
+                                       "ab_v0"]]
     ev.append("  clash:\n    id: 20\n    owner: team\n    versions:\n"
               "      - version: 0\n        fields:\n" + field_block(10, clash).rstrip())
     ev.append("  new_clash:\n    id: 21\n    owner: team\n    versions:\n"
-              "      - version: 0\n        fields:\n          mode: string")
+              "      - version: 0\n        fields:\n          mode: string\n"
+              "          obj_ab_v0_c: {type: ab_v0_c, required: false}")
     # A long event: long fields, enum values, patterns, deep inline objects.
     inline = "{type: string, pattern: \"[a-z0-9_]+\", min_length: 1}"
     for d in range(4):

@@ -113,17 +113,21 @@ func TestAwkward(t *testing.T) {
 	a.SetCD("abc")
 	ac.SetD("123")
 	k.SetObjAbV0(a)
-	k.SetObjAbV0C(ac)
+	nc := NewNewClashV0Type()
+	nc.SetMode("m")
+	nc.SetObjAbV0C(ac)
 	if err := k.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	if err := nc.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	ac.SetD("abc")
-	const want = "clash v0: fields.obj_ab_v0_c.d: "
-	if err := k.Validate(); err == nil || len(err.Error()) < len(want) || err.Error()[:len(want)] != want {
+	const want = "new_clash v0: fields.obj_ab_v0_c.d: "
+	if err := nc.Validate(); err == nil || len(err.Error()) < len(want) || err.Error()[:len(want)] != want {
 		t.Fatalf("got %v", err)
 	}
 	k.SetObjAbV0(nil)
-	k.SetObjAbV0C(nil)
 	if b := k.AppendFields(nil); string(b) != `{"user_id":1,"user_i_d":2,"ab_c":"a","abc":"b","this":"t0","this_field":"t","append_fields":"x","mode":"id"}` {
 		t.Fatalf("encoded %s", b)
 	}
@@ -171,13 +175,14 @@ assert ('"fields":{"user_id":1,"user_i_d":2,"ab_c":"a","abc":"b",'
 assert p.AnyType and p.EVENTSType and p.ENVIRONMENTType
 # two pattern constants spelled alike stay two
 c.obj_ab_v0 = p.AbV0(c_d="abc")
-c.obj_ab_v0_c = p.AbV0C(d="123")
 c.validate()
-c.obj_ab_v0_c = p.AbV0C(d="abc")
+nc = p.NewClashV0(mode="m", obj_ab_v0_c=p.AbV0C(d="123"))
+nc.validate()
+nc.obj_ab_v0_c = p.AbV0C(d="abc")
 try:
-    c.validate()
+    nc.validate()
 except p.ValidationError as err:
-    assert str(err).startswith("clash v0: fields.obj_ab_v0_c.d: "), err
+    assert str(err).startswith("new_clash v0: fields.obj_ab_v0_c.d: "), err
 else:
     raise AssertionError("no error")
 assert isinstance(p.ENVIRONMENT, str)
