@@ -22,7 +22,37 @@ typedef struct go_ctx {
 	/* package-level pattern variables of the current file */
 	const char **pattern_names, **pattern_values;
 	size_t pattern_count, pattern_cap;
+	/* and of every file: one package, one namespace */
+	const char **package_patterns;
+	size_t package_pattern_count, package_pattern_cap;
 } go_ctx;
+
+/* var, or var with "_" added until no file of the package has it: the
+ * objects ab_v0 (field c_d) and ab_v0_c (field d) spell alike. */
+static char *go_pattern_unique(go_ctx *g, char *var)
+{
+	for (size_t i = 0; i < g->package_pattern_count;)
+		if (!strcmp(g->package_patterns[i], var)) {
+			var = rs_arena_printf(g->a, "%s_", var);
+			i = 0;
+		} else {
+			i++;
+		}
+	if (g->package_pattern_count == g->package_pattern_cap) {
+		size_t cap = g->package_pattern_cap ? 2 * g->package_pattern_cap
+						    : 64;
+		const char **n = rs_arena_calloc(g->a, cap, sizeof *n);
+		if (!n)
+			return var;
+		if (g->package_pattern_count)
+			memcpy(n, g->package_patterns,
+			       g->package_pattern_count * sizeof *n);
+		g->package_patterns = n;
+		g->package_pattern_cap = cap;
+	}
+	g->package_patterns[g->package_pattern_count++] = var;
+	return var;
+}
 
 /* Go keywords: unexported struct fields named after a registry field may
  * not be one. */
@@ -235,6 +265,7 @@ static const char *go_pattern_var(go_ctx *g, const rs_field *f,
 	char *var = rs_arena_printf(g->a, "%s%sPattern", g->owner,
 				    rs_name_pascal(g->a, f->name, true));
 	var[0] = (char)(var[0] | 0x20);
+	var = go_pattern_unique(g, var);
 	if (g->pattern_count == g->pattern_cap) {
 		size_t cap = g->pattern_cap ? 2 * g->pattern_cap : 16;
 		const char **n = rs_arena_calloc(g->a, cap, sizeof *n);
@@ -490,6 +521,18 @@ static void go_doc(go_ctx *g, const char *text)
 	rs_emit_wrapped(&g->body, "// ", text, 80);
 }
 
+/* The body of a one-line method, "return v", then the closing brace.
+ * Bodies are always on lines of their own: gofmt keeps a one-line body
+ * only while the whole declaration stays under its size limit (100 in
+ * go/printer), which long names pass, and never joins lines itself. */
+static void go_return(go_ctx *g, const char *v)
+{
+	rs_emit_in(&g->body);
+	rs_emit_line(&g->body, "return %s", v);
+	rs_emit_out(&g->body);
+	rs_emit_line(&g->body, "}");
+}
+
 /* The struct, constructor, accessors, validate and encode of an event
  * version (class != NULL) or an object. */
 static void go_class(go_ctx *g, const char *name, const char *doc,
@@ -591,9 +634,9 @@ static void go_class(go_ctx *g, const char *name, const char *doc,
 							   ver->event->name,
 							   ver->event->name);
 			go_doc(g, d);
-			rs_emit_line(e, "func (*%s) %s() %s { return %s }",
-				     name, ids[i].method, ids[i].type,
-				     ids[i].value);
+			rs_emit_line(e, "func (*%s) %s() %s {", name,
+				     ids[i].method, ids[i].type);
+			go_return(g, ids[i].value);
 		}
 	}
 
@@ -620,21 +663,22 @@ static void go_class(go_ctx *g, const char *name, const char *doc,
 				  : x->has ? ", or the zero value when it is "
 					     "not set"
 					   : ", or nil when it is not set"));
-		rs_emit_line(e, "func (%s *%s) %s() %s { return %s.%s }", recv,
-			     name, x->stem, x->type, recv, x->var);
+		rs_emit_line(e, "func (%s *%s) %s() %s {", recv, name, x->stem,
+			     x->type);
+		go_return(g, rs_arena_printf(g->a, "%s.%s", recv, x->var));
 		if (!x->f->required) {
 			rs_emit_blank(e);
 			go_doc(g, rs_arena_printf(g->a,
 						  "Has%s reports whether %s is "
 						  "set; it is optional.",
 						  x->stem, x->f->name));
-			rs_emit_line(
-				e, "func (%s *%s) Has%s() bool { return %s }",
-				recv, name, x->stem,
-				x->has ? rs_arena_printf(g->a, "%s.%s", recv,
-							 x->has)
-				       : rs_arena_printf(g->a, "%s.%s != nil",
-							 recv, x->var));
+			rs_emit_line(e, "func (%s *%s) Has%s() bool {", recv,
+				     name, x->stem);
+			go_return(g,
+				  x->has ? rs_arena_printf(g->a, "%s.%s", recv,
+							   x->has)
+					 : rs_arena_printf(g->a, "%s.%s != nil",
+							   recv, x->var));
 		}
 	}
 
@@ -758,16 +802,11 @@ static void go_enum(go_ctx *g, const rs_plan_enum *en)
 	go_doc(g, rs_arena_printf(g->a, "The values of %s.", en->name));
 	rs_emit_line(e, "const (");
 	rs_emit_in(e);
-	const char **names =
-		rs_arena_calloc(g->a, t->enum_count + 1, sizeof *names);
+	const char *const *names = en->members;
 	size_t width = 0;
-	for (size_t i = 0; i < t->enum_count; i++) {
-		names[i] = rs_arena_printf(
-			g->a, "%s%s", en->name,
-			rs_name_pascal(g->a, t->enum_values[i], true));
+	for (size_t i = 0; i < t->enum_count; i++)
 		if (strlen(names[i]) > width)
 			width = strlen(names[i]);
-	}
 	for (size_t i = 0; i < t->enum_count; i++)
 		rs_emit_line(e, "%-*s %s = %s", (int)width, names[i], en->name,
 			     go_quote(g, t->enum_values[i]));
@@ -918,6 +957,17 @@ static int go_langpack_file(go_ctx *g, rs_langpack *out)
 	return rs_langpack_add_emitted(out, "langpack.go", e);
 }
 
+/* The file of an event or a named object: "<name>_event.go",
+ * "<name>_object.go". go build leaves out a file whose name (up to its
+ * first dot) ends in _test, _GOOS, _GOARCH or _GOOS_GOARCH (attrs_android,
+ * unit_test, x_linux_arm64 ...); ending every name in the kind, which is
+ * none of those, keeps every file in the build without a list of them to
+ * keep up to date (docs/langpacks.md, "Files"). */
+static const char *go_file_name(go_ctx *g, const char *name, const char *kind)
+{
+	return rs_arena_printf(g->a, "%s_%s.go", name, kind);
+}
+
 int rs_gen_go(const rs_plan *plan, const rs_langpack_options *o,
 	      rs_langpack *out)
 {
@@ -950,9 +1000,8 @@ int rs_gen_go(const rs_plan *plan, const rs_langpack_options *o,
 		for (size_t j = 0; j < plan->enum_count; j++)
 			if (plan->enums[j].origin_event == ev)
 				go_enum(&g, &plan->enums[j]);
-		if ((rc = go_finish_file(
-			     &g, out,
-			     rs_arena_printf(g.a, "event_%s.go", ev->name))))
+		if ((rc = go_finish_file(&g, out,
+					 go_file_name(&g, ev->name, "event"))))
 			return rc;
 	}
 	/* one file per named object, with the types declared in it */
@@ -969,9 +1018,9 @@ int rs_gen_go(const rs_plan *plan, const rs_langpack_options *o,
 		for (size_t j = 0; j < plan->enum_count; j++)
 			if (plan->enums[j].origin_object == po->object)
 				go_enum(&g, &plan->enums[j]);
-		if ((rc = go_finish_file(&g, out,
-					 rs_arena_printf(g.a, "object_%s.go",
-							 po->object->name))))
+		if ((rc = go_finish_file(
+			     &g, out,
+			     go_file_name(&g, po->object->name, "object"))))
 			return rc;
 	}
 	for (size_t i = 0; i < rs_runtime_file_count; i++) {

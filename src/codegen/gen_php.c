@@ -409,18 +409,24 @@ static void php_class(php_ctx *g, const char *name, const char *doc,
 {
 	rs_emit *e = &g->body;
 	rs_members m;
-	rs_members_init(&m, ver ? php_event_reserved : php_object_reserved);
+	/* PHP's method names ignore case: setAbC and setAbc are one */
+	rs_members_init_nocase(&m,
+			       ver ? php_event_reserved : php_object_reserved);
+	static const char *const this_[] = {"this", NULL};
+	static const char *const bare[] = {"", NULL};
+	rs_members props; /* properties: case-sensitive */
+	rs_members_init(&props, this_);
 	php_field *pf = rs_arena_calloc(g->a, n ? n : 1, sizeof *pf);
 	for (size_t i = 0; i < n; i++) {
 		static const char *const pre[] = {"set", "get", NULL};
 		const char *stem = rs_members_claim(
 			&m, g->a, rs_name_pascal(g->a, fields[i].name, false),
 			pre, "Field");
-		char *prop = rs_arena_strdup(g->a, stem);
-		prop[0] = (char)(prop[0] | 0x20);
+		char *want = rs_arena_strdup(g->a, stem);
+		want[0] = (char)(want[0] | 0x20);
 		/* $this cannot be a (constructor) parameter */
-		if (!strcmp(prop, "this"))
-			prop = rs_arena_strdup(g->a, "thisField");
+		const char *prop =
+			rs_members_claim(&props, g->a, want, bare, "Field");
 		pf[i] = (php_field){&fields[i], prop, stem,
 				    php_type(g, &fields[i].type)};
 	}
@@ -643,15 +649,9 @@ static void php_enum(php_ctx *g, const rs_plan_enum *en)
 	rs_emit_line(e, "enum %s: string", en->name);
 	rs_emit_line(e, "{");
 	rs_emit_in(e);
-	for (size_t i = 0; i < en->type->enum_count; i++) {
-		const char *c =
-			rs_name_pascal(g->a, en->type->enum_values[i], false);
-		/* "class" names the class constant ::class */
-		if (!strcmp(c, "Class"))
-			c = "ClassValue";
-		rs_emit_line(e, "case %s = %s;", c,
+	for (size_t i = 0; i < en->type->enum_count; i++)
+		rs_emit_line(e, "case %s = %s;", en->members[i],
 			     php_quote(g, en->type->enum_values[i]));
-	}
 	rs_emit_out(e);
 	rs_emit_line(e, "}");
 }

@@ -356,6 +356,15 @@ static const char *py_pattern_var(py_ctx *g, const rs_field *f,
 	const char *var = rs_arena_printf(g->a, "_%s_%s_PATTERN",
 					  py_upper_snake(g, g->owner),
 					  rs_name_upper(g->a, f->name));
+	/* the objects ab_v0 (field c_d) and ab_v0_c (field d) spell alike:
+	 * the second would replace the first */
+	for (size_t i = 0; i < g->pattern_count;)
+		if (!strcmp(g->pattern_names[i], var)) {
+			var = rs_arena_printf(g->a, "%s_", var);
+			i = 0;
+		} else {
+			i++;
+		}
 	if (g->pattern_count == g->pattern_cap) {
 		size_t cap = g->pattern_cap ? 2 * g->pattern_cap : 16;
 		const char **n = rs_arena_calloc(g->a, cap, sizeof *n);
@@ -606,9 +615,23 @@ static void py_def(py_ctx *g, const char *name, const char *params,
 	rs_emit_line(e, ") -> %s:", ret);
 }
 
+/* The attributes a generated class has besides its fields': the runtime
+ * Event's (public and private) for an event, the methods of an object. A
+ * field takes its property, its setter and its private copy ("_" + the
+ * property), so none may be one of these. */
 static const char *const py_event_reserved[] = {
-	"event_uuid",	 "event_time", "validate", "EVENT_ID",
-	"EVENT_VERSION", "EVENT_NAME", NULL,
+	"event_uuid",	    "event_time",
+	"validate",	    "EVENT_ID",
+	"EVENT_VERSION",    "EVENT_NAME",
+	"_event_uuid",	    "_event_uuid_json",
+	"_event_time",	    "_event_time_us",
+	"_event_time_json", "_encode_fields",
+	"_ENVELOPE_HEAD",   NULL,
+};
+static const char *const py_object_reserved[] = {
+	"_validate",
+	"_encode",
+	NULL,
 };
 
 static void py_class(py_ctx *g, const char *name, const char *doc,
@@ -618,10 +641,10 @@ static void py_class(py_ctx *g, const char *name, const char *doc,
 	rs_emit *e = &g->body;
 	g->owner = name;
 	rs_members m;
-	rs_members_init(&m, ver ? py_event_reserved : NULL);
+	rs_members_init(&m, ver ? py_event_reserved : py_object_reserved);
 	py_field *pf = rs_arena_calloc(g->a, n ? n : 1, sizeof *pf);
 	for (size_t i = 0; i < n; i++) {
-		static const char *const pre[] = {"", "set_", NULL};
+		static const char *const pre[] = {"", "set_", "_", NULL};
 		const char *stem = fields[i].name;
 		if (py_reserved(stem))
 			stem = rs_arena_printf(g->a, "%s_", stem);
@@ -816,8 +839,7 @@ static void py_enum(py_ctx *g, const rs_plan_enum *en)
 							   en->name));
 	rs_emit_blank(e);
 	for (size_t i = 0; i < en->type->enum_count; i++)
-		rs_emit_line(e, "%s = %s",
-			     rs_name_upper(g->a, en->type->enum_values[i]),
+		rs_emit_line(e, "%s = %s", en->members[i],
 			     py_quote(g, en->type->enum_values[i]));
 	rs_emit_out(e);
 }
@@ -851,6 +873,303 @@ static void py_reset(py_ctx *g, bool in_events)
 	g->need_kind = g->need_surrogate = g->need_time_range = false;
 	g->imported_count = 0;
 	g->pattern_count = 0;
+}
+
+/* Code points in s[0, n): pycodestyle counts characters, not bytes. */
+static size_t py_columns(const char *s, size_t n)
+{
+	size_t cols = 0;
+	for (size_t i = 0; i < n; i++)
+		cols += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return cols;
+}
+
+/* What py_scan finds on one line of code. */
+typedef struct py_scan_result {
+	bool ok;	    /* no comment, no string left open */
+	size_t open, close; /* the widest bracket pair on the line */
+	size_t assign;	    /* " = " outside brackets, or 0 */
+	int depth;	    /* bracket depth at the line's end */
+} py_scan_result;
+
+/* Scans a line starting at bracket depth `depth`, skipping strings. */
+static py_scan_result py_scan(const char *s, size_t n, int depth)
+{
+	py_scan_result r = {.ok = true, .depth = depth};
+	size_t open = 0, best = 0;
+	int start = depth;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '#') {
+			r.ok = false;
+			return r;
+		}
+		if (c == '"' || c == '\'') {
+			bool triple =
+				i + 2 < n && s[i + 1] == c && s[i + 2] == c;
+			size_t j = i + (triple ? 3 : 1);
+			for (; j < n; j++) {
+				if (s[j] == '\\') {
+					j++;
+				} else if (s[j] == c &&
+					   (!triple ||
+					    (j + 2 < n && s[j + 1] == c &&
+					     s[j + 2] == c))) {
+					break;
+				}
+			}
+			if (j >= n) {
+				r.ok = false;
+				return r;
+			}
+			i = j + (triple ? 2 : 0);
+			continue;
+		}
+		if (c == '(' || c == '[' || c == '{') {
+			if (r.depth++ == start)
+				open = i;
+		} else if (c == ')' || c == ']' || c == '}') {
+			if (--r.depth == start && i - open > best) {
+				best = i - open;
+				r.open = open;
+				r.close = i;
+			}
+		} else if (c == '=' && r.depth == 0 && !r.assign && i > 0 &&
+			   s[i - 1] == ' ' && i + 1 < n && s[i + 1] == ' ') {
+			r.assign = i;
+		}
+	}
+	return r;
+}
+
+static int py_put_line(rs_buf *b, const char *s, size_t n, int depth,
+		       int tries);
+
+/* The end of the string literal starting at s[i] (a quote), or n. */
+static size_t py_string_end(const char *s, size_t n, size_t i)
+{
+	char c = s[i];
+	for (size_t j = i + 1; j < n; j++) {
+		if (s[j] == '\\')
+			j++;
+		else if (s[j] == c)
+			return j;
+	}
+	return n;
+}
+
+/* Inside brackets, a line that is one string literal (and a comma or
+ * not) becomes adjacent literals, one per line, each within 79 columns:
+ * "fields.a_long_name" "_and_more". An f-string is cut outside its
+ * braces, each part keeping the f. Returns 1 when it did. */
+static int py_split_string(rs_buf *b, const char *s, size_t n, int *rc)
+{
+	size_t ind = strspn(s, " ");
+	bool f = s[ind] == 'f';
+	size_t q = ind + f;
+	if (q >= n || s[q] != '"')
+		return 0;
+	size_t end = py_string_end(s, n, q);
+	if (end >= n || (end + 1 != n && !(end + 2 == n && s[n - 1] == ',')))
+		return 0;
+	size_t room = 79 - ind - 3 - f; /* quotes and a comma */
+	if (ind + 20 > 79)
+		return 0;
+	size_t from = q + 1;
+	while (!*rc && from < end) {
+		size_t cut = end;
+		if (py_columns(s + from, end - from) > room) {
+			/* the last good cut within room: a space if there is
+			 * one, never inside {} or an escape */
+			size_t last = 0, space = 0, cols = 0;
+			int braces = 0;
+			for (size_t j = from; j < end && cols < room; j++) {
+				cols += ((unsigned char)s[j] & 0xc0) != 0x80;
+				if (s[j] == '\\') {
+					j++;
+					continue;
+				}
+				braces += s[j] == '{'	? 1
+					  : s[j] == '}' ? -1
+							: 0;
+				bool at_char = j + 1 < end &&
+					       ((unsigned char)s[j + 1] &
+						0xc0) != 0x80;
+				if (!braces && at_char) {
+					last = j + 1;
+					if (s[j] == ' ')
+						space = j + 1;
+				}
+			}
+			cut = space > from + room / 2 ? space : last;
+			if (cut <= from && from == q + 1)
+				return 0; /* nowhere to cut: as it is */
+			if (cut <= from)
+				cut = end;
+		}
+		bool lastpart = cut == end;
+		*rc = rs_buf_append(b, s, ind) || (f && rs_buf_putc(b, 'f')) ||
+		      rs_buf_putc(b, '"') ||
+		      rs_buf_append(b, s + from, cut - from) ||
+		      rs_buf_putc(b, '"') ||
+		      (lastpart && s[n - 1] == ',' && rs_buf_putc(b, ',')) ||
+		      rs_buf_putc(b, '\n');
+		from = cut;
+	}
+	return 1;
+}
+
+/* Inside brackets, a line of items separated by commas becomes one item
+ * per line, each ending in a comma. Returns 1 when it did. */
+static int py_split_commas(rs_buf *b, const char *s, size_t n, int depth,
+			   int tries, int *rc)
+{
+	size_t ind = strspn(s, " ");
+	size_t start = ind;
+	int level = 0;
+	bool any = false;
+	for (size_t i = ind; i <= n && !*rc; i++) {
+		if (i < n && (s[i] == '"' || s[i] == '\'')) {
+			i = py_string_end(s, n, i);
+			continue;
+		}
+		if (i < n && (s[i] == '(' || s[i] == '[' || s[i] == '{'))
+			level++;
+		else if (i < n && (s[i] == ')' || s[i] == ']' || s[i] == '}'))
+			level--;
+		if (i < n && !(s[i] == ',' && level == 0))
+			continue;
+		if (i == n && !any)
+			return 0;
+		size_t a = start, z = i;
+		while (a < z && s[a] == ' ')
+			a++;
+		if (a < z) {
+			char *item = malloc(ind + (z - a) + 2);
+			if (!item) {
+				*rc = RS_ENOMEM;
+				return 1;
+			}
+			memset(item, ' ', ind);
+			memcpy(item + ind, s + a, z - a);
+			item[ind + (z - a)] = ',';
+			*rc = py_put_line(b, item, ind + (z - a) + 1, depth,
+					  tries);
+			free(item);
+		}
+		any = true;
+		start = i + 1;
+	}
+	return 1;
+}
+
+/* Appends one line of code, broken the way black would when wider than
+ * PEP 8's 79 columns: inside its widest bracket pair (the content on a
+ * line of its own, indented by 4, the closing bracket back at the line's
+ * indentation), or, for an assignment with no brackets, around its value.
+ * A line that no break makes narrow enough — a single name longer than
+ * the line — gets the "# noqa: E501" PEP 8 tools honour. */
+static int py_put_line(rs_buf *b, const char *s, size_t n, int depth, int tries)
+{
+	if (py_columns(s, n) <= 79)
+		return rs_buf_append(b, s, n) || rs_buf_putc(b, '\n');
+	py_scan_result r = py_scan(s, n, depth);
+	size_t indent = strspn(s, " ");
+	if (!r.ok)
+		return rs_buf_append(b, s, n) || rs_buf_putc(b, '\n');
+	int rc = 0;
+	if (depth > 0 && tries > 0 && r.depth == depth &&
+	    (py_split_string(b, s, n, &rc) ||
+	     py_split_commas(b, s, n, depth, tries - 1, &rc)))
+		return rc;
+	/* a whole statement whose name fits: x = (\n    value\n) */
+	bool assign = tries > 0 && depth == 0 && r.depth == 0 && r.assign &&
+		      r.assign + 4 <= 79 && s[n - 1] != ',' && s[n - 1] != ':';
+	if (!assign && tries > 0 && r.close > r.open + 1) {
+		size_t in = r.open + 1;
+		while (in < r.close && s[in] == ' ')
+			in++;
+		char *mid = malloc(indent + 4 + (r.close - in) + 1);
+		if (!mid)
+			return RS_ENOMEM;
+		memset(mid, ' ', indent + 4);
+		memcpy(mid + indent + 4, s + in, r.close - in);
+		size_t midn = indent + 4 + (r.close - in);
+		char *tail = malloc(indent + (n - r.close) + 1);
+		if (!tail) {
+			free(mid);
+			return RS_ENOMEM;
+		}
+		memset(tail, ' ', indent);
+		memcpy(tail + indent, s + r.close, n - r.close);
+		rc = py_put_line(b, s, r.open + 1, depth, tries - 1) ||
+		     py_put_line(b, mid, midn, depth + 1, tries - 1) ||
+		     py_put_line(b, tail, indent + (n - r.close), depth + 1,
+				 tries - 1);
+		free(mid);
+		free(tail);
+		return rc;
+	}
+	if (assign) {
+		size_t v = r.assign + 2;
+		char *mid = malloc(indent + 4 + (n - v) + 1);
+		if (!mid)
+			return RS_ENOMEM;
+		memset(mid, ' ', indent + 4);
+		memcpy(mid + indent + 4, s + v, n - v);
+		rc = rs_buf_append(b, s, r.assign + 1) ||
+		     rs_buf_puts(b, " (\n") ||
+		     py_put_line(b, mid, indent + 4 + (n - v), 1, tries - 1) ||
+		     rs_buf_append(b, s, indent) || rs_buf_puts(b, ")\n");
+		free(mid);
+		return rc;
+	}
+	return rs_buf_append(b, s, n) || rs_buf_puts(b, "  # noqa: E501\n");
+}
+
+/* Adds e's text as path, made PEP 8-clean where the printer cannot be:
+ * no blank line at the end of the file (W391, a module with nothing in
+ * it), and lines wider than 79 columns broken (py_put_line). Lines inside
+ * a triple-quoted string are left alone (docstrings are wrapped to width
+ * already). */
+static int py_add_file(rs_langpack *out, const char *path, rs_emit *e)
+{
+	char *text;
+	size_t len;
+	if (rs_emit_finish(e, &text, &len))
+		return RS_ENOMEM;
+	rs_emit_init(e, "    ");
+	while (len >= 2 && text[len - 1] == '\n' && text[len - 2] == '\n')
+		len--;
+	rs_buf b = RS_BUF_INIT;
+	bool in_string = false;
+	int depth = 0, rc = 0;
+	for (size_t i = 0; i < len && !rc;) {
+		const char *line = text + i;
+		const char *nl = memchr(line, '\n', len - i);
+		size_t n = nl ? (size_t)(nl - line) : len - i;
+		bool was_in = in_string;
+		for (const char *q = line; q + 2 < line + n; q++)
+			if (q[0] == '"' && q[1] == '"' && q[2] == '"') {
+				in_string = !in_string;
+				q += 2;
+			}
+		if (was_in || in_string) {
+			rc = rs_buf_append(&b, line, n) ||
+			     (nl && rs_buf_putc(&b, '\n'));
+		} else {
+			rc = py_put_line(&b, line, n, depth, 4);
+			py_scan_result r = py_scan(line, n, depth);
+			if (r.ok)
+				depth = r.depth;
+		}
+		i += n + (nl ? 1 : 0);
+	}
+	if (!rc)
+		rc = rs_langpack_add(out, path, b.data ? b.data : "", b.len);
+	rs_buf_free(&b);
+	free(text);
+	return rc < 0 ? RS_ENOMEM : rc;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -988,7 +1307,7 @@ static int py_finish(py_ctx *g, rs_langpack *out, const char *path,
 	if (g->body.failed)
 		f.failed = true;
 	rs_buf_free(&g->body.out);
-	return rs_langpack_add_emitted(out, path, &f);
+	return py_add_file(out, path, &f);
 }
 
 static int py_init_file(py_ctx *g, rs_langpack *out, const char *pkg)
@@ -1087,8 +1406,8 @@ static int py_init_file(py_ctx *g, rs_langpack *out, const char *pkg)
 	for (size_t i = 0; i < nob; i++)
 		rs_emit_line(e, "    \"%s\",", ob[i]);
 	rs_emit_line(e, "]");
-	return rs_langpack_add_emitted(
-		out, rs_arena_printf(g->a, "%s/__init__.py", pkg), e);
+	return py_add_file(out, rs_arena_printf(g->a, "%s/__init__.py", pkg),
+			   e);
 }
 
 int rs_gen_python(const rs_plan *plan, const rs_langpack_options *o,

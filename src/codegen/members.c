@@ -2,18 +2,27 @@
 #include "codegen/members.h"
 
 #include <string.h>
+#include <strings.h>
 
 void rs_members_init(rs_members *m, const char *const *reserved)
 {
 	m->count = 0;
+	m->nocase = false;
 	for (; reserved && *reserved; reserved++)
 		rs_members_add(m, *reserved);
+}
+
+void rs_members_init_nocase(rs_members *m, const char *const *reserved)
+{
+	rs_members_init(m, reserved);
+	m->nocase = true;
 }
 
 bool rs_members_has(const rs_members *m, const char *name)
 {
 	for (size_t i = 0; i < m->count; i++)
-		if (!strcmp(m->names[i], name))
+		if (m->nocase ? !strcasecmp(m->names[i], name)
+			      : !strcmp(m->names[i], name))
 			return true;
 	return false;
 }

@@ -14,9 +14,13 @@
 typedef struct rs_members {
 	const char *names[RS_MEMBERS_MAX];
 	size_t count;
+	bool nocase; /* names compared case-insensitively (PHP methods) */
 } rs_members;
 
 void rs_members_init(rs_members *m, const char *const *reserved);
+/* The same, for a language whose names ignore case (PHP's methods and
+ * classes: setAbC and setAbc are one method). */
+void rs_members_init_nocase(rs_members *m, const char *const *reserved);
 bool rs_members_has(const rs_members *m, const char *name);
 void rs_members_add(rs_members *m, const char *name);
 

@@ -1,11 +1,14 @@
 /* Works out a langpack's content and names; see plan.h. */
 #include "codegen/plan.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "codegen/members.h"
 #include "codegen/names.h"
 #include "reestr/error.h"
 #include "validate/pattern.h"
@@ -18,12 +21,21 @@ static size_t hash_ptr(const void *p, size_t cap)
 	return (size_t)(x >> 7) & (cap - 1);
 }
 
-static size_t hash_str(const char *s, size_t cap)
+/* Type names are compared case-insensitively in PHP, whose class names
+ * ignore case (AbC and Abc are one class), and exactly elsewhere. */
+static size_t hash_str(const char *s, size_t cap, bool nocase)
 {
 	size_t h = 1469598103934665603u;
 	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211u;
+		h = (h ^ (unsigned char)(nocase ? tolower((unsigned char)*s)
+						: *s)) *
+		    1099511628211u;
 	return h & (cap - 1);
+}
+
+static bool same_name(const rs_plan *p, const char *a, const char *b)
+{
+	return p->lang == RS_LANG_PHP ? !strcasecmp(a, b) : !strcmp(a, b);
 }
 
 /* Open addressing, kept at most half full; capacities are powers of two. */
@@ -75,15 +87,17 @@ static bool is_taken(const rs_plan *p, const char *name)
 {
 	if (!p->taken_cap)
 		return false;
-	for (size_t j = hash_str(name, p->taken_cap); p->taken[j];
+	bool nocase = p->lang == RS_LANG_PHP;
+	for (size_t j = hash_str(name, p->taken_cap, nocase); p->taken[j];
 	     j = (j + 1) & (p->taken_cap - 1))
-		if (!strcmp(p->taken[j], name))
+		if (same_name(p, p->taken[j], name))
 			return true;
 	return false;
 }
 
 static int take(rs_plan *p, const char *name)
 {
+	bool nocase = p->lang == RS_LANG_PHP;
 	if (2 * (p->taken_count + 1) > p->taken_cap) {
 		size_t cap = p->taken_cap ? p->taken_cap * 2 : 256;
 		const char **t = calloc(cap, sizeof *t);
@@ -92,7 +106,7 @@ static int take(rs_plan *p, const char *name)
 		for (size_t i = 0; i < p->taken_cap; i++) {
 			if (!p->taken[i])
 				continue;
-			size_t j = hash_str(p->taken[i], cap);
+			size_t j = hash_str(p->taken[i], cap, nocase);
 			while (t[j])
 				j = (j + 1) & (cap - 1);
 			t[j] = p->taken[i];
@@ -101,7 +115,7 @@ static int take(rs_plan *p, const char *name)
 		p->taken = t;
 		p->taken_cap = cap;
 	}
-	size_t j = hash_str(name, p->taken_cap);
+	size_t j = hash_str(name, p->taken_cap, nocase);
 	while (p->taken[j])
 		j = (j + 1) & (p->taken_cap - 1);
 	p->taken[j] = name;
@@ -109,17 +123,86 @@ static int take(rs_plan *p, const char *name)
 	return 0;
 }
 
+/* The name of an inline object or enum: its owner's and its field's, cut
+ * short with a hash when too long for a file name (rs_name_nested). */
+static const char *composed(rs_plan *p, const char *owner, const char *field)
+{
+	return rs_name_nested(
+		p->arena, owner,
+		rs_name_pascal(p->arena, field, p->lang == RS_LANG_GO));
+}
+
+/* Whether a type name X is free, with the package-level names it brings
+ * along: in Go, a class's constructor NewX shares the package's names. */
+static bool type_free(const rs_plan *p, const char *name, bool is_class)
+{
+	if (is_taken(p, name))
+		return false;
+	if (p->lang == RS_LANG_PHP && rs_name_is_php_reserved(name))
+		return false;
+	if (p->lang == RS_LANG_GO && is_class)
+		return !is_taken(p, rs_arena_printf(p->arena, "New%s", name));
+	return true;
+}
+
 /* A free type name: the wanted one, or with "Type" added until free
- * (docs/langpacks.md, "Names"). */
-static const char *claim(rs_plan *p, const char *wanted)
+ * (docs/langpacks.md, "Names"). A class (event version or object) also
+ * takes its Go constructor's name. */
+static const char *claim(rs_plan *p, const char *wanted, bool is_class)
 {
 	const char *name = wanted;
-	while (name && (is_taken(p, name) || (p->lang == RS_LANG_PHP &&
-					      rs_name_is_php_reserved(name))))
+	while (name && !type_free(p, name, is_class))
 		name = rs_arena_printf(p->arena, "%sType", name);
 	if (!name || take(p, name))
 		return NULL;
+	if (p->lang == RS_LANG_GO && is_class &&
+	    take(p, rs_arena_printf(p->arena, "New%s", name)))
+		return NULL;
 	return name;
+}
+
+/* The name of each value of enum t, called name in the language: Go
+ * constants share the package's names (a clash gets the suffix "Value");
+ * PHP cases may not be "class" (::class), and ignore case. */
+static const char **enum_members(rs_plan *p, const rs_type *t, const char *name)
+{
+	const char **out =
+		rs_arena_calloc(p->arena, t->enum_count + 1, sizeof *out);
+	if (!out)
+		return NULL;
+	static const char *const php_reserved[] = {"class", NULL};
+	static const char *const bare[] = {"", NULL};
+	rs_members m;
+	rs_members_init_nocase(&m, php_reserved);
+	for (size_t i = 0; i < t->enum_count; i++) {
+		const char *v = t->enum_values[i];
+		switch (p->lang) {
+		case RS_LANG_GO: {
+			const char *c = rs_arena_printf(
+				p->arena, "%s%s", name,
+				rs_name_pascal(p->arena, v, true));
+			while (c && is_taken(p, c))
+				c = rs_arena_printf(p->arena, "%sValue", c);
+			if (!c || take(p, c))
+				return NULL;
+			out[i] = c;
+			break;
+		}
+		case RS_LANG_PYTHON:
+			/* USER_AGENT: one-to-one with the snake_case value */
+			out[i] = rs_name_upper(p->arena, v);
+			break;
+		default:
+			out[i] = rs_members_claim(
+				&m, p->arena,
+				rs_name_pascal(p->arena, v, false), bare,
+				"Value");
+			break;
+		}
+		if (!out[i])
+			return NULL;
+	}
+	return out;
 }
 
 const char *rs_plan_object_name(const rs_plan *plan, const rs_object *o)
@@ -178,12 +261,9 @@ static int walk_type(rs_plan *p, const rs_type *t, const rs_field *f,
 	if (t->kind == RS_TYPE_ENUM) {
 		if (slot_get(p, t))
 			return 0;
-		const char *name = claim(
-			p,
-			rs_name_nested(p->arena, owner,
-				       rs_name_pascal(p->arena, f->name,
-						      p->lang == RS_LANG_GO)));
-		if (!name)
+		const char *name = claim(p, composed(p, owner, f->name), false);
+		const char **members = name ? enum_members(p, t, name) : NULL;
+		if (!members)
 			return RS_ENOMEM;
 		if (p->enum_count == p->enum_cap) {
 			size_t cap = p->enum_cap ? p->enum_cap * 2 : 32;
@@ -196,6 +276,7 @@ static int walk_type(rs_plan *p, const rs_type *t, const rs_field *f,
 		p->enums[p->enum_count++] = (rs_plan_enum){
 			.type = t,
 			.name = name,
+			.members = members,
 			.description = f->description,
 			.origin_event = from.event,
 			.origin_object = from.object,
@@ -207,9 +288,10 @@ static int walk_type(rs_plan *p, const rs_type *t, const rs_field *f,
 	const rs_object *o = t->object;
 	if (o->name) {
 		/* A named object: its own class, walked as its own origin. */
-		const char *name =
-			claim(p, rs_name_pascal(p->arena, o->name,
-						p->lang == RS_LANG_GO));
+		const char *name = claim(p,
+					 rs_name_pascal(p->arena, o->name,
+							p->lang == RS_LANG_GO),
+					 true);
 		int rc;
 		if (!name)
 			return RS_ENOMEM;
@@ -219,10 +301,7 @@ static int walk_type(rs_plan *p, const rs_type *t, const rs_field *f,
 		return walk_fields(p, o->fields, o->field_count, name,
 				   (origin){NULL, o});
 	}
-	const char *name =
-		claim(p, rs_name_nested(p->arena, owner,
-					rs_name_pascal(p->arena, f->name,
-						       p->lang == RS_LANG_GO)));
+	const char *name = claim(p, composed(p, owner, f->name), true);
 	int rc;
 	if (!name)
 		return RS_ENOMEM;
@@ -255,10 +334,12 @@ static int cmp_object_name(const void *a, const void *b)
 
 /* Names the langpack itself defines beside the generated types. */
 static const char *const reserved_go[] = {
-	"Environment", "Event", "Sender", NULL, /* NewEvent, NewSender */
+	"Environment", "Event", "Sender", "NewEvent", "NewSender", NULL,
 };
+/* __init__.py's and the modules' own names (imports, constants) */
 static const char *const reserved_python[] = {
-	"Event", "Result", "Sender", "Stats", "ValidationError", NULL,
+	"Any",	  "ENVIRONMENT", "EVENTS",	    "Enum", "Event", "Result",
+	"Sender", "Stats",	 "ValidationError", NULL,
 };
 static const char *const reserved_php[] = {
 	"Event", "Json", "Langpack", "ValidationException", NULL,
@@ -291,12 +372,6 @@ int rs_plan_build(rs_plan *p, const rs_registry *r, const char *env_name,
 	     *w; w++)
 		if (take(p, *w))
 			goto nomem;
-	for (const char *const *w = lang == RS_LANG_GO	     ? reserved_go
-				    : lang == RS_LANG_PYTHON ? reserved_python
-							     : reserved_php;
-	     *w; w++)
-		if (take(p, *w))
-			goto nomem;
 	/* Event class names first, so an object or enum never takes one. */
 	for (size_t i = 0; i < p->env->event_count; i++) {
 		const rs_event *ev = p->env->events[i];
@@ -305,12 +380,14 @@ int rs_plan_build(rs_plan *p, const rs_registry *r, const char *env_name,
 			rs_status st = rs_version_status(ev, v);
 			if (st == RS_STATUS_DECOMMISSIONED)
 				continue;
-			const char *name = claim(
-				p, rs_arena_printf(
-					   p->arena, "%sV%d",
-					   rs_name_pascal(p->arena, ev->name,
-							  go_initialisms),
-					   v->number));
+			const char *name =
+				claim(p,
+				      rs_arena_printf(
+					      p->arena, "%sV%d",
+					      rs_name_pascal(p->arena, ev->name,
+							     go_initialisms),
+					      v->number),
+				      true);
 			if (!name)
 				goto nomem;
 			p->versions[p->version_count++] = (rs_plan_version){

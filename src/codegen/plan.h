@@ -30,10 +30,13 @@ typedef struct rs_plan_object {
 	size_t seq;			/* discovery order */
 } rs_plan_object;
 
-/* An enum type, named after the field that declares it (PaymentV0Method). */
+/* An enum type, named after the field that declares it (PaymentV0Method),
+ * and the name of each value in the language: a Go constant
+ * (PaymentV0MethodCard), a Python member (CARD), a PHP case (Card). */
 typedef struct rs_plan_enum {
 	const rs_type *type;
 	const char *name;
+	const char **members; /* type->enum_count of them */
 	const char *description;
 	const rs_event *origin_event;
 	const rs_object *origin_object;

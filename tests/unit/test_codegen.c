@@ -60,7 +60,7 @@ static void test_go_langpack(void **state)
 	assert_non_null(mod);
 	assert_string_equal(mod->data,
 			    "module reestr.local/langpack/bo\n\ngo 1.22\n");
-	const rs_langpack_file *f = find(p, "event_clickstream_event.go");
+	const rs_langpack_file *f = find(p, "clickstream_event_event.go");
 	assert_non_null(f);
 	assert_non_null(strstr(
 		f->data, "func NewClickstreamEventV0() *ClickstreamEventV0"));
@@ -68,7 +68,7 @@ static void test_go_langpack(void **state)
 		strstr(f->data,
 		       "func (e *ClickstreamEventV0) SetUserAgent(v string)"));
 	/* the deprecated event says so, the Go way */
-	f = find(p, "event_legacy_item_favorite.go");
+	f = find(p, "legacy_item_favorite_event.go");
 	assert_non_null(f);
 	assert_non_null(strstr(
 		f->data, "// Deprecated: legacy_item_favorite is deprecated"));
@@ -83,9 +83,9 @@ static void test_go_langpack(void **state)
 static void test_only_the_environments_events(void **state)
 {
 	rs_langpack *p = generate("front", RS_LANG_GO);
-	assert_non_null(find(p, "event_item_click.go"));
-	assert_null(find(p, "event_clickstream_event.go"));
-	assert_null(find(p, "event_payment.go"));
+	assert_non_null(find(p, "item_click_event.go"));
+	assert_null(find(p, "clickstream_event_event.go"));
+	assert_null(find(p, "payment_event.go"));
 	rs_langpack_free(p);
 }
 

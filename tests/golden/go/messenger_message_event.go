@@ -34,13 +34,19 @@ func NewMessengerMessageV0() *MessengerMessageV0 {
 }
 
 // EventID returns the registry id of messenger_message, 400.
-func (*MessengerMessageV0) EventID() int64 { return 400 }
+func (*MessengerMessageV0) EventID() int64 {
+	return 400
+}
 
 // EventVersion returns the version of messenger_message, 0.
-func (*MessengerMessageV0) EventVersion() int { return 0 }
+func (*MessengerMessageV0) EventVersion() int {
+	return 0
+}
 
 // EventName returns the registry name of messenger_message, messenger_message.
-func (*MessengerMessageV0) EventName() string { return "messenger_message" }
+func (*MessengerMessageV0) EventName() string {
+	return "messenger_message"
+}
 
 // SetSender sets sender: Who wrote the message.
 func (e *MessengerMessageV0) SetSender(v *User) {
@@ -48,7 +54,9 @@ func (e *MessengerMessageV0) SetSender(v *User) {
 }
 
 // Sender returns sender.
-func (e *MessengerMessageV0) Sender() *User { return e.sender }
+func (e *MessengerMessageV0) Sender() *User {
+	return e.sender
+}
 
 // SetChatID sets chat_id: The conversation. (max_length 64)
 func (e *MessengerMessageV0) SetChatID(v string) {
@@ -57,7 +65,9 @@ func (e *MessengerMessageV0) SetChatID(v string) {
 }
 
 // ChatID returns chat_id.
-func (e *MessengerMessageV0) ChatID() string { return e.chatID }
+func (e *MessengerMessageV0) ChatID() string {
+	return e.chatID
+}
 
 // SetItemID sets item_id: The listing the chat is about. (min 1)
 func (e *MessengerMessageV0) SetItemID(v int64) {
@@ -66,10 +76,14 @@ func (e *MessengerMessageV0) SetItemID(v int64) {
 }
 
 // ItemID returns item_id, or the zero value when it is not set.
-func (e *MessengerMessageV0) ItemID() int64 { return e.itemID }
+func (e *MessengerMessageV0) ItemID() int64 {
+	return e.itemID
+}
 
 // HasItemID reports whether item_id is set; it is optional.
-func (e *MessengerMessageV0) HasItemID() bool { return e.hasItemID }
+func (e *MessengerMessageV0) HasItemID() bool {
+	return e.hasItemID
+}
 
 // SetLength sets length: Message length in characters. (min 0)
 func (e *MessengerMessageV0) SetLength(v int64) {
@@ -78,7 +92,9 @@ func (e *MessengerMessageV0) SetLength(v int64) {
 }
 
 // Length returns length.
-func (e *MessengerMessageV0) Length() int64 { return e.length }
+func (e *MessengerMessageV0) Length() int64 {
+	return e.length
+}
 
 // SetHasAttachments sets has_attachments: Whether photos or files were
 // attached.
@@ -88,7 +104,9 @@ func (e *MessengerMessageV0) SetHasAttachments(v bool) {
 }
 
 // HasAttachments returns has_attachments.
-func (e *MessengerMessageV0) HasAttachments() bool { return e.hasAttachments }
+func (e *MessengerMessageV0) HasAttachments() bool {
+	return e.hasAttachments
+}
 
 // Validate reports the first field that is missing or breaks a constraint of
 // the registry, as a *reestr.FieldError; the sender calls it before an event

@@ -34,14 +34,20 @@ func NewLegacyItemFavoriteV0() *LegacyItemFavoriteV0 {
 }
 
 // EventID returns the registry id of legacy_item_favorite, 202.
-func (*LegacyItemFavoriteV0) EventID() int64 { return 202 }
+func (*LegacyItemFavoriteV0) EventID() int64 {
+	return 202
+}
 
 // EventVersion returns the version of legacy_item_favorite, 0.
-func (*LegacyItemFavoriteV0) EventVersion() int { return 0 }
+func (*LegacyItemFavoriteV0) EventVersion() int {
+	return 0
+}
 
 // EventName returns the registry name of legacy_item_favorite,
 // legacy_item_favorite.
-func (*LegacyItemFavoriteV0) EventName() string { return "legacy_item_favorite" }
+func (*LegacyItemFavoriteV0) EventName() string {
+	return "legacy_item_favorite"
+}
 
 // SetUserID sets user_id: The user. (min 1)
 func (e *LegacyItemFavoriteV0) SetUserID(v int64) {
@@ -50,7 +56,9 @@ func (e *LegacyItemFavoriteV0) SetUserID(v int64) {
 }
 
 // UserID returns user_id.
-func (e *LegacyItemFavoriteV0) UserID() int64 { return e.userID }
+func (e *LegacyItemFavoriteV0) UserID() int64 {
+	return e.userID
+}
 
 // SetItemID sets item_id: The listing. (min 1)
 func (e *LegacyItemFavoriteV0) SetItemID(v int64) {
@@ -59,7 +67,9 @@ func (e *LegacyItemFavoriteV0) SetItemID(v int64) {
 }
 
 // ItemID returns item_id.
-func (e *LegacyItemFavoriteV0) ItemID() int64 { return e.itemID }
+func (e *LegacyItemFavoriteV0) ItemID() int64 {
+	return e.itemID
+}
 
 // Validate reports the first field that is missing or breaks a constraint of
 // the registry, as a *reestr.FieldError; the sender calls it before an event

@@ -30,7 +30,9 @@ func (o *Location) SetPoint(v *Geo) {
 }
 
 // Point returns point.
-func (o *Location) Point() *Geo { return o.point }
+func (o *Location) Point() *Geo {
+	return o.point
+}
 
 // SetCityID sets city_id: Our city directory id. (min 1)
 func (o *Location) SetCityID(v int64) {
@@ -39,10 +41,14 @@ func (o *Location) SetCityID(v int64) {
 }
 
 // CityID returns city_id, or the zero value when it is not set.
-func (o *Location) CityID() int64 { return o.cityID }
+func (o *Location) CityID() int64 {
+	return o.cityID
+}
 
 // HasCityID reports whether city_id is set; it is optional.
-func (o *Location) HasCityID() bool { return o.hasCityID }
+func (o *Location) HasCityID() bool {
+	return o.hasCityID
+}
 
 // SetSource sets source: How the location was found.
 func (o *Location) SetSource(v LocationSource) {
@@ -51,7 +57,9 @@ func (o *Location) SetSource(v LocationSource) {
 }
 
 // Source returns source.
-func (o *Location) Source() LocationSource { return o.source }
+func (o *Location) Source() LocationSource {
+	return o.source
+}
 
 func (o *Location) validate(ev string, ver int, path string) error {
 	if o.point == nil {

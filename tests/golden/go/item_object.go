@@ -29,7 +29,9 @@ func (o *Item) SetID(v int64) {
 }
 
 // ID returns id.
-func (o *Item) ID() int64 { return o.id }
+func (o *Item) ID() int64 {
+	return o.id
+}
 
 // SetCategoryID sets category_id: Leaf category of the listing. (min 1)
 func (o *Item) SetCategoryID(v int64) {
@@ -38,7 +40,9 @@ func (o *Item) SetCategoryID(v int64) {
 }
 
 // CategoryID returns category_id.
-func (o *Item) CategoryID() int64 { return o.categoryID }
+func (o *Item) CategoryID() int64 {
+	return o.categoryID
+}
 
 // SetPrice sets price: Asking price; absent for "price on request".
 func (o *Item) SetPrice(v *Money) {
@@ -46,10 +50,14 @@ func (o *Item) SetPrice(v *Money) {
 }
 
 // Price returns price, or nil when it is not set.
-func (o *Item) Price() *Money { return o.price }
+func (o *Item) Price() *Money {
+	return o.price
+}
 
 // HasPrice reports whether price is set; it is optional.
-func (o *Item) HasPrice() bool { return o.price != nil }
+func (o *Item) HasPrice() bool {
+	return o.price != nil
+}
 
 func (o *Item) validate(ev string, ver int, path string) error {
 	if !o.hasID {

@@ -36,7 +36,9 @@ func (o *Money) SetAmountMinor(v int64) {
 }
 
 // AmountMinor returns amount_minor.
-func (o *Money) AmountMinor() int64 { return o.amountMinor }
+func (o *Money) AmountMinor() int64 {
+	return o.amountMinor
+}
 
 // SetCurrency sets currency: ISO 4217 currency code. (pattern [A-Z]{3})
 func (o *Money) SetCurrency(v string) {
@@ -45,7 +47,9 @@ func (o *Money) SetCurrency(v string) {
 }
 
 // Currency returns currency.
-func (o *Money) Currency() string { return o.currency }
+func (o *Money) Currency() string {
+	return o.currency
+}
 
 func (o *Money) validate(ev string, ver int, path string) error {
 	if !o.hasAmountMinor {

@@ -29,7 +29,9 @@ func (o *Geo) SetLatitude(v float64) {
 }
 
 // Latitude returns latitude.
-func (o *Geo) Latitude() float64 { return o.latitude }
+func (o *Geo) Latitude() float64 {
+	return o.latitude
+}
 
 // SetLongitude sets longitude: Degrees east of Greenwich. (min -180, max 180)
 func (o *Geo) SetLongitude(v float64) {
@@ -38,7 +40,9 @@ func (o *Geo) SetLongitude(v float64) {
 }
 
 // Longitude returns longitude.
-func (o *Geo) Longitude() float64 { return o.longitude }
+func (o *Geo) Longitude() float64 {
+	return o.longitude
+}
 
 func (o *Geo) validate(ev string, ver int, path string) error {
 	if !o.hasLatitude {

@@ -35,13 +35,19 @@ func NewAdAuctionV0() *AdAuctionV0 {
 }
 
 // EventID returns the registry id of ad_auction, 600.
-func (*AdAuctionV0) EventID() int64 { return 600 }
+func (*AdAuctionV0) EventID() int64 {
+	return 600
+}
 
 // EventVersion returns the version of ad_auction, 0.
-func (*AdAuctionV0) EventVersion() int { return 0 }
+func (*AdAuctionV0) EventVersion() int {
+	return 0
+}
 
 // EventName returns the registry name of ad_auction, ad_auction.
-func (*AdAuctionV0) EventName() string { return "ad_auction" }
+func (*AdAuctionV0) EventName() string {
+	return "ad_auction"
+}
 
 // SetAuctionID sets auction_id: Unique id of the auction. (max_length 64)
 func (e *AdAuctionV0) SetAuctionID(v string) {
@@ -50,7 +56,9 @@ func (e *AdAuctionV0) SetAuctionID(v string) {
 }
 
 // AuctionID returns auction_id.
-func (e *AdAuctionV0) AuctionID() string { return e.auctionID }
+func (e *AdAuctionV0) AuctionID() string {
+	return e.auctionID
+}
 
 // SetSlot sets slot: The page slot auctioned.
 func (e *AdAuctionV0) SetSlot(v AdAuctionV0Slot) {
@@ -59,7 +67,9 @@ func (e *AdAuctionV0) SetSlot(v AdAuctionV0Slot) {
 }
 
 // Slot returns slot.
-func (e *AdAuctionV0) Slot() AdAuctionV0Slot { return e.slot }
+func (e *AdAuctionV0) Slot() AdAuctionV0Slot {
+	return e.slot
+}
 
 // SetBids sets bids: Number of bids received. (min 0)
 func (e *AdAuctionV0) SetBids(v int64) {
@@ -68,7 +78,9 @@ func (e *AdAuctionV0) SetBids(v int64) {
 }
 
 // Bids returns bids.
-func (e *AdAuctionV0) Bids() int64 { return e.bids }
+func (e *AdAuctionV0) Bids() int64 {
+	return e.bids
+}
 
 // SetWinningPrice sets winning_price: The clearing price; absent when no bid
 // won.
@@ -77,10 +89,14 @@ func (e *AdAuctionV0) SetWinningPrice(v *Money) {
 }
 
 // WinningPrice returns winning_price, or nil when it is not set.
-func (e *AdAuctionV0) WinningPrice() *Money { return e.winningPrice }
+func (e *AdAuctionV0) WinningPrice() *Money {
+	return e.winningPrice
+}
 
 // HasWinningPrice reports whether winning_price is set; it is optional.
-func (e *AdAuctionV0) HasWinningPrice() bool { return e.winningPrice != nil }
+func (e *AdAuctionV0) HasWinningPrice() bool {
+	return e.winningPrice != nil
+}
 
 // SetDurationMs sets duration_ms: How long the auction took. (min 0)
 func (e *AdAuctionV0) SetDurationMs(v float64) {
@@ -89,7 +105,9 @@ func (e *AdAuctionV0) SetDurationMs(v float64) {
 }
 
 // DurationMs returns duration_ms.
-func (e *AdAuctionV0) DurationMs() float64 { return e.durationMs }
+func (e *AdAuctionV0) DurationMs() float64 {
+	return e.durationMs
+}
 
 // Validate reports the first field that is missing or breaks a constraint of
 // the registry, as a *reestr.FieldError; the sender calls it before an event

@@ -30,7 +30,9 @@ func (o *Device) SetPlatform(v DevicePlatform) {
 }
 
 // Platform returns platform.
-func (o *Device) Platform() DevicePlatform { return o.platform }
+func (o *Device) Platform() DevicePlatform {
+	return o.platform
+}
 
 // SetIP sets ip: Client IP address (v4 or v6). (max_length 45; personal data)
 func (o *Device) SetIP(v string) {
@@ -39,10 +41,14 @@ func (o *Device) SetIP(v string) {
 }
 
 // IP returns ip, or the zero value when it is not set.
-func (o *Device) IP() string { return o.ip }
+func (o *Device) IP() string {
+	return o.ip
+}
 
 // HasIP reports whether ip is set; it is optional.
-func (o *Device) HasIP() bool { return o.hasIP }
+func (o *Device) HasIP() bool {
+	return o.hasIP
+}
 
 func (o *Device) validate(ev string, ver int, path string) error {
 	if !o.hasPlatform {

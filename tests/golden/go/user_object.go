@@ -29,7 +29,9 @@ func (o *User) SetID(v int64) {
 }
 
 // ID returns id.
-func (o *User) ID() int64 { return o.id }
+func (o *User) ID() int64 {
+	return o.id
+}
 
 // SetEmail sets email: The user's email address, when known. (max_length 254;
 // personal data)
@@ -39,10 +41,14 @@ func (o *User) SetEmail(v string) {
 }
 
 // Email returns email, or the zero value when it is not set.
-func (o *User) Email() string { return o.email }
+func (o *User) Email() string {
+	return o.email
+}
 
 // HasEmail reports whether email is set; it is optional.
-func (o *User) HasEmail() bool { return o.hasEmail }
+func (o *User) HasEmail() bool {
+	return o.hasEmail
+}
 
 func (o *User) validate(ev string, ver int, path string) error {
 	if !o.hasID {

@@ -44,13 +44,19 @@ func NewPaymentV0() *PaymentV0 {
 }
 
 // EventID returns the registry id of payment, 300.
-func (*PaymentV0) EventID() int64 { return 300 }
+func (*PaymentV0) EventID() int64 {
+	return 300
+}
 
 // EventVersion returns the version of payment, 0.
-func (*PaymentV0) EventVersion() int { return 0 }
+func (*PaymentV0) EventVersion() int {
+	return 0
+}
 
 // EventName returns the registry name of payment, payment.
-func (*PaymentV0) EventName() string { return "payment" }
+func (*PaymentV0) EventName() string {
+	return "payment"
+}
 
 // SetUser sets user: The payer.
 func (e *PaymentV0) SetUser(v *User) {
@@ -58,7 +64,9 @@ func (e *PaymentV0) SetUser(v *User) {
 }
 
 // User returns user.
-func (e *PaymentV0) User() *User { return e.user }
+func (e *PaymentV0) User() *User {
+	return e.user
+}
 
 // SetPaymentID sets payment_id: Our payment id. (max_length 64, pattern
 // [a-z0-9-]+)
@@ -68,7 +76,9 @@ func (e *PaymentV0) SetPaymentID(v string) {
 }
 
 // PaymentID returns payment_id.
-func (e *PaymentV0) PaymentID() string { return e.paymentID }
+func (e *PaymentV0) PaymentID() string {
+	return e.paymentID
+}
 
 // SetAmount sets amount: The amount charged.
 func (e *PaymentV0) SetAmount(v *Money) {
@@ -76,7 +86,9 @@ func (e *PaymentV0) SetAmount(v *Money) {
 }
 
 // Amount returns amount.
-func (e *PaymentV0) Amount() *Money { return e.amount }
+func (e *PaymentV0) Amount() *Money {
+	return e.amount
+}
 
 // SetMethod sets method: How the user paid.
 func (e *PaymentV0) SetMethod(v PaymentV0Method) {
@@ -85,7 +97,9 @@ func (e *PaymentV0) SetMethod(v PaymentV0Method) {
 }
 
 // Method returns method.
-func (e *PaymentV0) Method() PaymentV0Method { return e.method }
+func (e *PaymentV0) Method() PaymentV0Method {
+	return e.method
+}
 
 // SetStatus sets status: The final state.
 func (e *PaymentV0) SetStatus(v PaymentV0Status) {
@@ -94,7 +108,9 @@ func (e *PaymentV0) SetStatus(v PaymentV0Status) {
 }
 
 // Status returns status.
-func (e *PaymentV0) Status() PaymentV0Status { return e.status }
+func (e *PaymentV0) Status() PaymentV0Status {
+	return e.status
+}
 
 // SetFailureReason sets failure_reason: The provider's reason, when the payment
 // failed. (max_length 256)
@@ -104,10 +120,14 @@ func (e *PaymentV0) SetFailureReason(v string) {
 }
 
 // FailureReason returns failure_reason, or the zero value when it is not set.
-func (e *PaymentV0) FailureReason() string { return e.failureReason }
+func (e *PaymentV0) FailureReason() string {
+	return e.failureReason
+}
 
 // HasFailureReason reports whether failure_reason is set; it is optional.
-func (e *PaymentV0) HasFailureReason() bool { return e.hasFailureReason }
+func (e *PaymentV0) HasFailureReason() bool {
+	return e.hasFailureReason
+}
 
 // SetItems sets items: Ids of the listings paid for. (min 1, max_items 100)
 func (e *PaymentV0) SetItems(v []int64) {
@@ -115,7 +135,9 @@ func (e *PaymentV0) SetItems(v []int64) {
 }
 
 // Items returns items.
-func (e *PaymentV0) Items() []int64 { return e.items }
+func (e *PaymentV0) Items() []int64 {
+	return e.items
+}
 
 // SetPaidAt sets paid_at: When the provider confirmed the final state.
 func (e *PaymentV0) SetPaidAt(v time.Time) {
@@ -124,7 +146,9 @@ func (e *PaymentV0) SetPaidAt(v time.Time) {
 }
 
 // PaidAt returns paid_at.
-func (e *PaymentV0) PaidAt() time.Time { return e.paidAt }
+func (e *PaymentV0) PaidAt() time.Time {
+	return e.paidAt
+}
 
 // Validate reports the first field that is missing or breaks a constraint of
 // the registry, as a *reestr.FieldError; the sender calls it before an event

@@ -30,13 +30,19 @@ func NewItemClickV0() *ItemClickV0 {
 }
 
 // EventID returns the registry id of item_click, 200.
-func (*ItemClickV0) EventID() int64 { return 200 }
+func (*ItemClickV0) EventID() int64 {
+	return 200
+}
 
 // EventVersion returns the version of item_click, 0.
-func (*ItemClickV0) EventVersion() int { return 0 }
+func (*ItemClickV0) EventVersion() int {
+	return 0
+}
 
 // EventName returns the registry name of item_click, item_click.
-func (*ItemClickV0) EventName() string { return "item_click" }
+func (*ItemClickV0) EventName() string {
+	return "item_click"
+}
 
 // SetUser sets user: Absent for anonymous visitors.
 func (e *ItemClickV0) SetUser(v *User) {
@@ -44,10 +50,14 @@ func (e *ItemClickV0) SetUser(v *User) {
 }
 
 // User returns user, or nil when it is not set.
-func (e *ItemClickV0) User() *User { return e.user }
+func (e *ItemClickV0) User() *User {
+	return e.user
+}
 
 // HasUser reports whether user is set; it is optional.
-func (e *ItemClickV0) HasUser() bool { return e.user != nil }
+func (e *ItemClickV0) HasUser() bool {
+	return e.user != nil
+}
 
 // SetItemID sets item_id: The clicked listing. (min 1)
 func (e *ItemClickV0) SetItemID(v int64) {
@@ -56,7 +66,9 @@ func (e *ItemClickV0) SetItemID(v int64) {
 }
 
 // ItemID returns item_id.
-func (e *ItemClickV0) ItemID() int64 { return e.itemID }
+func (e *ItemClickV0) ItemID() int64 {
+	return e.itemID
+}
 
 // SetPosition sets position: Zero-based position of the card in the list. (min
 // 0)
@@ -66,7 +78,9 @@ func (e *ItemClickV0) SetPosition(v int64) {
 }
 
 // Position returns position.
-func (e *ItemClickV0) Position() int64 { return e.position }
+func (e *ItemClickV0) Position() int64 {
+	return e.position
+}
 
 // Validate reports the first field that is missing or breaks a constraint of
 // the registry, as a *reestr.FieldError; the sender calls it before an event
@@ -135,13 +149,19 @@ func NewItemClickV1() *ItemClickV1 {
 }
 
 // EventID returns the registry id of item_click, 200.
-func (*ItemClickV1) EventID() int64 { return 200 }
+func (*ItemClickV1) EventID() int64 {
+	return 200
+}
 
 // EventVersion returns the version of item_click, 1.
-func (*ItemClickV1) EventVersion() int { return 1 }
+func (*ItemClickV1) EventVersion() int {
+	return 1
+}
 
 // EventName returns the registry name of item_click, item_click.
-func (*ItemClickV1) EventName() string { return "item_click" }
+func (*ItemClickV1) EventName() string {
+	return "item_click"
+}
 
 // SetUser sets user: Absent for anonymous visitors.
 func (e *ItemClickV1) SetUser(v *User) {
@@ -149,10 +169,14 @@ func (e *ItemClickV1) SetUser(v *User) {
 }
 
 // User returns user, or nil when it is not set.
-func (e *ItemClickV1) User() *User { return e.user }
+func (e *ItemClickV1) User() *User {
+	return e.user
+}
 
 // HasUser reports whether user is set; it is optional.
-func (e *ItemClickV1) HasUser() bool { return e.user != nil }
+func (e *ItemClickV1) HasUser() bool {
+	return e.user != nil
+}
 
 // SetItem sets item: The clicked listing.
 func (e *ItemClickV1) SetItem(v *Item) {
@@ -160,7 +184,9 @@ func (e *ItemClickV1) SetItem(v *Item) {
 }
 
 // Item returns item.
-func (e *ItemClickV1) Item() *Item { return e.item }
+func (e *ItemClickV1) Item() *Item {
+	return e.item
+}
 
 // SetPosition sets position: Zero-based position of the card in the list. (min
 // 0)
@@ -170,7 +196,9 @@ func (e *ItemClickV1) SetPosition(v int64) {
 }
 
 // Position returns position.
-func (e *ItemClickV1) Position() int64 { return e.position }
+func (e *ItemClickV1) Position() int64 {
+	return e.position
+}
 
 // SetList sets list: The list the card was shown in.
 func (e *ItemClickV1) SetList(v ItemClickV1List) {
@@ -179,7 +207,9 @@ func (e *ItemClickV1) SetList(v ItemClickV1List) {
 }
 
 // List returns list.
-func (e *ItemClickV1) List() ItemClickV1List { return e.list }
+func (e *ItemClickV1) List() ItemClickV1List {
+	return e.list
+}
 
 // SetDevice sets device: The client device.
 func (e *ItemClickV1) SetDevice(v *Device) {
@@ -187,7 +217,9 @@ func (e *ItemClickV1) SetDevice(v *Device) {
 }
 
 // Device returns device.
-func (e *ItemClickV1) Device() *Device { return e.device }
+func (e *ItemClickV1) Device() *Device {
+	return e.device
+}
 
 // Validate reports the first field that is missing or breaks a constraint of
 // the registry, as a *reestr.FieldError; the sender calls it before an event

@@ -35,13 +35,19 @@ func NewSearchQueryV0() *SearchQueryV0 {
 }
 
 // EventID returns the registry id of search_query, 500.
-func (*SearchQueryV0) EventID() int64 { return 500 }
+func (*SearchQueryV0) EventID() int64 {
+	return 500
+}
 
 // EventVersion returns the version of search_query, 0.
-func (*SearchQueryV0) EventVersion() int { return 0 }
+func (*SearchQueryV0) EventVersion() int {
+	return 0
+}
 
 // EventName returns the registry name of search_query, search_query.
-func (*SearchQueryV0) EventName() string { return "search_query" }
+func (*SearchQueryV0) EventName() string {
+	return "search_query"
+}
 
 // SetUser sets user: Absent for anonymous visitors.
 func (e *SearchQueryV0) SetUser(v *User) {
@@ -49,10 +55,14 @@ func (e *SearchQueryV0) SetUser(v *User) {
 }
 
 // User returns user, or nil when it is not set.
-func (e *SearchQueryV0) User() *User { return e.user }
+func (e *SearchQueryV0) User() *User {
+	return e.user
+}
 
 // HasUser reports whether user is set; it is optional.
-func (e *SearchQueryV0) HasUser() bool { return e.user != nil }
+func (e *SearchQueryV0) HasUser() bool {
+	return e.user != nil
+}
 
 // SetQuery sets query: The text the user searched for, normalised. (max_length
 // 512)
@@ -62,7 +72,9 @@ func (e *SearchQueryV0) SetQuery(v string) {
 }
 
 // Query returns query.
-func (e *SearchQueryV0) Query() string { return e.query }
+func (e *SearchQueryV0) Query() string {
+	return e.query
+}
 
 // SetCategoryID sets category_id: The category filter, if any. (min 1)
 func (e *SearchQueryV0) SetCategoryID(v int64) {
@@ -71,10 +83,14 @@ func (e *SearchQueryV0) SetCategoryID(v int64) {
 }
 
 // CategoryID returns category_id, or the zero value when it is not set.
-func (e *SearchQueryV0) CategoryID() int64 { return e.categoryID }
+func (e *SearchQueryV0) CategoryID() int64 {
+	return e.categoryID
+}
 
 // HasCategoryID reports whether category_id is set; it is optional.
-func (e *SearchQueryV0) HasCategoryID() bool { return e.hasCategoryID }
+func (e *SearchQueryV0) HasCategoryID() bool {
+	return e.hasCategoryID
+}
 
 // SetResults sets results: Number of results found. (min 0)
 func (e *SearchQueryV0) SetResults(v int64) {
@@ -83,7 +99,9 @@ func (e *SearchQueryV0) SetResults(v int64) {
 }
 
 // Results returns results.
-func (e *SearchQueryV0) Results() int64 { return e.results }
+func (e *SearchQueryV0) Results() int64 {
+	return e.results
+}
 
 // SetPage sets page: One-based page number. (min 1)
 func (e *SearchQueryV0) SetPage(v int64) {
@@ -92,7 +110,9 @@ func (e *SearchQueryV0) SetPage(v int64) {
 }
 
 // Page returns page.
-func (e *SearchQueryV0) Page() int64 { return e.page }
+func (e *SearchQueryV0) Page() int64 {
+	return e.page
+}
 
 // SetFilters sets filters: Filters applied besides the category. (max_items 50)
 func (e *SearchQueryV0) SetFilters(v []*SearchQueryV0Filters) {
@@ -100,10 +120,14 @@ func (e *SearchQueryV0) SetFilters(v []*SearchQueryV0Filters) {
 }
 
 // Filters returns filters, or nil when it is not set.
-func (e *SearchQueryV0) Filters() []*SearchQueryV0Filters { return e.filters }
+func (e *SearchQueryV0) Filters() []*SearchQueryV0Filters {
+	return e.filters
+}
 
 // HasFilters reports whether filters is set; it is optional.
-func (e *SearchQueryV0) HasFilters() bool { return e.filters != nil }
+func (e *SearchQueryV0) HasFilters() bool {
+	return e.filters != nil
+}
 
 // Validate reports the first field that is missing or breaks a constraint of
 // the registry, as a *reestr.FieldError; the sender calls it before an event
@@ -213,7 +237,9 @@ func (o *SearchQueryV0Filters) SetName(v string) {
 }
 
 // Name returns name.
-func (o *SearchQueryV0Filters) Name() string { return o.name }
+func (o *SearchQueryV0Filters) Name() string {
+	return o.name
+}
 
 // SetValue sets value: Its value as typed or chosen. (max_length 256)
 func (o *SearchQueryV0Filters) SetValue(v string) {
@@ -222,7 +248,9 @@ func (o *SearchQueryV0Filters) SetValue(v string) {
 }
 
 // Value returns value.
-func (o *SearchQueryV0Filters) Value() string { return o.value }
+func (o *SearchQueryV0Filters) Value() string {
+	return o.value
+}
 
 func (o *SearchQueryV0Filters) validate(ev string, ver int, path string) error {
 	if !o.hasName {

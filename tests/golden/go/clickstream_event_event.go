@@ -30,13 +30,19 @@ func NewClickstreamEventV0() *ClickstreamEventV0 {
 }
 
 // EventID returns the registry id of clickstream_event, 100.
-func (*ClickstreamEventV0) EventID() int64 { return 100 }
+func (*ClickstreamEventV0) EventID() int64 {
+	return 100
+}
 
 // EventVersion returns the version of clickstream_event, 0.
-func (*ClickstreamEventV0) EventVersion() int { return 0 }
+func (*ClickstreamEventV0) EventVersion() int {
+	return 0
+}
 
 // EventName returns the registry name of clickstream_event, clickstream_event.
-func (*ClickstreamEventV0) EventName() string { return "clickstream_event" }
+func (*ClickstreamEventV0) EventName() string {
+	return "clickstream_event"
+}
 
 // SetUser sets user: Who acted.
 func (e *ClickstreamEventV0) SetUser(v *User) {
@@ -44,7 +50,9 @@ func (e *ClickstreamEventV0) SetUser(v *User) {
 }
 
 // User returns user.
-func (e *ClickstreamEventV0) User() *User { return e.user }
+func (e *ClickstreamEventV0) User() *User {
+	return e.user
+}
 
 // SetGeo sets geo: Where the user was.
 func (e *ClickstreamEventV0) SetGeo(v *Geo) {
@@ -52,7 +60,9 @@ func (e *ClickstreamEventV0) SetGeo(v *Geo) {
 }
 
 // Geo returns geo.
-func (e *ClickstreamEventV0) Geo() *Geo { return e.geo }
+func (e *ClickstreamEventV0) Geo() *Geo {
+	return e.geo
+}
 
 // SetUserAgent sets user_agent: The client's User-Agent header. (max_length
 // 512)
@@ -62,7 +72,9 @@ func (e *ClickstreamEventV0) SetUserAgent(v string) {
 }
 
 // UserAgent returns user_agent.
-func (e *ClickstreamEventV0) UserAgent() string { return e.userAgent }
+func (e *ClickstreamEventV0) UserAgent() string {
+	return e.userAgent
+}
 
 // Validate reports the first field that is missing or breaks a constraint of
 // the registry, as a *reestr.FieldError; the sender calls it before an event

@@ -30,13 +30,19 @@ func NewItemViewV0() *ItemViewV0 {
 }
 
 // EventID returns the registry id of item_view, 201.
-func (*ItemViewV0) EventID() int64 { return 201 }
+func (*ItemViewV0) EventID() int64 {
+	return 201
+}
 
 // EventVersion returns the version of item_view, 0.
-func (*ItemViewV0) EventVersion() int { return 0 }
+func (*ItemViewV0) EventVersion() int {
+	return 0
+}
 
 // EventName returns the registry name of item_view, item_view.
-func (*ItemViewV0) EventName() string { return "item_view" }
+func (*ItemViewV0) EventName() string {
+	return "item_view"
+}
 
 // SetUser sets user: Absent for anonymous visitors.
 func (e *ItemViewV0) SetUser(v *User) {
@@ -44,10 +50,14 @@ func (e *ItemViewV0) SetUser(v *User) {
 }
 
 // User returns user, or nil when it is not set.
-func (e *ItemViewV0) User() *User { return e.user }
+func (e *ItemViewV0) User() *User {
+	return e.user
+}
 
 // HasUser reports whether user is set; it is optional.
-func (e *ItemViewV0) HasUser() bool { return e.user != nil }
+func (e *ItemViewV0) HasUser() bool {
+	return e.user != nil
+}
 
 // SetItem sets item: The listing shown.
 func (e *ItemViewV0) SetItem(v *Item) {
@@ -55,7 +65,9 @@ func (e *ItemViewV0) SetItem(v *Item) {
 }
 
 // Item returns item.
-func (e *ItemViewV0) Item() *Item { return e.item }
+func (e *ItemViewV0) Item() *Item {
+	return e.item
+}
 
 // SetLocation sets location: Where the viewer was.
 func (e *ItemViewV0) SetLocation(v *Location) {
@@ -63,10 +75,14 @@ func (e *ItemViewV0) SetLocation(v *Location) {
 }
 
 // Location returns location, or nil when it is not set.
-func (e *ItemViewV0) Location() *Location { return e.location }
+func (e *ItemViewV0) Location() *Location {
+	return e.location
+}
 
 // HasLocation reports whether location is set; it is optional.
-func (e *ItemViewV0) HasLocation() bool { return e.location != nil }
+func (e *ItemViewV0) HasLocation() bool {
+	return e.location != nil
+}
 
 // SetReferrer sets referrer: The page the user came from. (max_length 2048)
 func (e *ItemViewV0) SetReferrer(v string) {
@@ -75,10 +91,14 @@ func (e *ItemViewV0) SetReferrer(v string) {
 }
 
 // Referrer returns referrer, or the zero value when it is not set.
-func (e *ItemViewV0) Referrer() string { return e.referrer }
+func (e *ItemViewV0) Referrer() string {
+	return e.referrer
+}
 
 // HasReferrer reports whether referrer is set; it is optional.
-func (e *ItemViewV0) HasReferrer() bool { return e.hasReferrer }
+func (e *ItemViewV0) HasReferrer() bool {
+	return e.hasReferrer
+}
 
 // Validate reports the first field that is missing or breaks a constraint of
 // the registry, as a *reestr.FieldError; the sender calls it before an event
