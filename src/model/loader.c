@@ -951,6 +951,22 @@ typedef struct column {
  * check missed still ends). */
 enum { COLUMN_DEPTH_MAX = 256 };
 
+/* dst = a, sep, b (sep only when a is not empty), cut to size - 1 bytes. */
+static void join_cut(char *dst, size_t size, const char *a, const char *sep,
+		     const char *b)
+{
+	const char *parts[3] = {a, *a ? sep : "", b};
+	size_t used = 0;
+	for (size_t i = 0; i < 3; i++) {
+		size_t n = strlen(parts[i]);
+		if (n > size - 1 - used)
+			n = size - 1 - used;
+		memcpy(dst + used, parts[i], n);
+		used += n;
+	}
+	dst[used] = '\0';
+}
+
 static void collect_columns(const rs_field *fields, size_t n,
 			    const char *prefix, const char *path, column **cols,
 			    size_t *ncols, size_t *cap, bool *oom, size_t depth)
@@ -960,10 +976,10 @@ static void collect_columns(const rs_field *fields, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		const rs_field *f = &fields[i];
 		column c;
-		snprintf(c.name, sizeof c.name, "%s%s%s", prefix,
-			 *prefix ? "_" : "", f->name);
-		snprintf(c.path, sizeof c.path, "%s%s%s", path,
-			 *path ? "." : "", f->name);
+		/* A name past 512 bytes is cut: views that wide are refused
+		 * anyway (check_columns), and cut names still compare. */
+		join_cut(c.name, sizeof c.name, prefix, "_", f->name);
+		join_cut(c.path, sizeof c.path, path, ".", f->name);
 		if (f->type.kind == RS_TYPE_OBJECT && f->type.object) {
 			collect_columns(f->type.object->fields,
 					f->type.object->field_count, c.name,
