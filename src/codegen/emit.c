@@ -145,3 +145,38 @@ char *rs_emit_escape(rs_arena *a, const char *s, const char *special)
 	rs_buf_free(&b);
 	return out;
 }
+
+const char *rs_emit_names_unique(const rs_emit_names *l, rs_arena *a,
+				 const char *name)
+{
+	for (size_t i = 0; name && i < l->count;)
+		if (!strcmp(l->names[i], name)) {
+			name = rs_arena_printf(a, "%s_", name);
+			i = 0;
+		} else {
+			i++;
+		}
+	return name;
+}
+
+int rs_emit_names_add(rs_emit_names *l, rs_arena *a, const char *name,
+		      const char *value)
+{
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		const char **n = rs_arena_calloc(a, cap, sizeof *n);
+		const char **v = rs_arena_calloc(a, cap, sizeof *v);
+		if (!n || !v)
+			return -1;
+		if (l->count) {
+			memcpy(n, l->names, l->count * sizeof *n);
+			memcpy(v, l->values, l->count * sizeof *v);
+		}
+		l->names = n;
+		l->values = v;
+		l->cap = cap;
+	}
+	l->names[l->count] = name;
+	l->values[l->count++] = value;
+	return 0;
+}

@@ -38,4 +38,20 @@ int rs_emit_finish(rs_emit *e, char **text, size_t *len);
  * literals; control characters as \n, \t or \xNN. Lives in the arena. */
 char *rs_emit_escape(rs_arena *a, const char *s, const char *special);
 
+/* Generated names with a value each (a file's pattern variables and their
+ * literals), in arena memory. */
+typedef struct rs_emit_names {
+	const char **names, **values;
+	size_t count, cap;
+} rs_emit_names;
+
+/* name, or name with "_" appended until the list does not hold it: two
+ * registry paths can spell alike (objects ab_v0 with field c_d, ab_v0_c with
+ * field d). NULL when out of memory. */
+const char *rs_emit_names_unique(const rs_emit_names *l, rs_arena *a,
+				 const char *name);
+/* Appends name = value. Returns 0, or -1 when out of memory. */
+int rs_emit_names_add(rs_emit_names *l, rs_arena *a, const char *name,
+		      const char *value);
+
 #endif

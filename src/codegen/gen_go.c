@@ -20,39 +20,10 @@ typedef struct go_ctx {
 	bool need_time, need_math, need_regexp, need_strconv, need_utf8;
 	const char *owner; /* the class being printed */
 	/* package-level pattern variables of the current file */
-	const char **pattern_names, **pattern_values;
-	size_t pattern_count, pattern_cap;
+	rs_emit_names patterns;
 	/* and of every file: one package, one namespace */
-	const char **package_patterns;
-	size_t package_pattern_count, package_pattern_cap;
+	rs_emit_names package_patterns;
 } go_ctx;
-
-/* var, or var with "_" added until no file of the package has it: the
- * objects ab_v0 (field c_d) and ab_v0_c (field d) spell alike. */
-static char *go_pattern_unique(go_ctx *g, char *var)
-{
-	for (size_t i = 0; i < g->package_pattern_count;)
-		if (!strcmp(g->package_patterns[i], var)) {
-			var = rs_arena_printf(g->a, "%s_", var);
-			i = 0;
-		} else {
-			i++;
-		}
-	if (g->package_pattern_count == g->package_pattern_cap) {
-		size_t cap = g->package_pattern_cap ? 2 * g->package_pattern_cap
-						    : 64;
-		const char **n = rs_arena_calloc(g->a, cap, sizeof *n);
-		if (!n)
-			return var;
-		if (g->package_pattern_count)
-			memcpy(n, g->package_patterns,
-			       g->package_pattern_count * sizeof *n);
-		g->package_patterns = n;
-		g->package_pattern_cap = cap;
-	}
-	g->package_patterns[g->package_pattern_count++] = var;
-	return var;
-}
 
 /* Go keywords: unexported struct fields named after a registry field may
  * not be one. */
@@ -265,28 +236,17 @@ static const char *go_pattern_var(go_ctx *g, const rs_field *f,
 	char *var = rs_arena_printf(g->a, "%s%sPattern", g->owner,
 				    rs_name_pascal(g->a, f->name, true));
 	var[0] = (char)(var[0] | 0x20);
-	var = go_pattern_unique(g, var);
-	if (g->pattern_count == g->pattern_cap) {
-		size_t cap = g->pattern_cap ? 2 * g->pattern_cap : 16;
-		const char **n = rs_arena_calloc(g->a, cap, sizeof *n);
-		const char **v = rs_arena_calloc(g->a, cap, sizeof *v);
-		if (!n || !v) {
-			g->body.failed = true;
-			return var;
-		}
-		if (g->pattern_count) {
-			memcpy(n, g->pattern_names,
-			       g->pattern_count * sizeof *n);
-			memcpy(v, g->pattern_values,
-			       g->pattern_count * sizeof *v);
-		}
-		g->pattern_names = n;
-		g->pattern_values = v;
-		g->pattern_cap = cap;
+	/* unique in the package: every file shares its namespace */
+	const char *name =
+		rs_emit_names_unique(&g->package_patterns, g->a, var);
+	if (!name ||
+	    rs_emit_names_add(&g->package_patterns, g->a, name, NULL) < 0 ||
+	    rs_emit_names_add(&g->patterns, g->a, name,
+			      go_quote(g, c->spelled)) < 0) {
+		g->body.failed = true;
+		return var;
 	}
-	g->pattern_names[g->pattern_count] = var;
-	g->pattern_values[g->pattern_count++] = go_quote(g, c->spelled);
-	return var;
+	return name;
 }
 
 /* Spells checks cs of value v (a Go expression) at path (a Go string
@@ -846,7 +806,7 @@ static void go_reset_file(go_ctx *g)
 	rs_emit_init(&g->body, "\t");
 	g->need_time = g->need_math = g->need_regexp = false;
 	g->need_strconv = g->need_utf8 = false;
-	g->pattern_count = 0;
+	g->patterns.count = 0;
 }
 
 /* Prints the file header, imports and pattern variables, then the body. */
@@ -876,18 +836,18 @@ static int go_finish_file(go_ctx *g, rs_langpack *out, const char *path)
 	rs_emit_line(&f, "\"%s/reestr\"", g->module);
 	rs_emit_out(&f);
 	rs_emit_line(&f, ")");
-	if (g->pattern_count) {
+	if (g->patterns.count) {
 		rs_emit_blank(&f);
 		rs_emit_line(&f, "var (");
 		rs_emit_in(&f);
 		size_t width = 0;
-		for (size_t i = 0; i < g->pattern_count; i++)
-			if (strlen(g->pattern_names[i]) > width)
-				width = strlen(g->pattern_names[i]);
-		for (size_t i = 0; i < g->pattern_count; i++)
+		for (size_t i = 0; i < g->patterns.count; i++)
+			if (strlen(g->patterns.names[i]) > width)
+				width = strlen(g->patterns.names[i]);
+		for (size_t i = 0; i < g->patterns.count; i++)
 			rs_emit_line(&f, "%-*s = regexp.MustCompile(%s)",
-				     (int)width, g->pattern_names[i],
-				     g->pattern_values[i]);
+				     (int)width, g->patterns.names[i],
+				     g->patterns.values[i]);
 		rs_emit_out(&f);
 		rs_emit_line(&f, ")");
 	}

@@ -23,8 +23,7 @@ typedef struct py_ctx {
 		enc_time;
 	const char **imported; /* named object classes events.py imports */
 	size_t imported_count, imported_cap;
-	const char **pattern_names, **pattern_values;
-	size_t pattern_count, pattern_cap;
+	rs_emit_names patterns;
 	bool need_kind, need_surrogate, need_time_range;
 } py_ctx;
 
@@ -356,36 +355,14 @@ static const char *py_pattern_var(py_ctx *g, const rs_field *f,
 	const char *var = rs_arena_printf(g->a, "_%s_%s_PATTERN",
 					  py_upper_snake(g, g->owner),
 					  rs_name_upper(g->a, f->name));
-	/* the objects ab_v0 (field c_d) and ab_v0_c (field d) spell alike:
-	 * the second would replace the first */
-	for (size_t i = 0; i < g->pattern_count;)
-		if (!strcmp(g->pattern_names[i], var)) {
-			var = rs_arena_printf(g->a, "%s_", var);
-			i = 0;
-		} else {
-			i++;
-		}
-	if (g->pattern_count == g->pattern_cap) {
-		size_t cap = g->pattern_cap ? 2 * g->pattern_cap : 16;
-		const char **n = rs_arena_calloc(g->a, cap, sizeof *n);
-		const char **v = rs_arena_calloc(g->a, cap, sizeof *v);
-		if (!n || !v) {
-			g->body.failed = true;
-			return var;
-		}
-		if (g->pattern_count) {
-			memcpy(n, g->pattern_names,
-			       g->pattern_count * sizeof *n);
-			memcpy(v, g->pattern_values,
-			       g->pattern_count * sizeof *v);
-		}
-		g->pattern_names = n;
-		g->pattern_values = v;
-		g->pattern_cap = cap;
+	/* unique in the module: a second one would replace the first */
+	const char *name = rs_emit_names_unique(&g->patterns, g->a, var);
+	if (!name || rs_emit_names_add(&g->patterns, g->a, name,
+				       py_quote(g, c->spelled)) < 0) {
+		g->body.failed = true;
+		return var;
 	}
-	g->pattern_names[g->pattern_count] = var;
-	g->pattern_values[g->pattern_count++] = py_quote(g, c->spelled);
-	return var;
+	return name;
 }
 
 /* Spells checks cs of value v at path (Python expressions). Python's
@@ -872,7 +849,7 @@ static void py_reset(py_ctx *g, bool in_events)
 	g->need_is_int = g->need_is_float = false;
 	g->need_kind = g->need_surrogate = g->need_time_range = false;
 	g->imported_count = 0;
-	g->pattern_count = 0;
+	g->patterns.count = 0;
 }
 
 /* Code points in s[0, n): pycodestyle counts characters, not bytes. */
@@ -1232,12 +1209,12 @@ static int py_finish(py_ctx *g, rs_langpack *out, const char *path,
 			rs_emit_line(&f, "    %s,", names[i]);
 		rs_emit_line(&f, ")");
 	}
-	if (g->pattern_count || g->need_surrogate)
+	if (g->patterns.count || g->need_surrogate)
 		rs_emit_blank(&f);
-	if (g->pattern_count) {
-		for (size_t i = 0; i < g->pattern_count; i++) {
-			const char *n = g->pattern_names[i];
-			const char *v = g->pattern_values[i];
+	if (g->patterns.count) {
+		for (size_t i = 0; i < g->patterns.count; i++) {
+			const char *n = g->patterns.names[i];
+			const char *v = g->patterns.values[i];
 			if (strlen(n) + strlen(v) + 15 <= 79) {
 				rs_emit_line(&f, "%s = re.compile(%s)", n, v);
 				continue;
@@ -1254,7 +1231,7 @@ static int py_finish(py_ctx *g, rs_langpack *out, const char *path,
 			&f,
 			"_SURROGATE = re.compile(\"[\\\\ud800-\\\\udfff]\")");
 	if (g->need_time_range) {
-		if (!g->pattern_count && !g->need_surrogate)
+		if (!g->patterns.count && !g->need_surrogate)
 			rs_emit_blank(&f);
 		rs_emit_line(&f, "_TIME_MIN = datetime(1, 1, 1, "
 				 "tzinfo=timezone.utc)");
