@@ -20,6 +20,10 @@ typedef struct rs_sink_event {
 	const char *source;
 	const char *fields; /* canonical JSON object, fields_len bytes */
 	size_t fields_len;
+	/* When the collector received it, in microseconds since the epoch;
+	 * 0 means the batch's received_at_us. A loader's batch mixes events
+	 * received at different times. */
+	int64_t received_at_us;
 } rs_sink_event;
 
 typedef struct rs_sink_failed {
@@ -33,6 +37,7 @@ typedef struct rs_sink_failed {
 	size_t payload_len;
 	size_t payload_total_len;   /* the whole payload's length */
 	const char *payload_sha256; /* hex SHA-256 of the whole payload */
+	int64_t received_at_us;	    /* as in rs_sink_event */
 } rs_sink_failed;
 
 typedef enum rs_sink_outcome {

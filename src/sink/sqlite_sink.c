@@ -334,15 +334,33 @@ static void hour_of(int64_t us, char out[RS_TIME_TEXT_SIZE])
 	memcpy(out + 13, ":00:00Z", 8); /* "YYYY-MM-DDTHH" + ":00:00Z" */
 }
 
+/* Sets received and hour to the texts of us, unless they already hold
+ * those of *current (a collector's batch has one received time; a loader's
+ * changes it now and then). */
+static void received_time_of(int64_t us, int64_t *current,
+			     char received[RS_TIME_TEXT_SIZE],
+			     char hour[RS_TIME_TEXT_SIZE])
+{
+	if (us == *current)
+		return;
+	*current = us;
+	rs_time_format(us, received);
+	hour_of(us, hour);
+}
+
 /* Stores one batch inside the writer's open transaction. */
 static int store_batch(sqlite_sink *s, rs_sink_batch *b)
 {
 	char received[RS_TIME_TEXT_SIZE], hour[RS_TIME_TEXT_SIZE];
-	rs_time_format(b->received_at_us, received);
-	hour_of(b->received_at_us, hour);
+	int64_t received_us = b->received_at_us;
+	rs_time_format(received_us, received);
+	hour_of(received_us, hour);
 	sqlite3_stmt *st = s->ins_event;
 	for (size_t i = 0; i < b->event_count; i++) {
 		const rs_sink_event *e = &b->events[i];
+		received_time_of(e->received_at_us ? e->received_at_us
+						   : b->received_at_us,
+				 &received_us, received, hour);
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, e->uuid, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, e->event_id);
@@ -369,6 +387,9 @@ static int store_batch(sqlite_sink *s, rs_sink_batch *b)
 	st = s->ins_failed;
 	for (size_t i = 0; i < b->failed_count; i++) {
 		const rs_sink_failed *f = &b->failed[i];
+		received_time_of(f->received_at_us ? f->received_at_us
+						   : b->received_at_us,
+				 &received_us, received, hour);
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, received, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, f->reason, -1, SQLITE_STATIC);

@@ -12,4 +12,10 @@
 int rs_canonical_event_write(rs_buf *out, const rs_checked_event *ev,
 			     const char *fields, size_t fields_len);
 
+/* The same from its parts (the Kafka sink writes a stored event again). */
+int rs_canonical_envelope_write(rs_buf *out, int64_t event_id, int version,
+				const char *uuid, const char *time,
+				const char *environment, const char *source,
+				const char *fields, size_t fields_len);
+
 #endif

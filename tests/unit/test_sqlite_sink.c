@@ -55,8 +55,8 @@ static char *sql(const char *q)
 
 static rs_sink_event event(const char *uuid, const char *time)
 {
-	return (rs_sink_event){uuid, time,	1,	     0,
-			       "bo", "svc-one", "{\"a\":1}", 7};
+	return (rs_sink_event){uuid,	  time,	       1, 0, "bo",
+			       "svc-one", "{\"a\":1}", 7, 0};
 }
 
 static int write_events(rs_sink *s, rs_sink_event *ev, size_t n,
@@ -109,9 +109,9 @@ static void test_failed_events_and_stats(void **state)
 	assert_int_equal(rs_sqlite_sink_open(dir, NULL, NULL, &s), 0);
 	rs_sink_event ev[] = {event(UA, T1), event(UA, T1)};
 	rs_sink_failed failed[] = {
-		{1, 0, "svc-one", "fields.a: missing", "{\"x\": 1}", 8, 8,
-		 NULL},
-		{-1, -1, NULL, "event_id: missing", "{}", 2, 2, NULL},
+		{1, 0, "svc-one", "fields.a: missing", "{\"x\": 1}", 8, 8, NULL,
+		 0},
+		{-1, -1, NULL, "event_id: missing", "{}", 2, 2, NULL, 0},
 	};
 	rs_sink_outcome out[2];
 	rs_sink_batch b = {1795600800000000LL, ev, 2, failed, 2, out};
@@ -149,7 +149,8 @@ static void test_failed_payload_length_and_hash(void **state)
 	rs_sink_failed failed[] = {
 		{1, 0, "svc-one", "too long", "{\"x\":", 5, 70000,
 		 "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f0"
-		 "0a08"},
+		 "0a08",
+		 0},
 	};
 	rs_sink_batch b = {1795600800000000LL, NULL, 0, failed, 1, NULL};
 	assert_int_equal(rs_sink_write(s, &b), 0);
@@ -200,7 +201,8 @@ static void test_migrates_a_version_1_store(void **state)
 		{-1, -1, NULL, "new", "{}", 2, 2,
 		 "44136fa355b3678a1146ad16f7e8"
 		 "649e94fb4fc21fe77e8310c060f"
-		 "61caaff8a"},
+		 "61caaff8a",
+		 0},
 	};
 	rs_sink_batch b = {1795600800000000LL, NULL, 0, failed, 1, NULL};
 	assert_int_equal(rs_sink_write(s, &b), 0);
@@ -325,6 +327,7 @@ static void test_typed_views(void **state)
 			    "svc-one",
 			    "{\"user\":{\"id\":5},\"tags\":[\"x\",\"y\"],"
 			    "\"place\":{\"lat\":1.5},\"flag\":true}",
+			    0,
 			    0};
 	ev.fields_len = strlen(ev.fields);
 	rs_sink_outcome out;
