@@ -182,12 +182,12 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	(void)reason;
 }
 
-/* librdkafka's own log: warnings and worse, except connection failures
+/* librdkafka's own log: errors and worse, except connection failures
  * (the admin thread reports reachability once per change). */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac,
 		   const char *buf)
 {
-	if (level <= LOG_WARNING && strcmp(fac, "FAIL") && strcmp(fac, "ERROR"))
+	if (level <= LOG_ERR && strcmp(fac, "FAIL") && strcmp(fac, "ERROR"))
 		fprintf(stderr, "reestr: kafka sink: librdkafka %s: %s\n", fac,
 			buf);
 	(void)rk;
@@ -958,6 +958,7 @@ static int make_conf(kafka_sink *s, const rs_kafka_config *cfg)
 		{"compression.type", "lz4"},
 		{"queue.buffering.max.messages", "2000000"},
 		{"socket.nagle.disable", "true"},
+		{"reconnect.backoff.max.ms", "1000"},
 		{"client.id", "reestr-serve"},
 	};
 	s->conf = rd_kafka_conf_new();
