@@ -222,6 +222,10 @@ def test_unsafe_existing_topic_refuses_start(shared_cluster, tmp_path, rf,
             timeout=60)
     assert r.returncode == 1, r.stderr
     assert f"topic {p}.failed: {words}" in r.stderr
+    # refused before it created anything
+    assert "created topic" not in r.stderr
+    assert tool("describe-topic", b, f"{p}.events.bo",
+                check=False).returncode != 0
 
 
 @pytest.mark.parametrize("args, words", [
