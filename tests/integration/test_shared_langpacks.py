@@ -237,3 +237,21 @@ def test_langpacks_file_in_a_missing_folder_is_named(tmp_path):
         timeout=60)
     assert out.returncode == 1
     assert str(missing) in out.stderr, out.stderr
+
+
+def test_the_shared_file_needs_no_data_folder_lock(tmp_path, checkouts):
+    # A keeps its langpacks in its own data folder, which it has locked;
+    # B, with a data folder of its own, shares that file all the same
+    a = Collector(tmp_path, "a", checkouts[0], None)
+    a.langpacks = a.data / "langpacks.db"
+    a.data.mkdir()  # B may open the file before A has made its folder
+    b = Collector(tmp_path, "b", checkouts[1], a.langpacks)
+    try:
+        start_together(a, b)
+        assert (a.data / ".lock").exists() and (b.data / ".lock").exists()
+        assert a.new_versions() + b.new_versions() == len(LANGS) * len(ENVS)
+        assert_same(a, b)
+    finally:
+        a.stop()
+        b.stop()
+    assert not (b.data / "langpacks.db").exists()
