@@ -60,8 +60,11 @@ events:
           lines:
             type: array
             max_items: 5
-            items: {type: object, fields: {sku: {type: string, max_length: 9}, qty: int}}
-          tags: {type: array, items: string, max_items: 5, max_length: 10, required: false}
+            items:
+              type: object
+              fields: {sku: {type: string, max_length: 9}, qty: int}
+          tags: {type: array, items: string, max_items: 5, max_length: 10,
+                 required: false}
           discount: {type: float, required: false}
           gift: {type: bool, required: false}
   ping:
