@@ -153,8 +153,8 @@ def test_events_reach_their_topics_with_key_value_and_headers(
         shared_cluster, collectors):
     b, p = shared_cluster.brokers, prefix()
     c = collectors(b, "--kafka-topic-prefix", p)
-    assert re.search(rf"sink kafka \(brokers {re.escape(b)}, topics {p}\.events",
-                     c.log.read_text())
+    assert re.search(rf"sink kafka \(brokers {re.escape(b)}, "
+                     rf"topics {p}\.events", c.log.read_text())
     bo, front = clickstream(), item_click()
     bad = clickstream()
     bad["fields"]["user"]["id"] = "x"
