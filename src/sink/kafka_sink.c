@@ -951,6 +951,19 @@ static void kafka_free(rs_sink *base)
 	free(s);
 }
 
+int rs_kafka_sink_test_fatal(rs_sink *sink)
+{
+	kafka_sink *s = (kafka_sink *)sink;
+	pthread_rwlock_rdlock(&s->lock);
+	rd_kafka_resp_err_t err = rd_kafka_test_fatal_error(
+		s->prod.rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+		"fabricated by a test");
+	pthread_rwlock_unlock(&s->lock);
+	if (err)
+		return rs_error_set(RS_ERR, "%s", rd_kafka_err2str(err));
+	return 0;
+}
+
 static const rs_sink_ops kafka_ops = {
 	.name = "kafka",
 	.write = kafka_write,

@@ -340,3 +340,25 @@ def test_kafka_unavailable_at_start_and_during_a_run(tmp_path, collectors):
             {late.accepted["uuid"]}
     finally:
         cl.cmd("down", check=False, timeout=120)
+
+
+def test_fatal_producer_error_replaces_the_producer(shared_cluster):
+    """A fabricated fatal (idempotence) error: writes fail, never succeed,
+    until the poll thread has put a new producer in place; then they
+    succeed again, and the topic holds exactly the writes that returned
+    0 (tests/tools/kafka_sink_fatal.c drives the sink in-process)."""
+    b, p = shared_cluster.brokers, prefix()
+    r = run(REESTR.parent / "kafka_sink_fatal", b, p, EXAMPLES, check=False,
+            timeout=90)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "fatal producer error (test_fatal_error: fabricated by a " \
+        "test)" in r.stderr
+    assert "new producer in place" in r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "before ok"
+    writes = [x for x in lines if x.startswith("write ")]
+    assert writes[-1].endswith(": ok")
+    assert all(": failed: " in x for x in writes[:-1])
+    stored = {x.split()[1] for x in lines if x.startswith("stored ")}
+    assert len(stored) == 2
+    assert {m["key"] for m in dump(b, f"{p}.events.bo")} == stored
