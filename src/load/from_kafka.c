@@ -12,11 +12,9 @@
 
 #include "base/buf.h"
 #include "base/grow.h"
-#include "base/limits.h"
 #include "base/timefmt.h"
 #include "load/load.h"
 #include "load/loader.h"
-#include "packages/archive.h"
 #include "reestr/error.h"
 #include "sink/kafka_message.h"
 #include "sink/kafka_properties.h"
@@ -241,50 +239,18 @@ static int to_message(rd_kafka_message_t *m, rs_arena *a, rs_kafka_message *out)
 	return 0;
 }
 
-/* A message that does not decode is stored as a failed event whose
- * reason names it; its failure id is made from topic, partition and
- * offset, so that reading it again gives the same id. */
-static int add_undecodable(consumer *c, rd_kafka_message_t *m,
-			   const char *topic, const char *error)
-{
-	rs_arena *a = rs_loader_arena(c->l);
-	char where[400];
-	int wn = snprintf(where, sizeof where, "%s[%" PRId32 "]@%" PRId64,
-			  topic, m->partition, m->offset);
-	char *reason = rs_arena_printf(a, "kafka message %s: %s", where, error);
-	char *sha = rs_arena_alloc(a, 65);
-	char *id = rs_arena_alloc(a, RS_UUID_TEXT_SIZE);
-	size_t keep = m->len < RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES
-			      ? m->len
-			      : RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES;
-	char *payload = rs_arena_strndup(a, m->payload ? m->payload : "",
-					 m->payload ? keep : 0);
-	if (!reason || !sha || !id || !payload)
-		return rs_error_set(RS_ENOMEM, "out of memory");
-	rs_sha256(m->payload ? m->payload : "", m->payload ? m->len : 0, sha,
-		  NULL);
-	rs_load_failure_id(where, (size_t)wn, id);
-	rd_kafka_timestamp_type_t tst;
-	int64_t ts_ms = rd_kafka_message_timestamp(m, &tst);
-	rs_sink_failed f = {
-		.event_id = -1,
-		.version = -1,
-		.reason = reason,
-		.payload = payload,
-		.payload_len = m->payload ? keep : 0,
-		.payload_total_len = m->len,
-		.payload_sha256 = sha,
-		.received_at_us = ts_ms > 0 ? ts_ms * 1000 : rs_time_now_us(),
-		.failure_id = id,
-	};
-	return rs_loader_add_failed(c->l, &f);
-}
-
 /* Decodes one message into the batch in hand. */
 static int add_message(consumer *c, rd_kafka_message_t *m)
 {
 	rs_arena *a = rs_loader_arena(c->l);
 	const char *topic = rd_kafka_topic_name(m->rkt);
+	/* names the message in a failure's reason, and makes its failure id:
+	 * reading it again gives the same id */
+	char *where =
+		rs_arena_printf(a, "kafka message %s[%" PRId32 "]@%" PRId64,
+				topic, m->partition, m->offset);
+	if (!where)
+		return rs_error_set(RS_ENOMEM, "out of memory");
 	rs_kafka_message msg;
 	int rc = to_message(m, a, &msg);
 	if (rc == RS_ENOMEM)
@@ -309,11 +275,15 @@ static int add_message(consumer *c, rd_kafka_message_t *m)
 					  "environment '%s'",
 					  ev.environment, env);
 		if (rc == 0)
-			return rs_loader_add_event(c->l, &ev);
+			return rs_loader_add_event(c->l, &ev, where);
 	}
 	if (rc == RS_ENOMEM)
 		return rc;
-	return add_undecodable(c, m, topic, rs_error_last());
+	rd_kafka_timestamp_type_t tst;
+	int64_t ts_ms = rd_kafka_message_timestamp(m, &tst);
+	return rs_loader_add_unstorable(c->l, where, rs_error_last(),
+					m->payload, m->len, -1, -1, NULL,
+					ts_ms > 0 ? ts_ms * 1000 : 0);
 }
 
 static void note_offset(consumer *c, const char *topic, int32_t partition,

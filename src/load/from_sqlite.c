@@ -77,9 +77,16 @@ static int read_events(sqlite3 *db, const char *store, rs_loader *l,
 			break;
 		}
 		const char *rt = (const char *)sqlite3_column_text(st, 5);
+		char *where = rs_arena_printf(
+			a, "%s: events rowid %" PRId64 " (%s %s)", store, rowid,
+			ev.time, ev.uuid);
+		if (!where) {
+			rc = rs_error_set(RS_ENOMEM, "out of memory");
+			break;
+		}
 		if ((rc = received_us(store, "events", rowid, rt,
 				      &ev.received_at_us)) < 0 ||
-		    (rc = rs_loader_add_event(l, &ev)) < 0)
+		    (rc = rs_loader_add_event(l, &ev, where)) < 0)
 			break;
 		*last = rowid;
 		(*n)++;

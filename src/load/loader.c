@@ -1,5 +1,7 @@
 #include "load/loader.h"
 
+#include "base/buf.h"
+
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -8,10 +10,15 @@
 #include <time.h>
 
 #include "base/grow.h"
+#include "base/limits.h"
 #include "base/timefmt.h"
+#include "json/json.h"
+#include "packages/archive.h"
 #include "reestr/diag.h"
 #include "reestr/error.h"
 #include "sink/sqlite_sink.h"
+#include "validate/canonical.h"
+#include "validate/validate.h"
 
 /* the pause after a write that failed, doubled up to RS_LOAD_RETRY_MAX_MS */
 #define RETRY_FIRST_MS 500u
@@ -24,7 +31,10 @@ struct rs_loader {
 	rs_sink *sink;
 	rs_arena *arena;
 	rs_sink_event *events;
-	size_t event_count, event_cap;
+	const char **wheres; /* beside events */
+	size_t event_count, event_cap, where_cap;
+	rs_arena *scratch; /* one event's check */
+	rs_buf envelope, canonical, reason;
 	rs_sink_failed *failed;
 	size_t failed_count, failed_cap;
 	rs_sink_outcome *outcomes;
@@ -113,7 +123,8 @@ int rs_loader_new(const rs_load_options *o, rs_loader **out)
 	l->last_summary_ms = rs_load_now_ms();
 	int rc;
 	l->arena = rs_arena_new(1u << 20);
-	if (!l->arena) {
+	l->scratch = rs_arena_new(64u << 10);
+	if (!l->arena || !l->scratch) {
 		rc = rs_error_set(RS_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -135,6 +146,11 @@ void rs_loader_free(rs_loader *l)
 	rs_sink_free(l->sink);
 	rs_registry_free(l->reg);
 	rs_arena_free(l->arena);
+	rs_arena_free(l->scratch);
+	rs_buf_free(&l->envelope);
+	rs_buf_free(&l->canonical);
+	rs_buf_free(&l->reason);
+	free(l->wheres);
 	free(l->events);
 	free(l->failed);
 	free(l->outcomes);
@@ -146,12 +162,124 @@ rs_arena *rs_loader_arena(rs_loader *l)
 	return l->arena;
 }
 
-int rs_loader_add_event(rs_loader *l, const rs_sink_event *ev)
+int rs_loader_add_event(rs_loader *l, const rs_sink_event *ev,
+			const char *where)
 {
 	if (rs_grow(&l->events, &l->event_cap, l->event_count + 1,
-		    sizeof *l->events, 1024) < 0)
+		    sizeof *l->events, 1024) < 0 ||
+	    rs_grow(&l->wheres, &l->where_cap, l->event_count + 1,
+		    sizeof *l->wheres, 1024) < 0)
 		return rs_error_set(RS_ENOMEM, "out of memory");
+	l->wheres[l->event_count] = where;
 	l->events[l->event_count++] = *ev;
+	return 0;
+}
+
+int rs_loader_add_unstorable(rs_loader *l, const char *where, const char *why,
+			     const char *payload, size_t payload_len,
+			     int64_t event_id, int version, const char *source,
+			     int64_t received_at_us)
+{
+	rs_arena *a = l->arena;
+	size_t keep = payload_len < RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES
+			      ? payload_len
+			      : RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES;
+	char *reason = rs_arena_printf(a, "%s: %s", where, why);
+	char *sha = rs_arena_alloc(a, 65);
+	char *id = rs_arena_alloc(a, RS_UUID_TEXT_SIZE);
+	char *cut =
+		rs_arena_strndup(a, payload ? payload : "", payload ? keep : 0);
+	if (!reason || !sha || !id || !cut)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	rs_sha256(payload ? payload : "", payload ? payload_len : 0, sha, NULL);
+	rs_load_failure_id(where, strlen(where), id);
+	rs_sink_failed f = {
+		.event_id = event_id,
+		.version = version,
+		.source = source,
+		.reason = reason,
+		.payload = cut,
+		.payload_len = payload ? keep : 0,
+		.payload_total_len = payload ? payload_len : 0,
+		.payload_sha256 = sha,
+		.received_at_us =
+			received_at_us > 0 ? received_at_us : rs_time_now_us(),
+		.failure_id = id,
+	};
+	return rs_loader_add_failed(l, &f);
+}
+
+static int reload_registry(rs_loader *l);
+
+/* Checks one event against its version as the collector did: 0, RS_EINVAL
+ * with the reason in l->reason, or RS_ENOMEM. */
+static int check_event(rs_loader *l, const rs_sink_event *ev)
+{
+	rs_arena_reset(l->scratch);
+	rs_buf_reset(&l->envelope);
+	rs_buf_reset(&l->canonical);
+	rs_buf_reset(&l->reason);
+	if (rs_canonical_envelope_write(&l->envelope, ev->event_id, ev->version,
+					ev->uuid, ev->time, ev->environment,
+					ev->source, ev->fields,
+					ev->fields_len) < 0)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	rs_json_limits limits = {.max_depth = 512,
+				 .max_string = l->envelope.len + 1};
+	const rs_json *root;
+	rs_json_error jerr;
+	int rc = rs_json_parse(l->scratch, l->envelope.data, l->envelope.len,
+			       &limits, &root, &jerr);
+	if (rc == RS_ENOMEM)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	if (rc < 0) {
+		rs_buf_printf(&l->reason, "fields: not JSON: %s", jerr.message);
+		return RS_EINVAL;
+	}
+	rs_checked_event ce;
+	rc = rs_validate_event(l->reg, root, &l->canonical, &ce, &l->reason);
+	if (rc == RS_ENOMEM)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	return rc < 0 ? RS_EINVAL : 0;
+}
+
+/* Moves every event that does not pass its version's check to the failed
+ * events of the batch. The registry is read again once first: the
+ * collector may have checked it against a newer one. */
+static int check_events(rs_loader *l)
+{
+	bool reloaded = false;
+	for (size_t i = 0; i < l->event_count;) {
+		int rc = check_event(l, &l->events[i]);
+		if (rc == RS_ENOMEM)
+			return rc;
+		if (rc == 0) {
+			i++;
+			continue;
+		}
+		if (!reloaded) {
+			reloaded = true;
+			if (reload_registry(l) == 0)
+				continue; /* check it again */
+			fprintf(stderr,
+				"reestr load: reading registry %s again: %s\n",
+				l->o->registry_dir, rs_error_last());
+		}
+		const rs_sink_event *ev = &l->events[i];
+		const char *why =
+			l->reason.data ? l->reason.data : "does not pass";
+		fprintf(stderr,
+			"reestr load: %s: %s (stored as a failed event)\n",
+			l->wheres[i], why);
+		if (rs_loader_add_unstorable(
+			    l, l->wheres[i], why, l->envelope.data,
+			    l->envelope.len, ev->event_id, ev->version,
+			    ev->source, ev->received_at_us) < 0)
+			return RS_ENOMEM;
+		l->events[i] = l->events[l->event_count - 1];
+		l->wheres[i] = l->wheres[l->event_count - 1];
+		l->event_count--;
+	}
 	return 0;
 }
 
@@ -269,6 +397,8 @@ int rs_loader_flush(rs_loader *l, unsigned max_tries)
 			return rs_error_set(RS_ERR,
 					    "stopped before the batch could "
 					    "be written");
+		if (attempt == 1 && check_events(l) < 0)
+			return RS_ENOMEM;
 		rs_sink_batch b = {
 			.received_at_us = rs_time_now_us(),
 			.events = l->events,
