@@ -249,6 +249,7 @@ static int check_event(rs_loader *l, const rs_sink_event *ev)
 static int check_events(rs_loader *l)
 {
 	bool reloaded = false;
+	size_t moved = 0;
 	for (size_t i = 0; i < l->event_count;) {
 		int rc = check_event(l, &l->events[i]);
 		if (rc == RS_ENOMEM)
@@ -268,9 +269,11 @@ static int check_events(rs_loader *l)
 		const rs_sink_event *ev = &l->events[i];
 		const char *why =
 			l->reason.data ? l->reason.data : "does not pass";
-		fprintf(stderr,
-			"reestr load: %s: %s (stored as a failed event)\n",
-			l->wheres[i], why);
+		if (moved++ == 0)
+			fprintf(stderr,
+				"reestr load: %s: %s (stored as a failed "
+				"event)\n",
+				l->wheres[i], why);
 		if (rs_loader_add_unstorable(
 			    l, l->wheres[i], why, l->envelope.data,
 			    l->envelope.len, ev->event_id, ev->version,
@@ -280,6 +283,11 @@ static int check_events(rs_loader *l)
 		l->wheres[i] = l->wheres[l->event_count - 1];
 		l->event_count--;
 	}
+	if (moved > 1)
+		fprintf(stderr,
+			"reestr load: %zu events of the batch did not pass "
+			"their version's check: stored as failed events\n",
+			moved);
 	return 0;
 }
 
