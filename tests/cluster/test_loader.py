@@ -9,6 +9,7 @@ second copy. Every test uses its own topic prefix and consumer group."""
 
 import json
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -217,3 +218,77 @@ def test_move_sqlite_store_onto_clickhouse(shared_cluster, tmp_path):
     assert (int(ev[0]["n"]), int(ev[0]["d"])) == (300, 300)
     f = ch_query(c, db, "SELECT count() AS n FROM failed_events FINAL")
     assert int(f[0]["n"]) == 5
+
+
+def test_sigterm_writes_the_batch_in_hand(shared_cluster, tmp_path):
+    c = shared_cluster
+    prefix, data = fresh("ls"), tmp_path / "store"
+    topics(c, prefix)
+    log = tmp_path / "loader.log"
+    # a batch is written at 100,000 rows or after 10 minutes: only the stop
+    # writes this one
+    p = subprocess.Popen(
+        [str(a) for a in load_args(c, prefix, "g", "--to", "sqlite",
+                                   "--data", data, "--batch-ms", "600000",
+                                   "--batch-rows", "100000")],
+        stderr=open(log, "w"))
+    try:
+        produce("events", c.brokers, prefix, "bo", 0, 200)
+        deadline = time.monotonic() + 30
+        while "assigned 4 partitions" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        time.sleep(3)  # read into the batch in hand, not written
+        assert query(data, "SELECT count(*) AS n FROM events") == [{"n": 0}]
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert query(data, "SELECT count(*) AS n FROM events") == [{"n": 200}]
+    # and its offsets were committed: nothing is read again
+    r = run(*load_args(c, prefix, "g", "--to", "sqlite", "--data", data,
+                       "--until-caught-up"), timeout=60)
+    assert "stored 0, duplicate 0, failed 0, batches 0" in r.stderr
+
+
+def test_version_missing_from_registry_waits(shared_cluster, tmp_path):
+    """An event of a version the loader's registry lacks holds the batch
+    (nothing committed past it) until the registry folder has it."""
+    c = shared_cluster
+    prefix, data = fresh("lv"), tmp_path / "store"
+    registry = tmp_path / "registry"
+    shutil.copytree(REGISTRY, registry)
+    topics(c, prefix)
+    produce("events", c.brokers, prefix, "bo", 0, 5)
+    produce("events", c.brokers, prefix, "bo", 5, 1, 201, 1)
+    log = tmp_path / "loader.log"
+    args = [str(a) for a in load_args(c, prefix, "g", "--to", "sqlite",
+                                      "--data", data, "--batch-ms", "100")]
+    args[args.index("--registry") + 1] = str(registry)
+    p = subprocess.Popen(args, stderr=open(log, "w"))
+    try:
+        deadline = time.monotonic() + 30
+        while "is not in registry" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        assert not (data / "reestr.db").exists() or query(
+            data, "SELECT count(*) AS n FROM events") == [{"n": 0}]
+        with open(registry / "events" / "item_view.yaml", "a") as f:
+            f.write("      - version: 1\n        fields:\n          item:\n"
+                    "            type: item\n"
+                    "            description: The listing shown.\n")
+        deadline = time.monotonic() + 30
+        while "version 1: found" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        deadline = time.monotonic() + 10
+        while query(data, "SELECT count(*) AS n FROM events")[0]["n"] < 6:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert query(data, "SELECT count(*) AS n FROM item_view_v1") == [{"n": 1}]
