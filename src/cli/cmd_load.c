@@ -74,8 +74,9 @@ static void usage(FILE *out)
 		"assigned\n"
 		"  -h, --help                 show this help\n"
 		"\n"
-		"Logs a summary (stored, duplicate, failed, batches, lag) "
-		"every %u s on stderr.\nStops on SIGINT or SIGTERM: writes "
+		"Logs a summary (stored, duplicate, failed, batches, in hand, "
+		"lag) every %u s on stderr.\nStops on SIGINT or SIGTERM: "
+		"writes "
 		"the batch in hand, commits its offsets,\nexits 0 (1 when "
 		"the store did not take it: it is read again next time).\n",
 		RS_KAFKA_DEFAULT_TOPIC_PREFIX, RS_LOAD_DEFAULT_GROUP,

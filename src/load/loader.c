@@ -464,6 +464,7 @@ void rs_loader_summary(rs_loader *l, int64_t lag, bool force)
 		snprintf(lag_text, sizeof lag_text, ", lag %" PRId64, lag);
 	fprintf(stderr,
 		"reestr load: stored %" PRIu64 ", duplicate %" PRIu64
-		", failed %" PRIu64 ", batches %" PRIu64 "%s\n",
-		l->stored, l->duplicate, l->failures, l->batches, lag_text);
+		", failed %" PRIu64 ", batches %" PRIu64 ", in hand %zu%s\n",
+		l->stored, l->duplicate, l->failures, l->batches,
+		rs_loader_rows(l), lag_text);
 }
