@@ -453,6 +453,11 @@ int rs_loader_flush(rs_loader *l, unsigned max_tries)
 	return 0;
 }
 
+bool rs_loader_summary_due(const rs_loader *l)
+{
+	return rs_load_now_ms() - l->last_summary_ms >= RS_LOAD_SUMMARY_MS;
+}
+
 void rs_loader_summary(rs_loader *l, int64_t lag, bool force)
 {
 	int64_t now = rs_load_now_ms();

@@ -51,6 +51,8 @@ void rs_loader_drop(rs_loader *l);
  * RS_LOAD_SUMMARY_MS passed since the last line, or when force is set.
  * lag < 0: unknown (not printed). */
 void rs_loader_summary(rs_loader *l, int64_t lag, bool force);
+/* Whether the next summary line is due (its lag may cost a look-up). */
+bool rs_loader_summary_due(const rs_loader *l);
 
 /* A failure id made from name (a UUID version 8 from its SHA-256): the
  * same name gives the same id, so a store that keys failures by it
