@@ -25,6 +25,9 @@
 #define WATERMARK_TIMEOUT_MS 10000
 /* librdkafka looks for new topics matching the subscription this often */
 #define METADATA_REFRESH_MS "5000"
+/* --until-caught-up with no partition: how long the assignment must stay
+ * empty */
+#define EMPTY_ASSIGNMENT_SETTLE_MS 5000
 /* tries of a batch's write when its partitions are being revoked */
 #define REVOKE_WRITE_TRIES 3
 
@@ -52,7 +55,8 @@ typedef struct consumer {
 	rd_kafka_topic_partition_list_t *pending;
 	part *parts;
 	size_t part_count, part_cap;
-	bool assigned; /* an assignment (maybe empty) arrived */
+	bool assigned;		   /* an assignment (maybe empty) arrived */
+	int64_t last_rebalance_ms; /* when partitions last came or went */
 	int64_t batch_deadline_ms;
 	int64_t last_error_log_ms;
 } consumer;
@@ -116,6 +120,11 @@ static bool caught_up(const consumer *c)
 {
 	if (!c->assigned)
 		return false;
+	/* nothing assigned: caught up only once the group has settled (a
+	 * cooperative rebalance first gives a new member nothing) */
+	if (c->part_count == 0)
+		return rs_load_now_ms() - c->last_rebalance_ms >=
+		       EMPTY_ASSIGNMENT_SETTLE_MS;
 	for (size_t i = 0; i < c->part_count; i++)
 		if (!c->parts[i].eof &&
 		    c->parts[i].reached < c->parts[i].target)
@@ -166,6 +175,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
 	consumer *c = opaque;
+	c->last_rebalance_ms = rs_load_now_ms();
 	bool cooperative =
 		!strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
