@@ -121,11 +121,17 @@ def test_killed_loader_loses_nothing(shared_cluster, tmp_path):
     prefix, data, total = fresh("lk"), tmp_path / "store", 20000
     topics(c, prefix)
     produce("events", c.brokers, prefix, "bo", 0, total)
+    # the group gives a dead member's partitions away after the session
+    # timeout (librdkafka's default 45 s; the broker's least is 6 s)
+    props = tmp_path / "loader.properties"
+    props.write_text("# a killed loader is noticed sooner\n"
+                     "session.timeout.ms = 6000\n")
     log = open(tmp_path / "first.log", "w")
     first = subprocess.Popen(
         [str(a) for a in load_args(c, prefix, "g", "--to", "sqlite",
                                    "--data", data, "--batch-rows", "500",
-                                   "--batch-ms", "60000")],
+                                   "--batch-ms", "60000",
+                                   "--kafka-config", props)],
         stderr=log)
     try:
         deadline = time.monotonic() + 90
@@ -142,7 +148,8 @@ def test_killed_loader_loses_nothing(shared_cluster, tmp_path):
     killed_at = query(data, "SELECT count(*) AS n FROM events")[0]["n"]
     assert 0 < killed_at < total, "the loader was not killed mid-run"
     r = run(*load_args(c, prefix, "g", "--to", "sqlite", "--data", data,
-                       "--until-caught-up"), timeout=120)
+                       "--kafka-config", props, "--until-caught-up"),
+            timeout=120)
     rows = query(data, "SELECT count(*) AS n, count(DISTINCT uuid) AS d "
                  "FROM events")
     assert rows == [{"n": total, "d": total}], r.stderr
