@@ -41,6 +41,8 @@ struct rs_loader {
 	size_t outcome_cap;
 	uint64_t stored, duplicate, failures, batches;
 	int64_t last_summary_ms;
+	uint64_t summary_seen; /* rows counted at the last line */
+	bool summary_idle;     /* the last line said nothing moved */
 };
 
 int64_t rs_load_now_ms(void)
@@ -482,6 +484,14 @@ void rs_loader_summary(rs_loader *l, int64_t lag, bool force)
 	if (!force && now - l->last_summary_ms < RS_LOAD_SUMMARY_MS)
 		return;
 	l->last_summary_ms = now;
+	/* an idle loader says so once */
+	uint64_t seen = l->stored + l->duplicate + l->failures;
+	bool idle =
+		seen == l->summary_seen && rs_loader_rows(l) == 0 && lag <= 0;
+	if (idle && l->summary_idle && !force)
+		return;
+	l->summary_seen = seen;
+	l->summary_idle = idle;
 	char lag_text[40] = "";
 	if (lag >= 0)
 		snprintf(lag_text, sizeof lag_text, ", lag %" PRId64, lag);

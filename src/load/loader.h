@@ -48,7 +48,7 @@ int rs_loader_flush(rs_loader *l, unsigned max_tries);
 void rs_loader_drop(rs_loader *l);
 
 /* Logs "stored N, duplicate N, failed N, batches N, in hand N[, lag N]"
- * (in hand: rows read, not yet written) when
+ * (in hand: rows read, not yet written; an idle loader logs it once) when
  * RS_LOAD_SUMMARY_MS passed since the last line, or when force is set.
  * lag < 0: unknown (not printed). */
 void rs_loader_summary(rs_loader *l, int64_t lag, bool force);

@@ -11,7 +11,9 @@ import json
 import re
 import shutil
 import signal
+import socket
 import subprocess
+import threading
 import time
 import uuid
 
@@ -314,3 +316,122 @@ def test_version_missing_from_registry_waits(shared_cluster, tmp_path):
         if p.poll() is None:
             p.kill()
     assert query(data, "SELECT count(*) AS n FROM item_view_v1") == [{"n": 1}]
+
+
+class Gate:
+    """A TCP forwarder to ClickHouse that can be shut and opened again:
+    the store goes away for the loader without stopping the shared
+    cluster's ClickHouse."""
+
+    def __init__(self, target_port):
+        self.target = ("127.0.0.1", target_port)
+        self.conns = []
+        self.lock = threading.Lock()
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self.listener = None
+
+    def open(self):
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(16)
+        threading.Thread(target=self._accept, args=(self.listener,),
+                         daemon=True).start()
+
+    def shut(self):
+        # shutdown wakes the thread blocked in accept (close alone does not)
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+        with self.lock:
+            for s in self.conns:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+            self.conns = []
+
+    def _accept(self, listener):
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            with self.lock:
+                self.conns += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b),
+                                 daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+            b.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+def test_store_away_is_retried_and_nothing_committed_past_it(
+        shared_cluster, tmp_path):
+    c = shared_cluster
+    prefix, db = fresh("lg"), fresh("lg")
+    topics(c, prefix)
+    url = c.vars["REESTR_CLICKHOUSE_URL"]
+    gate = Gate(int(url.rsplit(":", 1)[1]))
+    gate.open()
+    log = tmp_path / "loader.log"
+
+    def stored():
+        r = ch_query(c, db, "SELECT count() AS n, uniqExact(uuid) AS d "
+                     "FROM events FINAL")
+        return int(r[0]["n"]), int(r[0]["d"])
+
+    def wait_for(what, check):
+        deadline = time.monotonic() + 90
+        while not check():
+            assert time.monotonic() < deadline, \
+                f"waiting for {what}:\n{log.read_text()}"
+            time.sleep(0.3)
+
+    p = subprocess.Popen(
+        [str(a) for a in load_args(
+            c, prefix, "g", "--to", "clickhouse", "--clickhouse",
+            f"http://127.0.0.1:{gate.port}", "--clickhouse-database", db,
+            "--batch-ms", "200")],
+        stderr=open(log, "w"))
+    try:
+        produce("events", c.brokers, prefix, "bo", 0, 100)
+        wait_for("the first 100", lambda: "stored 100" in log.read_text())
+        gate.shut()
+        produce("events", c.brokers, prefix, "bo", 100, 100)
+        wait_for("two failed tries", lambda: "failed (try 2)" in
+                 log.read_text())
+        assert stored() == (100, 100)
+        gate.open()
+        wait_for("the next 100", lambda: stored() == (200, 200))
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if p.poll() is None:
+            p.kill()
+        gate.shut()
+    text = log.read_text()
+    assert "trying again in 500 ms" in text and \
+        "trying again in 1000 ms" in text, text
+    # what was written was committed, and only that
+    r = run(*load_args(c, prefix, "g", "--to", "clickhouse", "--clickhouse",
+                       url, "--clickhouse-database", db,
+                       "--until-caught-up"), timeout=120)
+    assert "stored 0, duplicate 0, failed 0, batches 0" in r.stderr
