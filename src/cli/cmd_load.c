@@ -75,7 +75,8 @@ static void usage(FILE *out)
 		"  -h, --help                 show this help\n"
 		"\n"
 		"Logs a summary (stored, duplicate, failed, batches, in hand, "
-		"lag) every %u s on stderr.\nStops on SIGINT or SIGTERM: "
+		"lag) every %u s\non stderr (once when idle).\nStops on SIGINT "
+		"or SIGTERM: "
 		"writes "
 		"the batch in hand, commits its offsets,\nexits 0 (1 when "
 		"the store did not take it: it is read again next time).\n",
