@@ -17,6 +17,8 @@
 #include "reestr/error.h"
 #include "reestr/publish.h"
 #include "reestr/registry.h"
+#include "sink/kafka_message.h"
+#include "sink/kafka_sink.h"
 #include "sink/sqlite_sink.h"
 
 static void usage(FILE *out)
@@ -60,6 +62,51 @@ static void usage(FILE *out)
 		"                          URLs of the Composer repository "
 		"(default:\n"
 		"                          http://LISTEN-ADDRESS)\n");
+	fprintf(out,
+		"  --sink sqlite|kafka     where events go (default: sqlite). "
+		"With kafka the\n"
+		"                          data folder holds only "
+		"langpacks.db, "
+		"and an event\n"
+		"                          is answered accepted once Kafka "
+		"confirmed it\n"
+		"                          (docs/scale-out.md)\n"
+		"  --kafka-brokers HOST:PORT[,...]\n"
+		"                          the brokers (required with --sink "
+		"kafka)\n"
+		"  --kafka-config FILE     librdkafka properties, key=value a "
+		"line, # comments;\n"
+		"                          acks and enable.idempotence cannot "
+		"be set\n"
+		"  --kafka-topic-prefix P  topics P.events.ENVIRONMENT and "
+		"P.failed (default:\n"
+		"                          %s)\n"
+		"  --kafka-partitions N    partitions of the topics it creates "
+		"(default: %d)\n"
+		"  --kafka-replication-factor N\n"
+		"                          replication factor of the topics it "
+		"creates\n"
+		"                          (default: %d)\n"
+		"  --kafka-min-insync-replicas N\n"
+		"                          min.insync.replicas of the topics "
+		"it "
+		"creates\n"
+		"                          (default: %d). It refuses to start "
+		"on a topic with\n"
+		"                          min.insync.replicas < 2, "
+		"replication "
+		"factor <\n"
+		"                          min.insync.replicas + 1, or unclean "
+		"leader election\n"
+		"  --kafka-delivery-timeout-ms N\n"
+		"                          how long a request waits for Kafka "
+		"to confirm its\n"
+		"                          events before it is answered 503 "
+		"(default: %d)\n",
+		RS_KAFKA_DEFAULT_TOPIC_PREFIX, RS_KAFKA_DEFAULT_PARTITIONS,
+		RS_KAFKA_DEFAULT_REPLICATION_FACTOR,
+		RS_KAFKA_DEFAULT_MIN_INSYNC_REPLICAS,
+		RS_KAFKA_DEFAULT_DELIVERY_TIMEOUT_MS);
 	rs_limit_options_help(out);
 	fprintf(out,
 		"  --max-inflight-bytes N  memory all requests in flight may "
@@ -99,6 +146,8 @@ static void usage(FILE *out)
 		"stderr.\n"
 		"Refuses to start when another collector holds the data "
 		"folder (DIR/.lock).\n"
+		"With --sink kafka and no broker reachable it starts, answers "
+		"503 and\nchecks the topics once a broker answers.\n"
 		"Stops on SIGINT or SIGTERM: stops accepting, answers the "
 		"requests in\nprogress, closes idle connections, then "
 		"exits 0.\n",
@@ -108,6 +157,52 @@ static void usage(FILE *out)
 		RS_SERVER_DEFAULT_REQUEST_DEADLINE_S,
 		RS_SERVER_DEFAULT_LOG_SUMMARY_S,
 		RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES);
+}
+
+/* --sink kafka: the flags, then the sink */
+typedef struct kafka_flags {
+	const char *config_file;
+	size_t partitions, replication_factor, min_insync, timeout_ms;
+	rs_kafka_sink_options opt;
+} kafka_flags;
+
+static int open_kafka(kafka_flags *k, const rs_registry *reg, rs_sink **out)
+{
+	const struct {
+		const char *flag;
+		size_t value;
+		int *to;
+	} ints[] = {
+		{"kafka-partitions", k->partitions, &k->opt.partitions},
+		{"kafka-replication-factor", k->replication_factor,
+		 &k->opt.replication_factor},
+		{"kafka-min-insync-replicas", k->min_insync,
+		 &k->opt.min_insync_replicas},
+		{"kafka-delivery-timeout-ms", k->timeout_ms,
+		 &k->opt.delivery_timeout_ms},
+	};
+	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+		if (ints[i].value > INT_MAX)
+			return rs_error_set(RS_EINVAL,
+					    "--%s %zu is too large (at most "
+					    "%d)",
+					    ints[i].flag, ints[i].value,
+					    INT_MAX);
+		*ints[i].to = (int)ints[i].value;
+	}
+	rs_kafka_config cfg = {0};
+	if (k->config_file) {
+		int rc = rs_kafka_config_load(
+			k->config_file, rs_kafka_sink_refused_keys,
+			rs_kafka_sink_refused_key_count, &cfg);
+		if (rc < 0)
+			return rc;
+		k->opt.config = &cfg;
+	}
+	int rc = rs_kafka_sink_open(&k->opt, reg, out);
+	k->opt.config = NULL;
+	rs_kafka_config_free(&cfg);
+	return rc;
 }
 
 /* http://HOST:PORT, the default --public-url */
@@ -142,7 +237,15 @@ int rs_cmd_serve(int argc, char **argv)
 		O_REQUEST_DEADLINE,
 		O_SUMMARY,
 		O_FAILED_PAYLOAD,
-		O_PUBLIC_URL
+		O_PUBLIC_URL,
+		O_SINK,
+		O_KAFKA_BROKERS,
+		O_KAFKA_CONFIG,
+		O_KAFKA_PREFIX,
+		O_KAFKA_PARTITIONS,
+		O_KAFKA_RF,
+		O_KAFKA_MISR,
+		O_KAFKA_TIMEOUT
 	};
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, O_REGISTRY},
@@ -159,12 +262,26 @@ int rs_cmd_serve(int argc, char **argv)
 		{"max-failed-payload-bytes", required_argument, NULL,
 		 O_FAILED_PAYLOAD},
 		{"public-url", required_argument, NULL, O_PUBLIC_URL},
+		{"sink", required_argument, NULL, O_SINK},
+		{"kafka-brokers", required_argument, NULL, O_KAFKA_BROKERS},
+		{"kafka-config", required_argument, NULL, O_KAFKA_CONFIG},
+		{"kafka-topic-prefix", required_argument, NULL, O_KAFKA_PREFIX},
+		{"kafka-partitions", required_argument, NULL,
+		 O_KAFKA_PARTITIONS},
+		{"kafka-replication-factor", required_argument, NULL,
+		 O_KAFKA_RF},
+		{"kafka-min-insync-replicas", required_argument, NULL,
+		 O_KAFKA_MISR},
+		{"kafka-delivery-timeout-ms", required_argument, NULL,
+		 O_KAFKA_TIMEOUT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	/* the connection flags, as given (0: the server's default) */
 	size_t per_ip = 0, header_deadline = 0, request_deadline = 0,
 	       summary = 0;
+	const char *sink_name = "sqlite", *kafka_flag = NULL;
+	kafka_flags kf = {0};
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -203,6 +320,30 @@ int rs_cmd_serve(int argc, char **argv)
 		case O_PUBLIC_URL:
 			public_url = optarg;
 			break;
+		case O_SINK:
+			sink_name = optarg;
+			break;
+		case O_KAFKA_BROKERS:
+			kf.opt.brokers = optarg;
+			break;
+		case O_KAFKA_CONFIG:
+			kf.config_file = optarg;
+			break;
+		case O_KAFKA_PREFIX:
+			kf.opt.topic_prefix = optarg;
+			break;
+		case O_KAFKA_PARTITIONS:
+			limit = &kf.partitions;
+			break;
+		case O_KAFKA_RF:
+			limit = &kf.replication_factor;
+			break;
+		case O_KAFKA_MISR:
+			limit = &kf.min_insync;
+			break;
+		case O_KAFKA_TIMEOUT:
+			limit = &kf.timeout_ms;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -219,6 +360,26 @@ int rs_cmd_serve(int argc, char **argv)
 		if (limit && rs_parse_size_option(longopts[c - O_REGISTRY].name,
 						  optarg, limit) < 0)
 			return 2;
+		if (c >= O_KAFKA_BROKERS && c <= O_KAFKA_TIMEOUT)
+			kafka_flag = longopts[c - O_REGISTRY].name;
+	}
+	bool kafka = !strcmp(sink_name, "kafka");
+	if (!kafka && strcmp(sink_name, "sqlite")) {
+		fprintf(stderr,
+			"reestr serve: --sink %s: not sqlite or kafka\n",
+			sink_name);
+		return 2;
+	}
+	if (kafka_flag && !kafka) {
+		fprintf(stderr, "reestr serve: --%s needs --sink kafka\n",
+			kafka_flag);
+		return 2;
+	}
+	if (kafka && !kf.opt.brokers) {
+		fprintf(stderr,
+			"reestr serve: --sink kafka needs --kafka-brokers "
+			"HOST:PORT[,...]\n");
+		return 2;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "reestr serve: unexpected argument '%s'\n",
@@ -295,7 +456,8 @@ int rs_cmd_serve(int argc, char **argv)
 			fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
 	}
-	if (rs_sqlite_sink_open(data_dir, reg, NULL, &sink) < 0) {
+	if (kafka ? open_kafka(&kf, reg, &sink) < 0
+		  : rs_sqlite_sink_open(data_dir, reg, NULL, &sink) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
 	}
@@ -339,12 +501,22 @@ int rs_cmd_serve(int argc, char **argv)
 	}
 	char db[4096];
 	rs_sqlite_db_path(data_dir, db, sizeof db);
+	if (kafka)
+		snprintf(db, sizeof db,
+			 "kafka (brokers %s, topics %s.events.ENVIRONMENT and "
+			 "%s.failed)",
+			 kf.opt.brokers,
+			 kf.opt.topic_prefix ? kf.opt.topic_prefix
+					     : RS_KAFKA_DEFAULT_TOPIC_PREFIX,
+			 kf.opt.topic_prefix ? kf.opt.topic_prefix
+					     : RS_KAFKA_DEFAULT_TOPIC_PREFIX);
 	fprintf(stderr,
 		"reestr serve: listening on %s%s%s:%u, registry %s (%zu "
-		"events), store %s, %zu new langpack version%s\n",
+		"events), %s %s, %zu new langpack version%s\n",
 		strchr(host, ':') ? "[" : "", host,
 		strchr(host, ':') ? "]" : "", rs_server_port(server),
-		registry_dir, rs_registry_event_count(reg), db, new_versions,
+		registry_dir, rs_registry_event_count(reg),
+		kafka ? "sink" : "store", db, new_versions,
 		new_versions == 1 ? "" : "s");
 
 	int sig;
