@@ -34,8 +34,8 @@ from clusterlib import REESTR, run, start_cluster
 
 RATE = int(os.environ.get("REESTR_FAILURE_RATE", "3000"))
 QUIET = float(os.environ.get("REESTR_FAILURE_SECONDS", "6"))
-BATCH = 100
-PRODUCERS = 4
+BATCH = 200
+PRODUCERS = 8
 
 
 def uuid7():
@@ -65,6 +65,7 @@ class Ledger:
         self.unanswered = set()  # posted, no answer yet (a retry is pending or gave up)
         self.unexpected = []     # answers a healthy sender never gets here
         self.attempts = self.retries = 0
+        self.latencies = []      # seconds, requests answered 200
         self.failures = {}       # what made a retry: "503", "ConnectionRefusedError", ...
 
     def posting(self, batch):
@@ -79,8 +80,9 @@ class Ledger:
             self.retries += 1
             self.failures[why] = self.failures.get(why, 0) + 1
 
-    def answered(self, batch, results):
+    def answered(self, batch, results, seconds):
         with self.lock:
+            self.latencies.append(seconds)
             for e, r in zip(batch, results):
                 self.unanswered.discard(e["uuid"])
                 if r["status"] == "accepted":
@@ -119,13 +121,15 @@ class Producer(threading.Thread):
         body = json.dumps({"events": batch}).encode()
         while True:
             self.ledger.posting(batch)
+            start = time.monotonic()
             try:
                 status, retry_after, raw = self.post(body)
             except (OSError, http.client.HTTPException) as e:
                 why, wait = type(e).__name__, 0.2
             else:
                 if status == 200:
-                    self.ledger.answered(batch, json.loads(raw)["results"])
+                    self.ledger.answered(batch, json.loads(raw)["results"],
+                                         time.monotonic() - start)
                     return
                 why, wait = str(status), min(float(retry_after or 1), 2.0)
             self.ledger.failed(why)
@@ -202,8 +206,11 @@ def test_acknowledged_events_survive_broker_collector_loader_and_clickhouse_fail
         produced = time.monotonic() - t0
         assert not any(p.is_alive() for p in producers), "a producer did not finish"
         acknowledged = len(ledger.accepted)
+        lat = sorted(ledger.latencies) or [0.0]
         print(f"producers: {len(ledger.sent)} events in {produced:.0f}s "
-              f"({len(ledger.sent) / produced:.0f}/s), {ledger.attempts} requests, "
+              f"({len(ledger.sent) / produced:.0f}/s), {ledger.attempts} requests of {BATCH} "
+              f"(answered in p50 {lat[len(lat) // 2] * 1000:.0f} ms, "
+              f"p99 {lat[len(lat) * 99 // 100] * 1000:.0f} ms), "
               f"{ledger.retries} retried {ledger.failures}, "
               f"{len(ledger.unanswered)} never answered", flush=True)
 
@@ -242,7 +249,6 @@ def test_acknowledged_events_survive_broker_collector_loader_and_clickhouse_fail
               f"count() FINAL {count}, uniqExact(uuid) {unique}; "
               f"stored without an accepted answer (retried, never answered): "
               f"{len(not_acknowledged)}")
-        print("\n".join(steps))
 
         assert ledger.unexpected == [], ledger.unexpected[:5]
         assert acknowledged >= RATE * 20, f"only {acknowledged} events acknowledged"
