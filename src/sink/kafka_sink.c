@@ -732,14 +732,13 @@ static int kafka_health(rs_sink *base)
 	return 0;
 }
 
-static const rs_sink_event *dup_events;
-
-static int by_key(const void *a, const void *b)
+static int by_key(const void *a, const void *b, void *arg)
 {
+	const rs_sink_event *ev = arg;
 	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	int c = strcmp(dup_events[i].uuid, dup_events[j].uuid);
+	int c = strcmp(ev[i].uuid, ev[j].uuid);
 	if (!c)
-		c = strcmp(dup_events[i].time, dup_events[j].time);
+		c = strcmp(ev[i].time, ev[j].time);
 	return c ? c : (i > j) - (i < j);
 }
 
@@ -755,13 +754,7 @@ static int mark_duplicates(const rs_sink_batch *b)
 		return rs_error_set(RS_ENOMEM, "out of memory");
 	for (size_t i = 0; i < b->event_count; i++)
 		idx[i] = i;
-	/* qsort has no context argument: the events are passed aside,
-	 * one sort at a time */
-	static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
-	pthread_mutex_lock(&sort_mu);
-	dup_events = b->events;
-	qsort(idx, b->event_count, sizeof *idx, by_key);
-	pthread_mutex_unlock(&sort_mu);
+	qsort_r(idx, b->event_count, sizeof *idx, by_key, (void *)b->events);
 	for (size_t k = 1; k < b->event_count; k++) {
 		const rs_sink_event *x = &b->events[idx[k - 1]],
 				    *y = &b->events[idx[k]];
