@@ -478,7 +478,8 @@ int rs_load_from_kafka(const rs_load_options *o)
 			fprintf(stderr, "reestr load: caught up\n");
 			break;
 		}
-		rs_loader_summary(c.l, lag(&c), false);
+		if (rs_loader_summary_due(c.l))
+			rs_loader_summary(c.l, lag(&c), true);
 	}
 	/* stopped or caught up: the batch in hand is written (one try when
 	 * stopped) and committed */

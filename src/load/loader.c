@@ -453,6 +453,11 @@ int rs_loader_flush(rs_loader *l, unsigned max_tries)
 	return 0;
 }
 
+bool rs_loader_summary_due(const rs_loader *l)
+{
+	return rs_load_now_ms() - l->last_summary_ms >= RS_LOAD_SUMMARY_MS;
+}
+
 void rs_loader_summary(rs_loader *l, int64_t lag, bool force)
 {
 	int64_t now = rs_load_now_ms();
@@ -464,6 +469,7 @@ void rs_loader_summary(rs_loader *l, int64_t lag, bool force)
 		snprintf(lag_text, sizeof lag_text, ", lag %" PRId64, lag);
 	fprintf(stderr,
 		"reestr load: stored %" PRIu64 ", duplicate %" PRIu64
-		", failed %" PRIu64 ", batches %" PRIu64 "%s\n",
-		l->stored, l->duplicate, l->failures, l->batches, lag_text);
+		", failed %" PRIu64 ", batches %" PRIu64 ", in hand %zu%s\n",
+		l->stored, l->duplicate, l->failures, l->batches,
+		rs_loader_rows(l), lag_text);
 }
