@@ -11,7 +11,9 @@ to a `reestr serve --sink kafka` (own topic prefix, on the session's
 shared cluster), checks every answer against the case, then drains the
 topics with two `reestr load --until-caught-up` (one per store, each its
 own consumer group) and runs the case's queries through `reestr query` on
-the three stores: the rows must be the same. On ClickHouse every table a
+the three stores: the rows must be the same. The cases run side by side
+(all collectors, then all loaders, at once); each case's test reports its
+own failures. On ClickHouse every table a
 query reads is read with FINAL, the exactly-once read of docs/scale-out.md
 ("The ClickHouse store"). `received_at` (when each store got the event)
 is left out of the comparison. tests/conformance/sinks/README.md describes
@@ -173,66 +175,115 @@ def first_difference(a, b):
     return f"{len(a)} rows against {len(b)}"
 
 
-@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
-def test_sink_conformance(path, shared_cluster, tmp_path):
-    case = json.loads(path.read_text())
-    registry = ROOT / case.get("registry", "examples/registry")
-    tag = f"{path.stem}-{os.getpid()}-{int(time.time() * 1000) % 1000000}"
-    prefix = f"conformance-{tag}"
-    database = "conformance_" + re.sub(r"\W", "_", tag)
-    brokers = shared_cluster.brokers
-    ch_url = shared_cluster.vars["REESTR_CLICKHOUSE_URL"]
-    started = time.monotonic()
+class Run:
+    """One case's stores: its collectors, what they answered, its loaders."""
 
-    sqlite = Collector("sqlite", tmp_path, ["--registry", registry, "--data", tmp_path / "sqlite"])
-    kafka = Collector("kafka", tmp_path, [
-        "--registry", registry, "--data", tmp_path / "kafka-collector",
-        "--sink", "kafka", "--kafka-brokers", brokers, "--kafka-topic-prefix", prefix])
-    try:
-        sqlite.wait_healthy()
-        kafka.wait_healthy()
-        for i, req in enumerate(case["requests"]):
-            body = request_body(req)
-            s_status, s_raw = sqlite.post(body)
-            k_status, k_raw = kafka.post(body)
-            s = check_answer("sqlite", i, req, s_status, s_raw, req.get("answers"))
-            k = check_answer("kafka", i, req, k_status, k_raw,
-                             kafka_answers(req) if "answers" in req else None)
-            if s_status != 200:
-                assert s == k, f"request {i}: sqlite said {s!r}, kafka {k!r}"
-                continue
-            # the same reasons for the same rejections
-            for j, (a, b) in enumerate(zip(s["results"], k["results"])):
-                if a["status"] == b["status"]:
-                    assert a == b, f"request {i}, event {j}: sqlite {a}, kafka {b}"
-    finally:
-        sqlite.stop()
-        kafka.stop()
+    def __init__(self, path, root, cluster):
+        self.path, self.case = path, json.loads(path.read_text())
+        self.tmp = root / path.stem
+        self.registry = ROOT / self.case.get("registry", "examples/registry")
+        tag = f"{path.stem}-{os.getpid()}-{int(time.time() * 1000) % 1000000}"
+        self.prefix = f"conformance-{tag}"
+        self.database = "conformance_" + re.sub(r"\W", "_", tag)
+        self.brokers = cluster.brokers
+        self.ch_url = cluster.vars["REESTR_CLICKHOUSE_URL"]
+        self.answers = []   # (sqlite status, body, kafka status, body) per request
+        self.error = None   # what went wrong before the checks, raised by the case's test
+        self.collectors = self.loaders = []
+
+    def start(self):
+        self.collectors = [
+            Collector("sqlite", self.tmp, ["--registry", self.registry,
+                                           "--data", self.tmp / "sqlite"]),
+            # one partition per topic: a small case needs no more, and the
+            # topics are created faster
+            Collector("kafka", self.tmp, [
+                "--registry", self.registry, "--data", self.tmp / "kafka-collector",
+                "--sink", "kafka", "--kafka-brokers", self.brokers,
+                "--kafka-topic-prefix", self.prefix, "--kafka-partitions", 1])]
+
+    def post(self):
+        try:
+            for c in self.collectors:
+                c.wait_healthy()
+            sqlite, kafka = self.collectors
+            for req in self.case["requests"]:
+                body = request_body(req)
+                self.answers.append((*sqlite.post(body), *kafka.post(body)))
+        finally:
+            for c in self.collectors:
+                c.stop()
+
+    def load(self):
+        common = ["--from", "kafka", "--kafka-brokers", self.brokers,
+                  "--kafka-topic-prefix", self.prefix, "--registry", self.registry]
+        self.loaders = [
+            load("load-clickhouse", common + ["--to", "clickhouse", "--group", self.prefix + "-ch",
+                                              "--clickhouse", self.ch_url,
+                                              "--clickhouse-database", self.database], self.tmp),
+            load("load-sqlite", common + ["--to", "sqlite", "--group", self.prefix + "-sqlite",
+                                          "--data", self.tmp / "kafka-sqlite"], self.tmp)]
+
+    def step(self, what):
+        """Runs one stage unless an earlier one failed; keeps the failure
+        for this case's test (pytest.fail raises an outcome, not an Exception)."""
+        if self.error is None:
+            try:
+                what()
+            except BaseException as e:
+                self.error = e
+
+
+@pytest.fixture(scope="module")
+def runs(shared_cluster, tmp_path_factory):
+    """Every case through every store at once: their waits (topic creation,
+    consumer group joins) overlap instead of adding up."""
+    root = tmp_path_factory.mktemp("sinks")
+    runs = {p.stem: Run(p, root, shared_cluster) for p in CASES}
+    start = time.monotonic()
+    for r in runs.values():
+        r.step(r.start)
+    for r in runs.values():
+        r.step(r.post)
     posted = time.monotonic()
+    for r in runs.values():
+        r.step(r.load)
+    for r in runs.values():
+        r.step(lambda r=r: wait_loaded(r.loaders))
+    print(f"\n{len(runs)} cases posted to both collectors in {posted - start:.1f}s, "
+          f"loaded in {time.monotonic() - posted:.1f}s")
+    return runs
 
-    common = ["--from", "kafka", "--kafka-brokers", brokers, "--kafka-topic-prefix", prefix,
-              "--registry", registry]
-    wait_loaded([
-        load("load-clickhouse", common + ["--to", "clickhouse", "--group", prefix + "-ch",
-                                          "--clickhouse", ch_url,
-                                          "--clickhouse-database", database], tmp_path),
-        load("load-sqlite", common + ["--to", "sqlite", "--group", prefix + "-sqlite",
-                                      "--data", tmp_path / "kafka-sqlite"], tmp_path),
-    ])
-    loaded = time.monotonic()
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_sink_conformance(path, runs):
+    run = runs[path.stem]
+    if run.error is not None:
+        raise run.error
+    case = run.case
+    for i, (req, (s_status, s_raw, k_status, k_raw)) in enumerate(
+            zip(case["requests"], run.answers)):
+        s = check_answer("sqlite", i, req, s_status, s_raw, req.get("answers"))
+        k = check_answer("kafka", i, req, k_status, k_raw,
+                         kafka_answers(req) if "answers" in req else None)
+        if s_status != 200:
+            assert s == k, f"request {i}: sqlite said {s!r}, kafka {k!r}"
+            continue
+        # the same reasons for the same rejections
+        for j, (a, b) in enumerate(zip(s["results"], k["results"])):
+            if a["status"] == b["status"]:
+                assert a == b, f"request {i}, event {j}: sqlite {a}, kafka {b}"
+    assert len(run.answers) == len(case["requests"])
 
     for q in case["queries"]:
-        want = query(["--data", tmp_path / "sqlite"], q["sql"])
+        want = query(["--data", run.tmp / "sqlite"], q["sql"])
         if "rows" in q:
             assert want == q["rows"], f"{q['name']}: sqlite gave {want}"
         assert want, f"{q['name']}: no rows on SQLite (a query must show something)"
-        via_sqlite = query(["--data", tmp_path / "kafka-sqlite"], q["sql"])
+        via_sqlite = query(["--data", run.tmp / "kafka-sqlite"], q["sql"])
         assert via_sqlite == want, \
             f"{q['name']}: kafka -> sqlite differs, {first_difference(want, via_sqlite)}"
-        via_ch = query(["--clickhouse", ch_url, "--clickhouse-database", database],
+        via_ch = query(["--clickhouse", run.ch_url, "--clickhouse-database", run.database],
                        final(q["sql"]))
         assert via_ch == want, \
             f"{q['name']}: kafka -> clickhouse differs, {first_difference(want, via_ch)}"
-    print(f"\n{path.stem}: {len(case['requests'])} requests posted in {posted - started:.1f}s, "
-          f"loaded in {loaded - posted:.1f}s, {len(case['queries'])} queries agree "
-          f"in {time.monotonic() - loaded:.1f}s")
