@@ -35,7 +35,14 @@ class Collector:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
 
+    def start_lines(self):
+        if not self.log.exists():
+            return []
+        return re.findall(r"(\d+) new langpack versions?",
+                          self.log.read_text())
+
     def spawn(self):
+        self.starts = len(self.start_lines())
         with open(self.log, "ab") as logf:
             self.proc = subprocess.Popen(
                 [REESTR, "serve", "--registry", str(self.registry),
@@ -45,16 +52,20 @@ class Collector:
                 stdout=logf, stderr=logf)
 
     def wait_ready(self):
+        """Until /healthz answers and the start line is logged (it is
+        written just after the server starts answering)."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()
             try:
                 with urllib.request.urlopen(self.url + "/healthz",
                                             timeout=1) as r:
-                    if r.status == 200:
+                    if (r.status == 200 and
+                            len(self.start_lines()) > self.starts):
                         return
             except OSError:
-                time.sleep(0.02)
+                pass
+            time.sleep(0.02)
         raise AssertionError(f"did not start: {self.log.read_text()}")
 
     def stop(self):
@@ -65,9 +76,8 @@ class Collector:
 
     def new_versions(self):
         """What the last start's log line says it recorded."""
-        found = re.findall(r"(\d+) new langpack versions?",
-                           self.log.read_text())
-        assert found, self.log.read_text()
+        found = self.start_lines()
+        assert len(found) > self.starts, self.log.read_text()
         return int(found[-1])
 
     def get(self, path, body=None):
@@ -237,3 +247,21 @@ def test_langpacks_file_in_a_missing_folder_is_named(tmp_path):
         timeout=60)
     assert out.returncode == 1
     assert str(missing) in out.stderr, out.stderr
+
+
+def test_the_shared_file_needs_no_data_folder_lock(tmp_path, checkouts):
+    # A keeps its langpacks in its own data folder, which it has locked;
+    # B, with a data folder of its own, shares that file all the same
+    a = Collector(tmp_path, "a", checkouts[0], None)
+    a.langpacks = a.data / "langpacks.db"
+    a.data.mkdir()  # B may open the file before A has made its folder
+    b = Collector(tmp_path, "b", checkouts[1], a.langpacks)
+    try:
+        start_together(a, b)
+        assert (a.data / ".lock").exists() and (b.data / ".lock").exists()
+        assert a.new_versions() + b.new_versions() == len(LANGS) * len(ENVS)
+        assert_same(a, b)
+    finally:
+        a.stop()
+        b.stop()
+    assert not (b.data / "langpacks.db").exists()
