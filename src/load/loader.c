@@ -130,7 +130,25 @@ int rs_loader_new(const rs_load_options *o, rs_loader **out)
 	}
 	if ((rc = load_registry(o->registry_dir, &l->reg)) < 0)
 		goto fail;
-	if ((rc = open_store(o, l->reg, &l->sink)) < 0)
+	/* a store that does not answer yet (ClickHouse restarting) is waited
+	 * for, as a write would be; a wrong setting is not */
+	unsigned pause = RETRY_FIRST_MS;
+	for (unsigned attempt = 1;
+	     (rc = open_store(o, l->reg, &l->sink)) == RS_EIO; attempt++) {
+		fprintf(stderr,
+			"reestr load: opening the %s store failed (try %u): "
+			"%s; trying again in %u ms\n",
+			store_name(o), attempt, rs_error_last(), pause);
+		char why[512];
+		snprintf(why, sizeof why, "%s", rs_error_last());
+		if (rs_load_sleep(o->stop, pause)) {
+			rs_error_set(RS_EIO, "%s", why);
+			break;
+		}
+		pause = pause * 2 > RS_LOAD_RETRY_MAX_MS ? RS_LOAD_RETRY_MAX_MS
+							 : pause * 2;
+	}
+	if (rc < 0)
 		goto fail;
 	*out = l;
 	return 0;

@@ -14,7 +14,8 @@
 
 typedef struct rs_loader rs_loader;
 
-/* Loads the registry and opens the store. */
+/* Loads the registry and opens the store; a store that fails with RS_EIO
+ * (not answering) is tried again, logged, until *o->stop. */
 int rs_loader_new(const rs_load_options *o, rs_loader **out);
 void rs_loader_free(rs_loader *l);
 

@@ -76,6 +76,8 @@ def test_load_to_sqlite_and_clickhouse(shared_cluster, tmp_path):
     produce("events", c.brokers, prefix, "bo", 0, 500)
     produce("failed", c.brokers, prefix, 0, 2)
     produce("raw", c.brokers, f"{prefix}.events.bo", "k", "not json")
+    # decodes, but item_view's fields are not a payment's (event 300)
+    produce("events", c.brokers, prefix, "bo", 900, 1, 300, 0)
     r = run(*load_args(c, prefix, "g", "--to", "sqlite", "--data", data,
                        "--until-caught-up"), timeout=120)
     assert "caught up" in r.stderr
@@ -85,15 +87,21 @@ def test_load_to_sqlite_and_clickhouse(shared_cluster, tmp_path):
     # the typed view of the version holds the fields
     assert query(data, "SELECT count(*) AS n FROM item_view_v0 "
                  "WHERE item_category_id = 7") == [{"n": 500}]
-    failed = query(data, "SELECT reason, event_id, payload FROM "
-                   "failed_events ORDER BY reason")
-    assert [f["reason"] for f in failed[1:]] == ["test failure 0",
+    failed = query(data, "SELECT reason, event_id, version, source, "
+                   "payload FROM failed_events ORDER BY reason")
+    assert [f["reason"] for f in failed[2:]] == ["test failure 0",
                                                  "test failure 1"]
-    bad = failed[0]
+    bad, wrong = sorted(failed[:2], key=lambda f: f["event_id"] or 0)
     assert re.fullmatch(
         rf"kafka message {prefix}\.events\.bo\[[0-2]\]@\d+: value is not "
         r"JSON: .*", bad["reason"]), bad
     assert bad["payload"] == "not json" and bad["event_id"] is None
+    assert re.fullmatch(
+        rf"kafka message {prefix}\.events\.bo\[[0-2]\]@\d+: fields\.\w+: "
+        r".*", wrong["reason"]), wrong
+    assert (wrong["event_id"], wrong["version"], wrong["source"]) == \
+        (300, 0, "item-api")
+    assert json.loads(wrong["payload"])["uuid"] == uid(900)
     # a redelivery of stored events is a duplicate, not a row
     produce("events", c.brokers, prefix, "bo", 0, 100)
     r = run(*load_args(c, prefix, "g", "--to", "sqlite", "--data", data,
@@ -113,7 +121,7 @@ def test_load_to_sqlite_and_clickhouse(shared_cluster, tmp_path):
                   "FROM events FINAL")
     assert (int(ev[0]["n"]), int(ev[0]["d"])) == (500, 500)
     n = ch_query(c, db, "SELECT count() AS n FROM failed_events FINAL")
-    assert int(n[0]["n"]) == 3
+    assert int(n[0]["n"]) == 4
 
 
 def test_killed_loader_loses_nothing(shared_cluster, tmp_path):
@@ -121,11 +129,17 @@ def test_killed_loader_loses_nothing(shared_cluster, tmp_path):
     prefix, data, total = fresh("lk"), tmp_path / "store", 20000
     topics(c, prefix)
     produce("events", c.brokers, prefix, "bo", 0, total)
+    # the group gives a dead member's partitions away after the session
+    # timeout (librdkafka's default 45 s; the broker's least is 6 s)
+    props = tmp_path / "loader.properties"
+    props.write_text("# a killed loader is noticed sooner\n"
+                     "session.timeout.ms = 6000\n")
     log = open(tmp_path / "first.log", "w")
     first = subprocess.Popen(
         [str(a) for a in load_args(c, prefix, "g", "--to", "sqlite",
                                    "--data", data, "--batch-rows", "500",
-                                   "--batch-ms", "60000")],
+                                   "--batch-ms", "60000",
+                                   "--kafka-config", props)],
         stderr=log)
     try:
         deadline = time.monotonic() + 90
@@ -142,7 +156,8 @@ def test_killed_loader_loses_nothing(shared_cluster, tmp_path):
     killed_at = query(data, "SELECT count(*) AS n FROM events")[0]["n"]
     assert 0 < killed_at < total, "the loader was not killed mid-run"
     r = run(*load_args(c, prefix, "g", "--to", "sqlite", "--data", data,
-                       "--until-caught-up"), timeout=120)
+                       "--kafka-config", props, "--until-caught-up"),
+            timeout=120)
     rows = query(data, "SELECT count(*) AS n, count(DISTINCT uuid) AS d "
                  "FROM events")
     assert rows == [{"n": total, "d": total}], r.stderr
