@@ -43,6 +43,11 @@ class Cluster:
     def brokers(self):
         return self.vars["REESTR_KAFKA_BROKERS"]
 
+    @property
+    def collectors(self):
+        """The URLs of the cluster's two `reestr serve --sink kafka`."""
+        return self.vars["REESTR_COLLECTORS"].split(",")
+
     def clickhouse(self, sql):
         req = urllib.request.Request(self.vars["REESTR_CLICKHOUSE_URL"] + "/",
                                      data=sql.encode())

@@ -16,6 +16,8 @@ import os
 import re
 import subprocess
 import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -69,14 +71,31 @@ def cluster(tmp_path_factory):
         c.cmd("down", check=False, timeout=120)
 
 
+PROCESSES = ("kafka-1", "kafka-2", "kafka-3", "clickhouse",
+             "collector-1", "collector-2", "loader-1", "loader-2")
+
+
 def test_up_starts_every_process_and_status_reports_it(cluster):
     r = cluster.cmd("status")
     lines = r.stdout.splitlines()
-    for name in ("kafka-1", "kafka-2", "kafka-3", "clickhouse"):
+    for name in PROCESSES:
         line = next((ln for ln in lines if ln.startswith(name + " ")), None)
         assert line and " running " in line, r.stdout
         assert "127.0.0.1:" in line, line
     assert cluster.clickhouse("SELECT 1") == "1\n"
+    # the two collectors (reestr serve --sink kafka) answer on the addresses
+    # `env` gives; each is its own process
+    env = cluster.cmd("env").stdout
+    urls = cluster.vars["REESTR_COLLECTORS"].split(",")
+    assert f"REESTR_COLLECTORS={','.join(urls)}" in env, env
+    assert len(set(urls)) == 2, urls
+    for url in urls:
+        with urllib.request.urlopen(url + "/healthz", timeout=10) as h:
+            assert h.status == 200
+    cmdlines = {n: (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
+                for n, pid in cluster.pids().items()}
+    assert b"--sink" in cmdlines["collector-1"] and b"kafka" in cmdlines["collector-1"]
+    assert cmdlines["loader-2"][1:6] == [b"load", b"--from", b"kafka", b"--to", b"clickhouse"]
     assert cluster.clickhouse("SELECT version()").startswith("18.16"), \
         "the cluster runs Debian's clickhouse-server"
 
@@ -179,7 +198,7 @@ def test_same_ddl_on_current_clickhouse_through_chdb(tmp_path):
 
 def test_down_leaves_no_process(cluster):
     pids = cluster.pids()
-    assert set(pids) == {"kafka-1", "kafka-2", "kafka-3", "clickhouse"}, pids
+    assert set(pids) == set(PROCESSES), pids
     start = time.monotonic()
     cluster.cmd("down")
     print(f"cluster down in {time.monotonic() - start:.1f}s")

@@ -180,21 +180,40 @@ static int describe_topic(const char *brokers, const char *topic)
 		       p->leader, p->replica_cnt, p->isr_cnt);
 	}
 	cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
-	rd_kafka_DescribeConfigs(rk, &cr, 1, NULL, q);
-	ev = admin_wait(q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT);
-	if (!ev || rd_kafka_event_error(ev)) {
-		fprintf(stderr, "kafka_tool: describe configs: %s\n",
-			ev ? rd_kafka_event_error_string(ev) : "no answer");
-		goto done;
-	}
 	size_t nres = 0, ncfg = 0;
-	const rd_kafka_ConfigResource_t **res =
-		rd_kafka_DescribeConfigs_result_resources(
+	const rd_kafka_ConfigResource_t **res = NULL;
+	/* The broker asked may not know a topic created a moment ago (its
+	 * metadata lags the controller's): it answers the resource with an
+	 * error, so ask again for a while. */
+	for (int attempt = 0;; attempt++) {
+		rd_kafka_DescribeConfigs(rk, &cr, 1, NULL, q);
+		ev = admin_wait(q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT);
+		if (!ev || rd_kafka_event_error(ev)) {
+			fprintf(stderr, "kafka_tool: describe configs: %s\n",
+				ev ? rd_kafka_event_error_string(ev)
+				   : "no answer");
+			goto done;
+		}
+		res = rd_kafka_DescribeConfigs_result_resources(
 			rd_kafka_event_DescribeConfigs_result(ev), &nres);
-	if (nres != 1) {
-		fprintf(stderr, "kafka_tool: describe configs: %zu results\n",
-			nres);
-		goto done;
+		if (nres != 1) {
+			fprintf(stderr,
+				"kafka_tool: describe configs: %zu results\n",
+				nres);
+			goto done;
+		}
+		rd_kafka_resp_err_t rerr =
+			rd_kafka_ConfigResource_error(res[0]);
+		if (!rerr)
+			break;
+		if (attempt == 40) {
+			fprintf(stderr, "kafka_tool: describe configs %s: %s\n",
+				topic, rd_kafka_err2str(rerr));
+			goto done;
+		}
+		rd_kafka_event_destroy(ev);
+		ev = NULL;
+		nanosleep(&(struct timespec){.tv_nsec = 250000000}, NULL);
 	}
 	const rd_kafka_ConfigEntry_t **cfg =
 		rd_kafka_ConfigResource_configs(res[0], &ncfg);
