@@ -802,6 +802,21 @@ static void test_print_formats(void **state)
 	assert_int_equal(rs_sql_print(db, "SELEKT", RS_SQL_CSV, &out),
 			 RS_EINVAL);
 	assert_non_null(strstr(rs_error_last(), "syntax error"));
+
+	/* A value holding NUL is printed whole in every format. */
+	q = "SELECT 'a' || char(0) || 'b,c' AS s, 1 AS n";
+	static const char table[] = "s      n\n-----  -\na\0b,c  1\n";
+	static const char csv[] = "s,n\r\n\"a\0b,c\",1\r\n";
+	const char *want[] = {table, csv,
+			      "[{\"s\":\"a\\u0000b,c\",\"n\":1}]\n"};
+	size_t want_len[] = {sizeof table - 1, sizeof csv - 1, strlen(want[2])};
+	rs_sql_format fmts[] = {RS_SQL_TABLE, RS_SQL_CSV, RS_SQL_JSON};
+	for (int i = 0; i < 3; i++) {
+		rs_buf_reset(&out);
+		assert_int_equal(rs_sql_print(db, q, fmts[i], &out), 0);
+		assert_int_equal(out.len, want_len[i]);
+		assert_memory_equal(out.data, want[i], want_len[i]);
+	}
 	rs_buf_free(&out);
 	sqlite3_close(db);
 }
