@@ -1,6 +1,7 @@
 #include "sink/sql_print.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,19 +13,29 @@ static int oom(void)
 	return rs_error_set(RS_ENOMEM, "out of memory");
 }
 
-static int csv_field(rs_buf *out, const char *s)
+/* A field of len bytes (NUL included: a value is printed whole). */
+static int csv_field(rs_buf *out, const char *s, size_t len)
 {
 	if (!s)
 		return 0; /* NULL is an empty field */
-	if (!strpbrk(s, ",\"\r\n"))
-		return rs_buf_puts(out, s);
+	bool quote = false;
+	for (size_t i = 0; i < len && !quote; i++)
+		quote = s[i] && strchr(",\"\r\n", s[i]);
+	if (!quote)
+		return rs_buf_append(out, s, len);
 	int bad = rs_buf_putc(out, '"');
-	for (const char *c = s; *c; c++) {
-		if (*c == '"')
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '"')
 			bad |= rs_buf_putc(out, '"');
-		bad |= rs_buf_putc(out, *c);
+		bad |= rs_buf_putc(out, s[i]);
 	}
 	return bad | rs_buf_putc(out, '"');
+}
+
+/* The bytes of a cell's text: a TEXT value may hold NUL. */
+static size_t cell_len(const rs_sql_cell *c)
+{
+	return c->kind == RS_SQL_TEXT ? c->len : strlen(c->text);
 }
 
 static int json_cell(rs_buf *out, const rs_sql_cell *c)
@@ -55,6 +66,8 @@ static void free_result(rs_sql_printer *p)
 	for (size_t i = 0; i < p->rows * p->cols; i++)
 		free(p->cells[i]);
 	free(p->cells);
+	free(p->lens);
+	p->lens = NULL;
 	for (size_t i = 0; i < p->cols; i++)
 		free(p->names[i]);
 	free(p->names);
@@ -89,16 +102,26 @@ static int table_keep(rs_sql_printer *p, const rs_sql_cell *cells)
 		if (!c)
 			return oom();
 		p->cells = c;
+		size_t *l = realloc(p->lens, cap * sizeof *l);
+		if (!l)
+			return oom();
+		p->lens = l;
 		p->cap = cap;
 	}
 	char **row = p->cells + p->rows * p->cols;
 	for (size_t c = 0; c < p->cols; c++)
 		row[c] = NULL;
 	p->rows++; /* counted first: free_result frees what was copied */
-	for (size_t c = 0; c < p->cols; c++)
-		if (cells[c].kind != RS_SQL_NULL &&
-		    !(row[c] = strdup(cells[c].text)))
+	size_t *lens = p->lens + (p->rows - 1) * p->cols;
+	for (size_t c = 0; c < p->cols; c++) {
+		if (cells[c].kind == RS_SQL_NULL)
+			continue;
+		lens[c] = cell_len(&cells[c]);
+		if (!(row[c] = malloc(lens[c] + 1)))
 			return oom();
+		memcpy(row[c], cells[c].text, lens[c]);
+		row[c][lens[c]] = 0;
+	}
 	return 0;
 }
 
@@ -111,15 +134,17 @@ int rs_sql_printer_row(rs_sql_printer *p, const rs_sql_cell *cells)
 		if (!p->header_done) {
 			for (size_t c = 0; c < p->cols; c++)
 				bad |= (c ? rs_buf_putc(out, ',') : 0) |
-				       csv_field(out, p->names[c]);
+				       csv_field(out, p->names[c],
+						 strlen(p->names[c]));
 			bad |= rs_buf_puts(out, "\r\n");
 			p->header_done = true;
 		}
 		for (size_t c = 0; c < p->cols; c++)
 			bad |= (c ? rs_buf_putc(out, ',') : 0) |
-			       csv_field(out, cells[c].kind == RS_SQL_NULL
-						      ? NULL
-						      : cells[c].text);
+			       (cells[c].kind == RS_SQL_NULL
+					? 0
+					: csv_field(out, cells[c].text,
+						    cell_len(&cells[c])));
 		bad |= rs_buf_puts(out, "\r\n");
 		break;
 	case RS_SQL_JSON:
@@ -150,7 +175,7 @@ static int table_print(rs_sql_printer *p)
 	for (size_t r = 0; r < p->rows; r++)
 		for (size_t c = 0; c < p->cols; c++) {
 			const char *s = p->cells[r * p->cols + c];
-			size_t n = s ? strlen(s) : 4;
+			size_t n = s ? p->lens[r * p->cols + c] : 4;
 			if (n > w[c])
 				w[c] = n;
 		}
@@ -170,9 +195,11 @@ static int table_print(rs_sql_printer *p)
 	for (size_t r = 0; r < p->rows; r++) {
 		for (size_t c = 0; c < p->cols; c++) {
 			const char *s = p->cells[r * p->cols + c];
-			bad |= rs_buf_printf(out, "%s%-*s", c ? "  " : "",
-					     c + 1 < p->cols ? (int)w[c] : 0,
-					     s ? s : "NULL");
+			size_t n = s ? p->lens[r * p->cols + c] : 4;
+			bad |= rs_buf_puts(out, c ? "  " : "") |
+			       rs_buf_append(out, s ? s : "NULL", n);
+			for (size_t k = n; c + 1 < p->cols && k < w[c]; k++)
+				bad |= rs_buf_putc(out, ' ');
 		}
 		bad |= rs_buf_putc(out, '\n');
 	}

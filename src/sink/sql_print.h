@@ -30,7 +30,7 @@ typedef struct rs_sql_cell {
 	/* What table and CSV output show (NUL-terminated; ignored for
 	 * NULL); for an INTEGER also its JSON number. */
 	const char *text;
-	size_t len;  /* bytes of text, all of which JSON output shows */
+	size_t len;  /* bytes of text (TEXT: NUL included), all printed */
 	double real; /* REAL: the JSON number (null when not finite) */
 } rs_sql_cell;
 
@@ -45,6 +45,7 @@ typedef struct rs_sql_printer {
 	char **names;
 	size_t cols;
 	char **cells; /* table: row-major, NULL for SQL NULL */
+	size_t *lens; /* table: the bytes of each cell (a value may hold NUL) */
 	size_t rows, cap;
 } rs_sql_printer;
 

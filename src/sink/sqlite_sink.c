@@ -233,6 +233,27 @@ static int append_quoted_ident(rs_buf *b, const char *name)
 	return rs_buf_putc(b, '"') < 0 ? RS_ENOMEM : 0;
 }
 
+/* A typed view's string column (string, enum; a timestamp never holds
+ * NUL). json_extract cuts a decoded string at NUL (SQLite 3.40), and the
+ * wire format allows NUL inside a string value, so a row whose fields hold
+ * the escape \u0000 has it replaced, before json_extract, by the byte 0xFF
+ * (never in valid UTF-8: not in fields, nor in any other decoded escape),
+ * and 0xFF by NUL after. Escaped backslashes are set aside first (as 0xFE,
+ * then put back), so in `\\u0000` (a backslash, then "u0000") nothing is
+ * replaced. Other rows take json_extract alone. Appends to b (a failed
+ * append leaves b->data NULL). */
+static void append_text_column(rs_buf *b, const char *path)
+{
+	rs_buf_printf(b,
+		      "CASE WHEN instr(fields, '\\u0000') THEN "
+		      "replace(json_extract(replace(replace(replace(fields, "
+		      "'\\\\', CAST(x'fe' AS TEXT)), '\\u0000', "
+		      "CAST(x'ff' AS TEXT)), CAST(x'fe' AS TEXT), '\\\\'), "
+		      "'%s'), CAST(x'ff' AS TEXT), char(0)) "
+		      "ELSE json_extract(fields, '%s') END",
+		      path, path);
+}
+
 /* Replaces every view reestr made with one per event version of reg. */
 static int make_views(sqlite3 *db, const rs_registry *reg)
 {
@@ -277,11 +298,19 @@ static int make_views(sqlite3 *db, const rs_registry *reg)
 				    " AS SELECT uuid, event_id, version, time, "
 				    "received_at, environment, source");
 			for (size_t c = 0; c < cols.count; c++) {
-				rs_buf_printf(&sql,
-					      ", json_extract(fields, '%s')"
-					      " AS ",
-					      cols.items[c].json_path);
-				append_quoted_ident(&sql, cols.items[c].name);
+				const rs_column *col = &cols.items[c];
+				rs_type_kind k = col->field->type.kind;
+				rs_buf_puts(&sql, ", ");
+				if (k == RS_TYPE_STRING || k == RS_TYPE_ENUM)
+					append_text_column(&sql,
+							   col->json_path);
+				else
+					rs_buf_printf(&sql,
+						      "json_extract(fields, "
+						      "'%s')",
+						      col->json_path);
+				rs_buf_puts(&sql, " AS ");
+				append_quoted_ident(&sql, col->name);
 			}
 			rs_buf_printf(&sql,
 				      " FROM events WHERE event_id = %lld AND "

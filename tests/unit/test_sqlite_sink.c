@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/uuid.h"
+#include "json/json.h"
 #include "reestr/error.h"
 #include "sink/sql_print.h"
 #include "sink/sqlite_sink.h"
@@ -373,6 +374,123 @@ static void test_typed_views(void **state)
 	assert_string_equal(sql("SELECT n FROM my_report"), "n\r\n1\r\n");
 }
 
+/* A string read through a typed view equals the string sent, NUL and every
+ * escape included (json_extract alone cuts at NUL), and a backslash
+ * followed by "u0000" stays text. */
+static void test_typed_views_keep_whole_strings(void **state)
+{
+	write_registry(dir, "environments: {bo: {events: [ev_one]}}\n"
+			    "events:\n"
+			    "  ev_one:\n"
+			    "    id: 1\n"
+			    "    owner: team_a\n"
+			    "    versions:\n"
+			    "      - version: 0\n"
+			    "        fields:\n"
+			    "          s: string\n"
+			    "          o: {type: object, required: false, "
+			    "fields: {t: string}}\n"
+			    "          n: int\n");
+	rs_registry *reg = load_registry();
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(dir, reg, NULL, &s), 0);
+	char all[64];
+	size_t all_len = 0;
+	for (int c = 0; c < 32; c++)
+		all[all_len++] = (char)c;
+	memcpy(all + all_len, "\"\\\\\"q\\u0000\xc3\xa9", 13);
+	all_len += 13;
+	const struct {
+		const char *text;
+		size_t len;
+	} want[] = {
+		{"nul\0inside", 10},
+		{"\\u0000", 6},
+		{"\\\0", 2},
+		{"\\\\u0000\0\\", 9},
+		{"a\0\\", 3},
+		{"\0", 1},
+		{"", 0},
+		{"plain \"q\" \\ \\u0001", 18},
+		{"x\\u00001\x01\\", 10},
+		{all, all_len},
+	};
+	size_t n = sizeof want / sizeof *want;
+	rs_sink_event ev[16];
+	rs_buf fields[16];
+	char uuids[16][40];
+	for (size_t i = 0; i < n; i++) {
+		fields[i] = (rs_buf)RS_BUF_INIT;
+		rs_buf_puts(&fields[i], "{\"s\":");
+		assert_int_equal(rs_json_write_string(&fields[i], want[i].text,
+						      want[i].len),
+				 0);
+		/* The same string inside an object, in every other row. */
+		if (i % 2) {
+			rs_buf_puts(&fields[i], ",\"o\":{\"t\":");
+			rs_json_write_string(&fields[i], want[i].text,
+					     want[i].len);
+			rs_buf_puts(&fields[i], "}");
+		}
+		rs_buf_printf(&fields[i], ",\"n\":%zu}", i);
+		assert_non_null(fields[i].data);
+		snprintf(uuids[i], sizeof uuids[i],
+			 "0192f0c4-8b7a-7cde-8f00-1a2b3c4d5e%02zu", i);
+		ev[i] = (rs_sink_event){uuids[i],
+					T1,
+					1,
+					0,
+					"bo",
+					"svc-one",
+					fields[i].data,
+					fields[i].len,
+					0};
+	}
+	rs_sink_outcome out[16];
+	assert_int_equal(write_events(s, ev, n, out), 0);
+	rs_sink_free(s);
+	rs_registry_free(reg);
+
+	char path[512];
+	rs_sqlite_db_path(dir, path, sizeof path);
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT n, s, o_t, typeof(s) FROM "
+					    "ev_one_v0 ORDER BY n",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	size_t rows = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		size_t i = (size_t)sqlite3_column_int64(st, 0);
+		assert_int_equal(i, rows);
+		for (int col = 1; col <= 2; col++) {
+			if (col == 2 && i % 2 == 0) {
+				assert_int_equal(sqlite3_column_type(st, 2),
+						 SQLITE_NULL);
+				continue;
+			}
+			const void *got = sqlite3_column_text(st, col);
+			size_t got_len = (size_t)sqlite3_column_bytes(st, col);
+			if (got_len != want[i].len ||
+			    memcmp(got, want[i].text, got_len))
+				fail_msg("row %zu column %d: %zu bytes, want "
+					 "%zu",
+					 i, col, got_len, want[i].len);
+		}
+		assert_string_equal((const char *)sqlite3_column_text(st, 3),
+				    "text");
+		rows++;
+	}
+	assert_int_equal(rows, n);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	for (size_t i = 0; i < n; i++)
+		rs_buf_free(&fields[i]);
+}
+
 static void test_unwritable_data_dir(void **state)
 {
 	rs_sink *s = (rs_sink *)1;
@@ -684,6 +802,21 @@ static void test_print_formats(void **state)
 	assert_int_equal(rs_sql_print(db, "SELEKT", RS_SQL_CSV, &out),
 			 RS_EINVAL);
 	assert_non_null(strstr(rs_error_last(), "syntax error"));
+
+	/* A value holding NUL is printed whole in every format. */
+	q = "SELECT 'a' || char(0) || 'b,c' AS s, 1 AS n";
+	static const char table[] = "s      n\n-----  -\na\0b,c  1\n";
+	static const char csv[] = "s,n\r\n\"a\0b,c\",1\r\n";
+	const char *want[] = {table, csv,
+			      "[{\"s\":\"a\\u0000b,c\",\"n\":1}]\n"};
+	size_t want_len[] = {sizeof table - 1, sizeof csv - 1, strlen(want[2])};
+	rs_sql_format fmts[] = {RS_SQL_TABLE, RS_SQL_CSV, RS_SQL_JSON};
+	for (int i = 0; i < 3; i++) {
+		rs_buf_reset(&out);
+		assert_int_equal(rs_sql_print(db, q, fmts[i], &out), 0);
+		assert_int_equal(out.len, want_len[i]);
+		assert_memory_equal(out.data, want[i], want_len[i]);
+	}
 	rs_buf_free(&out);
 	sqlite3_close(db);
 }
@@ -700,6 +833,9 @@ int main(void)
 			remove_dir),
 		cmocka_unit_test_setup_teardown(test_typed_views, make_dir,
 						remove_dir),
+		cmocka_unit_test_setup_teardown(
+			test_typed_views_keep_whole_strings, make_dir,
+			remove_dir),
 		cmocka_unit_test_setup_teardown(test_unwritable_data_dir,
 						make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(
