@@ -16,8 +16,8 @@
 #include "load/load.h"
 #include "load/loader.h"
 #include "reestr/error.h"
+#include "sink/kafka_config.h"
 #include "sink/kafka_message.h"
-#include "sink/kafka_properties.h"
 
 /* how long a poll waits at most, so that a stop is seen within it */
 #define POLL_MS 100
@@ -32,9 +32,16 @@
 #define REVOKE_WRITE_TRIES 3
 
 /* What reestr sets and a --kafka-config file may not. */
-static const char *const refused_keys[] = {
-	"enable.auto.commit", "enable.auto.offset.store", "group.id",
-	"bootstrap.servers",  "enable.partition.eof",	  NULL};
+static const rs_kafka_refused_key refused_keys[] = {
+	{"enable.auto.commit", "the loader commits offsets itself, after "
+			       "the store confirmed the write"},
+	{"enable.auto.offset.store", "the loader stores offsets itself, "
+				     "after the store confirmed the write"},
+	{"group.id", "set it with --group"},
+	{"bootstrap.servers", "set it with --kafka-brokers"},
+	{"metadata.broker.list", "set it with --kafka-brokers"},
+	{"enable.partition.eof", "--until-caught-up needs it"},
+};
 
 /* One assigned partition: where reading it reached and, for
  * --until-caught-up, the end offset it had when it was assigned. */
@@ -387,20 +394,27 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
 static rd_kafka_t *make_consumer(consumer *c)
 {
 	const rs_load_options *o = c->o;
+	rs_kafka_config cfg = {0};
+	if (o->kafka_config &&
+	    rs_kafka_config_load(o->kafka_config, refused_keys,
+				 sizeof refused_keys / sizeof refused_keys[0],
+				 &cfg) < 0)
+		return NULL;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	if (conf_set(conf, "topic.metadata.refresh.interval.ms",
 		     METADATA_REFRESH_MS) < 0 ||
 	    conf_set(conf, "auto.offset.reset", "earliest") < 0 ||
-	    (o->kafka_config && rs_kafka_properties_load(o->kafka_config, conf,
-							 refused_keys) < 0) ||
+	    rs_kafka_config_apply(&cfg, conf) < 0 ||
 	    conf_set(conf, "bootstrap.servers", o->brokers) < 0 ||
 	    conf_set(conf, "group.id", o->group) < 0 ||
 	    conf_set(conf, "enable.auto.commit", "false") < 0 ||
 	    conf_set(conf, "enable.auto.offset.store", "false") < 0 ||
 	    conf_set(conf, "enable.partition.eof", "true") < 0) {
+		rs_kafka_config_free(&cfg);
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
+	rs_kafka_config_free(&cfg);
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	rd_kafka_conf_set_opaque(conf, c);
 	char err[512];
