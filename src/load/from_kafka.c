@@ -16,8 +16,8 @@
 #include "load/load.h"
 #include "load/loader.h"
 #include "reestr/error.h"
+#include "sink/kafka_config.h"
 #include "sink/kafka_message.h"
-#include "sink/kafka_properties.h"
 
 /* how long a poll waits at most, so that a stop is seen within it */
 #define POLL_MS 100
@@ -31,10 +31,17 @@
 /* tries of a batch's write when its partitions are being revoked */
 #define REVOKE_WRITE_TRIES 3
 
-/* What reestr sets and a --kafka-config file may not. */
-static const char *const refused_keys[] = {
-	"enable.auto.commit", "enable.auto.offset.store", "group.id",
-	"bootstrap.servers",  "enable.partition.eof",	  NULL};
+/* What the loader sets and a --kafka-config file may not. */
+static const rs_kafka_refused_key refused_keys[] = {
+	{"enable.auto.commit",
+	 "the loader commits offsets itself, after the store confirmed"},
+	{"enable.auto.offset.store",
+	 "the loader commits offsets itself, after the store confirmed"},
+	{"group.id", "set by --group"},
+	{"bootstrap.servers", "set by --kafka-brokers"},
+	{"metadata.broker.list", "set by --kafka-brokers"},
+	{"enable.partition.eof", "the loader needs it for --until-caught-up"},
+};
 
 /* One assigned partition: where reading it reached and, for
  * --until-caught-up, the end offset it had when it was assigned. */
@@ -384,15 +391,14 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
 	return 0;
 }
 
-static rd_kafka_t *make_consumer(consumer *c)
+static rd_kafka_t *make_consumer(consumer *c, const rs_kafka_config *cfg)
 {
 	const rs_load_options *o = c->o;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	if (conf_set(conf, "topic.metadata.refresh.interval.ms",
 		     METADATA_REFRESH_MS) < 0 ||
 	    conf_set(conf, "auto.offset.reset", "earliest") < 0 ||
-	    (o->kafka_config && rs_kafka_properties_load(o->kafka_config, conf,
-							 refused_keys) < 0) ||
+	    rs_kafka_config_apply(cfg, conf) < 0 ||
 	    conf_set(conf, "bootstrap.servers", o->brokers) < 0 ||
 	    conf_set(conf, "group.id", o->group) < 0 ||
 	    conf_set(conf, "enable.auto.commit", "false") < 0 ||
@@ -467,15 +473,24 @@ int rs_load_from_kafka(const rs_load_options *o)
 {
 	consumer c = {.o = o};
 	rs_buf failed = RS_BUF_INIT;
+	rs_kafka_config cfg = {0};
 	int rc = rs_kafka_failed_topic(o->topic_prefix, &failed);
 	if (rc < 0)
 		return rc;
+	/* a bad --kafka-config is refused before anything starts */
+	if (o->kafka_config &&
+	    (rc = rs_kafka_config_load(
+		     o->kafka_config, refused_keys,
+		     sizeof refused_keys / sizeof refused_keys[0], &cfg)) < 0) {
+		rs_buf_free(&failed);
+		return rc;
+	}
 	c.failed_topic = failed.data;
 	c.pending = rd_kafka_topic_partition_list_new(16);
 	c.starts = rd_kafka_topic_partition_list_new(16);
 	if ((rc = rs_loader_new(o, &c.l)) < 0)
 		goto done;
-	c.rk = make_consumer(&c);
+	c.rk = make_consumer(&c, &cfg);
 	if (!c.rk) {
 		rc = RS_EINVAL;
 		goto done;
@@ -552,5 +567,6 @@ done:
 	rd_kafka_topic_partition_list_destroy(c.pending);
 	rd_kafka_topic_partition_list_destroy(c.starts);
 	rs_buf_free(&failed);
+	rs_kafka_config_free(&cfg);
 	return rc;
 }

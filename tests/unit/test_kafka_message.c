@@ -1,7 +1,7 @@
 /* The Kafka message layout (src/sink/kafka_message.h): what the sink
  * encodes the loader decodes to the same event, and every message that is
  * not one reestr wrote is refused with a reason naming what is wrong (the
- * loader stores it as a failed event). Also the --kafka-config reader. */
+ * loader stores it as a failed event). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,12 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "load/loader.h"
 #include "reestr/error.h"
 #include "sink/kafka_message.h"
-#include "sink/kafka_properties.h"
 
 #define UUID "018f2c3a-7b1d-7c3e-9f00-000000000001"
 #define FAILURE_ID "018f2c3a-7b1d-7c3e-9f00-0000000000ff"
@@ -370,60 +368,6 @@ static void test_failure_id(void **state)
 	assert_int_equal(a[14], '8');
 }
 
-static char *write_file(const char *text)
-{
-	static char path[] = "/tmp/reestr-kafka-props-XXXXXX";
-	strcpy(path, "/tmp/reestr-kafka-props-XXXXXX");
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	return path;
-}
-
-static void test_properties(void **state)
-{
-	static const char *const refused[] = {"enable.auto.commit", NULL};
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char *path = write_file("# a comment\n\n  fetch.min.bytes = 1000 \n"
-				"client.id=loader-7\n");
-	assert_int_equal(rs_kafka_properties_load(path, conf, refused), 0);
-	char v[64];
-	size_t n = sizeof v;
-	assert_int_equal(rd_kafka_conf_get(conf, "fetch.min.bytes", v, &n),
-			 RD_KAFKA_CONF_OK);
-	assert_string_equal(v, "1000");
-	n = sizeof v;
-	assert_int_equal(rd_kafka_conf_get(conf, "client.id", v, &n),
-			 RD_KAFKA_CONF_OK);
-	assert_string_equal(v, "loader-7");
-	unlink(path);
-	static const struct {
-		const char *text, *why;
-	} bad[] = {
-		{"client.id=x\nenable.auto.commit=true\n",
-		 ":2: enable.auto.commit cannot be set here"},
-		{"fetch.min.bytes\n", ":1: not key=value"},
-		{" = 3\n", ":1: empty key"},
-		{"no.such.property=1\n", ":1: "},
-		{"fetch.min.bytes=lots\n", ":1: "},
-	};
-	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-		path = write_file(bad[i].text);
-		assert_int_equal(rs_kafka_properties_load(path, conf, refused),
-				 RS_EINVAL);
-		assert_non_null(strstr(rs_error_last(), path));
-		if (!strstr(rs_error_last(), bad[i].why))
-			fail_msg("'%s' does not say '%s'", rs_error_last(),
-				 bad[i].why);
-		unlink(path);
-	}
-	assert_int_equal(rs_kafka_properties_load("/nonexistent/kafka.conf",
-						  conf, refused),
-			 RS_EIO);
-	rd_kafka_conf_destroy(conf);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,7 +381,6 @@ int main(void)
 						teardown),
 		cmocka_unit_test(test_topics_and_prefix),
 		cmocka_unit_test(test_failure_id),
-		cmocka_unit_test(test_properties),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
