@@ -31,16 +31,16 @@
 /* tries of a batch's write when its partitions are being revoked */
 #define REVOKE_WRITE_TRIES 3
 
-/* What reestr sets and a --kafka-config file may not. */
+/* What the loader sets and a --kafka-config file may not. */
 static const rs_kafka_refused_key refused_keys[] = {
-	{"enable.auto.commit", "the loader commits offsets itself, after "
-			       "the store confirmed the write"},
-	{"enable.auto.offset.store", "the loader stores offsets itself, "
-				     "after the store confirmed the write"},
-	{"group.id", "set it with --group"},
-	{"bootstrap.servers", "set it with --kafka-brokers"},
-	{"metadata.broker.list", "set it with --kafka-brokers"},
-	{"enable.partition.eof", "--until-caught-up needs it"},
+	{"enable.auto.commit",
+	 "the loader commits offsets itself, after the store confirmed"},
+	{"enable.auto.offset.store",
+	 "the loader commits offsets itself, after the store confirmed"},
+	{"group.id", "set by --group"},
+	{"bootstrap.servers", "set by --kafka-brokers"},
+	{"metadata.broker.list", "set by --kafka-brokers"},
+	{"enable.partition.eof", "the loader needs it for --until-caught-up"},
 };
 
 /* One assigned partition: where reading it reached and, for
@@ -391,30 +391,22 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
 	return 0;
 }
 
-static rd_kafka_t *make_consumer(consumer *c)
+static rd_kafka_t *make_consumer(consumer *c, const rs_kafka_config *cfg)
 {
 	const rs_load_options *o = c->o;
-	rs_kafka_config cfg = {0};
-	if (o->kafka_config &&
-	    rs_kafka_config_load(o->kafka_config, refused_keys,
-				 sizeof refused_keys / sizeof refused_keys[0],
-				 &cfg) < 0)
-		return NULL;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	if (conf_set(conf, "topic.metadata.refresh.interval.ms",
 		     METADATA_REFRESH_MS) < 0 ||
 	    conf_set(conf, "auto.offset.reset", "earliest") < 0 ||
-	    rs_kafka_config_apply(&cfg, conf) < 0 ||
+	    rs_kafka_config_apply(cfg, conf) < 0 ||
 	    conf_set(conf, "bootstrap.servers", o->brokers) < 0 ||
 	    conf_set(conf, "group.id", o->group) < 0 ||
 	    conf_set(conf, "enable.auto.commit", "false") < 0 ||
 	    conf_set(conf, "enable.auto.offset.store", "false") < 0 ||
 	    conf_set(conf, "enable.partition.eof", "true") < 0) {
-		rs_kafka_config_free(&cfg);
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
-	rs_kafka_config_free(&cfg);
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	rd_kafka_conf_set_opaque(conf, c);
 	char err[512];
@@ -481,15 +473,24 @@ int rs_load_from_kafka(const rs_load_options *o)
 {
 	consumer c = {.o = o};
 	rs_buf failed = RS_BUF_INIT;
+	rs_kafka_config cfg = {0};
 	int rc = rs_kafka_failed_topic(o->topic_prefix, &failed);
 	if (rc < 0)
 		return rc;
+	/* a bad --kafka-config is refused before anything starts */
+	if (o->kafka_config &&
+	    (rc = rs_kafka_config_load(
+		     o->kafka_config, refused_keys,
+		     sizeof refused_keys / sizeof refused_keys[0], &cfg)) < 0) {
+		rs_buf_free(&failed);
+		return rc;
+	}
 	c.failed_topic = failed.data;
 	c.pending = rd_kafka_topic_partition_list_new(16);
 	c.starts = rd_kafka_topic_partition_list_new(16);
 	if ((rc = rs_loader_new(o, &c.l)) < 0)
 		goto done;
-	c.rk = make_consumer(&c);
+	c.rk = make_consumer(&c, &cfg);
 	if (!c.rk) {
 		rc = RS_EINVAL;
 		goto done;
@@ -566,5 +567,6 @@ done:
 	rd_kafka_topic_partition_list_destroy(c.pending);
 	rd_kafka_topic_partition_list_destroy(c.starts);
 	rs_buf_free(&failed);
+	rs_kafka_config_free(&cfg);
 	return rc;
 }

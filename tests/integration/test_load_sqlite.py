@@ -80,6 +80,16 @@ def test_flags(tmp_path):
         r = run("load", *args)
         assert r.returncode == 2, (args, r.stderr)
         assert why in r.stderr, (args, r.stderr)
+    # the settings the loader's guarantee rests on are its own
+    props = tmp_path / "loader.properties"
+    props.write_text("# tuning\nfetch.min.bytes = 1000\n"
+                     "enable.auto.commit=true\n")
+    r = run("load", "--from", "kafka", "--to", "sqlite", "--data", str(d),
+            "--registry", str(EXAMPLES), "--kafka-brokers", "127.0.0.1:1",
+            "--kafka-config", str(props))
+    assert r.returncode == 1, r.stderr
+    assert f"{props}:3: enable.auto.commit" in r.stderr, r.stderr
+    assert "after the store confirmed" in r.stderr, r.stderr
     # no store where --from-data points
     r = load(tmp_path / "nothing", tmp_path / "out")
     assert r.returncode == 1 and "reestr.db" in r.stderr, r.stderr

@@ -1,7 +1,7 @@
 /* The Kafka message layout (src/sink/kafka_message.h): what the sink
  * encodes the loader decodes to the same event, and every message that is
  * not one reestr wrote is refused with a reason naming what is wrong (the
- * loader stores it as a failed event). Also the --kafka-config reader. */
+ * loader stores it as a failed event). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "load/loader.h"
 #include "reestr/error.h"
