@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/dirlock.h"
 #include "cli/commands.h"
@@ -145,8 +146,9 @@ static void usage(FILE *out)
 		"Every 503 answer carries Retry-After. Each request answered "
 		"4xx/5xx as a\nwhole is logged (status, peer, reason) on "
 		"stderr.\n"
-		"Refuses to start when another collector holds the data "
-		"folder (DIR/.lock).\n"
+		"With --sink sqlite it refuses to start when another "
+		"collector holds the data\nfolder (DIR/.lock); with --sink "
+		"kafka it takes no lock.\n"
 		"With --sink kafka and no broker reachable it starts, answers "
 		"503 and\nchecks the topics once a broker answers.\n"
 		"Stops on SIGINT or SIGTERM: stops accepting, answers the "
@@ -432,12 +434,23 @@ int rs_cmd_serve(int argc, char **argv)
 
 	/* One collector per data folder, before anything there is touched:
 	 * a second one (a second `make run`) must not rewrite the first's
-	 * store and langpacks on its way to failing to listen. */
-	char who[600];
-	snprintf(who, sizeof who, "reestr serve listening on %s, registry %s",
-		 listen, registry_dir);
-	if (rs_dirlock_take(data_dir, who, &lock) < 0) {
-		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
+	 * store on its way to failing to listen. With --sink kafka the folder
+	 * holds no store, only (by default) langpacks.db, which collectors may
+	 * share (SQLite's own locking): stateless collectors take no lock,
+	 * and the folder is made only when langpacks.db goes in it. */
+	if (!kafka) {
+		char who[600];
+		snprintf(who, sizeof who,
+			 "reestr serve listening on %s, registry %s", listen,
+			 registry_dir);
+		if (rs_dirlock_take(data_dir, who, &lock) < 0) {
+			fprintf(stderr, "reestr serve: %s\n", rs_error_last());
+			goto fail;
+		}
+	} else if (!langpacks_db && mkdir(data_dir, 0777) < 0 &&
+		   errno != EEXIST) {
+		fprintf(stderr, "reestr serve: --data %s: %s\n", data_dir,
+			strerror(errno));
 		goto fail;
 	}
 

@@ -265,3 +265,47 @@ def test_the_shared_file_needs_no_data_folder_lock(tmp_path, checkouts):
         a.stop()
         b.stop()
     assert not (b.data / "langpacks.db").exists()
+
+
+def test_kafka_collectors_share_a_data_folder(tmp_path):
+    """With --sink kafka the data folder holds no store: two collectors
+    on one --data (langpacks.db inside it by default) both start, take no
+    .lock, and serve the same langpacks. No broker answers here, so both
+    answer 503 on /healthz (they start anyway and wait for Kafka)."""
+    data = tmp_path / "shared-data"
+    procs, urls = [], []
+    try:
+        for name in ("a", "b"):
+            port = free_port()
+            urls.append(f"http://127.0.0.1:{port}")
+            procs.append(subprocess.Popen(
+                [REESTR, "serve", "--registry", str(EXAMPLES), "--data",
+                 str(data), "--sink", "kafka", "--kafka-brokers",
+                 f"127.0.0.1:{free_port()}", "--listen", f"127.0.0.1:{port}"],
+                stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"{name}.log", "w")))
+        for p, url, name in zip(procs, urls, ("a", "b")):
+            deadline = time.monotonic() + 60
+            while True:
+                assert p.poll() is None, (tmp_path / f"{name}.log").read_text()
+                try:
+                    urllib.request.urlopen(url + "/healthz", timeout=1)
+                    raise AssertionError("healthy without a broker")
+                except urllib.error.HTTPError as e:
+                    assert e.code == 503
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "did not start"
+                    time.sleep(0.05)
+        assert not (data / ".lock").exists()
+        assert (data / "langpacks.db").exists()
+        served = []
+        for url in urls:
+            with urllib.request.urlopen(
+                    url + "/langpack/go/versions?environment=bo", timeout=30) as r:
+                served.append(json.loads(r.read()))
+        assert served[0] == served[1] and served[0]["versions"], served
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            assert p.wait(timeout=30) == 0
