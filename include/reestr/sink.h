@@ -38,6 +38,12 @@ typedef struct rs_sink_failed {
 	size_t payload_total_len;   /* the whole payload's length */
 	const char *payload_sha256; /* hex SHA-256 of the whole payload */
 	int64_t received_at_us;	    /* as in rs_sink_event */
+	/* This failure's id: the Kafka message's key (a UUIDv7 the collector
+	 * made), so that a redelivery of it is recognised. NULL: a store that
+	 * keeps ids (ClickHouse) derives one from the failure's content
+	 * (received time, reason, payload hash and length, event id,
+	 * version, source). The SQLite store does not keep it. */
+	const char *failure_id;
 } rs_sink_failed;
 
 typedef enum rs_sink_outcome {

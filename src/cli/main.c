@@ -24,6 +24,9 @@ static const struct {
 	{"send", rs_cmd_send,
 	 "send events from a shell or cron job, checked against the "
 	 "registry"},
+	{"load", rs_cmd_load,
+	 "the loader: reads events from Kafka (or a SQLite store) and "
+	 "writes them\n           to ClickHouse or SQLite"},
 	{"gen", rs_cmd_gen,
 	 "write an environment's langpack (typed events + sender) for "
 	 "go, python or php"},

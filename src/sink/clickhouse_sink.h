@@ -4,6 +4,7 @@
 #ifndef RS_SINK_CLICKHOUSE_SINK_H
 #define RS_SINK_CLICKHOUSE_SINK_H
 
+#include "base/buf.h"
 #include "reestr/registry.h"
 #include "reestr/sink.h"
 
@@ -30,5 +31,13 @@ typedef struct rs_clickhouse_options {
  * RS_ENOTFOUND, naming it: the caller must not skip it. */
 int rs_clickhouse_sink_open(const rs_clickhouse_options *opt,
 			    const rs_registry *reg, rs_sink **out);
+
+/* Appends the statements the store sends, each ending in ";\n": CREATE
+ * DATABASE, `events`, `failed_events`, and the typed table of every event
+ * version of reg (NULL: none). For tools and tests (the same DDL is run on
+ * a current ClickHouse there). database NULL means the default. Returns 0
+ * or RS_ENOMEM. */
+int rs_clickhouse_ddl(const char *database, const rs_registry *reg,
+		      rs_buf *out);
 
 #endif

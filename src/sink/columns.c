@@ -8,7 +8,7 @@
 #include "reestr/error.h"
 
 static int add(rs_columns *cols, const char *name, const char *path,
-	       const rs_field *f)
+	       const rs_field *f, bool nullable)
 {
 	if (rs_grow(&cols->items, &cols->cap, cols->count + 1,
 		    sizeof *cols->items, 16) < 0)
@@ -19,12 +19,12 @@ static int add(rs_columns *cols, const char *name, const char *path,
 		free(p);
 		return RS_ENOMEM;
 	}
-	cols->items[cols->count++] = (rs_column){n, p, f};
+	cols->items[cols->count++] = (rs_column){n, p, f, nullable};
 	return 0;
 }
 
 static int walk(rs_columns *cols, const rs_field *fields, size_t n,
-		const char *prefix, const char *path_prefix)
+		const char *prefix, const char *path_prefix, bool nullable)
 {
 	for (size_t i = 0; i < n; i++) {
 		const rs_field *f = &fields[i];
@@ -35,9 +35,10 @@ static int walk(rs_columns *cols, const rs_field *fields, size_t n,
 		int rc;
 		if (f->type.kind == RS_TYPE_OBJECT)
 			rc = walk(cols, f->type.object->fields,
-				  f->type.object->field_count, name, path);
+				  f->type.object->field_count, name, path,
+				  nullable || !f->required);
 		else
-			rc = add(cols, name, path, f);
+			rc = add(cols, name, path, f, nullable || !f->required);
 		if (rc)
 			return rc;
 	}
@@ -46,7 +47,7 @@ static int walk(rs_columns *cols, const rs_field *fields, size_t n,
 
 int rs_columns_flatten(rs_columns *cols, const rs_field *fields, size_t n)
 {
-	return walk(cols, fields, n, "", "$");
+	return walk(cols, fields, n, "", "$", false);
 }
 
 void rs_columns_free(rs_columns *cols)

@@ -4,6 +4,7 @@
 #ifndef RS_SINK_COLUMNS_H
 #define RS_SINK_COLUMNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "reestr/registry.h"
@@ -12,6 +13,9 @@ typedef struct rs_column {
 	char *name;	 /* "user_id" */
 	char *json_path; /* "$.user.id" */
 	const rs_field *field;
+	/* The field, or an object it sits in, is optional: the column may
+	 * be NULL (a typed table's type is Nullable) */
+	bool nullable;
 } rs_column;
 
 typedef struct rs_columns {

@@ -348,5 +348,6 @@ int rs_kafka_decode_failed(const rs_kafka_message *msg, rs_arena *arena,
 	}
 	f->payload = msg->value ? msg->value : "";
 	f->payload_len = msg->value_len;
+	f->failure_id = failure_id;
 	return 0;
 }

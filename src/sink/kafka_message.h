@@ -85,7 +85,8 @@ int rs_kafka_decode_event(const rs_kafka_message *msg, rs_arena *arena,
 
 /* Decodes a rejected event's message; f->payload points into msg->value,
  * the other strings are copied into arena. The failure id (the key) is
- * copied to failure_id. Returns 0 or RS_EINVAL as above. */
+ * copied to failure_id, and f->failure_id points to it (keep it alive).
+ * Returns 0 or RS_EINVAL as above. */
 int rs_kafka_decode_failed(const rs_kafka_message *msg, rs_arena *arena,
 			   rs_sink_failed *f,
 			   char failure_id[RS_UUID_TEXT_SIZE]);

@@ -110,8 +110,8 @@ static void test_failed_events_and_stats(void **state)
 	rs_sink_event ev[] = {event(UA, T1), event(UA, T1)};
 	rs_sink_failed failed[] = {
 		{1, 0, "svc-one", "fields.a: missing", "{\"x\": 1}", 8, 8, NULL,
-		 0},
-		{-1, -1, NULL, "event_id: missing", "{}", 2, 2, NULL, 0},
+		 0, NULL},
+		{-1, -1, NULL, "event_id: missing", "{}", 2, 2, NULL, 0, NULL},
 	};
 	rs_sink_outcome out[2];
 	rs_sink_batch b = {1795600800000000LL, ev, 2, failed, 2, out};
@@ -150,7 +150,7 @@ static void test_failed_payload_length_and_hash(void **state)
 		{1, 0, "svc-one", "too long", "{\"x\":", 5, 70000,
 		 "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f0"
 		 "0a08",
-		 0},
+		 0, NULL},
 	};
 	rs_sink_batch b = {1795600800000000LL, NULL, 0, failed, 1, NULL};
 	assert_int_equal(rs_sink_write(s, &b), 0);
@@ -202,7 +202,7 @@ static void test_migrates_a_version_1_store(void **state)
 		 "44136fa355b3678a1146ad16f7e8"
 		 "649e94fb4fc21fe77e8310c060f"
 		 "61caaff8a",
-		 0},
+		 0, NULL},
 	};
 	rs_sink_batch b = {1795600800000000LL, NULL, 0, failed, 1, NULL};
 	assert_int_equal(rs_sink_write(s, &b), 0);
