@@ -90,10 +90,14 @@ static int prefill(const char *data, long total)
 				"\"fluffy_browser/%ld\"}",
 				k % 100000 + 1, k % 100000, k % 90, k % 180,
 				k % 100);
-			ev[i] = (rs_sink_event){uuids[i],  times[i],
-						100,	   0,
-						"bo",	   "example-service",
-						fields[i], (size_t)len};
+			ev[i] = (rs_sink_event){.uuid = uuids[i],
+						.time = times[i],
+						.event_id = 100,
+						.version = 0,
+						.environment = "bo",
+						.source = "example-service",
+						.fields = fields[i],
+						.fields_len = (size_t)len};
 		}
 		rs_sink_batch b = {now, ev, (size_t)n, NULL, 0, out};
 		if (rs_sink_write(sink, &b) < 0) {
