@@ -49,6 +49,10 @@ static void usage(FILE *out)
 		"examples/registry)\n"
 		"  --data DIR              data folder; the store is "
 		"DIR/reestr.db (default: var)\n"
+		"  --langpacks FILE        the langpacks database; "
+		"collectors may share one\n"
+		"                          (docs/scale-out.md) (default: "
+		"DIR/langpacks.db)\n"
 		"  --listen HOST:PORT      address to listen on (default: "
 		"127.0.0.1:8080);\n"
 		"                          an IPv6 host goes in brackets: "
@@ -60,20 +64,21 @@ static void usage(FILE *out)
 		"                          http://LISTEN-ADDRESS)\n");
 	fprintf(out,
 		"  --sink sqlite|kafka     where events go (default: sqlite). "
-		"With kafka the\n"
-		"                          data folder holds only "
-		"langpacks.db, "
-		"and an event\n"
-		"                          is answered accepted once Kafka "
-		"confirmed it\n"
-		"                          (docs/scale-out.md)\n"
+		"With kafka no\n"
+		"                          event is kept in the data folder "
+		"(langpacks.db\n"
+		"                          only), and an event is answered "
+		"accepted once\n"
+		"                          Kafka confirmed it "
+		"(docs/scale-out.md)\n"
 		"  --kafka-brokers HOST:PORT[,...]\n"
 		"                          the brokers (required with --sink "
 		"kafka)\n"
 		"  --kafka-config FILE     librdkafka properties, key=value a "
 		"line, # comments;\n"
-		"                          acks and enable.idempotence cannot "
-		"be set\n"
+		"                          acks, enable.idempotence and what "
+		"these flags set\n"
+		"                          cannot be set there\n"
 		"  --kafka-topic-prefix P  topics P.events.ENVIRONMENT and "
 		"P.failed (default:\n"
 		"                          %s)\n"
@@ -214,6 +219,7 @@ int rs_cmd_serve(int argc, char **argv)
 {
 	const char *registry_dir = "examples/registry";
 	const char *data_dir = "var";
+	const char *langpacks_db = NULL; /* NULL: DATA/langpacks.db */
 	const char *listen = "127.0.0.1:8080";
 	const char *public_url = NULL;
 	rs_server_options so = {0};
@@ -223,6 +229,7 @@ int rs_cmd_serve(int argc, char **argv)
 	enum {
 		O_REGISTRY = 256,
 		O_DATA,
+		O_LANGPACKS,
 		O_LISTEN,
 		O_LIMIT, /* RS_LIMIT_OPTION_COUNT of them */
 		O_INFLIGHT = O_LIMIT + RS_LIMIT_OPTION_COUNT,
@@ -244,6 +251,7 @@ int rs_cmd_serve(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, O_REGISTRY},
 		{"data", required_argument, NULL, O_DATA},
+		{"langpacks", required_argument, NULL, O_LANGPACKS},
 		{"listen", required_argument, NULL, O_LISTEN},
 		RS_LIMIT_LONGOPTS(O_LIMIT),
 		{"max-inflight-bytes", required_argument, NULL, O_INFLIGHT},
@@ -285,6 +293,9 @@ int rs_cmd_serve(int argc, char **argv)
 			break;
 		case O_DATA:
 			data_dir = optarg;
+			break;
+		case O_LANGPACKS:
+			langpacks_db = optarg;
 			break;
 		case O_LISTEN:
 			listen = optarg;
@@ -451,9 +462,14 @@ int rs_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
 	}
-	/* every environment's langpacks: a new version where content changed */
+	/* every environment's langpacks: a new version where content changed;
+	 * the file may be shared by several collectors (SQLite's locking) */
 	size_t new_versions = 0;
-	if (rs_packages_open(data_dir, reg, &packages, &new_versions) < 0) {
+	char langpacks_path[4096];
+	snprintf(langpacks_path, sizeof langpacks_path, "%s/langpacks.db",
+		 data_dir);
+	if (rs_packages_open(langpacks_db ? langpacks_db : langpacks_path, reg,
+			     &packages, &new_versions) < 0) {
 		fprintf(stderr, "reestr serve: langpacks: %s\n",
 			rs_error_last());
 		goto fail;

@@ -25,8 +25,13 @@ struct rs_packages {
 
 static const rs_lang langs[] = {RS_LANG_GO, RS_LANG_PYTHON, RS_LANG_PHP};
 
+/* How long a process waits for SQLite's write lock on the langpacks
+ * database while another one (a collector sharing the file) holds it: that
+ * one makes at most one langpack version per transaction, well under this. */
+#define BUSY_TIMEOUT_MS 60000
+
+/* run in a write transaction: two collectors may create the file at once */
 static const char schema_sql[] =
-	"PRAGMA journal_mode=WAL;"
 	"CREATE TABLE IF NOT EXISTS langpack_versions("
 	" lang TEXT NOT NULL, environment TEXT NOT NULL,"
 	" version INTEGER NOT NULL, content_sha256 TEXT NOT NULL,"
@@ -248,48 +253,123 @@ done:
 	return rc;
 }
 
-/* The latest version and its hash, or -1. */
+/* The latest version and its hash; -1 when there is none, -2 when the
+ * database cannot be read. */
 static int latest(sqlite3 *db, const char *lang, const char *env, char hash[65])
 {
 	sqlite3_stmt *st = NULL;
-	int v = -1;
+	int v = -2;
 	if (sqlite3_prepare_v2(db,
 			       "SELECT version, content_sha256 FROM "
 			       "langpack_versions WHERE lang=?1 AND "
 			       "environment=?2 ORDER BY version DESC LIMIT 1",
 			       -1, &st, NULL) != SQLITE_OK)
-		return -1;
+		return -2;
 	sqlite3_bind_text(st, 1, lang, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, env, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
 		v = sqlite3_column_int(st, 0);
 		snprintf(hash, 65, "%s",
 			 (const char *)sqlite3_column_text(st, 1));
+	} else if (step == SQLITE_DONE) {
+		v = -1;
 	}
 	sqlite3_finalize(st);
 	return v;
 }
 
-int rs_packages_open(const char *data_dir, const rs_registry *reg,
+/* Switching a new file to WAL answers SQLITE_BUSY at once, without waiting
+ * in the busy handler, while another process opens or switches the same
+ * file: retried here for as long as the busy timeout. */
+static int set_wal(sqlite3 *db)
+{
+	const struct timespec pause = {0, 10 * 1000000};
+	for (int waited = 0;; waited += 10) {
+		int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL,
+				      NULL);
+		if (rc != SQLITE_BUSY || waited >= BUSY_TIMEOUT_MS)
+			return rc;
+		nanosleep(&pause, NULL);
+	}
+}
+
+static int db_error(sqlite3 *db, const char *path, const char *what)
+{
+	int rc = rs_error_set(RS_EIO, "%s: %s: %s", path, what,
+			      sqlite3_errmsg(db));
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* Records env's langpack in lang as a new version unless the latest one
+ * has the content hash. The decision is read again and made under the
+ * write lock (BEGIN IMMEDIATE), so that of several collectors starting at
+ * once on one file exactly one records each version and the others see it:
+ * no number is taken twice or skipped. Sets *made. */
+static int publish(sqlite3 *db, const char *path, const rs_registry *reg,
+		   const char *env, rs_lang lang, const char *hash, bool *made)
+{
+	const char *ln = rs_lang_name(lang);
+	char old[65] = "";
+	*made = false;
+	/* without the lock first: a restart on an unchanged registry takes
+	 * no write lock at all */
+	int last = latest(db, ln, env, old);
+	if (last >= 0 && !strcmp(old, hash))
+		return 0;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(db, path, "cannot take the write lock");
+	last = latest(db, ln, env, old);
+	if (last < -1)
+		return db_error(db, path, "cannot read the versions");
+	if (last >= 0 && !strcmp(old, hash)) /* another process recorded it */
+		return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK
+			       ? 0
+			       : db_error(db, path, "cannot end a transaction");
+	int rc = add_version(db, reg, env, lang, last + 1, hash);
+	if (rc) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	/* a version is recorded only once it is on disk */
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		char what[200];
+		snprintf(what, sizeof what,
+			 "cannot store version %d of the %s langpack of %s",
+			 last + 1, ln, env);
+		return db_error(db, path, what);
+	}
+	*made = true;
+	return 0;
+}
+
+int rs_packages_open(const char *path, const rs_registry *reg,
 		     rs_packages **out, size_t *created)
 {
 	*out = NULL;
 	*created = 0;
 	rs_packages *p = calloc(1, sizeof *p);
-	char *path = NULL;
 	int rc = RS_ENOMEM;
-	if (!p || asprintf(&path, "%s/langpacks.db", data_dir) < 0) {
-		path = NULL;
+	if (!p)
 		goto fail;
-	}
 	pthread_mutex_init(&p->lock, NULL);
 	if (sqlite3_open_v2(path, &p->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				    SQLITE_OPEN_FULLMUTEX,
-			    NULL) != SQLITE_OK ||
-	    sqlite3_exec(p->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+			    NULL) != SQLITE_OK) {
 		rc = rs_error_set(RS_EIO, "%s: %s", path,
 				  p->db ? sqlite3_errmsg(p->db) : "no memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(p->db, BUSY_TIMEOUT_MS);
+	if (set_wal(p->db) != SQLITE_OK ||
+	    sqlite3_exec(p->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_exec(p->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(p->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = db_error(p->db, path, "cannot create the tables");
 		goto fail;
 	}
 	for (size_t i = 0; i < rs_registry_environment_count(reg); i++) {
@@ -302,44 +382,19 @@ int rs_packages_open(const char *data_dir, const rs_registry *reg,
 			rs_langpack *lp = NULL;
 			if ((rc = rs_langpack_new(reg, &o, &lp)))
 				goto fail;
-			char hash[65], old[65] = "";
+			char hash[65];
 			content_hash(lp, hash);
 			rs_langpack_free(lp);
-			int last =
-				latest(p->db, rs_lang_name(langs[j]), env, old);
-			if (last >= 0 && !strcmp(old, hash))
-				continue;
-			if (sqlite3_exec(p->db, "BEGIN", NULL, NULL, NULL) !=
-			    SQLITE_OK) {
-				rc = rs_error_set(RS_EIO, "%s: %s", path,
-						  sqlite3_errmsg(p->db));
+			bool made = false;
+			if ((rc = publish(p->db, path, reg, env, langs[j], hash,
+					  &made)))
 				goto fail;
-			}
-			rc = add_version(p->db, reg, env, langs[j], last + 1,
-					 hash);
-			/* a version is recorded only once it is on disk */
-			if (!rc && sqlite3_exec(p->db, "COMMIT", NULL, NULL,
-						NULL) != SQLITE_OK)
-				rc = rs_error_set(
-					RS_EIO,
-					"%s: cannot store version %d "
-					"of the %s langpack of %s: %s",
-					path, last + 1, rs_lang_name(langs[j]),
-					env, sqlite3_errmsg(p->db));
-			if (rc) {
-				if (!sqlite3_get_autocommit(p->db))
-					sqlite3_exec(p->db, "ROLLBACK", NULL,
-						     NULL, NULL);
-				goto fail;
-			}
-			(*created)++;
+			*created += made;
 		}
 	}
-	free(path);
 	*out = p;
 	return 0;
 fail:
-	free(path);
 	rs_packages_free(p);
 	return rc;
 }

@@ -1,8 +1,9 @@
 /* Langpacks as versioned, native packages (docs/langpacks.md,
  * "Versions and packages"). For every environment and language the server
  * keeps a langpack version number that grows by one whenever the generated
- * content changes; each version's archives are stored once, in
- * DATA/langpacks.db, and served byte for byte the same forever:
+ * content changes; each version's archives are stored once, in the
+ * langpacks database (DATA/langpacks.db by default), and served byte for
+ * byte the same forever:
  *   POST /langpack/{lang}/{N|latest}/     a tar of the langpack
  *   GET  /langpack/{lang}/versions?environment=NAME
  *   /go/…        the Go module proxy protocol
@@ -18,11 +19,15 @@
 
 typedef struct rs_packages rs_packages;
 
-/* Opens (creating) DATA/langpacks.db and records a new version of every
- * environment's langpack in every language whose content changed. Sets
- * *created to the number of new versions. Returns 0 or an error code with
- * rs_error_last() set. */
-int rs_packages_open(const char *data_dir, const rs_registry *reg,
+/* Opens (creating) the langpacks database at path (`reestr serve
+ * --langpacks`, default DATA/langpacks.db) and records a new version of
+ * every environment's langpack in every language whose content changed.
+ * Several processes may open one file at once (docs/scale-out.md,
+ * "Stateless collectors and langpacks.db"): each decision is re-read and
+ * made under SQLite's write lock, so they record the same versions once.
+ * Sets *created to the number of versions this call recorded. Returns 0 or
+ * an error code with rs_error_last() set. */
+int rs_packages_open(const char *path, const rs_registry *reg,
 		     rs_packages **out, size_t *created);
 void rs_packages_free(rs_packages *p);
 

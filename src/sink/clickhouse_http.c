@@ -162,9 +162,14 @@ int rs_ch_http_post(rs_ch_http *h, const char *params, const char *query,
 		ret = rs_error_set(RS_EIO,
 				   "ClickHouse at %s: no answer within %ld ms",
 				   h->shown, h->timeout_ms);
-	} else if (rc != CURLE_OK) {
+	} else if (rc == CURLE_COULDNT_CONNECT ||
+		   rc == CURLE_COULDNT_RESOLVE_HOST) {
 		ret = rs_error_set(RS_EIO,
 				   "ClickHouse at %s: cannot connect: %s",
+				   h->shown, curl_easy_strerror(rc));
+	} else if (rc != CURLE_OK) {
+		ret = rs_error_set(RS_EIO,
+				   "ClickHouse at %s: request failed: %s",
 				   h->shown, curl_easy_strerror(rc));
 	} else if (status != 200) {
 		char msg[RS_CLICKHOUSE_MAX_MESSAGE + 1];

@@ -37,8 +37,9 @@ const char *rs_ch_http_url(const rs_ch_http *h);
  *
  * Returns 0 when ClickHouse answered 200. Otherwise RS_EIO with
  * rs_error_last() naming the URL and what went wrong: the connection
- * ("cannot connect: ...", "timed out after N ms") or ClickHouse's status
- * and message ("HTTP 404: Code: 60, ... Table reestr.x doesn't exist"). */
+ * ("cannot connect: ...", "request failed: ...", "no answer within N ms") or
+ * ClickHouse's status and message ("HTTP 404: Code: 60, ... Table reestr.x
+ * doesn't exist"). */
 int rs_ch_http_post(rs_ch_http *h, const char *params, const char *query,
 		    const char *body, size_t body_len, rs_buf *resp);
 

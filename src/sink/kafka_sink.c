@@ -182,12 +182,12 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	(void)reason;
 }
 
-/* librdkafka's own log: warnings and worse, except connection failures
+/* librdkafka's own log: errors and worse, except connection failures
  * (the admin thread reports reachability once per change). */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac,
 		   const char *buf)
 {
-	if (level <= LOG_WARNING && strcmp(fac, "FAIL") && strcmp(fac, "ERROR"))
+	if (level <= LOG_ERR && strcmp(fac, "FAIL") && strcmp(fac, "ERROR"))
 		fprintf(stderr, "reestr: kafka sink: librdkafka %s: %s\n", fac,
 			buf);
 	(void)rk;
@@ -402,8 +402,10 @@ done:
 	return rc;
 }
 
-/* min.insync.replicas and unclean.leader.election.enable of every topic */
-static int describe_topics(kafka_sink *s, rd_kafka_t *rk, int *min_isr,
+/* min.insync.replicas and unclean.leader.election.enable of every topic
+ * md has (the others are left -1) */
+static int describe_topics(kafka_sink *s, rd_kafka_t *rk,
+			   const struct rd_kafka_metadata *md, int *min_isr,
 			   int *unclean, char *why)
 {
 	int rc = -1;
@@ -417,17 +419,24 @@ static int describe_topics(kafka_sink *s, rd_kafka_t *rk, int *min_isr,
 		snprintf(why, REASON_MAX, "out of memory");
 		goto done;
 	}
+	size_t n_cr = 0;
 	for (size_t i = 0; i < n; i++) {
 		min_isr[i] = -1;
 		unclean[i] = -1;
-		cr[i] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC,
-						    s->topics[i].name);
-		if (!cr[i]) {
+		if (md_missing(md_topic(md, s->topics[i].name)))
+			continue;
+		cr[n_cr] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC,
+						       s->topics[i].name);
+		if (!cr[n_cr++]) {
 			snprintf(why, REASON_MAX, "out of memory");
 			goto done;
 		}
 	}
-	rd_kafka_DescribeConfigs(rk, cr, n, ao, q);
+	if (n_cr == 0) {
+		rc = 0;
+		goto done;
+	}
+	rd_kafka_DescribeConfigs(rk, cr, n_cr, ao, q);
 	ev = admin_wait(q, "describing topic configs", why);
 	if (!ev)
 		goto done;
@@ -463,7 +472,8 @@ static int describe_topics(kafka_sink *s, rd_kafka_t *rk, int *min_isr,
 		}
 	}
 	for (size_t i = 0; i < n; i++)
-		if (min_isr[i] < 0 || unclean[i] < 0) {
+		if (!md_missing(md_topic(md, s->topics[i].name)) &&
+		    (min_isr[i] < 0 || unclean[i] < 0)) {
 			snprintf(why, REASON_MAX,
 				 "topic %s: Kafka did not describe its "
 				 "min.insync.replicas and "
@@ -490,7 +500,37 @@ done:
 
 enum { CHECK_OK = 0, CHECK_RETRY = 1, CHECK_UNSAFE = 2 };
 
-/* Creates the missing topics, then checks every one's settings. Called
+/* The settings of the topics md has: CHECK_OK, or CHECK_UNSAFE naming
+ * topic and setting, or CHECK_RETRY when Kafka did not say. */
+static int check_present(kafka_sink *s, rd_kafka_t *rk,
+			 const struct rd_kafka_metadata *md, int *min_isr,
+			 int *unclean, char *why)
+{
+	if (describe_topics(s, rk, md, min_isr, unclean, why) < 0)
+		return CHECK_RETRY;
+	for (size_t i = 0; i < s->topic_count; i++) {
+		const rd_kafka_metadata_topic_t *t =
+			md_topic(md, s->topics[i].name);
+		if (md_missing(t))
+			continue;
+		int rf = t->partitions[0].replica_cnt;
+		for (int p = 1; p < t->partition_cnt; p++)
+			if (t->partitions[p].replica_cnt < rf)
+				rf = t->partitions[p].replica_cnt;
+		char reason[REASON_MAX - 100];
+		const char *bad = rs_kafka_unsafe_settings(
+			rf, min_isr[i], unclean[i], reason, sizeof reason);
+		if (bad) {
+			snprintf(why, REASON_MAX, "topic %s: %s",
+				 s->topics[i].name, bad);
+			return CHECK_UNSAFE;
+		}
+	}
+	return CHECK_OK;
+}
+
+/* Checks the topics that exist (an unsafe one stops here, before anything
+ * is created), creates the missing ones, then checks those too. Called
  * with the producer lock held for reading. */
 static int check_topics_locked(kafka_sink *s, rd_kafka_t *rk, int timeout_ms,
 			       int *min_isr, char *why, bool *unreachable)
@@ -508,56 +548,41 @@ static int check_topics_locked(kafka_sink *s, rd_kafka_t *rk, int timeout_ms,
 		*unreachable = true;
 		goto done;
 	}
+	if ((rc = check_present(s, rk, md, min_isr, unclean, why)) != CHECK_OK)
+		goto done;
+	rc = CHECK_RETRY;
 	size_t n_missing = 0;
 	for (size_t i = 0; i < s->topic_count; i++)
 		if (md_missing(md_topic(md, s->topics[i].name)))
 			missing[n_missing++] = s->topics[i].name;
-	if (n_missing) {
-		if (create_topics(s, rk, missing, n_missing, why) < 0)
-			goto done;
-		/* until the new topics are in the metadata */
-		for (int tries = 0;; tries++) {
-			rd_kafka_metadata_destroy(md);
-			md = NULL;
-			if (fetch_metadata(s, rk, timeout_ms, &md, why) < 0)
-				goto done;
-			size_t i = 0;
-			while (i < s->topic_count &&
-			       !md_missing(md_topic(md, s->topics[i].name)))
-				i++;
-			if (i == s->topic_count)
-				break;
-			if (tries == 40) {
-				snprintf(why, REASON_MAX,
-					 "topic %s: created, not yet in the "
-					 "metadata",
-					 s->topics[i].name);
-				goto done;
-			}
-			struct timespec ts = {0, 250 * 1000000L};
-			nanosleep(&ts, NULL);
-		}
-	}
-	if (describe_topics(s, rk, min_isr, unclean, why) < 0)
+	if (n_missing == 0) {
+		rc = CHECK_OK;
 		goto done;
-	for (size_t i = 0; i < s->topic_count; i++) {
-		const rd_kafka_metadata_topic_t *t =
-			md_topic(md, s->topics[i].name);
-		int rf = t->partitions[0].replica_cnt;
-		for (int p = 1; p < t->partition_cnt; p++)
-			if (t->partitions[p].replica_cnt < rf)
-				rf = t->partitions[p].replica_cnt;
-		char reason[REASON_MAX - 100];
-		const char *bad = rs_kafka_unsafe_settings(
-			rf, min_isr[i], unclean[i], reason, sizeof reason);
-		if (bad) {
-			snprintf(why, REASON_MAX, "topic %s: %s",
-				 s->topics[i].name, bad);
-			rc = CHECK_UNSAFE;
+	}
+	if (create_topics(s, rk, missing, n_missing, why) < 0)
+		goto done;
+	/* until the new topics are in the metadata */
+	for (int tries = 0;; tries++) {
+		rd_kafka_metadata_destroy(md);
+		md = NULL;
+		if (fetch_metadata(s, rk, timeout_ms, &md, why) < 0)
+			goto done;
+		size_t i = 0;
+		while (i < s->topic_count &&
+		       !md_missing(md_topic(md, s->topics[i].name)))
+			i++;
+		if (i == s->topic_count)
+			break;
+		if (tries == 40) {
+			snprintf(why, REASON_MAX,
+				 "topic %s: created, not yet in the metadata",
+				 s->topics[i].name);
 			goto done;
 		}
+		struct timespec ts = {0, 250 * 1000000L};
+		nanosleep(&ts, NULL);
 	}
-	rc = CHECK_OK;
+	rc = check_present(s, rk, md, min_isr, unclean, why);
 done:
 	if (md)
 		rd_kafka_metadata_destroy(md);
@@ -566,7 +591,9 @@ done:
 	return rc;
 }
 
-static int check_topics(kafka_sink *s, int timeout_ms, char *why)
+/* log_failure: false at start, where the caller reports it */
+static int check_topics(kafka_sink *s, int timeout_ms, char *why,
+			bool log_failure)
 {
 	int *min_isr = calloc(s->topic_count, sizeof *min_isr);
 	if (!min_isr) {
@@ -602,7 +629,7 @@ static int check_topics(kafka_sink *s, int timeout_ms, char *why)
 		      "acknowledged "
 		      "events",
 		      s->topic_count, s->topics[s->topic_count - 1].name);
-	else if (rc != CHECK_OK && changed)
+	else if (rc != CHECK_OK && changed && log_failure)
 		logf_("topics not checked: %s", why);
 	return rc;
 }
@@ -681,7 +708,7 @@ static void *admin_main(void *arg)
 		char why[REASON_MAX];
 		int64_t now = mono_ms();
 		if (check)
-			check_topics(s, PROBE_TIMEOUT_MS, why);
+			check_topics(s, PROBE_TIMEOUT_MS, why, true);
 		else if (wanted || now >= next_probe) {
 			probe(s);
 			next_probe = now + PROBE_HEALTHY_MS;
@@ -732,14 +759,13 @@ static int kafka_health(rs_sink *base)
 	return 0;
 }
 
-static const rs_sink_event *dup_events;
-
-static int by_key(const void *a, const void *b)
+static int by_key(const void *a, const void *b, void *arg)
 {
+	const rs_sink_event *ev = arg;
 	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	int c = strcmp(dup_events[i].uuid, dup_events[j].uuid);
+	int c = strcmp(ev[i].uuid, ev[j].uuid);
 	if (!c)
-		c = strcmp(dup_events[i].time, dup_events[j].time);
+		c = strcmp(ev[i].time, ev[j].time);
 	return c ? c : (i > j) - (i < j);
 }
 
@@ -755,13 +781,7 @@ static int mark_duplicates(const rs_sink_batch *b)
 		return rs_error_set(RS_ENOMEM, "out of memory");
 	for (size_t i = 0; i < b->event_count; i++)
 		idx[i] = i;
-	/* qsort has no context argument: the events are passed aside,
-	 * one sort at a time */
-	static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
-	pthread_mutex_lock(&sort_mu);
-	dup_events = b->events;
-	qsort(idx, b->event_count, sizeof *idx, by_key);
-	pthread_mutex_unlock(&sort_mu);
+	qsort_r(idx, b->event_count, sizeof *idx, by_key, (void *)b->events);
 	for (size_t k = 1; k < b->event_count; k++) {
 		const rs_sink_event *x = &b->events[idx[k - 1]],
 				    *y = &b->events[idx[k]];
@@ -931,6 +951,19 @@ static void kafka_free(rs_sink *base)
 	free(s);
 }
 
+int rs_kafka_sink_test_fatal(rs_sink *sink)
+{
+	kafka_sink *s = (kafka_sink *)sink;
+	pthread_rwlock_rdlock(&s->lock);
+	rd_kafka_resp_err_t err = rd_kafka_test_fatal_error(
+		s->prod.rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+		"fabricated by a test");
+	pthread_rwlock_unlock(&s->lock);
+	if (err)
+		return rs_error_set(RS_ERR, "%s", rd_kafka_err2str(err));
+	return 0;
+}
+
 static const rs_sink_ops kafka_ops = {
 	.name = "kafka",
 	.write = kafka_write,
@@ -958,6 +991,7 @@ static int make_conf(kafka_sink *s, const rs_kafka_config *cfg)
 		{"compression.type", "lz4"},
 		{"queue.buffering.max.messages", "2000000"},
 		{"socket.nagle.disable", "true"},
+		{"reconnect.backoff.max.ms", "1000"},
 		{"client.id", "reestr-serve"},
 	};
 	s->conf = rd_kafka_conf_new();
@@ -1073,10 +1107,16 @@ int rs_kafka_sink_open(const rs_kafka_sink_options *opt, const rs_registry *reg,
 
 	int wait_ms = opt->startup_wait_ms ? opt->startup_wait_ms
 					   : DEFAULT_STARTUP_WAIT_MS;
-	if (check_topics(s, wait_ms, reason) == CHECK_UNSAFE) {
+	int checked = check_topics(s, wait_ms, reason, false);
+	if (checked == CHECK_UNSAFE) {
 		rc = rs_error_set(RS_EINVAL, "%s", reason);
 		goto fail;
 	}
+	if (checked != CHECK_OK)
+		logf_("topics not checked (%s): starting anyway, writes are "
+		      "answered 503 until a broker answers and the topics are "
+		      "checked",
+		      reason);
 	if (pthread_create(&s->poll_thread, NULL, poll_main, s)) {
 		rc = rs_error_set(RS_ERR, "cannot start a thread");
 		goto fail;

@@ -50,4 +50,9 @@ const char *rs_kafka_unsafe_settings(int replication_factor,
 int rs_kafka_sink_open(const rs_kafka_sink_options *opt, const rs_registry *reg,
 		       rs_sink **out);
 
+/* For tests only: raises a fabricated fatal error in the current producer
+ * (librdkafka's rd_kafka_test_fatal_error), as the broker fencing an
+ * idempotent producer would. Returns 0 or RS_ERR. */
+int rs_kafka_sink_test_fatal(rs_sink *sink);
+
 #endif

@@ -35,8 +35,8 @@ typedef struct rs_sql_cell {
 } rs_sql_cell;
 
 /* Prints results one after the other: begin (names), rows, end, ...,
- * then finish (JSON output is one array of the rows of every result). Table output keeps a result's rows until its end (the
- * widths need them all). */
+ * then finish (JSON output is one array of the rows of every result). Table
+ * output keeps a result's rows until its end (the widths need them all). */
 typedef struct rs_sql_printer {
 	rs_sql_format fmt;
 	rs_buf *out;
