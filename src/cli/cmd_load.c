@@ -74,8 +74,10 @@ static void usage(FILE *out)
 		"assigned\n"
 		"  -h, --help                 show this help\n"
 		"\n"
-		"Logs a summary (stored, duplicate, failed, batches, lag) "
-		"every %u s on stderr.\nStops on SIGINT or SIGTERM: writes "
+		"Logs a summary (stored, duplicate, failed, batches, in hand, "
+		"lag) every %u s\non stderr (once when idle).\nStops on SIGINT "
+		"or SIGTERM: "
+		"writes "
 		"the batch in hand, commits its offsets,\nexits 0 (1 when "
 		"the store did not take it: it is read again next time).\n",
 		RS_KAFKA_DEFAULT_TOPIC_PREFIX, RS_LOAD_DEFAULT_GROUP,
@@ -234,6 +236,14 @@ int rs_cmd_load(int argc, char **argv)
 				 "");
 	if (from_kafka && rs_kafka_check_prefix(o.topic_prefix) < 0)
 		return bad_usage("--kafka-topic-prefix: %s", rs_error_last());
+	if (!from_kafka && o.to == RS_LOAD_TO_SQLITE) {
+		char a[PATH_MAX], b[PATH_MAX];
+		if (realpath(o.from_data, a) && realpath(o.data_dir, b) &&
+		    !strcmp(a, b))
+			return bad_usage("--from-data and --data are the same "
+					 "folder, %s",
+					 a);
+	}
 	if (o.batch_ms == 0)
 		return bad_usage("--batch-ms must be at least 1%s", "");
 

@@ -25,6 +25,9 @@
 #define WATERMARK_TIMEOUT_MS 10000
 /* librdkafka looks for new topics matching the subscription this often */
 #define METADATA_REFRESH_MS "5000"
+/* --until-caught-up with no partition: how long the assignment must stay
+ * empty */
+#define EMPTY_ASSIGNMENT_SETTLE_MS 5000
 /* tries of a batch's write when its partitions are being revoked */
 #define REVOKE_WRITE_TRIES 3
 
@@ -50,9 +53,12 @@ typedef struct consumer {
 	char *failed_topic;
 	/* the offsets to commit once the batch in hand is written */
 	rd_kafka_topic_partition_list_t *pending;
+	/* the first offset of each partition in the batch in hand */
+	rd_kafka_topic_partition_list_t *starts;
 	part *parts;
 	size_t part_count, part_cap;
-	bool assigned; /* an assignment (maybe empty) arrived */
+	bool assigned;		   /* an assignment (maybe empty) arrived */
+	int64_t last_rebalance_ms; /* when partitions last came or went */
 	int64_t batch_deadline_ms;
 	int64_t last_error_log_ms;
 } consumer;
@@ -116,11 +122,24 @@ static bool caught_up(const consumer *c)
 {
 	if (!c->assigned)
 		return false;
+	/* nothing assigned: caught up only once the group has settled (a
+	 * cooperative rebalance first gives a new member nothing) */
+	if (c->part_count == 0)
+		return rs_load_now_ms() - c->last_rebalance_ms >=
+		       EMPTY_ASSIGNMENT_SETTLE_MS;
 	for (size_t i = 0; i < c->part_count; i++)
 		if (!c->parts[i].eof &&
 		    c->parts[i].reached < c->parts[i].target)
 			return false;
 	return true;
+}
+
+static void reset_lists(consumer *c)
+{
+	rd_kafka_topic_partition_list_destroy(c->pending);
+	rd_kafka_topic_partition_list_destroy(c->starts);
+	c->pending = rd_kafka_topic_partition_list_new(16);
+	c->starts = rd_kafka_topic_partition_list_new(16);
 }
 
 /* Commits the offsets of the batch just written, synchronously. A commit
@@ -138,15 +157,40 @@ static void commit_pending(consumer *c)
 			"collapses them)\n",
 			c->pending->cnt, c->pending->cnt == 1 ? "" : "s",
 			rd_kafka_err2str(err));
-	rd_kafka_topic_partition_list_destroy(c->pending);
-	c->pending = rd_kafka_topic_partition_list_new(16);
+	reset_lists(c);
 }
 
-static void drop_pending(consumer *c)
+/* Forgets the batch in hand. The partitions this loader keeps (all but
+ * revoked) are sought back to the batch's first offsets, so that their
+ * messages are read again and no later commit passes them. */
+static void drop_pending(consumer *c,
+			 const rd_kafka_topic_partition_list_t *revoked)
 {
 	rs_loader_drop(c->l);
-	rd_kafka_topic_partition_list_destroy(c->pending);
-	c->pending = rd_kafka_topic_partition_list_new(16);
+	rd_kafka_topic_partition_list_t *back =
+		rd_kafka_topic_partition_list_new(c->starts->cnt);
+	for (int i = 0; i < c->starts->cnt; i++) {
+		const rd_kafka_topic_partition_t *tp = &c->starts->elems[i];
+		if (revoked && rd_kafka_topic_partition_list_find(
+				       revoked, tp->topic, tp->partition))
+			continue;
+		rd_kafka_topic_partition_list_add(back, tp->topic,
+						  tp->partition)
+			->offset = tp->offset;
+	}
+	if (back->cnt > 0) {
+		rd_kafka_error_t *err =
+			rd_kafka_seek_partitions(c->rk, back, 10000);
+		if (err) {
+			fprintf(stderr,
+				"reestr load: going back to the dropped "
+				"batch's offsets: %s\n",
+				rd_kafka_error_string(err));
+			rd_kafka_error_destroy(err);
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(back);
+	reset_lists(c);
 }
 
 /* Writes the batch in hand, then commits its offsets. */
@@ -166,6 +210,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
 	consumer *c = opaque;
+	c->last_rebalance_ms = rs_load_now_ms();
 	bool cooperative =
 		!strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -187,7 +232,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				"in hand not written (%s): dropped, its "
 				"messages will be read again\n",
 				rs_error_last());
-			drop_pending(c);
+			drop_pending(c, parts);
 		}
 	}
 	fprintf(stderr, "reestr load: revoked %d partition%s\n", parts->cnt,
@@ -291,9 +336,12 @@ static void note_offset(consumer *c, const char *topic, int32_t partition,
 {
 	rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
 		c->pending, topic, partition);
-	if (!tp)
+	if (!tp) {
 		tp = rd_kafka_topic_partition_list_add(c->pending, topic,
 						       partition);
+		rd_kafka_topic_partition_list_add(c->starts, topic, partition)
+			->offset = next - 1;
+	}
 	if (next > tp->offset)
 		tp->offset = next;
 	part *p = find_part(c, topic, partition);
@@ -424,6 +472,7 @@ int rs_load_from_kafka(const rs_load_options *o)
 		return rc;
 	c.failed_topic = failed.data;
 	c.pending = rd_kafka_topic_partition_list_new(16);
+	c.starts = rd_kafka_topic_partition_list_new(16);
 	if ((rc = rs_loader_new(o, &c.l)) < 0)
 		goto done;
 	c.rk = make_consumer(&c);
@@ -478,7 +527,8 @@ int rs_load_from_kafka(const rs_load_options *o)
 			fprintf(stderr, "reestr load: caught up\n");
 			break;
 		}
-		rs_loader_summary(c.l, lag(&c), false);
+		if (rs_loader_summary_due(c.l))
+			rs_loader_summary(c.l, lag(&c), true);
 	}
 	/* stopped or caught up: the batch in hand is written (one try when
 	 * stopped) and committed */
@@ -500,6 +550,7 @@ done:
 		free(c.parts[i].topic);
 	free(c.parts);
 	rd_kafka_topic_partition_list_destroy(c.pending);
+	rd_kafka_topic_partition_list_destroy(c.starts);
 	rs_buf_free(&failed);
 	return rc;
 }

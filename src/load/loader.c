@@ -41,6 +41,8 @@ struct rs_loader {
 	size_t outcome_cap;
 	uint64_t stored, duplicate, failures, batches;
 	int64_t last_summary_ms;
+	uint64_t summary_seen; /* rows counted at the last line */
+	bool summary_idle;     /* the last line said nothing moved */
 };
 
 int64_t rs_load_now_ms(void)
@@ -130,7 +132,25 @@ int rs_loader_new(const rs_load_options *o, rs_loader **out)
 	}
 	if ((rc = load_registry(o->registry_dir, &l->reg)) < 0)
 		goto fail;
-	if ((rc = open_store(o, l->reg, &l->sink)) < 0)
+	/* a store that does not answer yet (ClickHouse restarting) is waited
+	 * for, as a write would be; a wrong setting is not */
+	unsigned pause = RETRY_FIRST_MS;
+	for (unsigned attempt = 1;
+	     (rc = open_store(o, l->reg, &l->sink)) == RS_EIO; attempt++) {
+		fprintf(stderr,
+			"reestr load: opening the %s store failed (try %u): "
+			"%s; trying again in %u ms\n",
+			store_name(o), attempt, rs_error_last(), pause);
+		char why[512];
+		snprintf(why, sizeof why, "%s", rs_error_last());
+		if (rs_load_sleep(o->stop, pause)) {
+			rs_error_set(RS_EIO, "%s", why);
+			break;
+		}
+		pause = pause * 2 > RS_LOAD_RETRY_MAX_MS ? RS_LOAD_RETRY_MAX_MS
+							 : pause * 2;
+	}
+	if (rc < 0)
 		goto fail;
 	*out = l;
 	return 0;
@@ -453,17 +473,31 @@ int rs_loader_flush(rs_loader *l, unsigned max_tries)
 	return 0;
 }
 
+bool rs_loader_summary_due(const rs_loader *l)
+{
+	return rs_load_now_ms() - l->last_summary_ms >= RS_LOAD_SUMMARY_MS;
+}
+
 void rs_loader_summary(rs_loader *l, int64_t lag, bool force)
 {
 	int64_t now = rs_load_now_ms();
 	if (!force && now - l->last_summary_ms < RS_LOAD_SUMMARY_MS)
 		return;
 	l->last_summary_ms = now;
+	/* an idle loader says so once */
+	uint64_t seen = l->stored + l->duplicate + l->failures;
+	bool idle =
+		seen == l->summary_seen && rs_loader_rows(l) == 0 && lag <= 0;
+	if (idle && l->summary_idle && !force)
+		return;
+	l->summary_seen = seen;
+	l->summary_idle = idle;
 	char lag_text[40] = "";
 	if (lag >= 0)
 		snprintf(lag_text, sizeof lag_text, ", lag %" PRId64, lag);
 	fprintf(stderr,
 		"reestr load: stored %" PRIu64 ", duplicate %" PRIu64
-		", failed %" PRIu64 ", batches %" PRIu64 "%s\n",
-		l->stored, l->duplicate, l->failures, l->batches, lag_text);
+		", failed %" PRIu64 ", batches %" PRIu64 ", in hand %zu%s\n",
+		l->stored, l->duplicate, l->failures, l->batches,
+		rs_loader_rows(l), lag_text);
 }

@@ -14,7 +14,8 @@
 
 typedef struct rs_loader rs_loader;
 
-/* Loads the registry and opens the store. */
+/* Loads the registry and opens the store; a store that fails with RS_EIO
+ * (not answering) is tried again, logged, until *o->stop. */
 int rs_loader_new(const rs_load_options *o, rs_loader **out);
 void rs_loader_free(rs_loader *l);
 
@@ -46,10 +47,13 @@ int rs_loader_flush(rs_loader *l, unsigned max_tries);
  * again by whoever owns their partitions next). */
 void rs_loader_drop(rs_loader *l);
 
-/* Logs "stored N, duplicate N, failed N, batches N[, lag N]" when
+/* Logs "stored N, duplicate N, failed N, batches N, in hand N[, lag N]"
+ * (in hand: rows read, not yet written; an idle loader logs it once) when
  * RS_LOAD_SUMMARY_MS passed since the last line, or when force is set.
  * lag < 0: unknown (not printed). */
 void rs_loader_summary(rs_loader *l, int64_t lag, bool force);
+/* Whether the next summary line is due (its lag may cost a look-up). */
+bool rs_loader_summary_due(const rs_loader *l);
 
 /* A failure id made from name (a UUID version 8 from its SHA-256): the
  * same name gives the same id, so a store that keys failures by it
