@@ -7,7 +7,8 @@ REGISTRY   ?= examples/registry
 DATA       ?= var
 LISTEN     ?= 127.0.0.1:8080
 
-.PHONY: all deps build run test test-unit test-asan test-fuzz bench bench-langpacks bench-agent format \
+.PHONY: all deps build run test test-unit test-asan test-fuzz bench bench-langpacks bench-agent \
+        bench-cluster format \
         format-check clean
 
 all: build
@@ -33,6 +34,11 @@ bench: deps
 # only the agent part of `make bench` (producers, PHP through the socket)
 bench-agent: build
 	@scripts/bench-agent
+
+# only the Kafka and ClickHouse part of `make bench` (its own local cluster:
+# collector -> Kafka beside ProducerPerformance, loader -> ClickHouse, lag)
+bench-cluster: deps
+	@scripts/bench-cluster
 
 # only the langpack part of `make bench` (generation time, send cost)
 bench-langpacks: build

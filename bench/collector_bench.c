@@ -6,10 +6,18 @@
  *       load below runs against a store that is already large;
  *
  *   collector_bench load --port P [--connections C] [--batch B]
- *                        [--seconds S] [--uuid v7|v4]
+ *                        [--seconds S] [--uuid v7|v4] [--rate R]
+ *                        [--total N] [--marks FILE]
  *       C keep-alive HTTP/1.1 connections each post batches of B fresh
- *       clickstream events as fast as the collector answers, then prints
- *       events/s and request latency percentiles.
+ *       clickstream events as fast as the collector answers (or, with
+ *       --rate, R events/s in all on a fixed schedule), for S seconds or
+ *       until N events were accepted (--total, whichever comes first),
+ *       then prints events/s and request latency percentiles. --marks
+ *       appends, about 20 times a second, the uuid and time of the first
+ *       event of a request that was just accepted and when (µs since the
+ *       epoch): "UUID TIME ACCEPTED_US" lines, flushed as written, for a
+ *       watcher that measures when accepted events become queryable
+ *       (scripts/bench-cluster).
  *
  * The load generator patches a fresh UUID and time into a prebuilt body
  * per request instead of formatting JSON, so on a 2-core machine it takes
@@ -90,10 +98,14 @@ static int prefill(const char *data, long total)
 				"\"fluffy_browser/%ld\"}",
 				k % 100000 + 1, k % 100000, k % 90, k % 180,
 				k % 100);
-			ev[i] = (rs_sink_event){uuids[i],  times[i],
-						100,	   0,
-						"bo",	   "example-service",
-						fields[i], (size_t)len};
+			ev[i] = (rs_sink_event){.uuid = uuids[i],
+						.time = times[i],
+						.event_id = 100,
+						.version = 0,
+						.environment = "bo",
+						.source = "example-service",
+						.fields = fields[i],
+						.fields_len = (size_t)len};
 		}
 		rs_sink_batch b = {now, ev, (size_t)n, NULL, 0, out};
 		if (rs_sink_write(sink, &b) < 0) {
@@ -117,6 +129,9 @@ typedef struct worker {
 	int port, batch;
 	bool v4;
 	double until;
+	double interval; /* seconds between requests (--rate), 0: no pause */
+	long quota;  /* requests this connection sends (--total), 0: no cap */
+	FILE *marks; /* --marks, on one connection only */
 	long events, requests, errors;
 	double *latencies; /* seconds, one per request */
 	size_t lat_count, lat_cap;
@@ -249,7 +264,19 @@ static void *load_worker(void *arg)
 			 strerror(errno));
 		goto done;
 	}
-	while (now_s() < w->until) {
+	double next = now_s(), last_mark = 0;
+	while (now_s() < w->until && (!w->quota || w->requests < w->quota)) {
+		if (w->interval > 0) {
+			double wait = next - now_s();
+			if (wait > 0) {
+				struct timespec ts = {
+					(time_t)wait,
+					(long)((wait - (double)(time_t)wait) *
+					       1e9)};
+				nanosleep(&ts, NULL);
+			}
+			next += w->interval;
+		}
 		int64_t t = rs_time_now_us();
 		char text[RS_UUID_TEXT_SIZE > RS_TIME_TEXT_SIZE
 				  ? RS_UUID_TEXT_SIZE
@@ -296,6 +323,13 @@ static void *load_worker(void *arg)
 					       w->lat_cap * sizeof(double));
 		}
 		w->latencies[w->lat_count++] = dt;
+		if (w->marks && now_s() - last_mark >= 0.05) {
+			last_mark = now_s();
+			fprintf(w->marks, "%.36s %.27s %lld\n",
+				body.data + uuid_at[0], body.data + time_at[0],
+				(long long)rs_time_now_us());
+			fflush(w->marks);
+		}
 		w->requests++;
 		w->events += w->batch;
 	}
@@ -315,21 +349,52 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int load(int port, int conns, int batch, double seconds, bool v4)
+typedef struct load_options {
+	int port, conns, batch;
+	double seconds, rate;
+	bool v4;
+	long total;
+	const char *marks;
+} load_options;
+
+static int load(const load_options *o)
 {
+	int conns = o->conns, batch = o->batch;
+	bool v4 = o->v4;
+	FILE *marks = NULL;
+	if (o->marks && !(marks = fopen(o->marks, "a"))) {
+		fprintf(stderr, "load: %s: %s\n", o->marks, strerror(errno));
+		return 1;
+	}
 	worker *ws = calloc((size_t)conns, sizeof *ws);
 	pthread_t *th = calloc((size_t)conns, sizeof *th);
+	/* --total in whole requests, shared out over the connections */
+	long requests_in_all = o->total ? (o->total + batch - 1) / batch : 0;
 	double t0 = now_s();
 	for (int i = 0; i < conns; i++) {
-		ws[i] = (worker){.port = port,
-				 .batch = batch,
-				 .v4 = v4,
-				 .until = t0 + seconds};
+		ws[i] = (worker){
+			.port = o->port,
+			.batch = batch,
+			.v4 = v4,
+			.until = t0 + o->seconds,
+			.interval = o->rate > 0
+					    ? (double)conns * batch / o->rate
+					    : 0,
+			.quota = requests_in_all
+					 ? requests_in_all / conns +
+						   (i < requests_in_all % conns)
+					 : 0,
+			.marks = i == 0 ? marks : NULL,
+		};
+		if (requests_in_all && !ws[i].quota)
+			continue;
 		pthread_create(&th[i], NULL, load_worker, &ws[i]);
 	}
 	long events = 0, requests = 0, errors = 0;
 	size_t nlat = 0;
 	for (int i = 0; i < conns; i++) {
+		if (requests_in_all && !ws[i].quota)
+			continue;
 		pthread_join(th[i], NULL);
 		events += ws[i].events;
 		requests += ws[i].requests;
@@ -357,6 +422,8 @@ static int load(int port, int conns, int batch, double seconds, bool v4)
 	free(all);
 	free(ws);
 	free(th);
+	if (marks)
+		fclose(marks);
 	return errors || !requests ? 1 : 0;
 }
 
@@ -365,7 +432,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: collector_bench prefill --data DIR --events N\n"
 		"       collector_bench load --port P [--connections C] "
-		"[--batch B] [--seconds S] [--uuid v7|v4]\n");
+		"[--batch B] [--seconds S] [--uuid v7|v4] [--rate R] "
+		"[--total N] [--marks FILE]\n");
 }
 
 int main(int argc, char **argv)
@@ -377,9 +445,7 @@ int main(int argc, char **argv)
 	const char *mode = argv[1];
 	const char *data = NULL;
 	long events = 0;
-	int port = 0, conns = 8, batch = 100;
-	double seconds = 10;
-	bool v4 = false;
+	load_options lo = {.conns = 8, .batch = 100, .seconds = 10};
 	static const struct option longopts[] = {
 		{"data", required_argument, NULL, 'd'},
 		{"events", required_argument, NULL, 'n'},
@@ -388,6 +454,9 @@ int main(int argc, char **argv)
 		{"batch", required_argument, NULL, 'b'},
 		{"seconds", required_argument, NULL, 's'},
 		{"uuid", required_argument, NULL, 'u'},
+		{"rate", required_argument, NULL, 'r'},
+		{"total", required_argument, NULL, 't'},
+		{"marks", required_argument, NULL, 'm'},
 		{NULL, 0, NULL, 0},
 	};
 	optind = 2;
@@ -401,19 +470,28 @@ int main(int argc, char **argv)
 			events = atol(optarg);
 			break;
 		case 'p':
-			port = atoi(optarg);
+			lo.port = atoi(optarg);
 			break;
 		case 'c':
-			conns = atoi(optarg);
+			lo.conns = atoi(optarg);
 			break;
 		case 'b':
-			batch = atoi(optarg);
+			lo.batch = atoi(optarg);
 			break;
 		case 's':
-			seconds = atof(optarg);
+			lo.seconds = atof(optarg);
 			break;
 		case 'u':
-			v4 = !strcmp(optarg, "v4");
+			lo.v4 = !strcmp(optarg, "v4");
+			break;
+		case 'r':
+			lo.rate = atof(optarg);
+			break;
+		case 't':
+			lo.total = atol(optarg);
+			break;
+		case 'm':
+			lo.marks = optarg;
 			break;
 		default:
 			usage();
@@ -422,8 +500,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "prefill") && data && events > 0)
 		return prefill(data, events);
-	if (!strcmp(mode, "load") && port > 0 && conns > 0 && batch > 0)
-		return load(port, conns, batch, seconds, v4);
+	if (!strcmp(mode, "load") && lo.port > 0 && lo.conns > 0 &&
+	    lo.batch > 0 && lo.rate >= 0 && lo.total >= 0)
+		return load(&lo);
 	usage();
 	return 2;
 }
