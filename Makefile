@@ -8,7 +8,7 @@ DATA       ?= var
 LISTEN     ?= 127.0.0.1:8080
 
 .PHONY: all deps build run test test-unit test-asan test-fuzz bench bench-langpacks bench-agent \
-        bench-cluster format \
+        bench-cluster bench-compare format \
         format-check clean
 
 all: build
@@ -34,6 +34,11 @@ bench: deps
 # only the agent part of `make bench` (producers, PHP through the socket)
 bench-agent: build
 	@scripts/bench-agent
+
+# issue 9's before/after comparison of the collector (against 4451c83;
+# BENCH_COMPARE=1 make bench includes it)
+bench-compare: deps
+	@scripts/bench-compare
 
 # only the Kafka and ClickHouse part of `make bench` (its own local cluster:
 # collector -> Kafka beside ProducerPerformance, loader -> ClickHouse, lag)
