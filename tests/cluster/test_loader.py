@@ -297,7 +297,11 @@ def test_version_missing_from_registry_waits(shared_cluster, tmp_path):
         while "is not in registry" not in log.read_text():
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
-        assert count_now(data) == 0
+        # The batch holding the unknown version is held, not written; the
+        # v0 events may have come in an earlier batch (the topic has 3
+        # partitions, read as they come) and been stored already.
+        time.sleep(1)
+        assert count_now(data) < 6, "an event of a version not in the registry was stored"
         with open(registry / "events" / "item_view.yaml", "a") as f:
             f.write("      - version: 1\n        fields:\n          item:\n"
                     "            type: item\n"
