@@ -46,6 +46,19 @@ static int received_us(const char *store, const char *table, int64_t rowid,
 	return 0;
 }
 
+/* The statement sql reading the page of at most limit rows after rowid
+ * last (both readers page by rowid). */
+static int prepare_page(sqlite3 *db, const char *store, const char *sql,
+			int64_t last, size_t limit, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+		return rs_error_set(RS_EIO, "%s: %s", store,
+				    sqlite3_errmsg(db));
+	sqlite3_bind_int64(*st, 1, last);
+	sqlite3_bind_int64(*st, 2, (sqlite3_int64)limit);
+	return 0;
+}
+
 /* Reads up to o->batch_rows rows after *last into the batch; sets *n. */
 static int read_events(sqlite3 *db, const char *store, rs_loader *l,
 		       size_t limit, int64_t *last, size_t *n)
@@ -53,11 +66,8 @@ static int read_events(sqlite3 *db, const char *store, rs_loader *l,
 	sqlite3_stmt *st = NULL;
 	rs_arena *a = rs_loader_arena(l);
 	*n = 0;
-	if (sqlite3_prepare_v2(db, events_sql, -1, &st, NULL) != SQLITE_OK)
-		return rs_error_set(RS_EIO, "%s: %s", store,
-				    sqlite3_errmsg(db));
-	sqlite3_bind_int64(st, 1, *last);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+	if (prepare_page(db, store, events_sql, *last, limit, &st) < 0)
+		return RS_EIO;
 	int rc = 0, step;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t rowid = sqlite3_column_int64(st, 0);
@@ -104,11 +114,8 @@ static int read_failed(sqlite3 *db, const char *store, rs_loader *l,
 	sqlite3_stmt *st = NULL;
 	rs_arena *a = rs_loader_arena(l);
 	*n = 0;
-	if (sqlite3_prepare_v2(db, failed_sql, -1, &st, NULL) != SQLITE_OK)
-		return rs_error_set(RS_EIO, "%s: %s", store,
-				    sqlite3_errmsg(db));
-	sqlite3_bind_int64(st, 1, *last);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+	if (prepare_page(db, store, failed_sql, *last, limit, &st) < 0)
+		return RS_EIO;
 	int rc = 0, step;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t rowid = sqlite3_column_int64(st, 0);
