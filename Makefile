@@ -20,8 +20,10 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-run: build
-	$(BUILD)/reestr serve --registry $(REGISTRY) --data $(DATA) --listen $(LISTEN)
+# quiet unless a step fails (scripts/run-prepare); ends with where it runs
+run:
+	@scripts/run-prepare $(BUILD) $(JOBS) $(LISTEN) $(REGISTRY) $(DATA)
+	$(BUILD)/reestr serve --dev --registry $(REGISTRY) --data $(DATA) --listen $(LISTEN)
 
 # The whole suite; ends with "N passed, N failed" and exits non-zero on any
 # failure. Stages: scripts/test-all.
@@ -44,6 +46,11 @@ bench-compare: deps
 # collector -> Kafka beside ProducerPerformance, loader -> ClickHouse, lag)
 bench-cluster: deps
 	@scripts/bench-cluster
+
+# only the start/reload part of `make bench` (registries of 1,000 and
+# 10,000 versions: first start, restart, one-event edit)
+bench-start: build
+	@scripts/bench-start
 
 # only the langpack part of `make bench` (generation time, send cost)
 bench-langpacks: build

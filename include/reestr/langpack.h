@@ -15,13 +15,28 @@ typedef enum rs_lang {
 	RS_LANG_PHP,
 } rs_lang;
 
+/* The major version of the generated classes' API (docs/langpacks.md,
+ * "Versions and packages"), the major of every native version made now:
+ * langpack version N is published as RS_LANGPACK_API_MAJOR.N.0. Major 0 took
+ * every field as an optional constructor argument; major 1 takes the
+ * required fields as constructor parameters, so code written for 0 may no
+ * longer compile. Raised only by such a change; versions already made keep
+ * the major they were made with. */
+#define RS_LANGPACK_API_MAJOR 1
+#define RS_LANGPACK_STR_(x) #x
+#define RS_LANGPACK_STR(x) RS_LANGPACK_STR_(x)
+/* what `reestr gen` writes without --package-version */
+#define RS_LANGPACK_DEFAULT_VERSION                                            \
+	RS_LANGPACK_STR(RS_LANGPACK_API_MAJOR) ".0.0"
+
 typedef struct rs_langpack_options {
 	const char *environment; /* required */
 	rs_lang lang;
 	const char *go_module;	     /* Go module path; NULL for the default,
 					reestr.local/langpack/<environment> */
 	const char *package_version; /* written into pyproject.toml and
-					composer.json; NULL for "0.0.0" */
+					composer.json; NULL for
+					RS_LANGPACK_DEFAULT_VERSION */
 } rs_langpack_options;
 
 typedef struct rs_langpack_file {

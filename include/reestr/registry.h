@@ -97,6 +97,10 @@ typedef struct rs_version {
 	const rs_field *fields;
 	size_t field_count;
 	rs_pos pos;
+	/* In DIR/registry.lock (docs/registry.md, "Publishing"): set by
+	 * rs_lock_check (reestr/publish.h), false until it ran. A version not
+	 * published may still change; serve accepts it only with --dev. */
+	bool published;
 } rs_version;
 
 typedef struct rs_event {
@@ -125,6 +129,19 @@ typedef struct rs_environment {
  * rs_error_last()) and sets *out to NULL. */
 int rs_registry_load(const char *dir, rs_registry **out, rs_diags *diags);
 void rs_registry_free(rs_registry *r);
+
+/* SHA-256 (hex) of the files the registry was loaded from: their names,
+ * lengths and bytes, in the loader's order. Two registries with one digest
+ * were loaded from the same bytes, so whatever is made from a registry
+ * alone (a langpack by one reestr binary) may be cached under it. */
+const char *rs_registry_digest(const rs_registry *r);
+
+/* The files the registry was loaded from, in the loader's order (names
+ * relative to its folder, as in rs_pos.file), each with the SHA-256 (hex)
+ * of its bytes: what was read, so a caller never reads the folder again. */
+size_t rs_registry_file_count(const rs_registry *r);
+const char *rs_registry_file_name(const rs_registry *r, size_t i);
+const char *rs_registry_file_sha256(const rs_registry *r, size_t i);
 
 size_t rs_registry_event_count(const rs_registry *r);
 const rs_event *rs_registry_event_at(const rs_registry *r,

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 struct rs_buf;
+struct rs_registry;
 typedef struct rs_sink rs_sink;
 
 typedef struct rs_sink_event {
@@ -74,6 +75,13 @@ typedef struct rs_sink_ops {
 	 * up and no commit has succeeded since): 0, or -1 with the reason in
 	 * rs_error_last(). NULL: always healthy. For GET /healthz. */
 	int (*health)(rs_sink *s);
+	/* `reestr serve` reloaded the registry: prepares for next (the
+	 * SQLite store makes its typed views, the Kafka sink creates the
+	 * topics of new environments) before any request uses it. Called
+	 * from one thread at a time while writes go on; next is valid for
+	 * the call only. 0, or an error code with rs_error_last() set (the
+	 * reload is refused). NULL: nothing to do. */
+	int (*registry_changed)(rs_sink *s, const struct rs_registry *next);
 	void (*free)(rs_sink *s);
 } rs_sink_ops;
 
@@ -89,6 +97,12 @@ static inline int rs_sink_write(rs_sink *s, rs_sink_batch *b)
 static inline int rs_sink_health(rs_sink *s)
 {
 	return s->ops->health ? s->ops->health(s) : 0;
+}
+
+static inline int rs_sink_registry_changed(rs_sink *s,
+					   const struct rs_registry *next)
+{
+	return s->ops->registry_changed ? s->ops->registry_changed(s, next) : 0;
 }
 
 static inline void rs_sink_free(rs_sink *s)

@@ -35,7 +35,8 @@ static void usage(FILE *out)
 		"reestr.local/langpack/<env>)\n"
 		"      --package-version V the version written into "
 		"pyproject.toml and\n"
-		"                          composer.json (default 0.0.0)\n"
+		"                          composer.json "
+		"(default " RS_LANGPACK_DEFAULT_VERSION ")\n"
 		"  -h, --help              show this help\n");
 }
 

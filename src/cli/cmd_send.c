@@ -53,8 +53,10 @@ static void usage(FILE *out)
 		"the\nevent's id. A batch the agent or collector did not "
 		"answer is resent (same\nUUIDs) for 10 s. When anything was "
 		"not taken, or with --ndjson, one summary\nline goes to "
-		"stderr. Through the agent, \"taken\" means on the agent's "
-		"disk: it\ndelivers the events later.\n"
+		"stderr; otherwise one line on stdout says what was taken\n"
+		"(\"sent 1, accepted 1\", or \"spooled 1\" through the "
+		"agent). Through the agent,\n\"taken\" (spooled) means on "
+		"the agent's disk: it delivers the events later.\n"
 		"\n"
 		"exit status:\n"
 		"  0  every event was taken (agent: ok; collector: accepted or "
@@ -490,13 +492,28 @@ static bool is_id(const char *s, long long *id)
 	return true;
 }
 
-/* The one-line summary on stderr, and the exit status. */
+/* The one-line summary, and the exit status: when everything was taken
+ * and nothing else calls for the long form, a short line on stdout
+ * (issue 12: success says so); otherwise the counts of every outcome on
+ * stderr. */
 static int report(const sender *o, int print)
 {
 	const outcome *r = o->out;
 	int status = r->undeliverable ? 3 : r->rejected || r->invalid ? 1 : 0;
-	if (!print && !status)
+	if (!print && !status) {
+		if (o->agent)
+			printf("reestr send: spooled %zu (on the agent's disk; "
+			       "it delivers %s to the collector)\n",
+			       r->taken, r->taken == 1 ? "it" : "them");
+		else if (r->duplicate)
+			printf("reestr send: sent %zu, accepted %zu, "
+			       "duplicate %zu (stored before)\n",
+			       r->events, r->accepted, r->duplicate);
+		else
+			printf("reestr send: sent %zu, accepted %zu\n",
+			       r->events, r->accepted);
 		return 0;
+	}
 	rs_buf s = RS_BUF_INIT;
 	rs_buf_printf(&s, "reestr send: %zu event%s: ", r->events,
 		      r->events == 1 ? "" : "s");

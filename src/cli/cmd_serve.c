@@ -13,7 +13,9 @@
 #include "base/dirlock.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/reload.h"
 #include "http/server.h"
+#include "model/accept.h"
 #include "model/snapshot.h"
 #include "reestr/error.h"
 #include "reestr/publish.h"
@@ -39,15 +41,28 @@ static void usage(FILE *out)
 		"as JSON.\n"
 		"\n"
 		"It also serves the langpacks (docs/langpacks.md): POST "
-		"/langpack/LANG/N/\nor .../latest/ (a tar), GET "
-		"/langpack/LANG/versions?environment=ENV,\nand native "
-		"packages: a Go module proxy under /go/, a PEP 503 index "
-		"under\n"
-		"/pypi/simple/, and a Composer repository under /composer/.\n"
+		"/langpack/LANG/N/\nor .../latest/ (a tar of one folder, "
+		"reestr-langpack-ENV-LANG/), GET\n"
+		"/langpack/LANG/versions?environment=ENV, and native "
+		"packages: a Go module\nproxy under /go/, a PEP 503 index "
+		"under /pypi/simple/, and a Composer\nrepository under "
+		"/composer/ (/composer/project.json?environment=ENV is a\n"
+		"ready composer.json).\n"
 		"\n"
 		"options:\n"
-		"  --registry DIR          registry folder (default: "
+		"  --registry DIR          registry folder, reloaded when it "
+		"changes (default:\n                          "
 		"examples/registry)\n"
+		"  --dev                   development: serve versions not "
+		"yet published\n"
+		"                          (not in DIR/registry.lock), "
+		"flagged \"unpublished\"\n"
+		"                          in answers, langpacks and "
+		"/v1/registry. Without it\n"
+		"                          a registry with unpublished "
+		"versions in an\n"
+		"                          environment is refused: run "
+		"'reestr publish DIR'\n"
 		"  --data DIR              data folder; the store is "
 		"DIR/reestr.db (default: var)\n"
 		"  --langpacks FILE        the langpacks database; "
@@ -151,6 +166,14 @@ static void usage(FILE *out)
 		"kafka it takes no lock.\n"
 		"With --sink kafka and no broker reachable it starts, answers "
 		"503 and\nchecks the topics once a broker answers.\n"
+		"Reloads the registry on SIGHUP, and when a *.yaml, *.yml or "
+		"registry.lock\nfile in the registry folder changes (after "
+		"%d ms of quiet, %d ms at\nmost): a registry that fails "
+		"'reestr check' or breaks registry.lock is\nrefused, its "
+		"problems logged, and the running one kept; requests in "
+		"progress\nfinish with the registry they started with. The "
+		"log line names what changed\n(events, versions, langpack "
+		"versions) and the git commit (docs/collector.md).\n"
 		"Stops on SIGINT or SIGTERM: stops accepting, answers the "
 		"requests in\nprogress, closes idle connections, then "
 		"exits 0.\n",
@@ -159,7 +182,8 @@ static void usage(FILE *out)
 		RS_SERVER_DEFAULT_HEADER_DEADLINE_S,
 		RS_SERVER_DEFAULT_REQUEST_DEADLINE_S,
 		RS_SERVER_DEFAULT_LOG_SUMMARY_S,
-		RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES);
+		RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES, RS_RELOAD_QUIET_MS,
+		RS_RELOAD_MAX_WAIT_MS);
 }
 
 /* --sink kafka: the flags, then the sink */
@@ -248,7 +272,8 @@ int rs_cmd_serve(int argc, char **argv)
 		O_KAFKA_PARTITIONS,
 		O_KAFKA_RF,
 		O_KAFKA_MISR,
-		O_KAFKA_TIMEOUT
+		O_KAFKA_TIMEOUT,
+		O_DEV
 	};
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, O_REGISTRY},
@@ -277,6 +302,7 @@ int rs_cmd_serve(int argc, char **argv)
 		 O_KAFKA_MISR},
 		{"kafka-delivery-timeout-ms", required_argument, NULL,
 		 O_KAFKA_TIMEOUT},
+		{"dev", no_argument, NULL, O_DEV},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -285,6 +311,7 @@ int rs_cmd_serve(int argc, char **argv)
 	       summary = 0;
 	const char *sink_name = "sqlite", *kafka_flag = NULL;
 	kafka_flags kf = {0};
+	bool dev = false;
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -346,6 +373,9 @@ int rs_cmd_serve(int argc, char **argv)
 			break;
 		case O_KAFKA_TIMEOUT:
 			limit = &kf.timeout_ms;
+			break;
+		case O_DEV:
+			dev = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -422,15 +452,19 @@ int rs_cmd_serve(int argc, char **argv)
 	/* before any thread starts (the store's, the server's) */
 	sigset_t stop;
 	rs_block_stop_signals(&stop);
+	sigaddset(&stop, SIGHUP); /* reloads the registry */
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
 	int status = 1;
 	rs_dirlock *lock = NULL;
 	rs_registry *reg = NULL;
 	rs_sink *sink = NULL;
 	rs_server *server = NULL;
-	rs_diags diags = RS_DIAGS_INIT;
+	rs_diags diags = RS_DIAGS_INIT, warnings = RS_DIAGS_INIT;
 	rs_packages *packages = NULL;
-	rs_buf snapshot = RS_BUF_INIT;
+	rs_reloader *reloader = NULL;
+	rs_buf snapshot = RS_BUF_INIT, served = RS_BUF_INIT,
+	       dev_note = RS_BUF_INIT;
 
 	/* One collector per data folder, before anything there is touched:
 	 * a second one (a second `make run`) must not rewrite the first's
@@ -454,22 +488,16 @@ int rs_cmd_serve(int argc, char **argv)
 		goto fail;
 	}
 
-	int rc = rs_registry_load(registry_dir, &reg, &diags);
-	/* a registry that breaks a published version is refused too */
-	if (rc == 0)
-		rc = rs_lock_check(reg, registry_dir, &diags);
+	rs_accept_options accept = {.limits = &so.limits, .dev = dev};
+	int rc = rs_registry_accept(registry_dir, &accept, &reg, &diags,
+				    &warnings);
 	if (rc < 0) {
+		/* the problems, then the one line saying why (accept.h) */
 		rs_diags_print(&diags, stderr);
-		if (rc == RS_EINVAL)
-			fprintf(stderr,
-				"reestr serve: registry %s has %zu problem%s "
-				"(see 'reestr check %s')\n",
-				registry_dir, diags.count,
-				diags.count == 1 ? "" : "s", registry_dir);
-		else
-			fprintf(stderr, "reestr serve: %s\n", rs_error_last());
+		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
 	}
+	rs_diags_print(&warnings, stderr);
 	if (kafka ? open_kafka(&kf, reg, &sink) < 0
 		  : rs_sqlite_sink_open(data_dir, reg, NULL, &sink) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
@@ -497,15 +525,20 @@ int rs_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
 	}
-	if (rs_registry_snapshot(registry_dir, &snapshot) < 0) {
+	/* the folder's snapshot (what a reload compares with) and the one
+	 * served at /v1/registry (with --dev, the unpublished versions) */
+	if (rs_registry_snapshot(registry_dir, &snapshot) < 0 ||
+	    rs_serve_dev_view(reg, dev, snapshot.data, snapshot.len, &served,
+			      &dev_note) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
 	}
-	so.registry_snapshot = snapshot.data;
-	so.registry_snapshot_len = snapshot.len;
+	so.registry_snapshot = served.data;
+	so.registry_snapshot_len = served.len;
 
 	if (rs_server_start(&so, reg, sink, &server) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
+		rs_port_in_use_hint("reestr serve", host, so.port, stderr);
 		goto fail;
 	}
 	if (!public_url && so.port == 0) {
@@ -524,28 +557,61 @@ int rs_cmd_serve(int argc, char **argv)
 					     : RS_KAFKA_DEFAULT_TOPIC_PREFIX,
 			 kf.opt.topic_prefix ? kf.opt.topic_prefix
 					     : RS_KAFKA_DEFAULT_TOPIC_PREFIX);
+	/* from here on a change in the folder, or SIGHUP, reloads */
+	rs_reload_target rt = {.registry_dir = registry_dir,
+			       .accept = accept,
+			       .server = server,
+			       .sink = sink,
+			       .packages = packages,
+			       .current = reg,
+			       .current_snapshot = snapshot.data,
+			       .current_snapshot_len = snapshot.len};
+	if (rs_reloader_start(&rt, &reloader) < 0) {
+		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
+		goto fail;
+	}
+	size_t versions = 0;
+	for (size_t i = 0; i < rs_registry_event_count(reg); i++)
+		versions += rs_registry_event_at(reg, i)->version_count;
+	char commit[13];
+	rs_registry_commit(registry_dir, commit);
+	const char *made = rs_packages_made(packages, NULL);
 	fprintf(stderr,
-		"reestr serve: listening on %s%s%s:%u, registry %s (%zu "
-		"events), %s %s, %zu new langpack version%s\n",
+		"reestr serve: listening on %s%s%s:%u, registry %s%s%s%s (%zu "
+		"events, %zu versions), %s %s, %zu new langpack "
+		"version%s%s%s%s\n",
 		strchr(host, ':') ? "[" : "", host,
 		strchr(host, ':') ? "]" : "", rs_server_port(server),
-		registry_dir, rs_registry_event_count(reg),
+		registry_dir, *commit ? " (commit " : "", commit,
+		*commit ? ")" : "", rs_registry_event_count(reg), versions,
 		kafka ? "sink" : "store", db, new_versions,
-		new_versions == 1 ? "" : "s");
+		new_versions == 1 ? "" : "s", *made ? ": " : "", made,
+		dev_note.data ? dev_note.data : "");
 
-	int sig;
-	sigwait(&stop, &sig);
-	fprintf(stderr, "reestr serve: %s, stopping\n",
-		sig == SIGINT ? "SIGINT" : "SIGTERM");
+	for (;;) {
+		int sig;
+		sigwait(&stop, &sig);
+		if (sig == SIGHUP) {
+			rs_reloader_request(reloader);
+			continue;
+		}
+		fprintf(stderr, "reestr serve: %s, stopping\n",
+			sig == SIGINT ? "SIGINT" : "SIGTERM");
+		break;
+	}
 	status = 0;
 
 fail:
+	rs_reloader_stop(reloader); /* before what it reloads */
 	rs_server_stop(server);
 	rs_packages_free(packages);
 	rs_buf_free(&snapshot);
+	rs_buf_free(&served);
+	rs_buf_free(&dev_note);
 	rs_sink_free(sink);
 	rs_registry_free(reg);
 	rs_diags_free(&diags);
+	rs_diags_free(&warnings);
 	rs_dirlock_free(lock);
 	return status;
 }

@@ -13,5 +13,6 @@ int rs_cmd_diff(int argc, char **argv);
 int rs_cmd_agent(int argc, char **argv);
 int rs_cmd_send(int argc, char **argv);
 int rs_cmd_load(int argc, char **argv);
+int rs_cmd_new(int argc, char **argv);
 
 #endif

@@ -27,6 +27,9 @@ static const struct {
 	{"load", rs_cmd_load,
 	 "the loader: reads events from Kafka (or a SQLite store) and "
 	 "writes them\n           to ClickHouse or SQLite"},
+	{"new", rs_cmd_new,
+	 "add an event to the registry: a commented file with one "
+	 "version,\n           listed in an environment"},
 	{"gen", rs_cmd_gen,
 	 "write an environment's langpack (typed events + sender) for "
 	 "go, python or php"},

@@ -1,11 +1,16 @@
 #include "cli/options.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 int rs_parse_size_option(const char *name, const char *value, size_t *out)
 {
@@ -110,4 +115,60 @@ void rs_block_stop_signals(sigset_t *stop)
 	sigaddset(stop, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Whether a listening socket could bind host:port now (SO_REUSEADDR, as
+ * libmicrohttpd's: a port in TIME_WAIT is free): 1 free, 0 in use, -1
+ * another error. */
+static int port_free(const char *host, unsigned short port)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof ss);
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(port);
+		len = sizeof *in4;
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		len = sizeof *in6;
+	} else {
+		return -1;
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	int rc = bind(fd, (struct sockaddr *)&ss, len) == 0 ? 1
+		 : errno == EADDRINUSE			    ? 0
+							    : -1;
+	close(fd);
+	return rc;
+}
+
+int rs_port_in_use_hint(const char *who, const char *host, unsigned short port,
+			FILE *out)
+{
+	if (port == 0 || port_free(host, port) != 0)
+		return 0;
+	char at[300];
+	bool v6 = strchr(host, ':') != NULL;
+	snprintf(at, sizeof at, "%s%s%s", v6 ? "[" : "", host, v6 ? "]" : "");
+	unsigned p = port + 1u;
+	while (p <= 65535u && p < port + 100u &&
+	       port_free(host, (unsigned short)p) != 1)
+		p++;
+	char free_port[16] = "PORT";
+	if (p <= 65535u && p < port + 100u)
+		snprintf(free_port, sizeof free_port, "%u", p);
+	fprintf(out,
+		"%s: another program already listens on %s:%u (another "
+		"'reestr serve' or 'make run'?): pick another port, e.g. "
+		"--listen %s:%s (make run LISTEN=%s:%s)\n",
+		who, at, port, at, free_port, at, free_port);
+	return 1;
 }

@@ -35,6 +35,13 @@ void rs_limit_options_help(FILE *out);
 int rs_parse_listen(const char *value, char *host, size_t host_size,
 		    unsigned short *port);
 
+/* After a failure to listen on host:port: when another socket holds the
+ * port, prints to out how to pick another, naming a free one near it
+ * (--listen, and make run's LISTEN=), and returns 1; else prints nothing
+ * and returns 0. */
+int rs_port_in_use_hint(const char *who, const char *host, unsigned short port,
+			FILE *out);
+
 /* For the long-running commands (serve, agent): SIGINT and SIGTERM are
  * blocked, to be taken by sigwait(stop) in the main thread, and SIGPIPE is
  * ignored. Call before starting any thread, so every thread inherits the

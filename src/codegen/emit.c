@@ -2,6 +2,7 @@
 #include "codegen/emit.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,16 +147,46 @@ char *rs_emit_escape(rs_arena *a, const char *s, const char *special)
 	return out;
 }
 
+static size_t name_hash(const char *s)
+{
+	size_t h = 14695981039346656037u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return h;
+}
+
+/* set_cap is a power of two, at least twice count */
+static void set_put(const char **set, size_t cap, const char *name)
+{
+	size_t i = name_hash(name) & (cap - 1);
+	while (set[i] && strcmp(set[i], name))
+		i = (i + 1) & (cap - 1);
+	set[i] = name;
+}
+
+static bool names_hold(const rs_emit_names *l, const char *name)
+{
+	if (!l->set_cap)
+		return false;
+	size_t i = name_hash(name) & (l->set_cap - 1);
+	for (; l->set[i]; i = (i + 1) & (l->set_cap - 1))
+		if (!strcmp(l->set[i], name))
+			return true;
+	return false;
+}
+
+void rs_emit_names_clear(rs_emit_names *l)
+{
+	l->count = 0;
+	if (l->set_cap)
+		memset(l->set, 0, l->set_cap * sizeof *l->set);
+}
+
 const char *rs_emit_names_unique(const rs_emit_names *l, rs_arena *a,
 				 const char *name)
 {
-	for (size_t i = 0; name && i < l->count;)
-		if (!strcmp(l->names[i], name)) {
-			name = rs_arena_printf(a, "%s_", name);
-			i = 0;
-		} else {
-			i++;
-		}
+	while (name && names_hold(l, name))
+		name = rs_arena_printf(a, "%s_", name);
 	return name;
 }
 
@@ -178,5 +209,17 @@ int rs_emit_names_add(rs_emit_names *l, rs_arena *a, const char *name,
 	}
 	l->names[l->count] = name;
 	l->values[l->count++] = value;
+	if (2 * l->count > l->set_cap) {
+		size_t cap = l->set_cap ? 2 * l->set_cap : 64;
+		const char **set = rs_arena_calloc(a, cap, sizeof *set);
+		if (!set)
+			return -1;
+		for (size_t i = 0; i < l->count; i++)
+			set_put(set, cap, l->names[i]);
+		l->set = set;
+		l->set_cap = cap;
+	} else {
+		set_put(l->set, l->set_cap, name);
+	}
 	return 0;
 }

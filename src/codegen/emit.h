@@ -43,7 +43,14 @@ char *rs_emit_escape(rs_arena *a, const char *s, const char *special);
 typedef struct rs_emit_names {
 	const char **names, **values;
 	size_t count, cap;
+	/* the names again, as an open-addressing hash set: a langpack of
+	 * 10,000 versions makes thousands of names, each checked */
+	const char **set;
+	size_t set_cap;
 } rs_emit_names;
+
+/* Empties the list (its arena memory stays). */
+void rs_emit_names_clear(rs_emit_names *l);
 
 /* name, or name with "_" appended until the list does not hold it: two
  * registry paths can spell alike (objects ab_v0 with field c_d, ab_v0_c with

@@ -493,6 +493,83 @@ static void go_return(go_ctx *g, const char *v)
 	rs_emit_line(&g->body, "}");
 }
 
+/* New<name>: the required fields are its parameters, in the registry's
+ * order, so a call that leaves one out does not compile; the optional ones
+ * are set afterwards with their setters. The send-time check stays for
+ * values (a nil object, an event made by NewEvent). A parameter is named
+ * after the struct field, unless that is a name the body uses. */
+static void go_constructor(go_ctx *g, const char *name, const go_field *gf,
+			   size_t n, const rs_plan_version *ver)
+{
+	rs_emit *e = &g->body;
+	const char *recv = ver ? "e" : "o";
+	const char *const used[] = {"reestr", recv, NULL};
+	static const char *const bare[] = {"", NULL};
+	rs_members params;
+	rs_members_init(&params, used);
+	const char **pn = rs_arena_calloc(g->a, n ? n : 1, sizeof *pn);
+	const char *list = "", *names = "";
+	size_t required = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!gf[i].f->required)
+			continue;
+		pn[i] = rs_members_claim(&params, g->a, gf[i].var, bare, "_");
+		list = rs_arena_printf(g->a, "%s%s%s %s", list,
+				       required ? ", " : "", pn[i], gf[i].type);
+		names = rs_arena_printf(g->a, "%s%s%s", names,
+					required ? ", " : "", gf[i].f->name);
+		required++;
+	}
+	rs_emit_blank(e);
+	const char *what =
+		ver ? rs_arena_printf(g->a,
+				      "a %s stamped with the current time "
+				      "and a new UUIDv7",
+				      name)
+		    : rs_arena_printf(g->a, "a %s", name);
+	const char *doc;
+	if (!required)
+		doc = rs_arena_printf(g->a,
+				      "New%s returns %s; its fields are "
+				      "optional.",
+				      name, what);
+	else if (required < n)
+		doc = rs_arena_printf(g->a,
+				      "New%s returns %s, with its required "
+				      "fields (%s) set; set the optional ones "
+				      "with their setters.",
+				      name, what, names);
+	else
+		doc = rs_arena_printf(g->a,
+				      "New%s returns %s, with its fields (%s) "
+				      "set.",
+				      name, what, names);
+	go_doc(g, doc);
+	if (ver && ver->deprecated) {
+		rs_emit_line(e, "//");
+		go_doc(g, rs_arena_printf(g->a,
+					  "Deprecated: %s is deprecated in the "
+					  "registry.",
+					  ver->event->name));
+	}
+	rs_emit_line(e, "func New%s(%s) *%s {", name, list, name);
+	rs_emit_in(e);
+	if (!required) {
+		rs_emit_line(e, "return &%s{%s}", name,
+			     ver ? "Base: reestr.NewBase()" : "");
+	} else {
+		rs_emit_line(e, "%s := &%s{%s}", recv, name,
+			     ver ? "Base: reestr.NewBase()" : "");
+		for (size_t i = 0; i < n; i++)
+			if (pn[i])
+				rs_emit_line(e, "%s.Set%s(%s)", recv,
+					     gf[i].stem, pn[i]);
+		rs_emit_line(e, "return %s", recv);
+	}
+	rs_emit_out(e);
+	rs_emit_line(e, "}");
+}
+
 /* The struct, constructor, accessors, validate and encode of an event
  * version (class != NULL) or an object. */
 static void go_class(go_ctx *g, const char *name, const char *doc,
@@ -514,6 +591,10 @@ static void go_class(go_ctx *g, const char *name, const char *doc,
 			       "Deprecated: %s is deprecated in the registry; "
 			       "send a newer event or version instead.",
 			       ver->event->name));
+	}
+	if (ver && ver->unpublished) {
+		rs_emit_line(e, "//");
+		go_doc(g, RS_PLAN_UNPUBLISHED_DOC);
 	}
 	rs_emit_line(e, "type %s struct {", name);
 	rs_emit_in(e);
@@ -539,32 +620,7 @@ static void go_class(go_ctx *g, const char *name, const char *doc,
 	rs_emit_out(e);
 	rs_emit_line(e, "}");
 
-	rs_emit_blank(e);
-	if (ver) {
-		go_doc(g, rs_arena_printf(g->a,
-					  "New%s returns a %s stamped with the "
-					  "current time and a new UUIDv7.",
-					  name, name));
-		if (ver->deprecated) {
-			rs_emit_line(e, "//");
-			go_doc(g, rs_arena_printf(
-					  g->a,
-					  "Deprecated: %s is deprecated in the "
-					  "registry.",
-					  ver->event->name));
-		}
-		rs_emit_line(e, "func New%s() *%s {", name, name);
-		rs_emit_in(e);
-		rs_emit_line(e, "return &%s{Base: reestr.NewBase()}", name);
-	} else {
-		go_doc(g, rs_arena_printf(g->a, "New%s returns an empty %s.",
-					  name, name));
-		rs_emit_line(e, "func New%s() *%s {", name, name);
-		rs_emit_in(e);
-		rs_emit_line(e, "return &%s{}", name);
-	}
-	rs_emit_out(e);
-	rs_emit_line(e, "}");
+	go_constructor(g, name, gf, n, ver);
 
 	if (ver) {
 		const struct {
@@ -806,7 +862,7 @@ static void go_reset_file(go_ctx *g)
 	rs_emit_init(&g->body, "\t");
 	g->need_time = g->need_math = g->need_regexp = false;
 	g->need_strconv = g->need_utf8 = false;
-	g->patterns.count = 0;
+	rs_emit_names_clear(&g->patterns);
 }
 
 /* Prints the file header, imports and pattern variables, then the body. */
@@ -907,7 +963,8 @@ static int go_langpack_file(go_ctx *g, rs_langpack *out)
 			     (long long)p->versions[i].event->id,
 			     p->versions[i].version->number);
 		rs_emit_in(e);
-		rs_emit_line(e, "return New%s()", p->versions[i].name);
+		rs_emit_line(e, "return &%s{Base: reestr.NewBase()}",
+			     p->versions[i].name);
 		rs_emit_out(e);
 	}
 	rs_emit_line(e, "}");

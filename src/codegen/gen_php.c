@@ -438,6 +438,9 @@ static void php_class(php_ctx *g, const char *name, const char *doc,
 				       "the registry; send a newer event or "
 				       "version instead.",
 				       doc, ver->event->name);
+	if (ver && ver->unpublished)
+		full = rs_arena_printf(g->a, "%s\n\n" RS_PLAN_UNPUBLISHED_DOC,
+				       full);
 	php_doc(g, full);
 	if (ver) {
 		g->need_event = true;
@@ -448,31 +451,53 @@ static void php_class(php_ctx *g, const char *name, const char *doc,
 	rs_emit_line(e, "{");
 	rs_emit_in(e);
 
-	/* the constructor takes every field as an optional named argument */
+	/* The constructor takes the required fields as non-nullable
+	 * parameters, first (PHP deprecates a required parameter after an
+	 * optional one), then the optional ones, nullable with a default;
+	 * named arguments make the order moot. Every property is declared
+	 * nullable with a default, not promoted (a promoted property's
+	 * default is its parameter's): an event made without the constructor
+	 * by Langpack::create has them all null, and the send-time check
+	 * reports the required ones. */
 	if (n) {
+		for (size_t i = 0; i < n; i++)
+			rs_emit_line(e, "private ?%s $%s = null;", pf[i].type,
+				     pf[i].prop);
+		rs_emit_blank(e);
 		/* PHP cannot type a list's items; PHPDoc can */
 		bool arrays = false;
-		for (size_t i = 0; i < n; i++)
-			if (pf[i].f->type.kind == RS_TYPE_ARRAY) {
-				if (!arrays)
-					rs_emit_line(e, "/**");
-				arrays = true;
-				rs_emit_line(e, " * @param %s|null $%s",
-					     php_doc_type(g, &pf[i].f->type),
-					     pf[i].prop);
-			}
+		for (int pass = 0; pass < 2; pass++)
+			for (size_t i = 0; i < n; i++)
+				if (pf[i].f->required == !pass &&
+				    pf[i].f->type.kind == RS_TYPE_ARRAY) {
+					if (!arrays)
+						rs_emit_line(e, "/**");
+					arrays = true;
+					rs_emit_line(
+						e, " * @param %s%s $%s",
+						php_doc_type(g, &pf[i].f->type),
+						pass ? "|null" : "",
+						pf[i].prop);
+				}
 		if (arrays)
 			rs_emit_line(e, " */");
 		rs_emit_line(e, "public function __construct(");
 		rs_emit_in(e);
-		for (size_t i = 0; i < n; i++)
-			rs_emit_line(e, "private ?%s $%s = null%s", pf[i].type,
-				     pf[i].prop, i + 1 < n ? "," : ",");
+		for (int pass = 0; pass < 2; pass++)
+			for (size_t i = 0; i < n; i++)
+				if (pf[i].f->required == !pass)
+					rs_emit_line(e, "%s%s $%s%s,",
+						     pass ? "?" : "",
+						     pf[i].type, pf[i].prop,
+						     pass ? " = null" : "");
 		rs_emit_out(e);
 		rs_emit_line(e, ") {");
 		rs_emit_in(e);
 		if (ver)
 			rs_emit_line(e, "parent::__construct();");
+		for (size_t i = 0; i < n; i++)
+			rs_emit_line(e, "$this->%s = $%s;", pf[i].prop,
+				     pf[i].prop);
 		rs_emit_out(e);
 		rs_emit_line(e, "}");
 	} else if (ver) {
@@ -704,15 +729,19 @@ static int php_langpack_class(php_ctx *g, rs_langpack *out)
 	rs_emit_line(e, "}");
 	rs_emit_blank(e);
 	rs_emit_line(e, "/**");
-	rs_emit_line(e, " * A new event of the given id and version, or null "
-			"when this langpack has none.");
+	rs_emit_line(e, " * A new event of the given id and version with no "
+			"field set, or null when");
+	rs_emit_line(e, " * this langpack has none; for tools that fill events "
+			"generically with the");
+	rs_emit_line(e, " * setters. send() refuses it until its required "
+			"fields are set.");
 	rs_emit_line(e, " */");
 	rs_emit_line(e, "public static function create(int $id, int $version): "
 			"?Runtime\\Event");
 	rs_emit_line(e, "{");
 	rs_emit_line(
 		e, "    $class = self::EVENTS[$id . ':' . $version] ?? null;");
-	rs_emit_line(e, "    return $class === null ? null : new $class();");
+	rs_emit_line(e, "    return $class === null ? null : $class::blank();");
 	rs_emit_line(e, "}");
 	rs_emit_out(e);
 	rs_emit_line(e, "}");
@@ -787,7 +816,9 @@ int rs_gen_php(const rs_plan *plan, const rs_langpack_options *o,
 		"        }\n"
 		"    }\n"
 		"}\n",
-		pkg, env, o->package_version ? o->package_version : "0.0.0",
+		pkg, env,
+		o->package_version ? o->package_version
+				   : RS_LANGPACK_DEFAULT_VERSION,
 		envp);
 	if ((rc = rs_langpack_add(out, "composer.json", composer,
 				  strlen(composer))))

@@ -642,14 +642,19 @@ static void py_class(py_ctx *g, const char *name, const char *doc,
 		rs_emit_line(e, "class %s:", name);
 	}
 	rs_emit_in(e);
-	py_docstring(g, ver && ver->deprecated
-				? rs_arena_printf(g->a,
-						  "%s\n\nDeprecated: %s is "
-						  "deprecated in the registry; "
-						  "send a newer event or "
-						  "version instead.",
-						  doc, ver->event->name)
-				: doc);
+	const char *full =
+		ver && ver->deprecated
+			? rs_arena_printf(g->a,
+					  "%s\n\nDeprecated: %s is "
+					  "deprecated in the registry; "
+					  "send a newer event or "
+					  "version instead.",
+					  doc, ver->event->name)
+			: doc;
+	if (ver && ver->unpublished)
+		full = rs_arena_printf(g->a, "%s\n\n" RS_PLAN_UNPUBLISHED_DOC,
+				       full);
+	py_docstring(g, full);
 	rs_emit_blank(e);
 	if (ver) {
 		rs_emit_line(e, "EVENT_ID = %lld", (long long)ver->event->id);
@@ -664,9 +669,11 @@ static void py_class(py_ctx *g, const char *name, const char *doc,
 		rs_emit_in(e);
 		rs_emit_line(e, "self,");
 		rs_emit_line(e, "*,");
+		/* keyword-only: a required field has no default, so a
+		 * call that leaves it out fails mypy (and raises TypeError) */
 		for (size_t i = 0; i < n; i++)
-			rs_emit_line(e, "%s: %s | None = None,", pf[i].prop,
-				     pf[i].type);
+			rs_emit_line(e, "%s: %s%s,", pf[i].prop, pf[i].type,
+				     pf[i].f->required ? "" : " | None = None");
 		rs_emit_out(e);
 		rs_emit_line(e, ") -> None:");
 	} else {
@@ -697,17 +704,21 @@ static void py_class(py_ctx *g, const char *name, const char *doc,
 		const py_field *x = &pf[i];
 		rs_emit_blank(e);
 		rs_emit_line(e, "@property");
-		py_def(g, x->prop, "self",
-		       rs_arena_printf(g->a, "%s | None", x->type));
+		/* a required field's type has no None: the constructor
+		 * takes it, and nothing typed can unset it */
+		const char *held =
+			x->f->required
+				? x->type
+				: rs_arena_printf(g->a, "%s | None", x->type);
+		py_def(g, x->prop, "self", held);
 		rs_emit_in(e);
 		py_docstring(g, py_field_doc(g, x->f));
 		rs_emit_line(e, "return self._%s", x->prop);
 		rs_emit_out(e);
 		rs_emit_blank(e);
 		rs_emit_line(e, "@%s.setter", x->prop);
-		rs_emit_line(e,
-			     "def %s(self, value: %s | None) -> None:", x->prop,
-			     x->type);
+		rs_emit_line(e, "def %s(self, value: %s) -> None:", x->prop,
+			     held);
 		rs_emit_in(e);
 		rs_emit_line(e, "self._%s = value", x->prop);
 		rs_emit_out(e);
@@ -849,7 +860,7 @@ static void py_reset(py_ctx *g, bool in_events)
 	g->need_is_int = g->need_is_float = false;
 	g->need_kind = g->need_surrogate = g->need_time_range = false;
 	g->imported_count = 0;
-	g->patterns.count = 0;
+	rs_emit_names_clear(&g->patterns);
 }
 
 /* Code points in s[0, n): pycodestyle counts characters, not bytes. */
@@ -1397,7 +1408,8 @@ int rs_gen_python(const rs_plan *plan, const rs_langpack_options *o,
 	for (char *c = (char *)dist; *c; c++)
 		if (*c == '_')
 			*c = '-';
-	const char *version = o->package_version ? o->package_version : "0.0.0";
+	const char *version = o->package_version ? o->package_version
+						 : RS_LANGPACK_DEFAULT_VERSION;
 	int rc;
 	const char *toml = rs_arena_printf(
 		g.a,

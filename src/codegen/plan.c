@@ -395,6 +395,7 @@ int rs_plan_build(rs_plan *p, const rs_registry *r, const char *env_name,
 				.version = v,
 				.name = name,
 				.deprecated = st == RS_STATUS_DEPRECATED,
+				.unpublished = !v->published,
 			};
 		}
 	}

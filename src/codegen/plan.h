@@ -17,7 +17,15 @@ typedef struct rs_plan_version {
 	const rs_version *version;
 	const char *name; /* ClickstreamEventV0 */
 	bool deprecated;
+	bool unpublished; /* not in registry.lock: may still change */
 } rs_plan_version;
+
+/* The doc comment paragraph of a class of an unpublished version, in
+ * every language. */
+#define RS_PLAN_UNPUBLISHED_DOC                                                \
+	"Unpublished (development only): this version is not in "              \
+	"registry.lock and may still change; a collector serves it only "      \
+	"with --dev. Publish it (reestr publish) before production use."
 
 /* A class for an object: a named registry object, or an inline one named
  * after where it is declared (AdAuctionV0Winner). */

@@ -227,7 +227,8 @@ done:
 /* What happened to the i-th event of the request before storing it. */
 typedef struct slot {
 	bool accepted;
-	size_t index; /* into events[] or failed[] */
+	bool unpublished; /* accepted, of a version not published (--dev) */
+	size_t index;	  /* into events[] or failed[] */
 } slot;
 
 /* A rejected event's reason, kept as an offset until every reason is
@@ -527,7 +528,8 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 				.fields = NULL,
 				.fields_len = c->fields_len,
 			};
-			slots[i] = (slot){true, n_ok++};
+			slots[i] = (slot){true, !c->version_def->published,
+					  n_ok++};
 			continue;
 		}
 		if (reason.data)
@@ -569,7 +571,7 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 			.payload_total_len = ev->length,
 			.payload_sha256 = hashes[n_failed],
 		};
-		slots[i] = (slot){false, n_failed++};
+		slots[i] = (slot){false, false, n_failed++};
 	}
 	for (size_t i = 0; i < n_ok; i++)
 		events[i].fields = canonical.data + checked[i].fields_offset;
@@ -619,8 +621,11 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 			rs_buf_puts(response,
 				    outcomes[slots[i].index] ==
 						    RS_SINK_DUPLICATE
-					    ? "{\"status\":\"duplicate\"}"
-					    : "{\"status\":\"accepted\"}");
+					    ? "{\"status\":\"duplicate\""
+					    : "{\"status\":\"accepted\"");
+			rs_buf_puts(response, slots[i].unpublished
+						      ? ",\"unpublished\":true}"
+						      : "}");
 			continue;
 		}
 		const char *why = failed[slots[i].index].reason;

@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,17 +57,29 @@ typedef struct tally_sink {
 	struct rs_server *server;
 } tally_sink;
 
+/* The registry requests see, with its snapshot (GET /v1/registry). A
+ * request takes a reference when it starts and drops it when answered, so a
+ * reload never frees a registry under a request still checking events
+ * against it (docs/architecture.md, "Reloading the registry"). */
+typedef struct served_registry {
+	const rs_registry *reg;
+	rs_registry *owned; /* freed with the last reference; NULL: the
+			     * caller's (rs_server_start's) */
+	char *snapshot;	    /* owned; NULL: none */
+	size_t snapshot_len;
+	atomic_size_t refs;
+} served_registry;
+
 struct rs_server {
 	struct MHD_Daemon *daemon;
-	const rs_registry *reg;
+	pthread_mutex_t served_lock; /* served, the pointer */
+	served_registry *served;
 	rs_sink *sink;
 	tally_sink tally;
 	rs_ingest_limits limits;
 	rs_budget budget; /* memory of requests in flight */
 	unsigned short port;
 	rs_packages *packages;
-	const char *snapshot;
-	size_t snapshot_len;
 	int64_t header_deadline_us, request_deadline_us, summary_us;
 	unsigned header_deadline_s, request_deadline_s;
 
@@ -104,6 +117,61 @@ static int64_t monotonic_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void served_release(served_registry *g)
+{
+	if (!g || atomic_fetch_sub(&g->refs, 1) != 1)
+		return;
+	rs_registry_free(g->owned);
+	free(g->snapshot);
+	free(g);
+}
+
+/* The registry a request uses from its start to its answer. */
+static served_registry *served_acquire(rs_server *s)
+{
+	pthread_mutex_lock(&s->served_lock);
+	served_registry *g = s->served;
+	atomic_fetch_add(&g->refs, 1);
+	pthread_mutex_unlock(&s->served_lock);
+	return g;
+}
+
+static served_registry *served_new(const rs_registry *reg, rs_registry *owned,
+				   const char *snapshot, size_t len)
+{
+	served_registry *g = calloc(1, sizeof *g);
+	if (!g)
+		return NULL;
+	if (snapshot) {
+		if (!(g->snapshot = malloc(len ? len : 1))) {
+			free(g);
+			return NULL;
+		}
+		memcpy(g->snapshot, snapshot, len);
+		g->snapshot_len = len;
+	}
+	g->reg = reg;
+	g->owned = owned;
+	atomic_init(&g->refs, 1); /* the server's, while it is current */
+	return g;
+}
+
+int rs_server_set_registry(rs_server *s, rs_registry *reg, const char *snapshot,
+			   size_t snapshot_len)
+{
+	served_registry *g = served_new(reg, reg, snapshot, snapshot_len);
+	if (!g) {
+		rs_registry_free(reg);
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	}
+	pthread_mutex_lock(&s->served_lock);
+	served_registry *old = s->served;
+	s->served = g;
+	pthread_mutex_unlock(&s->served_lock);
+	served_release(old);
+	return 0;
 }
 
 /* Copies text for a log line, replacing control characters so a peer's
@@ -503,10 +571,12 @@ static enum MHD_Result handle_events(rs_server *s, struct MHD_Connection *conn,
 	rs_buf out = RS_BUF_INIT;
 	int status = 500;
 	rs_ingest_counts counts;
+	served_registry *g = served_acquire(s);
 	int rc =
-		rs_ingest_body(s->reg, &s->tally.base, &s->limits, &s->budget,
+		rs_ingest_body(g->reg, &s->tally.base, &s->limits, &s->budget,
 			       rq->encoding, rq->body.data ? rq->body.data : "",
 			       rq->body.len, &out, &status, &counts);
+	served_release(g);
 	enum MHD_Result ret;
 	if (rc < 0) {
 		ret = respond_error(s, conn, rq, 500, "out of memory");
@@ -713,12 +783,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 					     "use GET for /v1/stats");
 		return handle_stats(s, conn, rq);
 	}
-	if (!strcmp(url, "/v1/registry") && s->snapshot) {
+	if (!strcmp(url, "/v1/registry")) {
 		if (strcmp(method, "GET") != 0)
 			return respond_error(s, conn, rq, 405,
 					     "use GET for /v1/registry");
-		return respond(s, conn, rq, 200, s->snapshot, s->snapshot_len,
-			       NULL);
+		served_registry *g = served_acquire(s);
+		enum MHD_Result ret =
+			g->snapshot ? respond(s, conn, rq, 200, g->snapshot,
+					      g->snapshot_len, NULL)
+				    : respond_error(s, conn, rq, 404,
+						    "this collector serves "
+						    "no registry snapshot");
+		served_release(g);
+		return ret;
 	}
 	if (!strcmp(url, "/v1/limits")) {
 		/* the agent and the runtimes size their batches by these */
@@ -796,14 +873,18 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 	rs_server *s = calloc(1, sizeof *s);
 	if (!s)
 		return rs_error_set(RS_ENOMEM, "out of memory");
-	s->reg = reg;
+	s->served = served_new(reg, NULL, opt->registry_snapshot,
+			       opt->registry_snapshot_len);
+	if (!s->served) {
+		free(s);
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	}
+	pthread_mutex_init(&s->served_lock, NULL);
 	s->sink = sink;
 	s->tally = (tally_sink){{&tally_ops}, sink, s};
 	s->limits = opt->limits;
 	rs_budget_init(&s->budget, opt->max_inflight_bytes);
 	s->packages = opt->packages;
-	s->snapshot = opt->registry_snapshot;
-	s->snapshot_len = opt->registry_snapshot_len;
 #define OR_DEFAULT(v, d) ((v) ? (v) : (d))
 	s->header_deadline_s = OR_DEFAULT(opt->header_deadline_s,
 					  RS_SERVER_DEFAULT_HEADER_DEADLINE_S);
@@ -863,6 +944,8 @@ fail:;
 		MHD_stop_daemon(s->daemon);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->served_lock);
+	served_release(s->served);
 	free(s);
 	return rc;
 }
@@ -912,5 +995,7 @@ void rs_server_stop(rs_server *s)
 	log_summary(s, monotonic_us()); /* what the last period rejected */
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->served_lock);
+	served_release(s->served);
 	free(s);
 }

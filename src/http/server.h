@@ -45,17 +45,25 @@ typedef struct rs_server_options {
 	unsigned request_deadline_s;
 	unsigned log_summary_s;
 	rs_packages *packages; /* langpacks and native packages, or NULL */
-	/* GET /v1/registry: the registry snapshot (model/snapshot.h), kept
-	 * by the caller for the server's life; NULL for none */
+	/* GET /v1/registry: the registry snapshot (model/snapshot.h),
+	 * copied; NULL for none */
 	const char *registry_snapshot;
 	size_t registry_snapshot_len;
 } rs_server_options;
 
 /* Starts serving in background threads. reg and sink must outlive the
- * server. Returns 0, or an error code with rs_error_last() set (e.g. the
- * address is in use). */
+ * server (reg: until rs_server_stop, even once replaced). Returns 0, or an
+ * error code with rs_error_last() set (e.g. the address is in use). */
 int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 		    rs_sink *sink, rs_server **out);
+/* Makes reg, with its snapshot (copied; NULL for none), the registry that
+ * requests starting from now on use. A request in flight keeps the registry
+ * it started with; the one replaced is freed once the last of them is
+ * answered (unless it is rs_server_start's, which its caller frees after
+ * rs_server_stop). The server owns reg from this call on, also when it
+ * fails. Returns 0, or RS_ENOMEM (the running registry stays). */
+int rs_server_set_registry(rs_server *s, rs_registry *reg, const char *snapshot,
+			   size_t snapshot_len);
 /* The port actually bound (useful with port 0). */
 unsigned short rs_server_port(const rs_server *s);
 /* Drains and frees: stops accepting, closes idle connections, lets the

@@ -3,6 +3,7 @@
 #ifndef RS_MODEL_LOADER_H
 #define RS_MODEL_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "reestr/registry.h"
@@ -21,6 +22,15 @@ typedef struct rs_registry_file {
  * must stay within a file name's 255 bytes in every language
  * (docs/registry.md, "Naming"). */
 #define RS_REGISTRY_MAX_NAME 64u
+
+/* The naming rule (docs/registry.md, "Naming") for every name but a
+ * source's: lower snake_case, at most RS_REGISTRY_MAX_NAME bytes. what is
+ * the kind of name ("event", "field", "enum value" ...). Returns true when
+ * name keeps it; otherwise false, with the problem (and a suggested
+ * spelling when there is one) in msg. The loader reports names with it,
+ * and `reestr new` checks a new name with it. */
+bool rs_registry_name_check(const char *what, const char *name, char *msg,
+			    size_t size);
 
 int rs_registry_load_files(const rs_registry_file *files, size_t n,
 			   rs_registry **out, rs_diags *diags);

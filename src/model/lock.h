@@ -9,7 +9,7 @@
 
 /* rs_lock_check with the lock file's contents given; src need not be
  * NUL-terminated. */
-int rs_lock_check_text(const rs_registry *r, const char *src, size_t len,
+int rs_lock_check_text(rs_registry *r, const char *src, size_t len,
 		       rs_diags *diags);
 
 #endif

@@ -291,6 +291,9 @@ static int check_version(const rs_event *ev, const rs_json *lv, const char *src,
 			       : RS_EINVAL;
 	int n = (int)num->u.num.i;
 	const rs_version *v = rs_event_version(ev, n);
+	/* the registry's own memory (its arena), const only to its readers */
+	if (v)
+		((rs_version *)v)->published = true;
 	if (!v)
 		return rs_diags_add(diags, ev->pos,
 				    "%s v%d was published and cannot be "
@@ -335,7 +338,7 @@ done:
 	return rc;
 }
 
-int rs_lock_check(const rs_registry *r, const char *dir, rs_diags *diags)
+int rs_lock_check(rs_registry *r, const char *dir, rs_diags *diags)
 {
 	char *src;
 	size_t len;
@@ -347,7 +350,7 @@ int rs_lock_check(const rs_registry *r, const char *dir, rs_diags *diags)
 	return rc;
 }
 
-int rs_lock_check_text(const rs_registry *r, const char *src, size_t len,
+int rs_lock_check_text(rs_registry *r, const char *src, size_t len,
 		       rs_diags *diags)
 {
 	int rc;

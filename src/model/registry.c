@@ -34,10 +34,24 @@ const rs_event *rs_registry_event_by_id(const rs_registry *r, int64_t id)
 const rs_event *rs_registry_event_by_name(const rs_registry *r,
 					  const char *name)
 {
-	for (size_t i = 0; i < r->nevents; i++)
-		if (!strcmp(r->events[i].name, name))
-			return &r->events[i];
-	return NULL;
+	if (!r->events_by_name) {
+		for (size_t i = 0; i < r->nevents; i++)
+			if (!strcmp(r->events[i].name, name))
+				return &r->events[i];
+		return NULL;
+	}
+	/* the first of that name: the one of lowest id, as a scan finds */
+	size_t lo = 0, hi = r->nevents;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(r->events_by_name[mid]->name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < r->nevents && !strcmp(r->events_by_name[lo]->name, name)
+		       ? r->events_by_name[lo]
+		       : NULL;
 }
 
 size_t rs_registry_object_count(const rs_registry *r)
@@ -57,6 +71,26 @@ const rs_object *rs_registry_object_by_name(const rs_registry *r,
 		if (!strcmp(r->objects[i].name, name))
 			return &r->objects[i];
 	return NULL;
+}
+
+const char *rs_registry_digest(const rs_registry *r)
+{
+	return r->digest;
+}
+
+size_t rs_registry_file_count(const rs_registry *r)
+{
+	return r->nfiles;
+}
+
+const char *rs_registry_file_name(const rs_registry *r, size_t i)
+{
+	return i < r->nfiles ? r->files[i].name : NULL;
+}
+
+const char *rs_registry_file_sha256(const rs_registry *r, size_t i)
+{
+	return i < r->nfiles ? r->files[i].sha256 : NULL;
 }
 
 size_t rs_registry_environment_count(const rs_registry *r)

@@ -16,10 +16,17 @@ struct rs_registry {
 	size_t nobjects;
 	rs_event *events; /* sorted by id */
 	size_t nevents;
+	const rs_event **events_by_name; /* by name, then id; NULL: none */
 	rs_environment *envs;
 	size_t nenvs;
 	rs_pattern **patterns; /* compiled patterns, freed with the registry */
 	size_t npatterns, cappatterns;
+	char digest[65]; /* rs_registry_digest */
+	struct rs_registry_file_hash {
+		const char *name; /* in the arena */
+		char sha256[65];
+	} * files; /* in the arena, the loader's order */
+	size_t nfiles;
 };
 
 #endif

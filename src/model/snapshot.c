@@ -81,6 +81,32 @@ static int collect(const char *root, const char *rel, char ***paths, size_t *n,
 	return rc;
 }
 
+int rs_registry_snapshot_add_unpublished(rs_buf *out,
+					 const rs_unpublished *list, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (out->len == 0 || out->data[out->len - 1] != '}')
+		return rs_error_set(RS_EINVAL, "not a registry snapshot");
+	out->len--; /* the closing brace, written again below */
+	if (rs_buf_puts(out, ",\"unpublished\":["))
+		goto nomem;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = list[i].event->name;
+		if (rs_buf_printf(out, "%s{\"event\":", i ? "," : "") ||
+		    rs_json_write_string(out, name, strlen(name)) ||
+		    rs_buf_printf(out, ",\"id\":%lld,\"version\":%d}",
+				  (long long)list[i].event->id,
+				  list[i].version->number))
+			goto nomem;
+	}
+	if (rs_buf_puts(out, "]}"))
+		goto nomem;
+	return 0;
+nomem:
+	return rs_error_set(RS_ENOMEM, "out of memory");
+}
+
 /* One entry of the "files" list, the i-th. */
 static int write_file(rs_buf *out, size_t i, const char *path,
 		      const char *content, size_t len)

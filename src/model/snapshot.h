@@ -8,9 +8,17 @@
 #include <stddef.h>
 
 #include "base/buf.h"
+#include "reestr/publish.h"
 
 /* Appends the snapshot of the registry folder dir to out. */
 int rs_registry_snapshot(const char *dir, rs_buf *out);
+
+/* `reestr serve --dev`: adds "unpublished":[{"event":NAME,"id":ID,
+ * "version":N},…] to the snapshot rs_registry_snapshot wrote (out holds
+ * just it), the versions served that may still change; nothing when n is
+ * 0. Readers of a snapshot ignore it. Returns 0 or RS_ENOMEM. */
+int rs_registry_snapshot_add_unpublished(rs_buf *out,
+					 const rs_unpublished *list, size_t n);
 
 /* Writes a snapshot's files below dir (which must exist). Refuses paths
  * that are absolute or climb out with "..". Returns 0, RS_EINVAL (with a

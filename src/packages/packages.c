@@ -1,15 +1,19 @@
 /* Versioned langpacks and the native package protocols; see packages.h. */
 #include "packages/packages.h"
 
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/grow.h"
 #include "base/timefmt.h"
 #include "base/utf8.h"
 #include "json/json.h"
@@ -19,8 +23,18 @@
 
 struct rs_packages {
 	sqlite3 *db;
+	char *path;
+	/* SHA-256 of this reestr's executable ("" when it cannot be read):
+	 * with the registry's digest, the inputs of a langpack */
+	char exe_digest[65];
+	/* the registry folder (NULL: unknown), whose files are read again to
+	 * narrow each environment's inputs to the files it depends on */
 	pthread_mutex_t lock; /* one connection, one query at a time */
 	char *public_url;     /* under lock; no trailing '/' */
+	/* what the last open or reload recorded: "go/bo 4, python/bo 4";
+	 * touched by the caller of open and reload only */
+	rs_buf made;
+	size_t made_count;
 };
 
 static const rs_lang langs[] = {RS_LANG_GO, RS_LANG_PYTHON, RS_LANG_PHP};
@@ -36,13 +50,34 @@ static const char schema_sql[] =
 	" lang TEXT NOT NULL, environment TEXT NOT NULL,"
 	" version INTEGER NOT NULL, content_sha256 TEXT NOT NULL,"
 	" created_at TEXT NOT NULL,"
+	" major INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY(lang, environment, version));"
 	"CREATE TABLE IF NOT EXISTS langpack_artifacts("
 	" lang TEXT NOT NULL, environment TEXT NOT NULL,"
 	" version INTEGER NOT NULL, kind TEXT NOT NULL, data BLOB NOT NULL,"
-	" PRIMARY KEY(lang, environment, version, kind));";
+	" PRIMARY KEY(lang, environment, version, kind));"
+	/* the content hash last generated from the inputs inputs_sha256 (the
+	 * executable's and the registry's digests): a start or reload with
+	 * the same inputs knows the content without generating it */
+	"CREATE TABLE IF NOT EXISTS langpack_inputs("
+	" lang TEXT NOT NULL, environment TEXT NOT NULL,"
+	" inputs_sha256 TEXT NOT NULL, content_sha256 TEXT NOT NULL,"
+	" PRIMARY KEY(lang, environment));";
+
+/* A file made before native versions had a major (all were 0.N.0) gets
+ * the column, 0 for every version it has: each is served as before. */
+static const char major_sql[] = "ALTER TABLE langpack_versions ADD COLUMN "
+				"major INTEGER NOT NULL DEFAULT 0";
 
 /* --- names of the native packages ------------------------------------ */
+
+/* Langpack version n made with the generated API's major: "1.4.0", or
+ * "v1.4.0" for Go. The one spelling of a native version; a request names
+ * a version by it, matched against the ones made (same_native). */
+static void native_version(char out[32], rs_lang lang, int major, int n)
+{
+	snprintf(out, 32, "%s%d.%d.0", lang == RS_LANG_GO ? "v" : "", major, n);
+}
 
 static char *go_module(const char *env)
 {
@@ -68,6 +103,18 @@ static char *underscored(const char *env)
 {
 	char *s = NULL;
 	return asprintf(&s, "reestr_langpack_%s", env) < 0 ? NULL : s;
+}
+
+/* reestr-langpack-bo-go: the one top folder of the langpack's tar, so
+ * `curl … | tar x` makes one folder, named after the environment and
+ * language (not the version: unpacking a newer one updates it in place). */
+static char *tar_folder(const char *env, rs_lang lang)
+{
+	char *s = NULL;
+	return asprintf(&s, "reestr-langpack-%s-%s/", env, rs_lang_name(lang)) <
+			       0
+		       ? NULL
+		       : s;
 }
 
 /* --- making a version ------------------------------------------------- */
@@ -177,14 +224,42 @@ done:
 	return rc;
 }
 
+/* The langpack's tar: every file under tar_folder(). */
+static int write_tar(rs_buf *out, const char *env, rs_lang lang,
+		     const rs_archive_entry *files, size_t n)
+{
+	char *folder = tar_folder(env, lang);
+	rs_archive_entry *e = calloc(n ? n : 1, sizeof *e);
+	char **paths = calloc(n ? n : 1, sizeof *paths);
+	int rc = RS_ENOMEM;
+	if (!folder || !e || !paths)
+		goto done;
+	for (size_t i = 0; i < n; i++) {
+		if (asprintf(&paths[i], "%s%s", folder, files[i].path) < 0) {
+			paths[i] = NULL;
+			goto done;
+		}
+		e[i] = (rs_archive_entry){paths[i], files[i].data,
+					  files[i].len};
+	}
+	rc = rs_tar_write(out, e, n);
+done:
+	for (size_t i = 0; paths && i < n; i++)
+		free(paths[i]);
+	free(paths);
+	free(e);
+	free(folder);
+	return rc;
+}
+
 /* Generates, archives and stores version n of env's langpack in lang. */
 static int add_version(sqlite3 *db, const rs_registry *reg, const char *env,
 		       rs_lang lang, int n, const char *hash)
 {
 	const char *ln = rs_lang_name(lang);
 	char native[32], go_version[32];
-	snprintf(native, sizeof native, "0.%d.0", n);
-	snprintf(go_version, sizeof go_version, "v0.%d.0", n);
+	native_version(native, RS_LANG_PYTHON, RS_LANGPACK_API_MAJOR, n);
+	native_version(go_version, RS_LANG_GO, RS_LANGPACK_API_MAJOR, n);
 	rs_langpack_options o = {
 		.environment = env, .lang = lang, .package_version = native};
 	rs_langpack *lp = NULL;
@@ -195,9 +270,8 @@ static int add_version(sqlite3 *db, const rs_registry *reg, const char *env,
 	if (rc)
 		return rc;
 	rc = RS_ENOMEM;
-	if (!(e = entries_of(lp, NULL)))
-		goto done;
-	if ((rc = rs_tar_write(&tar, e, lp->count)) ||
+	if (!(e = entries_of(lp, NULL)) ||
+	    (rc = write_tar(&tar, env, lang, e, lp->count)) ||
 	    (rc = store(db, ln, env, n, "tar", tar.data, tar.len)))
 		goto done;
 	if (lang == RS_LANG_GO) {
@@ -226,14 +300,17 @@ static int add_version(sqlite3 *db, const rs_registry *reg, const char *env,
 		rs_time_format((int64_t)time(NULL) * 1000000, now);
 		sqlite3_stmt *st = NULL;
 		if (sqlite3_prepare_v2(db,
-				       "INSERT INTO langpack_versions VALUES "
-				       "(?1, ?2, ?3, ?4, ?5)",
+				       "INSERT INTO langpack_versions(lang, "
+				       "environment, version, content_sha256, "
+				       "created_at, major) VALUES "
+				       "(?1, ?2, ?3, ?4, ?5, ?6)",
 				       -1, &st, NULL) == SQLITE_OK) {
 			sqlite3_bind_text(st, 1, ln, -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 2, env, -1, SQLITE_STATIC);
 			sqlite3_bind_int(st, 3, n);
 			sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
+			sqlite3_bind_int(st, 6, RS_LANGPACK_API_MAJOR);
 			if (sqlite3_step(st) != SQLITE_DONE)
 				rc = rs_error_set(RS_EIO, "langpacks.db: %s",
 						  sqlite3_errmsg(db));
@@ -279,6 +356,25 @@ static int latest(sqlite3 *db, const char *lang, const char *env, char hash[65])
 	return v;
 }
 
+/* The major that version was made with (0 when there is no such row). */
+static int major_of(sqlite3 *db, const char *lang, const char *env, int version)
+{
+	sqlite3_stmt *st = NULL;
+	int major = 0;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT major FROM langpack_versions WHERE "
+			       "lang=?1 AND environment=?2 AND version=?3",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, lang, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, env, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, version);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			major = sqlite3_column_int(st, 0);
+	}
+	sqlite3_finalize(st);
+	return major;
+}
+
 /* Switching a new file to WAL answers SQLITE_BUSY at once, without waiting
  * in the busy handler, while another process opens or switches the same
  * file: retried here for as long as the busy timeout. */
@@ -307,13 +403,14 @@ static int db_error(sqlite3 *db, const char *path, const char *what)
  * has the content hash. The decision is read again and made under the
  * write lock (BEGIN IMMEDIATE), so that of several collectors starting at
  * once on one file exactly one records each version and the others see it:
- * no number is taken twice or skipped. Sets *made. */
+ * no number is taken twice or skipped. Sets *made to the version it
+ * recorded, or -1. */
 static int publish(sqlite3 *db, const char *path, const rs_registry *reg,
-		   const char *env, rs_lang lang, const char *hash, bool *made)
+		   const char *env, rs_lang lang, const char *hash, int *made)
 {
 	const char *ln = rs_lang_name(lang);
 	char old[65] = "";
-	*made = false;
+	*made = -1;
 	/* without the lock first: a restart on an unchanged registry takes
 	 * no write lock at all */
 	int last = latest(db, ln, env, old);
@@ -341,8 +438,89 @@ static int publish(sqlite3 *db, const char *path, const rs_registry *reg,
 			 last + 1, ln, env);
 		return db_error(db, path, what);
 	}
-	*made = true;
+	*made = last + 1;
 	return 0;
+}
+
+/* SHA-256 of the running executable, "" when it cannot be read (then
+ * nothing is taken from the cache). */
+static void exe_digest(char hex[65])
+{
+	hex[0] = '\0';
+	FILE *f = fopen("/proc/self/exe", "rb");
+	if (!f)
+		return;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	char chunk[65536];
+	size_t got;
+	while (ok && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
+		ok = EVP_DigestUpdate(ctx, chunk, got);
+	unsigned char md[32];
+	unsigned len = 0;
+	ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, &len) &&
+	     len == sizeof md;
+	EVP_MD_CTX_free(ctx);
+	fclose(f);
+	if (!ok)
+		return;
+	for (size_t i = 0; i < sizeof md; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/* The content hash generated last time from inputs, when it was these
+ * inputs; false otherwise. */
+static bool cached_content(sqlite3 *db, const char *lang, const char *env,
+			   const char *inputs, char hash[65])
+{
+	sqlite3_stmt *st = NULL;
+	bool hit = false;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT content_sha256 FROM langpack_inputs "
+			       "WHERE lang=?1 AND environment=?2 AND "
+			       "inputs_sha256=?3",
+			       -1, &st, NULL) != SQLITE_OK)
+		return false;
+	sqlite3_bind_text(st, 1, lang, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, env, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, inputs, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(hash, 65, "%s",
+			 (const char *)sqlite3_column_text(st, 0));
+		hit = true;
+	}
+	sqlite3_finalize(st);
+	return hit;
+}
+
+/* Remembers that inputs generate hash (a cache: a failure costs only a
+ * generation next time, so it is not an error). */
+static void remember_content(sqlite3 *db, const char *lang, const char *env,
+			     const char *inputs, const char *hash)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db,
+			       "INSERT OR REPLACE INTO langpack_inputs VALUES "
+			       "(?1, ?2, ?3, ?4)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_text(st, 1, lang, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, env, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, inputs, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+}
+
+static bool has_major(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	bool has = sqlite3_prepare_v2(db,
+				      "SELECT major FROM langpack_versions "
+				      "LIMIT 0",
+				      -1, &st, NULL) == SQLITE_OK;
+	sqlite3_finalize(st);
+	return has;
 }
 
 int rs_packages_open(const char *path, const rs_registry *reg,
@@ -355,6 +533,8 @@ int rs_packages_open(const char *path, const rs_registry *reg,
 	if (!p)
 		goto fail;
 	pthread_mutex_init(&p->lock, NULL);
+	if (!(p->path = strdup(path)))
+		goto fail;
 	if (sqlite3_open_v2(path, &p->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				    SQLITE_OPEN_FULLMUTEX,
@@ -368,35 +548,312 @@ int rs_packages_open(const char *path, const rs_registry *reg,
 	    sqlite3_exec(p->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
 		    SQLITE_OK ||
 	    sqlite3_exec(p->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    (!has_major(p->db) &&
+	     sqlite3_exec(p->db, major_sql, NULL, NULL, NULL) != SQLITE_OK) ||
 	    sqlite3_exec(p->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		rc = db_error(p->db, path, "cannot create the tables");
 		goto fail;
 	}
-	for (size_t i = 0; i < rs_registry_environment_count(reg); i++) {
-		const char *env = rs_registry_environment_at(reg, i)->name;
-		for (size_t j = 0; j < sizeof langs / sizeof *langs; j++) {
-			/* the content without its version number decides
-			 * whether this is a new version */
-			rs_langpack_options o = {.environment = env,
-						 .lang = langs[j]};
-			rs_langpack *lp = NULL;
-			if ((rc = rs_langpack_new(reg, &o, &lp)))
-				goto fail;
-			char hash[65];
-			content_hash(lp, hash);
-			rs_langpack_free(lp);
-			bool made = false;
-			if ((rc = publish(p->db, path, reg, env, langs[j], hash,
-					  &made)))
-				goto fail;
-			*created += made;
-		}
-	}
+	exe_digest(p->exe_digest);
+	if ((rc = rs_packages_reload(p, reg)))
+		goto fail;
+	*created = p->made_count;
 	*out = p;
 	return 0;
 fail:
 	rs_packages_free(p);
 	return rc;
+}
+
+/* --- each environment's inputs ----------------------------------------- */
+
+/* A registry file reg was loaded from, with its SHA-256. */
+typedef struct reg_file {
+	char *name; /* relative to the registry folder */
+	char sha[65];
+	bool item; /* holds an event, a version, a field or an object */
+	bool used; /* the environment being keyed depends on it */
+} reg_file;
+
+typedef struct reg_files {
+	reg_file *v;
+	size_t n, cap;
+} reg_files;
+
+static void reg_files_free(reg_files *fs)
+{
+	for (size_t i = 0; i < fs->n; i++)
+		free(fs->v[i].name);
+	free(fs->v);
+}
+
+static int reg_file_cmp(const void *a, const void *b)
+{
+	return strcmp(((const reg_file *)a)->name, ((const reg_file *)b)->name);
+}
+
+/* The files reg was loaded from with their hashes, sorted by name. */
+static bool registry_files(const rs_registry *reg, reg_files *fs)
+{
+	size_t n = rs_registry_file_count(reg);
+	if (!n)
+		return true;
+	if (!(fs->v = calloc(n, sizeof *fs->v)))
+		return false;
+	fs->cap = n;
+	for (; fs->n < n; fs->n++) {
+		reg_file *f = &fs->v[fs->n];
+		if (!(f->name = strdup(rs_registry_file_name(reg, fs->n))))
+			return false;
+		memcpy(f->sha, rs_registry_file_sha256(reg, fs->n),
+		       sizeof f->sha);
+	}
+	qsort(fs->v, fs->n, sizeof *fs->v, reg_file_cmp);
+	return true;
+}
+
+/* Marks the file at pos as holding an item (item) or as used; false when
+ * it is not one of the files (then nothing can be narrowed). */
+static bool mark(reg_files *fs, rs_pos pos, bool item)
+{
+	if (!pos.file)
+		return false;
+	reg_file key = {.name = (char *)pos.file};
+	reg_file *f = bsearch(&key, fs->v, fs->n, sizeof *fs->v, reg_file_cmp);
+	if (!f)
+		return false;
+	if (item)
+		f->item = true;
+	else
+		f->used = true;
+	return true;
+}
+
+static bool mark_fields(reg_files *fs, const rs_registry *reg,
+			const rs_field *fields, size_t n, bool item,
+			unsigned char *seen);
+
+/* Marks a type's objects (a named one once: seen, by index) and their
+ * fields. */
+static bool mark_type(reg_files *fs, const rs_registry *reg, const rs_type *t,
+		      bool item, unsigned char *seen)
+{
+	while (t->kind == RS_TYPE_ARRAY && t->items)
+		t = t->items;
+	if (t->kind != RS_TYPE_OBJECT || !t->object)
+		return true;
+	const rs_object *o = t->object;
+	if (o->name) {
+		const rs_object *named =
+			rs_registry_object_by_name(reg, o->name);
+		if (named != o)
+			return false;
+		size_t i = (size_t)(named - rs_registry_object_at(reg, 0));
+		if (seen[i])
+			return true;
+		seen[i] = 1;
+	}
+	return mark(fs, o->pos, item) &&
+	       mark_fields(fs, reg, o->fields, o->field_count, item, seen);
+}
+
+static bool mark_fields(reg_files *fs, const rs_registry *reg,
+			const rs_field *fields, size_t n, bool item,
+			unsigned char *seen)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!mark(fs, fields[i].pos, item) ||
+		    !mark_type(fs, reg, &fields[i].type, item, seen))
+			return false;
+	return true;
+}
+
+static bool mark_event(reg_files *fs, const rs_registry *reg,
+		       const rs_event *ev, bool item, unsigned char *seen)
+{
+	if (!mark(fs, ev->pos, item))
+		return false;
+	for (size_t v = 0; v < ev->version_count; v++) {
+		const rs_version *ver = &ev->versions[v];
+		if (!mark(fs, ver->pos, item) ||
+		    !mark_fields(fs, reg, ver->fields, ver->field_count, item,
+				 seen))
+			return false;
+	}
+	return true;
+}
+
+/* Sets keys[i] to the inputs of environment i's langpacks: this
+ * executable and the registry files it depends on. A langpack is made
+ * from its environment alone (src/codegen takes nothing else from the
+ * registry): its events, their versions and fields, the objects they use,
+ * and the owners and sources; so the files it depends on are every file
+ * but those holding only events or objects it does not use. A file holding
+ * nothing the model places (a comment) counts, as do the files of every
+ * environment, owner and source. The files and their hashes are those reg
+ * was loaded from (rs_registry_file_sha256), never read again. False when
+ * this cannot be worked out (an item placed in no file, out of memory):
+ * then the inputs are the whole registry's. */
+static bool environment_inputs(const rs_packages *p, const rs_registry *reg,
+			       char (*keys)[65])
+{
+	size_t nobj = rs_registry_object_count(reg);
+	size_t nenv = rs_registry_environment_count(reg);
+	reg_files fs = {0};
+	unsigned char *seen = calloc(nobj ? nobj : 1, 1);
+	rs_buf b = RS_BUF_INIT;
+	bool ok = seen && registry_files(reg, &fs);
+	for (size_t i = 0; ok && i < rs_registry_event_count(reg); i++)
+		ok = mark_event(&fs, reg, rs_registry_event_at(reg, i), true,
+				seen);
+	for (size_t i = 0; ok && i < nobj; i++) {
+		const rs_object *o = rs_registry_object_at(reg, i);
+		ok = mark(&fs, o->pos, true) &&
+		     mark_fields(&fs, reg, o->fields, o->field_count, true,
+				 seen);
+	}
+	for (size_t e = 0; ok && e < nenv; e++) {
+		const rs_environment *env = rs_registry_environment_at(reg, e);
+		memset(seen, 0, nobj ? nobj : 1);
+		for (size_t i = 0; i < fs.n; i++)
+			fs.v[i].used = false;
+		for (size_t i = 0; ok && i < nenv; i++)
+			ok = mark(&fs, rs_registry_environment_at(reg, i)->pos,
+				  false);
+		for (size_t i = 0; ok && i < rs_registry_owner_count(reg); i++)
+			ok = mark(&fs, rs_registry_owner_at(reg, i)->pos,
+				  false);
+		for (size_t i = 0; ok && i < rs_registry_source_count(reg); i++)
+			ok = mark(&fs, rs_registry_source_at(reg, i)->pos,
+				  false);
+		for (size_t i = 0; ok && i < env->event_count; i++)
+			ok = mark_event(&fs, reg, env->events[i], false, seen);
+		rs_buf_reset(&b);
+		ok = ok && rs_buf_printf(&b, "%s", p->exe_digest) >= 0 &&
+		     rs_buf_append(&b, "", 1) >= 0;
+		for (size_t i = 0; ok && i < fs.n; i++) {
+			bool in = fs.v[i].used || !fs.v[i].item;
+			ok = rs_buf_printf(&b, "%s", fs.v[i].name) >= 0 &&
+			     rs_buf_append(&b, "", 1) >= 0 &&
+			     rs_buf_printf(&b, "%s", in ? fs.v[i].sha : "-") >=
+				     0 &&
+			     rs_buf_append(&b, "", 1) >= 0;
+		}
+		if (ok)
+			rs_sha256(b.data, b.len, keys[e], NULL);
+	}
+	rs_buf_free(&b);
+	reg_files_free(&fs);
+	free(seen);
+	return ok;
+}
+
+/* Adds to key which of env's versions are published: the langpack marks
+ * the others (src/codegen/plan.c), and registry.lock, where that is
+ * recorded, is not a registry file. */
+static bool add_published(const rs_environment *env, char key[65])
+{
+	rs_buf b = RS_BUF_INIT;
+	bool ok = rs_buf_printf(&b, "%s:", key) >= 0;
+	for (size_t i = 0; ok && i < env->event_count; i++) {
+		const rs_event *ev = env->events[i];
+		for (size_t v = 0; ok && v < ev->version_count; v++)
+			ok = rs_buf_append(
+				     &b, ev->versions[v].published ? "1" : "0",
+				     1) >= 0;
+		ok = ok && rs_buf_append(&b, ",", 1) >= 0;
+	}
+	if (ok)
+		rs_sha256(b.data, b.len, key, NULL);
+	rs_buf_free(&b);
+	return ok;
+}
+
+int rs_packages_reload(rs_packages *p, const rs_registry *reg)
+{
+	int rc = 0;
+	rs_buf_reset(&p->made);
+	p->made_count = 0;
+	/* The content (without its version number) decides whether this is
+	 * a new version. Generating it for every environment and language is
+	 * the cost of a start, so its hash is taken from langpack_inputs when
+	 * the inputs are the same: this executable (a rebuilt generator may
+	 * write other code) and the registry files the environment depends
+	 * on (environment_inputs; the whole registry, rs_registry_digest,
+	 * when they cannot be told), and which of its versions are published
+	 * (add_published). Anything else a langpack comes to be made
+	 * from must be added to the inputs. */
+	size_t nenv = rs_registry_environment_count(reg);
+	char(*keys)[65] = calloc(nenv ? nenv : 1, sizeof *keys);
+	if (!keys)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	if (p->exe_digest[0] && !environment_inputs(p, reg, keys)) {
+		char both[2 * 65], whole[65];
+		snprintf(both, sizeof both, "%s:%s", p->exe_digest,
+			 rs_registry_digest(reg));
+		rs_sha256(both, strlen(both), whole, NULL);
+		for (size_t i = 0; i < nenv; i++)
+			memcpy(keys[i], whole, sizeof whole);
+	}
+	for (size_t i = 0; i < nenv && keys[i][0]; i++)
+		if (!add_published(rs_registry_environment_at(reg, i),
+				   keys[i])) {
+			free(keys);
+			return rs_error_set(RS_ENOMEM, "out of memory");
+		}
+	for (size_t i = 0; i < nenv && !rc; i++) {
+		const char *env = rs_registry_environment_at(reg, i)->name;
+		for (size_t j = 0; j < sizeof langs / sizeof *langs && !rc;
+		     j++) {
+			const char *inputs = keys[i];
+			const char *ln = rs_lang_name(langs[j]);
+			char hash[65], last[65];
+			/* requests share the connection: a version's
+			 * transaction is not mixed with their queries */
+			pthread_mutex_lock(&p->lock);
+			bool same =
+				inputs[0] &&
+				cached_content(p->db, ln, env, inputs, hash) &&
+				latest(p->db, ln, env, last) >= 0 &&
+				!strcmp(last, hash);
+			pthread_mutex_unlock(&p->lock);
+			if (same)
+				continue; /* the latest version is this content
+					   */
+			rs_langpack_options o = {.environment = env,
+						 .lang = langs[j]};
+			rs_langpack *lp = NULL;
+			if ((rc = rs_langpack_new(reg, &o, &lp)))
+				break;
+			content_hash(lp, hash);
+			rs_langpack_free(lp);
+			int made = -1;
+			pthread_mutex_lock(&p->lock);
+			rc = publish(p->db, p->path, reg, env, langs[j], hash,
+				     &made);
+			if (!rc && inputs[0])
+				remember_content(p->db, ln, env, inputs, hash);
+			pthread_mutex_unlock(&p->lock);
+			if (rc || made < 0)
+				continue;
+			if (rs_buf_printf(&p->made, "%s%s/%s %d",
+					  p->made_count ? ", " : "",
+					  rs_lang_name(langs[j]), env,
+					  made) < 0)
+				rc = rs_error_set(RS_ENOMEM, "out of memory");
+			else
+				p->made_count++;
+		}
+	}
+	free(keys);
+	return rc;
+}
+
+const char *rs_packages_made(const rs_packages *p, size_t *count)
+{
+	if (count)
+		*count = p->made_count;
+	return p->made.data ? p->made.data : "";
 }
 
 void rs_packages_free(rs_packages *p)
@@ -407,6 +864,8 @@ void rs_packages_free(rs_packages *p)
 		sqlite3_close(p->db);
 	pthread_mutex_destroy(&p->lock);
 	free(p->public_url);
+	free(p->path);
+	rs_buf_free(&p->made);
 	free(p);
 }
 
@@ -473,6 +932,17 @@ static bool reply_text(rs_package_reply *r, int status, const char *type,
 	return true;
 }
 
+/* An error's message: formatted, cut to size, and valid UTF-8 (a name
+ * from the request may be neither short nor valid). */
+static void error_message(char *msg, size_t size, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void error_message(char *msg, size_t size, const char *fmt, va_list ap)
+{
+	vsnprintf(msg, size, fmt, ap);
+	rs_utf8_repair(msg, strlen(msg));
+}
+
 static bool reply_error(rs_package_reply *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -481,9 +951,8 @@ static bool reply_error(rs_package_reply *r, int status, const char *fmt, ...)
 	char msg[300];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	error_message(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	rs_utf8_repair(msg, strlen(msg));
 	rs_buf b = RS_BUF_INIT;
 	rs_buf_puts(&b, "{\"error\":");
 	rs_json_write_string(&b, msg, strlen(msg));
@@ -539,7 +1008,7 @@ static bool artifact(rs_packages *p, const char *lang, const char *env,
 }
 
 typedef struct version_row {
-	int version;
+	int version, major;
 	char created_at[40];
 } version_row;
 
@@ -551,7 +1020,7 @@ static size_t versions_of(rs_packages *p, const char *lang, const char *env,
 	size_t n = 0;
 	pthread_mutex_lock(&p->lock);
 	if (sqlite3_prepare_v2(p->db,
-			       "SELECT version, created_at FROM "
+			       "SELECT version, created_at, major FROM "
 			       "langpack_versions WHERE lang=?1 AND "
 			       "environment=?2 ORDER BY version",
 			       -1, &st, NULL) == SQLITE_OK) {
@@ -562,6 +1031,7 @@ static size_t versions_of(rs_packages *p, const char *lang, const char *env,
 			snprintf(rows[n].created_at, sizeof rows[n].created_at,
 				 "%s",
 				 (const char *)sqlite3_column_text(st, 1));
+			rows[n].major = sqlite3_column_int(st, 2);
 			n++;
 		}
 	}
@@ -593,6 +1063,19 @@ static size_t environments_of(rs_packages *p, const char *lang, char **envs,
 
 #define MAX_VERSIONS 100000
 
+/* The row whose native version is text[0, len), or NULL. */
+static const version_row *same_native(rs_lang lang, const version_row *rows,
+				      size_t n, const char *text, size_t len)
+{
+	for (size_t i = 0; i < n; i++) {
+		char v[32];
+		native_version(v, lang, rows[i].major, rows[i].version);
+		if (strlen(v) == len && !memcmp(v, text, len))
+			return &rows[i];
+	}
+	return NULL;
+}
+
 /* "N" or "latest" -> N; -1 when unknown. */
 static int pick_version(rs_packages *p, const char *lang, const char *env,
 			const char *want)
@@ -619,6 +1102,64 @@ static char *native_name(rs_lang lang, const char *env)
 	return dashed("reestr/langpack-", env);
 }
 
+/* An error under /langpack/: plain text, so that `curl --fail-with-body`
+ * or `curl` without -f prints it as it is, ending with what exists (the
+ * languages; lang's environments when lang is known; env's versions when
+ * env is known too) and a command that works. */
+static bool langpack_error(rs_packages *p, rs_package_reply *r, int status,
+			   const char *lang, const char *env, const char *fmt,
+			   ...) __attribute__((format(printf, 6, 7)));
+
+static bool langpack_error(rs_packages *p, rs_package_reply *r, int status,
+			   const char *lang, const char *env, const char *fmt,
+			   ...)
+{
+	char msg[300];
+	va_list ap;
+	va_start(ap, fmt);
+	error_message(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	rs_buf b = RS_BUF_INIT;
+	rs_buf_printf(&b, "reestr: %s\n", msg);
+	char *envs[256];
+	size_t ne = environments_of(p, lang ? lang : "go", envs, 256);
+	if (!lang) {
+		rs_buf_puts(&b, "known languages: go, python, php\n");
+	} else if (!env) {
+		rs_buf_puts(&b, "known environments:");
+		for (size_t i = 0; i < ne; i++)
+			rs_buf_printf(&b, "%s %s", i ? "," : "", envs[i]);
+		rs_buf_puts(&b, ne ? "\n" : " none\n");
+	} else {
+		char h[65];
+		pthread_mutex_lock(&p->lock);
+		int last = latest(p->db, lang, env, h);
+		pthread_mutex_unlock(&p->lock);
+		if (last > 0)
+			rs_buf_printf(&b,
+				      "known versions: 0 to %d, or latest\n",
+				      last);
+		else
+			rs_buf_puts(&b, "known versions: 0, or latest\n");
+	}
+	pthread_mutex_lock(&p->lock);
+	const char *base = p->public_url ? p->public_url : "http://HOST";
+	rs_buf_printf(&b,
+		      "try: curl -fsS -d '{\"environment\":\"%s\"}' "
+		      "%s/langpack/%s/latest/ | tar x\n",
+		      env  ? env
+		      : ne ? envs[0]
+			   : "ENV",
+		      base, lang ? lang : "go");
+	pthread_mutex_unlock(&p->lock);
+	for (size_t i = 0; i < ne; i++)
+		free(envs[i]);
+	reply_text(r, status, "text/plain; charset=utf-8", b.data ? b.data : "",
+		   b.len);
+	rs_buf_free(&b);
+	return true;
+}
+
 /* /langpack/{lang}/{N|latest}/ and /langpack/{lang}/versions */
 static bool handle_langpack(rs_packages *p, const char *method,
 			    const char *rest, const char *env_arg,
@@ -627,15 +1168,15 @@ static bool handle_langpack(rs_packages *p, const char *method,
 {
 	char lang_name[16], what[32];
 	if (sscanf(rest, "%15[^/]/%31[^/]", lang_name, what) != 2)
-		return reply_error(r, 404,
-				   "use /langpack/{go|python|php}/{N|latest}/ "
-				   "or /langpack/{lang}/versions");
+		return langpack_error(p, r, 404, NULL, NULL,
+				      "use /langpack/{go|python|php}/"
+				      "{N|latest}/ or /langpack/{lang}/"
+				      "versions");
 	rs_lang lang;
 	if (rs_lang_parse(lang_name, &lang))
-		return reply_error(r, 404,
-				   "no langpacks for language '%.15s' (go, "
-				   "python, php)",
-				   lang_name);
+		return langpack_error(p, r, 404, NULL, NULL,
+				      "no langpacks for language '%.15s'",
+				      lang_name);
 	/* the environment: a JSON body {"environment": …} or ?environment= */
 	char env[128] = "";
 	if (env_arg)
@@ -646,9 +1187,9 @@ static bool handle_langpack(rs_packages *p, const char *method,
 		rs_json_error err;
 		if (!a || rs_json_parse(a, body, body_len, NULL, &root, &err)) {
 			rs_arena_free(a);
-			return reply_error(r, 400,
-					   "the body must be JSON like "
-					   "{\"environment\": \"bo\"}");
+			return langpack_error(p, r, 400, lang_name, NULL,
+					      "the body must be JSON like "
+					      "{\"environment\": \"bo\"}");
 		}
 		const rs_json *e = rs_json_get(root, "environment");
 		/* a NUL would cut the name short: "bo\u0000x" is not "bo" */
@@ -658,20 +1199,22 @@ static bool handle_langpack(rs_packages *p, const char *method,
 			snprintf(env, sizeof env, "%s", e->u.str.ptr);
 		rs_arena_free(a);
 		if (nul)
-			return reply_error(r, 400,
-					   "the environment's name may not "
-					   "contain NUL (\\u0000)");
+			return langpack_error(p, r, 400, lang_name, NULL,
+					      "the environment's name may not "
+					      "contain NUL (\\u0000)");
 	}
 	if (!*env)
-		return reply_error(r, 400,
-				   "name the environment: a body "
-				   "{\"environment\": \"bo\"} or "
-				   "?environment=bo");
+		return langpack_error(p, r, 400, lang_name, NULL,
+				      "name the environment: a body "
+				      "{\"environment\": \"bo\"} or "
+				      "?environment=bo");
 	if (!env_known(p, lang_name, env))
-		return reply_error(r, 404, "no environment '%s'", env);
+		return langpack_error(p, r, 404, lang_name, NULL,
+				      "no environment '%.127s'", env);
 	if (!strcmp(what, "versions")) {
 		if (strcmp(method, "GET"))
-			return reply_error(r, 405, "use GET for versions");
+			return langpack_error(p, r, 405, lang_name, env,
+					      "use GET for versions");
 		version_row *rows = calloc(MAX_VERSIONS, sizeof *rows);
 		char *name = native_name(lang, env);
 		rs_buf b = RS_BUF_INIT;
@@ -686,13 +1229,14 @@ static bool handle_langpack(rs_packages *p, const char *method,
 				     name ? strlen(name) : 0);
 		rs_buf_puts(&b, ",\"versions\":[");
 		for (size_t i = 0; i < n; i++) {
+			char native[32];
+			native_version(native, lang, rows[i].major,
+				       rows[i].version);
 			rs_buf_printf(&b,
 				      "%s{\"langpack_version\":%d,"
-				      "\"native_version\":\"%s0.%d.0\","
+				      "\"native_version\":\"%s\","
 				      "\"created_at\":",
-				      i ? "," : "", rows[i].version,
-				      lang == RS_LANG_GO ? "v" : "",
-				      rows[i].version);
+				      i ? "," : "", rows[i].version, native);
 			put_string(&b, rows[i].created_at);
 			rs_buf_putc(&b, '}');
 		}
@@ -703,9 +1247,10 @@ static bool handle_langpack(rs_packages *p, const char *method,
 	}
 	int v = pick_version(p, lang_name, env, what);
 	if (v < 0)
-		return reply_error(r, 404,
-				   "no version %.31s of the %s langpack of %s",
-				   what, lang_name, env);
+		return langpack_error(p, r, 404, lang_name, env,
+				      "no version %.31s of the %s langpack "
+				      "of %s",
+				      what, lang_name, env);
 	rs_buf b = RS_BUF_INIT;
 	if (!artifact(p, lang_name, env, v, "tar", &b))
 		return reply_error(r, 500, "langpack archive missing");
@@ -736,27 +1281,33 @@ static bool handle_go(rs_packages *p, const char *rest, rs_package_reply *r)
 	rs_buf b = RS_BUF_INIT;
 	bool done = false;
 	if (!strcmp(op, "@v/list")) {
-		for (size_t i = 0; i < n; i++)
-			rs_buf_printf(&b, "v0.%d.0\n", rows[i].version);
+		for (size_t i = 0; i < n; i++) {
+			char native[32];
+			native_version(native, RS_LANG_GO, rows[i].major,
+				       rows[i].version);
+			rs_buf_printf(&b, "%s\n", native);
+		}
 		done = reply_buf(r, "text/plain; charset=utf-8", &b);
 	} else {
-		int v = -1;
-		char ext[8] = "";
-		if (!strcmp(op, "@latest")) {
-			v = n ? rows[n - 1].version : -1;
-			snprintf(ext, sizeof ext, "info");
-		} else if (sscanf(op, "@v/v0.%d.0.%7s", &v, ext) != 2) {
-			v = -1;
-		}
+		const char *ext = "";
 		const version_row *row = NULL;
-		for (size_t i = 0; i < n; i++)
-			if (rows[i].version == v)
-				row = &rows[i];
+		if (!strcmp(op, "@latest")) {
+			row = n ? &rows[n - 1] : NULL;
+			ext = "info";
+		} else if (!strncmp(op, "@v/", 3) && strrchr(op, '.')) {
+			/* @v/<version>.<ext>: a version has dots too */
+			ext = strrchr(op, '.') + 1;
+			row = same_native(RS_LANG_GO, rows, n, op + 3,
+					  (size_t)(ext - 1 - (op + 3)));
+		}
+		int v = row ? row->version : -1;
 		if (!row) {
 			done = reply_error(r, 404, "not found: %s", op);
 		} else if (!strcmp(ext, "info")) {
+			char native[32];
+			native_version(native, RS_LANG_GO, row->major, v);
 			rs_buf_printf(&b,
-				      "{\"Version\":\"v0.%d.0\",\"Time\":", v);
+				      "{\"Version\":\"%s\",\"Time\":", native);
 			put_string(&b, row->created_at);
 			rs_buf_putc(&b, '}');
 			done = reply_buf(r, "application/json", &b);
@@ -823,28 +1374,45 @@ static bool handle_pypi(rs_packages *p, const char *rest, rs_package_reply *r)
 							  digests were kept */
 					rs_sha256(w.data, w.len, hex, NULL);
 				rs_buf_free(&w);
+				char native[32];
+				native_version(native, RS_LANG_PYTHON,
+					       rows[k].major, rows[k].version);
 				rs_buf_printf(
 					&b,
-					"<a href=\"../../files/%s-0.%d.0-"
+					"<a href=\"../../files/%s-%s-"
 					"py3-none-any.whl#sha256=%s\" "
 					"data-requires-python=\"&gt;=3.9\">"
-					"%s-0.%d.0-py3-none-any.whl</a>\n",
-					base, rows[k].version, hex, base,
-					rows[k].version);
+					"%s-%s-py3-none-any.whl</a>\n",
+					base, native, hex, base, native);
 			}
 			rs_buf_puts(&b, "</body></html>\n");
 			free(rows);
 			done = reply_buf(r, "text/html", &b);
 		} else if (!strncmp(rest, "files/", 6) &&
 			   !strncmp(rest + 6, base, blen) &&
-			   !strncmp(rest + 6 + blen, "-0.", 3)) {
-			int v = -1;
-			char tail[64] = "";
-			if (sscanf(rest + 6 + blen, "-0.%d.0-%63s", &v, tail) ==
-				    2 &&
-			    !strcmp(tail, "py3-none-any.whl") &&
-			    artifact(p, "python", envs[i], v, "native", &b))
+			   rest[6 + blen] == '-') {
+			/* <base>-<version>-py3-none-any.whl */
+			static const char tail[] = "-py3-none-any.whl";
+			const char *v = rest + 6 + blen + 1;
+			size_t vlen = strlen(v);
+			version_row *rows = calloc(MAX_VERSIONS, sizeof *rows);
+			size_t n = rows ? versions_of(p, "python", envs[i],
+						      rows, MAX_VERSIONS)
+					: 0;
+			const version_row *row =
+				vlen > sizeof tail - 1 &&
+						!strcmp(v + vlen -
+								(sizeof tail -
+								 1),
+							tail)
+					? same_native(RS_LANG_PYTHON, rows, n,
+						      v,
+						      vlen - (sizeof tail - 1))
+					: NULL;
+			if (row && artifact(p, "python", envs[i], row->version,
+					    "native", &b))
 				done = reply_buf(r, "application/zip", &b);
+			free(rows);
 		}
 		free(name);
 		free(base);
@@ -878,14 +1446,71 @@ static char *php_namespace(const char *env)
 	return rs_buf_detach(&ns);
 }
 
+/* /composer/project.json?environment=bo: a composer.json for a new project
+ * that uses env's langpack, so `curl -fsS URL -o composer.json && composer
+ * install` is the whole setup: this repository, the package at its latest
+ * version or any newer one of the same major (~M.N), and "secure-http":
+ * false only when the public URL is http://, which Composer otherwise
+ * refuses. */
+static bool composer_project(rs_packages *p, const char *env,
+			     rs_package_reply *r)
+{
+	if (!env || !*env)
+		return langpack_error(p, r, 400, "php", NULL,
+				      "name the environment: "
+				      "/composer/project.json?environment=bo");
+	char h[65];
+	pthread_mutex_lock(&p->lock);
+	int last = latest(p->db, "php", env, h);
+	int major = last >= 0 ? major_of(p->db, "php", env, last) : 0;
+	char *base = p->public_url ? strdup(p->public_url) : NULL;
+	pthread_mutex_unlock(&p->lock);
+	if (last < 0) {
+		free(base);
+		return langpack_error(p, r, 404, "php", NULL,
+				      "no environment '%.127s'", env);
+	}
+	if (!base)
+		return reply_error(r, 503,
+				   "the server's public URL is not "
+				   "set yet");
+	char *name = dashed("reestr/langpack-", env);
+	rs_buf b = RS_BUF_INIT, url = RS_BUF_INIT;
+	char constraint[32];
+	snprintf(constraint, sizeof constraint, "~%d.%d", major, last);
+	rs_buf_printf(&url, "%s/composer", base);
+	rs_buf_puts(&b, "{\n    \"repositories\": [\n        "
+			"{\"type\": \"composer\", \"url\": ");
+	put_string(&b, url.data ? url.data : "");
+	rs_buf_puts(&b, "}\n    ],\n    \"require\": {\n        ");
+	put_string(&b, name ? name : "");
+	rs_buf_puts(&b, ": ");
+	put_string(&b, constraint);
+	rs_buf_puts(&b, "\n    }");
+	if (!strncmp(base, "http://", 7))
+		rs_buf_puts(&b, ",\n    \"config\": {\n        "
+				"\"secure-http\": false\n    }");
+	bool ok = rs_buf_puts(&b, "\n}\n") == 0 && name && url.data;
+	free(name);
+	free(base);
+	rs_buf_free(&url);
+	if (!ok) {
+		rs_buf_free(&b);
+		return reply_error(r, 500, "out of memory");
+	}
+	return reply_buf(r, "application/json", &b);
+}
+
 /* A Composer repository: /composer/packages.json and
  * /composer/dist/<env>/<version>.zip. The download URLs start with the
  * public URL, never with the request's Host header, and every string is
  * JSON-escaped. */
 static bool handle_composer(rs_packages *p, const char *rest,
-			    rs_package_reply *r)
+			    const char *env_arg, rs_package_reply *r)
 {
 	rs_buf b = RS_BUF_INIT;
+	if (!strcmp(rest, "project.json"))
+		return composer_project(p, env_arg, r);
 	if (!strcmp(rest, "packages.json")) {
 		pthread_mutex_lock(&p->lock);
 		char *base = p->public_url ? strdup(p->public_url) : NULL;
@@ -912,8 +1537,8 @@ static bool handle_composer(rs_packages *p, const char *rest,
 			 * rather than faked */
 			for (size_t k = 0; k < n; k++) {
 				char version[32];
-				snprintf(version, sizeof version, "0.%d.0",
-					 rows[k].version);
+				native_version(version, RS_LANG_PHP,
+					       rows[k].major, rows[k].version);
 				rs_buf url = RS_BUF_INIT;
 				rs_buf_printf(&url,
 					      "%s/composer/dist/%s/%s.zip",
@@ -953,12 +1578,26 @@ static bool handle_composer(rs_packages *p, const char *rest,
 		}
 		return reply_buf(r, "application/json", &b);
 	}
+	/* dist/<env>/<version>.zip */
 	char env[128];
-	int v = -1;
-	char tail[8] = "";
-	if (sscanf(rest, "dist/%127[^/]/0.%d.0.%7s", env, &v, tail) == 3 &&
-	    !strcmp(tail, "zip") && artifact(p, "php", env, v, "native", &b))
-		return reply_buf(r, "application/zip", &b);
+	const char *slash =
+		strncmp(rest, "dist/", 5) ? NULL : strchr(rest + 5, '/');
+	size_t len = slash ? strlen(slash + 1) : 0;
+	if (slash && slash - (rest + 5) < (ptrdiff_t)sizeof env && len > 4 &&
+	    !strcmp(slash + 1 + len - 4, ".zip")) {
+		snprintf(env, sizeof env, "%.*s", (int)(slash - (rest + 5)),
+			 rest + 5);
+		version_row *rows = calloc(MAX_VERSIONS, sizeof *rows);
+		size_t n = rows ? versions_of(p, "php", env, rows, MAX_VERSIONS)
+				: 0;
+		const version_row *row =
+			same_native(RS_LANG_PHP, rows, n, slash + 1, len - 4);
+		bool found = row && artifact(p, "php", env, row->version,
+					     "native", &b);
+		free(rows);
+		if (found)
+			return reply_buf(r, "application/zip", &b);
+	}
 	rs_buf_free(&b);
 	return reply_error(r, 404, "not found: /composer/%.100s", rest);
 }
@@ -979,7 +1618,8 @@ bool rs_packages_handle(rs_packages *p, const char *method, const char *url,
 		return get ? handle_pypi(p, url + 6, reply)
 			   : reply_error(reply, 405, "use GET");
 	if (!strncmp(url, "/composer/", 10))
-		return get ? handle_composer(p, url + 10, reply)
+		return get ? handle_composer(p, url + 10, environment_arg,
+					     reply)
 			   : reply_error(reply, 405, "use GET");
 	return false;
 }

@@ -25,11 +25,25 @@ typedef struct rs_packages rs_packages;
  * Several processes may open one file at once (docs/scale-out.md,
  * "Stateless collectors and langpacks.db"): each decision is re-read and
  * made under SQLite's write lock, so they record the same versions once.
+ * An environment's langpacks are generated again only when a registry
+ * file they depend on changed (rs_registry_file_sha256).
  * Sets *created to the number of versions this call recorded. Returns 0 or
  * an error code with rs_error_last() set. */
 int rs_packages_open(const char *path, const rs_registry *reg,
 		     rs_packages **out, size_t *created);
 void rs_packages_free(rs_packages *p);
+
+/* Records, as rs_packages_open does, a new version of every environment's
+ * langpack whose content changed in reg: `reestr serve` calls it when it
+ * reloads the registry, so new versions appear without a restart. Not to
+ * be called from two threads at once; requests may run meanwhile. Returns
+ * 0 or an error code with rs_error_last() set (the versions recorded before
+ * the error stay). */
+int rs_packages_reload(rs_packages *p, const rs_registry *reg);
+/* The versions the last rs_packages_open or rs_packages_reload recorded,
+ * as "go/bo 4, python/bo 4, php/bo 4" ("" for none), and their number in
+ * *count (when count is not NULL). Valid until the next reload. */
+const char *rs_packages_made(const rs_packages *p, size_t *count);
 
 typedef struct rs_package_reply {
 	int status;

@@ -84,8 +84,16 @@ typedef struct kafka_sink {
 	rs_sink base;
 	char *brokers;
 	int partitions, replication_factor, min_insync, timeout_ms;
-	topic *topics; /* the events topics, then the failed one */
+	char *prefix;
+	/* the events topics, then the failed one: changed (a reload's new
+	 * environments) under topics_mu and lock held for writing; read
+	 * under lock */
+	topic *topics;
 	size_t topic_count;
+	/* held by whoever changes the topics or makes a producer from
+	 * them: a reload (registry_changed), the poll thread replacing the
+	 * producer */
+	pthread_mutex_t topics_mu;
 	rd_kafka_conf_t *conf; /* the template each producer is made from */
 
 	/* Writers hold it for reading while they produce; the poll thread
@@ -238,7 +246,9 @@ nomem:
 static void replace_producer(kafka_sink *s)
 {
 	producer fresh;
+	pthread_mutex_lock(&s->topics_mu);
 	if (producer_new(s, &fresh) < 0) {
+		pthread_mutex_unlock(&s->topics_mu);
 		logf_("cannot create a new producer: %s", rs_error_last());
 		return;
 	}
@@ -252,6 +262,7 @@ static void replace_producer(kafka_sink *s)
 		rd_kafka_poll(old.rk, 50);
 	rd_kafka_poll(old.rk, 0);
 	producer_free(s, &old);
+	pthread_mutex_unlock(&s->topics_mu);
 	logf_("new producer in place");
 }
 
@@ -604,7 +615,7 @@ static int check_topics(kafka_sink *s, int timeout_ms, char *why,
 	pthread_rwlock_rdlock(&s->lock);
 	int rc = check_topics_locked(s, s->prod.rk, timeout_ms, min_isr, why,
 				     &unreachable);
-	pthread_rwlock_unlock(&s->lock);
+	/* lock still held: the topics are the ones checked */
 
 	pthread_mutex_lock(&s->mu);
 	bool was_checked = s->checked && !s->unsafe;
@@ -623,12 +634,17 @@ static int check_topics(kafka_sink *s, int timeout_ms, char *why,
 		snprintf(s->check_error, REASON_MAX, "%s", why);
 	}
 	pthread_mutex_unlock(&s->mu);
+	size_t count = s->topic_count;
+	const char *last_name = s->topics[count - 1].name;
+	char last[REASON_MAX];
+	snprintf(last, sizeof last, "%s", last_name);
+	pthread_rwlock_unlock(&s->lock);
 	free(min_isr);
 	if (rc == CHECK_OK && !was_checked)
 		logf_("%zu topics checked (%s, ...): settings keep "
 		      "acknowledged "
 		      "events",
-		      s->topic_count, s->topics[s->topic_count - 1].name);
+		      count, last);
 	else if (rc != CHECK_OK && changed && log_failure)
 		logf_("topics not checked: %s", why);
 	return rc;
@@ -643,7 +659,6 @@ static void probe(kafka_sink *s)
 	pthread_rwlock_rdlock(&s->lock);
 	bool reachable =
 		fetch_metadata(s, s->prod.rk, PROBE_TIMEOUT_MS, &md, why) == 0;
-	pthread_rwlock_unlock(&s->lock);
 	char problem[REASON_MAX] = "";
 	for (size_t i = 0; reachable && i < s->topic_count && !problem[0];
 	     i++) {
@@ -675,6 +690,7 @@ static void probe(kafka_sink *s)
 			break;
 		}
 	}
+	pthread_rwlock_unlock(&s->lock);
 	if (md)
 		rd_kafka_metadata_destroy(md);
 	pthread_mutex_lock(&s->mu);
@@ -867,7 +883,7 @@ static int kafka_write(rs_sink *base, rs_sink_batch *b)
 		if (!rkt) {
 			snprintf(why, sizeof why,
 				 "environment %s has no topic (not in the "
-				 "registry the collector started with)",
+				 "registry the collector serves)",
 				 b->events[i].environment);
 			failed = true;
 		} else if (rs_kafka_encode_event(&b->events[i],
@@ -945,6 +961,8 @@ static void kafka_free(rs_sink *base)
 	}
 	free(s->topics);
 	free(s->brokers);
+	free(s->prefix);
+	pthread_mutex_destroy(&s->topics_mu);
 	pthread_rwlock_destroy(&s->lock);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->mu);
@@ -964,11 +982,14 @@ int rs_kafka_sink_test_fatal(rs_sink *sink)
 	return 0;
 }
 
+static int kafka_registry_changed(rs_sink *base, const rs_registry *next);
+
 static const rs_sink_ops kafka_ops = {
 	.name = "kafka",
 	.write = kafka_write,
 	.stats = NULL, /* statistics live in the store the loader feeds */
 	.health = kafka_health,
+	.registry_changed = kafka_registry_changed,
 	.free = kafka_free,
 };
 
@@ -1015,6 +1036,92 @@ static int make_conf(kafka_sink *s, const rs_kafka_config *cfg)
 	rd_kafka_conf_set_error_cb(s->conf, on_error);
 	rd_kafka_conf_set_log_cb(s->conf, on_log);
 	return 0;
+}
+
+static int add_topic(kafka_sink *s, const char *prefix, const char *env);
+
+/* among the first n topics (the events topics: s->topic_count - 1 when
+ * the failed topic is in its place, last) */
+static bool has_topic(const kafka_sink *s, const char *env, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(s->topics[i].environment, env))
+			return true;
+	return false;
+}
+
+/* registry_changed: a topic for each new environment, made and checked
+ * now (writes go on meanwhile). No broker answering, or a new topic
+ * refused, marks the topics unchecked, as at start: writes are answered
+ * 503 and the admin thread tries again. Topics of environments no longer
+ * in the registry stay (their events may still be in flight). */
+static int kafka_registry_changed(rs_sink *base, const rs_registry *next)
+{
+	kafka_sink *s = (kafka_sink *)base;
+	size_t n_env = rs_registry_environment_count(next), added = 0;
+	pthread_mutex_lock(&s->topics_mu);
+	size_t missing = 0;
+	for (size_t i = 0; i < n_env; i++)
+		missing +=
+			!has_topic(s, rs_registry_environment_at(next, i)->name,
+				   s->topic_count - 1);
+	if (!missing) {
+		pthread_mutex_unlock(&s->topics_mu);
+		return 0;
+	}
+	int rc = 0;
+	topic *grown =
+		realloc(s->topics, (s->topic_count + missing) * sizeof *grown);
+	rd_kafka_topic_t **rkt =
+		grown ? realloc(s->prod.rkt,
+				(s->topic_count + missing) * sizeof *rkt)
+		      : NULL;
+	pthread_rwlock_wrlock(&s->lock);
+	if (grown)
+		s->topics = grown;
+	if (rkt)
+		s->prod.rkt = rkt;
+	if (!grown || !rkt) {
+		rc = rs_error_set(RS_ENOMEM, "out of memory");
+		goto done;
+	}
+	/* the failed topic stays last */
+	topic failed = s->topics[--s->topic_count];
+	rd_kafka_topic_t *failed_rkt = s->prod.rkt[s->topic_count];
+	for (size_t i = 0; i < n_env && !rc; i++) {
+		const char *env = rs_registry_environment_at(next, i)->name;
+		if (has_topic(s, env, s->topic_count))
+			continue; /* the failed topic is set aside here */
+		if ((rc = add_topic(s, s->prefix, env)) < 0)
+			break;
+		rd_kafka_topic_t *t = rd_kafka_topic_new(
+			s->prod.rk, s->topics[s->topic_count - 1].name, NULL);
+		if (!t) {
+			s->topic_count--;
+			free(s->topics[s->topic_count].name);
+			free(s->topics[s->topic_count].environment);
+			rc = rs_error_set(RS_ENOMEM, "out of memory");
+			break;
+		}
+		s->prod.rkt[s->topic_count - 1] = t;
+		added++;
+	}
+	s->topics[s->topic_count] = failed;
+	s->prod.rkt[s->topic_count] = failed_rkt;
+	s->topic_count++;
+done:
+	pthread_rwlock_unlock(&s->lock);
+	if (added) {
+		char why[REASON_MAX];
+		if (check_topics(s, PROBE_TIMEOUT_MS, why, true) != CHECK_OK) {
+			pthread_mutex_lock(&s->mu);
+			s->checked = false;
+			pthread_cond_signal(&s->wake);
+			pthread_mutex_unlock(&s->mu);
+		}
+	}
+	pthread_mutex_unlock(&s->topics_mu);
+	return rc;
 }
 
 static int add_topic(kafka_sink *s, const char *prefix, const char *env)
@@ -1086,10 +1193,12 @@ int rs_kafka_sink_open(const rs_kafka_sink_options *opt, const rs_registry *reg,
 				? opt->delivery_timeout_ms
 				: RS_KAFKA_DEFAULT_DELIVERY_TIMEOUT_MS;
 	s->reachable = true;
+	pthread_mutex_init(&s->topics_mu, NULL);
 	s->brokers = strdup(opt->brokers);
+	s->prefix = strdup(prefix);
 	size_t n_env = reg ? rs_registry_environment_count(reg) : 0;
 	s->topics = calloc(n_env + 1, sizeof *s->topics);
-	if (!s->brokers || !s->topics) {
+	if (!s->brokers || !s->prefix || !s->topics) {
 		rc = rs_error_set(RS_ENOMEM, "out of memory");
 		goto fail;
 	}

@@ -54,9 +54,11 @@ static const char schema_sql[] =
 	" PRIMARY KEY (hour, event_id, version, source)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS reestr_views (name TEXT PRIMARY KEY);";
 
-/* One caller's batch waiting for the writer. */
+/* One caller's batch waiting for the writer; or, batch NULL, a registry
+ * whose typed views the writer's connection creates (registry_changed). */
 typedef struct pending {
 	rs_sink_batch *batch;
+	const rs_registry *views;
 	struct pending *next;
 	bool done;
 	int rc;
@@ -240,100 +242,229 @@ static int append_quoted_ident(rs_buf *b, const char *name)
  * (never in valid UTF-8: not in fields, nor in any other decoded escape),
  * and 0xFF by NUL after. Escaped backslashes are set aside first (as 0xFE,
  * then put back), so in `\\u0000` (a backslash, then "u0000") nothing is
- * replaced. Other rows take json_extract alone. Appends to b (a failed
- * append leaves b->data NULL). */
-static void append_text_column(rs_buf *b, const char *path)
+ * replaced. Other rows take json_extract alone. Appends to b; returns 0
+ * or -1 when memory ran out. */
+static int append_text_column(rs_buf *b, const char *path)
 {
-	rs_buf_printf(b,
-		      "CASE WHEN instr(fields, '\\u0000') THEN "
-		      "replace(json_extract(replace(replace(replace(fields, "
-		      "'\\\\', CAST(x'fe' AS TEXT)), '\\u0000', "
-		      "CAST(x'ff' AS TEXT)), CAST(x'fe' AS TEXT), '\\\\'), "
-		      "'%s'), CAST(x'ff' AS TEXT), char(0)) "
-		      "ELSE json_extract(fields, '%s') END",
-		      path, path);
+	return rs_buf_printf(
+		b,
+		"CASE WHEN instr(fields, '\\u0000') THEN "
+		"replace(json_extract(replace(replace(replace(fields, "
+		"'\\\\', CAST(x'fe' AS TEXT)), '\\u0000', "
+		"CAST(x'ff' AS TEXT)), CAST(x'fe' AS TEXT), '\\\\'), "
+		"'%s'), CAST(x'ff' AS TEXT), char(0)) "
+		"ELSE json_extract(fields, '%s') END",
+		path, path);
 }
 
-/* Replaces every view reestr made with one per event version of reg. */
-static int make_views(sqlite3 *db, const rs_registry *reg)
+/* One typed view reg wants: its name and its whole CREATE VIEW statement,
+ * as offsets into one text buffer (a pointer would move as it grows). */
+typedef struct wanted_view {
+	size_t name, sql, sql_len;
+} wanted_view;
+
+typedef struct wanted_views {
+	rs_buf text;
+	wanted_view *items;
+	size_t count, cap;
+} wanted_views;
+
+/* Appends the view of one event version: `CREATE VIEW "name" AS SELECT
+ * ...`, without a ';' (sqlite_master keeps the statement so, byte for byte,
+ * which is what a restart compares with). */
+static int want_view(wanted_views *w, const rs_event *ev, const rs_version *ver)
+{
+	rs_columns cols = {0};
+	int rc = rs_columns_flatten(&cols, ver->fields, ver->field_count);
+	if (rc) {
+		rs_columns_free(&cols);
+		return rc;
+	}
+	if (rs_grow(&w->items, &w->cap, w->count + 1, sizeof *w->items, 256) <
+	    0) {
+		rs_columns_free(&cols);
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	}
+	rs_buf *b = &w->text;
+	wanted_view *v = &w->items[w->count];
+	/* the name is quoted from a buffer of its own: appending to b may
+	 * move b's bytes, the name's among them */
+	rs_buf name = RS_BUF_INIT;
+	if (rs_buf_printf(&name, "%s_v%d", ev->name, ver->number) < 0) {
+		rs_columns_free(&cols);
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	}
+	/* a failed append leaves b as it was (buf.h): every one is checked,
+	 * so a statement missing a part is never kept */
+	v->name = b->len;
+	bool ok = rs_buf_puts(b, name.data) >= 0 && rs_buf_putc(b, '\0') >= 0;
+	v->sql = b->len;
+	ok = ok && rs_buf_puts(b, "CREATE VIEW ") >= 0 &&
+	     append_quoted_ident(b, name.data) == 0 &&
+	     rs_buf_puts(b, " AS SELECT uuid, event_id, version, time, "
+			    "received_at, environment, source") >= 0;
+	rs_buf_free(&name);
+	for (size_t c = 0; ok && c < cols.count; c++) {
+		const rs_column *col = &cols.items[c];
+		rs_type_kind k = col->field->type.kind;
+		ok = rs_buf_puts(b, ", ") >= 0 &&
+		     (k == RS_TYPE_STRING || k == RS_TYPE_ENUM
+			      ? append_text_column(b, col->json_path) >= 0
+			      : rs_buf_printf(b, "json_extract(fields, '%s')",
+					      col->json_path) >= 0) &&
+		     rs_buf_puts(b, " AS ") >= 0 &&
+		     append_quoted_ident(b, col->name) == 0;
+	}
+	ok = ok && rs_buf_printf(b,
+				 " FROM events WHERE event_id = %lld AND "
+				 "version = %d",
+				 (long long)ev->id, ver->number) >= 0;
+	v->sql_len = b->len - v->sql;
+	rs_columns_free(&cols);
+	if (!ok || rs_buf_putc(b, '\0') < 0)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	w->count++;
+	return 0;
+}
+
+static const char *views_text; /* for by_name: qsort has no context */
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(views_text + ((const wanted_view *)a)->name,
+		      views_text + ((const wanted_view *)b)->name);
+}
+
+/* Brings the views reestr made (listed in reestr_views) in line with reg:
+ * a view whose statement is what reg wants stays as it is; only those that
+ * differ, are new or are gone are dropped and created, all in one
+ * transaction (each schema statement makes SQLite re-read its schema, so a
+ * start that recreated 10,000 views took seconds; a restart with nothing
+ * changed now runs none). */
+int rs_sqlite_views_sync_counted(sqlite3 *db, const rs_registry *reg,
+				 rs_views_sync_counts *counts)
 {
 	int rc = 0;
-	rs_buf sql = RS_BUF_INIT;
+	rs_views_sync_counts n = {0};
+	wanted_views w = {RS_BUF_INIT, NULL, 0, 0};
+	rs_buf ddl = RS_BUF_INIT;
 	sqlite3_stmt *st = NULL;
+	for (size_t i = 0; reg && i < rs_registry_event_count(reg); i++) {
+		const rs_event *ev = rs_registry_event_at(reg, i);
+		for (size_t v = 0; v < ev->version_count; v++)
+			if ((rc = want_view(&w, ev, &ev->versions[v])))
+				goto done;
+	}
+	if (w.count) {
+		views_text = w.text.data;
+		qsort(w.items, w.count, sizeof *w.items, by_name);
+	}
 	if ((rc = exec(db, "BEGIN IMMEDIATE")))
-		return rc;
-	if (sqlite3_prepare_v2(db, "SELECT name FROM reestr_views", -1, &st,
-			       NULL) != SQLITE_OK) {
+		goto done;
+	/* ORDER BY name is byte order (BINARY), as strcmp's */
+	if (sqlite3_prepare_v2(db,
+			       "SELECT r.name, m.sql FROM reestr_views r "
+			       "LEFT JOIN sqlite_master m ON m.type = 'view' "
+			       "AND m.name = r.name ORDER BY r.name",
+			       -1, &st, NULL) != SQLITE_OK) {
 		rc = db_error(db, "store: listing views");
 		goto fail;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		rs_buf_puts(&sql, "DROP VIEW IF EXISTS ");
-		append_quoted_ident(&sql,
-				    (const char *)sqlite3_column_text(st, 0));
-		rs_buf_puts(&sql, ";");
+	/* What to run is gathered first and run once the listing is
+	 * finished, so no statement changes the tables it reads: one chunk
+	 * per view, each ending in '\0'. */
+	size_t i = 0;
+	bool oom = false;
+	int step = sqlite3_step(st);
+	for (;;) {
+		const char *have =
+			step == SQLITE_ROW
+				? (const char *)sqlite3_column_text(st, 0)
+				: NULL;
+		const wanted_view *want = i < w.count ? &w.items[i] : NULL;
+		if (!have && !want)
+			break;
+		int cmp = !have	  ? 1
+			  : !want ? -1
+				  : strcmp(have, w.text.data + want->name);
+		if (cmp < 0) { /* made by reestr, no longer wanted */
+			char *q = sqlite3_mprintf("DROP VIEW IF EXISTS \"%w\";"
+						  "DELETE FROM reestr_views "
+						  "WHERE name = %Q",
+						  have, have);
+			oom |= !q || rs_buf_puts(&ddl, q) < 0;
+			sqlite3_free(q);
+			n.dropped++;
+		} else {
+			const char *name = w.text.data + want->name;
+			const char *sql = w.text.data + want->sql;
+			const char *old =
+				cmp ? NULL
+				    : (const char *)sqlite3_column_text(st, 1);
+			size_t old_len =
+				old ? (size_t)sqlite3_column_bytes(st, 1) : 0;
+			if (old && old_len == want->sql_len &&
+			    !memcmp(old, sql, want->sql_len)) {
+				n.kept++;
+			} else if (cmp == 0) {
+				oom |= rs_buf_puts(&ddl,
+						   "DROP VIEW IF EXISTS ") <
+					       0 ||
+				       append_quoted_ident(&ddl, name) ||
+				       rs_buf_puts(&ddl, ";") < 0 ||
+				       rs_buf_append(&ddl, sql, want->sql_len) <
+					       0;
+				n.replaced++;
+			} else {
+				char *q = sqlite3_mprintf(
+					";INSERT INTO reestr_views VALUES (%Q)",
+					name);
+				oom |= !q ||
+				       rs_buf_append(&ddl, sql, want->sql_len) <
+					       0 ||
+				       rs_buf_puts(&ddl, q) < 0;
+				sqlite3_free(q);
+				n.created++;
+			}
+		}
+		if (ddl.len && ddl.data[ddl.len - 1] != '\0')
+			oom |= rs_buf_putc(&ddl, '\0') < 0;
+		if (cmp <= 0)
+			step = sqlite3_step(st);
+		if (cmp >= 0)
+			i++;
+	}
+	if (step != SQLITE_DONE) {
+		rc = db_error(db, "store: listing views");
+		goto fail;
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	rs_buf_puts(&sql, "DELETE FROM reestr_views;");
-	if ((rc = exec(db, sql.data)))
+	if (oom) {
+		rc = rs_error_set(RS_ENOMEM, "out of memory");
 		goto fail;
-	for (size_t i = 0; reg && i < rs_registry_event_count(reg); i++) {
-		const rs_event *ev = rs_registry_event_at(reg, i);
-		for (size_t v = 0; v < ev->version_count; v++) {
-			const rs_version *ver = &ev->versions[v];
-			rs_columns cols = {0};
-			char name[512];
-			snprintf(name, sizeof name, "%s_v%d", ev->name,
-				 ver->number);
-			rs_buf_reset(&sql);
-			if ((rc = rs_columns_flatten(&cols, ver->fields,
-						     ver->field_count))) {
-				rs_columns_free(&cols);
-				goto fail;
-			}
-			rs_buf_puts(&sql, "CREATE VIEW ");
-			append_quoted_ident(&sql, name);
-			rs_buf_puts(&sql,
-				    " AS SELECT uuid, event_id, version, time, "
-				    "received_at, environment, source");
-			for (size_t c = 0; c < cols.count; c++) {
-				const rs_column *col = &cols.items[c];
-				rs_type_kind k = col->field->type.kind;
-				rs_buf_puts(&sql, ", ");
-				if (k == RS_TYPE_STRING || k == RS_TYPE_ENUM)
-					append_text_column(&sql,
-							   col->json_path);
-				else
-					rs_buf_printf(&sql,
-						      "json_extract(fields, "
-						      "'%s')",
-						      col->json_path);
-				rs_buf_puts(&sql, " AS ");
-				append_quoted_ident(&sql, col->name);
-			}
-			rs_buf_printf(&sql,
-				      " FROM events WHERE event_id = %lld AND "
-				      "version = %d;"
-				      "INSERT INTO reestr_views VALUES ('%s');",
-				      (long long)ev->id, ver->number, name);
-			rs_columns_free(&cols);
-			if (!sql.data) {
-				rc = RS_ENOMEM;
-				goto fail;
-			}
-			if ((rc = exec(db, sql.data)))
-				goto fail;
-		}
 	}
-	rc = exec(db, "COMMIT");
-	rs_buf_free(&sql);
-	return rc;
+	for (size_t at = 0; at < ddl.len; at += strlen(ddl.data + at) + 1)
+		if ((rc = exec(db, ddl.data + at)))
+			goto fail;
+	if ((rc = exec(db, "COMMIT")))
+		goto fail;
+	if (counts)
+		*counts = n;
+	goto done;
 fail:
 	sqlite3_finalize(st);
-	exec(db, "ROLLBACK");
-	rs_buf_free(&sql);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+done:
+	rs_buf_free(&ddl);
+	rs_buf_free(&w.text);
+	free(w.items);
 	return rc;
+}
+
+int rs_sqlite_views_sync(sqlite3 *db, const rs_registry *reg)
+{
+	return rs_sqlite_views_sync_counted(db, reg, NULL);
 }
 
 static stat_row *stat_for(sqlite_sink *s, const char *hour, int64_t event_id,
@@ -967,11 +1098,13 @@ static void *writer_main(void *arg)
 		if (s->reopen_wanted && !s->db)
 			reopen_store(s); /* the last try failed */
 		/* Take every waiting batch up to the commit's size; the
-		 * first is always taken, however large. */
+		 * first is always taken, however large. A views job goes
+		 * alone, in its turn. */
 		pending *group = s->head, *last = s->head;
-		size_t events = last->batch->event_count;
-		while (last->next && events + last->next->batch->event_count <=
-					     s->max_events) {
+		size_t events = last->batch ? last->batch->event_count : 0;
+		while (last->batch && last->next && last->next->batch &&
+		       events + last->next->batch->event_count <=
+			       s->max_events) {
 			last = last->next;
 			events += last->batch->event_count;
 		}
@@ -980,6 +1113,25 @@ static void *writer_main(void *arg)
 			s->tail = NULL;
 		last->next = NULL;
 		pthread_mutex_unlock(&s->mu);
+
+		if (!group->batch) {
+			/* the writer owns its connection: the views of a
+			 * reloaded registry are made here, between commits */
+			int vrc = s->db ? rs_sqlite_views_sync(s->db,
+							       group->views)
+					: rs_error_set(RS_EIO,
+						       "store: could not be "
+						       "reopened after a "
+						       "failed checkpoint");
+			pthread_mutex_lock(&s->mu);
+			group->rc = vrc;
+			if (vrc)
+				snprintf(group->error, sizeof group->error,
+					 "%s", rs_error_last());
+			group->done = true;
+			pthread_cond_broadcast(&s->done);
+			continue;
+		}
 
 		int code = SQLITE_OK;
 		int rc = commit_group(s, group, &code);
@@ -1038,27 +1190,40 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-static int sqlite_write(rs_sink *base, rs_sink_batch *b)
+/* Queues p for the writer and waits until it is done. */
+static int writer_do(sqlite_sink *s, pending *p)
 {
-	sqlite_sink *s = (sqlite_sink *)base;
-	pending p = {.batch = b};
 	pthread_mutex_lock(&s->mu);
 	if (s->stopping) {
 		pthread_mutex_unlock(&s->mu);
 		return rs_error_set(RS_EIO, "store is closing");
 	}
 	if (s->tail)
-		s->tail->next = &p;
+		s->tail->next = p;
 	else
-		s->head = &p;
-	s->tail = &p;
+		s->head = p;
+	s->tail = p;
 	pthread_cond_signal(&s->work);
-	while (!p.done)
+	while (!p->done)
 		pthread_cond_wait(&s->done, &s->mu);
 	pthread_mutex_unlock(&s->mu);
-	if (p.rc)
-		return rs_error_set(p.rc, "%s", p.error);
+	if (p->rc)
+		return rs_error_set(p->rc, "%s", p->error);
 	return 0;
+}
+
+/* registry_changed: the typed views of next, made by the writer thread
+ * (its connection is its own) between two commits. */
+static int sqlite_registry_changed(rs_sink *base, const rs_registry *next)
+{
+	pending p = {.views = next};
+	return writer_do((sqlite_sink *)base, &p);
+}
+
+static int sqlite_write(rs_sink *base, rs_sink_batch *b)
+{
+	pending p = {.batch = b};
+	return writer_do((sqlite_sink *)base, &p);
 }
 
 static int sqlite_stats(rs_sink *base, int64_t from_us, int64_t to_us,
@@ -1200,6 +1365,7 @@ static const rs_sink_ops sqlite_ops = {
 	.write = sqlite_write,
 	.stats = sqlite_stats,
 	.health = sqlite_health,
+	.registry_changed = sqlite_registry_changed,
 	.free = sqlite_free,
 };
 
@@ -1271,7 +1437,7 @@ int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 	    (rc = migrate_failed_events(s->db)) ||
 	    (rc = exec(s->db, "PRAGMA user_version = " RS_STR(SCHEMA_VERSION))))
 		goto fail;
-	if ((rc = make_views(s->db, reg)))
+	if ((rc = rs_sqlite_views_sync(s->db, reg)))
 		goto fail;
 	if ((rc = prepare_statements(s)))
 		goto fail;

@@ -43,6 +43,24 @@ typedef struct rs_sqlite_options {
 int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 			const rs_sqlite_options *opt, rs_sink **out);
 
+/* Brings the typed views of db (one per event version of reg, named by
+ * docs/wire-format.md's rule) in line with reg: used at open and when serve
+ * reloads the registry. Returns 0 or an error code with rs_error_last(). */
+typedef struct sqlite3 sqlite3;
+int rs_sqlite_views_sync(sqlite3 *db, const rs_registry *reg);
+
+/* What a sync did: views left as they were (their statement is the one reg
+ * wants), created, replaced (their event version changed) and dropped
+ * (their version is gone). Only the last three touch the schema, all in one
+ * transaction: a failure leaves the views as they were before the call. */
+typedef struct rs_views_sync_counts {
+	size_t kept, created, replaced, dropped;
+} rs_views_sync_counts;
+
+/* rs_sqlite_views_sync, also setting *counts (when not NULL) on success. */
+int rs_sqlite_views_sync_counted(sqlite3 *db, const rs_registry *reg,
+				 rs_views_sync_counts *counts);
+
 /* data_dir/reestr.db, for readers such as `reestr query`. */
 int rs_sqlite_db_path(const char *data_dir, char *out, size_t out_size);
 

@@ -1189,18 +1189,21 @@ rs_pattern *rs_pattern_compile(const char *src, size_t *err_col, char *err,
 		err[0] = '\0';
 	if (err_col)
 		*err_col = 0;
+	/* The arena's blocks grow with the pattern: a registry holds
+	 * thousands of short patterns, and a fixed 64 KiB block each made
+	 * them most of a 10,000-version registry's memory (1.3 GB of
+	 * blocks for 18,000 patterns, docs/performance.md). */
+	size_t len = strlen(src);
+	size_t block = len < 1024 ? 1024 + 64 * len : 64 * 1024;
 	rs_pattern *p = calloc(1, sizeof *p);
-	if (!p || !(p->a = rs_arena_new(0))) {
+	if (!p || !(p->a = rs_arena_new(block))) {
 		free(p);
 		if (err && err_size)
 			snprintf(err, err_size, "out of memory");
 		return NULL;
 	}
-	parser P = {.s = src,
-		    .n = strlen(src),
-		    .p = p,
-		    .err = err,
-		    .err_size = err_size};
+	parser P = {
+		.s = src, .n = len, .p = p, .err = err, .err_size = err_size};
 	node *root = parse_alt(&P);
 	if (root && !at_end(&P))
 		fail(&P, P.i, "unmatched ); write \\) for a literal one");

@@ -9,6 +9,7 @@ Messages are read back with build/kafka_dump (librdkafka, no consumer group).
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -68,7 +69,7 @@ class Collector:
     def __init__(self, tmp, brokers, *extra):
         self.port = free_port()
         self.log = tmp / f"serve-{self.port}.log"
-        self.args = [str(REESTR), "serve", "--registry", str(EXAMPLES),
+        self.args = [str(REESTR), "serve", "--dev", "--registry", str(EXAMPLES),
                      "--data", str(tmp / f"data-{self.port}"), "--listen",
                      f"127.0.0.1:{self.port}", "--sink", "kafka",
                      "--kafka-brokers", brokers, *map(str, extra)]
@@ -216,7 +217,7 @@ def test_unsafe_existing_topic_refuses_start(shared_cluster, tmp_path, rf,
                                              isr, words):
     b, p = shared_cluster.brokers, prefix()
     tool("create-topic", b, f"{p}.failed", 1, rf, isr)
-    r = run(REESTR, "serve", "--registry", EXAMPLES, "--data",
+    r = run(REESTR, "serve", "--dev", "--registry", EXAMPLES, "--data",
             tmp_path / "d", "--listen", "127.0.0.1:0", "--sink", "kafka",
             "--kafka-brokers", b, "--kafka-topic-prefix", p, check=False,
             timeout=60)
@@ -234,14 +235,14 @@ def test_unsafe_existing_topic_refuses_start(shared_cluster, tmp_path, rf,
     (["--kafka-topic-prefix", "a/b"], "character 2"),
 ])
 def test_unsafe_flags_refuse_start(tmp_path, args, words):
-    r = run(REESTR, "serve", "--data", tmp_path / "d", "--listen",
+    r = run(REESTR, "serve", "--dev", "--data", tmp_path / "d", "--listen",
             "127.0.0.1:0", "--sink", "kafka", "--kafka-brokers",
             "127.0.0.1:1", *args, check=False)
     assert r.returncode == 1 and words in r.stderr, r.stderr
 
 
 def test_command_line_and_config_file_errors(tmp_path):
-    base = [REESTR, "serve", "--data", tmp_path / "d", "--listen",
+    base = [REESTR, "serve", "--dev", "--data", tmp_path / "d", "--listen",
             "127.0.0.1:0"]
     r = run(*base, "--sink", "kafka", check=False)
     assert r.returncode == 2 and "--kafka-brokers" in r.stderr
@@ -362,3 +363,30 @@ def test_fatal_producer_error_replaces_the_producer(shared_cluster):
     stored = {x.split()[1] for x in lines if x.startswith("stored ")}
     assert len(stored) == 2
     assert {m["key"] for m in dump(b, f"{p}.events.bo")} == stored
+
+
+def test_reload_adds_the_topic_of_a_new_environment(shared_cluster,
+                                                    collectors, tmp_path):
+    """A reload whose registry has a new environment creates its topic,
+    checked like the others, before any request may use it."""
+    b, p = shared_cluster.brokers, prefix()
+    reg = tmp_path / "registry"
+    shutil.copytree(EXAMPLES, reg)
+    c = collectors(b, "--kafka-topic-prefix", p, "--registry", reg)
+    st, body, _ = c.post([item_click(env="mobile")])
+    assert st == 200 and json.loads(body)["rejected"] == 1, body
+    env = reg / "environments.yaml"
+    env.write_text(env.read_text() + "  mobile:\n    description: Apps.\n"
+                   "    events:\n      - item_click\n")
+    deadline = time.time() + 60
+    while "reloaded registry" not in c.log.read_text():
+        assert time.time() < deadline, c.log.read_text()
+        time.sleep(0.1)
+    assert "+environment mobile" in c.log.read_text()
+    ev = item_click(env="mobile")
+    st, body, _ = c.post([ev])
+    assert st == 200 and json.loads(body)["accepted"] == 1, body
+    assert [json.loads(x["value"])["uuid"]
+            for x in dump(b, f"{p}.events.mobile")] == [ev["uuid"]]
+    out = tool("describe-topic", b, f"{p}.events.mobile").stdout
+    assert "min.insync.replicas 2" in out, out

@@ -56,9 +56,13 @@ class Response:
 class Server:
     """A running `reestr serve`; restartable so tests can kill it."""
 
-    def __init__(self, registry, data, extra_args=()):
+    def __init__(self, registry, data, extra_args=(), dev=True):
         self.registry = Path(registry)
         self.data = Path(data)
+        # the example and fixture registries are not published: serve
+        # them with --dev (docs/registry.md, "Publishing"); kept apart from
+        # extra_args, which a test may replace before a restart
+        self.dev = dev
         self.extra_args = list(extra_args)
         self.port = free_port()
         self.proc = None
@@ -74,7 +78,7 @@ class Server:
         self.proc = subprocess.Popen(
             [REESTR, "serve", "--registry", str(self.registry), "--data",
              str(self.data), "--listen", f"127.0.0.1:{self.port}",
-             *self.extra_args],
+             *(["--dev"] if self.dev else []), *self.extra_args],
             stdout=logf, stderr=logf)
         logf.close()
         deadline = time.time() + 30
@@ -156,9 +160,9 @@ def run(*args, **kw):
 def make_server(tmp_path):
     servers = []
 
-    def make(registry=EXAMPLES, extra_args=(), data=None):
+    def make(registry=EXAMPLES, extra_args=(), data=None, dev=True):
         s = Server(registry, data or tmp_path / f"data{len(servers)}",
-                   extra_args)
+                   extra_args, dev)
         servers.append(s)
         return s.start()
 

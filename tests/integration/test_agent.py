@@ -317,15 +317,7 @@ func main() {
 		panic(err)
 	}
 	for i := 0; i < 1000; i++ {
-		u := bo.NewUser()
-		u.SetID(int64(i + 1))
-		g := bo.NewGeo()
-		g.SetLatitude(1)
-		g.SetLongitude(2)
-		e := bo.NewClickstreamEventV0()
-		e.SetUser(u)
-		e.SetGeo(g)
-		e.SetUserAgent("go-agent")
+		e := bo.NewClickstreamEventV0(bo.NewUser(int64(i+1)), bo.NewGeo(1, 2), "go-agent")
 		if err := s.Send(e); err != nil {
 			panic(err)
 		}

@@ -6,10 +6,11 @@ one past it."""
 
 import json
 import re
+import shutil
 
 import pytest
 
-from conftest import now_rfc3339, run, uuid7
+from conftest import EXAMPLES, now_rfc3339, run, uuid7
 
 STRING_LIMIT = 64 << 10
 DEPTH_LIMIT = 32
@@ -145,7 +146,6 @@ def test_strict_exits_1_on_warnings(reg):
 
 
 def test_example_registry_is_strict_clean():
-    from conftest import EXAMPLES
     out = run("check", "--strict", str(EXAMPLES))
     assert out.returncode == 0, out.stderr
     assert out.stderr == ""
@@ -323,3 +323,45 @@ def test_typed_view_columns_are_limited_to_what_sqlite_reads(tmp_path, make_serv
         else:  # the largest view check allows is one SQLite reads
             server = make_server(registry=d)
             assert server.query("SELECT count(*) AS c FROM e_v0") == [{"c": 0}]
+
+
+def test_an_event_in_no_environment_is_warned_with_its_file(tmp_path):
+    """Issue 12, point 6: a new event file nobody listed in an environment
+    passes `check` (a warning, not a problem) but would be in no langpack
+    and refused by the collector: the warning names the event and its
+    file, and listing the event puts it in the langpack."""
+    reg = tmp_path / "registry"
+    shutil.copytree(EXAMPLES, reg)
+    (reg / "events" / "search_performed.yaml").write_text(
+        "events:\n"
+        "  search_performed:\n"
+        "    id: 900\n"
+        "    owner: marketplace\n"
+        "    description: A search was run.\n"
+        "    versions:\n"
+        "      - version: 0\n"
+        "        fields:\n"
+        "          query: {type: string, max_length: 512}\n")
+    out = run("check", str(reg))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.rstrip().endswith("ok, 1 warning"), out.stdout
+    assert ("events/search_performed.yaml:2:3: warning: event "
+            "search_performed (id 900) is in no environment: no langpack "
+            "has it and the collector refuses it") in out.stderr, out.stderr
+    assert run("check", "--strict", str(reg)).returncode == 1
+
+    def generated():
+        lp = tmp_path / f"lp{len(list(tmp_path.glob('lp*')))}"
+        g = run("gen", "--registry", str(reg), "--env", "bo", "--lang",
+                "python", "--out", str(lp))
+        assert g.returncode == 0, g.stderr
+        return (lp / "reestr_bo" / "events.py").read_text()
+
+    assert "SearchPerformedV0" not in generated()
+    envs = reg / "environments.yaml"
+    envs.write_text(envs.read_text().replace(
+        "      - legacy_item_favorite\n",
+        "      - legacy_item_favorite\n      - search_performed\n", 1))
+    out = run("check", str(reg))
+    assert "search_performed" not in out.stderr, out.stderr
+    assert "class SearchPerformedV0(Event):" in generated()

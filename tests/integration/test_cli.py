@@ -12,7 +12,7 @@ from conftest import EXAMPLES, FIXTURE_REGISTRY, clickstream, page_view, query, 
 def test_help_describes_every_subcommand():
     out = run("--help")
     assert out.returncode == 0
-    for cmd in ["serve", "check", "query", "gen", "publish", "diff", "agent", "send"]:
+    for cmd in ["serve", "check", "query", "gen", "publish", "diff", "agent", "send", "new"]:
         assert cmd in out.stdout
         sub = run(cmd, "--help")
         assert sub.returncode == 0, sub.stderr

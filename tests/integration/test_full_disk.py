@@ -128,7 +128,7 @@ def test_langpacks_that_cannot_be_committed_stop_serve(tmp_path):
     """A langpack version whose COMMIT fails (the disk is full) is not
     reported as made: serve stops and says why."""
     with tmpfs(tmp_path / "tiny", 256 << 10) as mnt:
-        out = run("serve", "--registry", str(FIXTURE_REGISTRY), "--data",
+        out = run("serve", "--dev", "--registry", str(FIXTURE_REGISTRY), "--data",
                   str(mnt), "--listen", "127.0.0.1:0", timeout=30)
     assert out.returncode == 1, out.stderr
     assert "langpacks.db" in out.stderr and "full" in out.stderr, out.stderr

@@ -17,7 +17,7 @@ PAGES = [
     "/pypi/simple/reestr-langpack-bo/",
     "/go/reestr.local/langpack/bo/@v/list",
     "/go/reestr.local/langpack/bo/@latest",
-    "/go/reestr.local/langpack/bo/@v/v0.0.0.info",
+    "/go/reestr.local/langpack/bo/@v/v1.0.0.info",
     "/langpack/php/versions?environment=bo",
 ]
 
@@ -49,8 +49,8 @@ def test_host_header_changes_nothing_and_urls_use_public_url(make_server):
     assert urls and all(
         u.startswith(public + "/composer/dist/") and u.endswith(".zip")
         for u in urls), urls
-    bo = packages["packages"]["reestr/langpack-bo"]["0.0.0"]
-    assert bo["dist"]["url"] == public + "/composer/dist/bo/0.0.0.zip"
+    bo = packages["packages"]["reestr/langpack-bo"]["1.0.0"]
+    assert bo["dist"]["url"] == public + "/composer/dist/bo/1.0.0.zip"
     assert bo["autoload"]["psr-4"] == {"Reestr\\Langpack\\Bo\\": "src/"}
 
 

@@ -267,3 +267,26 @@ def test_a_batch_the_collector_does_not_answer_is_resent_then_undeliverable(make
             "stopped at line 1: it and the lines after it may not have been taken"]
     finally:
         proxy.close()
+
+
+def test_success_prints_one_line(tmp_path, make_server):
+    """Issue 12, point 8: a send that worked says so, in one line on
+    stdout (the long summary on stderr stays for failures and --ndjson)."""
+    collector = make_server()
+    out = run(*send_args("--collector", collector.url), "--json", FIELDS % (1, "said"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "reestr send: sent 1, accepted 1\n"
+    assert out.stderr == ""
+    assert stored(collector.data, "said") == {"n": 1, "d": 1}
+    agent = Agent(tmp_path, collector.url, "--registry", str(EXAMPLES)).start()
+    try:
+        out = run(*send_args("--agent", agent.socket), "--json", FIELDS % (2, "said"))
+        assert out.returncode == 0, out.stderr
+        assert out.stdout == ("reestr send: spooled 1 (on the agent's disk; it "
+                              "delivers it to the collector)\n")
+        assert out.stderr == ""
+    finally:
+        agent.stop()
+    # a failure prints no success line
+    bad = run(*send_args("--collector", collector.url), "--json", FIELDS % (0, "said"))
+    assert bad.returncode == 1 and bad.stdout == ""

@@ -174,7 +174,7 @@ def test_a_request_waiting_for_its_commit_is_not_cut(make_server):
         release.join()
         db.close()
     assert resp.status == 200, resp.raw
-    assert resp.json()["results"] == [{"status": "accepted"}]
+    assert resp.json()["results"] == [{"status": "accepted", "unpublished": True}]
     assert took >= 2, "the commit did not wait for the lock"
     assert s.query(f"SELECT count(*) AS n FROM events "
                    f"WHERE uuid = '{ev['uuid']}'") == [{"n": 1}]

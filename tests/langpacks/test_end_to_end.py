@@ -3,8 +3,9 @@ langpack the language's own way (go.mod replace, pip, composer), builds a
 clickstream_event and a payment (nested objects, an enum, an array, a
 timestamp) with the generated classes, and sends them to a live
 `reestr serve`. The rows must land in the typed views with identical values
-from all three languages; a missing required field must fail in the program
-before anything is sent."""
+from all three languages. Required fields are constructor arguments (the
+type checkers' side is tests/langpacks/test_required.py); a value that breaks
+a constraint must still fail in the program before anything is sent."""
 
 import importlib.util
 import json
@@ -29,7 +30,7 @@ UUIDS = {
     "php": ("0192f0c4-8b7a-7cde-8f00-00000000c001", "0192f0c4-8b7a-7cde-8f00-00000000c002"),
 }
 SOURCE = "example-service"
-MISSING = "clickstream_event v0: fields.user_agent: missing required field"
+INVALID = "clickstream_event v0: fields.user.email: 300 characters, more than max_length 254"
 
 GO_PROGRAM = '''package main
 
@@ -37,6 +38,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	bo "reestr.local/langpack/bo"
@@ -56,45 +58,28 @@ func main() {
 	}
 	at := time.Date(2026, 11, 25, 10, 0, 0, 123456000, time.UTC)
 
-	user := bo.NewUser()
-	user.SetID(413)
+	user := bo.NewUser(413)
 	user.SetEmail("user413@example.com")
-	geo := bo.NewGeo()
-	geo.SetLatitude(20.22)
-	geo.SetLongitude(-10.11)
+	geo := bo.NewGeo(20.22, -10.11)
 
-	incomplete := bo.NewClickstreamEventV0()
-	incomplete.SetUser(user)
-	incomplete.SetGeo(geo)
-	if err := sender.Send(incomplete); err != nil {
+	long := bo.NewUser(413)
+	long.SetEmail(strings.Repeat("e", 300))
+	if err := sender.Send(bo.NewClickstreamEventV0(long, geo, "ua")); err != nil {
 		fmt.Println("error", err)
 	}
 
-	click := bo.NewClickstreamEventV0()
+	click := bo.NewClickstreamEventV0(user, geo, "fluffy_browser/1.0 \\"quoted\\" \\u00e9")
 	click.SetEventUUID("%(uuid1)s")
 	click.SetEventTime(at)
-	click.SetUser(user)
-	click.SetGeo(geo)
-	click.SetUserAgent("fluffy_browser/1.0 \\"quoted\\" \\u00e9")
 	if err := sender.Send(click); err != nil {
 		panic(err)
 	}
 
-	payer := bo.NewUser()
-	payer.SetID(9)
-	amount := bo.NewMoney()
-	amount.SetAmountMinor(129900)
-	amount.SetCurrency("RUB")
-	pay := bo.NewPaymentV0()
+	pay := bo.NewPaymentV0(bo.NewUser(9), "pay-1", bo.NewMoney(129900, "RUB"),
+		bo.PaymentV0MethodCard, bo.PaymentV0StatusSucceeded, []int64{3, 1, 2},
+		time.Date(2026, 11, 25, 13, 0, 0, 500000000, time.FixedZone("", 3600)))
 	pay.SetEventUUID("%(uuid2)s")
 	pay.SetEventTime(at)
-	pay.SetUser(payer)
-	pay.SetPaymentID("pay-1")
-	pay.SetAmount(amount)
-	pay.SetMethod(bo.PaymentV0MethodCard)
-	pay.SetStatus(bo.PaymentV0StatusSucceeded)
-	pay.SetItems([]int64{3, 1, 2})
-	pay.SetPaidAt(time.Date(2026, 11, 25, 13, 0, 0, 500000000, time.FixedZone("", 3600)))
 	if err := sender.Send(pay); err != nil {
 		panic(err)
 	}
@@ -121,11 +106,12 @@ at = datetime(2026, 11, 25, 10, 0, 0, 123456, tzinfo=timezone.utc)
 user = bo.User(id=413, email="user413@example.com")
 geo = bo.Geo(latitude=20.22, longitude=-10.11)
 try:
-    sender.send(bo.ClickstreamEventV0(user=user, geo=geo))
+    sender.send(bo.ClickstreamEventV0(
+        user=bo.User(id=413, email="e" * 300), geo=geo, user_agent="ua"))
 except bo.ValidationError as e:
     print("error", e)
 
-click = bo.ClickstreamEventV0().set_user(user).set_geo(geo)
+click = bo.ClickstreamEventV0(user=user, geo=geo, user_agent="")
 click.user_agent = 'fluffy_browser/1.0 "quoted" \\u00e9'
 click.event_uuid = "%(uuid1)s"
 click.event_time = at
@@ -169,13 +155,14 @@ $sender = Langpack::sender($argv[1], '%(source)s', function (Result $r): void {
 });
 $at = new DateTimeImmutable('2026-11-25T10:00:00.123456Z');
 $user = new User(id: 413, email: 'user413@example.com');
-$geo = (new Geo())->setLatitude(20.22)->setLongitude(-10.11);
+$geo = new Geo(latitude: 20.22, longitude: -10.11);
 try {
-    $sender->send(new ClickstreamEventV0(user: $user, geo: $geo));
+    $long = new User(id: 413, email: str_repeat('e', 300));
+    $sender->send(new ClickstreamEventV0(user: $long, geo: $geo, userAgent: 'ua'));
 } catch (ValidationException $e) {
     echo 'error ', $e->getMessage(), "\\n";
 }
-$click = (new ClickstreamEventV0(user: $user, geo: $geo))
+$click = (new ClickstreamEventV0(user: $user, geo: $geo, userAgent: ''))
     ->setUserAgent("fluffy_browser/1.0 \\"quoted\\" \\u{e9}");
 $click->setEventUuid('%(uuid1)s');
 $click->setEventTime($at);
@@ -259,7 +246,7 @@ def collector(tmp_path_factory):
 def test_program_sends_typed_events(lang, example_langpacks, collector, tmp_path):
     out = RUNNERS[lang](example_langpacks[lang], collector.url, tmp_path)
     lines = out.splitlines()
-    assert lines[0] == f"error {MISSING}", out
+    assert lines[0] == f"error {INVALID}", out
     results = sorted(line for line in lines if line.startswith("result "))
     assert results == sorted(f"result {u} delivered " for u in UUIDS[lang]) or \
         results == sorted(f"result {u} delivered" for u in UUIDS[lang]), out

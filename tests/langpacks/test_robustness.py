@@ -87,34 +87,24 @@ func TestAwkward(t *testing.T) {
 	}
 	// names spelled alike get the suffix Field (accessors), _ (struct
 	// fields), Value (constants), Type (types and their constructors)
-	k := NewClashV0()
-	k.SetUserID(1)
-	k.SetUserIDField(2)
-	k.SetAbC("a")
-	k.SetAbc("b")
-	k.SetThis("t0")
-	k.SetThisField("t")
+	k := NewClashV0(1, 2, "a", "b", "t0", "t", ClashV0ModeID)
 	k.SetAppendFieldsField("x")
-	k.SetMode(ClashV0ModeID)
 	if k.UserID() != 1 || k.UserIDField() != 2 || k.Mode() != "id" {
 		t.Fatal("fields spelled alike")
 	}
 	if ClashV0ModeIDValue != "i_d" || ClashV0ModeClass != "class" {
 		t.Fatal("enum constants spelled alike")
 	}
-	var _ *NewClashV0Type = NewNewClashV0Type()
+	var _ *NewClashV0Type = NewNewClashV0Type("m")
 	var _ *ClashV0ModeCardType = NewClashV0ModeCardType()
 	var _ *NewEventTypeType = NewNewEventTypeType()
 	if err := k.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	// two pattern variables spelled alike stay two
-	a, ac := NewAbV0(), NewAbV0C()
-	a.SetCD("abc")
-	ac.SetD("123")
+	a, ac := NewAbV0("abc"), NewAbV0C("123")
 	k.SetObjAbV0(a)
-	nc := NewNewClashV0Type()
-	nc.SetMode("m")
+	nc := NewNewClashV0Type("m")
 	nc.SetObjAbV0C(ac)
 	if err := k.Validate(); err != nil {
 		t.Fatal(err)
@@ -141,12 +131,15 @@ def test_python_type_checks_and_imports(awkward, versions, tmp_path):
     run([tool("mypy"), "--strict", "--no-incremental", "--cache-dir=/dev/null", "reestr_awkward"], cwd=out, timeout=900)
     run([tool("pycodestyle"), "--exclude=runtime", "reestr_awkward"], cwd=out)
     script = '''
+import inspect
 import warnings
 import reestr_awkward as p
 warnings.simplefilter("ignore", DeprecationWarning)
 assert len(p.EVENTS) == VERSIONS, len(p.EVENTS)
 for cls in p.EVENTS.values():
-    cls()
+    # every required field is a keyword argument without a default
+    params = inspect.signature(cls).parameters.values()
+    cls(**{q.name: None for q in params if q.default is q.empty})
 e = p.AwkwardKeywordsV0(class_="c", type="t", property_="p", event_time_field="x")
 e.set_def_("d").set_return_("r")
 e.validate()
@@ -227,8 +220,8 @@ try {
     }
 }
 // names PHP reads alike: methods and classes ignore case
-$k = new Reestr\\Langpack\\Awkward\\ClashV0(abC: 'a', abcField: 'b', thisField: 't', thisFieldField: 'tf');
-$k->setUserId(1)->setUserIDField(2)->setMode(Reestr\\Langpack\\Awkward\\ClashV0Mode::ClassValue);
+$k = new Reestr\\Langpack\\Awkward\\ClashV0(userId: 1, userIDField: 2, abC: 'a', abcField: 'b', thisField: 't',
+    thisFieldField: 'tf', mode: Reestr\\Langpack\\Awkward\\ClashV0Mode::ClassValue);
 $k->setObjAbcField(new Reestr\\Langpack\\Awkward\\AbcType())->setObjAbC(new Reestr\\Langpack\\Awkward\\AbC());
 $k->validate();
 if ($k->getAbC() !== 'a' || $k->getAbcField() !== 'b' || $k->getThis() !== 't' || $k->getThisField() !== 'tf'

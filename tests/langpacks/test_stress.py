@@ -271,7 +271,8 @@ def test_python_enum_members_pep8_allows(tmp_path):
 def server(checked, checkers, tmp_path_factory):
     data = tmp_path_factory.mktemp("serve") / "data"
     with timed("reestr serve start"):
-        s = support.Server(checked.path, data).start()
+        # published above: served without --dev
+        s = support.Server(checked.path, data, dev=False).start()
     yield s
     s.stop()
 
@@ -301,15 +302,18 @@ def test_serve_serves_every_archive(server, packs, checked):
                                      json.dumps({"environment": env}).encode())
                 assert status == 200, body[:300]
                 names = _archive_names(body, "tar")
+                top = f"reestr-langpack-{env}-{lang}/"
+                assert all(n.startswith(top) for n in names), (lang, env)
+                names = [n[len(top):] for n in names]
                 if env == "bo":
                     assert sorted(names) == _files(packs[lang]), lang
                 else:
                     assert names, (lang, env)
         # Go module proxy zip: files under module@version/
-        status, body = fetch(f"{server.url}/go/reestr.local/langpack/bo/@v/v0.0.0.zip")
+        status, body = fetch(f"{server.url}/go/reestr.local/langpack/bo/@v/v1.0.0.zip")
         assert status == 200, body[:300]
         names = _archive_names(body, "zip")
-        prefix = "reestr.local/langpack/bo@v0.0.0/"
+        prefix = "reestr.local/langpack/bo@v1.0.0/"
         assert all(n.startswith(prefix) for n in names)
         assert {n[len(prefix):] for n in names} >= {f for f in _files(packs["go"]) if f.endswith(".go")}
         # Python wheel from the simple index
@@ -458,9 +462,7 @@ func main() {
 	for _, c := range []struct{ n, near, past int64 }{
 		{math.MaxInt64, 9223372036854774784, 9223372036854774785},
 		{math.MinInt64, -9223372036854774784, -9223372036854774785}} {
-		e := bo.NewEndsV0()
-		e.SetN(c.n)
-		e.SetNear(c.near)
+		e := bo.NewEndsV0(c.n, c.near)
 		fmt.Println(e.Validate())
 		e.SetNear(c.past)
 		fmt.Println(e.Validate())

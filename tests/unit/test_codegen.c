@@ -62,8 +62,10 @@ static void test_go_langpack(void **state)
 			    "module reestr.local/langpack/bo\n\ngo 1.22\n");
 	const rs_langpack_file *f = find(p, "clickstream_event_event.go");
 	assert_non_null(f);
+	/* the required fields are the constructor's parameters */
 	assert_non_null(strstr(
-		f->data, "func NewClickstreamEventV0() *ClickstreamEventV0"));
+		f->data, "func NewClickstreamEventV0(user *User, geo *Geo, "
+			 "userAgent string) *ClickstreamEventV0"));
 	assert_non_null(
 		strstr(f->data,
 		       "func (e *ClickstreamEventV0) SetUserAgent(v string)"));

@@ -17,6 +17,8 @@
 
 #include "base/utf8.h"
 #include "http/ingest.h"
+#include "json/json.h"
+#include "model/lock.h"
 #include "reestr/error.h"
 
 typedef struct recorder {
@@ -130,7 +132,8 @@ static void test_mixed_batch_statuses_in_order(void **state)
 	assert_int_equal(o.counts.accepted, 1);
 	assert_int_equal(o.counts.rejected, 2);
 	assert_non_null(strstr(o.body.data,
-			       "\"results\":[{\"status\":\"accepted\"},"
+			       "\"results\":[{\"status\":\"accepted\","
+			       "\"unpublished\":true},"
 			       "{\"status\":\"rejected\",\"error\":"
 			       "\"fields.kind:"));
 	assert_non_null(strstr(o.body.data,
@@ -509,6 +512,53 @@ static void test_content_encoding_names(void **state)
 	assert_int_equal(rs_content_encoding_parse("br", &e), -1);
 }
 
+/* An accepted event of a version not in registry.lock is answered
+ * "unpublished": true (serve --dev); once the lock holds the version, the
+ * answer is plain. Runs last: it publishes event 1 v0 in the registry. */
+static void test_unpublished_version_is_flagged_until_published(void **state)
+{
+	recorder r = {.base.ops = &rec_ops};
+	const char *body = "{\"events\":[" EVENT(U1, "home") "]}";
+	outcome o;
+	ingest(&r, NULL, RS_ENCODING_IDENTITY, body, strlen(body), &o);
+	assert_int_equal(o.status, 200);
+	assert_string_equal(strstr(o.body.data, "\"results\""),
+			    "\"results\":[{\"status\":\"accepted\","
+			    "\"unpublished\":true}]}");
+	rs_buf_free(&o.body);
+
+	/* the lock `reestr publish` writes for event 1 v0 */
+	const rs_event *ev = rs_registry_event_by_id(reg, 1);
+	assert_non_null(ev);
+	rs_buf schema = RS_BUF_INIT, lock = RS_BUF_INIT;
+	assert_int_equal(rs_version_schema(&ev->versions[0], &schema), 0);
+	assert_int_equal(rs_buf_printf(&lock,
+				       "{\"events\":[{\"id\":1,\"name\":"
+				       "\"%s\",\"versions\":[{\"version\":0,"
+				       "\"schema\":[",
+				       ev->name),
+			 0);
+	for (char *l = schema.data, *nl; (nl = strchr(l, '\n')); l = nl + 1) {
+		if (l != schema.data)
+			assert_int_equal(rs_buf_putc(&lock, ','), 0);
+		assert_int_equal(
+			rs_json_write_string(&lock, l, (size_t)(nl - l)), 0);
+	}
+	assert_int_equal(rs_buf_puts(&lock, "]}]}]}"), 0);
+	rs_diags d = RS_DIAGS_INIT;
+	assert_int_equal(rs_lock_check_text(reg, lock.data, lock.len, &d), 0);
+	assert_int_equal(d.count, 0);
+	assert_true(ev->versions[0].published);
+
+	ingest(&r, NULL, RS_ENCODING_IDENTITY, body, strlen(body), &o);
+	assert_string_equal(strstr(o.body.data, "\"results\""),
+			    "\"results\":[{\"status\":\"accepted\"}]}");
+	rs_buf_free(&o.body);
+	rs_buf_free(&schema);
+	rs_buf_free(&lock);
+	rs_diags_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -526,6 +576,8 @@ int main(void)
 		cmocka_unit_test(test_inflight_budget),
 		cmocka_unit_test(
 			test_failed_payload_is_cut_with_length_and_hash),
+		cmocka_unit_test(
+			test_unpublished_version_is_flagged_until_published),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

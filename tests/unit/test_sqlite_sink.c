@@ -374,6 +374,224 @@ static void test_typed_views(void **state)
 	assert_string_equal(sql("SELECT n FROM my_report"), "n\r\n1\r\n");
 }
 
+/* The store's views (name, statement, rowid) and reestr_views, as CSV. */
+static char *views_now(void)
+{
+	static char copy[8192];
+	snprintf(copy, sizeof copy, "%s",
+		 sql("SELECT m.rowid, m.name, m.sql FROM sqlite_master m "
+		     "WHERE m.type = 'view' ORDER BY m.name"));
+	size_t n = strlen(copy);
+	snprintf(copy + n, sizeof copy - n, "%s",
+		 sql("SELECT name FROM reestr_views ORDER BY name"));
+	return copy;
+}
+
+/* Syncs the store's views with dir/reg, on a connection of its own. */
+static int sync_views(rs_views_sync_counts *counts)
+{
+	rs_registry *reg = load_registry();
+	char path[512];
+	rs_sqlite_db_path(dir, path, sizeof path);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	*counts = (rs_views_sync_counts){99, 99, 99, 99};
+	int rc = rs_sqlite_views_sync_counted(db, reg, counts);
+	sqlite3_close(db);
+	rs_registry_free(reg);
+	return rc;
+}
+
+#define EV_A(fields_v1)                                                        \
+	"  ev_a:\n    id: 1\n    owner: team_a\n    versions:\n"               \
+	"      - {version: 0, fields: {n: int}}\n"                             \
+	"      - {version: 1, fields: " fields_v1 "}\n"
+#define EV_B                                                                   \
+	"  ev_b: {id: 2, owner: team_a, versions: [{version: 0, "              \
+	"fields: {s: string}}]}\n"
+#define EV_C                                                                   \
+	"  ev_c: {id: 3, owner: team_a, versions: [{version: 0, "              \
+	"fields: {f: float}}]}\n"
+#define EV_D                                                                   \
+	"  ev_d: {id: 4, owner: team_a, versions: [{version: 0, "              \
+	"fields: {b: bool}}]}\n"
+
+/* A sync touches only the views whose event version changed: with nothing
+ * changed it changes no schema at all (same statements, same rowids, same
+ * schema version); a changed version's view is replaced, a new one made, a
+ * removed one dropped, the others kept as they were. */
+static void test_views_sync_touches_only_changes(void **state)
+{
+	write_registry(dir, "environments: {bo: {events: [ev_a, ev_b, ev_c]}}\n"
+			    "events:\n" EV_A("{n: int, m: int}") EV_B EV_C);
+	rs_registry *reg = load_registry();
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(dir, reg, NULL, &s), 0);
+	rs_sink_free(s);
+	rs_registry_free(reg);
+	char before[8192], schema_version[64];
+	snprintf(before, sizeof before, "%s", views_now());
+	snprintf(schema_version, sizeof schema_version, "%s",
+		 sql("PRAGMA schema_version"));
+	assert_non_null(strstr(before, "ev_a_v1"));
+
+	rs_views_sync_counts n;
+	assert_int_equal(sync_views(&n), 0);
+	assert_int_equal(n.kept, 4);
+	assert_int_equal(n.created + n.replaced + n.dropped, 0);
+	assert_string_equal(views_now(), before);
+	assert_string_equal(sql("PRAGMA schema_version"), schema_version);
+
+	/* ev_a v1 gains a column, ev_c goes, ev_d comes */
+	write_registry(dir, "environments: {bo: {events: [ev_a, ev_b, ev_d]}}\n"
+			    "events:\n" EV_A("{n: int, m: int, k: string}")
+				    EV_B EV_D);
+	char rowid_b[64];
+	snprintf(rowid_b, sizeof rowid_b, "%s",
+		 sql("SELECT rowid FROM sqlite_master WHERE name = "
+		     "'ev_b_v0'"));
+	assert_int_equal(sync_views(&n), 0);
+	assert_int_equal(n.kept, 2);
+	assert_int_equal(n.replaced, 1);
+	assert_int_equal(n.created, 1);
+	assert_int_equal(n.dropped, 1);
+	assert_string_equal(
+		sql("SELECT name FROM reestr_views ORDER BY name"),
+		"name\r\nev_a_v0\r\nev_a_v1\r\nev_b_v0\r\nev_d_v0\r\n");
+	assert_string_equal(
+		sql("SELECT name FROM sqlite_master WHERE type = "
+		    "'view' ORDER BY name"),
+		"name\r\nev_a_v0\r\nev_a_v1\r\nev_b_v0\r\nev_d_v0\r\n");
+	assert_string_equal(sql("SELECT group_concat(name, ' ') AS c FROM "
+				"pragma_table_info('ev_a_v1')"),
+			    "c\r\nuuid event_id version time received_at "
+			    "environment source n m k\r\n");
+	assert_string_equal(sql("SELECT rowid FROM sqlite_master WHERE name = "
+				"'ev_b_v0'"),
+			    rowid_b);
+}
+
+/* A sync that fails half-way (here a user's table holds the name of a new
+ * view, after another view was already replaced in the transaction) leaves
+ * the views exactly as they were, and says what failed. */
+static void test_views_sync_failure_leaves_views_as_they_were(void **state)
+{
+	write_registry(dir, "environments: {bo: {events: [ev_a, ev_b]}}\n"
+			    "events:\n" EV_A("{n: int}") EV_B);
+	rs_registry *reg = load_registry();
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(dir, reg, NULL, &s), 0);
+	rs_sink_free(s);
+	rs_registry_free(reg);
+	char path[512];
+	rs_sqlite_db_path(dir, path, sizeof path);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(db, "CREATE TABLE ev_d_v0 (x)", NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+	char before[8192];
+	snprintf(before, sizeof before, "%s", views_now());
+
+	/* ev_a v1 changes (sorted before ev_d_v0: replaced first), ev_b
+	 * goes, ev_d comes and cannot be made */
+	write_registry(dir, "environments: {bo: {events: [ev_a, ev_d]}}\n"
+			    "events:\n" EV_A("{n: int, m: int}") EV_D);
+	rs_views_sync_counts n;
+	assert_int_not_equal(sync_views(&n), 0);
+	assert_non_null(strstr(rs_error_last(), "ev_d_v0"));
+	assert_int_equal(n.kept, 99); /* counts are set on success only */
+	assert_string_equal(views_now(), before);
+	assert_string_equal(sql("SELECT group_concat(name, ' ') AS c FROM "
+				"pragma_table_info('ev_a_v1')"),
+			    "c\r\nuuid event_id version time received_at "
+			    "environment source n\r\n");
+
+	/* once the table is out of the way, the same sync goes through */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(db, "DROP TABLE ev_d_v0", NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(sync_views(&n), 0);
+	assert_int_equal(n.kept, 1);
+	assert_int_equal(n.replaced, 1);
+	assert_int_equal(n.created, 1);
+	assert_int_equal(n.dropped, 1);
+}
+
+typedef struct writing {
+	rs_sink *sink;
+	volatile int stop;
+	int failures, batches;
+} writing;
+
+static void *keep_writing(void *arg)
+{
+	writing *w = arg;
+	for (int i = 0; !w->stop; i++) {
+		char uuid[RS_UUID_TEXT_SIZE];
+		rs_uuid_v7(1795600800000000LL + i, uuid);
+		rs_sink_event ev = event(uuid, T1);
+		rs_sink_outcome out;
+		w->failures += write_events(w->sink, &ev, 1, &out) != 0;
+		w->batches++;
+	}
+	return NULL;
+}
+
+/* serve's reload: the views of the new registry are made by the writer
+ * thread between commits, while writes go on. */
+static void test_registry_changed_makes_views_while_writing(void **state)
+{
+	write_registry(dir, "environments: {bo: {events: [ev_one]}}\n"
+			    "events:\n"
+			    "  ev_one:\n"
+			    "    id: 1\n"
+			    "    owner: team_a\n"
+			    "    versions:\n"
+			    "      - version: 0\n"
+			    "        fields: {a: int}\n");
+	rs_registry *one = load_registry();
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(dir, one, NULL, &s), 0);
+	assert_non_null(s->ops->registry_changed);
+	writing w = {.sink = s};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, keep_writing, &w), 0);
+	write_registry(dir, "environments: {bo: {events: [ev_one, ev_two]}}\n"
+			    "events:\n"
+			    "  ev_one:\n"
+			    "    id: 1\n"
+			    "    owner: team_a\n"
+			    "    versions:\n"
+			    "      - version: 0\n"
+			    "        fields: {a: int}\n"
+			    "  ev_two:\n"
+			    "    id: 2\n"
+			    "    owner: team_a\n"
+			    "    versions:\n"
+			    "      - version: 0\n"
+			    "        fields: {b: string}\n");
+	rs_registry *two = load_registry();
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(rs_sink_registry_changed(s, i % 2 ? one : two),
+				 0);
+	assert_int_equal(rs_sink_registry_changed(s, two), 0);
+	w.stop = 1;
+	pthread_join(t, NULL);
+	assert_int_equal(w.failures, 0);
+	assert_true(w.batches > 0);
+	/* visible to other connections at once */
+	assert_string_equal(sql("SELECT name FROM sqlite_master WHERE type = "
+				"'view' ORDER BY name"),
+			    "name\r\nev_one_v0\r\nev_two_v0\r\n");
+	rs_sink_free(s);
+	rs_registry_free(one);
+	rs_registry_free(two);
+}
+
 /* A string read through a typed view equals the string sent, NUL and every
  * escape included (json_extract alone cuts at NUL), and a backslash
  * followed by "u0000" stays text. */
@@ -831,11 +1049,20 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_concurrent_writers_share_commits, make_dir,
 			remove_dir),
+		cmocka_unit_test_setup_teardown(
+			test_registry_changed_makes_views_while_writing,
+			make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_typed_views, make_dir,
 						remove_dir),
 		cmocka_unit_test_setup_teardown(
 			test_typed_views_keep_whole_strings, make_dir,
 			remove_dir),
+		cmocka_unit_test_setup_teardown(
+			test_views_sync_touches_only_changes, make_dir,
+			remove_dir),
+		cmocka_unit_test_setup_teardown(
+			test_views_sync_failure_leaves_views_as_they_were,
+			make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_unwritable_data_dir,
 						make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(

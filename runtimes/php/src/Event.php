@@ -26,6 +26,24 @@ abstract class Event
 
     public function __construct()
     {
+        $this->stamp();
+    }
+
+    /**
+     * An event of this class with no field set, without its constructor's
+     * required arguments: for tools that fill events generically with the
+     * setters (Langpack::create). send() refuses it until its required
+     * fields are set.
+     */
+    public static function blank(): static
+    {
+        $event = (new \ReflectionClass(static::class))->newInstanceWithoutConstructor();
+        $event->stamp();
+        return $event;
+    }
+
+    private function stamp(): void
+    {
         $this->eventUuid = Uuid::v7();
         $now = gettimeofday();
         if ($now['sec'] !== self::$second) {

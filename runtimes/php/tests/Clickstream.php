@@ -8,7 +8,12 @@ use Reestr\Runtime\Event;
 use Reestr\Runtime\Json;
 use Reestr\Runtime\ValidationException;
 
-/** Mirrors clickstream_event v0 of examples/registry, as `reestr gen` would. */
+/**
+ * Mirrors clickstream_event v0 of examples/registry: its id, checks and encoding as
+ * `reestr gen` writes them. Every constructor argument is optional here (unlike a
+ * generated class, which requires the required fields), so the tests can send
+ * incomplete events to the runtime.
+ */
 final class Clickstream extends Event
 {
     public function __construct(

@@ -14,6 +14,10 @@ import (
 // a slot on a page.
 //
 // Owner: marketplace (#marketplace-dev).
+//
+// Unpublished (development only): this version is not in registry.lock and may
+// still change; a collector serves it only with --dev. Publish it (reestr
+// publish) before production use.
 type AdAuctionV0 struct {
 	reestr.Base
 
@@ -29,9 +33,15 @@ type AdAuctionV0 struct {
 }
 
 // NewAdAuctionV0 returns a AdAuctionV0 stamped with the current time and a new
-// UUIDv7.
-func NewAdAuctionV0() *AdAuctionV0 {
-	return &AdAuctionV0{Base: reestr.NewBase()}
+// UUIDv7, with its required fields (auction_id, slot, bids, duration_ms) set;
+// set the optional ones with their setters.
+func NewAdAuctionV0(auctionID string, slot AdAuctionV0Slot, bids int64, durationMs float64) *AdAuctionV0 {
+	e := &AdAuctionV0{Base: reestr.NewBase()}
+	e.SetAuctionID(auctionID)
+	e.SetSlot(slot)
+	e.SetBids(bids)
+	e.SetDurationMs(durationMs)
+	return e
 }
 
 // EventID returns the registry id of ad_auction, 600.

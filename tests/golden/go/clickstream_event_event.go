@@ -14,6 +14,10 @@ import (
 // action is the envelope's time.
 //
 // Owner: analytics_platform (analytics-platform@example.com).
+//
+// Unpublished (development only): this version is not in registry.lock and may
+// still change; a collector serves it only with --dev. Publish it (reestr
+// publish) before production use.
 type ClickstreamEventV0 struct {
 	reestr.Base
 
@@ -24,9 +28,13 @@ type ClickstreamEventV0 struct {
 }
 
 // NewClickstreamEventV0 returns a ClickstreamEventV0 stamped with the current
-// time and a new UUIDv7.
-func NewClickstreamEventV0() *ClickstreamEventV0 {
-	return &ClickstreamEventV0{Base: reestr.NewBase()}
+// time and a new UUIDv7, with its fields (user, geo, user_agent) set.
+func NewClickstreamEventV0(user *User, geo *Geo, userAgent string) *ClickstreamEventV0 {
+	e := &ClickstreamEventV0{Base: reestr.NewBase()}
+	e.SetUser(user)
+	e.SetGeo(geo)
+	e.SetUserAgent(userAgent)
+	return e
 }
 
 // EventID returns the registry id of clickstream_event, 100.

@@ -18,9 +18,12 @@ type Device struct {
 	hasIP       bool
 }
 
-// NewDevice returns an empty Device.
-func NewDevice() *Device {
-	return &Device{}
+// NewDevice returns a Device, with its required fields (platform) set; set the
+// optional ones with their setters.
+func NewDevice(platform DevicePlatform) *Device {
+	o := &Device{}
+	o.SetPlatform(platform)
+	return o
 }
 
 // SetPlatform sets platform: Where the request came from.

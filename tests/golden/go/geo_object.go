@@ -17,9 +17,12 @@ type Geo struct {
 	hasLongitude bool
 }
 
-// NewGeo returns an empty Geo.
-func NewGeo() *Geo {
-	return &Geo{}
+// NewGeo returns a Geo, with its fields (latitude, longitude) set.
+func NewGeo(latitude float64, longitude float64) *Geo {
+	o := &Geo{}
+	o.SetLatitude(latitude)
+	o.SetLongitude(longitude)
+	return o
 }
 
 // SetLatitude sets latitude: Degrees north of the equator. (min -90, max 90)

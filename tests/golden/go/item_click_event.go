@@ -13,6 +13,10 @@ import (
 // card in a list (search, recommendations, favourites).
 //
 // Owner: marketplace (#marketplace-dev).
+//
+// Unpublished (development only): this version is not in registry.lock and may
+// still change; a collector serves it only with --dev. Publish it (reestr
+// publish) before production use.
 type ItemClickV0 struct {
 	reestr.Base
 
@@ -24,9 +28,13 @@ type ItemClickV0 struct {
 }
 
 // NewItemClickV0 returns a ItemClickV0 stamped with the current time and a new
-// UUIDv7.
-func NewItemClickV0() *ItemClickV0 {
-	return &ItemClickV0{Base: reestr.NewBase()}
+// UUIDv7, with its required fields (item_id, position) set; set the optional
+// ones with their setters.
+func NewItemClickV0(itemID int64, position int64) *ItemClickV0 {
+	e := &ItemClickV0{Base: reestr.NewBase()}
+	e.SetItemID(itemID)
+	e.SetPosition(position)
+	return e
 }
 
 // EventID returns the registry id of item_click, 200.
@@ -130,6 +138,10 @@ func (e *ItemClickV0) AppendFields(b []byte) []byte {
 // was in and the device; the item is an object.
 //
 // Owner: marketplace (#marketplace-dev).
+//
+// Unpublished (development only): this version is not in registry.lock and may
+// still change; a collector serves it only with --dev. Publish it (reestr
+// publish) before production use.
 type ItemClickV1 struct {
 	reestr.Base
 
@@ -143,9 +155,15 @@ type ItemClickV1 struct {
 }
 
 // NewItemClickV1 returns a ItemClickV1 stamped with the current time and a new
-// UUIDv7.
-func NewItemClickV1() *ItemClickV1 {
-	return &ItemClickV1{Base: reestr.NewBase()}
+// UUIDv7, with its required fields (item, position, list, device) set; set the
+// optional ones with their setters.
+func NewItemClickV1(item *Item, position int64, list ItemClickV1List, device *Device) *ItemClickV1 {
+	e := &ItemClickV1{Base: reestr.NewBase()}
+	e.SetItem(item)
+	e.SetPosition(position)
+	e.SetList(list)
+	e.SetDevice(device)
+	return e
 }
 
 // EventID returns the registry id of item_click, 200.

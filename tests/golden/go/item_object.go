@@ -17,9 +17,13 @@ type Item struct {
 	hasCategoryID bool
 }
 
-// NewItem returns an empty Item.
-func NewItem() *Item {
-	return &Item{}
+// NewItem returns a Item, with its required fields (id, category_id) set; set
+// the optional ones with their setters.
+func NewItem(id int64, categoryID int64) *Item {
+	o := &Item{}
+	o.SetID(id)
+	o.SetCategoryID(categoryID)
+	return o
 }
 
 // SetID sets id: Listing id. (min 1)

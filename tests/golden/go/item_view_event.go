@@ -13,6 +13,10 @@ import (
 // user.
 //
 // Owner: marketplace (#marketplace-dev).
+//
+// Unpublished (development only): this version is not in registry.lock and may
+// still change; a collector serves it only with --dev. Publish it (reestr
+// publish) before production use.
 type ItemViewV0 struct {
 	reestr.Base
 
@@ -24,9 +28,12 @@ type ItemViewV0 struct {
 }
 
 // NewItemViewV0 returns a ItemViewV0 stamped with the current time and a new
-// UUIDv7.
-func NewItemViewV0() *ItemViewV0 {
-	return &ItemViewV0{Base: reestr.NewBase()}
+// UUIDv7, with its required fields (item) set; set the optional ones with their
+// setters.
+func NewItemViewV0(item *Item) *ItemViewV0 {
+	e := &ItemViewV0{Base: reestr.NewBase()}
+	e.SetItem(item)
+	return e
 }
 
 // EventID returns the registry id of item_view, 201.

@@ -26,23 +26,23 @@ func NewSender(cfg reestr.Config) (*reestr.Sender, error) {
 func NewEvent(id int64, version int) reestr.Event {
 	switch {
 	case id == 100 && version == 0:
-		return NewClickstreamEventV0()
+		return &ClickstreamEventV0{Base: reestr.NewBase()}
 	case id == 200 && version == 0:
-		return NewItemClickV0()
+		return &ItemClickV0{Base: reestr.NewBase()}
 	case id == 200 && version == 1:
-		return NewItemClickV1()
+		return &ItemClickV1{Base: reestr.NewBase()}
 	case id == 201 && version == 0:
-		return NewItemViewV0()
+		return &ItemViewV0{Base: reestr.NewBase()}
 	case id == 202 && version == 0:
-		return NewLegacyItemFavoriteV0()
+		return &LegacyItemFavoriteV0{Base: reestr.NewBase()}
 	case id == 300 && version == 0:
-		return NewPaymentV0()
+		return &PaymentV0{Base: reestr.NewBase()}
 	case id == 400 && version == 0:
-		return NewMessengerMessageV0()
+		return &MessengerMessageV0{Base: reestr.NewBase()}
 	case id == 500 && version == 0:
-		return NewSearchQueryV0()
+		return &SearchQueryV0{Base: reestr.NewBase()}
 	case id == 600 && version == 0:
-		return NewAdAuctionV0()
+		return &AdAuctionV0{Base: reestr.NewBase()}
 	}
 	return nil
 }

@@ -16,6 +16,10 @@ import (
 //
 // Deprecated: legacy_item_favorite is deprecated in the registry; send a newer
 // event or version instead.
+//
+// Unpublished (development only): this version is not in registry.lock and may
+// still change; a collector serves it only with --dev. Publish it (reestr
+// publish) before production use.
 type LegacyItemFavoriteV0 struct {
 	reestr.Base
 
@@ -26,11 +30,14 @@ type LegacyItemFavoriteV0 struct {
 }
 
 // NewLegacyItemFavoriteV0 returns a LegacyItemFavoriteV0 stamped with the
-// current time and a new UUIDv7.
+// current time and a new UUIDv7, with its fields (user_id, item_id) set.
 //
 // Deprecated: legacy_item_favorite is deprecated in the registry.
-func NewLegacyItemFavoriteV0() *LegacyItemFavoriteV0 {
-	return &LegacyItemFavoriteV0{Base: reestr.NewBase()}
+func NewLegacyItemFavoriteV0(userID int64, itemID int64) *LegacyItemFavoriteV0 {
+	e := &LegacyItemFavoriteV0{Base: reestr.NewBase()}
+	e.SetUserID(userID)
+	e.SetItemID(itemID)
+	return e
 }
 
 // EventID returns the registry id of legacy_item_favorite, 202.

@@ -19,9 +19,13 @@ type Location struct {
 	hasSource bool
 }
 
-// NewLocation returns an empty Location.
-func NewLocation() *Location {
-	return &Location{}
+// NewLocation returns a Location, with its required fields (point, source) set;
+// set the optional ones with their setters.
+func NewLocation(point *Geo, source LocationSource) *Location {
+	o := &Location{}
+	o.SetPoint(point)
+	o.SetSource(source)
+	return o
 }
 
 // SetPoint sets point: Coordinates from the device or from the IP address.

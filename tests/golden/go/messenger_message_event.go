@@ -13,6 +13,10 @@ import (
 // was sent in the buyer-seller chat. The text itself is never logged.
 //
 // Owner: marketplace (#marketplace-dev).
+//
+// Unpublished (development only): this version is not in registry.lock and may
+// still change; a collector serves it only with --dev. Publish it (reestr
+// publish) before production use.
 type MessengerMessageV0 struct {
 	reestr.Base
 
@@ -28,9 +32,15 @@ type MessengerMessageV0 struct {
 }
 
 // NewMessengerMessageV0 returns a MessengerMessageV0 stamped with the current
-// time and a new UUIDv7.
-func NewMessengerMessageV0() *MessengerMessageV0 {
-	return &MessengerMessageV0{Base: reestr.NewBase()}
+// time and a new UUIDv7, with its required fields (sender, chat_id, length,
+// has_attachments) set; set the optional ones with their setters.
+func NewMessengerMessageV0(sender *User, chatID string, length int64, hasAttachments bool) *MessengerMessageV0 {
+	e := &MessengerMessageV0{Base: reestr.NewBase()}
+	e.SetSender(sender)
+	e.SetChatID(chatID)
+	e.SetLength(length)
+	e.SetHasAttachments(hasAttachments)
+	return e
 }
 
 // EventID returns the registry id of messenger_message, 400.

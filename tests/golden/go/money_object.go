@@ -23,9 +23,12 @@ type Money struct {
 	hasCurrency    bool
 }
 
-// NewMoney returns an empty Money.
-func NewMoney() *Money {
-	return &Money{}
+// NewMoney returns a Money, with its fields (amount_minor, currency) set.
+func NewMoney(amountMinor int64, currency string) *Money {
+	o := &Money{}
+	o.SetAmountMinor(amountMinor)
+	o.SetCurrency(currency)
+	return o
 }
 
 // SetAmountMinor sets amount_minor: Amount in the currency's minor unit. (min

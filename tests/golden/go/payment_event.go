@@ -19,6 +19,10 @@ var (
 // state.
 //
 // Owner: payments (payments-oncall@example.com).
+//
+// Unpublished (development only): this version is not in registry.lock and may
+// still change; a collector serves it only with --dev. Publish it (reestr
+// publish) before production use.
 type PaymentV0 struct {
 	reestr.Base
 
@@ -38,9 +42,18 @@ type PaymentV0 struct {
 }
 
 // NewPaymentV0 returns a PaymentV0 stamped with the current time and a new
-// UUIDv7.
-func NewPaymentV0() *PaymentV0 {
-	return &PaymentV0{Base: reestr.NewBase()}
+// UUIDv7, with its required fields (user, payment_id, amount, method, status,
+// items, paid_at) set; set the optional ones with their setters.
+func NewPaymentV0(user *User, paymentID string, amount *Money, method PaymentV0Method, status PaymentV0Status, items []int64, paidAt time.Time) *PaymentV0 {
+	e := &PaymentV0{Base: reestr.NewBase()}
+	e.SetUser(user)
+	e.SetPaymentID(paymentID)
+	e.SetAmount(amount)
+	e.SetMethod(method)
+	e.SetStatus(status)
+	e.SetItems(items)
+	e.SetPaidAt(paidAt)
+	return e
 }
 
 // EventID returns the registry id of payment, 300.

@@ -13,6 +13,10 @@ import (
 // was served.
 //
 // Owner: marketplace (#marketplace-dev).
+//
+// Unpublished (development only): this version is not in registry.lock and may
+// still change; a collector serves it only with --dev. Publish it (reestr
+// publish) before production use.
 type SearchQueryV0 struct {
 	reestr.Base
 
@@ -29,9 +33,14 @@ type SearchQueryV0 struct {
 }
 
 // NewSearchQueryV0 returns a SearchQueryV0 stamped with the current time and a
-// new UUIDv7.
-func NewSearchQueryV0() *SearchQueryV0 {
-	return &SearchQueryV0{Base: reestr.NewBase()}
+// new UUIDv7, with its required fields (query, results, page) set; set the
+// optional ones with their setters.
+func NewSearchQueryV0(query string, results int64, page int64) *SearchQueryV0 {
+	e := &SearchQueryV0{Base: reestr.NewBase()}
+	e.SetQuery(query)
+	e.SetResults(results)
+	e.SetPage(page)
+	return e
 }
 
 // EventID returns the registry id of search_query, 500.
@@ -225,9 +234,13 @@ type SearchQueryV0Filters struct {
 	hasValue bool
 }
 
-// NewSearchQueryV0Filters returns an empty SearchQueryV0Filters.
-func NewSearchQueryV0Filters() *SearchQueryV0Filters {
-	return &SearchQueryV0Filters{}
+// NewSearchQueryV0Filters returns a SearchQueryV0Filters, with its fields
+// (name, value) set.
+func NewSearchQueryV0Filters(name string, value string) *SearchQueryV0Filters {
+	o := &SearchQueryV0Filters{}
+	o.SetName(name)
+	o.SetValue(value)
+	return o
 }
 
 // SetName sets name: Filter parameter. (max_length 64)

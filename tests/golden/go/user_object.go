@@ -17,9 +17,12 @@ type User struct {
 	hasEmail bool
 }
 
-// NewUser returns an empty User.
-func NewUser() *User {
-	return &User{}
+// NewUser returns a User, with its required fields (id) set; set the optional
+// ones with their setters.
+func NewUser(id int64) *User {
+	o := &User{}
+	o.SetID(id)
+	return o
 }
 
 // SetID sets id: Internal user id. (min 1)

@@ -52,7 +52,7 @@ function build(string $class, array $fields): object
     $types = [];
     foreach ($ctor->getParameters() as $p) {
         $types[$p->getName()] = $p->getType()->getName();
-        if (preg_match('/@param (list<[^|]+>)\|null \$' . $p->getName() . '\b/', $doc, $m)) {
+        if (preg_match('/@param (list<[^|\s]+>)(?:\|null)? \$' . $p->getName() . '\b/', $doc, $m)) {
             $types[$p->getName()] = $m[1];
         }
     }

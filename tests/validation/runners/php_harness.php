@@ -301,7 +301,7 @@ function build(string $class, array $n, string $path): object
         }
         $type = $params[$name]->getType()->getName();
         if ($type === 'array') {
-            preg_match('/@param (list<.*>)\|null \$' . $name . '\b/', $doc, $m);
+            preg_match('/@param (list<.*>)(?:\|null)? \$' . $name . '\b/', $doc, $m);
             $type = $m[1];
         }
         try {
@@ -310,7 +310,16 @@ function build(string $class, array $n, string $path): object
             $deferred[] = $r;
         }
     }
-    return new $class(...$args);
+    // A case may leave a required field out, which the constructor would
+    // refuse before the send-time check could report it: the object is
+    // made without its constructor, as Langpack::create does, and the
+    // arguments become its properties (typed as the parameters, nullable).
+    $r = new ReflectionClass($class);
+    $obj = method_exists($class, 'blank') ? $class::blank() : $r->newInstanceWithoutConstructor();
+    foreach ($args as $name => $value) {
+        $r->getProperty($name)->setValue($obj, $value);
+    }
+    return $obj;
 }
 
 $trees = json_decode(file_get_contents($argv[2]), true, 100000);

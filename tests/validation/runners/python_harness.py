@@ -170,6 +170,11 @@ def build(cls, node, path):
             kwargs[prop] = convert(value, hints[prop], f"{path}.{key}")
         except Refused as e:
             defer(e)
+    # A case may leave a required field out; mypy would refuse that call,
+    # Python does not: None (absent) lets the send-time check report it.
+    for name, p in inspect.signature(cls.__init__).parameters.items():
+        if name != "self" and p.default is p.empty:
+            kwargs.setdefault(name, None)
     return cls(**kwargs)
 
 

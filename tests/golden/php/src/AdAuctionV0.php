@@ -14,17 +14,31 @@ use Reestr\Langpack\Bo\Runtime\ValidationException;
  * Version 0 of ad_auction (event 600): An ad auction was run for a slot on a page.
  *
  * Owner: marketplace (#marketplace-dev).
+ *
+ * Unpublished (development only): this version is not in registry.lock and may still change; a
+ * collector serves it only with --dev. Publish it (reestr publish) before production use.
  */
 final class AdAuctionV0 extends Event
 {
+    private ?string $auctionId = null;
+    private ?AdAuctionV0Slot $slot = null;
+    private ?int $bids = null;
+    private ?Money $winningPrice = null;
+    private ?float $durationMs = null;
+
     public function __construct(
-        private ?string $auctionId = null,
-        private ?AdAuctionV0Slot $slot = null,
-        private ?int $bids = null,
-        private ?Money $winningPrice = null,
-        private ?float $durationMs = null,
+        string $auctionId,
+        AdAuctionV0Slot $slot,
+        int $bids,
+        float $durationMs,
+        ?Money $winningPrice = null,
     ) {
         parent::__construct();
+        $this->auctionId = $auctionId;
+        $this->slot = $slot;
+        $this->bids = $bids;
+        $this->winningPrice = $winningPrice;
+        $this->durationMs = $durationMs;
     }
 
     public function getEventId(): int

@@ -15,15 +15,25 @@ use Reestr\Langpack\Bo\Runtime\ValidationException;
  * reference event. The time of the action is the envelope's time.
  *
  * Owner: analytics_platform (analytics-platform@example.com).
+ *
+ * Unpublished (development only): this version is not in registry.lock and may still change; a
+ * collector serves it only with --dev. Publish it (reestr publish) before production use.
  */
 final class ClickstreamEventV0 extends Event
 {
+    private ?User $user = null;
+    private ?Geo $geo = null;
+    private ?string $userAgent = null;
+
     public function __construct(
-        private ?User $user = null,
-        private ?Geo $geo = null,
-        private ?string $userAgent = null,
+        User $user,
+        Geo $geo,
+        string $userAgent,
     ) {
         parent::__construct();
+        $this->user = $user;
+        $this->geo = $geo;
+        $this->userAgent = $userAgent;
     }
 
     public function getEventId(): int

@@ -14,10 +14,15 @@ use Reestr\Langpack\Bo\Runtime\ValidationException;
  */
 final class Device
 {
+    private ?DevicePlatform $platform = null;
+    private ?string $ip = null;
+
     public function __construct(
-        private ?DevicePlatform $platform = null,
-        private ?string $ip = null,
+        DevicePlatform $platform,
+        ?string $ip = null,
     ) {
+        $this->platform = $platform;
+        $this->ip = $ip;
     }
 
     /**

@@ -14,10 +14,15 @@ use Reestr\Langpack\Bo\Runtime\ValidationException;
  */
 final class Geo
 {
+    private ?float $latitude = null;
+    private ?float $longitude = null;
+
     public function __construct(
-        private ?float $latitude = null,
-        private ?float $longitude = null,
+        float $latitude,
+        float $longitude,
     ) {
+        $this->latitude = $latitude;
+        $this->longitude = $longitude;
     }
 
     /**

@@ -14,11 +14,18 @@ use Reestr\Langpack\Bo\Runtime\ValidationException;
  */
 final class Item
 {
+    private ?int $id = null;
+    private ?int $categoryId = null;
+    private ?Money $price = null;
+
     public function __construct(
-        private ?int $id = null,
-        private ?int $categoryId = null,
-        private ?Money $price = null,
+        int $id,
+        int $categoryId,
+        ?Money $price = null,
     ) {
+        $this->id = $id;
+        $this->categoryId = $categoryId;
+        $this->price = $price;
     }
 
     /**

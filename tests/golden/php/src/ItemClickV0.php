@@ -15,15 +15,25 @@ use Reestr\Langpack\Bo\Runtime\ValidationException;
  * recommendations, favourites).
  *
  * Owner: marketplace (#marketplace-dev).
+ *
+ * Unpublished (development only): this version is not in registry.lock and may still change; a
+ * collector serves it only with --dev. Publish it (reestr publish) before production use.
  */
 final class ItemClickV0 extends Event
 {
+    private ?User $user = null;
+    private ?int $itemId = null;
+    private ?int $position = null;
+
     public function __construct(
-        private ?User $user = null,
-        private ?int $itemId = null,
-        private ?int $position = null,
+        int $itemId,
+        int $position,
+        ?User $user = null,
     ) {
         parent::__construct();
+        $this->user = $user;
+        $this->itemId = $itemId;
+        $this->position = $position;
     }
 
     public function getEventId(): int

@@ -15,17 +15,31 @@ use Reestr\Langpack\Bo\Runtime\ValidationException;
  * object.
  *
  * Owner: marketplace (#marketplace-dev).
+ *
+ * Unpublished (development only): this version is not in registry.lock and may still change; a
+ * collector serves it only with --dev. Publish it (reestr publish) before production use.
  */
 final class ItemClickV1 extends Event
 {
+    private ?User $user = null;
+    private ?Item $item = null;
+    private ?int $position = null;
+    private ?ItemClickV1List $list = null;
+    private ?Device $device = null;
+
     public function __construct(
-        private ?User $user = null,
-        private ?Item $item = null,
-        private ?int $position = null,
-        private ?ItemClickV1List $list = null,
-        private ?Device $device = null,
+        Item $item,
+        int $position,
+        ItemClickV1List $list,
+        Device $device,
+        ?User $user = null,
     ) {
         parent::__construct();
+        $this->user = $user;
+        $this->item = $item;
+        $this->position = $position;
+        $this->list = $list;
+        $this->device = $device;
     }
 
     public function getEventId(): int

@@ -14,16 +14,28 @@ use Reestr\Langpack\Bo\Runtime\ValidationException;
  * Version 0 of item_view (event 201): An item page was shown to a user.
  *
  * Owner: marketplace (#marketplace-dev).
+ *
+ * Unpublished (development only): this version is not in registry.lock and may still change; a
+ * collector serves it only with --dev. Publish it (reestr publish) before production use.
  */
 final class ItemViewV0 extends Event
 {
+    private ?User $user = null;
+    private ?Item $item = null;
+    private ?Location $location = null;
+    private ?string $referrer = null;
+
     public function __construct(
-        private ?User $user = null,
-        private ?Item $item = null,
-        private ?Location $location = null,
-        private ?string $referrer = null,
+        Item $item,
+        ?User $user = null,
+        ?Location $location = null,
+        ?string $referrer = null,
     ) {
         parent::__construct();
+        $this->user = $user;
+        $this->item = $item;
+        $this->location = $location;
+        $this->referrer = $referrer;
     }
 
     public function getEventId(): int

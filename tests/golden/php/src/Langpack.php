@@ -50,11 +50,13 @@ final class Langpack
     }
 
     /**
-     * A new event of the given id and version, or null when this langpack has none.
+     * A new event of the given id and version with no field set, or null when
+     * this langpack has none; for tools that fill events generically with the
+     * setters. send() refuses it until its required fields are set.
      */
     public static function create(int $id, int $version): ?Runtime\Event
     {
         $class = self::EVENTS[$id . ':' . $version] ?? null;
-        return $class === null ? null : new $class();
+        return $class === null ? null : $class::blank();
     }
 }

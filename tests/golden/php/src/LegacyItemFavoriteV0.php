@@ -18,14 +18,22 @@ use Reestr\Langpack\Bo\Runtime\ValidationException;
  *
  * @deprecated legacy_item_favorite is deprecated in the registry; send a newer event or version
  * instead.
+ *
+ * Unpublished (development only): this version is not in registry.lock and may still change; a
+ * collector serves it only with --dev. Publish it (reestr publish) before production use.
  */
 final class LegacyItemFavoriteV0 extends Event
 {
+    private ?int $userId = null;
+    private ?int $itemId = null;
+
     public function __construct(
-        private ?int $userId = null,
-        private ?int $itemId = null,
+        int $userId,
+        int $itemId,
     ) {
         parent::__construct();
+        $this->userId = $userId;
+        $this->itemId = $itemId;
     }
 
     public function getEventId(): int

@@ -14,11 +14,18 @@ use Reestr\Langpack\Bo\Runtime\ValidationException;
  */
 final class Location
 {
+    private ?Geo $point = null;
+    private ?int $cityId = null;
+    private ?LocationSource $source = null;
+
     public function __construct(
-        private ?Geo $point = null,
-        private ?int $cityId = null,
-        private ?LocationSource $source = null,
+        Geo $point,
+        LocationSource $source,
+        ?int $cityId = null,
     ) {
+        $this->point = $point;
+        $this->cityId = $cityId;
+        $this->source = $source;
     }
 
     /**

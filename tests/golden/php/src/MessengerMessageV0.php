@@ -15,17 +15,31 @@ use Reestr\Langpack\Bo\Runtime\ValidationException;
  * itself is never logged.
  *
  * Owner: marketplace (#marketplace-dev).
+ *
+ * Unpublished (development only): this version is not in registry.lock and may still change; a
+ * collector serves it only with --dev. Publish it (reestr publish) before production use.
  */
 final class MessengerMessageV0 extends Event
 {
+    private ?User $sender = null;
+    private ?string $chatId = null;
+    private ?int $itemId = null;
+    private ?int $length = null;
+    private ?bool $hasAttachments = null;
+
     public function __construct(
-        private ?User $sender = null,
-        private ?string $chatId = null,
-        private ?int $itemId = null,
-        private ?int $length = null,
-        private ?bool $hasAttachments = null,
+        User $sender,
+        string $chatId,
+        int $length,
+        bool $hasAttachments,
+        ?int $itemId = null,
     ) {
         parent::__construct();
+        $this->sender = $sender;
+        $this->chatId = $chatId;
+        $this->itemId = $itemId;
+        $this->length = $length;
+        $this->hasAttachments = $hasAttachments;
     }
 
     public function getEventId(): int

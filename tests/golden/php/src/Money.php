@@ -14,10 +14,15 @@ use Reestr\Langpack\Bo\Runtime\ValidationException;
  */
 final class Money
 {
+    private ?int $amountMinor = null;
+    private ?string $currency = null;
+
     public function __construct(
-        private ?int $amountMinor = null,
-        private ?string $currency = null,
+        int $amountMinor,
+        string $currency,
     ) {
+        $this->amountMinor = $amountMinor;
+        $this->currency = $currency;
     }
 
     /**

@@ -14,23 +14,43 @@ use Reestr\Langpack\Bo\Runtime\ValidationException;
  * Version 0 of payment (event 300): A payment reached a final state.
  *
  * Owner: payments (payments-oncall@example.com).
+ *
+ * Unpublished (development only): this version is not in registry.lock and may still change; a
+ * collector serves it only with --dev. Publish it (reestr publish) before production use.
  */
 final class PaymentV0 extends Event
 {
+    private ?User $user = null;
+    private ?string $paymentId = null;
+    private ?Money $amount = null;
+    private ?PaymentV0Method $method = null;
+    private ?PaymentV0Status $status = null;
+    private ?string $failureReason = null;
+    private ?array $items = null;
+    private ?\DateTimeInterface $paidAt = null;
+
     /**
-     * @param list<int>|null $items
+     * @param list<int> $items
      */
     public function __construct(
-        private ?User $user = null,
-        private ?string $paymentId = null,
-        private ?Money $amount = null,
-        private ?PaymentV0Method $method = null,
-        private ?PaymentV0Status $status = null,
-        private ?string $failureReason = null,
-        private ?array $items = null,
-        private ?\DateTimeInterface $paidAt = null,
+        User $user,
+        string $paymentId,
+        Money $amount,
+        PaymentV0Method $method,
+        PaymentV0Status $status,
+        array $items,
+        \DateTimeInterface $paidAt,
+        ?string $failureReason = null,
     ) {
         parent::__construct();
+        $this->user = $user;
+        $this->paymentId = $paymentId;
+        $this->amount = $amount;
+        $this->method = $method;
+        $this->status = $status;
+        $this->failureReason = $failureReason;
+        $this->items = $items;
+        $this->paidAt = $paidAt;
     }
 
     public function getEventId(): int

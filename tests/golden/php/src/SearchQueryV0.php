@@ -14,21 +14,37 @@ use Reestr\Langpack\Bo\Runtime\ValidationException;
  * Version 0 of search_query (event 500): A search results page was served.
  *
  * Owner: marketplace (#marketplace-dev).
+ *
+ * Unpublished (development only): this version is not in registry.lock and may still change; a
+ * collector serves it only with --dev. Publish it (reestr publish) before production use.
  */
 final class SearchQueryV0 extends Event
 {
+    private ?User $user = null;
+    private ?string $query = null;
+    private ?int $categoryId = null;
+    private ?int $results = null;
+    private ?int $page = null;
+    private ?array $filters = null;
+
     /**
      * @param list<SearchQueryV0Filters>|null $filters
      */
     public function __construct(
-        private ?User $user = null,
-        private ?string $query = null,
-        private ?int $categoryId = null,
-        private ?int $results = null,
-        private ?int $page = null,
-        private ?array $filters = null,
+        string $query,
+        int $results,
+        int $page,
+        ?User $user = null,
+        ?int $categoryId = null,
+        ?array $filters = null,
     ) {
         parent::__construct();
+        $this->user = $user;
+        $this->query = $query;
+        $this->categoryId = $categoryId;
+        $this->results = $results;
+        $this->page = $page;
+        $this->filters = $filters;
     }
 
     public function getEventId(): int

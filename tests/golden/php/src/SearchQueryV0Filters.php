@@ -14,10 +14,15 @@ use Reestr\Langpack\Bo\Runtime\ValidationException;
  */
 final class SearchQueryV0Filters
 {
+    private ?string $name = null;
+    private ?string $value = null;
+
     public function __construct(
-        private ?string $name = null,
-        private ?string $value = null,
+        string $name,
+        string $value,
     ) {
+        $this->name = $name;
+        $this->value = $value;
     }
 
     /**

@@ -14,10 +14,15 @@ use Reestr\Langpack\Bo\Runtime\ValidationException;
  */
 final class User
 {
+    private ?int $id = null;
+    private ?string $email = null;
+
     public function __construct(
-        private ?int $id = null,
-        private ?string $email = null,
+        int $id,
+        ?string $email = null,
     ) {
+        $this->id = $id;
+        $this->email = $email;
     }
 
     /**

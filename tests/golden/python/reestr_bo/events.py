@@ -67,6 +67,10 @@ class ClickstreamEventV0(Event):
     envelope's time.
 
     Owner: analytics_platform (analytics-platform@example.com).
+
+    Unpublished (development only): this version is not in registry.lock and
+    may still change; a collector serves it only with --dev. Publish it
+    (reestr publish) before production use.
     """
 
     EVENT_ID = 100
@@ -76,9 +80,9 @@ class ClickstreamEventV0(Event):
     def __init__(
         self,
         *,
-        user: User | None = None,
-        geo: Geo | None = None,
-        user_agent: str | None = None,
+        user: User,
+        geo: Geo,
+        user_agent: str,
     ) -> None:
         super().__init__()
         self._user = user
@@ -86,12 +90,12 @@ class ClickstreamEventV0(Event):
         self._user_agent = user_agent
 
     @property
-    def user(self) -> User | None:
+    def user(self) -> User:
         """Who acted."""
         return self._user
 
     @user.setter
-    def user(self, value: User | None) -> None:
+    def user(self, value: User) -> None:
         self._user = value
 
     def set_user(self, value: User) -> ClickstreamEventV0:
@@ -100,12 +104,12 @@ class ClickstreamEventV0(Event):
         return self
 
     @property
-    def geo(self) -> Geo | None:
+    def geo(self) -> Geo:
         """Where the user was."""
         return self._geo
 
     @geo.setter
-    def geo(self, value: Geo | None) -> None:
+    def geo(self, value: Geo) -> None:
         self._geo = value
 
     def set_geo(self, value: Geo) -> ClickstreamEventV0:
@@ -114,12 +118,12 @@ class ClickstreamEventV0(Event):
         return self
 
     @property
-    def user_agent(self) -> str | None:
+    def user_agent(self) -> str:
         """The client's User-Agent header. (max_length 512)"""
         return self._user_agent
 
     @user_agent.setter
-    def user_agent(self, value: str | None) -> None:
+    def user_agent(self, value: str) -> None:
         self._user_agent = value
 
     def set_user_agent(self, value: str) -> ClickstreamEventV0:
@@ -197,6 +201,10 @@ class ItemClickV0(Event):
     list (search, recommendations, favourites).
 
     Owner: marketplace (#marketplace-dev).
+
+    Unpublished (development only): this version is not in registry.lock and
+    may still change; a collector serves it only with --dev. Publish it
+    (reestr publish) before production use.
     """
 
     EVENT_ID = 200
@@ -207,8 +215,8 @@ class ItemClickV0(Event):
         self,
         *,
         user: User | None = None,
-        item_id: int | None = None,
-        position: int | None = None,
+        item_id: int,
+        position: int,
     ) -> None:
         super().__init__()
         self._user = user
@@ -230,12 +238,12 @@ class ItemClickV0(Event):
         return self
 
     @property
-    def item_id(self) -> int | None:
+    def item_id(self) -> int:
         """The clicked listing. (min 1)"""
         return self._item_id
 
     @item_id.setter
-    def item_id(self, value: int | None) -> None:
+    def item_id(self, value: int) -> None:
         self._item_id = value
 
     def set_item_id(self, value: int) -> ItemClickV0:
@@ -244,12 +252,12 @@ class ItemClickV0(Event):
         return self
 
     @property
-    def position(self) -> int | None:
+    def position(self) -> int:
         """Zero-based position of the card in the list. (min 0)"""
         return self._position
 
     @position.setter
-    def position(self, value: int | None) -> None:
+    def position(self, value: int) -> None:
         self._position = value
 
     def set_position(self, value: int) -> ItemClickV0:
@@ -337,6 +345,10 @@ class ItemClickV1(Event):
     the device; the item is an object.
 
     Owner: marketplace (#marketplace-dev).
+
+    Unpublished (development only): this version is not in registry.lock and
+    may still change; a collector serves it only with --dev. Publish it
+    (reestr publish) before production use.
     """
 
     EVENT_ID = 200
@@ -347,10 +359,10 @@ class ItemClickV1(Event):
         self,
         *,
         user: User | None = None,
-        item: Item | None = None,
-        position: int | None = None,
-        list_: ItemClickV1List | None = None,
-        device: Device | None = None,
+        item: Item,
+        position: int,
+        list_: ItemClickV1List,
+        device: Device,
     ) -> None:
         super().__init__()
         self._user = user
@@ -374,12 +386,12 @@ class ItemClickV1(Event):
         return self
 
     @property
-    def item(self) -> Item | None:
+    def item(self) -> Item:
         """The clicked listing."""
         return self._item
 
     @item.setter
-    def item(self, value: Item | None) -> None:
+    def item(self, value: Item) -> None:
         self._item = value
 
     def set_item(self, value: Item) -> ItemClickV1:
@@ -388,12 +400,12 @@ class ItemClickV1(Event):
         return self
 
     @property
-    def position(self) -> int | None:
+    def position(self) -> int:
         """Zero-based position of the card in the list. (min 0)"""
         return self._position
 
     @position.setter
-    def position(self, value: int | None) -> None:
+    def position(self, value: int) -> None:
         self._position = value
 
     def set_position(self, value: int) -> ItemClickV1:
@@ -402,12 +414,12 @@ class ItemClickV1(Event):
         return self
 
     @property
-    def list_(self) -> ItemClickV1List | None:
+    def list_(self) -> ItemClickV1List:
         """The list the card was shown in."""
         return self._list_
 
     @list_.setter
-    def list_(self, value: ItemClickV1List | None) -> None:
+    def list_(self, value: ItemClickV1List) -> None:
         self._list_ = value
 
     def set_list_(self, value: ItemClickV1List) -> ItemClickV1:
@@ -416,12 +428,12 @@ class ItemClickV1(Event):
         return self
 
     @property
-    def device(self) -> Device | None:
+    def device(self) -> Device:
         """The client device."""
         return self._device
 
     @device.setter
-    def device(self, value: Device | None) -> None:
+    def device(self, value: Device) -> None:
         self._device = value
 
     def set_device(self, value: Device) -> ItemClickV1:
@@ -547,6 +559,10 @@ class ItemViewV0(Event):
     """Version 0 of item_view (event 201): An item page was shown to a user.
 
     Owner: marketplace (#marketplace-dev).
+
+    Unpublished (development only): this version is not in registry.lock and
+    may still change; a collector serves it only with --dev. Publish it
+    (reestr publish) before production use.
     """
 
     EVENT_ID = 201
@@ -557,7 +573,7 @@ class ItemViewV0(Event):
         self,
         *,
         user: User | None = None,
-        item: Item | None = None,
+        item: Item,
         location: Location | None = None,
         referrer: str | None = None,
     ) -> None:
@@ -582,12 +598,12 @@ class ItemViewV0(Event):
         return self
 
     @property
-    def item(self) -> Item | None:
+    def item(self) -> Item:
         """The listing shown."""
         return self._item
 
     @item.setter
-    def item(self, value: Item | None) -> None:
+    def item(self, value: Item) -> None:
         self._item = value
 
     def set_item(self, value: Item) -> ItemViewV0:
@@ -703,6 +719,10 @@ class LegacyItemFavoriteV0(Event):
 
     Deprecated: legacy_item_favorite is deprecated in the registry; send a
     newer event or version instead.
+
+    Unpublished (development only): this version is not in registry.lock and
+    may still change; a collector serves it only with --dev. Publish it
+    (reestr publish) before production use.
     """
 
     EVENT_ID = 202
@@ -712,8 +732,8 @@ class LegacyItemFavoriteV0(Event):
     def __init__(
         self,
         *,
-        user_id: int | None = None,
-        item_id: int | None = None,
+        user_id: int,
+        item_id: int,
     ) -> None:
         super().__init__()
         warnings.warn(
@@ -725,12 +745,12 @@ class LegacyItemFavoriteV0(Event):
         self._item_id = item_id
 
     @property
-    def user_id(self) -> int | None:
+    def user_id(self) -> int:
         """The user. (min 1)"""
         return self._user_id
 
     @user_id.setter
-    def user_id(self, value: int | None) -> None:
+    def user_id(self, value: int) -> None:
         self._user_id = value
 
     def set_user_id(self, value: int) -> LegacyItemFavoriteV0:
@@ -739,12 +759,12 @@ class LegacyItemFavoriteV0(Event):
         return self
 
     @property
-    def item_id(self) -> int | None:
+    def item_id(self) -> int:
         """The listing. (min 1)"""
         return self._item_id
 
     @item_id.setter
-    def item_id(self, value: int | None) -> None:
+    def item_id(self, value: int) -> None:
         self._item_id = value
 
     def set_item_id(self, value: int) -> LegacyItemFavoriteV0:
@@ -817,6 +837,10 @@ class PaymentV0(Event):
     """Version 0 of payment (event 300): A payment reached a final state.
 
     Owner: payments (payments-oncall@example.com).
+
+    Unpublished (development only): this version is not in registry.lock and
+    may still change; a collector serves it only with --dev. Publish it
+    (reestr publish) before production use.
     """
 
     EVENT_ID = 300
@@ -826,14 +850,14 @@ class PaymentV0(Event):
     def __init__(
         self,
         *,
-        user: User | None = None,
-        payment_id: str | None = None,
-        amount: Money | None = None,
-        method: PaymentV0Method | None = None,
-        status: PaymentV0Status | None = None,
+        user: User,
+        payment_id: str,
+        amount: Money,
+        method: PaymentV0Method,
+        status: PaymentV0Status,
         failure_reason: str | None = None,
-        items: list[int] | None = None,
-        paid_at: datetime | None = None,
+        items: list[int],
+        paid_at: datetime,
     ) -> None:
         super().__init__()
         self._user = user
@@ -846,12 +870,12 @@ class PaymentV0(Event):
         self._paid_at = paid_at
 
     @property
-    def user(self) -> User | None:
+    def user(self) -> User:
         """The payer."""
         return self._user
 
     @user.setter
-    def user(self, value: User | None) -> None:
+    def user(self, value: User) -> None:
         self._user = value
 
     def set_user(self, value: User) -> PaymentV0:
@@ -860,12 +884,12 @@ class PaymentV0(Event):
         return self
 
     @property
-    def payment_id(self) -> str | None:
+    def payment_id(self) -> str:
         """Our payment id. (max_length 64, pattern [a-z0-9-]+)"""
         return self._payment_id
 
     @payment_id.setter
-    def payment_id(self, value: str | None) -> None:
+    def payment_id(self, value: str) -> None:
         self._payment_id = value
 
     def set_payment_id(self, value: str) -> PaymentV0:
@@ -874,12 +898,12 @@ class PaymentV0(Event):
         return self
 
     @property
-    def amount(self) -> Money | None:
+    def amount(self) -> Money:
         """The amount charged."""
         return self._amount
 
     @amount.setter
-    def amount(self, value: Money | None) -> None:
+    def amount(self, value: Money) -> None:
         self._amount = value
 
     def set_amount(self, value: Money) -> PaymentV0:
@@ -888,12 +912,12 @@ class PaymentV0(Event):
         return self
 
     @property
-    def method(self) -> PaymentV0Method | None:
+    def method(self) -> PaymentV0Method:
         """How the user paid."""
         return self._method
 
     @method.setter
-    def method(self, value: PaymentV0Method | None) -> None:
+    def method(self, value: PaymentV0Method) -> None:
         self._method = value
 
     def set_method(self, value: PaymentV0Method) -> PaymentV0:
@@ -902,12 +926,12 @@ class PaymentV0(Event):
         return self
 
     @property
-    def status(self) -> PaymentV0Status | None:
+    def status(self) -> PaymentV0Status:
         """The final state."""
         return self._status
 
     @status.setter
-    def status(self, value: PaymentV0Status | None) -> None:
+    def status(self, value: PaymentV0Status) -> None:
         self._status = value
 
     def set_status(self, value: PaymentV0Status) -> PaymentV0:
@@ -932,12 +956,12 @@ class PaymentV0(Event):
         return self
 
     @property
-    def items(self) -> list[int] | None:
+    def items(self) -> list[int]:
         """Ids of the listings paid for. (min 1, max_items 100)"""
         return self._items
 
     @items.setter
-    def items(self, value: list[int] | None) -> None:
+    def items(self, value: list[int]) -> None:
         self._items = value
 
     def set_items(self, value: list[int]) -> PaymentV0:
@@ -946,12 +970,12 @@ class PaymentV0(Event):
         return self
 
     @property
-    def paid_at(self) -> datetime | None:
+    def paid_at(self) -> datetime:
         """When the provider confirmed the final state."""
         return self._paid_at
 
     @paid_at.setter
-    def paid_at(self, value: datetime | None) -> None:
+    def paid_at(self, value: datetime) -> None:
         self._paid_at = value
 
     def set_paid_at(self, value: datetime) -> PaymentV0:
@@ -1185,6 +1209,10 @@ class MessengerMessageV0(Event):
     buyer-seller chat. The text itself is never logged.
 
     Owner: marketplace (#marketplace-dev).
+
+    Unpublished (development only): this version is not in registry.lock and
+    may still change; a collector serves it only with --dev. Publish it
+    (reestr publish) before production use.
     """
 
     EVENT_ID = 400
@@ -1194,11 +1222,11 @@ class MessengerMessageV0(Event):
     def __init__(
         self,
         *,
-        sender: User | None = None,
-        chat_id: str | None = None,
+        sender: User,
+        chat_id: str,
         item_id: int | None = None,
-        length: int | None = None,
-        has_attachments: bool | None = None,
+        length: int,
+        has_attachments: bool,
     ) -> None:
         super().__init__()
         self._sender = sender
@@ -1208,12 +1236,12 @@ class MessengerMessageV0(Event):
         self._has_attachments = has_attachments
 
     @property
-    def sender(self) -> User | None:
+    def sender(self) -> User:
         """Who wrote the message."""
         return self._sender
 
     @sender.setter
-    def sender(self, value: User | None) -> None:
+    def sender(self, value: User) -> None:
         self._sender = value
 
     def set_sender(self, value: User) -> MessengerMessageV0:
@@ -1222,12 +1250,12 @@ class MessengerMessageV0(Event):
         return self
 
     @property
-    def chat_id(self) -> str | None:
+    def chat_id(self) -> str:
         """The conversation. (max_length 64)"""
         return self._chat_id
 
     @chat_id.setter
-    def chat_id(self, value: str | None) -> None:
+    def chat_id(self, value: str) -> None:
         self._chat_id = value
 
     def set_chat_id(self, value: str) -> MessengerMessageV0:
@@ -1250,12 +1278,12 @@ class MessengerMessageV0(Event):
         return self
 
     @property
-    def length(self) -> int | None:
+    def length(self) -> int:
         """Message length in characters. (min 0)"""
         return self._length
 
     @length.setter
-    def length(self, value: int | None) -> None:
+    def length(self, value: int) -> None:
         self._length = value
 
     def set_length(self, value: int) -> MessengerMessageV0:
@@ -1264,12 +1292,12 @@ class MessengerMessageV0(Event):
         return self
 
     @property
-    def has_attachments(self) -> bool | None:
+    def has_attachments(self) -> bool:
         """Whether photos or files were attached."""
         return self._has_attachments
 
     @has_attachments.setter
-    def has_attachments(self, value: bool | None) -> None:
+    def has_attachments(self, value: bool) -> None:
         self._has_attachments = value
 
     def set_has_attachments(self, value: bool) -> MessengerMessageV0:
@@ -1391,6 +1419,10 @@ class SearchQueryV0(Event):
     """Version 0 of search_query (event 500): A search results page was served.
 
     Owner: marketplace (#marketplace-dev).
+
+    Unpublished (development only): this version is not in registry.lock and
+    may still change; a collector serves it only with --dev. Publish it
+    (reestr publish) before production use.
     """
 
     EVENT_ID = 500
@@ -1401,10 +1433,10 @@ class SearchQueryV0(Event):
         self,
         *,
         user: User | None = None,
-        query: str | None = None,
+        query: str,
         category_id: int | None = None,
-        results: int | None = None,
-        page: int | None = None,
+        results: int,
+        page: int,
         filters: list[SearchQueryV0Filters] | None = None,
     ) -> None:
         super().__init__()
@@ -1430,12 +1462,12 @@ class SearchQueryV0(Event):
         return self
 
     @property
-    def query(self) -> str | None:
+    def query(self) -> str:
         """The text the user searched for, normalised. (max_length 512)"""
         return self._query
 
     @query.setter
-    def query(self, value: str | None) -> None:
+    def query(self, value: str) -> None:
         self._query = value
 
     def set_query(self, value: str) -> SearchQueryV0:
@@ -1458,12 +1490,12 @@ class SearchQueryV0(Event):
         return self
 
     @property
-    def results(self) -> int | None:
+    def results(self) -> int:
         """Number of results found. (min 0)"""
         return self._results
 
     @results.setter
-    def results(self, value: int | None) -> None:
+    def results(self, value: int) -> None:
         self._results = value
 
     def set_results(self, value: int) -> SearchQueryV0:
@@ -1472,12 +1504,12 @@ class SearchQueryV0(Event):
         return self
 
     @property
-    def page(self) -> int | None:
+    def page(self) -> int:
         """One-based page number. (min 1)"""
         return self._page
 
     @page.setter
-    def page(self, value: int | None) -> None:
+    def page(self, value: int) -> None:
         self._page = value
 
     def set_page(self, value: int) -> SearchQueryV0:
@@ -1652,19 +1684,19 @@ class SearchQueryV0Filters:
     def __init__(
         self,
         *,
-        name: str | None = None,
-        value: str | None = None,
+        name: str,
+        value: str,
     ) -> None:
         self._name = name
         self._value = value
 
     @property
-    def name(self) -> str | None:
+    def name(self) -> str:
         """Filter parameter. (max_length 64)"""
         return self._name
 
     @name.setter
-    def name(self, value: str | None) -> None:
+    def name(self, value: str) -> None:
         self._name = value
 
     def set_name(self, value: str) -> SearchQueryV0Filters:
@@ -1673,12 +1705,12 @@ class SearchQueryV0Filters:
         return self
 
     @property
-    def value(self) -> str | None:
+    def value(self) -> str:
         """Its value as typed or chosen. (max_length 256)"""
         return self._value
 
     @value.setter
-    def value(self, value: str | None) -> None:
+    def value(self, value: str) -> None:
         self._value = value
 
     def set_value(self, value: str) -> SearchQueryV0Filters:
@@ -1746,6 +1778,10 @@ class AdAuctionV0(Event):
     a page.
 
     Owner: marketplace (#marketplace-dev).
+
+    Unpublished (development only): this version is not in registry.lock and
+    may still change; a collector serves it only with --dev. Publish it
+    (reestr publish) before production use.
     """
 
     EVENT_ID = 600
@@ -1755,11 +1791,11 @@ class AdAuctionV0(Event):
     def __init__(
         self,
         *,
-        auction_id: str | None = None,
-        slot: AdAuctionV0Slot | None = None,
-        bids: int | None = None,
+        auction_id: str,
+        slot: AdAuctionV0Slot,
+        bids: int,
         winning_price: Money | None = None,
-        duration_ms: float | None = None,
+        duration_ms: float,
     ) -> None:
         super().__init__()
         self._auction_id = auction_id
@@ -1769,12 +1805,12 @@ class AdAuctionV0(Event):
         self._duration_ms = duration_ms
 
     @property
-    def auction_id(self) -> str | None:
+    def auction_id(self) -> str:
         """Unique id of the auction. (max_length 64)"""
         return self._auction_id
 
     @auction_id.setter
-    def auction_id(self, value: str | None) -> None:
+    def auction_id(self, value: str) -> None:
         self._auction_id = value
 
     def set_auction_id(self, value: str) -> AdAuctionV0:
@@ -1783,12 +1819,12 @@ class AdAuctionV0(Event):
         return self
 
     @property
-    def slot(self) -> AdAuctionV0Slot | None:
+    def slot(self) -> AdAuctionV0Slot:
         """The page slot auctioned."""
         return self._slot
 
     @slot.setter
-    def slot(self, value: AdAuctionV0Slot | None) -> None:
+    def slot(self, value: AdAuctionV0Slot) -> None:
         self._slot = value
 
     def set_slot(self, value: AdAuctionV0Slot) -> AdAuctionV0:
@@ -1797,12 +1833,12 @@ class AdAuctionV0(Event):
         return self
 
     @property
-    def bids(self) -> int | None:
+    def bids(self) -> int:
         """Number of bids received. (min 0)"""
         return self._bids
 
     @bids.setter
-    def bids(self, value: int | None) -> None:
+    def bids(self, value: int) -> None:
         self._bids = value
 
     def set_bids(self, value: int) -> AdAuctionV0:
@@ -1825,12 +1861,12 @@ class AdAuctionV0(Event):
         return self
 
     @property
-    def duration_ms(self) -> float | None:
+    def duration_ms(self) -> float:
         """How long the auction took. (min 0)"""
         return self._duration_ms
 
     @duration_ms.setter
-    def duration_ms(self, value: float | None) -> None:
+    def duration_ms(self, value: float) -> None:
         self._duration_ms = value
 
     def set_duration_ms(self, value: float) -> AdAuctionV0:

@@ -50,19 +50,19 @@ class Device:
     def __init__(
         self,
         *,
-        platform: DevicePlatform | None = None,
+        platform: DevicePlatform,
         ip: str | None = None,
     ) -> None:
         self._platform = platform
         self._ip = ip
 
     @property
-    def platform(self) -> DevicePlatform | None:
+    def platform(self) -> DevicePlatform:
         """Where the request came from."""
         return self._platform
 
     @platform.setter
-    def platform(self, value: DevicePlatform | None) -> None:
+    def platform(self, value: DevicePlatform) -> None:
         self._platform = value
 
     def set_platform(self, value: DevicePlatform) -> Device:
@@ -143,19 +143,19 @@ class Geo:
     def __init__(
         self,
         *,
-        latitude: float | None = None,
-        longitude: float | None = None,
+        latitude: float,
+        longitude: float,
     ) -> None:
         self._latitude = latitude
         self._longitude = longitude
 
     @property
-    def latitude(self) -> float | None:
+    def latitude(self) -> float:
         """Degrees north of the equator. (min -90, max 90)"""
         return self._latitude
 
     @latitude.setter
-    def latitude(self, value: float | None) -> None:
+    def latitude(self, value: float) -> None:
         self._latitude = value
 
     def set_latitude(self, value: float) -> Geo:
@@ -164,12 +164,12 @@ class Geo:
         return self
 
     @property
-    def longitude(self) -> float | None:
+    def longitude(self) -> float:
         """Degrees east of Greenwich. (min -180, max 180)"""
         return self._longitude
 
     @longitude.setter
-    def longitude(self, value: float | None) -> None:
+    def longitude(self, value: float) -> None:
         self._longitude = value
 
     def set_longitude(self, value: float) -> Geo:
@@ -248,8 +248,8 @@ class Item:
     def __init__(
         self,
         *,
-        id: int | None = None,
-        category_id: int | None = None,
+        id: int,
+        category_id: int,
         price: Money | None = None,
     ) -> None:
         self._id = id
@@ -257,12 +257,12 @@ class Item:
         self._price = price
 
     @property
-    def id(self) -> int | None:
+    def id(self) -> int:
         """Listing id. (min 1)"""
         return self._id
 
     @id.setter
-    def id(self, value: int | None) -> None:
+    def id(self, value: int) -> None:
         self._id = value
 
     def set_id(self, value: int) -> Item:
@@ -271,12 +271,12 @@ class Item:
         return self
 
     @property
-    def category_id(self) -> int | None:
+    def category_id(self) -> int:
         """Leaf category of the listing. (min 1)"""
         return self._category_id
 
     @category_id.setter
-    def category_id(self, value: int | None) -> None:
+    def category_id(self, value: int) -> None:
         self._category_id = value
 
     def set_category_id(self, value: int) -> Item:
@@ -373,21 +373,21 @@ class Location:
     def __init__(
         self,
         *,
-        point: Geo | None = None,
+        point: Geo,
         city_id: int | None = None,
-        source: LocationSource | None = None,
+        source: LocationSource,
     ) -> None:
         self._point = point
         self._city_id = city_id
         self._source = source
 
     @property
-    def point(self) -> Geo | None:
+    def point(self) -> Geo:
         """Coordinates from the device or from the IP address."""
         return self._point
 
     @point.setter
-    def point(self, value: Geo | None) -> None:
+    def point(self, value: Geo) -> None:
         self._point = value
 
     def set_point(self, value: Geo) -> Location:
@@ -410,12 +410,12 @@ class Location:
         return self
 
     @property
-    def source(self) -> LocationSource | None:
+    def source(self) -> LocationSource:
         """How the location was found."""
         return self._source
 
     @source.setter
-    def source(self, value: LocationSource | None) -> None:
+    def source(self, value: LocationSource) -> None:
         self._source = value
 
     def set_source(self, value: LocationSource) -> Location:
@@ -498,19 +498,19 @@ class Money:
     def __init__(
         self,
         *,
-        amount_minor: int | None = None,
-        currency: str | None = None,
+        amount_minor: int,
+        currency: str,
     ) -> None:
         self._amount_minor = amount_minor
         self._currency = currency
 
     @property
-    def amount_minor(self) -> int | None:
+    def amount_minor(self) -> int:
         """Amount in the currency's minor unit. (min 0)"""
         return self._amount_minor
 
     @amount_minor.setter
-    def amount_minor(self, value: int | None) -> None:
+    def amount_minor(self, value: int) -> None:
         self._amount_minor = value
 
     def set_amount_minor(self, value: int) -> Money:
@@ -519,12 +519,12 @@ class Money:
         return self
 
     @property
-    def currency(self) -> str | None:
+    def currency(self) -> str:
         """ISO 4217 currency code. (pattern [A-Z]{3})"""
         return self._currency
 
     @currency.setter
-    def currency(self, value: str | None) -> None:
+    def currency(self, value: str) -> None:
         self._currency = value
 
     def set_currency(self, value: str) -> Money:
@@ -594,19 +594,19 @@ class User:
     def __init__(
         self,
         *,
-        id: int | None = None,
+        id: int,
         email: str | None = None,
     ) -> None:
         self._id = id
         self._email = email
 
     @property
-    def id(self) -> int | None:
+    def id(self) -> int:
         """Internal user id. (min 1)"""
         return self._id
 
     @id.setter
-    def id(self, value: int | None) -> None:
+    def id(self, value: int) -> None:
         self._id = value
 
     def set_id(self, value: int) -> User:

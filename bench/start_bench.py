@@ -1,0 +1,146 @@
+"""Start and reload times of `reestr serve` on big registries (issue 12,
+point 1; part of `make bench` through scripts/bench-start). For each size
+(bench/big_registry.py, published): the first start on a fresh data
+folder, restarts with nothing changed, and the time to take a one-event
+edit (a reload on SIGHUP when this reestr has one, otherwise a restart),
+as medians with their range; the collector's peak RSS (VmHWM). A start
+ends when serve logs its "listening on" line, a reload when it logs its
+"reloaded registry" line. Figures only: nothing passes or fails on time.
+
+    python3 bench/start_bench.py REESTR WORKDIR [VERSIONS ...]
+"""
+
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import big_registry  # noqa: E402
+
+RUNS = int(os.environ.get("BENCH_START_RUNS", "3"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Serve:
+    running = []  # stopped on the way out, even when interrupted
+
+    def __init__(self, reestr, registry, data):
+        self.reestr, self.registry, self.data = reestr, registry, data
+        self.log = Path(str(data) + ".log")
+        self.proc = None
+        Serve.running.append(self)
+
+    def wait_line(self, needle, count, start, timeout=900):
+        while time.monotonic() - start < timeout:
+            if self.log.read_text(errors="replace").count(needle) >= count:
+                return time.monotonic() - start
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.log.read_text())
+            time.sleep(0.002)
+        raise RuntimeError(f"no '{needle}' in {timeout} s")
+
+    def start(self):
+        seen = self.log.read_text().count("listening on") \
+            if self.log.exists() else 0
+        logf = open(self.log, "a")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(
+            [self.reestr, "serve", "--registry", str(self.registry),
+             "--data", str(self.data), "--listen",
+             f"127.0.0.1:{free_port()}"], stdout=logf, stderr=logf)
+        logf.close()
+        return self.wait_line("listening on", seen + 1, t0)
+
+    def reload(self):
+        seen = self.log.read_text().count("reloaded registry")
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGHUP)
+        return self.wait_line("reloaded registry", seen + 1, t0)
+
+    def hwm_mb(self):
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text() \
+                .splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=120)
+
+
+def fmt(xs):
+    xs = sorted(xs)
+    if len(xs) == 1:
+        return f"{xs[0]:.3f} s"
+    return (f"{statistics.median(xs):.3f} s (median of {len(xs)}, "
+            f"{xs[0]:.3f}-{xs[-1]:.3f})")
+
+
+def publish(reestr, registry):
+    subprocess.run([reestr, "publish", str(registry)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def main():
+    reestr, work = sys.argv[1], Path(sys.argv[2])
+    sizes = [int(a) for a in sys.argv[3:]] or [1000, 10000]
+    help_text = subprocess.run([reestr, "serve", "--help"],
+                               capture_output=True, text=True).stdout
+    has_reload = "SIGHUP" in help_text
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    for n in sizes:
+        registry, data = work / f"registry-{n}", work / f"data-{n}"
+        total = big_registry.write(registry, n)
+        publish(reestr, registry)
+        s = Serve(reestr, registry, data)
+        first = s.start()
+        first_mb = s.hwm_mb()
+        s.stop()
+        again, mb = [], 0.0
+        for _ in range(RUNS):
+            again.append(s.start())
+            mb = max(mb, s.hwm_mb())
+            s.stop()
+        print(f"start, {total} versions: first {first:.3f} s "
+              f"(RSS {first_mb:.0f} MB); nothing changed {fmt(again)} "
+              f"(RSS {mb:.0f} MB)")
+        edits = []
+        if has_reload:
+            s.start()
+            for i in range(RUNS):
+                big_registry.edit(registry, seed=i)
+                publish(reestr, registry)
+                edits.append(s.reload())
+            s.stop()
+            print(f"reload after a one-event edit, {total} versions: "
+                  f"{fmt(edits)}")
+        else:
+            for i in range(RUNS):
+                big_registry.edit(registry, seed=i)
+                publish(reestr, registry)
+                edits.append(s.start())
+                s.stop()
+            print(f"restart after a one-event edit, {total} versions: "
+                  f"{fmt(edits)} (this reestr has no reload on SIGHUP)")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    try:
+        main()
+    finally:
+        for s in Serve.running:
+            if s.proc and s.proc.poll() is None:
+                s.proc.kill()

@@ -1,0 +1,35 @@
+/* Accepting a registry for `reestr serve`: the one place that decides
+ * whether a registry folder may be served, at start and at every reload
+ * (docs/collector.md, "Reloading the registry"). */
+#ifndef RS_MODEL_ACCEPT_H
+#define RS_MODEL_ACCEPT_H
+
+#include <stdbool.h>
+
+#include "base/limits.h"
+#include "reestr/diag.h"
+#include "reestr/registry.h"
+
+typedef struct rs_accept_options {
+	/* the collector's limits, for the lint warnings; NULL: defaults */
+	const rs_ingest_limits *limits;
+	/* `serve --dev`: unpublished versions are served (and flagged) */
+	bool dev;
+} rs_accept_options;
+
+/* Loads the registry in dir and accepts it as `reestr serve`'s: it loads
+ * without problems (rs_registry_load) and keeps every published version
+ * (rs_lock_check against dir/registry.lock); and, unless opt->dev, serves
+ * no unpublished version (rs_registry_refuse_unpublished). Problems refuse
+ * it and go to problems, each with its file:line:col as `reestr check`
+ * prints them; what `reestr check` only warns about (rs_registry_lint)
+ * goes to warnings and does not refuse it. Returns 0 and sets *out; or
+ * RS_EINVAL (problems in problems, and rs_error_last() the one line
+ * saying why: "registry DIR has N problems (see 'reestr check DIR')", or
+ * the unpublished versions named with the fix), RS_EIO or RS_ENOMEM
+ * (rs_error_last()) with *out NULL. */
+int rs_registry_accept(const char *dir, const rs_accept_options *opt,
+		       rs_registry **out, rs_diags *problems,
+		       rs_diags *warnings);
+
+#endif
