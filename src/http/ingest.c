@@ -311,6 +311,34 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 		   rs_content_encoding enc, const char *body, size_t len,
 		   rs_buf *response, int *status, rs_ingest_counts *counts)
 {
+	return rs_ingest_body_origin(reg, sink, limits, budget, NULL, enc, body,
+				     len, response, status, counts);
+}
+
+/* A browser's event: its environment must list the request's origin. */
+static int check_origin(const rs_registry *reg, const char *origin,
+			const rs_checked_event *c, rs_buf *reason)
+{
+	const rs_environment *env =
+		rs_registry_environment_by_name(reg, c->environment);
+	if (!origin || (env && rs_environment_allows_origin(env, origin)))
+		return 0;
+	return rs_buf_printf(reason,
+			     "environment: %s does not list origin %s "
+			     "(environments.%s.origins): a browser may send "
+			     "only events of environments that list its "
+			     "origin",
+			     c->environment, origin, c->environment) < 0
+		       ? RS_ENOMEM
+		       : RS_EINVAL;
+}
+
+int rs_ingest_body_origin(const rs_registry *reg, rs_sink *sink,
+			  const rs_ingest_limits *limits, rs_budget *budget,
+			  const char *origin, rs_content_encoding enc,
+			  const char *body, size_t len, rs_buf *response,
+			  int *status, rs_ingest_counts *counts)
+{
 	int rc = 0;
 	rs_buf decoded = RS_BUF_INIT, canonical = RS_BUF_INIT,
 	       reasons = RS_BUF_INIT, reason = RS_BUF_INIT;
@@ -510,6 +538,8 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 				    : RS_EINVAL;
 		} else {
 			v = rs_validate_event(reg, ev, &canonical, c, &reason);
+			if (v == 0)
+				v = check_origin(reg, origin, c, &reason);
 		}
 		if (v == RS_ENOMEM) {
 			rc = RS_ENOMEM;
