@@ -238,8 +238,10 @@ static enum MHD_Result queue(rs_server *s, struct MHD_Connection *conn,
 			r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN,
 			rq->origin);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Origin");
-		MHD_add_response_header(r, "Access-Control-Expose-Headers",
-					RS_CORS_EXPOSE_HEADERS);
+		if (strcmp(rq->method, "OPTIONS") != 0) /* not a preflight's */
+			MHD_add_response_header(r,
+						"Access-Control-Expose-Headers",
+						RS_CORS_EXPOSE_HEADERS);
 	}
 	if (status >= 400) {
 		char peer[80], what[160], why[400];

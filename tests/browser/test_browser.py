@@ -8,11 +8,10 @@ Debian's chromium through playwright-core (tools/node)."""
 
 import functools
 import http.server
+import importlib.util
 import json
 import os
-import shutil
 import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -22,8 +21,12 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "integration"))
-from conftest import Server, free_port  # noqa: E402
+# the integration tests' collector fixture, under another module name
+_spec = importlib.util.spec_from_file_location(
+    "integration_support", HERE.parent / "integration" / "conftest.py")
+_support = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_support)
+Server, free_port = _support.Server, _support.free_port
 
 CHROMIUM = os.environ.get("REESTR_CHROMIUM", "/usr/bin/chromium")
 NODE_MODULES = Path(os.environ.get(
