@@ -778,6 +778,12 @@ static void first_call(rs_server *s, struct MHD_Connection *conn, request *rq,
 		rq->too_large = true;
 	else
 		rq->content_length = (size_t)length;
+	/* first, so that an allowed page can read even a 503 */
+	if (is_events || is_beacon) {
+		browser_first_call(s, conn, rq, is_beacon);
+		if (rq->early_status)
+			return;
+	}
 	pthread_mutex_lock(&s->lock);
 	bool draining = s->draining;
 	pthread_mutex_unlock(&s->lock);
@@ -785,11 +791,6 @@ static void first_call(rs_server *s, struct MHD_Connection *conn, request *rq,
 		rq->early_status = 503;
 		rq->early_message = "the collector is stopping; retry later";
 		return;
-	}
-	if (is_events || is_beacon) {
-		browser_first_call(s, conn, rq, is_beacon);
-		if (rq->early_status)
-			return;
 	}
 	if (!(is_events || is_beacon) || strcmp(rq->method, "POST") != 0)
 		return;

@@ -95,6 +95,13 @@ def preflight(srv, origin, method="POST", headers="content-type",
     return srv.request("OPTIONS", path, None, h)
 
 
+def send_all_or_reset(sock, data):
+    try:
+        sock.sendall(data)
+    except (ConnectionResetError, BrokenPipeError):
+        pass  # refused while still sending: the answer, if any, is read
+
+
 # --- the preflight ----------------------------------------------------------
 
 def test_preflight_allowed(srv):
@@ -145,7 +152,7 @@ def test_huge_preflight_header(srv):
     # beyond what a connection may hold for its headers: refused whole,
     # the collector stays up and answers the next preflight
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
-        s.sendall(b"OPTIONS /v1/events HTTP/1.1\r\nHost: x\r\nOrigin: " +
+        send_all_or_reset(s, b"OPTIONS /v1/events HTTP/1.1\r\nHost: x\r\nOrigin: " +
                   WEB.encode() + b"\r\nAccess-Control-Request-Method: POST"
                   b"\r\nAccess-Control-Request-Headers: " + b"a," * 200000 +
                   b"\r\n\r\n")
@@ -155,7 +162,8 @@ def test_huge_preflight_header(srv):
                 answer += chunk
         except ConnectionResetError:
             pass
-    assert answer == b"" or answer.split(b" ")[1] in (b"413", b"431")
+    # libmicrohttpd answers 431 (or resets a connection still sending)
+    assert answer == b"" or answer.split(b" ")[1] == b"431", answer[:200]
     assert b"Access-Control-Allow-Origin" not in answer
     assert preflight(srv, WEB).status == 204
 
