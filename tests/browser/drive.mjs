@@ -1,9 +1,11 @@
 // Drives Debian's chromium through playwright-core for
 // tests/browser/test_browser.py. Reads a JSON job on argv[2]:
-//   {"collector": URL, "pages": {"name": URL, ...}, "profile": DIR}
+//   {"collector": URL, "profile": DIR,
+//    "pages": {"name": {"url": URL, "run": ID, "leave": "navigate"|"close"}}}
 // and, for each page: opens it, waits until its fetch settled, reads
-// window.__reestr, then navigates away (pagehide: the page beacons) and
-// reads whether the beacon was queued. Prints one JSON object, a result
+// window.__reestr, then leaves it (navigating away, or closing the tab:
+// either fires pagehide, and the page beacons) and reads, from the same
+// origin, whether the beacon was queued. Prints one JSON object, a result
 // per page, with the browser's console lines.
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -34,7 +36,7 @@ const context = await chromium.launchPersistentContext(job.profile, {
 });
 const out = {};
 try {
-  for (const [name, url] of Object.entries(job.pages)) {
+  for (const [name, { url, run, leave }] of Object.entries(job.pages)) {
     const page = await context.newPage();
     const consoleLines = [];
     page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
@@ -44,12 +46,20 @@ try {
       null, { timeout: 30000 });
     const state = await page.evaluate(() => window.__reestr);
     // pagehide: the page beacons as it goes
-    await page.goto(new URL("/blank.html", url).href, { waitUntil: "load" });
-    state.beaconQueued = await page.evaluate(
-      () => localStorage.getItem("beaconQueued"));
+    const blank = new URL("/blank.html", url).href;
+    let after = page;
+    if (leave === "close") {
+      await page.close({ runBeforeUnload: true });
+      after = await context.newPage();
+    }
+    await after.goto(blank, { waitUntil: "load" });
+    await after.waitForFunction((k) => localStorage.getItem(k) !== null,
+      `beaconQueued-${run}`, { timeout: 10000 }).catch(() => {});
+    state.beaconQueued = await after.evaluate(
+      (k) => localStorage.getItem(k), `beaconQueued-${run}`);
     state.console = consoleLines;
     out[name] = state;
-    await page.close();
+    await after.close();
   }
 } finally {
   await context.close();

@@ -114,11 +114,16 @@ def stored(collector, uuids):
 def test_fetch_and_beacon_from_chromium(setup):
     collector, allowed, refused, tmp_path = setup
     run = uuid.uuid4().hex[:8]
+
+    def page(origin, run, leave):
+        return {"url": f"{origin}/index.html?collector={collector.url}"
+                       f"&run={run}", "run": run, "leave": leave}
     result = drive(collector, {
-        "allowed": f"{allowed}/index.html?collector={collector.url}&run={run}",
-        "refused": f"{refused}/index.html?collector={collector.url}&run={run}x",
+        "allowed": page(allowed, run, "navigate"),
+        "closed": page(allowed, run + "c", "close"),
+        "refused": page(refused, run + "x", "navigate"),
     }, tmp_path)
-    ok, bad = result["allowed"], result["refused"]
+    ok, closed, bad = result["allowed"], result["closed"], result["refused"]
 
     # the allowed page read the collector's answer: its two front events
     # accepted, the bo event (an environment listing no origin) rejected
@@ -143,6 +148,16 @@ def test_fetch_and_beacon_from_chromium(setup):
         ("front", f"/{run}/beacon")], rows
     assert stored(collector, [ok["fetched"][2]["uuid"]]) == []
 
+    # the same page closed instead of left: the tab's pagehide beacons too
+    assert closed["fetchResult"]["body"]["accepted"] == 2, closed
+    assert closed["beaconQueued"] == "true", closed
+    beaconed = [e["uuid"] for e in closed["beaconed"]]
+    deadline = time.time() + 20
+    while time.time() < deadline and len(stored(collector, beaconed)) < 1:
+        time.sleep(0.2)
+    assert [r["path"] for r in stored(collector, beaconed)] == [
+        f"/{run}c/beacon"]
+
     # the refused page: fetch fails CORS (the preflight is answered 403),
     # the page cannot read why; its beacon is sent and answered 403
     assert bad["fetchResult"] is None, bad
@@ -158,5 +173,5 @@ def test_fetch_and_beacon_from_chromium(setup):
     assert "(POST /v1/beacon)" in log, log
     refused_ids = [e["uuid"] for e in bad["fetched"] + bad["beaconed"]]
     assert stored(collector, refused_ids) == []
-    assert collector.query(
-        "SELECT count(*) AS n FROM failed_events")[0]["n"] == 1  # the bo one
+    assert collector.query(  # the bo one of each allowed page
+        "SELECT count(*) AS n FROM failed_events")[0]["n"] == 2

@@ -23,6 +23,7 @@
     .catch((e) => { state.fetchError = String(e); })
     .finally(() => { state.done = true; });
   addEventListener("pagehide", () => {
-    localStorage.setItem("beaconQueued", String(S.beacon(collector, state.beaconed)));
+    const queued = S.beacon(collector, state.beaconed);
+    localStorage.setItem(`beaconQueued-${run}`, String(queued));
   });
 })();
