@@ -5,8 +5,10 @@ only events of environments listing its origin. Requests without an Origin
 header (backends) are untouched. The real browser is tests/browser/."""
 
 import json
+import signal
 import socket
 import textwrap
+import time
 
 import pytest
 
@@ -328,3 +330,25 @@ def test_check_reports_bad_origins(tmp_path):
     assert out.returncode != 0
     assert "registry.yaml:11:5: origins of environment 'admin' must be a " \
            "non-empty list" in out.stderr
+
+
+def test_origin_removed_by_a_reload_is_refused(srv, registry):
+    """A cached preflight only says a page may send: each request is
+    checked against the registry being served, so a reload that removes
+    an origin refuses that page's next request."""
+    def post(origin):
+        return srv.request("POST", "/v1/events", body(event()), {
+            "Content-Type": "application/json", "Origin": origin})
+    assert post(WEB).status == 200
+    (registry / "registry.yaml").write_text(REGISTRY.replace(
+        '["https://shop.example.com", "http://localhost:8000"]',
+        '["http://localhost:8000"]'))
+    srv.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 20
+    while time.time() < deadline and \
+            "reloaded registry" not in srv.log.read_text():
+        time.sleep(0.1)
+    assert "reloaded registry" in srv.log.read_text()
+    r = post(WEB)
+    assert r.status == 403 and cors_headers(r) == {}
+    assert post(ADMIN).status == 200
