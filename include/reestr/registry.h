@@ -120,6 +120,11 @@ typedef struct rs_environment {
 	const rs_event *const *events; /* sorted by id */
 	size_t event_count;
 	rs_pos pos;
+	/* The web origins allowed to send this environment's events from a
+	 * browser (`origins:`, docs/registry.md), as browsers serialise them
+	 * (src/model/origins.h); none: not browser-facing. */
+	const char *const *origins;
+	size_t origin_count;
 } rs_environment;
 
 /* Loads every *.yaml / *.yml file below dir. Every problem found is added to
@@ -161,6 +166,13 @@ const rs_environment *rs_registry_environment_at(const rs_registry *r,
 const rs_environment *rs_registry_environment_by_name(const rs_registry *r,
 						      const char *name);
 bool rs_environment_has_event(const rs_environment *env, const rs_event *ev);
+
+/* Browsers (docs/proxy.md, "The site's frontend"): whether env lists
+ * origin (exactly, as the Origin header spells it), and whether any
+ * environment of the registry does. */
+bool rs_environment_allows_origin(const rs_environment *env,
+				  const char *origin);
+bool rs_registry_origin_listed(const rs_registry *r, const char *origin);
 
 size_t rs_registry_owner_count(const rs_registry *r);
 const rs_owner *rs_registry_owner_at(const rs_registry *r, size_t i);

@@ -40,6 +40,7 @@ struct rs_event_batch {
 	rs_buf canonical; /* the accepted events' canonical fields */
 	rs_buf texts_buf; /* the rejected events' reasons, payloads, sources */
 	rs_buf reason;	  /* scratch: one validation's reason */
+	const char *origin; /* a browser's: rs_event_batch_set_origin */
 };
 
 rs_event_batch *rs_event_batch_new(const rs_registry *reg,
@@ -167,6 +168,29 @@ static int record_failure(rs_event_batch *b, int64_t event_id, int version,
 	return 0;
 }
 
+void rs_event_batch_set_origin(rs_event_batch *b, const char *origin)
+{
+	b->origin = origin;
+}
+
+/* A browser's event: its environment must list the request's origin. */
+static int check_origin(const rs_event_batch *b, const rs_checked_event *c,
+			rs_buf *reason)
+{
+	const rs_environment *env =
+		rs_registry_environment_by_name(b->reg, c->environment);
+	if (env && rs_environment_allows_origin(env, b->origin))
+		return 0;
+	return rs_buf_printf(reason,
+			     "environment: %s does not list origin %s "
+			     "(environments.%s.origins): a browser may send "
+			     "only events of environments that list its "
+			     "origin",
+			     c->environment, b->origin, c->environment) < 0
+		       ? RS_ENOMEM
+		       : RS_EINVAL;
+}
+
 int rs_event_batch_add(rs_event_batch *b, const rs_json *event,
 		       const char *payload, size_t payload_len)
 {
@@ -187,6 +211,8 @@ int rs_event_batch_add(rs_event_batch *b, const rs_json *event,
 	} else {
 		v = rs_validate_event(b->reg, event, &b->canonical, c,
 				      &b->reason);
+		if (v == 0 && b->origin)
+			v = check_origin(b, c, &b->reason);
 	}
 	if (v == RS_ENOMEM)
 		return RS_ENOMEM;

@@ -43,6 +43,12 @@ rs_event_batch *rs_event_batch_new(const rs_registry *reg,
 				   size_t capacity);
 void rs_event_batch_free(rs_event_batch *b);
 
+/* A browser's batch (docs/proxy.md, "The site's frontend"): from now on an
+ * event whose environment does not list origin (the request's Origin
+ * header) is rejected with a reason naming both. origin must outlive the
+ * batch; NULL (the default): no check, a backend's batch. */
+void rs_event_batch_set_origin(rs_event_batch *b, const char *origin);
+
 /* Validates one event in the wire format's shape (an object with event_id,
  * version, uuid, time, environment, source and fields) and records it,
  * accepted or rejected with its reason. payload is the event as the

@@ -272,6 +272,16 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 		   rs_content_encoding enc, const char *body, size_t len,
 		   rs_buf *response, int *status, rs_ingest_counts *counts)
 {
+	return rs_ingest_body_origin(reg, sink, limits, budget, NULL, enc, body,
+				     len, response, status, counts);
+}
+
+int rs_ingest_body_origin(const rs_registry *reg, rs_sink *sink,
+			  const rs_ingest_limits *limits, rs_budget *budget,
+			  const char *origin, rs_content_encoding enc,
+			  const char *body, size_t len, rs_buf *response,
+			  int *status, rs_ingest_counts *counts)
+{
 	int rc = 0;
 	rs_buf decoded = RS_BUF_INIT, reason = RS_BUF_INIT;
 	rs_arena *arena = NULL;
@@ -425,6 +435,7 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 		rc = RS_ENOMEM;
 		goto done;
 	}
+	rs_event_batch_set_origin(batch, origin);
 	for (size_t i = 0; i < n; i++) {
 		const rs_json *ev = &list->u.arr.items[i];
 		const char *payload = body + ev->offset;

@@ -40,6 +40,16 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 		   rs_content_encoding enc, const char *body, size_t len,
 		   rs_buf *response, int *status, rs_ingest_counts *counts);
 
+/* rs_ingest_body for a browser's request (docs/proxy.md, "The site's
+ * frontend"): origin, the request's Origin header, must be listed by the
+ * environment of each event, else the event is rejected (stored in
+ * failed_events) with a reason naming both. NULL: no check (a backend). */
+int rs_ingest_body_origin(const rs_registry *reg, rs_sink *sink,
+			  const rs_ingest_limits *limits, rs_budget *budget,
+			  const char *origin, rs_content_encoding enc,
+			  const char *body, size_t len, rs_buf *response,
+			  int *status, rs_ingest_counts *counts);
+
 /* Appends {"error":"<message>"} to out. */
 int rs_ingest_error_json(rs_buf *out, const char *message);
 

@@ -17,6 +17,7 @@
 
 #include "base/buf.h"
 #include "base/timefmt.h"
+#include "http/cors.h"
 #include "json/json.h"
 #include "reestr/error.h"
 
@@ -110,6 +111,10 @@ typedef struct request {
 	const char *early_message;
 	rs_content_encoding encoding;
 	const char *method, *url; /* libmicrohttpd's, valid for the request */
+	bool cors; /* a browser's, from an allowed origin: answers carry CORS
+		    * headers, its events are checked against origin */
+	char origin[RS_ORIGIN_MAX + 1];
+	char early_text[400]; /* early_message, when made for the request */
 } request;
 
 static int64_t monotonic_us(void)
@@ -228,6 +233,16 @@ static enum MHD_Result queue(rs_server *s, struct MHD_Connection *conn,
 	pthread_mutex_unlock(&s->lock);
 	if (draining)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	if (rq && rq->cors) {
+		MHD_add_response_header(
+			r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN,
+			rq->origin);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Origin");
+		if (strcmp(rq->method, "OPTIONS") != 0) /* not a preflight's */
+			MHD_add_response_header(r,
+						"Access-Control-Expose-Headers",
+						RS_CORS_EXPOSE_HEADERS);
+	}
 	if (status >= 400) {
 		char peer[80], what[160], why[400];
 		peer_name(conn, peer, sizeof peer);
@@ -563,6 +578,43 @@ respond_too_large(rs_server *s, struct MHD_Connection *conn, const request *rq)
 	return respond_error(s, conn, rq, 413, msg);
 }
 
+/* OPTIONS /v1/events or /v1/beacon: a browser's CORS preflight. The
+ * origin was decided by browser_first_call. */
+static enum MHD_Result
+handle_preflight(rs_server *s, struct MHD_Connection *conn, request *rq)
+{
+	if (rq->early_status) /* refused origin: no CORS headers */
+		return respond_error(s, conn, rq, rq->early_status,
+				     rq->early_message);
+	if (!rq->cors)
+		return respond_error(s, conn, rq, 400,
+				     "OPTIONS here is a CORS preflight: it "
+				     "needs an Origin header");
+	char msg[200];
+	int st = rs_cors_check_preflight(
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					    "Access-Control-Request-Method"),
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					    "Access-Control-Request-Headers"),
+		msg, sizeof msg);
+	if (st) {
+		rq->cors = false; /* refused: the browser gets no CORS */
+		return respond_error(s, conn, rq, st, msg);
+	}
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	char age[16];
+	snprintf(age, sizeof age, "%d", RS_CORS_MAX_AGE_S);
+	MHD_add_response_header(r, "Access-Control-Allow-Methods",
+				RS_CORS_ALLOW_METHODS);
+	MHD_add_response_header(r, "Access-Control-Allow-Headers",
+				RS_CORS_ALLOW_HEADERS);
+	MHD_add_response_header(r, "Access-Control-Max-Age", age);
+	return queue(s, conn, rq, 204, r, NULL);
+}
+
 static enum MHD_Result handle_events(rs_server *s, struct MHD_Connection *conn,
 				     request *rq)
 {
@@ -572,10 +624,11 @@ static enum MHD_Result handle_events(rs_server *s, struct MHD_Connection *conn,
 	int status = 500;
 	rs_ingest_counts counts;
 	served_registry *g = served_acquire(s);
-	int rc =
-		rs_ingest_body(g->reg, &s->tally.base, &s->limits, &s->budget,
-			       rq->encoding, rq->body.data ? rq->body.data : "",
-			       rq->body.len, &out, &status, &counts);
+	int rc = rs_ingest_body_origin(g->reg, &s->tally.base, &s->limits,
+				       &s->budget, rq->cors ? rq->origin : NULL,
+				       rq->encoding,
+				       rq->body.data ? rq->body.data : "",
+				       rq->body.len, &out, &status, &counts);
 	served_release(g);
 	enum MHD_Result ret;
 	if (rc < 0) {
@@ -673,10 +726,50 @@ static enum MHD_Result handle_packages(rs_server *s,
 	return queue(s, conn, rq, reply.status, r, why);
 }
 
+/* "text/plain", optionally with parameters: what sendBeacon sends a string
+ * as. */
+static bool is_text_content_type(const char *ct)
+{
+	size_t n = strlen("text/plain");
+	return ct && !strncasecmp(ct, "text/plain", n) &&
+	       (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* The browsers' side of /v1/events and /v1/beacon: the Origin header
+ * decided before the body is read (docs/proxy.md, "The site's
+ * frontend"). */
+static void browser_first_call(rs_server *s, struct MHD_Connection *conn,
+			       request *rq, bool is_beacon)
+{
+	const char *origin =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+	if (!origin) {
+		if (is_beacon && !strcmp(rq->method, "POST")) {
+			rq->early_status = 403;
+			rq->early_message =
+				"POST /v1/beacon takes browsers' requests "
+				"(with an Origin header) only; backends POST "
+				"to /v1/events";
+		}
+		return;
+	}
+	served_registry *g = served_acquire(s);
+	int st = rs_cors_check_origin(g->reg, origin, rq->early_text,
+				      sizeof rq->early_text);
+	served_release(g);
+	if (st) {
+		rq->early_status = st;
+		rq->early_message = rq->early_text;
+		return;
+	}
+	snprintf(rq->origin, sizeof rq->origin, "%s", origin);
+	rq->cors = true;
+}
+
 /* First call for a request: its headers are in. Decides early what can be
  * decided, so an oversized or mistyped body is not read into memory. */
 static void first_call(rs_server *s, struct MHD_Connection *conn, request *rq,
-		       bool is_events)
+		       bool is_events, bool is_beacon)
 {
 	const char *cl = MHD_lookup_connection_value(
 		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -685,6 +778,12 @@ static void first_call(rs_server *s, struct MHD_Connection *conn, request *rq,
 		rq->too_large = true;
 	else
 		rq->content_length = (size_t)length;
+	/* first, so that an allowed page can read even a 503 */
+	if (is_events || is_beacon) {
+		browser_first_call(s, conn, rq, is_beacon);
+		if (rq->early_status)
+			return;
+	}
 	pthread_mutex_lock(&s->lock);
 	bool draining = s->draining;
 	pthread_mutex_unlock(&s->lock);
@@ -693,13 +792,24 @@ static void first_call(rs_server *s, struct MHD_Connection *conn, request *rq,
 		rq->early_message = "the collector is stopping; retry later";
 		return;
 	}
-	if (!is_events || strcmp(rq->method, "POST") != 0)
+	if (!(is_events || is_beacon) || strcmp(rq->method, "POST") != 0)
 		return;
 	const char *ct = MHD_lookup_connection_value(
 		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	const char *ce = MHD_lookup_connection_value(
 		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
-	if (!is_json_content_type(ct)) {
+	if (is_beacon) {
+		if (!is_text_content_type(ct) && !is_json_content_type(ct)) {
+			rq->early_status = 415;
+			rq->early_message =
+				"Content-Type must be text/plain (what "
+				"sendBeacon sends a string as) or "
+				"application/json";
+		} else if (ce) {
+			rq->early_status = 415;
+			rq->early_message = "a beacon has no Content-Encoding";
+		}
+	} else if (!is_json_content_type(ct)) {
 		rq->early_status = 415;
 		rq->early_message = "Content-Type must be application/json";
 	} else if (rs_content_encoding_parse(ce, &rq->encoding) < 0) {
@@ -718,6 +828,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	rs_server *s = cls;
 	request *rq = *con_cls;
 	bool is_events = !strcmp(url, "/v1/events");
+	bool is_beacon = !strcmp(url, "/v1/beacon");
 
 	if (!rq) {
 		if (!begin_request(s, conn))
@@ -728,7 +839,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		*con_cls = rq;
 		rq->method = method;
 		rq->url = url;
-		first_call(s, conn, rq, is_events);
+		first_call(s, conn, rq, is_events, is_beacon);
 		return MHD_YES;
 	}
 
@@ -768,10 +879,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			 s->budget.limit);
 		return respond_error(s, conn, rq, 503, msg);
 	}
-	if (is_events) {
+	if (is_events || is_beacon) {
+		if (!strcmp(method, "OPTIONS"))
+			return handle_preflight(s, conn, rq);
 		if (strcmp(method, "POST") != 0)
 			return respond_error(s, conn, rq, 405,
-					     "use POST for /v1/events");
+					     is_beacon
+						     ? "use POST for /v1/beacon"
+						     : "use POST for "
+						       "/v1/events");
 		if (rq->early_status)
 			return respond_error(s, conn, rq, rq->early_status,
 					     rq->early_message);

@@ -19,6 +19,7 @@
 #include "base/grow.h"
 #include "base/limits.h"
 #include "base/utf8.h"
+#include "model/origins.h"
 #include "model/registry_impl.h"
 #include "reestr/error.h"
 #include "validate/pattern.h"
@@ -1509,9 +1510,61 @@ static int event_ptr_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* environments.<name>.origins: the web origins allowed to send the
+ * environment's events from a browser (src/model/origins.h). */
+static void read_origins(loader *L, const def *d, const kv *p,
+			 rs_environment *env)
+{
+	struct fy_node *v = p->value;
+	rs_pos at = node_pos(d->file, p->knode, d->pos);
+	int n = fy_node_is_sequence(v) ? fy_node_sequence_item_count(v) : 0;
+	if (n <= 0) {
+		problem(L, node_pos(d->file, v, at),
+			"origins of environment '%s' must be a non-empty list "
+			"of origins such as https://www.example.com (leave it "
+			"out for an environment browsers do not use)",
+			d->name);
+		return;
+	}
+	const char **list = rs_arena_calloc(L->a, (size_t)n, sizeof *list);
+	if (!list) {
+		L->oom = true;
+		return;
+	}
+	size_t k = 0;
+	void *it = NULL;
+	struct fy_node *item;
+	while ((item = fy_node_sequence_iterate(v, &it))) {
+		const char *o =
+			want_string(L, d->file, item, d->pos, "an origin");
+		rs_pos ip = node_pos(d->file, item, d->pos);
+		char why[200];
+		if (!o)
+			continue;
+		if (rs_origin_check(o, strlen(o), why, sizeof why) < 0) {
+			problem(L, ip, "environment '%s': origin '%.300s' %s",
+				d->name, o, why);
+			continue;
+		}
+		bool dup = false;
+		for (size_t j = 0; j < k; j++)
+			dup |= !strcmp(list[j], o);
+		if (dup) {
+			problem(L, ip,
+				"environment '%s' lists origin '%s' twice",
+				d->name, o);
+			continue;
+		}
+		list[k++] = o;
+	}
+	env->origins = list;
+	env->origin_count = k;
+}
+
 static void build_environments(loader *L)
 {
-	static const char *const keys[] = {"description", "events", NULL};
+	static const char *const keys[] = {"description", "events", "origins",
+					   NULL};
 	rs_registry *r = L->reg;
 	r->envs = rs_arena_calloc(L->a, L->envs.n + 1, sizeof *r->envs);
 	if (!r->envs) {
@@ -1535,6 +1588,9 @@ static void build_environments(loader *L)
 		    !(env->description = want_string(L, d->file, v, d->pos,
 						     "description")))
 			env->description = "";
+		for (size_t j = 0; j < n; j++)
+			if (!strcmp(kvs[j].key, "origins"))
+				read_origins(L, d, &kvs[j], env);
 		if (!(v = get(kvs, n, "events")))
 			continue;
 		if (!fy_node_is_sequence(v)) {

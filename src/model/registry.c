@@ -127,6 +127,22 @@ bool rs_environment_has_event(const rs_environment *env, const rs_event *ev)
 	return false;
 }
 
+bool rs_environment_allows_origin(const rs_environment *env, const char *origin)
+{
+	for (size_t i = 0; origin && i < env->origin_count; i++)
+		if (!strcmp(env->origins[i], origin))
+			return true;
+	return false;
+}
+
+bool rs_registry_origin_listed(const rs_registry *r, const char *origin)
+{
+	for (size_t i = 0; i < r->nenvs; i++)
+		if (rs_environment_allows_origin(&r->envs[i], origin))
+			return true;
+	return false;
+}
+
 size_t rs_registry_owner_count(const rs_registry *r)
 {
 	return r->nowners;
