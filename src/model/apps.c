@@ -29,11 +29,12 @@ size_t rs_apps_check(rs_registry *r, rs_diags *diags, bool *oom)
 		int rc = 0;
 		if (!app_id_ok(s->app_id)) {
 			problems++;
-			rc |= rs_diags_add(diags, s->app_id_pos,
-					   "app id '%.300s' of source '%s' must "
-					   "be 1-%d of A-Z a-z 0-9 . _ - "
-					   "(e.g. com.example.android)",
-					   s->app_id, s->name, APP_ID_MAX);
+			rc |= rs_diags_add(
+				diags, s->app_id_pos,
+				"app id '%.300s' of source '%s' must "
+				"be 1-%d of A-Z a-z 0-9 . _ - "
+				"(e.g. com.example.android)",
+				s->app_id, s->name, APP_ID_MAX);
 		}
 		s->app_environment = rs_registry_environment_by_name(
 			r, s->app_environment_name);

@@ -1271,9 +1271,11 @@ static void read_app(loader *L, const def *d, struct fy_node *v, rs_source *s)
 	kv kvs[2];
 	size_t n = pairs(L, d->file, v, keys, what, kvs, 2);
 	rs_pos at = node_pos(d->file, v, d->pos);
-	struct fy_node *id = get(kvs, n, "id"), *env = get(kvs, n, "environment");
+	struct fy_node *id = get(kvs, n, "id"),
+		       *env = get(kvs, n, "environment");
 	if (!id || !env) {
-		problem(L, at, "%s needs %s", what, id ? "an environment" : "an id");
+		problem(L, at, "%s needs %s", what,
+			id ? "an environment" : "an id");
 		return;
 	}
 	s->app_id_pos = node_pos(d->file, id, at);
@@ -1287,8 +1289,7 @@ static void read_app(loader *L, const def *d, struct fy_node *v, rs_source *s)
 
 static void build_sources(loader *L)
 {
-	static const char *const keys[] = {"owner", "description", "app",
-					   NULL};
+	static const char *const keys[] = {"owner", "description", "app", NULL};
 	rs_registry *r = L->reg;
 	r->sources =
 		rs_arena_calloc(L->a, L->sources.n + 1, sizeof *r->sources);

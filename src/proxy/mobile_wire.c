@@ -10,8 +10,14 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_SGROUP = 3, WT_EGROUP = 4,
-       WT_I32 = 5 };
+enum {
+	WT_VARINT = 0,
+	WT_I64 = 1,
+	WT_LEN = 2,
+	WT_SGROUP = 3,
+	WT_EGROUP = 4,
+	WT_I32 = 5
+};
 
 typedef enum { F_VARINT, F_STRING, F_MESSAGE } fkind;
 typedef enum { M_BATCH, M_EVENT, M_ENTRY } mrole;
@@ -49,8 +55,7 @@ static const wfield batch_fields[] = {
 	{4, "app_version", F_STRING, NULL},
 	{5, "sent_at_ms", F_VARINT, NULL},
 };
-static const wmsg batch_msg = {"MobileAppEventBatch", M_BATCH, batch_fields,
-			       5};
+static const wmsg batch_msg = {"MobileAppEventBatch", M_BATCH, batch_fields, 5};
 
 typedef struct walker {
 	const uint8_t *base;
@@ -66,7 +71,7 @@ typedef struct walker {
 static const char *wire_type_name(unsigned wt)
 {
 	static const char *const names[] = {
-		"0 (varint)",	   "1 (64-bit)",     "2 (length-delimited)",
+		"0 (varint)",	   "1 (64-bit)",    "2 (length-delimited)",
 		"3 (group start)", "4 (group end)", "5 (32-bit)",
 		"6 (none)",	   "7 (none)"};
 	return names[wt & 7];
@@ -198,8 +203,8 @@ static int skip_group(walker *w, const uint8_t **p, const uint8_t *end,
 		    start, (unsigned long long)number, in);
 }
 
-static int walk(walker *w, const uint8_t *p, const uint8_t *end,
-		const wmsg *m, unsigned depth)
+static int walk(walker *w, const uint8_t *p, const uint8_t *end, const wmsg *m,
+		unsigned depth)
 {
 	char at[64];
 	while (p < end) {
@@ -223,8 +228,8 @@ static int walk(walker *w, const uint8_t *p, const uint8_t *end,
 			if (m->fields[i].number == number)
 				f = &m->fields[i];
 		if (f) {
-			unsigned want = f->kind == F_VARINT ? WT_VARINT
-							    : WT_LEN;
+			unsigned want =
+				f->kind == F_VARINT ? WT_VARINT : WT_LEN;
 			if (wt != want)
 				return fail(w, 400,
 					    "wrong wire type at byte %zu: "
@@ -237,10 +242,11 @@ static int walk(walker *w, const uint8_t *p, const uint8_t *end,
 		switch (wt) {
 		case WT_VARINT:
 			if (!varint(&p, end, &v, &tl))
-				return bad_varint(w, (size_t)(p - w->base), tl,
-						  f ? f->name
-						    : "an unknown field's value",
-						  m->name);
+				return bad_varint(
+					w, (size_t)(p - w->base), tl,
+					f ? f->name
+					  : "an unknown field's value",
+					m->name);
 			break;
 		case WT_I64:
 		case WT_I32: {
@@ -266,8 +272,7 @@ static int walk(walker *w, const uint8_t *p, const uint8_t *end,
 					    "%llu bytes, %zu are left",
 					    f ? f->name : "unknown",
 					    (unsigned long long)number, off,
-					    m->name,
-					    at, (unsigned long long)v,
+					    m->name, at, (unsigned long long)v,
 					    (size_t)(end - p));
 			const uint8_t *sub_end = p + v;
 			if (f && f->kind == F_MESSAGE) {
@@ -288,8 +293,7 @@ static int walk(walker *w, const uint8_t *p, const uint8_t *end,
 				} else {
 					w->param = (long)w->event_params++;
 					w->st->params++;
-					if (w->event_params >
-					    w->st->max_params)
+					if (w->event_params > w->st->max_params)
 						w->st->max_params =
 							w->event_params;
 				}
@@ -302,13 +306,14 @@ static int walk(walker *w, const uint8_t *p, const uint8_t *end,
 					w->param = -1;
 			} else {
 				if (f && v > w->limits->max_string_bytes)
-					return fail(w, 413,
-						    "%s%s at byte %zu is %llu "
-						    "bytes, more than the limit "
-						    "of %zu (--max-string-bytes)",
-						    f->name, at, off,
-						    (unsigned long long)v,
-						    w->limits->max_string_bytes);
+					return fail(
+						w, 413,
+						"%s%s at byte %zu is %llu "
+						"bytes, more than the limit "
+						"of %zu (--max-string-bytes)",
+						f->name, at, off,
+						(unsigned long long)v,
+						w->limits->max_string_bytes);
 				w->st->string_bytes += v;
 			}
 			p = sub_end;

@@ -16,10 +16,10 @@
 #define RS_MOBILE_WIRE_MAX_DEPTH 16
 
 typedef struct rs_mobile_wire_stats {
-	size_t events;	    /* MobileAppEvent messages */
-	size_t params;	    /* params entries, all events */
-	size_t max_params;  /* of the event with the most */
-	size_t fields;	    /* fields read, all levels (unknown ones too) */
+	size_t events;	     /* MobileAppEvent messages */
+	size_t params;	     /* params entries, all events */
+	size_t max_params;   /* of the event with the most */
+	size_t fields;	     /* fields read, all levels (unknown ones too) */
 	size_t string_bytes; /* of every length-delimited field */
 } rs_mobile_wire_stats;
 

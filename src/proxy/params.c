@@ -32,8 +32,7 @@ static int quote(rs_buf *b, const char *s, size_t len)
 	return 0;
 }
 
-static int expected(rs_buf *reason, const char *what, const char *s,
-		    size_t len)
+static int expected(rs_buf *reason, const char *what, const char *s, size_t len)
 {
 	if (rs_buf_printf(reason, "expected %s, got ", what) < 0 ||
 	    quote(reason, s, len) < 0)
@@ -136,8 +135,8 @@ int rs_param_scalar(rs_arena *a, const rs_type *t, const char *s, size_t len,
 			return expected(reason, INT_WHAT, s, len);
 		if (!parse_int64(s, len, &v))
 			return expected(reason,
-					"an int within int64 (out of range)",
-					s, len);
+					"an int within int64 (out of range)", s,
+					len);
 		out->type = RS_JSON_NUMBER;
 		out->u.num.i = v;
 		out->u.num.d = (double)v;
@@ -229,7 +228,7 @@ int rs_param_scalar(rs_arena *a, const rs_type *t, const char *s, size_t len,
 		break;
 	}
 	return rs_buf_puts(reason, "not a scalar type") < 0 ? RS_ENOMEM
-							     : RS_EINVAL;
+							    : RS_EINVAL;
 }
 
 /* ---- the tree ---------------------------------------------------------- */
@@ -338,8 +337,8 @@ static int put(rs_arena *a, pnode *root, const rs_param *p, bool *unknown,
 		} else if (n->type->kind == RS_TYPE_ARRAY) {
 			int64_t idx;
 			size_t max = RS_PARAMS_MAX_INDEX;
-			if (!seg_len || !int_syntax(k, seg_len) || k[0] == '-' ||
-			    !parse_int64(k, seg_len, &idx) ||
+			if (!seg_len || !int_syntax(k, seg_len) ||
+			    k[0] == '-' || !parse_int64(k, seg_len, &idx) ||
 			    (uint64_t)idx > max)
 				return rs_buf_printf(
 					       reason,
@@ -450,23 +449,24 @@ static int finish(rs_arena *a, const pnode *n, path *pa, rs_json *out,
 		for (size_t i = 0; i < n->nfields; i++) {
 			const rs_field *f = &n->fields[i];
 			const pnode *kid = n->kids[i];
-			bool absent = !kid || (kid->set && kid->leaf.type ==
-								   RS_JSON_NULL &&
-					       kid->type->kind !=
-						       RS_TYPE_ARRAY);
+			bool absent =
+				!kid ||
+				(kid->set && kid->leaf.type == RS_JSON_NULL &&
+				 kid->type->kind != RS_TYPE_ARRAY);
 			if (absent) {
 				if (!f->required)
 					continue;
 				size_t was =
 					path_push(pa, f->name, strlen(f->name));
-				int rc = rs_buf_printf(reason,
-						       "param %s: missing (a "
-						       "required %s)",
-						       pa->text,
-						       rs_type_kind_name(
-							       f->type.kind)) < 0
-						 ? RS_ENOMEM
-						 : RS_EINVAL;
+				int rc =
+					rs_buf_printf(reason,
+						      "param %s: missing (a "
+						      "required %s)",
+						      pa->text,
+						      rs_type_kind_name(
+							      f->type.kind)) < 0
+						? RS_ENOMEM
+						: RS_EINVAL;
 				pa->len = was;
 				pa->text[was] = '\0';
 				return rc;
