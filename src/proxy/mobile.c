@@ -377,9 +377,9 @@ static int add_event(request *rq, const pb_event *e, const char *app_id,
 
 	const rs_event *ev = rs_registry_event_by_id(rq->reg, e->eventid);
 	const rs_version *v = ev ? rs_event_version(ev, e->version) : NULL;
-	if (!v) {
-		/* The validator names what is wrong with the event and
-		 * version, as for the JSON route. */
+	if (!v || !rs_environment_has_event(rq->app->app_environment, ev)) {
+		/* The validator names what is wrong with the event, version
+		 * or environment, as for the JSON route. */
 		m[6].value.type = RS_JSON_OBJECT;
 	} else {
 		for (size_t i = 0; i < e->n_params; i++) {
