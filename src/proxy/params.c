@@ -458,15 +458,33 @@ static int finish(rs_arena *a, const pnode *n, path *pa, rs_json *out,
 					continue;
 				size_t was =
 					path_push(pa, f->name, strlen(f->name));
-				int rc =
-					rs_buf_printf(reason,
-						      "param %s: missing (a "
-						      "required %s)",
-						      pa->text,
-						      rs_type_kind_name(
-							      f->type.kind)) < 0
-						? RS_ENOMEM
-						: RS_EINVAL;
+				/* An object left out: name its first required
+				 * field below, the param an app should send. */
+				const rs_type *t = &f->type;
+				for (bool deeper = true;
+				     deeper && t->kind == RS_TYPE_OBJECT;) {
+					deeper = false;
+					for (size_t j = 0;
+					     j < t->object->field_count; j++) {
+						const rs_field *g =
+							&t->object->fields[j];
+						if (!g->required)
+							continue;
+						path_push(pa, g->name,
+							  strlen(g->name));
+						t = &g->type;
+						deeper = true;
+						break;
+					}
+				}
+				int rc = rs_buf_printf(
+						 reason,
+						 "param %s: missing (a "
+						 "required %s)",
+						 pa->text,
+						 rs_type_kind_name(t->kind)) < 0
+						 ? RS_ENOMEM
+						 : RS_EINVAL;
 				pa->len = was;
 				pa->text[was] = '\0';
 				return rc;
