@@ -154,7 +154,7 @@ static int skip_group(walker *w, const uint8_t **p, const uint8_t *end,
 		switch (wt) {
 		case WT_VARINT:
 			if (!varint(p, end, &v, &tl))
-				return bad_varint(w, (size_t)(*p - w->base), tl,
+				return bad_varint(w, off, tl,
 						  "a value in a group", in);
 			break;
 		case WT_I64:
@@ -170,7 +170,7 @@ static int skip_group(walker *w, const uint8_t **p, const uint8_t *end,
 		}
 		case WT_LEN:
 			if (!varint(p, end, &v, &tl))
-				return bad_varint(w, (size_t)(*p - w->base), tl,
+				return bad_varint(w, off, tl,
 						  "a length in a group", in);
 			if (v > (uint64_t)(end - *p))
 				return fail(w, 400,
@@ -227,6 +227,12 @@ static int walk(walker *w, const uint8_t *p, const uint8_t *end, const wmsg *m,
 		for (size_t i = 0; i < m->nfields; i++)
 			if (m->fields[i].number == number)
 				f = &m->fields[i];
+		if (wt > WT_I32)
+			return fail(w, 400,
+				    "wire type %u at byte %zu (field %llu of "
+				    "%s%s) is not a protobuf wire type",
+				    wt, off, (unsigned long long)number,
+				    m->name, at);
 		if (f) {
 			unsigned want =
 				f->kind == F_VARINT ? WT_VARINT : WT_LEN;
@@ -239,11 +245,12 @@ static int walk(walker *w, const uint8_t *p, const uint8_t *end, const wmsg *m,
 					    at, wire_type_name(wt),
 					    wire_type_name(want));
 		}
+		size_t voff = (size_t)(p - w->base);
 		switch (wt) {
 		case WT_VARINT:
 			if (!varint(&p, end, &v, &tl))
 				return bad_varint(
-					w, (size_t)(p - w->base), tl,
+					w, voff, tl,
 					f ? f->name
 					  : "an unknown field's value",
 					m->name);
