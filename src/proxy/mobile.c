@@ -208,14 +208,31 @@ done:
 
 /* The event as received, as readable text for failed_events: the proto3
  * JSON mapping of MobileAppEvent, with the batch's app_id beside it. */
+/* Appends v in decimal (no printf: this runs for every event). */
+static int put_int(rs_buf *out, int64_t v)
+{
+	char tmp[24], *p = tmp + sizeof tmp;
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	return rs_buf_append(out, p, (size_t)(tmp + sizeof tmp - p));
+}
+
 static int render(const pb_event *e, const char *app_id, rs_buf *out)
 {
 	rs_buf_reset(out);
-	if (rs_buf_printf(out,
-			  "{\"eventId\":%d,\"version\":%d,\"timestamp\":%d,"
-			  "\"timestampMs\":\"%lld\",\"uuid\":",
-			  (int)e->eventid, (int)e->version, (int)e->timestamp,
-			  (long long)e->timestamp_ms) < 0 ||
+	if (rs_buf_puts(out, "{\"eventId\":") < 0 ||
+	    put_int(out, e->eventid) < 0 ||
+	    rs_buf_puts(out, ",\"version\":") < 0 ||
+	    put_int(out, e->version) < 0 ||
+	    rs_buf_puts(out, ",\"timestamp\":") < 0 ||
+	    put_int(out, e->timestamp) < 0 ||
+	    rs_buf_puts(out, ",\"timestampMs\":\"") < 0 ||
+	    put_int(out, e->timestamp_ms) < 0 ||
+	    rs_buf_puts(out, "\",\"uuid\":") < 0 ||
 	    rs_json_write_string(out, e->uuid, strlen(e->uuid)) < 0 ||
 	    rs_buf_puts(out, ",\"params\":{") < 0)
 		return RS_ENOMEM;

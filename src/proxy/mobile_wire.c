@@ -203,6 +203,9 @@ static int skip_group(walker *w, const uint8_t **p, const uint8_t *end,
 		    start, (unsigned long long)number, in);
 }
 
+/* Where in the batch, worked out only for a message. */
+#define AT() (where(w, at, sizeof at), at)
+
 static int walk(walker *w, const uint8_t *p, const uint8_t *end, const wmsg *m,
 		unsigned depth)
 {
@@ -215,13 +218,12 @@ static int walk(walker *w, const uint8_t *p, const uint8_t *end, const wmsg *m,
 			return bad_varint(w, off, tl, "a field key", m->name);
 		uint64_t number = key >> 3;
 		unsigned wt = (unsigned)(key & 7);
-		where(w, at, sizeof at);
 		if (number == 0 || number > 536870911u)
 			return fail(w, 400,
 				    "field number %llu at byte %zu (in %s%s) "
 				    "is not a protobuf field number",
 				    (unsigned long long)number, off, m->name,
-				    at);
+				    AT());
 		w->st->fields++;
 		const wfield *f = NULL;
 		for (size_t i = 0; i < m->nfields; i++)
@@ -232,7 +234,7 @@ static int walk(walker *w, const uint8_t *p, const uint8_t *end, const wmsg *m,
 				    "wire type %u at byte %zu (field %llu of "
 				    "%s%s) is not a protobuf wire type",
 				    wt, off, (unsigned long long)number,
-				    m->name, at);
+				    m->name, AT());
 		if (f) {
 			unsigned want =
 				f->kind == F_VARINT ? WT_VARINT : WT_LEN;
@@ -242,7 +244,7 @@ static int walk(walker *w, const uint8_t *p, const uint8_t *end, const wmsg *m,
 					    "field %s (%u) of %s%s has wire "
 					    "type %s, expected %s",
 					    off, f->name, f->number, m->name,
-					    at, wire_type_name(wt),
+					    AT(), wire_type_name(wt),
 					    wire_type_name(want));
 		}
 		size_t voff = (size_t)(p - w->base);
@@ -263,7 +265,7 @@ static int walk(walker *w, const uint8_t *p, const uint8_t *end, const wmsg *m,
 					    "%zu-byte value at byte %zu (field "
 					    "%llu) runs past the end of %s%s",
 					    n, off, (unsigned long long)number,
-					    m->name, at);
+					    m->name, AT());
 			p += n;
 			break;
 		}
@@ -279,7 +281,8 @@ static int walk(walker *w, const uint8_t *p, const uint8_t *end, const wmsg *m,
 					    "%llu bytes, %zu are left",
 					    f ? f->name : "unknown",
 					    (unsigned long long)number, off,
-					    m->name, at, (unsigned long long)v,
+					    m->name, AT(),
+					    (unsigned long long)v,
 					    (size_t)(end - p));
 			const uint8_t *sub_end = p + v;
 			if (f && f->kind == F_MESSAGE) {
@@ -318,7 +321,7 @@ static int walk(walker *w, const uint8_t *p, const uint8_t *end, const wmsg *m,
 						"%s%s at byte %zu is %llu "
 						"bytes, more than the limit "
 						"of %zu (--max-string-bytes)",
-						f->name, at, off,
+						f->name, AT(), off,
 						(unsigned long long)v,
 						w->limits->max_string_bytes);
 				w->st->string_bytes += v;
@@ -335,13 +338,13 @@ static int walk(walker *w, const uint8_t *p, const uint8_t *end, const wmsg *m,
 				    "group (wire type 3) at byte %zu, field "
 				    "%llu of %s%s: groups are not supported",
 				    off, (unsigned long long)number, m->name,
-				    at);
+				    AT());
 		}
 		case WT_EGROUP:
 			return fail(w, 400,
 				    "group end (wire type 4) at byte %zu in "
 				    "%s%s with no group open",
-				    off, m->name, at);
+				    off, m->name, AT());
 		default:
 			return fail(w, 400,
 				    "wire type %u at byte %zu (field %llu of "

@@ -403,7 +403,9 @@ static int put(rs_arena *a, pnode *root, const rs_param *p, bool *unknown,
 			return 0;
 		}
 		size_t before = reason->len;
-		if (rs_buf_printf(reason, "param %s: ", p->key) < 0)
+		if (rs_buf_puts(reason, "param ") < 0 ||
+		    rs_buf_append(reason, p->key, p->key_len) < 0 ||
+		    rs_buf_puts(reason, ": ") < 0)
 			return RS_ENOMEM;
 		int rc = rs_param_scalar(a, t, p->value, p->value_len, &n->leaf,
 					 reason);
@@ -423,15 +425,20 @@ typedef struct path {
 	size_t len;
 } path;
 
+/* Appends ".seg" (or "seg" first) to the path, cut to fit; returns the
+ * length before, to pop back to. memcpy, not printf: it runs per field. */
 static size_t path_push(path *pa, const char *seg, size_t n)
 {
-	size_t was = pa->len;
-	int w = snprintf(pa->text + pa->len, sizeof pa->text - pa->len,
-			 "%s%.*s", pa->len ? "." : "", (int)n, seg);
-	if (w > 0)
-		pa->len += (size_t)w < sizeof pa->text - pa->len
-				   ? (size_t)w
-				   : sizeof pa->text - pa->len - 1;
+	size_t was = pa->len, room = sizeof pa->text - 1 - pa->len;
+	if (pa->len && room) {
+		pa->text[pa->len++] = '.';
+		room--;
+	}
+	if (n > room)
+		n = room;
+	memcpy(pa->text + pa->len, seg, n);
+	pa->len += n;
+	pa->text[pa->len] = '\0';
 	return was;
 }
 
@@ -511,9 +518,13 @@ static int finish(rs_arena *a, const pnode *n, path *pa, rs_json *out,
 		if (!out->u.arr.items)
 			return RS_ENOMEM;
 		for (size_t i = 0; i < n->len; i++) {
-			char idx[24];
-			int il = snprintf(idx, sizeof idx, "%zu", i);
-			size_t was = path_push(pa, idx, (size_t)il);
+			char idx[24], *d = idx + sizeof idx;
+			size_t u = i;
+			do
+				*--d = (char)('0' + u % 10);
+			while (u /= 10);
+			size_t was = path_push(pa, d,
+					       (size_t)(idx + sizeof idx - d));
 			int rc = 0;
 			if (!n->kids[i])
 				rc = rs_buf_printf(reason,
