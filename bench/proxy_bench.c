@@ -96,12 +96,13 @@ static void make_json(const shape *s, rs_buf *b)
 	for (int i = 0; i < BATCH; i++) {
 		char u[37];
 		uuid_of(i, u);
-		rs_buf_printf(b,
-			      "%s{\"event_id\":%d,\"version\":0,\"uuid\":\"%s\","
-			      "\"time\":\"2026-11-24T22:37:05.123Z\","
-			      "\"environment\":\"mobile\",\"source\":"
-			      "\"example-android\",\"fields\":%s}",
-			      i ? "," : "", s->event_id, u, s->fields_fmt);
+		rs_buf_printf(
+			b,
+			"%s{\"event_id\":%d,\"version\":0,\"uuid\":\"%s\","
+			"\"time\":\"2026-11-24T22:37:05.123Z\","
+			"\"environment\":\"mobile\",\"source\":"
+			"\"example-android\",\"fields\":%s}",
+			i ? "," : "", s->event_id, u, s->fields_fmt);
 	}
 	rs_buf_puts(b, "]}");
 }
@@ -139,8 +140,8 @@ static void make_protobuf(const shape *s, rs_buf *b)
 	batch.events = evp;
 	batch.app_id = "com.example.android";
 	batch.platform = "android";
-	size_t n = reestr__mobile__mobile_app_event_batch__get_packed_size(
-		&batch);
+	size_t n =
+		reestr__mobile__mobile_app_event_batch__get_packed_size(&batch);
 	rs_buf_grow(b, n + 1);
 	b->len = reestr__mobile__mobile_app_event_batch__pack(
 		&batch, (uint8_t *)b->data);
@@ -175,7 +176,8 @@ static double round_of(const rs_registry *reg, const rs_ingest_limits *lim,
 							 body->data, body->len,
 							 &out, &status, &c);
 			if (rc < 0 || status != 200 || c.accepted != BATCH) {
-				fprintf(stderr, "%s batch not accepted (%d): %s\n",
+				fprintf(stderr,
+					"%s batch not accepted (%d): %s\n",
 					mobile ? "protobuf" : "JSON", status,
 					out.data ? out.data : "");
 				exit(1);
@@ -227,7 +229,8 @@ int main(void)
 		printf("  protobuf /v1/mobile: %9.0f events/s median "
 		       "(%.0f-%.0f), %zu bytes a batch\n",
 		       rp[ROUNDS / 2], rp[0], rp[ROUNDS - 1], pb.len);
-		printf("  protobuf/JSON: %.2fx\n", rp[ROUNDS / 2] / rj[ROUNDS / 2]);
+		printf("  protobuf/JSON: %.2fx\n",
+		       rp[ROUNDS / 2] / rj[ROUNDS / 2]);
 		rs_buf_free(&json);
 		rs_buf_free(&pb);
 	}

@@ -33,8 +33,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	rs_diags d = RS_DIAGS_INIT;
 	/* the example registry has an app (com.example.android) */
-	if (rs_registry_load(REESTR_SOURCE_DIR "/examples/registry", &reg,
-			     &d) < 0)
+	if (rs_registry_load(REESTR_SOURCE_DIR "/examples/registry", &reg, &d) <
+	    0)
 		abort();
 	rs_diags_free(&d);
 	return 0;
@@ -60,9 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char why[480];
 	rs_ingest_counts counts;
 	if (rs_mobile_request(reg, &null_sink, &lim, &budget, enc,
-			      (const char *)data + 1, size - 1, want_json,
-			      &out, &status, &type, &counts, why,
-			      sizeof why) < 0)
+			      (const char *)data + 1, size - 1, want_json, &out,
+			      &status, &type, &counts, why, sizeof why) < 0)
 		abort();
 	if (status != 200 && status != 400 && status != 413 && status != 503)
 		abort();
@@ -83,9 +82,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				NULL, out.len, (const uint8_t *)out.data);
 		if (strcmp(type, RS_MOBILE_CONTENT_TYPE) || !r)
 			abort();
-		if (status == 200 &&
-		    r->n_results != counts.accepted + counts.duplicate +
-					    counts.rejected)
+		if (status == 200 && r->n_results != counts.accepted +
+							     counts.duplicate +
+							     counts.rejected)
 			abort();
 		reestr__mobile__mobile_app_event_batch_result__free_unpacked(
 			r, NULL);
