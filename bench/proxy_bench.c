@@ -214,9 +214,15 @@ int main(void)
 		make_json(&shapes[s], &json);
 		make_protobuf(&shapes[s], &pb);
 		double rj[ROUNDS], rp[ROUNDS];
+		/* PROXY_BENCH_ONLY=mobile or json: one side alone, for perf */
+		const char *only = getenv("PROXY_BENCH_ONLY");
 		for (int r = 0; r < ROUNDS; r++) {
-			rj[r] = round_of(reg, &lim, false, &json);
-			rp[r] = round_of(reg, &lim, true, &pb);
+			rj[r] = only && !strcmp(only, "mobile")
+					? 1
+					: round_of(reg, &lim, false, &json);
+			rp[r] = only && !strcmp(only, "json")
+					? 1
+					: round_of(reg, &lim, true, &pb);
 		}
 		qsort(rj, ROUNDS, sizeof *rj, cmp_double);
 		qsort(rp, ROUNDS, sizeof *rp, cmp_double);

@@ -297,6 +297,8 @@ typedef struct request {
 	rs_param *params;
 	rs_buf payload, reason;
 	rs_event_batch *batch;
+	const pb_event *event; /* the one being added */
+	const char *app_id;
 } request;
 
 static void set_str(rs_json *j, const char *s, size_t n)
@@ -318,9 +320,18 @@ static void set_int(rs_json *j, int64_t v)
 
 static int reject(request *rq, const pb_event *e, const char *source)
 {
+	if (render(e, rq->app_id, &rq->payload) < 0)
+		return RS_ENOMEM;
 	return rs_event_batch_reject(rq->batch, e->eventid, e->version, source,
 				     rq->reason.data ? rq->reason.data : "",
 				     rq->payload.data, rq->payload.len);
+}
+
+/* The payload of an event the validation rejects, made only then. */
+static int render_rejected(void *ctx, rs_buf *out)
+{
+	request *rq = ctx;
+	return render(rq->event, rq->app_id, out);
 }
 
 static int add_event(request *rq, const pb_event *e, const char *app_id,
@@ -329,8 +340,8 @@ static int add_event(request *rq, const pb_event *e, const char *app_id,
 	rs_arena_reset(rq->arena);
 	rs_buf_reset(&rq->reason);
 	uuid[0] = '\0';
-	if (render(e, app_id, &rq->payload) < 0)
-		return RS_ENOMEM;
+	rq->event = e;
+	rq->app_id = app_id;
 	if (!rq->app) {
 		int w = *app_id ? rs_buf_printf(
 					  &rq->reason,
@@ -412,8 +423,8 @@ static int add_event(request *rq, const pb_event *e, const char *app_id,
 		if (c < 0)
 			return reject(rq, e, source);
 	}
-	return rs_event_batch_add(rq->batch, root, rq->payload.data,
-				  rq->payload.len);
+	return rs_event_batch_add_rendered(rq->batch, root, render_rejected, rq,
+					   &rq->payload);
 }
 
 /* ---- the request -------------------------------------------------------- */

@@ -324,8 +324,8 @@ static int put(rs_arena *a, pnode *root, const rs_param *p, bool *unknown,
 		const rs_type *t = NULL;
 		if (is_object(n)) {
 			for (size_t i = 0; i < n->nfields; i++)
-				if (strlen(n->fields[i].name) == seg_len &&
-				    !memcmp(n->fields[i].name, k, seg_len)) {
+				if (!strncmp(n->fields[i].name, k, seg_len) &&
+				    !n->fields[i].name[seg_len]) {
 					slot = &n->kids[i];
 					t = &n->fields[i].type;
 					break;
