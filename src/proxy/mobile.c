@@ -518,8 +518,10 @@ static int mobile_body(const rs_registry *reg, rs_sink *sink,
 		goto done;
 	}
 	/* What protobuf-c will allocate, over-estimated: each message and
-	 * pointer, each string with its NUL, unknown fields with a copy. */
-	p.limit = 2 * len + (st.fields + st.events + st.params + 4) * 96 +
+	 * pointer, each string with its NUL and alignment, unknown fields
+	 * with a copy; then twice that, for the chunks' unused ends. Linear
+	 * in the body: a field takes at least two bytes of it. */
+	p.limit = 3 * len + (st.fields + st.events + st.params + 4) * 256 +
 		  4 * POOL_CHUNK;
 	ProtobufCAllocator alloc = {pool_alloc, pool_free_one, &p};
 	batch = reestr__mobile__mobile_app_event_batch__unpack(

@@ -115,3 +115,33 @@ def test_many_malformed_bodies_leave_the_server_up(mobile):
         seen.add(resp.status)
     assert seen == {200, 400}
     assert mobile.request("GET", "/healthz").status == 200
+
+
+def test_the_densest_body_unpacks_within_its_memory_bound(mobile):
+    """Empty params entries are two bytes each on the wire, the most
+    allocations a byte can cause: such a batch is unpacked (its events
+    rejected for the unknown param), not refused for memory."""
+    m = __import__("mobile_common").pb2()
+    ev = m.MobileAppEvent(eventId=900, version=0, timestamp_ms=1764547200000)
+    ev.params.update(GOOD["params"])
+    entry = b"\x22\x00"  # an empty params entry: key "" -> value ""
+    event = ev.SerializeToString() + entry * 4000
+    body = b"".join(b"\x0a" + _varint(len(event)) + event for _ in range(7))
+    body += b"\x12\x13com.example.android"
+    assert len(body) < 65536
+    rs = post_json(mobile, body).json()["results"]
+    assert len(rs) == 7
+    assert all(r["status"] == "rejected" for r in rs)
+    assert rs[0]["error"].startswith("params the event's version 0 does not "
+                                     "define: \"\""), rs[0]
+
+
+def _varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
