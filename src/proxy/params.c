@@ -324,7 +324,8 @@ static int put(rs_arena *a, pnode *root, const rs_param *p, bool *unknown,
 		const rs_type *t = NULL;
 		if (is_object(n)) {
 			for (size_t i = 0; i < n->nfields; i++)
-				if (!strncmp(n->fields[i].name, k, seg_len) &&
+				if (seg_len && n->fields[i].name[0] == k[0] &&
+				    !strncmp(n->fields[i].name, k, seg_len) &&
 				    !n->fields[i].name[seg_len]) {
 					slot = &n->kids[i];
 					t = &n->fields[i].type;
