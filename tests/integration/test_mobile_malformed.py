@@ -145,3 +145,42 @@ def _varint(n):
             out += bytes([b | 0x80])
         else:
             return out + bytes([b])
+
+
+def test_a_gzip_body_that_decodes_over_the_limit_is_413(mobile):
+    import gzip
+    body = batch([dict(GOOD, params={f"k{i}": "x" * 900 for i in range(80)})]
+                 ).SerializeToString()
+    assert len(body) > 65536
+    resp = post_json(mobile, gzip.compress(body),
+                     headers={"Content-Encoding": "gzip"})
+    assert resp.status == 413, resp.raw
+    assert "decoded body is larger than the limit of 65536 bytes" in \
+        resp.json()["error"]
+    assert mobile.query("SELECT count(*) AS n FROM failed_events") == \
+        [{"n": 0}]
+
+
+def test_the_unpack_takes_its_memory_from_the_inflight_budget(
+        make_server, tmp_path):
+    """protobuf-c's allocations are charged to --max-inflight-bytes: a
+    dense batch the budget cannot unpack is answered 503 with Retry-After,
+    nothing stored, and the same batch fits a larger budget."""
+    m = __import__("mobile_common").pb2()
+    ev = m.MobileAppEvent(eventId=900, version=0, timestamp_ms=1764547200000)
+    ev.params.update(GOOD["params"])
+    event = ev.SerializeToString() + b"\x22\x00" * 4000
+    body = b"".join(b"\x0a" + _varint(len(event)) + event for _ in range(12))
+    body += b"\x12\x13com.example.android"
+    reg = write_registry(tmp_path / "registry")
+    small = make_server(registry=reg, extra_args=[
+        "--max-inflight-bytes", "300000"])
+    resp = post_json(small, body)
+    assert resp.status == 503, resp.raw
+    assert resp.headers.get("Retry-After") == "5"
+    assert "memory budget of 300000 bytes" in resp.json()["error"]
+    assert small.query("SELECT (SELECT count(*) FROM events) + "
+                       "(SELECT count(*) FROM failed_events) AS n") == \
+        [{"n": 0}]
+    big = make_server(registry=reg)
+    assert post_json(big, body).status == 200
