@@ -83,11 +83,20 @@ typedef struct rs_owner {
 	rs_pos pos;
 } rs_owner;
 
+typedef struct rs_environment rs_environment;
+
 typedef struct rs_source {
 	const char *name; /* a service name: [a-z0-9][a-z0-9_.-]* */
 	const rs_owner *owner;
 	const char *description;
 	rs_pos pos;
+	/* A mobile app (sources.<name>.app, docs/registry.md): the id its
+	 * batches name (POST /v1/mobile) and the environment its events are
+	 * in; app_id NULL when the source is no app. */
+	const char *app_id;
+	const char *app_environment_name;
+	const rs_environment *app_environment;
+	rs_pos app_id_pos, app_environment_pos;
 } rs_source;
 
 typedef struct rs_version {
@@ -114,7 +123,7 @@ typedef struct rs_event {
 	rs_pos pos;
 } rs_event;
 
-typedef struct rs_environment {
+struct rs_environment {
 	const char *name;
 	const char *description;
 	const rs_event *const *events; /* sorted by id */
@@ -125,7 +134,7 @@ typedef struct rs_environment {
 	 * (src/model/origins.h); none: not browser-facing. */
 	const char *const *origins;
 	size_t origin_count;
-} rs_environment;
+};
 
 /* Loads every *.yaml / *.yml file below dir. Every problem found is added to
  * diags with its file:line:col (the loader does not stop at the first).
@@ -180,6 +189,11 @@ size_t rs_registry_source_count(const rs_registry *r);
 const rs_source *rs_registry_source_at(const rs_registry *r, size_t i);
 const rs_source *rs_registry_source_by_name(const rs_registry *r,
 					    const char *name);
+
+/* Mobile apps (docs/registry.md, "Mobile apps"): the source registered
+ * with app.id == app_id, or NULL. */
+const rs_source *rs_registry_source_by_app(const rs_registry *r,
+					   const char *app_id);
 
 /* The version numbered n, or NULL. */
 const rs_version *rs_event_version(const rs_event *ev, int n);

@@ -191,8 +191,28 @@ static int check_origin(const rs_event_batch *b, const rs_checked_event *c,
 		       : RS_EINVAL;
 }
 
+static int batch_add(rs_event_batch *b, const rs_json *event,
+		     const char *payload, size_t payload_len,
+		     int (*render)(void *ctx, rs_buf *out), void *ctx,
+		     rs_buf *out);
+
 int rs_event_batch_add(rs_event_batch *b, const rs_json *event,
 		       const char *payload, size_t payload_len)
+{
+	return batch_add(b, event, payload, payload_len, NULL, NULL, NULL);
+}
+
+int rs_event_batch_add_rendered(rs_event_batch *b, const rs_json *event,
+				int (*render)(void *ctx, rs_buf *out),
+				void *ctx, rs_buf *out)
+{
+	return batch_add(b, event, NULL, 0, render, ctx, out);
+}
+
+static int batch_add(rs_event_batch *b, const rs_json *event,
+		     const char *payload, size_t payload_len,
+		     int (*render)(void *ctx, rs_buf *out), void *ctx,
+		     rs_buf *out)
 {
 	if (b->n >= b->capacity)
 		return batch_full(b);
@@ -231,6 +251,14 @@ int rs_event_batch_add(rs_event_batch *b, const rs_json *event,
 		b->slots[b->n++] =
 			(slot){true, !c->version_def->published, b->n_ok++};
 		return 0;
+	}
+	if (render) {
+		rs_buf_reset(out);
+		int r = render(ctx, out);
+		if (r < 0)
+			return r;
+		payload = out->data ? out->data : "";
+		payload_len = out->len;
 	}
 	return record_failure(b, c->event_id, c->version, c->source,
 			      b->reason.data ? b->reason.data : "",

@@ -59,6 +59,14 @@ void rs_event_batch_set_origin(rs_event_batch *b, const char *origin);
 int rs_event_batch_add(rs_event_batch *b, const rs_json *event,
 		       const char *payload, size_t payload_len);
 
+/* rs_event_batch_add for a route whose payload text is made, not received
+ * (the mobile proxy renders a protobuf event readable): render is called
+ * only when the event is rejected, to append the payload to out. Returns
+ * as rs_event_batch_add, or render's negative code. */
+int rs_event_batch_add_rendered(rs_event_batch *b, const rs_json *event,
+				int (*render)(void *ctx, rs_buf *out),
+				void *ctx, rs_buf *out);
+
 /* Records an event the route rejected before validation (a param that does
  * not convert, a value the route could not read): event_id and version -1
  * and source NULL where unknown. Returns 0, RS_ENOMEM, or RS_EINVAL when

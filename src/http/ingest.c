@@ -482,3 +482,23 @@ done:
 	rs_buf_free(&reason);
 	return rc;
 }
+
+int rs_ingest_decode(rs_content_encoding enc, const char *body, size_t len,
+		     size_t max, rs_budget *budget, rs_buf *out, size_t *held,
+		     int *status, char *message, size_t message_size)
+{
+	held_memory h = {.budget = budget};
+	decode_error de = {0};
+	int d = 0;
+	*held = 0;
+	if (enc == RS_ENCODING_GZIP)
+		d = inflate_gzip(body, len, max, out, &h, &de);
+	else if (enc == RS_ENCODING_ZSTD)
+		d = decompress_zstd(body, len, max, out, &h, &de);
+	*held = h.bytes;
+	if (d < 0 && d != RS_ENOMEM) {
+		*status = de.status;
+		snprintf(message, message_size, "%s", de.message);
+	}
+	return d;
+}

@@ -49,6 +49,14 @@ int rs_ingest_body_origin(const rs_registry *reg, rs_sink *sink,
 			  const char *origin, rs_content_encoding enc,
 			  const char *body, size_t len, rs_buf *response,
 			  int *status, rs_ingest_counts *counts);
+/* Decodes a gzip or zstd body into out (at most max bytes), for routes
+ * other than POST /v1/events (src/proxy/): the memory is held from budget
+ * and *held says how much to give back once out is freed. Returns 0, or
+ * RS_ENOMEM, or another negative code with *status (400, 413, 503) and
+ * message set. */
+int rs_ingest_decode(rs_content_encoding enc, const char *body, size_t len,
+		     size_t max, rs_budget *budget, rs_buf *out, size_t *held,
+		     int *status, char *message, size_t message_size);
 
 /* Appends {"error":"<message>"} to out. */
 int rs_ingest_error_json(rs_buf *out, const char *message);

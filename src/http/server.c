@@ -19,6 +19,8 @@
 #include "base/timefmt.h"
 #include "http/cors.h"
 #include "json/json.h"
+#include "proxy/mobile.h"
+#include "proxy/proto_schema.h"
 #include "reestr/error.h"
 
 /* How often the watchdog looks at the connections' deadlines. */
@@ -642,6 +644,80 @@ static enum MHD_Result handle_events(rs_server *s, struct MHD_Connection *conn,
 	return ret;
 }
 
+/* POST /v1/mobile and GET /v1/mobile/schema (docs/proxy.md, "Mobile
+ * apps"): a protobuf MobileAppEventBatch; the answer in protobuf, or in
+ * JSON when the client's Accept names application/json. */
+static enum MHD_Result handle_mobile(rs_server *s, struct MHD_Connection *conn,
+				     request *rq)
+{
+	if (!strcmp(rq->url, "/v1/mobile/schema")) {
+		if (strcmp(rq->method, "GET") != 0)
+			return respond_error(s, conn, rq, 405,
+					     "use GET for /v1/mobile/schema");
+		const rs_proto_file *f =
+			rs_proto_file_find("reestr/mobile.proto");
+		struct MHD_Response *r = MHD_create_response_from_buffer(
+			f->len, (void *)f->text, MHD_RESPMEM_PERSISTENT);
+		if (!r)
+			return MHD_NO;
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"text/plain; charset=utf-8");
+		return queue(s, conn, rq, 200, r, NULL);
+	}
+	const char *accept = MHD_lookup_connection_value(
+		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	bool want_json = accept && strstr(accept, "application/json");
+	const char *ct = MHD_lookup_connection_value(
+		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *ce = MHD_lookup_connection_value(
+		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+	const char *refusal = NULL;
+	int code = 0;
+	rs_content_encoding enc = RS_ENCODING_IDENTITY;
+	if (strcmp(rq->method, "POST") != 0)
+		code = 405, refusal = "use POST for /v1/mobile";
+	else if (!ct || strncasecmp(ct, RS_MOBILE_CONTENT_TYPE,
+				    strlen(RS_MOBILE_CONTENT_TYPE)) != 0)
+		code = 415, refusal = "Content-Type must be "
+				      "application/x-protobuf";
+	else if (rs_content_encoding_parse(ce, &enc) < 0)
+		code = 415, refusal = "Content-Encoding must be gzip, zstd or "
+				      "none";
+	char why[480] = "";
+	if (!refusal && rq->too_large) {
+		snprintf(why, sizeof why,
+			 "body is larger than the limit of %zu bytes "
+			 "(--max-body-bytes)",
+			 s->limits.max_body_bytes);
+		code = 413, refusal = why;
+	}
+	rs_buf out = RS_BUF_INIT;
+	const char *type = "application/json";
+	int status = code, rc;
+	if (refusal) {
+		rc = rs_mobile_error(&out, want_json, refusal, &type);
+	} else {
+		rs_ingest_counts counts;
+		served_registry *g = served_acquire(s);
+		rc = rs_mobile_request(g->reg, &s->tally.base, &s->limits,
+				       &s->budget, enc,
+				       rq->body.data ? rq->body.data : "",
+				       rq->body.len, want_json, &out, &status,
+				       &type, &counts, why, sizeof why);
+		served_release(g);
+	}
+	struct MHD_Response *r = NULL;
+	if (rc == 0)
+		r = MHD_create_response_from_buffer(out.len, out.data,
+						    MHD_RESPMEM_MUST_COPY);
+	rs_buf_free(&out);
+	if (!r)
+		return respond_error(s, conn, rq, 500, "out of memory");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	return queue(s, conn, rq, status, r,
+		     status >= 400 ? (refusal ? refusal : why) : NULL);
+}
+
 static int parse_time_arg(struct MHD_Connection *conn, const char *name,
 			  int64_t *out)
 {
@@ -927,6 +1003,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	}
 	if (!strcmp(url, "/healthz"))
 		return handle_health(s, conn, rq);
+	if (!strcmp(url, "/v1/mobile") || !strcmp(url, "/v1/mobile/schema"))
+		return handle_mobile(s, conn, rq);
 	if (rq->too_large)
 		return respond_too_large(s, conn, rq);
 	if (s->packages) {

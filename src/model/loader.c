@@ -19,6 +19,7 @@
 #include "base/grow.h"
 #include "base/limits.h"
 #include "base/utf8.h"
+#include "model/apps.h"
 #include "model/origins.h"
 #include "model/registry_impl.h"
 #include "reestr/error.h"
@@ -1254,9 +1255,42 @@ static void build_owners(loader *L)
 	}
 }
 
+/* sources.<name>.app: {id, environment}; the environment is resolved,
+ * and the ids checked, by rs_apps_check (model/apps.c) once every
+ * environment is built. */
+static void read_app(loader *L, const def *d, struct fy_node *v, rs_source *s)
+{
+	static const char *const keys[] = {"id", "environment", NULL};
+	char what[300];
+	snprintf(what, sizeof what, "app of source '%s'", d->name);
+	if (!fy_node_is_mapping(v)) {
+		problem(L, node_pos(d->file, v, d->pos),
+			"%s must be a mapping {id, environment}, not %s", what,
+			kind_name(v));
+		return;
+	}
+	kv kvs[2];
+	size_t n = pairs(L, d->file, v, keys, what, kvs, 2);
+	rs_pos at = node_pos(d->file, v, d->pos);
+	struct fy_node *id = get(kvs, n, "id"),
+		       *env = get(kvs, n, "environment");
+	if (!id || !env) {
+		problem(L, at, "%s needs %s", what,
+			id ? "an environment" : "an id");
+		return;
+	}
+	s->app_id_pos = node_pos(d->file, id, at);
+	s->app_environment_pos = node_pos(d->file, env, at);
+	s->app_id = want_string(L, d->file, id, at, "app id");
+	s->app_environment_name =
+		want_string(L, d->file, env, at, "app environment");
+	if (!s->app_environment_name)
+		s->app_id = NULL;
+}
+
 static void build_sources(loader *L)
 {
-	static const char *const keys[] = {"owner", "description", NULL};
+	static const char *const keys[] = {"owner", "description", "app", NULL};
 	rs_registry *r = L->reg;
 	r->sources =
 		rs_arena_calloc(L->a, L->sources.n + 1, sizeof *r->sources);
@@ -1286,6 +1320,8 @@ static void build_sources(loader *L)
 		    !(s->description = want_string(L, d->file, v, d->pos,
 						   "description")))
 			s->description = "";
+		if ((v = get(kvs, n, "app")))
+			read_app(L, d, v, s);
 	}
 }
 
@@ -1777,6 +1813,7 @@ int rs_registry_load_files(const rs_registry_file *files, size_t n,
 		build_objects(&L);
 		build_events(&L);
 		build_environments(&L);
+		L.problems += rs_apps_check(L.reg, L.diags, &L.oom);
 	}
 	if (L.oom) {
 		rc = rs_error_set(RS_ENOMEM, "out of memory loading registry");

@@ -209,3 +209,13 @@ void rs_registry_free(rs_registry *r)
 	rs_arena_free(r->arena);
 	free(r);
 }
+
+const rs_source *rs_registry_source_by_app(const rs_registry *r,
+					   const char *app_id)
+{
+	for (size_t i = 0; app_id && i < r->nsources; i++)
+		if (r->sources[i].app_id &&
+		    !strcmp(r->sources[i].app_id, app_id))
+			return &r->sources[i];
+	return NULL;
+}

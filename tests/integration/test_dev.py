@@ -9,6 +9,7 @@ import io
 import json
 import shutil
 import tarfile
+import time
 
 import pytest
 
@@ -31,8 +32,15 @@ def serve_once(reg, data, *args):
 
 
 def start_line(server):
-    lines = [line for line in server.log.read_text().splitlines()
-             if "reestr serve: listening on" in line]
+    # /healthz may answer before the line is written (the langpacks of
+    # every environment are made first): wait for it
+    deadline = time.time() + 30
+    while True:
+        lines = [line for line in server.log.read_text().splitlines()
+                 if "reestr serve: listening on" in line]
+        if lines or time.time() > deadline:
+            break
+        time.sleep(0.05)
     assert lines, server.log.read_text()
     return lines[-1]
 

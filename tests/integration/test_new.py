@@ -89,7 +89,7 @@ def test_an_unknown_environment_lists_the_known_ones(reg):
     out = new(reg, "search_performed", "prod")
     assert out.returncode == 1
     assert "unknown environment 'prod'" in out.stderr
-    assert "known: bo, front" in out.stderr
+    assert "known: bo, front, mobile" in out.stderr
     assert tree(reg) == before
 
 

@@ -87,8 +87,9 @@ def statuses(resp):
 def test_start_line_names_the_langpack_versions_it_made(registry, make_server):
     s = make_server(registry=registry)
     line = wait_for(s, r"^reestr serve: listening on .*$")[0]
-    assert ("6 new langpack versions: go/bo 0, python/bo 0, php/bo 0, "
-            "go/front 0, python/front 0, php/front 0") in line, line
+    assert ("9 new langpack versions: go/bo 0, python/bo 0, php/bo 0, "
+            "go/front 0, python/front 0, php/front 0, go/mobile 0, "
+            "python/mobile 0, php/mobile 0") in line, line
     assert "(8 events, 9 versions)" in line, line
 
 
@@ -364,7 +365,7 @@ def test_an_edit_of_a_bo_only_event_leaves_fronts_inputs(
     s = make_server(registry=registry)
     wait_for(s, r"^reestr serve: listening on .*$")
     before = langpack_inputs(s)
-    assert len(before) == 6, before
+    assert len(before) == 9, before  # bo, front, mobile
     add_version(registry, "legacy_item_favorite")
     s.proc.send_signal(signal.SIGHUP)
     line = wait_for(s, r"^reestr serve: reloaded registry \(SIGHUP.*$")[0]

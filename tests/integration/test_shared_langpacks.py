@@ -21,7 +21,7 @@ import pytest
 from conftest import EXAMPLES, REESTR, free_port
 
 LANGS = ["go", "python", "php"]
-ENVS = ["bo", "front"]
+ENVS = ["bo", "front", "mobile"]
 PUBLIC_URL = "https://collectors.example.com"
 ROUNDS = 4
 
@@ -149,9 +149,10 @@ def stored_versions(langpacks):
                           "langpack_versions ORDER BY 1, 2, 3").fetchall()
 
 
-def add_clickstream_version(registry, n):
-    """A new version of an event of `bo` (not of `front`)."""
-    path = registry / "events" / "clickstream_event.yaml"
+def add_bo_version(registry, n):
+    """A new version of an event of `bo` alone (not of `front` or
+    `mobile`)."""
+    path = registry / "events" / "messenger_message.yaml"
     path.write_text(path.read_text() + (
         f"      - version: {n}\n        fields:\n          user: user\n"
         f"          user_agent: {{type: string, max_length: {1000 + n}}}\n"))
@@ -202,7 +203,7 @@ def test_after_a_registry_change_both_serve_the_same_new_version(
 
         # the change reaches both checkouts; A is restarted first
         for reg in checkouts:
-            add_clickstream_version(reg, 1)
+            add_bo_version(reg, 1)
         a.stop()
         a.spawn()
         a.wait_ready()
@@ -224,7 +225,7 @@ def test_after_a_registry_change_both_serve_the_same_new_version(
 
         # a second change, and both restarted at the same moment
         for reg in checkouts:
-            add_clickstream_version(reg, 2)
+            add_bo_version(reg, 2)
         a.stop()
         b.stop()
         start_together(a, b)

@@ -122,9 +122,20 @@ static void test_example_registry(void **state)
 	assert_true(rs_environment_has_event(bo, ev));
 	assert_false(rs_environment_has_event(front, ev));
 	assert_true(rs_environment_has_event(front, click));
-	assert_int_equal(rs_registry_environment_count(reg), 2);
+	assert_int_equal(rs_registry_environment_count(reg), 3);
 	assert_int_equal(rs_registry_owner_count(reg), 3);
 	assert_non_null(rs_registry_source_by_name(reg, "example-service"));
+	assert_null(rs_registry_source_by_name(reg, "example-service")->app_id);
+
+	/* mobile apps: a source with app {id, environment} */
+	const rs_source *app =
+		rs_registry_source_by_app(reg, "com.example.android");
+	assert_non_null(app);
+	assert_string_equal(app->name, "example-android");
+	assert_ptr_equal(app->app_environment,
+			 rs_registry_environment_by_name(reg, "mobile"));
+	assert_null(rs_registry_source_by_app(reg, "com.example"));
+	assert_null(rs_registry_source_by_app(reg, NULL));
 
 	/* events are ordered by id */
 	for (size_t i = 1; i < rs_registry_event_count(reg); i++)

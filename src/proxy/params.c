@@ -1,0 +1,608 @@
+/* String params to typed fields; see params.h and docs/proxy.md,
+ * "Conversion rules" (the table there is this file's contract, and
+ * tests/integration/test_mobile_params.py runs every row of it). */
+#include "proxy/params.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/timefmt.h"
+#include "base/utf8.h"
+#include "reestr/error.h"
+
+/* How much of a received value a message quotes. */
+#define QUOTE_MAX 64
+/* Unknown params named in one reason; the rest are counted. */
+#define UNKNOWN_NAMED 10
+
+/* ---- scalars ----------------------------------------------------------- */
+
+static int quote(rs_buf *b, const char *s, size_t len)
+{
+	size_t n = len > QUOTE_MAX ? QUOTE_MAX : len;
+	while (n < len && n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	if (rs_json_write_string(b, s, n) < 0)
+		return RS_ENOMEM;
+	if (n < len && rs_buf_puts(b, " (cut)") < 0)
+		return RS_ENOMEM;
+	return 0;
+}
+
+static int expected(rs_buf *reason, const char *what, const char *s, size_t len)
+{
+	if (rs_buf_printf(reason, "expected %s, got ", what) < 0 ||
+	    quote(reason, s, len) < 0)
+		return RS_ENOMEM;
+	return RS_EINVAL;
+}
+
+/* -?(0|[1-9][0-9]*): the integer syntax of JSON. */
+static bool int_syntax(const char *s, size_t len)
+{
+	size_t i = s[0] == '-';
+	if (i >= len)
+		return false;
+	if (s[i] == '0')
+		return i + 1 == len;
+	for (; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* Parses an int_syntax string; false when beyond int64. */
+static bool parse_int64(const char *s, size_t len, int64_t *out)
+{
+	bool neg = s[0] == '-';
+	uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	uint64_t v = 0;
+	for (size_t i = neg; i < len; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
+		if (v > (limit - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return true;
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?: JSON's number syntax. */
+static bool number_syntax(const char *s, size_t len, bool *is_int_syntax)
+{
+	size_t i = s[0] == '-';
+	if (i >= len || s[i] < '0' || s[i] > '9')
+		return false;
+	if (s[i] == '0')
+		i++;
+	else
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+	*is_int_syntax = i == len;
+	if (i < len && s[i] == '.') {
+		size_t start = ++i;
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == start)
+			return false;
+	}
+	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < len && (s[i] == '+' || s[i] == '-'))
+			i++;
+		size_t start = i;
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == start)
+			return false;
+	}
+	return i == len;
+}
+
+static const char INT_WHAT[] = "an int (a decimal integer within int64)";
+static const char FLOAT_WHAT[] =
+	"a float (a decimal number such as -12.5 or 1e-3)";
+static const char BOOL_WHAT[] = "a bool (true, false, 1 or 0)";
+static const char TIME_WHAT[] =
+	"a timestamp (RFC 3339 such as 2026-12-01T10:00:00Z, or integer "
+	"milliseconds since 1970)";
+
+int rs_param_scalar(rs_arena *a, const rs_type *t, const char *s, size_t len,
+		    rs_json *out, rs_buf *reason)
+{
+	memset(out, 0, sizeof *out);
+	if (rs_utf8_check(s, len) != len)
+		return rs_buf_puts(reason, "not valid UTF-8") < 0 ? RS_ENOMEM
+								  : RS_EINVAL;
+	/* An empty value of a type other than string is no value: the field
+	 * is absent (a required one is then reported missing). */
+	if (!len && t->kind != RS_TYPE_STRING) {
+		out->type = RS_JSON_NULL;
+		return 0;
+	}
+	switch (t->kind) {
+	case RS_TYPE_STRING:
+		out->type = RS_JSON_STRING;
+		out->u.str.ptr = s;
+		out->u.str.len = len;
+		return 0;
+	case RS_TYPE_INT: {
+		int64_t v;
+		if (!int_syntax(s, len))
+			return expected(reason, INT_WHAT, s, len);
+		if (!parse_int64(s, len, &v))
+			return expected(reason,
+					"an int within int64 (out of range)", s,
+					len);
+		out->type = RS_JSON_NUMBER;
+		out->u.num.i = v;
+		out->u.num.d = (double)v;
+		out->u.num.is_int = out->u.num.int_syntax = true;
+		return 0;
+	}
+	case RS_TYPE_FLOAT: {
+		bool is_int = false;
+		if (!number_syntax(s, len, &is_int))
+			return expected(reason, FLOAT_WHAT, s, len);
+		errno = 0;
+		double d = strtod(s, NULL);
+		if (!isfinite(d))
+			return expected(reason,
+					"a float within a double (out of "
+					"range)",
+					s, len);
+		out->type = RS_JSON_NUMBER;
+		out->u.num.d = d;
+		out->u.num.int_syntax = is_int;
+		if (is_int)
+			out->u.num.is_int = parse_int64(s, len, &out->u.num.i);
+		return 0;
+	}
+	case RS_TYPE_BOOL:
+		if ((len == 4 && !memcmp(s, "true", 4)) ||
+		    (len == 1 && s[0] == '1'))
+			out->type = RS_JSON_TRUE;
+		else if ((len == 5 && !memcmp(s, "false", 5)) ||
+			 (len == 1 && s[0] == '0'))
+			out->type = RS_JSON_FALSE;
+		else
+			return expected(reason, BOOL_WHAT, s, len);
+		return 0;
+	case RS_TYPE_TIMESTAMP: {
+		int64_t ms, us;
+		const char *why;
+		if (int_syntax(s, len)) {
+			if (!parse_int64(s, len, &ms) ||
+			    ms < RS_TIME_MIN_S * 1000 ||
+			    ms > RS_TIME_MAX_S * 1000 + 999)
+				return expected(reason,
+						"a timestamp within years "
+						"0001-9999 (milliseconds out "
+						"of range)",
+						s, len);
+			char *text = rs_arena_alloc(a, RS_TIME_TEXT_SIZE);
+			if (!text)
+				return RS_ENOMEM;
+			rs_time_format(ms * 1000, text);
+			out->type = RS_JSON_STRING;
+			out->u.str.ptr = text;
+			out->u.str.len = strlen(text);
+			return 0;
+		}
+		if (rs_time_parse(s, len, &us, &why) < 0) {
+			int rc = expected(reason, TIME_WHAT, s, len);
+			if (rc == RS_EINVAL &&
+			    rs_buf_printf(reason, ": %s", why) < 0)
+				return RS_ENOMEM;
+			return rc;
+		}
+		out->type = RS_JSON_STRING;
+		out->u.str.ptr = s;
+		out->u.str.len = len;
+		return 0;
+	}
+	case RS_TYPE_ENUM:
+		for (size_t i = 0; i < t->enum_count; i++)
+			if (strlen(t->enum_values[i]) == len &&
+			    !memcmp(t->enum_values[i], s, len)) {
+				out->type = RS_JSON_STRING;
+				out->u.str.ptr = s;
+				out->u.str.len = len;
+				return 0;
+			}
+		if (rs_buf_puts(reason, "expected one of ") < 0)
+			return RS_ENOMEM;
+		for (size_t i = 0; i < t->enum_count; i++)
+			if (rs_buf_printf(reason, "%s%s", i ? ", " : "",
+					  t->enum_values[i]) < 0)
+				return RS_ENOMEM;
+		if (rs_buf_puts(reason, " (enum), got ") < 0 ||
+		    quote(reason, s, len) < 0)
+			return RS_ENOMEM;
+		return RS_EINVAL;
+	case RS_TYPE_OBJECT:
+	case RS_TYPE_ARRAY:
+		break;
+	}
+	return rs_buf_puts(reason, "not a scalar type") < 0 ? RS_ENOMEM
+							    : RS_EINVAL;
+}
+
+/* ---- the tree ---------------------------------------------------------- */
+
+/* A value being filled: an object (the version's fields, or an object
+ * field), an array, or a scalar. */
+typedef struct pnode pnode;
+struct pnode {
+	const rs_type *type; /* NULL: the version's fields */
+	const rs_field *fields;
+	size_t nfields;
+	pnode **kids; /* object: nfields slots; array: cap slots */
+	size_t len, cap;
+	bool set; /* a scalar (or an array given as "") was given */
+	rs_json leaf;
+};
+
+static bool is_object(const pnode *n)
+{
+	return !n->type || n->type->kind == RS_TYPE_OBJECT;
+}
+
+static pnode *node_new(rs_arena *a, const rs_type *t)
+{
+	pnode *n = rs_arena_calloc(a, 1, sizeof *n);
+	if (!n)
+		return NULL;
+	n->type = t;
+	if (t && t->kind == RS_TYPE_OBJECT) {
+		n->fields = t->object->fields;
+		n->nfields = t->object->field_count;
+	}
+	if (n->nfields &&
+	    !(n->kids = rs_arena_calloc(a, n->nfields, sizeof *n->kids)))
+		return NULL;
+	return n;
+}
+
+static const char *kind_phrase(const rs_type *t)
+{
+	switch (t->kind) {
+	case RS_TYPE_STRING:
+		return "a string";
+	case RS_TYPE_INT:
+		return "an int";
+	case RS_TYPE_FLOAT:
+		return "a float";
+	case RS_TYPE_BOOL:
+		return "a bool";
+	case RS_TYPE_TIMESTAMP:
+		return "a timestamp";
+	case RS_TYPE_ENUM:
+		return "an enum";
+	case RS_TYPE_OBJECT:
+		return "an object";
+	case RS_TYPE_ARRAY:
+		return "an array";
+	}
+	return "a value";
+}
+
+/* Makes room for index i in array node n. */
+static int array_slot(rs_arena *a, pnode *n, size_t i)
+{
+	if (i < n->cap)
+		return 0;
+	size_t cap = n->cap ? n->cap * 2 : 4;
+	while (cap <= i)
+		cap *= 2;
+	pnode **k = rs_arena_calloc(a, cap, sizeof *k);
+	if (!k)
+		return RS_ENOMEM;
+	if (n->len)
+		memcpy(k, n->kids, n->len * sizeof *k);
+	n->kids = k;
+	n->cap = cap;
+	return 0;
+}
+
+/* Puts one param into the tree. *unknown is set (and nothing reported)
+ * when a segment names no field. */
+static int put(rs_arena *a, pnode *root, const rs_param *p, bool *unknown,
+	       rs_buf *reason)
+{
+	pnode *n = root;
+	const char *k = p->key, *end = p->key + p->key_len;
+	for (;;) {
+		const char *dot = memchr(k, '.', (size_t)(end - k));
+		const char *seg_end = dot ? dot : end;
+		size_t seg_len = (size_t)(seg_end - k);
+		size_t prefix = (size_t)(k - p->key); /* path to n, with '.' */
+		pnode **slot = NULL;
+		const rs_type *t = NULL;
+		if (is_object(n)) {
+			for (size_t i = 0; i < n->nfields; i++)
+				if (seg_len && n->fields[i].name[0] == k[0] &&
+				    !strncmp(n->fields[i].name, k, seg_len) &&
+				    !n->fields[i].name[seg_len]) {
+					slot = &n->kids[i];
+					t = &n->fields[i].type;
+					break;
+				}
+			if (!slot) {
+				*unknown = true;
+				return 0;
+			}
+		} else if (n->type->kind == RS_TYPE_ARRAY) {
+			int64_t idx;
+			size_t max = RS_PARAMS_MAX_INDEX;
+			if (!seg_len || !int_syntax(k, seg_len) ||
+			    k[0] == '-' || !parse_int64(k, seg_len, &idx) ||
+			    (uint64_t)idx > max)
+				return rs_buf_printf(
+					       reason,
+					       "param %s: %.*s is an array; "
+					       "expected an index 0-%zu after "
+					       "it (%.*s.0, %.*s.1, ...)",
+					       p->key, (int)(prefix - 1),
+					       p->key, max, (int)(prefix - 1),
+					       p->key, (int)(prefix - 1),
+					       p->key) < 0
+					       ? RS_ENOMEM
+					       : RS_EINVAL;
+			if (array_slot(a, n, (size_t)idx) < 0)
+				return RS_ENOMEM;
+			if ((size_t)idx >= n->len)
+				n->len = (size_t)idx + 1;
+			slot = &n->kids[idx];
+			t = n->type->items;
+		} else {
+			return rs_buf_printf(reason,
+					     "param %s: %.*s is %s, it has no "
+					     "keys below it",
+					     p->key, (int)(prefix - 1), p->key,
+					     kind_phrase(n->type)) < 0
+				       ? RS_ENOMEM
+				       : RS_EINVAL;
+		}
+		if (!*slot && !(*slot = node_new(a, t)))
+			return RS_ENOMEM;
+		n = *slot;
+		if (dot) {
+			k = dot + 1;
+			continue;
+		}
+		/* The last segment: the param's value goes here. */
+		if (n->set)
+			return rs_buf_printf(reason, "param %s: given twice",
+					     p->key) < 0
+				       ? RS_ENOMEM
+				       : RS_EINVAL;
+		if (t->kind == RS_TYPE_OBJECT)
+			return rs_buf_printf(reason,
+					     "param %s: an object (%s); give "
+					     "its fields as %s.<field>",
+					     p->key,
+					     t->object->name ? t->object->name
+							     : "inline",
+					     p->key) < 0
+				       ? RS_ENOMEM
+				       : RS_EINVAL;
+		if (t->kind == RS_TYPE_ARRAY) {
+			if (p->value_len)
+				return rs_buf_printf(
+					       reason,
+					       "param %s: an array; give its "
+					       "items as %s.0, %s.1, ... (or "
+					       "\"\" for an empty array)",
+					       p->key, p->key, p->key) < 0
+					       ? RS_ENOMEM
+					       : RS_EINVAL;
+			n->set = true;
+			return 0;
+		}
+		size_t before = reason->len;
+		if (rs_buf_puts(reason, "param ") < 0 ||
+		    rs_buf_append(reason, p->key, p->key_len) < 0 ||
+		    rs_buf_puts(reason, ": ") < 0)
+			return RS_ENOMEM;
+		int rc = rs_param_scalar(a, t, p->value, p->value_len, &n->leaf,
+					 reason);
+		if (rc == 0) {
+			reason->len = before;
+			if (reason->data)
+				reason->data[before] = '\0';
+			n->set = true;
+		}
+		return rc;
+	}
+}
+
+/* The path of a node for messages: the params' dotted form. */
+typedef struct path {
+	char text[512];
+	size_t len;
+} path;
+
+/* Appends ".seg" (or "seg" first) to the path, cut to fit; returns the
+ * length before, to pop back to. memcpy, not printf: it runs per field. */
+static size_t path_push(path *pa, const char *seg, size_t n)
+{
+	size_t was = pa->len, room = sizeof pa->text - 1 - pa->len;
+	if (pa->len && room) {
+		pa->text[pa->len++] = '.';
+		room--;
+	}
+	if (n > room)
+		n = room;
+	memcpy(pa->text + pa->len, seg, n);
+	pa->len += n;
+	pa->text[pa->len] = '\0';
+	return was;
+}
+
+static int finish(rs_arena *a, const pnode *n, path *pa, rs_json *out,
+		  rs_buf *reason)
+{
+	memset(out, 0, sizeof *out);
+	if (is_object(n)) {
+		out->type = RS_JSON_OBJECT;
+		out->u.obj.items =
+			rs_arena_calloc(a, n->nfields ? n->nfields : 1,
+					sizeof *out->u.obj.items);
+		if (!out->u.obj.items)
+			return RS_ENOMEM;
+		for (size_t i = 0; i < n->nfields; i++) {
+			const rs_field *f = &n->fields[i];
+			const pnode *kid = n->kids[i];
+			bool absent =
+				!kid ||
+				(kid->set && kid->leaf.type == RS_JSON_NULL &&
+				 kid->type->kind != RS_TYPE_ARRAY);
+			if (absent) {
+				if (!f->required)
+					continue;
+				size_t was =
+					path_push(pa, f->name, strlen(f->name));
+				/* An object left out: name its first required
+				 * field below, the param an app should send. */
+				const rs_type *t = &f->type;
+				for (bool deeper = true;
+				     deeper && t->kind == RS_TYPE_OBJECT;) {
+					deeper = false;
+					for (size_t j = 0;
+					     j < t->object->field_count; j++) {
+						const rs_field *g =
+							&t->object->fields[j];
+						if (!g->required)
+							continue;
+						path_push(pa, g->name,
+							  strlen(g->name));
+						t = &g->type;
+						deeper = true;
+						break;
+					}
+				}
+				int rc = rs_buf_printf(
+						 reason,
+						 "param %s: missing (a "
+						 "required %s)",
+						 pa->text,
+						 rs_type_kind_name(t->kind)) < 0
+						 ? RS_ENOMEM
+						 : RS_EINVAL;
+				pa->len = was;
+				pa->text[was] = '\0';
+				return rc;
+			}
+			rs_json_member *m =
+				&out->u.obj.items[out->u.obj.count++];
+			m->key = f->name;
+			m->key_len = strlen(f->name);
+			size_t was = path_push(pa, f->name, m->key_len);
+			int rc = finish(a, kid, pa, &m->value, reason);
+			pa->len = was;
+			pa->text[was] = '\0';
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	if (n->type->kind == RS_TYPE_ARRAY) {
+		out->type = RS_JSON_ARRAY;
+		out->u.arr.count = n->len;
+		if (!n->len)
+			return 0;
+		out->u.arr.items = rs_arena_calloc(a, n->len, sizeof(rs_json));
+		if (!out->u.arr.items)
+			return RS_ENOMEM;
+		for (size_t i = 0; i < n->len; i++) {
+			char idx[24], *d = idx + sizeof idx;
+			size_t u = i;
+			do
+				*--d = (char)('0' + u % 10);
+			while (u /= 10);
+			size_t was = path_push(pa, d,
+					       (size_t)(idx + sizeof idx - d));
+			int rc = 0;
+			if (!n->kids[i])
+				rc = rs_buf_printf(reason,
+						   "param %s: missing; items "
+						   "of an array run from .0 "
+						   "without gaps",
+						   pa->text) < 0
+					     ? RS_ENOMEM
+					     : RS_EINVAL;
+			else
+				rc = finish(a, n->kids[i], pa,
+					    &out->u.arr.items[i], reason);
+			pa->len = was;
+			pa->text[was] = '\0';
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	*out = n->leaf;
+	return 0;
+}
+
+int rs_params_convert(rs_arena *a, const rs_version *v, const rs_param *params,
+		      size_t n, rs_json *out, rs_buf *reason)
+{
+	pnode root = {.fields = v->fields, .nfields = v->field_count};
+	if (v->field_count &&
+	    !(root.kids = rs_arena_calloc(a, v->field_count, sizeof(pnode *))))
+		return RS_ENOMEM;
+	size_t unknown = 0;
+	rs_buf names = RS_BUF_INIT;
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool unk = false;
+		size_t before = reason->len;
+		int r = put(a, &root, &params[i], &unk, reason);
+		if (r == RS_ENOMEM) {
+			rc = RS_ENOMEM;
+			goto done;
+		}
+		if (r == RS_EINVAL) {
+			if (!rc)
+				rc = RS_EINVAL;
+			else if (reason->data) { /* keep the first only */
+				reason->len = before;
+				reason->data[before] = '\0';
+			}
+		}
+		if (unk && unknown++ < UNKNOWN_NAMED &&
+		    ((unknown > 1 && rs_buf_puts(&names, ", ") < 0) ||
+		     quote(&names, params[i].key, params[i].key_len) < 0)) {
+			rc = RS_ENOMEM;
+			goto done;
+		}
+	}
+	if (unknown) {
+		rs_buf_reset(reason);
+		if (rs_buf_printf(reason,
+				  "params the event's version %d does not "
+				  "define: %s",
+				  v->number, names.data) < 0 ||
+		    (unknown > UNKNOWN_NAMED &&
+		     rs_buf_printf(reason, " and %zu more",
+				   unknown - UNKNOWN_NAMED) < 0)) {
+			rc = RS_ENOMEM;
+			goto done;
+		}
+		rc = RS_EINVAL;
+		goto done;
+	}
+	if (rc)
+		goto done;
+	path pa = {.len = 0};
+	pa.text[0] = '\0';
+	rc = finish(a, &root, &pa, out, reason);
+done:
+	rs_buf_free(&names);
+	return rc;
+}
