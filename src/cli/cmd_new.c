@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -367,6 +368,36 @@ static void list_owners(const rs_registry *reg, FILE *out)
 		fprintf(out, "none: define one under 'owners:'");
 }
 
+/* Two `reestr new` on one registry at once would each read
+ * environments.yaml, add their event and write it back, and the second
+ * write would drop the first one's line. Each takes the registry folder's
+ * flock (on the folder itself: no lock file appears in the checkout, and
+ * `serve`'s watch sees no change) and waits for the other. Returns the
+ * folder's descriptor (closing it releases the lock), or -1. */
+static int lock_registry(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "reestr new: cannot open the registry %s: %s\n",
+			dir, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	if (errno == EWOULDBLOCK) {
+		fprintf(stderr,
+			"reestr new: another 'reestr new' is changing %s; "
+			"waiting for it\n",
+			dir);
+		if (flock(fd, LOCK_EX) == 0)
+			return fd;
+	}
+	fprintf(stderr, "reestr new: cannot lock the registry %s: %s\n", dir,
+		strerror(errno));
+	close(fd);
+	return -1;
+}
+
 static int new_event(const char *dir, const char *name, const char *env_name,
 		     const char *owner)
 {
@@ -377,11 +408,14 @@ static int new_event(const char *dir, const char *name, const char *env_name,
 	char env_path[4200], folder[4200], ev_path[4300];
 	int made_folder = 0, wrote_event = 0, wrote_env = 0;
 	char why[512], owner_name[256];
+	int dir_fd = -1;
 
 	if (!rs_registry_name_check("event", name, why, sizeof why)) {
 		fprintf(stderr, "reestr new: %s; nothing was changed\n", why);
 		goto done;
 	}
+	if ((dir_fd = lock_registry(dir)) < 0)
+		goto done;
 	int rc = load_checked(dir, &reg, &diags);
 	if (rc) {
 		rs_diags_print(&diags, stderr);
@@ -524,6 +558,8 @@ undo:
 	if (made_folder)
 		rmdir(folder);
 done:
+	if (dir_fd >= 0)
+		close(dir_fd);
 	rs_registry_free(reg);
 	rs_diags_free(&diags);
 	rs_buf_free(&old);

@@ -1,6 +1,5 @@
 #include "http/ingest.h"
 
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -224,44 +223,6 @@ done:
 	return rc;
 }
 
-/* What happened to the i-th event of the request before storing it. */
-typedef struct slot {
-	bool accepted;
-	bool unpublished; /* accepted, of a version not published (--dev) */
-	size_t index;	  /* into events[] or failed[] */
-} slot;
-
-/* A rejected event's reason, kept as an offset until every reason is
- * written (the buffer may move while it grows). */
-typedef struct pending_failure {
-	size_t reason_offset;
-} pending_failure;
-
-/* The longest prefix of s[0..n) of at most max bytes that does not cut a
- * UTF-8 character. */
-static size_t utf8_prefix(const char *s, size_t n, size_t max)
-{
-	if (n <= max)
-		return n;
-	size_t k = max;
-	while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
-		k--;
-	return k;
-}
-
-enum { SHA256_HEX_SIZE = 65 };
-
-static int sha256_hex(const char *s, size_t n, char out[SHA256_HEX_SIZE])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
-	if (!EVP_Digest(s, n, md, &md_len, EVP_sha256(), NULL) || md_len != 32)
-		return rs_error_set(RS_ENOMEM, "SHA-256 of a payload failed");
-	for (unsigned i = 0; i < md_len; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	return 0;
-}
-
 /* Fills the event_id, version and source of an event that broke a limit
  * (ev->over_limit), as far as its envelope can be read, so it is counted
  * per event like any rejected one: the event alone is parsed again with
@@ -312,16 +273,9 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 		   rs_buf *response, int *status, rs_ingest_counts *counts)
 {
 	int rc = 0;
-	rs_buf decoded = RS_BUF_INIT, canonical = RS_BUF_INIT,
-	       reasons = RS_BUF_INIT, reason = RS_BUF_INIT;
+	rs_buf decoded = RS_BUF_INIT, reason = RS_BUF_INIT;
 	rs_arena *arena = NULL;
-	rs_sink_event *events = NULL;
-	rs_sink_failed *failed = NULL;
-	rs_checked_event *checked = NULL;
-	size_t *reason_offsets = NULL;
-	rs_sink_outcome *outcomes = NULL;
-	slot *slots = NULL;
-	char(*hashes)[SHA256_HEX_SIZE] = NULL;
+	rs_event_batch *batch = NULL;
 	char message[320];
 	held_memory held = {.budget = budget};
 	memset(counts, 0, sizeof *counts);
@@ -466,28 +420,20 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 		goto done;
 	}
 
-	size_t alloc_n = n ? n : 1;
-	events = malloc(alloc_n * sizeof *events);
-	failed = malloc(alloc_n * sizeof *failed);
-	checked = malloc(alloc_n * sizeof *checked);
-	reason_offsets = malloc(alloc_n * sizeof *reason_offsets);
-	outcomes = calloc(alloc_n, sizeof *outcomes);
-	slots = malloc(alloc_n * sizeof *slots);
-	hashes = malloc(alloc_n * sizeof *hashes);
-	if (!events || !failed || !checked || !reason_offsets || !outcomes ||
-	    !slots || !hashes) {
+	batch = rs_event_batch_new(reg, limits, n);
+	if (!batch) {
 		rc = RS_ENOMEM;
 		goto done;
 	}
-
-	size_t n_ok = 0, n_failed = 0;
 	for (size_t i = 0; i < n; i++) {
 		const rs_json *ev = &list->u.arr.items[i];
-		rs_checked_event *c = &checked[n_ok];
-		rs_buf_reset(&reason);
+		const char *payload = body + ev->offset;
 		int v;
-		if (ev->over_limit) {
-			v = read_envelope(reg, &jl, arena, body, ev, c);
+		if (!ev->over_limit) {
+			v = rs_event_batch_add(batch, ev, payload, ev->length);
+		} else {
+			rs_checked_event c;
+			v = read_envelope(reg, &jl, arena, body, ev, &c);
 			if (v == RS_ELIMIT && held.refused) {
 				busy_message(message, sizeof message, budget);
 				rc = answer_error(response, status, 503,
@@ -495,98 +441,16 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 				goto done;
 			}
 			if (v != RS_ENOMEM)
-				v = rs_buf_append(&reason, ev->u.str.ptr,
-						  ev->u.str.len) < 0
-					    ? RS_ENOMEM
-					    : RS_EINVAL;
-		} else if (ev->type != RS_JSON_OBJECT) {
-			memset(c, 0, sizeof *c);
-			c->event_id = -1;
-			c->version = -1;
-			v = rs_buf_printf(&reason,
-					  "event must be a JSON object, got %s",
-					  rs_json_type_name(ev->type)) < 0
-				    ? RS_ENOMEM
-				    : RS_EINVAL;
-		} else {
-			v = rs_validate_event(reg, ev, &canonical, c, &reason);
+				v = rs_event_batch_reject(
+					batch, c.event_id, c.version, c.source,
+					ev->u.str.ptr, payload, ev->length);
 		}
-		if (v == RS_ENOMEM) {
-			rc = RS_ENOMEM;
+		if (v < 0) {
+			rc = v;
 			goto done;
 		}
-		if (v == 0) {
-			/* Pointers into canonical are fixed up below, once
-			 * the buffer has stopped moving. */
-			events[n_ok] = (rs_sink_event){
-				.uuid = c->uuid,
-				.time = c->time,
-				.event_id = c->event_id,
-				.version = c->version,
-				.environment = c->environment,
-				.source = c->source,
-				.fields = NULL,
-				.fields_len = c->fields_len,
-			};
-			slots[i] = (slot){true, !c->version_def->published,
-					  n_ok++};
-			continue;
-		}
-		if (reason.data)
-			rs_utf8_repair(reason.data, reason.len);
-		reason_offsets[n_failed] = reasons.len;
-		if (rs_buf_append(&reasons, reason.data ? reason.data : "",
-				  reason.len + 1) < 0) {
-			rc = RS_ENOMEM;
-			goto done;
-		}
-		/* A rejected event is kept for inspection, but only so much
-		 * of it: a small compressed body can expand to megabytes. */
-		const char *payload = body + ev->offset;
-		if (sha256_hex(payload, ev->length, hashes[n_failed]) < 0) {
-			rc = RS_ENOMEM;
-			goto done;
-		}
-		size_t kept = utf8_prefix(payload, ev->length,
-					  limits->max_failed_payload_bytes);
-		/* An event rejected for invalid UTF-8 (the parser contains
-		 * it) is kept with '?' for each bad byte: the column is
-		 * text; the hash is of the bytes as received. */
-		if (rs_utf8_check(payload, kept) != kept) {
-			char *copy = rs_arena_strndup(arena, payload, kept);
-			if (!copy) {
-				rc = RS_ENOMEM;
-				goto done;
-			}
-			rs_utf8_repair(copy, kept);
-			payload = copy;
-		}
-		failed[n_failed] = (rs_sink_failed){
-			.event_id = c->event_id,
-			.version = c->version,
-			.source = c->source,
-			.reason = NULL,
-			.payload = payload,
-			.payload_len = kept,
-			.payload_total_len = ev->length,
-			.payload_sha256 = hashes[n_failed],
-		};
-		slots[i] = (slot){false, false, n_failed++};
 	}
-	for (size_t i = 0; i < n_ok; i++)
-		events[i].fields = canonical.data + checked[i].fields_offset;
-	for (size_t i = 0; i < n_failed; i++)
-		failed[i].reason = reasons.data + reason_offsets[i];
-
-	rs_sink_batch batch = {
-		.received_at_us = rs_time_now_us(),
-		.events = events,
-		.event_count = n_ok,
-		.failed = failed,
-		.failed_count = n_failed,
-		.outcomes = outcomes,
-	};
-	if (n > 0 && rs_sink_write(sink, &batch) < 0) {
+	if (rs_event_batch_store(batch, sink) < 0) {
 		snprintf(message, sizeof message,
 			 "store unavailable, nothing of this batch was "
 			 "stored: %s",
@@ -594,65 +458,16 @@ int rs_ingest_body(const rs_registry *reg, rs_sink *sink,
 		rc = answer_error(response, status, 503, message);
 		goto done;
 	}
-
-	for (size_t i = 0; i < n; i++) {
-		if (!slots[i].accepted)
-			counts->rejected++;
-		else if (outcomes[slots[i].index] == RS_SINK_DUPLICATE)
-			counts->duplicate++;
-		else
-			counts->accepted++;
-	}
+	*counts = rs_event_batch_counts(batch);
 	*status = 200;
 	rs_buf_reset(response);
-	if (rs_buf_printf(response,
-			  "{\"accepted\":%zu,\"duplicate\":%zu,"
-			  "\"rejected\":%zu,\"results\":[",
-			  counts->accepted, counts->duplicate,
-			  counts->rejected) < 0 ||
-	    rs_buf_grow(response, n * 24) < 0) {
-		rc = RS_ENOMEM;
-		goto done;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			rs_buf_putc(response, ',');
-		if (slots[i].accepted) {
-			rs_buf_puts(response,
-				    outcomes[slots[i].index] ==
-						    RS_SINK_DUPLICATE
-					    ? "{\"status\":\"duplicate\""
-					    : "{\"status\":\"accepted\"");
-			rs_buf_puts(response, slots[i].unpublished
-						      ? ",\"unpublished\":true}"
-						      : "}");
-			continue;
-		}
-		const char *why = failed[slots[i].index].reason;
-		if (rs_buf_puts(response,
-				"{\"status\":\"rejected\",\"error\":") < 0 ||
-		    rs_json_write_string(response, why, strlen(why)) < 0 ||
-		    rs_buf_putc(response, '}') < 0) {
-			rc = RS_ENOMEM;
-			goto done;
-		}
-	}
-	if (rs_buf_puts(response, "]}") < 0)
-		rc = RS_ENOMEM;
+	rc = rs_event_batch_write_json(batch, response);
 
 done:
 	rs_budget_give(budget, held.bytes);
-	free(hashes);
-	free(events);
-	free(failed);
-	free(checked);
-	free(reason_offsets);
-	free(outcomes);
-	free(slots);
+	rs_event_batch_free(batch);
 	rs_arena_free(arena);
 	rs_buf_free(&decoded);
-	rs_buf_free(&canonical);
-	rs_buf_free(&reasons);
 	rs_buf_free(&reason);
 	return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "base/buf.h"
 #include "base/limits.h"
+#include "http/batch.h"
 #include "http/budget.h"
 #include "reestr/registry.h"
 #include "reestr/sink.h"
@@ -25,10 +26,6 @@ typedef enum rs_content_encoding {
 /* Reads a Content-Encoding header value (NULL means identity). Returns 0,
  * or -1 for an encoding the collector does not accept. */
 int rs_content_encoding_parse(const char *value, rs_content_encoding *out);
-
-typedef struct rs_ingest_counts {
-	size_t accepted, duplicate, rejected;
-} rs_ingest_counts;
 
 /* Handles one request body. Memory beyond the body itself (the decoded
  * body, the parse tree) is taken from budget (NULL: unbounded) and given

@@ -249,3 +249,29 @@ def test_a_last_line_without_newline(tmp_path):
     assert (reg / "envs.yaml").read_text() == (
         "environments:\n  bo:\n    events:\n      - first\n      - scaffolded\n")
     assert run("check", "--strict", str(reg)).returncode == 0
+
+
+def test_concurrent_news_all_land_with_distinct_ids(reg):
+    """Eight `reestr new` on one registry at once: each waits for the
+    folder's lock, so every event is listed in the environment, each has its
+    own id, and the registry passes check (without the lock the environment
+    file's read-edit-write lost all but one of them)."""
+    names = [f"concurrent_event_{i}" for i in range(8)]
+    procs = [subprocess.Popen(
+        [REESTR, "new", "event", n, "--env", "bo", "--registry", str(reg)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for n in names]
+    outs = [p.communicate(timeout=60) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+    envs = (reg / "environments.yaml").read_text()
+    for n in names:
+        assert f"      - {n}\n" in envs
+    ids = set()
+    for n in names:
+        text = (reg / "events" / f"{n}.yaml").read_text()
+        line = next(x for x in text.splitlines() if x.startswith("    id: "))
+        ids.add(int(line.split()[1]))
+    assert len(ids) == len(names)
+    check = run("check", "--strict", str(reg))
+    assert check.returncode == 0, check.stdout + check.stderr

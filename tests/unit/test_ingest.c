@@ -15,6 +15,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "base/arena.h"
 #include "base/utf8.h"
 #include "http/ingest.h"
 #include "json/json.h"
@@ -147,6 +148,81 @@ static void test_mixed_batch_statuses_in_order(void **state)
 					   "\"https://e.com/\",\"kind\":"
 					   "\"home\"}");
 	rs_buf_free(&o.body);
+}
+
+/* The proxy routes' way in (http/batch.h): events converted by a route and
+ * events it rejected itself go through one store write, answered in the
+ * order they were added; a rejected event's texts are the batch's own
+ * copies. */
+static void test_event_batch_mixes_added_and_rejected_events(void **state)
+{
+	recorder r = {.base.ops = &rec_ops};
+	rs_ingest_limits lim;
+	rs_ingest_limits_default(&lim);
+	lim.max_failed_payload_bytes = 8;
+	rs_event_batch *b = rs_event_batch_new(reg, &lim, 3);
+	assert_non_null(b);
+
+	rs_arena *arena = rs_arena_new(4096);
+	const rs_json *ev;
+	rs_json_error je;
+	const char *text = EVENT(U1, "home");
+	rs_json_limits jl = {.max_depth = 32};
+	assert_int_equal(
+		rs_json_parse(arena, text, strlen(text), &jl, &ev, &je), 0);
+	char source[] = "test-service", reason[] = "params.user.id: not an int";
+	assert_int_equal(rs_event_batch_reject(b, 1, 0, source, reason,
+					       "user.id=x; kind=home", 20),
+			 0);
+	/* the caller's buffers may be reused before the store */
+	memset(source, 'x', sizeof source - 1);
+	memset(reason, 'x', sizeof reason - 1);
+	assert_int_equal(rs_event_batch_add(b, ev, text, strlen(text)), 0);
+	rs_arena_free(arena); /* the tree is not needed after add */
+	assert_int_equal(
+		rs_event_batch_reject(b, -1, -1, NULL, "no event id", "", 0),
+		0);
+	assert_int_equal(rs_event_batch_reject(b, -1, -1, NULL, "full", "", 0),
+			 RS_EINVAL);
+	assert_int_equal(rs_event_batch_count(b), 3);
+
+	assert_int_equal(rs_event_batch_store(b, &r.base), 0);
+	assert_int_equal(r.writes, 1);
+	assert_int_equal(r.events, 1);
+	assert_int_equal(r.failed, 2);
+	rs_event_result first = rs_event_batch_result(b, 0);
+	assert_int_equal(first.status, RS_EVENT_REJECTED);
+	assert_string_equal(first.error, "params.user.id: not an int");
+	assert_int_equal(rs_event_batch_result(b, 1).status, RS_EVENT_ACCEPTED);
+	assert_int_equal(rs_event_batch_result(b, 2).status, RS_EVENT_REJECTED);
+	rs_ingest_counts c = rs_event_batch_counts(b);
+	assert_int_equal(c.accepted, 1);
+	assert_int_equal(c.rejected, 2);
+	rs_buf out = RS_BUF_INIT;
+	assert_int_equal(rs_event_batch_write_json(b, &out), 0);
+	assert_string_equal(
+		out.data,
+		"{\"accepted\":1,\"duplicate\":0,\"rejected\":2,\"results\":["
+		"{\"status\":\"rejected\",\"error\":\"params.user.id: not an "
+		"int\"},{\"status\":\"accepted\",\"unpublished\":true},"
+		"{\"status\":\"rejected\",\"error\":\"no event id\"}]}");
+	rs_buf_free(&out);
+	rs_event_batch_free(b);
+}
+
+static void test_event_batch_store_failure_stores_nothing(void **state)
+{
+	recorder r = {.base.ops = &rec_ops, .fail = true};
+	rs_ingest_limits lim;
+	rs_ingest_limits_default(&lim);
+	rs_event_batch *b = rs_event_batch_new(reg, &lim, 1);
+	assert_non_null(b);
+	assert_int_equal(rs_event_batch_reject(b, 1, 0, NULL, "bad", "p", 1),
+			 0);
+	assert_true(rs_event_batch_store(b, &r.base) < 0);
+	assert_non_null(strstr(rs_error_last(), "disk I/O error"));
+	assert_int_equal(r.writes, 0);
+	rs_event_batch_free(b);
 }
 
 static void test_store_failure_is_503_and_names_the_cause(void **state)
@@ -563,6 +639,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mixed_batch_statuses_in_order),
+		cmocka_unit_test(
+			test_event_batch_mixes_added_and_rejected_events),
+		cmocka_unit_test(test_event_batch_store_failure_stores_nothing),
 		cmocka_unit_test(test_store_failure_is_503_and_names_the_cause),
 		cmocka_unit_test(test_malformed_json_names_line_and_column),
 		cmocka_unit_test(test_limits),

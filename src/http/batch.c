@@ -1,0 +1,312 @@
+#include "http/batch.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/timefmt.h"
+#include "base/utf8.h"
+#include "reestr/error.h"
+#include "validate/validate.h"
+
+enum { SHA256_HEX_SIZE = 65 };
+
+/* What happened to the i-th event added, before and after the store. */
+typedef struct slot {
+	bool accepted;
+	bool unpublished; /* accepted, of a version not published (--dev) */
+	size_t index;	  /* into events[] or failed[] */
+} slot;
+
+/* A rejected event's texts, kept as offsets until the store: the buffers
+ * may move while they grow. */
+typedef struct failure_texts {
+	size_t reason, payload, source; /* source: SIZE_MAX for NULL */
+} failure_texts;
+
+struct rs_event_batch {
+	const rs_registry *reg;
+	const rs_ingest_limits *limits;
+	size_t capacity, n, n_ok, n_failed;
+	bool stored;
+	rs_sink_event *events;
+	rs_checked_event *checked;
+	rs_sink_failed *failed;
+	failure_texts *texts;
+	char (*hashes)[SHA256_HEX_SIZE];
+	rs_sink_outcome *outcomes;
+	slot *slots;
+	rs_buf canonical; /* the accepted events' canonical fields */
+	rs_buf texts_buf; /* the rejected events' reasons, payloads, sources */
+	rs_buf reason;	  /* scratch: one validation's reason */
+};
+
+rs_event_batch *rs_event_batch_new(const rs_registry *reg,
+				   const rs_ingest_limits *limits,
+				   size_t capacity)
+{
+	rs_event_batch *b = calloc(1, sizeof *b);
+	if (!b)
+		return NULL;
+	size_t n = capacity ? capacity : 1;
+	b->reg = reg;
+	b->limits = limits;
+	b->capacity = capacity;
+	b->events = malloc(n * sizeof *b->events);
+	b->checked = malloc(n * sizeof *b->checked);
+	b->failed = malloc(n * sizeof *b->failed);
+	b->texts = malloc(n * sizeof *b->texts);
+	b->hashes = malloc(n * sizeof *b->hashes);
+	b->outcomes = calloc(n, sizeof *b->outcomes);
+	b->slots = malloc(n * sizeof *b->slots);
+	if (!b->events || !b->checked || !b->failed || !b->texts ||
+	    !b->hashes || !b->outcomes || !b->slots)
+		goto fail;
+	return b;
+fail:
+	rs_event_batch_free(b);
+	return NULL;
+}
+
+void rs_event_batch_free(rs_event_batch *b)
+{
+	if (!b)
+		return;
+	free(b->events);
+	free(b->checked);
+	free(b->failed);
+	free(b->texts);
+	free(b->hashes);
+	free(b->outcomes);
+	free(b->slots);
+	rs_buf_free(&b->canonical);
+	rs_buf_free(&b->texts_buf);
+	rs_buf_free(&b->reason);
+	free(b);
+}
+
+size_t rs_event_batch_count(const rs_event_batch *b)
+{
+	return b->n;
+}
+
+static int batch_full(const rs_event_batch *b)
+{
+	return rs_error_set(RS_EINVAL,
+			    "event batch: more than its capacity of %zu events",
+			    b->capacity);
+}
+
+/* The longest prefix of s[0..n) of at most max bytes that does not cut a
+ * UTF-8 character. */
+static size_t utf8_prefix(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	size_t k = max;
+	while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
+		k--;
+	return k;
+}
+
+static int sha256_hex(const char *s, size_t n, char out[SHA256_HEX_SIZE])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	if (!EVP_Digest(s, n, md, &md_len, EVP_sha256(), NULL) || md_len != 32)
+		return rs_error_set(RS_ENOMEM, "SHA-256 of a payload failed");
+	for (unsigned i = 0; i < md_len; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+/* Appends s[0..n) and a NUL to the texts buffer; *offset is where. */
+static int keep_text(rs_event_batch *b, const char *s, size_t n, size_t *offset)
+{
+	*offset = b->texts_buf.len;
+	if ((n && rs_buf_append(&b->texts_buf, s, n) < 0) ||
+	    rs_buf_putc(&b->texts_buf, '\0') < 0)
+		return RS_ENOMEM;
+	return 0;
+}
+
+static int record_failure(rs_event_batch *b, int64_t event_id, int version,
+			  const char *source, const char *reason,
+			  size_t reason_len, const char *payload,
+			  size_t payload_len)
+{
+	size_t k = b->n_failed;
+	failure_texts *t = &b->texts[k];
+	if (sha256_hex(payload, payload_len, b->hashes[k]) < 0)
+		return RS_ENOMEM;
+	if (keep_text(b, reason, reason_len, &t->reason) < 0)
+		return RS_ENOMEM;
+	rs_utf8_repair(b->texts_buf.data + t->reason, reason_len);
+	/* A rejected event is kept for inspection, but only so much of it: a
+	 * small compressed body can expand to megabytes. The column is text:
+	 * each invalid UTF-8 byte is kept as '?'; the hash is of the bytes as
+	 * received. */
+	size_t kept = utf8_prefix(payload, payload_len,
+				  b->limits->max_failed_payload_bytes);
+	if (keep_text(b, payload, kept, &t->payload) < 0)
+		return RS_ENOMEM;
+	rs_utf8_repair(b->texts_buf.data + t->payload, kept);
+	t->source = SIZE_MAX;
+	if (source && keep_text(b, source, strlen(source), &t->source) < 0)
+		return RS_ENOMEM;
+	b->failed[k] = (rs_sink_failed){
+		.event_id = event_id,
+		.version = version,
+		.payload_len = kept,
+		.payload_total_len = payload_len,
+		.payload_sha256 = b->hashes[k],
+	};
+	b->slots[b->n++] = (slot){false, false, k};
+	b->n_failed++;
+	return 0;
+}
+
+int rs_event_batch_add(rs_event_batch *b, const rs_json *event,
+		       const char *payload, size_t payload_len)
+{
+	if (b->n >= b->capacity)
+		return batch_full(b);
+	rs_checked_event *c = &b->checked[b->n_ok];
+	rs_buf_reset(&b->reason);
+	int v;
+	if (event->type != RS_JSON_OBJECT) {
+		memset(c, 0, sizeof *c);
+		c->event_id = -1;
+		c->version = -1;
+		v = rs_buf_printf(&b->reason,
+				  "event must be a JSON object, got %s",
+				  rs_json_type_name(event->type)) < 0
+			    ? RS_ENOMEM
+			    : RS_EINVAL;
+	} else {
+		v = rs_validate_event(b->reg, event, &b->canonical, c,
+				      &b->reason);
+	}
+	if (v == RS_ENOMEM)
+		return RS_ENOMEM;
+	if (v == 0) {
+		/* fields is set at the store, once the buffer stops moving */
+		b->events[b->n_ok] = (rs_sink_event){
+			.uuid = c->uuid,
+			.time = c->time,
+			.event_id = c->event_id,
+			.version = c->version,
+			.environment = c->environment,
+			.source = c->source,
+			.fields = NULL,
+			.fields_len = c->fields_len,
+		};
+		b->slots[b->n++] =
+			(slot){true, !c->version_def->published, b->n_ok++};
+		return 0;
+	}
+	return record_failure(b, c->event_id, c->version, c->source,
+			      b->reason.data ? b->reason.data : "",
+			      b->reason.len, payload, payload_len);
+}
+
+int rs_event_batch_reject(rs_event_batch *b, int64_t event_id, int version,
+			  const char *source, const char *reason,
+			  const char *payload, size_t payload_len)
+{
+	if (b->n >= b->capacity)
+		return batch_full(b);
+	return record_failure(b, event_id, version, source, reason,
+			      strlen(reason), payload, payload_len);
+}
+
+int rs_event_batch_store(rs_event_batch *b, rs_sink *sink)
+{
+	for (size_t i = 0; i < b->n_ok; i++)
+		b->events[i].fields =
+			b->canonical.data + b->checked[i].fields_offset;
+	for (size_t i = 0; i < b->n_failed; i++) {
+		const failure_texts *t = &b->texts[i];
+		b->failed[i].reason = b->texts_buf.data + t->reason;
+		b->failed[i].payload = b->texts_buf.data + t->payload;
+		b->failed[i].source = t->source == SIZE_MAX
+					      ? NULL
+					      : b->texts_buf.data + t->source;
+	}
+	rs_sink_batch batch = {
+		.received_at_us = rs_time_now_us(),
+		.events = b->events,
+		.event_count = b->n_ok,
+		.failed = b->failed,
+		.failed_count = b->n_failed,
+		.outcomes = b->outcomes,
+	};
+	int rc = b->n > 0 ? rs_sink_write(sink, &batch) : 0;
+	if (rc < 0)
+		return rc;
+	b->stored = true;
+	return 0;
+}
+
+rs_event_result rs_event_batch_result(const rs_event_batch *b, size_t i)
+{
+	const slot *s = &b->slots[i];
+	if (!s->accepted)
+		return (rs_event_result){RS_EVENT_REJECTED, false,
+					 b->failed[s->index].reason};
+	return (rs_event_result){b->outcomes[s->index] == RS_SINK_DUPLICATE
+					 ? RS_EVENT_DUPLICATE
+					 : RS_EVENT_ACCEPTED,
+				 s->unpublished, NULL};
+}
+
+rs_ingest_counts rs_event_batch_counts(const rs_event_batch *b)
+{
+	rs_ingest_counts c = {0};
+	for (size_t i = 0; i < b->n; i++) {
+		switch (rs_event_batch_result(b, i).status) {
+		case RS_EVENT_ACCEPTED:
+			c.accepted++;
+			break;
+		case RS_EVENT_DUPLICATE:
+			c.duplicate++;
+			break;
+		case RS_EVENT_REJECTED:
+			c.rejected++;
+			break;
+		}
+	}
+	return c;
+}
+
+int rs_event_batch_write_json(const rs_event_batch *b, rs_buf *out)
+{
+	rs_ingest_counts c = rs_event_batch_counts(b);
+	if (rs_buf_printf(out,
+			  "{\"accepted\":%zu,\"duplicate\":%zu,"
+			  "\"rejected\":%zu,\"results\":[",
+			  c.accepted, c.duplicate, c.rejected) < 0 ||
+	    rs_buf_grow(out, b->n * 24) < 0)
+		return RS_ENOMEM;
+	for (size_t i = 0; i < b->n; i++) {
+		rs_event_result r = rs_event_batch_result(b, i);
+		if (i)
+			rs_buf_putc(out, ',');
+		if (r.status != RS_EVENT_REJECTED) {
+			rs_buf_puts(out, r.status == RS_EVENT_DUPLICATE
+						 ? "{\"status\":\"duplicate\""
+						 : "{\"status\":\"accepted\"");
+			rs_buf_puts(out, r.unpublished
+						 ? ",\"unpublished\":true}"
+						 : "}");
+			continue;
+		}
+		if (rs_buf_puts(out, "{\"status\":\"rejected\",\"error\":") <
+			    0 ||
+		    rs_json_write_string(out, r.error, strlen(r.error)) < 0 ||
+		    rs_buf_putc(out, '}') < 0)
+			return RS_ENOMEM;
+	}
+	return rs_buf_puts(out, "]}") < 0 ? RS_ENOMEM : 0;
+}
