@@ -31,7 +31,7 @@ typedef struct request {
 	rs_pb_limits pb;
 	message *msgs;
 	size_t n, cap;
-	char err[300];
+	char err[400];
 	int status; /* of a failure before the batch */
 } request;
 
@@ -85,14 +85,12 @@ static int decode_one(void *ctx, const uint8_t *bytes, size_t len, size_t index)
 	int rc = rs_pb_decode(R->m->message, bytes, len, &R->pb, R->a, &tree,
 			      why, sizeof why);
 	if (rc == RS_EINVAL) {
-		snprintf(R->err, sizeof R->err, "malformed protobuf %s: %s%s",
-			 R->m->message->full_name, why, "");
-		if (index != SIZE_MAX) {
-			char with[300];
-			snprintf(with, sizeof with, "message %zu: %s", index,
-				 R->err);
-			snprintf(R->err, sizeof R->err, "%s", with);
-		}
+		char at[40] = "";
+		if (index != SIZE_MAX)
+			snprintf(at, sizeof at, "message %zu: ", index);
+		snprintf(R->err, sizeof R->err,
+			 "%smalformed protobuf %.80s: %s", at,
+			 R->m->message->full_name, why);
 		R->status = 400;
 		return RS_EINVAL;
 	}
