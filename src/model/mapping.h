@@ -85,4 +85,20 @@ int rs_mapping_convert(const rs_mapping *m, const rs_json *msg, rs_arena *a,
 		       const char *uuid, const char *time, rs_json **event,
 		       char *err, size_t errlen);
 
+/* registry.lock's "mappings" (docs/registry.md, "Publishing"): a
+ * published mapping never changes, like a published version. Checks each
+ * mapping the parsed lock (root) holds against r, adding a problem for
+ * one removed or changed (src: the lock's text, for positions), and marks
+ * each one found published. Returns 0, RS_EINVAL or RS_ENOMEM. */
+int rs_mappings_lock_check(rs_registry *r, const rs_json *root, const char *src,
+			   rs_diags *diags);
+/* Appends ,"mappings":[...] with every mapping of r to a lock being
+ * written. Returns 0 or RS_ENOMEM. */
+int rs_mappings_lock_write(const rs_registry *r, rs_buf *out);
+/* Adds a problem per mapping not published (for `reestr serve` without
+ * --dev); dir names the registry in the message. Returns the number, or
+ * RS_ENOMEM. */
+int rs_mappings_refuse_unpublished(const rs_registry *r, const char *dir,
+				   rs_diags *diags);
+
 #endif
