@@ -16,6 +16,7 @@ typedef struct dec {
 	char *err;
 	size_t errlen;
 	const uint8_t *base; /* for byte offsets in messages */
+	size_t tag_at;	     /* the offset of the field being read */
 } dec;
 
 static int fail(dec *D, const char *fmt, ...)
@@ -158,22 +159,19 @@ static int scalar(dec *D, const rs_proto_field *f, int wt, const uint8_t **p,
 		  const uint8_t *end, rs_json *v)
 {
 	uint64_t u = 0;
-	const uint8_t *at = *p;
 	if (wt == 0) {
 		if (!varint(p, end, &u))
 			return fail(D,
 				    "field %s (%d): truncated or overlong "
 				    "varint at byte %zu",
-				    f->name, (int)f->number,
-				    (size_t)(at - D->base));
+				    f->name, (int)f->number, D->tag_at);
 	} else {
 		size_t w = wt == 1 ? 8 : 4;
 		if ((size_t)(end - *p) < w)
 			return fail(D,
 				    "field %s (%d): %zu-byte value past the "
 				    "end at byte %zu",
-				    f->name, (int)f->number, w,
-				    (size_t)(at - D->base));
+				    f->name, (int)f->number, w, D->tag_at);
 		for (size_t i = 0; i < w; i++)
 			u |= (uint64_t)(*p)[i] << (8 * i);
 		*p += w;
@@ -236,7 +234,6 @@ static int field(dec *D, const rs_proto_field *f, int wt, const uint8_t **p,
 		 const uint8_t *end, size_t depth, slot *s)
 {
 	int want = wire_type_of(f);
-	const uint8_t *at = *p;
 	if (wt == 2 && want != 2) {
 		/* packed repeated scalars */
 		uint64_t n;
@@ -244,21 +241,18 @@ static int field(dec *D, const rs_proto_field *f, int wt, const uint8_t **p,
 			return fail(D,
 				    "field %s (%d): wire type 2 (length), "
 				    "expected %d, at byte %zu",
-				    f->name, (int)f->number, want,
-				    (size_t)(at - D->base));
+				    f->name, (int)f->number, want, D->tag_at);
 		if (!varint(p, end, &n))
 			return fail(D,
 				    "field %s (%d): truncated length at byte "
 				    "%zu",
-				    f->name, (int)f->number,
-				    (size_t)(at - D->base));
+				    f->name, (int)f->number, D->tag_at);
 		if (n > (uint64_t)(end - *p))
 			return fail(D,
 				    "field %s (%d): length %llu past the end "
 				    "at byte %zu",
 				    f->name, (int)f->number,
-				    (unsigned long long)n,
-				    (size_t)(at - D->base));
+				    (unsigned long long)n, D->tag_at);
 		const uint8_t *pe = *p + n;
 		while (*p < pe) {
 			rs_json *v = slot_add(D, s, true);
@@ -274,8 +268,7 @@ static int field(dec *D, const rs_proto_field *f, int wt, const uint8_t **p,
 		return fail(D,
 			    "field %s (%d): wire type %d, expected %d, at "
 			    "byte %zu",
-			    f->name, (int)f->number, wt, want,
-			    (size_t)(at - D->base));
+			    f->name, (int)f->number, wt, want, D->tag_at);
 	rs_json *v = slot_add(D, s, f->repeated);
 	if (!v)
 		goto full;
@@ -284,13 +277,13 @@ static int field(dec *D, const rs_proto_field *f, int wt, const uint8_t **p,
 	uint64_t n;
 	if (!varint(p, end, &n))
 		return fail(D, "field %s (%d): truncated length at byte %zu",
-			    f->name, (int)f->number, (size_t)(at - D->base));
+			    f->name, (int)f->number, D->tag_at);
 	if (n > (uint64_t)(end - *p))
 		return fail(D,
 			    "field %s (%d): length %llu past the end at byte "
 			    "%zu",
 			    f->name, (int)f->number, (unsigned long long)n,
-			    (size_t)(at - D->base));
+			    D->tag_at);
 	const uint8_t *s0 = *p;
 	*p += n;
 	if (f->type == RS_PB_MESSAGE) {
@@ -327,7 +320,6 @@ full:
 static int skip(dec *D, uint64_t num, int wt, const uint8_t **p,
 		const uint8_t *end)
 {
-	const uint8_t *at = *p;
 	uint64_t n;
 	switch (wt) {
 	case 0:
@@ -347,11 +339,10 @@ static int skip(dec *D, uint64_t num, int wt, const uint8_t **p,
 		return fail(D,
 			    "field number %llu: groups (wire types 3, 4) are "
 			    "not supported, at byte %zu",
-			    (unsigned long long)num, (size_t)(at - D->base));
+			    (unsigned long long)num, D->tag_at);
 	default:
 		return fail(D, "field number %llu: wire type %d at byte %zu",
-			    (unsigned long long)num, wt,
-			    (size_t)(at - D->base));
+			    (unsigned long long)num, wt, D->tag_at);
 	}
 	if (n > (uint64_t)(end - *p))
 		goto trunc;
@@ -359,7 +350,7 @@ static int skip(dec *D, uint64_t num, int wt, const uint8_t **p,
 	return 0;
 trunc:
 	return fail(D, "unknown field number %llu: truncated at byte %zu",
-		    (unsigned long long)num, (size_t)(at - D->base));
+		    (unsigned long long)num, D->tag_at);
 }
 
 static int decode(dec *D, const rs_proto_message *m, const uint8_t *p,
@@ -388,6 +379,7 @@ static int decode(dec *D, const rs_proto_message *m, const uint8_t *p,
 				    (size_t)(at - D->base));
 		const rs_proto_field *f =
 			rs_proto_field_by_number(m, (int32_t)num);
+		D->tag_at = (size_t)(at - D->base);
 		int rc = f ? field(D, f, wt, &p, end, depth,
 				   &slots[f - m->fields])
 			   : skip(D, num, wt, &p, end);
@@ -425,7 +417,7 @@ int rs_pb_decode(const rs_proto_message *m, const uint8_t *data, size_t len,
 		 const rs_pb_limits *limits, rs_arena *a, rs_json **out,
 		 char *err, size_t errlen)
 {
-	dec D = {limits, a, 0, err, errlen, data};
+	dec D = {limits, a, 0, err, errlen, data, 0};
 	*out = rs_arena_calloc(a, 1, sizeof **out);
 	if (!*out)
 		return RS_ENOMEM;
