@@ -151,7 +151,7 @@ def test_a_conversion_error_rejects_that_event_only(server):
     assert len(failed) == 2
     assert failed[1]["payload"] == ('{"someIntField": "five", '
                                     '"someStringField": "bad"}')
-    assert failed[1]["event_id"] == 700
+    assert failed[1]["event_id"] == 550
     assert failed[1]["source"] == "partner-feed"
 
 

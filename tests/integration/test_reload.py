@@ -87,9 +87,10 @@ def statuses(resp):
 def test_start_line_names_the_langpack_versions_it_made(registry, make_server):
     s = make_server(registry=registry)
     line = wait_for(s, r"^reestr serve: listening on .*$")[0]
-    assert ("6 new langpack versions: go/bo 0, python/bo 0, php/bo 0, "
-            "go/front 0, python/front 0, php/front 0") in line, line
-    assert "(8 events, 9 versions)" in line, line
+    assert ("9 new langpack versions: go/bo 0, python/bo 0, php/bo 0, "
+            "go/front 0, python/front 0, php/front 0, go/partners 0, "
+            "python/partners 0, php/partners 0") in line, line
+    assert "(9 events, 10 versions)" in line, line
 
 
 def test_an_added_event_is_queryable_and_accepted_without_restart(
@@ -315,7 +316,7 @@ def test_lines_name_the_commit_of_a_checkout(registry, make_server):
     git("commit", "-qm", "registry")
     first = git("rev-parse", "HEAD")[:12]
     s = make_server(registry=registry)
-    assert f"registry {registry} (commit {first}) (8 events" in log_of(s)
+    assert f"registry {registry} (commit {first}) (9 events" in log_of(s)
     add_search_performed(registry)
     git("add", "-A")
     git("commit", "-qm", "search_performed")
@@ -364,7 +365,7 @@ def test_an_edit_of_a_bo_only_event_leaves_fronts_inputs(
     s = make_server(registry=registry)
     wait_for(s, r"^reestr serve: listening on .*$")
     before = langpack_inputs(s)
-    assert len(before) == 6, before
+    assert len(before) == 9, before  # bo, front, partners
     add_version(registry, "legacy_item_favorite")
     s.proc.send_signal(signal.SIGHUP)
     line = wait_for(s, r"^reestr serve: reloaded registry \(SIGHUP.*$")[0]
