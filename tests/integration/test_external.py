@@ -584,3 +584,14 @@ def test_a_new_mapping_is_served_after_reload_without_rebuild(
     assert r.json()["accepted"] == 1, r.raw
     assert rows(s, "SELECT item_id, platform FROM partner_order_v0") == [
         {"item_id": 4, "platform": "web"}]
+
+
+def test_the_registry_snapshot_carries_the_proto(server):
+    """GET /v1/registry (what the agent keeps, and checks, as its
+    --snapshot) holds the mappings' .proto files beside the YAML: without
+    them the snapshot's registry would not load."""
+    snap = server.request("GET", "/v1/registry").json()
+    paths = {f["path"]: f["content"] for f in snap["files"]}
+    assert paths["mappings/partner_feed.proto"] == (
+        EXAMPLES / "mappings" / "partner_feed.proto").read_text()
+    assert "mappings/partner_feed.yaml" in paths
