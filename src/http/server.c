@@ -612,7 +612,7 @@ static enum MHD_Result handle_external(rs_server *s,
 	rs_ingest_counts counts;
 	served_registry *g = served_acquire(s);
 	int rc = rs_external_body(
-		g->reg, &s->tally.base, &s->limits, name, ct,
+		g->reg, &s->tally.base, &s->limits, &s->budget, name, ct,
 		batch && (!strcmp(batch, "1") || !strcmp(batch, "true")),
 		rq->body.data ? rq->body.data : "", rq->body.len, &out, &status,
 		&counts);

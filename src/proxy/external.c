@@ -27,6 +27,8 @@ typedef struct message {
 typedef struct request {
 	const rs_mapping *m;
 	const rs_ingest_limits *limits;
+	rs_budget *budget; /* the in-flight memory (NULL: unbounded) */
+	size_t held;	   /* taken from it, given back at the end */
 	rs_arena *a;
 	rs_pb_limits pb;
 	message *msgs;
@@ -34,6 +36,35 @@ typedef struct request {
 	char err[400];
 	int status; /* of a failure before the batch */
 } request;
+
+/* The arena's memory is held from the in-flight budget, like the JSON
+ * route's parse tree: after each message, and before the JSON parser takes
+ * more. RS_ELIMIT (answer 503) when the budget refuses. */
+enum { HOLD_STEP = 256 * 1024 };
+
+static int hold(request *R, size_t more)
+{
+	size_t want = rs_arena_used(R->a) + more;
+	if (want <= R->held)
+		return 0;
+	size_t n = want - R->held + HOLD_STEP;
+	if (!rs_budget_take(R->budget, n)) {
+		snprintf(R->err, sizeof R->err,
+			 "the collector is busy: requests in flight hold its "
+			 "memory budget of %zu bytes (--max-inflight-bytes); "
+			 "nothing of this request was stored, retry it later",
+			 R->budget ? R->budget->limit : 0);
+		R->status = 503;
+		return RS_ELIMIT;
+	}
+	R->held += n;
+	return 0;
+}
+
+static int hold_for_tree(void *ctx, size_t n)
+{
+	return hold(ctx, n) ? -1 : 0;
+}
 
 static int error_answer(rs_buf *out, int *status, int code, const char *msg)
 {
@@ -105,7 +136,8 @@ static int decode_one(void *ctx, const uint8_t *bytes, size_t len, size_t index)
 	rs_buf_free(&text);
 	if (!payload)
 		return RS_ENOMEM;
-	return add_message(R, tree, payload, plen);
+	rc = hold(R, 0);
+	return rc ? rc : add_message(R, tree, payload, plen);
 }
 
 static int read_json(request *R, const char *body, size_t len)
@@ -118,10 +150,14 @@ static int read_json(request *R, const char *body, size_t len)
 		.max_depth_name = "--max-depth",
 		.max_string_name = "--max-string-bytes",
 		.max_values_name = "values in one request",
+		.reserve = hold_for_tree,
+		.reserve_ctx = R,
 	};
 	const rs_json *root;
 	rs_json_error err;
 	int rc = rs_json_parse(R->a, body, len, &jl, &root, &err);
+	if (rc == RS_ELIMIT && R->status == 503)
+		return rc; /* the budget refused: R->err says so */
 	if (rc == RS_EINVAL || rc == RS_ELIMIT) {
 		snprintf(R->err, sizeof R->err, "line %d, column %d: %s",
 			 err.line, err.col, err.message);
@@ -151,10 +187,10 @@ static int read_json(request *R, const char *body, size_t len)
 }
 
 int rs_external_body(const rs_registry *reg, rs_sink *sink,
-		     const rs_ingest_limits *limits, const char *name,
-		     const char *content_type, bool batch, const char *body,
-		     size_t len, rs_buf *response, int *status,
-		     rs_ingest_counts *counts)
+		     const rs_ingest_limits *limits, rs_budget *budget,
+		     const char *name, const char *content_type, bool batch,
+		     const char *body, size_t len, rs_buf *response,
+		     int *status, rs_ingest_counts *counts)
 {
 	memset(counts, 0, sizeof *counts);
 	const rs_mapping *m = rs_registry_mapping_by_name(reg, name);
@@ -183,7 +219,7 @@ int rs_external_body(const rs_registry *reg, rs_sink *sink,
 				    "Content-Type must be "
 				    "application/x-protobuf or "
 				    "application/json");
-	request R = {.m = m, .limits = limits};
+	request R = {.m = m, .limits = limits, .budget = budget};
 	R.pb.max_depth = limits->max_depth;
 	R.pb.max_values = RS_INGEST_MAX_EVENT_VALUES;
 	R.a = rs_arena_new(64 * 1024);
@@ -220,6 +256,8 @@ int rs_external_body(const rs_registry *reg, rs_sink *sink,
 		rs_json *ev = NULL;
 		int crc = rs_mapping_convert(m, msg->tree, R.a, uuid, when, &ev,
 					     why, sizeof why);
+		if (!crc && (rc = hold(&R, 0)))
+			break;
 		if (crc == RS_EINVAL)
 			rc = rs_event_batch_reject(
 				b, m->event->id, m->version->number,
@@ -230,6 +268,10 @@ int rs_external_body(const rs_registry *reg, rs_sink *sink,
 		else
 			rc = rs_event_batch_add(b, ev, msg->payload,
 						msg->payload_len);
+	}
+	if (rc == RS_ELIMIT) {
+		rc = error_answer(response, status, R.status, R.err);
+		goto done;
 	}
 	if (rc)
 		goto done;
@@ -243,5 +285,6 @@ int rs_external_body(const rs_registry *reg, rs_sink *sink,
 done:
 	rs_event_batch_free(b);
 	rs_arena_free(R.a);
+	rs_budget_give(budget, R.held);
 	return rc == RS_ENOMEM ? RS_ENOMEM : 0;
 }

@@ -595,3 +595,27 @@ def test_the_registry_snapshot_carries_the_proto(server):
     assert paths["mappings/partner_feed.proto"] == (
         EXAMPLES / "mappings" / "partner_feed.proto").read_text()
     assert "mappings/partner_feed.yaml" in paths
+
+
+def test_memory_beyond_the_budget_is_a_503(make_server, feed):
+    """The decoded messages are held from --max-inflight-bytes like the
+    JSON route's parse tree: a request that would go over is refused whole,
+    and the collector stays up."""
+    s = make_server(extra_args=["--max-inflight-bytes", "3000000",
+                                "--max-batch-events", "100000"])
+    many = "[" + ",".join('{"someIntField":%d,"someStringField":"q"}' % i
+                          for i in range(1, 40001)) + "]"
+    assert len(many) < 2_000_000
+    r = s.request("POST", "/v1/external/partner_feed", many.encode(), JS)
+    assert r.status == 503, r.raw[:200]
+    assert "--max-inflight-bytes" in r.json()["error"]
+    batch = feed.Batch(events=[feed.ExternalProjectEvent(
+        someIntField=i, someStringField="q") for i in range(1, 40001)])
+    r = s.request("POST", "/v1/external/partner_feed?batch=1",
+                  batch.SerializeToString(), PB)
+    assert r.status == 503, r.raw[:200]
+    assert counts(s) == (0, 0)
+    # the budget was given back: a small request goes through
+    r = s.request("POST", "/v1/external/partner_feed",
+                  b'{"someIntField": 1}', JS)
+    assert r.json()["accepted"] == 1, r.raw
