@@ -619,3 +619,92 @@ def test_memory_beyond_the_budget_is_a_503(make_server, feed):
     r = s.request("POST", "/v1/external/partner_feed",
                   b'{"someIntField": 1}', JS)
     assert r.json()["accepted"] == 1, r.raw
+
+
+SCALARS_PROTO = """syntax = "proto3";
+message Scalars {
+  int32 a = 1; int64 b = 2; uint32 c = 3; uint64 d = 4; sint32 e = 5;
+  sint64 f = 6; fixed32 g = 7; fixed64 h = 8; sfixed32 i = 9;
+  sfixed64 j = 10; float k = 11; double l = 12; bool m = 13; string n = 14;
+  repeated sint32 o = 15; repeated double p = 16 [json_name = "pp"];
+  optional int32 q = 17;
+}
+"""
+
+SCALARS_EVENT = """events:
+  scalars:
+    id: 702
+    owner: marketplace
+    versions:
+      - version: 0
+        fields:
+          a: int
+          b: int
+          c: int
+          d: int
+          e: int
+          f: int
+          g: int
+          h: int
+          i: int
+          j: int
+          k: float
+          l: float
+          m: bool
+          n: string
+          o: {type: array, items: int}
+          p: {type: array, items: float}
+          q: {type: int, required: false}
+"""
+
+SCALARS_MAPPING = """mappings:
+  scalars:
+    proto: mappings/scalars.proto
+    message: Scalars
+    event: scalars
+    version: 0
+    source: partner-feed
+    environment: partners
+    fields: {a: a, b: b, c: c, d: d, e: e, f: f, g: g, h: h, i: i, j: j,
+             k: k, l: l, m: m, n: n, o: o, p: p, q: q}
+"""
+
+
+def test_every_scalar_type_as_the_library_encodes_it(registry, make_server,
+                                                     tmp_path):
+    (registry / "mappings" / "scalars.proto").write_text(SCALARS_PROTO)
+    (registry / "mappings" / "scalars.yaml").write_text(SCALARS_MAPPING)
+    (registry / "events" / "scalars.yaml").write_text(SCALARS_EVENT)
+    env = registry / "environments.yaml"
+    env.write_text(env.read_text().replace(
+        "      - partner_signal\n", "      - partner_signal\n"
+        "      - scalars\n", 1))
+    pb = protoc_module(registry / "mappings" / "scalars.proto", tmp_path)
+    s = make_server(registry=registry)
+    values = dict(a=-2**31, b=-2**63, c=2**32 - 1, d=2**63 - 1, e=-2**31,
+                  f=-2**63, g=2**32 - 1, h=2**63 - 1, i=-2**31, j=-2**63,
+                  k=1.5, l=-2.25e300, m=True, n="grüße \u0000 ok",
+                  o=[-1, 0, 1, -2**31], p=[0.5, -0.0])
+    r = s.request("POST", "/v1/external/scalars",
+                  pb.Scalars(**values).SerializeToString(), PB)
+    assert r.json()["accepted"] == 1, r.raw
+    r = s.request("POST", "/v1/external/scalars",
+                  pb.Scalars(q=0).SerializeToString(), PB)
+    assert r.json()["accepted"] == 1, r.raw
+    got = rows(s, "SELECT a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q "
+                  "FROM scalars_v0 ORDER BY b")
+    want = dict(values, m=1, o="[-1,0,1,-2147483648]", p="[0.5,-0]",
+                q=None)
+    assert got[0] == want
+    # all defaults (proto3: absent is zero), and an optional 0 present
+    assert got[1] == dict(a=0, b=0, c=0, d=0, e=0, f=0, g=0, h=0, i=0, j=0,
+                          k=0.0, l=0.0, m=0, n="", o="[]", p="[]", q=0)
+    # the JSON form of the same message: 64-bit integers as strings,
+    # json_name, and the library's own spelling of each value
+    js = json_format.MessageToJson(pb.Scalars(**values))
+    assert '"b": "-9223372036854775808"' in js and '"pp"' in js
+    s2 = make_server(registry=registry)
+    r = s2.request("POST", "/v1/external/scalars", js.encode(), JS)
+    assert r.json()["accepted"] == 1, r.raw
+    assert rows(s2, "SELECT a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, "
+                    "q FROM scalars_v0") == [want]
