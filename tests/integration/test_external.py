@@ -693,7 +693,7 @@ def test_every_scalar_type_as_the_library_encodes_it(registry, make_server,
     assert r.json()["accepted"] == 1, r.raw
     got = rows(s, "SELECT a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q "
                   "FROM scalars_v0 ORDER BY b")
-    want = dict(values, m=1, o="[-1,0,1,-2147483648]", p="[0.5,-0]",
+    want = dict(values, m=1, o="[-1,0,1,-2147483648]", p="[0.5,0]",
                 q=None)
     assert got[0] == want
     # all defaults (proto3: absent is zero), and an optional 0 present
