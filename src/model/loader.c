@@ -1609,7 +1609,7 @@ static void build_mappings(loader *L, const rs_registry_file *files, size_t n)
 			L->mappings.items[i].name, L->mappings.items[i].file,
 			L->mappings.items[i].value, L->mappings.items[i].pos};
 	if (rs_mappings_build(L->reg, L->a, d, L->mappings.n, files, n,
-			      L->diags, &L->problems))
+			      L->problems > 0, L->diags, &L->problems))
 		L->oom = true;
 	free(d);
 }

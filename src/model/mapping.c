@@ -190,7 +190,7 @@ static bool event_chain(builder *B, const rs_event *ev, const rs_version *v,
 		chain[d++] = f;
 		if (!dot)
 			break;
-		if (f->type.kind != RS_TYPE_OBJECT) {
+		if (f->type.kind != RS_TYPE_OBJECT || !f->type.object) {
 			problem(B, pos,
 				"event path '%s': field '%s' is %s, not an "
 				"object",
@@ -869,7 +869,7 @@ static int mapping_cmp(const void *a, const void *b)
 
 int rs_mappings_build(rs_registry *reg, rs_arena *a, const rs_mapping_def *defs,
 		      size_t n, const rs_registry_file *files, size_t nfiles,
-		      rs_diags *diags, size_t *problems)
+		      bool protos_only, rs_diags *diags, size_t *problems)
 {
 	builder B = {.reg = reg, .a = a, .diags = diags, .problems = problems};
 	size_t np = 0;
@@ -896,6 +896,8 @@ int rs_mappings_build(rs_registry *reg, rs_arena *a, const rs_mapping_def *defs,
 		else
 			B.broken[B.nbroken++] = name;
 	}
+	if (protos_only)
+		return 0;
 	reg->mappings = rs_arena_calloc(a, n ? n : 1, sizeof *reg->mappings);
 	if (!reg->mappings)
 		return RS_ENOMEM;
@@ -1279,12 +1281,68 @@ static const rs_json *default_value(const rs_proto_field *f)
 	return &zero; /* numbers, and enums (their 0 value) */
 }
 
+/* Every key of a message object must be one of its fields, once (by its
+ * name or its JSON name), as proto3's JSON parsers require: a misspelt
+ * key would otherwise read as an absent field, its default filling the
+ * event. A decoded protobuf message always passes. */
+static int check_keys(const rs_proto_message *m, const rs_json *obj,
+		      const char *path, size_t depth, char *err, size_t errlen)
+{
+	if (depth > 64 || !m->field_count)
+		return obj->u.obj.count
+			       ? fail(err, errlen, "%s%s: not a field of %s",
+				      path, obj->u.obj.items[0].key,
+				      m->full_name)
+			       : 0;
+	bool *seen = calloc(m->field_count, sizeof *seen);
+	if (!seen)
+		return RS_ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; i < obj->u.obj.count && !rc; i++) {
+		const rs_json_member *mm = &obj->u.obj.items[i];
+		const rs_proto_field *f =
+			rs_proto_field_by_name(m, mm->key, mm->key_len);
+		if (!f) {
+			rc = fail(err, errlen, "%s%.100s: not a field of %s",
+				  path, mm->key, m->full_name);
+			break;
+		}
+		if (seen[f - m->fields]) {
+			rc = fail(err, errlen,
+				  "%s%s: given twice (as %s or %s)", path,
+				  f->name, f->name, f->json_name);
+			break;
+		}
+		seen[f - m->fields] = true;
+		if (f->type != RS_PB_MESSAGE || f->is_map)
+			continue;
+		char sub[256];
+		snprintf(sub, sizeof sub, "%s%s.", path, f->name);
+		if (!f->repeated && mm->value.type == RS_JSON_OBJECT)
+			rc = check_keys(f->message, &mm->value, sub, depth + 1,
+					err, errlen);
+		for (size_t k = 0;
+		     f->repeated && !rc && mm->value.type == RS_JSON_ARRAY &&
+		     k < mm->value.u.arr.count;
+		     k++)
+			if (mm->value.u.arr.items[k].type == RS_JSON_OBJECT)
+				rc = check_keys(f->message,
+						&mm->value.u.arr.items[k], sub,
+						depth + 1, err, errlen);
+	}
+	free(seen);
+	return rc;
+}
+
 int rs_mapping_convert(const rs_mapping *m, const rs_json *msg, rs_arena *a,
 		       const char *uuid, const char *time, rs_json **event,
 		       char *err, size_t errlen)
 {
 	if (!msg || msg->type != RS_JSON_OBJECT)
 		return fail(err, errlen, "a message must be a JSON object");
+	int krc = check_keys(m->message, msg, "", 0, err, errlen);
+	if (krc)
+		return krc;
 	rs_json *ev = rs_arena_calloc(a, 1, sizeof *ev);
 	rs_json *fields = rs_arena_calloc(a, 1, sizeof *fields);
 	if (!ev || !fields)

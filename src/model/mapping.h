@@ -61,11 +61,13 @@ typedef struct rs_mapping_def {
 } rs_mapping_def;
 
 /* Parses every .proto file among files and builds reg's mappings from
- * defs, adding every problem to diags and counting it in *problems.
- * Returns 0, or RS_ENOMEM. */
+ * defs, adding every problem to diags and counting it in *problems. With
+ * protos_only (the rest of the registry has problems, so its events may
+ * be half built) only the .proto files are read. Returns 0, or
+ * RS_ENOMEM. */
 int rs_mappings_build(rs_registry *reg, rs_arena *a, const rs_mapping_def *defs,
 		      size_t n, const rs_registry_file *files, size_t nfiles,
-		      rs_diags *diags, size_t *problems);
+		      bool protos_only, rs_diags *diags, size_t *problems);
 
 /* Whether a registry file is a .proto (the loader keeps it, unparsed as
  * YAML). */

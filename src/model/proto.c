@@ -144,28 +144,41 @@ static void read_string(parser *P)
 {
 	char q = P->src[P->at];
 	rs_pos start = here(P);
+	/* its end first, so the copy takes only its own length */
+	size_t e = P->at + 1;
+	while (e < P->len && P->src[e] != q && P->src[e] != '\n') {
+		if (P->src[e] == '\\' && e + 1 < P->len &&
+		    P->src[e + 1] != '\n')
+			e++;
+		e++;
+	}
+	if (e >= P->len || P->src[e] != q) {
+		problem(P, start, "string is not closed on its line");
+		P->t.kind = T_BAD;
+		P->stop = true;
+		return;
+	}
 	advance(P, 1);
-	char *out = rs_arena_alloc(P->a, P->len - P->at + 1);
+	char *out = rs_arena_alloc(P->a, e - P->at + 1);
 	if (!out) {
 		P->oom = true;
 		P->t.kind = T_BAD;
+		P->stop = true;
 		return;
 	}
 	size_t n = 0;
-	while (P->at < P->len && P->src[P->at] != q) {
+	while (P->at < e) {
 		char c = P->src[P->at];
-		if (c == '\n' || c == '\0') {
-			break;
-		}
-		if (c == '\\' && P->at + 1 < P->len) {
-			char e = P->src[P->at + 1];
+		if (c == '\\') {
+			char x = P->src[P->at + 1];
 			const char *from = "nrt\\'\"0", *to = "\n\r\t\\'\"\0";
-			const char *k = strchr(from, e);
-			if (!k || !e) {
+			const char *k = x ? strchr(from, x) : NULL;
+			if (!k) {
 				problem(P, here(P),
 					"string escape '\\%c' is not supported",
-					isprint((unsigned char)e) ? e : '?');
+					isprint((unsigned char)x) ? x : '?');
 				P->t.kind = T_BAD;
+				P->stop = true;
 				return;
 			}
 			out[n++] = to[k - from];
@@ -175,12 +188,7 @@ static void read_string(parser *P)
 		out[n++] = c;
 		advance(P, 1);
 	}
-	if (P->at >= P->len || P->src[P->at] != q) {
-		problem(P, start, "string is not closed on its line");
-		P->t.kind = T_BAD;
-		return;
-	}
-	advance(P, 1);
+	advance(P, 1); /* the closing quote */
 	out[n] = '\0';
 	P->t.kind = T_STRING;
 	P->t.p = out;
@@ -535,9 +543,21 @@ static void add_field(parser *P, vec *fields, rs_proto_field *f)
 	vec_push(P, fields, f, sizeof *f);
 }
 
+static bool type_room(parser *P, rs_pos pos)
+{
+	if (P->messages.n + P->enums.n < RS_PROTO_MAX_TYPES)
+		return true;
+	problem(P, pos, "more than %u messages and enums in one file",
+		RS_PROTO_MAX_TYPES);
+	P->stop = true;
+	return false;
+}
+
 static rs_proto_message *new_message(parser *P, const char *name,
 				     const char *full, rs_pos pos)
 {
+	if (!type_room(P, pos))
+		return NULL;
 	rs_proto_message *m = rs_arena_calloc(P->a, 1, sizeof *m);
 	if (!m) {
 		P->oom = true;
@@ -622,7 +642,7 @@ static void parse_field(parser *P, vec *fields, const char *scope,
 				efull ? new_message(P, ename_a, efull, pos)
 				      : NULL;
 			if (!e) {
-				P->oom = true;
+				P->oom |= !P->stop;
 				return;
 			}
 			e->map_entry = true;
@@ -758,6 +778,8 @@ static void parse_enum(parser *P, const char *scope, rs_pos pos)
 	rs_pos npos = P->t.pos;
 	char *name = take_ident(P, "an enum name");
 	if (!name || !simple_name(P, name, npos, "enum") || !expect_sym(P, '{'))
+		return;
+	if (!type_room(P, pos))
 		return;
 	rs_proto_enum *e = rs_arena_calloc(P->a, 1, sizeof *e);
 	char *full = join(P, scope, name);

@@ -7,7 +7,8 @@
  * the field option `json_name`. What it refuses, naming it: proto2 and
  * editions, `import`, `service`, `extend`, `extensions`, groups, and any
  * name it cannot resolve. Limits: RS_PROTO_MAX_BYTES of text,
- * RS_PROTO_MAX_DEPTH of nested messages, RS_PROTO_MAX_FIELDS fields. */
+ * RS_PROTO_MAX_DEPTH of nested messages, RS_PROTO_MAX_FIELDS fields (and
+ * enum values), RS_PROTO_MAX_TYPES messages and enums. */
 #ifndef RS_MODEL_PROTO_H
 #define RS_MODEL_PROTO_H
 
@@ -21,6 +22,7 @@
 #define RS_PROTO_MAX_BYTES (1u << 20)
 #define RS_PROTO_MAX_DEPTH 16u
 #define RS_PROTO_MAX_FIELDS 10000u /* in a file, all messages together */
+#define RS_PROTO_MAX_TYPES 1000u   /* messages and enums in a file */
 
 typedef enum rs_proto_type {
 	RS_PB_DOUBLE,

@@ -155,6 +155,22 @@ def test_a_conversion_error_rejects_that_event_only(server):
     assert failed[1]["source"] == "partner-feed"
 
 
+def test_json_keys_must_be_fields_once(server):
+    body = json.dumps([
+        {"someIntField": 5, "someStringFeld": "typo"},
+        {"someIntField": 5, "some_int_field": 6},
+        {"someIntField": 5, "someStringField": "ok", "someBoolFied": None},
+    ]).encode()
+    r = server.request("POST", "/v1/external/partner_feed", body, JS)
+    assert [x.get("error") for x in r.json()["results"]] == [
+        "someStringFeld: not a field of partner.feed.ExternalProjectEvent",
+        "some_int_field: not a field of partner.feed.ExternalProjectEvent",
+        None], r.raw
+    # null is proto3 JSON's default value
+    assert rows(server, "SELECT promoted FROM partner_signal_v0") == [
+        {"promoted": 0}]
+
+
 def test_a_rejected_protobuf_message_is_kept_readable(server, feed):
     # proto3 cannot tell 0 from absent: item.id 0 breaks min 1
     msg = feed.ExternalProjectEvent(someStringField="no id")
@@ -371,11 +387,15 @@ def test_rich_conversion_errors_name_the_proto_field(registry, make_server,
         "listing: out of range for an int (64-bit signed)",
         "fields.total: -1 is less than min 0",
         "fields.user: missing required field"], r.raw
-    body = json.dumps({"listing": 3, "buyer": {"id": 1},
-                       "platform": "WINDOWS"}).encode()
+    body = json.dumps([
+        {"listing": 3, "buyer": {"id": 1}, "platform": "WINDOWS"},
+        {"listing": 3, "placed_at_ms": 1, "placedAtMs": 2},
+        {"listing": 3, "buyer": {"id": 1, "name": "x"}}]).encode()
     r = s.request("POST", "/v1/external/acme_orders", body, JS)
-    assert r.json()["results"][0]["error"] == \
-        "platform: not a value of enum acme.v1.Order.Platform"
+    assert [x["error"] for x in r.json()["results"]] == [
+        "platform: not a value of enum acme.v1.Order.Platform",
+        "placed_at_ms: given twice (as placed_at_ms or placedAtMs)",
+        "buyer.name: not a field of acme.v1.Order.Buyer"], r.raw
 
 
 def test_nested_too_deep_is_a_400(registry, make_server):
@@ -478,6 +498,19 @@ def test_check_a_malformed_proto(registry):
 def test_check_proto_errors_have_positions(registry, text, problem):
     (registry / "mappings" / "partner_feed.proto").write_text(text)
     assert f"mappings/partner_feed.proto:{problem}" in problems(registry)
+
+
+def test_check_reads_the_protos_when_the_rest_has_problems(registry):
+    (registry / "mappings" / "partner_feed.proto").write_text(
+        'syntax = "proto3";\nmessage A { int32 a = 1 }\n')
+    (registry / "events" / "bad.yaml").write_text(
+        "events:\n  bad:\n    id: 9999\n    owner: nobody\n"
+        "    versions: []\n")
+    out = problems(registry)
+    assert "mappings/partner_feed.proto:2:25: expected ';', found '}'" in out
+    assert "nobody" in out
+    # the mappings wait for the rest to be whole
+    assert "partner_feed.yaml" not in out
 
 
 def test_check_rich_mapping_errors(registry):
