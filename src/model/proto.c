@@ -262,10 +262,11 @@ static void next(parser *P)
 		advance(P, 1);
 		return;
 	}
-	problem(P, P->t.pos, "unexpected character %s%c%s",
-		isprint((unsigned char)c) ? "'" : "byte 0x",
-		isprint((unsigned char)c) ? c : '?',
-		isprint((unsigned char)c) ? "'" : "");
+	if (isprint((unsigned char)c))
+		problem(P, P->t.pos, "unexpected character '%c'", c);
+	else
+		problem(P, P->t.pos, "unexpected byte 0x%02x",
+			(unsigned char)c);
 	P->t.kind = T_BAD;
 	P->stop = true;
 }
