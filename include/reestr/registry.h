@@ -201,6 +201,16 @@ const rs_version *rs_event_version(const rs_event *ev, int n);
  * deprecated or decommissioned, else the version's own. */
 rs_status rs_version_status(const rs_event *ev, const rs_version *v);
 
+/* Mappings (docs/proxy.md, "External projects"): a partner's protobuf
+ * message, its .proto kept in the registry, turned into one event version;
+ * the layout is in src/model/mapping.h. By name, sorted. */
+typedef struct rs_mapping rs_mapping;
+size_t rs_registry_mapping_count(const rs_registry *r);
+const rs_mapping *rs_registry_mapping_at(const rs_registry *r, size_t i);
+const rs_mapping *rs_registry_mapping_by_name(const rs_registry *r,
+					      const char *name);
+const char *rs_mapping_name(const rs_mapping *m);
+
 const char *rs_type_kind_name(rs_type_kind k);
 const char *rs_status_name(rs_status s);
 

@@ -110,12 +110,14 @@ int rs_cmd_check(int argc, char **argv)
 		if (!quiet || warnings.count)
 			printf("%s: %zu events, %zu event versions, %zu "
 			       "objects, %zu environments, %zu owners, %zu "
-			       "sources: %s",
+			       "sources, %zu mapping%s: %s",
 			       dir, rs_registry_event_count(reg), versions,
 			       rs_registry_object_count(reg),
 			       rs_registry_environment_count(reg),
 			       rs_registry_owner_count(reg),
 			       rs_registry_source_count(reg),
+			       rs_registry_mapping_count(reg),
+			       rs_registry_mapping_count(reg) == 1 ? "" : "s",
 			       status ? "not ok under --strict" : "ok");
 		if (warnings.count)
 			printf(", %zu warning%s", warnings.count,

@@ -19,6 +19,7 @@
 #include "base/timefmt.h"
 #include "http/cors.h"
 #include "json/json.h"
+#include "proxy/external.h"
 #include "proxy/mobile.h"
 #include "proxy/proto_schema.h"
 #include "reestr/error.h"
@@ -718,6 +719,45 @@ static enum MHD_Result handle_mobile(rs_server *s, struct MHD_Connection *conn,
 		     status >= 400 ? (refusal ? refusal : why) : NULL);
 }
 
+/* POST /v1/external/{mapping}: src/proxy/external.c. */
+static enum MHD_Result handle_external(rs_server *s,
+				       struct MHD_Connection *conn, request *rq,
+				       const char *name)
+{
+	if (rq->too_large)
+		return respond_too_large(s, conn, rq);
+	const char *ce = MHD_lookup_connection_value(
+		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+	if (ce && strcasecmp(ce, "identity"))
+		return respond_error(s, conn, rq, 415,
+				     "Content-Encoding must be none on "
+				     "/v1/external");
+	const char *ct = MHD_lookup_connection_value(
+		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *batch = MHD_lookup_connection_value(
+		conn, MHD_GET_ARGUMENT_KIND, "batch");
+	rs_buf out = RS_BUF_INIT;
+	int status = 500;
+	rs_ingest_counts counts;
+	served_registry *g = served_acquire(s);
+	int rc = rs_external_body(
+		g->reg, &s->tally.base, &s->limits, &s->budget, name, ct,
+		batch && (!strcmp(batch, "1") || !strcmp(batch, "true")),
+		rq->body.data ? rq->body.data : "", rq->body.len, &out, &status,
+		&counts);
+	served_release(g);
+	enum MHD_Result ret;
+	if (rc < 0) {
+		ret = respond_error(s, conn, rq, 500, "out of memory");
+	} else {
+		char why[400];
+		ret = respond(s, conn, rq, status, out.data, out.len,
+			      error_of(&out, why, sizeof why));
+	}
+	rs_buf_free(&out);
+	return ret;
+}
+
 static int parse_time_arg(struct MHD_Connection *conn, const char *name,
 			  int64_t *out)
 {
@@ -968,6 +1008,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			return respond_error(s, conn, rq, rq->early_status,
 					     rq->early_message);
 		return handle_events(s, conn, rq);
+	}
+	if (!strncmp(url, "/v1/external/", 13)) {
+		if (strcmp(method, "POST") != 0)
+			return respond_error(s, conn, rq, 405,
+					     "use POST for /v1/external/");
+		return handle_external(s, conn, rq, url + 13);
 	}
 	if (!strcmp(url, "/v1/stats")) {
 		if (strcmp(method, "GET") != 0)

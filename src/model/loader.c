@@ -20,6 +20,7 @@
 #include "base/limits.h"
 #include "base/utf8.h"
 #include "model/apps.h"
+#include "model/mapping.h"
 #include "model/origins.h"
 #include "model/registry_impl.h"
 #include "reestr/error.h"
@@ -56,7 +57,7 @@ typedef struct loader {
 	bool cycles;		 /* an object reaches itself: no column names */
 	struct flat_count *flat; /* per named object, see count_flat */
 	bool *flat_known;
-	defs owners, sources, envs, objects, events;
+	defs owners, sources, envs, objects, events, mappings;
 } loader;
 
 /* ---- reporting -------------------------------------------------------- */
@@ -78,7 +79,7 @@ static void problem(loader *L, rs_pos pos, const char *fmt, ...)
 
 /* The position of a node: its own for a scalar, its first key's or
  * item's for a collection (libfyaml 0.7 marks only tokens). */
-static rs_pos node_pos(const char *file, struct fy_node *n, rs_pos fallback)
+rs_pos rs_yaml_node_pos(const char *file, struct fy_node *n, rs_pos fallback)
 {
 	while (n) {
 		if (fy_node_is_scalar(n) || fy_node_is_alias(n)) {
@@ -102,6 +103,8 @@ static rs_pos node_pos(const char *file, struct fy_node *n, rs_pos fallback)
 	}
 	return fallback;
 }
+
+#define node_pos rs_yaml_node_pos
 
 /* ---- scalars ---------------------------------------------------------- */
 
@@ -413,14 +416,16 @@ static void defs_add(loader *L, defs *d, const char *kind, def item)
 static void collect(loader *L, const char *file, struct fy_node *root)
 {
 	static const char *const top[] = {"owners",  "sources", "environments",
-					  "objects", "events",	NULL};
+					  "objects", "events",	"mappings",
+					  NULL};
 	rs_pos start = {file, 1, 1};
 	if (!root)
 		return; /* an empty file defines nothing */
 	if (!fy_node_is_mapping(root)) {
 		problem(L, node_pos(file, root, start),
 			"a registry file must be a mapping with keys owners, "
-			"sources, environments, objects or events, not %s",
+			"sources, environments, objects, events or "
+			"mappings, not %s",
 			kind_name(root));
 		return;
 	}
@@ -437,6 +442,8 @@ static void collect(loader *L, const char *file, struct fy_node *root)
 			d = &L->envs, kind = "environment";
 		else if (!strcmp(kvs[i].key, "objects"))
 			d = &L->objects, kind = "object";
+		else if (!strcmp(kvs[i].key, "mappings"))
+			d = &L->mappings, kind = "mapping";
 		else
 			d = &L->events, kind = "event";
 		struct fy_node *m = kvs[i].value;
@@ -1680,6 +1687,25 @@ static void build_environments(loader *L)
 
 /* ---- entry points ----------------------------------------------------- */
 
+/* The mappings (src/model/mapping.c), against the .proto files. */
+static void build_mappings(loader *L, const rs_registry_file *files, size_t n)
+{
+	rs_mapping_def *d =
+		calloc(L->mappings.n ? L->mappings.n : 1, sizeof *d);
+	if (!d) {
+		L->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < L->mappings.n; i++)
+		d[i] = (rs_mapping_def){
+			L->mappings.items[i].name, L->mappings.items[i].file,
+			L->mappings.items[i].value, L->mappings.items[i].pos};
+	if (rs_mappings_build(L->reg, L->a, d, L->mappings.n, files, n,
+			      L->problems > 0, L->diags, &L->problems))
+		L->oom = true;
+	free(d);
+}
+
 static void yaml_errors(loader *L, const char *file, struct fy_diag *diag)
 {
 	void *it = NULL;
@@ -1785,6 +1811,9 @@ int rs_registry_load_files(const rs_registry_file *files, size_t n,
 						   : "a NUL byte");
 			continue;
 		}
+		if (rs_is_proto_file(file))
+			continue; /* read by the mappings (src/model/mapping.c)
+				   */
 		struct fy_diag_cfg dcfg;
 		fy_diag_cfg_default(&dcfg);
 		dcfg.fp = NULL;
@@ -1814,6 +1843,7 @@ int rs_registry_load_files(const rs_registry_file *files, size_t n,
 		build_events(&L);
 		build_environments(&L);
 		L.problems += rs_apps_check(L.reg, L.diags, &L.oom);
+		build_mappings(&L, files, n);
 	}
 	if (L.oom) {
 		rc = rs_error_set(RS_ENOMEM, "out of memory loading registry");
@@ -1841,6 +1871,8 @@ done:
 	free(L.envs.slots);
 	free(L.objects.slots);
 	free(L.events.slots);
+	free(L.mappings.items);
+	free(L.mappings.slots);
 	rs_registry_free(L.reg);
 	rs_diags_sort(diags);
 	return rc;
@@ -1885,7 +1917,8 @@ static int list_files(const char *root, const char *rel, file_list *out)
 			rc = list_files(root, path, out);
 			continue;
 		}
-		if (!S_ISREG(st.st_mode) || !has_yaml_suffix(e->d_name))
+		if (!S_ISREG(st.st_mode) || (!has_yaml_suffix(e->d_name) &&
+					     !rs_is_proto_file(e->d_name)))
 			continue;
 		if (rs_grow(&out->paths, &out->cap, out->n + 1,
 			    sizeof *out->paths, 32) < 0) {

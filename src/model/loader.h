@@ -32,6 +32,10 @@ typedef struct rs_registry_file {
 bool rs_registry_name_check(const char *what, const char *name, char *msg,
 			    size_t size);
 
+struct fy_node;
+/* The position of a YAML node (its first scalar's), or fallback. */
+rs_pos rs_yaml_node_pos(const char *file, struct fy_node *n, rs_pos fallback);
+
 int rs_registry_load_files(const rs_registry_file *files, size_t n,
 			   rs_registry **out, rs_diags *diags);
 

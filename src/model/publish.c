@@ -11,6 +11,7 @@
 #include "base/buf.h"
 #include "json/json.h"
 #include "model/lock.h"
+#include "model/mapping.h"
 #include "reestr/error.h"
 
 #define LOCK_MAX_BYTES (64u << 20)
@@ -436,6 +437,13 @@ int rs_lock_check_text(rs_registry *r, const char *src, size_t len,
 			bad |= vrc == RS_EINVAL;
 		}
 	}
+	/* the mappings (src/model/mapping_lock.c) */
+	int mrc = rs_mappings_lock_check(r, root, src, diags);
+	if (mrc == RS_ENOMEM) {
+		rc = mrc;
+		goto done;
+	}
+	bad |= mrc == RS_EINVAL;
 	rc = bad ? RS_EINVAL : 0;
 done:
 	if (rc == RS_ENOMEM)
@@ -528,7 +536,9 @@ int rs_lock_write(const rs_registry *r, const char *dir, size_t *added)
 	for (size_t i = 0; !rc && i < rs_registry_event_count(r); i++)
 		rc = write_event(&out, rs_registry_event_at(r, i), i == 0,
 				 old_root, added);
-	if (!rc && rs_buf_puts(&out, "\n]}\n"))
+	if (!rc &&
+	    (rs_buf_puts(&out, "\n]") || rs_mappings_lock_write(r, &out) ||
+	     rs_buf_puts(&out, "}\n")))
 		rc = RS_ENOMEM;
 	if (rc)
 		goto fail;

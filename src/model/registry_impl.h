@@ -19,6 +19,8 @@ struct rs_registry {
 	const rs_event **events_by_name; /* by name, then id; NULL: none */
 	rs_environment *envs;
 	size_t nenvs;
+	struct rs_mapping *mappings; /* sorted by name (src/model/mapping.h) */
+	size_t nmappings;
 	rs_pattern **patterns; /* compiled patterns, freed with the registry */
 	size_t npatterns, cappatterns;
 	char digest[65]; /* rs_registry_digest */

@@ -11,15 +11,18 @@
 #include "base/arena.h"
 #include "json/json.h"
 #include "model/loader.h"
+#include "model/mapping.h"
 #include "reestr/error.h"
 
 #define SNAPSHOT_MAX_FILE (16u << 20)
 
+/* A registry's files: its YAML, and the .proto files of its mappings. */
 static bool is_yaml(const char *name)
 {
 	size_t n = strlen(name);
 	return (n > 5 && !strcmp(name + n - 5, ".yaml")) ||
-	       (n > 4 && !strcmp(name + n - 4, ".yml"));
+	       (n > 4 && !strcmp(name + n - 4, ".yml")) ||
+	       rs_is_proto_file(name);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -27,7 +30,8 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Every YAML file below root/rel, as paths relative to root, sorted. */
+/* Every YAML (and .proto) file below root/rel, as paths relative to root,
+ * sorted. */
 static int collect(const char *root, const char *rel, char ***paths, size_t *n,
 		   size_t *cap)
 {
@@ -212,7 +216,7 @@ static const rs_json *parse_files(rs_arena *a, const char *json, size_t len)
 		    c->type != RS_JSON_STRING || !safe_path(p->u.str.ptr)) {
 			rs_error_set(RS_EINVAL,
 				     "registry snapshot: file %zu needs a "
-				     "relative .yaml \"path\" and a "
+				     "relative .yaml or .proto \"path\" and a "
 				     "\"content\"",
 				     i + 1);
 			return NULL;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "base/buf.h"
+#include "model/mapping.h"
 #include "reestr/error.h"
 #include "reestr/publish.h"
 
@@ -77,7 +78,11 @@ int rs_registry_refuse_unpublished(const rs_registry *r, const char *dir,
 	free(list);
 	if (rc)
 		return rc;
-	return n ? RS_EINVAL : 0;
+	int nm = rs_mappings_refuse_unpublished(r, dir, diags);
+	if (nm < 0)
+		return rs_error_set(RS_ENOMEM, "out of memory listing "
+					       "unpublished mappings");
+	return n || nm ? RS_EINVAL : 0;
 }
 
 int rs_unpublished_names(const rs_unpublished *list, size_t n, size_t max,

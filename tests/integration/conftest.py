@@ -72,8 +72,16 @@ class Server:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
+    def listening_lines(self):
+        if not self.log.exists():
+            return 0
+        return self.log.read_text(errors="replace").count(
+            "reestr serve: listening on")
+
     def start(self):
         self.data.mkdir(parents=True, exist_ok=True)
+        # the log is kept across restarts: this start's line is the next one
+        lines_before = self.listening_lines()
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen(
             [REESTR, "serve", "--registry", str(self.registry), "--data",
@@ -90,8 +98,12 @@ class Server:
             try:
                 with urllib.request.urlopen(self.url + "/healthz",
                                             timeout=1) as r:
-                    if r.status == 200:
+                    # /healthz answers as soon as the socket listens; the
+                    # start line (which tests read) may come a moment later
+                    if (r.status == 200 and
+                            self.listening_lines() > lines_before):
                         return self
+                    time.sleep(0.02)
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"reestr serve did not start: {self.log.read_text()}")

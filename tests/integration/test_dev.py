@@ -64,7 +64,7 @@ def test_without_dev_an_unpublished_registry_is_refused(tmp_path):
             "published") in out.stderr, out.stderr
     assert "item_click v1 is not published" in out.stderr
     last = out.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"reestr serve: registry {EXAMPLES} has 9 "
+    assert last.startswith(f"reestr serve: registry {EXAMPLES} has 10 "
                            "unpublished versions (clickstream_event v0, "
                            "item_click v0, item_click v1,"), last
     assert f"'reestr publish {EXAMPLES}'" in last
@@ -76,10 +76,11 @@ def test_without_dev_an_unpublished_registry_is_refused(tmp_path):
 def test_dev_serves_and_flags_unpublished_versions(make_server):
     server = make_server()  # the example registry, with --dev
     line = start_line(server)
-    assert ("--dev: 9 unpublished versions served, flagged \"unpublished\" "
+    assert ("--dev: 10 unpublished versions served, flagged \"unpublished\" "
             "(clickstream_event v0, item_click v0, item_click v1, "
             "item_view v0, legacy_item_favorite v0, payment v0, "
-            "messenger_message v0, search_query v0, ad_auction v0)") in line
+            "messenger_message v0, search_query v0, partner_signal v0, "
+            "ad_auction v0)") in line
     ev = clickstream()
     first = server.post_events([ev, {"event_id": 100}]).json()
     assert first["results"][0] == {"status": "accepted", "unpublished": True}
@@ -91,7 +92,7 @@ def test_dev_serves_and_flags_unpublished_versions(make_server):
     snapshot = server.request("GET", "/v1/registry").json()
     assert {"event": "clickstream_event", "id": 100, "version": 0} in \
         snapshot["unpublished"]
-    assert len(snapshot["unpublished"]) == 9
+    assert len(snapshot["unpublished"]) == 10  # bo, and partners
 
     text = langpack_text(server)
     assert "class ClickstreamEventV0(Event):" in text

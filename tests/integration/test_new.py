@@ -50,7 +50,7 @@ def test_new_event_is_written_listed_and_passes_check(reg):
     assert "      - version: 0\n" in text and "# sort:\n" in text
     check = run("check", "--strict", str(reg))
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "9 events, 10 event versions" in check.stdout
+    assert "10 events, 11 event versions" in check.stdout
     # and it is in the environment's langpack
     gen = run("gen", "--registry", str(reg), "--env", "bo", "--lang", "python",
               "--out", str(reg.parent / "py"))

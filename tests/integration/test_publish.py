@@ -18,7 +18,7 @@ def registry(tmp_path):
     shutil.copytree(EXAMPLES, reg)
     out = run("publish", str(reg))
     assert out.returncode == 0, out.stderr
-    assert "9 event versions published now" in out.stdout
+    assert "10 event versions published now" in out.stdout
     return reg
 
 

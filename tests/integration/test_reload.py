@@ -87,10 +87,11 @@ def statuses(resp):
 def test_start_line_names_the_langpack_versions_it_made(registry, make_server):
     s = make_server(registry=registry)
     line = wait_for(s, r"^reestr serve: listening on .*$")[0]
-    assert ("9 new langpack versions: go/bo 0, python/bo 0, php/bo 0, "
+    assert ("12 new langpack versions: go/bo 0, python/bo 0, php/bo 0, "
             "go/front 0, python/front 0, php/front 0, go/mobile 0, "
-            "python/mobile 0, php/mobile 0") in line, line
-    assert "(8 events, 9 versions)" in line, line
+            "python/mobile 0, php/mobile 0, go/partners 0, "
+            "python/partners 0, php/partners 0") in line, line
+    assert "(9 events, 10 versions)" in line, line
 
 
 def test_an_added_event_is_queryable_and_accepted_without_restart(
@@ -316,7 +317,7 @@ def test_lines_name_the_commit_of_a_checkout(registry, make_server):
     git("commit", "-qm", "registry")
     first = git("rev-parse", "HEAD")[:12]
     s = make_server(registry=registry)
-    assert f"registry {registry} (commit {first}) (8 events" in log_of(s)
+    assert f"registry {registry} (commit {first}) (9 events" in log_of(s)
     add_search_performed(registry)
     git("add", "-A")
     git("commit", "-qm", "search_performed")
@@ -365,7 +366,7 @@ def test_an_edit_of_a_bo_only_event_leaves_fronts_inputs(
     s = make_server(registry=registry)
     wait_for(s, r"^reestr serve: listening on .*$")
     before = langpack_inputs(s)
-    assert len(before) == 9, before  # bo, front, mobile
+    assert len(before) == 12, before  # bo, front, mobile, partners
     add_version(registry, "legacy_item_favorite")
     s.proc.send_signal(signal.SIGHUP)
     line = wait_for(s, r"^reestr serve: reloaded registry \(SIGHUP.*$")[0]

@@ -21,7 +21,7 @@ import pytest
 from conftest import EXAMPLES, REESTR, free_port
 
 LANGS = ["go", "python", "php"]
-ENVS = ["bo", "front", "mobile"]
+ENVS = ["bo", "front", "mobile", "partners"]  # the example registry's environments
 PUBLIC_URL = "https://collectors.example.com"
 ROUNDS = 4
 

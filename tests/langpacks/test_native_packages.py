@@ -112,9 +112,9 @@ def test_unknown_language_environment_or_version_is_404(registry, tmp_path):
                  ["reestr: no langpacks for language 'cobol'",
                   "known languages: go, python, php"]),
                 ("/langpack/go/0/", {"environment": "nope"},
-                 ["reestr: no environment 'nope'", "known environments: bo, front, mobile"]),
+                 ["reestr: no environment 'nope'", "known environments: bo, front, mobile, partners"]),
                 ("/langpack/python/versions?environment=nope", None,
-                 ["reestr: no environment 'nope'", "known environments: bo, front, mobile"]),
+                 ["reestr: no environment 'nope'", "known environments: bo, front, mobile, partners"]),
                 ("/langpack/go/7/", {"environment": "bo"},
                  ["reestr: no version 7 of the go langpack of bo",
                   "known versions: 0, or latest"])]:
@@ -251,7 +251,7 @@ def test_curl_fails_on_a_typo_and_says_what_exists(live, tmp_path):
         capture_output=True, text=True)
     assert out.returncode == 22
     assert out.stdout.splitlines()[:2] == [
-        "reestr: no environment 'b0'", "known environments: bo, front, mobile"]
+        "reestr: no environment 'b0'", "known environments: bo, front, mobile, partners"]
 
 
 def test_go_get_from_the_module_proxy(live, tmp_path):
@@ -351,7 +351,7 @@ def test_composer_project_json(registry, tmp_path):
             status, body = fetch(f"{server.url}/composer/project.json?environment=b0")
             assert status == 404
             assert body.decode().splitlines()[:2] == [
-                "reestr: no environment 'b0'", "known environments: bo, front, mobile"]
+                "reestr: no environment 'b0'", "known environments: bo, front, mobile, partners"]
             status, body = fetch(f"{server.url}/composer/project.json")
             assert status == 400
             assert "name the environment" in body.decode()

@@ -122,7 +122,12 @@ static void test_example_registry(void **state)
 	assert_true(rs_environment_has_event(bo, ev));
 	assert_false(rs_environment_has_event(front, ev));
 	assert_true(rs_environment_has_event(front, click));
-	assert_int_equal(rs_registry_environment_count(reg), 3);
+	/* bo, front, mobile (apps), partners (mappings) */
+	assert_int_equal(rs_registry_environment_count(reg), 4);
+	/* partners: the example mapping (mappings/partner_feed.yaml) */
+	assert_int_equal(rs_registry_mapping_count(reg), 1);
+	assert_non_null(rs_registry_mapping_by_name(reg, "partner_feed"));
+	assert_null(rs_registry_mapping_by_name(reg, "partner"));
 	assert_int_equal(rs_registry_owner_count(reg), 3);
 	assert_non_null(rs_registry_source_by_name(reg, "example-service"));
 	assert_null(rs_registry_source_by_name(reg, "example-service")->app_id);
@@ -179,7 +184,7 @@ static void test_file_shape(void **state)
 	assert_problem("evnts: {}\n",
 		       "t.yaml:1:1: unknown key 'evnts' in a registry file "
 		       "(allowed: owners, sources, environments, objects, "
-		       "events)");
+		       "events, mappings)");
 	assert_problem("events: [a]\n",
 		       "t.yaml:1:1: 'events' must be a mapping from name to "
 		       "definition, not a list");
