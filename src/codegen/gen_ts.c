@@ -127,6 +127,64 @@ static void ts_call(rs_emit *e, ts_ctx *g, const char *head,
 	rs_emit_line(e, ")%s", tail);
 }
 
+/* lhs = rhs; broken after the = when too wide, as prettier does. */
+static void ts_assign(rs_emit *e, ts_ctx *g, const char *lhs, const char *rhs)
+{
+	const char *line = rs_arena_printf(g->a, "%s = %s;", lhs, rhs);
+	if (ts_fits(e, line)) {
+		rs_emit_line(e, "%s", line);
+		return;
+	}
+	rs_emit_line(e, "%s =", lhs);
+	rs_emit_line(e, "  %s;", rhs);
+}
+
+/* A property or type member "name: type;", broken as prettier does when
+ * too wide: the type on the next line, or a union one member a line. */
+static void ts_member(rs_emit *e, ts_ctx *g, const char *name, const char *type)
+{
+	const char *line = rs_arena_printf(g->a, "%s: %s;", name, type);
+	if (ts_fits(e, line) || !strstr(type, " | ")) {
+		rs_emit_line(e, "%s", line);
+		return;
+	}
+	rs_emit_line(e, "%s:", name);
+	rs_emit_in(e);
+	const char *next = rs_arena_printf(g->a, "%s;", type);
+	if (ts_fits(e, next)) {
+		rs_emit_line(e, "%s", next);
+	} else {
+		const char *s = type;
+		for (;;) {
+			const char *bar = strstr(s, " | ");
+			if (!bar) {
+				rs_emit_line(e, "| %s;", s);
+				break;
+			}
+			rs_emit_line(e, "| %.*s", (int)(bar - s), s);
+			s = bar + 3;
+		}
+	}
+	rs_emit_out(e);
+}
+
+/* A number as prettier prints it: lower-case e, no + or leading zeros in
+ * the exponent (the bounds are %.17g). */
+static const char *ts_number(ts_ctx *g, const char *s)
+{
+	const char *ex = strchr(s, 'e');
+	if (!ex)
+		return s;
+	const char *digits = ex + 1;
+	bool neg = *digits == '-';
+	if (*digits == '+' || *digits == '-')
+		digits++;
+	while (*digits == '0' && digits[1])
+		digits++;
+	return rs_arena_printf(g->a, "%.*se%s%s", (int)(ex - s), s,
+			       neg ? "-" : "", digits);
+}
+
 /* The TypeScript type of a value of type t. */
 static const char *ts_type(ts_ctx *g, const rs_type *t)
 {
@@ -234,6 +292,34 @@ static const char *ts_message(ts_ctx *g, const rs_check *c, const char *v,
 	return body ? rs_arena_printf(g->a, "`%s`", body) : NULL;
 }
 
+/* "if (cond) {" as prettier prints it: on one line; else the condition
+ * on a line of its own; else, for !(v instanceof LongName), broken inside
+ * the parentheses too. */
+static void ts_if_open(rs_emit *e, ts_ctx *g, const char *cond)
+{
+	const char *line = rs_arena_printf(g->a, "if (%s) {", cond);
+	const char *inst = strstr(cond, " instanceof ");
+	if (ts_fits(e, line)) {
+		rs_emit_line(e, "%s", line);
+		return;
+	}
+	rs_emit_line(e, "if (");
+	rs_emit_in(e);
+	if (ts_fits(e, cond) || strncmp(cond, "!(", 2) || !inst ||
+	    strstr(inst + 1, " instanceof ")) {
+		rs_emit_line(e, "%s", cond);
+	} else {
+		rs_emit_line(e, "!(");
+		rs_emit_line(e, "  %.*s instanceof", (int)(inst - cond - 2),
+			     cond + 2);
+		rs_emit_line(e, "  %.*s", (int)strlen(inst + 12) - 1,
+			     inst + 12);
+		rs_emit_line(e, ")");
+	}
+	rs_emit_out(e);
+	rs_emit_line(e, ") {");
+}
+
 static void ts_throw_if(ts_ctx *g, const char *cond, ts_path path,
 			const char *msg)
 {
@@ -242,7 +328,7 @@ static void ts_throw_if(ts_ctx *g, const char *cond, ts_path path,
 		e->failed = true;
 		return;
 	}
-	rs_emit_line(e, "if (%s) {", cond);
+	ts_if_open(e, g, cond);
 	rs_emit_in(e);
 	const char *args[] = {"ev", "ver", ts_path_expr(g, path), msg};
 	ts_call(e, g, "throw new ValidationError", args, 4, ";");
@@ -345,9 +431,10 @@ static void ts_checks(ts_ctx *g, const rs_check *cs, size_t n, const char *v,
 			break;
 		case RS_CHECK_MIN:
 		case RS_CHECK_MAX:
-			cond = rs_arena_printf(
-				a, "%s %s %s", v,
-				c->kind == RS_CHECK_MIN ? "<" : ">", c->bound);
+			cond = rs_arena_printf(a, "%s %s %s", v,
+					       c->kind == RS_CHECK_MIN ? "<"
+								       : ">",
+					       ts_number(g, c->bound));
 			break;
 		case RS_CHECK_UTF8:
 			cond = rs_arena_printf(a, "!wellFormed(%s)", v);
@@ -474,6 +561,19 @@ static const char *const ts_object_reserved[] = {
 	"toLocaleString", NULL,
 };
 
+/* A property's declared name ("position?" when optional) and type. */
+static const char *ts_prop_name(ts_ctx *g, const ts_field *f)
+{
+	return rs_arena_printf(g->a, "%s%s", f->prop,
+			       f->f->required ? "" : "?");
+}
+
+static const char *ts_prop_type(ts_ctx *g, const ts_field *f)
+{
+	return rs_arena_printf(g->a, "%s%s", f->type,
+			       f->f->required ? "" : " | undefined");
+}
+
 static const char *ts_field_doc(ts_ctx *g, const rs_field *f)
 {
 	const char *s = rs_gen_constraints(g->a, f, true);
@@ -493,10 +593,20 @@ static void ts_fields_table(ts_ctx *g, const ts_field *tf, size_t n)
 	}
 	rs_emit_line(e, "static FIELDS = {");
 	rs_emit_in(e);
-	for (size_t i = 0; i < n; i++)
-		rs_emit_line(e, "%s: [%s, %s],", tf[i].f->name,
-			     ts_str(g, tf[i].prop),
-			     ts_str(g, ts_kind_name(g, &tf[i].f->type)));
+	for (size_t i = 0; i < n; i++) {
+		const char *prop = ts_str(g, tf[i].prop);
+		const char *kind = ts_str(g, ts_kind_name(g, &tf[i].f->type));
+		const char *line = rs_arena_printf(g->a, "%s: [%s, %s],",
+						   tf[i].f->name, prop, kind);
+		if (ts_fits(e, line)) {
+			rs_emit_line(e, "%s", line);
+			continue;
+		}
+		rs_emit_line(e, "%s: [", tf[i].f->name);
+		rs_emit_line(e, "  %s,", prop);
+		rs_emit_line(e, "  %s,", kind);
+		rs_emit_line(e, "],");
+	}
 	rs_emit_out(e);
 	rs_emit_line(e, "};");
 }
@@ -558,18 +668,16 @@ static void ts_class(ts_ctx *g, const char *name, const char *doc,
 		rs_emit_in(d);
 		for (size_t i = 0; i < n; i++) {
 			ts_doc(g, d, tf[i].doc);
-			rs_emit_line(d, "%s%s: %s%s;", tf[i].prop,
-				     tf[i].f->required ? "" : "?", tf[i].type,
-				     tf[i].f->required ? "" : " | undefined");
+			ts_member(d, g, ts_prop_name(g, &tf[i]),
+				  ts_prop_type(g, &tf[i]));
 		}
 		rs_emit_out(d);
 		rs_emit_line(d, "});");
 	}
 	for (size_t i = 0; i < n; i++) {
 		ts_doc(g, d, tf[i].doc);
-		rs_emit_line(d, "%s%s: %s%s;", tf[i].prop,
-			     tf[i].f->required ? "" : "?", tf[i].type,
-			     tf[i].f->required ? "" : " | undefined");
+		ts_member(d, g, ts_prop_name(g, &tf[i]),
+			  ts_prop_type(g, &tf[i]));
 	}
 	if (ver) {
 		rs_emit_line(d, "get eventId(): number;");
@@ -602,8 +710,9 @@ static void ts_class(ts_ctx *g, const char *name, const char *doc,
 		if (ver)
 			rs_emit_line(e, "super();");
 		for (size_t i = 0; i < n; i++)
-			rs_emit_line(e, "this.%s = init.%s;", tf[i].prop,
-				     tf[i].prop);
+			ts_assign(e, g,
+				  rs_arena_printf(a, "this.%s", tf[i].prop),
+				  rs_arena_printf(a, "init.%s", tf[i].prop));
 		rs_emit_out(e);
 		rs_emit_line(e, "}");
 		rs_emit_blank(e);
@@ -659,7 +768,8 @@ static void ts_class(ts_ctx *g, const char *name, const char *doc,
 					    : rs_arena_printf(a, "${path}.%s",
 							      tf[i].f->name),
 					!ver};
-			rs_emit_line(e, "v = this.%s;", tf[i].prop);
+			ts_assign(e, g, "v",
+				  rs_arena_printf(a, "this.%s", tf[i].prop));
 			if (tf[i].f->required) {
 				ts_checks(g, cs, nc, "v", path);
 			} else {
@@ -699,7 +809,8 @@ static void ts_class(ts_ctx *g, const char *name, const char *doc,
 				a, "s += `%s\"%s\":${%s}`;", comma,
 				tf[i].f->name,
 				ts_encode_expr(g, &tf[i].f->type, "v", 0));
-			rs_emit_line(e, "v = this.%s;", tf[i].prop);
+			ts_assign(e, g, "v",
+				  rs_arena_printf(a, "this.%s", tf[i].prop));
 			if (tf[i].f->required) {
 				rs_emit_line(e, "%s", line);
 			} else {
@@ -754,12 +865,35 @@ static void ts_enum(ts_ctx *g, const rs_plan_enum *en)
 			     ts_str(g, t->enum_values[i]));
 	rs_emit_line(d, "};");
 
+	/* prettier breaks after the = when the first line is too wide, and
+	 * after a member's colon */
 	rs_emit_blank(e);
-	rs_emit_line(e, "export const %s = Object.freeze({", en->name);
-	for (size_t i = 0; i < t->enum_count; i++)
-		rs_emit_line(e, "  %s: %s,", en->members[i],
-			     ts_str(g, t->enum_values[i]));
+	const char *open = rs_arena_printf(
+		a, "export const %s = Object.freeze({", en->name);
+	bool broken = !ts_fits(e, open);
+	if (broken) {
+		rs_emit_line(e, "export const %s =", en->name);
+		rs_emit_in(e);
+		rs_emit_line(e, "Object.freeze({");
+	} else {
+		rs_emit_line(e, "%s", open);
+	}
+	rs_emit_in(e);
+	for (size_t i = 0; i < t->enum_count; i++) {
+		const char *v = ts_str(g, t->enum_values[i]);
+		const char *member =
+			rs_arena_printf(a, "%s: %s,", en->members[i], v);
+		if (ts_fits(e, member)) {
+			rs_emit_line(e, "%s", member);
+		} else {
+			rs_emit_line(e, "%s:", en->members[i]);
+			rs_emit_line(e, "  %s,", v);
+		}
+	}
+	rs_emit_out(e);
 	rs_emit_line(e, "});");
+	if (broken)
+		rs_emit_out(e);
 }
 
 /* --- files ------------------------------------------------------------ */
