@@ -87,8 +87,9 @@ def statuses(resp):
 def test_start_line_names_the_langpack_versions_it_made(registry, make_server):
     s = make_server(registry=registry)
     line = wait_for(s, r"^reestr serve: listening on .*$")[0]
-    assert ("6 new langpack versions: go/bo 0, python/bo 0, php/bo 0, "
-            "go/front 0, python/front 0, php/front 0") in line, line
+    assert ("8 new langpack versions: go/bo 0, python/bo 0, php/bo 0, "
+            "ts/bo 0, go/front 0, python/front 0, php/front 0, "
+            "ts/front 0") in line, line
     assert "(8 events, 9 versions)" in line, line
 
 
@@ -452,5 +453,5 @@ def test_publishing_makes_langpack_versions_without_the_unpublished_mark(
     assert "go/bo 0, python/bo 0, php/bo 0" in line, line
     published(registry)
     line = wait_for(s, r"^reestr serve: reloaded registry.*$")[0]
-    assert ("langpacks: go/bo 1, python/bo 1, php/bo 1, go/front 1, "
-            "python/front 1, php/front 1") in line, line
+    assert ("langpacks: go/bo 1, python/bo 1, php/bo 1, ts/bo 1, "
+            "go/front 1, python/front 1, php/front 1, ts/front 1") in line, line
