@@ -805,10 +805,19 @@ static void ts_class(ts_ctx *g, const char *name, const char *doc,
 				: commas[i] == RS_COMMA_MAYBE
 					? "${s.length > 1 ? \",\" : \"\"}"
 					: "";
-			const char *line = rs_arena_printf(
-				a, "s += `%s\"%s\":${%s}`;", comma,
-				tf[i].f->name,
-				ts_encode_expr(g, &tf[i].f->type, "v", 0));
+			/* a list's expression is a template literal: its
+			 * text goes in as it is */
+			const char *x =
+				ts_encode_expr(g, &tf[i].f->type, "v", 0);
+			size_t xn = strlen(x);
+			const char *val =
+				x[0] == '`'
+					? rs_arena_printf(a, "%.*s",
+							  (int)xn - 2, x + 1)
+					: rs_arena_printf(a, "${%s}", x);
+			const char *line =
+				rs_arena_printf(a, "s += `%s\"%s\":%s`;", comma,
+						tf[i].f->name, val);
 			ts_assign(e, g, "v",
 				  rs_arena_printf(a, "this.%s", tf[i].prop));
 			if (tf[i].f->required) {

@@ -984,7 +984,7 @@ export class PaymentV0 extends Event {
       s += `,"failure_reason":${encodeString(v)}`;
     }
     v = this.items;
-    s += `,"items":${`[${v.map((x) => encodeInt(x)).join(",")}]`}`;
+    s += `,"items":[${v.map((x) => encodeInt(x)).join(",")}]`;
     v = this.paidAt;
     s += `,"paid_at":${encodeTime(v)}`;
     return s + "}";
@@ -1399,7 +1399,7 @@ export class SearchQueryV0 extends Event {
     s += `,"page":${encodeInt(v)}`;
     v = this.filters;
     if (v != null) {
-      s += `,"filters":${`[${v.map((x) => x.encode()).join(",")}]`}`;
+      s += `,"filters":[${v.map((x) => x.encode()).join(",")}]`;
     }
     return s + "}";
   }
