@@ -330,8 +330,8 @@ static void ts_throw_if(ts_ctx *g, const char *cond, ts_path path,
 	}
 	ts_if_open(e, g, cond);
 	rs_emit_in(e);
-	const char *args[] = {"ev", "ver", ts_path_expr(g, path), msg};
-	ts_call(e, g, "throw new ValidationError", args, 4, ";");
+	const char *args[] = {ts_path_expr(g, path), msg};
+	ts_call(e, g, "throw fail", args, 2, ";");
 	rs_emit_out(e);
 	rs_emit_line(e, "}");
 }
@@ -752,6 +752,9 @@ static void ts_class(ts_ctx *g, const char *name, const char *doc,
 			rs_emit_line(e, "const ver = %d;",
 				     ver->version->number);
 		}
+		rs_emit_line(e,
+			     "const fail = (p, m) => new ValidationError(ev, "
+			     "ver, p, m);");
 		rs_emit_line(e, "let v;");
 		for (size_t i = 0; i < n; i++) {
 			size_t nc;

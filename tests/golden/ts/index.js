@@ -68,72 +68,36 @@ export class ClickstreamEventV0 extends Event {
   validate() {
     const ev = "clickstream_event";
     const ver = 0;
+    const fail = (p, m) => new ValidationError(ev, ver, p, m);
     let v;
     v = this.user;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.user",
-        "missing required field",
-      );
+      throw fail("fields.user", "missing required field");
     }
     if (!(v instanceof User)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.user",
-        `expected an object, got ${kind(v)}`,
-      );
+      throw fail("fields.user", `expected an object, got ${kind(v)}`);
     }
     v.validateAt(ev, ver, "fields.user");
     v = this.geo;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.geo",
-        "missing required field",
-      );
+      throw fail("fields.geo", "missing required field");
     }
     if (!(v instanceof Geo)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.geo",
-        `expected an object, got ${kind(v)}`,
-      );
+      throw fail("fields.geo", `expected an object, got ${kind(v)}`);
     }
     v.validateAt(ev, ver, "fields.geo");
     v = this.userAgent;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.user_agent",
-        "missing required field",
-      );
+      throw fail("fields.user_agent", "missing required field");
     }
     if (typeof v !== "string") {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.user_agent",
-        `expected a string, got ${kind(v)}`,
-      );
+      throw fail("fields.user_agent", `expected a string, got ${kind(v)}`);
     }
     if (!wellFormed(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.user_agent",
-        "invalid UTF-8 in string",
-      );
+      throw fail("fields.user_agent", "invalid UTF-8 in string");
     }
     if (codePoints(v) > 512) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.user_agent",
         `${codePoints(v)} characters, more than max_length 512`,
       );
@@ -182,84 +146,46 @@ export class ItemClickV0 extends Event {
   validate() {
     const ev = "item_click";
     const ver = 0;
+    const fail = (p, m) => new ValidationError(ev, ver, p, m);
     let v;
     v = this.user;
     if (v != null) {
       if (!(v instanceof User)) {
-        throw new ValidationError(
-          ev,
-          ver,
-          "fields.user",
-          `expected an object, got ${kind(v)}`,
-        );
+        throw fail("fields.user", `expected an object, got ${kind(v)}`);
       }
       v.validateAt(ev, ver, "fields.user");
     }
     v = this.itemId;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.item_id",
-        "missing required field",
-      );
+      throw fail("fields.item_id", "missing required field");
     }
     if (!isInt(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.item_id",
-        `expected an integer, got ${kind(v)}`,
-      );
+      throw fail("fields.item_id", `expected an integer, got ${kind(v)}`);
     }
     if (!isInt64(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.item_id",
         `${BigInt(v)} is out of the int64 range (-9223372036854775808..9223372036854775807)`,
       );
     }
     if (v < 1) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.item_id",
-        `${BigInt(v)} is less than min 1`,
-      );
+      throw fail("fields.item_id", `${BigInt(v)} is less than min 1`);
     }
     v = this.position;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.position",
-        "missing required field",
-      );
+      throw fail("fields.position", "missing required field");
     }
     if (!isInt(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.position",
-        `expected an integer, got ${kind(v)}`,
-      );
+      throw fail("fields.position", `expected an integer, got ${kind(v)}`);
     }
     if (!isInt64(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.position",
         `${BigInt(v)} is out of the int64 range (-9223372036854775808..9223372036854775807)`,
       );
     }
     if (v < 0) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.position",
-        `${BigInt(v)} is less than min 0`,
-      );
+      throw fail("fields.position", `${BigInt(v)} is less than min 0`);
     }
   }
 
@@ -311,119 +237,61 @@ export class ItemClickV1 extends Event {
   validate() {
     const ev = "item_click";
     const ver = 1;
+    const fail = (p, m) => new ValidationError(ev, ver, p, m);
     let v;
     v = this.user;
     if (v != null) {
       if (!(v instanceof User)) {
-        throw new ValidationError(
-          ev,
-          ver,
-          "fields.user",
-          `expected an object, got ${kind(v)}`,
-        );
+        throw fail("fields.user", `expected an object, got ${kind(v)}`);
       }
       v.validateAt(ev, ver, "fields.user");
     }
     v = this.item;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.item",
-        "missing required field",
-      );
+      throw fail("fields.item", "missing required field");
     }
     if (!(v instanceof Item)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.item",
-        `expected an object, got ${kind(v)}`,
-      );
+      throw fail("fields.item", `expected an object, got ${kind(v)}`);
     }
     v.validateAt(ev, ver, "fields.item");
     v = this.position;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.position",
-        "missing required field",
-      );
+      throw fail("fields.position", "missing required field");
     }
     if (!isInt(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.position",
-        `expected an integer, got ${kind(v)}`,
-      );
+      throw fail("fields.position", `expected an integer, got ${kind(v)}`);
     }
     if (!isInt64(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.position",
         `${BigInt(v)} is out of the int64 range (-9223372036854775808..9223372036854775807)`,
       );
     }
     if (v < 0) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.position",
-        `${BigInt(v)} is less than min 0`,
-      );
+      throw fail("fields.position", `${BigInt(v)} is less than min 0`);
     }
     v = this.list;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.list",
-        "missing required field",
-      );
+      throw fail("fields.list", "missing required field");
     }
     if (typeof v !== "string") {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.list",
-        `expected a string, got ${kind(v)}`,
-      );
+      throw fail("fields.list", `expected a string, got ${kind(v)}`);
     }
     if (!wellFormed(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.list",
-        "invalid UTF-8 in string",
-      );
+      throw fail("fields.list", "invalid UTF-8 in string");
     }
     if (!ENUM$0.includes(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.list",
         `'${v}' is not one of search, recommendations, favorites, seller_page`,
       );
     }
     v = this.device;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.device",
-        "missing required field",
-      );
+      throw fail("fields.device", "missing required field");
     }
     if (!(v instanceof Device)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.device",
-        `expected an object, got ${kind(v)}`,
-      );
+      throw fail("fields.device", `expected an object, got ${kind(v)}`);
     }
     v.validateAt(ev, ver, "fields.device");
   }
@@ -478,71 +346,40 @@ export class ItemViewV0 extends Event {
   validate() {
     const ev = "item_view";
     const ver = 0;
+    const fail = (p, m) => new ValidationError(ev, ver, p, m);
     let v;
     v = this.user;
     if (v != null) {
       if (!(v instanceof User)) {
-        throw new ValidationError(
-          ev,
-          ver,
-          "fields.user",
-          `expected an object, got ${kind(v)}`,
-        );
+        throw fail("fields.user", `expected an object, got ${kind(v)}`);
       }
       v.validateAt(ev, ver, "fields.user");
     }
     v = this.item;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.item",
-        "missing required field",
-      );
+      throw fail("fields.item", "missing required field");
     }
     if (!(v instanceof Item)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.item",
-        `expected an object, got ${kind(v)}`,
-      );
+      throw fail("fields.item", `expected an object, got ${kind(v)}`);
     }
     v.validateAt(ev, ver, "fields.item");
     v = this.location;
     if (v != null) {
       if (!(v instanceof Location)) {
-        throw new ValidationError(
-          ev,
-          ver,
-          "fields.location",
-          `expected an object, got ${kind(v)}`,
-        );
+        throw fail("fields.location", `expected an object, got ${kind(v)}`);
       }
       v.validateAt(ev, ver, "fields.location");
     }
     v = this.referrer;
     if (v != null) {
       if (typeof v !== "string") {
-        throw new ValidationError(
-          ev,
-          ver,
-          "fields.referrer",
-          `expected a string, got ${kind(v)}`,
-        );
+        throw fail("fields.referrer", `expected a string, got ${kind(v)}`);
       }
       if (!wellFormed(v)) {
-        throw new ValidationError(
-          ev,
-          ver,
-          "fields.referrer",
-          "invalid UTF-8 in string",
-        );
+        throw fail("fields.referrer", "invalid UTF-8 in string");
       }
       if (codePoints(v) > 2048) {
-        throw new ValidationError(
-          ev,
-          ver,
+        throw fail(
           "fields.referrer",
           `${codePoints(v)} characters, more than max_length 2048`,
         );
@@ -598,72 +435,39 @@ export class LegacyItemFavoriteV0 extends Event {
   validate() {
     const ev = "legacy_item_favorite";
     const ver = 0;
+    const fail = (p, m) => new ValidationError(ev, ver, p, m);
     let v;
     v = this.userId;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.user_id",
-        "missing required field",
-      );
+      throw fail("fields.user_id", "missing required field");
     }
     if (!isInt(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.user_id",
-        `expected an integer, got ${kind(v)}`,
-      );
+      throw fail("fields.user_id", `expected an integer, got ${kind(v)}`);
     }
     if (!isInt64(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.user_id",
         `${BigInt(v)} is out of the int64 range (-9223372036854775808..9223372036854775807)`,
       );
     }
     if (v < 1) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.user_id",
-        `${BigInt(v)} is less than min 1`,
-      );
+      throw fail("fields.user_id", `${BigInt(v)} is less than min 1`);
     }
     v = this.itemId;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.item_id",
-        "missing required field",
-      );
+      throw fail("fields.item_id", "missing required field");
     }
     if (!isInt(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.item_id",
-        `expected an integer, got ${kind(v)}`,
-      );
+      throw fail("fields.item_id", `expected an integer, got ${kind(v)}`);
     }
     if (!isInt64(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.item_id",
         `${BigInt(v)} is out of the int64 range (-9223372036854775808..9223372036854775807)`,
       );
     }
     if (v < 1) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.item_id",
-        `${BigInt(v)} is less than min 1`,
-      );
+      throw fail("fields.item_id", `${BigInt(v)} is less than min 1`);
     }
   }
 
@@ -717,146 +521,71 @@ export class PaymentV0 extends Event {
   validate() {
     const ev = "payment";
     const ver = 0;
+    const fail = (p, m) => new ValidationError(ev, ver, p, m);
     let v;
     v = this.user;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.user",
-        "missing required field",
-      );
+      throw fail("fields.user", "missing required field");
     }
     if (!(v instanceof User)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.user",
-        `expected an object, got ${kind(v)}`,
-      );
+      throw fail("fields.user", `expected an object, got ${kind(v)}`);
     }
     v.validateAt(ev, ver, "fields.user");
     v = this.paymentId;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.payment_id",
-        "missing required field",
-      );
+      throw fail("fields.payment_id", "missing required field");
     }
     if (typeof v !== "string") {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.payment_id",
-        `expected a string, got ${kind(v)}`,
-      );
+      throw fail("fields.payment_id", `expected a string, got ${kind(v)}`);
     }
     if (!wellFormed(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.payment_id",
-        "invalid UTF-8 in string",
-      );
+      throw fail("fields.payment_id", "invalid UTF-8 in string");
     }
     if (codePoints(v) > 64) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.payment_id",
         `${codePoints(v)} characters, more than max_length 64`,
       );
     }
     if (!PATTERN$0.test(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.payment_id",
-        "does not match pattern '[a-z0-9-]+'",
-      );
+      throw fail("fields.payment_id", "does not match pattern '[a-z0-9-]+'");
     }
     v = this.amount;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.amount",
-        "missing required field",
-      );
+      throw fail("fields.amount", "missing required field");
     }
     if (!(v instanceof Money)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.amount",
-        `expected an object, got ${kind(v)}`,
-      );
+      throw fail("fields.amount", `expected an object, got ${kind(v)}`);
     }
     v.validateAt(ev, ver, "fields.amount");
     v = this.method;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.method",
-        "missing required field",
-      );
+      throw fail("fields.method", "missing required field");
     }
     if (typeof v !== "string") {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.method",
-        `expected a string, got ${kind(v)}`,
-      );
+      throw fail("fields.method", `expected a string, got ${kind(v)}`);
     }
     if (!wellFormed(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.method",
-        "invalid UTF-8 in string",
-      );
+      throw fail("fields.method", "invalid UTF-8 in string");
     }
     if (!ENUM$1.includes(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.method",
         `'${v}' is not one of card, wallet, bank_transfer`,
       );
     }
     v = this.status;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.status",
-        "missing required field",
-      );
+      throw fail("fields.status", "missing required field");
     }
     if (typeof v !== "string") {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.status",
-        `expected a string, got ${kind(v)}`,
-      );
+      throw fail("fields.status", `expected a string, got ${kind(v)}`);
     }
     if (!wellFormed(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.status",
-        "invalid UTF-8 in string",
-      );
+      throw fail("fields.status", "invalid UTF-8 in string");
     }
     if (!ENUM$2.includes(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.status",
         `'${v}' is not one of succeeded, failed, refunded`,
       );
@@ -864,25 +593,16 @@ export class PaymentV0 extends Event {
     v = this.failureReason;
     if (v != null) {
       if (typeof v !== "string") {
-        throw new ValidationError(
-          ev,
-          ver,
+        throw fail(
           "fields.failure_reason",
           `expected a string, got ${kind(v)}`,
         );
       }
       if (!wellFormed(v)) {
-        throw new ValidationError(
-          ev,
-          ver,
-          "fields.failure_reason",
-          "invalid UTF-8 in string",
-        );
+        throw fail("fields.failure_reason", "invalid UTF-8 in string");
       }
       if (codePoints(v) > 256) {
-        throw new ValidationError(
-          ev,
-          ver,
+        throw fail(
           "fields.failure_reason",
           `${codePoints(v)} characters, more than max_length 256`,
         );
@@ -890,76 +610,40 @@ export class PaymentV0 extends Event {
     }
     v = this.items;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.items",
-        "missing required field",
-      );
+      throw fail("fields.items", "missing required field");
     }
     if (!Array.isArray(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.items",
-        `expected an array, got ${kind(v)}`,
-      );
+      throw fail("fields.items", `expected an array, got ${kind(v)}`);
     }
     if (v.length > 100) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.items",
-        `${v.length} items, more than max_items 100`,
-      );
+      throw fail("fields.items", `${v.length} items, more than max_items 100`);
     }
     for (const [i, x] of v.entries()) {
       if (!isInt(x)) {
-        throw new ValidationError(
-          ev,
-          ver,
-          `fields.items[${i}]`,
-          `expected an integer, got ${kind(x)}`,
-        );
+        throw fail(`fields.items[${i}]`, `expected an integer, got ${kind(x)}`);
       }
       if (!isInt64(x)) {
-        throw new ValidationError(
-          ev,
-          ver,
+        throw fail(
           `fields.items[${i}]`,
           `${BigInt(x)} is out of the int64 range (-9223372036854775808..9223372036854775807)`,
         );
       }
       if (x < 1) {
-        throw new ValidationError(
-          ev,
-          ver,
-          `fields.items[${i}]`,
-          `${BigInt(x)} is less than min 1`,
-        );
+        throw fail(`fields.items[${i}]`, `${BigInt(x)} is less than min 1`);
       }
     }
     v = this.paidAt;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.paid_at",
-        "missing required field",
-      );
+      throw fail("fields.paid_at", "missing required field");
     }
     if (!(v instanceof Date || v instanceof Timestamp)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.paid_at",
         `expected an RFC 3339 timestamp string, got ${kind(v)}`,
       );
     }
     if (!timeInRange(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.paid_at",
         "not an RFC 3339 timestamp: date or time out of range",
       );
@@ -1024,54 +708,28 @@ export class MessengerMessageV0 extends Event {
   validate() {
     const ev = "messenger_message";
     const ver = 0;
+    const fail = (p, m) => new ValidationError(ev, ver, p, m);
     let v;
     v = this.sender;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.sender",
-        "missing required field",
-      );
+      throw fail("fields.sender", "missing required field");
     }
     if (!(v instanceof User)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.sender",
-        `expected an object, got ${kind(v)}`,
-      );
+      throw fail("fields.sender", `expected an object, got ${kind(v)}`);
     }
     v.validateAt(ev, ver, "fields.sender");
     v = this.chatId;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.chat_id",
-        "missing required field",
-      );
+      throw fail("fields.chat_id", "missing required field");
     }
     if (typeof v !== "string") {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.chat_id",
-        `expected a string, got ${kind(v)}`,
-      );
+      throw fail("fields.chat_id", `expected a string, got ${kind(v)}`);
     }
     if (!wellFormed(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.chat_id",
-        "invalid UTF-8 in string",
-      );
+      throw fail("fields.chat_id", "invalid UTF-8 in string");
     }
     if (codePoints(v) > 64) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.chat_id",
         `${codePoints(v)} characters, more than max_length 64`,
       );
@@ -1079,79 +737,40 @@ export class MessengerMessageV0 extends Event {
     v = this.itemId;
     if (v != null) {
       if (!isInt(v)) {
-        throw new ValidationError(
-          ev,
-          ver,
-          "fields.item_id",
-          `expected an integer, got ${kind(v)}`,
-        );
+        throw fail("fields.item_id", `expected an integer, got ${kind(v)}`);
       }
       if (!isInt64(v)) {
-        throw new ValidationError(
-          ev,
-          ver,
+        throw fail(
           "fields.item_id",
           `${BigInt(v)} is out of the int64 range (-9223372036854775808..9223372036854775807)`,
         );
       }
       if (v < 1) {
-        throw new ValidationError(
-          ev,
-          ver,
-          "fields.item_id",
-          `${BigInt(v)} is less than min 1`,
-        );
+        throw fail("fields.item_id", `${BigInt(v)} is less than min 1`);
       }
     }
     v = this.length;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.length",
-        "missing required field",
-      );
+      throw fail("fields.length", "missing required field");
     }
     if (!isInt(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.length",
-        `expected an integer, got ${kind(v)}`,
-      );
+      throw fail("fields.length", `expected an integer, got ${kind(v)}`);
     }
     if (!isInt64(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.length",
         `${BigInt(v)} is out of the int64 range (-9223372036854775808..9223372036854775807)`,
       );
     }
     if (v < 0) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.length",
-        `${BigInt(v)} is less than min 0`,
-      );
+      throw fail("fields.length", `${BigInt(v)} is less than min 0`);
     }
     v = this.hasAttachments;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.has_attachments",
-        "missing required field",
-      );
+      throw fail("fields.has_attachments", "missing required field");
     }
     if (typeof v !== "boolean") {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.has_attachments",
-        `expected a bool, got ${kind(v)}`,
-      );
+      throw fail("fields.has_attachments", `expected a bool, got ${kind(v)}`);
     }
   }
 
@@ -1209,48 +828,27 @@ export class SearchQueryV0 extends Event {
   validate() {
     const ev = "search_query";
     const ver = 0;
+    const fail = (p, m) => new ValidationError(ev, ver, p, m);
     let v;
     v = this.user;
     if (v != null) {
       if (!(v instanceof User)) {
-        throw new ValidationError(
-          ev,
-          ver,
-          "fields.user",
-          `expected an object, got ${kind(v)}`,
-        );
+        throw fail("fields.user", `expected an object, got ${kind(v)}`);
       }
       v.validateAt(ev, ver, "fields.user");
     }
     v = this.query;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.query",
-        "missing required field",
-      );
+      throw fail("fields.query", "missing required field");
     }
     if (typeof v !== "string") {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.query",
-        `expected a string, got ${kind(v)}`,
-      );
+      throw fail("fields.query", `expected a string, got ${kind(v)}`);
     }
     if (!wellFormed(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.query",
-        "invalid UTF-8 in string",
-      );
+      throw fail("fields.query", "invalid UTF-8 in string");
     }
     if (codePoints(v) > 512) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.query",
         `${codePoints(v)} characters, more than max_length 512`,
       );
@@ -1258,119 +856,64 @@ export class SearchQueryV0 extends Event {
     v = this.categoryId;
     if (v != null) {
       if (!isInt(v)) {
-        throw new ValidationError(
-          ev,
-          ver,
-          "fields.category_id",
-          `expected an integer, got ${kind(v)}`,
-        );
+        throw fail("fields.category_id", `expected an integer, got ${kind(v)}`);
       }
       if (!isInt64(v)) {
-        throw new ValidationError(
-          ev,
-          ver,
+        throw fail(
           "fields.category_id",
           `${BigInt(v)} is out of the int64 range (-9223372036854775808..9223372036854775807)`,
         );
       }
       if (v < 1) {
-        throw new ValidationError(
-          ev,
-          ver,
-          "fields.category_id",
-          `${BigInt(v)} is less than min 1`,
-        );
+        throw fail("fields.category_id", `${BigInt(v)} is less than min 1`);
       }
     }
     v = this.results;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.results",
-        "missing required field",
-      );
+      throw fail("fields.results", "missing required field");
     }
     if (!isInt(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.results",
-        `expected an integer, got ${kind(v)}`,
-      );
+      throw fail("fields.results", `expected an integer, got ${kind(v)}`);
     }
     if (!isInt64(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.results",
         `${BigInt(v)} is out of the int64 range (-9223372036854775808..9223372036854775807)`,
       );
     }
     if (v < 0) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.results",
-        `${BigInt(v)} is less than min 0`,
-      );
+      throw fail("fields.results", `${BigInt(v)} is less than min 0`);
     }
     v = this.page;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.page",
-        "missing required field",
-      );
+      throw fail("fields.page", "missing required field");
     }
     if (!isInt(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.page",
-        `expected an integer, got ${kind(v)}`,
-      );
+      throw fail("fields.page", `expected an integer, got ${kind(v)}`);
     }
     if (!isInt64(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.page",
         `${BigInt(v)} is out of the int64 range (-9223372036854775808..9223372036854775807)`,
       );
     }
     if (v < 1) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.page",
-        `${BigInt(v)} is less than min 1`,
-      );
+      throw fail("fields.page", `${BigInt(v)} is less than min 1`);
     }
     v = this.filters;
     if (v != null) {
       if (!Array.isArray(v)) {
-        throw new ValidationError(
-          ev,
-          ver,
-          "fields.filters",
-          `expected an array, got ${kind(v)}`,
-        );
+        throw fail("fields.filters", `expected an array, got ${kind(v)}`);
       }
       if (v.length > 50) {
-        throw new ValidationError(
-          ev,
-          ver,
+        throw fail(
           "fields.filters",
           `${v.length} items, more than max_items 50`,
         );
       }
       for (const [i, x] of v.entries()) {
         if (!(x instanceof SearchQueryV0Filters)) {
-          throw new ValidationError(
-            ev,
-            ver,
+          throw fail(
             `fields.filters[${i}]`,
             `expected an object, got ${kind(x)}`,
           );
@@ -1438,112 +981,60 @@ export class AdAuctionV0 extends Event {
   validate() {
     const ev = "ad_auction";
     const ver = 0;
+    const fail = (p, m) => new ValidationError(ev, ver, p, m);
     let v;
     v = this.auctionId;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.auction_id",
-        "missing required field",
-      );
+      throw fail("fields.auction_id", "missing required field");
     }
     if (typeof v !== "string") {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.auction_id",
-        `expected a string, got ${kind(v)}`,
-      );
+      throw fail("fields.auction_id", `expected a string, got ${kind(v)}`);
     }
     if (!wellFormed(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.auction_id",
-        "invalid UTF-8 in string",
-      );
+      throw fail("fields.auction_id", "invalid UTF-8 in string");
     }
     if (codePoints(v) > 64) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.auction_id",
         `${codePoints(v)} characters, more than max_length 64`,
       );
     }
     v = this.slot;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.slot",
-        "missing required field",
-      );
+      throw fail("fields.slot", "missing required field");
     }
     if (typeof v !== "string") {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.slot",
-        `expected a string, got ${kind(v)}`,
-      );
+      throw fail("fields.slot", `expected a string, got ${kind(v)}`);
     }
     if (!wellFormed(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.slot",
-        "invalid UTF-8 in string",
-      );
+      throw fail("fields.slot", "invalid UTF-8 in string");
     }
     if (!ENUM$3.includes(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.slot",
         `'${v}' is not one of search_top, search_inline, item_page_bottom`,
       );
     }
     v = this.bids;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.bids",
-        "missing required field",
-      );
+      throw fail("fields.bids", "missing required field");
     }
     if (!isInt(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.bids",
-        `expected an integer, got ${kind(v)}`,
-      );
+      throw fail("fields.bids", `expected an integer, got ${kind(v)}`);
     }
     if (!isInt64(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         "fields.bids",
         `${BigInt(v)} is out of the int64 range (-9223372036854775808..9223372036854775807)`,
       );
     }
     if (v < 0) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.bids",
-        `${BigInt(v)} is less than min 0`,
-      );
+      throw fail("fields.bids", `${BigInt(v)} is less than min 0`);
     }
     v = this.winningPrice;
     if (v != null) {
       if (!(v instanceof Money)) {
-        throw new ValidationError(
-          ev,
-          ver,
+        throw fail(
           "fields.winning_price",
           `expected an object, got ${kind(v)}`,
         );
@@ -1552,36 +1043,16 @@ export class AdAuctionV0 extends Event {
     }
     v = this.durationMs;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.duration_ms",
-        "missing required field",
-      );
+      throw fail("fields.duration_ms", "missing required field");
     }
     if (typeof v !== "number") {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.duration_ms",
-        `expected a float, got ${kind(v)}`,
-      );
+      throw fail("fields.duration_ms", `expected a float, got ${kind(v)}`);
     }
     if (!Number.isFinite(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.duration_ms",
-        "not a finite number",
-      );
+      throw fail("fields.duration_ms", "not a finite number");
     }
     if (v < 0) {
-      throw new ValidationError(
-        ev,
-        ver,
-        "fields.duration_ms",
-        `${g17(v)} is less than min 0`,
-      );
+      throw fail("fields.duration_ms", `${g17(v)} is less than min 0`);
     }
   }
 
@@ -1616,36 +1087,20 @@ export class Device {
   }
 
   validateAt(ev, ver, path) {
+    const fail = (p, m) => new ValidationError(ev, ver, p, m);
     let v;
     v = this.platform;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.platform`,
-        "missing required field",
-      );
+      throw fail(`${path}.platform`, "missing required field");
     }
     if (typeof v !== "string") {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.platform`,
-        `expected a string, got ${kind(v)}`,
-      );
+      throw fail(`${path}.platform`, `expected a string, got ${kind(v)}`);
     }
     if (!wellFormed(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.platform`,
-        "invalid UTF-8 in string",
-      );
+      throw fail(`${path}.platform`, "invalid UTF-8 in string");
     }
     if (!ENUM$4.includes(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         `${path}.platform`,
         `'${v}' is not one of web, ios, android, api`,
       );
@@ -1653,25 +1108,13 @@ export class Device {
     v = this.ip;
     if (v != null) {
       if (typeof v !== "string") {
-        throw new ValidationError(
-          ev,
-          ver,
-          `${path}.ip`,
-          `expected a string, got ${kind(v)}`,
-        );
+        throw fail(`${path}.ip`, `expected a string, got ${kind(v)}`);
       }
       if (!wellFormed(v)) {
-        throw new ValidationError(
-          ev,
-          ver,
-          `${path}.ip`,
-          "invalid UTF-8 in string",
-        );
+        throw fail(`${path}.ip`, "invalid UTF-8 in string");
       }
       if (codePoints(v) > 45) {
-        throw new ValidationError(
-          ev,
-          ver,
+        throw fail(
           `${path}.ip`,
           `${codePoints(v)} characters, more than max_length 45`,
         );
@@ -1704,88 +1147,39 @@ export class Geo {
   }
 
   validateAt(ev, ver, path) {
+    const fail = (p, m) => new ValidationError(ev, ver, p, m);
     let v;
     v = this.latitude;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.latitude`,
-        "missing required field",
-      );
+      throw fail(`${path}.latitude`, "missing required field");
     }
     if (typeof v !== "number") {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.latitude`,
-        `expected a float, got ${kind(v)}`,
-      );
+      throw fail(`${path}.latitude`, `expected a float, got ${kind(v)}`);
     }
     if (!Number.isFinite(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.latitude`,
-        "not a finite number",
-      );
+      throw fail(`${path}.latitude`, "not a finite number");
     }
     if (v < -90) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.latitude`,
-        `${g17(v)} is less than min -90`,
-      );
+      throw fail(`${path}.latitude`, `${g17(v)} is less than min -90`);
     }
     if (v > 90) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.latitude`,
-        `${g17(v)} is more than max 90`,
-      );
+      throw fail(`${path}.latitude`, `${g17(v)} is more than max 90`);
     }
     v = this.longitude;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.longitude`,
-        "missing required field",
-      );
+      throw fail(`${path}.longitude`, "missing required field");
     }
     if (typeof v !== "number") {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.longitude`,
-        `expected a float, got ${kind(v)}`,
-      );
+      throw fail(`${path}.longitude`, `expected a float, got ${kind(v)}`);
     }
     if (!Number.isFinite(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.longitude`,
-        "not a finite number",
-      );
+      throw fail(`${path}.longitude`, "not a finite number");
     }
     if (v < -180) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.longitude`,
-        `${g17(v)} is less than min -180`,
-      );
+      throw fail(`${path}.longitude`, `${g17(v)} is less than min -180`);
     }
     if (v > 180) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.longitude`,
-        `${g17(v)} is more than max 180`,
-      );
+      throw fail(`${path}.longitude`, `${g17(v)} is more than max 180`);
     }
   }
 
@@ -1814,82 +1208,44 @@ export class Item {
   }
 
   validateAt(ev, ver, path) {
+    const fail = (p, m) => new ValidationError(ev, ver, p, m);
     let v;
     v = this.id;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.id`,
-        "missing required field",
-      );
+      throw fail(`${path}.id`, "missing required field");
     }
     if (!isInt(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.id`,
-        `expected an integer, got ${kind(v)}`,
-      );
+      throw fail(`${path}.id`, `expected an integer, got ${kind(v)}`);
     }
     if (!isInt64(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         `${path}.id`,
         `${BigInt(v)} is out of the int64 range (-9223372036854775808..9223372036854775807)`,
       );
     }
     if (v < 1) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.id`,
-        `${BigInt(v)} is less than min 1`,
-      );
+      throw fail(`${path}.id`, `${BigInt(v)} is less than min 1`);
     }
     v = this.categoryId;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.category_id`,
-        "missing required field",
-      );
+      throw fail(`${path}.category_id`, "missing required field");
     }
     if (!isInt(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.category_id`,
-        `expected an integer, got ${kind(v)}`,
-      );
+      throw fail(`${path}.category_id`, `expected an integer, got ${kind(v)}`);
     }
     if (!isInt64(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         `${path}.category_id`,
         `${BigInt(v)} is out of the int64 range (-9223372036854775808..9223372036854775807)`,
       );
     }
     if (v < 1) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.category_id`,
-        `${BigInt(v)} is less than min 1`,
-      );
+      throw fail(`${path}.category_id`, `${BigInt(v)} is less than min 1`);
     }
     v = this.price;
     if (v != null) {
       if (!(v instanceof Money)) {
-        throw new ValidationError(
-          ev,
-          ver,
-          `${path}.price`,
-          `expected an object, got ${kind(v)}`,
-        );
+        throw fail(`${path}.price`, `expected an object, got ${kind(v)}`);
       }
       v.validateAt(ev, ver, `${path}.price`);
     }
@@ -1924,84 +1280,43 @@ export class Location {
   }
 
   validateAt(ev, ver, path) {
+    const fail = (p, m) => new ValidationError(ev, ver, p, m);
     let v;
     v = this.point;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.point`,
-        "missing required field",
-      );
+      throw fail(`${path}.point`, "missing required field");
     }
     if (!(v instanceof Geo)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.point`,
-        `expected an object, got ${kind(v)}`,
-      );
+      throw fail(`${path}.point`, `expected an object, got ${kind(v)}`);
     }
     v.validateAt(ev, ver, `${path}.point`);
     v = this.cityId;
     if (v != null) {
       if (!isInt(v)) {
-        throw new ValidationError(
-          ev,
-          ver,
-          `${path}.city_id`,
-          `expected an integer, got ${kind(v)}`,
-        );
+        throw fail(`${path}.city_id`, `expected an integer, got ${kind(v)}`);
       }
       if (!isInt64(v)) {
-        throw new ValidationError(
-          ev,
-          ver,
+        throw fail(
           `${path}.city_id`,
           `${BigInt(v)} is out of the int64 range (-9223372036854775808..9223372036854775807)`,
         );
       }
       if (v < 1) {
-        throw new ValidationError(
-          ev,
-          ver,
-          `${path}.city_id`,
-          `${BigInt(v)} is less than min 1`,
-        );
+        throw fail(`${path}.city_id`, `${BigInt(v)} is less than min 1`);
       }
     }
     v = this.source;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.source`,
-        "missing required field",
-      );
+      throw fail(`${path}.source`, "missing required field");
     }
     if (typeof v !== "string") {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.source`,
-        `expected a string, got ${kind(v)}`,
-      );
+      throw fail(`${path}.source`, `expected a string, got ${kind(v)}`);
     }
     if (!wellFormed(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.source`,
-        "invalid UTF-8 in string",
-      );
+      throw fail(`${path}.source`, "invalid UTF-8 in string");
     }
     if (!ENUM$5.includes(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.source`,
-        `'${v}' is not one of gps, ip, profile`,
-      );
+      throw fail(`${path}.source`, `'${v}' is not one of gps, ip, profile`);
     }
   }
 
@@ -2032,72 +1347,36 @@ export class Money {
   }
 
   validateAt(ev, ver, path) {
+    const fail = (p, m) => new ValidationError(ev, ver, p, m);
     let v;
     v = this.amountMinor;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.amount_minor`,
-        "missing required field",
-      );
+      throw fail(`${path}.amount_minor`, "missing required field");
     }
     if (!isInt(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.amount_minor`,
-        `expected an integer, got ${kind(v)}`,
-      );
+      throw fail(`${path}.amount_minor`, `expected an integer, got ${kind(v)}`);
     }
     if (!isInt64(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         `${path}.amount_minor`,
         `${BigInt(v)} is out of the int64 range (-9223372036854775808..9223372036854775807)`,
       );
     }
     if (v < 0) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.amount_minor`,
-        `${BigInt(v)} is less than min 0`,
-      );
+      throw fail(`${path}.amount_minor`, `${BigInt(v)} is less than min 0`);
     }
     v = this.currency;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.currency`,
-        "missing required field",
-      );
+      throw fail(`${path}.currency`, "missing required field");
     }
     if (typeof v !== "string") {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.currency`,
-        `expected a string, got ${kind(v)}`,
-      );
+      throw fail(`${path}.currency`, `expected a string, got ${kind(v)}`);
     }
     if (!wellFormed(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.currency`,
-        "invalid UTF-8 in string",
-      );
+      throw fail(`${path}.currency`, "invalid UTF-8 in string");
     }
     if (!PATTERN$1.test(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.currency`,
-        "does not match pattern '[A-Z]{3}'",
-      );
+      throw fail(`${path}.currency`, "does not match pattern '[A-Z]{3}'");
     }
   }
 
@@ -2124,62 +1403,34 @@ export class User {
   }
 
   validateAt(ev, ver, path) {
+    const fail = (p, m) => new ValidationError(ev, ver, p, m);
     let v;
     v = this.id;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.id`,
-        "missing required field",
-      );
+      throw fail(`${path}.id`, "missing required field");
     }
     if (!isInt(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.id`,
-        `expected an integer, got ${kind(v)}`,
-      );
+      throw fail(`${path}.id`, `expected an integer, got ${kind(v)}`);
     }
     if (!isInt64(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         `${path}.id`,
         `${BigInt(v)} is out of the int64 range (-9223372036854775808..9223372036854775807)`,
       );
     }
     if (v < 1) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.id`,
-        `${BigInt(v)} is less than min 1`,
-      );
+      throw fail(`${path}.id`, `${BigInt(v)} is less than min 1`);
     }
     v = this.email;
     if (v != null) {
       if (typeof v !== "string") {
-        throw new ValidationError(
-          ev,
-          ver,
-          `${path}.email`,
-          `expected a string, got ${kind(v)}`,
-        );
+        throw fail(`${path}.email`, `expected a string, got ${kind(v)}`);
       }
       if (!wellFormed(v)) {
-        throw new ValidationError(
-          ev,
-          ver,
-          `${path}.email`,
-          "invalid UTF-8 in string",
-        );
+        throw fail(`${path}.email`, "invalid UTF-8 in string");
       }
       if (codePoints(v) > 254) {
-        throw new ValidationError(
-          ev,
-          ver,
+        throw fail(
           `${path}.email`,
           `${codePoints(v)} characters, more than max_length 254`,
         );
@@ -2212,69 +1463,36 @@ export class SearchQueryV0Filters {
   }
 
   validateAt(ev, ver, path) {
+    const fail = (p, m) => new ValidationError(ev, ver, p, m);
     let v;
     v = this.name;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.name`,
-        "missing required field",
-      );
+      throw fail(`${path}.name`, "missing required field");
     }
     if (typeof v !== "string") {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.name`,
-        `expected a string, got ${kind(v)}`,
-      );
+      throw fail(`${path}.name`, `expected a string, got ${kind(v)}`);
     }
     if (!wellFormed(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.name`,
-        "invalid UTF-8 in string",
-      );
+      throw fail(`${path}.name`, "invalid UTF-8 in string");
     }
     if (codePoints(v) > 64) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         `${path}.name`,
         `${codePoints(v)} characters, more than max_length 64`,
       );
     }
     v = this.value;
     if (v == null) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.value`,
-        "missing required field",
-      );
+      throw fail(`${path}.value`, "missing required field");
     }
     if (typeof v !== "string") {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.value`,
-        `expected a string, got ${kind(v)}`,
-      );
+      throw fail(`${path}.value`, `expected a string, got ${kind(v)}`);
     }
     if (!wellFormed(v)) {
-      throw new ValidationError(
-        ev,
-        ver,
-        `${path}.value`,
-        "invalid UTF-8 in string",
-      );
+      throw fail(`${path}.value`, "invalid UTF-8 in string");
     }
     if (codePoints(v) > 256) {
-      throw new ValidationError(
-        ev,
-        ver,
+      throw fail(
         `${path}.value`,
         `${codePoints(v)} characters, more than max_length 256`,
       );
