@@ -365,14 +365,14 @@ def test_an_edit_of_a_bo_only_event_leaves_fronts_inputs(
     s = make_server(registry=registry)
     wait_for(s, r"^reestr serve: listening on .*$")
     before = langpack_inputs(s)
-    assert len(before) == 6, before
+    assert len(before) == 8, before
     add_version(registry, "legacy_item_favorite")
     s.proc.send_signal(signal.SIGHUP)
     line = wait_for(s, r"^reestr serve: reloaded registry \(SIGHUP.*$")[0]
-    assert "go/bo 1, python/bo 1, php/bo 1" in line, line
+    assert "go/bo 1, python/bo 1, php/bo 1, ts/bo 1" in line, line
     assert "front" not in line, line
     after = langpack_inputs(s)
-    for lang in ("go", "python", "php"):
+    for lang in ("go", "python", "php", "ts"):
         assert after[(lang, "front")] == before[(lang, "front")], lang
         assert after[(lang, "bo")] != before[(lang, "bo")], lang
     # an event front lists does change front's inputs
@@ -380,7 +380,7 @@ def test_an_edit_of_a_bo_only_event_leaves_fronts_inputs(
     s.proc.send_signal(signal.SIGHUP)
     wait_for(s, r"^reestr serve: reloaded registry \(SIGHUP.*$", count=2)
     again = langpack_inputs(s)
-    for lang in ("go", "python", "php"):
+    for lang in ("go", "python", "php", "ts"):
         assert again[(lang, "front")] != after[(lang, "front")], lang
 
 

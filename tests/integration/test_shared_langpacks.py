@@ -20,7 +20,7 @@ import pytest
 
 from conftest import EXAMPLES, REESTR, free_port
 
-LANGS = ["go", "python", "php"]
+LANGS = ["go", "python", "php", "ts"]
 ENVS = ["bo", "front"]
 PUBLIC_URL = "https://collectors.example.com"
 ROUNDS = 4
@@ -130,6 +130,8 @@ def everything_served(c):
             get(f"/pypi/files/reestr_langpack_{env}-1.{n}.0-py3-none-any.whl")
         for n in listed["php", env]:
             get(f"/composer/dist/{env}/1.{n}.0.zip")
+        for n in listed["ts", env]:
+            get(f"/npm/reestr-langpack-{env}-1.{n}.0.tgz")
     return listed, pages
 
 
