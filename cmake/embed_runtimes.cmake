@@ -4,7 +4,10 @@
 set(groups
   "go|runtimes/go|*.go"
   "python|runtimes/python/reestr_runtime|*.py,py.typed"
-  "php|runtimes/php/src|*.php")
+  "php|runtimes/php/src|*.php"
+  # compiled from runtimes/ts/src by tsc (runtimes/ts/build); reestr ships
+  # the JavaScript and its declarations, so no user needs tsc
+  "ts|runtimes/ts/dist|*.js,*.d.ts")
 
 set(body "")
 set(table "")

@@ -13,6 +13,7 @@ typedef enum rs_lang {
 	RS_LANG_GO,
 	RS_LANG_PYTHON,
 	RS_LANG_PHP,
+	RS_LANG_TS, /* TypeScript: JavaScript with .d.ts declarations */
 } rs_lang;
 
 /* The major version of the generated classes' API (docs/langpacks.md,
@@ -50,7 +51,8 @@ typedef struct rs_langpack {
 	size_t count, cap;
 } rs_langpack;
 
-/* "go", "python" or "php"; returns 0, or RS_EINVAL for another name. */
+/* "go", "python", "php" or "ts" ("typescript" too); returns 0, or
+ * RS_EINVAL for another name. */
 int rs_lang_parse(const char *name, rs_lang *out);
 const char *rs_lang_name(rs_lang lang);
 

@@ -28,14 +28,14 @@ static void usage(FILE *out)
 		"options:\n"
 		"  -r, --registry DIR      the registry folder\n"
 		"  -e, --env NAME          the environment (e.g. bo)\n"
-		"  -l, --lang LANG         go, python or php\n"
+		"  -l, --lang LANG         go, python, php or ts (typescript)\n"
 		"  -o, --out DIR           where to write it (created; files "
 		"are overwritten)\n"
 		"      --go-module PATH    the Go module path (default "
 		"reestr.local/langpack/<env>)\n"
 		"      --package-version V the version written into "
 		"pyproject.toml and\n"
-		"                          composer.json "
+		"                          composer.json and package.json "
 		"(default " RS_LANGPACK_DEFAULT_VERSION ")\n"
 		"  -h, --help              show this help\n");
 }

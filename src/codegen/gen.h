@@ -11,7 +11,7 @@
 
 /* A runtime source file compiled into the binary (runtimes/, by CMake). */
 typedef struct rs_embedded_file {
-	const char *lang; /* "go", "python", "php" */
+	const char *lang; /* "go", "python", "php", "ts" */
 	const char *path; /* relative to the runtime's folder */
 	const unsigned char *data;
 	size_t len;
@@ -32,6 +32,8 @@ int rs_gen_python(const rs_plan *plan, const rs_langpack_options *o,
 		  rs_langpack *out);
 int rs_gen_php(const rs_plan *plan, const rs_langpack_options *o,
 	       rs_langpack *out);
+int rs_gen_ts(const rs_plan *plan, const rs_langpack_options *o,
+	      rs_langpack *out);
 
 /* Whether a comma goes before each member of a JSON object whose members
  * are fields (absent optional ones are left out): never (nothing can

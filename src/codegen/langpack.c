@@ -19,9 +19,12 @@ int rs_lang_parse(const char *name, rs_lang *out)
 		*out = RS_LANG_PYTHON;
 	else if (!strcmp(name, "php"))
 		*out = RS_LANG_PHP;
+	else if (!strcmp(name, "ts") || !strcmp(name, "typescript"))
+		*out = RS_LANG_TS;
 	else
 		return rs_error_set(RS_EINVAL,
-				    "unknown language '%s' (go, python, php)",
+				    "unknown language '%s' (go, python, php, "
+				    "ts)",
 				    name);
 	return 0;
 }
@@ -35,6 +38,8 @@ const char *rs_lang_name(rs_lang lang)
 		return "python";
 	case RS_LANG_PHP:
 		return "php";
+	case RS_LANG_TS:
+		return "ts";
 	}
 	return "?";
 }
@@ -176,6 +181,9 @@ int rs_langpack_new(const rs_registry *r, const rs_langpack_options *o,
 		break;
 	case RS_LANG_PHP:
 		rc = rs_gen_php(&plan, o, p);
+		break;
+	case RS_LANG_TS:
+		rc = rs_gen_ts(&plan, o, p);
 		break;
 	}
 	if (rc)

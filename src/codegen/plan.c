@@ -344,6 +344,38 @@ static const char *const reserved_python[] = {
 static const char *const reserved_php[] = {
 	"Event", "Json", "Langpack", "ValidationException", NULL,
 };
+/* index.js's own names and imports, and the globals the generated code
+ * uses (a class Date would hide the one `instanceof Date` means) */
+static const char *const reserved_ts[] = {
+	"Array",
+	"BigInt",
+	"Boolean",
+	"Date",
+	"ENVIRONMENT",
+	"EVENTS",
+	"Error",
+	"Event",
+	"JSON",
+	"Logger",
+	"Math",
+	"Number",
+	"Object",
+	"Omit",
+	"Outcome",
+	"Promise",
+	"RegExp",
+	"Result",
+	"RuntimeSender",
+	"Sender",
+	"SenderOptions",
+	"Stats",
+	"String",
+	"Symbol",
+	"TimeValue",
+	"Timestamp",
+	"ValidationError",
+	NULL,
+};
 
 int rs_plan_build(rs_plan *p, const rs_registry *r, const char *env_name,
 		  rs_lang lang)
@@ -368,6 +400,7 @@ int rs_plan_build(rs_plan *p, const rs_registry *r, const char *env_name,
 		goto nomem;
 	for (const char *const *w = lang == RS_LANG_GO	     ? reserved_go
 				    : lang == RS_LANG_PYTHON ? reserved_python
+				    : lang == RS_LANG_TS     ? reserved_ts
 							     : reserved_php;
 	     *w; w++)
 		if (take(p, *w))

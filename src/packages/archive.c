@@ -243,3 +243,28 @@ void rs_sha256(const void *data, size_t len, char hex[65], char b64[44])
 	}
 	b64[o] = '\0';
 }
+
+int rs_gzip_write(rs_buf *out, const void *data, size_t len)
+{
+	z_stream z;
+	memset(&z, 0, sizeof z);
+	/* 15 + 16: a gzip wrapper; zlib writes time 0 and no name */
+	if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+			 Z_DEFAULT_STRATEGY) != Z_OK)
+		return RS_ENOMEM;
+	int rc = RS_ENOMEM;
+	size_t bound = deflateBound(&z, (uLong)len);
+	if (rs_buf_grow(out, bound) < 0)
+		goto done;
+	z.next_in = (Bytef *)(uintptr_t)data;
+	z.avail_in = (uInt)len;
+	z.next_out = (Bytef *)out->data + out->len;
+	z.avail_out = (uInt)bound;
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+		goto done;
+	out->len += bound - z.avail_out;
+	rc = 0;
+done:
+	deflateEnd(&z);
+	return rc;
+}

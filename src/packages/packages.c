@@ -37,7 +37,8 @@ struct rs_packages {
 	size_t made_count;
 };
 
-static const rs_lang langs[] = {RS_LANG_GO, RS_LANG_PYTHON, RS_LANG_PHP};
+static const rs_lang langs[] = {RS_LANG_GO, RS_LANG_PYTHON, RS_LANG_PHP,
+				RS_LANG_TS};
 
 /* How long a process waits for SQLite's write lock on the langpacks
  * database while another one (a collector sharing the file) holds it: that
@@ -224,15 +225,15 @@ done:
 	return rc;
 }
 
-/* The langpack's tar: every file under tar_folder(). */
-static int write_tar(rs_buf *out, const char *env, rs_lang lang,
-		     const rs_archive_entry *files, size_t n)
+/* The langpack's tar: every file under folder (tar_folder(), or npm's
+ * "package/"). */
+static int write_tar_in(rs_buf *out, const char *folder,
+			const rs_archive_entry *files, size_t n)
 {
-	char *folder = tar_folder(env, lang);
 	rs_archive_entry *e = calloc(n ? n : 1, sizeof *e);
 	char **paths = calloc(n ? n : 1, sizeof *paths);
 	int rc = RS_ENOMEM;
-	if (!folder || !e || !paths)
+	if (!e || !paths)
 		goto done;
 	for (size_t i = 0; i < n; i++) {
 		if (asprintf(&paths[i], "%s%s", folder, files[i].path) < 0) {
@@ -248,7 +249,28 @@ done:
 		free(paths[i]);
 	free(paths);
 	free(e);
+	return rc;
+}
+
+static int write_tar(rs_buf *out, const char *env, rs_lang lang,
+		     const rs_archive_entry *files, size_t n)
+{
+	char *folder = tar_folder(env, lang);
+	int rc = folder ? write_tar_in(out, folder, files, n) : RS_ENOMEM;
 	free(folder);
+	return rc;
+}
+
+/* An npm package: a gzipped tar of the files under "package/", which
+ * `npm install <url of the .tgz>` takes as it is (package.json names it
+ * and its version). */
+static int make_npm(rs_buf *out, const rs_archive_entry *files, size_t n)
+{
+	rs_buf tar = RS_BUF_INIT;
+	int rc = write_tar_in(&tar, "package/", files, n);
+	if (!rc)
+		rc = rs_gzip_write(out, tar.data, tar.len);
+	rs_buf_free(&tar);
 	return rc;
 }
 
@@ -284,6 +306,8 @@ static int add_version(sqlite3 *db, const rs_registry *reg, const char *env,
 		rc = rs_zip_write(&zip, prefix, e, lp->count);
 	} else if (lang == RS_LANG_PYTHON) {
 		rc = make_wheel(&zip, lp, env, native);
+	} else if (lang == RS_LANG_TS) {
+		rc = make_npm(&zip, e, lp->count);
 	} else {
 		rc = rs_zip_write(&zip, "", e, lp->count);
 	}
@@ -802,9 +826,16 @@ int rs_packages_reload(rs_packages *p, const rs_registry *reg)
 			return rs_error_set(RS_ENOMEM, "out of memory");
 		}
 	for (size_t i = 0; i < nenv && !rc; i++) {
-		const char *env = rs_registry_environment_at(reg, i)->name;
+		const rs_environment *env_def =
+			rs_registry_environment_at(reg, i);
+		const char *env = env_def->name;
 		for (size_t j = 0; j < sizeof langs / sizeof *langs && !rc;
 		     j++) {
+			/* TypeScript is for pages: only browser-facing
+			 * environments (those listing origins) get its
+			 * langpack; `reestr gen --lang ts` makes any */
+			if (langs[j] == RS_LANG_TS && !env_def->origin_count)
+				continue;
 			const char *inputs = keys[i];
 			const char *ln = rs_lang_name(langs[j]);
 			char hash[65], last[65];
@@ -1099,6 +1130,8 @@ static char *native_name(rs_lang lang, const char *env)
 		return go_module(env);
 	if (lang == RS_LANG_PYTHON)
 		return dashed("reestr-langpack-", env);
+	if (lang == RS_LANG_TS)
+		return dashed("@reestr/langpack-", env);
 	return dashed("reestr/langpack-", env);
 }
 
@@ -1124,7 +1157,7 @@ static bool langpack_error(rs_packages *p, rs_package_reply *r, int status,
 	char *envs[256];
 	size_t ne = environments_of(p, lang ? lang : "go", envs, 256);
 	if (!lang) {
-		rs_buf_puts(&b, "known languages: go, python, php\n");
+		rs_buf_puts(&b, "known languages: go, python, php, ts\n");
 	} else if (!env) {
 		rs_buf_puts(&b, "known environments:");
 		for (size_t i = 0; i < ne; i++)
@@ -1169,7 +1202,7 @@ static bool handle_langpack(rs_packages *p, const char *method,
 	char lang_name[16], what[32];
 	if (sscanf(rest, "%15[^/]/%31[^/]", lang_name, what) != 2)
 		return langpack_error(p, r, 404, NULL, NULL,
-				      "use /langpack/{go|python|php}/"
+				      "use /langpack/{go|python|php|ts}/"
 				      "{N|latest}/ or /langpack/{lang}/"
 				      "versions");
 	rs_lang lang;
@@ -1177,6 +1210,8 @@ static bool handle_langpack(rs_packages *p, const char *method,
 		return langpack_error(p, r, 404, NULL, NULL,
 				      "no langpacks for language '%.15s'",
 				      lang_name);
+	/* "typescript" is "ts", as the versions are stored */
+	snprintf(lang_name, sizeof lang_name, "%s", rs_lang_name(lang));
 	/* the environment: a JSON body {"environment": …} or ?environment= */
 	char env[128] = "";
 	if (env_arg)
@@ -1602,6 +1637,114 @@ static bool handle_composer(rs_packages *p, const char *rest,
 	return reply_error(r, 404, "not found: /composer/%.100s", rest);
 }
 
+/* The npm package's file name, as `npm pack` names @reestr/langpack-<env>:
+ * reestr-langpack-<env>-<version>.tgz (env with '-' for '_'). */
+static char *npm_file(const char *env, const char *version)
+{
+	char *name = dashed("reestr-langpack-", env), *s = NULL;
+	if (name && asprintf(&s, "%s-%s.tgz", name, version) < 0)
+		s = NULL;
+	free(name);
+	return s;
+}
+
+/* A package.json for a new project that depends on env's latest npm
+ * package, by the URL of its .tgz under the public URL. */
+static bool npm_project(rs_packages *p, const char *env, rs_package_reply *r)
+{
+	if (!env || !*env)
+		return reply_error(r, 400,
+				   "name the environment: "
+				   "/npm/package.json?environment=front");
+	char h[65];
+	pthread_mutex_lock(&p->lock);
+	int last = latest(p->db, "ts", env, h);
+	int major = last >= 0 ? major_of(p->db, "ts", env, last) : 0;
+	char *base = p->public_url ? strdup(p->public_url) : NULL;
+	pthread_mutex_unlock(&p->lock);
+	if (last < 0) {
+		free(base);
+		return reply_error(r, 404, "no environment '%.127s'", env);
+	}
+	if (!base)
+		return reply_error(r, 503,
+				   "the server's public URL is not "
+				   "set yet");
+	char version[32];
+	native_version(version, RS_LANG_TS, major, last);
+	char *name = native_name(RS_LANG_TS, env),
+	     *file = npm_file(env, version);
+	rs_buf b = RS_BUF_INIT, url = RS_BUF_INIT;
+	rs_buf_printf(&url, "%s/npm/%s", base, file ? file : "");
+	rs_buf_puts(&b, "{\n  \"name\": \"app\",\n  \"private\": true,\n"
+			"  \"type\": \"module\",\n  \"dependencies\": {\n    ");
+	put_string(&b, name ? name : "");
+	rs_buf_puts(&b, ": ");
+	put_string(&b, url.data ? url.data : "");
+	bool ok = rs_buf_puts(&b, "\n  }\n}\n") == 0 && name && file;
+	free(base);
+	free(name);
+	free(file);
+	rs_buf_free(&url);
+	if (!ok) {
+		rs_buf_free(&b);
+		return reply_error(r, 500, "out of memory");
+	}
+	return reply_buf(r, "application/json", &b);
+}
+
+/* /npm/reestr-langpack-<env>-<version>.tgz (npm install takes the URL)
+ * and /npm/package.json?environment=<env>. */
+static bool handle_npm(rs_packages *p, const char *rest, const char *env_arg,
+		       rs_package_reply *r)
+{
+	if (!strcmp(rest, "package.json"))
+		return npm_project(p, env_arg, r);
+	static const char prefix[] = "reestr-langpack-";
+	size_t len = strlen(rest);
+	const char *dash = strrchr(rest, '-');
+	if (strncmp(rest, prefix, sizeof prefix - 1) || len < 4 ||
+	    strcmp(rest + len - 4, ".tgz") || !dash ||
+	    dash < rest + sizeof prefix - 1)
+		return reply_error(r, 404,
+				   "not found: /npm/%.100s (the packages are "
+				   "/npm/reestr-langpack-<env>-<version>.tgz)",
+				   rest);
+	const char *env_part = rest + sizeof prefix - 1;
+	size_t env_len = (size_t)(dash - env_part);
+	char *envs[256];
+	size_t ne = environments_of(p, "ts", envs, 256);
+	const char *env = NULL;
+	for (size_t i = 0; i < ne && !env; i++) {
+		char *d = dashed("", envs[i]);
+		if (d && strlen(d) == env_len && !memcmp(d, env_part, env_len))
+			env = envs[i];
+		free(d);
+	}
+	rs_buf b = RS_BUF_INIT;
+	bool found = false;
+	if (env) {
+		version_row *rows = calloc(MAX_VERSIONS, sizeof *rows);
+		size_t n = rows ? versions_of(p, "ts", env, rows, MAX_VERSIONS)
+				: 0;
+		const version_row *row =
+			same_native(RS_LANG_TS, rows, n, dash + 1,
+				    (size_t)(rest + len - 4 - (dash + 1)));
+		found = row &&
+			artifact(p, "ts", env, row->version, "native", &b);
+		free(rows);
+	}
+	for (size_t i = 0; i < ne; i++)
+		free(envs[i]);
+	if (found)
+		return reply_buf(r, "application/gzip", &b);
+	rs_buf_free(&b);
+	return reply_error(r, 404,
+			   "not found: /npm/%.100s (versions: GET "
+			   "/langpack/ts/versions?environment=<env>)",
+			   rest);
+}
+
 bool rs_packages_handle(rs_packages *p, const char *method, const char *url,
 			const char *environment_arg, const char *body,
 			size_t body_len, rs_package_reply *reply)
@@ -1616,6 +1759,9 @@ bool rs_packages_handle(rs_packages *p, const char *method, const char *url,
 			   : reply_error(reply, 405, "use GET");
 	if (!strncmp(url, "/pypi/", 6))
 		return get ? handle_pypi(p, url + 6, reply)
+			   : reply_error(reply, 405, "use GET");
+	if (!strncmp(url, "/npm/", 5))
+		return get ? handle_npm(p, url + 5, environment_arg, reply)
 			   : reply_error(reply, 405, "use GET");
 	if (!strncmp(url, "/composer/", 10))
 		return get ? handle_composer(p, url + 10, environment_arg,

@@ -8,7 +8,8 @@
  *   GET  /langpack/{lang}/versions?environment=NAME
  *   /go/…        the Go module proxy protocol
  *   /pypi/…      a PEP 503 simple index with wheels
- *   /composer/…  a Composer repository */
+ *   /composer/…  a Composer repository
+ *   /npm/…       npm packages (.tgz) of the TypeScript langpacks */
 #ifndef RS_PACKAGES_PACKAGES_H
 #define RS_PACKAGES_PACKAGES_H
 
@@ -62,8 +63,8 @@ int rs_packages_set_public_url(rs_packages *p, const char *url);
  * with rs_error_last() set. */
 int rs_packages_check_public_url(const char *url);
 
-/* Answers a request under /langpack/, /go/, /pypi/ or /composer/; returns
- * false (and leaves reply alone) for any other url. Thread-safe. */
+/* Answers a request under /langpack/, /go/, /pypi/, /composer/ or /npm/;
+ * returns false (and leaves reply alone) for any other url. Thread-safe. */
 bool rs_packages_handle(rs_packages *p, const char *method, const char *url,
 			const char *environment_arg, const char *body,
 			size_t body_len, rs_package_reply *reply);

@@ -1597,6 +1597,11 @@ static int spell_cp(rs_buf *b, uint32_t c, rs_lang lang)
 		return rs_buf_putc(b, (char)c);
 	if (c == '_')
 		return rs_buf_putc(b, '_');
+	/* JavaScript's u flag allows an identity escape of syntax characters
+	 * and '/' only: other punctuation is a hex escape */
+	if (lang == RS_LANG_TS &&
+	    !(c > 0 && c < 128 && strchr("^$\\.*+?()[]{}|/", (int)c)))
+		return rs_buf_printf(b, "\\u{%x}", c);
 	if (c < 128 && is_punct((unsigned char)c) && c != '\'' && c != '"' &&
 	    c != '`') {
 		char e[3] = {'\\', (char)c, '\0'};
@@ -1639,6 +1644,8 @@ static int spell_set(rs_buf *b, const cset *s, rs_lang lang)
 				       rs_buf_puts(b,
 						   lang == RS_LANG_PYTHON
 							   ? "\\U0010ffff]"
+						   : lang == RS_LANG_TS
+							   ? "\\u{10ffff}]"
 							   : "\\x{10ffff}]") < 0
 			       ? -1
 			       : 0;
@@ -1696,7 +1703,7 @@ const char *rs_pattern_spell(const rs_pattern *p, rs_lang lang, rs_arena *a)
 {
 	rs_buf b = RS_BUF_INIT;
 	const char *pre = "", *post = "";
-	if (lang == RS_LANG_GO)
+	if (lang == RS_LANG_GO || lang == RS_LANG_TS)
 		pre = "^(?:", post = ")$";
 	else if (lang == RS_LANG_PHP)
 		pre = "\\A(?:", post = ")\\z";

@@ -73,7 +73,11 @@ bool rs_pattern_match_how(const rs_pattern *p, const char *s, size_t n,
  *   added by the emitter around delimiters of its choice, e.g.
  *   '~' . BODY . '~uD': a delimiter that is ASCII punctuation appears in
  *   the body only escaped. In a single-quoted PHP string the emitter
- *   doubles each backslash (or at least those before \ and '). */
+ *   doubles each backslash (or at least those before \ and ').
+ * RS_LANG_TS: "^(?:BODY)$", for a JavaScript regular expression literal
+ *   with the u flag, /^(?:BODY)$/u, used with test() (no g flag): only
+ *   syntax characters and '/' are backslash-escaped (the u flag refuses
+ *   any other identity escape), everything else is \u{H...}. */
 const char *rs_pattern_spell(const rs_pattern *p, rs_lang lang, rs_arena *a);
 
 #endif

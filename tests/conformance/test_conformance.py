@@ -31,6 +31,10 @@ def adapter_command(lang, request):
         return request.getfixturevalue("go_adapter")
     if lang == "python":
         return [sys.executable, str(RUNTIMES / "python" / "conformance.py")]
+    if lang == "ts":
+        node = shutil.which("node")
+        assert node, "node is not installed: run scripts/install-deps"
+        return [node, str(RUNTIMES / "ts" / "conformance.mjs")]
     if lang == "php":
         php = shutil.which("php")
         assert php, "php is not installed: run scripts/install-deps"
@@ -48,7 +52,7 @@ def closed_port_url():
 
 
 @pytest.mark.parametrize("case_path", CASES, ids=[c.stem for c in CASES])
-@pytest.mark.parametrize("lang", ["go", "python", "php"])
+@pytest.mark.parametrize("lang", ["go", "python", "php", "ts"])
 def test_case(lang, case_path, request):
     case = json.loads(case_path.read_text())
     with FakeCollector(case.get("collector", []), case.get("refuse")) as fake:

@@ -11,6 +11,10 @@ snippets", is the reference):
 - ``python``, ``go``, ``php``: a whole program, run with the environment
   `bo`'s langpack installed the documented way (pip from /pypi/, `go get`
   through /go/, Composer from /composer/project.json); it must exit 0.
+- ``ts``: a whole TypeScript module, in an npm project with the environment
+  `front`'s langpack installed the documented way (npm from
+  /npm/package.json): `tsc --strict` must pass on it, and Node must run
+  what tsc made of it with exit status 0.
 - ``yaml``: a whole registry file: `reestr check` on a folder holding it.
 - ``sql``: `reestr query` on the live store (the example registry's tables).
 - ``json``: must parse.
@@ -41,7 +45,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 REESTR = os.environ.get("REESTR_BIN", str(ROOT / "build" / "reestr"))
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-RUN = {"sh", "python", "go", "php", "yaml", "sql", "json"}
+RUN = {"sh", "python", "go", "php", "ts", "yaml", "sql", "json"}
+TSC = ROOT / "tools" / "node" / "node_modules" / ".bin" / "tsc"
 KNOWN = RUN | {"text", "output"}
 FENCE = re.compile(r"^(\s*)```(.*)$")
 
@@ -87,7 +92,8 @@ BLOCKS = [b for d in DOCS for b in blocks_of(d)]
 # the python, go and php programs run in projects these blocks made.
 INSTALL_MARKS = {"python": "pip install --index-url",
                  "go": "go get reestr.local/langpack/bo",
-                 "php": "composer/project.json?environment=bo"}
+                 "php": "composer/project.json?environment=bo",
+                 "ts": "npm/package.json?environment=front"}
 INSTALL = {lang: [b for b in BLOCKS if b.lang == "sh" and b.norun is None
                   and b.doc.name == "langpacks.md" and mark in b.body]
            for lang, mark in INSTALL_MARKS.items()}
@@ -139,6 +145,8 @@ class Live:
                         GOFLAGS="-modcacherw", GOENV=str(base / "goenv"),
                         COMPOSER_HOME=str(base / "composer-home"),
                         COMPOSER_NO_INTERACTION="1",
+                        npm_config_cache=str(base / "npm-cache"),
+                        npm_config_update_notifier="false",
                         PIP_DISABLE_PIP_VERSION_CHECK="1")
         self.scratch = {}
         self.stdout = {}  # the last sh block's stdout, per document
@@ -208,7 +216,17 @@ def run_block(block, live):
         f"{block.id}: a ```{block.lang} block is a whole program starting with "
         f"{first!r}; mark a fragment `{block.lang} norun: REASON` or make it whole")
     project = live.project(block.lang)
-    if block.lang == "python":
+    if block.lang == "ts":
+        assert TSC.exists(), f"{TSC} is missing: run scripts/install-deps"
+        (project / "snippet.ts").write_text(body)
+        out = subprocess.run(
+            [str(TSC), "--strict", "--target", "es2022", "--module", "nodenext",
+             "--moduleResolution", "nodenext", "--lib", "es2022,dom", "snippet.ts"],
+            cwd=project, env=live.env, capture_output=True, text=True, timeout=600)
+        if out.returncode:
+            return out
+        cmd = ["node", "snippet.js"]
+    elif block.lang == "python":
         (project / "snippet.py").write_text(body)
         cmd = [str(live.venv / "bin" / "python"), "snippet.py"]
     elif block.lang == "go":

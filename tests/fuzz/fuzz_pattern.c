@@ -52,6 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_spelling(go);
 	check_spelling(rs_pattern_spell(p, RS_LANG_PYTHON, ar));
 	check_spelling(rs_pattern_spell(p, RS_LANG_PHP, ar));
+	check_spelling(rs_pattern_spell(p, RS_LANG_TS, ar));
 	rs_pattern *q = rs_pattern_new(go, err, sizeof err);
 	if (!q || rs_pattern_size(q) != rs_pattern_size(p) ||
 	    rs_pattern_match(q, text, tlen) != a ||

@@ -3,8 +3,9 @@ collector's verdict on the issue's patterns, `reestr check`'s errors, and a
 differential test — thousands of random patterns from the dialect's grammar
 (seeded), each matched by the collector's automaton (through the
 pattern_tool test binary) and by Python `re.fullmatch`, Go
-`regexp.MatchString` and PHP `preg_match` on the spelling each language
-gets: every verdict must agree."""
+`regexp.MatchString`, PHP `preg_match` and JavaScript's `RegExp#test` (with
+the u flag, in Node) on the spelling each language gets: every verdict must
+agree."""
 
 import json
 import os
@@ -47,6 +48,7 @@ def test_digits_mean_ascii_digits():
     assert r["python"] == "[0-9]+"
     assert r["go"] == "^(?:[0-9]+)$"
     assert r["php"] == r"\A(?:[0-9]+)\z"
+    assert r["ts"] == "^(?:[0-9]+)$"
 
 
 def test_posix_class_with_dash():
@@ -395,7 +397,16 @@ def run_php(cases):
     return json.loads(out.stdout)
 
 
-def test_differential_four_engines_agree():
+def run_js(cases):
+    if not shutil.which("node"):
+        pytest.fail("node is not installed")
+    out = subprocess.run(["node", str(HERE / "pattern_diff" / "match.mjs")],
+                         input=json.dumps(cases).encode(),
+                         capture_output=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_differential_five_engines_agree():
     rnd = random.Random(SEED)
     g = Gen(rnd)
     cases, longs = [], []
@@ -418,6 +429,7 @@ def test_differential_four_engines_agree():
     assert len(ok) > COUNT * 0.95
     go = run_go([{"re": res["go"], "v": c[1]} for c, res in ok])
     php = run_php([{"re": res["php"], "v": c[1]} for c, res in ok])
+    js = run_js([{"re": res["ts"], "v": c[1]} for c, res in ok])
     mismatches = []
     total = matched = 0
     for i, ((src, vals), res) in enumerate(ok):
@@ -428,6 +440,7 @@ def test_differential_four_engines_agree():
                 "python": py.fullmatch(v) is not None,
                 "go": go[i][j] if isinstance(go[i], list) else go[i],
                 "php": php[i][j] if isinstance(php[i], list) else php[i],
+                "ts": js[i][j] if isinstance(js[i], list) else js[i],
             }
             total += 1
             matched += verdicts["collector"] is True

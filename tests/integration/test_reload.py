@@ -87,9 +87,9 @@ def statuses(resp):
 def test_start_line_names_the_langpack_versions_it_made(registry, make_server):
     s = make_server(registry=registry)
     line = wait_for(s, r"^reestr serve: listening on .*$")[0]
-    assert ("12 new langpack versions: go/bo 0, python/bo 0, php/bo 0, "
-            "go/front 0, python/front 0, php/front 0, go/mobile 0, "
-            "python/mobile 0, php/mobile 0, go/partners 0, "
+    assert ("13 new langpack versions: go/bo 0, python/bo 0, php/bo 0, "
+            "go/front 0, python/front 0, php/front 0, ts/front 0, "
+            "go/mobile 0, python/mobile 0, php/mobile 0, go/partners 0, "
             "python/partners 0, php/partners 0") in line, line
     assert "(9 events, 10 versions)" in line, line
 
@@ -366,22 +366,23 @@ def test_an_edit_of_a_bo_only_event_leaves_fronts_inputs(
     s = make_server(registry=registry)
     wait_for(s, r"^reestr serve: listening on .*$")
     before = langpack_inputs(s)
-    assert len(before) == 12, before  # bo, front, mobile, partners
+    assert len(before) == 13, before  # go, python, php of 4 environments; ts of front
     add_version(registry, "legacy_item_favorite")
     s.proc.send_signal(signal.SIGHUP)
     line = wait_for(s, r"^reestr serve: reloaded registry \(SIGHUP.*$")[0]
-    assert "go/bo 1, python/bo 1, php/bo 1" in line, line
+    assert "langpacks: go/bo 1, python/bo 1, php/bo 1;" in line, line
     assert "front" not in line, line
     after = langpack_inputs(s)
-    for lang in ("go", "python", "php"):
+    for lang in ("go", "python", "php", "ts"):
         assert after[(lang, "front")] == before[(lang, "front")], lang
+    for lang in ("go", "python", "php"):  # no ts: bo lists no origins
         assert after[(lang, "bo")] != before[(lang, "bo")], lang
     # an event front lists does change front's inputs
     add_version(registry, "item_click")
     s.proc.send_signal(signal.SIGHUP)
     wait_for(s, r"^reestr serve: reloaded registry \(SIGHUP.*$", count=2)
     again = langpack_inputs(s)
-    for lang in ("go", "python", "php"):
+    for lang in ("go", "python", "php", "ts"):
         assert again[(lang, "front")] != after[(lang, "front")], lang
 
 
@@ -454,5 +455,7 @@ def test_publishing_makes_langpack_versions_without_the_unpublished_mark(
     assert "go/bo 0, python/bo 0, php/bo 0" in line, line
     published(registry)
     line = wait_for(s, r"^reestr serve: reloaded registry.*$")[0]
-    assert ("langpacks: go/bo 1, python/bo 1, php/bo 1, go/front 1, "
-            "python/front 1, php/front 1") in line, line
+    assert ("langpacks: go/bo 1, python/bo 1, php/bo 1, "
+            "go/front 1, python/front 1, php/front 1, ts/front 1, "
+            "go/mobile 1, python/mobile 1, php/mobile 1, go/partners 1, "
+            "python/partners 1, php/partners 1;") in line, line

@@ -20,8 +20,16 @@ import pytest
 
 from conftest import EXAMPLES, REESTR, free_port
 
-LANGS = ["go", "python", "php"]
+LANGS = ["go", "python", "php", "ts"]
 ENVS = ["bo", "front", "mobile", "partners"]  # the example registry's environments
+# TypeScript langpacks are made only for browser-facing environments (those
+# listing origins: front in the example registry)
+PACKS = [(lang, env) for env in ENVS for lang in LANGS
+         if lang != "ts" or env == "front"]
+
+
+def langs_of(env):
+    return [lang for lang, e in PACKS if e == env]
 PUBLIC_URL = "https://collectors.example.com"
 ROUNDS = 4
 
@@ -109,14 +117,13 @@ def everything_served(c):
         return got
 
     listed = {}
-    for lang in LANGS:
-        for env in ENVS:
-            v = json.loads(get(f"/langpack/{lang}/versions?environment={env}"))
-            listed[lang, env] = [x["langpack_version"] for x in v["versions"]]
-            for n in listed[lang, env]:
-                pages[f"/langpack/{lang}/{n}/ {env}"] = get(
-                    f"/langpack/{lang}/{n}/",
-                    json.dumps({"environment": env}).encode())
+    for lang, env in PACKS:
+        v = json.loads(get(f"/langpack/{lang}/versions?environment={env}"))
+        listed[lang, env] = [x["langpack_version"] for x in v["versions"]]
+        for n in listed[lang, env]:
+            pages[f"/langpack/{lang}/{n}/ {env}"] = get(
+                f"/langpack/{lang}/{n}/",
+                json.dumps({"environment": env}).encode())
     get("/pypi/simple/")
     get("/composer/packages.json")
     for env in ENVS:
@@ -130,6 +137,8 @@ def everything_served(c):
             get(f"/pypi/files/reestr_langpack_{env}-1.{n}.0-py3-none-any.whl")
         for n in listed["php", env]:
             get(f"/composer/dist/{env}/1.{n}.0.zip")
+        for n in listed.get(("ts", env), []):
+            get(f"/npm/reestr-langpack-{env}-1.{n}.0.tgz")
     return listed, pages
 
 
@@ -171,7 +180,7 @@ def checkouts(tmp_path):
 
 def test_two_collectors_started_together_record_each_version_once(
         tmp_path, checkouts):
-    every = len(LANGS) * len(ENVS)
+    every = len(PACKS)
     for round_ in range(ROUNDS):
         shared = tmp_path / f"shared-{round_}" / "langpacks.db"
         shared.parent.mkdir()
@@ -207,10 +216,10 @@ def test_after_a_registry_change_both_serve_the_same_new_version(
         a.stop()
         a.spawn()
         a.wait_ready()
-        assert a.new_versions() == len(LANGS)  # bo's, in each language
+        assert a.new_versions() == len(langs_of("bo"))  # bo's, in each language
         # B, not restarted yet, already serves what A recorded
         after = assert_same(a, b)
-        for lang in LANGS:
+        for lang in langs_of("bo"):
             assert after[lang, "bo"] == [0, 1]
             assert after[lang, "front"] == before[lang, "front"] == [0]
         served = everything_served(a)[1]
@@ -229,14 +238,14 @@ def test_after_a_registry_change_both_serve_the_same_new_version(
         a.stop()
         b.stop()
         start_together(a, b)
-        assert a.new_versions() + b.new_versions() == len(LANGS)
+        assert a.new_versions() + b.new_versions() == len(langs_of("bo"))
         final = assert_same(a, b)
-        for lang in LANGS:
+        for lang in langs_of("bo"):
             assert final[lang, "bo"] == [0, 1, 2]
     finally:
         a.stop()
         b.stop()
-    assert len(stored_versions(shared)) == len(LANGS) * (len(ENVS) + 2)
+    assert len(stored_versions(shared)) == len(PACKS) + 2 * len(langs_of("bo"))
 
 
 def test_langpacks_file_in_a_missing_folder_is_named(tmp_path):
@@ -260,7 +269,7 @@ def test_the_shared_file_needs_no_data_folder_lock(tmp_path, checkouts):
     try:
         start_together(a, b)
         assert (a.data / ".lock").exists() and (b.data / ".lock").exists()
-        assert a.new_versions() + b.new_versions() == len(LANGS) * len(ENVS)
+        assert a.new_versions() + b.new_versions() == len(PACKS)
         assert_same(a, b)
     finally:
         a.stop()

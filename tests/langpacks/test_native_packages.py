@@ -110,7 +110,7 @@ def test_unknown_language_environment_or_version_is_404(registry, tmp_path):
         for url, body, lines in [
                 ("/langpack/cobol/0/", {"environment": "bo"},
                  ["reestr: no langpacks for language 'cobol'",
-                  "known languages: go, python, php"]),
+                  "known languages: go, python, php, ts"]),
                 ("/langpack/go/0/", {"environment": "nope"},
                  ["reestr: no environment 'nope'", "known environments: bo, front, mobile, partners"]),
                 ("/langpack/python/versions?environment=nope", None,

@@ -51,8 +51,9 @@ static int one(const char *line, size_t len, rs_buf *o)
 		const char *name;
 	} langs[] = {{RS_LANG_GO, "go"},
 		     {RS_LANG_PYTHON, "python"},
-		     {RS_LANG_PHP, "php"}};
-	for (size_t i = 0; i < 3 && !rc; i++) {
+		     {RS_LANG_PHP, "php"},
+		     {RS_LANG_TS, "ts"}};
+	for (size_t i = 0; i < 4 && !rc; i++) {
 		const char *s = rs_pattern_spell(p, langs[i].l, a);
 		rc = s ? put_str(o, langs[i].name, s) : -1;
 	}

@@ -123,7 +123,7 @@ static void test_python_and_php_langpacks(void **state)
 
 static void test_output_is_deterministic(void **state)
 {
-	for (int lang = RS_LANG_GO; lang <= RS_LANG_PHP; lang++) {
+	for (int lang = RS_LANG_GO; lang <= RS_LANG_TS; lang++) {
 		rs_langpack *a = generate("front", (rs_lang)lang);
 		rs_langpack *b = generate("front", (rs_lang)lang);
 		assert_int_equal(a->count, b->count);
@@ -149,7 +149,10 @@ static void test_unknown_environment_and_language(void **state)
 	rs_lang l;
 	assert_int_equal(rs_lang_parse("cobol", &l), RS_EINVAL);
 	assert_string_equal(rs_error_last(),
-			    "unknown language 'cobol' (go, python, php)");
+			    "unknown language 'cobol' (go, python, php, ts)");
+	assert_int_equal(rs_lang_parse("typescript", &l), 0);
+	assert_int_equal(l, RS_LANG_TS);
+	assert_string_equal(rs_lang_name(l), "ts");
 }
 
 static void test_names(void **state)
