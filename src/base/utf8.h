@@ -72,4 +72,16 @@ static inline void rs_utf8_repair(char *s, size_t n)
 	}
 }
 
+/* The longest prefix of s[0..n), at most max bytes, that does not cut a
+ * UTF-8 character (a rejected event's kept payload, a tar header's name). */
+static inline size_t rs_utf8_prefix(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	size_t k = max;
+	while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
+		k--;
+	return k;
+}
+
 #endif

@@ -1,10 +1,10 @@
 #include "http/batch.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sha256.h"
 #include "base/timefmt.h"
 #include "base/utf8.h"
 #include "reestr/error.h"
@@ -99,29 +99,6 @@ static int batch_full(const rs_event_batch *b)
 			    b->capacity);
 }
 
-/* The longest prefix of s[0..n) of at most max bytes that does not cut a
- * UTF-8 character. */
-static size_t utf8_prefix(const char *s, size_t n, size_t max)
-{
-	if (n <= max)
-		return n;
-	size_t k = max;
-	while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
-		k--;
-	return k;
-}
-
-static int sha256_hex(const char *s, size_t n, char out[SHA256_HEX_SIZE])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
-	if (!EVP_Digest(s, n, md, &md_len, EVP_sha256(), NULL) || md_len != 32)
-		return rs_error_set(RS_ENOMEM, "SHA-256 of a payload failed");
-	for (unsigned i = 0; i < md_len; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	return 0;
-}
-
 /* Appends s[0..n) and a NUL to the texts buffer; *offset is where. */
 static int keep_text(rs_event_batch *b, const char *s, size_t n, size_t *offset)
 {
@@ -139,8 +116,7 @@ static int record_failure(rs_event_batch *b, int64_t event_id, int version,
 {
 	size_t k = b->n_failed;
 	failure_texts *t = &b->texts[k];
-	if (sha256_hex(payload, payload_len, b->hashes[k]) < 0)
-		return RS_ENOMEM;
+	rs_sha256(payload, payload_len, b->hashes[k], NULL);
 	if (keep_text(b, reason, reason_len, &t->reason) < 0)
 		return RS_ENOMEM;
 	rs_utf8_repair(b->texts_buf.data + t->reason, reason_len);
@@ -148,8 +124,8 @@ static int record_failure(rs_event_batch *b, int64_t event_id, int version,
 	 * small compressed body can expand to megabytes. The column is text:
 	 * each invalid UTF-8 byte is kept as '?'; the hash is of the bytes as
 	 * received. */
-	size_t kept = utf8_prefix(payload, payload_len,
-				  b->limits->max_failed_payload_bytes);
+	size_t kept = rs_utf8_prefix(payload, payload_len,
+				     b->limits->max_failed_payload_bytes);
 	if (keep_text(b, payload, kept, &t->payload) < 0)
 		return RS_ENOMEM;
 	rs_utf8_repair(b->texts_buf.data + t->payload, kept);

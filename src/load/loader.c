@@ -11,9 +11,9 @@
 
 #include "base/grow.h"
 #include "base/limits.h"
+#include "base/sha256.h"
 #include "base/timefmt.h"
 #include "json/json.h"
-#include "packages/archive.h"
 #include "reestr/diag.h"
 #include "reestr/error.h"
 #include "sink/sqlite_sink.h"

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "base/utf8.h"
 #include "reestr/error.h"
 
 /* 2000-01-01T00:00:00Z: archives carry this time, never the build's. */
@@ -84,18 +85,6 @@ static int pax_record(rs_buf *b, const char *key, const char *value,
 		       : 0;
 }
 
-/* The longest prefix of s, at most max bytes, that ends between UTF-8
- * characters. */
-static size_t utf8_cut(const char *s, size_t len, size_t max)
-{
-	if (len <= max)
-		return len;
-	size_t k = max;
-	while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
-		k--;
-	return k;
-}
-
 int rs_tar_write(rs_buf *out, const rs_archive_entry *entries, size_t n)
 {
 	static const char zeros[1024];
@@ -134,8 +123,8 @@ int rs_tar_write(rs_buf *out, const rs_archive_entry *entries, size_t n)
 			}
 		}
 		if (long_path)
-			header(h, e->path, utf8_cut(e->path, plen, 100), "", 0,
-			       big ? 0 : e->len, '0');
+			header(h, e->path, rs_utf8_prefix(e->path, plen, 100),
+			       "", 0, big ? 0 : e->len, '0');
 		else if (prefix_len)
 			header(h, e->path + prefix_len + 1,
 			       plen - prefix_len - 1, e->path, prefix_len,
@@ -214,34 +203,6 @@ int rs_zip_write(rs_buf *out, const char *prefix,
 	     put16(out, 0);
 	rs_buf_free(&central);
 	return rc ? RS_ENOMEM : 0;
-}
-
-void rs_sha256(const void *data, size_t len, char hex[65], char b64[44])
-{
-	unsigned char md[32];
-	unsigned mdlen = 0;
-	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	if (!b64)
-		return;
-	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
-				  "qrstuvwxyz0123456789-_";
-	size_t o = 0;
-	for (int i = 0; i < 32; i += 3) {
-		uint32_t v = (uint32_t)md[i] << 16;
-		if (i + 1 < 32)
-			v |= (uint32_t)md[i + 1] << 8;
-		if (i + 2 < 32)
-			v |= md[i + 2];
-		b64[o++] = abc[(v >> 18) & 63];
-		b64[o++] = abc[(v >> 12) & 63];
-		if (i + 1 < 32)
-			b64[o++] = abc[(v >> 6) & 63];
-		if (i + 2 < 32)
-			b64[o++] = abc[v & 63];
-	}
-	b64[o] = '\0';
 }
 
 int rs_gzip_write(rs_buf *out, const void *data, size_t len)

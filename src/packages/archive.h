@@ -33,8 +33,4 @@ int rs_zip_write(rs_buf *out, const char *prefix,
  * bytes. Returns 0 or RS_ENOMEM. */
 int rs_gzip_write(rs_buf *out, const void *data, size_t len);
 
-/* SHA-256 of data as 64 lowercase hex digits (hex, 65 bytes) and, when
- * b64 is not NULL, as unpadded URL-safe base64 (44 bytes). */
-void rs_sha256(const void *data, size_t len, char hex[65], char b64[44]);
-
 #endif

@@ -14,6 +14,7 @@
 
 #include "base/buf.h"
 #include "base/grow.h"
+#include "base/sha256.h"
 #include "base/timefmt.h"
 #include "base/utf8.h"
 #include "json/json.h"
