@@ -463,6 +463,7 @@ int rs_cmd_serve(int argc, char **argv)
 	rs_diags diags = RS_DIAGS_INIT, warnings = RS_DIAGS_INIT;
 	rs_packages *packages = NULL;
 	rs_reloader *reloader = NULL;
+	rs_sqlite_preopen *preopen = NULL;
 	rs_buf snapshot = RS_BUF_INIT, served = RS_BUF_INIT,
 	       dev_note = RS_BUF_INIT;
 
@@ -488,6 +489,12 @@ int rs_cmd_serve(int argc, char **argv)
 		goto fail;
 	}
 
+	/* the store's connections open (and SQLite reads its schema) on a
+	 * thread of their own while the registry loads */
+	if (!kafka && rs_sqlite_preopen_start(data_dir, &preopen) < 0) {
+		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
+		goto fail;
+	}
 	rs_accept_options accept = {.limits = &so.limits, .dev = dev};
 	int rc = rs_registry_accept(registry_dir, &accept, &reg, &diags,
 				    &warnings);
@@ -499,7 +506,8 @@ int rs_cmd_serve(int argc, char **argv)
 	}
 	rs_diags_print(&warnings, stderr);
 	if (kafka ? open_kafka(&kf, reg, &sink) < 0
-		  : rs_sqlite_sink_open(data_dir, reg, NULL, &sink) < 0) {
+		  : rs_sqlite_sink_open_pre(data_dir, reg, NULL, preopen,
+					    &sink) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
 	}
@@ -609,6 +617,7 @@ fail:
 	rs_buf_free(&served);
 	rs_buf_free(&dev_note);
 	rs_sink_free(sink);
+	rs_sqlite_preopen_free(preopen);
 	rs_registry_free(reg);
 	rs_diags_free(&diags);
 	rs_diags_free(&warnings);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <libfyaml.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1645,12 +1646,123 @@ static int digest_files(const rs_registry_file *files, size_t n,
 	return 0;
 }
 
+/* One file read into a document, by either thread: what collect() and
+ * the problems need, in the file's order afterwards. */
+typedef struct parsed {
+	struct fy_document *doc;
+	struct fy_diag *diag; /* its YAML errors, when doc is NULL */
+	enum {
+		PARSED_OK,
+		PARSED_TOO_BIG,
+		PARSED_NOT_UTF8,
+		PARSED_YAML,
+		PARSED_OOM
+	} state;
+	int line, col; /* PARSED_NOT_UTF8: where */
+	bool nul;      /* PARSED_NOT_UTF8: a NUL byte rather than bad UTF-8 */
+} parsed;
+
+static void parse_one(const rs_registry_file *f, parsed *out)
+{
+	if (f->len > RS_REGISTRY_MAX_FILE_BYTES) {
+		out->state = PARSED_TOO_BIG;
+		return;
+	}
+	/* YAML is UTF-8; checking first also keeps libfyaml 0.7 from
+	 * looping forever on a directive holding an invalid byte (found by
+	 * tests/fuzz/fuzz_registry.c). */
+	size_t bad = rs_utf8_check(f->data, f->len);
+	const char *nul = memchr(f->data, '\0', f->len);
+	if (nul && (size_t)(nul - f->data) < bad)
+		bad = (size_t)(nul - f->data);
+	if (bad < f->len) {
+		int line = 1, col = 1;
+		for (size_t k = 0; k < bad; k++) {
+			if (f->data[k] == '\n')
+				line++, col = 1;
+			else
+				col++;
+		}
+		out->state = PARSED_NOT_UTF8;
+		out->line = line;
+		out->col = col;
+		out->nul = !f->data[bad];
+		return;
+	}
+	struct fy_diag_cfg dcfg;
+	fy_diag_cfg_default(&dcfg);
+	dcfg.fp = NULL;
+	dcfg.colorize = false;
+	struct fy_diag *diag = fy_diag_create(&dcfg);
+	if (!diag) {
+		out->state = PARSED_OOM;
+		return;
+	}
+	fy_diag_set_collect_errors(diag, true);
+	struct fy_parse_cfg cfg = {
+		.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT,
+		.diag = diag,
+	};
+	out->doc = fy_document_build_from_string(&cfg, f->data, f->len);
+	if (out->doc) {
+		fy_diag_destroy(diag);
+		out->state = PARSED_OK;
+	} else {
+		out->diag = diag;
+		out->state = PARSED_YAML;
+	}
+}
+
+/* The files are parsed on two threads (libfyaml's documents are
+ * independent; each thread takes the next file not yet taken), and
+ * everything after, which reads the documents together, on one. */
+typedef struct parse_work {
+	const rs_registry_file *files;
+	parsed *out;
+	size_t n;
+	pthread_mutex_t mu;
+	size_t next;
+} parse_work;
+
+static void *parse_main(void *arg)
+{
+	parse_work *w = arg;
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		size_t i = w->next++;
+		pthread_mutex_unlock(&w->mu);
+		if (i >= w->n)
+			return NULL;
+		parse_one(&w->files[i], &w->out[i]);
+	}
+}
+
+/* Below this many bytes in all, one thread parses: a second thread costs
+ * more than it saves. */
+#define PARSE_THREAD_MIN_BYTES (256u << 10)
+
+static void parse_all(const rs_registry_file *files, size_t n, parsed *out)
+{
+	parse_work w = {.files = files, .out = out, .n = n};
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += files[i].len;
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_t helper;
+	bool two = n > 1 && total >= PARSE_THREAD_MIN_BYTES &&
+		   pthread_create(&helper, NULL, parse_main, &w) == 0;
+	parse_main(&w);
+	if (two)
+		pthread_join(helper, NULL);
+	pthread_mutex_destroy(&w.mu);
+}
+
 int rs_registry_load_files(const rs_registry_file *files, size_t n,
 			   rs_registry **out, rs_diags *diags)
 {
 	*out = NULL;
 	loader L = {.diags = diags};
-	struct fy_document **docs = calloc(n ? n : 1, sizeof *docs);
+	parsed *docs = calloc(n ? n : 1, sizeof *docs);
 	L.reg = calloc(1, sizeof *L.reg);
 	L.a = L.reg ? rs_arena_new(64 * 1024) : NULL;
 	int rc = 0;
@@ -1659,61 +1771,31 @@ int rs_registry_load_files(const rs_registry_file *files, size_t n,
 		goto done;
 	}
 	L.reg->arena = L.a;
+	parse_all(files, n, docs);
 	for (size_t i = 0; i < n; i++) {
 		const char *file = rs_arena_strdup(L.a, files[i].name);
-		if (!file) {
+		if (!file || docs[i].state == PARSED_OOM) {
 			L.oom = true;
 			break;
 		}
-		if (files[i].len > RS_REGISTRY_MAX_FILE_BYTES) {
+		switch (docs[i].state) {
+		case PARSED_TOO_BIG:
 			problem(&L, (rs_pos){file, 0, 0},
 				"file is %zu bytes, more than the %u a "
 				"registry file may have",
 				files[i].len, RS_REGISTRY_MAX_FILE_BYTES);
-			continue;
-		}
-		/* YAML is UTF-8; checking first also keeps libfyaml 0.7
-		 * from looping forever on a directive holding an invalid
-		 * byte (found by tests/fuzz/fuzz_registry.c). */
-		size_t bad = rs_utf8_check(files[i].data, files[i].len);
-		const char *nul = memchr(files[i].data, '\0', files[i].len);
-		if (nul && (size_t)(nul - files[i].data) < bad)
-			bad = (size_t)(nul - files[i].data);
-		if (bad < files[i].len) {
-			int line = 1, col = 1;
-			for (size_t k = 0; k < bad; k++) {
-				if (files[i].data[k] == '\n')
-					line++, col = 1;
-				else
-					col++;
-			}
-			problem(&L, (rs_pos){file, line, col},
-				"%s; a registry file must be UTF-8 text",
-				files[i].data[bad] ? "invalid UTF-8"
-						   : "a NUL byte");
-			continue;
-		}
-		struct fy_diag_cfg dcfg;
-		fy_diag_cfg_default(&dcfg);
-		dcfg.fp = NULL;
-		dcfg.colorize = false;
-		struct fy_diag *diag = fy_diag_create(&dcfg);
-		if (!diag) {
-			L.oom = true;
 			break;
+		case PARSED_NOT_UTF8:
+			problem(&L, (rs_pos){file, docs[i].line, docs[i].col},
+				"%s; a registry file must be UTF-8 text",
+				docs[i].nul ? "a NUL byte" : "invalid UTF-8");
+			break;
+		case PARSED_YAML:
+			yaml_errors(&L, file, docs[i].diag);
+			break;
+		default:
+			collect(&L, file, fy_document_root(docs[i].doc));
 		}
-		fy_diag_set_collect_errors(diag, true);
-		struct fy_parse_cfg cfg = {
-			.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT,
-			.diag = diag,
-		};
-		docs[i] = fy_document_build_from_string(&cfg, files[i].data,
-							files[i].len);
-		if (!docs[i])
-			yaml_errors(&L, file, diag);
-		else
-			collect(&L, file, fy_document_root(docs[i]));
-		fy_diag_destroy(diag);
 	}
 	if (!L.oom) {
 		build_owners(&L);
@@ -1733,8 +1815,11 @@ int rs_registry_load_files(const rs_registry_file *files, size_t n,
 		L.reg = NULL;
 	}
 done:
-	for (size_t i = 0; docs && i < n; i++)
-		fy_document_destroy(docs[i]);
+	for (size_t i = 0; docs && i < n; i++) {
+		fy_document_destroy(docs[i].doc);
+		if (docs[i].diag)
+			fy_diag_destroy(docs[i].diag);
+	}
 	free(docs);
 	free(L.flat);
 	free(L.flat_known);
