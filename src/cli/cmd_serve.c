@@ -16,6 +16,7 @@
 #include "cli/reload.h"
 #include "http/server.h"
 #include "model/accept.h"
+#include "model/cache.h"
 #include "model/snapshot.h"
 #include "reestr/error.h"
 #include "reestr/publish.h"
@@ -495,7 +496,15 @@ int rs_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
 	}
-	rs_accept_options accept = {.limits = &so.limits, .dev = dev};
+	/* a start from the registry files of the last load reads the model
+	 * from the data folder (model/cache.h); with --sink kafka the folder
+	 * holds only langpacks.db, if anything */
+	char cache_path[4200];
+	snprintf(cache_path, sizeof cache_path, "%s/" RS_REGISTRY_CACHE_FILE,
+		 data_dir);
+	rs_accept_options accept = {.limits = &so.limits,
+				    .dev = dev,
+				    .cache_path = kafka ? NULL : cache_path};
 	int rc = rs_registry_accept(registry_dir, &accept, &reg, &diags,
 				    &warnings);
 	if (rc < 0) {

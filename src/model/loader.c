@@ -1176,6 +1176,23 @@ static void check_columns(loader *L, const rs_event *ev, const rs_version *v)
 	free(cols);
 }
 
+int rs_registry_check_shape(const rs_registry *r)
+{
+	rs_diags d = RS_DIAGS_INIT;
+	loader L = {.reg = (rs_registry *)r, .diags = &d};
+	check_cycles(&L);
+	for (size_t i = 0; i < r->nevents && !L.cycles && !L.problems; i++)
+		for (size_t v = 0; v < r->events[i].version_count; v++)
+			check_columns(&L, &r->events[i],
+				      &r->events[i].versions[v]);
+	free(L.flat);
+	free(L.flat_known);
+	rs_diags_free(&d);
+	if (L.oom)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	return L.problems ? RS_EINVAL : 0;
+}
+
 /* ---- pass 3: everything else ------------------------------------------ */
 
 static bool parse_status(loader *L, const char *file, struct fy_node *n,
@@ -1487,20 +1504,25 @@ static void build_events(loader *L)
 		r->nevents++;
 	}
 	qsort(r->events, r->nevents, sizeof *r->events, event_id_cmp);
+	if (rs_registry_index_events(r) < 0)
+		L->oom = true;
+}
+
+int rs_registry_index_events(rs_registry *r)
+{
 	/* rs_registry_event_by_name searches this: environments alone look
 	 * up every event they list, N lookups of N events */
 	if (!r->nevents)
-		return;
+		return 0;
 	const rs_event **by_name =
-		rs_arena_calloc(L->a, r->nevents, sizeof *by_name);
-	if (!by_name) {
-		L->oom = true;
-		return;
-	}
+		rs_arena_calloc(r->arena, r->nevents, sizeof *by_name);
+	if (!by_name)
+		return RS_ENOMEM;
 	for (size_t i = 0; i < r->nevents; i++)
 		by_name[i] = &r->events[i];
 	qsort(by_name, r->nevents, sizeof *by_name, event_name_cmp);
 	r->events_by_name = by_name;
+	return 0;
 }
 
 static int event_ptr_cmp(const void *a, const void *b)
@@ -1612,24 +1634,39 @@ static void to_hex(const unsigned char *md, size_t n, char *hex)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
 
-/* Sets reg's digest (rs_registry_digest: every file's name, NUL, length
- * and bytes) and each file's own SHA-256 (rs_registry_file_sha256). */
-static int digest_files(const rs_registry_file *files, size_t n,
-			rs_registry *reg)
+int rs_registry_files_digest(const rs_registry_file *files, size_t n,
+			     char hex[65])
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char md[32];
 	unsigned len = 0;
-	reg->files = rs_arena_calloc(reg->arena, n ? n : 1, sizeof *reg->files);
-	int ok =
-		ctx && reg->files && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
 	for (size_t i = 0; ok && i < n; i++) {
 		uint64_t size = files[i].len;
 		ok = EVP_DigestUpdate(ctx, files[i].name,
 				      strlen(files[i].name) + 1) &&
 		     EVP_DigestUpdate(ctx, &size, sizeof size) &&
-		     EVP_DigestUpdate(ctx, files[i].data, files[i].len) &&
-		     EVP_Digest(files[i].data, files[i].len, md, &len,
+		     EVP_DigestUpdate(ctx, files[i].data, files[i].len);
+	}
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &len) && len == sizeof md;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return rs_error_set(RS_ENOMEM, "registry: cannot hash files");
+	to_hex(md, sizeof md, hex);
+	return 0;
+}
+
+/* Sets reg's digest (rs_registry_digest: every file's name, NUL, length
+ * and bytes) and each file's own SHA-256 (rs_registry_file_sha256). */
+static int digest_files(const rs_registry_file *files, size_t n,
+			rs_registry *reg)
+{
+	unsigned char md[32];
+	unsigned len = 0;
+	reg->files = rs_arena_calloc(reg->arena, n ? n : 1, sizeof *reg->files);
+	int ok = reg->files != NULL;
+	for (size_t i = 0; ok && i < n; i++) {
+		ok = EVP_Digest(files[i].data, files[i].len, md, &len,
 				EVP_sha256(), NULL) &&
 		     len == sizeof md &&
 		     (reg->files[i].name =
@@ -1637,13 +1674,12 @@ static int digest_files(const rs_registry_file *files, size_t n,
 		if (ok)
 			to_hex(md, sizeof md, reg->files[i].sha256);
 	}
-	ok = ok && EVP_DigestFinal_ex(ctx, md, &len) && len == sizeof md;
-	EVP_MD_CTX_free(ctx);
 	if (!ok)
 		return rs_error_set(RS_ENOMEM, "registry: cannot hash files");
-	to_hex(md, sizeof md, reg->digest);
-	reg->nfiles = n;
-	return 0;
+	int rc = rs_registry_files_digest(files, n, reg->digest);
+	if (rc == 0)
+		reg->nfiles = n;
+	return rc;
 }
 
 /* One file read into a document, by either thread: what collect() and
@@ -1899,56 +1935,82 @@ static int path_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int rs_registry_load(const char *dir, rs_registry **out, rs_diags *diags)
+void rs_registry_files_free(rs_registry_file *files, size_t n)
+{
+	for (size_t i = 0; files && i < n; i++) {
+		free((char *)files[i].name);
+		free((char *)files[i].data);
+	}
+	free(files);
+}
+
+int rs_registry_read_folder(const char *dir, rs_registry_file **out,
+			    size_t *count)
 {
 	*out = NULL;
+	*count = 0;
 	file_list fl = {0};
 	rs_registry_file *files = NULL;
 	int rc = list_files(dir, "", &fl);
 	if (rc)
-		goto done;
+		goto fail;
 	if (fl.n) /* an empty folder: no array, and qsort may not get NULL */
 		qsort(fl.paths, fl.n, sizeof *fl.paths, path_cmp);
 	files = calloc(fl.n ? fl.n : 1, sizeof *files);
 	if (!files) {
 		rc = rs_error_set(RS_ENOMEM, "out of memory");
-		goto done;
+		goto fail;
+	}
+	for (size_t i = 0; i < fl.n; i++) {
+		files[i].name = fl.paths[i];
+		fl.paths[i] = NULL;
 	}
 	for (size_t i = 0; i < fl.n; i++) {
 		char full[8192];
-		snprintf(full, sizeof full, "%s/%s", dir, fl.paths[i]);
-		files[i].name = fl.paths[i];
+		snprintf(full, sizeof full, "%s/%s", dir, files[i].name);
 		FILE *f = fopen(full, "rb");
 		if (!f) {
 			rc = rs_error_set(RS_EIO, "cannot read %s: %s", full,
 					  strerror(errno));
-			goto done;
+			goto fail;
 		}
 		rs_buf b = RS_BUF_INIT;
 		char chunk[65536];
 		size_t got;
 		while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
 			if (b.len > RS_REGISTRY_MAX_FILE_BYTES)
-				break; /* reported as too large below */
+				break; /* reported as too large by the loader */
 			if (rs_buf_append(&b, chunk, got) < 0) {
 				fclose(f);
 				rs_buf_free(&b);
 				rc = rs_error_set(RS_ENOMEM, "out of memory");
-				goto done;
+				goto fail;
 			}
 		}
 		fclose(f);
 		files[i].len = b.len;
 		files[i].data = rs_buf_detach(&b);
 	}
-	rc = rs_registry_load_files(files, fl.n, out, diags);
-done:
-	for (size_t i = 0; i < fl.n; i++) {
-		free(fl.paths[i]);
-		if (files)
-			free((char *)files[i].data);
-	}
 	free(fl.paths);
-	free(files);
+	*out = files;
+	*count = fl.n;
+	return 0;
+fail:
+	for (size_t i = 0; i < fl.n; i++)
+		free(fl.paths[i]);
+	free(fl.paths);
+	rs_registry_files_free(files, fl.n);
+	return rc;
+}
+
+int rs_registry_load(const char *dir, rs_registry **out, rs_diags *diags)
+{
+	*out = NULL;
+	rs_registry_file *files = NULL;
+	size_t n = 0;
+	int rc = rs_registry_read_folder(dir, &files, &n);
+	if (rc == 0)
+		rc = rs_registry_load_files(files, n, out, diags);
+	rs_registry_files_free(files, n);
 	return rc;
 }
