@@ -16,6 +16,7 @@
 #include "cli/reload.h"
 #include "http/server.h"
 #include "model/accept.h"
+#include "model/cache.h"
 #include "model/snapshot.h"
 #include "reestr/error.h"
 #include "reestr/publish.h"
@@ -480,6 +481,7 @@ int rs_cmd_serve(int argc, char **argv)
 	rs_diags diags = RS_DIAGS_INIT, warnings = RS_DIAGS_INIT;
 	rs_packages *packages = NULL;
 	rs_reloader *reloader = NULL;
+	rs_sqlite_preopen *preopen = NULL;
 	rs_buf snapshot = RS_BUF_INIT, served = RS_BUF_INIT,
 	       dev_note = RS_BUF_INIT;
 
@@ -505,7 +507,21 @@ int rs_cmd_serve(int argc, char **argv)
 		goto fail;
 	}
 
-	rs_accept_options accept = {.limits = &so.limits, .dev = dev};
+	/* the store's connections open (and SQLite reads its schema) on a
+	 * thread of their own while the registry loads */
+	if (!kafka && rs_sqlite_preopen_start(data_dir, &preopen) < 0) {
+		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
+		goto fail;
+	}
+	/* a start from the registry files of the last load reads the model
+	 * from the data folder (model/cache.h); with --sink kafka the folder
+	 * holds only langpacks.db, if anything */
+	char cache_path[4200];
+	snprintf(cache_path, sizeof cache_path, "%s/" RS_REGISTRY_CACHE_FILE,
+		 data_dir);
+	rs_accept_options accept = {.limits = &so.limits,
+				    .dev = dev,
+				    .cache_path = kafka ? NULL : cache_path};
 	int rc = rs_registry_accept(registry_dir, &accept, &reg, &diags,
 				    &warnings);
 	if (rc < 0) {
@@ -516,7 +532,8 @@ int rs_cmd_serve(int argc, char **argv)
 	}
 	rs_diags_print(&warnings, stderr);
 	if (kafka ? open_kafka(&kf, reg, &sink) < 0
-		  : rs_sqlite_sink_open(data_dir, reg, NULL, &sink) < 0) {
+		  : rs_sqlite_sink_open_pre(data_dir, reg, NULL, preopen,
+					    &sink) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
 	}
@@ -626,6 +643,7 @@ fail:
 	rs_buf_free(&served);
 	rs_buf_free(&dev_note);
 	rs_sink_free(sink);
+	rs_sqlite_preopen_free(preopen);
 	rs_registry_free(reg);
 	rs_diags_free(&diags);
 	rs_diags_free(&warnings);

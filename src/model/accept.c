@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "base/buf.h"
+#include "model/cache.h"
 #include "model/lint.h"
 #include "reestr/error.h"
 #include "reestr/publish.h"
@@ -44,7 +45,10 @@ int rs_registry_accept(const char *dir, const rs_accept_options *opt,
 	const rs_ingest_limits *limits =
 		opt && opt->limits ? opt->limits : &defaults;
 	rs_registry *reg = NULL;
-	int rc = rs_registry_load(dir, &reg, problems);
+	int rc = opt && opt->cache_path
+			 ? rs_registry_load_cached(dir, opt->cache_path, &reg,
+						   problems, NULL)
+			 : rs_registry_load(dir, &reg, problems);
 	/* a registry that breaks a published version is refused too */
 	if (rc == 0)
 		rc = rs_lock_check(reg, dir, problems);

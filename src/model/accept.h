@@ -15,6 +15,8 @@ typedef struct rs_accept_options {
 	const rs_ingest_limits *limits;
 	/* `serve --dev`: unpublished versions are served (and flagged) */
 	bool dev;
+	/* the loaded-registry cache (model/cache.h), or NULL: none */
+	const char *cache_path;
 } rs_accept_options;
 
 /* Loads the registry in dir and accepts it as `reestr serve`'s: it loads

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <libfyaml.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1184,6 +1185,23 @@ static void check_columns(loader *L, const rs_event *ev, const rs_version *v)
 	free(cols);
 }
 
+int rs_registry_check_shape(const rs_registry *r)
+{
+	rs_diags d = RS_DIAGS_INIT;
+	loader L = {.reg = (rs_registry *)r, .diags = &d};
+	check_cycles(&L);
+	for (size_t i = 0; i < r->nevents && !L.cycles && !L.problems; i++)
+		for (size_t v = 0; v < r->events[i].version_count; v++)
+			check_columns(&L, &r->events[i],
+				      &r->events[i].versions[v]);
+	free(L.flat);
+	free(L.flat_known);
+	rs_diags_free(&d);
+	if (L.oom)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	return L.problems ? RS_EINVAL : 0;
+}
+
 /* ---- pass 3: everything else ------------------------------------------ */
 
 static bool parse_status(loader *L, const char *file, struct fy_node *n,
@@ -1530,20 +1548,25 @@ static void build_events(loader *L)
 		r->nevents++;
 	}
 	qsort(r->events, r->nevents, sizeof *r->events, event_id_cmp);
+	if (rs_registry_index_events(r) < 0)
+		L->oom = true;
+}
+
+int rs_registry_index_events(rs_registry *r)
+{
 	/* rs_registry_event_by_name searches this: environments alone look
 	 * up every event they list, N lookups of N events */
 	if (!r->nevents)
-		return;
+		return 0;
 	const rs_event **by_name =
-		rs_arena_calloc(L->a, r->nevents, sizeof *by_name);
-	if (!by_name) {
-		L->oom = true;
-		return;
-	}
+		rs_arena_calloc(r->arena, r->nevents, sizeof *by_name);
+	if (!by_name)
+		return RS_ENOMEM;
 	for (size_t i = 0; i < r->nevents; i++)
 		by_name[i] = &r->events[i];
 	qsort(by_name, r->nevents, sizeof *by_name, event_name_cmp);
 	r->events_by_name = by_name;
+	return 0;
 }
 
 static int event_ptr_cmp(const void *a, const void *b)
@@ -1729,24 +1752,39 @@ static void to_hex(const unsigned char *md, size_t n, char *hex)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
 
-/* Sets reg's digest (rs_registry_digest: every file's name, NUL, length
- * and bytes) and each file's own SHA-256 (rs_registry_file_sha256). */
-static int digest_files(const rs_registry_file *files, size_t n,
-			rs_registry *reg)
+int rs_registry_files_digest(const rs_registry_file *files, size_t n,
+			     char hex[65])
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char md[32];
 	unsigned len = 0;
-	reg->files = rs_arena_calloc(reg->arena, n ? n : 1, sizeof *reg->files);
-	int ok =
-		ctx && reg->files && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
 	for (size_t i = 0; ok && i < n; i++) {
 		uint64_t size = files[i].len;
 		ok = EVP_DigestUpdate(ctx, files[i].name,
 				      strlen(files[i].name) + 1) &&
 		     EVP_DigestUpdate(ctx, &size, sizeof size) &&
-		     EVP_DigestUpdate(ctx, files[i].data, files[i].len) &&
-		     EVP_Digest(files[i].data, files[i].len, md, &len,
+		     EVP_DigestUpdate(ctx, files[i].data, files[i].len);
+	}
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &len) && len == sizeof md;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return rs_error_set(RS_ENOMEM, "registry: cannot hash files");
+	to_hex(md, sizeof md, hex);
+	return 0;
+}
+
+/* Sets reg's digest (rs_registry_digest: every file's name, NUL, length
+ * and bytes) and each file's own SHA-256 (rs_registry_file_sha256). */
+static int digest_files(const rs_registry_file *files, size_t n,
+			rs_registry *reg)
+{
+	unsigned char md[32];
+	unsigned len = 0;
+	reg->files = rs_arena_calloc(reg->arena, n ? n : 1, sizeof *reg->files);
+	int ok = reg->files != NULL;
+	for (size_t i = 0; ok && i < n; i++) {
+		ok = EVP_Digest(files[i].data, files[i].len, md, &len,
 				EVP_sha256(), NULL) &&
 		     len == sizeof md &&
 		     (reg->files[i].name =
@@ -1754,13 +1792,128 @@ static int digest_files(const rs_registry_file *files, size_t n,
 		if (ok)
 			to_hex(md, sizeof md, reg->files[i].sha256);
 	}
-	ok = ok && EVP_DigestFinal_ex(ctx, md, &len) && len == sizeof md;
-	EVP_MD_CTX_free(ctx);
 	if (!ok)
 		return rs_error_set(RS_ENOMEM, "registry: cannot hash files");
-	to_hex(md, sizeof md, reg->digest);
-	reg->nfiles = n;
-	return 0;
+	int rc = rs_registry_files_digest(files, n, reg->digest);
+	if (rc == 0)
+		reg->nfiles = n;
+	return rc;
+}
+
+/* One file read into a document, by either thread: what collect() and
+ * the problems need, in the file's order afterwards. */
+typedef struct parsed {
+	struct fy_document *doc;
+	struct fy_diag *diag; /* its YAML errors, when doc is NULL */
+	enum {
+		PARSED_OK,
+		PARSED_TOO_BIG,
+		PARSED_NOT_UTF8,
+		PARSED_YAML,
+		PARSED_OOM,
+		PARSED_PROTO /* a .proto file: the mappings read it */
+	} state;
+	int line, col; /* PARSED_NOT_UTF8: where */
+	bool nul;      /* PARSED_NOT_UTF8: a NUL byte rather than bad UTF-8 */
+} parsed;
+
+static void parse_one(const rs_registry_file *f, parsed *out)
+{
+	if (f->len > RS_REGISTRY_MAX_FILE_BYTES) {
+		out->state = PARSED_TOO_BIG;
+		return;
+	}
+	/* YAML is UTF-8; checking first also keeps libfyaml 0.7 from
+	 * looping forever on a directive holding an invalid byte (found by
+	 * tests/fuzz/fuzz_registry.c). */
+	size_t bad = rs_utf8_check(f->data, f->len);
+	const char *nul = memchr(f->data, '\0', f->len);
+	if (nul && (size_t)(nul - f->data) < bad)
+		bad = (size_t)(nul - f->data);
+	if (bad < f->len) {
+		int line = 1, col = 1;
+		for (size_t k = 0; k < bad; k++) {
+			if (f->data[k] == '\n')
+				line++, col = 1;
+			else
+				col++;
+		}
+		out->state = PARSED_NOT_UTF8;
+		out->line = line;
+		out->col = col;
+		out->nul = !f->data[bad];
+		return;
+	}
+	if (rs_is_proto_file(f->name)) {
+		out->state = PARSED_PROTO; /* src/model/mapping.c reads it */
+		return;
+	}
+	struct fy_diag_cfg dcfg;
+	fy_diag_cfg_default(&dcfg);
+	dcfg.fp = NULL;
+	dcfg.colorize = false;
+	struct fy_diag *diag = fy_diag_create(&dcfg);
+	if (!diag) {
+		out->state = PARSED_OOM;
+		return;
+	}
+	fy_diag_set_collect_errors(diag, true);
+	struct fy_parse_cfg cfg = {
+		.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT,
+		.diag = diag,
+	};
+	out->doc = fy_document_build_from_string(&cfg, f->data, f->len);
+	if (out->doc) {
+		fy_diag_destroy(diag);
+		out->state = PARSED_OK;
+	} else {
+		out->diag = diag;
+		out->state = PARSED_YAML;
+	}
+}
+
+/* The files are parsed on two threads (libfyaml's documents are
+ * independent; each thread takes the next file not yet taken), and
+ * everything after, which reads the documents together, on one. */
+typedef struct parse_work {
+	const rs_registry_file *files;
+	parsed *out;
+	size_t n;
+	pthread_mutex_t mu;
+	size_t next;
+} parse_work;
+
+static void *parse_main(void *arg)
+{
+	parse_work *w = arg;
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		size_t i = w->next++;
+		pthread_mutex_unlock(&w->mu);
+		if (i >= w->n)
+			return NULL;
+		parse_one(&w->files[i], &w->out[i]);
+	}
+}
+
+/* Below this many bytes in all, one thread parses: a second thread costs
+ * more than it saves. */
+#define PARSE_THREAD_MIN_BYTES (256u << 10)
+
+static void parse_all(const rs_registry_file *files, size_t n, parsed *out)
+{
+	parse_work w = {.files = files, .out = out, .n = n};
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += files[i].len;
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_t helper;
+	bool two = n > 1 && total >= PARSE_THREAD_MIN_BYTES &&
+		   pthread_create(&helper, NULL, parse_main, &w) == 0;
+	parse_main(&w);
+	if (two)
+		pthread_join(helper, NULL);
+	pthread_mutex_destroy(&w.mu);
 }
 
 int rs_registry_load_files(const rs_registry_file *files, size_t n,
@@ -1768,7 +1921,7 @@ int rs_registry_load_files(const rs_registry_file *files, size_t n,
 {
 	*out = NULL;
 	loader L = {.diags = diags};
-	struct fy_document **docs = calloc(n ? n : 1, sizeof *docs);
+	parsed *docs = calloc(n ? n : 1, sizeof *docs);
 	L.reg = calloc(1, sizeof *L.reg);
 	L.a = L.reg ? rs_arena_new(64 * 1024) : NULL;
 	int rc = 0;
@@ -1777,64 +1930,33 @@ int rs_registry_load_files(const rs_registry_file *files, size_t n,
 		goto done;
 	}
 	L.reg->arena = L.a;
+	parse_all(files, n, docs);
 	for (size_t i = 0; i < n; i++) {
 		const char *file = rs_arena_strdup(L.a, files[i].name);
-		if (!file) {
+		if (!file || docs[i].state == PARSED_OOM) {
 			L.oom = true;
 			break;
 		}
-		if (files[i].len > RS_REGISTRY_MAX_FILE_BYTES) {
+		switch (docs[i].state) {
+		case PARSED_TOO_BIG:
 			problem(&L, (rs_pos){file, 0, 0},
 				"file is %zu bytes, more than the %u a "
 				"registry file may have",
 				files[i].len, RS_REGISTRY_MAX_FILE_BYTES);
-			continue;
-		}
-		/* YAML is UTF-8; checking first also keeps libfyaml 0.7
-		 * from looping forever on a directive holding an invalid
-		 * byte (found by tests/fuzz/fuzz_registry.c). */
-		size_t bad = rs_utf8_check(files[i].data, files[i].len);
-		const char *nul = memchr(files[i].data, '\0', files[i].len);
-		if (nul && (size_t)(nul - files[i].data) < bad)
-			bad = (size_t)(nul - files[i].data);
-		if (bad < files[i].len) {
-			int line = 1, col = 1;
-			for (size_t k = 0; k < bad; k++) {
-				if (files[i].data[k] == '\n')
-					line++, col = 1;
-				else
-					col++;
-			}
-			problem(&L, (rs_pos){file, line, col},
-				"%s; a registry file must be UTF-8 text",
-				files[i].data[bad] ? "invalid UTF-8"
-						   : "a NUL byte");
-			continue;
-		}
-		if (rs_is_proto_file(file))
-			continue; /* read by the mappings (src/model/mapping.c)
-				   */
-		struct fy_diag_cfg dcfg;
-		fy_diag_cfg_default(&dcfg);
-		dcfg.fp = NULL;
-		dcfg.colorize = false;
-		struct fy_diag *diag = fy_diag_create(&dcfg);
-		if (!diag) {
-			L.oom = true;
 			break;
+		case PARSED_NOT_UTF8:
+			problem(&L, (rs_pos){file, docs[i].line, docs[i].col},
+				"%s; a registry file must be UTF-8 text",
+				docs[i].nul ? "a NUL byte" : "invalid UTF-8");
+			break;
+		case PARSED_YAML:
+			yaml_errors(&L, file, docs[i].diag);
+			break;
+		case PARSED_PROTO:
+			break;
+		default:
+			collect(&L, file, fy_document_root(docs[i].doc));
 		}
-		fy_diag_set_collect_errors(diag, true);
-		struct fy_parse_cfg cfg = {
-			.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT,
-			.diag = diag,
-		};
-		docs[i] = fy_document_build_from_string(&cfg, files[i].data,
-							files[i].len);
-		if (!docs[i])
-			yaml_errors(&L, file, diag);
-		else
-			collect(&L, file, fy_document_root(docs[i]));
-		fy_diag_destroy(diag);
 	}
 	if (!L.oom) {
 		build_owners(&L);
@@ -1856,8 +1978,11 @@ int rs_registry_load_files(const rs_registry_file *files, size_t n,
 		L.reg = NULL;
 	}
 done:
-	for (size_t i = 0; docs && i < n; i++)
-		fy_document_destroy(docs[i]);
+	for (size_t i = 0; docs && i < n; i++) {
+		fy_document_destroy(docs[i].doc);
+		if (docs[i].diag)
+			fy_diag_destroy(docs[i].diag);
+	}
 	free(docs);
 	free(L.flat);
 	free(L.flat_known);
@@ -1940,56 +2065,82 @@ static int path_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int rs_registry_load(const char *dir, rs_registry **out, rs_diags *diags)
+void rs_registry_files_free(rs_registry_file *files, size_t n)
+{
+	for (size_t i = 0; files && i < n; i++) {
+		free((char *)files[i].name);
+		free((char *)files[i].data);
+	}
+	free(files);
+}
+
+int rs_registry_read_folder(const char *dir, rs_registry_file **out,
+			    size_t *count)
 {
 	*out = NULL;
+	*count = 0;
 	file_list fl = {0};
 	rs_registry_file *files = NULL;
 	int rc = list_files(dir, "", &fl);
 	if (rc)
-		goto done;
+		goto fail;
 	if (fl.n) /* an empty folder: no array, and qsort may not get NULL */
 		qsort(fl.paths, fl.n, sizeof *fl.paths, path_cmp);
 	files = calloc(fl.n ? fl.n : 1, sizeof *files);
 	if (!files) {
 		rc = rs_error_set(RS_ENOMEM, "out of memory");
-		goto done;
+		goto fail;
+	}
+	for (size_t i = 0; i < fl.n; i++) {
+		files[i].name = fl.paths[i];
+		fl.paths[i] = NULL;
 	}
 	for (size_t i = 0; i < fl.n; i++) {
 		char full[8192];
-		snprintf(full, sizeof full, "%s/%s", dir, fl.paths[i]);
-		files[i].name = fl.paths[i];
+		snprintf(full, sizeof full, "%s/%s", dir, files[i].name);
 		FILE *f = fopen(full, "rb");
 		if (!f) {
 			rc = rs_error_set(RS_EIO, "cannot read %s: %s", full,
 					  strerror(errno));
-			goto done;
+			goto fail;
 		}
 		rs_buf b = RS_BUF_INIT;
 		char chunk[65536];
 		size_t got;
 		while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
 			if (b.len > RS_REGISTRY_MAX_FILE_BYTES)
-				break; /* reported as too large below */
+				break; /* reported as too large by the loader */
 			if (rs_buf_append(&b, chunk, got) < 0) {
 				fclose(f);
 				rs_buf_free(&b);
 				rc = rs_error_set(RS_ENOMEM, "out of memory");
-				goto done;
+				goto fail;
 			}
 		}
 		fclose(f);
 		files[i].len = b.len;
 		files[i].data = rs_buf_detach(&b);
 	}
-	rc = rs_registry_load_files(files, fl.n, out, diags);
-done:
-	for (size_t i = 0; i < fl.n; i++) {
-		free(fl.paths[i]);
-		if (files)
-			free((char *)files[i].data);
-	}
 	free(fl.paths);
-	free(files);
+	*out = files;
+	*count = fl.n;
+	return 0;
+fail:
+	for (size_t i = 0; i < fl.n; i++)
+		free(fl.paths[i]);
+	free(fl.paths);
+	rs_registry_files_free(files, fl.n);
+	return rc;
+}
+
+int rs_registry_load(const char *dir, rs_registry **out, rs_diags *diags)
+{
+	*out = NULL;
+	rs_registry_file *files = NULL;
+	size_t n = 0;
+	int rc = rs_registry_read_folder(dir, &files, &n);
+	if (rc == 0)
+		rc = rs_registry_load_files(files, n, out, diags);
+	rs_registry_files_free(files, n);
 	return rc;
 }

@@ -39,4 +39,28 @@ rs_pos rs_yaml_node_pos(const char *file, struct fy_node *n, rs_pos fallback);
 int rs_registry_load_files(const rs_registry_file *files, size_t n,
 			   rs_registry **out, rs_diags *diags);
 
+/* The files rs_registry_load reads: every *.yaml / *.yml below dir, by
+ * path, each read whole (up to a byte past RS_REGISTRY_MAX_FILE_BYTES).
+ * Returns 0, RS_EIO or RS_ENOMEM (rs_error_last()). Free with
+ * rs_registry_files_free. */
+int rs_registry_read_folder(const char *dir, rs_registry_file **files,
+			    size_t *n);
+void rs_registry_files_free(rs_registry_file *files, size_t n);
+
+/* What rs_registry_digest says of a registry loaded from files, without
+ * loading it: SHA-256 (hex) of every file's name, NUL, length (64 bits,
+ * host order) and bytes. Returns 0 or RS_ENOMEM. */
+int rs_registry_files_digest(const rs_registry_file *files, size_t n,
+			     char hex[65]);
+
+/* The loader's checks of the model's shape, run on a model not built from
+ * YAML (the cache's reader): no object reaches itself, and no version's
+ * fields flatten to more columns, or nest deeper, than the store takes.
+ * Returns 0, RS_EINVAL (one of them fails) or RS_ENOMEM. */
+int rs_registry_check_shape(const rs_registry *r);
+
+/* Sorts r's events by name for rs_registry_event_by_name (the loader and
+ * the cache's reader). Returns 0 or RS_ENOMEM. */
+int rs_registry_index_events(rs_registry *r);
+
 #endif

@@ -686,9 +686,24 @@ static int connect_checkpointer(sqlite_sink *s)
 		return rc;
 	}
 	/* A connection that has not read the database does not know it is
-	 * in WAL mode, and its checkpoints silently do nothing. */
-	if ((rc = exec(s->ckpt_db, "PRAGMA journal_mode=WAL")))
+	 * in WAL mode, and its checkpoints silently do nothing. Reading the
+	 * header (schema_version) opens the WAL of a store already in WAL
+	 * mode without reading the schema, which `PRAGMA journal_mode` would
+	 * (with 10,000 typed views that is half a second, and the writer's
+	 * connection reads it anyway); a passive checkpoint then says
+	 * whether the WAL is known (-1 pages: it is not, as in a store
+	 * created a moment ago and still empty), and only then is the mode
+	 * set the slow way. */
+	int log = -1, copied = -1;
+	if ((rc = exec(s->ckpt_db, "PRAGMA schema_version")))
 		return rc;
+	if (sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL,
+				      SQLITE_CHECKPOINT_PASSIVE, &log,
+				      &copied) != SQLITE_OK ||
+	    log < 0) {
+		if ((rc = exec(s->ckpt_db, "PRAGMA journal_mode=WAL")))
+			return rc;
+	}
 	/* The checkpointer's connection never waits (see checkpointer_main). */
 	sqlite3_busy_timeout(s->ckpt_db, 0);
 	return 0;
@@ -1369,8 +1384,78 @@ static const rs_sink_ops sqlite_ops = {
 	.free = sqlite_free,
 };
 
+/* ---- opening ahead ------------------------------------------------------ */
+
+struct rs_sqlite_preopen {
+	sqlite_sink conn; /* only path, db, ckpt_db and page_size are used */
+	pthread_t thread;
+	bool started;
+	int rc;
+};
+
+static void *preopen_main(void *arg)
+{
+	rs_sqlite_preopen *p = arg;
+	/* the writer's connection reads the schema (its journal_mode) */
+	p->rc = connect_writer(&p->conn);
+	if (!p->rc)
+		p->rc = connect_checkpointer(&p->conn);
+	return NULL;
+}
+
+int rs_sqlite_preopen_start(const char *data_dir, rs_sqlite_preopen **out)
+{
+	*out = NULL;
+	char path[4096];
+	struct stat st;
+	if (rs_sqlite_db_path(data_dir, path, sizeof path) < 0 ||
+	    stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0; /* nothing to read ahead: opened as before */
+	rs_sqlite_preopen *p = calloc(1, sizeof *p);
+	if (!p || !(p->conn.path = strdup(path))) {
+		free(p);
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	}
+	p->conn.page_size = 8192;
+	if (pthread_create(&p->thread, NULL, preopen_main, p) != 0) {
+		free(p->conn.path);
+		free(p);
+		return 0; /* opened without a thread */
+	}
+	p->started = true;
+	*out = p;
+	return 0;
+}
+
+/* Waits for p's thread; returns its result (its connections stay in p). */
+static int preopen_join(rs_sqlite_preopen *p)
+{
+	if (p->started)
+		pthread_join(p->thread, NULL);
+	p->started = false;
+	return p->rc;
+}
+
+void rs_sqlite_preopen_free(rs_sqlite_preopen *p)
+{
+	if (!p)
+		return;
+	preopen_join(p);
+	sqlite3_close(p->conn.ckpt_db);
+	sqlite3_close(p->conn.db);
+	free(p->conn.path);
+	free(p);
+}
+
 int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 			const rs_sqlite_options *opt, rs_sink **out)
+{
+	return rs_sqlite_sink_open_pre(data_dir, reg, opt, NULL, out);
+}
+
+int rs_sqlite_sink_open_pre(const char *data_dir, const rs_registry *reg,
+			    const rs_sqlite_options *opt,
+			    rs_sqlite_preopen *pre, rs_sink **out)
 {
 	*out = NULL;
 	if (mkdir(data_dir, 0755) < 0 && errno != EEXIST)
@@ -1416,8 +1501,16 @@ int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 		rc = rs_error_set(RS_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if ((rc = connect_writer(s)) || (rc = connect_checkpointer(s)))
+	if (pre && preopen_join(pre) == 0 && !strcmp(pre->conn.path, path)) {
+		/* the connections opened while the registry loaded */
+		s->db = pre->conn.db;
+		s->ckpt_db = pre->conn.ckpt_db;
+		s->page_size = pre->conn.page_size;
+		pre->conn.db = pre->conn.ckpt_db = NULL;
+		sqlite3_wal_hook(s->db, on_wal_commit, s);
+	} else if ((rc = connect_writer(s)) || (rc = connect_checkpointer(s))) {
 		goto fail;
+	}
 	sqlite3_stmt *uv;
 	int version = 0;
 	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &uv, NULL) ==

@@ -43,6 +43,22 @@ typedef struct rs_sqlite_options {
 int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 			const rs_sqlite_options *opt, rs_sink **out);
 
+/* Opening a store ahead: rs_sqlite_preopen_start starts a thread that
+ * opens data_dir's store connections (reading its schema, which takes
+ * SQLite half a second with 10,000 typed views) while the caller loads
+ * the registry; rs_sqlite_sink_open_pre then takes them (or, when they
+ * failed, opens as rs_sqlite_sink_open does, reporting what fails). A
+ * store not yet there is not read ahead (*out NULL): nothing is created
+ * before the registry is accepted. rs_sqlite_preopen_free(p) after
+ * rs_sqlite_sink_open_pre(…, p, …), or instead of it: waits for the
+ * thread and closes what was not taken. Returns 0 or RS_ENOMEM. */
+typedef struct rs_sqlite_preopen rs_sqlite_preopen;
+int rs_sqlite_preopen_start(const char *data_dir, rs_sqlite_preopen **out);
+void rs_sqlite_preopen_free(rs_sqlite_preopen *p);
+int rs_sqlite_sink_open_pre(const char *data_dir, const rs_registry *reg,
+			    const rs_sqlite_options *opt,
+			    rs_sqlite_preopen *pre, rs_sink **out);
+
 /* Brings the typed views of db (one per event version of reg, named by
  * docs/wire-format.md's rule) in line with reg: used at open and when serve
  * reloads the registry. Returns 0 or an error code with rs_error_last(). */

@@ -847,6 +847,53 @@ static void test_idle_store_empties_its_wal(void **state)
 			    "n\r\n2000\r\n");
 }
 
+/* A store opened again finds its WAL mode from the database's header, not
+ * by reading its schema (which its writer's connection reads anyway): its
+ * checkpoints must still work, whether its connections were opened ahead
+ * (rs_sqlite_preopen_start, as serve does while the registry loads) or
+ * not; and a folder without a store is not read ahead, nor made. */
+static void test_reopened_store_empties_its_wal(void **state)
+{
+	rs_sqlite_options opt = {.idle_checkpoint_ms = 50,
+				 .idle_truncate_ms = 100};
+	char sub[300];
+	snprintf(sub, sizeof sub, "%s/none", dir);
+	rs_sqlite_preopen *pre = NULL;
+	assert_int_equal(rs_sqlite_preopen_start(sub, &pre), 0);
+	assert_null(pre);
+	assert_int_equal(access(sub, F_OK), -1);
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(dir, NULL, &opt, &s), 0);
+	assert_int_equal(write_new_events(s, 10), 0);
+	rs_sink_free(s);
+	for (int ahead = 0; ahead < 2; ahead++) {
+		pre = NULL;
+		if (ahead) {
+			assert_int_equal(rs_sqlite_preopen_start(dir, &pre), 0);
+			assert_non_null(pre);
+		}
+		assert_int_equal(
+			rs_sqlite_sink_open_pre(dir, NULL, &opt, pre, &s), 0);
+		rs_sqlite_preopen_free(pre);
+		for (int i = 0; i < 20; i++)
+			assert_int_equal(write_new_events(s, 100), 0);
+		assert_true(wal_bytes(dir) > 0);
+		double deadline = seconds() + 10;
+		while (wal_bytes(dir) > 0 && seconds() < deadline)
+			usleep(10000);
+		assert_int_equal(wal_bytes(dir), 0);
+		rs_sink_free(s);
+	}
+	assert_string_equal(sql("SELECT count(*) AS n FROM events"),
+			    "n\r\n4010\r\n");
+	/* read ahead and never taken (a refused registry): closed, no harm */
+	assert_int_equal(rs_sqlite_preopen_start(dir, &pre), 0);
+	assert_non_null(pre);
+	rs_sqlite_preopen_free(pre);
+	assert_string_equal(sql("SELECT count(*) AS n FROM events"),
+			    "n\r\n4010\r\n");
+}
+
 /* Whether the WAL index says every frame of the WAL is in the database
  * (sqlite.org/walformat.html: mxFrame at 16, nBackfill at 96). */
 static bool wal_copied(const char *data_dir)
@@ -1070,6 +1117,9 @@ int main(void)
 			make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_idle_store_empties_its_wal,
 						make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(
+			test_reopened_store_empties_its_wal, make_dir,
+			remove_dir),
 		cmocka_unit_test_setup_teardown(
 			test_short_pause_keeps_the_wal_file, make_dir,
 			remove_dir),
