@@ -5,6 +5,7 @@ only)."""
 import gzip
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -41,6 +42,39 @@ def uuid7():
 
 def now_rfc3339():
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+# serve's line per environment once its langpacks are decided, after the
+# start or reload line (docs/collector.md, "Logs")
+LANGPACK_LINE = re.compile(r"^reestr serve: langpacks (?:ready|not made): "
+                           r"(\S+): .*$", re.M)
+NEW_LANGPACK = re.compile(r"(?:go v|python |php )\d+\.\d+\.\d+ new\b")
+
+
+def langpack_lines(log, proc=None, envs=2, after="listening on",
+                   timeout=120):
+    """The langpack lines logged after the last line containing `after`
+    (the start line by default), once there are `envs` of them (one per
+    environment: the example and fixture registries have two)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = Path(log).read_text(errors="replace")
+        start = text.rfind(after)
+        lines = LANGPACK_LINE.findall(text[start:]) if start >= 0 else []
+        if len(lines) >= envs:
+            return [m.group(0) for m in
+                    LANGPACK_LINE.finditer(text[start:])]
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"serve exited: {text}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {envs} langpack lines after "
+                                 f"{after!r}: {text}")
+        time.sleep(0.02)
+
+
+def new_langpack_versions(lines):
+    """How many langpack versions the lines say were made."""
+    return sum(len(NEW_LANGPACK.findall(line)) for line in lines)
 
 
 class Response:
@@ -95,6 +129,10 @@ class Server:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"reestr serve did not start: {self.log.read_text()}")
+
+    def langpacks(self, envs=2, after="listening on"):
+        """The langpack lines after the last start (or `after`) line."""
+        return langpack_lines(self.log, self.proc, envs, after)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

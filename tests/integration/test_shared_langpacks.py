@@ -18,7 +18,8 @@ import urllib.request
 
 import pytest
 
-from conftest import EXAMPLES, REESTR, free_port
+from conftest import (EXAMPLES, REESTR, free_port, langpack_lines,
+                      new_langpack_versions)
 
 LANGS = ["go", "python", "php"]
 ENVS = ["bo", "front"]
@@ -38,8 +39,8 @@ class Collector:
     def start_lines(self):
         if not self.log.exists():
             return []
-        return re.findall(r"(\d+) new langpack versions?",
-                          self.log.read_text())
+        return re.findall(r"^reestr serve: listening on ",
+                          self.log.read_text(), re.M)
 
     def spawn(self):
         self.starts = len(self.start_lines())
@@ -53,7 +54,8 @@ class Collector:
 
     def wait_ready(self):
         """Until /healthz answers and the start line is logged (it is
-        written just after the server starts answering)."""
+        written just after the server starts answering); the langpacks
+        are made after it, in the background (new_versions waits)."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()
@@ -75,10 +77,10 @@ class Collector:
         self.proc = None
 
     def new_versions(self):
-        """What the last start's log line says it recorded."""
+        """What the last start's langpack lines say it recorded."""
         found = self.start_lines()
         assert len(found) > self.starts, self.log.read_text()
-        return int(found[-1])
+        return new_langpack_versions(langpack_lines(self.log, self.proc))
 
     def get(self, path, body=None):
         req = urllib.request.Request(

@@ -4,11 +4,10 @@ langpack; a changed registry replaces only the views of its changed event
 versions, and langpack versions are still decided by content. The figures
 are `make bench`'s (scripts/bench-start)."""
 
-import re
 import shutil
 import sqlite3
 
-from conftest import EXAMPLES, Server, run
+from conftest import EXAMPLES, Server, new_langpack_versions, run
 
 
 def views(data):
@@ -23,8 +22,8 @@ def views(data):
 
 
 def new_versions(server):
-    return int(re.findall(r"(\d+) new langpack versions?",
-                          server.log.read_text())[-1])
+    """The langpack versions the last start made (in the background)."""
+    return new_langpack_versions(server.langpacks())
 
 
 def restart(server):
