@@ -1139,14 +1139,16 @@ int rs_packages_submit(rs_packages *p, const rs_registry *reg,
 	size_t old_n = p->npacks;
 	p->packs = packs;
 	p->npacks = nenv * nl;
+	job never = {0};
 	if (p->stopping) { /* never taken: given back below */
-		old = p->next;
+		never = p->next;
 		memset(&p->next, 0, sizeof p->next);
 	}
 	pthread_cond_broadcast(&p->state_cond);
 	pthread_mutex_unlock(&p->state_lock);
 	packs_free(old_packs, old_n);
 	job_release(&old); /* handed over and never started: superseded */
+	job_release(&never);
 	return 0;
 }
 

@@ -106,8 +106,17 @@ class Server:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
+    def start_lines(self):
+        if not self.log.exists():
+            return 0
+        return self.log.read_text(errors="replace").count(
+            "reestr serve: listening on ")
+
     def start(self):
+        """Until /healthz answers 200 and the start line is logged (just
+        after the server answers: the langpack lines follow it)."""
         self.data.mkdir(parents=True, exist_ok=True)
+        started = self.start_lines()
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen(
             [REESTR, "serve", "--registry", str(self.registry), "--data",
@@ -124,8 +133,9 @@ class Server:
             try:
                 with urllib.request.urlopen(self.url + "/healthz",
                                             timeout=1) as r:
-                    if r.status == 200:
+                    if r.status == 200 and self.start_lines() > started:
                         return self
+                    time.sleep(0.02)
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"reestr serve did not start: {self.log.read_text()}")
