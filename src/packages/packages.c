@@ -1303,8 +1303,8 @@ static bool reply_buf(rs_package_reply *r, const char *type, rs_buf *b)
 }
 
 /* Waits until the langpack of env in lang (of every environment, env
- * NULL) of the registry handed over last is decided: true when it is (or
- * it is no environment of that registry), false with r set to a plain-text
+ * NULL, or one the registry does not have) of the registry handed over
+ * last is decided: true when it is, false with r set to a plain-text
  * 503 when it is still being made after the wait, could not be made, or
  * the collector is stopping. */
 static bool wait_made(rs_packages *p, const char *lang, const char *env,
@@ -1315,6 +1315,14 @@ static bool wait_made(rs_packages *p, const char *lang, const char *env,
 	struct timespec until;
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += p->wait_s;
+	/* an environment the registry does not have: its answer (a 404, or an
+	 * older registry's versions) names the environments, so it waits for
+	 * every one being made */
+	bool known = !env;
+	for (size_t i = 0; !known && i < p->npacks; i++)
+		known = !strcmp(p->packs[i].env, env);
+	if (!known)
+		env = NULL;
 	for (;;) {
 		const pack *pending = NULL, *failed = NULL;
 		for (size_t i = 0; i < p->npacks; i++) {
