@@ -169,6 +169,11 @@ static void usage(FILE *out)
 		"events answered\n"
 		"                          rejected, when there were any "
 		"(default: %u)\n"
+		"  --langpack-wait S       how long a package request waits "
+		"for a langpack being\n"
+		"                          made (after a start or reload) "
+		"before it is\n"
+		"                          answered 503 (default: %u)\n"
 		"  --max-failed-payload-bytes N\n"
 		"                          most bytes of a rejected event "
 		"stored with its reason,\n"
@@ -190,8 +195,13 @@ static void usage(FILE *out)
 		"'reestr check' or breaks registry.lock is\nrefused, its "
 		"problems logged, and the running one kept; requests in "
 		"progress\nfinish with the registry they started with. The "
-		"log line names what changed\n(events, versions, langpack "
-		"versions) and the git commit (docs/collector.md).\n"
+		"log line names what changed\n(events, versions) and the "
+		"git commit (docs/collector.md).\n"
+		"Langpacks are made in the background after the start and "
+		"reload lines; a\nline per environment names their "
+		"versions once ready, and until then a\npackage request "
+		"for them waits (a version already made is served at "
+		"once).\n"
 		"Stops on SIGINT or SIGTERM: stops accepting, answers the "
 		"requests in\nprogress, closes idle connections, then "
 		"exits 0.\n",
@@ -199,7 +209,7 @@ static void usage(FILE *out)
 		RS_SERVER_DEFAULT_MAX_CONNECTIONS_PER_IP,
 		RS_SERVER_DEFAULT_HEADER_DEADLINE_S,
 		RS_SERVER_DEFAULT_REQUEST_DEADLINE_S,
-		RS_SERVER_DEFAULT_LOG_SUMMARY_S,
+		RS_SERVER_DEFAULT_LOG_SUMMARY_S, RS_PACKAGES_DEFAULT_WAIT_S,
 		RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES, RS_RELOAD_QUIET_MS,
 		RS_RELOAD_MAX_WAIT_MS);
 }
@@ -291,7 +301,8 @@ int rs_cmd_serve(int argc, char **argv)
 		O_KAFKA_RF,
 		O_KAFKA_MISR,
 		O_KAFKA_TIMEOUT,
-		O_DEV
+		O_DEV,
+		O_LANGPACK_WAIT
 	};
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, O_REGISTRY},
@@ -321,12 +332,13 @@ int rs_cmd_serve(int argc, char **argv)
 		{"kafka-delivery-timeout-ms", required_argument, NULL,
 		 O_KAFKA_TIMEOUT},
 		{"dev", no_argument, NULL, O_DEV},
+		{"langpack-wait", required_argument, NULL, O_LANGPACK_WAIT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	/* the connection flags, as given (0: the server's default) */
 	size_t per_ip = 0, header_deadline = 0, request_deadline = 0,
-	       summary = 0;
+	       summary = 0, langpack_wait = 0;
 	const char *sink_name = "sqlite", *kafka_flag = NULL;
 	kafka_flags kf = {0};
 	bool dev = false;
@@ -395,6 +407,9 @@ int rs_cmd_serve(int argc, char **argv)
 		case O_DEV:
 			dev = true;
 			break;
+		case O_LANGPACK_WAIT:
+			limit = &langpack_wait;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -444,7 +459,8 @@ int rs_cmd_serve(int argc, char **argv)
 	} counts[] = {{"max-connections-per-ip", per_ip},
 		      {"header-deadline", header_deadline},
 		      {"request-deadline", request_deadline},
-		      {"log-summary-seconds", summary}};
+		      {"log-summary-seconds", summary},
+		      {"langpack-wait", langpack_wait}};
 	for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
 		if (counts[i].value > UINT_MAX) {
 			fprintf(stderr,
@@ -537,14 +553,22 @@ int rs_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
 	}
-	/* every environment's langpacks: a new version where content changed;
-	 * the file may be shared by several collectors (SQLite's locking) */
-	size_t new_versions = 0;
+	/* every environment's langpacks: a new version where content changed,
+	 * made in the background from here on (requests for them wait); the
+	 * file may be shared by several collectors (SQLite's locking) */
 	char langpacks_path[4096];
 	snprintf(langpacks_path, sizeof langpacks_path, "%s/langpacks.db",
 		 data_dir);
-	if (rs_packages_open(langpacks_db ? langpacks_db : langpacks_path, reg,
-			     &packages, &new_versions) < 0) {
+	if (rs_packages_open(langpacks_db ? langpacks_db : langpacks_path,
+			     &packages) < 0) {
+		fprintf(stderr, "reestr serve: langpacks: %s\n",
+			rs_error_last());
+		goto fail;
+	}
+	if (langpack_wait)
+		rs_packages_set_wait(packages, (unsigned)langpack_wait);
+	/* reg is this function's until after rs_packages_free: no hold */
+	if (rs_packages_submit(packages, reg, NULL, NULL) < 0) {
 		fprintf(stderr, "reestr serve: langpacks: %s\n",
 			rs_error_last());
 		goto fail;
@@ -609,18 +633,17 @@ int rs_cmd_serve(int argc, char **argv)
 		versions += rs_registry_event_at(reg, i)->version_count;
 	char commit[13];
 	rs_registry_commit(registry_dir, commit);
-	const char *made = rs_packages_made(packages, NULL);
 	fprintf(stderr,
 		"reestr serve: listening on %s%s%s:%u, registry %s%s%s%s (%zu "
-		"events, %zu versions), %s %s, %zu new langpack "
-		"version%s%s%s%s\n",
+		"events, %zu versions), %s %s, langpacks being made (a "
+		"line per environment when ready)%s\n",
 		strchr(host, ':') ? "[" : "", host,
 		strchr(host, ':') ? "]" : "", rs_server_port(server),
 		registry_dir, *commit ? " (commit " : "", commit,
 		*commit ? ")" : "", rs_registry_event_count(reg), versions,
-		kafka ? "sink" : "store", db, new_versions,
-		new_versions == 1 ? "" : "s", *made ? ": " : "", made,
+		kafka ? "sink" : "store", db,
 		dev_note.data ? dev_note.data : "");
+	rs_packages_begin(packages); /* their lines after this one */
 
 	for (;;) {
 		int sig;
@@ -637,6 +660,9 @@ int rs_cmd_serve(int argc, char **argv)
 
 fail:
 	rs_reloader_stop(reloader); /* before what it reloads */
+	/* the langpack being made is finished, and requests waiting for one
+	 * are answered 503 at once, before the server waits for them */
+	rs_packages_stop(packages);
 	rs_server_stop(server);
 	rs_packages_free(packages);
 	rs_buf_free(&snapshot);

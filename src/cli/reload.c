@@ -420,17 +420,6 @@ static void reload(rs_reloader *r, const char *cause)
 	}
 	if (rs_registry_changes(r->current, next, &line) < 0)
 		goto oom;
-	/* langpacks: a failure does not hold the events back; the next
-	 * reload tries again (the content still differs) */
-	const char *made = "";
-	if (r->t.packages && rs_packages_reload(r->t.packages, next) < 0)
-		fprintf(stderr, "reestr serve: langpacks not made: %s\n",
-			rs_error_last());
-	else if (r->t.packages)
-		made = rs_packages_made(r->t.packages, NULL);
-	if (*made && ((line.len && rs_buf_puts(&line, ", ")) ||
-		      rs_buf_printf(&line, "langpacks: %s", made) < 0))
-		goto oom;
 	/* /v1/registry's snapshot lists the unpublished versions (--dev) */
 	if (rs_serve_dev_view(next, r->t.accept.dev, snap.data, snap.len,
 			      &served, &dev_note) < 0)
@@ -444,6 +433,20 @@ static void reload(rs_reloader *r, const char *cause)
 	}
 	next = NULL; /* the server's now */
 	r->current = installed;
+	/* langpacks: made in the background from the registry now served,
+	 * superseding those of the one before (a failure there does not hold
+	 * the events back: it is logged, and the next reload tries again) */
+	const char *langpacks = "";
+	if (r->t.packages) {
+		void *hold = NULL;
+		const rs_registry *held =
+			rs_server_registry_hold(r->t.server, &hold);
+		langpacks =
+			rs_packages_submit(r->t.packages, held,
+					   rs_server_registry_release, hold) < 0
+				? "; langpacks not made: out of memory"
+				: "; langpacks being made";
+	}
 	rs_buf tmp = r->snapshot;
 	r->snapshot = snap;
 	snap = tmp;
@@ -453,13 +456,16 @@ static void reload(rs_reloader *r, const char *cause)
 	char commit[13];
 	rs_registry_commit(r->dir, commit);
 	fprintf(stderr,
-		"reestr serve: reloaded registry (%s%s%s%s, %lld ms): %s%s\n",
+		"reestr serve: reloaded registry (%s%s%s%s, %lld ms): "
+		"%s%s%s\n",
 		*commit ? "commit " : "", commit, *commit ? ", " : "", cause,
 		(long long)(now_ms() - t0),
 		line.len ? line.data
 			 : "no event, version or environment "
 			   "added or removed",
-		dev_note.len ? dev_note.data : "");
+		langpacks, dev_note.len ? dev_note.data : "");
+	if (r->t.packages)
+		rs_packages_begin(r->t.packages); /* its lines after this one */
 	goto done;
 oom:
 	refused("out of memory");

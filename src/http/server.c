@@ -182,6 +182,18 @@ int rs_server_set_registry(rs_server *s, rs_registry *reg, const char *snapshot,
 	return 0;
 }
 
+const rs_registry *rs_server_registry_hold(rs_server *s, void **ref)
+{
+	served_registry *g = served_acquire(s);
+	*ref = g;
+	return g->reg;
+}
+
+void rs_server_registry_release(void *ref)
+{
+	served_release(ref);
+}
+
 /* Copies text for a log line, replacing control characters so a peer's
  * URL or field name cannot forge log lines. */
 static void log_safe(char *out, size_t size, const char *text)

@@ -64,6 +64,13 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
  * fails. Returns 0, or RS_ENOMEM (the running registry stays). */
 int rs_server_set_registry(rs_server *s, rs_registry *reg, const char *snapshot,
 			   size_t snapshot_len);
+/* A reference to the registry requests use now: it stays valid, even once
+ * a reload replaced it and after rs_server_stop, until
+ * rs_server_registry_release(*ref) (rs_server_start's registry, which its
+ * caller frees, only as long as the caller keeps it). For work on the
+ * registry outside a request: the langpacks made in the background. */
+const rs_registry *rs_server_registry_hold(rs_server *s, void **ref);
+void rs_server_registry_release(void *ref);
 /* The port actually bound (useful with port 0). */
 unsigned short rs_server_port(const rs_server *s);
 /* Drains and frees: stops accepting, closes idle connections, lets the

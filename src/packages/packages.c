@@ -1,6 +1,7 @@
 /* Versioned langpacks and the native package protocols; see packages.h. */
 #include "packages/packages.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -22,24 +23,59 @@
 #include "reestr/error.h"
 #include "reestr/langpack.h"
 
+/* What the background thread was given: one registry (rs_packages_submit). */
+typedef struct job {
+	const rs_registry *reg;
+	void (*release)(void *hold);
+	void *hold;
+	uint64_t gen;	  /* its number among the registries handed over */
+	int64_t start_ms; /* when it was handed over (CLOCK_MONOTONIC) */
+} job;
+
+typedef enum { PACK_PENDING, PACK_READY, PACK_FAILED } pack_state;
+
+/* One environment and language of the registry handed over last. */
+typedef struct pack {
+	char *env;
+	rs_lang lang;
+	pack_state state;
+	char why[300]; /* PACK_FAILED: the error */
+} pack;
+
 struct rs_packages {
 	sqlite3 *db;
 	char *path;
 	/* SHA-256 of this reestr's executable ("" when it cannot be read):
 	 * with the registry's digest, the inputs of a langpack */
 	char exe_digest[65];
-	/* the registry folder (NULL: unknown), whose files are read again to
-	 * narrow each environment's inputs to the files it depends on */
 	pthread_mutex_t lock; /* one connection, one query at a time */
 	char *public_url;     /* under lock; no trailing '/' */
-	/* what the last open or reload recorded: "go/bo 4, python/bo 4";
-	 * touched by the caller of open and reload only */
-	rs_buf made;
-	size_t made_count;
+
+	/* The background thread and what it works on (docs/architecture.md,
+	 * "Langpacks in the background"). Lock order: lock, then
+	 * state_lock; never the other way. */
+	pthread_mutex_t state_lock; /* everything below */
+	pthread_cond_t state_cond;  /* any change of it (CLOCK_MONOTONIC) */
+	pthread_t worker;
+	bool worker_started;
+	bool stopping;
+	uint64_t gen;	 /* of the registry handed over last */
+	job next;	 /* handed over, not taken yet (next.reg NULL: none) */
+	bool next_begun; /* rs_packages_begin: the worker may take it */
+	pack *packs;	 /* the last registry's environments x languages */
+	size_t npacks;
+	unsigned wait_s;
 };
 
 static const rs_lang langs[] = {RS_LANG_GO, RS_LANG_PYTHON, RS_LANG_PHP,
 				RS_LANG_TS};
+
+/* TypeScript is for pages: only browser-facing environments (those listing
+ * origins) get its langpack (`reestr gen --lang ts` makes any). */
+static bool lang_applies(const rs_environment *env, rs_lang lang)
+{
+	return lang != RS_LANG_TS || env->origin_count > 0;
+}
 
 /* How long a process waits for SQLite's write lock on the langpacks
  * database while another one (a collector sharing the file) holds it: that
@@ -275,27 +311,40 @@ static int make_npm(rs_buf *out, const rs_archive_entry *files, size_t n)
 	return rc;
 }
 
-/* Generates, archives and stores version n of env's langpack in lang. */
-static int add_version(sqlite3 *db, const rs_registry *reg, const char *env,
-		       rs_lang lang, int n, const char *hash)
+/* Version n of env's langpack in lang, archived: what is stored. */
+typedef struct version_archives {
+	int n;
+	rs_buf tar, native;
+	char native_sha256[65];
+} version_archives;
+
+static void archives_free(version_archives *a)
 {
-	const char *ln = rs_lang_name(lang);
+	rs_buf_free(&a->tar);
+	rs_buf_free(&a->native);
+}
+
+/* Generates and archives version n of env's langpack in lang; touches no
+ * database, so requests are answered meanwhile. */
+static int build_version(const rs_registry *reg, const char *env, rs_lang lang,
+			 int n, version_archives *out)
+{
 	char native[32], go_version[32];
 	native_version(native, RS_LANG_PYTHON, RS_LANGPACK_API_MAJOR, n);
 	native_version(go_version, RS_LANG_GO, RS_LANGPACK_API_MAJOR, n);
 	rs_langpack_options o = {
 		.environment = env, .lang = lang, .package_version = native};
 	rs_langpack *lp = NULL;
-	rs_buf tar = RS_BUF_INIT, zip = RS_BUF_INIT;
 	rs_archive_entry *e = NULL;
 	char *prefix = NULL, *module = NULL;
+	archives_free(out);
+	out->n = n;
 	int rc = rs_langpack_new(reg, &o, &lp);
 	if (rc)
 		return rc;
 	rc = RS_ENOMEM;
 	if (!(e = entries_of(lp, NULL)) ||
-	    (rc = write_tar(&tar, env, lang, e, lp->count)) ||
-	    (rc = store(db, ln, env, n, "tar", tar.data, tar.len)))
+	    (rc = write_tar(&out->tar, env, lang, e, lp->count)))
 		goto done;
 	if (lang == RS_LANG_GO) {
 		rc = RS_ENOMEM;
@@ -304,54 +353,68 @@ static int add_version(sqlite3 *db, const rs_registry *reg, const char *env,
 			prefix = NULL;
 			goto done;
 		}
-		rc = rs_zip_write(&zip, prefix, e, lp->count);
+		rc = rs_zip_write(&out->native, prefix, e, lp->count);
 	} else if (lang == RS_LANG_PYTHON) {
-		rc = make_wheel(&zip, lp, env, native);
+		rc = make_wheel(&out->native, lp, env, native);
 	} else if (lang == RS_LANG_TS) {
-		rc = make_npm(&zip, e, lp->count);
+		rc = make_npm(&out->native, e, lp->count);
 	} else {
-		rc = rs_zip_write(&zip, "", e, lp->count);
+		rc = rs_zip_write(&out->native, "", e, lp->count);
 	}
+	/* its digest, made once: the package indexes name it */
 	if (!rc)
-		rc = store(db, ln, env, n, "native", zip.data, zip.len);
-	if (!rc) {
-		/* its digest, made once: the package indexes name it */
-		char hex[65];
-		rs_sha256(zip.data, zip.len, hex, NULL);
-		rc = store(db, ln, env, n, "native.sha256", hex, 64);
-	}
-	if (!rc) {
-		char now[RS_TIME_TEXT_SIZE];
-		rs_time_format((int64_t)time(NULL) * 1000000, now);
-		sqlite3_stmt *st = NULL;
-		if (sqlite3_prepare_v2(db,
-				       "INSERT INTO langpack_versions(lang, "
-				       "environment, version, content_sha256, "
-				       "created_at, major) VALUES "
-				       "(?1, ?2, ?3, ?4, ?5, ?6)",
-				       -1, &st, NULL) == SQLITE_OK) {
-			sqlite3_bind_text(st, 1, ln, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, env, -1, SQLITE_STATIC);
-			sqlite3_bind_int(st, 3, n);
-			sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
-			sqlite3_bind_int(st, 6, RS_LANGPACK_API_MAJOR);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				rc = rs_error_set(RS_EIO, "langpacks.db: %s",
-						  sqlite3_errmsg(db));
-		} else {
-			rc = rs_error_set(RS_EIO, "langpacks.db: %s",
-					  sqlite3_errmsg(db));
-		}
-		sqlite3_finalize(st);
-	}
+		rs_sha256(out->native.data ? out->native.data : "",
+			  out->native.len, out->native_sha256, NULL);
 done:
+	if (rc == RS_ENOMEM)
+		rs_error_set(RS_ENOMEM, "out of memory archiving a langpack");
 	free(e);
 	free(prefix);
 	free(module);
-	rs_buf_free(&tar);
-	rs_buf_free(&zip);
 	rs_langpack_free(lp);
+	return rc;
+}
+
+/* Stores the archives as version a->n of env's langpack in lang, inside
+ * the caller's transaction. */
+static int store_version(sqlite3 *db, const char *env, rs_lang lang,
+			 const char *hash, const version_archives *a)
+{
+	const char *ln = rs_lang_name(lang);
+	int n = a->n;
+	int rc = store(db, ln, env, n, "tar", a->tar.data ? a->tar.data : "",
+		       a->tar.len);
+	if (!rc)
+		rc = store(db, ln, env, n, "native",
+			   a->native.data ? a->native.data : "", a->native.len);
+	if (!rc)
+		rc = store(db, ln, env, n, "native.sha256", a->native_sha256,
+			   64);
+	if (rc)
+		return rc;
+	char now[RS_TIME_TEXT_SIZE];
+	rs_time_format((int64_t)time(NULL) * 1000000, now);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO langpack_versions(lang, "
+			       "environment, version, content_sha256, "
+			       "created_at, major) VALUES "
+			       "(?1, ?2, ?3, ?4, ?5, ?6)",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, ln, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, env, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, n);
+		sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 6, RS_LANGPACK_API_MAJOR);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = rs_error_set(RS_EIO, "langpacks.db: %s",
+					  sqlite3_errmsg(db));
+	} else {
+		rc = rs_error_set(RS_EIO, "langpacks.db: %s",
+				  sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -424,47 +487,89 @@ static int db_error(sqlite3 *db, const char *path, const char *what)
 	return rc;
 }
 
-/* Records env's langpack in lang as a new version unless the latest one
- * has the content hash. The decision is read again and made under the
- * write lock (BEGIN IMMEDIATE), so that of several collectors starting at
- * once on one file exactly one records each version and the others see it:
- * no number is taken twice or skipped. Sets *made to the version it
- * recorded, or -1. */
-static int publish(sqlite3 *db, const char *path, const rs_registry *reg,
+/* publish()'s answer when a newer registry was handed over meanwhile */
+#define SUPERSEDED 1
+
+static bool superseded(rs_packages *p, uint64_t gen)
+{
+	pthread_mutex_lock(&p->state_lock);
+	bool gone = p->stopping || p->gen != gen;
+	pthread_mutex_unlock(&p->state_lock);
+	return gone;
+}
+
+/* Records env's langpack in lang (of the registry handed over as gen) as
+ * a new version unless the latest one has the content hash. The archives
+ * are made without any lock, for the number after the latest; the decision
+ * is then read again and made under the write lock (BEGIN IMMEDIATE), so
+ * that of several collectors starting at once on one file exactly one
+ * records each version and the others see it: no number is taken twice or
+ * skipped (one that took the number meanwhile costs a second archiving,
+ * under the lock). Nothing is recorded once a newer registry was handed
+ * over (SUPERSEDED). Sets *made to the version it recorded, or -1. */
+static int publish(rs_packages *p, const rs_registry *reg, uint64_t gen,
 		   const char *env, rs_lang lang, const char *hash, int *made)
 {
 	const char *ln = rs_lang_name(lang);
 	char old[65] = "";
 	*made = -1;
-	/* without the lock first: a restart on an unchanged registry takes
-	 * no write lock at all */
-	int last = latest(db, ln, env, old);
+	/* without the write lock first: a restart on an unchanged registry
+	 * takes none at all */
+	pthread_mutex_lock(&p->lock);
+	int last = latest(p->db, ln, env, old);
+	pthread_mutex_unlock(&p->lock);
 	if (last >= 0 && !strcmp(old, hash))
 		return 0;
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return db_error(db, path, "cannot take the write lock");
-	last = latest(db, ln, env, old);
-	if (last < -1)
-		return db_error(db, path, "cannot read the versions");
-	if (last >= 0 && !strcmp(old, hash)) /* another process recorded it */
-		return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK
-			       ? 0
-			       : db_error(db, path, "cannot end a transaction");
-	int rc = add_version(db, reg, env, lang, last + 1, hash);
+	version_archives a = {0};
+	int rc = build_version(reg, env, lang, last < 0 ? 0 : last + 1, &a);
 	if (rc) {
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		archives_free(&a);
 		return rc;
 	}
+	pthread_mutex_lock(&p->lock);
+	if (superseded(p, gen)) {
+		rc = SUPERSEDED;
+		goto out;
+	}
+	if (sqlite3_exec(p->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		rc = db_error(p->db, p->path, "cannot take the write lock");
+		goto out;
+	}
+	last = latest(p->db, ln, env, old);
+	if (last < -1) {
+		rc = db_error(p->db, p->path, "cannot read the versions");
+		goto out;
+	}
+	if (last >= 0 && !strcmp(old, hash)) { /* another process recorded it */
+		if (sqlite3_exec(p->db, "COMMIT", NULL, NULL, NULL) !=
+		    SQLITE_OK)
+			rc = db_error(p->db, p->path,
+				      "cannot end a transaction");
+		goto out;
+	}
+	if (last + 1 != a.n) /* another process took the number */
+		rc = build_version(reg, env, lang, last + 1, &a);
+	if (!rc)
+		rc = store_version(p->db, env, lang, hash, &a);
+	if (rc) {
+		sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
+		goto out;
+	}
 	/* a version is recorded only once it is on disk */
-	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+	if (sqlite3_exec(p->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		char what[200];
 		snprintf(what, sizeof what,
 			 "cannot store version %d of the %s langpack of %s",
-			 last + 1, ln, env);
-		return db_error(db, path, what);
+			 a.n, ln, env);
+		rc = db_error(p->db, p->path, what);
+		goto out;
 	}
-	*made = last + 1;
-	return 0;
+	*made = a.n;
+out:
+	pthread_mutex_unlock(&p->lock);
+	archives_free(&a);
+	return rc;
 }
 
 /* SHA-256 of the running executable, "" when it cannot be read (then
@@ -548,16 +653,23 @@ static bool has_major(sqlite3 *db)
 	return has;
 }
 
-int rs_packages_open(const char *path, const rs_registry *reg,
-		     rs_packages **out, size_t *created)
+static void *worker_main(void *arg);
+
+int rs_packages_open(const char *path, rs_packages **out)
 {
 	*out = NULL;
-	*created = 0;
 	rs_packages *p = calloc(1, sizeof *p);
 	int rc = RS_ENOMEM;
 	if (!p)
 		goto fail;
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->state_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->state_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	p->wait_s = RS_PACKAGES_DEFAULT_WAIT_S;
 	if (!(p->path = strdup(path)))
 		goto fail;
 	if (sqlite3_open_v2(path, &p->db,
@@ -580,12 +692,16 @@ int rs_packages_open(const char *path, const rs_registry *reg,
 		goto fail;
 	}
 	exe_digest(p->exe_digest);
-	if ((rc = rs_packages_reload(p, reg)))
+	if (pthread_create(&p->worker, NULL, worker_main, p) != 0) {
+		rc = rs_error_set(RS_EIO, "cannot start the langpacks thread");
 		goto fail;
-	*created = p->made_count;
+	}
+	p->worker_started = true;
 	*out = p;
 	return 0;
 fail:
+	if (rc == RS_ENOMEM)
+		rs_error_set(RS_ENOMEM, "out of memory");
 	rs_packages_free(p);
 	return rc;
 }
@@ -794,11 +910,85 @@ static bool add_published(const rs_environment *env, char key[65])
 	return ok;
 }
 
-int rs_packages_reload(rs_packages *p, const rs_registry *reg)
+static int64_t now_ms(void)
 {
-	int rc = 0;
-	rs_buf_reset(&p->made);
-	p->made_count = 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sets the state of env and lang, when gen is still the registry handed
+ * over last (a superseded one's outcome says nothing of the current). */
+static void set_state(rs_packages *p, uint64_t gen, const char *env,
+		      rs_lang lang, pack_state state, const char *why)
+{
+	pthread_mutex_lock(&p->state_lock);
+	for (size_t i = 0; p->gen == gen && i < p->npacks; i++)
+		if (p->packs[i].lang == lang && !strcmp(p->packs[i].env, env)) {
+			p->packs[i].state = state;
+			snprintf(p->packs[i].why, sizeof p->packs[i].why, "%s",
+				 why ? why : "");
+		}
+	pthread_cond_broadcast(&p->state_cond);
+	pthread_mutex_unlock(&p->state_lock);
+}
+
+/* Decides env's langpack in lang for the registry of j: its latest
+ * version when the content is the same, else a new one. Sets *version and
+ * *major to the one now latest and *fresh when it is new. Returns 0,
+ * SUPERSEDED, or an error code with rs_error_last() set. */
+static int make_one(rs_packages *p, const job *j, const char *env, rs_lang lang,
+		    const char *inputs, int *version, int *major, bool *fresh)
+{
+	const char *ln = rs_lang_name(lang);
+	char hash[65], last[65];
+	*fresh = false;
+	/* requests share the connection: a version's transaction is not
+	 * mixed with their queries */
+	pthread_mutex_lock(&p->lock);
+	int v = -1;
+	bool same = inputs[0] && cached_content(p->db, ln, env, inputs, hash) &&
+		    (v = latest(p->db, ln, env, last)) >= 0 &&
+		    !strcmp(last, hash);
+	if (same)
+		*major = major_of(p->db, ln, env, v);
+	pthread_mutex_unlock(&p->lock);
+	if (same) { /* the latest version is this content */
+		*version = v;
+		return 0;
+	}
+	rs_langpack_options o = {.environment = env, .lang = lang};
+	rs_langpack *lp = NULL;
+	int rc = rs_langpack_new(j->reg, &o, &lp);
+	if (rc)
+		return rc;
+	content_hash(lp, hash);
+	rs_langpack_free(lp);
+	if (superseded(p, j->gen))
+		return SUPERSEDED;
+	int made = -1;
+	rc = publish(p, j->reg, j->gen, env, lang, hash, &made);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&p->lock);
+	if (inputs[0])
+		remember_content(p->db, ln, env, inputs, hash);
+	v = latest(p->db, ln, env, last);
+	*major = v >= 0 ? major_of(p->db, ln, env, v) : 0;
+	pthread_mutex_unlock(&p->lock);
+	if (v < 0)
+		return rs_error_set(RS_EIO, "%s: cannot read the versions",
+				    p->path);
+	*version = v;
+	*fresh = made >= 0;
+	return 0;
+}
+
+/* The inputs of each environment's langpacks in j's registry (keys[i],
+ * "" when they cannot be told: then each is generated); false when out of
+ * memory. */
+static bool job_inputs(rs_packages *p, const job *j, char (*keys)[65])
+{
 	/* The content (without its version number) decides whether this is
 	 * a new version. Generating it for every environment and language is
 	 * the cost of a start, so its hash is taken from langpack_inputs when
@@ -808,96 +998,250 @@ int rs_packages_reload(rs_packages *p, const rs_registry *reg)
 	 * when they cannot be told), and which of its versions are published
 	 * (add_published). Anything else a langpack comes to be made
 	 * from must be added to the inputs. */
-	size_t nenv = rs_registry_environment_count(reg);
-	char(*keys)[65] = calloc(nenv ? nenv : 1, sizeof *keys);
-	if (!keys)
-		return rs_error_set(RS_ENOMEM, "out of memory");
-	if (p->exe_digest[0] && !environment_inputs(p, reg, keys)) {
+	size_t nenv = rs_registry_environment_count(j->reg);
+	if (p->exe_digest[0] && !environment_inputs(p, j->reg, keys)) {
 		char both[2 * 65], whole[65];
 		snprintf(both, sizeof both, "%s:%s", p->exe_digest,
-			 rs_registry_digest(reg));
+			 rs_registry_digest(j->reg));
 		rs_sha256(both, strlen(both), whole, NULL);
 		for (size_t i = 0; i < nenv; i++)
 			memcpy(keys[i], whole, sizeof whole);
 	}
 	for (size_t i = 0; i < nenv && keys[i][0]; i++)
-		if (!add_published(rs_registry_environment_at(reg, i),
-				   keys[i])) {
-			free(keys);
-			return rs_error_set(RS_ENOMEM, "out of memory");
-		}
-	for (size_t i = 0; i < nenv && !rc; i++) {
-		const rs_environment *env_def =
-			rs_registry_environment_at(reg, i);
-		const char *env = env_def->name;
-		for (size_t j = 0; j < sizeof langs / sizeof *langs && !rc;
-		     j++) {
-			/* TypeScript is for pages: only browser-facing
-			 * environments (those listing origins) get its
-			 * langpack; `reestr gen --lang ts` makes any */
-			if (langs[j] == RS_LANG_TS && !env_def->origin_count)
-				continue;
-			const char *inputs = keys[i];
-			const char *ln = rs_lang_name(langs[j]);
-			char hash[65], last[65];
-			/* requests share the connection: a version's
-			 * transaction is not mixed with their queries */
-			pthread_mutex_lock(&p->lock);
-			bool same =
-				inputs[0] &&
-				cached_content(p->db, ln, env, inputs, hash) &&
-				latest(p->db, ln, env, last) >= 0 &&
-				!strcmp(last, hash);
-			pthread_mutex_unlock(&p->lock);
-			if (same)
-				continue; /* the latest version is this content
-					   */
-			rs_langpack_options o = {.environment = env,
-						 .lang = langs[j]};
-			rs_langpack *lp = NULL;
-			if ((rc = rs_langpack_new(reg, &o, &lp)))
-				break;
-			content_hash(lp, hash);
-			rs_langpack_free(lp);
-			int made = -1;
-			pthread_mutex_lock(&p->lock);
-			rc = publish(p->db, p->path, reg, env, langs[j], hash,
-				     &made);
-			if (!rc && inputs[0])
-				remember_content(p->db, ln, env, inputs, hash);
-			pthread_mutex_unlock(&p->lock);
-			if (rc || made < 0)
-				continue;
-			if (rs_buf_printf(&p->made, "%s%s/%s %d",
-					  p->made_count ? ", " : "",
-					  rs_lang_name(langs[j]), env,
-					  made) < 0)
-				rc = rs_error_set(RS_ENOMEM, "out of memory");
-			else
-				p->made_count++;
-		}
-	}
-	free(keys);
-	return rc;
+		if (!add_published(rs_registry_environment_at(j->reg, i),
+				   keys[i]))
+			return false;
+	return true;
 }
 
-const char *rs_packages_made(const rs_packages *p, size_t *count)
+/* Makes the langpacks of j's registry, one environment after the other,
+ * each language after the other, logging a line per environment; stops
+ * early when a newer registry is handed over or at a stop. */
+static void run_job(rs_packages *p, const job *j)
 {
-	if (count)
-		*count = p->made_count;
-	return p->made.data ? p->made.data : "";
+	size_t nenv = rs_registry_environment_count(j->reg);
+	char(*keys)[65] = calloc(nenv ? nenv : 1, sizeof *keys);
+	if (!keys || !job_inputs(p, j, keys)) {
+		free(keys);
+		rs_error_set(RS_ENOMEM, "out of memory");
+		for (size_t i = 0; i < nenv; i++)
+			for (size_t k = 0; k < sizeof langs / sizeof *langs;
+			     k++)
+				set_state(p, j->gen,
+					  rs_registry_environment_at(j->reg, i)
+						  ->name,
+					  langs[k], PACK_FAILED,
+					  rs_error_last());
+		fprintf(stderr,
+			"reestr serve: langpacks not made: out of memory\n");
+		return;
+	}
+	for (size_t i = 0; i < nenv; i++) {
+		const rs_environment *env_def =
+			rs_registry_environment_at(j->reg, i);
+		const char *env = env_def->name;
+		char line[1200], failed[900];
+		size_t at = 0, fat = 0;
+		line[0] = failed[0] = '\0';
+		for (size_t k = 0; k < sizeof langs / sizeof *langs; k++) {
+			if (!lang_applies(env_def, langs[k]))
+				continue;
+			int version = -1, major = 0;
+			bool fresh = false;
+			int rc =
+				superseded(p, j->gen)
+					? SUPERSEDED
+					: make_one(p, j, env, langs[k], keys[i],
+						   &version, &major, &fresh);
+			if (rc == SUPERSEDED) {
+				pthread_mutex_lock(&p->state_lock);
+				bool stopping = p->stopping;
+				pthread_mutex_unlock(&p->state_lock);
+				fprintf(stderr,
+					"reestr serve: langpacks of %s: not "
+					"made for this registry: %s\n",
+					env,
+					stopping ? "stopping"
+						 : "a reload superseded it");
+				goto out;
+			}
+			if (rc) {
+				char why[300];
+				snprintf(why, sizeof why, "%s",
+					 rs_error_last());
+				set_state(p, j->gen, env, langs[k], PACK_FAILED,
+					  why);
+				int n = snprintf(failed + fat,
+						 sizeof failed - fat,
+						 "%s%s: %s", fat ? "; " : "",
+						 rs_lang_name(langs[k]), why);
+				if (n > 0 && (size_t)n < sizeof failed - fat)
+					fat += (size_t)n;
+				continue;
+			}
+			set_state(p, j->gen, env, langs[k], PACK_READY, NULL);
+			char native[32];
+			native_version(native, langs[k], major, version);
+			int n = snprintf(line + at, sizeof line - at,
+					 "%s%s %s %s", at ? ", " : "",
+					 rs_lang_name(langs[k]), native,
+					 fresh ? "new" : "unchanged");
+			if (n > 0 && (size_t)n < sizeof line - at)
+				at += (size_t)n;
+		}
+		double secs = (double)(now_ms() - j->start_ms) / 1000.0;
+		if (fat)
+			fprintf(stderr,
+				"reestr serve: langpacks not made: %s: %s%s%s "
+				"(%.1f s); requests for them answer 503 until "
+				"a reload makes them\n",
+				env, failed, at ? "; made: " : "", line, secs);
+		else
+			fprintf(stderr,
+				"reestr serve: langpacks ready: %s: %s (%.1f "
+				"s)\n",
+				env, line, secs);
+	}
+	/* one line when every environment is done, for whoever waits for
+	 * all of them (a deployment script, the tests) */
+	fprintf(stderr,
+		"reestr serve: langpacks done: %zu environment%s (%.1f s)\n",
+		nenv, nenv == 1 ? "" : "s",
+		(double)(now_ms() - j->start_ms) / 1000.0);
+out:
+	free(keys);
+}
+
+static void job_release(job *j)
+{
+	if (j->reg && j->release)
+		j->release(j->hold);
+	memset(j, 0, sizeof *j);
+}
+
+static void *worker_main(void *arg)
+{
+	rs_packages *p = arg;
+	pthread_mutex_lock(&p->state_lock);
+	for (;;) {
+		while (!p->stopping && !(p->next.reg && p->next_begun))
+			pthread_cond_wait(&p->state_cond, &p->state_lock);
+		if (p->stopping)
+			break;
+		job j = p->next;
+		memset(&p->next, 0, sizeof p->next);
+		pthread_mutex_unlock(&p->state_lock);
+		run_job(p, &j);
+		job_release(&j);
+		pthread_mutex_lock(&p->state_lock);
+	}
+	pthread_mutex_unlock(&p->state_lock);
+	return NULL;
+}
+
+static void packs_free(pack *packs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(packs[i].env);
+	free(packs);
+}
+
+int rs_packages_submit(rs_packages *p, const rs_registry *reg,
+		       void (*release)(void *hold), void *hold)
+{
+	size_t nenv = rs_registry_environment_count(reg);
+	size_t nl = sizeof langs / sizeof *langs;
+	pack *packs = calloc(nenv ? nenv * nl : 1, sizeof *packs);
+	bool ok = packs != NULL;
+	for (size_t i = 0; ok && i < nenv; i++)
+		for (size_t k = 0; ok && k < nl; k++) {
+			pack *pk = &packs[i * nl + k];
+			const rs_environment *env =
+				rs_registry_environment_at(reg, i);
+			pk->lang = langs[k];
+			/* one never made is not waited for: a request finds
+			 * no version and is answered 404 */
+			pk->state = lang_applies(env, langs[k]) ? PACK_PENDING
+								: PACK_READY;
+			ok = (pk->env = strdup(env->name)) != NULL;
+		}
+	if (!ok) {
+		packs_free(packs, packs ? nenv * nl : 0);
+		if (release)
+			release(hold);
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	}
+	pthread_mutex_lock(&p->state_lock);
+	job old = p->next;
+	p->next_begun = false;
+	p->gen++;
+	p->next = (job){.reg = reg,
+			.release = release,
+			.hold = hold,
+			.gen = p->gen,
+			.start_ms = now_ms()};
+	pack *old_packs = p->packs;
+	size_t old_n = p->npacks;
+	p->packs = packs;
+	p->npacks = nenv * nl;
+	job never = {0};
+	if (p->stopping) { /* never taken: given back below */
+		never = p->next;
+		memset(&p->next, 0, sizeof p->next);
+	}
+	pthread_cond_broadcast(&p->state_cond);
+	pthread_mutex_unlock(&p->state_lock);
+	packs_free(old_packs, old_n);
+	job_release(&old); /* handed over and never started: superseded */
+	job_release(&never);
+	return 0;
+}
+
+void rs_packages_begin(rs_packages *p)
+{
+	pthread_mutex_lock(&p->state_lock);
+	p->next_begun = true;
+	pthread_cond_broadcast(&p->state_cond);
+	pthread_mutex_unlock(&p->state_lock);
+}
+
+void rs_packages_set_wait(rs_packages *p, unsigned seconds)
+{
+	pthread_mutex_lock(&p->state_lock);
+	p->wait_s = seconds ? seconds : 1;
+	pthread_mutex_unlock(&p->state_lock);
+}
+
+void rs_packages_stop(rs_packages *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->state_lock);
+	p->stopping = true;
+	job left = p->next;
+	memset(&p->next, 0, sizeof p->next);
+	pthread_cond_broadcast(&p->state_cond);
+	pthread_mutex_unlock(&p->state_lock);
+	job_release(&left);
+	if (p->worker_started) {
+		pthread_join(p->worker, NULL);
+		p->worker_started = false;
+	}
 }
 
 void rs_packages_free(rs_packages *p)
 {
 	if (!p)
 		return;
+	rs_packages_stop(p);
 	if (p->db)
 		sqlite3_close(p->db);
 	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->state_cond);
+	pthread_mutex_destroy(&p->state_lock);
+	packs_free(p->packs, p->npacks);
 	free(p->public_url);
 	free(p->path);
-	rs_buf_free(&p->made);
 	free(p);
 }
 
@@ -1001,6 +1345,86 @@ static bool reply_buf(rs_package_reply *r, const char *type, rs_buf *b)
 	r->len = b->len;
 	r->body = rs_buf_detach(b);
 	return true;
+}
+
+/* Waits until the langpack of env in lang (of every environment, env
+ * NULL, or one the registry does not have) of the registry handed over
+ * last is decided: true when it is, false with r set to a plain-text
+ * 503 when it is still being made after the wait, could not be made, or
+ * the collector is stopping. */
+static bool wait_made(rs_packages *p, const char *lang, const char *env,
+		      rs_package_reply *r)
+{
+	char msg[600] = "";
+	pthread_mutex_lock(&p->state_lock);
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += p->wait_s;
+	/* an environment the registry does not have: its answer (a 404, or an
+	 * older registry's versions) names the environments, so it waits for
+	 * every one being made */
+	bool known = !env;
+	for (size_t i = 0; !known && i < p->npacks; i++)
+		known = !strcmp(p->packs[i].env, env);
+	if (!known)
+		env = NULL;
+	for (;;) {
+		const pack *pending = NULL, *failed = NULL;
+		for (size_t i = 0; i < p->npacks; i++) {
+			const pack *pk = &p->packs[i];
+			if (strcmp(rs_lang_name(pk->lang), lang) ||
+			    (env && strcmp(pk->env, env)))
+				continue;
+			if (pk->state == PACK_PENDING && !pending)
+				pending = pk;
+			else if (pk->state == PACK_FAILED && !failed)
+				failed = pk;
+		}
+		if (p->stopping && pending) {
+			snprintf(
+				msg, sizeof msg,
+				"reestr: the collector is stopping before the "
+				"%s langpack of %.127s was made; retry later\n",
+				lang, pending->env);
+			break;
+		}
+		if (!pending && failed) {
+			snprintf(msg, sizeof msg,
+				 "reestr: the %s langpack of %.127s of the "
+				 "registry now served could not be made: %s\n"
+				 "the collector's log says more; a reload "
+				 "(SIGHUP) tries again\n",
+				 lang, failed->env, failed->why);
+			break;
+		}
+		if (!pending)
+			break;
+		if (pthread_cond_timedwait(&p->state_cond, &p->state_lock,
+					   &until) == ETIMEDOUT) {
+			snprintf(msg, sizeof msg,
+				 "reestr: the %s langpack of %.127s is still "
+				 "being made for the registry loaded last "
+				 "(waited %u s); retry in a while\n",
+				 lang, pending->env, p->wait_s);
+			/* once more: made just as the wait ended */
+			pending = NULL;
+			for (size_t i = 0; i < p->npacks; i++)
+				if (p->packs[i].state == PACK_PENDING &&
+				    !strcmp(rs_lang_name(p->packs[i].lang),
+					    lang) &&
+				    (!env || !strcmp(p->packs[i].env, env)))
+					pending = &p->packs[i];
+			if (pending)
+				break;
+			msg[0] = '\0';
+		}
+	}
+	pthread_mutex_unlock(&p->state_lock);
+	if (!msg[0])
+		return true;
+	rs_utf8_repair(msg, strlen(msg));
+	reply_text(r, 503, "text/plain; charset=utf-8", msg, strlen(msg));
+	return false;
 }
 
 static bool env_known(rs_packages *p, const char *lang, const char *env)
@@ -1244,6 +1668,12 @@ static bool handle_langpack(rs_packages *p, const char *method,
 				      "name the environment: a body "
 				      "{\"environment\": \"bo\"} or "
 				      "?environment=bo");
+	/* a version already made is answered at once; the latest, the list
+	 * and a version not made yet wait for the one being made */
+	bool made = strcmp(what, "versions") && strcmp(what, "latest") &&
+		    pick_version(p, lang_name, env, what) >= 0;
+	if (!made && !wait_made(p, lang_name, env, r))
+		return true;
 	if (!env_known(p, lang_name, env))
 		return langpack_error(p, r, 404, lang_name, NULL,
 				      "no environment '%.127s'", env);
@@ -1308,10 +1738,25 @@ static bool handle_go(rs_packages *p, const char *rest, rs_package_reply *r)
 		return reply_error(r, 404, "not found");
 	char env[128];
 	snprintf(env, sizeof env, "%.*s", (int)(at - env_start), env_start);
+	/* a version already made is answered at once (ahead of the list,
+	 * @latest and the versions not made yet, which wait) */
+	const char *op = at + 1;
+	bool made = false;
+	if (!strncmp(op, "@v/", 3) && strcmp(op, "@v/list") &&
+	    strrchr(op, '.')) {
+		version_row *rows = calloc(MAX_VERSIONS, sizeof *rows);
+		size_t n = rows ? versions_of(p, "go", env, rows, MAX_VERSIONS)
+				: 0;
+		const char *ext = strrchr(op, '.') + 1;
+		made = same_native(RS_LANG_GO, rows, n, op + 3,
+				   (size_t)(ext - 1 - (op + 3))) != NULL;
+		free(rows);
+	}
+	if (!made && !wait_made(p, "go", env, r))
+		return true;
 	if (!env_known(p, "go", env))
 		return reply_error(r, 404, "not found: no environment '%s'",
 				   env);
-	const char *op = at + 1;
 	version_row *rows = calloc(MAX_VERSIONS, sizeof *rows);
 	size_t n = rows ? versions_of(p, "go", env, rows, MAX_VERSIONS) : 0;
 	rs_buf b = RS_BUF_INIT;
@@ -1365,8 +1810,9 @@ static bool handle_go(rs_packages *p, const char *rest, rs_package_reply *r)
 	return done;
 }
 
-/* PEP 503: /pypi/simple/, /pypi/simple/<project>/, /pypi/files/<wheel> */
-static bool handle_pypi(rs_packages *p, const char *rest, rs_package_reply *r)
+/* PEP 503: /pypi/simple/, /pypi/simple/<project>/, /pypi/files/<wheel>;
+ * false when not found (r left alone) */
+static bool pypi_answer(rs_packages *p, const char *rest, rs_package_reply *r)
 {
 	char *envs[256];
 	size_t ne = environments_of(p, "python", envs, 256);
@@ -1453,13 +1899,24 @@ static bool handle_pypi(rs_packages *p, const char *rest, rs_package_reply *r)
 		free(name);
 		free(base);
 	}
-	if (!done)
-		done = reply_error(r, 404, "not found: /pypi/%.100s", rest);
 out:
 	for (size_t i = 0; i < ne; i++)
 		free(envs[i]);
 	rs_buf_free(&b);
 	return done;
+}
+
+static bool handle_pypi(rs_packages *p, const char *rest, rs_package_reply *r)
+{
+	/* a wheel already made is answered at once; an index waits for the
+	 * Python langpacks being made (of every environment: a project's
+	 * name is not an environment's) */
+	if (!strncmp(rest, "files/", 6) && pypi_answer(p, rest, r))
+		return true;
+	if (!wait_made(p, "python", NULL, r))
+		return true;
+	return pypi_answer(p, rest, r) ||
+	       reply_error(r, 404, "not found: /pypi/%.100s", rest);
 }
 
 /* The PSR-4 namespace of env's package, as the generator spells it:
@@ -1495,6 +1952,8 @@ static bool composer_project(rs_packages *p, const char *env,
 		return langpack_error(p, r, 400, "php", NULL,
 				      "name the environment: "
 				      "/composer/project.json?environment=bo");
+	if (!wait_made(p, "php", env, r))
+		return true;
 	char h[65];
 	pthread_mutex_lock(&p->lock);
 	int last = latest(p->db, "php", env, h);
@@ -1548,6 +2007,8 @@ static bool handle_composer(rs_packages *p, const char *rest,
 	if (!strcmp(rest, "project.json"))
 		return composer_project(p, env_arg, r);
 	if (!strcmp(rest, "packages.json")) {
+		if (!wait_made(p, "php", NULL, r))
+			return true;
 		pthread_mutex_lock(&p->lock);
 		char *base = p->public_url ? strdup(p->public_url) : NULL;
 		pthread_mutex_unlock(&p->lock);
@@ -1623,16 +2084,25 @@ static bool handle_composer(rs_packages *p, const char *rest,
 	    !strcmp(slash + 1 + len - 4, ".zip")) {
 		snprintf(env, sizeof env, "%.*s", (int)(slash - (rest + 5)),
 			 rest + 5);
-		version_row *rows = calloc(MAX_VERSIONS, sizeof *rows);
-		size_t n = rows ? versions_of(p, "php", env, rows, MAX_VERSIONS)
-				: 0;
-		const version_row *row =
-			same_native(RS_LANG_PHP, rows, n, slash + 1, len - 4);
-		bool found = row && artifact(p, "php", env, row->version,
-					     "native", &b);
-		free(rows);
-		if (found)
-			return reply_buf(r, "application/zip", &b);
+		/* a version not made yet may be the one being made */
+		for (int turn = 0; turn < 2; turn++) {
+			if (turn && !wait_made(p, "php", env, r)) {
+				rs_buf_free(&b);
+				return true;
+			}
+			version_row *rows = calloc(MAX_VERSIONS, sizeof *rows);
+			size_t n = rows ? versions_of(p, "php", env, rows,
+						      MAX_VERSIONS)
+					: 0;
+			const version_row *row = same_native(
+				RS_LANG_PHP, rows, n, slash + 1, len - 4);
+			bool found =
+				row && artifact(p, "php", env, row->version,
+						"native", &b);
+			free(rows);
+			if (found)
+				return reply_buf(r, "application/zip", &b);
+		}
 	}
 	rs_buf_free(&b);
 	return reply_error(r, 404, "not found: /composer/%.100s", rest);

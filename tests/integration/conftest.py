@@ -5,6 +5,7 @@ only)."""
 import gzip
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -43,6 +44,43 @@ def now_rfc3339():
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
+# serve's line per environment once its langpacks are decided, after the
+# start or reload line (docs/collector.md, "Logs")
+LANGPACK_LINE = re.compile(r"^reestr serve: langpacks (?:ready|not made): "
+                           r"(\S+): .*$", re.M)
+NEW_LANGPACK = re.compile(r"(?:go v|python |php |ts )\d+\.\d+\.\d+ new\b")
+LANGPACKS_DONE = re.compile(r"^reestr serve: langpacks done: .*$", re.M)
+
+
+def langpack_lines(log, proc=None, envs=None, after="listening on",
+                   timeout=120):
+    """The langpack lines (one per environment) logged after the last line
+    containing `after` (the start line by default), once serve has said
+    `langpacks done`; when envs is given, there must be that many."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = Path(log).read_text(errors="replace")
+        start = text.rfind(after)
+        if start >= 0 and LANGPACKS_DONE.search(text, start):
+            end = LANGPACKS_DONE.search(text, start).start()
+            lines = [m.group(0) for m in
+                     LANGPACK_LINE.finditer(text[start:end])]
+            if envs is not None:
+                assert len(lines) == envs, (envs, lines)
+            return lines
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"serve exited: {text}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no 'langpacks done' line after "
+                                 f"{after!r}: {text}")
+        time.sleep(0.02)
+
+
+def new_langpack_versions(lines):
+    """How many langpack versions the lines say were made."""
+    return sum(len(NEW_LANGPACK.findall(line)) for line in lines)
+
+
 class Response:
     def __init__(self, status, body, headers):
         self.status = status
@@ -72,16 +110,17 @@ class Server:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def listening_lines(self):
+    def start_lines(self):
         if not self.log.exists():
             return 0
         return self.log.read_text(errors="replace").count(
-            "reestr serve: listening on")
+            "reestr serve: listening on ")
 
     def start(self):
+        """Until /healthz answers 200 and the start line is logged (just
+        after the server answers: the langpack lines follow it)."""
         self.data.mkdir(parents=True, exist_ok=True)
-        # the log is kept across restarts: this start's line is the next one
-        lines_before = self.listening_lines()
+        started = self.start_lines()
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen(
             [REESTR, "serve", "--registry", str(self.registry), "--data",
@@ -98,15 +137,16 @@ class Server:
             try:
                 with urllib.request.urlopen(self.url + "/healthz",
                                             timeout=1) as r:
-                    # /healthz answers as soon as the socket listens; the
-                    # start line (which tests read) may come a moment later
-                    if (r.status == 200 and
-                            self.listening_lines() > lines_before):
+                    if r.status == 200 and self.start_lines() > started:
                         return self
                     time.sleep(0.02)
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"reestr serve did not start: {self.log.read_text()}")
+
+    def langpacks(self, envs=None, after="listening on"):
+        """The langpack lines after the last start (or `after`) line."""
+        return langpack_lines(self.log, self.proc, envs, after)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -84,14 +84,23 @@ def statuses(resp):
     return [r["status"] for r in resp.json()["results"]]
 
 
-def test_start_line_names_the_langpack_versions_it_made(registry, make_server):
+def test_start_line_then_a_line_per_environment_names_the_langpacks(
+        registry, make_server):
+    """The start line does not wait for the langpacks (made in the
+    background); a line per environment names their versions once made."""
     s = make_server(registry=registry)
     line = wait_for(s, r"^reestr serve: listening on .*$")[0]
-    assert ("13 new langpack versions: go/bo 0, python/bo 0, php/bo 0, "
-            "go/front 0, python/front 0, php/front 0, ts/front 0, "
-            "go/mobile 0, python/mobile 0, php/mobile 0, go/partners 0, "
-            "python/partners 0, php/partners 0") in line, line
+    assert "langpacks being made" in line, line
     assert "(9 events, 10 versions)" in line, line
+    wait_for(s, r"^reestr serve: langpacks ready: bo: go v1\.0\.0 new, "
+                r"python 1\.0\.0 new, php 1\.0\.0 new \(\d+\.\d s\)$")
+    wait_for(s, r"^reestr serve: langpacks ready: front: go v1\.0\.0 new, "
+                r"python 1\.0\.0 new, php 1\.0\.0 new, ts 1\.0\.0 new "
+                r"\(\d+\.\d s\)$")
+    wait_for(s, r"^reestr serve: langpacks done: 4 environments .*$")
+    # and after the start line, never before it
+    log = log_of(s)
+    assert log.index("listening on") < log.index("langpacks ready"), log
 
 
 def test_an_added_event_is_queryable_and_accepted_without_restart(
@@ -107,7 +116,13 @@ def test_an_added_event_is_queryable_and_accepted_without_restart(
         "+search_performed in bo" in line[-1], line
     line = wait_for(s, r"^reestr serve: reloaded registry.*"
                        r"\+search_performed in bo.*$")[-1]
-    assert "langpacks: go/bo 1, python/bo 1, php/bo 1" in line, line
+    assert "langpacks being made" in line, line
+    wait_for(s, r"^reestr serve: langpacks ready: bo: go v1\.1\.0 new, "
+                r"python 1\.1\.0 new, php 1\.1\.0 new .*$")
+    # front does not list it: same content, same versions
+    wait_for(s, r"^reestr serve: langpacks ready: front: go v1\.0\.0 "
+                r"unchanged, python 1\.0\.0 unchanged, php 1\.0\.0 "
+                r"unchanged, ts 1\.0\.0 unchanged .*$")
     # its typed view exists at once, and the event is accepted
     assert s.query("SELECT * FROM search_performed_v0") == []
     ev = search_performed()
@@ -364,14 +379,21 @@ def test_an_edit_of_a_bo_only_event_leaves_fronts_inputs(
     inputs (bo's langpacks get a version) and not front's, whose
     langpacks are not generated again."""
     s = make_server(registry=registry)
-    wait_for(s, r"^reestr serve: listening on .*$")
+    wait_for(s, r"^reestr serve: langpacks done: .*$")
     before = langpack_inputs(s)
     assert len(before) == 13, before  # go, python, php of 4 environments; ts of front
     add_version(registry, "legacy_item_favorite")
     s.proc.send_signal(signal.SIGHUP)
-    line = wait_for(s, r"^reestr serve: reloaded registry \(SIGHUP.*$")[0]
-    assert "langpacks: go/bo 1, python/bo 1, php/bo 1;" in line, line
-    assert "front" not in line, line
+    wait_for(s, r"^reestr serve: reloaded registry \(SIGHUP.*$")
+    # 4 environments at the start, 4 at the reload
+    lines = wait_for(s, r"^reestr serve: langpacks ready: .*$", count=8)
+    assert lines[4].startswith("reestr serve: langpacks ready: bo: go "
+                               "v1.1.0 new, python 1.1.0 new, php 1.1.0 "
+                               "new ("), lines
+    assert lines[5].startswith("reestr serve: langpacks ready: front: go "
+                               "v1.0.0 unchanged, python 1.0.0 unchanged, "
+                               "php 1.0.0 unchanged, ts 1.0.0 unchanged"), lines
+    wait_for(s, r"^reestr serve: langpacks done: .*$", count=2)
     after = langpack_inputs(s)
     for lang in ("go", "python", "php", "ts"):
         assert after[(lang, "front")] == before[(lang, "front")], lang
@@ -381,6 +403,7 @@ def test_an_edit_of_a_bo_only_event_leaves_fronts_inputs(
     add_version(registry, "item_click")
     s.proc.send_signal(signal.SIGHUP)
     wait_for(s, r"^reestr serve: reloaded registry \(SIGHUP.*$", count=2)
+    wait_for(s, r"^reestr serve: langpacks done: .*$", count=3)
     again = langpack_inputs(s)
     for lang in ("go", "python", "php", "ts"):
         assert again[(lang, "front")] != after[(lang, "front")], lang
@@ -451,11 +474,10 @@ def test_publishing_makes_langpack_versions_without_the_unpublished_mark(
     versions it does not list: publishing changes their content, so the
     cache of generated content must not answer for it."""
     s = make_server(registry=registry)
-    line = wait_for(s, r"^reestr serve: listening on .*$")[0]
-    assert "go/bo 0, python/bo 0, php/bo 0" in line, line
+    wait_for(s, r"^reestr serve: langpacks ready: bo: go v1\.0\.0 new, "
+                r"python 1\.0\.0 new, php 1\.0\.0 new .*$")
     published(registry)
-    line = wait_for(s, r"^reestr serve: reloaded registry.*$")[0]
-    assert ("langpacks: go/bo 1, python/bo 1, php/bo 1, "
-            "go/front 1, python/front 1, php/front 1, ts/front 1, "
-            "go/mobile 1, python/mobile 1, php/mobile 1, go/partners 1, "
-            "python/partners 1, php/partners 1;") in line, line
+    wait_for(s, r"^reestr serve: reloaded registry.*$")
+    for env in ("bo", "front", "mobile", "partners"):
+        wait_for(s, rf"^reestr serve: langpacks ready: {env}: go v1\.1\.0 "
+                    r"new, python 1\.1\.0 new, php 1\.1\.0 new[ ,].*$")

@@ -53,6 +53,7 @@ def langpack_versions(data):
 def test_a_second_serve_on_the_same_data_refuses_and_touches_nothing(
         make_server, tmp_path, port):
     a = make_server(registry=FIXTURE_REGISTRY, data=tmp_path / "data")
+    a.langpacks()  # made after the start line, in the background
     r2 = tmp_path / "r2"
     r2.mkdir()
     (r2 / "registry.yaml").write_text(SMALLER_REGISTRY)

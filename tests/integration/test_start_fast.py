@@ -4,11 +4,10 @@ langpack; a changed registry replaces only the views of its changed event
 versions, and langpack versions are still decided by content. The figures
 are `make bench`'s (scripts/bench-start)."""
 
-import re
 import shutil
 import sqlite3
 
-from conftest import EXAMPLES, Server, run
+from conftest import EXAMPLES, Server, new_langpack_versions, run
 
 
 def views(data):
@@ -23,12 +22,17 @@ def views(data):
 
 
 def new_versions(server):
-    return int(re.findall(r"(\d+) new langpack versions?",
-                          server.log.read_text())[-1])
+    """The langpack versions the last start made (in the background)."""
+    return new_langpack_versions(server.langpacks())
 
 
-def restart(server):
+def restart(server, change=lambda: None):
+    """Stops the server once its langpacks are made (a stop before would
+    leave the rest to the next start), makes the change to its registry
+    while it is stopped (a running one would reload it), and starts it."""
+    server.langpacks()
     server.stop()
+    change()
     server.start()
     return server
 
@@ -54,8 +58,7 @@ def test_restart_with_nothing_changed_touches_no_view(tmp_path):
         assert views(s.data) == before
         assert new_versions(s) == 0
 
-        add_version(registry)
-        restart(s)
+        restart(s, lambda: add_version(registry))
         rows, schema = views(s.data)
         assert schema != before[1]
         names = [r[1] for r in rows]
@@ -65,12 +68,13 @@ def test_restart_with_nothing_changed_touches_no_view(tmp_path):
         assert new_versions(s) > 0
 
         # an event version removed: its view is dropped, no other touched
-        (registry / "events" / "legacy_item_favorite.yaml").unlink()
-        env = registry / "environments.yaml"
-        env.write_text(env.read_text().replace(
-            "      - legacy_item_favorite\n", ""))
-        assert run("check", str(registry)).returncode == 0
-        restart(s)
+        def remove():
+            (registry / "events" / "legacy_item_favorite.yaml").unlink()
+            env = registry / "environments.yaml"
+            env.write_text(env.read_text().replace(
+                "      - legacy_item_favorite\n", ""))
+            assert run("check", str(registry)).returncode == 0
+        restart(s, remove)
         after = views(s.data)[0]
         assert not [r for r in after if r[1].startswith("legacy_item")]
         assert after == [r for r in rows
@@ -87,7 +91,7 @@ def test_langpack_hash_comes_from_the_cache_only_for_the_same_inputs(
     try:
         first = new_versions(s)
         assert first > 0
-        s.stop()
+        s.stop()  # new_versions waited for the langpacks
         # Mark the latest bo/go version and its cached hash as another
         # content: a restart that generated the langpack would see that
         # its content differs and record a new version; one that takes
@@ -107,13 +111,12 @@ def test_langpack_hash_comes_from_the_cache_only_for_the_same_inputs(
 
         # Other inputs: generated again, and the content decides.
         original = (registry / "events" / "item_view.yaml").read_text()
-        add_version(registry)
-        restart(s)
+        restart(s, lambda: add_version(registry))
         assert new_versions(s) > 0
         # Back to the first bytes: the cache knows their content, but it
         # is not the latest version's, so a version is recorded again.
-        (registry / "events" / "item_view.yaml").write_text(original)
-        restart(s)
+        restart(s, lambda: (registry / "events" / "item_view.yaml")
+                .write_text(original))
         assert new_versions(s) > 0
         restart(s)
         assert new_versions(s) == 0
