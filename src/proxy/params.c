@@ -308,6 +308,15 @@ static int array_slot(rs_arena *a, pnode *n, size_t i)
 	return 0;
 }
 
+/* name (NUL-terminated) is seg[0..n) exactly; seg holds no NUL. */
+static inline bool seg_is(const char *name, const char *seg, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (name[i] != seg[i])
+			return false;
+	return name[n] == '\0';
+}
+
 /* Puts "param KEY: " before the message written at reason[before..]. */
 static int prefix_param(rs_buf *reason, size_t before, const rs_param *p)
 {
@@ -345,9 +354,8 @@ static int put(rs_arena *a, pnode *root, const rs_param *p, bool *unknown,
 		const rs_type *t = NULL;
 		if (is_object(n)) {
 			for (size_t i = 0; i < n->nfields; i++)
-				if (seg_len && n->fields[i].name[0] == k[0] &&
-				    !strncmp(n->fields[i].name, k, seg_len) &&
-				    !n->fields[i].name[seg_len]) {
+				if (seg_len &&
+				    seg_is(n->fields[i].name, k, seg_len)) {
 					slot = &n->kids[i];
 					t = &n->fields[i].type;
 					break;
