@@ -370,9 +370,15 @@ static int add_event(request *rq, const pb_event *e, const char *app_id,
 		return RS_ENOMEM;
 	if (t < 0)
 		return reject(rq, e, source);
-	if (*e->uuid)
-		snprintf(uuid, RS_UUID_TEXT_SIZE, "%.36s", e->uuid);
-	else
+	size_t uuid_len = strlen(e->uuid);
+	if (uuid_len) {
+		/* What the answer echoes: the first 36 bytes, as sent. */
+		size_t n = uuid_len < RS_UUID_TEXT_SIZE - 1
+				   ? uuid_len
+				   : RS_UUID_TEXT_SIZE - 1;
+		memcpy(uuid, e->uuid, n);
+		uuid[n] = '\0';
+	} else
 		rs_uuid_v7(ms * 1000, uuid);
 	char time[RS_TIME_TEXT_SIZE];
 	rs_time_format(ms * 1000, time);
@@ -387,15 +393,16 @@ static int add_event(request *rq, const pb_event *e, const char *app_id,
 	static const char *const keys[] = {"event_id", "version",     "uuid",
 					   "time",     "environment", "source",
 					   "fields"};
+	static const size_t key_lens[] = {8, 7, 4, 4, 11, 6, 6};
 	for (int i = 0; i < 7; i++) {
 		m[i].key = keys[i];
-		m[i].key_len = strlen(keys[i]);
+		m[i].key_len = key_lens[i];
 	}
 	set_int(&m[0].value, e->eventid);
 	set_int(&m[1].value, e->version);
 	/* The app's uuid as sent (the validator reads and checks it). */
-	if (*e->uuid)
-		set_str(&m[2].value, e->uuid, strlen(e->uuid));
+	if (uuid_len)
+		set_str(&m[2].value, e->uuid, uuid_len);
 	else
 		set_str(&m[2].value, uuid, strlen(uuid));
 	set_str(&m[3].value, time, strlen(time));

@@ -108,6 +108,10 @@ static bool varint(const uint8_t **p, const uint8_t *end, uint64_t *out,
 {
 	uint64_t v = 0;
 	*too_long = false;
+	if (*p < end && !(**p & 0x80)) { /* one byte: most keys and lengths */
+		*out = *(*p)++;
+		return true;
+	}
 	for (unsigned i = 0; i < 10; i++) {
 		if (*p >= end)
 			return false;
@@ -225,10 +229,9 @@ static int walk(walker *w, const uint8_t *p, const uint8_t *end, const wmsg *m,
 				    (unsigned long long)number, off, m->name,
 				    AT());
 		w->st->fields++;
-		const wfield *f = NULL;
-		for (size_t i = 0; i < m->nfields; i++)
-			if (m->fields[i].number == number)
-				f = &m->fields[i];
+		/* The tables list fields 1..nfields in order. */
+		const wfield *f =
+			number <= m->nfields ? &m->fields[number - 1] : NULL;
 		if (wt > WT_I32)
 			return fail(w, 400,
 				    "wire type %u at byte %zu (field %llu of "

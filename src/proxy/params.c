@@ -308,6 +308,36 @@ static int array_slot(rs_arena *a, pnode *n, size_t i)
 	return 0;
 }
 
+/* name (NUL-terminated) is seg[0..n) exactly; seg holds no NUL. */
+static inline bool seg_is(const char *name, const char *seg, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (name[i] != seg[i])
+			return false;
+	return name[n] == '\0';
+}
+
+/* Puts "param KEY: " before the message written at reason[before..]. */
+static int prefix_param(rs_buf *reason, size_t before, const rs_param *p)
+{
+	size_t mlen = reason->len - before;
+	char *msg = malloc(mlen + 1);
+	if (!msg)
+		return RS_ENOMEM;
+	if (mlen)
+		memcpy(msg, reason->data + before, mlen);
+	reason->len = before;
+	int rc =
+		rs_buf_puts(reason, "param ") < 0 ||
+				rs_buf_append(reason, p->key, p->key_len) < 0 ||
+				rs_buf_puts(reason, ": ") < 0 ||
+				rs_buf_append(reason, msg, mlen) < 0
+			? RS_ENOMEM
+			: 0;
+	free(msg);
+	return rc;
+}
+
 /* Puts one param into the tree. *unknown is set (and nothing reported)
  * when a segment names no field. */
 static int put(rs_arena *a, pnode *root, const rs_param *p, bool *unknown,
@@ -324,9 +354,8 @@ static int put(rs_arena *a, pnode *root, const rs_param *p, bool *unknown,
 		const rs_type *t = NULL;
 		if (is_object(n)) {
 			for (size_t i = 0; i < n->nfields; i++)
-				if (seg_len && n->fields[i].name[0] == k[0] &&
-				    !strncmp(n->fields[i].name, k, seg_len) &&
-				    !n->fields[i].name[seg_len]) {
+				if (seg_len &&
+				    seg_is(n->fields[i].name, k, seg_len)) {
 					slot = &n->kids[i];
 					t = &n->fields[i].type;
 					break;
@@ -403,20 +432,18 @@ static int put(rs_arena *a, pnode *root, const rs_param *p, bool *unknown,
 			n->set = true;
 			return 0;
 		}
+		/* "param KEY: " goes before the scalar's message, written
+		 * only when there is one (this runs for every param). */
 		size_t before = reason->len;
-		if (rs_buf_puts(reason, "param ") < 0 ||
-		    rs_buf_append(reason, p->key, p->key_len) < 0 ||
-		    rs_buf_puts(reason, ": ") < 0)
-			return RS_ENOMEM;
 		int rc = rs_param_scalar(a, t, p->value, p->value_len, &n->leaf,
 					 reason);
 		if (rc == 0) {
-			reason->len = before;
-			if (reason->data)
-				reason->data[before] = '\0';
 			n->set = true;
+			return 0;
 		}
-		return rc;
+		if (rc != RS_EINVAL)
+			return rc;
+		return prefix_param(reason, before, p) < 0 ? RS_ENOMEM : rc;
 	}
 }
 
