@@ -42,8 +42,11 @@ try {
     page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
     page.on("pageerror", (e) => consoleLines.push(`pageerror: ${e}`));
     await page.goto(url, { waitUntil: "load" });
-    await page.waitForFunction(() => window.__reestr && window.__reestr.done,
-      null, { timeout: 30000 });
+    await page.waitForFunction(
+      () => window.__reestr && window.__reestr.done,
+      null,
+      { timeout: 30000 },
+    );
     const state = await page.evaluate(() => window.__reestr);
     // pagehide: the page beacons as it goes
     const blank = new URL("/blank.html", url).href;
@@ -53,10 +56,17 @@ try {
       after = await context.newPage();
     }
     await after.goto(blank, { waitUntil: "load" });
-    await after.waitForFunction((k) => localStorage.getItem(k) !== null,
-      `beaconQueued-${run}`, { timeout: 10000 }).catch(() => {});
+    await after
+      .waitForFunction(
+        (k) => localStorage.getItem(k) !== null,
+        `beaconQueued-${run}`,
+        { timeout: 10000 },
+      )
+      .catch(() => {});
     state.beaconQueued = await after.evaluate(
-      (k) => localStorage.getItem(k), `beaconQueued-${run}`);
+      (k) => localStorage.getItem(k),
+      `beaconQueued-${run}`,
+    );
     state.console = consoleLines;
     out[name] = state;
     await after.close();
