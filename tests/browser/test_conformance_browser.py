@@ -14,7 +14,6 @@ at a closed port is a network error to Chromium's fetch as to Node's. One
 expectation differs, for a reason named in BROWSER_DIFFERS and printed in
 the run's summary (conftest.py), and what stands in its place is checked."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -28,13 +27,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 CONFORMANCE = ROOT / "tests" / "conformance"
 sys.path.insert(0, str(CONFORMANCE))
+# the contract's checks and its closed-port URL, as every runtime's
+pytest.register_assert_rewrite("contract")
+import contract as suite  # noqa: E402
 from fake_collector import FakeCollector  # noqa: E402
-
-# the contract's checks and its closed-port URL, from the suite itself
-_spec = importlib.util.spec_from_file_location(
-    "conformance_suite", CONFORMANCE / "test_conformance.py")
-suite = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(suite)
 
 CASES = sorted((CONFORMANCE / "cases").glob("*.json"))
 CHROMIUM = os.environ.get("REESTR_CHROMIUM", "/usr/bin/chromium")
