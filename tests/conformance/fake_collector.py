@@ -2,9 +2,12 @@
 `POST /v1/events` as a case's `collector` list says (or, for a request that
 holds an event the case's `refuse` rule names, with that rule's status),
 records every request, and reports how many it has seen at `GET /_count`.
-Standard library only."""
+`files` ({"/prefix/": folder}) serves those folders' files by GET, so a
+browser page running a case is on the collector's own origin
+(tests/browser). Standard library only."""
 
 import json
+import mimetypes
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,8 +25,9 @@ class Request:
 
 
 class FakeCollector:
-    def __init__(self, script, refuse=None):
+    def __init__(self, script, refuse=None, files=None):
         self.script = list(script)
+        self.files = dict(files or {})
         # {"n": [...], "status": S, "body": {...}}: every request holding one
         # of these events is answered S as a whole, as the real collector
         # answers a body it cannot take (400, 413), whatever the script says
@@ -39,6 +43,10 @@ class FakeCollector:
                 pass
 
             def do_GET(self):
+                for prefix, folder in collector.files.items():
+                    if self.path.startswith(prefix):
+                        self.send_file(folder, self.path[len(prefix):].split("?")[0])
+                        return
                 if self.path != "/_count":
                     self.reply(404, {"error": "not found"})
                     return
@@ -88,6 +96,21 @@ class FakeCollector:
                     else:
                         results.append({"status": "accepted"})
                 self.reply(200, {"results": results}, headers)
+
+            def send_file(self, folder, rel):
+                path = (folder / rel).resolve()
+                if folder.resolve() not in path.parents or not path.is_file():
+                    self.reply(404, {"error": f"no file {rel}"})
+                    return
+                data = path.read_bytes()
+                kind = ("text/javascript" if path.suffix in (".js", ".mjs")
+                        else mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(data)
 
             def reply(self, status, obj, headers=None):
                 data = json.dumps(obj).encode()

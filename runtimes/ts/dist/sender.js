@@ -84,7 +84,9 @@ export class Sender {
         const f = o.fetch ?? globalThis.fetch;
         if (typeof f !== "function")
             throw new Error("no fetch in this runtime");
-        this.#fetch = f;
+        // a browser's fetch must be called on the window ("Illegal
+        // invocation" otherwise), not as a method of this sender
+        this.#fetch = o.fetch ?? f.bind(globalThis);
         this.#losses = new LossLog(o.logger ?? console);
         if (o.beaconOnHide ?? true)
             this.#listen();
