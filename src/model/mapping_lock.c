@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "json/json.h"
+#include "model/lock.h"
 #include "model/mapping.h"
 #include "model/registry_impl.h"
 #include "reestr/error.h"
@@ -127,15 +128,8 @@ int rs_mappings_lock_write(const rs_registry *r, rs_buf *out)
 		     rs_json_write_string(out, m->name, strlen(m->name)) ||
 		     rs_buf_puts(out, ",\"schema\":[")))
 			rc = RS_ENOMEM;
-		size_t k = 0;
-		for (const char *l = schema.data; !rc && l && *l; k++) {
-			const char *nl = strchr(l, '\n');
-			size_t n = nl ? (size_t)(nl - l) : strlen(l);
-			if (rs_buf_puts(out, k ? ",\n" : "\n") ||
-			    rs_json_write_string(out, l, n))
-				rc = RS_ENOMEM;
-			l += n + (nl != NULL);
-		}
+		if (!rc)
+			rc = rs_lock_write_lines(out, schema.data);
 		rs_buf_free(&schema);
 		if (rc || rs_buf_puts(out, "]}"))
 			return RS_ENOMEM;

@@ -476,6 +476,21 @@ static bool locked_has(const rs_json *root, int64_t id, int n)
 	return false;
 }
 
+int rs_lock_write_lines(rs_buf *out, const char *text)
+{
+	/* '[' is the caller's; one schema line per line of the file */
+	size_t k = 0;
+	for (const char *l = text; l && *l; k++) {
+		const char *nl = strchr(l, '\n');
+		size_t n = nl ? (size_t)(nl - l) : strlen(l);
+		if (rs_buf_puts(out, k ? ",\n" : "\n") ||
+		    rs_json_write_string(out, l, n))
+			return RS_ENOMEM;
+		l += n + (nl != NULL);
+	}
+	return 0;
+}
+
 static int write_event(rs_buf *out, const rs_event *ev, bool first,
 		       const rs_json *old, size_t *added)
 {
@@ -492,16 +507,8 @@ static int write_event(rs_buf *out, const rs_event *ev, bool first,
 		    rs_buf_printf(out, "%s\n{\"version\":%d,\"schema\":[",
 				  j ? "," : "", v->number))
 			rc = RS_ENOMEM;
-		/* one schema line per line of the file: reviewable diffs */
-		size_t k = 0;
-		for (const char *l = schema.data; !rc && l && *l; k++) {
-			const char *nl = strchr(l, '\n');
-			size_t n = nl ? (size_t)(nl - l) : strlen(l);
-			if (rs_buf_puts(out, k ? ",\n" : "\n") ||
-			    rs_json_write_string(out, l, n))
-				rc = RS_ENOMEM;
-			l += n + (nl != NULL);
-		}
+		if (!rc)
+			rc = rs_lock_write_lines(out, schema.data);
 		rs_buf_free(&schema);
 		if (!rc && rs_buf_puts(out, "]}"))
 			rc = RS_ENOMEM;
