@@ -236,9 +236,7 @@ int rs_param_scalar(rs_arena *a, const rs_type *t, const char *s, size_t len,
 /* The rs_json tree is built in place: an object is one member array with a
  * slot per field of its type (compacted by finish to the fields given), an
  * array one item array grown by doubling. While it is built, a value's
- * `length` (a source span, meaningless here) marks its slot, and an
- * object's `offset` is where put's next field lookup starts; finish sets
- * both back to 0: */
+ * `length` (a source span, meaningless here) marks its slot: */
 enum {
 	SLOT_SET = 1,	 /* a scalar given, or an object or array made */
 	SLOT_EMPTY = 2,	 /* an array given as "" */
@@ -348,29 +346,23 @@ static int put(rs_arena *a, rs_json *root, const rs_field *root_fields,
 	size_t nfields = root_n;
 	const char *k = p->key, *end = p->key + p->key_len;
 	for (;;) {
-		const char *dot = memchr(k, '.', (size_t)(end - k));
-		const char *seg_end = dot ? dot : end;
+		/* A loop, not memchr: segments are a few bytes. */
+		const char *seg_end = k;
+		while (seg_end < end && *seg_end != '.')
+			seg_end++;
+		const char *dot = seg_end < end ? seg_end : NULL;
 		size_t seg_len = (size_t)(seg_end - k);
 		size_t prefix = (size_t)(k - p->key); /* path to n, with '.' */
 		rs_json *slot = NULL;
 		const rs_type *t = NULL;
 		if (!nt || nt->kind == RS_TYPE_OBJECT) {
-			/* From the field after the one matched last (kept in
-			 * the object's `offset` while it is built): apps
-			 * mostly send params in the fields' order, so a match
-			 * is mostly the first compare, not a scan. */
-			size_t from = n->offset < nfields ? n->offset : 0;
-			for (size_t c = 0; seg_len && c < nfields; c++) {
-				size_t i = from + c;
-				if (i >= nfields)
-					i -= nfields;
-				if (seg_is(fields[i].name, k, seg_len)) {
+			for (size_t i = 0; i < nfields; i++)
+				if (seg_len &&
+				    seg_is(fields[i].name, k, seg_len)) {
 					slot = &n->u.obj.items[i].value;
 					t = &fields[i].type;
-					n->offset = (uint32_t)(i + 1);
 					break;
 				}
-			}
 			if (!slot) {
 				*unknown = true;
 				return 0;
@@ -592,7 +584,6 @@ static int finish(const rs_type *t, const rs_field *fields, size_t nfields,
 		}
 		j->type = RS_JSON_OBJECT;
 		j->u.obj.count = count;
-		j->offset = 0;
 		return 0;
 	}
 	/* An array. */
