@@ -346,11 +346,8 @@ static int put(rs_arena *a, rs_json *root, const rs_field *root_fields,
 	size_t nfields = root_n;
 	const char *k = p->key, *end = p->key + p->key_len;
 	for (;;) {
-		/* A loop, not memchr: segments are a few bytes. */
-		const char *seg_end = k;
-		while (seg_end < end && *seg_end != '.')
-			seg_end++;
-		const char *dot = seg_end < end ? seg_end : NULL;
+		const char *dot = memchr(k, '.', (size_t)(end - k));
+		const char *seg_end = dot ? dot : end;
 		size_t seg_len = (size_t)(seg_end - k);
 		size_t prefix = (size_t)(k - p->key); /* path to n, with '.' */
 		rs_json *slot = NULL;
