@@ -25,6 +25,12 @@
  * and frequency they share still count). */
 static clockid_t bench_clock = CLOCK_MONOTONIC;
 
+/* PROXY_BENCH_BATCHES=N: rounds of N batches instead of ROUND_SECONDS, so
+ * both routes run the same events (for valgrind --tool=callgrind, whose
+ * instruction counts per event are then exact); PROXY_BENCH_SHAPE=I: only
+ * shapes[I]. */
+static long fixed_batches;
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -165,8 +171,9 @@ static double round_of(const rs_registry *reg, const rs_ingest_limits *lim,
 	rs_buf out = RS_BUF_INIT;
 	size_t events = 0;
 	double t0 = now_s(), t;
+	long done = 0;
 	do {
-		for (int k = 0; k < 10; k++) {
+		for (int k = 0; k < (fixed_batches ? 1 : 10); k++) {
 			int status = 0;
 			rs_ingest_counts c;
 			const char *type;
@@ -190,7 +197,8 @@ static double round_of(const rs_registry *reg, const rs_ingest_limits *lim,
 			events += BATCH;
 		}
 		t = now_s();
-	} while (t - t0 < ROUND_SECONDS);
+		done++;
+	} while (fixed_batches ? done < fixed_batches : t - t0 < ROUND_SECONDS);
 	rs_buf_free(&out);
 	return (double)events / (t - t0);
 }
@@ -218,7 +226,12 @@ int main(void)
 		fclose(f);
 		load[strcspn(load, "\n")] = '\0';
 	}
+	const char *fb = getenv("PROXY_BENCH_BATCHES");
+	fixed_batches = fb ? atol(fb) : 0;
+	const char *one = getenv("PROXY_BENCH_SHAPE");
 	for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+		if (one && (size_t)atol(one) != s)
+			continue;
 		rs_buf json = RS_BUF_INIT, pb = RS_BUF_INIT;
 		make_json(&shapes[s], &json);
 		make_protobuf(&shapes[s], &pb);

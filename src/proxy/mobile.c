@@ -158,50 +158,92 @@ static int answer_json(const rs_event_batch *b, size_t n,
 	return rs_buf_puts(out, "]}") < 0 ? RS_ENOMEM : 0;
 }
 
+/* Appends v as a protobuf varint to d; returns the bytes written. */
+static size_t put_varint(uint8_t *d, uint64_t v)
+{
+	size_t n = 0;
+	while (v >= 0x80) {
+		d[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	d[n++] = (uint8_t)v;
+	return n;
+}
+
+static size_t varint_size(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* A string field (wire type 2) of number field, when s is not empty. */
+static size_t put_string(uint8_t *d, unsigned field, const char *s, size_t len)
+{
+	if (!len)
+		return 0;
+	size_t n = put_varint(d, (uint64_t)field << 3 | 2);
+	n += put_varint(d + n, len);
+	memcpy(d + n, s, len);
+	return n + len;
+}
+
+/* The MobileAppEventBatchResult, written straight from the batch's
+ * results in the bytes protobuf-c's pack gives (fields in number order,
+ * proto3 defaults left out): no message is built per event.
+ * tests/integration/test_mobile.py decodes it with Python's protobuf. */
 static int answer_protobuf(const rs_event_batch *b, size_t n,
 			   char (*uuids)[RS_UUID_TEXT_SIZE], rs_buf *out)
 {
 	rs_ingest_counts c = rs_event_batch_counts(b);
-	pb_batch_result br =
-		REESTR__MOBILE__MOBILE_APP_EVENT_BATCH_RESULT__INIT;
-	pb_result *rs = calloc(n ? n : 1, sizeof *rs);
-	pb_result **ptrs = calloc(n ? n : 1, sizeof *ptrs);
-	int rc = RS_ENOMEM;
-	if (!rs || !ptrs)
-		goto done;
-	br.accepted = (uint32_t)c.accepted;
-	br.duplicate = (uint32_t)c.duplicate;
-	br.rejected = (uint32_t)c.rejected;
-	br.n_results = n;
-	br.results = ptrs;
+	/* The counts: 3 fields of at most 1 + 5 bytes. */
+	if (rs_buf_grow(out, 3 * 6 + 1) < 0)
+		return RS_ENOMEM;
+	uint8_t *d = (uint8_t *)out->data + out->len;
+	size_t w = 0;
+	const uint32_t counts[3] = {(uint32_t)c.accepted, (uint32_t)c.duplicate,
+				    (uint32_t)c.rejected};
+	for (unsigned f = 0; f < 3; f++)
+		if (counts[f]) {
+			d[w++] = (uint8_t)((f + 1) << 3);
+			w += put_varint(d + w, counts[f]);
+		}
+	out->len += w;
 	for (size_t i = 0; i < n; i++) {
 		rs_event_result r = rs_event_batch_result(b, i);
-		pb_result x = REESTR__MOBILE__MOBILE_APP_EVENT_RESULT__INIT;
-		x.status =
+		unsigned status =
 			r.status == RS_EVENT_ACCEPTED
 				? REESTR__MOBILE__MOBILE_APP_EVENT_RESULT__STATUS__ACCEPTED
 			: r.status == RS_EVENT_DUPLICATE
 				? REESTR__MOBILE__MOBILE_APP_EVENT_RESULT__STATUS__DUPLICATE
 				: REESTR__MOBILE__MOBILE_APP_EVENT_RESULT__STATUS__REJECTED;
-		x.error = r.error ? (char *)r.error : (char *)"";
-		x.unpublished = r.unpublished;
-		x.uuid = r.status == RS_EVENT_REJECTED ? (char *)"" : uuids[i];
-		rs[i] = x;
-		ptrs[i] = &rs[i];
+		size_t elen = r.error ? strlen(r.error) : 0;
+		size_t ulen =
+			r.status == RS_EVENT_REJECTED ? 0 : strlen(uuids[i]);
+		size_t inner = 2 + (elen ? 1 + varint_size(elen) + elen : 0) +
+			       (r.unpublished ? 2 : 0) +
+			       (ulen ? 1 + varint_size(ulen) + ulen : 0);
+		if (rs_buf_grow(out, 1 + 10 + inner + 1) < 0)
+			return RS_ENOMEM;
+		d = (uint8_t *)out->data + out->len;
+		w = 0;
+		d[w++] = 4 << 3 | 2;
+		w += put_varint(d + w, inner);
+		d[w++] = 1 << 3;
+		d[w++] = (uint8_t)status;
+		w += put_string(d + w, 2, r.error, elen);
+		if (r.unpublished) {
+			d[w++] = 3 << 3;
+			d[w++] = 1;
+		}
+		w += put_string(d + w, 4, uuids[i], ulen);
+		out->len += w;
 	}
-	size_t len =
-		reestr__mobile__mobile_app_event_batch_result__get_packed_size(
-			&br);
-	if (rs_buf_grow(out, len + 1) < 0)
-		goto done;
-	out->len = reestr__mobile__mobile_app_event_batch_result__pack(
-		&br, (uint8_t *)out->data);
 	out->data[out->len] = '\0';
-	rc = 0;
-done:
-	free(rs);
-	free(ptrs);
-	return rc;
+	return 0;
 }
 
 /* ---- one event ---------------------------------------------------------- */

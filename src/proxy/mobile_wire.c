@@ -359,11 +359,113 @@ static int walk(walker *w, const uint8_t *p, const uint8_t *end, const wmsg *m,
 	return 0;
 }
 
+/* A length-delimited value at *p: its length read and checked against
+ * the bytes left; *p moved past the length. */
+static bool fast_len(const uint8_t **p, const uint8_t *end, uint64_t *len)
+{
+	bool tl;
+	return varint(p, end, len, &tl) && *len <= (uint64_t)(end - *p);
+}
+
+/* A string field's value: within --max-string-bytes, counted, skipped. */
+static bool fast_string(const uint8_t **p, const uint8_t *end,
+			const rs_ingest_limits *limits,
+			rs_mobile_wire_stats *st)
+{
+	uint64_t v;
+	if (!fast_len(p, end, &v) || v > limits->max_string_bytes)
+		return false;
+	st->string_bytes += v;
+	*p += v;
+	return true;
+}
+
+/* The hot path: a batch of the known fields only, each of its own wire
+ * type, within the limits, counted as walk counts it, without names or
+ * positions. Anything else (an unknown field, a wrong wire type, bytes
+ * that end early, a limit broken) returns false, and walk runs over the
+ * batch to name what is wrong, or to pass what is only unusual. */
+static bool fast_check(const uint8_t *p, const uint8_t *end,
+		       const rs_ingest_limits *limits, rs_mobile_wire_stats *st)
+{
+	enum { LEN = WT_LEN, VAR = WT_VARINT };
+	while (p < end) {
+		uint64_t key, v;
+		bool tl;
+		if (!varint(&p, end, &key, &tl))
+			return false;
+		st->fields++;
+		if (key == (5 << 3 | VAR)) { /* sent_at_ms */
+			if (!varint(&p, end, &v, &tl))
+				return false;
+			continue;
+		}
+		if (key == (2 << 3 | LEN) || key == (3 << 3 | LEN) ||
+		    key == (4 << 3 | LEN)) { /* app_id, platform, app_version */
+			if (!fast_string(&p, end, limits, st))
+				return false;
+			continue;
+		}
+		if (key != (1 << 3 | LEN)) /* events */
+			return false;
+		if (!fast_len(&p, end, &v) ||
+		    st->events >= limits->max_batch_events)
+			return false;
+		st->events++;
+		const uint8_t *event_end = p + v;
+		size_t params = 0;
+		while (p < event_end) {
+			if (!varint(&p, event_end, &key, &tl))
+				return false;
+			st->fields++;
+			switch (key) {
+			case 1 << 3 | VAR: /* eventId, version, timestamp, */
+			case 2 << 3 | VAR: /* timestamp_ms */
+			case 3 << 3 | VAR:
+			case 6 << 3 | VAR:
+				if (!varint(&p, event_end, &v, &tl))
+					return false;
+				break;
+			case 5 << 3 | LEN: /* uuid */
+				if (!fast_string(&p, event_end, limits, st))
+					return false;
+				break;
+			case 4 << 3 | LEN: { /* params */
+				if (!fast_len(&p, event_end, &v))
+					return false;
+				const uint8_t *entry_end = p + v;
+				params++;
+				st->params++;
+				while (p < entry_end) {
+					if (!varint(&p, entry_end, &key, &tl) ||
+					    (key != (1 << 3 | LEN) &&
+					     key != (2 << 3 | LEN)))
+						return false;
+					st->fields++;
+					if (!fast_string(&p, entry_end, limits,
+							 st))
+						return false;
+				}
+				break;
+			}
+			default:
+				return false;
+			}
+		}
+		if (params > st->max_params)
+			st->max_params = params;
+	}
+	return true;
+}
+
 int rs_mobile_wire_check(const uint8_t *buf, size_t len,
 			 const rs_ingest_limits *limits,
 			 rs_mobile_wire_stats *stats, char *message,
 			 size_t message_size)
 {
+	memset(stats, 0, sizeof *stats);
+	if (fast_check(buf, buf + len, limits, stats))
+		return 0;
 	memset(stats, 0, sizeof *stats);
 	walker w = {
 		.base = buf,

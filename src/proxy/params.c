@@ -233,39 +233,15 @@ int rs_param_scalar(rs_arena *a, const rs_type *t, const char *s, size_t len,
 
 /* ---- the tree ---------------------------------------------------------- */
 
-/* A value being filled: an object (the version's fields, or an object
- * field), an array, or a scalar. */
-typedef struct pnode pnode;
-struct pnode {
-	const rs_type *type; /* NULL: the version's fields */
-	const rs_field *fields;
-	size_t nfields;
-	pnode **kids; /* object: nfields slots; array: cap slots */
-	size_t len, cap;
-	bool set; /* a scalar (or an array given as "") was given */
-	rs_json leaf;
+/* The rs_json tree is built in place: an object is one member array with a
+ * slot per field of its type (compacted by finish to the fields given), an
+ * array one item array grown by doubling. While it is built, a value's
+ * `length` (a source span, meaningless here) marks its slot: */
+enum {
+	SLOT_SET = 1,	 /* a scalar given, or an object or array made */
+	SLOT_EMPTY = 2,	 /* an array given as "" */
+	ARRAY_FIRST = 4, /* the smallest item array */
 };
-
-static bool is_object(const pnode *n)
-{
-	return !n->type || n->type->kind == RS_TYPE_OBJECT;
-}
-
-static pnode *node_new(rs_arena *a, const rs_type *t)
-{
-	pnode *n = rs_arena_calloc(a, 1, sizeof *n);
-	if (!n)
-		return NULL;
-	n->type = t;
-	if (t && t->kind == RS_TYPE_OBJECT) {
-		n->fields = t->object->fields;
-		n->nfields = t->object->field_count;
-	}
-	if (n->nfields &&
-	    !(n->kids = rs_arena_calloc(a, n->nfields, sizeof *n->kids)))
-		return NULL;
-	return n;
-}
 
 static const char *kind_phrase(const rs_type *t)
 {
@@ -290,22 +266,42 @@ static const char *kind_phrase(const rs_type *t)
 	return "a value";
 }
 
-/* Makes room for index i in array node n. */
-static int array_slot(rs_arena *a, pnode *n, size_t i)
+/* The items an array of count items has room for: arrays grow by
+ * doubling from ARRAY_FIRST, so this follows from the count. */
+static size_t array_cap(size_t count)
 {
-	if (i < n->cap)
+	if (!count)
 		return 0;
-	size_t cap = n->cap ? n->cap * 2 : 4;
-	while (cap <= i)
+	size_t cap = ARRAY_FIRST;
+	while (cap < count)
 		cap *= 2;
-	pnode **k = rs_arena_calloc(a, cap, sizeof *k);
+	return cap;
+}
+
+/* Makes room for index i in array j. */
+static int array_slot(rs_arena *a, rs_json *j, size_t i)
+{
+	size_t had = array_cap(j->u.arr.count);
+	if (i < had)
+		return 0;
+	size_t cap = array_cap(i + 1);
+	rs_json *k = rs_arena_calloc(a, cap, sizeof *k);
 	if (!k)
 		return RS_ENOMEM;
-	if (n->len)
-		memcpy(k, n->kids, n->len * sizeof *k);
-	n->kids = k;
-	n->cap = cap;
+	if (j->u.arr.count)
+		memcpy(k, j->u.arr.items, j->u.arr.count * sizeof *k);
+	j->u.arr.items = k;
 	return 0;
+}
+
+/* Makes slot j an empty object of nfields member slots. */
+static int object_make(rs_arena *a, rs_json *j, size_t nfields)
+{
+	j->type = RS_JSON_OBJECT;
+	j->u.obj.items = rs_arena_calloc(a, nfields ? nfields : 1,
+					 sizeof *j->u.obj.items);
+	j->u.obj.count = 0;
+	return j->u.obj.items ? 0 : RS_ENOMEM;
 }
 
 /* name (NUL-terminated) is seg[0..n) exactly; seg holds no NUL. */
@@ -338,33 +334,37 @@ static int prefix_param(rs_buf *reason, size_t before, const rs_param *p)
 	return rc;
 }
 
-/* Puts one param into the tree. *unknown is set (and nothing reported)
- * when a segment names no field. */
-static int put(rs_arena *a, pnode *root, const rs_param *p, bool *unknown,
-	       rs_buf *reason)
+/* Puts one param into the tree: root is the fields object of a version
+ * whose fields are root_fields[0..root_n). *unknown is set (and nothing
+ * reported) when a segment names no field. */
+static int put(rs_arena *a, rs_json *root, const rs_field *root_fields,
+	       size_t root_n, const rs_param *p, bool *unknown, rs_buf *reason)
 {
-	pnode *n = root;
+	rs_json *n = root;
+	const rs_type *nt = NULL; /* NULL: the version's fields */
+	const rs_field *fields = root_fields;
+	size_t nfields = root_n;
 	const char *k = p->key, *end = p->key + p->key_len;
 	for (;;) {
 		const char *dot = memchr(k, '.', (size_t)(end - k));
 		const char *seg_end = dot ? dot : end;
 		size_t seg_len = (size_t)(seg_end - k);
 		size_t prefix = (size_t)(k - p->key); /* path to n, with '.' */
-		pnode **slot = NULL;
+		rs_json *slot = NULL;
 		const rs_type *t = NULL;
-		if (is_object(n)) {
-			for (size_t i = 0; i < n->nfields; i++)
+		if (!nt || nt->kind == RS_TYPE_OBJECT) {
+			for (size_t i = 0; i < nfields; i++)
 				if (seg_len &&
-				    seg_is(n->fields[i].name, k, seg_len)) {
-					slot = &n->kids[i];
-					t = &n->fields[i].type;
+				    seg_is(fields[i].name, k, seg_len)) {
+					slot = &n->u.obj.items[i].value;
+					t = &fields[i].type;
 					break;
 				}
 			if (!slot) {
 				*unknown = true;
 				return 0;
 			}
-		} else if (n->type->kind == RS_TYPE_ARRAY) {
+		} else if (nt->kind == RS_TYPE_ARRAY) {
 			int64_t idx;
 			size_t max = RS_PARAMS_MAX_INDEX;
 			if (!seg_len || !int_syntax(k, seg_len) ||
@@ -383,28 +383,51 @@ static int put(rs_arena *a, pnode *root, const rs_param *p, bool *unknown,
 					       : RS_EINVAL;
 			if (array_slot(a, n, (size_t)idx) < 0)
 				return RS_ENOMEM;
-			if ((size_t)idx >= n->len)
-				n->len = (size_t)idx + 1;
-			slot = &n->kids[idx];
-			t = n->type->items;
+			if ((size_t)idx >= n->u.arr.count)
+				n->u.arr.count = (size_t)idx + 1;
+			slot = &n->u.arr.items[idx];
+			t = nt->items;
 		} else {
 			return rs_buf_printf(reason,
 					     "param %s: %.*s is %s, it has no "
 					     "keys below it",
 					     p->key, (int)(prefix - 1), p->key,
-					     kind_phrase(n->type)) < 0
+					     kind_phrase(nt)) < 0
 				       ? RS_ENOMEM
 				       : RS_EINVAL;
 		}
-		if (!*slot && !(*slot = node_new(a, t)))
-			return RS_ENOMEM;
-		n = *slot;
 		if (dot) {
+			/* A container is made the first time a key passes
+			 * through it; a scalar's slot is left as it is (the
+			 * next segment reports it). */
+			if (!(slot->length & SLOT_SET)) {
+				if (t->kind == RS_TYPE_OBJECT) {
+					if (object_make(
+						    a, slot,
+						    t->object->field_count) < 0)
+						return RS_ENOMEM;
+					slot->length = SLOT_SET;
+				} else if (t->kind == RS_TYPE_ARRAY) {
+					memset(slot, 0, sizeof *slot);
+					slot->type = RS_JSON_ARRAY;
+					slot->length = SLOT_SET;
+				}
+			}
+			n = slot;
+			nt = t;
+			if (t->kind == RS_TYPE_OBJECT) {
+				fields = t->object->fields;
+				nfields = t->object->field_count;
+			}
 			k = dot + 1;
 			continue;
 		}
 		/* The last segment: the param's value goes here. */
-		if (n->set)
+		bool twice = t->kind == RS_TYPE_ARRAY
+				     ? (slot->length & SLOT_EMPTY) != 0
+				     : t->kind != RS_TYPE_OBJECT &&
+					       (slot->length & SLOT_SET);
+		if (twice)
 			return rs_buf_printf(reason, "param %s: given twice",
 					     p->key) < 0
 				       ? RS_ENOMEM
@@ -429,16 +452,20 @@ static int put(rs_arena *a, pnode *root, const rs_param *p, bool *unknown,
 					       p->key, p->key, p->key) < 0
 					       ? RS_ENOMEM
 					       : RS_EINVAL;
-			n->set = true;
+			if (!(slot->length & SLOT_SET)) {
+				memset(slot, 0, sizeof *slot);
+				slot->type = RS_JSON_ARRAY;
+			}
+			slot->length = SLOT_SET | SLOT_EMPTY;
 			return 0;
 		}
 		/* "param KEY: " goes before the scalar's message, written
 		 * only when there is one (this runs for every param). */
 		size_t before = reason->len;
-		int rc = rs_param_scalar(a, t, p->value, p->value_len, &n->leaf,
+		int rc = rs_param_scalar(a, t, p->value, p->value_len, slot,
 					 reason);
 		if (rc == 0) {
-			n->set = true;
+			slot->length = SLOT_SET;
 			return 0;
 		}
 		if (rc != RS_EINVAL)
@@ -470,24 +497,34 @@ static size_t path_push(path *pa, const char *seg, size_t n)
 	return was;
 }
 
-static int finish(rs_arena *a, const pnode *n, path *pa, rs_json *out,
-		  rs_buf *reason)
+static int finish(const rs_type *t, const rs_field *fields, size_t nfields,
+		  rs_json *j, path *pa, rs_buf *reason);
+
+/* Finishes the value in slot j of type t: its marks cleared, an object
+ * compacted, an array checked for gaps. */
+static int finish_value(const rs_type *t, rs_json *j, path *pa, rs_buf *reason)
 {
-	memset(out, 0, sizeof *out);
-	if (is_object(n)) {
-		out->type = RS_JSON_OBJECT;
-		out->u.obj.items =
-			rs_arena_calloc(a, n->nfields ? n->nfields : 1,
-					sizeof *out->u.obj.items);
-		if (!out->u.obj.items)
-			return RS_ENOMEM;
-		for (size_t i = 0; i < n->nfields; i++) {
-			const rs_field *f = &n->fields[i];
-			const pnode *kid = n->kids[i];
-			bool absent =
-				!kid ||
-				(kid->set && kid->leaf.type == RS_JSON_NULL &&
-				 kid->type->kind != RS_TYPE_ARRAY);
+	j->length = 0;
+	if (t->kind == RS_TYPE_OBJECT)
+		return finish(t, t->object->fields, t->object->field_count, j,
+			      pa, reason);
+	if (t->kind == RS_TYPE_ARRAY)
+		return finish(t, NULL, 0, j, pa, reason);
+	return 0;
+}
+
+/* t is NULL for the version's fields. */
+static int finish(const rs_type *t, const rs_field *fields, size_t nfields,
+		  rs_json *j, path *pa, rs_buf *reason)
+{
+	if (!t || t->kind == RS_TYPE_OBJECT) {
+		rs_json_member *items = j->u.obj.items;
+		size_t count = 0;
+		for (size_t i = 0; i < nfields; i++) {
+			const rs_field *f = &fields[i];
+			rs_json *kid = &items[i].value;
+			bool absent = !(kid->length & SLOT_SET) ||
+				      kid->type == RS_JSON_NULL;
 			if (absent) {
 				if (!f->required)
 					continue;
@@ -495,93 +532,97 @@ static int finish(rs_arena *a, const pnode *n, path *pa, rs_json *out,
 					path_push(pa, f->name, strlen(f->name));
 				/* An object left out: name its first required
 				 * field below, the param an app should send. */
-				const rs_type *t = &f->type;
+				const rs_type *ft = &f->type;
 				for (bool deeper = true;
-				     deeper && t->kind == RS_TYPE_OBJECT;) {
+				     deeper && ft->kind == RS_TYPE_OBJECT;) {
 					deeper = false;
-					for (size_t j = 0;
-					     j < t->object->field_count; j++) {
-						const rs_field *g =
-							&t->object->fields[j];
-						if (!g->required)
+					for (size_t g = 0;
+					     g < ft->object->field_count; g++) {
+						const rs_field *gf =
+							&ft->object->fields[g];
+						if (!gf->required)
 							continue;
-						path_push(pa, g->name,
-							  strlen(g->name));
-						t = &g->type;
+						path_push(pa, gf->name,
+							  strlen(gf->name));
+						ft = &gf->type;
 						deeper = true;
 						break;
 					}
 				}
-				int rc = rs_buf_printf(
-						 reason,
-						 "param %s: missing (a "
-						 "required %s)",
-						 pa->text,
-						 rs_type_kind_name(t->kind)) < 0
+				int rc = rs_buf_printf(reason,
+						       "param %s: missing (a "
+						       "required %s)",
+						       pa->text,
+						       rs_type_kind_name(
+							       ft->kind)) < 0
 						 ? RS_ENOMEM
 						 : RS_EINVAL;
 				pa->len = was;
 				pa->text[was] = '\0';
 				return rc;
 			}
-			rs_json_member *m =
-				&out->u.obj.items[out->u.obj.count++];
-			m->key = f->name;
-			m->key_len = strlen(f->name);
-			size_t was = path_push(pa, f->name, m->key_len);
-			int rc = finish(a, kid, pa, &m->value, reason);
-			pa->len = was;
-			pa->text[was] = '\0';
-			if (rc)
-				return rc;
-		}
-		return 0;
-	}
-	if (n->type->kind == RS_TYPE_ARRAY) {
-		out->type = RS_JSON_ARRAY;
-		out->u.arr.count = n->len;
-		if (!n->len)
-			return 0;
-		out->u.arr.items = rs_arena_calloc(a, n->len, sizeof(rs_json));
-		if (!out->u.arr.items)
-			return RS_ENOMEM;
-		for (size_t i = 0; i < n->len; i++) {
-			char idx[24], *d = idx + sizeof idx;
-			size_t u = i;
-			do
-				*--d = (char)('0' + u % 10);
-			while (u /= 10);
-			size_t was = path_push(pa, d,
-					       (size_t)(idx + sizeof idx - d));
+			size_t key_len = strlen(f->name);
 			int rc = 0;
-			if (!n->kids[i])
-				rc = rs_buf_printf(reason,
-						   "param %s: missing; items "
-						   "of an array run from .0 "
-						   "without gaps",
-						   pa->text) < 0
-					     ? RS_ENOMEM
-					     : RS_EINVAL;
-			else
-				rc = finish(a, n->kids[i], pa,
-					    &out->u.arr.items[i], reason);
-			pa->len = was;
-			pa->text[was] = '\0';
+			if (f->type.kind == RS_TYPE_OBJECT ||
+			    f->type.kind == RS_TYPE_ARRAY) {
+				size_t was = path_push(pa, f->name, key_len);
+				rc = finish_value(&f->type, kid, pa, reason);
+				pa->len = was;
+				pa->text[was] = '\0';
+			} else
+				kid->length = 0;
 			if (rc)
 				return rc;
+			rs_json_member *m = &items[count++];
+			if (m != &items[i])
+				m->value = *kid;
+			m->key = f->name;
+			m->key_len = key_len;
 		}
+		j->type = RS_JSON_OBJECT;
+		j->u.obj.count = count;
 		return 0;
 	}
-	*out = n->leaf;
+	/* An array. */
+	const rs_type *it = t->items;
+	for (size_t i = 0; i < j->u.arr.count; i++) {
+		rs_json *item = &j->u.arr.items[i];
+		bool container =
+			it->kind == RS_TYPE_OBJECT || it->kind == RS_TYPE_ARRAY;
+		if ((item->length & SLOT_SET) && !container) {
+			item->length = 0;
+			continue;
+		}
+		char idx[24], *d = idx + sizeof idx;
+		size_t u = i;
+		do
+			*--d = (char)('0' + u % 10);
+		while (u /= 10);
+		size_t was = path_push(pa, d, (size_t)(idx + sizeof idx - d));
+		int rc = 0;
+		if (!(item->length & SLOT_SET))
+			rc = rs_buf_printf(reason,
+					   "param %s: missing; items "
+					   "of an array run from .0 "
+					   "without gaps",
+					   pa->text) < 0
+				     ? RS_ENOMEM
+				     : RS_EINVAL;
+		else
+			rc = finish_value(it, item, pa, reason);
+		pa->len = was;
+		pa->text[was] = '\0';
+		if (rc)
+			return rc;
+	}
 	return 0;
 }
 
 int rs_params_convert(rs_arena *a, const rs_version *v, const rs_param *params,
 		      size_t n, rs_json *out, rs_buf *reason)
 {
-	pnode root = {.fields = v->fields, .nfields = v->field_count};
-	if (v->field_count &&
-	    !(root.kids = rs_arena_calloc(a, v->field_count, sizeof(pnode *))))
+	memset(out, 0, sizeof *out);
+	if (object_make(a, out, v->field_count) < 0)
 		return RS_ENOMEM;
 	size_t unknown = 0;
 	rs_buf names = RS_BUF_INIT;
@@ -589,7 +630,8 @@ int rs_params_convert(rs_arena *a, const rs_version *v, const rs_param *params,
 	for (size_t i = 0; i < n; i++) {
 		bool unk = false;
 		size_t before = reason->len;
-		int r = put(a, &root, &params[i], &unk, reason);
+		int r = put(a, out, v->fields, v->field_count, &params[i], &unk,
+			    reason);
 		if (r == RS_ENOMEM) {
 			rc = RS_ENOMEM;
 			goto done;
@@ -628,7 +670,7 @@ int rs_params_convert(rs_arena *a, const rs_version *v, const rs_param *params,
 		goto done;
 	path pa = {.len = 0};
 	pa.text[0] = '\0';
-	rc = finish(a, &root, &pa, out, reason);
+	rc = finish(NULL, v->fields, v->field_count, out, &pa, reason);
 done:
 	rs_buf_free(&names);
 	return rc;

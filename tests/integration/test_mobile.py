@@ -171,6 +171,10 @@ def test_answers_in_protobuf_by_default_and_json_on_accept(mobile):
     assert len(r.results[0].uuid) == 36
     assert r.results[1].status == m.MobileAppEventResult.REJECTED
     assert r.results[1].error.startswith("param count: expected an int")
+    assert r.results[1].uuid == ""  # a rejected event echoes no uuid
+    # The answer is written without protobuf-c's pack (src/proxy/mobile.c),
+    # in the bytes a pack gives: fields in number order, defaults left out.
+    assert r.SerializeToString() == resp.raw
 
     resp = post(mobile, batch([ev]), accept="application/json")
     assert resp.headers["Content-Type"] == "application/json"
