@@ -373,20 +373,20 @@ def test_reload_adds_the_topic_of_a_new_environment(shared_cluster,
     reg = tmp_path / "registry"
     shutil.copytree(EXAMPLES, reg)
     c = collectors(b, "--kafka-topic-prefix", p, "--registry", reg)
-    st, body, _ = c.post([item_click(env="mobile")])
+    st, body, _ = c.post([item_click(env="kiosk")])
     assert st == 200 and json.loads(body)["rejected"] == 1, body
     env = reg / "environments.yaml"
-    env.write_text(env.read_text() + "  mobile:\n    description: Apps.\n"
+    env.write_text(env.read_text() + "  kiosk:\n    description: In-store kiosks.\n"
                    "    events:\n      - item_click\n")
     deadline = time.time() + 60
     while "reloaded registry" not in c.log.read_text():
         assert time.time() < deadline, c.log.read_text()
         time.sleep(0.1)
-    assert "+environment mobile" in c.log.read_text()
-    ev = item_click(env="mobile")
+    assert "+environment kiosk" in c.log.read_text()
+    ev = item_click(env="kiosk")
     st, body, _ = c.post([ev])
     assert st == 200 and json.loads(body)["accepted"] == 1, body
     assert [json.loads(x["value"])["uuid"]
-            for x in dump(b, f"{p}.events.mobile")] == [ev["uuid"]]
-    out = tool("describe-topic", b, f"{p}.events.mobile").stdout
+            for x in dump(b, f"{p}.events.kiosk")] == [ev["uuid"]]
+    out = tool("describe-topic", b, f"{p}.events.kiosk").stdout
     assert "min.insync.replicas 2" in out, out
