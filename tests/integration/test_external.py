@@ -232,7 +232,7 @@ def test_malformed_protobuf_is_a_400_and_nothing_is_stored(server, body,
     assert server.request("GET", "/healthz").status == 200
 
 
-def test_unknown_proto_fields_are_skipped(server):
+def test_unknown_proto_fields_are_read_past_as_protobuf_does(server):
     # field 9 (a newer partner's) in each wire type, then known fields
     body = (b"\x48\x01" + b"\x51" + b"\x00" * 8 + b"\x5a\x02hi"
             + b"\x5d" + b"\x00" * 4 + b"\x08\x03\x12\x01q")

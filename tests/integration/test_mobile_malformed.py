@@ -95,7 +95,7 @@ def test_malformed_body_is_refused_whole(mobile, name, body, status, want):
     assert r.json()["accepted"] == 1, r.raw
 
 
-def test_unknown_fields_are_skipped(mobile):
+def test_unknown_fields_are_read_past_as_protobuf_does(mobile):
     """A newer app's fields, unknown to this collector, are read past (the
     protobuf rule that lets an app be ahead of its collector)."""
     body = good_bytes() + b"\xa0\x06\x01" + b"\xaa\x06\x03abc" + \
