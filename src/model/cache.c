@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/arena.h"
+#include "base/sha256.h"
 #include "model/loader.h"
 #include "model/registry_impl.h"
 #include "reestr/error.h"
@@ -742,30 +743,6 @@ static bool sha256_hex(const void *p, size_t n, char hex[65])
 	return true;
 }
 
-/* SHA-256 of this executable: a cache is read only by the reestr that
- * wrote it, since another may load (and check) a registry otherwise. */
-static bool self_sha256(char hex[65])
-{
-	FILE *f = fopen("/proc/self/exe", "rb");
-	if (!f)
-		return false;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	char chunk[65536];
-	size_t n;
-	while (ok && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		ok = EVP_DigestUpdate(ctx, chunk, n);
-	ok = ok && !ferror(f);
-	unsigned char md[32];
-	unsigned len = 0;
-	ok = ok && EVP_DigestFinal_ex(ctx, md, &len) && len == 32;
-	EVP_MD_CTX_free(ctx);
-	fclose(f);
-	if (ok)
-		to_hex(md, 32, hex);
-	return ok;
-}
-
 /* The header: MAGIC, then "exe HEX\nregistry HEX\npayload LEN HEX\n". */
 static int header(rs_buf *out, const char *exe, const char *digest, size_t len,
 		  const char *payload_sha)
@@ -886,7 +863,7 @@ int rs_registry_load_cached(const char *dir, const char *cache_path,
 	int rc = rs_registry_read_folder(dir, &files, &n);
 	if (rc)
 		return rc;
-	bool keyed = self_sha256(exe) &&
+	bool keyed = rs_sha256_self(exe) &&
 		     rs_registry_files_digest(files, n, digest) == 0;
 	if (keyed && read_cache(cache_path, exe, digest, out) == 0) {
 		if (from_cache)

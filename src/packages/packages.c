@@ -572,32 +572,6 @@ out:
 	return rc;
 }
 
-/* SHA-256 of the running executable, "" when it cannot be read (then
- * nothing is taken from the cache). */
-static void exe_digest(char hex[65])
-{
-	hex[0] = '\0';
-	FILE *f = fopen("/proc/self/exe", "rb");
-	if (!f)
-		return;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	char chunk[65536];
-	size_t got;
-	while (ok && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
-		ok = EVP_DigestUpdate(ctx, chunk, got);
-	unsigned char md[32];
-	unsigned len = 0;
-	ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, &len) &&
-	     len == sizeof md;
-	EVP_MD_CTX_free(ctx);
-	fclose(f);
-	if (!ok)
-		return;
-	for (size_t i = 0; i < sizeof md; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-}
-
 /* The content hash generated last time from inputs, when it was these
  * inputs; false otherwise. */
 static bool cached_content(sqlite3 *db, const char *lang, const char *env,
@@ -691,7 +665,7 @@ int rs_packages_open(const char *path, rs_packages **out)
 		rc = db_error(p->db, path, "cannot create the tables");
 		goto fail;
 	}
-	exe_digest(p->exe_digest);
+	rs_sha256_self(p->exe_digest);
 	if (pthread_create(&p->worker, NULL, worker_main, p) != 0) {
 		rc = rs_error_set(RS_EIO, "cannot start the langpacks thread");
 		goto fail;
