@@ -168,34 +168,48 @@ static int check_origin(const rs_event_batch *b, const rs_checked_event *c,
 }
 
 static int batch_add(rs_event_batch *b, const rs_json *event,
-		     const char *payload, size_t payload_len,
-		     int (*render)(void *ctx, rs_buf *out), void *ctx,
-		     rs_buf *out);
+		     const rs_event_known *known, const char *payload,
+		     size_t payload_len, int (*render)(void *ctx, rs_buf *out),
+		     void *ctx, rs_buf *out);
 
 int rs_event_batch_add(rs_event_batch *b, const rs_json *event,
 		       const char *payload, size_t payload_len)
 {
-	return batch_add(b, event, payload, payload_len, NULL, NULL, NULL);
+	return batch_add(b, event, NULL, payload, payload_len, NULL, NULL,
+			 NULL);
 }
 
 int rs_event_batch_add_rendered(rs_event_batch *b, const rs_json *event,
 				int (*render)(void *ctx, rs_buf *out),
 				void *ctx, rs_buf *out)
 {
-	return batch_add(b, event, NULL, 0, render, ctx, out);
+	return batch_add(b, event, NULL, NULL, 0, render, ctx, out);
 }
 
+int rs_event_batch_add_known(rs_event_batch *b, const rs_event_known *event,
+			     int (*render)(void *ctx, rs_buf *out), void *ctx,
+			     rs_buf *out)
+{
+	return batch_add(b, NULL, event, NULL, 0, render, ctx, out);
+}
+
+/* One of event (a tree in the wire format's shape) and known. */
 static int batch_add(rs_event_batch *b, const rs_json *event,
-		     const char *payload, size_t payload_len,
-		     int (*render)(void *ctx, rs_buf *out), void *ctx,
-		     rs_buf *out)
+		     const rs_event_known *known, const char *payload,
+		     size_t payload_len, int (*render)(void *ctx, rs_buf *out),
+		     void *ctx, rs_buf *out)
 {
 	if (b->n >= b->capacity)
 		return batch_full(b);
 	rs_checked_event *c = &b->checked[b->n_ok];
 	rs_buf_reset(&b->reason);
 	int v;
-	if (event->type != RS_JSON_OBJECT) {
+	if (known) {
+		v = rs_validate_known(b->reg, known, &b->canonical, c,
+				      &b->reason);
+		if (v == 0 && b->origin)
+			v = check_origin(b, c, &b->reason);
+	} else if (event->type != RS_JSON_OBJECT) {
 		memset(c, 0, sizeof *c);
 		c->event_id = -1;
 		c->version = -1;

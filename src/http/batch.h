@@ -15,6 +15,7 @@
 #include "json/json.h"
 #include "reestr/registry.h"
 #include "reestr/sink.h"
+#include "validate/validate.h"
 
 typedef struct rs_event_batch rs_event_batch;
 
@@ -66,6 +67,13 @@ int rs_event_batch_add(rs_event_batch *b, const rs_json *event,
 int rs_event_batch_add_rendered(rs_event_batch *b, const rs_json *event,
 				int (*render)(void *ctx, rs_buf *out),
 				void *ctx, rs_buf *out);
+
+/* rs_event_batch_add_rendered for an event whose envelope the route read
+ * typed (rs_validate_known, src/validate/validate.h): nothing of it is
+ * parsed again. */
+int rs_event_batch_add_known(rs_event_batch *b, const rs_event_known *event,
+			     int (*render)(void *ctx, rs_buf *out), void *ctx,
+			     rs_buf *out);
 
 /* Records an event the route rejected before validation (a param that does
  * not convert, a value the route could not read): event_id and version -1

@@ -341,24 +341,8 @@ typedef struct request {
 	rs_event_batch *batch;
 	const pb_event *event; /* the one being added */
 	const char *app_id;
+	rs_json fields; /* its converted params */
 } request;
-
-static void set_str(rs_json *j, const char *s, size_t n)
-{
-	memset(j, 0, sizeof *j);
-	j->type = RS_JSON_STRING;
-	j->u.str.ptr = s;
-	j->u.str.len = n;
-}
-
-static void set_int(rs_json *j, int64_t v)
-{
-	memset(j, 0, sizeof *j);
-	j->type = RS_JSON_NUMBER;
-	j->u.num.i = v;
-	j->u.num.d = (double)v;
-	j->u.num.is_int = j->u.num.int_syntax = true;
-}
 
 static int reject(request *rq, const pb_event *e, const char *source)
 {
@@ -422,58 +406,42 @@ static int add_event(request *rq, const pb_event *e, const char *app_id,
 		uuid[n] = '\0';
 	} else
 		rs_uuid_v7(ms * 1000, uuid);
-	char time[RS_TIME_TEXT_SIZE];
-	rs_time_format(ms * 1000, time);
 
-	rs_json *root = rs_arena_calloc(rq->arena, 1, sizeof *root);
-	rs_json_member *m = rs_arena_calloc(rq->arena, 7, sizeof *m);
-	if (!root || !m)
-		return RS_ENOMEM;
-	root->type = RS_JSON_OBJECT;
-	root->u.obj.items = m;
-	root->u.obj.count = 7;
-	static const char *const keys[] = {"event_id", "version",     "uuid",
-					   "time",     "environment", "source",
-					   "fields"};
-	static const size_t key_lens[] = {8, 7, 4, 4, 11, 6, 6};
-	for (int i = 0; i < 7; i++) {
-		m[i].key = keys[i];
-		m[i].key_len = key_lens[i];
-	}
-	set_int(&m[0].value, e->eventid);
-	set_int(&m[1].value, e->version);
-	/* The app's uuid as sent (the validator reads and checks it). */
-	if (uuid_len)
-		set_str(&m[2].value, e->uuid, uuid_len);
-	else
-		set_str(&m[2].value, uuid, strlen(uuid));
-	set_str(&m[3].value, time, strlen(time));
-	const char *env = rq->app->app_environment->name;
-	set_str(&m[4].value, env, strlen(env));
-	set_str(&m[5].value, source, strlen(source));
-
+	/* The envelope goes to the validator typed: nothing of it is
+	 * formatted here to be parsed there (the app's uuid, as sent, is
+	 * checked there). */
+	rs_event_known k = {
+		.event_id = e->eventid,
+		.version = e->version,
+		.environment = rq->app->app_environment,
+		.source = rq->app,
+		.uuid = uuid_len ? e->uuid : uuid,
+		.uuid_len = uuid_len ? uuid_len : RS_UUID_TEXT_SIZE - 1,
+		.uuid_made = !uuid_len,
+		.time_us = ms * 1000,
+	};
 	const rs_event *ev = rs_registry_event_by_id(rq->reg, e->eventid);
 	const rs_version *v = ev ? rs_event_version(ev, e->version) : NULL;
-	if (!v || !rs_environment_has_event(rq->app->app_environment, ev)) {
-		/* The validator names what is wrong with the event, version
-		 * or environment, as for the JSON route. */
-		m[6].value.type = RS_JSON_OBJECT;
-	} else {
+	/* Otherwise the validator names what is wrong with the event, version
+	 * or environment, as for the JSON route. */
+	if (v && rs_environment_has_event(rq->app->app_environment, ev)) {
 		for (size_t i = 0; i < e->n_params; i++) {
-			const char *k = e->params[i]->key;
+			const char *key = e->params[i]->key;
 			const char *val = e->params[i]->value;
 			rq->params[i] =
-				(rs_param){k, strlen(k), val, strlen(val)};
+				(rs_param){key, strlen(key), val, strlen(val)};
 		}
 		int c = rs_params_convert(rq->arena, v, rq->params, e->n_params,
-					  &m[6].value, &rq->reason);
+					  &rq->fields, &rq->reason);
 		if (c == RS_ENOMEM)
 			return RS_ENOMEM;
 		if (c < 0)
 			return reject(rq, e, source);
+		k.fields = &rq->fields;
+		k.fields_by_field = true;
 	}
-	return rs_event_batch_add_rendered(rq->batch, root, render_rejected, rq,
-					   &rq->payload);
+	return rs_event_batch_add_known(rq->batch, &k, render_rejected, rq,
+					&rq->payload);
 }
 
 /* ---- the request -------------------------------------------------------- */

@@ -110,25 +110,67 @@ static const char TIME_WHAT[] =
 	"a timestamp (RFC 3339 such as 2026-12-01T10:00:00Z, or integer "
 	"milliseconds since 1970)";
 
+static int not_utf8(rs_buf *reason)
+{
+	return rs_buf_puts(reason, "not valid UTF-8") < 0 ? RS_ENOMEM
+							  : RS_EINVAL;
+}
+
+/* A timestamp's value: rs_time_format's text (what the validator then
+ * writes as it is, src/validate/validate.h, rs_event_known). */
+static int time_text(rs_arena *a, int64_t us, rs_json *out)
+{
+	char *text = rs_arena_alloc(a, RS_TIME_TEXT_SIZE);
+	if (!text)
+		return RS_ENOMEM;
+	rs_time_format(us, text);
+	out->type = RS_JSON_STRING;
+	out->u.str.ptr = text;
+	out->u.str.len = RS_TIME_TEXT_SIZE - 1;
+	return 0;
+}
+
+static int typed_scalar(rs_arena *a, const rs_type *t, const char *s,
+			size_t len, rs_json *out, rs_buf *reason);
+
 int rs_param_scalar(rs_arena *a, const rs_type *t, const char *s, size_t len,
 		    rs_json *out, rs_buf *reason)
 {
 	memset(out, 0, sizeof *out);
-	if (rs_utf8_check(s, len) != len)
-		return rs_buf_puts(reason, "not valid UTF-8") < 0 ? RS_ENOMEM
-								  : RS_EINVAL;
-	/* An empty value of a type other than string is no value: the field
-	 * is absent (a required one is then reported missing). */
-	if (!len && t->kind != RS_TYPE_STRING) {
-		out->type = RS_JSON_NULL;
-		return 0;
-	}
-	switch (t->kind) {
-	case RS_TYPE_STRING:
+	if (t->kind == RS_TYPE_STRING) {
+		if (rs_utf8_check(s, len) != len)
+			return not_utf8(reason);
 		out->type = RS_JSON_STRING;
 		out->u.str.ptr = s;
 		out->u.str.len = len;
 		return 0;
+	}
+	/* An empty value of a type other than string is no value: the field
+	 * is absent (a required one is then reported missing). */
+	if (!len) {
+		out->type = RS_JSON_NULL;
+		return 0;
+	}
+	/* A value every other type accepts is ASCII, or one of an enum's
+	 * values: valid UTF-8. So UTF-8 is checked only when the value is
+	 * refused, and its message is then the reason, as for a string. */
+	size_t before = reason->len;
+	int rc = typed_scalar(a, t, s, len, out, reason);
+	if (rc == RS_EINVAL && rs_utf8_check(s, len) != len) {
+		reason->len = before;
+		if (reason->data)
+			reason->data[before] = '\0';
+		return not_utf8(reason);
+	}
+	return rc;
+}
+
+static int typed_scalar(rs_arena *a, const rs_type *t, const char *s,
+			size_t len, rs_json *out, rs_buf *reason)
+{
+	switch (t->kind) {
+	case RS_TYPE_STRING:
+		break;
 	case RS_TYPE_INT: {
 		int64_t v;
 		if (!int_syntax(s, len))
@@ -183,14 +225,7 @@ int rs_param_scalar(rs_arena *a, const rs_type *t, const char *s, size_t len,
 						"0001-9999 (milliseconds out "
 						"of range)",
 						s, len);
-			char *text = rs_arena_alloc(a, RS_TIME_TEXT_SIZE);
-			if (!text)
-				return RS_ENOMEM;
-			rs_time_format(ms * 1000, text);
-			out->type = RS_JSON_STRING;
-			out->u.str.ptr = text;
-			out->u.str.len = strlen(text);
-			return 0;
+			return time_text(a, ms * 1000, out);
 		}
 		if (rs_time_parse(s, len, &us, &why) < 0) {
 			int rc = expected(reason, TIME_WHAT, s, len);
@@ -199,10 +234,7 @@ int rs_param_scalar(rs_arena *a, const rs_type *t, const char *s, size_t len,
 				return RS_ENOMEM;
 			return rc;
 		}
-		out->type = RS_JSON_STRING;
-		out->u.str.ptr = s;
-		out->u.str.len = len;
-		return 0;
+		return time_text(a, us, out);
 	}
 	case RS_TYPE_ENUM:
 		for (size_t i = 0; i < t->enum_count; i++)
@@ -500,8 +532,9 @@ static size_t path_push(path *pa, const char *seg, size_t n)
 static int finish(const rs_type *t, const rs_field *fields, size_t nfields,
 		  rs_json *j, path *pa, rs_buf *reason);
 
-/* Finishes the value in slot j of type t: its marks cleared, an object
- * compacted, an array checked for gaps. */
+/* Finishes the value in slot j of type t: its marks cleared, an object's
+ * members named (one per field, an absent one RS_JSON_NULL), an array
+ * checked for gaps. */
 static int finish_value(const rs_type *t, rs_json *j, path *pa, rs_buf *reason)
 {
 	j->length = 0;
@@ -519,13 +552,17 @@ static int finish(const rs_type *t, const rs_field *fields, size_t nfields,
 {
 	if (!t || t->kind == RS_TYPE_OBJECT) {
 		rs_json_member *items = j->u.obj.items;
-		size_t count = 0;
 		for (size_t i = 0; i < nfields; i++) {
 			const rs_field *f = &fields[i];
-			rs_json *kid = &items[i].value;
+			rs_json_member *m = &items[i];
+			rs_json *kid = &m->value;
+			m->key = f->name;
+			m->key_len = strlen(f->name);
 			bool absent = !(kid->length & SLOT_SET) ||
 				      kid->type == RS_JSON_NULL;
 			if (absent) {
+				kid->type = RS_JSON_NULL;
+				kid->length = 0;
 				if (!f->required)
 					continue;
 				size_t was =
@@ -561,11 +598,10 @@ static int finish(const rs_type *t, const rs_field *fields, size_t nfields,
 				pa->text[was] = '\0';
 				return rc;
 			}
-			size_t key_len = strlen(f->name);
 			int rc = 0;
 			if (f->type.kind == RS_TYPE_OBJECT ||
 			    f->type.kind == RS_TYPE_ARRAY) {
-				size_t was = path_push(pa, f->name, key_len);
+				size_t was = path_push(pa, f->name, m->key_len);
 				rc = finish_value(&f->type, kid, pa, reason);
 				pa->len = was;
 				pa->text[was] = '\0';
@@ -573,14 +609,9 @@ static int finish(const rs_type *t, const rs_field *fields, size_t nfields,
 				kid->length = 0;
 			if (rc)
 				return rc;
-			rs_json_member *m = &items[count++];
-			if (m != &items[i])
-				m->value = *kid;
-			m->key = f->name;
-			m->key_len = key_len;
 		}
 		j->type = RS_JSON_OBJECT;
-		j->u.obj.count = count;
+		j->u.obj.count = nfields;
 		return 0;
 	}
 	/* An array. */

@@ -25,7 +25,12 @@ typedef struct rs_param {
 
 /* Builds *out, the fields object of version v, from params[0..n): dotted
  * keys fill nested objects ("user.id"), numeric segments array items
- * ("tags.0"). Every node is allocated in a. Returns 0, or RS_EINVAL with
+ * ("tags.0"). Every object in it has one member per field of its type, in
+ * the registry's order, an absent field RS_JSON_NULL; a timestamp is
+ * rs_time_format's text: the form rs_event_known's fields_by_field says
+ * (src/validate/validate.h), which the validator then reads without
+ * matching names or parsing times again. Every node is allocated in a.
+ * Returns 0, or RS_EINVAL with
  * one line in reason naming the param and the expected type ("param
  * user.id: expected an int (a decimal integer within int64), got 'x'";
  * every param the version does not define is named at once), or
@@ -35,7 +40,9 @@ int rs_params_convert(rs_arena *a, const rs_version *v, const rs_param *params,
 
 /* Converts one value of scalar type t (string, int, float, bool,
  * timestamp, enum) into *out; on RS_EINVAL writes "expected ..., got
- * '...'" to reason (without the param's name). Strings are not copied. */
+ * '...'" to reason (without the param's name), or "not valid UTF-8".
+ * Strings are not copied; a timestamp becomes rs_time_format's text, in
+ * a. */
 int rs_param_scalar(rs_arena *a, const rs_type *t, const char *s, size_t len,
 		    rs_json *out, rs_buf *reason);
 

@@ -23,6 +23,12 @@ typedef struct segment {
 typedef struct walker {
 	rs_buf *out;
 	rs_buf *reason;
+	/* The fields come from src/proxy/params.c (rs_validate_known): each
+	 * object holds one member per field of its type, in the registry's
+	 * order, an absent one RS_JSON_NULL; an enum's value was matched and
+	 * a timestamp's is rs_time_format's text. What that conversion
+	 * checked is not checked again. */
+	bool by_field;
 	segment path[MAX_SEGMENTS];
 	size_t depth; /* may exceed MAX_SEGMENTS; deeper ones are elided */
 } walker;
@@ -118,6 +124,21 @@ static size_t code_points(const char *s, size_t len)
 }
 
 static int check_object(walker *w, const rs_object *obj, const rs_json *v);
+
+/* Writes s as a JSON string that needs no escape (a timestamp's canonical
+ * text, an enum value, which is snake_case). */
+static int write_plain(rs_buf *out, const char *s, size_t len)
+{
+	if (rs_buf_grow(out, len + 3) < 0)
+		return RS_ENOMEM;
+	char *d = out->data + out->len;
+	d[0] = '"';
+	memcpy(d + 1, s, len);
+	d[len + 1] = '"';
+	d[len + 2] = '\0';
+	out->len += len + 2;
+	return 0;
+}
 
 /* About the first 80 bytes of a value for a message (whole code points),
  * control characters (a NUL among them) written as \u00XX so the message
@@ -241,18 +262,22 @@ static int check_scalar(walker *w, const rs_field *f, const rs_type *t,
 				      "expected an RFC 3339 timestamp string, "
 				      "got %s",
 				      kind_of(v));
+		if (w->by_field)
+			return write_plain(w->out, v->u.str.ptr, v->u.str.len);
 		int64_t us;
 		const char *why;
 		if (rs_time_parse(v->u.str.ptr, v->u.str.len, &us, &why) < 0)
 			return reject(w, "not an RFC 3339 timestamp: %s", why);
 		char text[RS_TIME_TEXT_SIZE];
 		rs_time_format(us, text);
-		return rs_json_write_string(w->out, text, strlen(text));
+		return write_plain(w->out, text, RS_TIME_TEXT_SIZE - 1);
 	}
 	case RS_TYPE_ENUM: {
 		if (v->type != RS_JSON_STRING)
 			return reject(w, "expected a string, got %s",
 				      kind_of(v));
+		if (w->by_field) /* one of the values: snake_case */
+			return write_plain(w->out, v->u.str.ptr, v->u.str.len);
 		/* Compared with the length: "card\u0000x" is not "card". */
 		for (size_t i = 0; i < t->enum_count; i++)
 			if (strlen(t->enum_values[i]) == v->u.str.len &&
@@ -314,14 +339,20 @@ static int check_fields(walker *w, const rs_field *fields, size_t nfields,
 {
 	const rs_json *stack_slots[64];
 	const rs_json **slots = stack_slots;
+	int rc = 0;
 	if (nfields > 64) {
 		slots = calloc(nfields, sizeof *slots);
 		if (!slots)
 			return RS_ENOMEM;
+	} else if (w->by_field && v->u.obj.count == nfields) {
+		/* rs_validate_known's: member k is field k, nothing to
+		 * match. */
+		for (size_t k = 0; k < nfields; k++)
+			slots[k] = &v->u.obj.items[k].value;
+		goto matched;
 	} else {
 		memset(stack_slots, 0, sizeof stack_slots);
 	}
-	int rc = 0;
 	for (size_t i = 0; i < v->u.obj.count; i++) {
 		const rs_json_member *m = &v->u.obj.items[i];
 		if (has_nul(m->key, m->key_len)) {
@@ -363,6 +394,7 @@ static int check_fields(walker *w, const rs_field *fields, size_t nfields,
 		}
 		slots[k] = &m->value;
 	}
+matched:
 	if (rs_buf_putc(w->out, '{') < 0) {
 		rc = RS_ENOMEM;
 		goto done;
@@ -450,6 +482,106 @@ static int name_reject(rs_buf *reason, const char *before, const char *s,
 	return RS_EINVAL;
 }
 
+/* The envelope's checks that rs_validate_event and rs_validate_known
+ * share, each with its one reason. */
+#define NEGATIVE_VERSION "a negative or too large one"
+
+static int reject_event_id(rs_buf *reason, const char *got)
+{
+	return envelope_reject(reason, "event_id: expected an integer, got %s",
+			       got);
+}
+
+static int reject_version(rs_buf *reason, const char *got)
+{
+	return envelope_reject(
+		reason, "version: expected an integer >= 0, got %s", got);
+}
+
+/* out->event_id and out->version (both >= 0) in the registry. */
+static inline __attribute__((always_inline)) int
+find_version(const rs_registry *reg, const rs_checked_event *out,
+	     const rs_event **event_out, const rs_version **ver_out,
+	     rs_buf *reason)
+{
+	const rs_event *event = rs_registry_event_by_id(reg, out->event_id);
+	if (!event)
+		return envelope_reject(reason, "event_id: unknown event %lld",
+				       (long long)out->event_id);
+	if (event->status == RS_STATUS_DECOMMISSIONED)
+		return envelope_reject(reason,
+				       "event_id: event %s (%lld) is "
+				       "decommissioned",
+				       event->name, (long long)event->id);
+	const rs_version *ver = rs_event_version(event, out->version);
+	if (!ver)
+		return envelope_reject(reason,
+				       "version: event %s (%lld) has no "
+				       "version %d",
+				       event->name, (long long)event->id,
+				       out->version);
+	if (rs_version_status(event, ver) == RS_STATUS_DECOMMISSIONED)
+		return envelope_reject(reason,
+				       "version: %s v%d is decommissioned",
+				       event->name, out->version);
+	*event_out = event;
+	*ver_out = ver;
+	return 0;
+}
+
+static int check_uuid(const char *s, size_t len, rs_checked_event *out,
+		      rs_buf *reason)
+{
+	const char *why;
+	if (rs_uuid_parse(s, len, out->uuid, &why) < 0)
+		return envelope_reject(reason, "uuid: %s", why);
+	return 0;
+}
+
+static int check_in_environment(const rs_event *event,
+				const rs_environment *env, rs_buf *reason)
+{
+	if (!rs_environment_has_event(env, event))
+		return envelope_reject(reason,
+				       "environment: event %s is not in "
+				       "environment %s",
+				       event->name, env->name);
+	return 0;
+}
+
+/* The fields, checked and written in canonical form; out is then the
+ * accepted event's. */
+static inline __attribute__((always_inline)) int
+check_event_fields(const rs_event *event, const rs_version *ver,
+		   const rs_environment *env, const rs_json *fields,
+		   bool by_field, rs_buf *canonical, rs_checked_event *out,
+		   rs_buf *reason)
+{
+	size_t start = canonical->len;
+	/* Not {...}: that would clear the 64 path segments, 1 KiB an event;
+	 * a segment is written before it is read (depth). */
+	walker w;
+	w.out = canonical;
+	w.reason = reason;
+	w.by_field = by_field;
+	w.depth = 0;
+	char desc[160];
+	snprintf(desc, sizeof desc, "event %s v%d", event->name, out->version);
+	int rc = check_fields(&w, ver->fields, ver->field_count, desc, fields);
+	if (rc) {
+		canonical->len = start;
+		if (canonical->data)
+			canonical->data[start] = '\0';
+		return rc;
+	}
+	out->event = event;
+	out->version_def = ver;
+	out->environment = env->name;
+	out->fields_offset = start;
+	out->fields_len = canonical->len - start;
+	return 0;
+}
+
 int rs_validate_event(const rs_registry *reg, const rs_json *ev,
 		      rs_buf *canonical, rs_checked_event *out, rs_buf *reason)
 {
@@ -503,45 +635,27 @@ int rs_validate_event(const rs_registry *reg, const rs_json *ev,
 			return envelope_reject(reason, "%s: missing",
 					       envelope_keys[j]);
 	if (out->event_id < 0)
-		return envelope_reject(reason,
-				       "event_id: expected an integer, got %s",
-				       kind_of(k[K_EVENT_ID]));
+		return reject_event_id(reason, kind_of(k[K_EVENT_ID]));
 	if (out->version < 0)
-		return envelope_reject(
-			reason, "version: expected an integer >= 0, got %s",
-			k[K_VERSION]->type == RS_JSON_NUMBER &&
-					k[K_VERSION]->u.num.is_int
-				? "a negative or too large one"
-				: kind_of(k[K_VERSION]));
-	const rs_event *event = rs_registry_event_by_id(reg, out->event_id);
-	if (!event)
-		return envelope_reject(reason, "event_id: unknown event %lld",
-				       (long long)out->event_id);
-	if (event->status == RS_STATUS_DECOMMISSIONED)
-		return envelope_reject(reason,
-				       "event_id: event %s (%lld) is "
-				       "decommissioned",
-				       event->name, (long long)event->id);
-	const rs_version *ver = rs_event_version(event, out->version);
-	if (!ver)
-		return envelope_reject(reason,
-				       "version: event %s (%lld) has no "
-				       "version %d",
-				       event->name, (long long)event->id,
-				       out->version);
-	if (rs_version_status(event, ver) == RS_STATUS_DECOMMISSIONED)
-		return envelope_reject(reason,
-				       "version: %s v%d is decommissioned",
-				       event->name, out->version);
+		return reject_version(reason,
+				      k[K_VERSION]->type == RS_JSON_NUMBER &&
+						      k[K_VERSION]->u.num.is_int
+					      ? NEGATIVE_VERSION
+					      : kind_of(k[K_VERSION]));
+	const rs_event *event = NULL;
+	const rs_version *ver = NULL;
+	int rc = find_version(reg, out, &event, &ver, reason);
+	if (rc)
+		return rc;
 
 	const char *why;
 	if (k[K_UUID]->type != RS_JSON_STRING)
 		return envelope_reject(reason,
 				       "uuid: expected a string, got %s",
 				       kind_of(k[K_UUID]));
-	if (rs_uuid_parse(k[K_UUID]->u.str.ptr, k[K_UUID]->u.str.len, out->uuid,
-			  &why) < 0)
-		return envelope_reject(reason, "uuid: %s", why);
+	if ((rc = check_uuid(k[K_UUID]->u.str.ptr, k[K_UUID]->u.str.len, out,
+			     reason)))
+		return rc;
 	if (k[K_TIME]->type != RS_JSON_STRING)
 		return envelope_reject(
 			reason, "time: expected an RFC 3339 string, got %s",
@@ -566,11 +680,8 @@ int rs_validate_event(const rs_registry *reg, const rs_json *ev,
 				       "environment: unknown environment "
 				       "'%.64s'",
 				       k[K_ENV]->u.str.ptr);
-	if (!rs_environment_has_event(env, event))
-		return envelope_reject(reason,
-				       "environment: event %s is not in "
-				       "environment %s",
-				       event->name, env->name);
+	if ((rc = check_in_environment(event, env, reason)))
+		return rc;
 	if (k[K_SOURCE]->type != RS_JSON_STRING)
 		return envelope_reject(reason,
 				       "source: expected a string, got %s",
@@ -585,23 +696,43 @@ int rs_validate_event(const rs_registry *reg, const rs_json *ev,
 		return envelope_reject(reason,
 				       "fields: expected an object, got %s",
 				       kind_of(k[K_FIELDS]));
+	return check_event_fields(event, ver, env, k[K_FIELDS], false,
+				  canonical, out, reason);
+}
 
-	size_t start = canonical->len;
-	walker w = {.out = canonical, .reason = reason};
-	char desc[160];
-	snprintf(desc, sizeof desc, "event %s v%d", event->name, out->version);
-	int rc = check_fields(&w, ver->fields, ver->field_count, desc,
-			      k[K_FIELDS]);
-	if (rc) {
-		canonical->len = start;
-		if (canonical->data)
-			canonical->data[start] = '\0';
+int rs_validate_known(const rs_registry *reg, const rs_event_known *ev,
+		      rs_buf *canonical, rs_checked_event *out, rs_buf *reason)
+{
+	memset(out, 0, sizeof *out);
+	out->event_id = ev->event_id;
+	out->version = ev->version >= 0 ? ev->version : -1;
+	out->source = ev->source->name;
+	/* The checks, their order and their reasons are rs_validate_event's,
+	 * less what the route has read already. */
+	if (ev->event_id < 0)
+		return reject_event_id(reason, "an integer");
+	if (ev->version < 0)
+		return reject_version(reason, NEGATIVE_VERSION);
+	const rs_event *event = NULL;
+	const rs_version *ver = NULL;
+	int rc = find_version(reg, out, &event, &ver, reason);
+	if (rc)
 		return rc;
-	}
-	out->event = event;
-	out->version_def = ver;
-	out->environment = env->name;
-	out->fields_offset = start;
-	out->fields_len = canonical->len - start;
-	return 0;
+	if (ev->uuid_made) {
+		size_t n = ev->uuid_len < RS_UUID_TEXT_SIZE - 1
+				   ? ev->uuid_len
+				   : RS_UUID_TEXT_SIZE - 1;
+		memcpy(out->uuid, ev->uuid, n);
+		out->uuid[n] = '\0';
+	} else if ((rc = check_uuid(ev->uuid, ev->uuid_len, out, reason)))
+		return rc;
+	out->time_us = ev->time_us;
+	rs_time_format(out->time_us, out->time);
+	if ((rc = check_in_environment(event, ev->environment, reason)))
+		return rc;
+	static const rs_json no_fields = {.type = RS_JSON_OBJECT};
+	return check_event_fields(event, ver, ev->environment,
+				  ev->fields ? ev->fields : &no_fields,
+				  ev->fields && ev->fields_by_field, canonical,
+				  out, reason);
 }

@@ -5,6 +5,7 @@
 #ifndef RS_VALIDATE_VALIDATE_H
 #define RS_VALIDATE_VALIDATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/buf.h"
@@ -39,6 +40,35 @@ typedef struct rs_checked_event {
  *   "version: event clickstream_event (100) has no version 7"
  * Returns RS_ENOMEM when memory runs out. */
 int rs_validate_event(const rs_registry *reg, const rs_json *ev,
+		      rs_buf *canonical, rs_checked_event *out, rs_buf *reason);
+
+/* An event whose route has read its envelope already, typed (the mobile
+ * proxy: event id, version, time and uuid from the protobuf, environment
+ * and source from the app in the registry), so that nothing of it is
+ * parsed again or looked up by name. */
+typedef struct rs_event_known {
+	int64_t event_id;
+	int version;
+	const rs_environment *environment; /* not NULL */
+	const rs_source *source;	   /* not NULL */
+	const char *uuid;		   /* uuid_len bytes, as received */
+	size_t uuid_len;
+	bool uuid_made;	 /* uuid is rs_uuid_v7's text: not checked again */
+	int64_t time_us; /* within the range rs_time_parse accepts */
+	/* The fields object; NULL when the route did not read them (the
+	 * event, version or environment is refused before the fields). */
+	const rs_json *fields;
+	/* fields was made by rs_params_convert (src/proxy/params.h): every
+	 * object in it has one member per field of its type, in the
+	 * registry's order, an absent one RS_JSON_NULL; an enum's value is
+	 * one of its values, a timestamp's is rs_time_format's text. */
+	bool fields_by_field;
+} rs_event_known;
+
+/* rs_validate_event for an rs_event_known: the same checks in the same
+ * order with the same reasons, less the reading of what the route read
+ * (and, fields_by_field, what the conversion checked). */
+int rs_validate_known(const rs_registry *reg, const rs_event_known *ev,
 		      rs_buf *canonical, rs_checked_event *out, rs_buf *reason);
 
 #endif

@@ -17,6 +17,7 @@
 #include "proxy/mobile_wire.h"
 #include "proxy/params.h"
 #include "reestr/error.h"
+#include "validate/validate.h"
 
 static rs_registry *reg;
 
@@ -85,12 +86,14 @@ static void test_a_whole_event(void **state)
 {
 	const char *kv[] = {BASE, "items.1=4", "items.0=3",
 			    "failure_reason=declined"};
+	/* One member per field, in the registry's order, an absent one null
+	 * (user.email); the time as rs_time_format writes it. */
 	check(kv, 10,
-	      "{\"user\":{\"id\":5},\"payment_id\":\"p-1\",\"amount\":{"
-	      "\"amount_minor\":1999,\"currency\":\"EUR\"},\"method\":"
-	      "\"card\",\"status\":\"failed\",\"failure_reason\":"
-	      "\"declined\",\"items\":[3,4],\"paid_at\":\"2026-11-24T22:37:"
-	      "05.123Z\"}");
+	      "{\"user\":{\"id\":5,\"email\":null},\"payment_id\":\"p-1\","
+	      "\"amount\":{\"amount_minor\":1999,\"currency\":\"EUR\"},"
+	      "\"method\":\"card\",\"status\":\"failed\",\"failure_"
+	      "reason\":\"declined\",\"items\":[3,4],\"paid_at\":\"2026-11-"
+	      "24T22:37:05.123000Z\"}");
 }
 
 static void test_epoch_milliseconds_and_empty_array(void **state)
@@ -104,10 +107,11 @@ static void test_epoch_milliseconds_and_empty_array(void **state)
 			    "paid_at=1764023825123",
 			    "items="};
 	check(kv, 8,
-	      "{\"user\":{\"id\":5},\"payment_id\":\"p-1\",\"amount\":{"
-	      "\"amount_minor\":0,\"currency\":\"EUR\"},\"method\":"
-	      "\"wallet\",\"status\":\"refunded\",\"items\":[],\"paid_at\":"
-	      "\"2025-11-24T22:37:05.123000Z\"}");
+	      "{\"user\":{\"id\":5,\"email\":null},\"payment_id\":\"p-1\","
+	      "\"amount\":{\"amount_minor\":0,\"currency\":\"EUR\"},"
+	      "\"method\":\"wallet\",\"status\":\"refunded\",\"failure_"
+	      "reason\":null,\"items\":[],\"paid_at\":\"2025-11-24T22:37:"
+	      "05.123000Z\"}");
 }
 
 static void test_errors_name_the_param(void **state)
@@ -166,8 +170,217 @@ static void test_scalars(void **state)
 	assert_int_equal(j.type, RS_JSON_FALSE);
 	assert_int_equal(rs_param_scalar(a, &t_bool, "", 0, &j, &why), 0);
 	assert_int_equal(j.type, RS_JSON_NULL);
+	/* UTF-8 is checked only when a value of a type other than string is
+	 * refused: the reason is the same as it was when it came first. */
+	static const char *const enum_values[] = {"card", "wallet"};
+	rs_type t_time = {.kind = RS_TYPE_TIMESTAMP},
+		t_enum = {.kind = RS_TYPE_ENUM,
+			  .enum_values = enum_values,
+			  .enum_count = 2},
+		t_string = {.kind = RS_TYPE_STRING};
+	const rs_type *types[] = {&t_int,  &t_float, &t_bool,
+				  &t_time, &t_enum,  &t_string};
+	for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+		rs_buf_reset(&why);
+		assert_int_equal(rs_buf_puts(&why, "param x: "), 0);
+		assert_int_equal(
+			rs_param_scalar(a, types[i], "1\xff", 2, &j, &why),
+			RS_EINVAL);
+		assert_string_equal(why.data, "param x: not valid UTF-8");
+	}
+	rs_buf_reset(&why);
+	assert_int_equal(
+		rs_param_scalar(a, &t_enum, "caf\xc3\xa9", 5, &j, &why),
+		RS_EINVAL);
+	assert_string_equal(why.data, "expected one of card, wallet (enum), "
+				      "got \"caf\xc3\xa9\"");
+	/* A timestamp becomes rs_time_format's text, in UTC. */
+	assert_int_equal(rs_param_scalar(a, &t_time,
+					 "2026-12-01T10:00:00.5+02:00", 27, &j,
+					 &why),
+			 0);
+	assert_string_equal(j.u.str.ptr, "2026-12-01T08:00:00.500000Z");
+	assert_int_equal(j.u.str.len, 27);
 	rs_buf_free(&why);
 	rs_arena_free(a);
+}
+
+/* The mobile route's validation (rs_validate_known, fed by
+ * rs_params_convert) against the JSON route's (rs_validate_event) on the
+ * same event: the same verdict, reason, canonical fields and envelope. */
+typedef struct twin {
+	long long event_id;
+	int version;
+	const char *env, *uuid;
+	const char *params[12];
+	const char *fields_json;
+} twin;
+
+static void check_twin(const twin *t, int want_rc, const char *want_reason)
+{
+	const rs_source *src =
+		rs_registry_source_by_name(reg, "example-android");
+	const rs_environment *env =
+		rs_registry_environment_by_name(reg, t->env);
+	assert_non_null(src);
+	assert_non_null(env);
+	int64_t us = 1764023825123000; /* 2025-11-24T22:37:05.123Z */
+
+	/* JSON */
+	rs_buf text = RS_BUF_INIT;
+	assert_int_equal(
+		rs_buf_printf(&text,
+			      "{\"event_id\":%lld,\"version\":%d,\"uuid\":"
+			      "\"%s\",\"time\":\"2025-11-24T22:37:05.123Z\","
+			      "\"environment\":\"%s\",\"source\":\"example-"
+			      "android\",\"fields\":%s}",
+			      t->event_id, t->version, t->uuid, t->env,
+			      t->fields_json),
+		0);
+	rs_arena *a = rs_arena_new(0);
+	const rs_json *tree;
+	rs_json_error err;
+	assert_int_equal(
+		rs_json_parse(a, text.data, text.len, NULL, &tree, &err), 0);
+	rs_buf cj = RS_BUF_INIT, rj = RS_BUF_INIT;
+	rs_checked_event ej;
+	int rc_json = rs_validate_event(reg, tree, &cj, &ej, &rj);
+
+	/* protobuf's: params converted, the envelope typed */
+	rs_param p[12];
+	size_t n = 0;
+	for (; n < 12 && t->params[n]; n++) {
+		const char *eq = strchr(t->params[n], '=');
+		p[n] = (rs_param){
+			strndup(t->params[n], (size_t)(eq - t->params[n])),
+			(size_t)(eq - t->params[n]), eq + 1, strlen(eq + 1)};
+	}
+	rs_event_known k = {.event_id = t->event_id,
+			    .version = t->version,
+			    .environment = env,
+			    .source = src,
+			    .uuid = t->uuid,
+			    .uuid_len = strlen(t->uuid),
+			    .time_us = us};
+	const rs_event *ev = rs_registry_event_by_id(reg, t->event_id);
+	const rs_version *v = ev ? rs_event_version(ev, t->version) : NULL;
+	rs_json fields;
+	rs_buf ck = RS_BUF_INIT, rk = RS_BUF_INIT;
+	if (v && rs_environment_has_event(env, ev)) {
+		assert_int_equal(rs_params_convert(a, v, p, n, &fields, &rk),
+				 0);
+		k.fields = &fields;
+		k.fields_by_field = true;
+	}
+	rs_checked_event ek;
+	int rc_known = rs_validate_known(reg, &k, &ck, &ek, &rk);
+
+	assert_int_equal(rc_json, want_rc);
+	assert_int_equal(rc_known, want_rc);
+	assert_string_equal(rj.data ? rj.data : "", want_reason);
+	assert_string_equal(rk.data ? rk.data : "", want_reason);
+	assert_int_equal(ej.event_id, ek.event_id);
+	assert_int_equal(ej.version, ek.version);
+	assert_ptr_equal(ej.source, ek.source);
+	if (want_rc == 0) {
+		assert_string_equal(cj.data, ck.data);
+		assert_string_equal(ej.uuid, ek.uuid);
+		assert_string_equal(ej.time, ek.time);
+		assert_int_equal(ej.time_us, ek.time_us);
+		assert_ptr_equal(ej.environment, ek.environment);
+		assert_ptr_equal(ej.version_def, ek.version_def);
+	}
+	for (size_t i = 0; i < n; i++)
+		free((char *)p[i].key);
+	rs_buf_free(&text);
+	rs_buf_free(&cj);
+	rs_buf_free(&rj);
+	rs_buf_free(&ck);
+	rs_buf_free(&rk);
+	rs_arena_free(a);
+}
+
+#define PAYMENT_PARAMS                                                         \
+	"user.id=5", "payment_id=p-1", "amount.amount_minor=1999",             \
+		"amount.currency=EUR", "method=card", "status=failed",         \
+		"items.0=3", "items.1=4",                                      \
+		"paid_at=2026-11-24T23:37:05.1+01:00"
+#define PAYMENT_JSON                                                           \
+	"{\"user\":{\"id\":5},\"payment_id\":\"p-1\",\"amount\":{"             \
+	"\"amount_minor\":1999,\"currency\":\"EUR\"},\"method\":\"card\","     \
+	"\"status\":\"failed\",\"items\":[3,4],\"paid_at\":\"2026-11-24T23:"   \
+	"37:05.1+01:00\"}"
+#define UUID "0192F0C4-8B7A-7CDE-8F00-1A2B3C4D5E6F"
+
+static void test_known_is_validated_as_json(void **state)
+{
+	const twin ok = {300,	      0, "mobile", UUID, {PAYMENT_PARAMS},
+			 PAYMENT_JSON};
+	check_twin(&ok, 0, "");
+	const twin click = {
+		100,
+		0,
+		"mobile",
+		UUID,
+		{"user.id=413", "user.email=user413@example.com",
+		 "geo.latitude=20.22", "geo.longitude=-10.11",
+		 "user_agent=fluffy"},
+		"{\"user\":{\"id\":413,\"email\":\"user413@example.com\"},"
+		"\"geo\":{\"latitude\":20.22,\"longitude\":-10.11},\"user_"
+		"agent\":\"fluffy\"}"};
+	check_twin(&click, 0, "");
+	/* What the validator still checks: constraints, the envelope. */
+	const twin pattern = {
+		300,
+		0,
+		"mobile",
+		UUID,
+		{"user.id=5", "payment_id=P_1", "amount.amount_minor=1999",
+		 "amount.currency=EUR", "method=card", "status=failed",
+		 "items.0=3", "paid_at=0"},
+		"{\"user\":{\"id\":5},\"payment_id\":\"P_1\",\"amount\":{"
+		"\"amount_minor\":1999,\"currency\":\"EUR\"},\"method\":"
+		"\"card\",\"status\":\"failed\",\"items\":[3],\"paid_at\":"
+		"\"1970-01-01T00:00:00Z\"}"};
+	check_twin(&pattern, RS_EINVAL,
+		   "fields.payment_id: does not match pattern '[a-z0-9-]+'");
+	const twin min = {
+		300,
+		0,
+		"mobile",
+		UUID,
+		{"user.id=5", "payment_id=p-1", "amount.amount_minor=1999",
+		 "amount.currency=EUR", "method=card", "status=failed",
+		 "items.0=0", "paid_at=0"},
+		"{\"user\":{\"id\":5},\"payment_id\":\"p-1\",\"amount\":{"
+		"\"amount_minor\":1999,\"currency\":\"EUR\"},\"method\":"
+		"\"card\",\"status\":\"failed\",\"items\":[0],\"paid_at\":"
+		"\"1970-01-01T00:00:00Z\"}"};
+	check_twin(&min, RS_EINVAL, "fields.items[0]: 0 is less than min 1");
+	const twin bad_uuid = {
+		300, 0, "mobile", "not-a-uuid", {PAYMENT_PARAMS}, PAYMENT_JSON};
+	check_twin(&bad_uuid, RS_EINVAL,
+		   "uuid: not a UUID (want 8-4-4-4-12 hex digits)");
+	const twin unknown = {77, 0, "mobile", UUID, {NULL}, "{}"};
+	check_twin(&unknown, RS_EINVAL, "event_id: unknown event 77");
+	const twin no_version = {300, 9, "mobile", UUID, {NULL}, "{}"};
+	check_twin(&no_version, RS_EINVAL,
+		   "version: event payment (300) has no version 9");
+	const twin negative = {300, -1, "mobile", UUID, {NULL}, "{}"};
+	check_twin(&negative, RS_EINVAL,
+		   "version: expected an integer >= 0, got a negative or too "
+		   "large one");
+	const twin negative_id = {-5, 0, "mobile", UUID, {NULL}, "{}"};
+	check_twin(&negative_id, RS_EINVAL,
+		   "event_id: expected an integer, got an integer");
+	const twin elsewhere = {200, 0, "mobile", UUID, {NULL}, "{}"};
+	const rs_event *e200 = rs_registry_event_by_id(reg, 200);
+	assert_non_null(e200);
+	char want[200];
+	snprintf(want, sizeof want,
+		 "environment: event %s is not in environment mobile",
+		 e200->name);
+	check_twin(&elsewhere, RS_EINVAL, want);
 }
 
 static int wire(const char *bytes, size_t n, char *msg)
@@ -203,6 +416,7 @@ int main(void)
 		cmocka_unit_test(test_epoch_milliseconds_and_empty_array),
 		cmocka_unit_test(test_errors_name_the_param),
 		cmocka_unit_test(test_scalars),
+		cmocka_unit_test(test_known_is_validated_as_json),
 		cmocka_unit_test(test_wire_check),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
