@@ -341,7 +341,8 @@ typedef struct request {
 	rs_event_batch *batch;
 	const pb_event *event; /* the one being added */
 	const char *app_id;
-	rs_json fields; /* its converted params */
+	rs_json fields;	     /* its converted params */
+	rs_params_memo memo; /* how the keys of the events before were found */
 } request;
 
 static int reject(request *rq, const pb_event *e, const char *source)
@@ -432,7 +433,7 @@ static int add_event(request *rq, const pb_event *e, const char *app_id,
 				(rs_param){key, strlen(key), val, strlen(val)};
 		}
 		int c = rs_params_convert(rq->arena, v, rq->params, e->n_params,
-					  &rq->fields, &rq->reason);
+					  &rq->memo, &rq->fields, &rq->reason);
 		if (c == RS_ENOMEM)
 			return RS_ENOMEM;
 		if (c < 0)

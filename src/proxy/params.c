@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -366,17 +367,52 @@ static int prefix_param(rs_buf *reason, size_t before, const rs_param *p)
 	return rc;
 }
 
-/* Puts one param into the tree: root is the fields object of a version
- * whose fields are root_fields[0..root_n). *unknown is set (and nothing
- * reported) when a segment names no field. */
-static int put(rs_arena *a, rs_json *root, const rs_field *root_fields,
-	       size_t root_n, const rs_param *p, bool *unknown, rs_buf *reason)
+/* Makes the container of type t in slot the first time a key passes
+ * through it; a scalar's slot is left as it is (the next segment reports
+ * it). */
+static int enter(rs_arena *a, rs_json *slot, const rs_type *t)
+{
+	if (slot->length & SLOT_SET)
+		return 0;
+	if (t->kind == RS_TYPE_OBJECT) {
+		if (object_make(a, slot, t->object->field_count) < 0)
+			return RS_ENOMEM;
+		slot->length = SLOT_SET;
+	} else if (t->kind == RS_TYPE_ARRAY) {
+		memset(slot, 0, sizeof *slot);
+		slot->type = RS_JSON_ARRAY;
+		slot->length = SLOT_SET;
+	}
+	return 0;
+}
+
+/* Item idx of array n, made room for. */
+static rs_json *item_slot(rs_arena *a, rs_json *n, size_t idx)
+{
+	if (array_slot(a, n, idx) < 0)
+		return NULL;
+	if (idx >= n->u.arr.count)
+		n->u.arr.count = idx + 1;
+	return &n->u.arr.items[idx];
+}
+
+/* Finds (making the containers on the way) the slot of param p in the
+ * tree whose root is the fields object of version v: *slot_out and its
+ * type *type_out, and the way there in *path (when it is not too deep to
+ * keep: path->depth is then 0). *unknown is set (and nothing reported)
+ * when a segment names no field. */
+static int resolve(rs_arena *a, rs_json *root, const rs_version *v,
+		   const rs_param *p, rs_json **slot_out,
+		   const rs_type **type_out, rs_params_path *path,
+		   bool *unknown, rs_buf *reason)
 {
 	rs_json *n = root;
 	const rs_type *nt = NULL; /* NULL: the version's fields */
-	const rs_field *fields = root_fields;
-	size_t nfields = root_n;
+	const rs_field *fields = v->fields;
+	size_t nfields = v->field_count;
 	const char *k = p->key, *end = p->key + p->key_len;
+	unsigned depth = 0;
+	bool keep = true;
 	for (;;) {
 		const char *dot = memchr(k, '.', (size_t)(end - k));
 		const char *seg_end = dot ? dot : end;
@@ -384,12 +420,17 @@ static int put(rs_arena *a, rs_json *root, const rs_field *root_fields,
 		size_t prefix = (size_t)(k - p->key); /* path to n, with '.' */
 		rs_json *slot = NULL;
 		const rs_type *t = NULL;
+		size_t idx = 0;
 		if (!nt || nt->kind == RS_TYPE_OBJECT) {
 			for (size_t i = 0; i < nfields; i++)
 				if (seg_len &&
 				    seg_is(fields[i].name, k, seg_len)) {
-					slot = &n->u.obj.items[i].value;
+					rs_json_member *m = &n->u.obj.items[i];
+					m->key = fields[i].name;
+					m->key_len = seg_len;
+					slot = &m->value;
 					t = &fields[i].type;
+					idx = i;
 					break;
 				}
 			if (!slot) {
@@ -397,11 +438,11 @@ static int put(rs_arena *a, rs_json *root, const rs_field *root_fields,
 				return 0;
 			}
 		} else if (nt->kind == RS_TYPE_ARRAY) {
-			int64_t idx;
+			int64_t i64;
 			size_t max = RS_PARAMS_MAX_INDEX;
 			if (!seg_len || !int_syntax(k, seg_len) ||
-			    k[0] == '-' || !parse_int64(k, seg_len, &idx) ||
-			    (uint64_t)idx > max)
+			    k[0] == '-' || !parse_int64(k, seg_len, &i64) ||
+			    (uint64_t)i64 > max)
 				return rs_buf_printf(
 					       reason,
 					       "param %s: %.*s is an array; "
@@ -413,11 +454,9 @@ static int put(rs_arena *a, rs_json *root, const rs_field *root_fields,
 					       p->key) < 0
 					       ? RS_ENOMEM
 					       : RS_EINVAL;
-			if (array_slot(a, n, (size_t)idx) < 0)
+			idx = (size_t)i64;
+			if (!(slot = item_slot(a, n, idx)))
 				return RS_ENOMEM;
-			if ((size_t)idx >= n->u.arr.count)
-				n->u.arr.count = (size_t)idx + 1;
-			slot = &n->u.arr.items[idx];
 			t = nt->items;
 		} else {
 			return rs_buf_printf(reason,
@@ -428,82 +467,143 @@ static int put(rs_arena *a, rs_json *root, const rs_field *root_fields,
 				       ? RS_ENOMEM
 				       : RS_EINVAL;
 		}
-		if (dot) {
-			/* A container is made the first time a key passes
-			 * through it; a scalar's slot is left as it is (the
-			 * next segment reports it). */
-			if (!(slot->length & SLOT_SET)) {
-				if (t->kind == RS_TYPE_OBJECT) {
-					if (object_make(
-						    a, slot,
-						    t->object->field_count) < 0)
-						return RS_ENOMEM;
-					slot->length = SLOT_SET;
-				} else if (t->kind == RS_TYPE_ARRAY) {
-					memset(slot, 0, sizeof *slot);
-					slot->type = RS_JSON_ARRAY;
-					slot->length = SLOT_SET;
-				}
-			}
-			n = slot;
-			nt = t;
-			if (t->kind == RS_TYPE_OBJECT) {
-				fields = t->object->fields;
-				nfields = t->object->field_count;
-			}
-			k = dot + 1;
-			continue;
-		}
-		/* The last segment: the param's value goes here. */
-		bool twice = t->kind == RS_TYPE_ARRAY
-				     ? (slot->length & SLOT_EMPTY) != 0
-				     : t->kind != RS_TYPE_OBJECT &&
-					       (slot->length & SLOT_SET);
-		if (twice)
-			return rs_buf_printf(reason, "param %s: given twice",
-					     p->key) < 0
-				       ? RS_ENOMEM
-				       : RS_EINVAL;
-		if (t->kind == RS_TYPE_OBJECT)
-			return rs_buf_printf(reason,
-					     "param %s: an object (%s); give "
-					     "its fields as %s.<field>",
-					     p->key,
-					     t->object->name ? t->object->name
-							     : "inline",
-					     p->key) < 0
-				       ? RS_ENOMEM
-				       : RS_EINVAL;
-		if (t->kind == RS_TYPE_ARRAY) {
-			if (p->value_len)
-				return rs_buf_printf(
-					       reason,
-					       "param %s: an array; give its "
-					       "items as %s.0, %s.1, ... (or "
-					       "\"\" for an empty array)",
-					       p->key, p->key, p->key) < 0
-					       ? RS_ENOMEM
-					       : RS_EINVAL;
-			if (!(slot->length & SLOT_SET)) {
-				memset(slot, 0, sizeof *slot);
-				slot->type = RS_JSON_ARRAY;
-			}
-			slot->length = SLOT_SET | SLOT_EMPTY;
+		if (depth < RS_PARAMS_PATH_DEPTH && seg_len <= UINT32_MAX &&
+		    idx <= UINT32_MAX) {
+			path->index[depth] = (uint32_t)idx;
+			path->seg_len[depth] = (uint32_t)seg_len;
+		} else
+			keep = false;
+		depth++;
+		if (!dot) {
+			path->depth = keep ? depth : 0;
+			*slot_out = slot;
+			*type_out = t;
 			return 0;
 		}
-		/* "param KEY: " goes before the scalar's message, written
-		 * only when there is one (this runs for every param). */
-		size_t before = reason->len;
-		int rc = rs_param_scalar(a, t, p->value, p->value_len, slot,
-					 reason);
-		if (rc == 0) {
-			slot->length = SLOT_SET;
-			return 0;
+		if (enter(a, slot, t) < 0)
+			return RS_ENOMEM;
+		n = slot;
+		nt = t;
+		if (t->kind == RS_TYPE_OBJECT) {
+			fields = t->object->fields;
+			nfields = t->object->field_count;
 		}
-		if (rc != RS_EINVAL)
-			return rc;
-		return prefix_param(reason, before, p) < 0 ? RS_ENOMEM : rc;
+		k = dot + 1;
 	}
+}
+
+/* resolve's walk again, by the indexes of a path it found for the same
+ * key: no name is compared. */
+static int follow(rs_arena *a, rs_json *root, const rs_version *v,
+		  const rs_params_path *path, rs_json **slot_out,
+		  const rs_type **type_out)
+{
+	rs_json *n = root, *slot = NULL;
+	const rs_type *nt = NULL, *t = NULL;
+	const rs_field *fields = v->fields;
+	for (unsigned d = 0; d < path->depth; d++) {
+		uint32_t i = path->index[d];
+		if (!nt || nt->kind == RS_TYPE_OBJECT) {
+			rs_json_member *m = &n->u.obj.items[i];
+			m->key = fields[i].name;
+			m->key_len = path->seg_len[d];
+			slot = &m->value;
+			t = &fields[i].type;
+		} else {
+			if (!(slot = item_slot(a, n, i)))
+				return RS_ENOMEM;
+			t = nt->items;
+		}
+		if (d + 1 == path->depth)
+			break;
+		if (enter(a, slot, t) < 0)
+			return RS_ENOMEM;
+		n = slot;
+		nt = t;
+		if (t->kind == RS_TYPE_OBJECT)
+			fields = t->object->fields;
+	}
+	*slot_out = slot;
+	*type_out = t;
+	return 0;
+}
+
+/* Puts one param into the tree whose root is the fields object of version
+ * v; memo (or NULL) and pos, the param's position, say how the key at
+ * this position was found last time. *unknown is set (and nothing
+ * reported) when a segment names no field. */
+static int put(rs_arena *a, rs_json *root, const rs_version *v,
+	       const rs_param *p, rs_params_memo *memo, size_t pos,
+	       bool *unknown, rs_buf *reason)
+{
+	rs_json *slot;
+	const rs_type *t;
+	rs_params_path *path =
+		memo && pos < RS_PARAMS_MEMO ? &memo->paths[pos] : NULL;
+	if (path && path->version == v && path->key_len == p->key_len &&
+	    !memcmp(path->key, p->key, p->key_len)) {
+		if (follow(a, root, v, path, &slot, &t) < 0)
+			return RS_ENOMEM;
+	} else {
+		rs_params_path found;
+		int rc = resolve(a, root, v, p, &slot, &t, &found, unknown,
+				 reason);
+		if (rc || *unknown)
+			return rc;
+		if (path && found.depth) {
+			found.version = v;
+			found.key = p->key;
+			found.key_len = p->key_len;
+			*path = found;
+		}
+	}
+	/* The last segment: the param's value goes here. */
+	bool twice = t->kind == RS_TYPE_ARRAY
+			     ? (slot->length & SLOT_EMPTY) != 0
+			     : t->kind != RS_TYPE_OBJECT &&
+				       (slot->length & SLOT_SET);
+	if (twice)
+		return rs_buf_printf(reason, "param %s: given twice", p->key) <
+				       0
+			       ? RS_ENOMEM
+			       : RS_EINVAL;
+	if (t->kind == RS_TYPE_OBJECT)
+		return rs_buf_printf(reason,
+				     "param %s: an object (%s); give "
+				     "its fields as %s.<field>",
+				     p->key,
+				     t->object->name ? t->object->name
+						     : "inline",
+				     p->key) < 0
+			       ? RS_ENOMEM
+			       : RS_EINVAL;
+	if (t->kind == RS_TYPE_ARRAY) {
+		if (p->value_len)
+			return rs_buf_printf(reason,
+					     "param %s: an array; give its "
+					     "items as %s.0, %s.1, ... (or "
+					     "\"\" for an empty array)",
+					     p->key, p->key, p->key) < 0
+				       ? RS_ENOMEM
+				       : RS_EINVAL;
+		if (!(slot->length & SLOT_SET)) {
+			memset(slot, 0, sizeof *slot);
+			slot->type = RS_JSON_ARRAY;
+		}
+		slot->length = SLOT_SET | SLOT_EMPTY;
+		return 0;
+	}
+	/* "param KEY: " goes before the scalar's message, written only when
+	 * there is one (this runs for every param). */
+	size_t before = reason->len;
+	int rc = rs_param_scalar(a, t, p->value, p->value_len, slot, reason);
+	if (rc == 0) {
+		slot->length = SLOT_SET;
+		return 0;
+	}
+	if (rc != RS_EINVAL)
+		return rc;
+	return prefix_param(reason, before, p) < 0 ? RS_ENOMEM : rc;
 }
 
 /* The path of a node for messages: the params' dotted form. */
@@ -556,8 +656,10 @@ static int finish(const rs_type *t, const rs_field *fields, size_t nfields,
 			const rs_field *f = &fields[i];
 			rs_json_member *m = &items[i];
 			rs_json *kid = &m->value;
-			m->key = f->name;
-			m->key_len = strlen(f->name);
+			if (!m->key) { /* a field no param named */
+				m->key = f->name;
+				m->key_len = strlen(f->name);
+			}
 			bool absent = !(kid->length & SLOT_SET) ||
 				      kid->type == RS_JSON_NULL;
 			if (absent) {
@@ -650,7 +752,8 @@ static int finish(const rs_type *t, const rs_field *fields, size_t nfields,
 }
 
 int rs_params_convert(rs_arena *a, const rs_version *v, const rs_param *params,
-		      size_t n, rs_json *out, rs_buf *reason)
+		      size_t n, rs_params_memo *memo, rs_json *out,
+		      rs_buf *reason)
 {
 	memset(out, 0, sizeof *out);
 	if (object_make(a, out, v->field_count) < 0)
@@ -661,8 +764,7 @@ int rs_params_convert(rs_arena *a, const rs_version *v, const rs_param *params,
 	for (size_t i = 0; i < n; i++) {
 		bool unk = false;
 		size_t before = reason->len;
-		int r = put(a, out, v->fields, v->field_count, &params[i], &unk,
-			    reason);
+		int r = put(a, out, v, &params[i], memo, i, &unk, reason);
 		if (r == RS_ENOMEM) {
 			rc = RS_ENOMEM;
 			goto done;
@@ -699,7 +801,8 @@ int rs_params_convert(rs_arena *a, const rs_version *v, const rs_param *params,
 	}
 	if (rc)
 		goto done;
-	path pa = {.len = 0};
+	path pa; /* not {...}: that would clear its 512 bytes */
+	pa.len = 0;
 	pa.text[0] = '\0';
 	rc = finish(NULL, v->fields, v->field_count, out, &pa, reason);
 done:

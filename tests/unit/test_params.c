@@ -51,7 +51,7 @@ static char *convert(const char *const *kv, size_t n)
 	rs_arena *a = rs_arena_new(0);
 	rs_buf out = RS_BUF_INIT, reason = RS_BUF_INIT;
 	rs_json fields;
-	int rc = rs_params_convert(a, v, p, n, &fields, &reason);
+	int rc = rs_params_convert(a, v, p, n, NULL, &fields, &reason);
 	char *r;
 	if (rc == 0) {
 		assert_int_equal(rs_json_write(&out, &fields), 0);
@@ -267,8 +267,8 @@ static void check_twin(const twin *t, int want_rc, const char *want_reason)
 	rs_json fields;
 	rs_buf ck = RS_BUF_INIT, rk = RS_BUF_INIT;
 	if (v && rs_environment_has_event(env, ev)) {
-		assert_int_equal(rs_params_convert(a, v, p, n, &fields, &rk),
-				 0);
+		assert_int_equal(
+			rs_params_convert(a, v, p, n, NULL, &fields, &rk), 0);
 		k.fields = &fields;
 		k.fields_by_field = true;
 	}
@@ -298,6 +298,99 @@ static void check_twin(const twin *t, int want_rc, const char *want_reason)
 	rs_buf_free(&ck);
 	rs_buf_free(&rk);
 	rs_arena_free(a);
+}
+
+/* Converts "k=v" pairs for event_name v0 with memo (NULL: none) into
+ * out (the fields as JSON, or "!" and the reason). The keys are kept in
+ * keys[] (the memo points into them) until the caller frees them. */
+static void convert_with(const char *event_name, const char *const *kv,
+			 size_t n, rs_params_memo *memo, char **keys,
+			 rs_buf *out)
+{
+	const rs_event *ev = rs_registry_event_by_name(reg, event_name);
+	const rs_version *v = rs_event_version(ev, 0);
+	rs_param p[32];
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(kv[i], '=');
+		keys[i] = strndup(kv[i], (size_t)(eq - kv[i]));
+		p[i] = (rs_param){keys[i], (size_t)(eq - kv[i]), eq + 1,
+				  strlen(eq + 1)};
+	}
+	rs_arena *a = rs_arena_new(0);
+	rs_buf reason = RS_BUF_INIT;
+	rs_json fields;
+	rs_buf_reset(out);
+	if (rs_params_convert(a, v, p, n, memo, &fields, &reason) == 0)
+		assert_int_equal(rs_json_write(out, &fields), 0);
+	else
+		assert_int_equal(rs_buf_printf(out, "!%s", reason.data), 0);
+	rs_buf_free(&reason);
+	rs_arena_free(a);
+}
+
+/* A memo (keys found by index when they repeat at their position) gives
+ * what no memo gives, whatever the events around: the same keys again,
+ * others at the same positions, another version, errors at a position a
+ * key was found at before. */
+static void test_memo_changes_nothing(void **state)
+{
+	static const struct {
+		const char *event;
+		const char *kv[12];
+	} events[] = {
+		{"payment",
+		 {BASE, "items.0=3", "items.1=4", "failure_reason=x"}},
+		{"payment",
+		 {BASE, "items.0=3", "items.1=4", "failure_reason=y"}},
+		{"payment", {BASE, "items.1=3", "items.0=4", "items.2=5"}},
+		{"payment", {BASE, "items.0=3", "items.0=4"}},
+		{"payment", {BASE, "items.0=3", "items.2=4"}},
+		{"clickstream_event",
+		 {"user.id=1", "payment_id=2", "geo.latitude=1.5",
+		  "geo.longitude=2", "user_agent=u"}},
+		{"payment", {BASE, "items.0=x", "items.1=4"}},
+		{"payment",
+		 {BASE, "items.0=3", "items.1=4", "failure_reason=z"}},
+		{"payment", {BASE, "items.0=3", "items.1.x=4"}},
+		{"payment", {BASE, "items.0=3", "items.1=4", "user.id=7"}},
+		{"payment", {"user.id=5", "payment_id=p", "amount=1"}},
+		{"payment",
+		 {"user.id=5", "payment_id=p", "amount.amount_minor=1",
+		  "amount.currency=EUR", "method=wallet", "status=failed",
+		  "paid_at=0", "items=", "failure_reason=w"}},
+	};
+	rs_params_memo *memo = calloc(1, sizeof *memo);
+	char *keys[sizeof events / sizeof *events][12];
+	rs_buf with = RS_BUF_INIT, without = RS_BUF_INIT;
+	for (size_t e = 0; e < sizeof events / sizeof *events; e++) {
+		size_t n = 0;
+		while (n < 12 && events[e].kv[n])
+			n++;
+		char *plain_keys[12];
+		convert_with(events[e].event, events[e].kv, n, memo, keys[e],
+			     &with);
+		convert_with(events[e].event, events[e].kv, n, NULL, plain_keys,
+			     &without);
+		assert_string_equal(with.data, without.data);
+		for (size_t i = 0; i < n; i++)
+			free(plain_keys[i]);
+		if (e == 1) { /* found by the indexes event 0's keys took */
+			assert_non_null(strstr(with.data, "\"items\":[3,4]"));
+			assert_ptr_equal(memo->paths[0].key, keys[0][0]);
+			assert_int_equal(memo->paths[0].depth, 2);
+			assert_ptr_equal(memo->paths[8].key, keys[0][8]);
+			assert_int_equal(memo->paths[8].index[1], 1);
+		}
+		if (e == 3)
+			assert_string_equal(with.data,
+					    "!param items.0: given twice");
+	}
+	for (size_t e = 0; e < sizeof events / sizeof *events; e++)
+		for (size_t i = 0; i < 12 && events[e].kv[i]; i++)
+			free(keys[e][i]);
+	rs_buf_free(&with);
+	rs_buf_free(&without);
+	free(memo);
 }
 
 #define PAYMENT_PARAMS                                                         \
@@ -417,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_errors_name_the_param),
 		cmocka_unit_test(test_scalars),
 		cmocka_unit_test(test_known_is_validated_as_json),
+		cmocka_unit_test(test_memo_changes_nothing),
 		cmocka_unit_test(test_wire_check),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
