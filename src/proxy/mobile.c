@@ -37,47 +37,53 @@ typedef struct pool {
 	size_t limit; /* the most this request's unpack may take */
 	size_t taken; /* from the budget, and from malloc */
 	pool_chunk *chunks;
-	char *cur;
-	size_t left;
-	bool refused; /* the budget said no: answer 503 */
-	bool over;    /* the ceiling was reached: a bug in the bound */
+	char *cur, *end; /* the current chunk's free bytes */
+	bool refused;	 /* the budget said no: answer 503 */
+	bool over;	 /* the ceiling was reached: a bug in the bound */
 } pool;
 
 enum { POOL_CHUNK = 64 * 1024, POOL_ALIGN = 16 };
 
+/* A new chunk for an allocation of size (aligned) bytes. */
+static __attribute__((noinline)) void *pool_grow(pool *p, size_t size)
+{
+	size_t want = sizeof(pool_chunk) + POOL_ALIGN + size;
+	if (want < POOL_CHUNK)
+		want = POOL_CHUNK;
+	if (p->taken + want > p->limit) {
+		p->over = true;
+		return NULL;
+	}
+	if (!rs_budget_take(p->budget, want)) {
+		p->refused = true;
+		return NULL;
+	}
+	pool_chunk *c = malloc(want);
+	if (!c) {
+		rs_budget_give(p->budget, want);
+		return NULL;
+	}
+	c->size = want;
+	c->next = p->chunks;
+	p->chunks = c;
+	p->taken += want;
+	uintptr_t start = ((uintptr_t)(c + 1) + POOL_ALIGN - 1) &
+			  ~(uintptr_t)(POOL_ALIGN - 1);
+	p->cur = (char *)start + size;
+	p->end = (char *)c + want;
+	return (char *)start;
+}
+
+/* Called by protobuf-c for every message, array and string: the common
+ * case is a few instructions. */
 static void *pool_alloc(void *data, size_t size)
 {
 	pool *p = data;
 	size = (size + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1);
-	if (size > p->left) {
-		size_t want = sizeof(pool_chunk) + POOL_ALIGN + size;
-		if (want < POOL_CHUNK)
-			want = POOL_CHUNK;
-		if (p->taken + want > p->limit) {
-			p->over = true;
-			return NULL;
-		}
-		if (!rs_budget_take(p->budget, want)) {
-			p->refused = true;
-			return NULL;
-		}
-		pool_chunk *c = malloc(want);
-		if (!c) {
-			rs_budget_give(p->budget, want);
-			return NULL;
-		}
-		c->size = want;
-		c->next = p->chunks;
-		p->chunks = c;
-		p->taken += want;
-		uintptr_t start = ((uintptr_t)(c + 1) + POOL_ALIGN - 1) &
-				  ~(uintptr_t)(POOL_ALIGN - 1);
-		p->cur = (char *)start;
-		p->left = want - (size_t)(start - (uintptr_t)c);
-	}
-	void *r = p->cur;
-	p->cur += size;
-	p->left -= size;
+	char *r = p->cur;
+	if (size > (uintptr_t)p->end - (uintptr_t)r) /* none at first: NULLs */
+		return pool_grow(p, size);
+	p->cur = r + size;
 	return r;
 }
 

@@ -436,6 +436,23 @@ static bool fast_check(const uint8_t *p, const uint8_t *end,
 				const uint8_t *entry_end = p + v;
 				params++;
 				st->params++;
+				/* The usual entry: key (1), then value (2),
+				 * each of a one-byte length (kl < 0x80: at
+				 * least 4 bytes, so p[0] is the entry's; vl <
+				 * 0x80: p[kl + 3] is). */
+				uint64_t kl = v >= 4 ? p[1] : 0x80;
+				uint64_t vl = kl + 4 <= v ? p[kl + 3] : 0x80;
+				if (kl < 0x80 && vl < 0x80 &&
+				    p[0] == (1 << 3 | LEN) &&
+				    p[kl + 2] == (2 << 3 | LEN) &&
+				    kl + vl + 4 == v &&
+				    kl <= limits->max_string_bytes &&
+				    vl <= limits->max_string_bytes) {
+					st->fields += 2;
+					st->string_bytes += kl + vl;
+					p = entry_end;
+					break;
+				}
 				while (p < entry_end) {
 					if (!varint(&p, entry_end, &key, &tl) ||
 					    (key != (1 << 3 | LEN) &&

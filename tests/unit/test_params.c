@@ -502,6 +502,47 @@ static void test_wire_check(void **state)
 	assert_int_equal(wire("\x0a\x05\x22\x09", 4, msg), 400);
 }
 
+/* The hot path's params entries (key then value, one-byte lengths) and
+ * the others, read by the general loop or the named walk: the same
+ * counts, the same limit. Each body is malloc'd to its exact size, so a
+ * read past it is ASan's. */
+static void wire_counts(const char *bytes, size_t n, size_t max_string,
+			int want, size_t fields, size_t string_bytes)
+{
+	rs_ingest_limits lim;
+	rs_ingest_limits_default(&lim);
+	lim.max_string_bytes = max_string;
+	uint8_t *body = malloc(n);
+	memcpy(body, bytes, n);
+	rs_mobile_wire_stats st;
+	char msg[300];
+	assert_int_equal(rs_mobile_wire_check(body, n, &lim, &st, msg, 300),
+			 want);
+	if (want == 0) {
+		assert_int_equal(st.events, 1);
+		assert_int_equal(st.params, 1);
+		assert_int_equal(st.fields, fields);
+		assert_int_equal(st.string_bytes, string_bytes);
+	}
+	free(body);
+}
+
+static void test_wire_entries(void **state)
+{
+	/* events { params { key: "k" value: "vv" } } */
+	wire_counts("\x0a\x09\x22\x07\x0a\x01k\x12\x02vv", 11, 64, 0, 4, 3);
+	/* value first */
+	wire_counts("\x0a\x09\x22\x07\x12\x02vv\x0a\x01k", 11, 64, 0, 4, 3);
+	/* key only; empty, at the body's end */
+	wire_counts("\x0a\x05\x22\x03\x0a\x01k", 7, 64, 0, 3, 1);
+	wire_counts("\x0a\x02\x22\x00", 4, 64, 0, 2, 0);
+	/* an entry's value over --max-string-bytes, on either path */
+	wire_counts("\x0a\x09\x22\x07\x0a\x01k\x12\x02vv", 11, 1, 413, 0, 0);
+	wire_counts("\x0a\x09\x22\x07\x12\x02vv\x0a\x01k", 11, 1, 413, 0, 0);
+	/* lengths that do not add up to the entry's */
+	wire_counts("\x0a\x09\x22\x07\x0a\x01k\x12\x03vv", 11, 64, 400, 0, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -512,6 +553,7 @@ int main(void)
 		cmocka_unit_test(test_known_is_validated_as_json),
 		cmocka_unit_test(test_memo_changes_nothing),
 		cmocka_unit_test(test_wire_check),
+		cmocka_unit_test(test_wire_entries),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
