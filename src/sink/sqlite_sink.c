@@ -13,6 +13,7 @@
 
 #include "base/buf.h"
 #include "base/grow.h"
+#include "base/sha256.h"
 #include "base/timefmt.h"
 #include "json/json.h"
 #include "reestr/error.h"
@@ -52,7 +53,15 @@ static const char schema_sql[] =
 	" rejected INTEGER NOT NULL DEFAULT 0,"
 	" duplicate INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY (hour, event_id, version, source)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS reestr_views (name TEXT PRIMARY KEY);";
+	"CREATE TABLE IF NOT EXISTS reestr_views (name TEXT PRIMARY KEY);"
+	/* What the views were last synced from (views_key) and the schema
+	 * version that sync left: both the same at the next sync, and the
+	 * views are known to be what it would make (views_unchanged). One
+	 * row at most. Older reestrs ignore the table (so the store's
+	 * version stays 2); any schema change one of them (or an analyst)
+	 * makes moves the schema version, and the next sync is a full one. */
+	"CREATE TABLE IF NOT EXISTS reestr_views_synced ("
+	" key TEXT NOT NULL, schema_version INTEGER NOT NULL);";
 
 /* One caller's batch waiting for the writer; or, batch NULL, a registry
  * whose typed views the writer's connection creates (registry_changed). */
@@ -335,6 +344,75 @@ static int by_name(const void *a, const void *b)
 		      views_text + ((const wanted_view *)b)->name);
 }
 
+/* What reg's views are made from, as one string: this executable (the
+ * code that writes the statements) and the registry's files
+ * (rs_registry_digest). Two syncs with one key want the same statements.
+ * false when either is unknown (a registry not loaded from files). */
+static bool views_key(const rs_registry *reg, char out[160])
+{
+	char exe[65];
+	const char *digest = reg ? rs_registry_digest(reg) : NULL;
+	if (!digest || strlen(digest) != 64 || !rs_sha256_self(exe))
+		return false;
+	snprintf(out, 160, "views 1 %s %s", exe, digest);
+	return true;
+}
+
+/* An integer the single-column, single-row statement sql answers, or -1. */
+static int64_t query_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Inside the sync's transaction: true when the last sync recorded key and
+ * no schema statement ran since (the schema version it left is the
+ * store's), so the views are what a full sync would leave. Any doubt (no
+ * record, an error) is false: the full sync then decides. */
+static bool views_unchanged(sqlite3 *db, const char *key)
+{
+	sqlite3_stmt *st;
+	bool same = false;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT key, schema_version FROM "
+			       "reestr_views_synced",
+			       -1, &st, NULL) != SQLITE_OK)
+		return false;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(st, 0);
+		int64_t at = sqlite3_column_int64(st, 1);
+		same = k && !strcmp(k, key) &&
+		       at == query_int(db, "PRAGMA schema_version") &&
+		       sqlite3_step(st) == SQLITE_DONE;
+	}
+	sqlite3_finalize(st);
+	return same;
+}
+
+/* Inside the sync's transaction, after its schema statements: records key
+ * (or no key: "") with the schema version they left. */
+static int views_record(sqlite3 *db, const char *key)
+{
+	int64_t at = query_int(db, "PRAGMA schema_version");
+	char *q = sqlite3_mprintf("DELETE FROM reestr_views_synced;"
+				  "INSERT INTO reestr_views_synced "
+				  "VALUES (%Q, %lld)",
+				  key, (long long)at);
+	if (!q)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	int rc = at < 0 ? db_error(db, "store: reading the schema version")
+			: exec(db, q);
+	sqlite3_free(q);
+	return rc;
+}
+
 /* Brings the views reestr made (listed in reestr_views) in line with reg:
  * a view whose statement is what reg wants stays as it is; only those that
  * differ, are new or are gone are dropped and created, all in one
@@ -349,18 +427,38 @@ int rs_sqlite_views_sync_counted(sqlite3 *db, const rs_registry *reg,
 	wanted_views w = {RS_BUF_INIT, NULL, 0, 0};
 	rs_buf ddl = RS_BUF_INIT;
 	sqlite3_stmt *st = NULL;
+	char key[160] = "";
+	bool keyed = views_key(reg, key);
+	if ((rc = exec(db, "BEGIN IMMEDIATE")))
+		goto done;
+	/* A restart (or a reload) from the same registry files and the same
+	 * reestr, with no schema statement since the last sync: nothing to
+	 * make, and nothing to read but two integers and a key. */
+	if (keyed && views_unchanged(db, key)) {
+		int64_t made =
+			query_int(db, "SELECT count(*) FROM reestr_views");
+		if (made < 0) {
+			rc = db_error(db, "store: listing views");
+			goto fail;
+		}
+		if ((rc = exec(db, "COMMIT")))
+			goto fail;
+		n.kept = (size_t)made;
+		n.unchanged = true;
+		if (counts)
+			*counts = n;
+		goto done;
+	}
 	for (size_t i = 0; reg && i < rs_registry_event_count(reg); i++) {
 		const rs_event *ev = rs_registry_event_at(reg, i);
 		for (size_t v = 0; v < ev->version_count; v++)
 			if ((rc = want_view(&w, ev, &ev->versions[v])))
-				goto done;
+				goto fail;
 	}
 	if (w.count) {
 		views_text = w.text.data;
 		qsort(w.items, w.count, sizeof *w.items, by_name);
 	}
-	if ((rc = exec(db, "BEGIN IMMEDIATE")))
-		goto done;
 	/* ORDER BY name is byte order (BINARY), as strcmp's */
 	if (sqlite3_prepare_v2(db,
 			       "SELECT r.name, m.sql FROM reestr_views r "
@@ -447,7 +545,8 @@ int rs_sqlite_views_sync_counted(sqlite3 *db, const rs_registry *reg,
 	for (size_t at = 0; at < ddl.len; at += strlen(ddl.data + at) + 1)
 		if ((rc = exec(db, ddl.data + at)))
 			goto fail;
-	if ((rc = exec(db, "COMMIT")))
+	if ((rc = views_record(db, keyed ? key : "")) ||
+	    (rc = exec(db, "COMMIT")))
 		goto fail;
 	if (counts)
 		*counts = n;

@@ -6,6 +6,7 @@
 #include "reestr/registry.h"
 #include "reestr/sink.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The free space (bytes) under which the store reports itself unhealthy
@@ -68,9 +69,13 @@ int rs_sqlite_views_sync(sqlite3 *db, const rs_registry *reg);
 /* What a sync did: views left as they were (their statement is the one reg
  * wants), created, replaced (their event version changed) and dropped
  * (their version is gone). Only the last three touch the schema, all in one
- * transaction: a failure leaves the views as they were before the call. */
+ * transaction: a failure leaves the views as they were before the call.
+ * unchanged: the store's record said the last sync was from the same
+ * registry files by the same reestr, and no schema statement ran since, so
+ * no statement was compared (kept is then the number of views reestr made). */
 typedef struct rs_views_sync_counts {
 	size_t kept, created, replaced, dropped;
+	bool unchanged;
 } rs_views_sync_counts;
 
 /* rs_sqlite_views_sync, also setting *counts (when not NULL) on success. */
