@@ -551,8 +551,13 @@ int rs_cmd_serve(int argc, char **argv)
 		goto fail;
 	}
 	rs_diags_print(&warnings, stderr);
+	/* the sink takes the connections being opened; its writer thread
+	 * finishes opening the store (its views) after this returns, while
+	 * the server starts: batches wait for it as for a commit */
+	rs_sqlite_preopen *handed = preopen;
+	preopen = NULL;
 	if (kafka ? open_kafka(&kf, reg, &sink) < 0
-		  : rs_sqlite_sink_open_pre(data_dir, reg, NULL, preopen,
+		  : rs_sqlite_sink_open_pre(data_dir, reg, NULL, handed,
 					    &sink) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
@@ -660,6 +665,11 @@ int rs_cmd_serve(int argc, char **argv)
 			       .current_snapshot = snapshot.data,
 			       .current_snapshot_len = snapshot.len};
 	if (rs_reloader_start(&rt, &reloader) < 0) {
+		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
+		goto fail;
+	}
+	/* a store that could not be opened stops serve, as before the line */
+	if (rs_sqlite_sink_ready(sink) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
 	}

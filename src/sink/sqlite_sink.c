@@ -151,6 +151,16 @@ typedef struct sqlite_sink {
 	/* Held for reading by every other connection of this process
 	 * (sqlite_stats), for writing while reopen_store reconnects. */
 	pthread_rwlock_t connections;
+	/* Opened on the writer thread (rs_sqlite_sink_open_pre with the
+	 * connections being read ahead): the writer takes them, brings the
+	 * schema and views up to date, then commits what waited meanwhile.
+	 * opening until then (under mu); open_rc its result, and when it
+	 * failed every write and health answer says open_error. */
+	rs_sqlite_preopen *open_pre;
+	const rs_registry *open_reg;
+	bool opening;
+	int open_rc;
+	char open_error[256];
 } sqlite_sink;
 
 /* Defaults of rs_sqlite_options. WAL pages (8 KiB each) after which a
@@ -1062,7 +1072,9 @@ static void *checkpointer_main(void *arg)
 {
 	sqlite_sink *s = arg;
 	pthread_mutex_lock(&s->mu);
-	while (!s->stopping) {
+	while (s->opening && !s->stopping) /* its connection comes with it */
+		pthread_cond_wait(&s->ckpt_wake, &s->mu);
+	while (!s->stopping && !s->open_rc) {
 		int64_t now = monotonic_us(), wake_at;
 		bool probe;
 		int mode = next_checkpoint(s, now, &probe, &wake_at);
@@ -1200,15 +1212,51 @@ static void reopen_store(sqlite_sink *s)
 	pthread_cond_signal(&s->ckpt_wake);
 }
 
+static int finish_open(sqlite_sink *s, rs_sqlite_preopen *pre,
+		       const rs_registry *reg);
+
+/* The writer's first job when it opens the store (opening): batches wait
+ * for it, as they wait for a commit. */
+static void writer_open(sqlite_sink *s)
+{
+	int rc = finish_open(s, s->open_pre, s->open_reg);
+	char error[sizeof s->open_error] = "";
+	if (rc)
+		snprintf(error, sizeof error, "%s", rs_error_last());
+	rs_sqlite_preopen_free(s->open_pre);
+	pthread_mutex_lock(&s->mu);
+	s->open_pre = NULL;
+	s->open_reg = NULL;
+	s->open_rc = rc;
+	memcpy(s->open_error, error, sizeof error);
+	s->opening = false;
+	pthread_cond_broadcast(&s->done);
+	pthread_cond_signal(&s->ckpt_wake);
+	pthread_mutex_unlock(&s->mu);
+}
+
 static void *writer_main(void *arg)
 {
 	sqlite_sink *s = arg;
+	if (s->opening) /* set before this thread, cleared only by it */
+		writer_open(s);
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		while (!s->head && !s->stopping)
 			pthread_cond_wait(&s->work, &s->mu);
 		if (!s->head)
 			break;
+		if (s->open_rc) { /* a store that could not be opened */
+			for (pending *p = s->head; p; p = p->next) {
+				p->rc = s->open_rc;
+				memcpy(p->error, s->open_error,
+				       sizeof p->error);
+				p->done = true;
+			}
+			s->head = s->tail = NULL;
+			pthread_cond_broadcast(&s->done);
+			continue;
+		}
 		if (s->reopen_wanted && !s->db)
 			reopen_store(s); /* the last try failed */
 		/* Take every waiting batch up to the commit's size; the
@@ -1427,7 +1475,19 @@ static int sqlite_health(rs_sink *base)
 	pthread_mutex_lock(&s->mu);
 	bool failed = s->commit_failed;
 	memcpy(error, s->commit_error, sizeof error);
+	int open_rc = s->open_rc;
+	char open_error[sizeof s->open_error];
+	memcpy(open_error, s->open_error, sizeof open_error);
+	bool opening = s->opening;
 	pthread_mutex_unlock(&s->mu);
+	if (open_rc)
+		return rs_error_set(open_rc, "store could not be opened: %s",
+				    open_error);
+	if (opening)
+		return rs_error_set(RS_EIO,
+				    "store is opening (reading its schema, "
+				    "syncing its typed views); events sent now "
+				    "wait for it");
 	if (failed)
 		return rs_error_set(RS_EIO,
 				    "store cannot commit: the last commit "
@@ -1557,12 +1617,16 @@ int rs_sqlite_sink_open_pre(const char *data_dir, const rs_registry *reg,
 			    rs_sqlite_preopen *pre, rs_sink **out)
 {
 	*out = NULL;
-	if (mkdir(data_dir, 0755) < 0 && errno != EEXIST)
+	if (mkdir(data_dir, 0755) < 0 && errno != EEXIST) {
+		rs_sqlite_preopen_free(pre);
 		return rs_error_set(RS_EIO, "cannot create data folder %s: %s",
 				    data_dir, strerror(errno));
+	}
 	sqlite_sink *s = calloc(1, sizeof *s);
-	if (!s)
+	if (!s) {
+		rs_sqlite_preopen_free(pre);
 		return rs_error_set(RS_ENOMEM, "out of memory");
+	}
 	s->base.ops = &sqlite_ops;
 	rs_sqlite_options o = opt ? *opt : (rs_sqlite_options){0};
 	s->max_events =
@@ -1600,39 +1664,18 @@ int rs_sqlite_sink_open_pre(const char *data_dir, const rs_registry *reg,
 		rc = rs_error_set(RS_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (pre && preopen_join(pre) == 0 && !strcmp(pre->conn.path, path)) {
-		/* the connections opened while the registry loaded */
-		s->db = pre->conn.db;
-		s->ckpt_db = pre->conn.ckpt_db;
-		s->page_size = pre->conn.page_size;
-		pre->conn.db = pre->conn.ckpt_db = NULL;
-		sqlite3_wal_hook(s->db, on_wal_commit, s);
-	} else if ((rc = connect_writer(s)) || (rc = connect_checkpointer(s))) {
+	if (pre && pre->started && !strcmp(pre->conn.path, path)) {
+		/* the connections are still being opened: the writer thread
+		 * takes them and finishes opening (writer_open) */
+		s->open_pre = pre;
+		s->open_reg = reg;
+		s->opening = true;
+		pre = NULL;
+	} else if ((rc = finish_open(s, pre, reg))) {
 		goto fail;
 	}
-	sqlite3_stmt *uv;
-	int version = 0;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &uv, NULL) ==
-	    SQLITE_OK) {
-		if (sqlite3_step(uv) == SQLITE_ROW)
-			version = sqlite3_column_int(uv, 0);
-		sqlite3_finalize(uv);
-	}
-	if (version > SCHEMA_VERSION) {
-		rc = rs_error_set(RS_EINVAL,
-				  "store %s has schema version %d; this "
-				  "reestr knows up to %d (upgrade reestr)",
-				  path, version, SCHEMA_VERSION);
-		goto fail;
-	}
-	if ((rc = exec(s->db, schema_sql)) ||
-	    (rc = migrate_failed_events(s->db)) ||
-	    (rc = exec(s->db, "PRAGMA user_version = " RS_STR(SCHEMA_VERSION))))
-		goto fail;
-	if ((rc = rs_sqlite_views_sync(s->db, reg)))
-		goto fail;
-	if ((rc = prepare_statements(s)))
-		goto fail;
+	rs_sqlite_preopen_free(pre);
+	pre = NULL;
 	if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
 		rc = rs_error_set(RS_ENOMEM, "cannot start the store's writer");
 		goto fail;
@@ -1647,6 +1690,61 @@ int rs_sqlite_sink_open_pre(const char *data_dir, const rs_registry *reg,
 	*out = &s->base;
 	return 0;
 fail:
+	rs_sqlite_preopen_free(pre);
 	sqlite_free(&s->base);
 	return rc;
+}
+
+int rs_sqlite_sink_ready(rs_sink *base)
+{
+	if (!base || base->ops != &sqlite_ops)
+		return 0;
+	sqlite_sink *s = (sqlite_sink *)base;
+	pthread_mutex_lock(&s->mu);
+	while (s->opening)
+		pthread_cond_wait(&s->done, &s->mu);
+	int rc = s->open_rc;
+	char error[sizeof s->open_error];
+	memcpy(error, s->open_error, sizeof error);
+	pthread_mutex_unlock(&s->mu);
+	return rc ? rs_error_set(rc, "%s", error) : 0;
+}
+
+/* Takes pre's connections (or opens its own), then brings the schema and
+ * reg's views up to date and prepares the writer's statements. */
+static int finish_open(sqlite_sink *s, rs_sqlite_preopen *pre,
+		       const rs_registry *reg)
+{
+	int rc;
+	const char *path = s->path;
+	if (pre && preopen_join(pre) == 0 && !strcmp(pre->conn.path, path)) {
+		/* the connections opened while the registry loaded */
+		s->db = pre->conn.db;
+		s->ckpt_db = pre->conn.ckpt_db;
+		s->page_size = pre->conn.page_size;
+		pre->conn.db = pre->conn.ckpt_db = NULL;
+		sqlite3_wal_hook(s->db, on_wal_commit, s);
+	} else if ((rc = connect_writer(s)) || (rc = connect_checkpointer(s))) {
+		return rc;
+	}
+	sqlite3_stmt *uv;
+	int version = 0;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &uv, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_step(uv) == SQLITE_ROW)
+			version = sqlite3_column_int(uv, 0);
+		sqlite3_finalize(uv);
+	}
+	if (version > SCHEMA_VERSION)
+		return rs_error_set(RS_EINVAL,
+				    "store %s has schema version %d; this "
+				    "reestr knows up to %d (upgrade reestr)",
+				    path, version, SCHEMA_VERSION);
+	if ((rc = exec(s->db, schema_sql)) ||
+	    (rc = migrate_failed_events(s->db)) ||
+	    (rc = exec(s->db, "PRAGMA user_version = " RS_STR(SCHEMA_VERSION))))
+		return rc;
+	if ((rc = rs_sqlite_views_sync(s->db, reg)))
+		return rc;
+	return prepare_statements(s);
 }

@@ -955,9 +955,9 @@ static void test_reopened_store_empties_its_wal(void **state)
 			assert_int_equal(rs_sqlite_preopen_start(dir, &pre), 0);
 			assert_non_null(pre);
 		}
+		/* the sink takes pre, also its connections being opened */
 		assert_int_equal(
 			rs_sqlite_sink_open_pre(dir, NULL, &opt, pre, &s), 0);
-		rs_sqlite_preopen_free(pre);
 		for (int i = 0; i < 20; i++)
 			assert_int_equal(write_new_events(s, 100), 0);
 		assert_true(wal_bytes(dir) > 0);
@@ -975,6 +975,65 @@ static void test_reopened_store_empties_its_wal(void **state)
 	rs_sqlite_preopen_free(pre);
 	assert_string_equal(sql("SELECT count(*) AS n FROM events"),
 			    "n\r\n4010\r\n");
+}
+
+/* A store opened ahead finishes opening on its writer thread: the open
+ * returns before the schema is read, a batch written at once waits and is
+ * stored, the new registry's views exist once it is ready. A store that
+ * cannot be opened (a newer reestr's) fails every write and the health op
+ * with the reason, and ready returns it. */
+static void test_open_ahead_finishes_on_the_writer(void **state)
+{
+	write_registry(dir, "environments: {bo: {events: [ev_a]}}\n"
+			    "events:\n" EV_A("{n: int}"));
+	rs_registry *reg = load_registry();
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(dir, reg, NULL, &s), 0);
+	assert_int_equal(write_new_events(s, 10), 0);
+	rs_sink_free(s);
+	rs_registry_free(reg);
+
+	write_registry(dir, "environments: {bo: {events: [ev_a, ev_b]}}\n"
+			    "events:\n" EV_A("{n: int}") EV_B);
+	reg = load_registry();
+	rs_sqlite_preopen *pre = NULL;
+	assert_int_equal(rs_sqlite_preopen_start(dir, &pre), 0);
+	assert_non_null(pre);
+	assert_int_equal(rs_sqlite_sink_open_pre(dir, reg, NULL, pre, &s), 0);
+	assert_int_equal(write_new_events(s, 10), 0); /* waits for the open */
+	assert_int_equal(rs_sqlite_sink_ready(s), 0);
+	assert_int_equal(s->ops->health(s), 0);
+	rs_sink_free(s);
+	rs_registry_free(reg);
+	assert_string_equal(sql("SELECT count(*) AS n FROM events"),
+			    "n\r\n20\r\n");
+	assert_string_equal(sql("SELECT name FROM sqlite_master WHERE type = "
+				"'view' ORDER BY name"),
+			    "name\r\nev_a_v0\r\nev_a_v1\r\nev_b_v0\r\n");
+
+	/* a store of a newer reestr */
+	char path[512];
+	rs_sqlite_db_path(dir, path, sizeof path);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+	reg = load_registry();
+	assert_int_equal(rs_sqlite_preopen_start(dir, &pre), 0);
+	assert_int_equal(rs_sqlite_sink_open_pre(dir, reg, NULL, pre, &s), 0);
+	assert_int_not_equal(write_new_events(s, 1), 0);
+	assert_non_null(strstr(rs_error_last(), "schema version 99"));
+	assert_int_not_equal(rs_sqlite_sink_ready(s), 0);
+	assert_non_null(strstr(rs_error_last(), "upgrade reestr"));
+	assert_int_not_equal(s->ops->health(s), 0);
+	assert_non_null(strstr(rs_error_last(), "schema version 99"));
+	assert_int_not_equal(write_new_events(s, 1), 0);
+	rs_sink_free(s);
+	rs_registry_free(reg);
+	assert_string_equal(sql("SELECT count(*) AS n FROM events"),
+			    "n\r\n20\r\n");
 }
 
 /* Whether the WAL index says every frame of the WAL is in the database
@@ -1195,6 +1254,9 @@ int main(void)
 			make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(
 			test_views_sync_repairs_what_changed_by_hand, make_dir,
+			remove_dir),
+		cmocka_unit_test_setup_teardown(
+			test_open_ahead_finishes_on_the_writer, make_dir,
 			remove_dir),
 		cmocka_unit_test_setup_teardown(test_unwritable_data_dir,
 						make_dir, remove_dir),
