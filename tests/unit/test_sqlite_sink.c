@@ -554,6 +554,42 @@ static void test_views_sync_repairs_what_changed_by_hand(void **state)
 			    before);
 }
 
+/* A store of the reestr before the sync record (no reestr_views_synced)
+ * opens with its views untouched: compared once, all kept, recorded; the
+ * next sync compares nothing. */
+static void test_views_of_a_store_without_the_record(void **state)
+{
+	write_registry(dir, "environments: {bo: {events: [ev_a, ev_b]}}\n"
+			    "events:\n" EV_A("{n: int}") EV_B);
+	rs_registry *reg = load_registry();
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(dir, reg, NULL, &s), 0);
+	rs_sink_free(s);
+	char path[512];
+	rs_sqlite_db_path(dir, path, sizeof path);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE reestr_views_synced",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	char before[8192];
+	snprintf(before, sizeof before, "%s", views_now());
+
+	assert_int_equal(rs_sqlite_sink_open(dir, reg, NULL, &s), 0);
+	rs_sink_free(s);
+	rs_registry_free(reg);
+	assert_string_equal(views_now(), before);
+	assert_string_equal(sql("SELECT count(*) AS n FROM "
+				"reestr_views_synced"),
+			    "n\r\n1\r\n");
+	rs_views_sync_counts n;
+	assert_int_equal(sync_views(&n), 0);
+	assert_true(n.unchanged);
+	assert_int_equal(n.kept, 3);
+	assert_string_equal(views_now(), before);
+}
+
 /* A sync that fails half-way (here a user's table holds the name of a new
  * view, after another view was already replaced in the transaction) leaves
  * the views exactly as they were, and says what failed. */
@@ -1257,6 +1293,9 @@ int main(void)
 			remove_dir),
 		cmocka_unit_test_setup_teardown(
 			test_open_ahead_finishes_on_the_writer, make_dir,
+			remove_dir),
+		cmocka_unit_test_setup_teardown(
+			test_views_of_a_store_without_the_record, make_dir,
 			remove_dir),
 		cmocka_unit_test_setup_teardown(test_unwritable_data_dir,
 						make_dir, remove_dir),
