@@ -8,19 +8,26 @@ ends when serve logs its "listening on" line, a reload when it logs its
 "reloaded registry" line; the langpacks are made after those lines, in
 the background, and a second figure is when the last environment's
 "langpacks ready" line is logged (both measured from the same moment:
-the process's start, or the SIGHUP). Figures only: nothing passes or
+the process's start, or the SIGHUP). Each start also gives the process's
+CPU time (user + system) at its line, and when an event sent at the line
+is answered: one of an unknown event, which the store's writer stores in
+failed_events, so it is answered once the store has finished opening
+(after the line, on the writer's thread). Figures only: nothing passes or
 fails on time.
 
     python3 bench/start_bench.py REESTR WORKDIR [VERSIONS ...]
 """
 
+import json
 import os
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -71,20 +78,58 @@ class Serve:
             return None
         return self.wait_line(PACKS, seen + ENVIRONMENTS, t0)
 
+    def cpu_s(self):
+        """The process's CPU time so far (user + system), in seconds."""
+        stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def first_event(self, t0):
+        """Seconds until an event sent at the start line is answered: one
+        of an unknown event, rejected and stored in failed_events by the
+        store's writer, so answered once the store is open."""
+        body = json.dumps({"events": [{
+            "event_id": 999999999, "version": 0,
+            "uuid": "0192f0c4-8b7a-7cde-8f00-1a2b3c4d5e6f",
+            "time": "2026-11-25T10:00:00Z", "environment": "bo",
+            "source": "bench", "fields": {}}]}).encode()
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/v1/events", data=body,
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=600) as r:
+            answer = json.loads(r.read())
+        if answer.get("rejected") != 1:
+            raise RuntimeError(f"unexpected answer {answer}")
+        return time.monotonic() - t0
+
     def start(self):
-        """(seconds to the start line, seconds to the langpacks)"""
+        """(seconds to the start line, seconds to the langpacks); also
+        sets self.line_cpu (CPU seconds at the line) and self.stored
+        (seconds until an event sent at the line is stored)"""
         seen = self.count(("listening on",))
         packs = self.count(PACKS)
         logf = open(self.log, "a")
+        self.port = free_port()
         t0 = time.monotonic()
         self.proc = subprocess.Popen(
             [self.reestr, "serve", "--registry", str(self.registry),
              "--data", str(self.data), "--listen",
-             f"127.0.0.1:{free_port()}"], stdout=logf, stderr=logf)
+             f"127.0.0.1:{self.port}"], stdout=logf, stderr=logf)
         logf.close()
         line = self.wait_line("listening on", seen + 1, t0)
+        self.line_cpu = self.cpu_s()
+        # the event and the langpacks' lines are waited for side by side,
+        # so that neither time includes waiting for the other
+        stored = []
+        sender = threading.Thread(
+            target=lambda: stored.append(self.first_event(t0)))
+        sender.start()
         background = "langpacks being made" in self.log.read_text()
         made = self.packs(packs, t0, background)
+        sender.join()
+        if not stored:
+            raise RuntimeError("the event sent at the start line failed")
+        self.stored = stored[0]
         return line, line if made is None else made
 
     def reload(self):
@@ -139,16 +184,21 @@ def main():
         first_mb = s.hwm_mb()
         s.stop()
         again, again_packs, mb = [], [], 0.0
+        cpu, stored = [], []
         for _ in range(RUNS):
             line, packs = s.start()
             again.append(line)
             again_packs.append(packs)
+            cpu.append(s.line_cpu)
+            stored.append(s.stored)
             mb = max(mb, s.hwm_mb())
             s.stop()
         print(f"start, {total} versions: first {first:.3f} s "
               f"(RSS {first_mb:.0f} MB), langpacks made at "
               f"{first_packs:.3f} s; nothing changed {fmt(again)} "
-              f"(RSS {mb:.0f} MB), langpacks ready at {fmt(again_packs)}")
+              f"(CPU at the line {fmt(cpu)}; an event sent at the line "
+              f"stored at {fmt(stored)}; RSS {mb:.0f} MB), langpacks "
+              f"ready at {fmt(again_packs)}")
         edits, edit_packs = [], []
         if has_reload:
             s.start()

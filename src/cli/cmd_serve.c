@@ -214,6 +214,10 @@ static void usage(FILE *out)
 		RS_RELOAD_MAX_WAIT_MS);
 }
 
+/* A snapshot of no file: what the start line's --dev note is worked out
+ * with, before the registry's own snapshot is made (after the line). */
+#define EMPTY_SNAPSHOT "{\"files\":[]}"
+
 /* --sink kafka: the flags, then the sink */
 typedef struct kafka_flags {
 	const char *config_file;
@@ -547,8 +551,13 @@ int rs_cmd_serve(int argc, char **argv)
 		goto fail;
 	}
 	rs_diags_print(&warnings, stderr);
+	/* the sink takes the connections being opened; its writer thread
+	 * finishes opening the store (its views) after this returns, while
+	 * the server starts: batches wait for it as for a commit */
+	rs_sqlite_preopen *handed = preopen;
+	preopen = NULL;
 	if (kafka ? open_kafka(&kf, reg, &sink) < 0
-		  : rs_sqlite_sink_open_pre(data_dir, reg, NULL, preopen,
+		  : rs_sqlite_sink_open_pre(data_dir, reg, NULL, handed,
 					    &sink) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
@@ -583,16 +592,16 @@ int rs_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
 	}
-	/* the folder's snapshot (what a reload compares with) and the one
-	 * served at /v1/registry (with --dev, the unpublished versions) */
-	if (rs_registry_snapshot(registry_dir, &snapshot) < 0 ||
-	    rs_serve_dev_view(reg, dev, snapshot.data, snapshot.len, &served,
+	/* the start line's --dev note; the snapshot itself (every registry
+	 * file's bytes, for /v1/registry and what a reload compares with) is
+	 * made after the line, GET /v1/registry waiting for it meanwhile */
+	if (rs_serve_dev_view(reg, dev, EMPTY_SNAPSHOT,
+			      sizeof EMPTY_SNAPSHOT - 1, &served,
 			      &dev_note) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
 	}
-	so.registry_snapshot = served.data;
-	so.registry_snapshot_len = served.len;
+	so.registry_snapshot_later = true;
 
 	if (rs_server_start(&so, reg, sink, &server) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
@@ -615,19 +624,6 @@ int rs_cmd_serve(int argc, char **argv)
 					     : RS_KAFKA_DEFAULT_TOPIC_PREFIX,
 			 kf.opt.topic_prefix ? kf.opt.topic_prefix
 					     : RS_KAFKA_DEFAULT_TOPIC_PREFIX);
-	/* from here on a change in the folder, or SIGHUP, reloads */
-	rs_reload_target rt = {.registry_dir = registry_dir,
-			       .accept = accept,
-			       .server = server,
-			       .sink = sink,
-			       .packages = packages,
-			       .current = reg,
-			       .current_snapshot = snapshot.data,
-			       .current_snapshot_len = snapshot.len};
-	if (rs_reloader_start(&rt, &reloader) < 0) {
-		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
-		goto fail;
-	}
 	size_t versions = 0;
 	for (size_t i = 0; i < rs_registry_event_count(reg); i++)
 		versions += rs_registry_event_at(reg, i)->version_count;
@@ -644,6 +640,39 @@ int rs_cmd_serve(int argc, char **argv)
 		kafka ? "sink" : "store", db,
 		dev_note.data ? dev_note.data : "");
 	rs_packages_begin(packages); /* their lines after this one */
+
+	/* the folder's snapshot (what a reload compares with) and the one
+	 * served at /v1/registry (with --dev, the unpublished versions) */
+	rs_buf note = RS_BUF_INIT;
+	rc = rs_registry_snapshot(registry_dir, &snapshot);
+	if (rc == 0)
+		rc = rs_serve_dev_view(reg, dev, snapshot.data, snapshot.len,
+				       &served, &note);
+	if (rc == 0)
+		rc = rs_server_set_snapshot(server, served.data, served.len);
+	rs_buf_free(&note);
+	if (rc < 0) {
+		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
+		goto fail;
+	}
+	/* from here on a change in the folder, or SIGHUP, reloads */
+	rs_reload_target rt = {.registry_dir = registry_dir,
+			       .accept = accept,
+			       .server = server,
+			       .sink = sink,
+			       .packages = packages,
+			       .current = reg,
+			       .current_snapshot = snapshot.data,
+			       .current_snapshot_len = snapshot.len};
+	if (rs_reloader_start(&rt, &reloader) < 0) {
+		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
+		goto fail;
+	}
+	/* a store that could not be opened stops serve, as before the line */
+	if (rs_sqlite_sink_ready(sink) < 0) {
+		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
+		goto fail;
+	}
 
 	for (;;) {
 		int sig;

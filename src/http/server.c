@@ -71,6 +71,9 @@ typedef struct served_registry {
 			     * caller's (rs_server_start's) */
 	char *snapshot;	    /* owned; NULL: none */
 	size_t snapshot_len;
+	/* the snapshot is still being made (rs_server_set_snapshot comes):
+	 * GET /v1/registry waits for it. Under the server's served_lock. */
+	bool snapshot_pending;
 	atomic_size_t refs;
 } served_registry;
 
@@ -78,6 +81,7 @@ struct rs_server {
 	struct MHD_Daemon *daemon;
 	pthread_mutex_t served_lock; /* served, the pointer */
 	served_registry *served;
+	pthread_cond_t snapshot_set; /* a pending snapshot came (served_lock) */
 	rs_sink *sink;
 	tally_sink tally;
 	rs_ingest_limits limits;
@@ -177,9 +181,51 @@ int rs_server_set_registry(rs_server *s, rs_registry *reg, const char *snapshot,
 	pthread_mutex_lock(&s->served_lock);
 	served_registry *old = s->served;
 	s->served = g;
+	/* a request still waiting for the replaced one's snapshot answers
+	 * that it has none; the next asks the new registry */
+	old->snapshot_pending = false;
+	pthread_cond_broadcast(&s->snapshot_set);
 	pthread_mutex_unlock(&s->served_lock);
 	served_release(old);
 	return 0;
+}
+
+int rs_server_set_snapshot(rs_server *s, const char *snapshot, size_t len)
+{
+	char *copy = snapshot ? malloc(len ? len : 1) : NULL;
+	bool nomem = snapshot && !copy;
+	if (copy)
+		memcpy(copy, snapshot, len);
+	pthread_mutex_lock(&s->served_lock);
+	served_registry *g = s->served;
+	if (g->snapshot_pending && copy) {
+		g->snapshot = copy;
+		g->snapshot_len = len;
+		copy = NULL;
+	}
+	g->snapshot_pending = false;
+	pthread_cond_broadcast(&s->snapshot_set);
+	pthread_mutex_unlock(&s->served_lock);
+	free(copy);
+	return nomem ? rs_error_set(RS_ENOMEM, "out of memory") : 0;
+}
+
+/* g's snapshot, once it is made (at most RS_SERVER_SNAPSHOT_WAIT_S): 1
+ * (the request's reference to g keeps it), 0 when g has none, -1 when it
+ * is still being made. */
+static int snapshot_ready(rs_server *s, served_registry *g)
+{
+	pthread_mutex_lock(&s->served_lock);
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += RS_SERVER_SNAPSHOT_WAIT_S;
+	while (g->snapshot_pending &&
+	       pthread_cond_timedwait(&s->snapshot_set, &s->served_lock,
+				      &until) == 0)
+		;
+	int ready = g->snapshot_pending ? -1 : g->snapshot != NULL;
+	pthread_mutex_unlock(&s->served_lock);
+	return ready;
 }
 
 const rs_registry *rs_server_registry_hold(rs_server *s, void **ref)
@@ -1038,9 +1084,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			return respond_error(s, conn, rq, 405,
 					     "use GET for /v1/registry");
 		served_registry *g = served_acquire(s);
+		int ready = snapshot_ready(s, g);
 		enum MHD_Result ret =
-			g->snapshot ? respond(s, conn, rq, 200, g->snapshot,
+			ready > 0   ? respond(s, conn, rq, 200, g->snapshot,
 					      g->snapshot_len, NULL)
+			: ready < 0 ? respond_error(s, conn, rq, 503,
+						    "the registry snapshot is "
+						    "still being made")
 				    : respond_error(s, conn, rq, 404,
 						    "this collector serves "
 						    "no registry snapshot");
@@ -1131,7 +1181,13 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 		free(s);
 		return rs_error_set(RS_ENOMEM, "out of memory");
 	}
+	s->served->snapshot_pending = opt->registry_snapshot_later;
 	pthread_mutex_init(&s->served_lock, NULL);
+	pthread_condattr_t monotonic;
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->snapshot_set, &monotonic);
+	pthread_condattr_destroy(&monotonic);
 	s->sink = sink;
 	s->tally = (tally_sink){{&tally_ops}, sink, s};
 	s->limits = opt->limits;
@@ -1197,6 +1253,7 @@ fail:;
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->served_lock);
+	pthread_cond_destroy(&s->snapshot_set);
 	served_release(s->served);
 	free(s);
 	return rc;
@@ -1214,6 +1271,11 @@ void rs_server_stop(rs_server *s)
 	/* Stop accepting; connections waiting in the backlog are refused
 	 * when the listening socket closes, below. */
 	MHD_socket listen_fd = MHD_quiesce_daemon(s->daemon);
+	/* a snapshot still to come never will: its waiters answer now */
+	pthread_mutex_lock(&s->served_lock);
+	s->served->snapshot_pending = false;
+	pthread_cond_broadcast(&s->snapshot_set);
+	pthread_mutex_unlock(&s->served_lock);
 	pthread_mutex_lock(&s->lock);
 	s->draining = true;
 	int64_t now = monotonic_us();
@@ -1248,6 +1310,7 @@ void rs_server_stop(rs_server *s)
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->served_lock);
+	pthread_cond_destroy(&s->snapshot_set);
 	served_release(s->served);
 	free(s);
 }

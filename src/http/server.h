@@ -27,6 +27,9 @@
 #define RS_SERVER_DRAIN_GRACE_S 5
 /* How often rejected events are summed up in the log. */
 #define RS_SERVER_DEFAULT_LOG_SUMMARY_S 60u
+/* How long GET /v1/registry waits for a snapshot still being made just
+ * after the start (registry_snapshot_later) before it answers 503. */
+#define RS_SERVER_SNAPSHOT_WAIT_S 30
 /* The Retry-After of every 503 answer, in seconds. */
 #define RS_SERVER_RETRY_AFTER_S 5
 
@@ -49,6 +52,10 @@ typedef struct rs_server_options {
 	 * copied; NULL for none */
 	const char *registry_snapshot;
 	size_t registry_snapshot_len;
+	/* the snapshot comes after the start, by rs_server_set_snapshot
+	 * (serve makes it after its start line); GET /v1/registry waits for
+	 * it meanwhile, at most RS_SERVER_SNAPSHOT_WAIT_S */
+	bool registry_snapshot_later;
 } rs_server_options;
 
 /* Starts serving in background threads. reg and sink must outlive the
@@ -64,6 +71,11 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
  * fails. Returns 0, or RS_ENOMEM (the running registry stays). */
 int rs_server_set_registry(rs_server *s, rs_registry *reg, const char *snapshot,
 			   size_t snapshot_len);
+/* The snapshot (copied) of the registry rs_server_start was given with
+ * registry_snapshot_later, and the requests waiting for it answered. NULL
+ * (or no memory: RS_ENOMEM) ends the wait with no snapshot (404). Once a
+ * reload replaced that registry it does nothing. */
+int rs_server_set_snapshot(rs_server *s, const char *snapshot, size_t len);
 /* A reference to the registry requests use now: it stays valid, even once
  * a reload replaced it and after rs_server_stop, until
  * rs_server_registry_release(*ref) (rs_server_start's registry, which its

@@ -13,6 +13,7 @@
 
 #include "base/buf.h"
 #include "base/grow.h"
+#include "base/sha256.h"
 #include "base/timefmt.h"
 #include "json/json.h"
 #include "reestr/error.h"
@@ -52,7 +53,15 @@ static const char schema_sql[] =
 	" rejected INTEGER NOT NULL DEFAULT 0,"
 	" duplicate INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY (hour, event_id, version, source)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS reestr_views (name TEXT PRIMARY KEY);";
+	"CREATE TABLE IF NOT EXISTS reestr_views (name TEXT PRIMARY KEY);"
+	/* What the views were last synced from (views_key) and the schema
+	 * version that sync left: both the same at the next sync, and the
+	 * views are known to be what it would make (views_unchanged). One
+	 * row at most. Older reestrs ignore the table (so the store's
+	 * version stays 2); any schema change one of them (or an analyst)
+	 * makes moves the schema version, and the next sync is a full one. */
+	"CREATE TABLE IF NOT EXISTS reestr_views_synced ("
+	" key TEXT NOT NULL, schema_version INTEGER NOT NULL);";
 
 /* One caller's batch waiting for the writer; or, batch NULL, a registry
  * whose typed views the writer's connection creates (registry_changed). */
@@ -142,6 +151,16 @@ typedef struct sqlite_sink {
 	/* Held for reading by every other connection of this process
 	 * (sqlite_stats), for writing while reopen_store reconnects. */
 	pthread_rwlock_t connections;
+	/* Opened on the writer thread (rs_sqlite_sink_open_pre with the
+	 * connections being read ahead): the writer takes them, brings the
+	 * schema and views up to date, then commits what waited meanwhile.
+	 * opening until then (under mu); open_rc its result, and when it
+	 * failed every write and health answer says open_error. */
+	rs_sqlite_preopen *open_pre;
+	const rs_registry *open_reg;
+	bool opening;
+	int open_rc;
+	char open_error[256];
 } sqlite_sink;
 
 /* Defaults of rs_sqlite_options. WAL pages (8 KiB each) after which a
@@ -335,6 +354,75 @@ static int by_name(const void *a, const void *b)
 		      views_text + ((const wanted_view *)b)->name);
 }
 
+/* What reg's views are made from, as one string: this executable (the
+ * code that writes the statements) and the registry's files
+ * (rs_registry_digest). Two syncs with one key want the same statements.
+ * false when either is unknown (a registry not loaded from files). */
+static bool views_key(const rs_registry *reg, char out[160])
+{
+	char exe[65];
+	const char *digest = reg ? rs_registry_digest(reg) : NULL;
+	if (!digest || strlen(digest) != 64 || !rs_sha256_self(exe))
+		return false;
+	snprintf(out, 160, "views 1 %s %s", exe, digest);
+	return true;
+}
+
+/* An integer the single-column, single-row statement sql answers, or -1. */
+static int64_t query_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Inside the sync's transaction: true when the last sync recorded key and
+ * no schema statement ran since (the schema version it left is the
+ * store's), so the views are what a full sync would leave. Any doubt (no
+ * record, an error) is false: the full sync then decides. */
+static bool views_unchanged(sqlite3 *db, const char *key)
+{
+	sqlite3_stmt *st;
+	bool same = false;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT key, schema_version FROM "
+			       "reestr_views_synced",
+			       -1, &st, NULL) != SQLITE_OK)
+		return false;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(st, 0);
+		int64_t at = sqlite3_column_int64(st, 1);
+		same = k && !strcmp(k, key) &&
+		       at == query_int(db, "PRAGMA schema_version") &&
+		       sqlite3_step(st) == SQLITE_DONE;
+	}
+	sqlite3_finalize(st);
+	return same;
+}
+
+/* Inside the sync's transaction, after its schema statements: records key
+ * (or no key: "") with the schema version they left. */
+static int views_record(sqlite3 *db, const char *key)
+{
+	int64_t at = query_int(db, "PRAGMA schema_version");
+	char *q = sqlite3_mprintf("DELETE FROM reestr_views_synced;"
+				  "INSERT INTO reestr_views_synced "
+				  "VALUES (%Q, %lld)",
+				  key, (long long)at);
+	if (!q)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	int rc = at < 0 ? db_error(db, "store: reading the schema version")
+			: exec(db, q);
+	sqlite3_free(q);
+	return rc;
+}
+
 /* Brings the views reestr made (listed in reestr_views) in line with reg:
  * a view whose statement is what reg wants stays as it is; only those that
  * differ, are new or are gone are dropped and created, all in one
@@ -349,18 +437,38 @@ int rs_sqlite_views_sync_counted(sqlite3 *db, const rs_registry *reg,
 	wanted_views w = {RS_BUF_INIT, NULL, 0, 0};
 	rs_buf ddl = RS_BUF_INIT;
 	sqlite3_stmt *st = NULL;
+	char key[160] = "";
+	bool keyed = views_key(reg, key);
+	if ((rc = exec(db, "BEGIN IMMEDIATE")))
+		goto done;
+	/* A restart (or a reload) from the same registry files and the same
+	 * reestr, with no schema statement since the last sync: nothing to
+	 * make, and nothing to read but two integers and a key. */
+	if (keyed && views_unchanged(db, key)) {
+		int64_t made =
+			query_int(db, "SELECT count(*) FROM reestr_views");
+		if (made < 0) {
+			rc = db_error(db, "store: listing views");
+			goto fail;
+		}
+		if ((rc = exec(db, "COMMIT")))
+			goto fail;
+		n.kept = (size_t)made;
+		n.unchanged = true;
+		if (counts)
+			*counts = n;
+		goto done;
+	}
 	for (size_t i = 0; reg && i < rs_registry_event_count(reg); i++) {
 		const rs_event *ev = rs_registry_event_at(reg, i);
 		for (size_t v = 0; v < ev->version_count; v++)
 			if ((rc = want_view(&w, ev, &ev->versions[v])))
-				goto done;
+				goto fail;
 	}
 	if (w.count) {
 		views_text = w.text.data;
 		qsort(w.items, w.count, sizeof *w.items, by_name);
 	}
-	if ((rc = exec(db, "BEGIN IMMEDIATE")))
-		goto done;
 	/* ORDER BY name is byte order (BINARY), as strcmp's */
 	if (sqlite3_prepare_v2(db,
 			       "SELECT r.name, m.sql FROM reestr_views r "
@@ -447,7 +555,8 @@ int rs_sqlite_views_sync_counted(sqlite3 *db, const rs_registry *reg,
 	for (size_t at = 0; at < ddl.len; at += strlen(ddl.data + at) + 1)
 		if ((rc = exec(db, ddl.data + at)))
 			goto fail;
-	if ((rc = exec(db, "COMMIT")))
+	if ((rc = views_record(db, keyed ? key : "")) ||
+	    (rc = exec(db, "COMMIT")))
 		goto fail;
 	if (counts)
 		*counts = n;
@@ -963,7 +1072,9 @@ static void *checkpointer_main(void *arg)
 {
 	sqlite_sink *s = arg;
 	pthread_mutex_lock(&s->mu);
-	while (!s->stopping) {
+	while (s->opening && !s->stopping) /* its connection comes with it */
+		pthread_cond_wait(&s->ckpt_wake, &s->mu);
+	while (!s->stopping && !s->open_rc) {
 		int64_t now = monotonic_us(), wake_at;
 		bool probe;
 		int mode = next_checkpoint(s, now, &probe, &wake_at);
@@ -1101,15 +1212,51 @@ static void reopen_store(sqlite_sink *s)
 	pthread_cond_signal(&s->ckpt_wake);
 }
 
+static int finish_open(sqlite_sink *s, rs_sqlite_preopen *pre,
+		       const rs_registry *reg);
+
+/* The writer's first job when it opens the store (opening): batches wait
+ * for it, as they wait for a commit. */
+static void writer_open(sqlite_sink *s)
+{
+	int rc = finish_open(s, s->open_pre, s->open_reg);
+	char error[sizeof s->open_error] = "";
+	if (rc)
+		snprintf(error, sizeof error, "%s", rs_error_last());
+	rs_sqlite_preopen_free(s->open_pre);
+	pthread_mutex_lock(&s->mu);
+	s->open_pre = NULL;
+	s->open_reg = NULL;
+	s->open_rc = rc;
+	memcpy(s->open_error, error, sizeof error);
+	s->opening = false;
+	pthread_cond_broadcast(&s->done);
+	pthread_cond_signal(&s->ckpt_wake);
+	pthread_mutex_unlock(&s->mu);
+}
+
 static void *writer_main(void *arg)
 {
 	sqlite_sink *s = arg;
+	if (s->opening) /* set before this thread, cleared only by it */
+		writer_open(s);
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		while (!s->head && !s->stopping)
 			pthread_cond_wait(&s->work, &s->mu);
 		if (!s->head)
 			break;
+		if (s->open_rc) { /* a store that could not be opened */
+			for (pending *p = s->head; p; p = p->next) {
+				p->rc = s->open_rc;
+				memcpy(p->error, s->open_error,
+				       sizeof p->error);
+				p->done = true;
+			}
+			s->head = s->tail = NULL;
+			pthread_cond_broadcast(&s->done);
+			continue;
+		}
 		if (s->reopen_wanted && !s->db)
 			reopen_store(s); /* the last try failed */
 		/* Take every waiting batch up to the commit's size; the
@@ -1328,7 +1475,19 @@ static int sqlite_health(rs_sink *base)
 	pthread_mutex_lock(&s->mu);
 	bool failed = s->commit_failed;
 	memcpy(error, s->commit_error, sizeof error);
+	int open_rc = s->open_rc;
+	char open_error[sizeof s->open_error];
+	memcpy(open_error, s->open_error, sizeof open_error);
+	bool opening = s->opening;
 	pthread_mutex_unlock(&s->mu);
+	if (open_rc)
+		return rs_error_set(open_rc, "store could not be opened: %s",
+				    open_error);
+	if (opening)
+		return rs_error_set(RS_EIO,
+				    "store is opening (reading its schema, "
+				    "syncing its typed views); events sent now "
+				    "wait for it");
 	if (failed)
 		return rs_error_set(RS_EIO,
 				    "store cannot commit: the last commit "
@@ -1458,12 +1617,16 @@ int rs_sqlite_sink_open_pre(const char *data_dir, const rs_registry *reg,
 			    rs_sqlite_preopen *pre, rs_sink **out)
 {
 	*out = NULL;
-	if (mkdir(data_dir, 0755) < 0 && errno != EEXIST)
+	if (mkdir(data_dir, 0755) < 0 && errno != EEXIST) {
+		rs_sqlite_preopen_free(pre);
 		return rs_error_set(RS_EIO, "cannot create data folder %s: %s",
 				    data_dir, strerror(errno));
+	}
 	sqlite_sink *s = calloc(1, sizeof *s);
-	if (!s)
+	if (!s) {
+		rs_sqlite_preopen_free(pre);
 		return rs_error_set(RS_ENOMEM, "out of memory");
+	}
 	s->base.ops = &sqlite_ops;
 	rs_sqlite_options o = opt ? *opt : (rs_sqlite_options){0};
 	s->max_events =
@@ -1501,39 +1664,18 @@ int rs_sqlite_sink_open_pre(const char *data_dir, const rs_registry *reg,
 		rc = rs_error_set(RS_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (pre && preopen_join(pre) == 0 && !strcmp(pre->conn.path, path)) {
-		/* the connections opened while the registry loaded */
-		s->db = pre->conn.db;
-		s->ckpt_db = pre->conn.ckpt_db;
-		s->page_size = pre->conn.page_size;
-		pre->conn.db = pre->conn.ckpt_db = NULL;
-		sqlite3_wal_hook(s->db, on_wal_commit, s);
-	} else if ((rc = connect_writer(s)) || (rc = connect_checkpointer(s))) {
+	if (pre && pre->started && !strcmp(pre->conn.path, path)) {
+		/* the connections are still being opened: the writer thread
+		 * takes them and finishes opening (writer_open) */
+		s->open_pre = pre;
+		s->open_reg = reg;
+		s->opening = true;
+		pre = NULL;
+	} else if ((rc = finish_open(s, pre, reg))) {
 		goto fail;
 	}
-	sqlite3_stmt *uv;
-	int version = 0;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &uv, NULL) ==
-	    SQLITE_OK) {
-		if (sqlite3_step(uv) == SQLITE_ROW)
-			version = sqlite3_column_int(uv, 0);
-		sqlite3_finalize(uv);
-	}
-	if (version > SCHEMA_VERSION) {
-		rc = rs_error_set(RS_EINVAL,
-				  "store %s has schema version %d; this "
-				  "reestr knows up to %d (upgrade reestr)",
-				  path, version, SCHEMA_VERSION);
-		goto fail;
-	}
-	if ((rc = exec(s->db, schema_sql)) ||
-	    (rc = migrate_failed_events(s->db)) ||
-	    (rc = exec(s->db, "PRAGMA user_version = " RS_STR(SCHEMA_VERSION))))
-		goto fail;
-	if ((rc = rs_sqlite_views_sync(s->db, reg)))
-		goto fail;
-	if ((rc = prepare_statements(s)))
-		goto fail;
+	rs_sqlite_preopen_free(pre);
+	pre = NULL;
 	if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
 		rc = rs_error_set(RS_ENOMEM, "cannot start the store's writer");
 		goto fail;
@@ -1548,6 +1690,61 @@ int rs_sqlite_sink_open_pre(const char *data_dir, const rs_registry *reg,
 	*out = &s->base;
 	return 0;
 fail:
+	rs_sqlite_preopen_free(pre);
 	sqlite_free(&s->base);
 	return rc;
+}
+
+int rs_sqlite_sink_ready(rs_sink *base)
+{
+	if (!base || base->ops != &sqlite_ops)
+		return 0;
+	sqlite_sink *s = (sqlite_sink *)base;
+	pthread_mutex_lock(&s->mu);
+	while (s->opening)
+		pthread_cond_wait(&s->done, &s->mu);
+	int rc = s->open_rc;
+	char error[sizeof s->open_error];
+	memcpy(error, s->open_error, sizeof error);
+	pthread_mutex_unlock(&s->mu);
+	return rc ? rs_error_set(rc, "%s", error) : 0;
+}
+
+/* Takes pre's connections (or opens its own), then brings the schema and
+ * reg's views up to date and prepares the writer's statements. */
+static int finish_open(sqlite_sink *s, rs_sqlite_preopen *pre,
+		       const rs_registry *reg)
+{
+	int rc;
+	const char *path = s->path;
+	if (pre && preopen_join(pre) == 0 && !strcmp(pre->conn.path, path)) {
+		/* the connections opened while the registry loaded */
+		s->db = pre->conn.db;
+		s->ckpt_db = pre->conn.ckpt_db;
+		s->page_size = pre->conn.page_size;
+		pre->conn.db = pre->conn.ckpt_db = NULL;
+		sqlite3_wal_hook(s->db, on_wal_commit, s);
+	} else if ((rc = connect_writer(s)) || (rc = connect_checkpointer(s))) {
+		return rc;
+	}
+	sqlite3_stmt *uv;
+	int version = 0;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &uv, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_step(uv) == SQLITE_ROW)
+			version = sqlite3_column_int(uv, 0);
+		sqlite3_finalize(uv);
+	}
+	if (version > SCHEMA_VERSION)
+		return rs_error_set(RS_EINVAL,
+				    "store %s has schema version %d; this "
+				    "reestr knows up to %d (upgrade reestr)",
+				    path, version, SCHEMA_VERSION);
+	if ((rc = exec(s->db, schema_sql)) ||
+	    (rc = migrate_failed_events(s->db)) ||
+	    (rc = exec(s->db, "PRAGMA user_version = " RS_STR(SCHEMA_VERSION))))
+		return rc;
+	if ((rc = rs_sqlite_views_sync(s->db, reg)))
+		return rc;
+	return prepare_statements(s);
 }

@@ -6,6 +6,7 @@
 #include "reestr/registry.h"
 #include "reestr/sink.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The free space (bytes) under which the store reports itself unhealthy
@@ -45,19 +46,28 @@ int rs_sqlite_sink_open(const char *data_dir, const rs_registry *reg,
 
 /* Opening a store ahead: rs_sqlite_preopen_start starts a thread that
  * opens data_dir's store connections (reading its schema, which takes
- * SQLite half a second with 10,000 typed views) while the caller loads
- * the registry; rs_sqlite_sink_open_pre then takes them (or, when they
- * failed, opens as rs_sqlite_sink_open does, reporting what fails). A
- * store not yet there is not read ahead (*out NULL): nothing is created
- * before the registry is accepted. rs_sqlite_preopen_free(p) after
- * rs_sqlite_sink_open_pre(…, p, …), or instead of it: waits for the
- * thread and closes what was not taken. Returns 0 or RS_ENOMEM. */
+ * SQLite most of a second of CPU with 10,000 typed views) while the caller
+ * loads the registry. A store not yet there is not read ahead (*out
+ * NULL): nothing is created before the registry is accepted.
+ * rs_sqlite_sink_open_pre takes p (and frees it, whatever it returns) and
+ * returns at once: the store's writer thread takes the connections when
+ * they are open, brings the schema and reg's views up to date, and only
+ * then commits the batches written meanwhile (they wait, as for a
+ * commit); reg must stay valid until rs_sqlite_sink_ready returned or the
+ * sink is freed. With p NULL it opens as rs_sqlite_sink_open does.
+ * rs_sqlite_preopen_free(p) instead of rs_sqlite_sink_open_pre (a refused
+ * registry): waits for the thread and closes what it opened. Returns 0 or
+ * RS_ENOMEM. */
 typedef struct rs_sqlite_preopen rs_sqlite_preopen;
 int rs_sqlite_preopen_start(const char *data_dir, rs_sqlite_preopen **out);
 void rs_sqlite_preopen_free(rs_sqlite_preopen *p);
 int rs_sqlite_sink_open_pre(const char *data_dir, const rs_registry *reg,
 			    const rs_sqlite_options *opt,
 			    rs_sqlite_preopen *pre, rs_sink **out);
+/* Waits until a store opened by rs_sqlite_sink_open_pre is open: 0, or
+ * the error that stopped it (every write then fails with it, and the
+ * health op reports it). 0 at once for any other sink. */
+int rs_sqlite_sink_ready(rs_sink *sink);
 
 /* Brings the typed views of db (one per event version of reg, named by
  * docs/wire-format.md's rule) in line with reg: used at open and when serve
@@ -68,9 +78,13 @@ int rs_sqlite_views_sync(sqlite3 *db, const rs_registry *reg);
 /* What a sync did: views left as they were (their statement is the one reg
  * wants), created, replaced (their event version changed) and dropped
  * (their version is gone). Only the last three touch the schema, all in one
- * transaction: a failure leaves the views as they were before the call. */
+ * transaction: a failure leaves the views as they were before the call.
+ * unchanged: the store's record said the last sync was from the same
+ * registry files by the same reestr, and no schema statement ran since, so
+ * no statement was compared (kept is then the number of views reestr made). */
 typedef struct rs_views_sync_counts {
 	size_t kept, created, replaced, dropped;
+	bool unchanged;
 } rs_views_sync_counts;
 
 /* rs_sqlite_views_sync, also setting *counts (when not NULL) on success. */

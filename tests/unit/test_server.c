@@ -9,11 +9,13 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http/server.h"
@@ -161,6 +163,88 @@ static void a_store_failure_is_503_with_retry_after(void **state)
 	free(ans);
 }
 
+/* A server started before its registry snapshot is made: GET
+ * /v1/registry waits for it, then answers it; a stop with it still to come
+ * answers at once. */
+typedef struct get_registry {
+	const fixture *f;
+	char *answer;
+	struct timespec at;
+} get_registry;
+
+static void *get_registry_main(void *arg)
+{
+	get_registry *g = arg;
+	g->answer = exchange(g->f, "GET /v1/registry HTTP/1.0\r\n\r\n");
+	clock_gettime(CLOCK_MONOTONIC, &g->at);
+	return NULL;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void registry_snapshot_after_the_start_is_waited_for(void **state)
+{
+	fixture *f = *state;
+	rs_server_stop(f->server);
+	rs_server_options so = {.host = "127.0.0.1",
+				.port = 0,
+				.registry_snapshot_later = true};
+	rs_ingest_limits_default(&so.limits);
+	assert_int_equal(
+		rs_server_start(&so, f->reg, &f->sink.base, &f->server), 0);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	get_registry g = {.f = f};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, get_registry_main, &g), 0);
+	/* other routes do not wait for it */
+	char *ans = exchange(f, "GET /healthz HTTP/1.0\r\n\r\n");
+	assert_non_null(strstr(ans, "HTTP/1.1 200"));
+	free(ans);
+	usleep(300 * 1000);
+	static const char snap[] = "{\"files\":[{\"path\":\"a.yaml\","
+				   "\"content\":\"x\"}]}";
+	assert_int_equal(
+		rs_server_set_snapshot(f->server, snap, sizeof snap - 1), 0);
+	pthread_join(th, NULL);
+	assert_non_null(strstr(g.answer, "HTTP/1.1 200"));
+	assert_non_null(strstr(g.answer, snap));
+	struct timespec answered = g.at;
+	double waited = (double)(answered.tv_sec - t0.tv_sec) +
+			(double)(answered.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(waited >= 0.3);
+	free(g.answer);
+	/* and the next request has it at once */
+	ans = exchange(f, "GET /v1/registry HTTP/1.0\r\n\r\n");
+	assert_non_null(strstr(ans, snap));
+	free(ans);
+
+	/* a stop while a request waits for a snapshot that never comes */
+	rs_server_stop(f->server);
+	assert_int_equal(
+		rs_server_start(&so, f->reg, &f->sink.base, &f->server), 0);
+	g = (get_registry){.f = f};
+	assert_int_equal(pthread_create(&th, NULL, get_registry_main, &g), 0);
+	usleep(200 * 1000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rs_server_stop(f->server);
+	pthread_join(th, NULL);
+	assert_true(seconds_since(&t0) < 5);
+	assert_non_null(strstr(g.answer, "HTTP/1.1 404"));
+	assert_non_null(strstr(g.answer, "no registry snapshot"));
+	free(g.answer);
+	rs_server_options plain = {.host = "127.0.0.1", .port = 0};
+	rs_ingest_limits_default(&plain.limits);
+	assert_int_equal(
+		rs_server_start(&plain, f->reg, &f->sink.base, &f->server), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,6 +255,9 @@ int main(void)
 			stop),
 		cmocka_unit_test_setup_teardown(
 			a_store_failure_is_503_with_retry_after, start, stop),
+		cmocka_unit_test_setup_teardown(
+			registry_snapshot_after_the_start_is_waited_for, start,
+			stop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -395,7 +395,7 @@ static int sync_views(rs_views_sync_counts *counts)
 	rs_sqlite_db_path(dir, path, sizeof path);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	*counts = (rs_views_sync_counts){99, 99, 99, 99};
+	*counts = (rs_views_sync_counts){99, 99, 99, 99, true};
 	int rc = rs_sqlite_views_sync_counted(db, reg, counts);
 	sqlite3_close(db);
 	rs_registry_free(reg);
@@ -439,8 +439,23 @@ static void test_views_sync_touches_only_changes(void **state)
 	assert_int_equal(sync_views(&n), 0);
 	assert_int_equal(n.kept, 4);
 	assert_int_equal(n.created + n.replaced + n.dropped, 0);
+	assert_true(n.unchanged); /* the same files: no statement compared */
 	assert_string_equal(views_now(), before);
 	assert_string_equal(sql("PRAGMA schema_version"), schema_version);
+
+	/* another registry of the same views (a comment more): compared
+	 * statement by statement, all kept, nothing run */
+	write_registry(dir, "# a comment\n"
+			    "environments: {bo: {events: [ev_a, ev_b, ev_c]}}\n"
+			    "events:\n" EV_A("{n: int, m: int}") EV_B EV_C);
+	assert_int_equal(sync_views(&n), 0);
+	assert_int_equal(n.kept, 4);
+	assert_int_equal(n.created + n.replaced + n.dropped, 0);
+	assert_false(n.unchanged);
+	assert_string_equal(views_now(), before);
+	assert_string_equal(sql("PRAGMA schema_version"), schema_version);
+	assert_int_equal(sync_views(&n), 0); /* and now recorded */
+	assert_true(n.unchanged);
 
 	/* ev_a v1 gains a column, ev_c goes, ev_d comes */
 	write_registry(dir, "environments: {bo: {events: [ev_a, ev_b, ev_d]}}\n"
@@ -469,6 +484,110 @@ static void test_views_sync_touches_only_changes(void **state)
 	assert_string_equal(sql("SELECT rowid FROM sqlite_master WHERE name = "
 				"'ev_b_v0'"),
 			    rowid_b);
+}
+
+/* The record that lets a sync skip the comparison is no excuse to leave
+ * a view broken: a view an analyst dropped (or replaced) by hand moved the
+ * schema version, so the next sync from the very same files compares every
+ * statement and makes it again; a sync that fails records nothing. */
+static void test_views_sync_repairs_what_changed_by_hand(void **state)
+{
+	write_registry(dir, "environments: {bo: {events: [ev_a, ev_b]}}\n"
+			    "events:\n" EV_A("{n: int}") EV_B);
+	rs_registry *reg = load_registry();
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(dir, reg, NULL, &s), 0);
+	rs_sink_free(s);
+	rs_registry_free(reg);
+	char before[8192];
+	snprintf(before, sizeof before, "%s",
+		 sql("SELECT name, sql FROM sqlite_master WHERE type = 'view' "
+		     "ORDER BY name"));
+	char path[512];
+	rs_sqlite_db_path(dir, path, sizeof path);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "DROP VIEW ev_b_v0; DROP VIEW ev_a_v1; "
+				      "CREATE VIEW ev_a_v1 AS SELECT 1 AS x",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+
+	rs_views_sync_counts n;
+	assert_int_equal(sync_views(&n), 0);
+	assert_false(n.unchanged);
+	assert_int_equal(n.kept, 1);
+	assert_int_equal(n.replaced, 2); /* listed by reestr, not as wanted */
+	assert_string_equal(sql("SELECT name, sql FROM sqlite_master WHERE "
+				"type = 'view' ORDER BY name"),
+			    before);
+	assert_int_equal(sync_views(&n), 0);
+	assert_true(n.unchanged);
+
+	/* a failed sync (a user's table holds a new view's name) records
+	 * nothing: the record is still the last good sync's, and its schema
+	 * version is not the store's (the user's table moved it) */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(db, "CREATE TABLE ev_d_v0 (x)", NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+	char record[512];
+	snprintf(record, sizeof record, "%s",
+		 sql("SELECT key, schema_version FROM reestr_views_synced"));
+	write_registry(dir, "environments: {bo: {events: [ev_a, ev_d]}}\n"
+			    "events:\n" EV_A("{n: int}") EV_D);
+	assert_int_not_equal(sync_views(&n), 0);
+	assert_string_equal(
+		sql("SELECT key, schema_version FROM reestr_views_synced"),
+		record);
+	write_registry(dir, "environments: {bo: {events: [ev_a, ev_b]}}\n"
+			    "events:\n" EV_A("{n: int}") EV_B);
+	assert_int_equal(sync_views(&n), 0);
+	assert_false(n.unchanged);
+	assert_int_equal(n.kept, 3);
+	assert_int_equal(sync_views(&n), 0);
+	assert_true(n.unchanged);
+	assert_string_equal(sql("SELECT name, sql FROM sqlite_master WHERE "
+				"type = 'view' ORDER BY name"),
+			    before);
+}
+
+/* A store of the reestr before the sync record (no reestr_views_synced)
+ * opens with its views untouched: compared once, all kept, recorded; the
+ * next sync compares nothing. */
+static void test_views_of_a_store_without_the_record(void **state)
+{
+	write_registry(dir, "environments: {bo: {events: [ev_a, ev_b]}}\n"
+			    "events:\n" EV_A("{n: int}") EV_B);
+	rs_registry *reg = load_registry();
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(dir, reg, NULL, &s), 0);
+	rs_sink_free(s);
+	char path[512];
+	rs_sqlite_db_path(dir, path, sizeof path);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE reestr_views_synced",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	char before[8192];
+	snprintf(before, sizeof before, "%s", views_now());
+
+	assert_int_equal(rs_sqlite_sink_open(dir, reg, NULL, &s), 0);
+	rs_sink_free(s);
+	rs_registry_free(reg);
+	assert_string_equal(views_now(), before);
+	assert_string_equal(sql("SELECT count(*) AS n FROM "
+				"reestr_views_synced"),
+			    "n\r\n1\r\n");
+	rs_views_sync_counts n;
+	assert_int_equal(sync_views(&n), 0);
+	assert_true(n.unchanged);
+	assert_int_equal(n.kept, 3);
+	assert_string_equal(views_now(), before);
 }
 
 /* A sync that fails half-way (here a user's table holds the name of a new
@@ -872,9 +991,9 @@ static void test_reopened_store_empties_its_wal(void **state)
 			assert_int_equal(rs_sqlite_preopen_start(dir, &pre), 0);
 			assert_non_null(pre);
 		}
+		/* the sink takes pre, also its connections being opened */
 		assert_int_equal(
 			rs_sqlite_sink_open_pre(dir, NULL, &opt, pre, &s), 0);
-		rs_sqlite_preopen_free(pre);
 		for (int i = 0; i < 20; i++)
 			assert_int_equal(write_new_events(s, 100), 0);
 		assert_true(wal_bytes(dir) > 0);
@@ -892,6 +1011,65 @@ static void test_reopened_store_empties_its_wal(void **state)
 	rs_sqlite_preopen_free(pre);
 	assert_string_equal(sql("SELECT count(*) AS n FROM events"),
 			    "n\r\n4010\r\n");
+}
+
+/* A store opened ahead finishes opening on its writer thread: the open
+ * returns before the schema is read, a batch written at once waits and is
+ * stored, the new registry's views exist once it is ready. A store that
+ * cannot be opened (a newer reestr's) fails every write and the health op
+ * with the reason, and ready returns it. */
+static void test_open_ahead_finishes_on_the_writer(void **state)
+{
+	write_registry(dir, "environments: {bo: {events: [ev_a]}}\n"
+			    "events:\n" EV_A("{n: int}"));
+	rs_registry *reg = load_registry();
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(dir, reg, NULL, &s), 0);
+	assert_int_equal(write_new_events(s, 10), 0);
+	rs_sink_free(s);
+	rs_registry_free(reg);
+
+	write_registry(dir, "environments: {bo: {events: [ev_a, ev_b]}}\n"
+			    "events:\n" EV_A("{n: int}") EV_B);
+	reg = load_registry();
+	rs_sqlite_preopen *pre = NULL;
+	assert_int_equal(rs_sqlite_preopen_start(dir, &pre), 0);
+	assert_non_null(pre);
+	assert_int_equal(rs_sqlite_sink_open_pre(dir, reg, NULL, pre, &s), 0);
+	assert_int_equal(write_new_events(s, 10), 0); /* waits for the open */
+	assert_int_equal(rs_sqlite_sink_ready(s), 0);
+	assert_int_equal(s->ops->health(s), 0);
+	rs_sink_free(s);
+	rs_registry_free(reg);
+	assert_string_equal(sql("SELECT count(*) AS n FROM events"),
+			    "n\r\n20\r\n");
+	assert_string_equal(sql("SELECT name FROM sqlite_master WHERE type = "
+				"'view' ORDER BY name"),
+			    "name\r\nev_a_v0\r\nev_a_v1\r\nev_b_v0\r\n");
+
+	/* a store of a newer reestr */
+	char path[512];
+	rs_sqlite_db_path(dir, path, sizeof path);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+	reg = load_registry();
+	assert_int_equal(rs_sqlite_preopen_start(dir, &pre), 0);
+	assert_int_equal(rs_sqlite_sink_open_pre(dir, reg, NULL, pre, &s), 0);
+	assert_int_not_equal(write_new_events(s, 1), 0);
+	assert_non_null(strstr(rs_error_last(), "schema version 99"));
+	assert_int_not_equal(rs_sqlite_sink_ready(s), 0);
+	assert_non_null(strstr(rs_error_last(), "upgrade reestr"));
+	assert_int_not_equal(s->ops->health(s), 0);
+	assert_non_null(strstr(rs_error_last(), "schema version 99"));
+	assert_int_not_equal(write_new_events(s, 1), 0);
+	rs_sink_free(s);
+	rs_registry_free(reg);
+	assert_string_equal(sql("SELECT count(*) AS n FROM events"),
+			    "n\r\n20\r\n");
 }
 
 /* Whether the WAL index says every frame of the WAL is in the database
@@ -1110,6 +1288,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_views_sync_failure_leaves_views_as_they_were,
 			make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(
+			test_views_sync_repairs_what_changed_by_hand, make_dir,
+			remove_dir),
+		cmocka_unit_test_setup_teardown(
+			test_open_ahead_finishes_on_the_writer, make_dir,
+			remove_dir),
+		cmocka_unit_test_setup_teardown(
+			test_views_of_a_store_without_the_record, make_dir,
+			remove_dir),
 		cmocka_unit_test_setup_teardown(test_unwritable_data_dir,
 						make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(
