@@ -145,7 +145,7 @@ int rs_registry_load(const char *dir, rs_registry **out, rs_diags *diags);
 void rs_registry_free(rs_registry *r);
 
 /* SHA-256 (hex) of the files the registry was loaded from: their names,
- * lengths and bytes, in the loader's order. Two registries with one digest
+ * lengths and SHA-256s, in the loader's order. Two registries with one digest
  * were loaded from the same bytes, so whatever is made from a registry
  * alone (a langpack by one reestr binary) may be cached under it. */
 const char *rs_registry_digest(const rs_registry *r);
