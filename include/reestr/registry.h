@@ -110,6 +110,11 @@ typedef struct rs_version {
 	 * rs_lock_check (reestr/publish.h), false until it ran. A version not
 	 * published may still change; serve accepts it only with --dev. */
 	bool published;
+	/* Its schema (rs_version_schema's text), kept by rs_lock_check for
+	 * the versions it compared, in the registry's memory; NULL: not
+	 * made. A registry loaded since another keeps the text of the
+	 * versions it shares. */
+	const char *schema;
 } rs_version;
 
 typedef struct rs_event {

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "model/cache.h"
 #include "model/snapshot.h"
 #include "reestr/error.h"
 #include "reestr/publish.h"
@@ -204,6 +205,10 @@ static int add_env_part(rs_buf *out, const char *sign, const char *event,
 static int schema_changed(const rs_version *a, const rs_version *b, rs_buf *sa,
 			  rs_buf *sb)
 {
+	/* a version kept by a load since the last (the same fields, in the
+	 * memory the two registries share: so the same objects too) */
+	if (a->fields == b->fields && a->field_count == b->field_count)
+		return 0;
 	rs_buf_reset(sa);
 	rs_buf_reset(sb);
 	if (rs_version_schema(a, sa) || rs_version_schema(b, sb))
@@ -355,9 +360,12 @@ static int read_registry(rs_reloader *r, rs_registry **reg, rs_buf *snap,
 		rs_diags_free(warnings);
 		rs_registry_free(*reg);
 		*reg = NULL;
+		/* only what changed since the registry served is parsed */
+		rs_accept_options opt = r->t.accept;
+		opt.since = r->current;
 		if ((rc = rs_registry_snapshot(r->dir, snap)) ||
-		    (rc = rs_registry_accept(r->dir, &r->t.accept, reg,
-					     problems, warnings)) ||
+		    (rc = rs_registry_accept(r->dir, &opt, reg, problems,
+					     warnings)) ||
 		    (rc = rs_registry_snapshot(r->dir, &after)))
 			break;
 		if (snap->len == after.len &&
@@ -466,6 +474,8 @@ static void reload(rs_reloader *r, const char *cause)
 		langpacks, dev_note.len ? dev_note.data : "");
 	if (r->t.packages)
 		rs_packages_begin(r->t.packages); /* its lines after this one */
+	/* the next start reads this registry back (model/cache.h) */
+	rs_registry_cache_save(r->t.accept.cache_path, installed);
 	goto done;
 oom:
 	refused("out of memory");

@@ -17,6 +17,12 @@ typedef struct rs_accept_options {
 	bool dev;
 	/* the loaded-registry cache (model/cache.h), or NULL: none */
 	const char *cache_path;
+	/* the registry loaded from dir before (serve's reload), or NULL:
+	 * only the files changed since are parsed when they hold events
+	 * alone (rs_registry_load_files_since: the same registry and
+	 * problems as a full load); the cache is then neither read nor
+	 * written (rs_registry_cache_save) */
+	const rs_registry *since;
 } rs_accept_options;
 
 /* Loads the registry in dir and accepts it as `reestr serve`'s: it loads

@@ -891,3 +891,11 @@ int rs_registry_load_cached(const char *dir, const char *cache_path,
 		write_cache(cache_path, exe, *out);
 	return rc;
 }
+
+void rs_registry_cache_save(const char *cache_path, const rs_registry *r)
+{
+	char exe[65];
+	/* a registry with mappings is not cached (rs_registry_cache_encode) */
+	if (cache_path && r && rs_sha256_self(exe))
+		write_cache(cache_path, exe, r);
+}
