@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "model/cache.h"
+#include "model/loader.h"
 #include "model/snapshot.h"
 #include "reestr/error.h"
 #include "reestr/publish.h"
@@ -26,9 +27,6 @@
 #define WATCH_MAX_DEPTH 16
 /* Folders watched at most: a registry is a handful of them. */
 #define WATCH_MAX_DIRS 4096
-/* A snapshot that changed while the registry was read: read again, this
- * many times at most (then the next change event tries again). */
-#define READ_TRIES 3
 
 /* IN_MODIFY too: a file being written keeps the folder from being quiet,
  * so a reload does not read it half-written */
@@ -345,36 +343,28 @@ static int read_lock(const char *dir, rs_buf *out)
 	return rc;
 }
 
-/* The snapshot and the registry of one reading of the folder: the
- * snapshot taken before and after the load is the same, so the two agree
- * (an edit in between is read again). */
+/* The snapshot and the registry of one reading of the folder: both are
+ * made from the same bytes, so the two agree (an edit while it is read
+ * is a change the watch sees: it is read again after it). Only the
+ * files changed since the registry served are parsed
+ * (rs_registry_load_files_since). */
 static int read_registry(rs_reloader *r, rs_registry **reg, rs_buf *snap,
 			 rs_diags *problems, rs_diags *warnings)
 {
-	rs_buf after = RS_BUF_INIT;
-	int rc = 0;
-	for (int i = 0; i < READ_TRIES; i++) {
-		rs_buf_reset(snap);
-		rs_buf_reset(&after);
-		rs_diags_free(problems);
-		rs_diags_free(warnings);
-		rs_registry_free(*reg);
-		*reg = NULL;
-		/* only what changed since the registry served is parsed */
+	rs_registry_file *files = NULL;
+	size_t n = 0;
+	rs_buf_reset(snap);
+	int rc = rs_registry_read_folder(r->dir, &files, &n);
+	if (rc == 0)
+		rc = rs_registry_snapshot_files(files, n, snap);
+	if (rc == 0) {
 		rs_accept_options opt = r->t.accept;
 		opt.since = r->current;
-		if ((rc = rs_registry_snapshot(r->dir, snap)) ||
-		    (rc = rs_registry_accept(r->dir, &opt, reg, problems,
-					     warnings)) ||
-		    (rc = rs_registry_snapshot(r->dir, &after)))
-			break;
-		if (snap->len == after.len &&
-		    !memcmp(snap->data, after.data, snap->len))
-			break;
-		rc = rs_error_set(RS_EIO,
-				  "the registry changed while it was read");
+		opt.files = files;
+		opt.nfiles = n;
+		rc = rs_registry_accept(r->dir, &opt, reg, problems, warnings);
 	}
-	rs_buf_free(&after);
+	rs_registry_files_free(files, n);
 	if (rc) {
 		rs_registry_free(*reg);
 		*reg = NULL;

@@ -47,7 +47,11 @@ int rs_registry_accept(const char *dir, const rs_accept_options *opt,
 		opt && opt->limits ? opt->limits : &defaults;
 	rs_registry *reg = NULL;
 	int rc;
-	if (opt && opt->since) {
+	if (opt && opt->files) {
+		rc = rs_registry_load_files_since(opt->since, opt->files,
+						  opt->nfiles, NULL, &reg,
+						  problems, NULL);
+	} else if (opt && opt->since) {
 		rs_registry_file *files = NULL;
 		size_t n = 0;
 		rc = rs_registry_read_folder(dir, &files, &n);

@@ -23,6 +23,10 @@ typedef struct rs_accept_options {
 	 * problems as a full load); the cache is then neither read nor
 	 * written (rs_registry_cache_save) */
 	const rs_registry *since;
+	/* dir's files read already (rs_registry_read_folder), or NULL: read
+	 * here */
+	const struct rs_registry_file *files;
+	size_t nfiles;
 } rs_accept_options;
 
 /* Loads the registry in dir and accepts it as `reestr serve`'s: it loads
