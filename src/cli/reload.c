@@ -180,12 +180,27 @@ static int add_part(rs_buf *out, const char *fmt, const char *name, int n)
 	return rs_buf_printf(out, fmt, name, n) < 0 ? RS_ENOMEM : 0;
 }
 
-static bool env_lists(const rs_environment *env, const char *event)
+static int event_id_key_cmp(const void *key, const void *item)
 {
-	for (size_t i = 0; i < env->event_count; i++)
-		if (!strcmp(env->events[i]->name, event))
-			return true;
-	return false;
+	int64_t id = *(const int64_t *)key;
+	int64_t other = (*(const rs_event *const *)item)->id;
+	return (id > other) - (id < other);
+}
+
+/* Whether env (of registry reg) lists the event named event: its list is
+ * by id, so the event is found by name in reg and its id searched (a scan
+ * of the list for every event was 12 million strcmp calls with 5,000
+ * events in an environment). */
+static bool env_lists(const rs_registry *reg, const rs_environment *env,
+		      const char *event)
+{
+	const rs_event *ev = rs_registry_event_by_name(reg, event);
+	if (!ev)
+		return false;
+	const rs_event *const *hit =
+		bsearch(&ev->id, env->events, env->event_count,
+			sizeof *env->events, event_id_key_cmp);
+	return hit && !strcmp((*hit)->name, event);
 }
 
 static int add_env_part(rs_buf *out, const char *sign, const char *event,
@@ -275,11 +290,11 @@ int rs_registry_changes(const rs_registry *a, const rs_registry *b, rs_buf *out)
 		const rs_environment *ea =
 			rs_registry_environment_by_name(a, eb->name);
 		for (size_t k = 0; ea && !rc && k < eb->event_count; k++)
-			if (!env_lists(ea, eb->events[k]->name))
+			if (!env_lists(a, ea, eb->events[k]->name))
 				rc = add_env_part(out, "+", eb->events[k]->name,
 						  eb->name);
 		for (size_t k = 0; ea && !rc && k < ea->event_count; k++)
-			if (!env_lists(eb, ea->events[k]->name))
+			if (!env_lists(b, eb, ea->events[k]->name))
 				rc = add_env_part(out, "-", ea->events[k]->name,
 						  eb->name);
 	}
