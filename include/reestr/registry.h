@@ -110,6 +110,11 @@ typedef struct rs_version {
 	 * rs_lock_check (reestr/publish.h), false until it ran. A version not
 	 * published may still change; serve accepts it only with --dev. */
 	bool published;
+	/* Its schema (rs_version_schema's text), kept by rs_lock_check for
+	 * the versions it compared, in the registry's memory; NULL: not
+	 * made. A registry loaded since another keeps the text of the
+	 * versions it shares. */
+	const char *schema;
 } rs_version;
 
 typedef struct rs_event {
@@ -145,7 +150,7 @@ int rs_registry_load(const char *dir, rs_registry **out, rs_diags *diags);
 void rs_registry_free(rs_registry *r);
 
 /* SHA-256 (hex) of the files the registry was loaded from: their names,
- * lengths and bytes, in the loader's order. Two registries with one digest
+ * lengths and SHA-256s, in the loader's order. Two registries with one digest
  * were loaded from the same bytes, so whatever is made from a registry
  * alone (a langpack by one reestr binary) may be cached under it. */
 const char *rs_registry_digest(const rs_registry *r);

@@ -6,6 +6,7 @@
 #include "base/buf.h"
 #include "model/cache.h"
 #include "model/lint.h"
+#include "model/loader.h"
 #include "reestr/error.h"
 #include "reestr/publish.h"
 
@@ -45,10 +46,26 @@ int rs_registry_accept(const char *dir, const rs_accept_options *opt,
 	const rs_ingest_limits *limits =
 		opt && opt->limits ? opt->limits : &defaults;
 	rs_registry *reg = NULL;
-	int rc = opt && opt->cache_path
-			 ? rs_registry_load_cached(dir, opt->cache_path, &reg,
-						   problems, NULL)
-			 : rs_registry_load(dir, &reg, problems);
+	int rc;
+	if (opt && opt->files) {
+		rc = rs_registry_load_files_since(opt->since, opt->files,
+						  opt->nfiles, NULL, &reg,
+						  problems, NULL);
+	} else if (opt && opt->since) {
+		rs_registry_file *files = NULL;
+		size_t n = 0;
+		rc = rs_registry_read_folder(dir, &files, &n);
+		if (rc == 0)
+			rc = rs_registry_load_files_since(opt->since, files, n,
+							  NULL, &reg, problems,
+							  NULL);
+		rs_registry_files_free(files, n);
+	} else if (opt && opt->cache_path) {
+		rc = rs_registry_load_cached(dir, opt->cache_path, &reg,
+					     problems, NULL);
+	} else {
+		rc = rs_registry_load(dir, &reg, problems);
+	}
 	/* a registry that breaks a published version is refused too */
 	if (rc == 0)
 		rc = rs_lock_check(reg, dir, problems);

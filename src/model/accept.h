@@ -17,6 +17,16 @@ typedef struct rs_accept_options {
 	bool dev;
 	/* the loaded-registry cache (model/cache.h), or NULL: none */
 	const char *cache_path;
+	/* the registry loaded from dir before (serve's reload), or NULL:
+	 * only the files changed since are parsed when they hold events
+	 * alone (rs_registry_load_files_since: the same registry and
+	 * problems as a full load); the cache is then neither read nor
+	 * written (rs_registry_cache_save) */
+	const rs_registry *since;
+	/* dir's files read already (rs_registry_read_folder), or NULL: read
+	 * here */
+	const struct rs_registry_file *files;
+	size_t nfiles;
 } rs_accept_options;
 
 /* Loads the registry in dir and accepts it as `reestr serve`'s: it loads

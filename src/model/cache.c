@@ -22,7 +22,7 @@
 #include "reestr/error.h"
 #include "validate/pattern.h"
 
-#define MAGIC "reestr registry cache 2\n"
+#define MAGIC "reestr registry cache 3\n"
 /* Types nest at most this deep in a cache (a deeper registry is loaded
  * from its YAML every time): bounds the reader's recursion. */
 #define DEPTH_MAX 512
@@ -192,10 +192,12 @@ int rs_registry_cache_encode(const rs_registry *r, rs_buf *out)
 	if (r->nfiles > 1)
 		qsort(e.sorted, r->nfiles, sizeof *e.sorted, file_cmp);
 	put(&e, r->digest, 64);
+	put_u64(&e, r->field_total);
 	put_u32(&e, (uint32_t)r->nfiles);
 	for (size_t i = 0; i < r->nfiles; i++) {
 		put_str(&e, r->files[i].name);
 		put(&e, r->files[i].sha256, 64);
+		put_u8(&e, r->files[i].keys);
 	}
 	put_u32(&e, (uint32_t)r->nowners);
 	for (size_t i = 0; i < r->nowners; i++) {
@@ -557,7 +559,13 @@ static bool decode(dec *d)
 	r->digest[64] = '\0';
 	if (!is_hex64(r->digest))
 		return fail(d, "bad digest");
-	if (!get_count(d, 68, &n) ||
+	uint64_t total;
+	if (!get_u64(d, &total))
+		return false;
+	if (total > RS_REGISTRY_MAX_FIELDS)
+		return fail(d, "bad field count");
+	r->field_total = (size_t)total;
+	if (!get_count(d, 69, &n) ||
 	    !(r->files = alloc(d, n, sizeof *r->files)))
 		return false;
 	for (size_t i = 0; i < n; i++) {
@@ -567,6 +575,12 @@ static bool decode(dec *d)
 		r->files[i].sha256[64] = '\0';
 		if (!is_hex64(r->files[i].sha256))
 			return fail(d, "bad file hash");
+		unsigned keys;
+		if (!get_u8(d, &keys))
+			return false;
+		if (keys > 63)
+			return fail(d, "bad file keys");
+		r->files[i].keys = keys;
 		r->nfiles++;
 	}
 	if (!get_count(d, 24, &n) ||
@@ -876,4 +890,12 @@ int rs_registry_load_cached(const char *dir, const char *cache_path,
 	if (rc == 0 && keyed)
 		write_cache(cache_path, exe, *out);
 	return rc;
+}
+
+void rs_registry_cache_save(const char *cache_path, const rs_registry *r)
+{
+	char exe[65];
+	/* a registry with mappings is not cached (rs_registry_cache_encode) */
+	if (cache_path && r && rs_sha256_self(exe))
+		write_cache(cache_path, exe, r);
 }

@@ -27,6 +27,11 @@ int rs_registry_load_cached(const char *dir, const char *cache_path,
 			    rs_registry **out, rs_diags *diags,
 			    int *from_cache);
 
+/* Writes r (valid) to the cache file cache_path as
+ * rs_registry_load_cached does after a full load (by rename; a failure is
+ * not an error): serve's reload, after its line. */
+void rs_registry_cache_save(const char *cache_path, const rs_registry *r);
+
 /* The model's own encoding (the cache file's payload, without its
  * header): encode appends r's to out; decode reads one back, checking
  * every count, index, string and depth against the bytes it has, and

@@ -414,7 +414,10 @@ static void defs_add(loader *L, defs *d, const char *kind, def item)
 	d->items[d->n++] = item;
 }
 
-static void collect(loader *L, const char *file, struct fy_node *root)
+/* Collects the file's definitions; *keys gets its top-level keys
+ * (RS_FILE_*). */
+static void collect(loader *L, const char *file, struct fy_node *root,
+		    unsigned *keys)
 {
 	static const char *const top[] = {"owners",  "sources", "environments",
 					  "objects", "events",	"mappings",
@@ -436,17 +439,21 @@ static void collect(loader *L, const char *file, struct fy_node *root)
 		defs *d;
 		const char *kind;
 		if (!strcmp(kvs[i].key, "owners"))
-			d = &L->owners, kind = "owner";
+			d = &L->owners, kind = "owner", *keys |= RS_FILE_OWNERS;
 		else if (!strcmp(kvs[i].key, "sources"))
-			d = &L->sources, kind = "source";
+			d = &L->sources, kind = "source",
+			*keys |= RS_FILE_SOURCES;
 		else if (!strcmp(kvs[i].key, "environments"))
-			d = &L->envs, kind = "environment";
+			d = &L->envs, kind = "environment",
+			*keys |= RS_FILE_ENVIRONMENTS;
 		else if (!strcmp(kvs[i].key, "objects"))
-			d = &L->objects, kind = "object";
+			d = &L->objects, kind = "object",
+			*keys |= RS_FILE_OBJECTS;
 		else if (!strcmp(kvs[i].key, "mappings"))
-			d = &L->mappings, kind = "mapping";
+			d = &L->mappings, kind = "mapping",
+			*keys |= RS_FILE_MAPPINGS;
 		else
-			d = &L->events, kind = "event";
+			d = &L->events, kind = "event", *keys |= RS_FILE_EVENTS;
 		struct fy_node *m = kvs[i].value;
 		rs_pos kp = node_pos(file, kvs[i].knode, start);
 		if (!m || fy_node_is_scalar(m)) {
@@ -1744,16 +1751,32 @@ static void yaml_errors(loader *L, const char *file, struct fy_diag *diag)
 		problem(L, (rs_pos){file, 0, 0}, "YAML: cannot parse file");
 }
 
-/* SHA-256 of every file's name, length and bytes, in order: the
- * registry's digest (rs_registry_digest). */
+/* The registry's digest (rs_registry_digest): SHA-256 of every file's
+ * name, NUL, length (64 bits, host order) and SHA-256 (hex), in order. */
 static void to_hex(const unsigned char *md, size_t n, char *hex)
 {
-	for (size_t i = 0; i < n; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[2 * n] = '\0';
 }
 
-int rs_registry_files_digest(const rs_registry_file *files, size_t n,
-			     char hex[65])
+/* f's SHA-256 (hex) */
+static bool file_sha256(const rs_registry_file *f, char hex[65])
+{
+	unsigned char md[32];
+	unsigned len = 0;
+	if (!EVP_Digest(f->data, f->len, md, &len, EVP_sha256(), NULL) ||
+	    len != sizeof md)
+		return false;
+	to_hex(md, sizeof md, hex);
+	return true;
+}
+
+static int digest_hashes(const rs_registry_file *files, size_t n,
+			 const struct rs_registry_file_hash *h, char hex[65])
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char md[32];
@@ -1764,7 +1787,7 @@ int rs_registry_files_digest(const rs_registry_file *files, size_t n,
 		ok = EVP_DigestUpdate(ctx, files[i].name,
 				      strlen(files[i].name) + 1) &&
 		     EVP_DigestUpdate(ctx, &size, sizeof size) &&
-		     EVP_DigestUpdate(ctx, files[i].data, files[i].len);
+		     EVP_DigestUpdate(ctx, h[i].sha256, 64);
 	}
 	ok = ok && EVP_DigestFinal_ex(ctx, md, &len) && len == sizeof md;
 	EVP_MD_CTX_free(ctx);
@@ -1774,27 +1797,38 @@ int rs_registry_files_digest(const rs_registry_file *files, size_t n,
 	return 0;
 }
 
-/* Sets reg's digest (rs_registry_digest: every file's name, NUL, length
- * and bytes) and each file's own SHA-256 (rs_registry_file_sha256). */
-static int digest_files(const rs_registry_file *files, size_t n,
-			rs_registry *reg)
+int rs_registry_files_digest(const rs_registry_file *files, size_t n,
+			     char hex[65])
 {
-	unsigned char md[32];
-	unsigned len = 0;
+	struct rs_registry_file_hash *h = calloc(n ? n : 1, sizeof *h);
+	int rc = h ? 0 : RS_ENOMEM;
+	for (size_t i = 0; !rc && i < n; i++)
+		if (!file_sha256(&files[i], h[i].sha256))
+			rc = RS_ENOMEM;
+	if (!rc)
+		rc = digest_hashes(files, n, h, hex);
+	else
+		rs_error_set(RS_ENOMEM, "registry: cannot hash files");
+	free(h);
+	return rc;
+}
+
+/* Sets reg's files (each one's name, SHA-256 and top-level keys) and its
+ * digest. */
+static int digest_files(const rs_registry_file *files, size_t n,
+			const unsigned *keys, rs_registry *reg)
+{
 	reg->files = rs_arena_calloc(reg->arena, n ? n : 1, sizeof *reg->files);
 	int ok = reg->files != NULL;
 	for (size_t i = 0; ok && i < n; i++) {
-		ok = EVP_Digest(files[i].data, files[i].len, md, &len,
-				EVP_sha256(), NULL) &&
-		     len == sizeof md &&
+		ok = file_sha256(&files[i], reg->files[i].sha256) &&
 		     (reg->files[i].name =
 			      rs_arena_strdup(reg->arena, files[i].name));
-		if (ok)
-			to_hex(md, sizeof md, reg->files[i].sha256);
+		reg->files[i].keys = keys ? keys[i] : 0;
 	}
 	if (!ok)
 		return rs_error_set(RS_ENOMEM, "registry: cannot hash files");
-	int rc = rs_registry_files_digest(files, n, reg->digest);
+	int rc = digest_hashes(files, n, reg->files, reg->digest);
 	if (rc == 0)
 		reg->nfiles = n;
 	return rc;
@@ -1916,16 +1950,33 @@ static void parse_all(const rs_registry_file *files, size_t n, parsed *out)
 	pthread_mutex_destroy(&w.mu);
 }
 
+/* What a loader holds besides its documents, and its registry if not
+ * handed out. */
+static void loader_free(loader *L)
+{
+	free(L->flat);
+	free(L->flat_known);
+	defs *all[] = {&L->owners,  &L->sources, &L->envs,
+		       &L->objects, &L->events,	 &L->mappings};
+	for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+		free(all[i]->items);
+		free(all[i]->slots);
+	}
+	rs_registry_free(L->reg);
+	L->reg = NULL;
+}
+
 int rs_registry_load_files(const rs_registry_file *files, size_t n,
 			   rs_registry **out, rs_diags *diags)
 {
 	*out = NULL;
 	loader L = {.diags = diags};
 	parsed *docs = calloc(n ? n : 1, sizeof *docs);
+	unsigned *keys = calloc(n ? n : 1, sizeof *keys);
 	L.reg = calloc(1, sizeof *L.reg);
 	L.a = L.reg ? rs_arena_new(64 * 1024) : NULL;
 	int rc = 0;
-	if (!docs || !L.reg || !L.a) {
+	if (!docs || !keys || !L.reg || !L.a) {
 		rc = rs_error_set(RS_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -1955,7 +2006,8 @@ int rs_registry_load_files(const rs_registry_file *files, size_t n,
 		case PARSED_PROTO:
 			break;
 		default:
-			collect(&L, file, fy_document_root(docs[i].doc));
+			collect(&L, file, fy_document_root(docs[i].doc),
+				&keys[i]);
 		}
 	}
 	if (!L.oom) {
@@ -1971,9 +2023,10 @@ int rs_registry_load_files(const rs_registry_file *files, size_t n,
 		rc = rs_error_set(RS_ENOMEM, "out of memory loading registry");
 	} else if (L.problems) {
 		rc = RS_EINVAL;
-	} else if ((rc = digest_files(files, n, L.reg))) {
+	} else if ((rc = digest_files(files, n, keys, L.reg))) {
 		/* message set */
 	} else {
+		L.reg->field_total = L.field_total;
 		*out = L.reg;
 		L.reg = NULL;
 	}
@@ -1984,23 +2037,277 @@ done:
 			fy_diag_destroy(docs[i].diag);
 	}
 	free(docs);
-	free(L.flat);
-	free(L.flat_known);
-	free(L.owners.items);
-	free(L.sources.items);
-	free(L.envs.items);
-	free(L.objects.items);
-	free(L.events.items);
-	free(L.owners.slots);
-	free(L.sources.slots);
-	free(L.envs.slots);
-	free(L.objects.slots);
-	free(L.events.slots);
-	free(L.mappings.items);
-	free(L.mappings.slots);
-	rs_registry_free(L.reg);
+	free(keys);
+	loader_free(&L);
 	rs_diags_sort(diags);
 	return rc;
+}
+
+/* ---- loading again since a registry ------------------------------------ */
+
+/* Loads in a row built since another before a full one: each keeps its
+ * base's memory (the events it replaced too), so this bounds both the
+ * chain and the memory held for replaced events. */
+#define SINCE_DEPTH_MAX 32
+/* More changed files than this: a full load. */
+#define SINCE_CHANGED_MAX 256
+
+/* How many fields the loader parsed for these (its field_total): each,
+ * and those of the inline objects inside them, through arrays. */
+static size_t fields_parsed(const rs_field *f, size_t n)
+{
+	size_t total = n;
+	for (size_t i = 0; i < n; i++) {
+		const rs_type *t = leaf_type(&f[i].type);
+		if (t->kind == RS_TYPE_OBJECT && t->object && !t->object->name)
+			total += fields_parsed(t->object->fields,
+					       t->object->field_count);
+	}
+	return total;
+}
+
+/* The registry files hold, from prev (valid, loaded from the files
+ * before) and the files that changed: 0 and *out; 1 when it cannot be
+ * built so (load in full: the full load finds the problems, or builds
+ * what this does not); RS_ENOMEM. Only files holding events alone (before
+ * and after) may change; every other definition is prev's, shared; the
+ * events of unchanged files are prev's (their versions copied, for their
+ * published marks); environments are remade from prev's by name. Every
+ * check the full load makes that an event edit can change is made here,
+ * and any problem falls back to the full load, which reports it. */
+static int load_since(const rs_registry *prev, const rs_registry_file *files,
+		      size_t n, const char (*sha256)[65], rs_registry **out)
+{
+	*out = NULL;
+	if (prev->nmappings || prev->depth >= SINCE_DEPTH_MAX)
+		return 1;
+	loader L = {0};
+	rs_diags scratch = RS_DIAGS_INIT;
+	L.diags = &scratch;
+	struct rs_registry_file_hash *h = calloc(n ? n : 1, sizeof *h);
+	const char **gone = calloc(prev->nfiles + 1, sizeof *gone);
+	size_t *fresh = calloc(n ? n : 1, sizeof *fresh);
+	bool *kept = calloc(prev->nevents + 1, sizeof *kept);
+	parsed *docs = NULL;
+	size_t ngone = 0, nfresh = 0, nparsed = 0;
+	int rc = 1;
+	if (!h || !gone || !fresh || !kept)
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		if (i && strcmp(files[i - 1].name, files[i].name) >= 0)
+			goto done; /* not the folder reader's order */
+		if (sha256)
+			memcpy(h[i].sha256, sha256[i], 65);
+		else if (!file_sha256(&files[i], h[i].sha256))
+			goto oom;
+	}
+	/* which files changed: both lists are by name */
+	for (size_t i = 0, j = 0; i < n || j < prev->nfiles;) {
+		int c = i >= n ? 1
+			: j >= prev->nfiles
+				? -1
+				: strcmp(files[i].name, prev->files[j].name);
+		if (c <= 0 && rs_is_proto_file(files[i].name) &&
+		    (c < 0 || strcmp(h[i].sha256, prev->files[j].sha256)))
+			goto done;
+		if (c > 0 ||
+		    (c == 0 && strcmp(h[i].sha256, prev->files[j].sha256))) {
+			if ((prev->files[j].keys & ~(unsigned)RS_FILE_EVENTS) ||
+			    rs_is_proto_file(prev->files[j].name))
+				goto done;
+			gone[ngone++] = prev->files[j].name;
+		}
+		if (c < 0 ||
+		    (c == 0 && strcmp(h[i].sha256, prev->files[j].sha256)))
+			fresh[nfresh++] = i;
+		else if (c == 0)
+			h[i].keys = prev->files[j].keys;
+		if (c <= 0)
+			i++;
+		if (c >= 0)
+			j++;
+	}
+	if (nfresh + ngone > SINCE_CHANGED_MAX)
+		goto done;
+	size_t nkept = 0, removed_fields = 0;
+	for (size_t e = 0; e < prev->nevents; e++) {
+		const rs_event *ev = &prev->events[e];
+		kept[e] = true;
+		for (size_t g = 0; g < ngone && kept[e]; g++)
+			kept[e] = strcmp(ev->pos.file, gone[g]) != 0;
+		nkept += kept[e];
+		for (size_t v = 0; !kept[e] && v < ev->version_count; v++)
+			removed_fields +=
+				fields_parsed(ev->versions[v].fields,
+					      ev->versions[v].field_count);
+	}
+	/* the changed files, read as the full load reads them */
+	if (!(docs = calloc(nfresh ? nfresh : 1, sizeof *docs)) ||
+	    !(L.reg = calloc(1, sizeof *L.reg)) ||
+	    !(L.a = L.reg->arena = rs_arena_new(64 * 1024)))
+		goto oom;
+	rs_registry *r = L.reg;
+	r->owners = prev->owners;
+	r->nowners = prev->nowners;
+	r->objects = prev->objects;
+	r->nobjects = prev->nobjects;
+	for (; nparsed < nfresh; nparsed++) {
+		const rs_registry_file *f = &files[fresh[nparsed]];
+		parse_one(f, &docs[nparsed]);
+		if (docs[nparsed].state == PARSED_OOM)
+			goto oom;
+		if (docs[nparsed].state != PARSED_OK)
+			goto done;
+		const char *file = rs_arena_strdup(L.a, f->name);
+		if (!file)
+			goto oom;
+		unsigned keys = 0;
+		collect(&L, file, fy_document_root(docs[nparsed].doc), &keys);
+		if (keys & ~(unsigned)RS_FILE_EVENTS)
+			goto done;
+		h[fresh[nparsed]].keys = keys;
+	}
+	if (L.oom)
+		goto oom;
+	if (L.problems)
+		goto done;
+	/* an event defined in a changed file and an unchanged one */
+	for (size_t d = 0; d < L.events.n; d++) {
+		const rs_event *was =
+			rs_registry_event_by_name(prev, L.events.items[d].name);
+		if (was && kept[was - prev->events])
+			goto done;
+	}
+	build_events(&L);
+	if (L.oom)
+		goto oom;
+	if (L.problems)
+		goto done;
+	for (size_t e = 0; e < r->nevents; e++) {
+		const rs_event *was =
+			rs_registry_event_by_id(prev, r->events[e].id);
+		if (was && kept[was - prev->events])
+			goto done; /* an id used twice */
+	}
+	size_t field_total = prev->field_total - removed_fields + L.field_total;
+	if (removed_fields > prev->field_total ||
+	    field_total > RS_REGISTRY_MAX_FIELDS)
+		goto done;
+	/* the events: prev's kept, then the changed files', by id */
+	size_t nevents = nkept + r->nevents;
+	rs_event *evs = rs_arena_calloc(L.a, nevents + 1, sizeof *evs);
+	if (!evs)
+		goto oom;
+	size_t k = 0;
+	for (size_t e = 0; e < prev->nevents; e++) {
+		if (!kept[e])
+			continue;
+		evs[k] = prev->events[e];
+		rs_version *vs = rs_arena_calloc(L.a, evs[k].version_count + 1,
+						 sizeof *vs);
+		if (!vs)
+			goto oom;
+		for (size_t v = 0; v < evs[k].version_count; v++) {
+			vs[v] = evs[k].versions[v];
+			vs[v].published = false; /* rs_lock_check's */
+		}
+		evs[k++].versions = vs;
+	}
+	for (size_t e = 0; e < r->nevents; e++)
+		evs[k++] = r->events[e];
+	qsort(evs, nevents, sizeof *evs, event_id_cmp);
+	r->events = evs;
+	r->nevents = nevents;
+	r->events_by_name = NULL;
+	if (rs_registry_index_events(r) < 0)
+		goto oom;
+	/* environments and sources: prev's, their events found again */
+	if (!(r->envs = rs_arena_calloc(L.a, prev->nenvs + 1, sizeof *r->envs)))
+		goto oom;
+	for (size_t e = 0; e < prev->nenvs; e++) {
+		rs_environment *env = &r->envs[e];
+		*env = prev->envs[e];
+		const rs_event **list = rs_arena_calloc(
+			L.a, env->event_count + 1, sizeof *list);
+		if (!list)
+			goto oom;
+		for (size_t x = 0; x < env->event_count; x++)
+			if (!(list[x] = rs_registry_event_by_name(
+				      r, env->events[x]->name)))
+				goto done; /* it lists an event gone */
+		qsort(list, env->event_count, sizeof *list, event_ptr_cmp);
+		env->events = list;
+	}
+	r->nenvs = prev->nenvs;
+	if (!(r->sources = rs_arena_calloc(L.a, prev->nsources + 1,
+					   sizeof *r->sources)))
+		goto oom;
+	for (size_t x = 0; x < prev->nsources; x++) {
+		r->sources[x] = prev->sources[x];
+		if (r->sources[x].app_id)
+			r->sources[x].app_environment =
+				rs_registry_environment_by_name(
+					r, r->sources[x].app_environment_name);
+	}
+	r->nsources = prev->nsources;
+	/* the files: names, hashes, keys, digest */
+	if (!(r->files = rs_arena_calloc(L.a, n ? n : 1, sizeof *r->files)))
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		r->files[i] = h[i];
+		if (!(r->files[i].name = rs_arena_strdup(L.a, files[i].name)))
+			goto oom;
+	}
+	if (digest_hashes(files, n, r->files, r->digest) < 0)
+		goto oom;
+	r->nfiles = n;
+	r->field_total = field_total;
+	atomic_fetch_add_explicit(&((rs_registry *)prev)->refs, 1,
+				  memory_order_relaxed);
+	r->base = (rs_registry *)prev;
+	r->depth = prev->depth + 1;
+	*out = r;
+	L.reg = NULL;
+	rc = 0;
+	goto done;
+oom:
+	rc = RS_ENOMEM;
+done:
+	for (size_t i = 0; docs && i < nparsed + (nparsed < nfresh); i++) {
+		fy_document_destroy(docs[i].doc);
+		if (docs[i].diag)
+			fy_diag_destroy(docs[i].diag);
+	}
+	free(docs);
+	loader_free(&L);
+	rs_diags_free(&scratch);
+	free(h);
+	free(gone);
+	free(fresh);
+	free(kept);
+	return rc;
+}
+
+int rs_registry_load_files_since(const rs_registry *prev,
+				 const rs_registry_file *files, size_t n,
+				 const char (*sha256)[65], rs_registry **out,
+				 rs_diags *diags, bool *since)
+{
+	*out = NULL;
+	if (since)
+		*since = false;
+	if (prev) {
+		int rc = load_since(prev, files, n, sha256, out);
+		if (rc == 0) {
+			if (since)
+				*since = true;
+			return 0;
+		}
+		if (rc < 0)
+			return rs_error_set(RS_ENOMEM,
+					    "out of memory loading registry");
+	}
+	return rs_registry_load_files(files, n, out, diags);
 }
 
 /* ---- the folder ------------------------------------------------------- */

@@ -39,6 +39,19 @@ rs_pos rs_yaml_node_pos(const char *file, struct fy_node *n, rs_pos fallback);
 int rs_registry_load_files(const rs_registry_file *files, size_t n,
 			   rs_registry **out, rs_diags *diags);
 
+/* Loads files as rs_registry_load_files does, to the same registry and
+ * the same problems, from prev (NULL: none), a registry loaded from the
+ * files before, when only files that hold events alone changed: those
+ * are parsed, and what the others define is shared with prev (kept until
+ * the registry is freed). Files are in rs_registry_read_folder's order;
+ * sha256, when not NULL, holds each one's SHA-256 (hex) as its reader
+ * hashed it (otherwise they are hashed here). *since (may be NULL) says
+ * whether prev was used. */
+int rs_registry_load_files_since(const rs_registry *prev,
+				 const rs_registry_file *files, size_t n,
+				 const char (*sha256)[65], rs_registry **out,
+				 rs_diags *diags, bool *since);
+
 /* The files rs_registry_load reads: every *.yaml / *.yml below dir, by
  * path, each read whole (up to a byte past RS_REGISTRY_MAX_FILE_BYTES).
  * Returns 0, RS_EIO or RS_ENOMEM (rs_error_last()). Free with
@@ -49,7 +62,7 @@ void rs_registry_files_free(rs_registry_file *files, size_t n);
 
 /* What rs_registry_digest says of a registry loaded from files, without
  * loading it: SHA-256 (hex) of every file's name, NUL, length (64 bits,
- * host order) and bytes. Returns 0 or RS_ENOMEM. */
+ * host order) and SHA-256 (hex). Returns 0 or RS_ENOMEM. */
 int rs_registry_files_digest(const rs_registry_file *files, size_t n,
 			     char hex[65]);
 

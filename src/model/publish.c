@@ -12,6 +12,7 @@
 #include "json/json.h"
 #include "model/lock.h"
 #include "model/mapping.h"
+#include "model/registry_impl.h"
 #include "reestr/error.h"
 
 #define LOCK_MAX_BYTES (64u << 20)
@@ -278,8 +279,41 @@ static int locked_schema(const rs_json *lines, rs_buf *out)
 	return 0;
 }
 
-static int check_version(const rs_event *ev, const rs_json *lv, const char *src,
-			 rs_diags *diags)
+/* Whether the locked schema's lines are text's, line for line. */
+static bool same_lines(const rs_json *lines, const char *text)
+{
+	const char *p = text;
+	for (size_t i = 0; i < lines->u.arr.count; i++) {
+		const rs_json *l = &lines->u.arr.items[i];
+		if (l->type != RS_JSON_STRING)
+			return false;
+		if (strncmp(p, l->u.str.ptr, l->u.str.len) ||
+		    memchr(l->u.str.ptr, '\0', l->u.str.len) ||
+		    p[l->u.str.len] != '\n')
+			return false;
+		p += l->u.str.len + 1;
+	}
+	return *p == '\0';
+}
+
+/* v's schema text, made once and kept in r's memory (v->schema) */
+static const char *version_schema(rs_registry *r, const rs_version *v)
+{
+	if (v->schema)
+		return v->schema;
+	rs_buf b = RS_BUF_INIT;
+	const char *text = NULL;
+	if (rs_version_schema(v, &b) == 0)
+		text = rs_arena_strdup(r->arena, b.data ? b.data : "");
+	rs_buf_free(&b);
+	/* the registry's own memory (its arena), const only to readers */
+	if (text)
+		((rs_version *)v)->schema = text;
+	return text;
+}
+
+static int check_version(rs_registry *r, const rs_event *ev, const rs_json *lv,
+			 const char *src, rs_diags *diags)
 {
 	const rs_json *num = rs_json_get(lv, "version");
 	const rs_json *schema = rs_json_get(lv, "schema");
@@ -303,7 +337,12 @@ static int check_version(const rs_event *ev, const rs_json *lv, const char *src,
 				    ev->name, n)
 			       ? RS_ENOMEM
 			       : RS_EINVAL;
-	rs_buf was = RS_BUF_INIT, now = RS_BUF_INIT, diff = RS_BUF_INIT;
+	const char *now = version_schema(r, v);
+	if (!now)
+		return RS_ENOMEM;
+	if (same_lines(schema, now))
+		return 0;
+	rs_buf was = RS_BUF_INIT, diff = RS_BUF_INIT;
 	int rc = locked_schema(schema, &was);
 	if (rc == RS_EINVAL) {
 		rc = rs_diags_add(diags, lock_pos(src, schema->offset),
@@ -312,11 +351,8 @@ static int check_version(const rs_event *ev, const rs_json *lv, const char *src,
 			     : RS_EINVAL;
 		goto done;
 	}
-	if (!rc)
-		rc = rs_version_schema(v, &now);
-	if (!rc && strcmp(was.data ? was.data : "", now.data ? now.data : ""))
-		rc = rs_schema_diff(was.data ? was.data : "",
-				    now.data ? now.data : "", &diff);
+	if (!rc && strcmp(was.data ? was.data : "", now))
+		rc = rs_schema_diff(was.data ? was.data : "", now, &diff);
 	if (!rc && diff.len) {
 		/* one line: the changes joined by "; " */
 		for (size_t i = 0; i + 1 < diff.len; i++)
@@ -334,7 +370,6 @@ static int check_version(const rs_event *ev, const rs_json *lv, const char *src,
 	}
 done:
 	rs_buf_free(&was);
-	rs_buf_free(&now);
 	rs_buf_free(&diff);
 	return rc;
 }
@@ -428,8 +463,8 @@ int rs_lock_check_text(rs_registry *r, const char *src, size_t len,
 			continue;
 		}
 		for (size_t j = 0; j < versions->u.arr.count; j++) {
-			int vrc = check_version(ev, &versions->u.arr.items[j],
-						src, diags);
+			int vrc = check_version(
+				r, ev, &versions->u.arr.items[j], src, diags);
 			if (vrc == RS_ENOMEM) {
 				rc = vrc;
 				goto done;

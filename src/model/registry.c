@@ -203,11 +203,16 @@ void rs_registry_free(rs_registry *r)
 {
 	if (!r)
 		return;
+	/* another holder remains (a registry loaded since this one) */
+	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) > 0)
+		return;
 	for (size_t i = 0; i < r->npatterns; i++)
 		rs_pattern_free(r->patterns[i]);
 	free(r->patterns);
 	rs_arena_free(r->arena);
+	rs_registry *base = r->base;
 	free(r);
+	rs_registry_free(base);
 }
 
 const rs_source *rs_registry_source_by_app(const rs_registry *r,

@@ -2,6 +2,8 @@
 #ifndef RS_MODEL_REGISTRY_IMPL_H
 #define RS_MODEL_REGISTRY_IMPL_H
 
+#include <stdatomic.h>
+
 #include "base/arena.h"
 #include "reestr/registry.h"
 #include "validate/pattern.h"
@@ -27,8 +29,28 @@ struct rs_registry {
 	struct rs_registry_file_hash {
 		const char *name; /* in the arena */
 		char sha256[65];
-	} * files; /* in the arena, the loader's order */
+		unsigned keys; /* RS_FILE_*: the top-level keys it has */
+	} * files;	       /* in the arena, the loader's order */
 	size_t nfiles;
+	size_t field_total; /* fields parsed, RS_REGISTRY_MAX_FIELDS's count */
+	/* A registry loaded since another (rs_registry_load_files_since)
+	 * shares the events, objects, owners and sources it did not rebuild
+	 * with it: base is that registry, kept until this one is freed, and
+	 * depth how many bases are below (a full load is 0). refs counts the
+	 * holders besides the first (rs_registry_free frees at the last). */
+	struct rs_registry *base;
+	unsigned depth;
+	atomic_size_t refs;
+};
+
+/* The top-level keys of a registry file (rs_registry_file_hash.keys). */
+enum {
+	RS_FILE_OWNERS = 1,
+	RS_FILE_SOURCES = 2,
+	RS_FILE_ENVIRONMENTS = 4,
+	RS_FILE_OBJECTS = 8,
+	RS_FILE_EVENTS = 16,
+	RS_FILE_MAPPINGS = 32
 };
 
 #endif

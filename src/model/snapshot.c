@@ -121,6 +121,21 @@ static int write_file(rs_buf *out, size_t i, const char *path,
 	       rs_json_write_string(out, content, len) || rs_buf_putc(out, '}');
 }
 
+int rs_registry_snapshot_files(const rs_registry_file *files, size_t n,
+			       rs_buf *out)
+{
+	if (rs_buf_puts(out, "{\"files\":["))
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		if (write_file(out, i, files[i].name,
+			       files[i].data ? files[i].data : "",
+			       files[i].len))
+			return rs_error_set(RS_ENOMEM, "out of memory");
+	if (rs_buf_puts(out, "]}"))
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	return 0;
+}
+
 int rs_registry_snapshot(const char *dir, rs_buf *out)
 {
 	char **paths = NULL;

@@ -8,10 +8,16 @@
 #include <stddef.h>
 
 #include "base/buf.h"
+#include "model/loader.h"
 #include "reestr/publish.h"
 
 /* Appends the snapshot of the registry folder dir to out. */
 int rs_registry_snapshot(const char *dir, rs_buf *out);
+
+/* The same of files read already (rs_registry_read_folder's: by path),
+ * so that a snapshot and a registry loaded from one reading agree. */
+int rs_registry_snapshot_files(const rs_registry_file *files, size_t n,
+			       rs_buf *out);
 
 /* `reestr serve --dev`: adds "unpublished":[{"event":NAME,"id":ID,
  * "version":N},…] to the snapshot rs_registry_snapshot wrote (out holds
