@@ -43,7 +43,12 @@ def run(cmd, cwd=None, env=None, timeout=600):
 
 
 def go_env(tmp):
-    """Go builds offline-capable and away from the user's caches."""
+    """Go builds offline-capable and away from the user's caches: a module
+    cache (GOPATH) per test, since tests serve different langpacks under
+    the same module version; the build cache is content-addressed, so one
+    is shared by the run when GOCACHE is set (scripts/test-all sets it, in
+    the build folder: a clean clone compiles the standard library once,
+    not once per test)."""
     env = dict(os.environ)
     env.setdefault("GOFLAGS", "-mod=mod")
     env["GOCACHE"] = env.get("GOCACHE", str(Path(tmp) / "gocache"))
