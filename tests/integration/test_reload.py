@@ -106,6 +106,7 @@ def test_start_line_then_a_line_per_environment_names_the_langpacks(
 def test_an_added_event_is_queryable_and_accepted_without_restart(
         registry, make_server):
     s = make_server(registry=registry)
+    s.langpacks(envs=4)  # the first versions made before the edit
     ev = search_performed()
     # before: unknown to the collector
     assert statuses(s.post_events([ev])) == ["rejected"]
