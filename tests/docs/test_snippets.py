@@ -141,7 +141,10 @@ class Live:
                         REESTR_URL=self.url,
                         PATH=f"{self.bin}:{self.venv}/bin:{os.environ['PATH']}",
                         VIRTUAL_ENV=str(self.venv),
-                        GOPATH=str(base / "gopath"), GOCACHE=str(base / "gocache"),
+                        GOPATH=str(base / "gopath"),
+                        # the build cache is content-addressed: the
+                        # run's own (scripts/test-all) when there is one
+                        GOCACHE=os.environ.get("GOCACHE", str(base / "gocache")),
                         GOFLAGS="-modcacherw", GOENV=str(base / "goenv"),
                         COMPOSER_HOME=str(base / "composer-home"),
                         COMPOSER_NO_INTERACTION="1",

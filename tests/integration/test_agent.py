@@ -345,7 +345,8 @@ def test_go_and_python_runtimes_can_use_the_agent(collector, tmp_path):
     agent = Agent(tmp_path, collector.url).start()
     try:
         env = dict(os.environ, REESTR_AGENT_SOCKET=agent.socket,
-                   GOCACHE=str(tmp_path / "gocache"), GOPATH=str(tmp_path / "gopath"))
+                   GOCACHE=os.environ.get("GOCACHE", str(tmp_path / "gocache")),
+                   GOPATH=str(tmp_path / "gopath"))
         gopack, pypack = tmp_path / "go", tmp_path / "py"
         for lang, out in (("go", gopack), ("python", pypack)):
             r = run("gen", "--registry", str(EXAMPLES), "--env", "bo", "--lang", lang, "--out", str(out))

@@ -107,7 +107,7 @@ def test_shim_failed_sync_loses_the_unsynced_writes(tmp_path):
 
 
 TWO_DESCRIPTORS = r'''
-import os, signal, sys
+import os, signal, sys, time
 d = sys.argv[1]
 writer = os.open(d + "/wal", os.O_WRONLY | os.O_CREAT, 0o644)
 os.fsync(os.open(d, os.O_RDONLY))             # its name survives a cut
@@ -128,6 +128,7 @@ os.pwrite(writer, b"commit-2;", 9)            # written again, as SQLite does
 os.fsync(writer)
 print("cut", flush=True)
 os.kill(os.getpid(), signal.SIGUSR2)
+time.sleep(10)                                # the shim's thread cuts and kills
 '''
 
 

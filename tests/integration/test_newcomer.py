@@ -196,7 +196,8 @@ def wait_served(server, text):
 
 @pytest.mark.parametrize("which", ["first", "next"])
 @pytest.mark.parametrize("lang", ["go", "python", "php"])
-def test_newcomer_path_from_new_event_to_typed_row(lang, which, tmp_path, capsys):
+def test_newcomer_path_from_new_event_to_typed_row(lang, which, tmp_path, capsys,
+                                                   record_property):
     """which "first": the project exists but has no langpack yet; "next":
     it has the langpack (installed before the new event, not counted) and
     updates it."""
@@ -266,10 +267,14 @@ def test_newcomer_path_from_new_event_to_typed_row(lang, which, tmp_path, capsys
         assert query(data, "SELECT count(*) AS n FROM failed_events") == [{"n": 0}]
     finally:
         server.stop()
-    # a figure in the run's output (scripts/test-all shows these lines)
-    with capsys.disabled():
-        print(f"\nnewcomer path, {lang} ({which} event): {len(commands)} commands from "
+    # a figure: printed, and kept in the JUnit XML as the property
+    # "figure", which scripts/test-all shows (the output of a test run by
+    # a pytest-xdist worker does not reach the run's output)
+    figure = (f"newcomer path, {lang} ({which} event): {len(commands)} commands from "
               f"'new event' to "
               f"the typed row, {seconds:.1f} s"
               f"{'' if RELOADS else ' (no reload yet: one of them is a restart)'}: "
               + " | ".join(label(c) for c in commands))
+    record_property("figure", figure)
+    with capsys.disabled():
+        print("\n" + figure)

@@ -42,8 +42,24 @@ def run(cmd, cwd=None, env=None, timeout=600):
     return proc
 
 
+def php_lint(folder):
+    """`php -l` of every .php file under folder, in one PHP process
+    (stress/lint.php: opcache_compile_file reports the errors `php -l`
+    does, without a process per file); fails unless every file was read."""
+    files = sum(1 for _ in Path(folder).rglob("*.php"))
+    assert files, f"no .php file under {folder}"
+    out = run([tool("php"), "-d", "opcache.enable_cli=1", "-d", "memory_limit=2G",
+               str(Path(__file__).parent / "stress" / "lint.php"), str(folder)]).stdout
+    assert f"{files} files compile" in out, out
+
+
 def go_env(tmp):
-    """Go builds offline-capable and away from the user's caches."""
+    """Go builds offline-capable and away from the user's caches: a module
+    cache (GOPATH) per test, since tests serve different langpacks under
+    the same module version; the build cache is content-addressed, so one
+    is shared by the run when GOCACHE is set (scripts/test-all sets it, in
+    the build folder: a clean clone compiles the standard library once,
+    not once per test)."""
     env = dict(os.environ)
     env.setdefault("GOFLAGS", "-mod=mod")
     env["GOCACHE"] = env.get("GOCACHE", str(Path(tmp) / "gocache"))

@@ -1,7 +1,7 @@
 """The generated code passes each language's own checkers: gofmt and go vet,
 mypy --strict and pycodestyle (PEP 8), php -l and phpcs (PSR-12)."""
 
-from conftest import gen, go_env, run, tool
+from conftest import gen, go_env, php_lint, run, tool
 
 
 def test_go_is_formatted_and_vetted(example_langpacks, tmp_path):
@@ -21,8 +21,7 @@ def test_python_passes_mypy_strict_and_pep8(example_langpacks):
 
 def test_php_lints_and_follows_psr12(example_langpacks):
     out = example_langpacks["php"]
-    for f in sorted((out / "src").rglob("*.php")):
-        run([tool("php"), "-l", str(f)])
+    php_lint(out / "src")
     run([tool("phpcs"), "--standard=PSR12", "-n", "src"], cwd=out)
 
 

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from awkward_registry import write
-from conftest import gen, go_env, run, tool
+from conftest import gen, go_env, php_lint, run, tool
 
 
 @pytest.fixture(scope="module")
@@ -185,8 +185,7 @@ assert isinstance(p.ENVIRONMENT, str)
 
 def test_php_loads_every_class(awkward, versions, tmp_path):
     out = gen(awkward, "awkward", "php", tmp_path / "php")
-    for f in sorted((out / "src").glob("*.php")):
-        run([tool("php"), "-l", str(f)])
+    php_lint(out / "src")
     run([tool("phpcs"), "--standard=PSR12", "-n", "src"], cwd=out)
     script = '''<?php
 declare(strict_types=1);

@@ -79,16 +79,28 @@ def check_ok(label, cmd, **kw):
     return output
 
 
+LAST_ITEM = []  # the test running now: the module's last one at its teardown
+
+
+@pytest.fixture(autouse=True)
+def _this_test(request):
+    LAST_ITEM[:] = [request.node]
+
+
 @pytest.fixture(scope="module", autouse=True)
 def report_times(request):
     """Prints the timings past pytest's capture (which holds stdout and
-    stderr even in a fixture's teardown)."""
+    stderr even in a fixture's teardown), and keeps them as the last test's
+    JUnit property "figure", which scripts/test-all shows (a pytest-xdist
+    worker's output reaches nobody)."""
     yield
     if TIMES:
         width = max(map(len, TIMES))
         lines = [f"  {k:<{width}}  {w:7.1f} s" + (f"  (CPU {c:6.1f} s)" if c is not None else "")
                  for k, (w, c) in TIMES.items()]
         text = "stress registry timings (wall, CPU):\n" + "\n".join(lines)
+        if LAST_ITEM:
+            LAST_ITEM[0].user_properties.append(("figure", text))
         capture = request.config.pluginmanager.getplugin("capturemanager")
         if capture:
             with capture.global_and_fixture_disabled():
