@@ -4,6 +4,7 @@
 #ifndef RS_HTTP_SERVER_H
 #define RS_HTTP_SERVER_H
 
+#include "auth/verify.h"
 #include "http/ingest.h"
 #include "packages/packages.h"
 #include "reestr/registry.h"
@@ -49,6 +50,13 @@ typedef struct rs_server_options {
 	 * copied; NULL for none */
 	const char *registry_snapshot;
 	size_t registry_snapshot_len;
+	/* the keys (docs/security.md): writes need a write key, /v1/stats a
+	 * read key, /v1/registry either; NULL: --insecure-local, no key
+	 * asked for. Must outlive the server. */
+	rs_auth *auth;
+	/* the langpack and package routes need a read key too (ignored
+	 * without auth) */
+	bool private_packages;
 } rs_server_options;
 
 /* Starts serving in background threads. reg and sink must outlive the
