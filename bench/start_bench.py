@@ -78,7 +78,7 @@ class Serve:
         logf = open(self.log, "a")
         t0 = time.monotonic()
         self.proc = subprocess.Popen(
-            [self.reestr, "serve", "--registry", str(self.registry),
+            [self.reestr, "serve", "--insecure-local", "--registry", str(self.registry),
              "--data", str(self.data), "--listen",
              f"127.0.0.1:{free_port()}"], stdout=logf, stderr=logf)
         logf.close()

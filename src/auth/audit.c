@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -52,6 +53,9 @@ static int append(const char *data_dir, rs_buf *b)
 		return rs_error_set(RS_ENOMEM, "out of memory");
 	char path[4200];
 	snprintf(path, sizeof path, "%s/" RS_AUDIT_FILE, data_dir);
+	if (mkdir(data_dir, 0777) < 0 && errno != EEXIST)
+		return rs_error_set(RS_EIO, "%s: %s", data_dir,
+				    strerror(errno));
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return rs_error_set(RS_EIO, "%s: %s", path, strerror(errno));
