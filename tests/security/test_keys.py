@@ -172,14 +172,40 @@ def test_rotated_key_inside_and_after_its_grace(keyed):
     assert listed[new_id]["environment"] == "bo"
 
 
+# a registry whose front environment lists two origins
+BROWSER_REGISTRY = """\
+owners:
+  web_team: {contact: web@example.com}
+sources:
+  web-frontend: {owner: web_team}
+environments:
+  front:
+    origins: ["https://www.example.com", "http://localhost:8000"]
+    events: [page_view]
+events:
+  page_view:
+    id: 1
+    owner: web_team
+    versions:
+      - version: 0
+        fields:
+          path: {type: string}
+"""
+
+
 def test_publishable_key_only_from_its_origins(make_server, tmp_path):
     data = tmp_path / "data"
-    # the example registry's front environment lists both origins; the key
-    # only the first
+    reg = tmp_path / "registry"
+    reg.mkdir()
+    (reg / "registry.yaml").write_text(BROWSER_REGISTRY)
+    # the registry's front environment lists both origins; the key only
+    # the first
     key, kid = create(data, "web-frontend", "--publishable", "--environment",
                       "front", "--origin", "https://www.example.com")
-    s = make_server(data=data)
-    ev = clickstream(environment="front", source="web-frontend", event_id=1)
+    s = make_server(registry=reg, data=data)
+    ev = {"event_id": 1, "version": 0, "uuid": support.uuid7(),
+          "time": support.now_rfc3339(), "environment": "front",
+          "source": "web-frontend", "fields": {"path": "/"}}
     beacon = {"Content-Type": "text/plain"}
     r = post(s, [ev], headers={**beacon, "Origin": "http://localhost:8000"},
              path=f"/v1/beacon?key={key}")
@@ -196,12 +222,23 @@ def test_publishable_key_only_from_its_origins(make_server, tmp_path):
     r = s.request("GET", "/v1/registry", headers={"Authorization": f"Bearer {key}"})
     assert r.status == 403
     assert stored(s) == (0, 0)
+    # a page's fetch sends the key in a header: its preflight may ask for it
+    r = s.request("OPTIONS", "/v1/events", None, {
+        "Origin": "https://www.example.com",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type, authorization"})
+    assert r.status == 204, r.raw
+    assert "authorization" in r.headers["Access-Control-Allow-Headers"].lower()
+    r = post(s, [ev], key=key, headers={"Origin": "https://www.example.com"})
+    assert r.status == 200 and r.json()["accepted"] == 1, r.raw
+    ev = dict(ev, uuid=support.uuid7())
+    assert post(s, [ev], key=key).status == 403  # no Origin: not a browser
     # from its own origin its events go through the usual checks: the
     # answer is per event, not a refusal of the key
     r = post(s, [ev], headers={**beacon, "Origin": "https://www.example.com"},
              path=f"/v1/beacon?key={key}")
-    assert r.status == 200, r.raw
-    assert "code" not in r.json()["results"][0], r.raw
+    assert r.status == 200 and r.json()["accepted"] == 1, r.raw
+    assert stored(s) == (2, 0)
 
 
 def test_read_routes_need_a_read_key(keyed):
