@@ -79,6 +79,12 @@ static void usage(FILE *out)
 		"start, tests); only\n"
 		"                          with a loopback --listen "
 		"(127.0.0.1, ::1)\n"
+		"  --keys DIR              the folder of the keys (keys.db, "
+		"server.secret), made\n"
+		"                          by 'reestr keys --data DIR'; "
+		"collectors behind one\n"
+		"                          address share one (default: the "
+		"data folder)\n"
 		"  --private-packages      the langpack and package routes "
 		"(/langpack/, /go/,\n"
 		"                          /pypi/, /composer/, /npm/) need a "
@@ -336,7 +342,8 @@ int rs_cmd_serve(int argc, char **argv)
 		O_DEV,
 		O_LANGPACK_WAIT,
 		O_INSECURE_LOCAL,
-		O_PRIVATE_PACKAGES
+		O_PRIVATE_PACKAGES,
+		O_KEYS
 	};
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, O_REGISTRY},
@@ -369,6 +376,7 @@ int rs_cmd_serve(int argc, char **argv)
 		{"langpack-wait", required_argument, NULL, O_LANGPACK_WAIT},
 		{"insecure-local", no_argument, NULL, O_INSECURE_LOCAL},
 		{"private-packages", no_argument, NULL, O_PRIVATE_PACKAGES},
+		{"keys", required_argument, NULL, O_KEYS},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -378,6 +386,7 @@ int rs_cmd_serve(int argc, char **argv)
 	const char *sink_name = "sqlite", *kafka_flag = NULL;
 	kafka_flags kf = {0};
 	bool dev = false, insecure_local = false;
+	const char *keys_dir = NULL; /* NULL: the data folder */
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -451,6 +460,9 @@ int rs_cmd_serve(int argc, char **argv)
 			break;
 		case O_PRIVATE_PACKAGES:
 			so.private_packages = true;
+			break;
+		case O_KEYS:
+			keys_dir = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -529,11 +541,15 @@ int rs_cmd_serve(int argc, char **argv)
 			host, so.port);
 		return 2;
 	}
-	if (insecure_local && so.private_packages) {
-		fprintf(stderr, "reestr serve: --private-packages needs keys: "
-				"not with --insecure-local\n");
+	if (insecure_local && (so.private_packages || keys_dir)) {
+		fprintf(stderr,
+			"reestr serve: --%s needs keys: not with "
+			"--insecure-local\n",
+			keys_dir ? "keys" : "private-packages");
 		return 2;
 	}
+	if (!keys_dir)
+		keys_dir = data_dir;
 	if (public_url && rs_packages_check_public_url(public_url) < 0) {
 		fprintf(stderr, "reestr serve: --public-url: %s\n",
 			rs_error_last());
@@ -583,7 +599,7 @@ int rs_cmd_serve(int argc, char **argv)
 	}
 
 	/* the keys: DATA/server.secret and DATA/keys.db, made when missing */
-	if (!insecure_local && rs_auth_open(data_dir, &auth) < 0) {
+	if (!insecure_local && rs_auth_open(keys_dir, &auth) < 0) {
 		fprintf(stderr, "reestr serve: keys: %s\n", rs_error_last());
 		goto fail;
 	}
@@ -717,11 +733,11 @@ int rs_cmd_serve(int argc, char **argv)
 			 "; no keys yet, every write is refused (401): create "
 			 "the first with 'reestr keys create SOURCE --data "
 			 "%.200s'",
-			 data_dir);
+			 keys_dir);
 	else
 		snprintf(keys_note, sizeof keys_note,
 			 "; keys required (%zu in %.200s/keys.db)%s", key_count,
-			 data_dir,
+			 keys_dir,
 			 so.private_packages ? ", packages private" : "");
 	fprintf(stderr,
 		"reestr serve: listening on %s%s%s:%u, registry %s%s%s%s (%zu "

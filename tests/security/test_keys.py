@@ -365,3 +365,24 @@ def test_insecure_local_binds_loopback_only_and_says_so(tmp_path, make_server):
     assert "--insecure-local" in line, line
     assert post(s, [clickstream()]).status == 200
     assert s.request("GET", "/v1/stats").status == 200
+
+
+def test_collectors_share_one_keys_folder(make_server, tmp_path):
+    """--keys DIR: collectors behind one address check the same keys; a
+    revocation reaches each within a second."""
+    shared = tmp_path / "keys"
+    key, kid = create(shared, "example-service")
+    a = make_server(data=tmp_path / "a", extra_args=["--keys", str(shared)])
+    b = make_server(data=tmp_path / "b", extra_args=["--keys", str(shared)])
+    for s in (a, b):
+        assert post(s, [clickstream()], key=key).status == 200
+        assert not (s.data / "keys.db").exists()
+    keys(shared, "revoke", kid)
+    time.sleep(1.0)
+    for s in (a, b):
+        r = post(s, [clickstream()], key=key)
+        assert r.status == 401 and "revoked key" in r.json()["error"], r.raw
+    out = subprocess.run([REESTR, "serve", "--insecure-local", "--keys", str(shared),
+                          "--data", str(tmp_path / "c"), "--listen", "127.0.0.1:0"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "--keys needs keys" in out.stderr
