@@ -675,11 +675,28 @@ static rs_ingest_limits request_limits(const rs_server *s, const request *rq)
 }
 
 /* A batch read whole (200) whose every event the key may not write is
- * answered 403, with the same per-event body: nothing of it was stored. */
-static int forbidden_status(int status, const rs_ingest_counts *c)
+ * answered 403, with the same per-event body: nothing of it was stored.
+ * Events forbidden inside a 200 are logged, naming the key: a sender
+ * writing another source's events is a misconfiguration or an attack. */
+static int forbidden_status(int status, const rs_ingest_counts *c,
+			    struct MHD_Connection *conn, const request *rq)
 {
 	size_t all = c->accepted + c->duplicate + c->rejected;
-	return status == 200 && all > 0 && c->forbidden == all ? 403 : status;
+	if (status == 200 && all > 0 && c->forbidden == all)
+		return 403;
+	if (status == 200 && c->forbidden && rq->granted) {
+		char peer[80], what[160];
+		peer_name(conn, peer, sizeof peer);
+		snprintf(what, sizeof what, "%.120s", rq->url);
+		log_safe(what, sizeof what, what);
+		fprintf(stderr,
+			"reestr serve: %zu of %zu events forbidden to the %s "
+			"key %s (another source or environment) from %s "
+			"(POST %s): not stored\n",
+			c->forbidden, all, rs_key_kind_name(rq->grant.kind),
+			rq->grant.id, peer, what);
+	}
+	return status;
 }
 
 static enum MHD_Result handle_events(rs_server *s, struct MHD_Connection *conn,
@@ -698,7 +715,7 @@ static enum MHD_Result handle_events(rs_server *s, struct MHD_Connection *conn,
 				       rq->body.data ? rq->body.data : "",
 				       rq->body.len, &out, &status, &counts);
 	served_release(g);
-	status = forbidden_status(status, &counts);
+	status = forbidden_status(status, &counts, conn, rq);
 	enum MHD_Result ret;
 	if (rc < 0) {
 		ret = respond_error(s, conn, rq, 500, "out of memory");
@@ -774,7 +791,7 @@ static enum MHD_Result handle_mobile(rs_server *s, struct MHD_Connection *conn,
 				       rq->body.len, want_json, &out, &status,
 				       &type, &counts, why, sizeof why);
 		served_release(g);
-		if (forbidden_status(status, &counts) == 403) {
+		if (forbidden_status(status, &counts, conn, rq) == 403) {
 			status = 403;
 			snprintf(why, sizeof why,
 				 "every event is forbidden to the request's "
@@ -821,7 +838,7 @@ static enum MHD_Result handle_external(rs_server *s,
 		rq->body.data ? rq->body.data : "", rq->body.len, &out, &status,
 		&counts);
 	served_release(g);
-	status = forbidden_status(status, &counts);
+	status = forbidden_status(status, &counts, conn, rq);
 	enum MHD_Result ret;
 	if (rc < 0) {
 		ret = respond_error(s, conn, rq, 500, "out of memory");

@@ -122,6 +122,10 @@ def test_wrong_source_and_environment_are_forbidden_per_event(keyed):
     assert stored(keyed) == (1, 0)
     rows = keyed.query("SELECT uuid, source FROM events")
     assert rows == [{"uuid": good["uuid"], "source": "example-service"}]
+    # the operator sees it: a line naming the key, not the secret
+    log = keyed.log.read_text()
+    assert f"2 of 3 events forbidden to the write key {keyed.kid}" in log, log
+    assert keyed.key not in log
 
 
 def test_revoked_key(keyed):
