@@ -30,11 +30,13 @@ static int64_t monotonic_ms(void)
 }
 
 /* Under the lock: reads the store again when it changed. A store that
- * cannot be read keeps the keys last read (and says so in the log). */
-static void refresh(rs_auth *a)
+ * cannot be read keeps the keys last read (and says so in the log).
+ * force: look now (a key not found may have just been made), else at
+ * most every RS_AUTH_RECHECK_MS. */
+static void refresh(rs_auth *a, bool force)
 {
 	int64_t now = monotonic_ms();
-	if (a->loaded && now - a->checked_ms < RS_AUTH_RECHECK_MS)
+	if (a->loaded && !force && now - a->checked_ms < RS_AUTH_RECHECK_MS)
 		return;
 	a->checked_ms = now;
 	int64_t v;
@@ -78,7 +80,7 @@ int rs_auth_open(const char *data_dir, rs_auth **out)
 		return rc;
 	}
 	pthread_mutex_lock(&a->lock);
-	refresh(a);
+	refresh(a, true);
 	bool loaded = a->loaded;
 	pthread_mutex_unlock(&a->lock);
 	if (!loaded) {
@@ -103,7 +105,7 @@ void rs_auth_free(rs_auth *a)
 size_t rs_auth_key_count(rs_auth *a)
 {
 	pthread_mutex_lock(&a->lock);
-	refresh(a);
+	refresh(a, false);
 	size_t n = a->n;
 	pthread_mutex_unlock(&a->lock);
 	return n;
@@ -118,10 +120,15 @@ static int by_id(const void *k, const void *r)
 static bool find(rs_auth *a, const char *id, rs_key_record *out)
 {
 	pthread_mutex_lock(&a->lock);
-	refresh(a);
+	refresh(a, false);
 	const rs_key_record *k =
 		a->keys ? bsearch(id, a->keys, a->n, sizeof *a->keys, by_id)
 			: NULL;
+	if (!k) { /* made since the last look? (a data_version query) */
+		refresh(a, true);
+		k = a->keys ? bsearch(id, a->keys, a->n, sizeof *a->keys, by_id)
+			    : NULL;
+	}
 	if (k)
 		*out = *k;
 	pthread_mutex_unlock(&a->lock);

@@ -1,9 +1,10 @@
 /* Serve's side of the keys (docs/security.md): which key a request
  * carries, whether it is valid now, and what it allows. The key store is
  * read again whenever it changed (SQLite's data_version, looked at when a
- * request comes at most every RS_AUTH_RECHECK_MS), so `reestr keys revoke`
- * takes effect on a running serve without a restart. Thread-safe. The one
- * module every route (and the rate limiter to come) asks. */
+ * request comes at most every RS_AUTH_RECHECK_MS, and at once for a key id
+ * not known yet), so `reestr keys revoke` takes effect on a running serve
+ * without a restart, and a key just made works at once. Thread-safe. The
+ * one module every route (and the rate limiter to come) asks. */
 #ifndef RS_AUTH_VERIFY_H
 #define RS_AUTH_VERIFY_H
 

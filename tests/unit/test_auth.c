@@ -167,6 +167,12 @@ static void test_verifier(void **state)
 	assert_int_equal(check(a, forged, NULL, RS_AUTH_NEED_WRITE, msg), 401);
 	assert_non_null(strstr(msg, "unknown key"));
 	assert_null(strstr(msg, forged + 25)); /* no secret in the answer */
+	/* a key made after the start works at once, with no wait */
+	static char f[RS_KEY_TEXT_SIZE];
+	static rs_key_record kf;
+	kf = record(RS_KEY_WRITE, secret, f);
+	assert_int_equal(rs_keystore_add(ks, &kf), 0);
+	assert_int_equal(check(a, f, NULL, RS_AUTH_NEED_WRITE, msg), 0);
 	/* revoked and rotated, seen without reopening */
 	assert_int_equal(rs_keystore_revoke(ks, kx.id, rs_time_now_us()), 0);
 	usleep((RS_AUTH_RECHECK_MS + 50) * 1000);
