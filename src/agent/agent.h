@@ -39,6 +39,10 @@ typedef struct rs_agent_options {
 	size_t max_connections;	 /* 0: RS_AGENT_DEFAULT_MAX_CONNECTIONS */
 	unsigned idle_timeout_s; /* 0: RS_AGENT_DEFAULT_IDLE_TIMEOUT_S */
 	unsigned socket_mode;	 /* 0: RS_AGENT_DEFAULT_SOCKET_MODE */
+	/* the agent's own write key (REESTR_KEY), sent as Authorization:
+	 * Bearer to the collector; NULL: none (a collector run with
+	 * --insecure-local) */
+	const char *key;
 } rs_agent_options;
 
 /* Takes the spool folder's lock (refusing, with the holder named, when

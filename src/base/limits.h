@@ -14,6 +14,12 @@ typedef struct rs_ingest_limits {
 	size_t max_string_bytes; /* one JSON string or key, decoded */
 	size_t max_depth;	 /* nesting of JSON arrays and objects */
 	size_t max_failed_payload_bytes; /* of a rejected event, stored */
+	/* What the request's key may write (src/auth/grant.h): set per
+	 * request by the server on a copy of its limits, so that every route
+	 * building a batch (http/batch.c) applies it without knowing keys;
+	 * NULL (the default, and --insecure-local): any source and
+	 * environment. */
+	const struct rs_auth_grant *grant;
 } rs_ingest_limits;
 
 /* The defaults, documented in docs/collector.md and `reestr serve --help`. */

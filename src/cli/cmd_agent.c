@@ -62,7 +62,14 @@ static void usage(FILE *out)
 		"      --snapshot FILE       the same from a file holding the "
 		"collector's\n"
 		"                            GET /v1/registry\n"
-		"  -h, --help                show this help\n",
+		"  -h, --help                show this help\n"
+		"\n"
+		"The agent's own key is taken from REESTR_KEY (a write key "
+		"for its host's\nsources: reestr keys create SRC1 SRC2 ...), "
+		"sent as Authorization: Bearer;\nwhoever may write to the "
+		"socket writes as that key: the socket's permissions\nare the "
+		"boundary (docs/security.md). Events the key may not write "
+		"are\nanswered rejected by the collector and counted.\n",
 		RS_AGENT_DEFAULT_MAX_CONNECTIONS,
 		RS_AGENT_DEFAULT_IDLE_TIMEOUT_S, RS_AGENT_DEFAULT_SOCKET_MODE);
 }
@@ -232,6 +239,7 @@ int rs_cmd_agent(int argc, char **argv)
 	sigset_t stop;
 	rs_block_stop_signals(&stop);
 	rs_agent *a = NULL;
+	o.key = getenv("REESTR_KEY");
 	if (rs_agent_start(&o, &a)) {
 		fprintf(stderr, "reestr agent: %s\n", rs_error_last());
 		return 1;

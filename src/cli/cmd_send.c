@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/key.h"
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/timefmt.h"
@@ -57,6 +58,10 @@ static void usage(FILE *out)
 		"(\"sent 1, accepted 1\", or \"spooled 1\" through the "
 		"agent). Through the agent,\n\"taken\" (spooled) means on "
 		"the agent's disk: it delivers the events later.\n"
+		"With --collector, the key comes from REESTR_KEY (a write key "
+		"for --source,\nsent as Authorization: Bearer; "
+		"docs/security.md); through the agent, the\nagent's own key "
+		"is used.\n"
 		"\n"
 		"exit status:\n"
 		"  0  every event was taken (agent: ok; collector: accepted or "
@@ -102,13 +107,22 @@ static long http(const char *url, const rs_buf *post, rs_buf *out)
 	}
 	struct curl_slist *h =
 		curl_slist_append(NULL, "Content-Type: application/json");
+	/* the key from the environment, never from a file or argument
+	 * (docs/security.md): sent on the registry's GET too */
+	const char *key = getenv("REESTR_KEY");
+	char auth[RS_KEY_TEXT_SIZE + 64];
+	if (key && *key) {
+		snprintf(auth, sizeof auth, "Authorization: Bearer %.*s",
+			 RS_KEY_TEXT_SIZE, key);
+		h = curl_slist_append(h, auth);
+	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)ANSWER_SECONDS);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	if (post) {
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post->data);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 				 (curl_off_t)post->len);
@@ -220,8 +234,9 @@ fetch_registry(const char *agent, const char *collector, const char *dir)
 		long st = http(url, NULL, &snap);
 		if (st != 200) {
 			if (st != -1)
-				rs_error_set(RS_EIO, "%s answered %ld", url,
-					     st);
+				rs_error_set(RS_EIO, "%s answered %ld%s%.200s",
+					     url, st, snap.len ? ": " : "",
+					     snap.data ? snap.data : "");
 			rc = SNAPSHOT_UNREACHABLE;
 		}
 		free(url);

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "auth/audit.h"
+#include "auth/verify.h"
 #include "base/dirlock.h"
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -71,6 +73,24 @@ static void usage(FILE *out)
 		"  --registry DIR          registry folder, reloaded when it "
 		"changes (default:\n                          "
 		"examples/registry)\n"
+		"  --insecure-local        no keys: anyone who reaches the "
+		"collector may write\n"
+		"                          and read (make run, the quick "
+		"start, tests); only\n"
+		"                          with a loopback --listen "
+		"(127.0.0.1, ::1)\n"
+		"  --keys DIR              the folder of the keys (keys.db, "
+		"server.secret), made\n"
+		"                          by 'reestr keys --data DIR'; "
+		"collectors behind one\n"
+		"                          address share one (default: the "
+		"data folder)\n"
+		"  --private-packages      the langpack and package routes "
+		"(/langpack/, /go/,\n"
+		"                          /pypi/, /composer/, /npm/) need a "
+		"read key too, as\n"
+		"                          HTTP Basic (pip, Composer, Go's "
+		"netrc) or Bearer\n"
 		"  --dev                   development: serve versions not "
 		"yet published\n"
 		"                          (not in DIR/registry.lock), "
@@ -181,6 +201,18 @@ static void usage(FILE *out)
 		"%u)\n"
 		"  -h, --help              show this help\n"
 		"\n"
+		"Keys (docs/security.md): without --insecure-local, POST "
+		"/v1/events,\n/v1/beacon, /v1/mobile and /v1/external/ need a "
+		"write key (Authorization:\nBearer rk_live_...; a browser's "
+		"publishable key rk_pub_..., also as\n/v1/beacon?key=, from "
+		"its "
+		"origins only), GET /v1/stats a read key, GET\n/v1/registry a "
+		"read or write key: 401 without a valid one, 403 for a key\n"
+		"of the wrong kind, and per event (not stored) for an event "
+		"of another\nsource or environment than the key's. Keys are "
+		"made by 'reestr keys' and\nkept in DIR/keys.db; a revoked "
+		"key is refused within a second. Every\nregistry loaded (start "
+		"and reload) is a line in DIR/audit.log.\n"
 		"Every 503 answer carries Retry-After. Each request answered "
 		"4xx/5xx as a\nwhole is logged (status, peer, reason) on "
 		"stderr.\n"
@@ -273,6 +305,12 @@ static void url_of_listen_address(char *out, size_t size, const char *host,
 		 v6 ? "]" : "", port);
 }
 
+/* 127.0.0.0/8 or ::1: what --insecure-local may listen on */
+static bool is_loopback(const char *host)
+{
+	return !strncmp(host, "127.", 4) || !strcmp(host, "::1");
+}
+
 int rs_cmd_serve(int argc, char **argv)
 {
 	const char *registry_dir = "examples/registry";
@@ -306,7 +344,10 @@ int rs_cmd_serve(int argc, char **argv)
 		O_KAFKA_MISR,
 		O_KAFKA_TIMEOUT,
 		O_DEV,
-		O_LANGPACK_WAIT
+		O_LANGPACK_WAIT,
+		O_INSECURE_LOCAL,
+		O_PRIVATE_PACKAGES,
+		O_KEYS
 	};
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, O_REGISTRY},
@@ -337,6 +378,9 @@ int rs_cmd_serve(int argc, char **argv)
 		 O_KAFKA_TIMEOUT},
 		{"dev", no_argument, NULL, O_DEV},
 		{"langpack-wait", required_argument, NULL, O_LANGPACK_WAIT},
+		{"insecure-local", no_argument, NULL, O_INSECURE_LOCAL},
+		{"private-packages", no_argument, NULL, O_PRIVATE_PACKAGES},
+		{"keys", required_argument, NULL, O_KEYS},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -345,7 +389,8 @@ int rs_cmd_serve(int argc, char **argv)
 	       summary = 0, langpack_wait = 0;
 	const char *sink_name = "sqlite", *kafka_flag = NULL;
 	kafka_flags kf = {0};
-	bool dev = false;
+	bool dev = false, insecure_local = false;
+	const char *keys_dir = NULL; /* NULL: the data folder */
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -414,6 +459,15 @@ int rs_cmd_serve(int argc, char **argv)
 		case O_LANGPACK_WAIT:
 			limit = &langpack_wait;
 			break;
+		case O_INSECURE_LOCAL:
+			insecure_local = true;
+			break;
+		case O_PRIVATE_PACKAGES:
+			so.private_packages = true;
+			break;
+		case O_KEYS:
+			keys_dir = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -480,6 +534,26 @@ int rs_cmd_serve(int argc, char **argv)
 	char host[256];
 	if (rs_parse_listen(listen, host, sizeof host, &so.port) < 0)
 		return 2;
+	if (insecure_local && !is_loopback(host)) {
+		fprintf(stderr,
+			"reestr serve: --insecure-local asks for no keys, so "
+			"it "
+			"listens on loopback only (127.0.0.1 or ::1), not %s: "
+			"drop --insecure-local and create keys ('reestr keys "
+			"create SOURCE', docs/security.md), or --listen "
+			"127.0.0.1:%u\n",
+			host, so.port);
+		return 2;
+	}
+	if (insecure_local && (so.private_packages || keys_dir)) {
+		fprintf(stderr,
+			"reestr serve: --%s needs keys: not with "
+			"--insecure-local\n",
+			keys_dir ? "keys" : "private-packages");
+		return 2;
+	}
+	if (!keys_dir)
+		keys_dir = data_dir;
 	if (public_url && rs_packages_check_public_url(public_url) < 0) {
 		fprintf(stderr, "reestr serve: --public-url: %s\n",
 			rs_error_last());
@@ -502,6 +576,7 @@ int rs_cmd_serve(int argc, char **argv)
 	rs_packages *packages = NULL;
 	rs_reloader *reloader = NULL;
 	rs_sqlite_preopen *preopen = NULL;
+	rs_auth *auth = NULL;
 	rs_buf snapshot = RS_BUF_INIT, served = RS_BUF_INIT,
 	       dev_note = RS_BUF_INIT;
 
@@ -526,6 +601,13 @@ int rs_cmd_serve(int argc, char **argv)
 			strerror(errno));
 		goto fail;
 	}
+
+	/* the keys: DATA/server.secret and DATA/keys.db, made when missing */
+	if (!insecure_local && rs_auth_open(keys_dir, &auth) < 0) {
+		fprintf(stderr, "reestr serve: keys: %s\n", rs_error_last());
+		goto fail;
+	}
+	so.auth = auth;
 
 	/* the store's connections open (and SQLite reads its schema) on a
 	 * thread of their own while the registry loads */
@@ -629,16 +711,33 @@ int rs_cmd_serve(int argc, char **argv)
 		versions += rs_registry_event_at(reg, i)->version_count;
 	char commit[13];
 	rs_registry_commit(registry_dir, commit);
+	char keys_note[600];
+	size_t key_count = auth ? rs_auth_key_count(auth) : 0;
+	if (!auth)
+		snprintf(keys_note, sizeof keys_note,
+			 "; --insecure-local: no keys asked for, loopback "
+			 "only");
+	else if (key_count == 0)
+		snprintf(keys_note, sizeof keys_note,
+			 "; no keys yet, every write is refused (401): create "
+			 "the first with 'reestr keys create SOURCE --data "
+			 "%.200s'",
+			 keys_dir);
+	else
+		snprintf(keys_note, sizeof keys_note,
+			 "; keys required (%zu in %.200s/keys.db)%s", key_count,
+			 keys_dir,
+			 so.private_packages ? ", packages private" : "");
 	fprintf(stderr,
 		"reestr serve: listening on %s%s%s:%u, registry %s%s%s%s (%zu "
 		"events, %zu versions), %s %s, langpacks being made (a "
-		"line per environment when ready)%s\n",
+		"line per environment when ready)%s%s\n",
 		strchr(host, ':') ? "[" : "", host,
 		strchr(host, ':') ? "]" : "", rs_server_port(server),
 		registry_dir, *commit ? " (commit " : "", commit,
 		*commit ? ")" : "", rs_registry_event_count(reg), versions,
 		kafka ? "sink" : "store", db,
-		dev_note.data ? dev_note.data : "");
+		dev_note.data ? dev_note.data : "", keys_note);
 	rs_packages_begin(packages); /* their lines after this one */
 
 	/* the folder's snapshot (what a reload compares with) and the one
@@ -655,6 +754,14 @@ int rs_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
 	}
+	/* the registry loaded, with the snapshot's digest (made after the
+	 * start line) */
+	if (rs_audit_registry(data_dir, "registry start", registry_dir, commit,
+			      snapshot.data, snapshot.len) < 0) {
+		fprintf(stderr, "reestr serve: audit log: %s\n",
+			rs_error_last());
+		goto fail;
+	}
 	/* from here on a change in the folder, or SIGHUP, reloads */
 	rs_reload_target rt = {.registry_dir = registry_dir,
 			       .accept = accept,
@@ -663,7 +770,8 @@ int rs_cmd_serve(int argc, char **argv)
 			       .packages = packages,
 			       .current = reg,
 			       .current_snapshot = snapshot.data,
-			       .current_snapshot_len = snapshot.len};
+			       .current_snapshot_len = snapshot.len,
+			       .audit_dir = data_dir};
 	if (rs_reloader_start(&rt, &reloader) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
@@ -703,5 +811,6 @@ fail:
 	rs_diags_free(&diags);
 	rs_diags_free(&warnings);
 	rs_dirlock_free(lock);
+	rs_auth_free(auth);
 	return status;
 }

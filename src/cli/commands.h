@@ -14,5 +14,6 @@ int rs_cmd_agent(int argc, char **argv);
 int rs_cmd_send(int argc, char **argv);
 int rs_cmd_load(int argc, char **argv);
 int rs_cmd_new(int argc, char **argv);
+int rs_cmd_keys(int argc, char **argv);
 
 #endif

@@ -30,6 +30,9 @@ static const struct {
 	{"new", rs_cmd_new,
 	 "add an event to the registry: a commented file with one "
 	 "version,\n           listed in an environment"},
+	{"keys", rs_cmd_keys,
+	 "the collector's write and read keys: create, list, revoke, "
+	 "rotate"},
 	{"gen", rs_cmd_gen,
 	 "write an environment's langpack (typed events + sender) for "
 	 "go, python or php"},

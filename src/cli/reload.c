@@ -19,6 +19,7 @@
 
 #include "model/cache.h"
 #include "model/loader.h"
+#include "auth/audit.h"
 #include "model/snapshot.h"
 #include "reestr/error.h"
 #include "reestr/publish.h"
@@ -477,6 +478,11 @@ static void reload(rs_reloader *r, const char *cause)
 			 : "no event, version or environment "
 			   "added or removed",
 		langpacks, dev_note.len ? dev_note.data : "");
+	if (r->t.audit_dir &&
+	    rs_audit_registry(r->t.audit_dir, "registry reload", r->dir, commit,
+			      r->snapshot.data, r->snapshot.len) < 0)
+		fprintf(stderr, "reestr serve: audit log: %s\n",
+			rs_error_last());
 	if (r->t.packages)
 		rs_packages_begin(r->t.packages); /* its lines after this one */
 	/* the next start reads this registry back (model/cache.h) */

@@ -35,6 +35,9 @@ typedef struct rs_reload_target {
 	const rs_registry *current;
 	const char *current_snapshot;
 	size_t current_snapshot_len;
+	/* the data folder whose audit.log gets a line per registry loaded
+	 * (auth/audit.h); NULL: none */
+	const char *audit_dir;
 } rs_reload_target;
 
 /* Starts watching t->registry_dir (its subfolders and its own removal or

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/grant.h"
 #include "base/sha256.h"
 #include "base/timefmt.h"
 #include "base/utf8.h"
@@ -15,6 +16,7 @@ enum { SHA256_HEX_SIZE = 65 };
 /* What happened to the i-th event added, before and after the store. */
 typedef struct slot {
 	bool accepted;
+	bool forbidden;	  /* not the key's: index into forbid[] */
 	bool unpublished; /* accepted, of a version not published (--dev) */
 	size_t index;	  /* into events[] or failed[] */
 } slot;
@@ -28,7 +30,9 @@ typedef struct failure_texts {
 struct rs_event_batch {
 	const rs_registry *reg;
 	const rs_ingest_limits *limits;
-	size_t capacity, n, n_ok, n_failed;
+	size_t capacity, n, n_ok, n_failed, n_forbidden;
+	size_t *forbid; /* the forbidden events' reasons, offsets into
+			 * texts_buf */
 	bool stored;
 	rs_sink_event *events;
 	rs_checked_event *checked;
@@ -61,8 +65,9 @@ rs_event_batch *rs_event_batch_new(const rs_registry *reg,
 	b->hashes = malloc(n * sizeof *b->hashes);
 	b->outcomes = calloc(n, sizeof *b->outcomes);
 	b->slots = malloc(n * sizeof *b->slots);
-	if (!b->events || !b->checked || !b->failed || !b->texts ||
-	    !b->hashes || !b->outcomes || !b->slots)
+	b->forbid = malloc(n * sizeof *b->forbid);
+	if (!b->forbid || !b->events || !b->checked || !b->failed ||
+	    !b->texts || !b->hashes || !b->outcomes || !b->slots)
 		goto fail;
 	return b;
 fail:
@@ -81,6 +86,7 @@ void rs_event_batch_free(rs_event_batch *b)
 	free(b->hashes);
 	free(b->outcomes);
 	free(b->slots);
+	free(b->forbid);
 	rs_buf_free(&b->canonical);
 	rs_buf_free(&b->texts_buf);
 	rs_buf_free(&b->reason);
@@ -139,9 +145,43 @@ static int record_failure(rs_event_batch *b, int64_t event_id, int version,
 		.payload_total_len = payload_len,
 		.payload_sha256 = b->hashes[k],
 	};
-	b->slots[b->n++] = (slot){false, false, k};
+	b->slots[b->n++] = (slot){false, false, false, k};
 	b->n_failed++;
 	return 0;
+}
+
+/* An event the request's key may not write: answered with the reason,
+ * stored nowhere (a forged event is not kept, not even as a failure). */
+static int record_forbidden(rs_event_batch *b, const char *reason,
+			    size_t reason_len)
+{
+	size_t k = b->n_forbidden;
+	if (keep_text(b, reason, reason_len, &b->forbid[k]) < 0)
+		return RS_ENOMEM;
+	rs_utf8_repair(b->texts_buf.data + b->forbid[k], reason_len);
+	b->slots[b->n++] = (slot){false, true, false, k};
+	b->n_forbidden++;
+	return 0;
+}
+
+/* The request's key and the event's source and environment as sent
+ * (before validation: a forbidden event is not looked at further). 0:
+ * the key may write it, or the event names no source or environment (its
+ * validation rejects it); RS_EINVAL with the reason in b->reason. */
+static int check_grant(rs_event_batch *b, const rs_json *event)
+{
+	const rs_auth_grant *g = b->limits->grant;
+	if (!g || event->type != RS_JSON_OBJECT)
+		return 0;
+	const rs_json *src = rs_json_get(event, "source");
+	const rs_json *env = rs_json_get(event, "environment");
+	if (!src || src->type != RS_JSON_STRING)
+		return 0;
+	bool env_ok = env && env->type == RS_JSON_STRING;
+	rs_buf_reset(&b->reason);
+	return rs_auth_grant_event(g, src->u.str.ptr, src->u.str.len,
+				   env_ok ? env->u.str.ptr : NULL,
+				   env_ok ? env->u.str.len : 0, &b->reason);
 }
 
 void rs_event_batch_set_origin(rs_event_batch *b, const char *origin)
@@ -201,6 +241,11 @@ static int batch_add(rs_event_batch *b, const rs_json *event,
 {
 	if (b->n >= b->capacity)
 		return batch_full(b);
+	int forbidden = check_grant(b, event);
+	if (forbidden == RS_ENOMEM)
+		return RS_ENOMEM;
+	if (forbidden)
+		return record_forbidden(b, b->reason.data, b->reason.len);
 	rs_checked_event *c = &b->checked[b->n_ok];
 	rs_buf_reset(&b->reason);
 	int v;
@@ -238,8 +283,8 @@ static int batch_add(rs_event_batch *b, const rs_json *event,
 			.fields = NULL,
 			.fields_len = c->fields_len,
 		};
-		b->slots[b->n++] =
-			(slot){true, !c->version_def->published, b->n_ok++};
+		b->slots[b->n++] = (slot){
+			true, false, !c->version_def->published, b->n_ok++};
 		return 0;
 	}
 	if (render) {
@@ -261,6 +306,20 @@ int rs_event_batch_reject(rs_event_batch *b, int64_t event_id, int version,
 {
 	if (b->n >= b->capacity)
 		return batch_full(b);
+	if (b->limits->grant && source) {
+		rs_buf_reset(&b->reason);
+		int f = rs_auth_grant_event(b->limits->grant, source,
+					    strlen(source), NULL, 0,
+					    &b->reason);
+		/* only the source is known here: the environment was not
+		 * read */
+		if (f == RS_EINVAL && strncmp(b->reason.data, "environment",
+					      strlen("environment")) != 0)
+			return record_forbidden(b, b->reason.data,
+						b->reason.len);
+		if (f == RS_ENOMEM)
+			return RS_ENOMEM;
+	}
 	return record_failure(b, event_id, version, source, reason,
 			      strlen(reason), payload, payload_len);
 }
@@ -286,7 +345,7 @@ int rs_event_batch_store(rs_event_batch *b, rs_sink *sink)
 		.failed_count = b->n_failed,
 		.outcomes = b->outcomes,
 	};
-	int rc = b->n > 0 ? rs_sink_write(sink, &batch) : 0;
+	int rc = b->n_ok + b->n_failed > 0 ? rs_sink_write(sink, &batch) : 0;
 	if (rc < 0)
 		return rc;
 	b->stored = true;
@@ -296,13 +355,17 @@ int rs_event_batch_store(rs_event_batch *b, rs_sink *sink)
 rs_event_result rs_event_batch_result(const rs_event_batch *b, size_t i)
 {
 	const slot *s = &b->slots[i];
+	if (s->forbidden)
+		return (rs_event_result){
+			RS_EVENT_REJECTED, false,
+			b->texts_buf.data + b->forbid[s->index], true};
 	if (!s->accepted)
 		return (rs_event_result){RS_EVENT_REJECTED, false,
-					 b->failed[s->index].reason};
+					 b->failed[s->index].reason, false};
 	return (rs_event_result){b->outcomes[s->index] == RS_SINK_DUPLICATE
 					 ? RS_EVENT_DUPLICATE
 					 : RS_EVENT_ACCEPTED,
-				 s->unpublished, NULL};
+				 s->unpublished, NULL, false};
 }
 
 rs_ingest_counts rs_event_batch_counts(const rs_event_batch *b)
@@ -318,6 +381,7 @@ rs_ingest_counts rs_event_batch_counts(const rs_event_batch *b)
 			break;
 		case RS_EVENT_REJECTED:
 			c.rejected++;
+			c.forbidden += rs_event_batch_result(b, i).forbidden;
 			break;
 		}
 	}
@@ -346,8 +410,10 @@ int rs_event_batch_write_json(const rs_event_batch *b, rs_buf *out)
 						 : "}");
 			continue;
 		}
-		if (rs_buf_puts(out, "{\"status\":\"rejected\",\"error\":") <
-			    0 ||
+		if (rs_buf_puts(out, r.forbidden ? "{\"status\":\"rejected\","
+						   "\"code\":403,\"error\":"
+						 : "{\"status\":\"rejected\","
+						   "\"error\":") < 0 ||
 		    rs_json_write_string(out, r.error, strlen(r.error)) < 0 ||
 		    rs_buf_putc(out, '}') < 0)
 			return RS_ENOMEM;

@@ -21,6 +21,8 @@ typedef struct rs_event_batch rs_event_batch;
 
 typedef struct rs_ingest_counts {
 	size_t accepted, duplicate, rejected;
+	size_t forbidden; /* of the rejected: not the key's source or
+			   * environment (not stored) */
 } rs_ingest_counts;
 
 typedef enum rs_event_status {
@@ -33,12 +35,17 @@ typedef struct rs_event_result {
 	rs_event_status status;
 	bool unpublished;  /* accepted, of a version not published (--dev) */
 	const char *error; /* RS_EVENT_REJECTED: the reason; else NULL */
+	bool forbidden;	   /* rejected because the request's key may not
+			    * write it (limits->grant): answered 403, kept
+			    * nowhere, not even failed_events */
 } rs_event_result;
 
 /* A batch of at most capacity events (the route has checked
  * --max-batch-events), validated against reg; limits give the failed
- * payload's cut. reg and limits must outlive the batch. NULL when memory
- * runs out. */
+ * payload's cut and, in limits->grant, what the request's key may write:
+ * an event whose source or environment (as sent) is not the key's is
+ * rejected as forbidden before validation and stored nowhere. reg and
+ * limits must outlive the batch. NULL when memory runs out. */
 rs_event_batch *rs_event_batch_new(const rs_registry *reg,
 				   const rs_ingest_limits *limits,
 				   size_t capacity);

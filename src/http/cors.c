@@ -78,12 +78,13 @@ int rs_cors_check_preflight(const char *method, const char *headers, char *msg,
 		if (n == 0)
 			continue;
 		if ((n == 12 && !strncasecmp(start, "content-type", 12)) ||
-		    (n == 16 && !strncasecmp(start, "content-encoding", 16)))
+		    (n == 16 && !strncasecmp(start, "content-encoding", 16)) ||
+		    (n == 13 && !strncasecmp(start, "authorization", 13)))
 			continue;
 		quote(shown, sizeof shown, start, n);
 		snprintf(msg, msg_size,
 			 "request header %s is not allowed: only "
-			 "Content-Type and Content-Encoding",
+			 "Content-Type, Content-Encoding and Authorization",
 			 shown);
 		return 403;
 	}

@@ -17,7 +17,7 @@
 #define RS_CORS_MAX_AGE_S 7200
 /* The methods and request headers a preflight may ask for. */
 #define RS_CORS_ALLOW_METHODS "POST"
-#define RS_CORS_ALLOW_HEADERS "Content-Type, Content-Encoding"
+#define RS_CORS_ALLOW_HEADERS "Content-Type, Content-Encoding, Authorization"
 /* Headers of an answer a page's script may read besides the simple
  * ones: when to retry a 503. */
 #define RS_CORS_EXPOSE_HEADERS "Retry-After"

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/verify.h"
 #include "base/buf.h"
 #include "base/timefmt.h"
 #include "http/cors.h"
@@ -88,6 +89,8 @@ struct rs_server {
 	rs_budget budget; /* memory of requests in flight */
 	unsigned short port;
 	rs_packages *packages;
+	rs_auth *auth; /* NULL: --insecure-local */
+	bool private_packages;
 	int64_t header_deadline_us, request_deadline_us, summary_us;
 	unsigned header_deadline_s, request_deadline_s;
 
@@ -122,6 +125,12 @@ typedef struct request {
 		    * headers, its events are checked against origin */
 	char origin[RS_ORIGIN_MAX + 1];
 	char early_text[400]; /* early_message, when made for the request */
+	/* the key (src/auth): 0, or the 401/403 to answer, with why */
+	int auth_status;
+	bool auth_basic; /* a package route: challenge with Basic */
+	bool granted;	 /* grant holds what the request's key may write */
+	rs_auth_grant grant;
+	char auth_msg[400];
 } request;
 
 static int64_t monotonic_us(void)
@@ -344,6 +353,32 @@ static enum MHD_Result respond_error(rs_server *s, struct MHD_Connection *conn,
 	}
 	enum MHD_Result ret =
 		respond(s, conn, rq, status, b.data, b.len, message);
+	rs_buf_free(&b);
+	return ret;
+}
+
+/* 401 or 403 for the request's key, with the reason; a 401 says how to
+ * authenticate (WWW-Authenticate: Basic for the package routes, whose
+ * clients send HTTP Basic; Bearer elsewhere). */
+static enum MHD_Result respond_auth(rs_server *s, struct MHD_Connection *conn,
+				    const request *rq)
+{
+	rs_buf b = RS_BUF_INIT;
+	enum MHD_Result ret = MHD_NO;
+	struct MHD_Response *r = NULL;
+	if (rs_ingest_error_json(&b, rq->auth_msg) == 0)
+		r = MHD_create_response_from_buffer(b.len, b.data,
+						    MHD_RESPMEM_MUST_COPY);
+	if (r) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"application/json");
+		if (rq->auth_status == 401)
+			MHD_add_response_header(
+				r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+				rq->auth_basic ? "Basic realm=\"reestr\""
+					       : "Bearer realm=\"reestr\"");
+		ret = queue(s, conn, rq, rq->auth_status, r, rq->auth_msg);
+	}
 	rs_buf_free(&b);
 	return ret;
 }
@@ -676,6 +711,40 @@ handle_preflight(rs_server *s, struct MHD_Connection *conn, request *rq)
 	return queue(s, conn, rq, 204, r, NULL);
 }
 
+/* The server's limits with what the request's key may write
+ * (limits->grant, read by every route's batch: http/batch.c). */
+static rs_ingest_limits request_limits(const rs_server *s, const request *rq)
+{
+	rs_ingest_limits lim = s->limits;
+	lim.grant = rq->granted ? &rq->grant : NULL;
+	return lim;
+}
+
+/* A batch read whole (200) whose every event the key may not write is
+ * answered 403, with the same per-event body: nothing of it was stored.
+ * Events forbidden inside a 200 are logged, naming the key: a sender
+ * writing another source's events is a misconfiguration or an attack. */
+static int forbidden_status(int status, const rs_ingest_counts *c,
+			    struct MHD_Connection *conn, const request *rq)
+{
+	size_t all = c->accepted + c->duplicate + c->rejected;
+	if (status == 200 && all > 0 && c->forbidden == all)
+		return 403;
+	if (status == 200 && c->forbidden && rq->granted) {
+		char peer[80], what[160];
+		peer_name(conn, peer, sizeof peer);
+		snprintf(what, sizeof what, "%.120s", rq->url);
+		log_safe(what, sizeof what, what);
+		fprintf(stderr,
+			"reestr serve: %zu of %zu events forbidden to the %s "
+			"key %s (another source or environment) from %s "
+			"(POST %s): not stored\n",
+			c->forbidden, all, rs_key_kind_name(rq->grant.kind),
+			rq->grant.id, peer, what);
+	}
+	return status;
+}
+
 static enum MHD_Result handle_events(rs_server *s, struct MHD_Connection *conn,
 				     request *rq)
 {
@@ -683,21 +752,25 @@ static enum MHD_Result handle_events(rs_server *s, struct MHD_Connection *conn,
 		return respond_too_large(s, conn, rq);
 	rs_buf out = RS_BUF_INIT;
 	int status = 500;
-	rs_ingest_counts counts;
+	rs_ingest_counts counts = {0};
+	rs_ingest_limits lim = request_limits(s, rq);
 	served_registry *g = served_acquire(s);
-	int rc = rs_ingest_body_origin(g->reg, &s->tally.base, &s->limits,
-				       &s->budget, rq->cors ? rq->origin : NULL,
+	int rc = rs_ingest_body_origin(g->reg, &s->tally.base, &lim, &s->budget,
+				       rq->cors ? rq->origin : NULL,
 				       rq->encoding,
 				       rq->body.data ? rq->body.data : "",
 				       rq->body.len, &out, &status, &counts);
 	served_release(g);
+	status = forbidden_status(status, &counts, conn, rq);
 	enum MHD_Result ret;
 	if (rc < 0) {
 		ret = respond_error(s, conn, rq, 500, "out of memory");
 	} else {
 		char why[400];
 		ret = respond(s, conn, rq, status, out.data, out.len,
-			      error_of(&out, why, sizeof why));
+			      status == 403 ? "every event is forbidden to "
+					      "the request's key"
+					    : error_of(&out, why, sizeof why));
 	}
 	rs_buf_free(&out);
 	return ret;
@@ -756,14 +829,20 @@ static enum MHD_Result handle_mobile(rs_server *s, struct MHD_Connection *conn,
 	if (refusal) {
 		rc = rs_mobile_error(&out, want_json, refusal, &type);
 	} else {
-		rs_ingest_counts counts;
+		rs_ingest_counts counts = {0};
+		rs_ingest_limits lim = request_limits(s, rq);
 		served_registry *g = served_acquire(s);
-		rc = rs_mobile_request(g->reg, &s->tally.base, &s->limits,
-				       &s->budget, enc,
-				       rq->body.data ? rq->body.data : "",
+		rc = rs_mobile_request(g->reg, &s->tally.base, &lim, &s->budget,
+				       enc, rq->body.data ? rq->body.data : "",
 				       rq->body.len, want_json, &out, &status,
 				       &type, &counts, why, sizeof why);
 		served_release(g);
+		if (forbidden_status(status, &counts, conn, rq) == 403) {
+			status = 403;
+			snprintf(why, sizeof why,
+				 "every event is forbidden to the request's "
+				 "key");
+		}
 	}
 	struct MHD_Response *r = NULL;
 	if (rc == 0)
@@ -796,14 +875,16 @@ static enum MHD_Result handle_external(rs_server *s,
 		conn, MHD_GET_ARGUMENT_KIND, "batch");
 	rs_buf out = RS_BUF_INIT;
 	int status = 500;
-	rs_ingest_counts counts;
+	rs_ingest_counts counts = {0};
+	rs_ingest_limits lim = request_limits(s, rq);
 	served_registry *g = served_acquire(s);
 	int rc = rs_external_body(
-		g->reg, &s->tally.base, &s->limits, &s->budget, name, ct,
+		g->reg, &s->tally.base, &lim, &s->budget, name, ct,
 		batch && (!strcmp(batch, "1") || !strcmp(batch, "true")),
 		rq->body.data ? rq->body.data : "", rq->body.len, &out, &status,
 		&counts);
 	served_release(g);
+	status = forbidden_status(status, &counts, conn, rq);
 	enum MHD_Result ret;
 	if (rc < 0) {
 		ret = respond_error(s, conn, rq, 500, "out of memory");
@@ -940,6 +1021,52 @@ static void browser_first_call(rs_server *s, struct MHD_Connection *conn,
 	rq->cors = true;
 }
 
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+/* The key a route needs (docs/security.md, "Routes"): writes a write or
+ * publishable key, /v1/stats a read key, /v1/registry a read or write
+ * key, the package routes a read key with --private-packages; the rest
+ * (/healthz, /v1/limits, /v1/mobile/schema, CORS preflights) none. */
+static void authorize(rs_server *s, struct MHD_Connection *conn, request *rq,
+		      bool is_events, bool is_beacon)
+{
+	if (!s->auth)
+		return;
+	const char *url = rq->url;
+	bool post = !strcmp(rq->method, "POST");
+	bool get = !strcmp(rq->method, "GET") || !strcmp(rq->method, "HEAD");
+	rs_auth_need need;
+	if (post && (is_events || is_beacon || !strcmp(url, "/v1/mobile") ||
+		     has_prefix(url, "/v1/external/")))
+		need = RS_AUTH_NEED_WRITE;
+	else if (get && !strcmp(url, "/v1/stats"))
+		need = RS_AUTH_NEED_READ;
+	else if (get && !strcmp(url, "/v1/registry"))
+		need = RS_AUTH_NEED_REGISTRY;
+	else if (s->private_packages &&
+		 (has_prefix(url, "/langpack/") || has_prefix(url, "/go/") ||
+		  has_prefix(url, "/pypi/") || has_prefix(url, "/composer/") ||
+		  has_prefix(url, "/npm/"))) {
+		need = RS_AUTH_NEED_READ;
+		rq->auth_basic = true;
+	} else {
+		return;
+	}
+	const char *authorization = MHD_lookup_connection_value(
+		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *query_key =
+		is_beacon ? MHD_lookup_connection_value(
+				    conn, MHD_GET_ARGUMENT_KIND, "key")
+			  : NULL;
+	rq->auth_status = rs_auth_check(
+		s->auth, authorization, query_key, rq->cors ? rq->origin : NULL,
+		need, &rq->grant, rq->auth_msg, sizeof rq->auth_msg);
+	rq->granted = rq->auth_status == 0 && need == RS_AUTH_NEED_WRITE;
+}
+
 /* First call for a request: its headers are in. Decides early what can be
  * decided, so an oversized or mistyped body is not read into memory. */
 static void first_call(rs_server *s, struct MHD_Connection *conn, request *rq,
@@ -966,6 +1093,9 @@ static void first_call(rs_server *s, struct MHD_Connection *conn, request *rq,
 		rq->early_message = "the collector is stopping; retry later";
 		return;
 	}
+	authorize(s, conn, rq, is_events, is_beacon);
+	if (rq->auth_status)
+		return;
 	if (!(is_events || is_beacon) || strcmp(rq->method, "POST") != 0)
 		return;
 	const char *ct = MHD_lookup_connection_value(
@@ -1018,8 +1148,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	}
 
 	if (*upload_size > 0) {
-		bool keep =
-			!rq->early_status && !rq->too_large && !rq->over_budget;
+		bool keep = !rq->early_status && !rq->auth_status &&
+			    !rq->too_large && !rq->over_budget;
 		if (keep &&
 		    rq->body.len + *upload_size > s->limits.max_body_bytes) {
 			rq->too_large = true;
@@ -1053,6 +1183,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			 s->budget.limit);
 		return respond_error(s, conn, rq, 503, msg);
 	}
+	if (rq->auth_status)
+		return respond_auth(s, conn, rq);
 	if (is_events || is_beacon) {
 		if (!strcmp(method, "OPTIONS"))
 			return handle_preflight(s, conn, rq);
@@ -1193,6 +1325,8 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 	s->limits = opt->limits;
 	rs_budget_init(&s->budget, opt->max_inflight_bytes);
 	s->packages = opt->packages;
+	s->auth = opt->auth;
+	s->private_packages = opt->private_packages;
 #define OR_DEFAULT(v, d) ((v) ? (v) : (d))
 	s->header_deadline_s = OR_DEFAULT(opt->header_deadline_s,
 					  RS_SERVER_DEFAULT_HEADER_DEADLINE_S);

@@ -4,6 +4,7 @@
 #ifndef RS_HTTP_SERVER_H
 #define RS_HTTP_SERVER_H
 
+#include "auth/verify.h"
 #include "http/ingest.h"
 #include "packages/packages.h"
 #include "reestr/registry.h"
@@ -56,6 +57,13 @@ typedef struct rs_server_options {
 	 * (serve makes it after its start line); GET /v1/registry waits for
 	 * it meanwhile, at most RS_SERVER_SNAPSHOT_WAIT_S */
 	bool registry_snapshot_later;
+	/* the keys (docs/security.md): writes need a write key, /v1/stats a
+	 * read key, /v1/registry either; NULL: --insecure-local, no key
+	 * asked for. Must outlive the server. */
+	rs_auth *auth;
+	/* the langpack and package routes need a read key too (ignored
+	 * without auth) */
+	bool private_packages;
 } rs_server_options;
 
 /* Starts serving in background threads. reg and sink must outlive the

@@ -69,7 +69,7 @@ class Collector:
     def __init__(self, tmp, brokers, *extra):
         self.port = free_port()
         self.log = tmp / f"serve-{self.port}.log"
-        self.args = [str(REESTR), "serve", "--dev", "--registry", str(EXAMPLES),
+        self.args = [str(REESTR), "serve", "--insecure-local", "--dev", "--registry", str(EXAMPLES),
                      "--data", str(tmp / f"data-{self.port}"), "--listen",
                      f"127.0.0.1:{self.port}", "--sink", "kafka",
                      "--kafka-brokers", brokers, *map(str, extra)]
@@ -217,7 +217,7 @@ def test_unsafe_existing_topic_refuses_start(shared_cluster, tmp_path, rf,
                                              isr, words):
     b, p = shared_cluster.brokers, prefix()
     tool("create-topic", b, f"{p}.failed", 1, rf, isr)
-    r = run(REESTR, "serve", "--dev", "--registry", EXAMPLES, "--data",
+    r = run(REESTR, "serve", "--insecure-local", "--dev", "--registry", EXAMPLES, "--data",
             tmp_path / "d", "--listen", "127.0.0.1:0", "--sink", "kafka",
             "--kafka-brokers", b, "--kafka-topic-prefix", p, check=False,
             timeout=60)
@@ -235,14 +235,14 @@ def test_unsafe_existing_topic_refuses_start(shared_cluster, tmp_path, rf,
     (["--kafka-topic-prefix", "a/b"], "character 2"),
 ])
 def test_unsafe_flags_refuse_start(tmp_path, args, words):
-    r = run(REESTR, "serve", "--dev", "--data", tmp_path / "d", "--listen",
+    r = run(REESTR, "serve", "--insecure-local", "--dev", "--data", tmp_path / "d", "--listen",
             "127.0.0.1:0", "--sink", "kafka", "--kafka-brokers",
             "127.0.0.1:1", *args, check=False)
     assert r.returncode == 1 and words in r.stderr, r.stderr
 
 
 def test_command_line_and_config_file_errors(tmp_path):
-    base = [REESTR, "serve", "--dev", "--data", tmp_path / "d", "--listen",
+    base = [REESTR, "serve", "--insecure-local", "--dev", "--data", tmp_path / "d", "--listen",
             "127.0.0.1:0"]
     r = run(*base, "--sink", "kafka", check=False)
     assert r.returncode == 2 and "--kafka-brokers" in r.stderr

@@ -55,7 +55,7 @@ class Collector:
         folder.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as logf:
             self.proc = subprocess.Popen(
-                [str(REESTR), "serve", "--dev", "--listen", f"127.0.0.1:{self.port}", *map(str, args)],
+                [str(REESTR), "serve", "--insecure-local", "--dev", "--listen", f"127.0.0.1:{self.port}", *map(str, args)],
                 stdout=logf, stderr=logf)
 
     @property

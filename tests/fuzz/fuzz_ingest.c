@@ -1,16 +1,30 @@
 /* Fuzzes the collector's request pipeline: the first byte picks the
  * Content-Encoding, the rest is the body. Every answer must be one of the
- * documented statuses with a JSON body. */
+ * documented statuses with a JSON body. Half the inputs (by the first
+ * byte) come with a key's grant (src/auth/grant.h): then no event of
+ * another source or environment is stored, and the counts add up. */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/grant.h"
 #include "http/ingest.h"
 #include "json/json.h"
 
+/* the grant of the keyed inputs: test-service's events of bo only */
+static const rs_auth_grant grant = {.id = "0123456789abcdef",
+				    .kind = RS_KEY_WRITE,
+				    .sources = "test-service",
+				    .environment = "bo"};
+static bool keyed;
+
 static int null_write(rs_sink *s, rs_sink_batch *b)
 {
+	for (size_t i = 0; keyed && i < b->event_count; i++)
+		if (strcmp(b->events[i].source, "test-service") ||
+		    strcmp(b->events[i].environment, "bo"))
+			abort(); /* stored past the key */
 	for (size_t i = 0; i < b->event_count; i++)
 		b->outcomes[i] = i % 2 ? RS_SINK_DUPLICATE : RS_SINK_STORED;
 	return 0;
@@ -48,6 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lim.max_string_bytes = 1024;
 	lim.max_depth = 8;
 	lim.max_failed_payload_bytes = 64;
+	keyed = data[0] & 0x80;
+	lim.grant = keyed ? &grant : NULL;
 	/* The first byte also picks a memory budget, some too small. */
 	rs_budget budget;
 	rs_budget_init(&budget, (size_t)(data[0] / 3 % 4 + 1) << 18);
@@ -63,6 +79,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (atomic_load(&budget.used) != 0)
 		abort(); /* every byte taken is given back */
+	if (status == 200 && (counts.forbidden > counts.rejected ||
+			      (!keyed && counts.forbidden)))
+		abort();
 	/* The answer is always JSON a client can read. */
 	rs_arena *a = rs_arena_new(0);
 	const rs_json *v;

@@ -94,9 +94,13 @@ class Response:
 class Server:
     """A running `reestr serve`; restartable so tests can kill it."""
 
-    def __init__(self, registry, data, extra_args=(), dev=True):
+    def __init__(self, registry, data, extra_args=(), dev=True,
+                 insecure=True):
         self.registry = Path(registry)
         self.data = Path(data)
+        # --insecure-local: no keys asked for (loopback only); the tests
+        # of keys themselves (tests/security) pass insecure=False
+        self.insecure = insecure
         # the example and fixture registries are not published: serve
         # them with --dev (docs/registry.md, "Publishing"); kept apart from
         # extra_args, which a test may replace before a restart
@@ -125,7 +129,9 @@ class Server:
         self.proc = subprocess.Popen(
             [REESTR, "serve", "--registry", str(self.registry), "--data",
              str(self.data), "--listen", f"127.0.0.1:{self.port}",
-             *(["--dev"] if self.dev else []), *self.extra_args],
+             *(["--dev"] if self.dev else []),
+             *(["--insecure-local"] if self.insecure else []),
+             *self.extra_args],
             stdout=logf, stderr=logf)
         logf.close()
         deadline = time.time() + 30
@@ -212,9 +218,10 @@ def run(*args, **kw):
 def make_server(tmp_path):
     servers = []
 
-    def make(registry=EXAMPLES, extra_args=(), data=None, dev=True):
+    def make(registry=EXAMPLES, extra_args=(), data=None, dev=True,
+             insecure=True):
         s = Server(registry, data or tmp_path / f"data{len(servers)}",
-                   extra_args, dev)
+                   extra_args, dev, insecure)
         servers.append(s)
         return s.start()
 

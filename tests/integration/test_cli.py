@@ -12,7 +12,7 @@ from conftest import EXAMPLES, FIXTURE_REGISTRY, clickstream, page_view, query, 
 def test_help_describes_every_subcommand():
     out = run("--help")
     assert out.returncode == 0
-    for cmd in ["serve", "check", "query", "gen", "publish", "diff", "agent", "send", "new"]:
+    for cmd in ["serve", "check", "query", "gen", "publish", "diff", "agent", "send", "new", "keys"]:
         assert cmd in out.stdout
         sub = run(cmd, "--help")
         assert sub.returncode == 0, sub.stderr
@@ -22,7 +22,8 @@ def test_help_describes_every_subcommand():
 def test_serve_help_lists_every_flag():
     out = run("serve", "--help").stdout
     for flag in ["--registry", "--data", "--listen", "--max-body-bytes",
-                 "--max-batch-events", "--max-string-bytes", "--max-depth"]:
+                 "--max-batch-events", "--max-string-bytes", "--max-depth",
+                 "--insecure-local", "--keys", "--private-packages"]:
         assert flag in out
 
 

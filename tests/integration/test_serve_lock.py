@@ -63,7 +63,7 @@ def test_a_second_serve_on_the_same_data_refuses_and_touches_nothing(
 
     b_port = a.port if port == "taken" else free_port()
     b = subprocess.run(
-        [REESTR, "serve", "--dev", "--registry", str(r2), "--data", str(a.data),
+        [REESTR, "serve", "--insecure-local", "--dev", "--registry", str(r2), "--data", str(a.data),
          "--listen", f"127.0.0.1:{b_port}"],
         capture_output=True, text=True, timeout=10)
     assert views(a.data) == views_before
@@ -85,7 +85,7 @@ def test_sigterm_during_startup_stops_cleanly(tmp_path):
         log = tmp_path / f"serve{attempt}.log"
         with open(log, "wb") as logf:
             proc = subprocess.Popen(
-                [REESTR, "serve", "--dev", "--registry", str(FIXTURE_REGISTRY),
+                [REESTR, "serve", "--insecure-local", "--dev", "--registry", str(FIXTURE_REGISTRY),
                  "--data", str(data), "--listen",
                  f"127.0.0.1:{free_port()}"], stdout=logf, stderr=logf)
         # the store exists: its threads run, the langpacks are next

@@ -54,7 +54,7 @@ class Collector:
         self.starts = len(self.start_lines())
         with open(self.log, "ab") as logf:
             self.proc = subprocess.Popen(
-                [REESTR, "serve", "--dev", "--registry", str(self.registry),
+                [REESTR, "serve", "--insecure-local", "--dev", "--registry", str(self.registry),
                  "--data", str(self.data), "--langpacks",
                  str(self.langpacks), "--listen",
                  f"127.0.0.1:{self.port}", "--public-url", PUBLIC_URL],
@@ -259,7 +259,7 @@ def test_after_a_registry_change_both_serve_the_same_new_version(
 def test_langpacks_file_in_a_missing_folder_is_named(tmp_path):
     missing = tmp_path / "nowhere" / "langpacks.db"
     out = subprocess.run(
-        [REESTR, "serve", "--dev", "--registry", str(EXAMPLES), "--data",
+        [REESTR, "serve", "--insecure-local", "--dev", "--registry", str(EXAMPLES), "--data",
          str(tmp_path / "data"), "--langpacks", str(missing), "--listen",
          f"127.0.0.1:{free_port()}"], capture_output=True, text=True,
         timeout=60)
@@ -297,7 +297,7 @@ def test_kafka_collectors_share_a_data_folder(tmp_path):
             port = free_port()
             urls.append(f"http://127.0.0.1:{port}")
             procs.append(subprocess.Popen(
-                [REESTR, "serve", "--dev", "--registry", str(EXAMPLES), "--data",
+                [REESTR, "serve", "--insecure-local", "--dev", "--registry", str(EXAMPLES), "--data",
                  str(data), "--sink", "kafka", "--kafka-brokers",
                  f"127.0.0.1:{free_port()}", "--listen", f"127.0.0.1:{port}"],
                 stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"{name}.log", "w")))

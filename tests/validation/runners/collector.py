@@ -37,7 +37,7 @@ class _Serve:
         self.log = work / "serve.log"
         with open(self.log, "ab") as logf:
             self.proc = subprocess.Popen(
-                [REESTR, "serve", "--dev", "--registry", str(registry), "--data",
+                [REESTR, "serve", "--insecure-local", "--dev", "--registry", str(registry), "--data",
                  str(work / "data"), "--listen", f"127.0.0.1:{self.port}"],
                 stdout=logf, stderr=logf)
         deadline = time.time() + 30
