@@ -61,7 +61,7 @@ def test_every_route_answers_right_at_the_start_line(tmp_path):
     log = tmp_path / "restart.log"
     with open(log, "wb") as logf:
         proc = subprocess.Popen(
-            [REESTR, "serve", "--registry", str(registry), "--data",
+            [REESTR, "serve", "--insecure-local", "--registry", str(registry), "--data",
              str(data), "--listen", f"127.0.0.1:{port}", "--dev"],
             stdout=logf, stderr=logf)
     try:
@@ -138,7 +138,7 @@ def test_a_store_that_cannot_be_opened_still_stops_serve(tmp_path):
     db.close()
     port = free_port()
     proc = subprocess.Popen(
-        [REESTR, "serve", "--registry", str(registry), "--data", str(data),
+        [REESTR, "serve", "--insecure-local", "--registry", str(registry), "--data", str(data),
          "--listen", f"127.0.0.1:{port}", "--dev"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
