@@ -143,6 +143,14 @@ static int copy_key(const char *s, size_t n, char out[RS_KEY_TEXT_SIZE])
 				    "Authorization: a key of %zu characters, "
 				    "longer than any key (%d)",
 				    n, RS_KEY_TEXT_MAX);
+	/* Basic credentials are decoded bytes: a NUL or a control byte
+	 * would make the text shorter than its length (fuzz_key found it) */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return rs_error_set(RS_EINVAL,
+					    "Authorization: the key has a "
+					    "control character (byte %zu)",
+					    i + 1);
 	memcpy(out, s, n);
 	out[n] = '\0';
 	return 1;

@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/audit.h"
 #include "model/cache.h"
 #include "model/loader.h"
-#include "auth/audit.h"
 #include "model/snapshot.h"
 #include "reestr/error.h"
 #include "reestr/publish.h"
