@@ -755,13 +755,14 @@ int rs_cmd_serve(int argc, char **argv)
 		goto fail;
 	}
 	/* the registry loaded, with the snapshot's digest (made after the
-	 * start line) */
+	 * start line). A failed append is reported and serve goes on, as at
+	 * a reload: the registry is already being served, and a disk error on
+	 * the audit log must not stop events being collected (the store
+	 * answers for its own disk); docs/security.md, "The audit log". */
 	if (rs_audit_registry(data_dir, "registry start", registry_dir, commit,
-			      snapshot.data, snapshot.len) < 0) {
+			      snapshot.data, snapshot.len) < 0)
 		fprintf(stderr, "reestr serve: audit log: %s\n",
 			rs_error_last());
-		goto fail;
-	}
 	/* from here on a change in the folder, or SIGHUP, reloads */
 	rs_reload_target rt = {.registry_dir = registry_dir,
 			       .accept = accept,

@@ -439,3 +439,42 @@ def test_collector_checkpoint_sync_failures_then_power_cuts(tmp_path):
         stored = {r["uuid"] for r in server.query("SELECT uuid FROM events")}
         assert acked <= stored, f"round {round_}: {len(acked - stored)} lost"
         server.stop()
+
+
+def test_audit_log_sync_failure_reported_and_serve_goes_on(tmp_path):
+    """The registry versions serve loads are appended to DATA/audit.log and
+    fsync'd. A disk error there is reported on stderr, at the start and at
+    a reload alike, and events are still collected: the audit log's disk
+    must not stop the clickstream (the store answers for its own).
+    Before, a failed append after the start line stopped serve at once,
+    and the fault tests' 10% failing syncs killed it mid-load."""
+    import shutil
+    reg = tmp_path / "reg"
+    shutil.copytree(FIXTURE_REGISTRY, reg)
+    data = tmp_path / "data"
+    server = Server(reg, data)
+    log = tmp_path / "fault.log"
+    with environment(shim_env(data / "audit.log", log, sync="EIO@1+")):
+        server.start()
+    try:
+        deadline = time.monotonic() + 20
+        while "audit log:" not in server.log.read_text():
+            assert server.proc.poll() is None, server.log.read_text()
+            assert time.monotonic() < deadline, server.log.read_text()
+            time.sleep(0.05)
+        batch = [page_view() for _ in range(5)]
+        resp = server.post_events(batch)
+        assert resp.status == 200, resp.raw
+        assert all(r["status"] == "accepted" for r in resp.json()["results"])
+        f = reg / "registry.yaml"
+        f.write_text(f.read_text() + "\n# touched\n")
+        deadline = time.monotonic() + 20
+        while server.log.read_text().count("audit log:") < 2:
+            assert server.proc.poll() is None, server.log.read_text()
+            assert time.monotonic() < deadline, server.log.read_text()
+            time.sleep(0.05)
+        assert injected(log).get("sync", 0) >= 2, log.read_text()
+        stored = {r["uuid"] for r in server.query("SELECT uuid FROM events")}
+        assert {ev["uuid"] for ev in batch} <= stored
+    finally:
+        server.stop()
