@@ -14,6 +14,10 @@ typedef struct rs_ingest_limits {
 	size_t max_string_bytes; /* one JSON string or key, decoded */
 	size_t max_depth;	 /* nesting of JSON arrays and objects */
 	size_t max_failed_payload_bytes; /* of a rejected event, stored */
+	/* Not a limit: the collector's personal-data key and counts
+	 * (src/validate/pii.h), which every route's batch reaches through
+	 * its limits; NULL: a field to be hashed fails the request. */
+	struct rs_pii *pii;
 } rs_ingest_limits;
 
 /* The defaults, documented in docs/collector.md and `reestr serve --help`. */
