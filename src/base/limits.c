@@ -8,4 +8,5 @@ void rs_ingest_limits_default(rs_ingest_limits *l)
 	l->max_depth = RS_INGEST_DEFAULT_MAX_DEPTH;
 	l->max_failed_payload_bytes =
 		RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES;
+	l->pii = NULL;
 }

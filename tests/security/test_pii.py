@@ -348,3 +348,28 @@ def test_check_refuses_a_bad_policy_at_its_place(tmp_path, value, shown, col):
     want = (f"registry.yaml:7:{col}: pii of environment 'hashed' must be one of "
             f"store, hash, redact, reject, not {shown}")
     assert want in out.stderr + out.stdout, out.stderr + out.stdout
+
+
+@pytest.mark.parametrize("lang", ["go", "python", "php", "ts"])
+def test_generated_code_says_the_environments_policy(tmp_path, lang):
+    reg = write_registry(tmp_path / "registry")
+    wants = {"hashed": "hashed (HMAC-SHA-256) by the collector in environment "
+                       "hashed (pii: hash)",
+             "unset": "not stored (redacted) by the collector in environment "
+                      "unset (pii: redact, the default)",
+             "refused": "refused by the collector: an event giving it is "
+                        "rejected in environment refused (pii: reject)",
+             "keep": "stored as sent in environment keep (pii: store)"}
+    for env, want in wants.items():
+        out = tmp_path / f"{lang}-{env}"
+        r = run("gen", "--registry", str(reg), "--env", env, "--lang", lang,
+                "--out", str(out))
+        assert r.returncode == 0, r.stderr
+        # doc comments wrap: compare the words
+        text = " ".join(" ".join(
+            l.strip().lstrip("/*#").strip() for l in f.read_text().splitlines())
+            for f in out.rglob("*") if f.is_file()
+            and f.suffix in (".go", ".py", ".php", ".ts") and "signup" in f.name.lower()
+            or f.is_file() and f.name in ("objects.py", "User.php", "index.d.ts")
+            or f.is_file() and f.name.endswith("_object.go"))
+        assert "personal data, " + want in " ".join(text.split()), (env, lang)
