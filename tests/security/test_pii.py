@@ -373,3 +373,42 @@ def test_generated_code_says_the_environments_policy(tmp_path, lang):
             or f.is_file() and f.name in ("objects.py", "User.php", "index.d.ts")
             or f.is_file() and f.name.endswith("_object.go"))
         assert "personal data, " + want in " ".join(text.split()), (env, lang)
+
+
+def test_a_reload_changes_the_policy_and_makes_the_key(collector, tmp_path):
+    """No environment hashes at start, so no key is made; a reload that
+    turns `keep` to hash makes it on first use and applies it at once."""
+    import time
+    reg = write_registry(tmp_path / "regr", REGISTRY.replace(
+        "  hashed: {pii: hash, events: [signup]}\n", ""))
+    s = collector(registry=reg)
+    assert not (s.data / "pii.key").exists()
+    s.post_events([signup("keep")])
+    assert rows(s, "keep")[0]["user_email"] == EMAIL
+    text = (reg / "registry.yaml").read_text()
+    (reg / "registry.yaml").write_text(text.replace(
+        "keep: {pii: store,", "keep: {pii: hash,"))
+    deadline = time.monotonic() + 30
+    while "reloaded registry" not in s.log.read_text():
+        assert time.monotonic() < deadline, s.log.read_text()
+        time.sleep(0.05)
+    s.post_events([signup("keep")])
+    key = (s.data / "pii.key").read_bytes().rstrip(b"\n")
+    assert sorted(r["user_email"] for r in rows(s, "keep")) == sorted(
+        [EMAIL, mac(key, EMAIL)])
+
+
+def test_log_summary_counts_personal_data(collector):
+    import re
+    import time
+    s = collector(extra_args=["--log-summary-seconds", "1"])
+    s.post_events([signup("hashed"), signup("redacted"), signup("refused")])
+    deadline = time.monotonic() + 30
+    pat = re.compile(r"^reestr serve: personal data in the last \d+ s: 5 "
+                     r"values hashed, 5 redacted, 1 event refused "
+                     r"\(environments\.\*\.pii\)$", re.M)
+    while not pat.search(s.log.read_text()):
+        assert time.monotonic() < deadline, s.log.read_text()
+        time.sleep(0.1)
+    # the summary never shows a value
+    no_clear_pii(s.log.read_text())
