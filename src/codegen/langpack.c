@@ -117,8 +117,8 @@ const char *rs_gen_pii_note(rs_arena *a, const rs_environment *env)
 		[RS_PII_REDACT] = "not stored (redacted) by the collector",
 		[RS_PII_STORE] = "stored as sent",
 		[RS_PII_HASH] = "hashed (HMAC-SHA-256) by the collector",
-		[RS_PII_REJECT] = "refused by the collector: an event giving "
-				  "it is rejected",
+		[RS_PII_REJECT] = ("refused by the collector: an event giving "
+				   "it is rejected"),
 	};
 	if (!env)
 		return "personal data";
