@@ -412,3 +412,39 @@ def test_log_summary_counts_personal_data(collector):
         time.sleep(0.1)
     # the summary never shows a value
     no_clear_pii(s.log.read_text())
+
+
+def test_external_route_applies_the_policy(collector, tmp_path):
+    """POST /v1/external/{mapping} goes through the same batch code: the
+    partner's e-mail is hashed in the row and in failed_events."""
+    import shutil
+    from test_external import PB, add_rich, protoc_module
+    reg = tmp_path / "regx"
+    shutil.copytree(ROOT / "examples" / "registry", reg)
+    add_rich(reg)
+    env = reg / "environments.yaml"
+    text = env.read_text().replace(
+        "External projects, whose own messages the proxy maps to events "
+        "(mappings/).\n    pii: store\n",
+        "External projects.\n    pii: hash\n")
+    assert "pii: hash" in text
+    env.write_text(text)
+    acme = protoc_module(reg / "mappings" / "acme.proto", tmp_path)
+    s = collector(registry=reg)
+    key = (s.data / "pii.key").read_bytes().rstrip(b"\n")
+    buyer = acme.Order.Buyer(id=413, email=EMAIL)
+    ok = acme.Order(order_uuid=uuid7(), placed_at_ms=1764547200123,
+                    buyer=buyer, listing=99, platform=acme.Order.IOS,
+                    total=12.5)
+    bad = acme.Order(order_uuid=uuid7(), placed_at_ms=1764547200123,
+                     buyer=buyer, listing=99, platform=acme.Order.IOS,
+                     total=-1)   # under min 0: refused by validation
+    for msg, status in ((ok, "accepted"), (bad, "rejected")):
+        r = s.request("POST", "/v1/external/acme_orders",
+                      msg.SerializeToString(), PB)
+        assert r.json()["results"][0]["status"] == status, r.raw
+    [row] = query(s.data, "SELECT user_id, user_email FROM partner_order_v0")
+    assert row == {"user_id": 413, "user_email": mac(key, EMAIL)}
+    [f] = failed(s)
+    assert EMAIL not in f["payload"]
+    assert json.loads(f["payload"])["fields"]["user"]["email"] == mac(key, EMAIL)
