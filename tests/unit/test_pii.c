@@ -124,6 +124,30 @@ static void test_key_file_made_once(void **state)
 	assert_int_equal(rs_pii_hash(again, "x", 1, h2), 0);
 	assert_string_equal(h1, h2);
 	rs_pii_free(again);
+	/* the prepared states give HMAC's answer: a key of the file's bytes
+	 * without the newline, and one longer than SHA-256's block */
+	char key[65];
+	FILE *kf = fopen(key_path, "r");
+	assert_int_equal(fread(key, 1, 64, kf), 64);
+	fclose(kf);
+	rs_pii_hmac_hex((const unsigned char *)key, 64, "x", 1, h2);
+	assert_string_equal(h1, h2);
+	char long_path[160];
+	snprintf(long_path, sizeof long_path, "%s/long.key", dir);
+	kf = fopen(long_path, "w");
+	for (int i = 0; i < 100; i++)
+		fputc('a' + i % 26, kf);
+	fputs("\n", kf);
+	fclose(kf);
+	chmod(long_path, 0600);
+	rs_pii *lk = rs_pii_new(long_path, false);
+	assert_int_equal(rs_pii_hash(lk, "", 0, h1), 0);
+	char text[101];
+	for (int i = 0; i < 100; i++)
+		text[i] = (char)('a' + i % 26);
+	rs_pii_hmac_hex((const unsigned char *)text, 100, "", 0, h2);
+	assert_string_equal(h1, h2);
+	rs_pii_free(lk);
 	/* a key others may read is refused, a missing one not made */
 	char open_path[160];
 	snprintf(open_path, sizeof open_path, "%s/open.key", dir);
