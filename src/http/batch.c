@@ -9,6 +9,7 @@
 #include "base/timefmt.h"
 #include "base/utf8.h"
 #include "reestr/error.h"
+#include "validate/pii.h"
 #include "validate/validate.h"
 
 enum { SHA256_HEX_SIZE = 65 };
@@ -44,6 +45,9 @@ struct rs_event_batch {
 	rs_buf canonical; /* the accepted events' canonical fields */
 	rs_buf texts_buf; /* the rejected events' reasons, payloads, sources */
 	rs_buf reason;	  /* scratch: one validation's reason */
+	rs_buf scrubbed;  /* scratch: a rejected payload without its PII */
+	int has_pii;	  /* whether reg marks any field; -1: not known */
+	uint64_t pii_hashed, pii_redacted, pii_refused;
 	const char *origin; /* a browser's: rs_event_batch_set_origin */
 };
 
@@ -57,6 +61,7 @@ rs_event_batch *rs_event_batch_new(const rs_registry *reg,
 	size_t n = capacity ? capacity : 1;
 	b->reg = reg;
 	b->limits = limits;
+	b->has_pii = -1;
 	b->capacity = capacity;
 	b->events = malloc(n * sizeof *b->events);
 	b->checked = malloc(n * sizeof *b->checked);
@@ -90,6 +95,7 @@ void rs_event_batch_free(rs_event_batch *b)
 	rs_buf_free(&b->canonical);
 	rs_buf_free(&b->texts_buf);
 	rs_buf_free(&b->reason);
+	rs_buf_free(&b->scrubbed);
 	free(b);
 }
 
@@ -115,14 +121,29 @@ static int keep_text(rs_event_batch *b, const char *s, size_t n, size_t *offset)
 	return 0;
 }
 
+/* tree: the event's, when the route has one; rendered: the payload was
+ * made from it (not received). */
 static int record_failure(rs_event_batch *b, int64_t event_id, int version,
 			  const char *source, const char *reason,
 			  size_t reason_len, const char *payload,
-			  size_t payload_len)
+			  size_t payload_len, const rs_json *tree,
+			  bool rendered)
 {
 	size_t k = b->n_failed;
 	failure_texts *t = &b->texts[k];
 	rs_sha256(payload, payload_len, b->hashes[k], NULL);
+	/* Personal data is not kept in clear (validate/pii.h): the total
+	 * length and the hash stay those of the payload received. */
+	size_t received_len = payload_len;
+	bool scrubbed;
+	int rc = rs_pii_scrub(b->reg, b->limits->pii, tree, rendered, event_id,
+			      version, &b->has_pii, &b->scrubbed, &scrubbed);
+	if (rc < 0)
+		return rc;
+	if (scrubbed) {
+		payload = b->scrubbed.data;
+		payload_len = b->scrubbed.len;
+	}
 	if (keep_text(b, reason, reason_len, &t->reason) < 0)
 		return RS_ENOMEM;
 	rs_utf8_repair(b->texts_buf.data + t->reason, reason_len);
@@ -142,7 +163,7 @@ static int record_failure(rs_event_batch *b, int64_t event_id, int version,
 		.event_id = event_id,
 		.version = version,
 		.payload_len = kept,
-		.payload_total_len = payload_len,
+		.payload_total_len = received_len,
 		.payload_sha256 = b->hashes[k],
 	};
 	b->slots[b->n++] = (slot){false, false, false, k};
@@ -264,14 +285,18 @@ static int batch_add(rs_event_batch *b, const rs_json *event,
 			    ? RS_ENOMEM
 			    : RS_EINVAL;
 	} else {
-		v = rs_validate_event(b->reg, event, &b->canonical, c,
-				      &b->reason);
+		v = rs_validate_event_pii(b->reg, event, &b->canonical, c,
+					  &b->reason, RS_PII_APPLY,
+					  b->limits->pii);
+		b->pii_refused += c->pii_refused;
 		if (v == 0 && b->origin)
 			v = check_origin(b, c, &b->reason);
 	}
-	if (v == RS_ENOMEM)
-		return RS_ENOMEM;
+	if (v < 0 && v != RS_EINVAL)
+		return v; /* memory, or the PII key */
 	if (v == 0) {
+		b->pii_hashed += c->pii_hashed;
+		b->pii_redacted += c->pii_redacted;
 		/* fields is set at the store, once the buffer stops moving */
 		b->events[b->n_ok] = (rs_sink_event){
 			.uuid = c->uuid,
@@ -297,7 +322,8 @@ static int batch_add(rs_event_batch *b, const rs_json *event,
 	}
 	return record_failure(b, c->event_id, c->version, c->source,
 			      b->reason.data ? b->reason.data : "",
-			      b->reason.len, payload, payload_len);
+			      b->reason.len, payload, payload_len, event,
+			      render != NULL);
 }
 
 int rs_event_batch_reject(rs_event_batch *b, int64_t event_id, int version,
@@ -321,7 +347,8 @@ int rs_event_batch_reject(rs_event_batch *b, int64_t event_id, int version,
 			return RS_ENOMEM;
 	}
 	return record_failure(b, event_id, version, source, reason,
-			      strlen(reason), payload, payload_len);
+			      strlen(reason), payload, payload_len, NULL,
+			      false);
 }
 
 int rs_event_batch_store(rs_event_batch *b, rs_sink *sink)
@@ -349,6 +376,8 @@ int rs_event_batch_store(rs_event_batch *b, rs_sink *sink)
 	if (rc < 0)
 		return rc;
 	b->stored = true;
+	rs_pii_count(b->limits->pii, b->pii_hashed, b->pii_redacted,
+		     b->pii_refused);
 	return 0;
 }
 
