@@ -22,7 +22,7 @@
 #include "reestr/error.h"
 #include "validate/pattern.h"
 
-#define MAGIC "reestr registry cache 3\n"
+#define MAGIC "reestr registry cache 4\n"
 /* Types nest at most this deep in a cache (a deeper registry is loaded
  * from its YAML every time): bounds the reader's recursion. */
 #define DEPTH_MAX 512
