@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# mobile_common and test_external, shared with tests/integration
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
+# tests/security/conftest.py: the integration harness's Server, which runs
+# --insecure-local (no keys: these tests are of the policy, not of keys)
 from conftest import Server, query, run, uuid7, now_rfc3339  # noqa: E402
 
 EMAIL = "jane.doe@example.com"
