@@ -254,6 +254,56 @@ int rs_event_batch_add_known(rs_event_batch *b, const rs_event_known *event,
 	return batch_add(b, NULL, event, NULL, 0, render, ctx, out);
 }
 
+static void set_str(rs_json *j, const char *s, size_t n)
+{
+	memset(j, 0, sizeof *j);
+	j->type = RS_JSON_STRING;
+	j->u.str.ptr = s;
+	j->u.str.len = n;
+}
+
+static void set_int(rs_json *j, int64_t v)
+{
+	memset(j, 0, sizeof *j);
+	j->type = RS_JSON_NUMBER;
+	j->u.num.i = v;
+	j->u.num.d = (double)v;
+	j->u.num.is_int = j->u.num.int_syntax = true;
+}
+
+/* A typed event as the wire format's tree (event_id, version, uuid, time,
+ * environment, source, fields), for what a failure keeps of it
+ * (rs_pii_scrub): the members and values are the caller's, the strings
+ * known's (time: the caller's buffer). */
+static const rs_json *known_tree(const rs_event_known *k, rs_json *root,
+				 rs_json_member m[7],
+				 char time[RS_TIME_TEXT_SIZE])
+{
+	static const char *const keys[] = {"event_id", "version",     "uuid",
+					   "time",     "environment", "source",
+					   "fields"};
+	static const rs_json no_fields = {.type = RS_JSON_OBJECT};
+	memset(m, 0, 7 * sizeof *m);
+	for (int i = 0; i < 7; i++) {
+		m[i].key = keys[i];
+		m[i].key_len = strlen(keys[i]);
+	}
+	rs_time_format(k->time_us, time);
+	set_int(&m[0].value, k->event_id);
+	set_int(&m[1].value, k->version);
+	set_str(&m[2].value, k->uuid, k->uuid_len);
+	set_str(&m[3].value, time, strlen(time));
+	set_str(&m[4].value, k->environment->name,
+		strlen(k->environment->name));
+	set_str(&m[5].value, k->source->name, strlen(k->source->name));
+	m[6].value = k->fields ? *k->fields : no_fields;
+	memset(root, 0, sizeof *root);
+	root->type = RS_JSON_OBJECT;
+	root->u.obj.items = m;
+	root->u.obj.count = 7;
+	return root;
+}
+
 /* One of event (a tree in the wire format's shape) and known. */
 static int batch_add(rs_event_batch *b, const rs_json *event,
 		     const rs_event_known *known, const char *payload,
@@ -271,8 +321,10 @@ static int batch_add(rs_event_batch *b, const rs_json *event,
 	rs_buf_reset(&b->reason);
 	int v;
 	if (known) {
-		v = rs_validate_known(b->reg, known, &b->canonical, c,
-				      &b->reason);
+		v = rs_validate_known_pii(b->reg, known, &b->canonical, c,
+					  &b->reason, RS_PII_APPLY,
+					  b->limits->pii);
+		b->pii_refused += c->pii_refused;
 		if (v == 0 && b->origin)
 			v = check_origin(b, c, &b->reason);
 	} else if (event->type != RS_JSON_OBJECT) {
@@ -320,6 +372,13 @@ static int batch_add(rs_event_batch *b, const rs_json *event,
 		payload = out->data ? out->data : "";
 		payload_len = out->len;
 	}
+	/* A typed event's failed payload is scrubbed as the JSON route's:
+	 * from its tree in the wire format's shape. */
+	rs_json tree;
+	rs_json_member members[7];
+	char time[RS_TIME_TEXT_SIZE];
+	if (known)
+		event = known_tree(known, &tree, members, time);
 	return record_failure(b, c->event_id, c->version, c->source,
 			      b->reason.data ? b->reason.data : "",
 			      b->reason.len, payload, payload_len, event,

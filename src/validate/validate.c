@@ -838,6 +838,14 @@ int rs_validate_event_pii(const rs_registry *reg, const rs_json *ev,
 int rs_validate_known(const rs_registry *reg, const rs_event_known *ev,
 		      rs_buf *canonical, rs_checked_event *out, rs_buf *reason)
 {
+	return rs_validate_known_pii(reg, ev, canonical, out, reason,
+				     RS_PII_NONE, NULL);
+}
+
+int rs_validate_known_pii(const rs_registry *reg, const rs_event_known *ev,
+			  rs_buf *canonical, rs_checked_event *out,
+			  rs_buf *reason, rs_pii_mode pii_mode, rs_pii *pii)
+{
 	memset(out, 0, sizeof *out);
 	out->event_id = ev->event_id;
 	out->version = ev->version >= 0 ? ev->version : -1;
@@ -868,6 +876,6 @@ int rs_validate_known(const rs_registry *reg, const rs_event_known *ev,
 	static const rs_json no_fields = {.type = RS_JSON_OBJECT};
 	return check_event_fields(event, ver, ev->environment,
 				  ev->fields ? ev->fields : &no_fields,
-				  ev->fields && ev->fields_by_field,
-				  RS_PII_NONE, NULL, canonical, out, reason);
+				  ev->fields && ev->fields_by_field, pii_mode,
+				  pii, canonical, out, reason);
 }

@@ -97,4 +97,11 @@ typedef struct rs_event_known {
 int rs_validate_known(const rs_registry *reg, const rs_event_known *ev,
 		      rs_buf *canonical, rs_checked_event *out, rs_buf *reason);
 
+/* rs_validate_known with personal data handled per pii_mode, as
+ * rs_validate_event_pii: the mobile route applies the policy exactly as
+ * the JSON route (tests/unit/test_params.c compares the two). */
+int rs_validate_known_pii(const rs_registry *reg, const rs_event_known *ev,
+			  rs_buf *canonical, rs_checked_event *out,
+			  rs_buf *reason, rs_pii_mode pii_mode, rs_pii *pii);
+
 #endif
