@@ -189,9 +189,17 @@ static int record_forbidden(rs_event_batch *b, const char *reason,
  * (before validation: a forbidden event is not looked at further). 0:
  * the key may write it, or the event names no source or environment (its
  * validation rejects it); RS_EINVAL with the reason in b->reason. */
-static int check_grant(rs_event_batch *b, const rs_json *event)
+static int check_grant(rs_event_batch *b, const rs_json *event,
+		       const rs_event_known *known)
 {
 	const rs_auth_grant *g = b->limits->grant;
+	if (g && known) { /* the route read them: the app's */
+		const char *src = known->source->name;
+		const char *env = known->environment->name;
+		rs_buf_reset(&b->reason);
+		return rs_auth_grant_event(g, src, strlen(src), env,
+					   strlen(env), &b->reason);
+	}
 	if (!g || event->type != RS_JSON_OBJECT)
 		return 0;
 	const rs_json *src = rs_json_get(event, "source");
@@ -312,7 +320,7 @@ static int batch_add(rs_event_batch *b, const rs_json *event,
 {
 	if (b->n >= b->capacity)
 		return batch_full(b);
-	int forbidden = check_grant(b, event);
+	int forbidden = check_grant(b, event, known);
 	if (forbidden == RS_ENOMEM)
 		return RS_ENOMEM;
 	if (forbidden)
