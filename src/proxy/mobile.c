@@ -438,8 +438,10 @@ static int add_event(request *rq, const pb_event *e, const char *app_id,
 			rq->params[i] =
 				(rs_param){key, strlen(key), val, strlen(val)};
 		}
-		int c = rs_params_convert(rq->arena, v, rq->params, e->n_params,
-					  &rq->memo, &rq->fields, &rq->reason);
+		int c = rs_params_convert(
+			rq->arena, v, rq->params, e->n_params, &rq->memo,
+			rq->app->app_environment->pii != RS_PII_STORE,
+			&rq->fields, &rq->reason);
 		if (c == RS_ENOMEM)
 			return RS_ENOMEM;
 		if (c < 0)

@@ -53,7 +53,7 @@ static char *convert(const char *const *kv, size_t n)
 	rs_arena *a = rs_arena_new(0);
 	rs_buf out = RS_BUF_INIT, reason = RS_BUF_INIT;
 	rs_json fields;
-	int rc = rs_params_convert(a, v, p, n, NULL, &fields, &reason);
+	int rc = rs_params_convert(a, v, p, n, NULL, false, &fields, &reason);
 	char *r;
 	if (rc == 0) {
 		assert_int_equal(rs_json_write(&out, &fields), 0);
@@ -269,8 +269,9 @@ static void check_twin(const twin *t, int want_rc, const char *want_reason)
 	rs_json fields;
 	rs_buf ck = RS_BUF_INIT, rk = RS_BUF_INIT;
 	if (v && rs_environment_has_event(env, ev)) {
-		assert_int_equal(
-			rs_params_convert(a, v, p, n, NULL, &fields, &rk), 0);
+		assert_int_equal(rs_params_convert(a, v, p, n, NULL, false,
+						   &fields, &rk),
+				 0);
 		k.fields = &fields;
 		k.fields_by_field = true;
 	}
@@ -322,7 +323,7 @@ static void convert_with(const char *event_name, const char *const *kv,
 	rs_buf reason = RS_BUF_INIT;
 	rs_json fields;
 	rs_buf_reset(out);
-	if (rs_params_convert(a, v, p, n, memo, &fields, &reason) == 0)
+	if (rs_params_convert(a, v, p, n, memo, false, &fields, &reason) == 0)
 		assert_int_equal(rs_json_write(out, &fields), 0);
 	else
 		assert_int_equal(rs_buf_printf(out, "!%s", reason.data), 0);
@@ -531,7 +532,8 @@ static int pii_twin(const rs_registry *r, rs_pii *pii, const char *env_name,
 	assert_non_null(v);
 	rs_json fields;
 	rs_buf ck = RS_BUF_INIT, rk = RS_BUF_INIT;
-	assert_int_equal(rs_params_convert(a, v, p, n, NULL, &fields, &rk), 0);
+	assert_int_equal(
+		rs_params_convert(a, v, p, n, NULL, false, &fields, &rk), 0);
 	k.fields = &fields;
 	k.fields_by_field = true;
 	rs_checked_event ek;
@@ -685,6 +687,58 @@ static void test_known_applies_pii_as_json(void **state)
 	rs_registry_free(r);
 }
 
+/* hide_pii: a value of a field marked pii is left out of the reason (the
+ * validator's rule for the JSON route); others are shown. */
+static void convert_pii(const rs_registry *r, int version, const char *kv,
+			bool hide, const char *want)
+{
+	const rs_version *v =
+		rs_event_version(rs_registry_event_by_id(r, 7), version);
+	const char *eq = strchr(kv, '=');
+	char *key = strndup(kv, (size_t)(eq - kv));
+	rs_param p = {key, strlen(key), eq + 1, strlen(eq + 1)};
+	rs_arena *a = rs_arena_new(0);
+	rs_buf reason = RS_BUF_INIT;
+	rs_json fields;
+	assert_int_equal(
+		rs_params_convert(a, v, &p, 1, NULL, hide, &fields, &reason),
+		RS_EINVAL);
+	assert_string_equal(reason.data, want);
+	rs_buf_free(&reason);
+	rs_arena_free(a);
+	free(key);
+}
+
+static void test_params_hide_personal_values(void **state)
+{
+	(void)state;
+	rs_diags d = RS_DIAGS_INIT;
+	rs_registry *r = NULL;
+	assert_int_equal(rs_registry_load(REESTR_SOURCE_DIR
+					  "/tests/fuzz/pii_registry",
+					  &r, &d),
+			 0);
+	rs_diags_free(&d);
+	convert_pii(r, 0, "phone=12ab", true,
+		    "param phone: expected an int (a decimal integer within "
+		    "int64), got a value not shown (personal data)");
+	convert_pii(r, 0, "phone=12ab", false,
+		    "param phone: expected an int (a decimal integer within "
+		    "int64), got \"12ab\"");
+	convert_pii(r, 1, "born=1990-13-45", true,
+		    "param born: expected a timestamp (RFC 3339 such as "
+		    "2026-12-01T10:00:00Z, or integer milliseconds since "
+		    "1970), got a value not shown (personal data)");
+	/* not marked: shown under any policy */
+	convert_pii(r, 0, "user.id=x", true,
+		    "param user.id: expected an int (a decimal integer within "
+		    "int64), got \"x\"");
+	convert_pii(r, 1, "users.0.id=x", true,
+		    "param users.0.id: expected an int (a decimal integer "
+		    "within int64), got \"x\"");
+	rs_registry_free(r);
+}
+
 static int wire(const char *bytes, size_t n, char *msg)
 {
 	rs_ingest_limits lim;
@@ -761,6 +815,7 @@ int main(void)
 		cmocka_unit_test(test_scalars),
 		cmocka_unit_test(test_known_is_validated_as_json),
 		cmocka_unit_test(test_known_applies_pii_as_json),
+		cmocka_unit_test(test_params_hide_personal_values),
 		cmocka_unit_test(test_memo_changes_nothing),
 		cmocka_unit_test(test_wire_check),
 		cmocka_unit_test(test_wire_entries),
