@@ -394,20 +394,22 @@ static int batch_add(rs_event_batch *b, const rs_json *event,
 }
 
 int rs_event_batch_reject(rs_event_batch *b, int64_t event_id, int version,
-			  const char *source, const char *reason,
-			  const char *payload, size_t payload_len)
+			  const char *source, const char *environment,
+			  const char *reason, const char *payload,
+			  size_t payload_len)
 {
 	if (b->n >= b->capacity)
 		return batch_full(b);
 	if (b->limits->grant && source) {
 		rs_buf_reset(&b->reason);
-		int f = rs_auth_grant_event(b->limits->grant, source,
-					    strlen(source), NULL, 0,
-					    &b->reason);
-		/* only the source is known here: the environment was not
-		 * read */
-		if (f == RS_EINVAL && strncmp(b->reason.data, "environment",
-					      strlen("environment")) != 0)
+		int f = rs_auth_grant_event(
+			b->limits->grant, source, strlen(source), environment,
+			environment ? strlen(environment) : 0, &b->reason);
+		/* without the environment (not read), only the source can
+		 * be held against the key */
+		if (f == RS_EINVAL &&
+		    (environment || strncmp(b->reason.data, "environment",
+					    strlen("environment")) != 0))
 			return record_forbidden(b, b->reason.data,
 						b->reason.len);
 		if (f == RS_ENOMEM)

@@ -356,6 +356,8 @@ static int reject(request *rq, const pb_event *e, const char *source)
 	if (render(e, rq->app_id, &rq->payload) < 0)
 		return RS_ENOMEM;
 	return rs_event_batch_reject(rq->batch, e->eventid, e->version, source,
+				     rq->app ? rq->app->app_environment->name
+					     : NULL,
 				     rq->reason.data ? rq->reason.data : "",
 				     rq->payload.data, rq->payload.len);
 }

@@ -31,9 +31,11 @@ def mac(key, text):
 
 
 def events():
-    """An event the policy hashes, and one validation refuses (id 0)."""
+    """An event the policy hashes, one validation refuses (id 0), and one
+    whose params do not convert (refused before validation)."""
     return [{"eventId": 7, "version": 0, "timestamp_ms": 1764547200000,
-             "params": p} for p in (PARAMS, dict(PARAMS, **{"user.id": "0"}))]
+             "params": p} for p in (PARAMS, dict(PARAMS, **{"user.id": "0"}),
+                                    dict(PARAMS, phone="12ab"))]
 
 
 @pytest.fixture
@@ -70,10 +72,11 @@ def test_mobile_key_of_another_source_or_environment_stores_nothing(
     r = post_mobile(keyed_app, getattr(keyed_app, which))
     assert r.status == 403, r.raw
     rs = r.json()["results"]
-    assert [x["status"] for x in rs] == ["rejected", "rejected"]
+    assert [x["status"] for x in rs] == ["rejected"] * 3
     for x in rs:
         no_clear_pii(x["error"])
-    # forbidden: not stored, not even in failed_events
+    # forbidden, each (the one refused before validation too, by the
+    # app's environment): not stored, not even in failed_events
     assert stored(keyed_app) == (0, 0)
     assert keyed_app.proc.poll() is None  # and the collector still runs
 
@@ -81,15 +84,19 @@ def test_mobile_key_of_another_source_or_environment_stores_nothing(
 def test_mobile_key_of_the_app_gets_the_policy(keyed_app):
     r = post_mobile(keyed_app, keyed_app.app_key)
     assert r.status == 200, r.raw
-    assert [x["status"] for x in r.json()["results"]] == ["accepted",
-                                                          "rejected"]
+    assert [x["status"] for x in r.json()["results"]] == [
+        "accepted", "rejected", "rejected"]
     key = (keyed_app.data / "pii.key").read_bytes().rstrip(b"\n")
     [row] = query(keyed_app.data, "SELECT user_email, user_ip, phone, "
                   "(SELECT fields FROM events) AS fields FROM signup_v0")
     assert row["user_email"] == mac(key, EMAIL)
     assert row["phone"] == mac(key, str(PHONE))
     no_clear_pii(row["fields"])
-    [f] = query(keyed_app.data, "SELECT reason, payload FROM failed_events")
-    no_clear_pii(f["payload"])
+    f, g = query(keyed_app.data, "SELECT reason, payload FROM failed_events "
+                 "ORDER BY rowid")
+    for x in (f, g):
+        no_clear_pii(x["payload"])
+        assert "12ab" not in x["reason"]
     assert json.loads(f["payload"])["fields"]["user"] == {
         "id": 0, "email": mac(key, EMAIL), "ip": mac(key, IP)}
+    assert "withheld" in json.loads(g["payload"])
