@@ -85,6 +85,16 @@ typedef struct rs_owner {
 
 typedef struct rs_environment rs_environment;
 
+/* What the collector does with the value of a field marked `pii: true`
+ * in an environment's events (`environments.<name>.pii`, docs/security.md,
+ * "Personal data"). RS_PII_REDACT is 0: the default when unset. */
+typedef enum rs_pii_policy {
+	RS_PII_REDACT, /* stored as null (the member left out), counted */
+	RS_PII_STORE,  /* stored as sent */
+	RS_PII_HASH,   /* HMAC-SHA-256 under a key outside the registry, hex */
+	RS_PII_REJECT, /* the event refused, its reason naming the field */
+} rs_pii_policy;
+
 typedef struct rs_source {
 	const char *name; /* a service name: [a-z0-9][a-z0-9_.-]* */
 	const rs_owner *owner;
@@ -139,6 +149,10 @@ struct rs_environment {
 	 * (src/model/origins.h); none: not browser-facing. */
 	const char *const *origins;
 	size_t origin_count;
+	/* `pii:` (RS_PII_REDACT when not given: pii_set false). */
+	rs_pii_policy pii;
+	bool pii_set;
+	rs_pos pii_pos;
 };
 
 /* Loads every *.yaml / *.yml file below dir. Every problem found is added to
@@ -218,5 +232,9 @@ const char *rs_mapping_name(const rs_mapping *m);
 
 const char *rs_type_kind_name(rs_type_kind k);
 const char *rs_status_name(rs_status s);
+/* "store", "hash", "redact", "reject"; and back: 0, or -1 for another
+ * word. The one spelling of the policies (loader, codegen, docs). */
+const char *rs_pii_policy_name(rs_pii_policy p);
+int rs_pii_policy_parse(const char *s, rs_pii_policy *out);
 
 #endif

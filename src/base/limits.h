@@ -20,6 +20,10 @@ typedef struct rs_ingest_limits {
 	 * NULL (the default, and --insecure-local): any source and
 	 * environment. */
 	const struct rs_auth_grant *grant;
+	/* Not a limit: the collector's personal-data key and counts
+	 * (src/validate/pii.h), which every route's batch reaches through
+	 * its limits; NULL: a field to be hashed fails the request. */
+	struct rs_pii *pii;
 } rs_ingest_limits;
 
 /* The defaults, documented in docs/collector.md and `reestr serve --help`. */

@@ -26,6 +26,7 @@
 #include "sink/kafka_message.h"
 #include "sink/kafka_sink.h"
 #include "sink/sqlite_sink.h"
+#include "validate/pii.h"
 
 static void usage(FILE *out)
 {
@@ -194,6 +195,14 @@ static void usage(FILE *out)
 		"                          made (after a start or reload) "
 		"before it is\n"
 		"                          answered 503 (default: %u)\n"
+		"  --pii-key-file FILE     the key that hashes personal data "
+		"(fields marked\n"
+		"                          pii: true in an environment with "
+		"pii: hash), at\n"
+		"                          least 32 bytes, mode 0600 "
+		"(default: DATA/pii.key,\n"
+		"                          made on first use; "
+		"docs/security.md)\n"
 		"  --max-failed-payload-bytes N\n"
 		"                          most bytes of a rejected event "
 		"stored with its reason,\n"
@@ -318,6 +327,8 @@ int rs_cmd_serve(int argc, char **argv)
 	const char *langpacks_db = NULL; /* NULL: DATA/langpacks.db */
 	const char *listen = "127.0.0.1:8080";
 	const char *public_url = NULL;
+	const char *pii_key_file = NULL; /* NULL: DATA/pii.key */
+	rs_pii *pii = NULL;
 	rs_server_options so = {0};
 	rs_ingest_limits_default(&so.limits);
 	so.max_inflight_bytes = RS_BUDGET_DEFAULT_BYTES;
@@ -347,7 +358,8 @@ int rs_cmd_serve(int argc, char **argv)
 		O_LANGPACK_WAIT,
 		O_INSECURE_LOCAL,
 		O_PRIVATE_PACKAGES,
-		O_KEYS
+		O_KEYS,
+		O_PII_KEY_FILE
 	};
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, O_REGISTRY},
@@ -381,6 +393,7 @@ int rs_cmd_serve(int argc, char **argv)
 		{"insecure-local", no_argument, NULL, O_INSECURE_LOCAL},
 		{"private-packages", no_argument, NULL, O_PRIVATE_PACKAGES},
 		{"keys", required_argument, NULL, O_KEYS},
+		{"pii-key-file", required_argument, NULL, O_PII_KEY_FILE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -467,6 +480,9 @@ int rs_cmd_serve(int argc, char **argv)
 			break;
 		case O_KEYS:
 			keys_dir = optarg;
+			break;
+		case O_PII_KEY_FILE:
+			pii_key_file = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -633,6 +649,25 @@ int rs_cmd_serve(int argc, char **argv)
 		goto fail;
 	}
 	rs_diags_print(&warnings, stderr);
+	/* the key that hashes personal data (validate/pii.h): read now when
+	 * an environment hashes, else on first use (after a reload) */
+	char pii_path[4200];
+	snprintf(pii_path, sizeof pii_path, "%s/pii.key", data_dir);
+	pii = rs_pii_new(pii_key_file ? pii_key_file : pii_path, !pii_key_file);
+	if (!pii) {
+		fprintf(stderr, "reestr serve: out of memory\n");
+		goto fail;
+	}
+	so.limits.pii = pii;
+	for (size_t i = 0; i < rs_registry_environment_count(reg); i++)
+		if (rs_registry_environment_at(reg, i)->pii == RS_PII_HASH) {
+			if (rs_pii_load(pii) < 0) {
+				fprintf(stderr, "reestr serve: %s\n",
+					rs_error_last());
+				goto fail;
+			}
+			break;
+		}
 	/* the sink takes the connections being opened; its writer thread
 	 * finishes opening the store (its views) after this returns, while
 	 * the server starts: batches wait for it as for a commit */
@@ -813,5 +848,6 @@ fail:
 	rs_diags_free(&warnings);
 	rs_dirlock_free(lock);
 	rs_auth_free(auth);
+	rs_pii_free(pii);
 	return status;
 }

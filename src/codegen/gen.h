@@ -48,8 +48,14 @@ typedef enum rs_comma {
 bool rs_commas(const rs_field *fields, size_t n, rs_comma *out);
 
 /* A field's constraints for doc comments, "max_length 512, pattern
- * [a-z]+"; with notes, also "personal data" and "optional". */
-const char *rs_gen_constraints(rs_arena *a, const rs_field *f, bool notes);
+ * [a-z]+"; with notes, also "optional" and, for a field marked pii, what
+ * env's policy does with it (rs_gen_pii_note). */
+const char *rs_gen_constraints(rs_arena *a, const rs_field *f,
+			       const rs_environment *env, bool notes);
+/* "personal data, hashed (HMAC-SHA-256) by the collector in environment
+ * bo (pii: hash)": the doc comments' one wording of a field marked pii
+ * under env's policy (NULL: "personal data"). */
+const char *rs_gen_pii_note(rs_arena *a, const rs_environment *env);
 
 /* A bound as the collector prints it (%.17g), for messages. */
 const char *rs_gen_bound(rs_arena *a, double v);

@@ -105,12 +105,13 @@ typedef struct go_field {
 static const char *go_field_doc(go_ctx *g, const rs_field *f)
 {
 	const char *desc = *f->description ? f->description : "";
-	const char *cons = rs_gen_constraints(g->a, f, false);
+	const char *cons = rs_gen_constraints(g->a, f, NULL, false);
 	const char *notes = cons;
-	if (f->pii)
-		notes = *notes ? rs_arena_printf(g->a, "%s; personal data",
-						 notes)
-			       : "personal data";
+	if (f->pii) {
+		const char *pii = rs_gen_pii_note(g->a, g->plan->env);
+		notes = *notes ? rs_arena_printf(g->a, "%s; %s", notes, pii)
+			       : pii;
+	}
 	if (!*notes)
 		return desc;
 	return rs_arena_printf(g->a, "%s%s(%s)", desc, *desc ? " " : "", notes);

@@ -363,7 +363,7 @@ static const char *const php_object_reserved[] = {
 
 static const char *php_field_doc(php_ctx *g, const rs_field *f)
 {
-	const char *s = rs_gen_constraints(g->a, f, true);
+	const char *s = rs_gen_constraints(g->a, f, g->plan->env, true);
 	const char *d = *f->description ? f->description : "";
 	if (!*s)
 		return d;

@@ -160,7 +160,7 @@ static void py_docstring(py_ctx *g, const char *text)
 
 static const char *py_field_doc(py_ctx *g, const rs_field *f)
 {
-	const char *cons = rs_gen_constraints(g->a, f, true);
+	const char *cons = rs_gen_constraints(g->a, f, g->plan->env, true);
 	const char *d = *f->description ? f->description
 					: rs_arena_printf(g->a, "The %s field.",
 							  f->name);

@@ -576,7 +576,7 @@ static const char *ts_prop_type(ts_ctx *g, const ts_field *f)
 
 static const char *ts_field_doc(ts_ctx *g, const rs_field *f)
 {
-	const char *s = rs_gen_constraints(g->a, f, true);
+	const char *s = rs_gen_constraints(g->a, f, g->plan->env, true);
 	const char *d = *f->description ? f->description : "";
 	if (!*s)
 		return *d ? d : rs_arena_printf(g->a, "The field %s.", f->name);

@@ -111,7 +111,27 @@ bool rs_commas(const rs_field *fields, size_t n, rs_comma *out)
 	return maybe;
 }
 
-const char *rs_gen_constraints(rs_arena *a, const rs_field *f, bool notes)
+const char *rs_gen_pii_note(rs_arena *a, const rs_environment *env)
+{
+	static const char *const what[] = {
+		[RS_PII_REDACT] = "not stored (redacted) by the collector",
+		[RS_PII_STORE] = "stored as sent",
+		[RS_PII_HASH] = "hashed (HMAC-SHA-256) by the collector",
+		[RS_PII_REJECT] = ("refused by the collector: an event giving "
+				   "it is rejected"),
+	};
+	if (!env)
+		return "personal data";
+	return rs_arena_printf(a,
+			       "personal data, %s in environment %s (pii: "
+			       "%s%s)",
+			       what[env->pii], env->name,
+			       rs_pii_policy_name(env->pii),
+			       env->pii_set ? "" : ", the default");
+}
+
+const char *rs_gen_constraints(rs_arena *a, const rs_field *f,
+			       const rs_environment *env, bool notes)
 {
 	const rs_constraints *c = &f->constraints;
 	const char *s = "";
@@ -133,7 +153,7 @@ const char *rs_gen_constraints(rs_arena *a, const rs_field *f, bool notes)
 		s = rs_arena_printf(a, "%s, max_items %lld", s,
 				    (long long)c->max_items);
 	if (notes && f->pii)
-		s = rs_arena_printf(a, "%s, personal data", s);
+		s = rs_arena_printf(a, "%s, %s", s, rs_gen_pii_note(a, env));
 	if (notes && !f->required)
 		s = rs_arena_printf(a, "%s, optional", s);
 	return *s ? s + 2 : s;

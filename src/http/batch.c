@@ -9,6 +9,7 @@
 #include "base/timefmt.h"
 #include "base/utf8.h"
 #include "reestr/error.h"
+#include "validate/pii.h"
 #include "validate/validate.h"
 
 enum { SHA256_HEX_SIZE = 65 };
@@ -44,6 +45,9 @@ struct rs_event_batch {
 	rs_buf canonical; /* the accepted events' canonical fields */
 	rs_buf texts_buf; /* the rejected events' reasons, payloads, sources */
 	rs_buf reason;	  /* scratch: one validation's reason */
+	rs_buf scrubbed;  /* scratch: a rejected payload without its PII */
+	int has_pii;	  /* whether reg marks any field; -1: not known */
+	uint64_t pii_hashed, pii_redacted, pii_refused;
 	const char *origin; /* a browser's: rs_event_batch_set_origin */
 };
 
@@ -57,6 +61,7 @@ rs_event_batch *rs_event_batch_new(const rs_registry *reg,
 	size_t n = capacity ? capacity : 1;
 	b->reg = reg;
 	b->limits = limits;
+	b->has_pii = -1;
 	b->capacity = capacity;
 	b->events = malloc(n * sizeof *b->events);
 	b->checked = malloc(n * sizeof *b->checked);
@@ -90,6 +95,7 @@ void rs_event_batch_free(rs_event_batch *b)
 	rs_buf_free(&b->canonical);
 	rs_buf_free(&b->texts_buf);
 	rs_buf_free(&b->reason);
+	rs_buf_free(&b->scrubbed);
 	free(b);
 }
 
@@ -115,14 +121,29 @@ static int keep_text(rs_event_batch *b, const char *s, size_t n, size_t *offset)
 	return 0;
 }
 
+/* tree: the event's, when the route has one; rendered: the payload was
+ * made from it (not received). */
 static int record_failure(rs_event_batch *b, int64_t event_id, int version,
 			  const char *source, const char *reason,
 			  size_t reason_len, const char *payload,
-			  size_t payload_len)
+			  size_t payload_len, const rs_json *tree,
+			  bool rendered)
 {
 	size_t k = b->n_failed;
 	failure_texts *t = &b->texts[k];
 	rs_sha256(payload, payload_len, b->hashes[k], NULL);
+	/* Personal data is not kept in clear (validate/pii.h): the total
+	 * length and the hash stay those of the payload received. */
+	size_t received_len = payload_len;
+	bool scrubbed;
+	int rc = rs_pii_scrub(b->reg, b->limits->pii, tree, rendered, event_id,
+			      version, &b->has_pii, &b->scrubbed, &scrubbed);
+	if (rc < 0)
+		return rc;
+	if (scrubbed) {
+		payload = b->scrubbed.data;
+		payload_len = b->scrubbed.len;
+	}
 	if (keep_text(b, reason, reason_len, &t->reason) < 0)
 		return RS_ENOMEM;
 	rs_utf8_repair(b->texts_buf.data + t->reason, reason_len);
@@ -142,7 +163,7 @@ static int record_failure(rs_event_batch *b, int64_t event_id, int version,
 		.event_id = event_id,
 		.version = version,
 		.payload_len = kept,
-		.payload_total_len = payload_len,
+		.payload_total_len = received_len,
 		.payload_sha256 = b->hashes[k],
 	};
 	b->slots[b->n++] = (slot){false, false, false, k};
@@ -168,9 +189,17 @@ static int record_forbidden(rs_event_batch *b, const char *reason,
  * (before validation: a forbidden event is not looked at further). 0:
  * the key may write it, or the event names no source or environment (its
  * validation rejects it); RS_EINVAL with the reason in b->reason. */
-static int check_grant(rs_event_batch *b, const rs_json *event)
+static int check_grant(rs_event_batch *b, const rs_json *event,
+		       const rs_event_known *known)
 {
 	const rs_auth_grant *g = b->limits->grant;
+	if (g && known) { /* the route read them: the app's */
+		const char *src = known->source->name;
+		const char *env = known->environment->name;
+		rs_buf_reset(&b->reason);
+		return rs_auth_grant_event(g, src, strlen(src), env,
+					   strlen(env), &b->reason);
+	}
 	if (!g || event->type != RS_JSON_OBJECT)
 		return 0;
 	const rs_json *src = rs_json_get(event, "source");
@@ -233,6 +262,56 @@ int rs_event_batch_add_known(rs_event_batch *b, const rs_event_known *event,
 	return batch_add(b, NULL, event, NULL, 0, render, ctx, out);
 }
 
+static void set_str(rs_json *j, const char *s, size_t n)
+{
+	memset(j, 0, sizeof *j);
+	j->type = RS_JSON_STRING;
+	j->u.str.ptr = s;
+	j->u.str.len = n;
+}
+
+static void set_int(rs_json *j, int64_t v)
+{
+	memset(j, 0, sizeof *j);
+	j->type = RS_JSON_NUMBER;
+	j->u.num.i = v;
+	j->u.num.d = (double)v;
+	j->u.num.is_int = j->u.num.int_syntax = true;
+}
+
+/* A typed event as the wire format's tree (event_id, version, uuid, time,
+ * environment, source, fields), for what a failure keeps of it
+ * (rs_pii_scrub): the members and values are the caller's, the strings
+ * known's (time: the caller's buffer). */
+static const rs_json *known_tree(const rs_event_known *k, rs_json *root,
+				 rs_json_member m[7],
+				 char time[RS_TIME_TEXT_SIZE])
+{
+	static const char *const keys[] = {"event_id", "version",     "uuid",
+					   "time",     "environment", "source",
+					   "fields"};
+	static const rs_json no_fields = {.type = RS_JSON_OBJECT};
+	memset(m, 0, 7 * sizeof *m);
+	for (int i = 0; i < 7; i++) {
+		m[i].key = keys[i];
+		m[i].key_len = strlen(keys[i]);
+	}
+	rs_time_format(k->time_us, time);
+	set_int(&m[0].value, k->event_id);
+	set_int(&m[1].value, k->version);
+	set_str(&m[2].value, k->uuid, k->uuid_len);
+	set_str(&m[3].value, time, strlen(time));
+	set_str(&m[4].value, k->environment->name,
+		strlen(k->environment->name));
+	set_str(&m[5].value, k->source->name, strlen(k->source->name));
+	m[6].value = k->fields ? *k->fields : no_fields;
+	memset(root, 0, sizeof *root);
+	root->type = RS_JSON_OBJECT;
+	root->u.obj.items = m;
+	root->u.obj.count = 7;
+	return root;
+}
+
 /* One of event (a tree in the wire format's shape) and known. */
 static int batch_add(rs_event_batch *b, const rs_json *event,
 		     const rs_event_known *known, const char *payload,
@@ -241,7 +320,7 @@ static int batch_add(rs_event_batch *b, const rs_json *event,
 {
 	if (b->n >= b->capacity)
 		return batch_full(b);
-	int forbidden = check_grant(b, event);
+	int forbidden = check_grant(b, event, known);
 	if (forbidden == RS_ENOMEM)
 		return RS_ENOMEM;
 	if (forbidden)
@@ -250,8 +329,10 @@ static int batch_add(rs_event_batch *b, const rs_json *event,
 	rs_buf_reset(&b->reason);
 	int v;
 	if (known) {
-		v = rs_validate_known(b->reg, known, &b->canonical, c,
-				      &b->reason);
+		v = rs_validate_known_pii(b->reg, known, &b->canonical, c,
+					  &b->reason, RS_PII_APPLY,
+					  b->limits->pii);
+		b->pii_refused += c->pii_refused;
 		if (v == 0 && b->origin)
 			v = check_origin(b, c, &b->reason);
 	} else if (event->type != RS_JSON_OBJECT) {
@@ -264,14 +345,18 @@ static int batch_add(rs_event_batch *b, const rs_json *event,
 			    ? RS_ENOMEM
 			    : RS_EINVAL;
 	} else {
-		v = rs_validate_event(b->reg, event, &b->canonical, c,
-				      &b->reason);
+		v = rs_validate_event_pii(b->reg, event, &b->canonical, c,
+					  &b->reason, RS_PII_APPLY,
+					  b->limits->pii);
+		b->pii_refused += c->pii_refused;
 		if (v == 0 && b->origin)
 			v = check_origin(b, c, &b->reason);
 	}
-	if (v == RS_ENOMEM)
-		return RS_ENOMEM;
+	if (v < 0 && v != RS_EINVAL)
+		return v; /* memory, or the PII key */
 	if (v == 0) {
+		b->pii_hashed += c->pii_hashed;
+		b->pii_redacted += c->pii_redacted;
 		/* fields is set at the store, once the buffer stops moving */
 		b->events[b->n_ok] = (rs_sink_event){
 			.uuid = c->uuid,
@@ -295,33 +380,44 @@ static int batch_add(rs_event_batch *b, const rs_json *event,
 		payload = out->data ? out->data : "";
 		payload_len = out->len;
 	}
+	/* A typed event's failed payload is scrubbed as the JSON route's:
+	 * from its tree in the wire format's shape. */
+	rs_json tree;
+	rs_json_member members[7];
+	char time[RS_TIME_TEXT_SIZE];
+	if (known)
+		event = known_tree(known, &tree, members, time);
 	return record_failure(b, c->event_id, c->version, c->source,
 			      b->reason.data ? b->reason.data : "",
-			      b->reason.len, payload, payload_len);
+			      b->reason.len, payload, payload_len, event,
+			      render != NULL);
 }
 
 int rs_event_batch_reject(rs_event_batch *b, int64_t event_id, int version,
-			  const char *source, const char *reason,
-			  const char *payload, size_t payload_len)
+			  const char *source, const char *environment,
+			  const char *reason, const char *payload,
+			  size_t payload_len)
 {
 	if (b->n >= b->capacity)
 		return batch_full(b);
 	if (b->limits->grant && source) {
 		rs_buf_reset(&b->reason);
-		int f = rs_auth_grant_event(b->limits->grant, source,
-					    strlen(source), NULL, 0,
-					    &b->reason);
-		/* only the source is known here: the environment was not
-		 * read */
-		if (f == RS_EINVAL && strncmp(b->reason.data, "environment",
-					      strlen("environment")) != 0)
+		int f = rs_auth_grant_event(
+			b->limits->grant, source, strlen(source), environment,
+			environment ? strlen(environment) : 0, &b->reason);
+		/* without the environment (not read), only the source can
+		 * be held against the key */
+		if (f == RS_EINVAL &&
+		    (environment || strncmp(b->reason.data, "environment",
+					    strlen("environment")) != 0))
 			return record_forbidden(b, b->reason.data,
 						b->reason.len);
 		if (f == RS_ENOMEM)
 			return RS_ENOMEM;
 	}
 	return record_failure(b, event_id, version, source, reason,
-			      strlen(reason), payload, payload_len);
+			      strlen(reason), payload, payload_len, NULL,
+			      false);
 }
 
 int rs_event_batch_store(rs_event_batch *b, rs_sink *sink)
@@ -349,6 +445,8 @@ int rs_event_batch_store(rs_event_batch *b, rs_sink *sink)
 	if (rc < 0)
 		return rc;
 	b->stored = true;
+	rs_pii_count(b->limits->pii, b->pii_hashed, b->pii_redacted,
+		     b->pii_refused);
 	return 0;
 }
 

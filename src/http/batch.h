@@ -84,11 +84,14 @@ int rs_event_batch_add_known(rs_event_batch *b, const rs_event_known *event,
 
 /* Records an event the route rejected before validation (a param that does
  * not convert, a value the route could not read): event_id and version -1
- * and source NULL where unknown. Returns 0, RS_ENOMEM, or RS_EINVAL when
- * the batch is full. */
+ * and source and environment NULL where unknown. An event the request's
+ * key may not write (its source, or its environment when known) is
+ * answered 403 and kept nowhere, as rs_event_batch_add's. Returns 0,
+ * RS_ENOMEM, or RS_EINVAL when the batch is full. */
 int rs_event_batch_reject(rs_event_batch *b, int64_t event_id, int version,
-			  const char *source, const char *reason,
-			  const char *payload, size_t payload_len);
+			  const char *source, const char *environment,
+			  const char *reason, const char *payload,
+			  size_t payload_len);
 
 /* Stores the batch in one sink write (none for an empty batch). Returns 0,
  * or a negative code with rs_error_last(): then nothing of the batch was

@@ -452,9 +452,10 @@ int rs_ingest_body_origin(const rs_registry *reg, rs_sink *sink,
 				goto done;
 			}
 			if (v != RS_ENOMEM)
-				v = rs_event_batch_reject(
-					batch, c.event_id, c.version, c.source,
-					ev->u.str.ptr, payload, ev->length);
+				v = rs_event_batch_reject(batch, c.event_id,
+							  c.version, c.source,
+							  NULL, ev->u.str.ptr,
+							  payload, ev->length);
 		}
 		if (v < 0) {
 			rc = v;

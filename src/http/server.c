@@ -24,6 +24,7 @@
 #include "proxy/mobile.h"
 #include "proxy/proto_schema.h"
 #include "reestr/error.h"
+#include "validate/pii.h"
 
 /* How often the watchdog looks at the connections' deadlines. */
 #define WATCH_TICK_MS 100
@@ -109,6 +110,7 @@ struct rs_server {
 	reason_count reasons[SUMMARY_REASONS];
 	size_t reason_count;
 	int64_t summary_at_us;
+	rs_pii_counts pii_summed; /* the PII counts at the last summary */
 };
 
 /* Per-request state, kept between libmicrohttpd's calls for one request. */
@@ -522,6 +524,19 @@ static void log_summary(rs_server *s, int64_t now_us)
 			s->cut_header + s->cut_request == 1 ? "" : "s", secs,
 			s->cut_header, s->header_deadline_s, s->cut_request,
 			s->request_deadline_s);
+	rs_pii_counts pc = rs_pii_counts_get(s->limits.pii);
+	uint64_t dh = pc.hashed - s->pii_summed.hashed,
+		 dr = pc.redacted - s->pii_summed.redacted,
+		 dj = pc.rejected - s->pii_summed.rejected;
+	if (dh || dr || dj)
+		fprintf(stderr,
+			"reestr serve: personal data in the last %.0f s: "
+			"%llu value%s hashed, %llu redacted, %llu event%s "
+			"refused (environments.*.pii)\n",
+			secs, (unsigned long long)dh, dh == 1 ? "" : "s",
+			(unsigned long long)dr, (unsigned long long)dj,
+			dj == 1 ? "" : "s");
+	s->pii_summed = pc;
 	s->rejected_events = s->other_reasons = s->reason_count = 0;
 	s->cut_header = s->cut_request = 0;
 }
@@ -923,10 +938,34 @@ static enum MHD_Result handle_stats(rs_server *s, struct MHD_Connection *conn,
 				     "this sink does not keep statistics");
 	rs_buf out = RS_BUF_INIT;
 	enum MHD_Result ret;
+	/* the sink's {...}, and the collector's PII counts since it
+	 * started: {"pii":{...},...} */
+	rs_pii_counts pc = rs_pii_counts_get(s->limits.pii);
+	if (rs_buf_printf(&out,
+			  "{\"pii\":{\"hashed\":%llu,\"redacted\":%llu,"
+			  "\"rejected\":%llu},",
+			  (unsigned long long)pc.hashed,
+			  (unsigned long long)pc.redacted,
+			  (unsigned long long)pc.rejected) < 0) {
+		rs_buf_free(&out);
+		return respond_error(s, conn, rq, 503, "out of memory");
+	}
+	size_t head = out.len;
 	if (s->sink->ops->stats(s->sink, from, to, &out) < 0)
 		ret = respond_error(s, conn, rq, 503, rs_error_last());
-	else
+	else if (out.len <= head + 1 || out.data[head] != '{')
+		ret = respond_error(s, conn, rq, 503,
+				    "the sink's statistics are not an object");
+	else {
+		/* drop the sink's '{', or for {} the ',' before it too */
+		size_t cut = out.data[head + 1] == '}' ? head - 1 : head;
+		size_t drop = head + 1 - cut;
+		memmove(out.data + cut, out.data + head + 1,
+			out.len - head - 1);
+		out.len -= drop;
+		out.data[out.len] = '\0';
 		ret = respond(s, conn, rq, 200, out.data, out.len, NULL);
+	}
 	rs_buf_free(&out);
 	return ret;
 }

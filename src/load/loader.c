@@ -257,7 +257,8 @@ static int check_event(rs_loader *l, const rs_sink_event *ev)
 		return RS_EINVAL;
 	}
 	rs_checked_event ce;
-	rc = rs_validate_event(l->reg, root, &l->canonical, &ce, &l->reason);
+	rc = rs_validate_event_pii(l->reg, root, &l->canonical, &ce, &l->reason,
+				   RS_PII_STORED, NULL);
 	if (rc == RS_ENOMEM)
 		return rs_error_set(RS_ENOMEM, "out of memory");
 	return rc < 0 ? RS_EINVAL : 0;

@@ -22,7 +22,7 @@
 #include "reestr/error.h"
 #include "validate/pattern.h"
 
-#define MAGIC "reestr registry cache 3\n"
+#define MAGIC "reestr registry cache 4\n"
 /* Types nest at most this deep in a cache (a deeper registry is loaded
  * from its YAML every time): bounds the reader's recursion. */
 #define DEPTH_MAX 512
@@ -265,6 +265,8 @@ int rs_registry_cache_encode(const rs_registry *r, rs_buf *out)
 		put_u32(&e, (uint32_t)env->origin_count);
 		for (size_t k = 0; k < env->origin_count; k++)
 			put_str(&e, env->origins[k]);
+		put_u8(&e, (unsigned)env->pii | (env->pii_set ? 0x80u : 0));
+		put_pos(&e, env->pii_pos);
 	}
 	free(e.sorted);
 	return e.oom ? rs_error_set(RS_ENOMEM, "registry cache: cannot encode")
@@ -696,6 +698,13 @@ static bool decode(dec *d)
 				return false;
 		env->origins = origins;
 		env->origin_count = no;
+		unsigned pii;
+		if (!get_u8(d, &pii) || !get_pos(d, &env->pii_pos))
+			return false;
+		if ((pii & 0x7fu) > RS_PII_REJECT)
+			return fail(d, "bad pii policy");
+		env->pii = (rs_pii_policy)(pii & 0x7fu);
+		env->pii_set = pii & 0x80u;
 	}
 	for (size_t i = 0; i < r->nsources; i++) {
 		rs_source *s = &r->sources[i];

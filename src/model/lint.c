@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "model/pii_words.h"
 #include "reestr/error.h"
 
 /* Counts saturate here: objects form a DAG (cycles are refused), so the
@@ -446,6 +447,8 @@ int rs_registry_lint(const rs_registry *reg, const rs_ingest_limits *limits,
 			check_version(&L, ev, v);
 		}
 	}
+	if (!L.rc && rs_pii_lint(reg, warnings) < 0)
+		L.rc = RS_ENOMEM;
 done:
 	free(L.memo);
 	free(L.known);

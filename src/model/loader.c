@@ -1634,10 +1634,26 @@ static void read_origins(loader *L, const def *d, const kv *p,
 	env->origin_count = k;
 }
 
+/* environments.<name>.pii: the policy for fields marked pii: true. */
+static void read_pii_policy(loader *L, const def *d, struct fy_node *v,
+			    rs_environment *env)
+{
+	env->pii_pos = node_pos(d->file, v, d->pos);
+	const char *s = fy_node_is_scalar(v) ? scalar(L, v) : NULL;
+	if (s && rs_pii_policy_parse(s, &env->pii) == 0) {
+		env->pii_set = true;
+		return;
+	}
+	problem(L, env->pii_pos,
+		"pii of environment '%s' must be one of store, hash, redact, "
+		"reject, not %s%.64s%s",
+		d->name, s ? "'" : "", s ? s : kind_name(v), s ? "'" : "");
+}
+
 static void build_environments(loader *L)
 {
 	static const char *const keys[] = {"description", "events", "origins",
-					   NULL};
+					   "pii", NULL};
 	rs_registry *r = L->reg;
 	r->envs = rs_arena_calloc(L->a, L->envs.n + 1, sizeof *r->envs);
 	if (!r->envs) {
@@ -1652,10 +1668,10 @@ static void build_environments(loader *L)
 		env->description = "";
 		if (!check_mapping(L, d, "environment"))
 			continue;
-		kv kvs[4];
+		kv kvs[5];
 		char what[300];
 		snprintf(what, sizeof what, "environment '%s'", d->name);
-		size_t n = pairs(L, d->file, d->value, keys, what, kvs, 4);
+		size_t n = pairs(L, d->file, d->value, keys, what, kvs, 5);
 		struct fy_node *v;
 		if ((v = get(kvs, n, "description")) &&
 		    !(env->description = want_string(L, d->file, v, d->pos,
@@ -1664,6 +1680,8 @@ static void build_environments(loader *L)
 		for (size_t j = 0; j < n; j++)
 			if (!strcmp(kvs[j].key, "origins"))
 				read_origins(L, d, &kvs[j], env);
+		if ((v = get(kvs, n, "pii")))
+			read_pii_policy(L, d, v, env);
 		if (!(v = get(kvs, n, "events")))
 			continue;
 		if (!fy_node_is_sequence(v)) {

@@ -199,6 +199,27 @@ const char *rs_status_name(rs_status s)
 	return (size_t)s < sizeof names / sizeof *names ? names[s] : "?";
 }
 
+static const char *const pii_policy_names[] = {"redact", "store", "hash",
+					       "reject"};
+
+const char *rs_pii_policy_name(rs_pii_policy p)
+{
+	return (size_t)p < sizeof pii_policy_names / sizeof *pii_policy_names
+		       ? pii_policy_names[p]
+		       : "?";
+}
+
+int rs_pii_policy_parse(const char *s, rs_pii_policy *out)
+{
+	for (size_t i = 0;
+	     i < sizeof pii_policy_names / sizeof *pii_policy_names; i++)
+		if (!strcmp(s, pii_policy_names[i])) {
+			*out = (rs_pii_policy)i;
+			return 0;
+		}
+	return -1;
+}
+
 void rs_registry_free(rs_registry *r)
 {
 	if (!r)

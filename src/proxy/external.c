@@ -261,8 +261,8 @@ int rs_external_body(const rs_registry *reg, rs_sink *sink,
 		if (crc == RS_EINVAL)
 			rc = rs_event_batch_reject(
 				b, m->event->id, m->version->number,
-				m->source->name, why, msg->payload,
-				msg->payload_len);
+				m->source->name, m->environment->name, why,
+				msg->payload, msg->payload_len);
 		else if (crc)
 			rc = crc;
 		else

@@ -356,6 +356,8 @@ static int reject(request *rq, const pb_event *e, const char *source)
 	if (render(e, rq->app_id, &rq->payload) < 0)
 		return RS_ENOMEM;
 	return rs_event_batch_reject(rq->batch, e->eventid, e->version, source,
+				     rq->app ? rq->app->app_environment->name
+					     : NULL,
 				     rq->reason.data ? rq->reason.data : "",
 				     rq->payload.data, rq->payload.len);
 }
@@ -438,8 +440,10 @@ static int add_event(request *rq, const pb_event *e, const char *app_id,
 			rq->params[i] =
 				(rs_param){key, strlen(key), val, strlen(val)};
 		}
-		int c = rs_params_convert(rq->arena, v, rq->params, e->n_params,
-					  &rq->memo, &rq->fields, &rq->reason);
+		int c = rs_params_convert(
+			rq->arena, v, rq->params, e->n_params, &rq->memo,
+			rq->app->app_environment->pii != RS_PII_STORE,
+			&rq->fields, &rq->reason);
 		if (c == RS_ENOMEM)
 			return RS_ENOMEM;
 		if (c < 0)

@@ -367,6 +367,57 @@ static int prefix_param(rs_buf *reason, size_t before, const rs_param *p)
 	return rc;
 }
 
+/* Whether the param's dotted key goes through a field marked pii (read
+ * on the error path only: the key converted already up to its value). */
+static bool param_marked(const rs_version *v, const rs_param *p)
+{
+	const rs_field *fields = v->fields;
+	size_t nfields = v->field_count;
+	const rs_type *t = NULL;
+	const char *s = p->key, *end = p->key + p->key_len;
+	while (s < end) {
+		const char *dot = memchr(s, '.', (size_t)(end - s));
+		size_t n = (size_t)((dot ? dot : end) - s);
+		if (t && t->kind == RS_TYPE_ARRAY) {
+			t = t->items; /* the segment is an index */
+		} else {
+			const rs_field *f = NULL;
+			for (size_t i = 0; i < nfields && !f; i++)
+				if (seg_is(fields[i].name, s, n))
+					f = &fields[i];
+			if (!f)
+				return false;
+			if (f->pii)
+				return true;
+			t = &f->type;
+		}
+		if (t->kind == RS_TYPE_OBJECT) {
+			fields = t->object->fields;
+			nfields = t->object->field_count;
+		}
+		s += n + 1;
+	}
+	return false;
+}
+
+/* A scalar's message written at reason[before..] ("expected X, got 'V'"),
+ * with the value V left out: the JSON route never shows a personal value
+ * the policy would not store (validate.c), nor does this one. */
+static int hide_value(rs_buf *reason, size_t before)
+{
+	static const char got[] = ", got ";
+	const char *m =
+		reason->data ? strstr(reason->data + before, got) : NULL;
+	if (!m)
+		return 0; /* "not valid UTF-8": no value in it */
+	reason->len = (size_t)(m - reason->data);
+	reason->data[reason->len] = '\0';
+	return rs_buf_puts(reason, ", got a value not shown (personal data)") <
+			       0
+		       ? RS_ENOMEM
+		       : 0;
+}
+
 /* Makes the container of type t in slot the first time a key passes
  * through it; a scalar's slot is left as it is (the next segment reports
  * it). */
@@ -534,7 +585,7 @@ static int follow(rs_arena *a, rs_json *root, const rs_version *v,
  * reported) when a segment names no field. */
 static int put(rs_arena *a, rs_json *root, const rs_version *v,
 	       const rs_param *p, rs_params_memo *memo, size_t pos,
-	       bool *unknown, rs_buf *reason)
+	       bool hide_pii, bool *unknown, rs_buf *reason)
 {
 	rs_json *slot;
 	const rs_type *t;
@@ -603,6 +654,8 @@ static int put(rs_arena *a, rs_json *root, const rs_version *v,
 	}
 	if (rc != RS_EINVAL)
 		return rc;
+	if (hide_pii && param_marked(v, p) && hide_value(reason, before) < 0)
+		return RS_ENOMEM;
 	return prefix_param(reason, before, p) < 0 ? RS_ENOMEM : rc;
 }
 
@@ -752,8 +805,8 @@ static int finish(const rs_type *t, const rs_field *fields, size_t nfields,
 }
 
 int rs_params_convert(rs_arena *a, const rs_version *v, const rs_param *params,
-		      size_t n, rs_params_memo *memo, rs_json *out,
-		      rs_buf *reason)
+		      size_t n, rs_params_memo *memo, bool hide_pii,
+		      rs_json *out, rs_buf *reason)
 {
 	memset(out, 0, sizeof *out);
 	if (object_make(a, out, v->field_count) < 0)
@@ -764,7 +817,8 @@ int rs_params_convert(rs_arena *a, const rs_version *v, const rs_param *params,
 	for (size_t i = 0; i < n; i++) {
 		bool unk = false;
 		size_t before = reason->len;
-		int r = put(a, out, v, &params[i], memo, i, &unk, reason);
+		int r = put(a, out, v, &params[i], memo, i, hide_pii, &unk,
+			    reason);
 		if (r == RS_ENOMEM) {
 			rc = RS_ENOMEM;
 			goto done;

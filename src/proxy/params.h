@@ -59,10 +59,13 @@ typedef struct rs_params_memo {
  * one line in reason naming the param and the expected type ("param
  * user.id: expected an int (a decimal integer within int64), got 'x'";
  * every param the version does not define is named at once), or
- * RS_ENOMEM. memo may be NULL. */
+ * RS_ENOMEM. memo may be NULL. hide_pii: a value of a field marked pii
+ * (or inside one) is not shown in the reason ("got a value not shown
+ * (personal data)"), as the validator does under a policy other than
+ * store (docs/security.md, "Personal data"). */
 int rs_params_convert(rs_arena *a, const rs_version *v, const rs_param *params,
-		      size_t n, rs_params_memo *memo, rs_json *out,
-		      rs_buf *reason);
+		      size_t n, rs_params_memo *memo, bool hide_pii,
+		      rs_json *out, rs_buf *reason);
 
 /* Converts one value of scalar type t (string, int, float, bool,
  * timestamp, enum) into *out; on RS_EINVAL writes "expected ..., got

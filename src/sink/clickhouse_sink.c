@@ -95,8 +95,11 @@ static int put_table(rs_buf *b, const char *database, const char *table)
 	       put_ident(b, table);
 }
 
-static const char *type_of(const rs_field *f)
+static const char *type_of(const rs_column *c)
 {
+	const rs_field *f = c->field;
+	if (c->pii) /* as sent, or a hash: docs/security.md */
+		return "String";
 	switch (f->type.kind) {
 	case RS_TYPE_INT:
 		return "Int64";
@@ -142,7 +145,7 @@ static int table_ddl(rs_buf *b, const char *db, const ch_table *t)
 		const rs_column *c = &t->cols.items[i];
 		bad |= rs_buf_puts(b, ", ") | put_ident(b, c->name) |
 		       rs_buf_printf(b, c->nullable ? " Nullable(%s)" : " %s",
-				     type_of(c->field));
+				     type_of(c));
 	}
 	return bad | rs_buf_puts(b, ", " RANK_SQL ")" EVENTS_ENGINE);
 }
@@ -334,6 +337,16 @@ static int put_typed_row(ch_sink *s, ch_table *t, const rs_sink_event *e,
 		}
 		if (c->nullable)
 			bad |= put_null(b, false);
+		if (c->pii) {
+			/* personal data: a string (or a hash) as it is, any
+			 * other value as its canonical JSON text */
+			bad |= v->type == RS_JSON_STRING
+				       ? put_string(b, v->u.str.ptr,
+						    v->u.str.len)
+				       : put_string(b, e->fields + v->offset,
+						    v->length);
+			continue;
+		}
 		switch (c->field->type.kind) {
 		case RS_TYPE_INT:
 			if (v->type != RS_JSON_NUMBER || !v->u.num.is_int)

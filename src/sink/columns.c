@@ -8,7 +8,7 @@
 #include "reestr/error.h"
 
 static int add(rs_columns *cols, const char *name, const char *path,
-	       const rs_field *f, bool nullable)
+	       const rs_field *f, bool nullable, bool pii)
 {
 	if (rs_grow(&cols->items, &cols->cap, cols->count + 1,
 		    sizeof *cols->items, 16) < 0)
@@ -19,12 +19,13 @@ static int add(rs_columns *cols, const char *name, const char *path,
 		free(p);
 		return RS_ENOMEM;
 	}
-	cols->items[cols->count++] = (rs_column){n, p, f, nullable};
+	cols->items[cols->count++] = (rs_column){n, p, f, nullable || pii, pii};
 	return 0;
 }
 
 static int walk(rs_columns *cols, const rs_field *fields, size_t n,
-		const char *prefix, const char *path_prefix, bool nullable)
+		const char *prefix, const char *path_prefix, bool nullable,
+		bool pii)
 {
 	for (size_t i = 0; i < n; i++) {
 		const rs_field *f = &fields[i];
@@ -36,9 +37,10 @@ static int walk(rs_columns *cols, const rs_field *fields, size_t n,
 		if (f->type.kind == RS_TYPE_OBJECT)
 			rc = walk(cols, f->type.object->fields,
 				  f->type.object->field_count, name, path,
-				  nullable || !f->required);
+				  nullable || !f->required, pii || f->pii);
 		else
-			rc = add(cols, name, path, f, nullable || !f->required);
+			rc = add(cols, name, path, f, nullable || !f->required,
+				 pii || f->pii);
 		if (rc)
 			return rc;
 	}
@@ -47,7 +49,7 @@ static int walk(rs_columns *cols, const rs_field *fields, size_t n,
 
 int rs_columns_flatten(rs_columns *cols, const rs_field *fields, size_t n)
 {
-	return walk(cols, fields, n, "", "$", false);
+	return walk(cols, fields, n, "", "$", false, false);
 }
 
 void rs_columns_free(rs_columns *cols)

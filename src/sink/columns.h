@@ -16,6 +16,10 @@ typedef struct rs_column {
 	/* The field, or an object it sits in, is optional: the column may
 	 * be NULL (a typed table's type is Nullable) */
 	bool nullable;
+	/* The field, or an object it sits in, is marked pii: the collector
+	 * may have redacted it (so it is also nullable) or hashed it (a
+	 * string, whatever the field's type: docs/security.md) */
+	bool pii;
 } rs_column;
 
 typedef struct rs_columns {

@@ -8,6 +8,7 @@
 
 #include "reestr/error.h"
 #include "validate/pattern.h"
+#include "validate/pii.h"
 
 /* Walks one value against its field definition, appending the canonical
  * form to out. The path to the value is kept as a stack of segments and
@@ -29,6 +30,15 @@ typedef struct walker {
 	 * a timestamp's is rs_time_format's text. What that conversion
 	 * checked is not checked again. */
 	bool by_field;
+	/* personal data (validate.h, rs_pii_mode): the event's environment,
+	 * and how deep the walk is inside a field marked pii, whose value is
+	 * handled as a whole */
+	rs_pii_mode pii_mode;
+	rs_pii *pii;
+	const rs_environment *env;
+	unsigned pii_depth;
+	unsigned hashed, redacted;
+	bool refused; /* rejected by the reject policy */
 	segment path[MAX_SEGMENTS];
 	size_t depth; /* may exceed MAX_SEGMENTS; deeper ones are elided */
 } walker;
@@ -203,6 +213,15 @@ static int check_string(walker *w, const rs_field *f, const rs_json *v)
 	return rs_json_write_string(w->out, v->u.str.ptr, v->u.str.len);
 }
 
+/* A reason never shows a personal value the policy would not store. */
+static bool hide_value(const walker *w)
+{
+	return w->pii_mode == RS_PII_APPLY && w->pii_depth &&
+	       w->env->pii != RS_PII_STORE;
+}
+
+#define HIDDEN "the value (personal data, not shown)"
+
 static int check_scalar(walker *w, const rs_field *f, const rs_type *t,
 			const rs_json *v)
 {
@@ -211,6 +230,9 @@ static int check_scalar(walker *w, const rs_field *f, const rs_type *t,
 	case RS_TYPE_STRING:
 		return check_string(w, f, v);
 	case RS_TYPE_INT: {
+		if (v->type == RS_JSON_NUMBER && !v->u.num.is_int &&
+		    v->u.num.int_syntax && hide_value(w))
+			return reject(w, HIDDEN " is out of the int64 range");
 		if (v->type == RS_JSON_NUMBER && !v->u.num.is_int &&
 		    v->u.num.int_syntax)
 			return reject(w,
@@ -225,6 +247,9 @@ static int check_scalar(walker *w, const rs_field *f, const rs_type *t,
 						"an exponent"
 					      : kind_of(v));
 		int64_t i = v->u.num.i;
+		if (hide_value(w) && ((c->has_min && int_below(i, c->min)) ||
+				      (c->has_max && int_above(i, c->max))))
+			return reject(w, HIDDEN " is out of its bounds");
 		if (c->has_min && int_below(i, c->min))
 			return reject(w, "%lld is less than min %.17g",
 				      (long long)i, c->min);
@@ -240,6 +265,9 @@ static int check_scalar(walker *w, const rs_field *f, const rs_type *t,
 			return reject(w, "expected a float, got %s",
 				      kind_of(v));
 		double d = v->u.num.d;
+		if (hide_value(w) &&
+		    ((c->has_min && d < c->min) || (c->has_max && d > c->max)))
+			return reject(w, HIDDEN " is out of its bounds");
 		if (c->has_min && d < c->min)
 			return reject(w, "%.17g is less than min %.17g", d,
 				      c->min);
@@ -290,6 +318,9 @@ static int check_scalar(walker *w, const rs_field *f, const rs_type *t,
 		for (size_t i = 0; i < t->enum_count && o < 150; i++)
 			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
 					      i ? ", " : "", t->enum_values[i]);
+		if (hide_value(w))
+			return reject(w, HIDDEN " is not one of %s%s", list,
+				      o >= 150 ? ", ..." : "");
 		char shown[120];
 		show_value(shown, sizeof shown, v->u.str.ptr, v->u.str.len);
 		return reject(w, "'%s' is not one of %s%s", shown, list,
@@ -330,6 +361,61 @@ static int check_value(walker *w, const rs_field *f, const rs_type *t,
 		path_pop(w);
 	}
 	return rs_buf_putc(w->out, ']') < 0 ? RS_ENOMEM : 0;
+}
+
+/* A stored (already hashed) personal value: 64 lowercase hex digits. */
+static bool is_hash_text(const rs_json *v)
+{
+	if (v->type != RS_JSON_STRING || v->u.str.len != RS_PII_HASH_HEX)
+		return false;
+	for (size_t i = 0; i < RS_PII_HASH_HEX; i++) {
+		char c = v->u.str.ptr[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+/* The environment's policy on a field marked pii whose valid value was
+ * just written at value_at (its member at member_at): store keeps it,
+ * redact takes the member out (the store's null), hash replaces the value
+ * by the HMAC, as a string, of a string's characters (string, enum,
+ * timestamp: the canonical text, without its quotes), or of any other
+ * value's canonical JSON text. */
+static int apply_policy(walker *w, const rs_field *f, const rs_json *val,
+			size_t member_at, size_t value_at, bool *first,
+			bool was_first)
+{
+	rs_buf *o = w->out;
+	switch (w->env->pii) {
+	case RS_PII_STORE:
+	case RS_PII_REJECT:
+		return 0;
+	case RS_PII_REDACT:
+		o->len = member_at;
+		o->data[member_at] = '\0';
+		*first = was_first;
+		w->redacted++;
+		return 0;
+	case RS_PII_HASH:
+		break;
+	}
+	rs_type_kind k = f->type.kind;
+	const char *text = o->data + value_at;
+	size_t len = o->len - value_at;
+	char hex[RS_PII_HASH_HEX + 1];
+	int rc;
+	if (k == RS_TYPE_STRING || k == RS_TYPE_ENUM)
+		rc = rs_pii_hash(w->pii, val->u.str.ptr, val->u.str.len, hex);
+	else if (k == RS_TYPE_TIMESTAMP)
+		rc = rs_pii_hash(w->pii, text + 1, len - 2, hex);
+	else
+		rc = rs_pii_hash(w->pii, text, len, hex);
+	if (rc < 0) /* the key: the event is not at fault */
+		return rc == RS_ENOMEM ? rc : RS_EIO;
+	o->len = value_at;
+	w->hashed++;
+	return rs_buf_printf(o, "\"%s\"", hex) < 0 ? RS_ENOMEM : 0;
 }
 
 /* Members are matched to the object's fields by name; a small object
@@ -403,15 +489,30 @@ matched:
 	for (size_t k = 0; k < nfields; k++) {
 		const rs_field *f = &fields[k];
 		const rs_json *val = slots[k];
+		bool pii = f->pii && w->pii_mode != RS_PII_NONE &&
+			   w->pii_depth == 0;
 		path_push(w, f->name, 0);
 		if (!val || val->type == RS_JSON_NULL) {
-			if (f->required) {
+			/* a stored event's redacted value is left out */
+			if (f->required &&
+			    !(pii && w->pii_mode == RS_PII_STORED)) {
 				rc = reject(w, "missing required field");
 				goto done;
 			}
 			path_pop(w);
 			continue;
 		}
+		if (pii && w->pii_mode == RS_PII_APPLY &&
+		    w->env->pii == RS_PII_REJECT) {
+			w->refused = true;
+			rc = reject(w,
+				    "personal data (pii: true), which "
+				    "environment %s refuses "
+				    "(environments.%s.pii: reject)",
+				    w->env->name, w->env->name);
+			goto done;
+		}
+		size_t member_at = w->out->len;
 		/* Registry names are snake_case: nothing to escape. */
 		if ((!first && rs_buf_putc(w->out, ',') < 0) ||
 		    rs_buf_putc(w->out, '"') < 0 ||
@@ -420,8 +521,25 @@ matched:
 			rc = RS_ENOMEM;
 			goto done;
 		}
+		bool was_first = first;
 		first = false;
+		size_t value_at = w->out->len;
+		if (pii && w->pii_mode == RS_PII_STORED && is_hash_text(val)) {
+			rc = rs_json_write_string(w->out, val->u.str.ptr,
+						  val->u.str.len);
+			if (rc)
+				goto done;
+			path_pop(w);
+			continue;
+		}
+		w->pii_depth += pii;
 		rc = check_value(w, f, &f->type, val, true);
+		w->pii_depth -= pii;
+		if (rc)
+			goto done;
+		if (pii && w->pii_mode == RS_PII_APPLY)
+			rc = apply_policy(w, f, val, member_at, value_at,
+					  &first, was_first);
 		if (rc)
 			goto done;
 		path_pop(w);
@@ -554,8 +672,8 @@ static int check_in_environment(const rs_event *event,
 static inline __attribute__((always_inline)) int
 check_event_fields(const rs_event *event, const rs_version *ver,
 		   const rs_environment *env, const rs_json *fields,
-		   bool by_field, rs_buf *canonical, rs_checked_event *out,
-		   rs_buf *reason)
+		   bool by_field, rs_pii_mode pii_mode, rs_pii *pii,
+		   rs_buf *canonical, rs_checked_event *out, rs_buf *reason)
 {
 	size_t start = canonical->len;
 	/* Not {...}: that would clear the 64 path segments, 1 KiB an event;
@@ -564,11 +682,18 @@ check_event_fields(const rs_event *event, const rs_version *ver,
 	w.out = canonical;
 	w.reason = reason;
 	w.by_field = by_field;
+	w.pii_mode = pii_mode;
+	w.pii = pii;
+	w.env = env;
+	w.pii_depth = 0;
+	w.hashed = w.redacted = 0;
+	w.refused = false;
 	w.depth = 0;
 	char desc[160];
 	snprintf(desc, sizeof desc, "event %s v%d", event->name, out->version);
 	int rc = check_fields(&w, ver->fields, ver->field_count, desc, fields);
 	if (rc) {
+		out->pii_refused = w.refused;
 		canonical->len = start;
 		if (canonical->data)
 			canonical->data[start] = '\0';
@@ -579,11 +704,21 @@ check_event_fields(const rs_event *event, const rs_version *ver,
 	out->environment = env->name;
 	out->fields_offset = start;
 	out->fields_len = canonical->len - start;
+	out->pii_hashed = w.hashed;
+	out->pii_redacted = w.redacted;
 	return 0;
 }
 
 int rs_validate_event(const rs_registry *reg, const rs_json *ev,
 		      rs_buf *canonical, rs_checked_event *out, rs_buf *reason)
+{
+	return rs_validate_event_pii(reg, ev, canonical, out, reason,
+				     RS_PII_NONE, NULL);
+}
+
+int rs_validate_event_pii(const rs_registry *reg, const rs_json *ev,
+			  rs_buf *canonical, rs_checked_event *out,
+			  rs_buf *reason, rs_pii_mode pii_mode, rs_pii *pii)
 {
 	memset(out, 0, sizeof *out);
 	out->event_id = -1;
@@ -696,12 +831,20 @@ int rs_validate_event(const rs_registry *reg, const rs_json *ev,
 		return envelope_reject(reason,
 				       "fields: expected an object, got %s",
 				       kind_of(k[K_FIELDS]));
-	return check_event_fields(event, ver, env, k[K_FIELDS], false,
-				  canonical, out, reason);
+	return check_event_fields(event, ver, env, k[K_FIELDS], false, pii_mode,
+				  pii, canonical, out, reason);
 }
 
 int rs_validate_known(const rs_registry *reg, const rs_event_known *ev,
 		      rs_buf *canonical, rs_checked_event *out, rs_buf *reason)
+{
+	return rs_validate_known_pii(reg, ev, canonical, out, reason,
+				     RS_PII_NONE, NULL);
+}
+
+int rs_validate_known_pii(const rs_registry *reg, const rs_event_known *ev,
+			  rs_buf *canonical, rs_checked_event *out,
+			  rs_buf *reason, rs_pii_mode pii_mode, rs_pii *pii)
 {
 	memset(out, 0, sizeof *out);
 	out->event_id = ev->event_id;
@@ -733,6 +876,6 @@ int rs_validate_known(const rs_registry *reg, const rs_event_known *ev,
 	static const rs_json no_fields = {.type = RS_JSON_OBJECT};
 	return check_event_fields(event, ver, ev->environment,
 				  ev->fields ? ev->fields : &no_fields,
-				  ev->fields && ev->fields_by_field, canonical,
-				  out, reason);
+				  ev->fields && ev->fields_by_field, pii_mode,
+				  pii, canonical, out, reason);
 }

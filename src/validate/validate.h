@@ -30,7 +30,25 @@ typedef struct rs_checked_event {
 	int64_t time_us;
 	size_t fields_offset; /* the canonical fields JSON, in the buffer */
 	size_t fields_len;    /* passed to rs_validate_event */
+	/* RS_PII_APPLY: the values of fields marked pii the environment's
+	 * policy hashed, and redacted (left out of the fields). */
+	unsigned pii_hashed, pii_redacted;
+	bool pii_refused; /* rejected: a marked field under reject */
 } rs_checked_event;
+
+/* What the validator does with fields marked pii (docs/security.md,
+ * "Personal data"). */
+typedef enum rs_pii_mode {
+	RS_PII_NONE,   /* nothing: checked and written as any field */
+	RS_PII_APPLY,  /* the collector: the environment's policy applied to
+			  each valid value (reject refuses the event, naming
+			  the field) */
+	RS_PII_STORED, /* an event the collector stored (reestr load):
+			  a marked field may be left out (redacted) or
+			  hold a hash (64 hex digits) in place of its type */
+} rs_pii_mode;
+
+typedef struct rs_pii rs_pii;
 
 /* Validates ev (one element of a batch's "events"). On success returns 0,
  * fills out and appends the canonical fields object to canonical. When the
@@ -41,6 +59,14 @@ typedef struct rs_checked_event {
  * Returns RS_ENOMEM when memory runs out. */
 int rs_validate_event(const rs_registry *reg, const rs_json *ev,
 		      rs_buf *canonical, rs_checked_event *out, rs_buf *reason);
+
+/* rs_validate_event with personal data handled per pii_mode; pii gives
+ * RS_PII_APPLY's key (validate/pii.h; NULL: a hash fails). Also returns
+ * RS_EIO (message in rs_error_last()) when the key cannot be read: the
+ * event is not at fault. */
+int rs_validate_event_pii(const rs_registry *reg, const rs_json *ev,
+			  rs_buf *canonical, rs_checked_event *out,
+			  rs_buf *reason, rs_pii_mode pii_mode, rs_pii *pii);
 
 /* An event whose route has read its envelope already, typed (the mobile
  * proxy: event id, version, time and uuid from the protobuf, environment
@@ -70,5 +96,12 @@ typedef struct rs_event_known {
  * (and, fields_by_field, what the conversion checked). */
 int rs_validate_known(const rs_registry *reg, const rs_event_known *ev,
 		      rs_buf *canonical, rs_checked_event *out, rs_buf *reason);
+
+/* rs_validate_known with personal data handled per pii_mode, as
+ * rs_validate_event_pii: the mobile route applies the policy exactly as
+ * the JSON route (tests/unit/test_params.c compares the two). */
+int rs_validate_known_pii(const rs_registry *reg, const rs_event_known *ev,
+			  rs_buf *canonical, rs_checked_event *out,
+			  rs_buf *reason, rs_pii_mode pii_mode, rs_pii *pii);
 
 #endif

@@ -390,3 +390,43 @@ def test_reload_adds_the_topic_of_a_new_environment(shared_cluster,
             for x in dump(b, f"{p}.events.kiosk")] == [ev["uuid"]]
     out = tool("describe-topic", b, f"{p}.events.kiosk").stdout
     assert "min.insync.replicas 2" in out, out
+
+
+def test_personal_data_never_reaches_kafka_in_clear(shared_cluster,
+                                                    collectors, tmp_path):
+    """The PII policy (docs/security.md, "Personal data") is applied before
+    the sink: the event and failed topics carry hashes or nothing."""
+    import hashlib
+    import hmac
+    b, p = shared_cluster.brokers, prefix()
+    reg = tmp_path / "registry"
+    shutil.copytree(EXAMPLES, reg)
+    env = reg / "environments.yaml"
+    text = env.read_text()
+    text = text.replace("    description: Backend services, daemons and cron "
+                        "jobs (PHP, Go, Python).\n    pii: store\n",
+                        "    description: Backend services.\n    pii: hash\n")
+    text = text.replace("The mobile apps, sending protobuf through "
+                        "the proxy.\n    pii: store\n",
+                        "The mobile apps.\n    pii: redact\n")
+    assert "pii: hash" in text and "pii: redact" in text, text
+    env.write_text(text)
+    c = collectors(b, "--kafka-topic-prefix", p, "--registry", reg)
+    email = "user413@example.com"
+    bo, mobile = clickstream(), clickstream(env="mobile")
+    bad = clickstream()
+    bad["fields"]["user"]["id"] = "x"
+    st, body, _ = c.post([bo, mobile, bad])
+    assert st == 200, body
+    assert [r["status"] for r in json.loads(body)["results"]] == [
+        "accepted", "accepted", "rejected"]
+    key = next(tmp_path.glob("data-*/pii.key")).read_bytes().rstrip(b"\n")
+    want = hmac.new(key, email.encode(), hashlib.sha256).hexdigest()
+    [m] = dump(b, f"{p}.events.bo")
+    assert json.loads(m["value"])["fields"]["user"] == {"id": 413,
+                                                         "email": want}
+    [m] = dump(b, f"{p}.events.mobile")
+    assert json.loads(m["value"])["fields"]["user"] == {"id": 413}
+    [f] = dump(b, f"{p}.failed")
+    assert email not in f["value"]
+    assert json.loads(f["value"])["fields"]["user"]["email"] == want

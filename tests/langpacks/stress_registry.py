@@ -498,8 +498,11 @@ def write(out, events=520, seed=1, patterns=400, deep=12):
         "suffixes": [e for e in written if any(e.endswith("_" + s) for s in GO_SUFFIXES)],
         _stretch("environment", NAME_MAX, rng): written[:50],
     }
+    # bo stores personal data as sent (the round trips compare values);
+    # the others keep the default policy (redact).
     (out / "environments.yaml").write_text("environments:\n" + "".join(
-        f"  {env}:\n    description: Stress environment {env}.\n    events:\n"
+        f"  {env}:\n    description: Stress environment {env}.\n"
+        + ("    pii: store\n" if env == "bo" else "") + "    events:\n"
         + "".join(f"      - {_y(e)}\n" for e in evs)
         for env, evs in reg.environments.items()))
     return reg

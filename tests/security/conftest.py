@@ -28,3 +28,21 @@ def make_server(tmp_path):
     yield make
     for s in servers:
         s.stop()
+
+
+# The harness's names, for `from conftest import …` in this suite and in
+# the integration helpers its tests share (tests/integration's
+# mobile_common.py and test_external.py import them so): under pytest both
+# resolve `conftest` to this file. Not its fixtures: this suite's
+# make_server asks for keys by default (insecure=False), the integration
+# harness's Server does not (insecure=True: --insecure-local).
+ROOT = support.ROOT
+EXAMPLES = support.EXAMPLES
+FIXTURE_REGISTRY = support.FIXTURE_REGISTRY
+REESTR = support.REESTR
+Server = support.Server
+query = support.query
+run = support.run
+uuid7 = support.uuid7
+now_rfc3339 = support.now_rfc3339
+clickstream = support.clickstream

@@ -121,6 +121,9 @@ static char *dump(const rs_registry *r)
 			rs_buf_printf(&o, " %s", env->events[k]->name);
 		for (size_t k = 0; k < env->origin_count; k++)
 			rs_buf_printf(&o, " origin %s", env->origins[k]);
+		rs_buf_printf(&o, " pii %s set=%d",
+			      rs_pii_policy_name(env->pii), env->pii_set);
+		pos(&o, env->pii_pos);
 		rs_buf_puts(&o, "\n");
 	}
 	return rs_buf_detach(&o);

@@ -119,6 +119,31 @@ static void test_ddl(void **state)
 	rs_registry_free(reg);
 }
 
+/* Personal data (docs/security.md): a marked column may be redacted
+ * (null) or hashed (a string) whatever its type, inside a marked object
+ * too. */
+static void test_pii_columns_are_nullable_strings(void **state)
+{
+	rs_registry *reg = NULL;
+	rs_diags d = RS_DIAGS_INIT;
+	assert_int_equal(rs_registry_load(REESTR_SOURCE_DIR
+					  "/tests/fuzz/pii_registry",
+					  &reg, &d),
+			 0);
+	rs_diags_free(&d);
+	rs_buf ddl = RS_BUF_INIT;
+	assert_int_equal(rs_clickhouse_ddl("wh", reg, &ddl), 0);
+	assert_non_null(strstr(
+		ddl.data, "`user_id` Int64, `user_email` Nullable(String), "
+			  "`phone` Nullable(String), `tags` "
+			  "Nullable(String), `home_city` Nullable(String), "
+			  "`plan` String"));
+	assert_non_null(strstr(ddl.data, "`users` String, `born` "
+					 "Nullable(String)"));
+	rs_buf_free(&ddl);
+	rs_registry_free(reg);
+}
+
 static void test_nothing_listening(void **state)
 {
 	char url[64];
@@ -154,6 +179,7 @@ int main(void)
 		cmocka_unit_test(test_url_rules),
 		cmocka_unit_test(test_columns_know_when_null_is_possible),
 		cmocka_unit_test(test_ddl),
+		cmocka_unit_test(test_pii_columns_are_nullable_strings),
 		cmocka_unit_test(test_nothing_listening),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -171,7 +171,7 @@ static void test_event_batch_mixes_added_and_rejected_events(void **state)
 	assert_int_equal(
 		rs_json_parse(arena, text, strlen(text), &jl, &ev, &je), 0);
 	char source[] = "test-service", reason[] = "params.user.id: not an int";
-	assert_int_equal(rs_event_batch_reject(b, 1, 0, source, reason,
+	assert_int_equal(rs_event_batch_reject(b, 1, 0, source, NULL, reason,
 					       "user.id=x; kind=home", 20),
 			 0);
 	/* the caller's buffers may be reused before the store */
@@ -179,11 +179,12 @@ static void test_event_batch_mixes_added_and_rejected_events(void **state)
 	memset(reason, 'x', sizeof reason - 1);
 	assert_int_equal(rs_event_batch_add(b, ev, text, strlen(text)), 0);
 	rs_arena_free(arena); /* the tree is not needed after add */
+	assert_int_equal(rs_event_batch_reject(b, -1, -1, NULL, NULL,
+					       "no event id", "", 0),
+			 0);
 	assert_int_equal(
-		rs_event_batch_reject(b, -1, -1, NULL, "no event id", "", 0),
-		0);
-	assert_int_equal(rs_event_batch_reject(b, -1, -1, NULL, "full", "", 0),
-			 RS_EINVAL);
+		rs_event_batch_reject(b, -1, -1, NULL, NULL, "full", "", 0),
+		RS_EINVAL);
 	assert_int_equal(rs_event_batch_count(b), 3);
 
 	assert_int_equal(rs_event_batch_store(b, &r.base), 0);
@@ -217,8 +218,8 @@ static void test_event_batch_store_failure_stores_nothing(void **state)
 	rs_ingest_limits_default(&lim);
 	rs_event_batch *b = rs_event_batch_new(reg, &lim, 1);
 	assert_non_null(b);
-	assert_int_equal(rs_event_batch_reject(b, 1, 0, NULL, "bad", "p", 1),
-			 0);
+	assert_int_equal(
+		rs_event_batch_reject(b, 1, 0, NULL, NULL, "bad", "p", 1), 0);
 	assert_true(rs_event_batch_store(b, &r.base) < 0);
 	assert_non_null(strstr(rs_error_last(), "disk I/O error"));
 	assert_int_equal(r.writes, 0);

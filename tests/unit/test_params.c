@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "json/json.h"
 #include "proxy/mobile_wire.h"
 #include "proxy/params.h"
 #include "reestr/error.h"
+#include "validate/pii.h"
 #include "validate/validate.h"
 
 static rs_registry *reg;
@@ -51,7 +53,7 @@ static char *convert(const char *const *kv, size_t n)
 	rs_arena *a = rs_arena_new(0);
 	rs_buf out = RS_BUF_INIT, reason = RS_BUF_INIT;
 	rs_json fields;
-	int rc = rs_params_convert(a, v, p, n, NULL, &fields, &reason);
+	int rc = rs_params_convert(a, v, p, n, NULL, false, &fields, &reason);
 	char *r;
 	if (rc == 0) {
 		assert_int_equal(rs_json_write(&out, &fields), 0);
@@ -267,8 +269,9 @@ static void check_twin(const twin *t, int want_rc, const char *want_reason)
 	rs_json fields;
 	rs_buf ck = RS_BUF_INIT, rk = RS_BUF_INIT;
 	if (v && rs_environment_has_event(env, ev)) {
-		assert_int_equal(
-			rs_params_convert(a, v, p, n, NULL, &fields, &rk), 0);
+		assert_int_equal(rs_params_convert(a, v, p, n, NULL, false,
+						   &fields, &rk),
+				 0);
 		k.fields = &fields;
 		k.fields_by_field = true;
 	}
@@ -320,7 +323,7 @@ static void convert_with(const char *event_name, const char *const *kv,
 	rs_buf reason = RS_BUF_INIT;
 	rs_json fields;
 	rs_buf_reset(out);
-	if (rs_params_convert(a, v, p, n, memo, &fields, &reason) == 0)
+	if (rs_params_convert(a, v, p, n, memo, false, &fields, &reason) == 0)
 		assert_int_equal(rs_json_write(out, &fields), 0);
 	else
 		assert_int_equal(rs_buf_printf(out, "!%s", reason.data), 0);
@@ -476,6 +479,266 @@ static void test_known_is_validated_as_json(void **state)
 	check_twin(&elsewhere, RS_EINVAL, want);
 }
 
+/* The personal-data policy on both paths (rs_validate_event_pii and
+ * rs_validate_known_pii, as the JSON and mobile routes call them): for an
+ * event of tests/fuzz/pii_registry in each environment (store, hash,
+ * redact, reject), the same verdict, reason, canonical fields (hashes
+ * included) and counts. Returns the verdict; canonical gets the fields. */
+static int pii_twin(const rs_registry *r, rs_pii *pii, const char *env_name,
+		    int version, const char *const *params,
+		    const char *fields_json, rs_buf *canonical, rs_buf *reason)
+{
+	const rs_source *src = rs_registry_source_by_name(r, "svc");
+	const rs_environment *env =
+		rs_registry_environment_by_name(r, env_name);
+	assert_non_null(src);
+	assert_non_null(env);
+	rs_buf text = RS_BUF_INIT;
+	assert_int_equal(
+		rs_buf_printf(&text,
+			      "{\"event_id\":7,\"version\":%d,\"uuid\":\"%s\","
+			      "\"time\":\"2025-11-24T22:37:05.123Z\","
+			      "\"environment\":\"%s\",\"source\":\"svc\","
+			      "\"fields\":%s}",
+			      version, UUID, env_name, fields_json),
+		0);
+	rs_arena *a = rs_arena_new(0);
+	const rs_json *tree;
+	rs_json_error err;
+	assert_int_equal(
+		rs_json_parse(a, text.data, text.len, NULL, &tree, &err), 0);
+	rs_buf cj = RS_BUF_INIT, rj = RS_BUF_INIT;
+	rs_checked_event ej;
+	int rc_json = rs_validate_event_pii(r, tree, &cj, &ej, &rj,
+					    RS_PII_APPLY, pii);
+
+	rs_param p[16];
+	size_t n = 0;
+	for (; n < 16 && params[n]; n++) {
+		const char *eq = strchr(params[n], '=');
+		p[n] = (rs_param){strndup(params[n], (size_t)(eq - params[n])),
+				  (size_t)(eq - params[n]), eq + 1,
+				  strlen(eq + 1)};
+	}
+	rs_event_known k = {.event_id = 7,
+			    .version = version,
+			    .environment = env,
+			    .source = src,
+			    .uuid = UUID,
+			    .uuid_len = strlen(UUID),
+			    .time_us = 1764023825123000};
+	const rs_version *v =
+		rs_event_version(rs_registry_event_by_id(r, 7), version);
+	assert_non_null(v);
+	rs_json fields;
+	rs_buf ck = RS_BUF_INIT, rk = RS_BUF_INIT;
+	assert_int_equal(
+		rs_params_convert(a, v, p, n, NULL, false, &fields, &rk), 0);
+	k.fields = &fields;
+	k.fields_by_field = true;
+	rs_checked_event ek;
+	int rc_known =
+		rs_validate_known_pii(r, &k, &ck, &ek, &rk, RS_PII_APPLY, pii);
+
+	assert_int_equal(rc_json, rc_known);
+	assert_string_equal(rj.data ? rj.data : "", rk.data ? rk.data : "");
+	assert_int_equal(ej.pii_refused, ek.pii_refused);
+	if (rc_json == 0) {
+		assert_string_equal(cj.data, ck.data);
+		assert_int_equal(ej.pii_hashed, ek.pii_hashed);
+		assert_int_equal(ej.pii_redacted, ek.pii_redacted);
+	}
+	rs_buf_reset(canonical);
+	rs_buf_reset(reason);
+	if (rc_json == 0)
+		assert_int_equal(rs_buf_puts(canonical, cj.data), 0);
+	else
+		assert_int_equal(rs_buf_puts(reason, rj.data), 0);
+	for (size_t i = 0; i < n; i++)
+		free((char *)p[i].key);
+	rs_buf_free(&text);
+	rs_buf_free(&cj);
+	rs_buf_free(&rj);
+	rs_buf_free(&ck);
+	rs_buf_free(&rk);
+	rs_arena_free(a);
+	return rc_json;
+}
+
+static void test_known_applies_pii_as_json(void **state)
+{
+	(void)state;
+	rs_diags d = RS_DIAGS_INIT;
+	rs_registry *r = NULL;
+	assert_int_equal(rs_registry_load(REESTR_SOURCE_DIR
+					  "/tests/fuzz/pii_registry",
+					  &r, &d),
+			 0);
+	rs_diags_free(&d);
+	char dir[] = "/tmp/reestr-test-params-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char key_path[64];
+	snprintf(key_path, sizeof key_path, "%s/pii.key", dir);
+	rs_pii *pii = rs_pii_new(key_path, true);
+	assert_non_null(pii);
+	assert_int_equal(rs_pii_load(pii), 0);
+	char hash_email[RS_PII_HASH_HEX + 1], hash_phone[RS_PII_HASH_HEX + 1];
+	assert_int_equal(rs_pii_hash(pii, "jane@example.com", 16, hash_email),
+			 0);
+	assert_int_equal(rs_pii_hash(pii, "447700900123", 12, hash_phone), 0);
+
+	static const char *const v0[] = {
+		"user.id=5",	      "user.email=jane@example.com",
+		"phone=447700900123", "tags.0=vip",
+		"tags.1=news",	      "home.city=Leeds",
+		"plan=paid",	      NULL};
+	static const char v0_json[] =
+		"{\"user\":{\"id\":5,\"email\":\"jane@example.com\"},"
+		"\"phone\":447700900123,\"tags\":[\"vip\",\"news\"],"
+		"\"home\":{\"city\":\"Leeds\"},\"plan\":\"paid\"}";
+	static const char *const v1[] = {
+		"users.0.id=1", "users.0.email=a@example.com", "users.1.id=2",
+		"born=1990-02-03T04:05:06Z", NULL};
+	static const char v1_json[] = "{\"users\":[{\"id\":1,\"email\":\"a@"
+				      "example.com\"},{\"id\":2}],"
+				      "\"born\":\"1990-02-03T04:05:06Z\"}";
+	/* invalid for another reason than personal data: id under min 1 */
+	static const char *const bad[] = {
+		"user.id=0", "user.email=jane@example.com",
+		"phone=447700900123", "plan=paid", NULL};
+	static const char bad_json[] =
+		"{\"user\":{\"id\":0,\"email\":\"jane@example.com\"},"
+		"\"phone\":447700900123,\"plan\":\"paid\"}";
+	/* a personal value itself invalid: an e-mail over max_length 40 */
+	static const char *const long_email[] = {
+		"user.id=5",
+		"user.email=jane.doe.with.a.long.name@example.com.invalid",
+		"plan=free", NULL};
+	static const char long_email_json[] =
+		"{\"user\":{\"id\":5,\"email\":"
+		"\"jane.doe.with.a.long.name@example.com.invalid\"},"
+		"\"plan\":\"free\"}";
+	/* no personal value sent */
+	static const char *const none[] = {"user.id=5", "plan=free", NULL};
+	static const char none_json[] =
+		"{\"user\":{\"id\":5},\"plan\":\"free\"}";
+
+	rs_buf c = RS_BUF_INIT, why = RS_BUF_INIT;
+	static const char *const envs[] = {"keep", "hashed", "redacted",
+					   "refused"};
+	for (size_t e = 0; e < 4; e++) {
+		const char *env = envs[e];
+		int rc = pii_twin(r, pii, env, 0, v0, v0_json, &c, &why);
+		int rc1 = 0;
+		switch (e) {
+		case 0: /* store */
+			assert_int_equal(rc, 0);
+			assert_non_null(strstr(c.data, "jane@example.com"));
+			assert_non_null(
+				strstr(c.data, "\"phone\":447700900123"));
+			break;
+		case 1: /* hash */
+			assert_int_equal(rc, 0);
+			assert_null(strstr(c.data, "jane@example.com"));
+			assert_non_null(strstr(c.data, hash_email));
+			assert_non_null(strstr(c.data, hash_phone));
+			assert_null(strstr(c.data, "Leeds"));
+			break;
+		case 2: /* redact */
+			assert_int_equal(rc, 0);
+			assert_string_equal(
+				c.data,
+				"{\"user\":{\"id\":5},\"plan\":\"paid\"}");
+			break;
+		case 3: /* reject */
+			assert_int_equal(rc, RS_EINVAL);
+			assert_string_equal(
+				why.data, "fields.user.email: personal data "
+					  "(pii: true), which environment "
+					  "refused refuses "
+					  "(environments.refused.pii: reject)");
+			break;
+		}
+		rc1 = pii_twin(r, pii, env, 1, v1, v1_json, &c, &why);
+		if (e == 3)
+			assert_int_equal(rc1, RS_EINVAL);
+		else
+			assert_int_equal(rc1, 0);
+		if (e == 1 || e == 2) {
+			assert_null(strstr(c.data, "a@example.com"));
+			assert_null(strstr(c.data, "1990-02-03"));
+		}
+		assert_int_equal(
+			pii_twin(r, pii, env, 0, bad, bad_json, &c, &why),
+			RS_EINVAL);
+		assert_int_equal(pii_twin(r, pii, env, 0, long_email,
+					  long_email_json, &c, &why),
+				 RS_EINVAL);
+		if (e == 1 || e == 2)
+			assert_null(strstr(why.data, "jane.doe"));
+		assert_int_equal(
+			pii_twin(r, pii, env, 0, none, none_json, &c, &why), 0);
+	}
+	rs_buf_free(&c);
+	rs_buf_free(&why);
+	rs_pii_free(pii);
+	unlink(key_path);
+	rmdir(dir);
+	rs_registry_free(r);
+}
+
+/* hide_pii: a value of a field marked pii is left out of the reason (the
+ * validator's rule for the JSON route); others are shown. */
+static void convert_pii(const rs_registry *r, int version, const char *kv,
+			bool hide, const char *want)
+{
+	const rs_version *v =
+		rs_event_version(rs_registry_event_by_id(r, 7), version);
+	const char *eq = strchr(kv, '=');
+	char *key = strndup(kv, (size_t)(eq - kv));
+	rs_param p = {key, strlen(key), eq + 1, strlen(eq + 1)};
+	rs_arena *a = rs_arena_new(0);
+	rs_buf reason = RS_BUF_INIT;
+	rs_json fields;
+	assert_int_equal(
+		rs_params_convert(a, v, &p, 1, NULL, hide, &fields, &reason),
+		RS_EINVAL);
+	assert_string_equal(reason.data, want);
+	rs_buf_free(&reason);
+	rs_arena_free(a);
+	free(key);
+}
+
+static void test_params_hide_personal_values(void **state)
+{
+	(void)state;
+	rs_diags d = RS_DIAGS_INIT;
+	rs_registry *r = NULL;
+	assert_int_equal(rs_registry_load(REESTR_SOURCE_DIR
+					  "/tests/fuzz/pii_registry",
+					  &r, &d),
+			 0);
+	rs_diags_free(&d);
+	convert_pii(r, 0, "phone=12ab", true,
+		    "param phone: expected an int (a decimal integer within "
+		    "int64), got a value not shown (personal data)");
+	convert_pii(r, 0, "phone=12ab", false,
+		    "param phone: expected an int (a decimal integer within "
+		    "int64), got \"12ab\"");
+	convert_pii(r, 1, "born=1990-13-45", true,
+		    "param born: expected a timestamp (RFC 3339 such as "
+		    "2026-12-01T10:00:00Z, or integer milliseconds since "
+		    "1970), got a value not shown (personal data)");
+	/* not marked: shown under any policy */
+	convert_pii(r, 0, "user.id=x", true,
+		    "param user.id: expected an int (a decimal integer within "
+		    "int64), got \"x\"");
+	convert_pii(r, 1, "users.0.id=x", true,
+		    "param users.0.id: expected an int (a decimal integer "
+		    "within int64), got \"x\"");
+	rs_registry_free(r);
+}
+
 static int wire(const char *bytes, size_t n, char *msg)
 {
 	rs_ingest_limits lim;
@@ -551,6 +814,8 @@ int main(void)
 		cmocka_unit_test(test_errors_name_the_param),
 		cmocka_unit_test(test_scalars),
 		cmocka_unit_test(test_known_is_validated_as_json),
+		cmocka_unit_test(test_known_applies_pii_as_json),
+		cmocka_unit_test(test_params_hide_personal_values),
 		cmocka_unit_test(test_memo_changes_nothing),
 		cmocka_unit_test(test_wire_check),
 		cmocka_unit_test(test_wire_entries),

@@ -37,7 +37,8 @@ func (o *Device) Platform() DevicePlatform {
 	return o.platform
 }
 
-// SetIP sets ip: Client IP address (v4 or v6). (max_length 45; personal data)
+// SetIP sets ip: Client IP address (v4 or v6). (max_length 45; personal data,
+// stored as sent in environment bo (pii: store))
 func (o *Device) SetIP(v string) {
 	o.ip = v
 	o.hasIP = true

@@ -37,7 +37,7 @@ func (o *User) ID() int64 {
 }
 
 // SetEmail sets email: The user's email address, when known. (max_length 254;
-// personal data)
+// personal data, stored as sent in environment bo (pii: store))
 func (o *User) SetEmail(v string) {
 	o.email = v
 	o.hasEmail = true

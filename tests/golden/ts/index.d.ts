@@ -426,13 +426,17 @@ export declare class Device {
     /** Where the request came from. */
     platform: DevicePlatform;
     /**
-     * Client IP address (v4 or v6). (max_length 45, personal data, optional)
+     * Client IP address (v4 or v6). (max_length 45, personal data, stored as
+     * sent in environment bo (pii: store), optional)
      */
     ip?: string | undefined;
   });
   /** Where the request came from. */
   platform: DevicePlatform;
-  /** Client IP address (v4 or v6). (max_length 45, personal data, optional) */
+  /**
+   * Client IP address (v4 or v6). (max_length 45, personal data, stored as sent
+   * in environment bo (pii: store), optional)
+   */
   ip?: string | undefined;
   /** @internal Checks this object as part of an event (validate() calls it). */
   validateAt(ev: string, ver: number, path: string): void;
@@ -550,7 +554,7 @@ export declare class User {
     id: number | bigint;
     /**
      * The user's email address, when known. (max_length 254, personal data,
-     * optional)
+     * stored as sent in environment bo (pii: store), optional)
      */
     email?: string | undefined;
   });
@@ -558,7 +562,7 @@ export declare class User {
   id: number | bigint;
   /**
    * The user's email address, when known. (max_length 254, personal data,
-   * optional)
+   * stored as sent in environment bo (pii: store), optional)
    */
   email?: string | undefined;
   /** @internal Checks this object as part of an event (validate() calls it). */

@@ -43,7 +43,8 @@ final class Device
     }
 
     /**
-     * Sets ip: Client IP address (v4 or v6). (max_length 45, personal data, optional)
+     * Sets ip: Client IP address (v4 or v6). (max_length 45, personal data, stored as sent in
+     * environment bo (pii: store), optional)
      */
     public function setIp(string $value): static
     {

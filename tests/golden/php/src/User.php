@@ -43,7 +43,8 @@ final class User
     }
 
     /**
-     * Sets email: The user's email address, when known. (max_length 254, personal data, optional)
+     * Sets email: The user's email address, when known. (max_length 254, personal data, stored as
+     * sent in environment bo (pii: store), optional)
      */
     public function setEmail(string $value): static
     {

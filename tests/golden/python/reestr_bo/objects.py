@@ -72,8 +72,8 @@ class Device:
 
     @property
     def ip(self) -> str | None:
-        """Client IP address (v4 or v6). (max_length 45, personal data,
-        optional)
+        """Client IP address (v4 or v6). (max_length 45, personal data, stored
+        as sent in environment bo (pii: store), optional)
         """
         return self._ip
 
@@ -617,7 +617,7 @@ class User:
     @property
     def email(self) -> str | None:
         """The user's email address, when known. (max_length 254, personal
-        data, optional)
+        data, stored as sent in environment bo (pii: store), optional)
         """
         return self._email
 
