@@ -53,6 +53,19 @@ def audit(data):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def wait_audit(data, action, timeout=10):
+    """The audit lines once one has `action`: serve appends its "registry
+    start" line after the start line (with the snapshot's digest, made
+    after it), so a test that reads at the start line can be early."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = audit(data) if (data / "audit.log").exists() else []
+        if any(l["action"] == action for l in lines):
+            return lines
+        assert time.monotonic() < deadline, f"no {action!r} in {lines}"
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def keyed(make_server, tmp_path):
     """serve without --insecure-local, with one write key for
@@ -305,7 +318,7 @@ def test_audit_log_has_every_key_change_and_registry_load(keyed):
     new = out.stdout.strip()
     new_id = new.split("_")[2]
     keys(keyed.data, "revoke", new_id)
-    lines = audit(keyed.data)
+    lines = wait_audit(keyed.data, "registry start")
     actions = [(l["action"], l.get("id")) for l in lines]
     assert ("key create", keyed.kid) in actions
     assert ("key rotate", new_id) in actions
@@ -330,7 +343,7 @@ def test_registry_reload_is_audited(make_server, tmp_path):
     reg = tmp_path / "reg"
     shutil.copytree(support.FIXTURE_REGISTRY, reg)
     s = make_server(registry=reg)
-    before = len(audit(s.data))
+    before = len(wait_audit(s.data, "registry start"))
     f = reg / "registry.yaml"
     f.write_text(f.read_text() + "\n# touched\n")
     deadline = time.monotonic() + 10
