@@ -697,7 +697,10 @@ int rs_reloader_start(const rs_reload_target *t, rs_reloader **out)
 	}
 	r->parent_wd = inotify_add_watch(r->ino, r->parent, PARENT_MASK);
 	rewatch(r);
-	if (r->wd_count == 0) {
+	/* A folder moved away since the start read it is watched for from
+	 * its parent, as one moved while serving: the check below finds it
+	 * gone and the reload thread says so, serving on. */
+	if (r->wd_count == 0 && r->parent_wd < 0) {
 		rc = rs_error_set(RS_EIO, "cannot watch %s: %s", r->dir,
 				  strerror(errno));
 		goto fail;
