@@ -20,6 +20,11 @@ typedef struct rs_ingest_limits {
 	 * NULL (the default, and --insecure-local): any source and
 	 * environment. */
 	const struct rs_auth_grant *grant;
+	/* The request's key's rate limits (src/auth/rate.h), set beside
+	 * grant: each route takes its batch's events and body bytes from it
+	 * once it has counted them, before validating anything, and answers
+	 * 429 when refused. NULL: unlimited. */
+	struct rs_rate_ticket *rate;
 } rs_ingest_limits;
 
 /* The defaults, documented in docs/collector.md and `reestr serve --help`. */
