@@ -1,0 +1,287 @@
+"""Rate limits per key (docs/security.md, "Rate limits"): a key beyond its
+events or bytes a second is answered 429 with Retry-After, nothing of the
+refused batch is stored, and the same batch is taken once Retry-After has
+passed; another key is not affected; `reestr keys limit` reaches a running
+serve within a second, and is in the audit log; the mobile route is
+limited as the JSON one; the agent, forwarding under a limited key, waits
+as told and delivers every event once."""
+
+import gzip
+import importlib.util
+import json
+import math
+import socket
+import subprocess
+import time
+import uuid
+
+from conftest import ROOT, support
+from test_agent_key import start_agent, stop
+from test_keys import audit, create, keys, post, stored
+
+REESTR = support.REESTR
+clickstream = support.clickstream
+
+
+def limited(make_server, tmp_path, *rate, extra_args=()):
+    """serve with a write key for example-service limited by rate (the
+    options of `reestr keys create`) and an unlimited one for the same
+    source."""
+    data = tmp_path / "data"
+    key, kid = create(data, "example-service", *rate)
+    free, free_id = create(data, "example-service")
+    s = make_server(data=data, extra_args=extra_args)
+    s.key, s.kid, s.free = key, kid, free
+    return s
+
+
+def retry_after(r):
+    """The 429's Retry-After, checked to be whole seconds, at least 1."""
+    assert r.status == 429, r.raw
+    value = r.headers.get("Retry-After")
+    assert value and value.isdigit() and int(value) >= 1, r.headers
+    return int(value)
+
+
+def uuids(server):
+    return {row["uuid"] for row in server.query("SELECT uuid FROM events")}
+
+
+def test_beyond_its_events_per_second_a_key_gets_429_and_nothing_is_stored(
+        make_server, tmp_path):
+    # 5 events a second: a full bucket holds 10
+    s = limited(make_server, tmp_path, "--events-per-second", "5")
+    first = [clickstream() for _ in range(10)]
+    r = post(s, first, key=s.key)
+    assert r.status == 200 and r.json()["accepted"] == 10, r.raw
+    # the bucket is empty: 4 events need 0.8 s
+    refused = [clickstream() for _ in range(4)]
+    r = post(s, refused, key=s.key)
+    wait = retry_after(r)
+    assert wait == 1, r.headers
+    error = r.json()["error"]
+    assert "rate limit" in error and s.kid in error and "5 events a second" in error
+    assert "nothing of it was stored" in error
+    assert s.key not in r.raw.decode()
+    assert stored(s) == (10, 0)  # not even in failed_events
+    assert uuids(s) == {e["uuid"] for e in first}
+    # the log names the key, never its secret
+    log = s.log.read_text()
+    assert "answered 429" in log and s.kid in log and s.key not in log
+    # another key of the same source is not affected
+    other = [clickstream() for _ in range(20)]
+    r = post(s, other, key=s.free)
+    assert r.status == 200 and r.json()["accepted"] == 20, r.raw
+    # and once Retry-After has passed, the same batch is taken, whole
+    time.sleep(wait + 0.05)
+    r = post(s, refused, key=s.key)
+    assert r.status == 200 and r.json()["accepted"] == 4, r.raw
+    assert stored(s) == (34, 0)
+
+
+def test_beyond_its_bytes_per_second_likewise(make_server, tmp_path):
+    # 4000 bytes a second: a full bucket holds 8000
+    s = limited(make_server, tmp_path, "--bytes-per-second", "4000")
+    batch = [clickstream() for _ in range(20)]
+    size = len(json.dumps({"events": batch}).encode())
+    assert 4000 < size < 8000, size  # more than a second's worth, less than two
+    r = post(s, batch, key=s.key)
+    assert r.status == 200 and r.json()["accepted"] == 20, r.raw
+    again = [clickstream() for _ in range(20)]
+    r = post(s, again, key=s.key)
+    wait = retry_after(r)
+    assert 1 <= wait <= math.ceil((size - (8000 - size)) / 4000), (wait, size)
+    assert "4000 bytes a second" in r.json()["error"]
+    assert "by its bytes" in r.json()["error"]
+    assert stored(s) == (20, 0)
+    # compressed, the same events are a fraction of the bytes on the wire,
+    # but the decoded body is what counts: refused as well
+    body = gzip.compress(json.dumps({"events": again}).encode())
+    assert len(body) < 8000 - size, len(body)
+    r = s.request("POST", "/v1/events", body,
+                  {"Content-Type": "application/json", "Content-Encoding": "gzip",
+                   "Authorization": f"Bearer {s.key}"})
+    retry_after(r)
+    assert stored(s) == (20, 0)
+    # after the wait, the batch is taken whole
+    time.sleep(wait + 0.05)
+    r = post(s, again, key=s.key)
+    assert r.status == 200 and r.json()["accepted"] == 20, r.raw
+    assert stored(s) == (40, 0)
+
+
+def test_a_limit_change_takes_effect_without_restart(make_server, tmp_path):
+    # no limit yet: 200 events at once are taken
+    s = limited(make_server, tmp_path)
+    r = post(s, [clickstream() for _ in range(200)], key=s.key)
+    assert r.status == 200 and r.json()["accepted"] == 200, r.raw
+    # limited to 1 event a second (2 held): within a second, a 429
+    keys(s.data, "limit", s.kid, "--events-per-second", "1")
+    changed = time.monotonic()
+    refused_at = None
+    while time.monotonic() - changed < 3:
+        r = post(s, [clickstream(), clickstream()], key=s.key)
+        if r.status == 429:
+            refused_at = time.monotonic() - changed
+            break
+        assert r.status == 200, r.raw
+        time.sleep(0.05)
+    assert refused_at is not None and refused_at < 1.0, refused_at
+    n = stored(s)[0]
+    assert "1 events a second" in r.json()["error"]
+    # raised to 1000 a second: taken again within a second
+    keys(s.data, "limit", s.kid, "--events-per-second", "1000")
+    changed = time.monotonic()
+    while time.monotonic() - changed < 3:
+        r = post(s, [clickstream() for _ in range(5)], key=s.key)
+        if r.status == 200:
+            break
+        assert r.status == 429, r.raw
+        time.sleep(0.05)
+    assert r.status == 200 and time.monotonic() - changed < 1.0, r.raw
+    assert stored(s)[0] == n + 5
+    # both changes in the audit log, by id, with the new rates
+    lines = [l for l in audit(s.data) if l["action"] == "key limit"]
+    assert [(l["id"], l["events_per_second"], l["bytes_per_second"])
+            for l in lines] == [(s.kid, 1, 0), (s.kid, 1000, 0)], lines
+    assert "who" in lines[0] and "time" in lines[0]
+    # and `keys list` shows it
+    listed = json.loads(keys(s.data, "list", "--format", "json").stdout)
+    mine = [k for k in listed if k["id"] == s.kid][0]
+    assert mine["events_per_second"] == 1000 and mine["bytes_per_second"] == 0
+    # lifted: 0 is no limit
+    keys(s.data, "limit", s.kid, "--events-per-second", "0")
+    time.sleep(0.3)
+    r = post(s, [clickstream() for _ in range(500)], key=s.key)
+    assert r.status == 200 and r.json()["accepted"] == 500, r.raw
+
+
+def test_limit_refuses_what_it_cannot_apply(tmp_path):
+    data = tmp_path / "data"
+    _, read_id = create(data, "analyst", "--read")
+    out = keys(data, "limit", read_id, "--events-per-second", "5", check=False)
+    assert out.returncode == 1 and "read key" in out.stderr
+    out = keys(data, "create", "analyst", "--read", "--events-per-second", "5",
+               check=False)
+    assert out.returncode == 2 and "read key" in out.stderr
+    _, kid = create(data, "example-service")
+    for bad in ("-1", "x", "nan", "1e99"):
+        out = keys(data, "limit", kid, "--events-per-second", bad, check=False)
+        assert out.returncode == 2 and "not a number" in out.stderr, bad
+    out = keys(data, "limit", kid, check=False)
+    assert out.returncode == 2 and "--events-per-second" in out.stderr
+    out = keys(data, "limit", "0123456789abcdef", "--bytes-per-second", "1",
+               check=False)
+    assert out.returncode == 1 and "no key has the id" in out.stderr
+    # nothing of these is in the audit log
+    assert [l for l in audit(data) if l["action"] == "key limit"] == []
+
+
+def _mobile_common():
+    spec = importlib.util.spec_from_file_location(
+        "mobile_common", ROOT / "tests" / "integration" / "mobile_common.py")
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    return m
+
+
+def test_the_mobile_route_is_limited_as_the_json_one(make_server, tmp_path):
+    mc = _mobile_common()
+    registry = mc.write_registry(tmp_path / "registry")
+    data = tmp_path / "data"
+    key, kid = create(data, "android-app", "--events-per-second", "2")
+    s = make_server(registry=registry, data=data)
+    auth = {"Authorization": f"Bearer {key}"}
+
+    def events(n):
+        return [{"eventId": 900, "version": 0, "uuid": str(uuid.uuid4()),
+                 "timestamp_ms": int(time.time() * 1000),
+                 "params": {"user.id": "5", "screen": "cart", "count": "3"}}
+                for _ in range(n)]
+
+    r = mc.post(s, mc.batch(events(4)), accept="application/json", headers=auth)
+    assert r.status == 200, r.raw
+    assert [x["status"] for x in r.json()["results"]] == ["accepted"] * 4
+    r = mc.post(s, mc.batch(events(2)), accept="application/json", headers=auth)
+    wait = retry_after(r)
+    assert "rate limit" in r.json()["error"] and kid in r.json()["error"]
+    assert stored(s) == (4, 0)
+    time.sleep(wait + 0.05)
+    r = mc.post(s, mc.batch(events(2)), accept="application/json", headers=auth)
+    assert r.status == 200, r.raw
+    assert stored(s) == (6, 0)
+
+
+def test_the_mobile_route_applies_the_keys_source(make_server, tmp_path):
+    """A write key on /v1/mobile: its app's events are stored, another
+    source's key is forbidden per event (serve crashed on a keyed mobile
+    request before: the per-event rule read the JSON tree the mobile route
+    does not build)."""
+    mc = _mobile_common()
+    registry = mc.write_registry(tmp_path / "registry")
+    data = tmp_path / "data"
+    key, _ = create(data, "android-app")
+    other, other_id = create(data, "example-service")
+    s = make_server(registry=registry, data=data)
+    ev = {"eventId": 900, "version": 0, "timestamp_ms": int(time.time() * 1000),
+          "params": {"user.id": "5", "screen": "cart", "count": "3"}}
+    r = mc.post(s, mc.batch([dict(ev, uuid=str(uuid.uuid4()))]),
+                accept="application/json",
+                headers={"Authorization": f"Bearer {other}"})
+    assert r.status == 403, r.raw
+    res = r.json()["results"][0]
+    assert res["status"] == "rejected" and "android-app" in res["error"]
+    assert other_id in res["error"]
+    assert stored(s) == (0, 0)
+    r = mc.post(s, mc.batch([dict(ev, uuid=str(uuid.uuid4()))]),
+                accept="application/json",
+                headers={"Authorization": f"Bearer {key}"})
+    assert r.status == 200, r.raw
+    assert r.json()["results"][0]["status"] == "accepted"
+    assert stored(s) == (1, 0)
+
+
+def test_the_agent_under_a_limited_key_waits_and_delivers_everything(
+        make_server, tmp_path):
+    # 20 events a second (40 held), batches of at most 10 (the collector's
+    # limit, which the agent reads): 120 events take >= (120 - 40) / 20 s
+    data = tmp_path / "data"
+    key, kid = create(data, "example-service", "--events-per-second", "20")
+    s = make_server(data=data, extra_args=["--max-batch-events", "10"])
+    a = tmp_path / "a"
+    a.mkdir()
+    proc, sock = start_agent(a, s.url, key)
+    try:
+        time.sleep(1)  # the agent has read /v1/limits
+        events = [clickstream() for _ in range(120)]
+        started = time.monotonic()
+        with socket.socket(socket.AF_UNIX) as c:
+            c.connect(sock)
+            c.sendall(("\n".join(json.dumps(e) for e in events) + "\n").encode())
+            got = b""
+            while got.count(b"\n") < len(events):
+                chunk = c.recv(65536)
+                assert chunk, got
+                got += chunk
+        assert got.decode().splitlines() == ["ok"] * 120
+        deadline = time.monotonic() + 90
+        while stored(s)[0] < 120 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        took = time.monotonic() - started
+        time.sleep(0.5)
+    finally:
+        stop(proc)
+    # everything, once, nothing failed
+    assert stored(s) == (120, 0)
+    assert uuids(s) == {e["uuid"] for e in events}
+    # limited: it took the rate's time, and the collector said 429
+    assert took >= (120 - 40) / 20 - 0.5, took
+    log = s.log.read_text()
+    refusals = log.count("answered 429")
+    assert refusals >= 1, log
+    # the agent waited as told (whole seconds), so the refusals are few:
+    # about one a second of the delay, not one per backoff step
+    assert refusals <= took + 3, (refusals, took)
+    agent_log = (a / "agent.log").read_text()
+    assert "rate limit for the agent's key" in agent_log, agent_log
+    assert key not in agent_log
