@@ -156,13 +156,15 @@ int rs_rate_take(rs_rate *r, const char *id, double events_per_s,
 	}
 	char limit[160];
 	if (events_per_s > 0 && bytes_per_s > 0)
-		snprintf(limit, sizeof limit, "%g events and %g bytes a second",
-			 events_per_s, bytes_per_s);
+		snprintf(limit, sizeof limit,
+			 "%.15g events and %.15g bytes a second", events_per_s,
+			 bytes_per_s);
 	else if (events_per_s > 0)
-		snprintf(limit, sizeof limit, "%g events a second",
+		snprintf(limit, sizeof limit, "%.15g events a second",
 			 events_per_s);
 	else
-		snprintf(limit, sizeof limit, "%g bytes a second", bytes_per_s);
+		snprintf(limit, sizeof limit, "%.15g bytes a second",
+			 bytes_per_s);
 	return rs_error_set(RS_ELIMIT,
 			    "rate limit: key %s may send %s (bursts of %g "
 			    "seconds' worth); this batch of %zu events, %zu "

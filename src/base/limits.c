@@ -9,4 +9,5 @@ void rs_ingest_limits_default(rs_ingest_limits *l)
 	l->max_failed_payload_bytes =
 		RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES;
 	l->grant = NULL;
+	l->rate = NULL;
 }

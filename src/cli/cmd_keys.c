@@ -211,12 +211,12 @@ static void rates_text(const rs_key_record *k, char *out, size_t size)
 {
 	out[0] = '\0';
 	if (k->rate_events_per_s > 0 && k->rate_bytes_per_s > 0)
-		snprintf(out, size, "%g events/s, %g bytes/s",
+		snprintf(out, size, "%.15g events/s, %.15g bytes/s",
 			 k->rate_events_per_s, k->rate_bytes_per_s);
 	else if (k->rate_events_per_s > 0)
-		snprintf(out, size, "%g events/s", k->rate_events_per_s);
+		snprintf(out, size, "%.15g events/s", k->rate_events_per_s);
 	else if (k->rate_bytes_per_s > 0)
-		snprintf(out, size, "%g bytes/s", k->rate_bytes_per_s);
+		snprintf(out, size, "%.15g bytes/s", k->rate_bytes_per_s);
 }
 
 static int print_new_key(const char *data, const char *action, rs_key_record *k,
