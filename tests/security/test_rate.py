@@ -17,7 +17,7 @@ import uuid
 
 from conftest import ROOT, support
 from test_agent_key import start_agent, stop
-from test_keys import audit, create, keys, post, stored
+from test_keys import BROWSER_REGISTRY, audit, create, keys, post, stored
 
 REESTR = support.REESTR
 clickstream = support.clickstream
@@ -175,6 +175,56 @@ def test_limit_refuses_what_it_cannot_apply(tmp_path):
     assert out.returncode == 1 and "no key has the id" in out.stderr
     # nothing of these is in the audit log
     assert [l for l in audit(data) if l["action"] == "key limit"] == []
+
+
+def test_the_external_route_is_limited_as_the_json_one(make_server, tmp_path):
+    data = tmp_path / "data"
+    key, kid = create(data, "partner-feed", "--events-per-second", "1")
+    s = make_server(data=data)
+    h = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+
+    def body(*ids):
+        return json.dumps([{"someIntField": i, "someStringField": f"q{i}"}
+                           for i in ids]).encode()
+
+    r = s.request("POST", "/v1/external/partner_feed", body(1, 2), h)
+    assert r.status == 200 and r.json()["accepted"] == 2, r.raw
+    r = s.request("POST", "/v1/external/partner_feed", body(3), h)
+    wait = retry_after(r)
+    assert "rate limit" in r.json()["error"] and kid in r.json()["error"]
+    assert stored(s) == (2, 0)
+    time.sleep(wait + 0.05)
+    r = s.request("POST", "/v1/external/partner_feed", body(3), h)
+    assert r.status == 200 and r.json()["accepted"] == 1, r.raw
+    assert stored(s) == (3, 0)
+
+
+def test_a_browsers_beacon_gets_429_it_can_read(make_server, tmp_path):
+    """A publishable key's rate, on POST /v1/beacon: the 429 carries the
+    CORS headers, Retry-After among those a page may read."""
+    data = tmp_path / "data"
+    reg = tmp_path / "registry"
+    reg.mkdir()
+    (reg / "registry.yaml").write_text(BROWSER_REGISTRY)
+    key, kid = create(data, "web-frontend", "--publishable", "--environment",
+                      "front", "--origin", "https://www.example.com",
+                      "--events-per-second", "1")
+    s = make_server(registry=reg, data=data)
+
+    def ev():
+        return {"event_id": 1, "version": 0, "uuid": support.uuid7(),
+                "time": support.now_rfc3339(), "environment": "front",
+                "source": "web-frontend", "fields": {"path": "/"}}
+
+    h = {"Content-Type": "text/plain", "Origin": "https://www.example.com"}
+    r = post(s, [ev(), ev()], headers=h, path=f"/v1/beacon?key={key}")
+    assert r.status == 200 and r.json()["accepted"] == 2, r.raw
+    r = post(s, [ev()], headers=h, path=f"/v1/beacon?key={key}")
+    retry_after(r)
+    assert r.headers.get("Access-Control-Allow-Origin") == "https://www.example.com"
+    assert "Retry-After" in r.headers.get("Access-Control-Expose-Headers", "")
+    assert kid in r.json()["error"]
+    assert stored(s) == (2, 0)
 
 
 def _mobile_common():
