@@ -10,6 +10,7 @@ import gzip
 import importlib.util
 import json
 import math
+import os
 import socket
 import subprocess
 import time
@@ -335,3 +336,32 @@ def test_the_agent_under_a_limited_key_waits_and_delivers_everything(
     agent_log = (a / "agent.log").read_text()
     assert "rate limit for the agent's key" in agent_log, agent_log
     assert key not in agent_log
+
+
+def test_reestr_send_waits_as_told_and_delivers_everything(make_server, tmp_path):
+    """`reestr send --collector` under a key of 1 event a second, batches of
+    12 (the collector's --max-batch-events): the first batch empties the
+    bucket and leaves it in debt, so the second is answered 429 with a
+    Retry-After of 12 s, longer than the 10 s send gives a batch nobody
+    answered; it waits as told and delivers both, each event once."""
+    data = tmp_path / "data"
+    key, kid = create(data, "example-service", "--events-per-second", "1")
+    s = make_server(data=data, extra_args=["--max-batch-events", "12"])
+    lines = "".join(
+        '{"user":{"id":%d},"geo":{"latitude":1,"longitude":2},'
+        '"user_agent":"rate"}\n' % (i + 1) for i in range(24))
+    env = {k: v for k, v in os.environ.items() if k != "REESTR_KEY"}
+    env["REESTR_KEY"] = key
+    started = time.monotonic()
+    out = subprocess.run(
+        [REESTR, "send", "--collector", s.url, "--environment", "bo",
+         "--source", "example-service", "--event", "clickstream_event",
+         "--version", "0", "--ndjson"],
+        input=lines, capture_output=True, text=True, env=env, timeout=120)
+    took = time.monotonic() - started
+    assert out.returncode == 0, out.stderr
+    assert stored(s) == (24, 0)
+    assert took >= 10, took  # the rate's time: 12 events at 1 a second
+    refusals = s.log.read_text().count("answered 429")
+    assert 1 <= refusals <= 2, refusals  # not one per backoff step
+    assert key not in out.stderr
