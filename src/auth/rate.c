@@ -155,16 +155,17 @@ int rs_rate_take(rs_rate *r, const char *id, double events_per_s,
 			(*retry_after_s)++;
 	}
 	char limit[160];
+	const char *ev = events_per_s == 1 ? "event" : "events";
+	const char *by = bytes_per_s == 1 ? "byte" : "bytes";
 	if (events_per_s > 0 && bytes_per_s > 0)
-		snprintf(limit, sizeof limit,
-			 "%.15g events and %.15g bytes a second", events_per_s,
-			 bytes_per_s);
+		snprintf(limit, sizeof limit, "%.15g %s and %.15g %s a second",
+			 events_per_s, ev, bytes_per_s, by);
 	else if (events_per_s > 0)
-		snprintf(limit, sizeof limit, "%.15g events a second",
-			 events_per_s);
+		snprintf(limit, sizeof limit, "%.15g %s a second", events_per_s,
+			 ev);
 	else
-		snprintf(limit, sizeof limit, "%.15g bytes a second",
-			 bytes_per_s);
+		snprintf(limit, sizeof limit, "%.15g %s a second", bytes_per_s,
+			 by);
 	return rs_error_set(RS_ELIMIT,
 			    "rate limit: key %s may send %s (bursts of %g "
 			    "seconds' worth); this batch of %zu events, %zu "

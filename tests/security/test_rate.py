@@ -129,7 +129,7 @@ def test_a_limit_change_takes_effect_without_restart(make_server, tmp_path):
         time.sleep(0.05)
     assert refused_at is not None and refused_at < 1.0, refused_at
     n = stored(s)[0]
-    assert "1 events a second" in r.json()["error"]
+    assert "1 event a second" in r.json()["error"]
     # raised to 1000 a second: taken again within a second
     keys(s.data, "limit", s.kid, "--events-per-second", "1000")
     changed = time.monotonic()
