@@ -65,6 +65,10 @@ struct rs_agent {
 	_Atomic bool refresh_limits_now;
 	bool limits_saved; /* the forwarder's: limits.json is the last known */
 	time_t next_config_log; /* the forwarder's: when to log a 4xx again */
+	time_t next_rate_log;	/* the forwarder's: when to log a 429 again */
+	/* the forwarder's: the last 429's Retry-After, in
+	 * milliseconds, capped at RETRY_AFTER_MAX_MS; 0: none */
+	long retry_after_ms;
 	/* events that can never be delivered, kept instead of dropped */
 	char *dead_letter_path;
 	atomic_uint_fast64_t dead_letters;
@@ -104,6 +108,11 @@ static void sleep_ms(long ms)
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 }
+
+/* The longest Retry-After the forwarder waits, as the langpacks' senders
+ * (a collector asking for more is waited for this long, then asked
+ * again). */
+#define RETRY_AFTER_MAX_MS 60000L
 
 /* --- the socket side ---------------------------------------------------- */
 
@@ -435,6 +444,35 @@ static post_outcome post_batch(rs_agent *a, CURL *curl, const rs_buf *body,
 	long status = 0;
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	curl_slist_free_all(h);
+	/* 429, the key's rate limit, says when its buckets hold the batch
+	 * again (a 503's Retry-After is a guess: the backoff, which tops out
+	 * near it, stays for those) */
+	a->retry_after_ms = 0;
+	struct curl_header *ra = NULL;
+	if (rc == CURLE_OK && status == 429 &&
+	    curl_easy_header(curl, "Retry-After", 0, CURLH_HEADER, -1, &ra) ==
+		    CURLHE_OK) {
+		char *end;
+		long secs = strtol(ra->value, &end, 10);
+		if (end != ra->value && secs >= 0)
+			a->retry_after_ms = secs >= RETRY_AFTER_MAX_MS / 1000
+						    ? RETRY_AFTER_MAX_MS
+						    : secs * 1000;
+	}
+	if (rc == CURLE_OK && status == 429) {
+		time_t now = time(NULL);
+		if (now >= a->next_rate_log) {
+			fprintf(stderr,
+				"reestr agent: the collector's rate limit for "
+				"the agent's key: waiting %ld ms before "
+				"sending the batch again (Retry-After); the "
+				"events stay in the spool: %.*s\n",
+				a->retry_after_ms,
+				(int)(answer.len > 300 ? 300 : answer.len),
+				answer.data ? answer.data : "");
+			a->next_rate_log = now + 60;
+		}
+	}
 	post_outcome out = POST_RETRY;
 	int shown = (int)(answer.len > 300 ? 300 : answer.len);
 	const char *text = answer.data ? answer.data : "";
@@ -683,6 +721,14 @@ static int deliver(rs_agent *a, CURL *curl, const item *items, size_t n,
 			*backoff = 100;
 			rc = 0;
 			break;
+		}
+		if (out == POST_RETRY && a->retry_after_ms) {
+			/* the collector said when: waited in slices, so a stop
+			 * is not held up */
+			for (long w = 0; w < a->retry_after_ms && !a->stopping;
+			     w += 100)
+				sleep_ms(100);
+			continue;
 		}
 		if (out == POST_RETRY) {
 			backoff_sleep(backoff);

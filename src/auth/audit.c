@@ -89,6 +89,13 @@ int rs_audit_key(const char *data_dir, const char *action,
 		put_field(&b, "rotated_from", k->rotated_from);
 	if (k->grace_until_us)
 		put_time(&b, "grace_until", k->grace_until_us);
+	/* the rates when set, and always on a change of them (0: none) */
+	if (k->rate_events_per_s > 0 || k->rate_bytes_per_s > 0 ||
+	    !strcmp(action, "key limit"))
+		rs_buf_printf(&b,
+			      ",\"events_per_second\":%.15g,"
+			      "\"bytes_per_second\":%.15g",
+			      k->rate_events_per_s, k->rate_bytes_per_s);
 	int rc = append(data_dir, &b);
 	rs_buf_free(&b);
 	return rc;

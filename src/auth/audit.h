@@ -11,9 +11,11 @@
 
 #define RS_AUDIT_FILE "audit.log"
 
-/* {"time":…,"action":"key create"|"key rotate"|"key revoke","id":…,
- * "kind":…,"sources":…,"environment":…,"who":OS user,…}; for a rotation
- * also "rotated_from" and "grace_until". Returns 0 or a negative code. */
+/* {"time":…,"action":"key create"|"key rotate"|"key revoke"|"key limit",
+ * "id":…,"kind":…,"sources":…,"environment":…,"who":OS user,…}; for a
+ * rotation also "rotated_from" and "grace_until"; "events_per_second" and
+ * "bytes_per_second" when the key has rates, and always for "key limit"
+ * (0: none). Returns 0 or a negative code. */
 int rs_audit_key(const char *data_dir, const char *action,
 		 const rs_key_record *k);
 

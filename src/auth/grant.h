@@ -17,7 +17,7 @@ typedef struct rs_auth_grant {
 	rs_key_kind kind;
 	char sources[RS_KEY_SOURCES_MAX + 1]; /* space-separated */
 	char environment[RS_KEY_ENV_MAX + 1]; /* "": any */
-	/* the key's rate limits (0: none), for the rate limiter to come */
+	/* the key's rate limits (0: none): auth/rate.h */
 	double rate_events_per_s, rate_bytes_per_s;
 } rs_auth_grant;
 

@@ -197,6 +197,27 @@ int rs_keystore_revoke(rs_keystore *ks, const char *id, int64_t now_us)
 		      now_us, id, NULL);
 }
 
+int rs_keystore_set_rate(rs_keystore *ks, const char *id, double events_per_s,
+			 double bytes_per_s)
+{
+	rs_key_record k;
+	int rc = rs_keystore_get(ks, id, &k);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(ks->db,
+			       "UPDATE keys SET rate_events_per_s = ?1, "
+			       "rate_bytes_per_s = ?2 WHERE id = ?3",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_error(ks, "update");
+	sqlite3_bind_double(st, 1, events_per_s);
+	sqlite3_bind_double(st, 2, bytes_per_s);
+	sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(ks, "update");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int rs_keystore_rotate(rs_keystore *ks, const char *old_id,
 		       const rs_key_record *new_key, int64_t grace_until_us)
 {

@@ -35,8 +35,8 @@ typedef struct rs_key_record {
 	int64_t grace_until_us; /* rotated: valid until then; 0: not rotated */
 	char rotated_from[RS_KEY_ID_SIZE]; /* "" unless made by a rotation */
 	char replaced_by[RS_KEY_ID_SIZE];  /* "" unless rotated */
-	/* per-key rate limits (the place for them; not enforced yet): 0 =
-	 * none */
+	/* per-key rate limits (auth/rate.h; docs/security.md, "Rate
+	 * limits"): 0 = none */
 	double rate_events_per_s, rate_bytes_per_s;
 } rs_key_record;
 
@@ -55,6 +55,9 @@ int rs_keystore_revoke(rs_keystore *ks, const char *id, int64_t now_us);
  * in one transaction. */
 int rs_keystore_rotate(rs_keystore *ks, const char *old_id,
 		       const rs_key_record *new_key, int64_t grace_until_us);
+/* Sets the key's rates (0: unlimited). RS_ENOTFOUND. */
+int rs_keystore_set_rate(rs_keystore *ks, const char *id, double events_per_s,
+			 double bytes_per_s);
 /* Every key, ordered by id; *out is malloc'ed (free it). */
 int rs_keystore_list(rs_keystore *ks, rs_key_record **out, size_t *n);
 /* A number that changes when another connection changed the file (SQLite's

@@ -20,6 +20,7 @@ struct rs_auth {
 	int64_t version;    /* the store's data_version when read */
 	int64_t checked_ms; /* monotonic, when data_version was last read */
 	bool loaded;
+	rs_rate *rate; /* the keys' buckets: its own locks */
 };
 
 static int64_t monotonic_ms(void)
@@ -72,6 +73,11 @@ int rs_auth_open(const char *data_dir, rs_auth **out)
 	if (!a)
 		return rs_error_set(RS_ENOMEM, "out of memory");
 	pthread_mutex_init(&a->lock, NULL);
+	a->rate = rs_rate_new();
+	if (!a->rate) {
+		rs_auth_free(a);
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	}
 	int rc = rs_server_secret_load(data_dir, a->secret);
 	if (rc == 0)
 		rc = rs_keystore_open(data_dir, &a->store);
@@ -96,6 +102,7 @@ void rs_auth_free(rs_auth *a)
 	if (!a)
 		return;
 	rs_keystore_free(a->store);
+	rs_rate_free(a->rate);
 	free(a->keys);
 	pthread_mutex_destroy(&a->lock);
 	OPENSSL_cleanse(a->secret, sizeof a->secret);
@@ -253,4 +260,15 @@ int rs_auth_check(rs_auth *a, const char *authorization, const char *query_key,
 	g->rate_events_per_s = k.rate_events_per_s;
 	g->rate_bytes_per_s = k.rate_bytes_per_s;
 	return 0;
+}
+
+void rs_auth_rate_ticket(rs_auth *a, const rs_auth_grant *g, rs_rate_ticket *t)
+{
+	memset(t, 0, sizeof *t);
+	if (!(g->rate_events_per_s > 0) && !(g->rate_bytes_per_s > 0))
+		return;
+	t->rate = a->rate;
+	memcpy(t->id, g->id, sizeof t->id);
+	t->events_per_s = g->rate_events_per_s;
+	t->bytes_per_s = g->rate_bytes_per_s;
 }

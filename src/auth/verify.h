@@ -4,7 +4,8 @@
  * request comes at most every RS_AUTH_RECHECK_MS, and at once for a key id
  * not known yet), so `reestr keys revoke` takes effect on a running serve
  * without a restart, and a key just made works at once. Thread-safe. The
- * one module every route (and the rate limiter to come) asks. */
+ * one module every route asks; it holds the keys' rate buckets too
+ * (auth/rate.h). */
 #ifndef RS_AUTH_VERIFY_H
 #define RS_AUTH_VERIFY_H
 
@@ -12,6 +13,7 @@
 #include <stddef.h>
 
 #include "auth/grant.h"
+#include "auth/rate.h"
 
 #define RS_AUTH_RECHECK_MS 200
 
@@ -41,5 +43,11 @@ size_t rs_auth_key_count(rs_auth *a);
 int rs_auth_check(rs_auth *a, const char *authorization, const char *query_key,
 		  const char *origin, rs_auth_need need, rs_auth_grant *g,
 		  char *msg, size_t msg_size);
+
+/* The request's ticket to the rate limiter for a key rs_auth_check
+ * granted: t->rate is NULL (unlimited) when the key has no rates. The
+ * rates are the store's as last read, so `reestr keys limit` reaches a
+ * running serve as a revocation does (within a second). */
+void rs_auth_rate_ticket(rs_auth *a, const rs_auth_grant *g, rs_rate_ticket *t);
 
 #endif

@@ -10,4 +10,5 @@ void rs_ingest_limits_default(rs_ingest_limits *l)
 		RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES;
 	l->grant = NULL;
 	l->pii = NULL;
+	l->rate = NULL;
 }

@@ -24,6 +24,11 @@ typedef struct rs_ingest_limits {
 	 * (src/validate/pii.h), which every route's batch reaches through
 	 * its limits; NULL: a field to be hashed fails the request. */
 	struct rs_pii *pii;
+	/* The request's key's rate limits (src/auth/rate.h), set beside
+	 * grant: each route takes its batch's events and body bytes from it
+	 * once it has counted them, before validating anything, and answers
+	 * 429 when refused. NULL: unlimited. */
+	struct rs_rate_ticket *rate;
 } rs_ingest_limits;
 
 /* The defaults, documented in docs/collector.md and `reestr serve --help`. */

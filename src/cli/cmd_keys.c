@@ -1,5 +1,6 @@
 /* reestr keys: the collector's write and read keys (docs/security.md).
- * create, list, revoke, rotate; each change written to the audit log. */
+ * create, list, revoke, rotate, limit; each change written to the audit
+ * log. */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include "auth/audit.h"
 #include "auth/key.h"
 #include "auth/keystore.h"
+#include "auth/rate.h"
 #include "auth/secret.h"
 #include "base/timefmt.h"
 #include "cli/commands.h"
@@ -26,10 +28,15 @@ static void usage(FILE *out)
 		"ENV]\n"
 		"                          [--expires DURATION|DATE] "
 		"[--publishable --origin O...]\n"
-		"                          [--read] [--data DIR]\n"
+		"                          [--read] [--events-per-second N] "
+		"[--bytes-per-second N]\n"
+		"                          [--data DIR]\n"
 		"       reestr keys list [--format table|json] [--data DIR]\n"
 		"       reestr keys revoke ID [--data DIR]\n"
 		"       reestr keys rotate ID [--grace DURATION] [--data DIR]\n"
+		"       reestr keys limit ID [--events-per-second N] "
+		"[--bytes-per-second N]\n"
+		"                        [--data DIR]\n"
 		"\n"
 		"The collector's keys (docs/security.md), kept in "
 		"DIR/keys.db as\nHMAC-SHA-256 under DIR/server.secret (both "
@@ -58,6 +65,9 @@ static void usage(FILE *out)
 		"one keeps\n"
 		"               working for the grace period (default %s), "
 		"then stops\n"
+		"  limit        changes a write or publishable key's rate "
+		"limits (0: none);\n"
+		"               a running serve applies them within a second\n"
 		"\n"
 		"options:\n"
 		"  --data DIR              the collector's data folder "
@@ -76,13 +86,38 @@ static void usage(FILE *out)
 		"  --read                  a read key\n"
 		"  --grace DURATION        rotate: how long the old key still "
 		"works\n"
+		"  --events-per-second N   create, limit: at most N events a "
+		"second on average,\n"
+		"                          in bursts of %g seconds' worth; "
+		"beyond it a batch is\n"
+		"                          refused whole with 429 and "
+		"Retry-After (default: none)\n"
+		"  --bytes-per-second N    create, limit: the same for the "
+		"bytes of the batches'\n"
+		"                          bodies (decoded)\n"
 		"  --format table|json     list's output (default: table)\n"
 		"  -h, --help              show this help\n"
 		"\n"
-		"Every create, revoke and rotate appends a line to "
+		"Every create, revoke, rotate and limit appends a line to "
 		"DIR/audit.log (the key's\nid, sources, the OS user, the "
 		"time), fsync'd before the key is printed.\n",
-		DEFAULT_GRACE);
+		DEFAULT_GRACE, RS_RATE_BURST_S);
+}
+
+/* --events-per-second, --bytes-per-second: a number >= 0 (0: no limit);
+ * -1 when not one. */
+static double parse_rate(const char *opt, const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || *end || !(v >= 0) || v > 1e15) {
+		fprintf(stderr,
+			"reestr keys: --%s '%s': not a number from 0 (no "
+			"limit) to 1e15\n",
+			opt, s);
+		return -1;
+	}
+	return v;
 }
 
 /* "30d", "12h", "90m", "45s", "2w": microseconds; -1 if not one. */
@@ -171,6 +206,19 @@ static int add_word(char *list, size_t max, const char *word, const char *what)
 	return 0;
 }
 
+/* "100 events/s, 65536 bytes/s", or "" for a key without rates. */
+static void rates_text(const rs_key_record *k, char *out, size_t size)
+{
+	out[0] = '\0';
+	if (k->rate_events_per_s > 0 && k->rate_bytes_per_s > 0)
+		snprintf(out, size, "%.15g events/s, %.15g bytes/s",
+			 k->rate_events_per_s, k->rate_bytes_per_s);
+	else if (k->rate_events_per_s > 0)
+		snprintf(out, size, "%.15g events/s", k->rate_events_per_s);
+	else if (k->rate_bytes_per_s > 0)
+		snprintf(out, size, "%.15g bytes/s", k->rate_bytes_per_s);
+}
+
 static int print_new_key(const char *data, const char *action, rs_key_record *k,
 			 const char *text)
 {
@@ -181,16 +229,18 @@ static int print_new_key(const char *data, const char *action, rs_key_record *k,
 			rs_error_last(), k->id);
 		return 1;
 	}
-	char exp[RS_TIME_TEXT_SIZE] = "never";
+	char exp[RS_TIME_TEXT_SIZE] = "never", rates[120];
 	if (k->expires_us)
 		rs_time_format(k->expires_us, exp);
+	rates_text(k, rates, sizeof rates);
 	fprintf(stderr,
 		"reestr keys: %s key %s for source %s, environment %s%s%s, "
-		"expires %s. It is shown once, here: keep it in your "
+		"expires %s%s%s. It is shown once, here: keep it in your "
 		"secrets store (REESTR_KEY)\n",
 		rs_key_kind_name(k->kind), k->id, k->sources,
 		k->environment[0] ? k->environment : "any",
-		k->origins[0] ? ", origins " : "", k->origins, exp);
+		k->origins[0] ? ", origins " : "", k->origins, exp,
+		rates[0] ? ", at most " : "", rates);
 	printf("%s\n", text);
 	return 0;
 }
@@ -208,9 +258,20 @@ static int make_key(const unsigned char *secret, rs_key_record *k,
 
 static int cmd_create(int argc, char **argv, const char *data, int64_t now)
 {
-	enum { O_ENV = 256, O_EXPIRES, O_PUB, O_ORIGIN, O_READ, O_DATA };
+	enum {
+		O_ENV = 256,
+		O_EXPIRES,
+		O_PUB,
+		O_ORIGIN,
+		O_READ,
+		O_DATA,
+		O_EVENTS,
+		O_BYTES
+	};
 	static const struct option longopts[] = {
 		{"environment", required_argument, NULL, O_ENV},
+		{"events-per-second", required_argument, NULL, O_EVENTS},
+		{"bytes-per-second", required_argument, NULL, O_BYTES},
 		{"expires", required_argument, NULL, O_EXPIRES},
 		{"publishable", no_argument, NULL, O_PUB},
 		{"origin", required_argument, NULL, O_ORIGIN},
@@ -277,6 +338,16 @@ static int cmd_create(int argc, char **argv, const char *data, int64_t now)
 		case O_READ:
 			read = true;
 			break;
+		case O_EVENTS:
+			if ((k.rate_events_per_s = parse_rate(
+				     "events-per-second", optarg)) < 0)
+				return 2;
+			break;
+		case O_BYTES:
+			if ((k.rate_bytes_per_s = parse_rate("bytes-per-second",
+							     optarg)) < 0)
+				return 2;
+			break;
 		case O_DATA:
 			data = optarg;
 			break;
@@ -301,6 +372,11 @@ static int cmd_create(int argc, char **argv, const char *data, int64_t now)
 		fprintf(stderr,
 			"reestr keys create: --publishable and --read: a key "
 			"is one or the other\n");
+		return 2;
+	}
+	if (read && (k.rate_events_per_s > 0 || k.rate_bytes_per_s > 0)) {
+		fprintf(stderr, "reestr keys create: a --read key writes no "
+				"events: it takes no rate limits\n");
 		return 2;
 	}
 	if (k.origins[0] && !pub) {
@@ -413,12 +489,16 @@ static int cmd_list(int argc, char **argv, const char *data, int64_t now)
 		if (k->expires_us)
 			rs_time_format(k->expires_us, exp);
 		const char *state = state_of(k, now, st, sizeof st);
+		char rates[120];
+		rates_text(k, rates, sizeof rates);
 		if (!json) {
-			printf("%-16s  %-11s  %-24s  %-11s  %.19s  %s%s%s\n",
+			printf("%-16s  %-11s  %-24s  %-11s  %.19s  "
+			       "%s%s%s%s%s\n",
 			       k->id, rs_key_kind_name(k->kind), k->sources,
 			       k->environment[0] ? k->environment : "any",
 			       created, state,
-			       k->expires_us ? ", expires " : "", exp);
+			       k->expires_us ? ", expires " : "", exp,
+			       rates[0] ? ", at most " : "", rates);
 			continue;
 		}
 		printf("%s{", i ? "," : "");
@@ -432,7 +512,9 @@ static int cmd_list(int argc, char **argv, const char *data, int64_t now)
 		put_json("state", state, false);
 		put_json("rotated_from", k->rotated_from, false);
 		put_json("replaced_by", k->replaced_by, false);
-		printf("}");
+		printf(",\"events_per_second\":%.15g,\"bytes_per_second\":%"
+		       ".15g}",
+		       k->rate_events_per_s, k->rate_bytes_per_s);
 	}
 	if (json)
 		printf("]\n");
@@ -551,6 +633,96 @@ done:
 	return status;
 }
 
+/* reestr keys limit ID [--events-per-second N] [--bytes-per-second N]:
+ * the key's rates, each left as it was unless given (0: none). */
+static int cmd_limit(int argc, char **argv, const char *data)
+{
+	enum { O_DATA = 256, O_EVENTS, O_BYTES };
+	static const struct option longopts[] = {
+		{"data", required_argument, NULL, O_DATA},
+		{"events-per-second", required_argument, NULL, O_EVENTS},
+		{"bytes-per-second", required_argument, NULL, O_BYTES},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	double events = -1, bytes = -1;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == O_DATA) {
+			data = optarg;
+		} else if (c == O_EVENTS) {
+			if ((events = parse_rate("events-per-second", optarg)) <
+			    0)
+				return 2;
+		} else if (c == O_BYTES) {
+			if ((bytes = parse_rate("bytes-per-second", optarg)) <
+			    0)
+				return 2;
+		} else if (c == 'h') {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "reestr keys limit: name one key ID (see "
+				"'reestr keys list')\n");
+		return 2;
+	}
+	if (events < 0 && bytes < 0) {
+		fprintf(stderr,
+			"reestr keys limit: give --events-per-second N and/or "
+			"--bytes-per-second N (0: no limit)\n");
+		return 2;
+	}
+	const char *id = argv[optind];
+	rs_keystore *ks = NULL;
+	if (open_store(data, NULL, &ks) < 0)
+		return 1;
+	static rs_key_record k;
+	int status = 1;
+	if (rs_keystore_get(ks, id, &k) < 0) {
+		fprintf(stderr, "reestr keys limit: %s\n", rs_error_last());
+		goto done;
+	}
+	if (k.kind == RS_KEY_READ) {
+		fprintf(stderr,
+			"reestr keys limit: key %s is a read key: it writes "
+			"no events, so it takes no rate limits\n",
+			id);
+		goto done;
+	}
+	if (events >= 0)
+		k.rate_events_per_s = events;
+	if (bytes >= 0)
+		k.rate_bytes_per_s = bytes;
+	if (rs_keystore_set_rate(ks, id, k.rate_events_per_s,
+				 k.rate_bytes_per_s) < 0) {
+		fprintf(stderr, "reestr keys limit: %s\n", rs_error_last());
+		goto done;
+	}
+	if (rs_audit_key(data, "key limit", &k) < 0) {
+		fprintf(stderr,
+			"reestr keys limit: changed, but the audit log could "
+			"not be written: %s\n",
+			rs_error_last());
+		goto done;
+	}
+	char rates[120];
+	rates_text(&k, rates, sizeof rates);
+	fprintf(stderr,
+		"reestr keys: key %s now sends %s%s; a running serve applies "
+		"it within a second\n",
+		id, rates[0] ? "at most " : "without a rate limit", rates);
+	status = 0;
+done:
+	rs_keystore_free(ks);
+	return status;
+}
+
 int rs_cmd_keys(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -571,6 +743,8 @@ int rs_cmd_keys(int argc, char **argv)
 		return cmd_change(argc - 1, argv + 1, "var", now, false);
 	if (!strcmp(sub, "rotate"))
 		return cmd_change(argc - 1, argv + 1, "var", now, true);
+	if (!strcmp(sub, "limit"))
+		return cmd_limit(argc - 1, argv + 1, "var");
 	fprintf(stderr, "reestr keys: unknown subcommand '%s'\n\n", sub);
 	usage(stderr);
 	return 2;

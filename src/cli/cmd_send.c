@@ -52,8 +52,10 @@ static void usage(FILE *out)
 		"send says it could not check them and sends them\nunchecked "
 		"(the collector checks them on arrival); --event must then be "
 		"the\nevent's id. A batch the agent or collector did not "
-		"answer is resent (same\nUUIDs) for 10 s. When anything was "
-		"not taken, or with --ndjson, one summary\nline goes to "
+		"answer is resent (same\nUUIDs) for 10 s; one refused by "
+		"the key's rate limit (429), after the\nwait its Retry-After "
+		"asks (up to 60 s), as often as it asks.\nWhen anything was "
+		"not taken, or with --ndjson, one summary line goes to\n"
 		"stderr; otherwise one line on stdout says what was taken\n"
 		"(\"sent 1, accepted 1\", or \"spooled 1\" through the "
 		"agent). Through the agent,\n\"taken\" (spooled) means on "
@@ -98,6 +100,12 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 
 /* GET or POST url; the answer's body in out. Returns the HTTP status, or
  * -1 on a network error (message in rs_error_last()). */
+/* The last 429's Retry-After, in seconds (0: none): the collector's rate
+ * limit for the key (docs/security.md, "Rate limits"). */
+static long retry_after_s;
+/* the longest such wait, as the langpacks' senders and the agent */
+#define RETRY_AFTER_MAX_S 60
+
 static long http(const char *url, const rs_buf *post, rs_buf *out)
 {
 	CURL *c = curl_easy_init();
@@ -133,6 +141,16 @@ static long http(const char *url, const rs_buf *post, rs_buf *out)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	else
 		rs_error_set(RS_EIO, "%s: %s", url, curl_easy_strerror(rc));
+	retry_after_s = 0;
+	struct curl_header *ra = NULL;
+	if (status == 429 && curl_easy_header(c, "Retry-After", 0, CURLH_HEADER,
+					      -1, &ra) == CURLHE_OK) {
+		char *end;
+		long v = strtol(ra->value, &end, 10);
+		if (end != ra->value && v > 0)
+			retry_after_s =
+				v > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : v;
+	}
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	return status;
@@ -444,6 +462,14 @@ static int flush(sender *o)
 					 st, answer.data ? answer.data : "");
 				batch_failed(o, 0, why);
 				break;
+			}
+			if (st == 429 && retry_after_s) {
+				/* the key's rate limit answered when: waited
+				 * as told, outside the RETRY_SECONDS given to
+				 * batches not answered */
+				sleep_ms(retry_after_s * 1000);
+				deadline = time(NULL) + RETRY_SECONDS;
+				continue;
 			}
 			if (st < 0)
 				snprintf(why, sizeof why, "%s",

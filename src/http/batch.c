@@ -186,21 +186,22 @@ static int record_forbidden(rs_event_batch *b, const char *reason,
 }
 
 /* The request's key and the event's source and environment as sent
- * (before validation: a forbidden event is not looked at further). 0:
+ * (before validation: a forbidden event is not looked at further), or
+ * as its route read them (known: never NULL there). 0:
  * the key may write it, or the event names no source or environment (its
  * validation rejects it); RS_EINVAL with the reason in b->reason. */
 static int check_grant(rs_event_batch *b, const rs_json *event,
 		       const rs_event_known *known)
 {
 	const rs_auth_grant *g = b->limits->grant;
-	if (g && known) { /* the route read them: the app's */
-		const char *src = known->source->name;
-		const char *env = known->environment->name;
+	if (g && known) { /* read typed by its route (the mobile proxy) */
 		rs_buf_reset(&b->reason);
-		return rs_auth_grant_event(g, src, strlen(src), env,
-					   strlen(env), &b->reason);
+		return rs_auth_grant_event(
+			g, known->source->name, strlen(known->source->name),
+			known->environment->name,
+			strlen(known->environment->name), &b->reason);
 	}
-	if (!g || event->type != RS_JSON_OBJECT)
+	if (!g || !event || event->type != RS_JSON_OBJECT)
 		return 0;
 	const rs_json *src = rs_json_get(event, "source");
 	const rs_json *env = rs_json_get(event, "environment");

@@ -6,6 +6,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "auth/rate.h"
 #include "base/arena.h"
 #include "base/timefmt.h"
 #include "base/utf8.h"
@@ -427,6 +428,14 @@ int rs_ingest_body_origin(const rs_registry *reg, rs_sink *sink,
 			 "%zu events (--max-batch-events)",
 			 n, limits->max_batch_events);
 		rc = answer_error(response, status, 413, message);
+		goto done;
+	}
+	/* the key's rate: the whole batch or nothing, before validation */
+	int taken = rs_rate_ticket_take(limits->rate, n, len);
+	if (taken < 0) {
+		rc = taken == RS_ELIMIT ? answer_error(response, status, 429,
+						       rs_error_last())
+					: taken;
 		goto done;
 	}
 

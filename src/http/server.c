@@ -132,6 +132,7 @@ typedef struct request {
 	bool auth_basic; /* a package route: challenge with Basic */
 	bool granted;	 /* grant holds what the request's key may write */
 	rs_auth_grant grant;
+	rs_rate_ticket rate; /* the key's rate limits (rate.rate NULL: none) */
 	char auth_msg[400];
 } request;
 
@@ -298,6 +299,11 @@ static enum MHD_Result queue(rs_server *s, struct MHD_Connection *conn,
 	if (status == 503) {
 		char secs[16];
 		snprintf(secs, sizeof secs, "%d", RS_SERVER_RETRY_AFTER_S);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+	} else if (status == 429 && rq && rq->rate.retry_after_s) {
+		/* the key's rate limit: when its buckets hold the batch */
+		char secs[16];
+		snprintf(secs, sizeof secs, "%u", rq->rate.retry_after_s);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, secs);
 	}
 	pthread_mutex_lock(&s->lock);
@@ -727,11 +733,14 @@ handle_preflight(rs_server *s, struct MHD_Connection *conn, request *rq)
 }
 
 /* The server's limits with what the request's key may write
- * (limits->grant, read by every route's batch: http/batch.c). */
-static rs_ingest_limits request_limits(const rs_server *s, const request *rq)
+ * (limits->grant, read by every route's batch: http/batch.c) and its rate
+ * limits (limits->rate, taken by every route once it has counted the
+ * batch's events). */
+static rs_ingest_limits request_limits(const rs_server *s, request *rq)
 {
 	rs_ingest_limits lim = s->limits;
 	lim.grant = rq->granted ? &rq->grant : NULL;
+	lim.rate = rq->granted && rq->rate.rate ? &rq->rate : NULL;
 	return lim;
 }
 
@@ -1104,6 +1113,8 @@ static void authorize(rs_server *s, struct MHD_Connection *conn, request *rq,
 		s->auth, authorization, query_key, rq->cors ? rq->origin : NULL,
 		need, &rq->grant, rq->auth_msg, sizeof rq->auth_msg);
 	rq->granted = rq->auth_status == 0 && need == RS_AUTH_NEED_WRITE;
+	if (rq->granted)
+		rs_auth_rate_ticket(s->auth, &rq->grant, &rq->rate);
 }
 
 /* First call for a request: its headers are in. Decides early what can be

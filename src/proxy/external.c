@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/rate.h"
 #include "base/arena.h"
 #include "base/timefmt.h"
 #include "base/uuid.h"
@@ -237,6 +238,14 @@ int rs_external_body(const rs_registry *reg, rs_sink *sink,
 	if (rc == RS_EINVAL || rc == RS_ELIMIT) {
 		rc = error_answer(response, status, R.status ? R.status : 400,
 				  R.err);
+		goto done;
+	}
+	if (rc)
+		goto done;
+	/* the key's rate: the whole batch or nothing, before conversion */
+	rc = rs_rate_ticket_take(limits->rate, R.n, len);
+	if (rc == RS_ELIMIT) {
+		rc = error_answer(response, status, 429, rs_error_last());
 		goto done;
 	}
 	if (rc)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/rate.h"
 #include "base/arena.h"
 #include "base/timefmt.h"
 #include "base/uuid.h"
@@ -576,6 +577,18 @@ static int mobile_body(const rs_registry *reg, rs_sink *sink,
 	}
 
 	size_t n = batch->n_events;
+	/* the key's rate: the whole batch or nothing, before conversion */
+	rc = rs_rate_ticket_take(limits->rate, n, len);
+	if (rc == RS_ELIMIT) {
+		snprintf(message, sizeof message, "%s", rs_error_last());
+		*status = 429;
+		snprintf(why, why_size, "%s", message);
+		rc = rs_mobile_error(response, want_json, message,
+				     content_type);
+		goto done;
+	}
+	if (rc < 0)
+		goto done;
 	rq.app = rs_registry_source_by_app(reg, batch->app_id);
 	if (batch->sent_at_ms) {
 		int64_t now_ms = rs_time_now_us() / 1000;

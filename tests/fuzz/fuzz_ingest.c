@@ -2,13 +2,16 @@
  * Content-Encoding, the rest is the body. Every answer must be one of the
  * documented statuses with a JSON body. Half the inputs (by the first
  * byte) come with a key's grant (src/auth/grant.h): then no event of
- * another source or environment is stored, and the counts add up. */
+ * another source or environment is stored, and the counts add up. Half
+ * of those come with a rate limit too (src/auth/rate.h, one bucket shared
+ * by the run): a 429 has a Retry-After and nothing of its batch stored. */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth/grant.h"
+#include "auth/rate.h"
 #include "http/ingest.h"
 #include "json/json.h"
 
@@ -18,9 +21,12 @@ static const rs_auth_grant grant = {.id = "0123456789abcdef",
 				    .sources = "test-service",
 				    .environment = "bo"};
 static bool keyed;
+static bool wrote; /* the sink was written to for this input */
+static rs_rate *rate;
 
 static int null_write(rs_sink *s, rs_sink_batch *b)
 {
+	wrote = true;
 	for (size_t i = 0; keyed && i < b->event_count; i++)
 		if (strcmp(b->events[i].source, "test-service") ||
 		    strcmp(b->events[i].environment, "bo"))
@@ -47,6 +53,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			     &reg, &d) < 0)
 		abort();
 	rs_diags_free(&d);
+	rate = rs_rate_new();
+	if (!rate)
+		abort();
 	return 0;
 }
 
@@ -64,6 +73,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lim.max_failed_payload_bytes = 64;
 	keyed = data[0] & 0x80;
 	lim.grant = keyed ? &grant : NULL;
+	rs_rate_ticket ticket = {.rate = rate,
+				 .id = "0123456789abcdef",
+				 .events_per_s = 50,
+				 .bytes_per_s = 20000};
+	bool limited = keyed && (data[0] & 0x40);
+	lim.rate = limited ? &ticket : NULL;
+	wrote = false;
 	/* The first byte also picks a memory budget, some too small. */
 	rs_budget budget;
 	rs_budget_init(&budget, (size_t)(data[0] / 3 % 4 + 1) << 18);
@@ -75,8 +91,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   (const char *)data + 1, size - 1, &out, &status,
 			   &counts) < 0)
 		abort();
-	if (status != 200 && status != 400 && status != 413 && status != 503)
+	if (status != 200 && status != 400 && status != 413 && status != 503 &&
+	    !(status == 429 && limited))
 		abort();
+	if (status == 429 && (wrote || ticket.retry_after_s < 1))
+		abort(); /* refused whole, saying when */
 	if (atomic_load(&budget.used) != 0)
 		abort(); /* every byte taken is given back */
 	if (status == 200 && (counts.forbidden > counts.rejected ||
