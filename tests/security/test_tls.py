@@ -235,6 +235,21 @@ def test_plain_http_to_the_tls_port_fails_cleanly(tls_server):
     assert s.proc.poll() is None
 
 
+def test_a_silent_or_stalled_handshake_is_cut_at_the_header_deadline(tls_server):
+    """The handshake counts against --header-deadline: a client that
+    connects and says nothing, or stops half-way through its ClientHello,
+    holds no thread past it."""
+    s = tls_server(extra_args=["--header-deadline", "1"])
+    for first in (b"", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"):
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
+            c.sendall(first)
+            start = time.monotonic()
+            assert c.recv(4096) == b""  # closed by the server
+            took = time.monotonic() - start
+        assert 0.8 < took < 5, took
+    assert s.request("GET", "/healthz").status == 200
+
+
 def test_sighup_serves_a_new_certificate_and_keeps_open_connections(tls_server, pki):
     cert, key = pki.server_cert("server", 0x1001)
     s = tls_server(cert=(cert, key))
