@@ -339,10 +339,9 @@ static int retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn,
 	return 0;
 }
 
-void *rs_tls_callback(void)
+gnutls_certificate_retrieve_function2 *rs_tls_callback(void)
 {
-	gnutls_certificate_retrieve_function2 *f = retrieve;
-	return (void *)f;
+	return retrieve;
 }
 
 int rs_tls_activate(rs_tls *t)

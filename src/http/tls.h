@@ -8,6 +8,8 @@
 #ifndef RS_HTTP_TLS_H
 #define RS_HTTP_TLS_H
 
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -41,9 +43,8 @@ int rs_tls_check_pem(const char *cert, size_t cert_len, const char *key,
  * when another is active or this GnuTLS/libmicrohttpd cannot do TLS. */
 int rs_tls_activate(rs_tls *t);
 void rs_tls_deactivate(rs_tls *t);
-/* libmicrohttpd's MHD_OPTION_HTTPS_CERT_CALLBACK (a
- * gnutls_certificate_retrieve_function2), as a void pointer so this header
- * needs no GnuTLS. */
-void *rs_tls_callback(void);
+/* libmicrohttpd's MHD_OPTION_HTTPS_CERT_CALLBACK: hands each handshake
+ * the active pair. */
+gnutls_certificate_retrieve_function2 *rs_tls_callback(void);
 
 #endif

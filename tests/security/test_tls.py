@@ -221,6 +221,10 @@ def test_https_answers_with_the_ca_and_is_refused_without(tls_server, pki):
                                context=ssl.create_default_context())
     assert "CERTIFICATE_VERIFY_FAILED" in str(e.value)
     assert s.stored() == (1, 0)
+    # without --public-url, the packages' absolute URLs say https
+    r = s.request("GET", "/composer/packages.json")
+    assert r.status == 200 and f'"https://127.0.0.1:{s.port}/'.encode() in r.raw, r.raw
+    assert b'"http://' not in r.raw
 
 
 def test_plain_http_to_the_tls_port_fails_cleanly(tls_server):
