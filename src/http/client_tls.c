@@ -36,9 +36,10 @@ const char *rs_client_tls_hint(CURLcode rc)
 {
 	if (rc == CURLE_PEER_FAILED_VERIFICATION ||
 	    rc == CURLE_SSL_CACERT_BADFILE)
-		return " (the collector's certificate is not signed by a CA "
-		       "this host trusts: give its CA with --cacert FILE or "
-		       "REESTR_CACERT)";
+		return " (the collector's certificate could not be verified: "
+		       "not signed by a CA this host trusts, or not for the "
+		       "URL's host name; a private CA is given with --cacert "
+		       "FILE or REESTR_CACERT)";
 	if (rc == CURLE_SSL_CONNECT_ERROR)
 		return " (TLS handshake failed: is the collector serving "
 		       "https?)";

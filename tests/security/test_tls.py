@@ -71,18 +71,19 @@ class Pki:
                 "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
                 "-out", "ca.pem", "-days", "2", "-subj", "/CN=reestr test CA",
                 cwd=d)
-        (d / "ext.cnf").write_text(
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-            "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
 
-    def server_cert(self, name, serial, days="1"):
+    def server_cert(self, name, serial, days="1",
+                    san="IP:127.0.0.1,DNS:localhost"):
         """name.pem and name.key, the certificate with this serial."""
+        (self.d / f"{name}.cnf").write_text(
+            f"subjectAltName={san}\n"
+            "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
         openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                 "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
                 "-subj", "/CN=127.0.0.1", cwd=self.d)
         openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem",
                 "-CAkey", "ca.key", "-set_serial", str(serial), "-days", days,
-                "-extfile", "ext.cnf", "-out", f"{name}.pem", cwd=self.d)
+                "-extfile", f"{name}.cnf", "-out", f"{name}.pem", cwd=self.d)
         return self.d / f"{name}.pem", self.d / f"{name}.key"
 
     def context(self):
@@ -415,6 +416,21 @@ def test_reestr_send_verifies_and_takes_a_private_ca(tls_server, pki, tmp_path):
     assert f"--cacert {tmp_path / 'none.pem'}: No such file" in out.stderr
 
 
+def test_reestr_send_checks_the_host_name(tls_server, pki):
+    """The CA trusted is not enough: the certificate must be for the host
+    the URL names (here 127.0.0.1 only, reached as localhost)."""
+    s = tls_server(cert=pki.server_cert("ip-only", 0x5005, san="IP:127.0.0.1"))
+    out = subprocess.run(
+        [REESTR, "send", "--collector", f"https://localhost:{s.port}",
+         "--cacert", str(pki.ca), "--environment", "conformance", "--source",
+         "conformance-adapter", "--event", "conformance_event", "--version",
+         "0", "--json", '{"n": 1}'],
+        capture_output=True, text=True, timeout=60, env=no_ca_env())
+    assert out.returncode != 0, out.stderr
+    assert "not for the URL's host name" in out.stderr, out.stderr
+    assert s.stored() == (0, 0)
+
+
 def start_agent(tmp, url, extra=(), env=None):
     sock = str(tmp / "agent.sock")
     log = open(tmp / "agent.log", "ab")
@@ -464,7 +480,8 @@ def test_agent_forwards_over_https_only_to_a_verified_collector(tls_server, pki,
     try:
         assert agent_send(sock, [wire_event(1), wire_event(2)]) == ["ok", "ok"]
         log = a / "agent.log"
-        assert wait_for(lambda: "not signed by a CA" in log.read_text()), log.read_text()
+        assert wait_for(lambda: "certificate could not be verified" in log.read_text()), \
+            log.read_text()
         assert "--cacert" in log.read_text()
         assert s.stored() == (0, 0)
     finally:
