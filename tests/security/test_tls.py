@@ -201,7 +201,8 @@ def no_ca_env():
     """The environment without any CA setting of ours or the languages'."""
     return {k: v for k, v in os.environ.items()
             if k not in ("REESTR_CACERT", "SSL_CERT_FILE", "SSL_CERT_DIR",
-                         "NODE_EXTRA_CA_CERTS", "REESTR_KEY")}
+                         "NODE_EXTRA_CA_CERTS", "REESTR_KEY", "PIP_CERT",
+                         "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
 
 
 # --- serve ---------------------------------------------------------------
@@ -614,3 +615,64 @@ def test_go_get_private_packages_over_https_with_netrc(tls_server, pki, tmp_path
     out = get()
     assert out.returncode == 0, out.stderr
     assert "reestr.local/langpack/conformance v1.0.0" in (app / "go.mod").read_text()
+
+
+def read_key(data):
+    out = subprocess.run([REESTR, "keys", "create", "developer", "--read",
+                          "--data", str(data)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_pip_and_composer_over_https_with_the_ca(tls_server, pki, tmp_path):
+    """The other package clients against --private-packages over https:
+    pip with --cert, Composer with its cafile; each refuses the collector's
+    certificate without the CA."""
+    data = tmp_path / "data"
+    key = read_key(data)
+    s = tls_server(extra_args=["--private-packages"], insecure=False, data=data)
+    host = s.url.removeprefix("https://")
+    index = f"https://reestr:{key}@{host}/pypi/simple/"
+
+    def pip(*extra):
+        return subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps",
+             "--no-input", "--retries", "0", "-d", str(tmp_path / "dl"),
+             "--index-url", index, *extra, "reestr-langpack-conformance"],
+            capture_output=True, text=True, timeout=300,
+            env={**no_ca_env(), "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+
+    out = pip()
+    assert out.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in out.stdout + out.stderr, out
+    assert not (tmp_path / "dl").exists() or not list((tmp_path / "dl").iterdir())
+    out = pip("--cert", str(pki.ca))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert [p.name for p in (tmp_path / "dl").iterdir()][0].startswith(
+        "reestr_langpack_conformance")
+
+    composer = shutil.which("composer")
+    assert composer, "composer is not installed: run scripts/install-deps"
+    app = tmp_path / "app"
+    app.mkdir()
+    env = {**no_ca_env(), "COMPOSER_HOME": str(tmp_path / "composer-home"),
+           "COMPOSER_NO_INTERACTION": "1"}
+    r = s.request("GET", "/composer/project.json?environment=conformance",
+                  headers={"Authorization": f"Bearer {key}"})
+    assert r.status == 200, r.raw
+    (app / "composer.json").write_bytes(r.raw)
+    subprocess.run([composer, "config", f"http-basic.{host}", "reestr", key],
+                   cwd=app, env=env, check=True, capture_output=True)
+
+    def install():
+        return subprocess.run([composer, "install"], cwd=app, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    out = install()
+    assert out.returncode != 0, out.stdout + out.stderr
+    assert "certificate verify failed" in (out.stdout + out.stderr).lower(), out
+    assert not (app / "vendor" / "reestr").exists()
+    subprocess.run([composer, "config", "cafile", str(pki.ca)], cwd=app,
+                   env=env, check=True, capture_output=True)
+    out = install()
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert (app / "vendor" / "reestr" / "langpack-conformance").is_dir()
