@@ -229,6 +229,22 @@ def test_https_answers_with_the_ca_and_is_refused_without(tls_server, pki):
     assert b'"http://' not in r.raw
 
 
+def test_tls_1_2_and_1_3_only(tls_server, pki):
+    s = tls_server()
+
+    def s_client(*args):
+        return subprocess.run(
+            ["openssl", "s_client", "-connect", f"127.0.0.1:{s.port}",
+             "-CAfile", str(pki.ca), *args], input="", capture_output=True,
+            text=True, timeout=30).stdout
+
+    # the client willing (security level 0), the server refuses 1.1
+    assert "Cipher is (NONE)" in s_client("-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0")
+    for version in ("-tls1_2", "-tls1_3"):
+        out = s_client(version)
+        assert "Verify return code: 0 (ok)" in out and "Cipher is (NONE)" not in out, out
+
+
 def test_plain_http_to_the_tls_port_fails_cleanly(tls_server):
     s = tls_server()
     with pytest.raises((http.client.HTTPException, OSError)):
