@@ -8,7 +8,7 @@ DATA       ?= var
 LISTEN     ?= 127.0.0.1:8080
 
 .PHONY: all deps build run test test-unit test-asan test-fuzz bench bench-langpacks bench-agent \
-        bench-cluster bench-compare format \
+        bench-cluster bench-compare bench-tls format \
         format-check clean
 
 all: build
@@ -51,6 +51,10 @@ bench-cluster: deps
 # 10,000 versions: first start, restart, one-event edit)
 bench-start: build
 	@scripts/bench-start
+
+# the collector over https against http (docs/performance.md, "TLS")
+bench-tls: deps
+	@scripts/bench-tls
 
 # only the langpack part of `make bench` (generation time, send cost)
 bench-langpacks: build

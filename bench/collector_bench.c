@@ -17,7 +17,9 @@
  *       event of a request that was just accepted and when (µs since the
  *       epoch): "UUID TIME ACCEPTED_US" lines, flushed as written, for a
  *       watcher that measures when accepted events become queryable
- *       (scripts/bench-cluster).
+ *       (scripts/bench-cluster). --cacert FILE: over https, the
+ *       collector's certificate verified against FILE (GnuTLS; one
+ *       handshake per kept-alive connection).
  *
  * The load generator patches a fresh UUID and time into a prebuilt body
  * per request instead of formatting JSON, so on a 2-core machine it takes
@@ -25,6 +27,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <gnutls/gnutls.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -125,6 +128,15 @@ static int prefill(const char *data, long total)
 
 /* ---- load ------------------------------------------------------------- */
 
+/* A connection: the socket, and its TLS session with --cacert. */
+typedef struct conn {
+	int fd;
+	gnutls_session_t tls; /* NULL: plain http */
+} conn;
+
+/* --cacert's credentials, shared by the connections (read-only) */
+static gnutls_certificate_credentials_t tls_creds;
+
 typedef struct worker {
 	int port, batch;
 	bool v4;
@@ -155,10 +167,55 @@ static int connect_to(int port)
 	return fd;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+/* The TLS handshake over c->fd, the certificate verified for 127.0.0.1. */
+static int tls_start(conn *c, char *err, size_t size)
+{
+	int g = gnutls_init(&c->tls, GNUTLS_CLIENT);
+	if (g >= 0)
+		g = gnutls_set_default_priority(c->tls);
+	if (g >= 0)
+		g = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE,
+					   tls_creds);
+	if (g >= 0) {
+		gnutls_session_set_verify_cert(c->tls, "127.0.0.1", 0);
+		gnutls_transport_set_int(c->tls, c->fd);
+		do
+			g = gnutls_handshake(c->tls);
+		while (g < 0 && !gnutls_error_is_fatal(g));
+	}
+	if (g < 0) {
+		snprintf(err, size, "TLS: %s", gnutls_strerror(g));
+		return -1;
+	}
+	return 0;
+}
+
+static ssize_t conn_write(conn *c, const char *p, size_t n)
+{
+	if (!c->tls)
+		return write(c->fd, p, n);
+	ssize_t w;
+	do
+		w = gnutls_record_send(c->tls, p, n);
+	while (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED);
+	return w < 0 ? -1 : w;
+}
+
+static ssize_t conn_read(conn *c, char *p, size_t n)
+{
+	if (!c->tls)
+		return read(c->fd, p, n);
+	ssize_t r;
+	do
+		r = gnutls_record_recv(c->tls, p, n);
+	while (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED);
+	return r < 0 ? -1 : r;
+}
+
+static int write_all(conn *c, const char *p, size_t n)
 {
 	while (n) {
-		ssize_t w = write(fd, p, n);
+		ssize_t w = conn_write(c, p, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -170,14 +227,15 @@ static int write_all(int fd, const char *p, size_t n)
 }
 
 /* Reads one HTTP response; returns its status, or -1. */
-static int read_response(int fd, rs_buf *in)
+static int read_response(conn *c, rs_buf *in)
 {
 	rs_buf_reset(in);
 	size_t header_end = 0, content_length = 0;
 	for (;;) {
 		if (rs_buf_grow(in, 65536) < 0)
 			return -1;
-		ssize_t r = read(fd, in->data + in->len, in->cap - in->len - 1);
+		ssize_t r =
+			conn_read(c, in->data + in->len, in->cap - in->len - 1);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -258,12 +316,14 @@ static void *load_worker(void *arg)
 	uint64_t rng;
 	if (getrandom(&rng, sizeof rng, 0) != sizeof rng || !rng)
 		rng = 0x9e3779b97f4a7c15ULL;
-	int fd = connect_to(w->port);
-	if (fd < 0) {
+	conn cn = {connect_to(w->port), NULL};
+	if (cn.fd < 0) {
 		snprintf(w->error, sizeof w->error, "connect: %s",
 			 strerror(errno));
 		goto done;
 	}
+	if (tls_creds && tls_start(&cn, w->error, sizeof w->error) < 0)
+		goto close;
 	double next = now_s(), last_mark = 0;
 	while (now_s() < w->until && (!w->quota || w->requests < w->quota)) {
 		if (w->interval > 0) {
@@ -295,12 +355,12 @@ static void *load_worker(void *arg)
 			      body.len);
 		rs_buf_append(&req, body.data, body.len);
 		double t0 = now_s();
-		if (write_all(fd, req.data, req.len) < 0) {
+		if (write_all(&cn, req.data, req.len) < 0) {
 			snprintf(w->error, sizeof w->error, "write: %s",
 				 strerror(errno));
 			break;
 		}
-		int status = read_response(fd, &in);
+		int status = read_response(&cn, &in);
 		double dt = now_s() - t0;
 		if (status != 200) {
 			w->errors++;
@@ -333,7 +393,12 @@ static void *load_worker(void *arg)
 		w->requests++;
 		w->events += w->batch;
 	}
-	close(fd);
+close:
+	if (cn.tls) {
+		gnutls_bye(cn.tls, GNUTLS_SHUT_WR);
+		gnutls_deinit(cn.tls);
+	}
+	close(cn.fd);
 done:
 	free(uuid_at);
 	free(time_at);
@@ -415,10 +480,11 @@ static int load(const load_options *o)
 	qsort(all, nlat, sizeof *all, cmp_double);
 	double p50 = nlat ? all[nlat / 2] : 0;
 	double p99 = nlat ? all[(size_t)((double)nlat * 0.99)] : 0;
-	printf("load uuid=%s batch=%d connections=%d: %.0f events/s, "
+	printf("load uuid=%s batch=%d connections=%d%s: %.0f events/s, "
 	       "%.0f requests/s, p50 %.1f ms, p99 %.1f ms, %ld errors\n",
-	       v4 ? "v4" : "v7", batch, conns, (double)events / elapsed,
-	       (double)requests / elapsed, p50 * 1000, p99 * 1000, errors);
+	       v4 ? "v4" : "v7", batch, conns, tls_creds ? " https" : "",
+	       (double)events / elapsed, (double)requests / elapsed, p50 * 1000,
+	       p99 * 1000, errors);
 	free(all);
 	free(ws);
 	free(th);
@@ -433,7 +499,7 @@ static void usage(void)
 		"usage: collector_bench prefill --data DIR --events N\n"
 		"       collector_bench load --port P [--connections C] "
 		"[--batch B] [--seconds S] [--uuid v7|v4] [--rate R] "
-		"[--total N] [--marks FILE]\n");
+		"[--total N] [--marks FILE] [--cacert FILE]\n");
 }
 
 int main(int argc, char **argv)
@@ -457,6 +523,7 @@ int main(int argc, char **argv)
 		{"rate", required_argument, NULL, 'r'},
 		{"total", required_argument, NULL, 't'},
 		{"marks", required_argument, NULL, 'm'},
+		{"cacert", required_argument, NULL, 'C'},
 		{NULL, 0, NULL, 0},
 	};
 	optind = 2;
@@ -492,6 +559,17 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			lo.marks = optarg;
+			break;
+		case 'C':
+			if (gnutls_certificate_allocate_credentials(
+				    &tls_creds) < 0 ||
+			    gnutls_certificate_set_x509_trust_file(
+				    tls_creds, optarg, GNUTLS_X509_FMT_PEM) <=
+				    0) {
+				fprintf(stderr, "--cacert %s: no CA read\n",
+					optarg);
+				return 2;
+			}
 			break;
 		default:
 			usage();

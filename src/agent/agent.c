@@ -26,6 +26,7 @@
 #include "base/dirlock.h"
 #include "base/timefmt.h"
 #include "base/utf8.h"
+#include "http/client_tls.h"
 #include "http/ingest.h"
 #include "json/json.h"
 #include "model/snapshot.h"
@@ -529,6 +530,18 @@ static post_outcome post_batch(rs_agent *a, CURL *curl, const rs_buf *body,
 			a->next_config_log = now + 60;
 		}
 	}
+	if (rc != CURLE_OK && *rs_client_tls_hint(rc)) {
+		/* https that cannot be verified: the configuration too */
+		time_t now = time(NULL);
+		if (now >= a->next_config_log) {
+			fprintf(stderr,
+				"reestr agent: %s: %s%s; the events stay in "
+				"the spool and are retried\n",
+				a->url, curl_easy_strerror(rc),
+				rs_client_tls_hint(rc));
+			a->next_config_log = now + 60;
+		}
+	}
 	if (out == POST_RETRY)
 		a->failures++;
 	rs_buf_free(&answer);
@@ -821,6 +834,8 @@ static void *forward_loop(void *arg)
 {
 	rs_agent *a = arg;
 	CURL *curl = curl_easy_init();
+	if (curl)
+		rs_client_tls(curl, a->o.cacert); /* kept by the handle */
 	/* the records read at once: a batch at most, fewer when the
 	 * collector takes fewer per batch */
 	size_t max = a->o.batch_events ? a->o.batch_events : 500;

@@ -43,6 +43,9 @@ typedef struct rs_agent_options {
 	 * Bearer to the collector; NULL: none (a collector run with
 	 * --insecure-local) */
 	const char *key;
+	/* an https collector's CA file (PEM), from --cacert or
+	 * REESTR_CACERT (http/client_tls.h); NULL: the system's CAs */
+	const char *cacert;
 } rs_agent_options;
 
 /* Takes the spool folder's lock (refusing, with the holder named, when

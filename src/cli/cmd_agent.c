@@ -14,6 +14,7 @@
 #include "agent/agent.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "http/client_tls.h"
 #include "reestr/error.h"
 
 static void usage(FILE *out)
@@ -62,6 +63,11 @@ static void usage(FILE *out)
 		"      --snapshot FILE       the same from a file holding the "
 		"collector's\n"
 		"                            GET /v1/registry\n"
+		"      --cacert FILE         an https collector's CA (PEM), "
+		"when not one the\n"
+		"                            system trusts (default: "
+		"$REESTR_CACERT); the\n"
+		"                            certificate is always verified\n"
 		"  -h, --help                show this help\n"
 		"\n"
 		"The agent's own key is taken from REESTR_KEY (a write key "
@@ -128,7 +134,8 @@ int rs_cmd_agent(int argc, char **argv)
 		OPT_IDLE,
 		OPT_MODE,
 		OPT_REGISTRY,
-		OPT_SNAPSHOT
+		OPT_SNAPSHOT,
+		OPT_CACERT
 	};
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, 's'},
@@ -141,10 +148,12 @@ int rs_cmd_agent(int argc, char **argv)
 		{"max-connections", required_argument, NULL, OPT_CONNECTIONS},
 		{"idle-timeout", required_argument, NULL, OPT_IDLE},
 		{"socket-mode", required_argument, NULL, OPT_MODE},
+		{"cacert", required_argument, NULL, OPT_CACERT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	rs_agent_options o = {0};
+	const char *cacert_flag = NULL;
 	size_t v;
 	int c;
 	optind = 1;
@@ -175,6 +184,9 @@ int rs_cmd_agent(int argc, char **argv)
 			break;
 		case OPT_SNAPSHOT:
 			o.snapshot_file = optarg;
+			break;
+		case OPT_CACERT:
+			cacert_flag = optarg;
 			break;
 		case OPT_CONNECTIONS:
 			if (rs_parse_size_option("--max-connections", optarg,
@@ -234,6 +246,10 @@ int rs_cmd_agent(int argc, char **argv)
 		fprintf(stderr, "reestr agent: --socket, --spool and "
 				"--collector are required\n\n");
 		usage(stderr);
+		return 2;
+	}
+	if (rs_client_cacert(cacert_flag, &o.cacert) < 0) {
+		fprintf(stderr, "reestr agent: %s\n", rs_error_last());
 		return 2;
 	}
 	sigset_t stop;

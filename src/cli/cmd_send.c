@@ -19,6 +19,7 @@
 #include "base/timefmt.h"
 #include "base/uuid.h"
 #include "cli/commands.h"
+#include "http/client_tls.h"
 #include "http/ingest.h"
 #include "json/json.h"
 #include "model/snapshot.h"
@@ -81,6 +82,11 @@ static void usage(FILE *out)
 		"  -a, --agent PATH        the agent's Unix socket\n"
 		"  -c, --collector URL     the collector, e.g. "
 		"http://127.0.0.1:8080\n"
+		"      --cacert FILE       an https collector's CA (PEM), "
+		"when not one the\n"
+		"                          system trusts (default: "
+		"$REESTR_CACERT); the\n"
+		"                          certificate is always verified\n"
 		"  -e, --environment ENV   the environment (e.g. bo)\n"
 		"  -s, --source NAME       the source (a service in the "
 		"registry)\n"
@@ -98,14 +104,18 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 	return rs_buf_append(ctx, p, size * n) ? 0 : size * n;
 }
 
-/* GET or POST url; the answer's body in out. Returns the HTTP status, or
- * -1 on a network error (message in rs_error_last()). */
+/* The CA to trust for an https collector (--cacert or REESTR_CACERT), or
+ * NULL: the system's. */
+static const char *cacert;
+
 /* The last 429's Retry-After, in seconds (0: none): the collector's rate
  * limit for the key (docs/security.md, "Rate limits"). */
 static long retry_after_s;
 /* the longest such wait, as the langpacks' senders and the agent */
 #define RETRY_AFTER_MAX_S 60
 
+/* GET or POST url; the answer's body in out. Returns the HTTP status, or
+ * -1 on a network error (message in rs_error_last()). */
 static long http(const char *url, const rs_buf *post, rs_buf *out)
 {
 	CURL *c = curl_easy_init();
@@ -125,6 +135,7 @@ static long http(const char *url, const rs_buf *post, rs_buf *out)
 		h = curl_slist_append(h, auth);
 	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	rs_client_tls(c, cacert);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)ANSWER_SECONDS);
@@ -140,7 +151,8 @@ static long http(const char *url, const rs_buf *post, rs_buf *out)
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	else
-		rs_error_set(RS_EIO, "%s: %s", url, curl_easy_strerror(rc));
+		rs_error_set(RS_EIO, "%s: %s%s", url, curl_easy_strerror(rc),
+			     rs_client_tls_hint(rc));
 	retry_after_s = 0;
 	struct curl_header *ra = NULL;
 	if (status == 429 && curl_easy_header(c, "Retry-After", 0, CURLH_HEADER,
@@ -594,11 +606,13 @@ int rs_cmd_send(int argc, char **argv)
 		{"version", required_argument, NULL, 'v'},
 		{"json", required_argument, NULL, 'j'},
 		{"ndjson", no_argument, NULL, 'n'},
+		{"cacert", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *agent = NULL, *collector = NULL, *env = NULL, *src = NULL,
-		   *event = NULL, *version_arg = NULL, *json = NULL;
+		   *event = NULL, *version_arg = NULL, *json = NULL,
+		   *cacert_flag = NULL;
 	int ndjson = 0, c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "a:c:e:s:E:v:j:nh", longopts,
@@ -628,6 +642,9 @@ int rs_cmd_send(int argc, char **argv)
 		case 'n':
 			ndjson = 1;
 			break;
+		case 'C':
+			cacert_flag = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -644,6 +661,10 @@ int rs_cmd_send(int argc, char **argv)
 				"--environment, --source, --event, --version, "
 				"and --json or --ndjson\n\n");
 		usage(stderr);
+		return 2;
+	}
+	if (rs_client_cacert(cacert_flag, &cacert) < 0) {
+		fprintf(stderr, "reestr send: %s\n", rs_error_last());
 		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);

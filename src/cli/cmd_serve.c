@@ -92,6 +92,18 @@ static void usage(FILE *out)
 		"read key too, as\n"
 		"                          HTTP Basic (pip, Composer, Go's "
 		"netrc) or Bearer\n"
+		"  --tls-cert FILE, --tls-key FILE\n"
+		"                          serve https: the certificate "
+		"chain and its\n"
+		"                          unencrypted key (PEM), read again "
+		"on SIGHUP (a\n"
+		"                          pair that fails is refused, the "
+		"running one kept)\n"
+		"  --allow-plaintext       listen on a non-loopback address "
+		"without TLS (behind\n"
+		"                          a TLS-terminating proxy): keys "
+		"and events cross the\n"
+		"                          network in clear text\n"
 		"  --dev                   development: serve versions not "
 		"yet published\n"
 		"                          (not in DIR/registry.lock), "
@@ -116,7 +128,7 @@ static void usage(FILE *out)
 		"at, for the download\n"
 		"                          URLs of the Composer repository "
 		"(default:\n"
-		"                          http://LISTEN-ADDRESS)\n");
+		"                          http(s)://LISTEN-ADDRESS)\n");
 	fprintf(out,
 		"  --sink sqlite|kafka     where events go (default: sqlite). "
 		"With kafka no\n"
@@ -238,6 +250,12 @@ static void usage(FILE *out)
 		"progress\nfinish with the registry they started with. The "
 		"log line names what changed\n(events, versions) and the "
 		"git commit (docs/collector.md).\n"
+		"With --tls-cert, SIGHUP also reads the certificate and key "
+		"again: connections\nopened from then on get the new pair, "
+		"open ones keep theirs; a pair that\nfails (unreadable, not "
+		"PEM, key not the certificate's, expired) is logged\nand the "
+		"running one kept. A non-loopback --listen needs --tls-cert "
+		"(or\n--allow-plaintext behind a TLS-terminating proxy).\n"
 		"Langpacks are made in the background after the start and "
 		"reload lines; a\nline per environment names their "
 		"versions once ready, and until then a\npackage request "
@@ -305,13 +323,34 @@ static int open_kafka(kafka_flags *k, const rs_registry *reg, rs_sink **out)
 	return rc;
 }
 
-/* http://HOST:PORT, the default --public-url */
-static void url_of_listen_address(char *out, size_t size, const char *host,
-				  unsigned port)
+/* http(s)://HOST:PORT, the default --public-url */
+static void url_of_listen_address(char *out, size_t size, bool tls,
+				  const char *host, unsigned port)
 {
 	bool v6 = strchr(host, ':') != NULL;
-	snprintf(out, size, "http://%s%s%s:%u", v6 ? "[" : "", host,
-		 v6 ? "]" : "", port);
+	snprintf(out, size, "%s://%s%s%s:%u", tls ? "https" : "http",
+		 v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
+/* SIGHUP: the certificate and key read again, or the running ones kept */
+static void reload_tls(rs_tls *tls)
+{
+	char what[300];
+	if (rs_tls_reload(tls) < 0) {
+		char msg[600];
+		snprintf(msg, sizeof msg, "%s", rs_error_last());
+		rs_tls_describe(tls, what, sizeof what);
+		fprintf(stderr,
+			"reestr serve: TLS certificate not reloaded, the "
+			"running one kept (%s): %s\n",
+			what, msg);
+		return;
+	}
+	rs_tls_describe(tls, what, sizeof what);
+	fprintf(stderr,
+		"reestr serve: TLS certificate reloaded (%s); new connections "
+		"use it\n",
+		what);
 }
 
 /* 127.0.0.0/8 or ::1: what --insecure-local may listen on */
@@ -359,7 +398,10 @@ int rs_cmd_serve(int argc, char **argv)
 		O_INSECURE_LOCAL,
 		O_PRIVATE_PACKAGES,
 		O_KEYS,
-		O_PII_KEY_FILE
+		O_PII_KEY_FILE,
+		O_TLS_CERT,
+		O_TLS_KEY,
+		O_ALLOW_PLAINTEXT
 	};
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, O_REGISTRY},
@@ -394,6 +436,9 @@ int rs_cmd_serve(int argc, char **argv)
 		{"private-packages", no_argument, NULL, O_PRIVATE_PACKAGES},
 		{"keys", required_argument, NULL, O_KEYS},
 		{"pii-key-file", required_argument, NULL, O_PII_KEY_FILE},
+		{"tls-cert", required_argument, NULL, O_TLS_CERT},
+		{"tls-key", required_argument, NULL, O_TLS_KEY},
+		{"allow-plaintext", no_argument, NULL, O_ALLOW_PLAINTEXT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -404,6 +449,8 @@ int rs_cmd_serve(int argc, char **argv)
 	kafka_flags kf = {0};
 	bool dev = false, insecure_local = false;
 	const char *keys_dir = NULL; /* NULL: the data folder */
+	const char *tls_cert = NULL, *tls_key = NULL;
+	bool allow_plaintext = false;
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -483,6 +530,15 @@ int rs_cmd_serve(int argc, char **argv)
 			break;
 		case O_PII_KEY_FILE:
 			pii_key_file = optarg;
+			break;
+		case O_TLS_CERT:
+			tls_cert = optarg;
+			break;
+		case O_TLS_KEY:
+			tls_key = optarg;
+			break;
+		case O_ALLOW_PLAINTEXT:
+			allow_plaintext = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -568,6 +624,31 @@ int rs_cmd_serve(int argc, char **argv)
 			keys_dir ? "keys" : "private-packages");
 		return 2;
 	}
+	if (!tls_cert != !tls_key) {
+		fprintf(stderr,
+			"reestr serve: --tls-cert and --tls-key go together: "
+			"the certificate chain and its key\n");
+		return 2;
+	}
+	if (tls_cert && allow_plaintext) {
+		fprintf(stderr,
+			"reestr serve: --allow-plaintext is for serving "
+			"without TLS: not with --tls-cert\n");
+		return 2;
+	}
+	/* Keys travel in headers: never across a network in clear unless
+	 * asked for by name (a TLS-terminating proxy on another host). */
+	if (!tls_cert && !insecure_local && !allow_plaintext &&
+	    !is_loopback(host)) {
+		fprintf(stderr,
+			"reestr serve: %s is not a loopback address, and "
+			"without TLS keys and events would cross the network "
+			"in clear text: give --tls-cert FILE --tls-key FILE, "
+			"or --allow-plaintext behind a TLS-terminating proxy "
+			"(docs/security.md, \"TLS\")\n",
+			host);
+		return 2;
+	}
 	if (!keys_dir)
 		keys_dir = data_dir;
 	if (public_url && rs_packages_check_public_url(public_url) < 0) {
@@ -576,11 +657,17 @@ int rs_cmd_serve(int argc, char **argv)
 		return 2;
 	}
 	so.host = host;
+	rs_tls *tls = NULL;
+	if (tls_cert && rs_tls_new(tls_cert, tls_key, &tls) < 0) {
+		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
+		return 2;
+	}
+	so.tls = tls;
 
 	/* before any thread starts (the store's, the server's) */
 	sigset_t stop;
 	rs_block_stop_signals(&stop);
-	sigaddset(&stop, SIGHUP); /* reloads the registry */
+	sigaddset(&stop, SIGHUP); /* reloads the registry (and the TLS pair) */
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
 	int status = 1;
@@ -703,7 +790,8 @@ int rs_cmd_serve(int argc, char **argv)
 	/* without --public-url: the listening address (its port is known
 	 * before the server starts unless it is 0, then set again below) */
 	char listen_url[300];
-	url_of_listen_address(listen_url, sizeof listen_url, host, so.port);
+	url_of_listen_address(listen_url, sizeof listen_url, tls != NULL, host,
+			      so.port);
 	if (rs_packages_set_public_url(packages, public_url ? public_url
 							    : listen_url) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
@@ -726,7 +814,8 @@ int rs_cmd_serve(int argc, char **argv)
 		goto fail;
 	}
 	if (!public_url && so.port == 0) {
-		url_of_listen_address(listen_url, sizeof listen_url, host,
+		url_of_listen_address(listen_url, sizeof listen_url,
+				      tls != NULL, host,
 				      rs_server_port(server));
 		rs_packages_set_public_url(packages, listen_url);
 	}
@@ -763,12 +852,23 @@ int rs_cmd_serve(int argc, char **argv)
 			 "; keys required (%zu in %.200s/keys.db)%s", key_count,
 			 keys_dir,
 			 so.private_packages ? ", packages private" : "");
+	char tls_note[400] = "";
+	if (tls) {
+		char what[300];
+		rs_tls_describe(tls, what, sizeof what);
+		snprintf(tls_note, sizeof tls_note, " (https, certificate %s)",
+			 what);
+	} else if (!is_loopback(host)) {
+		snprintf(tls_note, sizeof tls_note,
+			 " (clear text http: --allow-plaintext)");
+	}
 	fprintf(stderr,
-		"reestr serve: listening on %s%s%s:%u, registry %s%s%s%s (%zu "
+		"reestr serve: listening on %s%s%s:%u%s, registry %s%s%s%s "
+		"(%zu "
 		"events, %zu versions), %s %s, langpacks being made (a "
 		"line per environment when ready)%s%s\n",
 		strchr(host, ':') ? "[" : "", host,
-		strchr(host, ':') ? "]" : "", rs_server_port(server),
+		strchr(host, ':') ? "]" : "", rs_server_port(server), tls_note,
 		registry_dir, *commit ? " (commit " : "", commit,
 		*commit ? ")" : "", rs_registry_event_count(reg), versions,
 		kafka ? "sink" : "store", db,
@@ -823,6 +923,8 @@ int rs_cmd_serve(int argc, char **argv)
 		sigwait(&stop, &sig);
 		if (sig == SIGHUP) {
 			rs_reloader_request(reloader);
+			if (tls)
+				reload_tls(tls);
 			continue;
 		}
 		fprintf(stderr, "reestr serve: %s, stopping\n",
@@ -849,5 +951,6 @@ fail:
 	rs_dirlock_free(lock);
 	rs_auth_free(auth);
 	rs_pii_free(pii);
+	rs_tls_free(tls);
 	return status;
 }

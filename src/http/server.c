@@ -19,6 +19,7 @@
 #include "base/buf.h"
 #include "base/timefmt.h"
 #include "http/cors.h"
+#include "http/tls.h"
 #include "json/json.h"
 #include "proxy/external.h"
 #include "proxy/mobile.h"
@@ -92,6 +93,7 @@ struct rs_server {
 	rs_packages *packages;
 	rs_auth *auth; /* NULL: --insecure-local */
 	bool private_packages;
+	rs_tls *tls; /* NULL: plain http */
 	int64_t header_deadline_us, request_deadline_us, summary_us;
 	unsigned header_deadline_s, request_deadline_s;
 
@@ -1395,23 +1397,41 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 	pthread_cond_init(&s->wake, &ca);
 	pthread_condattr_destroy(&ca);
 
-	s->daemon = MHD_start_daemon(
-		flags, opt->port, NULL, NULL, on_request, s,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-		/* A thread per connection: bound them, and what one peer may
-		 * hold of them. */
-		MHD_OPTION_CONNECTION_LIMIT,
-		OR_DEFAULT(opt->max_connections,
-			   RS_SERVER_DEFAULT_MAX_CONNECTIONS),
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		OR_DEFAULT(opt->max_connections_per_ip,
-			   RS_SERVER_DEFAULT_MAX_CONNECTIONS_PER_IP),
-		MHD_OPTION_CONNECTION_TIMEOUT,
-		OR_DEFAULT(opt->idle_timeout_s,
-			   RS_SERVER_DEFAULT_IDLE_TIMEOUT_S),
-		MHD_OPTION_END);
+	unsigned max_conns = OR_DEFAULT(opt->max_connections,
+					RS_SERVER_DEFAULT_MAX_CONNECTIONS);
+	unsigned per_ip = OR_DEFAULT(opt->max_connections_per_ip,
+				     RS_SERVER_DEFAULT_MAX_CONNECTIONS_PER_IP);
+	unsigned idle = OR_DEFAULT(opt->idle_timeout_s,
+				   RS_SERVER_DEFAULT_IDLE_TIMEOUT_S);
+	if (opt->tls) {
+		if (rs_tls_activate(opt->tls) < 0)
+			goto fail;
+		s->tls = opt->tls;
+		/* the certificate comes from the callback at each handshake,
+		 * so a SIGHUP's new one serves the next connection */
+		s->daemon = MHD_start_daemon(
+			flags | MHD_USE_TLS, opt->port, NULL, NULL, on_request,
+			s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+			MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+			MHD_OPTION_CONNECTION_LIMIT, max_conns,
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+			MHD_OPTION_CONNECTION_TIMEOUT, idle,
+			MHD_OPTION_HTTPS_PRIORITIES, RS_SERVER_TLS_PRIORITIES,
+			MHD_OPTION_HTTPS_CERT_CALLBACK, rs_tls_callback(),
+			MHD_OPTION_END);
+	} else {
+		s->daemon = MHD_start_daemon(
+			flags, opt->port, NULL, NULL, on_request, s,
+			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+			MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+			/* A thread per connection: bound them, and what one
+			 * peer may hold of them. */
+			MHD_OPTION_CONNECTION_LIMIT, max_conns,
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+			MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_END);
+	}
 #undef OR_DEFAULT
 	if (!s->daemon) {
 		int err = errno;
@@ -1434,6 +1454,8 @@ fail:;
 	int rc = RS_EIO;
 	if (s->daemon)
 		MHD_stop_daemon(s->daemon);
+	if (s->tls)
+		rs_tls_deactivate(s->tls);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->served_lock);
@@ -1490,6 +1512,8 @@ void rs_server_stop(rs_server *s)
 	pthread_mutex_unlock(&s->lock);
 	if (s->watchdog_started)
 		pthread_join(s->watchdog, NULL);
+	if (s->tls)
+		rs_tls_deactivate(s->tls);
 	log_summary(s, monotonic_us()); /* what the last period rejected */
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);

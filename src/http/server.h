@@ -6,6 +6,7 @@
 
 #include "auth/verify.h"
 #include "http/ingest.h"
+#include "http/tls.h"
 #include "packages/packages.h"
 #include "reestr/registry.h"
 #include "reestr/sink.h"
@@ -31,6 +32,8 @@
 /* How long GET /v1/registry waits for a snapshot still being made just
  * after the start (registry_snapshot_later) before it answers 503. */
 #define RS_SERVER_SNAPSHOT_WAIT_S 30
+/* TLS 1.2 and 1.3 only, GnuTLS's usual ciphers for them. */
+#define RS_SERVER_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 /* The Retry-After of every 503 answer, in seconds. */
 #define RS_SERVER_RETRY_AFTER_S 5
 
@@ -64,6 +67,10 @@ typedef struct rs_server_options {
 	/* the langpack and package routes need a read key too (ignored
 	 * without auth) */
 	bool private_packages;
+	/* HTTPS with this certificate and key (http/tls.h), reloaded by its
+	 * owner (rs_tls_reload); NULL: plain http. Must outlive the server;
+	 * one TLS server per process. */
+	rs_tls *tls;
 } rs_server_options;
 
 /* Starts serving in background threads. reg and sink must outlive the

@@ -23,18 +23,19 @@ def test_serve_help_lists_every_flag():
     out = run("serve", "--help").stdout
     for flag in ["--registry", "--data", "--listen", "--max-body-bytes",
                  "--max-batch-events", "--max-string-bytes", "--max-depth",
-                 "--insecure-local", "--keys", "--private-packages"]:
+                 "--insecure-local", "--keys", "--private-packages",
+                 "--tls-cert FILE", "--tls-key FILE", "--allow-plaintext"]:
         assert flag in out
 
 
 def test_send_and_agent_help_name_their_options_and_exit_statuses():
     send = run("send", "--help").stdout
-    assert "--event NAME|ID" in send
+    assert "--event NAME|ID" in send and "--cacert FILE" in send
     for status in ["0  every event was taken", "1  some events were invalid or rejected",
                    "2  bad usage", "3  some events are undeliverable"]:
         assert status in send
     agent = run("agent", "--help").stdout
-    for flag in ["--registry DIR", "--snapshot FILE"]:
+    for flag in ["--registry DIR", "--snapshot FILE", "--cacert FILE"]:
         assert flag in agent
 
 

@@ -47,7 +47,12 @@ final class HttpTransport
                 // the wrapper only says "HTTP request failed!"
                 throw new \RuntimeException("timeout: no answer within {$this->timeout} s");
             }
-            $why = $errors === [] ? 'no answer' : preg_replace('/^file_get_contents\([^)]*\): /', '', end($errors));
+            // every warning, the first being the cause (e.g. OpenSSL's
+            // "certificate verify failed" before "Failed to open stream")
+            $why = $errors === [] ? 'no answer' : implode('; ', array_map(
+                fn (string $e): string => preg_replace(['/^file_get_contents\([^)]*\): /', '/\s*\n\s*/'], ['', ' '], $e),
+                $errors,
+            ));
             throw new \RuntimeException("network error: $why");
         }
         $retryAfter = '';
