@@ -111,10 +111,15 @@ def test_revoke_takes_effect_and_says_the_line_is_missing(make_server, tmp_path)
     out = keys(data, "revoke", key_id, env=failing(data, tmp_path / "fault.log", {"sync": "EIO@1+"}))
     assert out.returncode != 0
     assert "revoked, but the audit log could not be written" in out.stderr, out.stderr
-    # the safe side: the key no longer works (within a second)
-
+    # the safe side: the key no longer works (within a second; the
+    # posts answered before that stored their events)
     deadline = time.time() + 5
-    while post(server, key).status != 401 and time.time() < deadline:
+    accepted = 0
+    while time.time() < deadline:
+        status = post(server, key).status
+        if status == 401:
+            break
+        accepted += status == 200
         time.sleep(0.1)
     assert post(server, key).status == 401
-    assert support.query(data, "SELECT count(*) AS n FROM events")[0]["n"] == 1
+    assert support.query(data, "SELECT count(*) AS n FROM events")[0]["n"] == 1 + accepted
