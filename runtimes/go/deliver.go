@@ -109,6 +109,10 @@ func (s *Sender) deliverPart(b *batch, i, j int) {
 			s.report(refs[0], Rejected, "collector refused the event: "+ae.msg)
 			return
 		}
+		if !ae.retry && strings.HasPrefix(ae.msg, keyRefused) {
+			s.dropAll(refs, ae.msg)
+			return
+		}
 		if !ae.retry {
 			s.dropAll(refs, "collector refused the batch: "+ae.msg)
 			return
@@ -158,6 +162,9 @@ func (s *Sender) post(body []byte, events int) (*answer, error) {
 		return nil, &attemptError{msg: err.Error()} // a bad URL: retrying cannot help
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if s.auth != "" {
+		req.Header.Set("Authorization", s.auth)
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && s.stop.Err() == nil {
@@ -172,7 +179,11 @@ func (s *Sender) post(body []byte, events int) (*answer, error) {
 	}
 	data := s.response.Bytes()
 
-	if resp.StatusCode == http.StatusOK {
+	// A 403 that answers each event (every event of the batch is of a
+	// source or environment the key may not write) is read as a 200: each
+	// event is rejected with its own reason.
+	if resp.StatusCode == http.StatusOK ||
+		(resp.StatusCode == http.StatusForbidden && hasResults(data, events)) {
 		// Reuse the results slice: Unmarshal appends into its capacity, but
 		// does not zero reused elements, so clear them first.
 		ans := &s.answer
@@ -187,12 +198,28 @@ func (s *Sender) post(body []byte, events int) (*answer, error) {
 		return ans, nil
 	}
 	code := resp.StatusCode
+	if code == http.StatusUnauthorized || code == http.StatusForbidden {
+		// the key itself is refused: every request would be, so no retry
+		return nil, &attemptError{msg: keyRefused + statusMessage(code, data), status: code}
+	}
 	return nil, &attemptError{
 		msg:        statusMessage(code, data),
 		status:     code,
 		retry:      code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500 || code < 400,
 		retryAfter: retryAfter(resp.Header.Get("Retry-After")),
 	}
+}
+
+// keyRefused starts the reason of events dropped because the collector
+// refused the request's key (401, or 403 for the request as a whole).
+const keyRefused = "collector refused the key (Config.Key or $REESTR_KEY): "
+
+// hasResults tells whether body is an answer with one result per event.
+func hasResults(body []byte, events int) bool {
+	var a struct {
+		Results []json.RawMessage `json:"results"`
+	}
+	return json.Unmarshal(body, &a) == nil && len(a.Results) == events
 }
 
 // statusMessage is "<status> <the collector's message>", the message taken

@@ -66,6 +66,16 @@ type Config struct {
 	// of the ones not logged; nil means slog.Default(). To silence it, give
 	// a logger whose handler discards.
 	Logger *slog.Logger
+	// Key is the collector's write key for Source (docs/security.md),
+	// sent as "Authorization: Bearer KEY" with every request. Empty means
+	// $REESTR_KEY; with neither, no key is sent (a collector run with
+	// --insecure-local). Keep it out of code: give it from configuration or
+	// the environment. A key the collector refuses (401, or 403 for the
+	// whole request) drops the batch at once, not retried; an event of a
+	// source the key may not write is rejected by itself (403 in its
+	// result). The key never appears in a Result's Reason or a log line,
+	// nor in the Config's String.
+	Key string
 	// AgentSocket, if set (or $REESTR_AGENT_SOCKET), is the local agent's
 	// Unix socket: batches go to the agent, which keeps them on disk and
 	// forwards them (docs/delivery.md); CollectorURL may then be empty.
@@ -122,6 +132,7 @@ type Stats struct {
 type Sender struct {
 	cfg      Config
 	endpoint string
+	auth     string // "Bearer KEY", or empty when no key is sent
 	losses   lossLog
 	client   *http.Client
 	agent    *agentConn // when Config.AgentSocket is set
@@ -206,6 +217,13 @@ func NewSender(cfg Config) (*Sender, error) {
 		(err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		return nil, fmt.Errorf("reestr: CollectorURL %q is not an http(s) URL", cfg.CollectorURL)
 	}
+	if cfg.Key == "" {
+		cfg.Key = os.Getenv("REESTR_KEY")
+	}
+	if strings.ContainsFunc(cfg.Key, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		// not printed: the message must not carry the key
+		return nil, errors.New("reestr: the key (Config.Key or $REESTR_KEY) holds a space or a control character")
+	}
 	if cfg.Source == "" {
 		return nil, errors.New("reestr: Config.Source is empty")
 	}
@@ -238,6 +256,9 @@ func NewSender(cfg Config) (*Sender, error) {
 	}
 	if s.client == nil {
 		s.client = &http.Client{}
+	}
+	if cfg.Key != "" {
+		s.auth = "Bearer " + cfg.Key
 	}
 	s.losses.logger = cfg.Logger
 	s.losses.now = time.Now
@@ -384,6 +405,7 @@ func (s *Sender) refuse(ref eventRef, reason string) {
 }
 
 func (s *Sender) report(ref eventRef, outcome Outcome, reason string) {
+	reason = redactKey(reason, s.cfg.Key)
 	if outcome != Delivered {
 		s.losses.event(ref, outcome, reason)
 	}
@@ -517,3 +539,30 @@ func (s *Sender) finish(b *batch) {
 	}
 	s.mu.Unlock()
 }
+
+// redactKey removes the key, and its secret part on its own, from text (a
+// collector's message, an error) before it reaches a Result or a log.
+func redactKey(text, key string) string {
+	if key == "" || text == "" {
+		return text
+	}
+	text = strings.ReplaceAll(text, key, "[key redacted]")
+	if i := strings.LastIndexByte(key, '_'); i >= 0 && len(key)-i-1 >= 16 {
+		text = strings.ReplaceAll(text, key[i+1:], "[key redacted]")
+	}
+	return text
+}
+
+// String shows the Config with its Key redacted, so that printing a Config
+// (%v, %+v, %s) does not print the key.
+func (c Config) String() string {
+	key := ""
+	if c.Key != "" {
+		key = "[redacted]"
+	}
+	return fmt.Sprintf("reestr.Config{CollectorURL:%q Source:%q Environment:%q Key:%q AgentSocket:%q}",
+		c.CollectorURL, c.Source, c.Environment, key, c.AgentSocket)
+}
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return c.String() }

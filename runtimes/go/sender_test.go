@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -891,5 +892,22 @@ func TestLossesGoToSlogDefaultWhenNoLoggerIsGiven(t *testing.T) {
 	want := []string{"WARN reestr: event dropped reason=sender closed"}
 	if got := capture.lines(); !slices.Equal(got, want) {
 		t.Errorf("log lines %q, want %q", got, want)
+	}
+}
+
+// A Config printed (as a log line might) does not show its key, and a key
+// with a control byte (a header injection) is refused without echoing it.
+func TestConfigKeyNotPrinted(t *testing.T) {
+	key := "rk_live_00112233aabbccdd_" + strings.Repeat("ab", 32)
+	cfg := Config{CollectorURL: "http://127.0.0.1:1", Source: "s", Environment: "e", Key: key}
+	for _, f := range []string{"%v", "%+v", "%s", "%#v"} {
+		if out := fmt.Sprintf(f, cfg); strings.Contains(out, key) || !strings.Contains(out, "[redacted]") {
+			t.Errorf("%s shows the key: %s", f, out)
+		}
+	}
+	cfg.Key = key + "\r\nX-Evil: 1"
+	_, err := NewSender(cfg)
+	if err == nil || strings.Contains(err.Error(), key) {
+		t.Fatalf("a key with a control byte: %v", err)
 	}
 }

@@ -75,6 +75,9 @@ foreach (
         $options[$name] = $scale ? $cfg[$key] / $scale : $cfg[$key];
     }
 }
+if (isset($cfg['key'])) {
+    $options['key'] = $cfg['key'];
+}
 $byUuid = [];
 $sender = new Sender(new Config(...[
     'collectorUrl' => $url,

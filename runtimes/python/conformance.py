@@ -41,7 +41,7 @@ def main() -> None:
     case = json.loads(Path(sys.argv[1]).read_text())
     url = sys.argv[2]
     cfg = case.get("config", {})
-    options: dict[str, float | int] = {}
+    options: dict[str, float | int | str] = {}
     for key, name, scale in (("batch_size", "batch_size", None),
                              ("max_batch_bytes", "max_batch_bytes", None),
                              ("queue_capacity", "queue_capacity", None),
@@ -52,6 +52,8 @@ def main() -> None:
                              ("request_timeout_ms", "request_timeout", 1000)):
         if key in cfg:
             options[name] = cfg[key] / scale if scale else cfg[key]
+    if "key" in cfg:
+        options["key"] = cfg["key"]
     lock = threading.Lock()
     by_uuid: dict[str, Result] = {}
 

@@ -16,6 +16,7 @@ const OPTIONS = [
   ["backoff_base_ms", "backoffBaseMs"],
   ["backoff_max_ms", "backoffMaxMs"],
   ["request_timeout_ms", "requestTimeoutMs"],
+  ["key", "key"],
 ];
 
 /**

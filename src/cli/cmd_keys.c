@@ -219,16 +219,39 @@ static void rates_text(const rs_key_record *k, char *out, size_t size)
 		snprintf(out, size, "%.15g bytes/s", k->rate_bytes_per_s);
 }
 
-static int print_new_key(const char *data, const char *action, rs_key_record *k,
-			 const char *text)
+/* The store refused a key whose audit line was written, or the line
+ * could not be made durable (its write may have reached the file, its
+ * fsync failed): a second line says the key was not made after all (best
+ * effort: the first error is the one reported). */
+static void audit_not_made(const char *data, const char *action,
+			   const rs_key_record *k)
 {
-	if (rs_audit_key(data, action, k) < 0) {
-		fprintf(stderr,
-			"reestr keys: the key was stored but the audit log "
-			"could not be written (%s): revoke %s\n",
-			rs_error_last(), k->id);
-		return 1;
-	}
+	char undone[64];
+	snprintf(undone, sizeof undone, "%s failed", action);
+	(void)rs_audit_key(data, undone, k);
+}
+
+/* A new key's audit line, written before the key is stored: a key works
+ * only once its line is durable (docs/security.md, "The audit log"). If
+ * the line cannot be written, nothing is stored and nothing printed. */
+static int audit_new_key(const char *data, const char *action,
+			 const rs_key_record *k)
+{
+	if (rs_audit_key(data, action, k) == 0)
+		return 0;
+	fprintf(stderr,
+		"reestr keys: the audit log could not be written (%s): %s "
+		"(nothing stored, nothing printed); free the disk and run the "
+		"command again\n",
+		rs_error_last(),
+		strcmp(action, "key limit") ? "no key was made"
+					    : "the limit was not changed");
+	audit_not_made(data, action, k);
+	return -1;
+}
+
+static int print_new_key(const rs_key_record *k, const char *text)
+{
 	char exp[RS_TIME_TEXT_SIZE] = "never", rates[120];
 	if (k->expires_us)
 		rs_time_format(k->expires_us, exp);
@@ -398,11 +421,14 @@ static int cmd_create(int argc, char **argv, const char *data, int64_t now)
 		return 1;
 	char text[RS_KEY_TEXT_SIZE];
 	int status = 1;
-	if (make_key(secret, &k, text) == 0) {
-		if (rs_keystore_add(ks, &k) < 0)
+	if (make_key(secret, &k, text) == 0 &&
+	    audit_new_key(data, "key create", &k) == 0) {
+		if (rs_keystore_add(ks, &k) < 0) {
 			fprintf(stderr, "reestr keys: %s\n", rs_error_last());
-		else
-			status = print_new_key(data, "key create", &k, text);
+			audit_not_made(data, "key create", &k);
+		} else {
+			status = print_new_key(&k, text);
+		}
 	}
 	rs_keystore_free(ks);
 	return status;
@@ -614,14 +640,17 @@ static int cmd_change(int argc, char **argv, const char *data, int64_t now,
 	memcpy(k.rotated_from, old.id, sizeof k.rotated_from);
 	if (make_key(secret, &k, text) < 0)
 		goto done;
-	if (rs_keystore_rotate(ks, id, &k, now + grace) < 0) {
-		fprintf(stderr, "reestr keys rotate: %s\n", rs_error_last());
-		goto done;
-	}
 	/* the new key's line names the old one and its end */
 	rs_key_record logged = k;
 	logged.grace_until_us = now + grace;
-	status = print_new_key(data, "key rotate", &logged, text);
+	if (audit_new_key(data, "key rotate", &logged) < 0)
+		goto done;
+	if (rs_keystore_rotate(ks, id, &k, now + grace) < 0) {
+		fprintf(stderr, "reestr keys rotate: %s\n", rs_error_last());
+		audit_not_made(data, "key rotate", &logged);
+		goto done;
+	}
+	status = print_new_key(&logged, text);
 	if (status == 0) {
 		char t[RS_TIME_TEXT_SIZE];
 		rs_time_format(now + grace, t);
@@ -699,16 +728,14 @@ static int cmd_limit(int argc, char **argv, const char *data)
 		k.rate_events_per_s = events;
 	if (bytes >= 0)
 		k.rate_bytes_per_s = bytes;
+	/* as a new key: the line first, so a raised rate never works
+	 * without it */
+	if (audit_new_key(data, "key limit", &k) < 0)
+		goto done;
 	if (rs_keystore_set_rate(ks, id, k.rate_events_per_s,
 				 k.rate_bytes_per_s) < 0) {
 		fprintf(stderr, "reestr keys limit: %s\n", rs_error_last());
-		goto done;
-	}
-	if (rs_audit_key(data, "key limit", &k) < 0) {
-		fprintf(stderr,
-			"reestr keys limit: changed, but the audit log could "
-			"not be written: %s\n",
-			rs_error_last());
+		audit_not_made(data, "key limit", &k);
 		goto done;
 	}
 	char rates[120];

@@ -89,6 +89,10 @@ struct rs_server {
 	tally_sink tally;
 	rs_ingest_limits limits;
 	rs_budget budget; /* memory of requests in flight */
+	/* memory of the package routes' replies being sent (each a copy of
+	 * an archive or index): as large as budget, apart, so downloads
+	 * never take the memory events need */
+	rs_budget reply_budget;
 	unsigned short port;
 	rs_packages *packages;
 	rs_auth *auth; /* NULL: --insecure-local */
@@ -119,6 +123,7 @@ struct rs_server {
 typedef struct request {
 	rs_buf body; /* its capacity is taken from the server's budget */
 	size_t content_length; /* 0: not given */
+	size_t body_limit;     /* the route's: see body_limit_of */
 	bool too_large;	       /* body went over the limit: discarded */
 	bool over_budget;      /* no memory left in the budget: discarded */
 	int early_status;      /* answered before reading the body, or 0 */
@@ -352,6 +357,31 @@ static enum MHD_Result respond(rs_server *s, struct MHD_Connection *conn,
 	return queue(s, conn, rq, status, r, reason);
 }
 
+static void release_snapshot(void *cls)
+{
+	served_release(cls);
+}
+
+/* GET /v1/registry: the snapshot as it is, not copied (it may be tens of
+ * megabytes, and many may download it at once); the request's reference
+ * keeps it alive until libmicrohttpd has sent it, a reload meanwhile
+ * notwithstanding. Takes over the reference g. */
+static enum MHD_Result respond_snapshot(rs_server *s,
+					struct MHD_Connection *conn,
+					const request *rq, served_registry *g)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer_with_free_callback_cls(
+			g->snapshot_len, g->snapshot, release_snapshot, g);
+	if (!r) {
+		served_release(g);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/json");
+	return queue(s, conn, rq, 200, r, NULL);
+}
+
 static enum MHD_Result respond_error(rs_server *s, struct MHD_Connection *conn,
 				     const request *rq, int status,
 				     const char *message)
@@ -418,8 +448,8 @@ static bool body_reserve(rs_server *s, request *rq, size_t n)
 		rq->content_length ? rq->content_length + 1 : rq->body.cap * 2;
 	if (cap < 4096)
 		cap = 4096;
-	if (cap > s->limits.max_body_bytes + 1)
-		cap = s->limits.max_body_bytes + 1;
+	if (cap > rq->body_limit + 1)
+		cap = rq->body_limit + 1;
 	if (cap < need)
 		cap = need;
 	size_t more = cap - rq->body.cap;
@@ -689,11 +719,20 @@ static const char *error_of(const rs_buf *body, char *out, size_t size)
 static enum MHD_Result
 respond_too_large(rs_server *s, struct MHD_Connection *conn, const request *rq)
 {
-	char msg[160];
-	snprintf(msg, sizeof msg,
-		 "body is larger than the limit of %zu bytes "
-		 "(--max-body-bytes)",
-		 s->limits.max_body_bytes);
+	char msg[200];
+	if (rq->body_limit == s->limits.max_body_bytes)
+		snprintf(msg, sizeof msg,
+			 "body is larger than the limit of %zu bytes "
+			 "(--max-body-bytes)",
+			 s->limits.max_body_bytes);
+	else if (rq->body_limit)
+		snprintf(msg, sizeof msg,
+			 "body is larger than the limit of %zu bytes of "
+			 "%s %.60s",
+			 rq->body_limit, rq->method, rq->url);
+	else
+		snprintf(msg, sizeof msg, "%s %.60s takes no body", rq->method,
+			 rq->url);
 	return respond_error(s, conn, rq, 413, msg);
 }
 
@@ -1001,6 +1040,47 @@ static enum MHD_Result handle_health(rs_server *s, struct MHD_Connection *conn,
 	return ret;
 }
 
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+/* The langpack and native package routes (src/packages). */
+static bool is_package_route(const char *url)
+{
+	return has_prefix(url, "/langpack/") || has_prefix(url, "/go/") ||
+	       has_prefix(url, "/pypi/") || has_prefix(url, "/composer/") ||
+	       has_prefix(url, "/npm/");
+}
+
+/* A package route's reply being sent: freed, and its bytes given back to
+ * the reply budget, when libmicrohttpd is done with it. */
+typedef struct held_reply {
+	rs_server *s;
+	char *body;
+	size_t len;
+} held_reply;
+
+static void free_reply(void *cls)
+{
+	held_reply *h = cls;
+	rs_budget_give(&h->s->reply_budget, h->len);
+	free(h->body);
+	free(h);
+}
+
+static enum MHD_Result respond_replies_full(rs_server *s,
+					    struct MHD_Connection *conn,
+					    const request *rq)
+{
+	char msg[200];
+	snprintf(msg, sizeof msg,
+		 "downloads in flight hold the package routes' whole memory "
+		 "budget of %zu bytes (--max-inflight-bytes); retry later",
+		 s->reply_budget.limit);
+	return respond_error(s, conn, rq, 503, msg);
+}
+
 static enum MHD_Result handle_packages(rs_server *s,
 				       struct MHD_Connection *conn,
 				       const request *rq, bool *handled)
@@ -1008,18 +1088,35 @@ static enum MHD_Result handle_packages(rs_server *s,
 	rs_package_reply reply;
 	const char *env = MHD_lookup_connection_value(
 		conn, MHD_GET_ARGUMENT_KIND, "environment");
+	if (is_package_route(rq->url) && s->reply_budget.limit &&
+	    atomic_load(&s->reply_budget.used) >= s->reply_budget.limit) {
+		/* refused before its reply is made */
+		*handled = true;
+		return respond_replies_full(s, conn, rq);
+	}
 	*handled = rs_packages_handle(s->packages, rq->method, rq->url, env,
 				      rq->body.data, rq->body.len, &reply);
 	if (!*handled)
 		return MHD_NO;
 	if (!reply.body)
 		return MHD_NO;
-	struct MHD_Response *r = MHD_create_response_from_buffer(
-		reply.len, reply.body, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
+	/* the copy is held until sent: counted, and refused past the budget */
+	if (!rs_budget_take(&s->reply_budget, reply.len)) {
 		free(reply.body);
+		return respond_replies_full(s, conn, rq);
+	}
+	held_reply *h = malloc(sizeof *h);
+	struct MHD_Response *r =
+		h ? MHD_create_response_from_buffer_with_free_callback_cls(
+			    reply.len, reply.body, free_reply, h)
+		  : NULL;
+	if (!r) {
+		free(h);
+		free(reply.body);
+		rs_budget_give(&s->reply_budget, reply.len);
 		return MHD_NO;
 	}
+	*h = (held_reply){s, reply.body, reply.len};
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 				reply.content_type);
 	char why[400] = "";
@@ -1071,11 +1168,6 @@ static void browser_first_call(rs_server *s, struct MHD_Connection *conn,
 	rq->cors = true;
 }
 
-static bool has_prefix(const char *s, const char *prefix)
-{
-	return !strncmp(s, prefix, strlen(prefix));
-}
-
 /* The key a route needs (docs/security.md, "Routes"): writes a write or
  * publishable key, /v1/stats a read key, /v1/registry a read or write
  * key, the package routes a read key with --private-packages; the rest
@@ -1096,10 +1188,7 @@ static void authorize(rs_server *s, struct MHD_Connection *conn, request *rq,
 		need = RS_AUTH_NEED_READ;
 	else if (get && !strcmp(url, "/v1/registry"))
 		need = RS_AUTH_NEED_REGISTRY;
-	else if (s->private_packages &&
-		 (has_prefix(url, "/langpack/") || has_prefix(url, "/go/") ||
-		  has_prefix(url, "/pypi/") || has_prefix(url, "/composer/") ||
-		  has_prefix(url, "/npm/"))) {
+	else if (s->private_packages && is_package_route(url)) {
 		need = RS_AUTH_NEED_READ;
 		rq->auth_basic = true;
 	} else {
@@ -1119,6 +1208,29 @@ static void authorize(rs_server *s, struct MHD_Connection *conn, request *rq,
 		rs_auth_rate_ticket(s->auth, &rq->grant, &rq->rate);
 }
 
+/* The routes that take events: their bodies may be --max-body-bytes. */
+static bool takes_events(const char *url)
+{
+	return !strcmp(url, "/v1/events") || !strcmp(url, "/v1/beacon") ||
+	       !strcmp(url, "/v1/mobile") || has_prefix(url, "/v1/external/");
+}
+
+/* The largest body a request may send (docs/security.md, "Limits"): the
+ * event routes' --max-body-bytes, a langpack download's few bytes naming
+ * its environment, and none elsewhere; a larger one is answered 413 and
+ * never held in memory. */
+static size_t body_limit_of(const rs_server *s, const char *method,
+			    const char *url)
+{
+	if (takes_events(url))
+		return s->limits.max_body_bytes;
+	if (!strcmp(method, "POST") && has_prefix(url, "/langpack/"))
+		return RS_SERVER_PACKAGE_BODY_BYTES < s->limits.max_body_bytes
+			       ? RS_SERVER_PACKAGE_BODY_BYTES
+			       : s->limits.max_body_bytes;
+	return 0;
+}
+
 /* First call for a request: its headers are in. Decides early what can be
  * decided, so an oversized or mistyped body is not read into memory. */
 static void first_call(rs_server *s, struct MHD_Connection *conn, request *rq,
@@ -1127,7 +1239,8 @@ static void first_call(rs_server *s, struct MHD_Connection *conn, request *rq,
 	const char *cl = MHD_lookup_connection_value(
 		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	unsigned long long length = cl ? strtoull(cl, NULL, 10) : 0;
-	if (length > s->limits.max_body_bytes)
+	rq->body_limit = body_limit_of(s, rq->method, rq->url);
+	if (length > rq->body_limit)
 		rq->too_large = true;
 	else
 		rq->content_length = (size_t)length;
@@ -1202,8 +1315,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	if (*upload_size > 0) {
 		bool keep = !rq->early_status && !rq->auth_status &&
 			    !rq->too_large && !rq->over_budget;
-		if (keep &&
-		    rq->body.len + *upload_size > s->limits.max_body_bytes) {
+		if (keep && rq->body.len + *upload_size > rq->body_limit) {
 			rq->too_large = true;
 			keep = false;
 		} else if (keep && !body_reserve(s, rq, *upload_size)) {
@@ -1237,6 +1349,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	}
 	if (rq->auth_status)
 		return respond_auth(s, conn, rq);
+	/* the event routes answer a body too large themselves (after what
+	 * they check first); every other route here */
+	if (rq->too_large && !takes_events(url))
+		return respond_too_large(s, conn, rq);
 	if (is_events || is_beacon) {
 		if (!strcmp(method, "OPTIONS"))
 			return handle_preflight(s, conn, rq);
@@ -1269,15 +1385,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 					     "use GET for /v1/registry");
 		served_registry *g = served_acquire(s);
 		int ready = snapshot_ready(s, g);
+		if (ready > 0)
+			return respond_snapshot(s, conn, rq, g);
 		enum MHD_Result ret =
-			ready > 0   ? respond(s, conn, rq, 200, g->snapshot,
-					      g->snapshot_len, NULL)
-			: ready < 0 ? respond_error(s, conn, rq, 503,
-						    "the registry snapshot is "
-						    "still being made")
-				    : respond_error(s, conn, rq, 404,
-						    "this collector serves "
-						    "no registry snapshot");
+			ready < 0 ? respond_error(s, conn, rq, 503,
+						  "the registry snapshot is "
+						  "still being made")
+				  : respond_error(s, conn, rq, 404,
+						  "this collector serves "
+						  "no registry snapshot");
 		served_release(g);
 		return ret;
 	}
@@ -1297,8 +1413,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		return handle_health(s, conn, rq);
 	if (!strcmp(url, "/v1/mobile") || !strcmp(url, "/v1/mobile/schema"))
 		return handle_mobile(s, conn, rq);
-	if (rq->too_large)
-		return respond_too_large(s, conn, rq);
 	if (s->packages) {
 		bool handled;
 		enum MHD_Result ret = handle_packages(s, conn, rq, &handled);
@@ -1376,6 +1490,7 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 	s->tally = (tally_sink){{&tally_ops}, sink, s};
 	s->limits = opt->limits;
 	rs_budget_init(&s->budget, opt->max_inflight_bytes);
+	rs_budget_init(&s->reply_budget, opt->max_inflight_bytes);
 	s->packages = opt->packages;
 	s->auth = opt->auth;
 	s->private_packages = opt->private_packages;

@@ -36,6 +36,11 @@
 #define RS_SERVER_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 /* The Retry-After of every 503 answer, in seconds. */
 #define RS_SERVER_RETRY_AFTER_S 5
+/* The largest body of POST /langpack/{lang}/{N|latest}/ (its body names
+ * the environment: {"environment":"bo"}). The routes that take events
+ * take --max-body-bytes; every other route takes no body (docs/security.md,
+ * "Limits"). */
+#define RS_SERVER_PACKAGE_BODY_BYTES 4096u
 
 typedef struct rs_server rs_server;
 

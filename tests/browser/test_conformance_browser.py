@@ -101,4 +101,4 @@ def test_case_in_chromium(chromium, case_path):
         stats = answer["result"]["stats"]
         assert stats["retries"] == stats["requests"] - 1, stats
         assert 2 <= stats["requests"] <= len(requests), (stats, len(requests))
-    suite.check(expect, answer["result"], requests, log)
+    suite.check(expect, answer["result"], requests, log, case.get("config", {}).get("key"))

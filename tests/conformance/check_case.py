@@ -25,7 +25,8 @@ def main():
         answer = json.loads(sys.stdin.read())
         requests = list(fake.requests)
     try:
-        check(case["expect"], answer["got"], requests, answer["log"])
+        check(case["expect"], answer["got"], requests, answer["log"],
+              case.get("config", {}).get("key"))
     except AssertionError as e:
         print(f"{Path(sys.argv[1]).stem}: {e!r}", file=sys.stderr)
         return 1

@@ -22,7 +22,12 @@ def closed_port_url():
 LOSS_LINES = {"rejected": "reestr: event rejected", "dropped": "reestr: event dropped"}
 
 
-def check(expect, got, requests, log):
+def check(expect, got, requests, log, key=None):
+    """key: the case's config key, if any, which no reason and no log line
+    may show."""
+    if "authorization" in expect:
+        assert [r.authorization for r in requests] == [expect["authorization"]] * len(requests), \
+            "every request carries the Authorization header the case expects"
     if "requests" in expect:
         assert len(requests) == expect["requests"], \
             f"requests: {[len(r.events) for r in requests]}"
@@ -60,6 +65,11 @@ def check(expect, got, requests, log):
     # Every event is accounted for, whatever the case.
     s = got["stats"]
     assert s["delivered"] + s["rejected"] + s["dropped"] == len(results), s
+    # The key is never shown, nor its secret part alone.
+    if key:
+        secret = key.rsplit("_", 1)[-1]
+        for text in [log] + [r["reason"] for r in results]:
+            assert key not in text and secret not in text, f"the key is shown: {text!r}"
     # No loss is silent, and none is logged twice within the rate limit:
     # whatever the case, one log line per kind of loss that happened.
     for kind, line in LOSS_LINES.items():

@@ -14,10 +14,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Request:
-    def __init__(self, at, events, size):
+    def __init__(self, at, events, size, authorization=None):
         self.at = at  # time.monotonic() when the request arrived
         self.events = events  # the decoded events, in order
         self.size = size  # the body's length in bytes
+        self.authorization = authorization  # the header, None when absent
 
     @property
     def uuids(self):
@@ -67,7 +68,9 @@ class FakeCollector:
                     return
                 refuse = collector.refuse
                 with collector.lock:
-                    collector.requests.append(Request(time.monotonic(), events, len(body)))
+                    auth = self.headers.get("Authorization")
+                    collector.requests.append(
+                        Request(time.monotonic(), events, len(body), auth))
                     if refuse and any((e.get("fields") or {}).get("n") in refuse["n"] for e in events):
                         answer = {"status": refuse["status"],
                                   "body": refuse.get("body", {"error": f"scripted {refuse['status']}"})}
@@ -83,19 +86,34 @@ class FakeCollector:
                 headers = {}
                 if "retry_after" in answer:
                     headers["Retry-After"] = str(answer["retry_after"])
-                if status != 200:
-                    self.reply(status, answer.get("body", {"error": f"scripted {status}"}), headers)
+                # "{authorization}" in a message stands for the request's
+                # Authorization header: a collector echoing the key, which
+                # no sender may pass on to its results or its log
+                def echo(text):
+                    return text.replace("{authorization}", auth or "")
+                forbid = answer.get("forbid", [])
+                if forbid and all((e.get("fields") or {}).get("n") in forbid for e in events):
+                    status = 403  # the collector's answer when no event may be written
+                if status not in (200, 403) or (status == 403 and not forbid):
+                    body = answer.get("body", {"error": f"scripted {status}"})
+                    if isinstance(body.get("error"), str):
+                        body = dict(body, error=echo(body["error"]))
+                    self.reply(status, body, headers)
                     return
                 results = []
                 for e in events:
                     n = (e.get("fields") or {}).get("n")
-                    if n in answer.get("reject", []):
+                    if n in forbid:
+                        results.append({"status": "rejected", "code": 403, "error": echo(answer.get(
+                            "forbid_error", "source: the write key may write events of source "
+                            "other-source only, not 'conformance-adapter' (forbidden, not stored)"))})
+                    elif n in answer.get("reject", []):
                         results.append({"status": "rejected", "error": "fields.n: rejected by the script"})
                     elif n in answer.get("duplicate", []):
                         results.append({"status": "duplicate"})
                     else:
                         results.append({"status": "accepted"})
-                self.reply(200, {"results": results}, headers)
+                self.reply(status, {"results": results}, headers)
 
             def send_file(self, folder, rel):
                 path = (folder / rel).resolve()

@@ -49,12 +49,14 @@ def test_case(lang, case_path, request):
     case = json.loads(case_path.read_text())
     with FakeCollector(case.get("collector", []), case.get("refuse")) as fake:
         url = closed_port_url() if case.get("collector_url") == "closed_port" else fake.url
+        # the key is the case's config's alone: none from our environment
+        env = {k: v for k, v in os.environ.items() if k != "REESTR_KEY"}
         proc = subprocess.run(adapter_command(lang, request) + [str(case_path), url],
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=120, env=env)
         assert proc.returncode == 0, f"adapter failed:\n{proc.stderr}"
         try:
             got = json.loads(proc.stdout)
         except ValueError:
             raise AssertionError(f"adapter printed no JSON:\n{proc.stdout}\n{proc.stderr}")
         requests = list(fake.requests)
-    check(case["expect"], got, requests, proc.stderr)
+    check(case["expect"], got, requests, proc.stderr, case.get("config", {}).get("key"))

@@ -12,6 +12,9 @@ _spec = importlib.util.spec_from_file_location(
     "integration_support", ROOT / "tests" / "integration" / "conftest.py")
 support = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(support)
+# for helpers of tests/integration that import it from "conftest"
+# (fault_shim.py)
+REESTR = support.REESTR
 
 
 @pytest.fixture

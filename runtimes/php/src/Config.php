@@ -10,9 +10,20 @@ namespace Reestr\Runtime;
  * (1 MiB by default, well under the collector's 16 MiB); $logger, any object
  * with a PSR-3 warning() method, hears of lost events (error_log() when
  * none).
+ *
+ * $key is the collector's write key for $source (docs/security.md), sent as
+ * "Authorization: Bearer KEY" with every request; null means $REESTR_KEY,
+ * and with neither no key is sent (a collector run with --insecure-local).
+ * A key the collector refuses (401, or 403 for the whole request) drops the
+ * batch at once, not retried; an event of a source the key may not write is
+ * rejected by itself (403 in its result). The key is kept private, out of
+ * var_dump() and stack traces, and never appears in a result's reason or a
+ * log line.
  */
 final class Config
 {
+    private readonly ?string $key;
+
     public function __construct(
         public readonly string $collectorUrl,
         public readonly string $source,
@@ -28,7 +39,17 @@ final class Config
         public readonly ?string $agentSocket = null,
         public readonly int $maxBatchBytes = 1048576,
         public readonly ?object $logger = null,
+        #[\SensitiveParameter] ?string $key = null,
     ) {
+        if ($key === null || $key === '') {
+            $env = getenv('REESTR_KEY');
+            $key = is_string($env) && $env !== '' ? $env : null;
+        }
+        if ($key !== null && preg_match('/[\x00-\x20\x7f]/', $key)) {
+            // not shown: the message must not carry the key
+            throw new \InvalidArgumentException('the key ($key or $REESTR_KEY) holds a space or a control character');
+        }
+        $this->key = $key;
         if ($source === '' || $environment === '') {
             throw new \InvalidArgumentException('a sender needs a source and an environment');
         }
@@ -48,6 +69,26 @@ final class Config
                 'logger must have a PSR-3 warning(string $message, array $context) method: ' . $logger::class
             );
         }
+    }
+
+    /**
+     * The key to send, or null for none.
+     */
+    public function key(): ?string
+    {
+        return $this->key;
+    }
+
+    /**
+     * What var_dump() and print_r() show: the key redacted.
+     *
+     * @return array<string, mixed>
+     */
+    public function __debugInfo(): array
+    {
+        $info = get_object_vars($this);
+        $info['key'] = $this->key === null ? null : '[redacted]';
+        return $info;
     }
 
     /**

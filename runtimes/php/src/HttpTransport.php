@@ -11,10 +11,25 @@ namespace Reestr\Runtime;
 final class HttpTransport
 {
     private string $url;
+    private string $headers = "Content-Type: application/json\r\nConnection: close\r\n";
 
-    public function __construct(string $collectorUrl, private float $timeout)
-    {
+    public function __construct(
+        string $collectorUrl,
+        private float $timeout,
+        #[\SensitiveParameter] ?string $key = null,
+    ) {
         $this->url = rtrim($collectorUrl, '/') . '/v1/events';
+        if ($key !== null) {
+            $this->headers .= "Authorization: Bearer $key\r\n";
+        }
+    }
+
+    /**
+     * @return array<string, mixed>
+     */
+    public function __debugInfo(): array
+    {
+        return ['url' => $this->url, 'timeout' => $this->timeout];
     }
 
     /**
@@ -25,7 +40,7 @@ final class HttpTransport
     {
         $context = stream_context_create(['http' => [
             'method' => 'POST',
-            'header' => "Content-Type: application/json\r\nConnection: close\r\n",
+            'header' => $this->headers,
             'content' => $body,
             'timeout' => $this->timeout,
             'ignore_errors' => true, // read the body of a 4xx or 5xx too

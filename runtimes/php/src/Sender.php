@@ -25,6 +25,12 @@ final class Sender
     /** What a body holds besides its events and the commas between them. */
     private const BATCH_OVERHEAD = 13; // strlen('{"events":[') + strlen(']}')
 
+    /**
+     * The start of the reason of events dropped because the collector
+     * refused the request's key (401, or 403 for the request as a whole).
+     */
+    public const KEY_REFUSED = 'collector refused the key ($key or $REESTR_KEY): ';
+
     /** @var list<array{string, string, string, int}> data, uuid, event, version */
     private array $queue = [];
     /** The queued events' bytes, each with its comma. */
@@ -44,7 +50,7 @@ final class Sender
 
     public function __construct(private Config $config)
     {
-        $this->transport = new HttpTransport($config->collectorUrl, $config->requestTimeout);
+        $this->transport = new HttpTransport($config->collectorUrl, $config->requestTimeout, $config->key());
         $this->losses = new LossLog($config->logger);
         $path = $config->agentSocketPath();
         if ($path !== null) {
@@ -286,8 +292,11 @@ final class Sender
             $retryAfter = '';
             try {
                 [$status, $retryAfter, $response] = $this->transport->post($body);
-                if ($status === 200) {
-                    $results = self::results($response, count($batch));
+                // a 403 answering each event (every one of a source or
+                // environment the key may not write) is read as a 200: each
+                // is rejected with its own reason
+                $results = $status === 200 || $status === 403 ? self::results($response, count($batch)) : null;
+                if ($status === 200 || $results !== null) {
                     if ($results !== null) {
                         $this->settle($batch, $results);
                         return;
@@ -304,6 +313,12 @@ final class Sender
                         }
                         $this->stats['rejected']++;
                         $this->report($batch, Result::REJECTED, "collector refused the event: $last");
+                        return;
+                    }
+                    if ($status === 401 || $status === 403) {
+                        // the key itself is refused: so would every retry be
+                        $this->stats['dropped'] += count($batch);
+                        $this->report($batch, Result::DROPPED, self::KEY_REFUSED . $last);
                         return;
                     }
                     if ($status >= 400 && $status < 500 && $status !== 408 && $status !== 429) {
@@ -366,6 +381,20 @@ final class Sender
         return $results;
     }
 
+    /**
+     * The text without the key, nor its secret part on its own.
+     */
+    private static function redact(string $text, #[\SensitiveParameter] ?string $key): string
+    {
+        if ($key === null || $text === '') {
+            return $text;
+        }
+        $text = str_replace($key, '[key redacted]', $text);
+        $at = strrpos($key, '_');
+        $secret = $at === false ? $key : substr($key, $at + 1);
+        return strlen($secret) >= 16 ? str_replace($secret, '[key redacted]', $text) : $text;
+    }
+
     private static function errorMessage(string $response): string
     {
         $answer = json_decode($response, true);
@@ -380,6 +409,7 @@ final class Sender
      */
     private function report(array $items, string $outcome, string $reason): void
     {
+        $reason = self::redact($reason, $this->config->key());
         if ($outcome !== Result::DELIVERED && $items !== []) {
             $this->losses->lost($items, $outcome, $reason);
         }

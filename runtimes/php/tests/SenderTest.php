@@ -460,4 +460,30 @@ echo "sent\n";
         $this->assertSame(1, $s->stats()['delivered']);
         $this->assertCount(1, $c->batches());
     }
+
+    public function testKeyFromEnvironmentAndNeverDumped(): void
+    {
+        $key = 'rk_live_00112233aabbccdd_' . str_repeat('3c', 32);
+        putenv("REESTR_KEY=$key");
+        try {
+            $fromEnv = new Config('http://127.0.0.1:9', 'svc', 'bo');
+            $this->assertSame($key, $fromEnv->key());
+            $given = new Config('http://127.0.0.1:9', 'svc', 'bo', key: 'rk_live_1');
+            $this->assertSame('rk_live_1', $given->key(), 'the configured key wins');
+        } finally {
+            putenv('REESTR_KEY');
+        }
+        $this->assertNull((new Config('http://127.0.0.1:9', 'svc', 'bo'))->key());
+        ob_start();
+        var_dump($fromEnv);
+        $dump = ob_get_clean() . print_r($fromEnv, true);
+        $this->assertStringNotContainsString($key, $dump);
+        $this->assertStringContainsString('[redacted]', $dump);
+        try {
+            new Config('http://127.0.0.1:9', 'svc', 'bo', key: "$key\r\nX-Evil: 1");
+            $this->fail('a key with a control byte was taken');
+        } catch (\InvalidArgumentException $e) {
+            $this->assertStringNotContainsString($key, $e->getMessage());
+        }
+    }
 }

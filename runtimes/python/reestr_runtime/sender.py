@@ -35,6 +35,10 @@ _BATCH_OVERHEAD = len(_BATCH_HEAD) + len(b"]}")
 # with the count of the others.
 LOSS_LOG_INTERVAL = 10.0
 
+# The start of the reason of events dropped because the collector refused
+# the request's key (401, or 403 for the request as a whole).
+KEY_REFUSED = "collector refused the key (key= or $REESTR_KEY): "
+
 
 @dataclass(frozen=True)
 class Result:
@@ -85,6 +89,14 @@ class Sender:
     per kind every 10 s with the count of the others, and ``flush`` and
     ``close`` return False when any event since the previous flush or close
     was not delivered.
+
+    ``key`` is the collector's write key for ``source`` (docs/security.md),
+    sent as ``Authorization: Bearer KEY`` with every request; ``None`` means
+    ``$REESTR_KEY``, and with neither no key is sent (a collector run with
+    ``--insecure-local``). A key the collector refuses (401, or 403 for the
+    whole request) drops the batch at once, not retried; an event of a
+    source the key may not write is rejected by itself (403 in its result).
+    The key never appears in a result's reason or a log line.
     """
 
     def __init__(self, collector_url: str, source: str, environment: str, *,
@@ -95,7 +107,8 @@ class Sender:
                  request_timeout: float = 10.0,
                  on_result: Callable[[Result], None] | None = None,
                  agent_socket: str | None = None,
-                 logger: logging.Logger | None = None) -> None:
+                 logger: logging.Logger | None = None,
+                 key: str | None = None) -> None:
         if not source or not environment:
             raise ValueError("a sender needs a source and an environment")
         if batch_size < 1 or queue_capacity < 1 or max_attempts < 1:
@@ -104,6 +117,12 @@ class Sender:
         if max_batch_bytes < 1:
             raise ValueError("max_batch_bytes must be at least 1")
         self._url = collector_url
+        self._key = key or os.environ.get("REESTR_KEY") or None
+        if self._key is not None and any(
+                c <= " " or c == "\x7f" for c in self._key):
+            # not shown: the message must not carry the key
+            raise ValueError("the key (key= or $REESTR_KEY) holds a space "
+                             "or a control character")
         # the local agent's socket, when there is one: given, or
         # $REESTR_AGENT_SOCKET
         self._agent = agent_socket or os.environ.get("REESTR_AGENT_SOCKET")
@@ -242,7 +261,7 @@ class Sender:
     def _run(self) -> None:
         transport: Transport | AgentTransport = (
             AgentTransport(self._agent, self._timeout) if self._agent
-            else Transport(self._url, self._timeout))
+            else Transport(self._url, self._timeout, self._key))
         try:
             while True:
                 with self._cond:
@@ -304,7 +323,11 @@ class Sender:
             except (OSError, http.client.HTTPException) as e:
                 last = f"network error: {e or type(e).__name__}"
             else:
-                if status == 200:
+                # a 403 answering each event (every one of a source or
+                # environment the key may not write) is read as a 200: each
+                # is rejected with its own reason
+                if status == 200 or (status == 403 and
+                                     _results(data, len(batch)) is not None):
                     results = _results(data, len(batch))
                     if results is not None:
                         self._settle(batch, results)
@@ -323,6 +346,12 @@ class Sender:
                             self._rejected += 1
                         self._report(batch, REJECTED,
                                      f"collector refused the event: {last}")
+                        return
+                    if status in (401, 403):
+                        # the key itself is refused: so would every retry be
+                        with self._lock:
+                            self._dropped += len(batch)
+                        self._report(batch, DROPPED, KEY_REFUSED + last)
                         return
                     if 400 <= status < 500 and status not in (408, 429):
                         with self._lock:
@@ -364,6 +393,7 @@ class Sender:
                 self._report([item], REJECTED, str(r.get("error", "")))
 
     def _report(self, items: list[_Item], outcome: str, reason: str) -> None:
+        reason = _redact(reason, self._key)
         if outcome != DELIVERED:
             self._losses.lost(items, outcome, reason)
         if self._on_result is None:
@@ -428,6 +458,17 @@ def _results(data: bytes, n: int) -> list[dict[str, object]] | None:
     if not all(isinstance(r, dict) for r in results):
         return None
     return results
+
+
+def _redact(text: str, key: str | None) -> str:
+    """text without the key, nor its secret part on its own."""
+    if not key or not text:
+        return text
+    text = text.replace(key, "[key redacted]")
+    secret = key.rsplit("_", 1)[-1]
+    if len(secret) >= 16:
+        text = text.replace(secret, "[key redacted]")
+    return text
 
 
 def _error_message(data: bytes) -> str:

@@ -12,7 +12,8 @@ class Transport:
     """Posts bodies to one URL; reconnects after any failure. Not
     thread-safe: the sender's one delivery thread owns it."""
 
-    def __init__(self, url: str, timeout: float) -> None:
+    def __init__(self, url: str, timeout: float,
+                 key: str | None = None) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"collector URL must be http(s)://host…: {url!r}")
@@ -22,6 +23,12 @@ class Transport:
         self._path = (parts.path.rstrip("/") or "") + "/v1/events"
         self._timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
+        self._headers = {"Content-Type": "application/json"}
+        if key:
+            self._headers["Authorization"] = "Bearer " + key
+
+    def __repr__(self) -> str:  # never the key
+        return f"<Transport {self._host}:{self._port}{self._path}>"
 
     def post(self, body: bytes, events: int = 0) -> tuple[int, str, bytes]:
         """Returns (status, Retry-After header or "", body); raises OSError
@@ -31,8 +38,8 @@ class Transport:
                    else http.client.HTTPConnection)
             self._conn = cls(self._host, self._port, timeout=self._timeout)
         try:
-            self._conn.request("POST", self._path, body=body, headers={
-                "Content-Type": "application/json"})
+            self._conn.request("POST", self._path, body=body,
+                               headers=self._headers)
             resp = self._conn.getresponse()
             data = resp.read()
             retry_after = resp.getheader("Retry-After") or ""

@@ -63,6 +63,20 @@ export interface SenderOptions {
     onResult?: (r: Result) => void;
     /** Where lost events are told. Default `console`. */
     logger?: Logger;
+    /**
+     * The collector's key for `source` (docs/security.md), sent as
+     * `Authorization: Bearer KEY` with every request. Default: Node's
+     * `process.env.REESTR_KEY`; with neither, no key is sent (a collector run
+     * with `--insecure-local`). In a browser, a publishable key (`rk_pub_…`),
+     * which `sendBeacon` sends as `?key=` (it can set no header); with any
+     * other key, what is queued when the page is hidden goes by fetch
+     * (keepalive) instead, since only a publishable key may be in a URL. A
+     * key the collector refuses (401, or 403 for the whole request) drops the
+     * batch at once, not retried; an event of a source the key may not write
+     * is rejected by itself (403 in its result). The key never appears in a
+     * result's reason or a log line.
+     */
+    key?: string;
     /** The fetch to use. Default `globalThis.fetch`. */
     fetch?: typeof fetch;
 }
@@ -91,3 +105,6 @@ export declare class Sender {
     /** The counters, as a copy. */
     stats(): Stats;
 }
+/** The start of the reason of events dropped because the collector refused
+ * the request's key (401, or 403 for the request as a whole). */
+export declare const KEY_REFUSED = "collector refused the key (key or REESTR_KEY): ";

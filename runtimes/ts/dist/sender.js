@@ -35,6 +35,8 @@ export class Sender {
     #onResult;
     #fetch;
     #losses;
+    #key;
+    #headers;
     #queue = [];
     #queueBytes = 0; // the queued events' bytes, each with its comma
     #pending = 0; // queued or being delivered
@@ -69,6 +71,22 @@ export class Sender {
         new URL(o.collectorUrl); // a bad URL is refused now, not at send
         this.#eventsUrl = joinPath(o.collectorUrl, o.eventsPath ?? "/v1/events");
         this.#beaconUrl = joinPath(o.collectorUrl, o.beaconPath ?? "/v1/beacon");
+        const env = globalThis.process?.env;
+        this.#key = o.key || env?.["REESTR_KEY"] || undefined;
+        if (this.#key !== undefined && /[\x00-\x20\x7f]/.test(this.#key)) {
+            // not shown: the message must not carry the key
+            throw new Error("the key (key or REESTR_KEY) holds a space or a control character");
+        }
+        this.#headers = { "Content-Type": "application/json" };
+        if (this.#key !== undefined) {
+            this.#headers["Authorization"] = "Bearer " + this.#key;
+            if (this.#key.startsWith(PUBLISHABLE)) {
+                this.#beaconUrl +=
+                    (this.#beaconUrl.includes("?") ? "&" : "?") +
+                        "key=" +
+                        encodeURIComponent(this.#key);
+            }
+        }
         this.#source = o.source;
         this.#environment = o.environment;
         this.#batchSize = positive(o.batchSize, 500, "batchSize");
@@ -196,7 +214,9 @@ export class Sender {
     #hide() {
         const nav = globalThis
             .navigator;
-        const beacon = nav && typeof nav.sendBeacon === "function"
+        // only a publishable key may travel in a URL: with another, no beacon
+        const keyed = this.#key === undefined || this.#key.startsWith(PUBLISHABLE);
+        const beacon = keyed && nav && typeof nav.sendBeacon === "function"
             ? nav.sendBeacon.bind(nav)
             : undefined;
         while (beacon && this.#queue.length > 0) {
@@ -297,7 +317,7 @@ export class Sender {
         try {
             const r = await this.#fetch(this.#eventsUrl, {
                 method: "POST",
-                headers: { "Content-Type": "application/json" },
+                headers: this.#headers,
                 body,
                 keepalive: size <= KEEPALIVE_MAX,
                 credentials: "omit",
@@ -330,8 +350,13 @@ export class Sender {
             try {
                 const [status, ra, text] = await this.#post(body, size);
                 retryAfter = ra;
-                if (status === 200) {
-                    const results = parseResults(text, batch.length);
+                // a 403 answering each event (every one of a source or environment
+                // the key may not write) is read as a 200: each is rejected with
+                // its own reason
+                const results = status === 200 || status === 403
+                    ? parseResults(text, batch.length)
+                    : null;
+                if (status === 200 || results) {
                     if (results) {
                         this.#settle(batch, results);
                         return;
@@ -349,6 +374,12 @@ export class Sender {
                         }
                         this.#stats.rejected++;
                         this.#report(batch, "rejected", `collector refused the event: ${last}`);
+                        return;
+                    }
+                    if (status === 401 || status === 403) {
+                        // the key itself is refused: so would every retry be
+                        this.#stats.dropped += batch.length;
+                        this.#report(batch, "dropped", KEY_REFUSED + last);
                         return;
                     }
                     if (status >= 400 &&
@@ -391,6 +422,7 @@ export class Sender {
         });
     }
     #report(items, outcome, reason) {
+        reason = redact(reason, this.#key);
         if (outcome === "rejected" || outcome === "dropped") {
             this.#losses.lost(items, outcome, reason);
         }
@@ -412,6 +444,19 @@ export class Sender {
             }
         }
     }
+}
+/** The start of a publishable key, the one kind that may be in a URL. */
+const PUBLISHABLE = "rk_pub_";
+/** The start of the reason of events dropped because the collector refused
+ * the request's key (401, or 403 for the request as a whole). */
+export const KEY_REFUSED = "collector refused the key (key or REESTR_KEY): ";
+/** The text without the key, nor its secret part on its own. */
+function redact(text, key) {
+    if (!key || !text)
+        return text;
+    text = text.split(key).join("[key redacted]");
+    const secret = key.slice(key.lastIndexOf("_") + 1);
+    return secret.length >= 16 ? text.split(secret).join("[key redacted]") : text;
 }
 function networkError(e) {
     if (e instanceof Error) {

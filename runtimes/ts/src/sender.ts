@@ -76,6 +76,20 @@ export interface SenderOptions {
   onResult?: (r: Result) => void;
   /** Where lost events are told. Default `console`. */
   logger?: Logger;
+  /**
+   * The collector's key for `source` (docs/security.md), sent as
+   * `Authorization: Bearer KEY` with every request. Default: Node's
+   * `process.env.REESTR_KEY`; with neither, no key is sent (a collector run
+   * with `--insecure-local`). In a browser, a publishable key (`rk_pub_…`),
+   * which `sendBeacon` sends as `?key=` (it can set no header); with any
+   * other key, what is queued when the page is hidden goes by fetch
+   * (keepalive) instead, since only a publishable key may be in a URL. A
+   * key the collector refuses (401, or 403 for the whole request) drops the
+   * batch at once, not retried; an event of a source the key may not write
+   * is rejected by itself (403 in its result). The key never appears in a
+   * result's reason or a log line.
+   */
+  key?: string;
   /** The fetch to use. Default `globalThis.fetch`. */
   fetch?: typeof fetch;
 }
@@ -123,6 +137,8 @@ export class Sender {
   readonly #onResult: ((r: Result) => void) | undefined;
   readonly #fetch: typeof fetch;
   readonly #losses: LossLog;
+  readonly #key: string | undefined;
+  readonly #headers: Record<string, string>;
   #queue: Item[] = [];
   #queueBytes = 0; // the queued events' bytes, each with its comma
   #pending = 0; // queued or being delivered
@@ -157,6 +173,26 @@ export class Sender {
     new URL(o.collectorUrl); // a bad URL is refused now, not at send
     this.#eventsUrl = joinPath(o.collectorUrl, o.eventsPath ?? "/v1/events");
     this.#beaconUrl = joinPath(o.collectorUrl, o.beaconPath ?? "/v1/beacon");
+    const env = (
+      globalThis as { process?: { env?: Record<string, string | undefined> } }
+    ).process?.env;
+    this.#key = o.key || env?.["REESTR_KEY"] || undefined;
+    if (this.#key !== undefined && /[\x00-\x20\x7f]/.test(this.#key)) {
+      // not shown: the message must not carry the key
+      throw new Error(
+        "the key (key or REESTR_KEY) holds a space or a control character",
+      );
+    }
+    this.#headers = { "Content-Type": "application/json" };
+    if (this.#key !== undefined) {
+      this.#headers["Authorization"] = "Bearer " + this.#key;
+      if (this.#key.startsWith(PUBLISHABLE)) {
+        this.#beaconUrl +=
+          (this.#beaconUrl.includes("?") ? "&" : "?") +
+          "key=" +
+          encodeURIComponent(this.#key);
+      }
+    }
     this.#source = o.source;
     this.#environment = o.environment;
     this.#batchSize = positive(o.batchSize, 500, "batchSize");
@@ -284,8 +320,10 @@ export class Sender {
   #hide(): void {
     const nav = (globalThis as { navigator?: { sendBeacon?: unknown } })
       .navigator;
+    // only a publishable key may travel in a URL: with another, no beacon
+    const keyed = this.#key === undefined || this.#key.startsWith(PUBLISHABLE);
     const beacon =
-      nav && typeof nav.sendBeacon === "function"
+      keyed && nav && typeof nav.sendBeacon === "function"
         ? (nav.sendBeacon as (url: string, data: string) => boolean).bind(nav)
         : undefined;
     while (beacon && this.#queue.length > 0) {
@@ -389,7 +427,7 @@ export class Sender {
     try {
       const r = await this.#fetch(this.#eventsUrl, {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        headers: this.#headers,
         body,
         keepalive: size <= KEEPALIVE_MAX,
         credentials: "omit",
@@ -421,8 +459,14 @@ export class Sender {
       try {
         const [status, ra, text] = await this.#post(body, size);
         retryAfter = ra;
-        if (status === 200) {
-          const results = parseResults(text, batch.length);
+        // a 403 answering each event (every one of a source or environment
+        // the key may not write) is read as a 200: each is rejected with
+        // its own reason
+        const results =
+          status === 200 || status === 403
+            ? parseResults(text, batch.length)
+            : null;
+        if (status === 200 || results) {
           if (results) {
             this.#settle(batch, results);
             return;
@@ -443,6 +487,12 @@ export class Sender {
               "rejected",
               `collector refused the event: ${last}`,
             );
+            return;
+          }
+          if (status === 401 || status === 403) {
+            // the key itself is refused: so would every retry be
+            this.#stats.dropped += batch.length;
+            this.#report(batch, "dropped", KEY_REFUSED + last);
             return;
           }
           if (
@@ -497,6 +547,7 @@ export class Sender {
   }
 
   #report(items: Item[], outcome: Outcome, reason: string): void {
+    reason = redact(reason, this.#key);
     if (outcome === "rejected" || outcome === "dropped") {
       this.#losses.lost(items, outcome, reason);
     }
@@ -516,6 +567,21 @@ export class Sender {
       }
     }
   }
+}
+
+/** The start of a publishable key, the one kind that may be in a URL. */
+const PUBLISHABLE = "rk_pub_";
+
+/** The start of the reason of events dropped because the collector refused
+ * the request's key (401, or 403 for the request as a whole). */
+export const KEY_REFUSED = "collector refused the key (key or REESTR_KEY): ";
+
+/** The text without the key, nor its secret part on its own. */
+function redact(text: string, key: string | undefined): string {
+  if (!key || !text) return text;
+  text = text.split(key).join("[key redacted]");
+  const secret = key.slice(key.lastIndexOf("_") + 1);
+  return secret.length >= 16 ? text.split(secret).join("[key redacted]") : text;
 }
 
 function networkError(e: unknown): string {

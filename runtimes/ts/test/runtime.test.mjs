@@ -263,3 +263,106 @@ test("beacons are cut to maxBeaconBytes", async () => {
     page.restore();
   }
 });
+
+const PUB_KEY = "rk_pub_00112233aabbccdd_" + "7a".repeat(32);
+const WRITE_KEY = "rk_live_00112233aabbccdd_" + "7a".repeat(32);
+
+test("a publishable key goes in the beacon's URL (sendBeacon sets no header) and as Bearer by fetch", async () => {
+  const page = fakePage(true);
+  try {
+    const calls = [];
+    const sender = new Sender({
+      collectorUrl: "https://collector.example.com",
+      source: "web",
+      environment: "front",
+      key: PUB_KEY,
+      batchAgeMs: 60000,
+      fetch: fakeFetch(calls),
+    });
+    sender.send(new TestEvent(0));
+    await sender.flush();
+    assert.equal(calls[0].init.headers["Authorization"], "Bearer " + PUB_KEY);
+    sender.send(new TestEvent(1));
+    page.hide("pagehide");
+    assert.equal(page.beacons.length, 1);
+    assert.equal(
+      page.beacons[0].url,
+      "https://collector.example.com/v1/beacon?key=" + PUB_KEY,
+    );
+    await sender.close();
+  } finally {
+    page.restore();
+  }
+});
+
+test("with a key that is not publishable no beacon is sent: the key stays out of URLs", async () => {
+  const page = fakePage(true);
+  try {
+    const calls = [];
+    const sender = new Sender({
+      collectorUrl: "https://collector.example.com",
+      source: "web",
+      environment: "front",
+      key: WRITE_KEY,
+      batchAgeMs: 60000,
+      fetch: fakeFetch(calls),
+    });
+    sender.send(new TestEvent(0));
+    page.hide("pagehide");
+    assert.equal(page.beacons.length, 0);
+    await sender.flush();
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].url, "https://collector.example.com/v1/events");
+    assert.equal(calls[0].init.keepalive, true);
+    assert.equal(calls[0].init.headers["Authorization"], "Bearer " + WRITE_KEY);
+    await sender.close();
+  } finally {
+    page.restore();
+  }
+});
+
+test("the key comes from REESTR_KEY when not given; one with a control byte is refused unshown", async () => {
+  const calls = [];
+  const saved = process.env.REESTR_KEY;
+  process.env.REESTR_KEY = WRITE_KEY;
+  try {
+    const sender = new Sender({
+      collectorUrl: "http://127.0.0.1:9",
+      source: "web",
+      environment: "front",
+      beaconOnHide: false,
+      fetch: fakeFetch(calls),
+    });
+    sender.send(new TestEvent(0));
+    await sender.close();
+    assert.equal(calls[0].init.headers["Authorization"], "Bearer " + WRITE_KEY);
+    const given = new Sender({
+      collectorUrl: "http://127.0.0.1:9",
+      source: "web",
+      environment: "front",
+      beaconOnHide: false,
+      key: PUB_KEY,
+      fetch: fakeFetch(calls),
+    });
+    given.send(new TestEvent(1));
+    await given.close();
+    assert.equal(
+      calls[1].init.headers["Authorization"],
+      "Bearer " + PUB_KEY,
+      "the option wins",
+    );
+    assert.throws(
+      () =>
+        new Sender({
+          collectorUrl: "http://127.0.0.1:9",
+          source: "web",
+          environment: "front",
+          key: WRITE_KEY + "\r\nX-Evil: 1",
+        }),
+      (e) => !String(e.message).includes(WRITE_KEY),
+    );
+  } finally {
+    if (saved === undefined) delete process.env.REESTR_KEY;
+    else process.env.REESTR_KEY = saved;
+  }
+});

@@ -44,14 +44,15 @@ func (e *conformanceEvent) AppendFields(dst []byte) []byte {
 // "expect" are for the fake collector and the harness.
 type testCase struct {
 	Config struct {
-		BatchSize        *int `json:"batch_size"`
-		MaxBatchBytes    *int `json:"max_batch_bytes"`
-		BatchAgeMS       *int `json:"batch_age_ms"`
-		QueueCapacity    *int `json:"queue_capacity"`
-		MaxAttempts      *int `json:"max_attempts"`
-		BackoffBaseMS    *int `json:"backoff_base_ms"`
-		BackoffMaxMS     *int `json:"backoff_max_ms"`
-		RequestTimeoutMS *int `json:"request_timeout_ms"`
+		BatchSize        *int    `json:"batch_size"`
+		MaxBatchBytes    *int    `json:"max_batch_bytes"`
+		BatchAgeMS       *int    `json:"batch_age_ms"`
+		QueueCapacity    *int    `json:"queue_capacity"`
+		MaxAttempts      *int    `json:"max_attempts"`
+		BackoffBaseMS    *int    `json:"backoff_base_ms"`
+		BackoffMaxMS     *int    `json:"backoff_max_ms"`
+		RequestTimeoutMS *int    `json:"request_timeout_ms"`
+		Key              *string `json:"key"`
 	} `json:"config"`
 	Steps []struct {
 		Send       *int    `json:"send"`
@@ -133,6 +134,9 @@ func run(casePath, collectorURL string) error {
 	setMS(&cfg.BackoffBase, c.Config.BackoffBaseMS)
 	setMS(&cfg.BackoffMax, c.Config.BackoffMaxMS)
 	setMS(&cfg.RequestTimeout, c.Config.RequestTimeoutMS)
+	if c.Config.Key != nil {
+		cfg.Key = *c.Config.Key
+	}
 	sender, err := reestr.NewSender(cfg)
 	if err != nil {
 		return err
