@@ -1410,8 +1410,9 @@ static void build_objects(loader *L)
 static void build_version(loader *L, const def *d, rs_event *ev,
 			  struct fy_node *item, size_t index, rs_version *ver)
 {
+	/* checks: deviation rules, read by src/governance/rules.c */
 	static const char *const keys[] = {"version", "description", "status",
-					   "fields", NULL};
+					   "fields",  "checks",	     NULL};
 	rs_pos at = node_pos(d->file, item, d->pos);
 	ver->pos = at;
 	ver->description = "";
@@ -1421,10 +1422,10 @@ static void build_version(loader *L, const def *d, rs_event *ev,
 			d->name);
 		return;
 	}
-	kv kvs[6];
+	kv kvs[7];
 	char what[300];
 	snprintf(what, sizeof what, "a version of event '%s'", d->name);
-	size_t n = pairs(L, d->file, item, keys, what, kvs, 6);
+	size_t n = pairs(L, d->file, item, keys, what, kvs, 7);
 	struct fy_node *v;
 	int64_t number;
 	if (!(v = get(kvs, n, "version"))) {
@@ -1473,8 +1474,10 @@ static int event_name_cmp(const void *a, const void *b)
 
 static void build_events(loader *L)
 {
-	static const char *const keys[] = {"id",     "description", "owner",
-					   "status", "versions",    NULL};
+	/* checks: deviation rules, read by src/governance/rules.c */
+	static const char *const keys[] = {
+		"id",	    "description", "owner",	   "status",
+		"versions", "checks",	   "unused_after", NULL};
 	rs_registry *r = L->reg;
 	r->events = rs_arena_calloc(L->a, L->events.n + 1, sizeof *r->events);
 	if (!r->events) {
@@ -1636,8 +1639,10 @@ static void read_origins(loader *L, const def *d, const kv *p,
 
 static void build_environments(loader *L)
 {
-	static const char *const keys[] = {"description", "events", "origins",
-					   NULL};
+	/* checks, unused_after: src/governance/rules.c reads them */
+	static const char *const keys[] = {"description",  "events",
+					   "origins",	   "checks",
+					   "unused_after", NULL};
 	rs_registry *r = L->reg;
 	r->envs = rs_arena_calloc(L->a, L->envs.n + 1, sizeof *r->envs);
 	if (!r->envs) {
@@ -1652,10 +1657,10 @@ static void build_environments(loader *L)
 		env->description = "";
 		if (!check_mapping(L, d, "environment"))
 			continue;
-		kv kvs[4];
+		kv kvs[6];
 		char what[300];
 		snprintf(what, sizeof what, "environment '%s'", d->name);
-		size_t n = pairs(L, d->file, d->value, keys, what, kvs, 4);
+		size_t n = pairs(L, d->file, d->value, keys, what, kvs, 6);
 		struct fy_node *v;
 		if ((v = get(kvs, n, "description")) &&
 		    !(env->description = want_string(L, d->file, v, d->pos,
