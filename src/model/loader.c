@@ -1411,21 +1411,23 @@ static void build_version(loader *L, const def *d, rs_event *ev,
 			  struct fy_node *item, size_t index, rs_version *ver)
 {
 	/* checks: deviation rules, read by src/governance/rules.c */
-	static const char *const keys[] = {"version", "description", "status",
-					   "fields",  "checks",	     NULL};
+	static const char *const keys[] = {
+		"version", "description", "status", "status_reason",
+		"fields",  "checks",	  NULL};
 	rs_pos at = node_pos(d->file, item, d->pos);
 	ver->pos = at;
 	ver->description = "";
+	ver->status_reason = "";
 	ver->number = (int)index;
 	if (!item || !fy_node_is_mapping(item)) {
 		problem(L, at, "each version of event '%s' must be a mapping",
 			d->name);
 		return;
 	}
-	kv kvs[7];
+	kv kvs[8];
 	char what[300];
 	snprintf(what, sizeof what, "a version of event '%s'", d->name);
-	size_t n = pairs(L, d->file, item, keys, what, kvs, 7);
+	size_t n = pairs(L, d->file, item, keys, what, kvs, 8);
 	struct fy_node *v;
 	int64_t number;
 	if (!(v = get(kvs, n, "version"))) {
@@ -1444,6 +1446,10 @@ static void build_version(loader *L, const def *d, rs_event *ev,
 		ver->description = "";
 	if ((v = get(kvs, n, "status")))
 		parse_status(L, d->file, v, at, &ver->status);
+	if ((v = get(kvs, n, "status_reason")) &&
+	    !(ver->status_reason =
+		      want_string(L, d->file, v, at, "status_reason")))
+		ver->status_reason = "";
 	if (!(v = get(kvs, n, "fields"))) {
 		problem(L, at, "version %zu of event '%s' needs 'fields'",
 			index, d->name);
@@ -1476,8 +1482,9 @@ static void build_events(loader *L)
 {
 	/* checks: deviation rules, read by src/governance/rules.c */
 	static const char *const keys[] = {
-		"id",	    "description", "owner",	   "status",
-		"versions", "checks",	   "unused_after", NULL};
+		"id",	  "description",   "owner",
+		"status", "status_reason", "versions",
+		"checks", "unused_after",  NULL};
 	rs_registry *r = L->reg;
 	r->events = rs_arena_calloc(L->a, L->events.n + 1, sizeof *r->events);
 	if (!r->events) {
@@ -1490,13 +1497,14 @@ static void build_events(loader *L)
 		ev->name = d->name;
 		ev->pos = d->pos;
 		ev->description = "";
+		ev->status_reason = "";
 		ev->id = -1;
 		if (!check_mapping(L, d, "event"))
 			continue;
-		kv kvs[8];
+		kv kvs[9];
 		char what[300];
 		snprintf(what, sizeof what, "event '%s'", d->name);
-		size_t n = pairs(L, d->file, d->value, keys, what, kvs, 8);
+		size_t n = pairs(L, d->file, d->value, keys, what, kvs, 9);
 		struct fy_node *v;
 		if (!(v = get(kvs, n, "id"))) {
 			problem(L, d->pos, "event '%s' needs an 'id'", d->name);
@@ -1529,6 +1537,10 @@ static void build_events(loader *L)
 			ev->owner = find_owner(L, d->file, v, d->pos);
 		if ((v = get(kvs, n, "status")))
 			parse_status(L, d->file, v, d->pos, &ev->status);
+		if ((v = get(kvs, n, "status_reason")) &&
+		    !(ev->status_reason = want_string(L, d->file, v, d->pos,
+						      "status_reason")))
+			ev->status_reason = "";
 		v = get(kvs, n, "versions");
 		if (!v || !fy_node_is_sequence(v) ||
 		    fy_node_sequence_item_count(v) == 0) {
