@@ -17,5 +17,6 @@ int rs_cmd_new(int argc, char **argv);
 int rs_cmd_keys(int argc, char **argv);
 int rs_cmd_deviations(int argc, char **argv);
 int rs_cmd_unused(int argc, char **argv);
+int rs_cmd_decommission(int argc, char **argv);
 
 #endif

@@ -39,6 +39,9 @@ static const struct {
 	{"unused", rs_cmd_unused,
 	 "event versions nobody sends: decommission candidates with the "
 	 "evidence"},
+	{"decommission", rs_cmd_decommission,
+	 "set an event's or a version's status to decommissioned, as a YAML "
+	 "edit\n           (the diff is printed)"},
 	{"gen", rs_cmd_gen,
 	 "write an environment's langpack (typed events + sender) for "
 	 "go, python or php"},

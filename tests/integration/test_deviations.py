@@ -395,3 +395,51 @@ def test_check_refuses_bad_rules(tmp_path):
         "r.yaml:33:25: range: event 'b' version 0 has no field 'nope'",
     ]
     assert out.stdout == f"{tmp_path}: 13 problems\n"
+
+
+def test_decommission_edits_the_yaml_and_the_collector_refuses(
+        make_server, registry):
+    srv = make_server(registry=registry)
+    v1 = ev(4, H, "web", {"n": 1}, version=1)
+    assert srv.post_events([v1]).json()["accepted"] == 1
+    before = (registry / "registry.yaml").read_text()
+
+    dry = run("decommission", "legacy_ping", "1", "--registry", str(registry),
+              "--reason", "unused for 3 days", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert (registry / "registry.yaml").read_text() == before
+    out = run("decommission", "legacy_ping", "1", "--registry", str(registry),
+              "--reason", "unused for 3 days")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == dry.stdout
+    assert "+        status: decommissioned\n" \
+           "+        status_reason: \"unused for 3 days\"\n" in out.stdout
+    assert out.stdout.startswith("--- a/registry.yaml\n+++ b/registry.yaml\n")
+    after = (registry / "registry.yaml").read_text()
+    # only the two lines are new: comments and layout stay
+    assert after.replace('        status: decommissioned\n'
+                         '        status_reason: "unused for 3 days"\n',
+                         "") == before
+    assert run("check", str(registry)).returncode == 0
+
+    # the collector reloads and tells senders the reason
+    deadline = time.monotonic() + 30
+    while True:
+        r = srv.post_events([ev(4, H, "web", {"n": 1}, version=1)]).json()
+        if r["rejected"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert r["results"][0]["error"] == \
+        "version: legacy_ping v1 is decommissioned: unused for 3 days"
+    assert srv.post_events([ev(4, H, "web", {"n": 1})]).json()["accepted"] == 1
+
+    again = run("decommission", "legacy_ping", "1", "--registry",
+                str(registry))
+    assert again.returncode == 1
+    assert "legacy_ping v1 is already decommissioned" in again.stderr
+    nobody = run("decommission", "nobody", "--registry", str(registry))
+    assert nobody.returncode == 1 and "no event 'nobody'" in nobody.stderr
+    bad = run("decommission", "legacy_ping", "--registry", str(registry),
+              "--reason", "two\nlines")
+    assert bad.returncode == 2
+    assert (registry / "registry.yaml").read_text() == after
