@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "governance/deviations.h"
 #include "governance/rules.h"
+#include "governance/schedule.h"
 #include "governance/store.h"
 #include "governance/unused.h"
 #include "reestr/error.h"
@@ -90,32 +91,20 @@ static int load_rules(const char *cmd, const char *dir, rs_registry **reg,
 	return 0;
 }
 
-static int run_evaluation(const char *data, const char *registry, int64_t now,
-			  rs_devdb *db)
+static int run_evaluation(const char *data, const char *registry, int64_t now)
 {
 	rs_registry *reg = NULL;
 	rs_ruleset *rules = NULL;
-	rs_gov_store *st = NULL;
-	rs_findings *f = NULL;
+	/* the problems printed whole; the run reads the checks again */
 	int status = load_rules("deviations", registry, &reg, &rules);
-	if (status)
-		goto done;
-	int rc = rs_gov_store_sqlite_open(data, &st);
-	if (rc == 0)
-		rc = rs_deviations_evaluate(st, reg, rules, now, &f);
-	size_t opened = 0;
-	if (rc == 0)
-		rc = rs_devdb_apply(db, f, now, &opened, NULL, 0);
-	if (rc < 0) {
+	char line[600];
+	if (status == 0 &&
+	    rs_gov_run_once(data, registry, reg, now, line, sizeof line) < 0) {
 		fprintf(stderr, "reestr deviations: %s\n", rs_error_last());
 		status = 1;
-		goto done;
+	} else if (status == 0) {
+		fprintf(stderr, "reestr deviations: %s\n", line);
 	}
-	fprintf(stderr, "reestr deviations: %zu rules, %zu found, %zu opened\n",
-		rs_ruleset_count(rules), rs_findings_count(f), opened);
-done:
-	rs_findings_free(f);
-	rs_gov_store_free(st);
 	rs_ruleset_free(rules);
 	rs_registry_free(reg);
 	return status;
@@ -217,7 +206,7 @@ int rs_cmd_deviations(int argc, char **argv)
 		fprintf(stderr, "reestr deviations: %s\n", rs_error_last());
 		return 1;
 	}
-	int status = run ? run_evaluation(data, registry, now, db) : 0;
+	int status = run ? run_evaluation(data, registry, now) : 0;
 	if (status == 0 && set) {
 		if (rs_devdb_set_status(db, id, set, by ? by : "", note, now) <
 		    0) {

@@ -45,20 +45,24 @@ const rs_finding *rs_findings_at(const rs_findings *f, size_t i)
 void rs_reason_normal(const char *reason, char *out, size_t size)
 {
 	size_t o = 0;
-	for (const char *p = reason; *p && o + 6 < size;) {
+	if (!size)
+		return;
+	for (const char *p = reason; *p && o + 1 < size;) {
 		if (isdigit((unsigned char)*p)) {
 			out[o++] = 'N';
 			while (isdigit((unsigned char)*p))
 				p++;
 		} else if (*p == '\'' && strchr(p + 1, '\'')) {
-			memcpy(out + o, "'…'", 5); /* 5 bytes: ' … ' */
+			if (o + 5 >= size)
+				break; /* no room for the whole of it */
+			memcpy(out + o, "'\xe2\x80\xa6'", 5); /* '…' */
 			o += 5;
 			p = strchr(p + 1, '\'') + 1;
 		} else {
 			out[o++] = *p++;
 		}
 	}
-	out[o < size ? o : size - 1] = 0;
+	out[o] = 0;
 }
 
 /* ---- evaluation ------------------------------------------------------- */

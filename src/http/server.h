@@ -64,6 +64,11 @@ typedef struct rs_server_options {
 	/* the langpack and package routes need a read key too (ignored
 	 * without auth) */
 	bool private_packages;
+	/* GET /v1/deviations and /v1/unused (docs/governance.md): the data
+	 * folder holding reestr.db and deviations.db, and the registry
+	 * folder whose checks they read; NULL: the routes answer 404 */
+	const char *governance_data;
+	const char *governance_registry;
 } rs_server_options;
 
 /* Starts serving in background threads. reg and sink must outlive the

@@ -443,3 +443,57 @@ def test_decommission_edits_the_yaml_and_the_collector_refuses(
               "--reason", "two\nlines")
     assert bad.returncode == 2
     assert (registry / "registry.yaml").read_text() == after
+
+
+def test_the_collector_runs_them_on_a_schedule_and_serves_them(
+        make_server, registry):
+    """serve --deviations-every: the evaluation at start and every
+    interval (by the real clock), GET /v1/deviations and /v1/unused."""
+    srv = make_server(registry=registry, extra_args=["--deviations-every",
+                                                     "1s"])
+    # (page_hit's volume may be found already: it has no traffic)
+    first = srv.request("GET", "/v1/deviations").json()["deviations"]
+    assert not [d for d in first if d["kind"] == "range"]
+    now = datetime.now(timezone.utc)
+    last_hour = now.replace(minute=0, second=0, microsecond=0) - \
+        timedelta(minutes=30)
+    post(srv, [checkout(last_hour, amount=5000)])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        items = srv.request("GET", "/v1/deviations").json()["deviations"]
+        if any(d["kind"] == "range" for d in items):
+            break
+        time.sleep(0.2)
+    assert ("range", "checkout_started", "web") in found(items)
+    log = srv.log.read_text()
+    assert "reestr serve: deviations: 9 rules, " in log
+    opened = srv.request("GET", "/v1/deviations?status=open").json()
+    assert found(opened["deviations"]) == found(items, "open")
+    assert srv.request("GET", "/v1/deviations?status=nope").status == 400
+    assert srv.request("POST", "/v1/deviations", b"{}").status == 405
+    unused = srv.request("GET", "/v1/unused").json()["unused"]
+    assert sorted((u["event"], u["version"]) for u in unused) == [
+        ("legacy_ping", 0), ("legacy_ping", 1), ("page_hit", 0),
+        ("payment_done", 0)]
+
+
+def test_the_routes_need_a_read_key(make_server, registry, tmp_path):
+    data = tmp_path / "keyed"
+    out = run("keys", "create", "analyst", "--read", "--data", str(data))
+    assert out.returncode == 0, out.stderr
+    reader = out.stdout.strip()
+    srv = make_server(registry=registry, data=data, insecure=False)
+    for path in ("/v1/deviations", "/v1/unused"):
+        assert srv.request("GET", path).status == 401
+        r = srv.request("GET", path,
+                        headers={"Authorization": f"Bearer {reader}"})
+        assert r.status == 200, r.body
+
+
+def test_serve_refuses_a_bad_interval(registry, tmp_path):
+    for bad in ("0s", "10x", "8d", "-1"):
+        out = run("serve", "--registry", str(registry), "--data",
+                  str(tmp_path / "d"), "--insecure-local",
+                  "--deviations-every", bad)
+        assert out.returncode == 2
+        assert "--deviations-every" in out.stderr
