@@ -80,6 +80,9 @@ typedef struct rs_owner {
 	const char *name;
 	const char *contact;
 	const char *description;
+	/* an http(s) URL new deviations are posted to (docs/governance.md);
+	 * "" when none */
+	const char *webhook;
 	rs_pos pos;
 } rs_owner;
 

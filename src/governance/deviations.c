@@ -794,7 +794,7 @@ static const char select_items[] =
 	"SELECT id, status, kind, event, version, source, field, rule, "
 	"rule_at, owner, contact, first_seen, last_seen, detail FROM "
 	"deviations WHERE (?1 IS NULL OR status = ?1) AND (?2 <= 0 OR id = "
-	"?2) ORDER BY id";
+	"?2) AND (?3 IS NULL OR owner = ?3) ORDER BY id";
 
 static void json_str(rs_buf *b, const char *key, const char *v)
 {
@@ -808,7 +808,9 @@ static const char *ctext(sqlite3_stmt *st, int i)
 	return t ? t : "";
 }
 
-int rs_devdb_json(rs_devdb *d, const char *status, int64_t only_id, rs_buf *out)
+/* The items as JSON objects, comma-separated after *first. */
+static int json_items(rs_devdb *d, const char *status, int64_t only_id,
+		      const char *owner, rs_buf *out, bool *first)
 {
 	sqlite3_stmt *st = NULL, *hs = NULL;
 	int rc = 0;
@@ -825,14 +827,14 @@ int rs_devdb_json(rs_devdb *d, const char *status, int64_t only_id, rs_buf *out)
 	if (status)
 		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, only_id);
-	rs_buf_puts(out, "{\"deviations\":[");
-	bool first = true;
+	if (owner)
+		sqlite3_bind_text(st, 3, owner, -1, SQLITE_STATIC);
 	int step;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
-		rs_buf_printf(out, "%s{\"id\":%lld", first ? "" : ",",
+		rs_buf_printf(out, "%s{\"id\":%lld", *first ? "" : ",",
 			      (long long)id);
-		first = false;
+		*first = false;
 		json_str(out, "status", ctext(st, 1));
 		json_str(out, "kind", ctext(st, 2));
 		json_str(out, "event", ctext(st, 3));
@@ -871,11 +873,32 @@ int rs_devdb_json(rs_devdb *d, const char *status, int64_t only_id, rs_buf *out)
 	}
 	if (step != SQLITE_DONE)
 		rc = dberr(d, "list");
-	else if (rs_buf_puts(out, "]}") < 0)
-		rc = rs_error_set(RS_ENOMEM, "out of memory");
 done:
 	sqlite3_finalize(st);
 	sqlite3_finalize(hs);
+	return rc;
+}
+
+int rs_devdb_json(rs_devdb *d, const char *status, int64_t only_id, rs_buf *out)
+{
+	bool first = true;
+	rs_buf_puts(out, "{\"deviations\":[");
+	int rc = json_items(d, status, only_id, NULL, out, &first);
+	if (rc == 0 && rs_buf_puts(out, "]}") < 0)
+		rc = rs_error_set(RS_ENOMEM, "out of memory");
+	return rc;
+}
+
+int rs_devdb_json_owner(rs_devdb *d, const char *owner, const int64_t *ids,
+			size_t n, rs_buf *out)
+{
+	bool first = true;
+	int rc = 0;
+	rs_buf_puts(out, "{\"deviations\":[");
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = json_items(d, NULL, ids[i], owner, out, &first);
+	if (rc == 0 && rs_buf_puts(out, "]}") < 0)
+		rc = rs_error_set(RS_ENOMEM, "out of memory");
 	return rc;
 }
 

@@ -73,6 +73,9 @@ int rs_devdb_set_status(rs_devdb *db, int64_t id, const char *status,
  * "status":…,"by":…,"note":…}]}]}. only_id > 0: that item alone. */
 int rs_devdb_json(rs_devdb *db, const char *status, int64_t only_id,
 		  rs_buf *out);
+/* The items among ids whose owner is owner, in the same JSON. */
+int rs_devdb_json_owner(rs_devdb *db, const char *owner, const int64_t *ids,
+			size_t n, rs_buf *out);
 /* The same as a table, one line per item. */
 int rs_devdb_print(rs_devdb *db, const char *status, FILE *out);
 

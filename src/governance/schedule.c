@@ -1,6 +1,7 @@
 /* The collector's deviation schedule: see schedule.h. */
 #include "governance/schedule.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -13,6 +14,7 @@
 #include "governance/deviations.h"
 #include "governance/rules.h"
 #include "governance/store.h"
+#include "governance/webhook.h"
 #include "reestr/error.h"
 
 struct rs_gov_schedule {
@@ -51,7 +53,8 @@ int rs_gov_run_once(const char *data_dir, const char *registry_dir,
 	rs_findings *f = NULL;
 	rs_devdb *db = NULL;
 	rs_diags diags = RS_DIAGS_INIT;
-	size_t opened = 0;
+	size_t opened = 0, told = 0, failed = 0;
+	int64_t ids[RS_WEBHOOK_MAX_ITEMS];
 	int rc = rs_rules_load(registry_dir, reg, &rules, &diags);
 	if (rc == RS_EINVAL)
 		rc = rs_error_set(RS_EINVAL,
@@ -67,8 +70,21 @@ int rs_gov_run_once(const char *data_dir, const char *registry_dir,
 	if (rc == 0)
 		rc = rs_devdb_open(data_dir, &db);
 	if (rc == 0)
-		rc = rs_devdb_apply(db, f, now_us, &opened, NULL, 0);
-	if (rc == 0)
+		rc = rs_devdb_apply(db, f, now_us, &opened, ids,
+				    RS_WEBHOOK_MAX_ITEMS);
+	if (rc == 0 && opened)
+		told = rs_webhooks_notify(db, reg, ids,
+					  opened < RS_WEBHOOK_MAX_ITEMS
+						  ? opened
+						  : RS_WEBHOOK_MAX_ITEMS,
+					  &failed);
+	if (rc == 0 && (told || failed))
+		snprintf(line, size,
+			 "%zu rules, %zu found, %zu opened, owners told by "
+			 "webhook: %zu (%zu failed)",
+			 rs_ruleset_count(rules), rs_findings_count(f), opened,
+			 told, failed);
+	else if (rc == 0)
 		snprintf(line, size, "%zu rules, %zu found, %zu opened",
 			 rs_ruleset_count(rules), rs_findings_count(f), opened);
 	rs_devdb_close(db);
@@ -116,6 +132,8 @@ int rs_gov_schedule_start(const char *data_dir, const char *registry_dir,
 	rs_gov_schedule *s = calloc(1, sizeof *s);
 	if (!s)
 		return rs_error_set(RS_ENOMEM, "out of memory");
+	/* on this thread, before the schedule's: webhooks use libcurl */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	s->data_dir = data_dir;
 	s->registry_dir = registry_dir;
 	s->server = server;

@@ -205,6 +205,7 @@ int rs_registry_cache_encode(const rs_registry *r, rs_buf *out)
 		put_str(&e, o->name);
 		put_str(&e, o->contact);
 		put_str(&e, o->description);
+		put_str(&e, o->webhook);
 		put_pos(&e, o->pos);
 	}
 	put_u32(&e, (uint32_t)r->nsources);
@@ -592,7 +593,8 @@ static bool decode(dec *d)
 		rs_owner *o = &r->owners[i];
 		if (!get_str(d, &o->name, false) ||
 		    !get_str(d, &o->contact, false) ||
-		    !get_str(d, &o->description, false) || !get_pos(d, &o->pos))
+		    !get_str(d, &o->description, false) ||
+		    !get_str(d, &o->webhook, false) || !get_pos(d, &o->pos))
 			return false;
 	}
 	if (!get_count(d, 24, &n) ||

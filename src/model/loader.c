@@ -1252,7 +1252,8 @@ static bool check_mapping(loader *L, const def *d, const char *kind)
 
 static void build_owners(loader *L)
 {
-	static const char *const keys[] = {"contact", "description", NULL};
+	static const char *const keys[] = {"contact", "description", "webhook",
+					   NULL};
 	rs_registry *r = L->reg;
 	r->owners = rs_arena_calloc(L->a, L->owners.n + 1, sizeof *r->owners);
 	if (!r->owners) {
@@ -1264,7 +1265,7 @@ static void build_owners(loader *L)
 		rs_owner *o = &r->owners[r->nowners++];
 		o->name = d->name;
 		o->pos = d->pos;
-		o->contact = o->description = "";
+		o->contact = o->description = o->webhook = "";
 		if (!check_mapping(L, d, "owner"))
 			continue;
 		kv kvs[4];
@@ -1284,6 +1285,17 @@ static void build_owners(loader *L)
 		    !(o->description = want_string(L, d->file, v, d->pos,
 						   "description")))
 			o->description = "";
+		if ((v = get(kvs, n, "webhook")) &&
+		    !(o->webhook =
+			      want_string(L, d->file, v, d->pos, "webhook")))
+			o->webhook = "";
+		if (*o->webhook && ((strncmp(o->webhook, "http://", 7) &&
+				     strncmp(o->webhook, "https://", 8)) ||
+				    strpbrk(o->webhook, " \t\r\n\"<>")))
+			problem(L, node_pos(d->file, v, d->pos),
+				"owner '%s': webhook must be an http:// or "
+				"https:// URL without spaces, not '%s'",
+				d->name, o->webhook);
 	}
 }
 

@@ -497,3 +497,88 @@ def test_serve_refuses_a_bad_interval(registry, tmp_path):
                   "--deviations-every", bad)
         assert out.returncode == 2
         assert "--deviations-every" in out.stderr
+
+
+class Hook:
+    """An owner's webhook: records what is posted, answers `status`."""
+
+    def __init__(self, status=204):
+        import http.server
+        import threading
+        hook = self
+        self.posts, self.status = [], status
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers["Content-Length"])
+                hook.posts.append((self.headers["Content-Type"],
+                                   json.loads(self.rfile.read(n))))
+                self.send_response(hook.status)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.srv.server_port}/hook"
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_owners_webhook_gets_new_deviations(make_server, registry):
+    hook = Hook()
+    try:
+        text = (registry / "registry.yaml").read_text()
+        (registry / "registry.yaml").write_text(text.replace(
+            "    contact: shop@example.com\n",
+            f"    contact: shop@example.com\n    webhook: {hook.url}\n", 1))
+        srv = make_server(registry=registry)
+        post(srv, bad_data())
+        out = run("deviations", "--data", str(srv.data), "--registry",
+                  str(registry), "--now", NOW, "--run")
+        assert out.returncode == 0, out.stderr
+        assert "7 opened, owners told by webhook: 1 (0 failed)" in out.stderr
+        assert len(hook.posts) == 1
+        ctype, body = hook.posts[0]
+        assert ctype == "application/json"
+        assert found(body["deviations"]) == found(
+            deviations(srv.data, registry, run_it=False))
+        # nothing new: nothing posted
+        deviations(srv.data, registry)
+        assert len(hook.posts) == 1
+        # a webhook that keeps failing: tried 3 times, said, and the run
+        # (and the items) stand
+        hook.status = 500
+        rid = found_id(srv.data, registry, "range")
+        run("deviations", "--data", str(srv.data), "resolve", str(rid))
+        started = time.monotonic()
+        out = run("deviations", "--data", str(srv.data), "--registry",
+                  str(registry), "--now", NOW, "--run")
+        assert out.returncode == 0, out.stderr
+        assert "webhook of shop (" + hook.url + "): answered 500, after 3 " \
+            "tries; the items stay in deviations.db" in out.stderr
+        assert len(hook.posts) == 4  # 1 + 3 tries
+        assert time.monotonic() - started < 20
+        again = deviations(srv.data, registry, run_it=False)
+        assert [d["status"] for d in again if d["id"] == rid] == ["open"]
+    finally:
+        hook.close()
+
+
+def found_id(data, registry, kind):
+    items = deviations(data, registry, run_it=False)
+    return [d["id"] for d in items if d["kind"] == kind][0]
+
+
+def test_check_refuses_a_bad_webhook(tmp_path):
+    (tmp_path / "r.yaml").write_text(
+        "owners:\n  shop:\n    contact: s@example.com\n"
+        "    webhook: ftp://example.com/x\n")
+    out = run("check", str(tmp_path))
+    assert out.returncode == 1
+    assert out.stderr == ("r.yaml:4:14: owner 'shop': webhook must be an "
+                          "http:// or https:// URL without spaces, not "
+                          "'ftp://example.com/x'\n")

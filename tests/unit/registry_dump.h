@@ -65,8 +65,8 @@ static char *dump(const rs_registry *r)
 			      rs_registry_file_sha256(r, i));
 	for (size_t i = 0; i < rs_registry_owner_count(r); i++) {
 		const rs_owner *w = rs_registry_owner_at(r, i);
-		rs_buf_printf(&o, "owner %s '%s' '%s'", w->name, w->contact,
-			      w->description);
+		rs_buf_printf(&o, "owner %s '%s' '%s' '%s'", w->name,
+			      w->contact, w->description, w->webhook);
 		pos(&o, w->pos);
 		rs_buf_puts(&o, "\n");
 	}
