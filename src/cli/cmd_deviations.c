@@ -241,20 +241,26 @@ int rs_cmd_deviations(int argc, char **argv)
 static void unused_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: reestr unused --registry DIR [--data DIR] [--now "
-		"TIME] [--json]\n"
+		"usage: reestr unused --registry DIR [--data DIR] [--langpacks "
+		"FILE] [--now TIME]\n"
+		"                     [--json]\n"
 		"\n"
 		"Lists the event versions that are decommission candidates "
 		"(docs/governance.md,\n\"Unused events\"): in every "
 		"environment that lists the event, no event of the\nversion "
-		"stored in DIR/reestr.db for its unused_after days "
-		"(default %d), with\nthe evidence. Decommissioned versions "
+		"stored in DIR/reestr.db and no download of the "
+		"environment's langpack\nfor its unused_after days "
+		"(default %d), with the evidence. Decommissioned\nversions "
 		"are left out.\n"
 		"\n"
 		"options:\n"
 		"  --registry DIR   the registry\n"
 		"  --data DIR       the data folder reestr serve uses "
 		"(default: var)\n"
+		"  --langpacks FILE the langpacks database whose downloads "
+		"count (default:\n"
+		"                   DIR/langpacks.db; a missing file counts "
+		"none)\n"
 		"  --now TIME       the clock, RFC 3339 (default: now)\n"
 		"  --json           print JSON ({\"unused\":[…]})\n"
 		"  -h, --help       show this help\n",
@@ -263,16 +269,17 @@ static void unused_usage(FILE *out)
 
 int rs_cmd_unused(int argc, char **argv)
 {
-	enum { O_DATA = 256, O_REGISTRY, O_NOW, O_JSON };
+	enum { O_DATA = 256, O_REGISTRY, O_NOW, O_JSON, O_LANGPACKS };
 	static const struct option longopts[] = {
 		{"data", required_argument, NULL, O_DATA},
+		{"langpacks", required_argument, NULL, O_LANGPACKS},
 		{"registry", required_argument, NULL, O_REGISTRY},
 		{"now", required_argument, NULL, O_NOW},
 		{"json", no_argument, NULL, O_JSON},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *data = "var", *registry = NULL;
+	const char *data = "var", *registry = NULL, *langpacks = NULL;
 	int json = 0, c;
 	int64_t now = rs_time_now_us();
 	optind = 1;
@@ -286,6 +293,8 @@ int rs_cmd_unused(int argc, char **argv)
 				return 2;
 		} else if (c == O_JSON) {
 			json = 1;
+		} else if (c == O_LANGPACKS) {
+			langpacks = optarg;
 		} else if (c == 'h') {
 			unused_usage(stdout);
 			return 0;
@@ -298,6 +307,12 @@ int rs_cmd_unused(int argc, char **argv)
 		unused_usage(stderr);
 		return 2;
 	}
+	char langpacks_default[4200];
+	if (!langpacks) {
+		snprintf(langpacks_default, sizeof langpacks_default,
+			 "%s/langpacks.db", data);
+		langpacks = langpacks_default;
+	}
 	rs_registry *reg = NULL;
 	rs_ruleset *rules = NULL;
 	rs_gov_store *st = NULL;
@@ -307,8 +322,8 @@ int rs_cmd_unused(int argc, char **argv)
 	if (status == 0) {
 		int rc = rs_gov_store_sqlite_open(data, &st);
 		if (rc == 0)
-			rc = rs_unused_list(st, reg, rules, now, &out, &text,
-					    &n);
+			rc = rs_unused_list(st, reg, rules, now, langpacks,
+					    &out, &text, &n);
 		if (rc < 0) {
 			fprintf(stderr, "reestr unused: %s\n", rs_error_last());
 			status = 1;

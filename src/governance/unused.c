@@ -2,9 +2,11 @@
 #include "governance/unused.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "base/timefmt.h"
 #include "json/json.h"
+#include "packages/packages.h"
 #include "reestr/error.h"
 
 #define DAY_US (INT64_C(86400) * 1000000)
@@ -27,14 +29,30 @@ static int on_env(void *ctx, const char *name, int64_t last_us)
 	return 0; /* an environment no longer defined: not counted */
 }
 
+static int on_fetch(void *ctx, const char *env, int64_t last_us, int64_t count)
+{
+	(void)count;
+	return on_env(ctx, env, last_us);
+}
+
 int rs_unused_list(rs_gov_store *st, const rs_registry *reg,
-		   const rs_ruleset *rules, int64_t now_us, rs_buf *json,
-		   rs_buf *text, size_t *count)
+		   const rs_ruleset *rules, int64_t now_us,
+		   const char *langpacks, rs_buf *json, rs_buf *text,
+		   size_t *count)
 {
 	size_t nenv = rs_registry_environment_count(reg);
 	if (nenv > 64)
 		return rs_error_set(RS_ELIMIT,
 				    "unused: more than 64 environments");
+	/* the last download of each environment's langpack */
+	last_env F = {.reg = reg, .nenv = nenv};
+	for (size_t i = 0; i < nenv; i++)
+		F.last[i] = INT64_MIN;
+	if (langpacks && access(langpacks, F_OK) == 0) {
+		int rc = rs_packages_fetches(langpacks, on_fetch, &F);
+		if (rc)
+			return rc;
+	}
 	size_t found = 0;
 	rs_buf_puts(json, "{\"unused\":[");
 	for (size_t e = 0; e < rs_registry_event_count(reg); e++) {
@@ -60,10 +78,14 @@ int rs_unused_list(rs_gov_store *st, const rs_registry *reg,
 				if (!rs_environment_has_event(env, ev))
 					continue;
 				listed++;
-				int days =
-					rs_ruleset_unused_days(rules, ev, env);
-				if (L.last[i] == INT64_MIN ||
-				    now_us - L.last[i] > (int64_t)days * DAY_US)
+				int64_t window =
+					(int64_t)rs_ruleset_unused_days(
+						rules, ev, env) *
+					DAY_US;
+				if ((L.last[i] == INT64_MIN ||
+				     now_us - L.last[i] > window) &&
+				    (F.last[i] == INT64_MIN ||
+				     now_us - F.last[i] > window))
 					quiet++;
 			}
 			if (!listed || quiet < listed)
@@ -91,28 +113,39 @@ int rs_unused_list(rs_gov_store *st, const rs_registry *reg,
 					      "\"days\":%d,\"last_event\":",
 					      first ? "" : ",", env->name,
 					      days);
+				rs_buf_printf(&ev_text,
+					      "%s%s: ", first ? "" : "; ",
+					      env->name);
 				char t[RS_TIME_TEXT_SIZE];
 				if (L.last[i] == INT64_MIN) {
-					rs_buf_puts(json, "null}");
-					rs_buf_printf(&ev_text,
-						      "%s%s: no event stored "
-						      "(unused after %d days)",
-						      first ? "" : "; ",
-						      env->name, days);
+					rs_buf_puts(json, "null");
+					rs_buf_puts(&ev_text,
+						    "no event stored");
 				} else {
 					rs_time_format(L.last[i], t);
-					rs_buf_printf(json, "\"%s\"}", t);
+					rs_buf_printf(json, "\"%s\"", t);
 					rs_buf_printf(
 						&ev_text,
-						"%s%s: last event %s, %lld "
-						"days before now (unused "
-						"after %d days)",
-						first ? "" : "; ", env->name, t,
+						"last event %s, %lld days "
+						"before now",
+						t,
 						(long long)((now_us -
 							     L.last[i]) /
-							    DAY_US),
-						days);
+							    DAY_US));
 				}
+				rs_buf_puts(json, ",\"last_download\":");
+				if (F.last[i] == INT64_MIN) {
+					rs_buf_puts(json, "null}");
+				} else {
+					rs_time_format(F.last[i], t);
+					rs_buf_printf(json, "\"%s\"}", t);
+					rs_buf_printf(&ev_text,
+						      ", langpack last "
+						      "downloaded %s",
+						      t);
+				}
+				rs_buf_printf(&ev_text,
+					      " (unused after %d days)", days);
 				first = false;
 			}
 			rs_buf_puts(json, "],\"evidence\":");

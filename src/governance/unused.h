@@ -1,6 +1,7 @@
 /* Unused events (docs/governance.md, "Unused events"): an event version
- * that no environment listing it has had traffic from for its
- * unused_after days is a decommission candidate, with the evidence. */
+ * that, in every environment listing its event, had no traffic and no
+ * download of the environment's langpack for its unused_after days is a
+ * decommission candidate, with the evidence. */
 #ifndef RS_GOVERNANCE_UNUSED_H
 #define RS_GOVERNANCE_UNUSED_H
 
@@ -11,15 +12,16 @@
 #include "governance/store.h"
 
 /* Appends {"unused":[{"event":…,"event_id":…,"version":…,"owner":…,
- * "environments":[{"environment":…,"days":…,"last_event":…|null}],
- * "evidence":…}]} to json and, when text is not NULL, one line per
- * candidate to it. A version is a candidate when, in every environment
- * that lists its event, its latest event is older than that
- * environment's unused_after days before now_us (or there is none);
- * decommissioned ones and events in no environment are left out.
- * Returns 0 or a negative code; *count (may be NULL) gets how many. */
+ * "environments":[{"environment":…,"days":…,"last_event":…|null,
+ * "last_download":…|null}],"evidence":…}]} to json and, when text is not
+ * NULL, one line per candidate to it. langpacks: the langpacks database
+ * whose downloads count (rs_packages_fetches), or NULL (none counted; a
+ * missing file counts none). Decommissioned versions and events in no
+ * environment are left out. Returns 0 or a negative code; *count (may be
+ * NULL) gets how many. */
 int rs_unused_list(rs_gov_store *st, const rs_registry *reg,
-		   const rs_ruleset *rules, int64_t now_us, rs_buf *json,
-		   rs_buf *text, size_t *count);
+		   const rs_ruleset *rules, int64_t now_us,
+		   const char *langpacks, rs_buf *json, rs_buf *text,
+		   size_t *count);
 
 #endif

@@ -961,8 +961,11 @@ static enum MHD_Result handle_governance(rs_server *s,
 		if (rc == 0)
 			rc = rs_gov_store_sqlite_open(s->gov_data, &st);
 		if (rc == 0)
-			rc = rs_unused_list(st, g->reg, rules, rs_time_now_us(),
-					    &out, NULL, NULL);
+			rc = rs_unused_list(
+				st, g->reg, rules, rs_time_now_us(),
+				s->packages ? rs_packages_path(s->packages)
+					    : NULL,
+				&out, NULL, NULL);
 		rs_gov_store_free(st);
 		rs_ruleset_free(rules);
 		rs_diags_free(&diags);

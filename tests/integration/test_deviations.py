@@ -110,7 +110,7 @@ def registry(tmp_path):
 def post(srv, events):
     for i in range(0, len(events), 100):
         r = srv.post_events(events[i:i + 100])
-        assert r.status == 200, r.body
+        assert r.status == 200, r.raw
 
 
 def normal_data():
@@ -312,7 +312,8 @@ def test_unused_with_a_controlled_clock(make_server, registry):
     u = unused(NOW)
     assert sorted(u) == [("legacy_ping", 1)]
     assert u[("legacy_ping", 1)]["environments"] == [
-        {"environment": "bo", "days": 3, "last_event": None}]
+        {"environment": "bo", "days": 3, "last_event": None,
+         "last_download": None}]
     # a day later v0 passes its 3 days; page_hit (the bo default of 14)
     # does not
     u = unused("2026-11-21T10:00:00Z")
@@ -487,7 +488,7 @@ def test_the_routes_need_a_read_key(make_server, registry, tmp_path):
         assert srv.request("GET", path).status == 401
         r = srv.request("GET", path,
                         headers={"Authorization": f"Bearer {reader}"})
-        assert r.status == 200, r.body
+        assert r.status == 200, r.raw
 
 
 def test_serve_refuses_a_bad_interval(registry, tmp_path):
@@ -582,3 +583,35 @@ def test_check_refuses_a_bad_webhook(tmp_path):
     assert out.stderr == ("r.yaml:4:14: owner 'shop': webhook must be an "
                           "http:// or https:// URL without spaces, not "
                           "'ftp://example.com/x'\n")
+
+
+def test_a_langpack_download_keeps_a_version_in_use(make_server, registry):
+    """Downloads of bo's langpack (recorded by the package routes in
+    langpacks.db) count as use: nobody sends legacy_ping v1, but a
+    project that just installed the langpack may be about to."""
+    srv = make_server(registry=registry)
+    r = srv.request("POST", "/langpack/python/latest/?environment=bo")
+    assert r.status == 200 and len(r.raw) > 1000
+    t0 = datetime.now(timezone.utc)
+
+    def unused(now):
+        out = run("unused", "--data", str(srv.data), "--registry",
+                  str(registry), "--now", ts(now), "--json")
+        assert out.returncode == 0, out.stderr
+        return {(u["event"], u["version"]): u
+                for u in json.loads(out.stdout)["unused"]}
+
+    # a day after the download: in use (3 days for legacy_ping)
+    assert ("legacy_ping", 1) not in unused(t0 + timedelta(days=1))
+    # four days after: a candidate, the download in its evidence
+    u = unused(t0 + timedelta(days=4))[("legacy_ping", 1)]
+    got = datetime.strptime(u["environments"][0]["last_download"],
+                            "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert abs(got.replace(tzinfo=timezone.utc) - t0) < timedelta(minutes=2)
+    assert "bo: no event stored, langpack last downloaded " in u["evidence"]
+    # a missing langpacks file counts no download
+    out = run("unused", "--data", str(srv.data), "--registry", str(registry),
+              "--langpacks", str(srv.data / "nope.db"), "--now",
+              ts(t0 + timedelta(days=1)), "--json")
+    assert ("legacy_ping", 1) in {
+        (x["event"], x["version"]) for x in json.loads(out.stdout)["unused"]}
