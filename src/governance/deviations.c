@@ -173,7 +173,7 @@ static int on_share(void *ctx, const char *source, int64_t total,
 		char b[120];
 		bounds_text(r, false, b, sizeof b);
 		return add_finding(E, source, NULL,
-				   "%lld of %lld values of %s outside the "
+				   "%lld of %lld events with %s outside the "
 				   "range (%s) in %s",
 				   (long long)matched, (long long)total,
 				   r->field, b, E->window);

@@ -198,7 +198,7 @@ def test_each_rule_fires_on_its_bad_data(make_server, registry):
     ]
     by = {d["kind"]: d for d in items}
     assert by["range"]["detail"] == (
-        "1 of 8 values of amount outside the range (from 1 to 1000) in "
+        "1 of 8 events with amount outside the range (from 1 to 1000) in "
         "the hour from 2026-11-20T09:00Z")
     assert by["null_share"]["detail"].startswith(
         "coupon is null in 6 of 8 events (75%)")
@@ -615,3 +615,60 @@ def test_a_langpack_download_keeps_a_version_in_use(make_server, registry):
               ts(t0 + timedelta(days=1)), "--json")
     assert ("legacy_ping", 1) in {
         (x["event"], x["version"]) for x in json.loads(out.stdout)["unused"]}
+
+
+NESTED = """\
+owners:
+  shop: {contact: shop@example.com}
+sources:
+  web: {owner: shop}
+environments:
+  bo: {events: [signup]}
+events:
+  signup:
+    id: 9
+    owner: shop
+    checks:
+      - {kind: null_share, field: buyer.email, max: 0.5, min_events: 10}
+      - {kind: range, field: buyer.age, min: 14}
+      - {kind: enum_share, field: buyer.tier, value: gold, min: 0.1}
+    versions:
+      - version: 0
+        fields:
+          buyer:
+            type: object
+            required: false
+            fields:
+              email: {type: string, required: false}
+              age: {type: float}
+              tier: {type: enum, values: [basic, gold]}
+"""
+
+
+def test_field_rules_follow_paths_into_optional_objects(make_server,
+                                                        tmp_path):
+    """A field inside an optional object is null when the object is
+    absent too; a float range; an enum share under its minimum."""
+    reg = tmp_path / "nested"
+    reg.mkdir()
+    (reg / "registry.yaml").write_text(NESTED)
+    srv = make_server(registry=reg)
+    evs = []
+    for i in range(10):
+        if i < 4:
+            f = {}  # no buyer: buyer.email is null
+        else:
+            f = {"buyer": {"age": 13.5 if i == 4 else 30.0, "tier": "basic"}}
+            if i >= 6:
+                f["buyer"]["email"] = f"b{i}@example.com"
+        evs.append(ev(9, H + timedelta(minutes=i), "web", f))
+    post(srv, evs)
+    items = {d["kind"]: d for d in deviations(srv.data, reg)}
+    assert sorted(items) == ["enum_share", "null_share", "range"]
+    assert items["null_share"]["detail"].startswith(
+        "buyer.email is null in 6 of 10 events (60%)")
+    assert items["range"]["detail"].startswith(
+        "1 of 10 events with buyer.age outside the range (at least 14)")
+    assert items["enum_share"]["detail"].startswith(
+        "buyer.tier = gold in 0 of 10 events (0%)")
+    assert items["range"]["field"] == "buyer.age"
