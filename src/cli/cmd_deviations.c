@@ -222,7 +222,7 @@ int rs_cmd_deviations(int argc, char **argv)
 		}
 	}
 	if (status == 0) {
-		const char *filter = set ? NULL : arg;
+		const char *filter = id ? NULL : arg; /* list STATUS */
 		int64_t only = set || !strcmp(action, "show") ? id : 0;
 		if (json || only) {
 			rs_buf out = RS_BUF_INIT;

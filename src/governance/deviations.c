@@ -14,6 +14,8 @@
 #include "json/json.h"
 #include "reestr/error.h"
 
+#define RS_STR_(x) #x
+#define RS_STR(x) RS_STR_(x)
 #define HOUR_US INT64_C(3600000000)
 #define DAY_US (24 * HOUR_US)
 
@@ -790,11 +792,13 @@ done:
 	return rc;
 }
 
+/* the newest RS_DEVIATIONS_LIST_MAX that match, oldest first */
 static const char select_items[] =
-	"SELECT id, status, kind, event, version, source, field, rule, "
-	"rule_at, owner, contact, first_seen, last_seen, detail FROM "
-	"deviations WHERE (?1 IS NULL OR status = ?1) AND (?2 <= 0 OR id = "
-	"?2) AND (?3 IS NULL OR owner = ?3) ORDER BY id";
+	"SELECT * FROM (SELECT id, status, kind, event, version, source, "
+	"field, rule, rule_at, owner, contact, first_seen, last_seen, detail "
+	"FROM deviations WHERE (?1 IS NULL OR status = ?1) AND (?2 <= 0 OR "
+	"id = ?2) AND (?3 IS NULL OR owner = ?3) ORDER BY id DESC "
+	"LIMIT " RS_STR(RS_DEVIATIONS_LIST_MAX) ") ORDER BY id";
 
 static void json_str(rs_buf *b, const char *key, const char *v)
 {
@@ -816,11 +820,14 @@ static int json_items(rs_devdb *d, const char *status, int64_t only_id,
 	int rc = 0;
 	if (sqlite3_prepare_v2(d->db, select_items, -1, &st, NULL) !=
 		    SQLITE_OK ||
-	    sqlite3_prepare_v2(d->db,
-			       "SELECT at, status, by, note FROM "
-			       "deviation_history WHERE deviation = ?1 "
-			       "ORDER BY rowid",
-			       -1, &hs, NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(
+		    d->db,
+		    "SELECT * FROM (SELECT at, status, by, note, "
+		    "rowid AS r FROM deviation_history WHERE "
+		    "deviation = ?1 ORDER BY rowid DESC LIMIT " RS_STR(
+			    RS_DEVIATIONS_HISTORY_MAX) ") ORDER BY "
+						       "r",
+		    -1, &hs, NULL) != SQLITE_OK) {
 		rc = dberr(d, "list");
 		goto done;
 	}

@@ -66,6 +66,11 @@ int rs_devdb_apply(rs_devdb *db, const rs_findings *f, int64_t now_us,
 int rs_devdb_set_status(rs_devdb *db, int64_t id, const char *status,
 			const char *by, const char *note, int64_t now_us);
 
+/* What a listing holds at most: the newest items, and of each the
+ * newest history lines (the database keeps them all). */
+#define RS_DEVIATIONS_LIST_MAX 10000
+#define RS_DEVIATIONS_HISTORY_MAX 100
+
 /* The items (status NULL: all; else only those), by id, as JSON:
  * {"deviations":[{"id":…,"status":…,"kind":…,"event":…,"version":…,
  * "source":…,"field":…,"rule":…,"rule_at":…,"owner":…,"contact":…,

@@ -672,3 +672,20 @@ def test_field_rules_follow_paths_into_optional_objects(make_server,
     assert items["enum_share"]["detail"].startswith(
         "buyer.tier = gold in 0 of 10 events (0%)")
     assert items["range"]["field"] == "buyer.age"
+
+
+def test_a_listing_shows_the_newest_history_lines(make_server, registry):
+    srv = make_server(registry=registry)
+    post(srv, bad_data())
+    deviations(srv.data, registry)
+    rid = found_id(srv.data, registry, "range")
+    for i in range(60):  # 120 lines more
+        for action in ("ack", "reopen"):
+            out = run("deviations", "--data", str(srv.data), "--note",
+                      f"{action} {i}", action, str(rid))
+            assert out.returncode == 0, out.stderr
+    out = run("deviations", "--data", str(srv.data), "show", str(rid))
+    history = json.loads(out.stdout)["deviations"][0]["history"]
+    assert len(history) == 100  # RS_DEVIATIONS_HISTORY_MAX
+    assert history[-1]["note"] == "reopen 59"
+    assert history[0]["note"] == "ack 10"  # 121 lines, the newest 100
