@@ -22,7 +22,8 @@ static void usage(FILE *out)
 		"usage: reestr deviations [--data DIR] [--registry DIR --run] "
 		"[--now TIME] [--json]\n"
 		"                         [list [STATUS] | show ID | ack ID "
-		"| resolve ID | reopen ID]\n"
+		"| resolve ID | reopen ID\n"
+		"                          | rules]\n"
 		"                         [--note TEXT] [--by NAME]\n"
 		"\n"
 		"Deviations (docs/governance.md): the registry's checks: "
@@ -40,6 +41,8 @@ static void usage(FILE *out)
 		"  list [STATUS]    the items (default), or those open, "
 		"acknowledged or resolved\n"
 		"  show ID          one item with its history\n"
+		"  rules            the rules of --registry as JSON, each with "
+		"its file:line:col\n"
 		"  ack ID, resolve ID, reopen ID\n"
 		"                   set an item's status (a history line, "
 		"with --note and --by)\n"
@@ -188,10 +191,31 @@ int rs_cmd_deviations(int argc, char **argv)
 				action, action);
 			return 2;
 		}
+	} else if (!strcmp(action, "rules")) {
+		if (!registry || arg) {
+			fprintf(stderr, "reestr deviations: rules needs "
+					"--registry DIR\n");
+			return 2;
+		}
+		rs_registry *reg = NULL;
+		rs_ruleset *rules = NULL;
+		rs_buf out = RS_BUF_INIT;
+		int status = load_rules("deviations", registry, &reg, &rules);
+		if (status == 0 && rs_ruleset_json(rules, &out) < 0) {
+			fprintf(stderr, "reestr deviations: %s\n",
+				rs_error_last());
+			status = 1;
+		} else if (status == 0) {
+			printf("%s\n", out.data);
+		}
+		rs_buf_free(&out);
+		rs_ruleset_free(rules);
+		rs_registry_free(reg);
+		return status;
 	} else if (strcmp(action, "list")) {
 		fprintf(stderr,
 			"reestr deviations: unknown action '%s' (list, show, "
-			"ack, resolve, reopen)\n",
+			"ack, resolve, reopen, rules)\n",
 			action);
 		return 2;
 	} else if (arg && strcmp(arg, "open") && strcmp(arg, "acknowledged") &&

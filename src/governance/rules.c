@@ -11,6 +11,7 @@
 
 #include "base/arena.h"
 #include "base/grow.h"
+#include "json/json.h"
 #include "reestr/error.h"
 
 typedef struct unused_setting {
@@ -722,4 +723,39 @@ int rs_ruleset_unused_days(const rs_ruleset *rs, const rs_event *ev,
 			env_days = rs->unused[i].days;
 	}
 	return env_days ? env_days : RS_UNUSED_DEFAULT_DAYS;
+}
+
+static void json_name(rs_buf *out, const char *key, const char *v)
+{
+	rs_buf_printf(out, ",\"%s\":", key);
+	if (v)
+		rs_json_write_string(out, v, strlen(v));
+	else
+		rs_buf_puts(out, "null");
+}
+
+int rs_ruleset_json(const rs_ruleset *rs, rs_buf *out)
+{
+	rs_buf_puts(out, "{\"rules\":[");
+	for (size_t i = 0; i < rs_ruleset_count(rs); i++) {
+		const rs_rule *r = &rs->rules[i];
+		rs_buf_printf(out, "%s{\"kind\":\"%s\"", i ? "," : "",
+			      rs_rule_kind_name(r->kind));
+		json_name(out, "event", r->event ? r->event->name : NULL);
+		if (r->version >= 0)
+			rs_buf_printf(out, ",\"version\":%d", r->version);
+		else
+			rs_buf_puts(out, ",\"version\":null");
+		json_name(out, "environment", r->env ? r->env->name : NULL);
+		json_name(out, "field", r->field);
+		json_name(out, "rule", r->text);
+		char at[4200];
+		snprintf(at, sizeof at, "%s:%d:%d", r->pos.file, r->pos.line,
+			 r->pos.col);
+		json_name(out, "at", at);
+		rs_buf_puts(out, "}");
+	}
+	if (rs_buf_puts(out, "]}") < 0)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	return 0;
 }

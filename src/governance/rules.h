@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "model/loader.h"
 #include "reestr/diag.h"
 #include "reestr/registry.h"
@@ -90,6 +91,11 @@ const rs_rule *rs_ruleset_at(const rs_ruleset *rs, size_t i);
  * environment's, else RS_UNUSED_DEFAULT_DAYS. */
 int rs_ruleset_unused_days(const rs_ruleset *rs, const rs_event *ev,
 			   const rs_environment *env);
+
+/* Appends {"rules":[{"kind":…,"event":…|null,"version":…|null,
+ * "environment":…|null,"field":…|null,"rule":…,"at":"file:line:col"}]}
+ * (the catalogue shows each event's). Returns 0 or RS_ENOMEM. */
+int rs_ruleset_json(const rs_ruleset *rs, rs_buf *out);
 
 const char *rs_rule_kind_name(rs_rule_kind k);
 const char *rs_rule_op_text(rs_rule_op op);

@@ -689,3 +689,20 @@ def test_a_listing_shows_the_newest_history_lines(make_server, registry):
     assert len(history) == 100  # RS_DEVIATIONS_HISTORY_MAX
     assert history[-1]["note"] == "reopen 59"
     assert history[0]["note"] == "ack 10"  # 121 lines, the newest 100
+
+
+def test_rules_as_json(registry):
+    out = run("deviations", "--registry", str(registry), "rules")
+    assert out.returncode == 0, out.stderr
+    rules = json.loads(out.stdout)["rules"]
+    assert len(rules) == 9
+    assert rules[0] == {
+        "kind": "range", "event": "checkout_started", "version": None,
+        "environment": None, "field": "amount",
+        "rule": "1 <= range(amount) <= 1000", "at": "registry.yaml:22:16"}
+    env = [r for r in rules if r["environment"]]
+    assert [(r["kind"], r["event"], r["environment"]) for r in env] == [
+        ("reject_rate", None, "bo"), ("new_reasons", None, "bo")]
+    assert env[0]["rule"] == "reject_rate <= 0.2"
+    bad = run("deviations", "rules")
+    assert bad.returncode == 2 and "rules needs --registry" in bad.stderr
