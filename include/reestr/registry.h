@@ -80,6 +80,9 @@ typedef struct rs_owner {
 	const char *name;
 	const char *contact;
 	const char *description;
+	/* an http(s) URL new deviations are posted to (docs/governance.md);
+	 * "" when none */
+	const char *webhook;
 	rs_pos pos;
 } rs_owner;
 
@@ -113,6 +116,9 @@ typedef struct rs_version {
 	int number; /* 0, 1, 2 ... */
 	const char *description;
 	rs_status status; /* the version's own; see rs_version_status() */
+	/* status_reason: why (decommissioned: what senders are told); ""
+	 * when none */
+	const char *status_reason;
 	const rs_field *fields;
 	size_t field_count;
 	rs_pos pos;
@@ -133,6 +139,7 @@ typedef struct rs_event {
 	const char *description;
 	const rs_owner *owner;
 	rs_status status;
+	const char *status_reason;  /* "" when none; see rs_version */
 	const rs_version *versions; /* ordered by number, number == index */
 	size_t version_count;
 	rs_pos pos;

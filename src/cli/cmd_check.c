@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "governance/rules.h"
 #include "model/lint.h"
 #include "reestr/error.h"
 #include "reestr/publish.h"
@@ -21,7 +22,10 @@ static void usage(FILE *out)
 		"DIR/registry.lock: a\n"
 		"published version edited or removed, a published event "
 		"deleted or its id\n"
-		"reused is a problem (see 'reestr publish').\n"
+		"reused is a problem (see 'reestr publish'). So is a deviation "
+		"rule\n(checks:, unused_after:) naming an unknown event or "
+		"field, a kind that\ndoes not fit its field, or bad numbers "
+		"(docs/governance.md).\n"
 		"\n"
 		"Then prints warnings (file:line:col: warning: message) for "
 		"what the\ncollector would refuse under its limits: a "
@@ -87,6 +91,9 @@ int rs_cmd_check(int argc, char **argv)
 	int rc = rs_registry_load(dir, &reg, &diags);
 	if (rc == 0)
 		rc = rs_lock_check(reg, dir, &diags);
+	rs_ruleset *rules = NULL;
+	if (rc == 0) /* the checks: beside events and environments */
+		rc = rs_rules_load(dir, reg, &rules, &diags);
 	if (rc == 0)
 		rc = rs_registry_lint(reg, &limits, &warnings);
 	rs_diags_print(&diags, stderr);
@@ -125,6 +132,7 @@ int rs_cmd_check(int argc, char **argv)
 		if (!quiet || warnings.count)
 			printf("\n");
 	}
+	rs_ruleset_free(rules);
 	rs_registry_free(reg);
 	rs_diags_free(&diags);
 	rs_diags_free(&warnings);

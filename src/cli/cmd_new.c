@@ -20,6 +20,7 @@
 
 #include "base/buf.h"
 #include "cli/commands.h"
+#include "cli/registry_edit.h"
 #include "model/loader.h"
 #include "reestr/error.h"
 #include "reestr/publish.h"
@@ -58,27 +59,6 @@ static void usage(FILE *out)
 
 /* ---- finding where to write in the environment's file ----------------- */
 
-static size_t token_start(struct fy_node *n)
-{
-	struct fy_token *t = n ? fy_node_get_scalar_token(n) : NULL;
-	const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
-	return m ? m->input_pos : (size_t)-1;
-}
-
-static size_t token_end(struct fy_node *n)
-{
-	struct fy_token *t = n ? fy_node_get_scalar_token(n) : NULL;
-	const struct fy_mark *m = t ? fy_token_end_mark(t) : NULL;
-	return m ? m->input_pos : (size_t)-1;
-}
-
-static size_t line_start(const char *text, size_t pos)
-{
-	while (pos > 0 && text[pos - 1] != '\n')
-		pos--;
-	return pos;
-}
-
 /* Where to insert what in text (the environment's file) so that the
  * sequence env.events gains name: out gets the new text. Returns 0, or -1
  * with why in rs_error_last() for a layout it does not edit. */
@@ -111,7 +91,8 @@ static int add_to_environment(const char *text, size_t len, const char *env,
 		struct fy_node *first = fy_node_sequence_get_by_index(seq, 0);
 		struct fy_node *last =
 			fy_node_sequence_get_by_index(seq, count - 1);
-		size_t s = token_start(first), e = token_end(last);
+		size_t s = rs_edit_token_start(first),
+		       e = rs_edit_token_end(last);
 		if (s > len || e > len)
 			goto fail;
 		size_t dash = s;
@@ -120,7 +101,8 @@ static int add_to_environment(const char *text, size_t len, const char *env,
 		if (dash > 0 && text[dash - 1] == '-') {
 			/* block: "- NAME" on a line after the last item's,
 			 * at the column of the first item's dash */
-			size_t col = dash - 1 - line_start(text, dash - 1);
+			size_t col =
+				dash - 1 - rs_edit_line_start(text, dash - 1);
 			const char *nl = memchr(text + e, '\n', len - e);
 			at = nl ? (size_t)(nl - text) + 1 : len;
 			if (!nl)
@@ -133,7 +115,7 @@ static int add_to_environment(const char *text, size_t len, const char *env,
 		}
 	} else if (seq && fy_node_is_sequence(seq)) {
 		/* "events: []": NAME inside the brackets */
-		size_t k = token_end(key);
+		size_t k = rs_edit_token_end(key);
 		const char *open =
 			k <= len ? memchr(text + k, '[', len - k) : NULL;
 		if (!open)
@@ -145,10 +127,10 @@ static int add_to_environment(const char *text, size_t len, const char *env,
 		 * at its column */
 		void *it = NULL;
 		struct fy_node_pair *p = fy_node_mapping_iterate(map, &it);
-		size_t s = token_start(fy_node_pair_key(p));
+		size_t s = rs_edit_token_start(fy_node_pair_key(p));
 		if (s > len)
 			goto fail;
-		size_t ls = line_start(text, s);
+		size_t ls = rs_edit_line_start(text, s);
 		if (strspn(text + ls, " ") != s - ls)
 			goto fail; /* a flow mapping: not edited */
 		at = ls;
@@ -171,90 +153,6 @@ fail:
 	rs_buf_free(&ins);
 	fy_document_destroy(doc);
 	return rc;
-}
-
-/* ---- files ------------------------------------------------------------- */
-
-static int read_file(const char *path, rs_buf *out)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return rs_error_set(RS_EIO, "cannot read %s: %s", path,
-				    strerror(errno));
-	char chunk[65536];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		rs_buf_append(out, chunk, n);
-	int bad = ferror(f);
-	fclose(f);
-	if (bad)
-		return rs_error_set(RS_EIO, "cannot read %s", path);
-	return 0;
-}
-
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, data, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		data += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Writes a file that must not exist yet. */
-static int create_file(const char *path, const char *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-	if (fd < 0) {
-		int err = errno;
-		rs_error_set(RS_EIO, "cannot create %s: %s", path,
-			     err == EEXIST ? "it already exists"
-					   : strerror(err));
-		errno = err;
-		return -1;
-	}
-	int bad = write_all(fd, data, len) || fsync(fd);
-	int err = errno;
-	if (close(fd) < 0 && !bad) {
-		bad = 1;
-		err = errno;
-	}
-	if (bad) {
-		unlink(path);
-		rs_error_set(RS_EIO, "cannot write %s: %s", path,
-			     strerror(err));
-		errno = err;
-		return -1;
-	}
-	return 0;
-}
-
-/* Replaces a file's content whole (a new file renamed over it), keeping
- * its mode: a reader sees the old text or the new, never half. */
-static int replace_file(const char *path, const char *data, size_t len)
-{
-	struct stat st;
-	char tmp[4200];
-	if (stat(path, &st) < 0)
-		return rs_error_set(RS_EIO, "cannot read %s: %s", path,
-				    strerror(errno));
-	snprintf(tmp, sizeof tmp, "%s.reestr-new.tmp", path);
-	unlink(tmp);
-	if (create_file(tmp, data, len) < 0)
-		return rs_error_set(RS_EIO, "cannot write %s: %s", path,
-				    strerror(errno));
-	if (chmod(tmp, st.st_mode & 07777) < 0 || rename(tmp, path) < 0) {
-		int err = errno;
-		unlink(tmp);
-		return rs_error_set(RS_EIO, "cannot write %s: %s", path,
-				    strerror(err));
-	}
-	return 0;
 }
 
 /* ---- the event --------------------------------------------------------- */
@@ -368,36 +266,6 @@ static void list_owners(const rs_registry *reg, FILE *out)
 		fprintf(out, "none: define one under 'owners:'");
 }
 
-/* Two `reestr new` on one registry at once would each read
- * environments.yaml, add their event and write it back, and the second
- * write would drop the first one's line. Each takes the registry folder's
- * flock (on the folder itself: no lock file appears in the checkout, and
- * `serve`'s watch sees no change) and waits for the other. Returns the
- * folder's descriptor (closing it releases the lock), or -1. */
-static int lock_registry(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "reestr new: cannot open the registry %s: %s\n",
-			dir, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-		return fd;
-	if (errno == EWOULDBLOCK) {
-		fprintf(stderr,
-			"reestr new: another 'reestr new' is changing %s; "
-			"waiting for it\n",
-			dir);
-		if (flock(fd, LOCK_EX) == 0)
-			return fd;
-	}
-	fprintf(stderr, "reestr new: cannot lock the registry %s: %s\n", dir,
-		strerror(errno));
-	close(fd);
-	return -1;
-}
-
 static int new_event(const char *dir, const char *name, const char *env_name,
 		     const char *owner)
 {
@@ -414,7 +282,7 @@ static int new_event(const char *dir, const char *name, const char *env_name,
 		fprintf(stderr, "reestr new: %s; nothing was changed\n", why);
 		goto done;
 	}
-	if ((dir_fd = lock_registry(dir)) < 0)
+	if ((dir_fd = rs_registry_edit_lock("new", dir)) < 0)
 		goto done;
 	int rc = load_checked(dir, &reg, &diags);
 	if (rc) {
@@ -482,7 +350,7 @@ static int new_event(const char *dir, const char *name, const char *env_name,
 
 	/* the environment's file, edited in memory first */
 	snprintf(env_path, sizeof env_path, "%s/%s", dir, env->pos.file);
-	if (read_file(env_path, &old) < 0) {
+	if (rs_edit_read_file(env_path, &old) < 0) {
 		fprintf(stderr, "reestr new: %s; nothing was changed\n",
 			rs_error_last());
 		goto done;
@@ -508,13 +376,13 @@ static int new_event(const char *dir, const char *name, const char *env_name,
 	}
 	snprintf(ev_path, sizeof ev_path, "%s/%s.yaml", folder, name);
 	event_text(&ev, name, id, owner, env_name);
-	if (create_file(ev_path, ev.data, ev.len) < 0) {
+	if (rs_edit_create_file(ev_path, ev.data, ev.len) < 0) {
 		fprintf(stderr, "reestr new: %s; nothing was changed\n",
 			rs_error_last());
 		goto undo;
 	}
 	wrote_event = 1;
-	if (replace_file(env_path, text.data, text.len) < 0) {
+	if (rs_edit_replace_file(env_path, text.data, text.len) < 0) {
 		fprintf(stderr, "reestr new: %s; nothing was changed\n",
 			rs_error_last());
 		goto undo;
@@ -549,7 +417,8 @@ static int new_event(const char *dir, const char *name, const char *env_name,
 
 undo:
 	if (wrote_env &&
-	    replace_file(env_path, old.data ? old.data : "", old.len) < 0)
+	    rs_edit_replace_file(env_path, old.data ? old.data : "", old.len) <
+		    0)
 		fprintf(stderr,
 			"reestr new: could not put %s back as it was: %s\n",
 			env_path, rs_error_last());

@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/reload.h"
+#include "governance/schedule.h"
 #include "http/server.h"
 #include "model/accept.h"
 #include "model/cache.h"
@@ -86,6 +87,13 @@ static void usage(FILE *out)
 		"collectors behind one\n"
 		"                          address share one (default: the "
 		"data folder)\n"
+		"  --deviations-every T    evaluate the registry's checks "
+		"over the store at\n"
+		"                          start and every T (90s, 10m, 1h), "
+		"as 'reestr\n"
+		"                          deviations --run' does (default: "
+		"off; SQLite\n"
+		"                          store only; docs/governance.md)\n"
 		"  --private-packages      the langpack and package routes "
 		"(/langpack/, /go/,\n"
 		"                          /pypi/, /composer/, /npm/) need a "
@@ -403,7 +411,8 @@ int rs_cmd_serve(int argc, char **argv)
 		O_PII_KEY_FILE,
 		O_TLS_CERT,
 		O_TLS_KEY,
-		O_ALLOW_PLAINTEXT
+		O_ALLOW_PLAINTEXT,
+		O_DEVIATIONS_EVERY
 	};
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, O_REGISTRY},
@@ -441,6 +450,8 @@ int rs_cmd_serve(int argc, char **argv)
 		{"tls-cert", required_argument, NULL, O_TLS_CERT},
 		{"tls-key", required_argument, NULL, O_TLS_KEY},
 		{"allow-plaintext", no_argument, NULL, O_ALLOW_PLAINTEXT},
+		{"deviations-every", required_argument, NULL,
+		 O_DEVIATIONS_EVERY},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -453,6 +464,7 @@ int rs_cmd_serve(int argc, char **argv)
 	const char *keys_dir = NULL; /* NULL: the data folder */
 	const char *tls_cert = NULL, *tls_key = NULL;
 	bool allow_plaintext = false;
+	long deviations_every = 0; /* seconds; 0: not scheduled */
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -542,6 +554,17 @@ int rs_cmd_serve(int argc, char **argv)
 		case O_ALLOW_PLAINTEXT:
 			allow_plaintext = true;
 			break;
+		case O_DEVIATIONS_EVERY:
+			if ((deviations_every = rs_gov_parse_interval(optarg)) <
+			    0) {
+				fprintf(stderr,
+					"reestr serve: --deviations-every: "
+					"'%s' is not 1s to 7 days (90s, 10m, "
+					"1h)\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -566,6 +589,12 @@ int rs_cmd_serve(int argc, char **argv)
 		fprintf(stderr,
 			"reestr serve: --sink %s: not sqlite or kafka\n",
 			sink_name);
+		return 2;
+	}
+	if (deviations_every && kafka) {
+		fprintf(stderr, "reestr serve: --deviations-every needs the "
+				"SQLite store (not --sink kafka): run 'reestr "
+				"deviations --run' where the store is\n");
 		return 2;
 	}
 	if (kafka_flag && !kafka) {
@@ -680,6 +709,7 @@ int rs_cmd_serve(int argc, char **argv)
 	rs_diags diags = RS_DIAGS_INIT, warnings = RS_DIAGS_INIT;
 	rs_packages *packages = NULL;
 	rs_reloader *reloader = NULL;
+	rs_gov_schedule *deviations = NULL;
 	rs_sqlite_preopen *preopen = NULL;
 	rs_auth *auth = NULL;
 	rs_buf snapshot = RS_BUF_INIT, served = RS_BUF_INIT,
@@ -810,6 +840,10 @@ int rs_cmd_serve(int argc, char **argv)
 	}
 	so.registry_snapshot_later = true;
 
+	if (!kafka) { /* GET /v1/deviations, /v1/unused */
+		so.governance_data = data_dir;
+		so.governance_registry = registry_dir;
+	}
 	if (rs_server_start(&so, reg, sink, &server) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		rs_port_in_use_hint("reestr serve", host, so.port, stderr);
@@ -919,6 +953,13 @@ int rs_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
 		goto fail;
 	}
+	if (deviations_every &&
+	    rs_gov_schedule_start(data_dir, registry_dir, server,
+				  (unsigned)deviations_every,
+				  &deviations) < 0) {
+		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
+		goto fail;
+	}
 
 	for (;;) {
 		int sig;
@@ -936,7 +977,8 @@ int rs_cmd_serve(int argc, char **argv)
 	status = 0;
 
 fail:
-	rs_reloader_stop(reloader); /* before what it reloads */
+	rs_gov_schedule_stop(deviations); /* it holds the server's registry */
+	rs_reloader_stop(reloader);	  /* before what it reloads */
 	/* the langpack being made is finished, and requests waiting for one
 	 * are answered 503 at once, before the server waits for them */
 	rs_packages_stop(packages);

@@ -15,5 +15,8 @@ int rs_cmd_send(int argc, char **argv);
 int rs_cmd_load(int argc, char **argv);
 int rs_cmd_new(int argc, char **argv);
 int rs_cmd_keys(int argc, char **argv);
+int rs_cmd_deviations(int argc, char **argv);
+int rs_cmd_unused(int argc, char **argv);
+int rs_cmd_decommission(int argc, char **argv);
 
 #endif

@@ -33,6 +33,15 @@ static const struct {
 	{"keys", rs_cmd_keys,
 	 "the collector's write and read keys: create, list, revoke, "
 	 "rotate"},
+	{"deviations", rs_cmd_deviations,
+	 "evaluate the registry's checks over the store; list, acknowledge "
+	 "and\n           resolve the deviations they find"},
+	{"unused", rs_cmd_unused,
+	 "event versions nobody sends: decommission candidates with the "
+	 "evidence"},
+	{"decommission", rs_cmd_decommission,
+	 "set an event's or a version's status to decommissioned, as a YAML "
+	 "edit\n           (the diff is printed)"},
 	{"gen", rs_cmd_gen,
 	 "write an environment's langpack (typed events + sender) for "
 	 "go, python or php"},

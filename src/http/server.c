@@ -18,6 +18,10 @@
 #include "auth/verify.h"
 #include "base/buf.h"
 #include "base/timefmt.h"
+#include "governance/deviations.h"
+#include "governance/rules.h"
+#include "governance/store.h"
+#include "governance/unused.h"
 #include "http/cors.h"
 #include "http/tls.h"
 #include "json/json.h"
@@ -97,7 +101,8 @@ struct rs_server {
 	rs_packages *packages;
 	rs_auth *auth; /* NULL: --insecure-local */
 	bool private_packages;
-	rs_tls *tls; /* NULL: plain http */
+	rs_tls *tls;			     /* NULL: plain http */
+	const char *gov_data, *gov_registry; /* NULL: no governance routes */
 	int64_t header_deadline_us, request_deadline_us, summary_us;
 	unsigned header_deadline_s, request_deadline_s;
 
@@ -1020,6 +1025,62 @@ static enum MHD_Result handle_stats(rs_server *s, struct MHD_Connection *conn,
 	return ret;
 }
 
+/* GET /v1/deviations[?status=S] and GET /v1/unused (docs/governance.md):
+ * what `reestr deviations --json` and `reestr unused --json` print. */
+static enum MHD_Result handle_governance(rs_server *s,
+					 struct MHD_Connection *conn,
+					 const request *rq, bool unused)
+{
+	if (!s->gov_data)
+		return respond_error(s, conn, rq, 404,
+				     "no deviations here: they need the "
+				     "SQLite store");
+	rs_buf out = RS_BUF_INIT;
+	int rc;
+	if (unused) {
+		served_registry *g = served_acquire(s);
+		rs_ruleset *rules = NULL;
+		rs_gov_store *st = NULL;
+		rs_diags diags = RS_DIAGS_INIT;
+		rc = rs_rules_load(s->gov_registry, g->reg, &rules, &diags);
+		if (rc == RS_EINVAL)
+			rc = rs_error_set(RS_EINVAL,
+					  "the registry's checks have "
+					  "problems: see 'reestr check'");
+		if (rc == 0)
+			rc = rs_gov_store_sqlite_open(s->gov_data, &st);
+		if (rc == 0)
+			rc = rs_unused_list(
+				st, g->reg, rules, rs_time_now_us(),
+				s->packages ? rs_packages_path(s->packages)
+					    : NULL,
+				&out, NULL, NULL);
+		rs_gov_store_free(st);
+		rs_ruleset_free(rules);
+		rs_diags_free(&diags);
+		served_release(g);
+	} else {
+		const char *status = MHD_lookup_connection_value(
+			conn, MHD_GET_ARGUMENT_KIND, "status");
+		if (status && strcmp(status, "open") &&
+		    strcmp(status, "acknowledged") &&
+		    strcmp(status, "resolved"))
+			return respond_error(s, conn, rq, 400,
+					     "status is open, acknowledged or "
+					     "resolved");
+		rs_devdb *db = NULL;
+		rc = rs_devdb_open(s->gov_data, &db);
+		if (rc == 0)
+			rc = rs_devdb_json(db, status, 0, &out);
+		rs_devdb_close(db);
+	}
+	enum MHD_Result ret =
+		rc < 0 ? respond_error(s, conn, rq, 503, rs_error_last())
+		       : respond(s, conn, rq, 200, out.data, out.len, NULL);
+	rs_buf_free(&out);
+	return ret;
+}
+
 /* GET /healthz: whether the store can commit now. */
 static enum MHD_Result handle_health(rs_server *s, struct MHD_Connection *conn,
 				     const request *rq)
@@ -1184,7 +1245,9 @@ static void authorize(rs_server *s, struct MHD_Connection *conn, request *rq,
 	if (post && (is_events || is_beacon || !strcmp(url, "/v1/mobile") ||
 		     has_prefix(url, "/v1/external/")))
 		need = RS_AUTH_NEED_WRITE;
-	else if (get && !strcmp(url, "/v1/stats"))
+	else if (get &&
+		 (!strcmp(url, "/v1/stats") || !strcmp(url, "/v1/deviations") ||
+		  !strcmp(url, "/v1/unused")))
 		need = RS_AUTH_NEED_READ;
 	else if (get && !strcmp(url, "/v1/registry"))
 		need = RS_AUTH_NEED_REGISTRY;
@@ -1373,6 +1436,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 					     "use POST for /v1/external/");
 		return handle_external(s, conn, rq, url + 13);
 	}
+	if (!strcmp(url, "/v1/deviations") || !strcmp(url, "/v1/unused")) {
+		if (strcmp(method, "GET") != 0)
+			return respond_error(s, conn, rq, 405,
+					     "use GET for /v1/deviations and "
+					     "/v1/unused");
+		return handle_governance(s, conn, rq,
+					 !strcmp(url, "/v1/unused"));
+	}
 	if (!strcmp(url, "/v1/stats")) {
 		if (strcmp(method, "GET") != 0)
 			return respond_error(s, conn, rq, 405,
@@ -1494,6 +1565,8 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 	s->packages = opt->packages;
 	s->auth = opt->auth;
 	s->private_packages = opt->private_packages;
+	s->gov_data = opt->governance_data;
+	s->gov_registry = opt->governance_registry;
 #define OR_DEFAULT(v, d) ((v) ? (v) : (d))
 	s->header_deadline_s = OR_DEFAULT(opt->header_deadline_s,
 					  RS_SERVER_DEFAULT_HEADER_DEADLINE_S);

@@ -76,6 +76,11 @@ typedef struct rs_server_options {
 	 * owner (rs_tls_reload); NULL: plain http. Must outlive the server;
 	 * one TLS server per process. */
 	rs_tls *tls;
+	/* GET /v1/deviations and /v1/unused (docs/governance.md): the data
+	 * folder holding reestr.db and deviations.db, and the registry
+	 * folder whose checks they read; NULL: the routes answer 404 */
+	const char *governance_data;
+	const char *governance_registry;
 } rs_server_options;
 
 /* Starts serving in background threads. reg and sink must outlive the

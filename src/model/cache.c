@@ -22,7 +22,7 @@
 #include "reestr/error.h"
 #include "validate/pattern.h"
 
-#define MAGIC "reestr registry cache 4\n"
+#define MAGIC "reestr registry cache 5\n"
 /* Types nest at most this deep in a cache (a deeper registry is loaded
  * from its YAML every time): bounds the reader's recursion. */
 #define DEPTH_MAX 512
@@ -205,6 +205,7 @@ int rs_registry_cache_encode(const rs_registry *r, rs_buf *out)
 		put_str(&e, o->name);
 		put_str(&e, o->contact);
 		put_str(&e, o->description);
+		put_str(&e, o->webhook);
 		put_pos(&e, o->pos);
 	}
 	put_u32(&e, (uint32_t)r->nsources);
@@ -243,12 +244,14 @@ int rs_registry_cache_encode(const rs_registry *r, rs_buf *out)
 		put_u32(&e,
 			ev->owner ? (uint32_t)(ev->owner - r->owners) + 1 : 0);
 		put_u8(&e, ev->status);
+		put_str(&e, ev->status_reason);
 		put_pos(&e, ev->pos);
 		put_u32(&e, (uint32_t)ev->version_count);
 		for (size_t v = 0; v < ev->version_count; v++) {
 			const rs_version *ver = &ev->versions[v];
 			put_str(&e, ver->description);
 			put_u8(&e, ver->status);
+			put_str(&e, ver->status_reason);
 			put_pos(&e, ver->pos);
 			put_fields(&e, ver->fields, ver->field_count);
 		}
@@ -592,7 +595,8 @@ static bool decode(dec *d)
 		rs_owner *o = &r->owners[i];
 		if (!get_str(d, &o->name, false) ||
 		    !get_str(d, &o->contact, false) ||
-		    !get_str(d, &o->description, false) || !get_pos(d, &o->pos))
+		    !get_str(d, &o->description, false) ||
+		    !get_str(d, &o->webhook, false) || !get_pos(d, &o->pos))
 			return false;
 	}
 	if (!get_count(d, 24, &n) ||
@@ -638,8 +642,9 @@ static bool decode(dec *d)
 		if (!get_u64(d, &id) || !get_str(d, &ev->name, false) ||
 		    !get_str(d, &ev->description, false) ||
 		    !get_owner_ref(d, &ev->owner) ||
-		    !get_status(d, &ev->status) || !get_pos(d, &ev->pos) ||
-		    !get_count(d, 21, &nv))
+		    !get_status(d, &ev->status) ||
+		    !get_str(d, &ev->status_reason, false) ||
+		    !get_pos(d, &ev->pos) || !get_count(d, 21, &nv))
 			return false;
 		ev->id = (int64_t)id;
 		if (ev->id < 1 || (i && r->events[i - 1].id >= ev->id))
@@ -651,6 +656,7 @@ static bool decode(dec *d)
 			vers[v].number = (int)v;
 			if (!get_str(d, &vers[v].description, false) ||
 			    !get_status(d, &vers[v].status) ||
+			    !get_str(d, &vers[v].status_reason, false) ||
 			    !get_pos(d, &vers[v].pos) ||
 			    !get_fields(d, &vers[v].fields,
 					&vers[v].field_count, 0))

@@ -1252,7 +1252,8 @@ static bool check_mapping(loader *L, const def *d, const char *kind)
 
 static void build_owners(loader *L)
 {
-	static const char *const keys[] = {"contact", "description", NULL};
+	static const char *const keys[] = {"contact", "description", "webhook",
+					   NULL};
 	rs_registry *r = L->reg;
 	r->owners = rs_arena_calloc(L->a, L->owners.n + 1, sizeof *r->owners);
 	if (!r->owners) {
@@ -1264,7 +1265,7 @@ static void build_owners(loader *L)
 		rs_owner *o = &r->owners[r->nowners++];
 		o->name = d->name;
 		o->pos = d->pos;
-		o->contact = o->description = "";
+		o->contact = o->description = o->webhook = "";
 		if (!check_mapping(L, d, "owner"))
 			continue;
 		kv kvs[4];
@@ -1284,6 +1285,17 @@ static void build_owners(loader *L)
 		    !(o->description = want_string(L, d->file, v, d->pos,
 						   "description")))
 			o->description = "";
+		if ((v = get(kvs, n, "webhook")) &&
+		    !(o->webhook =
+			      want_string(L, d->file, v, d->pos, "webhook")))
+			o->webhook = "";
+		if (*o->webhook && ((strncmp(o->webhook, "http://", 7) &&
+				     strncmp(o->webhook, "https://", 8)) ||
+				    strpbrk(o->webhook, " \t\r\n\"<>")))
+			problem(L, node_pos(d->file, v, d->pos),
+				"owner '%s': webhook must be an http:// or "
+				"https:// URL without spaces, not '%s'",
+				d->name, o->webhook);
 	}
 }
 
@@ -1410,21 +1422,24 @@ static void build_objects(loader *L)
 static void build_version(loader *L, const def *d, rs_event *ev,
 			  struct fy_node *item, size_t index, rs_version *ver)
 {
-	static const char *const keys[] = {"version", "description", "status",
-					   "fields", NULL};
+	/* checks: deviation rules, read by src/governance/rules.c */
+	static const char *const keys[] = {
+		"version", "description", "status", "status_reason",
+		"fields",  "checks",	  NULL};
 	rs_pos at = node_pos(d->file, item, d->pos);
 	ver->pos = at;
 	ver->description = "";
+	ver->status_reason = "";
 	ver->number = (int)index;
 	if (!item || !fy_node_is_mapping(item)) {
 		problem(L, at, "each version of event '%s' must be a mapping",
 			d->name);
 		return;
 	}
-	kv kvs[6];
+	kv kvs[8];
 	char what[300];
 	snprintf(what, sizeof what, "a version of event '%s'", d->name);
-	size_t n = pairs(L, d->file, item, keys, what, kvs, 6);
+	size_t n = pairs(L, d->file, item, keys, what, kvs, 8);
 	struct fy_node *v;
 	int64_t number;
 	if (!(v = get(kvs, n, "version"))) {
@@ -1443,6 +1458,10 @@ static void build_version(loader *L, const def *d, rs_event *ev,
 		ver->description = "";
 	if ((v = get(kvs, n, "status")))
 		parse_status(L, d->file, v, at, &ver->status);
+	if ((v = get(kvs, n, "status_reason")) &&
+	    !(ver->status_reason =
+		      want_string(L, d->file, v, at, "status_reason")))
+		ver->status_reason = "";
 	if (!(v = get(kvs, n, "fields"))) {
 		problem(L, at, "version %zu of event '%s' needs 'fields'",
 			index, d->name);
@@ -1473,8 +1492,11 @@ static int event_name_cmp(const void *a, const void *b)
 
 static void build_events(loader *L)
 {
-	static const char *const keys[] = {"id",     "description", "owner",
-					   "status", "versions",    NULL};
+	/* checks: deviation rules, read by src/governance/rules.c */
+	static const char *const keys[] = {
+		"id",	  "description",   "owner",
+		"status", "status_reason", "versions",
+		"checks", "unused_after",  NULL};
 	rs_registry *r = L->reg;
 	r->events = rs_arena_calloc(L->a, L->events.n + 1, sizeof *r->events);
 	if (!r->events) {
@@ -1487,13 +1509,14 @@ static void build_events(loader *L)
 		ev->name = d->name;
 		ev->pos = d->pos;
 		ev->description = "";
+		ev->status_reason = "";
 		ev->id = -1;
 		if (!check_mapping(L, d, "event"))
 			continue;
-		kv kvs[8];
+		kv kvs[9];
 		char what[300];
 		snprintf(what, sizeof what, "event '%s'", d->name);
-		size_t n = pairs(L, d->file, d->value, keys, what, kvs, 8);
+		size_t n = pairs(L, d->file, d->value, keys, what, kvs, 9);
 		struct fy_node *v;
 		if (!(v = get(kvs, n, "id"))) {
 			problem(L, d->pos, "event '%s' needs an 'id'", d->name);
@@ -1526,6 +1549,10 @@ static void build_events(loader *L)
 			ev->owner = find_owner(L, d->file, v, d->pos);
 		if ((v = get(kvs, n, "status")))
 			parse_status(L, d->file, v, d->pos, &ev->status);
+		if ((v = get(kvs, n, "status_reason")) &&
+		    !(ev->status_reason = want_string(L, d->file, v, d->pos,
+						      "status_reason")))
+			ev->status_reason = "";
 		v = get(kvs, n, "versions");
 		if (!v || !fy_node_is_sequence(v) ||
 		    fy_node_sequence_item_count(v) == 0) {
@@ -1652,8 +1679,10 @@ static void read_pii_policy(loader *L, const def *d, struct fy_node *v,
 
 static void build_environments(loader *L)
 {
-	static const char *const keys[] = {"description", "events", "origins",
-					   "pii", NULL};
+	/* checks, unused_after: src/governance/rules.c reads them */
+	static const char *const keys[] = {
+		"description", "events",       "origins", "pii",
+		"checks",      "unused_after", NULL};
 	rs_registry *r = L->reg;
 	r->envs = rs_arena_calloc(L->a, L->envs.n + 1, sizeof *r->envs);
 	if (!r->envs) {
@@ -1668,10 +1697,10 @@ static void build_environments(loader *L)
 		env->description = "";
 		if (!check_mapping(L, d, "environment"))
 			continue;
-		kv kvs[5];
+		kv kvs[7];
 		char what[300];
 		snprintf(what, sizeof what, "environment '%s'", d->name);
-		size_t n = pairs(L, d->file, d->value, keys, what, kvs, 5);
+		size_t n = pairs(L, d->file, d->value, keys, what, kvs, 7);
 		struct fy_node *v;
 		if ((v = get(kvs, n, "description")) &&
 		    !(env->description = want_string(L, d->file, v, d->pos,

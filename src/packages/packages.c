@@ -19,6 +19,7 @@
 #include "base/timefmt.h"
 #include "base/utf8.h"
 #include "json/json.h"
+#include "model/loader.h"
 #include "packages/archive.h"
 #include "reestr/error.h"
 #include "reestr/langpack.h"
@@ -41,6 +42,11 @@ typedef struct pack {
 	pack_state state;
 	char why[300]; /* PACK_FAILED: the error */
 } pack;
+
+/* Langpack downloads are noted in memory and written in one transaction
+ * at most this often, so a package route costs no write of its own. */
+#define FETCH_FLUSH_MS 60000
+#define FETCH_NOTES_MAX 64
 
 struct rs_packages {
 	sqlite3 *db;
@@ -65,7 +71,18 @@ struct rs_packages {
 	pack *packs;	 /* the last registry's environments x languages */
 	size_t npacks;
 	unsigned wait_s;
+
+	/* Downloads not written yet (under lock): written at most once a
+	 * FETCH_FLUSH_MS, and at the end (note_fetch, flush_fetches). */
+	struct fetch_note {
+		char env[RS_REGISTRY_MAX_NAME + 1];
+		int64_t last_ms, count;
+	} fetch_notes[FETCH_NOTES_MAX];
+	size_t nfetch_notes;
+	int64_t fetches_flushed_ms;
 };
+
+static void flush_fetches(rs_packages *p, int64_t now);
 
 static const rs_lang langs[] = {RS_LANG_GO, RS_LANG_PYTHON, RS_LANG_PHP,
 				RS_LANG_TS};
@@ -100,7 +117,12 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS langpack_inputs("
 	" lang TEXT NOT NULL, environment TEXT NOT NULL,"
 	" inputs_sha256 TEXT NOT NULL, content_sha256 TEXT NOT NULL,"
-	" PRIMARY KEY(lang, environment));";
+	" PRIMARY KEY(lang, environment));"
+	/* langpack downloads per environment (rs_packages_fetches): what
+	 * `reestr unused` weighs beside traffic */
+	"CREATE TABLE IF NOT EXISTS langpack_fetches("
+	" environment TEXT PRIMARY KEY, last_fetch TEXT NOT NULL,"
+	" fetches INTEGER NOT NULL);";
 
 /* A file made before native versions had a major (all were 0.N.0) gets
  * the column, 0 for every version it has: each is served as before. */
@@ -1208,8 +1230,12 @@ void rs_packages_free(rs_packages *p)
 	if (!p)
 		return;
 	rs_packages_stop(p);
-	if (p->db)
+	if (p->db) {
+		pthread_mutex_lock(&p->lock);
+		flush_fetches(p, 0);
+		pthread_mutex_unlock(&p->lock);
 		sqlite3_close(p->db);
+	}
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->state_cond);
 	pthread_mutex_destroy(&p->state_lock);
@@ -1411,6 +1437,101 @@ static bool env_known(rs_packages *p, const char *lang, const char *env)
 }
 
 /* Reads one artifact; false when there is none. */
+/* Writes the noted downloads (under p->lock). A failure drops them: they
+ * are evidence, not data. */
+static void flush_fetches(rs_packages *p, int64_t now)
+{
+	p->fetches_flushed_ms = now;
+	if (!p->nfetch_notes)
+		return;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_exec(p->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_prepare_v2(p->db,
+			       "INSERT INTO langpack_fetches VALUES (?1, ?2, "
+			       "?3) ON CONFLICT(environment) DO UPDATE SET "
+			       "last_fetch = max(last_fetch, ?2), fetches = "
+			       "fetches + ?3",
+			       -1, &st, NULL) == SQLITE_OK) {
+		for (size_t i = 0; i < p->nfetch_notes; i++) {
+			char t[RS_TIME_TEXT_SIZE];
+			rs_time_format(p->fetch_notes[i].last_ms * 1000, t);
+			sqlite3_reset(st);
+			sqlite3_bind_text(st, 1, p->fetch_notes[i].env, -1,
+					  SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, t, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(st, 3, p->fetch_notes[i].count);
+			sqlite3_step(st);
+		}
+	}
+	sqlite3_finalize(st);
+	sqlite3_exec(p->db, "COMMIT", NULL, NULL, NULL);
+	if (!sqlite3_get_autocommit(p->db))
+		sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
+	p->nfetch_notes = 0;
+}
+
+/* A download of env's langpack (under p->lock). */
+static void note_fetch(rs_packages *p, const char *env)
+{
+	int64_t now = rs_time_now_us() / 1000;
+	size_t i = 0;
+	while (i < p->nfetch_notes && strcmp(p->fetch_notes[i].env, env))
+		i++;
+	if (i == p->nfetch_notes) {
+		if (i == FETCH_NOTES_MAX ||
+		    strlen(env) > RS_REGISTRY_MAX_NAME) {
+			flush_fetches(p, now);
+			i = 0;
+			if (strlen(env) > RS_REGISTRY_MAX_NAME)
+				return;
+		}
+		memset(&p->fetch_notes[i], 0, sizeof p->fetch_notes[i]);
+		strcpy(p->fetch_notes[i].env, env);
+		p->nfetch_notes = i + 1;
+	}
+	p->fetch_notes[i].last_ms = now;
+	p->fetch_notes[i].count++;
+	if (now - p->fetches_flushed_ms >= FETCH_FLUSH_MS)
+		flush_fetches(p, now);
+}
+
+int rs_packages_fetches(const char *path, rs_fetch_fn fn, void *ctx)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+			       "SELECT environment, last_fetch, fetches FROM "
+			       "langpack_fetches ORDER BY environment",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = rs_error_set(RS_EIO, "%s: %s", path,
+				  db ? sqlite3_errmsg(db) : "cannot open");
+		goto done;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	int step;
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 1), *why;
+		int64_t us;
+		if (!t || rs_time_parse(t, strlen(t), &us, &why) < 0)
+			continue;
+		rc = fn(ctx, (const char *)sqlite3_column_text(st, 0), us,
+			sqlite3_column_int64(st, 2));
+	}
+done:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+const char *rs_packages_path(const rs_packages *p)
+{
+	return p->path;
+}
+
 static bool artifact(rs_packages *p, const char *lang, const char *env,
 		     int version, const char *kind, rs_buf *out)
 {
@@ -1433,6 +1554,8 @@ static bool artifact(rs_packages *p, const char *lang, const char *env,
 		}
 	}
 	sqlite3_finalize(st);
+	if (found)
+		note_fetch(p, env);
 	pthread_mutex_unlock(&p->lock);
 	return found;
 }

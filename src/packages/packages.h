@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "reestr/registry.h"
 
@@ -36,6 +37,17 @@ typedef struct rs_packages rs_packages;
 int rs_packages_open(const char *path, rs_packages **out);
 /* Stops the background thread (rs_packages_stop), then frees. */
 void rs_packages_free(rs_packages *p);
+/* The langpacks database's path. */
+const char *rs_packages_path(const rs_packages *p);
+
+/* Langpack downloads (docs/governance.md, "Unused events"): each archive
+ * or native package served counts for its environment, noted in memory
+ * and written to the langpacks database at most once a minute and when
+ * it closes. fn gets each environment's last download and count; returns
+ * 0 or RS_EIO. */
+typedef int (*rs_fetch_fn)(void *ctx, const char *environment, int64_t last_us,
+			   int64_t count);
+int rs_packages_fetches(const char *path, rs_fetch_fn fn, void *ctx);
 
 /* Hands reg to the background thread, which records a new version of
  * every environment's langpack in every language whose content changed

@@ -629,8 +629,10 @@ find_version(const rs_registry *reg, const rs_checked_event *out,
 	if (event->status == RS_STATUS_DECOMMISSIONED)
 		return envelope_reject(reason,
 				       "event_id: event %s (%lld) is "
-				       "decommissioned",
-				       event->name, (long long)event->id);
+				       "decommissioned%s%s",
+				       event->name, (long long)event->id,
+				       *event->status_reason ? ": " : "",
+				       event->status_reason);
 	const rs_version *ver = rs_event_version(event, out->version);
 	if (!ver)
 		return envelope_reject(reason,
@@ -639,9 +641,10 @@ find_version(const rs_registry *reg, const rs_checked_event *out,
 				       event->name, (long long)event->id,
 				       out->version);
 	if (rs_version_status(event, ver) == RS_STATUS_DECOMMISSIONED)
-		return envelope_reject(reason,
-				       "version: %s v%d is decommissioned",
-				       event->name, out->version);
+		return envelope_reject(
+			reason, "version: %s v%d is decommissioned%s%s",
+			event->name, out->version,
+			*ver->status_reason ? ": " : "", ver->status_reason);
 	*event_out = event;
 	*ver_out = ver;
 	return 0;

@@ -65,8 +65,8 @@ static char *dump(const rs_registry *r)
 			      rs_registry_file_sha256(r, i));
 	for (size_t i = 0; i < rs_registry_owner_count(r); i++) {
 		const rs_owner *w = rs_registry_owner_at(r, i);
-		rs_buf_printf(&o, "owner %s '%s' '%s'", w->name, w->contact,
-			      w->description);
+		rs_buf_printf(&o, "owner %s '%s' '%s' '%s'", w->name,
+			      w->contact, w->description, w->webhook);
 		pos(&o, w->pos);
 		rs_buf_puts(&o, "\n");
 	}
@@ -96,17 +96,17 @@ static char *dump(const rs_registry *r)
 	for (size_t i = 0; i < rs_registry_event_count(r); i++) {
 		const rs_event *ev = rs_registry_event_at(r, i);
 		assert_ptr_equal(rs_registry_event_by_name(r, ev->name), ev);
-		rs_buf_printf(&o, "event %lld %s '%s' %s %s", (long long)ev->id,
-			      ev->name, ev->description,
+		rs_buf_printf(&o, "event %lld %s '%s' %s %s '%s'",
+			      (long long)ev->id, ev->name, ev->description,
 			      ev->owner ? ev->owner->name : "-",
-			      rs_status_name(ev->status));
+			      rs_status_name(ev->status), ev->status_reason);
 		pos(&o, ev->pos);
 		for (size_t v = 0; v < ev->version_count; v++) {
 			const rs_version *ver = &ev->versions[v];
-			rs_buf_printf(&o, "\n  v%d '%s' %s published=%d",
+			rs_buf_printf(&o, "\n  v%d '%s' %s '%s' published=%d",
 				      ver->number, ver->description,
 				      rs_status_name(ver->status),
-				      ver->published);
+				      ver->status_reason, ver->published);
 			pos(&o, ver->pos);
 			fields(&o, ver->fields, ver->field_count, 2);
 		}

@@ -122,7 +122,8 @@ static void test_envelope_reasons(void **state)
 	assert_rejected(ENVELOPE(3, 0, "{}"),
 			"event_id: event old_banner (3) is decommissioned");
 	assert_rejected(ENVELOPE(2, 1, "{}"),
-			"version: checkout v1 is decommissioned");
+			"version: checkout v1 is decommissioned: "
+			"amounts are ints again; send v2");
 	assert_rejected(ENVELOPE(1, 0, "[]"),
 			"fields: expected an object, got an array");
 	assert_rejected("{\"event_id\":1,\"event_id\":1}",
