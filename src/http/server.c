@@ -1413,8 +1413,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	if (rq->auth_status)
 		return respond_auth(s, conn, rq);
 	/* the event routes answer a body too large themselves (after what
-	 * they check first); every other route here */
-	if (rq->too_large && !takes_events(url))
+	 * they check first); every other route here, when it answers the
+	 * method: a POST to a GET route, or to a path nobody serves (an
+	 * agent's or runtime's collector URL with a wrong prefix), is
+	 * answered 405 or 404 below, its body discarded unread, so a sender
+	 * sees its configuration's mistake, not a batch to split */
+	if (rq->too_large && !takes_events(url) &&
+	    (rq->body_limit > 0 || !strcmp(method, "GET") ||
+	     !strcmp(method, "HEAD")))
 		return respond_too_large(s, conn, rq);
 	if (is_events || is_beacon) {
 		if (!strcmp(method, "OPTIONS"))
