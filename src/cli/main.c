@@ -18,6 +18,9 @@ static const struct {
 	 "freeze every event version in registry.lock: published versions "
 	 "never change"},
 	{"diff", rs_cmd_diff, "what changed between two versions of an event"},
+	{"owners", rs_cmd_owners,
+	 "who owns what: each owner's events, sources and objects, and "
+	 "what is\n           unowned"},
 	{"agent", rs_cmd_agent,
 	 "the local agent: takes events on a Unix socket, spools them, "
 	 "forwards them"},

@@ -18,6 +18,7 @@
 #include "auth/verify.h"
 #include "base/buf.h"
 #include "base/timefmt.h"
+#include "catalogue/catalogue.h"
 #include "http/cors.h"
 #include "json/json.h"
 #include "proxy/external.h"
@@ -983,6 +984,34 @@ static enum MHD_Result handle_packages(rs_server *s,
 
 /* "text/plain", optionally with parameters: what sendBeacon sends a string
  * as. */
+/* GET /v1/catalogue/...: the catalogue's JSON (src/catalogue), made from
+ * the registry this request sees. */
+static enum MHD_Result
+handle_catalogue(rs_server *s, struct MHD_Connection *conn, const request *rq)
+{
+	if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0)
+		return respond_error(s, conn, rq, 405,
+				     "use GET for /v1/catalogue");
+	served_registry *g = served_acquire(s);
+	rs_buf b = RS_BUF_INIT;
+	int status = 500;
+	char msg[400] = "";
+	int rc = rs_catalogue_route(g->reg, rq->url + strlen("/v1/catalogue"),
+				    &b, &status, msg, sizeof msg);
+	served_release(g);
+	enum MHD_Result ret;
+	if (rc)
+		ret = respond_error(s, conn, rq, 503,
+				    "out of memory making the catalogue");
+	else if (status != 200)
+		ret = respond_error(s, conn, rq, status, msg);
+	else
+		ret = respond(s, conn, rq, 200, b.data ? b.data : "", b.len,
+			      NULL);
+	rs_buf_free(&b);
+	return ret;
+}
+
 static bool is_text_content_type(const char *ct)
 {
 	size_t n = strlen("text/plain");
@@ -1026,9 +1055,17 @@ static bool has_prefix(const char *s, const char *prefix)
 	return !strncmp(s, prefix, strlen(prefix));
 }
 
+/* GET /v1/catalogue and below (src/catalogue). */
+static bool is_catalogue_url(const char *url)
+{
+	return !strcmp(url, "/v1/catalogue") ||
+	       has_prefix(url, "/v1/catalogue/");
+}
+
 /* The key a route needs (docs/security.md, "Routes"): writes a write or
- * publishable key, /v1/stats a read key, /v1/registry a read or write
- * key, the package routes a read key with --private-packages; the rest
+ * publishable key, /v1/stats a read key, /v1/registry and
+ * /v1/catalogue a read or write key, the package routes a read key with
+ * --private-packages; the rest
  * (/healthz, /v1/limits, /v1/mobile/schema, CORS preflights) none. */
 static void authorize(rs_server *s, struct MHD_Connection *conn, request *rq,
 		      bool is_events, bool is_beacon)
@@ -1044,7 +1081,7 @@ static void authorize(rs_server *s, struct MHD_Connection *conn, request *rq,
 		need = RS_AUTH_NEED_WRITE;
 	else if (get && !strcmp(url, "/v1/stats"))
 		need = RS_AUTH_NEED_READ;
-	else if (get && !strcmp(url, "/v1/registry"))
+	else if (get && (!strcmp(url, "/v1/registry") || is_catalogue_url(url)))
 		need = RS_AUTH_NEED_REGISTRY;
 	else if (s->private_packages &&
 		 (has_prefix(url, "/langpack/") || has_prefix(url, "/go/") ||
@@ -1229,6 +1266,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		served_release(g);
 		return ret;
 	}
+	if (is_catalogue_url(url))
+		return handle_catalogue(s, conn, rq);
 	if (!strcmp(url, "/v1/limits")) {
 		/* the agent and the runtimes size their batches by these */
 		char lim[256];
