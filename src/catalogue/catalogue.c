@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/example.h"
 #include "json/json.h"
 #include "reestr/error.h"
+#include "reestr/langpack.h"
 #include "reestr/publish.h"
 
 /* A writer that remembers a failed append, so the code below reads as
@@ -737,6 +739,8 @@ int rs_catalogue_diff_json(const rs_event *ev, const rs_version *from,
 	return w.failed ? RS_ENOMEM : 0;
 }
 
+static int write_examples(cw *w, const rs_registry *r, const rs_event *ev);
+
 int rs_catalogue_event_json(const rs_registry *r, const rs_event *ev,
 			    rs_buf *out)
 {
@@ -788,11 +792,66 @@ int rs_catalogue_event_json(const rs_registry *r, const rs_event *ev,
 			raw(&w, "}");
 		}
 	raw(&w, "]");
+	key(&w, true, "examples");
+	if (write_examples(&w, r, ev))
+		w.failed = true;
 	/* the stats' figures: a later round fills this in */
 	key(&w, true, "live");
 	raw(&w, "null");
 	raw(&w, "}");
 	return w.failed ? RS_ENOMEM : 0;
+}
+
+static int example_each(void *ctx, rs_lang lang, int version,
+			const char *program)
+{
+	cw *w = ctx;
+	raw(w, w->b->data[w->b->len - 1] == '[' ? "{" : ",{");
+	key(w, false, "lang");
+	str(w, rs_lang_name(lang));
+	key(w, true, "version");
+	num(w, version);
+	key(w, true, "code");
+	str(w, program);
+	raw(w, "}");
+	return w->failed ? RS_ENOMEM : 0;
+}
+
+/* {"environment","source","programs":[{lang,version,code}]}: the usage
+ * examples from the langpack of the first environment listing ev, sending
+ * as the first source that may send it; null when no environment lists
+ * it (no langpack has it). */
+static int write_examples(cw *w, const rs_registry *r, const rs_event *ev)
+{
+	const rs_environment *env = NULL;
+	for (size_t i = 0; !env && i < rs_registry_environment_count(r); i++)
+		if (rs_environment_has_event(rs_registry_environment_at(r, i),
+					     ev))
+			env = rs_registry_environment_at(r, i);
+	if (!env) {
+		raw(w, "null");
+		return 0;
+	}
+	const char *source = NULL;
+	for (size_t i = 0; !source && i < rs_registry_source_count(r); i++)
+		if (source_sends(rs_registry_source_at(r, i), ev))
+			source = rs_registry_source_at(r, i)->name;
+	if (!source)
+		source = rs_registry_source_count(r)
+				 ? rs_registry_source_at(r, 0)->name
+				 : "my-service";
+	raw(w, "{");
+	key(w, false, "environment");
+	str(w, env->name);
+	key(w, true, "source");
+	str(w, source);
+	key(w, true, "programs");
+	raw(w, "[");
+	int rc = w->failed ? RS_ENOMEM
+			   : rs_examples_of_event(r, env->name, ev, source,
+						  example_each, w);
+	raw(w, "]}");
+	return rc;
 }
 
 const rs_event *rs_catalogue_find_event(const rs_registry *r, const char *name)
