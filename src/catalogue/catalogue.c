@@ -775,14 +775,16 @@ int rs_catalogue_event_json(const rs_registry *r, const rs_event *ev,
 		raw(&w, "}");
 	}
 	raw(&w, "]");
-	/* the diffs: every pair (a < b) of a short history, else each
+	/* the diffs: every ordered pair of a short history, else each
 	 * version against the one before */
 	key(&w, true, "diffs");
 	raw(&w, "[");
 	bool all = ev->version_count <= RS_CATALOGUE_ALL_PAIRS_MAX;
 	bool first = true;
-	for (size_t b = 1; b < ev->version_count; b++)
-		for (size_t a = all ? 0 : b - 1; a < b; a++) {
+	for (size_t b = 0; b < ev->version_count; b++)
+		for (size_t a = 0; a < ev->version_count; a++) {
+			if (a == b || (!all && a + 1 != b))
+				continue;
 			if (!first)
 				raw(&w, ",");
 			first = false;
@@ -863,6 +865,18 @@ const rs_event *rs_catalogue_find_event(const rs_registry *r, const char *name)
 	return rs_registry_event_by_name(r, name);
 }
 
+/* s for a message: at most 100 bytes, each byte outside printable ASCII
+ * as '?', so a request's path cannot break a log line or an answer's
+ * one-line message. */
+static const char *shown(const char *s, char *buf, size_t size)
+{
+	size_t n = 0;
+	for (; s[n] && n + 1 < size && n < 100; n++)
+		buf[n] = s[n] >= 0x20 && s[n] < 0x7f ? s[n] : '?';
+	buf[n] = '\0';
+	return buf;
+}
+
 /* Copies the path segment at *p (up to '/' or the end) into seg. */
 static bool segment(const char **p, char *seg, size_t size)
 {
@@ -889,7 +903,7 @@ static bool version_number(const char *s, int *out)
 int rs_catalogue_route(const rs_registry *r, const char *path, rs_buf *out,
 		       int *status, char *msg, size_t msg_size)
 {
-	char kind[32], name[256], a[16], b[16], word[16];
+	char kind[32], name[256], a[16], b[16], word[16], show[104];
 	const char *p = path;
 	*status = 200;
 	if (!*p || !strcmp(p, "/"))
@@ -912,7 +926,8 @@ int rs_catalogue_route(const rs_registry *r, const char *path, rs_buf *out,
 			goto not_found;
 		const rs_event *ev = rs_catalogue_find_event(r, name);
 		if (!ev) {
-			snprintf(msg, msg_size, "no event '%.100s'", name);
+			snprintf(msg, msg_size, "no event '%s'",
+				 shown(name, show, sizeof show));
 			*status = 404;
 			return 0;
 		}
@@ -946,18 +961,19 @@ int rs_catalogue_route(const rs_registry *r, const char *path, rs_buf *out,
 			return rc;
 		if (!found) {
 			rs_buf_reset(out);
-			snprintf(msg, msg_size, "no %.*s '%.100s'",
-				 (int)strlen(kind) - 1, kind, name);
+			snprintf(msg, msg_size, "no %.*s '%s'",
+				 (int)strlen(kind) - 1, kind,
+				 shown(name, show, sizeof show));
 			*status = 404;
 		}
 		return 0;
 	}
 not_found:
 	snprintf(msg, msg_size,
-		 "no such catalogue page: /v1/catalogue%.100s (there are "
+		 "no such catalogue page: /v1/catalogue%s (there are "
 		 "/v1/catalogue, /events/NAME, /events/NAME/diff/FROM/TO, "
 		 "/owners, /sources, /objects, /environments and /KIND/NAME)",
-		 path);
+		 shown(path, show, sizeof show));
 	*status = 404;
 	return 0;
 }

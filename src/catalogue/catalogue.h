@@ -13,7 +13,7 @@
 #include "base/buf.h"
 #include "reestr/registry.h"
 
-/* The most versions an event page carries the diff of every pair for
+/* The most versions an event page carries the diff of every ordered pair for
  * (the static site has no server to ask); past it, consecutive pairs
  * only, and the served UI asks the diff route for the others. */
 #define RS_CATALOGUE_ALL_PAIRS_MAX 12
@@ -28,9 +28,9 @@ int rs_catalogue_index_json(const rs_registry *r, rs_buf *out);
 int rs_catalogue_owners_json(const rs_registry *r, rs_buf *out);
 
 /* One event's page: every version with its fields expanded, the diffs
- * (every pair up to RS_CATALOGUE_ALL_PAIRS_MAX versions), usage examples
- * per langpack language, and "live": null, the place of the stats' figures
- * (a later round). Returns 0 or RS_ENOMEM. */
+ * (every ordered pair up to RS_CATALOGUE_ALL_PAIRS_MAX versions), usage
+ * examples per langpack language, and "live": null, the place of the stats'
+ * figures (a later round). Returns 0 or RS_ENOMEM. */
 int rs_catalogue_event_json(const rs_registry *r, const rs_event *ev,
 			    rs_buf *out);
 

@@ -16,5 +16,6 @@ int rs_cmd_load(int argc, char **argv);
 int rs_cmd_new(int argc, char **argv);
 int rs_cmd_keys(int argc, char **argv);
 int rs_cmd_owners(int argc, char **argv);
+int rs_cmd_docs(int argc, char **argv);
 
 #endif

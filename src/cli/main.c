@@ -18,6 +18,9 @@ static const struct {
 	 "freeze every event version in registry.lock: published versions "
 	 "never change"},
 	{"diff", rs_cmd_diff, "what changed between two versions of an event"},
+	{"docs", rs_cmd_docs,
+	 "write the catalogue (events, owners, examples) as a static "
+	 "site"},
 	{"owners", rs_cmd_owners,
 	 "who owns what: each owner's events, sources and objects, and "
 	 "what is\n           unowned"},

@@ -19,6 +19,7 @@
 #include "base/buf.h"
 #include "base/timefmt.h"
 #include "catalogue/catalogue.h"
+#include "catalogue/web.h"
 #include "http/cors.h"
 #include "json/json.h"
 #include "proxy/external.h"
@@ -1012,6 +1013,28 @@ handle_catalogue(rs_server *s, struct MHD_Connection *conn, const request *rq)
 	return ret;
 }
 
+/* GET / and /ui/...: the catalogue's pages (web/, compiled in). They hold
+ * no registry data (the page reads /v1/catalogue, with its key), so they
+ * need no key; the policy allows only this origin's scripts and styles. */
+static enum MHD_Result handle_web(rs_server *s, struct MHD_Connection *conn,
+				  const request *rq, const rs_web_file *f)
+{
+	if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0)
+		return respond_error(s, conn, rq, 405, "use GET for the pages");
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		f->len, (void *)f->data, MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				rs_web_content_type(f->path));
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'self'; img-src 'self' data:; "
+				"object-src 'none'; frame-ancestors 'none'");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	return queue(s, conn, rq, 200, r, NULL);
+}
+
 static bool is_text_content_type(const char *ct)
 {
 	size_t n = strlen("text/plain");
@@ -1292,6 +1315,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		if (handled)
 			return ret;
 	}
+	const rs_web_file *page = rs_web_route(url);
+	if (page)
+		return handle_web(s, conn, rq, page);
 	char msg[200];
 	snprintf(msg, sizeof msg, "no such endpoint: %s %.100s", method, url);
 	return respond_error(s, conn, rq, 404, msg);

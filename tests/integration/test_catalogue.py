@@ -64,8 +64,11 @@ def test_event_page_expands_objects_and_carries_reestr_diff(server):
     out = run("diff", "--registry", str(EXAMPLES), "item_click", "0", "1")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()[1:]
-    assert ev["diffs"] == [{"event": "item_click", "from": 0, "to": 1,
-                            "changes": lines}]
+    back = run("diff", "--registry", str(EXAMPLES), "item_click", "1", "0")
+    assert ev["diffs"] == [
+        {"event": "item_click", "from": 1, "to": 0,
+         "changes": back.stdout.splitlines()[1:]},
+        {"event": "item_click", "from": 0, "to": 1, "changes": lines}]
     status, d = get(server, "/v1/catalogue/events/200/diff/0/1")
     assert status == 200 and d["changes"] == lines
     status, d = get(server, "/v1/catalogue/events/item_click/diff/1/1")
