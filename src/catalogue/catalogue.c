@@ -739,10 +739,22 @@ int rs_catalogue_diff_json(const rs_event *ev, const rs_version *from,
 	return w.failed ? RS_ENOMEM : 0;
 }
 
-static int write_examples(cw *w, const rs_registry *r, const rs_event *ev);
+static int write_examples(cw *w, const rs_registry *r, const rs_event *ev,
+			  rs_example_plans *plans);
 
 int rs_catalogue_event_json(const rs_registry *r, const rs_event *ev,
 			    rs_buf *out)
+{
+	rs_example_plans *plans = rs_example_plans_new(r);
+	if (!plans)
+		return RS_ENOMEM;
+	int rc = rs_catalogue_event_json_with(r, ev, plans, out);
+	rs_example_plans_free(plans);
+	return rc;
+}
+
+int rs_catalogue_event_json_with(const rs_registry *r, const rs_event *ev,
+				 rs_example_plans *plans, rs_buf *out)
 {
 	cw w = {out, false};
 	raw(&w, "{");
@@ -795,7 +807,7 @@ int rs_catalogue_event_json(const rs_registry *r, const rs_event *ev,
 		}
 	raw(&w, "]");
 	key(&w, true, "examples");
-	if (write_examples(&w, r, ev))
+	if (write_examples(&w, r, ev, plans))
 		w.failed = true;
 	/* the stats' figures: a later round fills this in */
 	key(&w, true, "live");
@@ -823,7 +835,8 @@ static int example_each(void *ctx, rs_lang lang, int version,
  * examples from the langpack of the first environment listing ev, sending
  * as the first source that may send it; null when no environment lists
  * it (no langpack has it). */
-static int write_examples(cw *w, const rs_registry *r, const rs_event *ev)
+static int write_examples(cw *w, const rs_registry *r, const rs_event *ev,
+			  rs_example_plans *plans)
 {
 	const rs_environment *env = NULL;
 	for (size_t i = 0; !env && i < rs_registry_environment_count(r); i++)
@@ -850,7 +863,7 @@ static int write_examples(cw *w, const rs_registry *r, const rs_event *ev)
 	key(w, true, "programs");
 	raw(w, "[");
 	int rc = w->failed ? RS_ENOMEM
-			   : rs_examples_of_event(r, env->name, ev, source,
+			   : rs_examples_of_event(plans, env, ev, source,
 						  example_each, w);
 	raw(w, "]}");
 	return rc;
@@ -900,8 +913,9 @@ static bool version_number(const char *s, int *out)
 	return true;
 }
 
-int rs_catalogue_route(const rs_registry *r, const char *path, rs_buf *out,
-		       int *status, char *msg, size_t msg_size)
+int rs_catalogue_route(const rs_registry *r, const char *path,
+		       rs_example_plans *plans, rs_buf *out, int *status,
+		       char *msg, size_t msg_size)
 {
 	char kind[32], name[256], a[16], b[16], word[16], show[104];
 	const char *p = path;
@@ -932,7 +946,9 @@ int rs_catalogue_route(const rs_registry *r, const char *path, rs_buf *out,
 			return 0;
 		}
 		if (!*p)
-			return rs_catalogue_event_json(r, ev, out);
+			return plans ? rs_catalogue_event_json_with(r, ev,
+								    plans, out)
+				     : rs_catalogue_event_json(r, ev, out);
 		int from, to;
 		if (!segment(&p, word, sizeof word) || strcmp(word, "diff") ||
 		    !segment(&p, a, sizeof a) || !segment(&p, b, sizeof b) ||

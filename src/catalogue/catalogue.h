@@ -13,6 +13,8 @@
 #include "base/buf.h"
 #include "reestr/registry.h"
 
+struct rs_example_plans;
+
 /* The most versions an event page carries the diff of every ordered pair for
  * (the static site has no server to ask); past it, consecutive pairs
  * only, and the served UI asks the diff route for the others. */
@@ -34,6 +36,11 @@ int rs_catalogue_owners_json(const rs_registry *r, rs_buf *out);
 int rs_catalogue_event_json(const rs_registry *r, const rs_event *ev,
 			    rs_buf *out);
 
+/* The same, making the examples from plans (codegen/example.h), kept
+ * between calls: what `reestr docs` calls for every event. */
+int rs_catalogue_event_json_with(const rs_registry *r, const rs_event *ev,
+				 struct rs_example_plans *plans, rs_buf *out);
+
 /* {"event":..,"from":..,"to":..,"changes":[lines]}: `reestr diff`'s
  * lines. Returns 0 or RS_ENOMEM. */
 int rs_catalogue_diff_json(const rs_event *ev, const rs_version *from,
@@ -46,9 +53,12 @@ const rs_event *rs_catalogue_find_event(const rs_registry *r, const char *name);
  * "/events/NAME", "/events/NAME/diff/FROM/TO", "/owners", "/owners/NAME",
  * and the same for sources, objects, environments). Sets *status (200,
  * 404) and writes the answer's JSON, or the error's message into msg.
- * Returns 0 or RS_ENOMEM. */
-int rs_catalogue_route(const rs_registry *r, const char *path, rs_buf *out,
-		       int *status, char *msg, size_t msg_size);
+ * An event page's examples come from plans (made for the call when
+ * NULL); the caller serialises calls sharing plans. Returns 0 or
+ * RS_ENOMEM. */
+int rs_catalogue_route(const rs_registry *r, const char *path,
+		       struct rs_example_plans *plans, rs_buf *out, int *status,
+		       char *msg, size_t msg_size);
 
 /* `reestr owners`: each owner with its contact and what it has, then
  * what is unowned. Returns 0 or RS_ENOMEM. */

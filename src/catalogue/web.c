@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "catalogue/catalogue.h"
+#include "codegen/example.h"
 #include "json/json.h"
 #include "reestr/error.h"
 
@@ -67,7 +68,8 @@ int rs_web_static_index(const rs_registry *r, rs_buf *out)
 	}
 	rs_buf data = RS_BUF_INIT;
 	int rc = RS_ENOMEM;
-	if (rs_buf_puts(&data, "{\"index\":") ||
+	rs_example_plans *plans = rs_example_plans_new(r);
+	if (!plans || rs_buf_puts(&data, "{\"index\":") ||
 	    rs_catalogue_index_json(r, &data) ||
 	    rs_buf_puts(&data, ",\"events\":{"))
 		goto fail;
@@ -76,7 +78,7 @@ int rs_web_static_index(const rs_registry *r, rs_buf *out)
 		if ((i && rs_buf_putc(&data, ',')) ||
 		    rs_json_write_string(&data, ev->name, strlen(ev->name)) ||
 		    rs_buf_putc(&data, ':') ||
-		    rs_catalogue_event_json(r, ev, &data))
+		    rs_catalogue_event_json_with(r, ev, plans, &data))
 			goto fail;
 	}
 	if (rs_buf_puts(&data, "}}") ||
@@ -89,6 +91,7 @@ int rs_web_static_index(const rs_registry *r, rs_buf *out)
 		goto fail;
 	rc = 0;
 fail:
+	rs_example_plans_free(plans);
 	rs_buf_free(&data);
 	return rc;
 }

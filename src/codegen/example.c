@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "reestr/error.h"
@@ -146,37 +147,102 @@ const char *rs_example_value(const rs_plan *plan, const rs_example_spell *s,
 	return value_of(plan, s, f, &f->type, 0);
 }
 
-int rs_examples_of_event(const rs_registry *r, const char *env,
+#define LANGS 4
+
+struct rs_example_plans {
+	const rs_registry *r;
+	size_t nenv;
+	rs_plan *plans; /* [env][lang] */
+	bool *built;
+};
+
+rs_example_plans *rs_example_plans_new(const rs_registry *r)
+{
+	rs_example_plans *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->r = r;
+	p->nenv = rs_registry_environment_count(r);
+	size_t n = (p->nenv ? p->nenv : 1) * LANGS;
+	p->plans = calloc(n, sizeof *p->plans);
+	p->built = calloc(n, sizeof *p->built);
+	if (!p->plans || !p->built) {
+		rs_example_plans_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void rs_example_plans_free(rs_example_plans *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; p->built && i < p->nenv * LANGS; i++)
+		if (p->built[i])
+			rs_plan_free(&p->plans[i]);
+	free(p->plans);
+	free(p->built);
+	free(p);
+}
+
+/* The first of plan's versions (ordered by event id, then version) at or
+ * after event id. */
+static size_t first_version(const rs_plan *plan, int64_t id)
+{
+	size_t lo = 0, hi = plan->version_count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (plan->versions[mid].event->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int rs_examples_of_event(rs_example_plans *p, const rs_environment *env,
 			 const rs_event *ev, const char *source,
 			 rs_example_each each, void *ctx)
 {
-	static const rs_lang langs[] = {RS_LANG_GO, RS_LANG_PYTHON, RS_LANG_PHP,
-					RS_LANG_TS};
-	static int (*const make[])(const rs_plan *, const rs_plan_version *,
-				   const char *, const char **) = {
+	static const rs_lang langs[LANGS] = {RS_LANG_GO, RS_LANG_PYTHON,
+					     RS_LANG_PHP, RS_LANG_TS};
+	static int (*const make[LANGS])(const rs_plan *,
+					const rs_plan_version *, const char *,
+					rs_arena *, const char **) = {
 		rs_gen_go_example,
 		rs_gen_python_example,
 		rs_gen_php_example,
 		rs_gen_ts_example,
 	};
-	for (size_t l = 0; l < sizeof langs / sizeof langs[0]; l++) {
-		rs_plan plan;
-		int rc = rs_plan_build(&plan, r, env, langs[l]);
-		if (rc)
-			return rc;
-		for (size_t i = 0; !rc && i < plan.version_count; i++) {
-			const rs_plan_version *v = &plan.versions[i];
-			if (v->event != ev)
-				continue;
+	size_t e = 0;
+	while (e < p->nenv && rs_registry_environment_at(p->r, e) != env)
+		e++;
+	if (e == p->nenv)
+		return RS_EINVAL;
+	for (size_t l = 0; l < LANGS; l++) {
+		rs_plan *plan = &p->plans[e * LANGS + l];
+		if (!p->built[e * LANGS + l]) {
+			int rc = rs_plan_build(plan, p->r, env->name, langs[l]);
+			if (rc)
+				return rc;
+			p->built[e * LANGS + l] = true;
+		}
+		for (size_t i = first_version(plan, ev->id);
+		     i < plan->version_count && plan->versions[i].event == ev;
+		     i++) {
+			const rs_plan_version *v = &plan->versions[i];
 			const char *program = NULL;
-			rc = make[l](&plan, v, source, &program);
+			rs_arena *scratch = rs_arena_new(16 * 1024);
+			int rc = scratch ? make[l](plan, v, source, scratch,
+						   &program)
+					 : RS_ENOMEM;
 			if (!rc)
 				rc = each(ctx, langs[l], v->version->number,
 					  program);
+			rs_arena_free(scratch);
+			if (rc)
+				return rc;
 		}
-		rs_plan_free(&plan);
-		if (rc)
-			return rc;
 	}
 	return 0;
 }

@@ -44,30 +44,39 @@ const char *rs_example_value(const rs_plan *plan, const rs_example_spell *s,
 /* The plan's enum for type t, or NULL. */
 const rs_plan_enum *rs_plan_enum_of(const rs_plan *plan, const rs_type *t);
 
-/* The example programs of one event version (gen_*.c); *out in the
- * plan's arena. source: the source the example sends as. Return 0 or
- * RS_ENOMEM. */
+/* The example programs of one event version (gen_*.c); *out, and all
+ * the example's work, in scratch: the plan is only read. source: the source the
+ * example sends as. Return 0 or RS_ENOMEM. */
 int rs_gen_go_example(const rs_plan *plan, const rs_plan_version *v,
-		      const char *source, const char **out);
+		      const char *source, rs_arena *scratch, const char **out);
 int rs_gen_python_example(const rs_plan *plan, const rs_plan_version *v,
-			  const char *source, const char **out);
+			  const char *source, rs_arena *scratch,
+			  const char **out);
 int rs_gen_php_example(const rs_plan *plan, const rs_plan_version *v,
-		       const char *source, const char **out);
+		       const char *source, rs_arena *scratch, const char **out);
 int rs_gen_ts_example(const rs_plan *plan, const rs_plan_version *v,
-		      const char *source, const char **out);
+		      const char *source, rs_arena *scratch, const char **out);
 
 /* The collector URL every example sends to: `make run`'s. */
 #define RS_EXAMPLE_COLLECTOR "http://127.0.0.1:8080"
 
-#endif
+/* The plans examples are made from: one per environment and language,
+ * each made the first time it is needed and kept, so the examples of many
+ * events (`reestr docs`) cost one plan per environment and language, not
+ * one per event. */
+typedef struct rs_example_plans rs_example_plans;
+rs_example_plans *rs_example_plans_new(const rs_registry *r);
+void rs_example_plans_free(rs_example_plans *p);
 
 /* Calls each(ctx, lang, version number, program) for every version of ev
  * that env's langpacks hold (decommissioned ones are left out), in Go,
- * Python, PHP and TypeScript, in that order: one plan per language, as
- * `reestr gen` makes it. Stops at, and returns, each's first non-zero
- * return; else 0, RS_EINVAL (env unknown) or RS_ENOMEM. */
+ * Python, PHP and TypeScript, in that order, from plans made as `reestr
+ * gen` makes them. Stops at, and returns, each's first non-zero return;
+ * else 0, RS_EINVAL (env unknown) or RS_ENOMEM. */
 typedef int (*rs_example_each)(void *ctx, rs_lang lang, int version,
 			       const char *program);
-int rs_examples_of_event(const rs_registry *r, const char *env,
+int rs_examples_of_event(rs_example_plans *p, const rs_environment *env,
 			 const rs_event *ev, const char *source,
 			 rs_example_each each, void *ctx);
+
+#endif

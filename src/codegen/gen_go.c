@@ -1148,9 +1148,9 @@ static const char *gx_object(void *c, const rs_object *o, const char *cls,
 }
 
 int rs_gen_go_example(const rs_plan *plan, const rs_plan_version *v,
-		      const char *source, const char **out)
+		      const char *source, rs_arena *scratch, const char **out)
 {
-	go_ctx g = {.plan = plan, .a = plan->arena};
+	go_ctx g = {.plan = plan, .a = scratch};
 	const char *env = plan->env->name;
 	static const char *const taken[] = {
 		"context", "log", "time",  "reestr", "main",

@@ -952,9 +952,9 @@ static const char *hx_object(void *c, const rs_object *o, const char *cls,
 }
 
 int rs_gen_php_example(const rs_plan *plan, const rs_plan_version *v,
-		       const char *source, const char **out)
+		       const char *source, rs_arena *scratch, const char **out)
 {
-	php_ctx g = {.plan = plan, .a = plan->arena};
+	php_ctx g = {.plan = plan, .a = scratch};
 	const char *alias = rs_name_pascal(g.a, plan->env->name, false);
 	if (!alias)
 		return RS_ENOMEM;

@@ -1579,9 +1579,10 @@ static const char *px_object(void *c, const rs_object *o, const char *cls,
 }
 
 int rs_gen_python_example(const rs_plan *plan, const rs_plan_version *v,
-			  const char *source, const char **out)
+			  const char *source, rs_arena *scratch,
+			  const char **out)
 {
-	py_ctx g = {.plan = plan, .a = plan->arena};
+	py_ctx g = {.plan = plan, .a = scratch};
 	const char *env = plan->env->name;
 	static const char *const taken[] = {"sender", "event", "datetime",
 					    "timezone", NULL};

@@ -1236,9 +1236,9 @@ static const char *tx_object(void *c, const rs_object *o, const char *cls,
 }
 
 int rs_gen_ts_example(const rs_plan *plan, const rs_plan_version *v,
-		      const char *source, const char **out)
+		      const char *source, rs_arena *scratch, const char **out)
 {
-	ts_ctx g = {.plan = plan, .a = plan->arena};
+	ts_ctx g = {.plan = plan, .a = scratch};
 	const char *env = plan->env->name;
 	static const char *const taken[] = {"sender", "event", "Error", NULL};
 	const char *pkg = rs_name_camel(g.a, env);

@@ -20,6 +20,7 @@
 #include "base/timefmt.h"
 #include "catalogue/catalogue.h"
 #include "catalogue/web.h"
+#include "codegen/example.h"
 #include "http/cors.h"
 #include "json/json.h"
 #include "proxy/external.h"
@@ -77,6 +78,11 @@ typedef struct served_registry {
 	/* the snapshot is still being made (rs_server_set_snapshot comes):
 	 * GET /v1/registry waits for it. Under the server's served_lock. */
 	bool snapshot_pending;
+	/* the catalogue's example plans (codegen/example.h), made by the
+	 * first event page asked for and kept with the registry; one event
+	 * page at a time uses them (plans_lock) */
+	pthread_mutex_t plans_lock;
+	rs_example_plans *plans;
 	atomic_size_t refs;
 } served_registry;
 
@@ -146,6 +152,8 @@ static void served_release(served_registry *g)
 {
 	if (!g || atomic_fetch_sub(&g->refs, 1) != 1)
 		return;
+	rs_example_plans_free(g->plans);
+	pthread_mutex_destroy(&g->plans_lock);
 	rs_registry_free(g->owned);
 	free(g->snapshot);
 	free(g);
@@ -177,6 +185,7 @@ static served_registry *served_new(const rs_registry *reg, rs_registry *owned,
 	}
 	g->reg = reg;
 	g->owned = owned;
+	pthread_mutex_init(&g->plans_lock, NULL);
 	atomic_init(&g->refs, 1); /* the server's, while it is current */
 	return g;
 }
@@ -997,8 +1006,14 @@ handle_catalogue(rs_server *s, struct MHD_Connection *conn, const request *rq)
 	rs_buf b = RS_BUF_INIT;
 	int status = 500;
 	char msg[400] = "";
-	int rc = rs_catalogue_route(g->reg, rq->url + strlen("/v1/catalogue"),
-				    &b, &status, msg, sizeof msg);
+	pthread_mutex_lock(&g->plans_lock);
+	if (!g->plans)
+		g->plans = rs_example_plans_new(g->reg);
+	int rc = g->plans ? rs_catalogue_route(
+				    g->reg, rq->url + strlen("/v1/catalogue"),
+				    g->plans, &b, &status, msg, sizeof msg)
+			  : RS_ENOMEM;
+	pthread_mutex_unlock(&g->plans_lock);
 	served_release(g);
 	enum MHD_Result ret;
 	if (rc)

@@ -9,10 +9,12 @@
 
 #include "base/arena.h"
 #include "catalogue/catalogue.h"
+#include "codegen/example.h"
 #include "json/json.h"
 #include "reestr/error.h"
 
 static rs_registry *reg;
+static rs_example_plans *plans; /* kept, as serve keeps them */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -23,6 +25,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	    0)
 		abort();
 	rs_diags_free(&d);
+	if (!(plans = rs_example_plans_new(reg)))
+		abort();
 	return 0;
 }
 
@@ -38,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rs_buf out = RS_BUF_INIT;
 	int status = 0;
 	char msg[400] = "";
-	if (rs_catalogue_route(reg, path, &out, &status, msg, sizeof msg))
+	if (rs_catalogue_route(reg, path, plans, &out, &status, msg,
+			       sizeof msg))
 		abort();
 	if (status == 200) {
 		rs_arena *a = rs_arena_new(1 << 16);
