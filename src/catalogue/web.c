@@ -42,20 +42,22 @@ const rs_web_file *rs_web_route(const char *url)
 
 #define DATA_MARK "<!--CATALOGUE-DATA-->"
 
-/* Appends JSON text so that it cannot end the <script> element it is in:
- * "</" becomes "<\/", the same string to a JSON parser. */
+/* Appends JSON text so that nothing in it is markup to the HTML parser
+ * reading the <script> element it is in (no "</script>", no "<!--"):
+ * every '<', which JSON has only inside strings, becomes \u003c, the same
+ * string to a JSON parser. */
 static int put_json_in_script(rs_buf *out, const char *json, size_t n)
 {
+	size_t from = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (json[i] == '<' && i + 1 < n && json[i + 1] == '/') {
-			if (rs_buf_puts(out, "<\\/"))
-				return RS_ENOMEM;
-			i++;
-		} else if (rs_buf_putc(out, json[i])) {
+		if (json[i] != '<')
+			continue;
+		if (rs_buf_append(out, json + from, i - from) ||
+		    rs_buf_puts(out, "\\u003c"))
 			return RS_ENOMEM;
-		}
+		from = i + 1;
 	}
-	return 0;
+	return rs_buf_append(out, json + from, n - from) ? RS_ENOMEM : 0;
 }
 
 int rs_web_static_index(const rs_registry *r, rs_buf *out)

@@ -134,3 +134,37 @@ def test_owners_command_lists_what_each_owner_has(tmp_path):
     out = run("owners", "--registry", str(reg))
     assert out.returncode == 1 and "registry has problems" in out.stderr
     assert run("owners").returncode == 2
+
+
+def test_docs_inlines_the_catalogue_that_no_description_can_break_out_of(tmp_path):
+    """reestr docs writes the served index.html with the catalogue's JSON
+    inlined, every "<" in it as \\u003c; a description holding "</script>"
+    stays data."""
+    reg = tmp_path / "registry"
+    shutil.copytree(EXAMPLES, reg)
+    path = reg / "events" / "payment.yaml"
+    evil = "</script><script>alert(1)</script>"
+    text = path.read_text()
+    text = re.sub(r"(\n    description: )[^\n]*", lambda m: m.group(1) + repr(evil), text, count=1)
+    assert evil in text
+    path.write_text(text)
+    site = tmp_path / "site"
+    out = run("docs", "--registry", str(reg), "--out", str(site))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == f"reestr docs: wrote 3 files to {site} (9 events); open {site}/index.html\n"
+    html = (site / "index.html").read_text()
+    assert "<script>alert(1)" not in html
+    assert html.count("</script>") == 2  # the data's and app.js's
+    start = html.index('<script id="catalogue-data" type="application/json">')
+    body = html[start:].split(">", 1)[1].split("</script>", 1)[0]
+    data = json.loads(body)
+    assert data["events"]["payment"]["description"] == evil
+    assert data["index"] == json.loads(run("owners", "--registry", str(reg), "--json").stdout) | data["index"]
+    assert sorted(data["events"]) == sorted(e["name"] for e in data["index"]["events"])
+    assert (site / "ui" / "app.js").is_file() and (site / "ui" / "style.css").is_file()
+    # a folder it cannot write: exit 1 naming it
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    out = run("docs", "--registry", str(reg), "--out", str(blocked / "site"))
+    assert out.returncode == 1 and "cannot make" in out.stderr
+    assert run("docs", "--registry", str(reg)).returncode == 2
