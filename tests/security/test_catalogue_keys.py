@@ -25,3 +25,15 @@ def test_catalogue_json_needs_a_read_or_write_key(make_server, tmp_path):
         r = s.request("GET", "/v1/catalogue/events/item_click",
                       headers={"Authorization": f"Bearer {key}"})
         assert r.status == 200 and r.json()["name"] == "item_click", r.raw
+
+
+def test_catalogue_pages_need_no_key_and_hold_no_registry_data(make_server, tmp_path):
+    data = tmp_path / "data"
+    create(data, "example-service", "--environment", "bo")
+    s = make_server(data=data)
+    for path in ("/", "/ui/app.js", "/ui/style.css"):
+        r = s.request("GET", path)
+        assert r.status == 200, (path, r.raw)
+        assert b"marketplace" not in r.raw and b"item_click" not in r.raw
+        assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+    assert s.request("GET", "/ui/index.html").status == 404  # "/" is the one index
