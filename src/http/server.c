@@ -992,8 +992,6 @@ static enum MHD_Result handle_packages(rs_server *s,
 	return queue(s, conn, rq, reply.status, r, why);
 }
 
-/* "text/plain", optionally with parameters: what sendBeacon sends a string
- * as. */
 /* GET /v1/catalogue/...: the catalogue's JSON (src/catalogue), made from
  * the registry this request sees. */
 static enum MHD_Result
@@ -1006,14 +1004,24 @@ handle_catalogue(rs_server *s, struct MHD_Connection *conn, const request *rq)
 	rs_buf b = RS_BUF_INIT;
 	int status = 500;
 	char msg[400] = "";
-	pthread_mutex_lock(&g->plans_lock);
-	if (!g->plans)
-		g->plans = rs_example_plans_new(g->reg);
-	int rc = g->plans ? rs_catalogue_route(
-				    g->reg, rq->url + strlen("/v1/catalogue"),
-				    g->plans, &b, &status, msg, sizeof msg)
-			  : RS_ENOMEM;
-	pthread_mutex_unlock(&g->plans_lock);
+	const char *sub = rq->url + strlen("/v1/catalogue");
+	/* only an event's page makes examples: the other routes do not wait
+	 * for it */
+	bool page =
+		!strncmp(sub, "/events/", 8) && sub[8] && !strchr(sub + 8, '/');
+	int rc;
+	if (page) {
+		pthread_mutex_lock(&g->plans_lock);
+		if (!g->plans)
+			g->plans = rs_example_plans_new(g->reg);
+		rc = g->plans ? rs_catalogue_route(g->reg, sub, g->plans, &b,
+						   &status, msg, sizeof msg)
+			      : RS_ENOMEM;
+		pthread_mutex_unlock(&g->plans_lock);
+	} else {
+		rc = rs_catalogue_route(g->reg, sub, NULL, &b, &status, msg,
+					sizeof msg);
+	}
 	served_release(g);
 	enum MHD_Result ret;
 	if (rc)
@@ -1050,6 +1058,8 @@ static enum MHD_Result handle_web(rs_server *s, struct MHD_Connection *conn,
 	return queue(s, conn, rq, 200, r, NULL);
 }
 
+/* "text/plain", optionally with parameters: what sendBeacon sends a string
+ * as. */
 static bool is_text_content_type(const char *ct)
 {
 	size_t n = strlen("text/plain");
