@@ -96,6 +96,13 @@ def test_catalogue_follows_a_reload(make_server, tmp_path):
     reg = tmp_path / "registry"
     shutil.copytree(EXAMPLES, reg)
     s = make_server(registry=reg)
+    status, before = get(s, "/v1/catalogue/events/item_view")  # plans made
+    assert status == 200
+    py = [p["code"] for p in before["examples"]["programs"] if p["lang"] == "python"]
+    assert "ab_group=" not in py[0]
+    view = reg / "events" / "item_view.yaml"
+    view.write_text(view.read_text() + "          ab_group:\n"
+                    "            type: string\n            min_length: 2\n")
     path = reg / "owners.yaml"
     text = path.read_text()
     path.write_text(text + "  growth:\n    contact: growth@example.com\n")
@@ -106,6 +113,11 @@ def test_catalogue_follows_a_reload(make_server, tmp_path):
         time.sleep(0.1)
     assert status == 200, part
     assert part["events"] == [] and part["contact"] == "growth@example.com"
+    # the event page's examples come from the new registry's plans
+    status, after = get(s, "/v1/catalogue/events/item_view")
+    assert status == 200
+    py = [p["code"] for p in after["examples"]["programs"] if p["lang"] == "python"]
+    assert 'ab_group="ab_group",' in py[0], py[0]
 
 
 def test_owners_command_lists_what_each_owner_has(tmp_path):
