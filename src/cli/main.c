@@ -18,6 +18,12 @@ static const struct {
 	 "freeze every event version in registry.lock: published versions "
 	 "never change"},
 	{"diff", rs_cmd_diff, "what changed between two versions of an event"},
+	{"docs", rs_cmd_docs,
+	 "write the catalogue (events, owners, examples) as a static "
+	 "site"},
+	{"owners", rs_cmd_owners,
+	 "who owns what: each owner's events, sources and objects, and "
+	 "what is\n               unowned"},
 	{"agent", rs_cmd_agent,
 	 "the local agent: takes events on a Unix socket, spools them, "
 	 "forwards them"},
@@ -26,25 +32,25 @@ static const struct {
 	 "registry"},
 	{"load", rs_cmd_load,
 	 "the loader: reads events from Kafka (or a SQLite store) and "
-	 "writes them\n           to ClickHouse or SQLite"},
+	 "writes them\n               to ClickHouse or SQLite"},
 	{"new", rs_cmd_new,
 	 "add an event to the registry: a commented file with one "
-	 "version,\n           listed in an environment"},
+	 "version,\n               listed in an environment"},
 	{"keys", rs_cmd_keys,
 	 "the collector's write and read keys: create, list, revoke, "
-	 "rotate"},
+	 "rotate,\n               limit"},
 	{"deviations", rs_cmd_deviations,
 	 "evaluate the registry's checks over the store; list, acknowledge "
-	 "and\n           resolve the deviations they find"},
+	 "and\n               resolve the deviations they find"},
 	{"unused", rs_cmd_unused,
 	 "event versions nobody sends: decommission candidates with the "
 	 "evidence"},
 	{"decommission", rs_cmd_decommission,
 	 "set an event's or a version's status to decommissioned, as a YAML "
-	 "edit\n           (the diff is printed)"},
+	 "edit\n               (the diff is printed)"},
 	{"gen", rs_cmd_gen,
 	 "write an environment's langpack (typed events + sender) for "
-	 "go, python or php"},
+	 "go, python,\n               php or ts"},
 };
 
 static void usage(FILE *out)
@@ -54,7 +60,7 @@ static void usage(FILE *out)
 		     "once in a registry,\nchecked on arrival and stored "
 		     "where analysts query them.\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name,
+		fprintf(out, "  %-12s %s\n", commands[i].name,
 			commands[i].summary);
 	fprintf(out, "\n'reestr COMMAND --help' describes a command's options."
 		     "\n'reestr --version' prints the version.\n");

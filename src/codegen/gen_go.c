@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "codegen/example.h"
 #include "codegen/gen.h"
 #include "codegen/members.h"
 #include "codegen/names.h"
@@ -1051,4 +1052,155 @@ int rs_gen_go(const rs_plan *plan, const rs_langpack_options *o,
 			return rc;
 	}
 	return 0;
+}
+
+/* --- usage examples (codegen/example.h) --------------------------------- */
+
+typedef struct go_example {
+	go_ctx *g;
+	const char *pkg; /* the langpack's import alias */
+	bool need_time;
+} go_example;
+
+static const char *gx_str(void *c, const char *s)
+{
+	return go_quote(((go_example *)c)->g, s);
+}
+
+static const char *gx_int(void *c, long long v)
+{
+	return rs_arena_printf(((go_example *)c)->g->a, "%lld", v);
+}
+
+static const char *gx_real(void *c, const char *lit)
+{
+	(void)c;
+	return lit;
+}
+
+static const char *gx_bool(void *c, bool v)
+{
+	(void)c;
+	return v ? "true" : "false";
+}
+
+static const char *gx_time(void *c)
+{
+	((go_example *)c)->need_time = true;
+	return "time.Now()";
+}
+
+static const char *gx_enum(void *c, const rs_plan_enum *en, size_t i)
+{
+	go_example *x = c;
+	return rs_arena_printf(x->g->a, "%s.%s", x->pkg, en->members[i]);
+}
+
+/* go_type, with the langpack's names qualified by its import alias. */
+static const char *gx_type(go_example *x, const rs_type *t)
+{
+	switch (t->kind) {
+	case RS_TYPE_ENUM:
+		return rs_arena_printf(x->g->a, "%s.%s", x->pkg,
+				       rs_plan_enum_name(x->g->plan, t));
+	case RS_TYPE_OBJECT:
+		return rs_arena_printf(
+			x->g->a, "*%s.%s", x->pkg,
+			rs_plan_object_name(x->g->plan, t->object));
+	case RS_TYPE_ARRAY:
+		return rs_arena_printf(x->g->a, "[]%s", gx_type(x, t->items));
+	case RS_TYPE_TIMESTAMP:
+		x->need_time = true;
+		return "time.Time";
+	default:
+		return go_type(x->g, t);
+	}
+}
+
+static const char *gx_list(void *c, const rs_type *items)
+{
+	go_example *x = c;
+	return rs_arena_printf(x->g->a, "[]%s{}", gx_type(x, items));
+}
+
+/* New<Class>(required, ...): go_constructor's parameters, in order. */
+static const char *gx_call(go_example *x, const char *cls,
+			   const rs_field *fields, size_t n,
+			   const char *const *values)
+{
+	const char *args = "";
+	bool first = true;
+	for (size_t i = 0; i < n; i++) {
+		if (!fields[i].required)
+			continue;
+		args = rs_arena_printf(x->g->a, "%s%s%s", args,
+				       first ? "" : ", ", values[i]);
+		first = false;
+	}
+	return rs_arena_printf(x->g->a, "%s.New%s(%s)", x->pkg, cls, args);
+}
+
+static const char *gx_object(void *c, const rs_object *o, const char *cls,
+			     const rs_field *fields, size_t n,
+			     const char *const *values)
+{
+	(void)o;
+	return gx_call(c, cls, fields, n, values);
+}
+
+int rs_gen_go_example(const rs_plan *plan, const rs_plan_version *v,
+		      const char *source, rs_arena *scratch, const char **out)
+{
+	go_ctx g = {.plan = plan, .a = scratch};
+	const char *env = plan->env->name;
+	static const char *const taken[] = {
+		"context", "log", "time",  "reestr", "main",
+		"sender",  "err", "event", NULL,
+	};
+	const char *pkg = env;
+	for (size_t i = 0; taken[i]; i++)
+		if (!strcmp(env, taken[i]))
+			pkg = rs_arena_printf(g.a, "%slp", env);
+	go_example x = {&g, pkg, false};
+	rs_example_spell s = {
+		.ctx = &x,
+		.a = g.a,
+		.str = gx_str,
+		.integer = gx_int,
+		.real = gx_real,
+		.boolean = gx_bool,
+		.timestamp = gx_time,
+		.enum_member = gx_enum,
+		.empty_list = gx_list,
+		.object = gx_object,
+	};
+	const rs_version *ver = v->version;
+	const char **values =
+		rs_arena_calloc(g.a, ver->field_count + 1, sizeof *values);
+	if (!values)
+		return RS_ENOMEM;
+	for (size_t i = 0; i < ver->field_count; i++)
+		if (ver->fields[i].required &&
+		    !(values[i] = rs_example_value(plan, &s, &ver->fields[i])))
+			return RS_ENOMEM;
+	const char *call =
+		gx_call(&x, v->name, ver->fields, ver->field_count, values);
+	const char *module =
+		rs_arena_printf(g.a, "reestr.local/langpack/%s", env);
+	*out = rs_arena_printf(
+		g.a,
+		"package main\n\nimport (\n\t\"context\"\n\t\"log\"\n%s\n"
+		"\t%s \"%s\"\n\t\"%s/reestr\"\n)\n\n"
+		"func main() {\n"
+		"\tsender, err := %s.NewSender(reestr.Config{CollectorURL: "
+		"%s, Source: %s})\n"
+		"\tif err != nil {\n\t\tlog.Fatal(err)\n\t}\n"
+		"\tevent := %s\n"
+		"\tif err := sender.Send(event); err != nil {\n"
+		"\t\tlog.Fatal(err)\n\t}\n"
+		"\tif err := sender.Close(context.Background()); err != nil {\n"
+		"\t\tlog.Fatal(err)\n\t}\n}\n",
+		x.need_time ? "\t\"time\"\n" : "", pkg, module, module, pkg,
+		go_quote(&g, RS_EXAMPLE_COLLECTOR), go_quote(&g, source), call);
+	return *out && call ? 0 : RS_ENOMEM;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/example.h"
 #include "codegen/gen.h"
 #include "codegen/members.h"
 #include "codegen/names.h"
@@ -403,21 +404,22 @@ static int php_file(php_ctx *g, rs_langpack *out, const char *cls)
 		out, rs_arena_printf(g->a, "src/%s.php", cls), &f);
 }
 
-static void php_class(php_ctx *g, const char *name, const char *doc,
-		      const rs_field *fields, size_t n,
-		      const rs_plan_version *ver)
+/* Each field's accessor stem and property, which is also its constructor
+ * parameter: the one naming rule of a class's members, used by the class
+ * and its examples. */
+static php_field *php_fields(php_ctx *g, const rs_field *fields, size_t n,
+			     bool event)
 {
-	rs_emit *e = &g->body;
 	rs_members m;
 	/* PHP's method names ignore case: setAbC and setAbc are one */
-	rs_members_init_nocase(&m,
-			       ver ? php_event_reserved : php_object_reserved);
+	rs_members_init_nocase(&m, event ? php_event_reserved
+					 : php_object_reserved);
 	static const char *const this_[] = {"this", NULL};
 	static const char *const bare[] = {"", NULL};
 	rs_members props; /* properties: case-sensitive */
 	rs_members_init(&props, this_);
 	php_field *pf = rs_arena_calloc(g->a, n ? n : 1, sizeof *pf);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; pf && i < n; i++) {
 		static const char *const pre[] = {"set", "get", NULL};
 		const char *stem = rs_members_claim(
 			&m, g->a, rs_name_pascal(g->a, fields[i].name, false),
@@ -430,6 +432,15 @@ static void php_class(php_ctx *g, const char *name, const char *doc,
 		pf[i] = (php_field){&fields[i], prop, stem,
 				    php_type(g, &fields[i].type)};
 	}
+	return pf;
+}
+
+static void php_class(php_ctx *g, const char *name, const char *doc,
+		      const rs_field *fields, size_t n,
+		      const rs_plan_version *ver)
+{
+	rs_emit *e = &g->body;
+	php_field *pf = php_fields(g, fields, n, ver != NULL);
 
 	const char *full = doc;
 	if (ver && ver->deprecated)
@@ -854,4 +865,133 @@ int rs_gen_php(const rs_plan *plan, const rs_langpack_options *o,
 			return rc;
 	}
 	return php_runtime(&g, out);
+}
+
+/* --- usage examples (codegen/example.h) --------------------------------- */
+
+typedef struct php_example {
+	php_ctx *g;
+	const char *alias; /* Bo: the namespace's last part, imported */
+} php_example;
+
+static const char *hx_str(void *c, const char *s)
+{
+	return php_quote(((php_example *)c)->g, s);
+}
+
+static const char *hx_int(void *c, long long v)
+{
+	return rs_arena_printf(((php_example *)c)->g->a, "%lld", v);
+}
+
+static const char *hx_real(void *c, const char *lit)
+{
+	(void)c;
+	return lit;
+}
+
+static const char *hx_bool(void *c, bool v)
+{
+	(void)c;
+	return v ? "true" : "false";
+}
+
+static const char *hx_time(void *c)
+{
+	(void)c;
+	return "new \\DateTimeImmutable()";
+}
+
+static const char *hx_enum(void *c, const rs_plan_enum *en, size_t i)
+{
+	php_example *x = c;
+	return rs_arena_printf(x->g->a, "%s\\%s::%s", x->alias, en->name,
+			       en->members[i]);
+}
+
+static const char *hx_list(void *c, const rs_type *items)
+{
+	(void)c;
+	(void)items;
+	return "[]";
+}
+
+/* new Alias\Class(prop: value, ...) with the required fields, by
+ * php_fields' names; for the event, one argument a line. */
+static const char *hx_call(php_example *x, const char *cls,
+			   const rs_field *fields, size_t n,
+			   const char *const *values, bool event)
+{
+	php_field *pf = php_fields(x->g, fields, n, event);
+	if (!pf)
+		return NULL;
+	const char *args = "";
+	bool first = true;
+	for (size_t i = 0; i < n; i++) {
+		if (!fields[i].required)
+			continue;
+		args = event ? rs_arena_printf(x->g->a, "%s    %s: %s,\n", args,
+					       pf[i].prop, values[i])
+			     : rs_arena_printf(x->g->a, "%s%s%s: %s", args,
+					       first ? "" : ", ", pf[i].prop,
+					       values[i]);
+		first = false;
+	}
+	if (event && !first)
+		return rs_arena_printf(x->g->a, "new %s\\%s(\n%s)", x->alias,
+				       cls, args);
+	return rs_arena_printf(x->g->a, "new %s\\%s(%s)", x->alias, cls, args);
+}
+
+static const char *hx_object(void *c, const rs_object *o, const char *cls,
+			     const rs_field *fields, size_t n,
+			     const char *const *values)
+{
+	(void)o;
+	return hx_call(c, cls, fields, n, values, false);
+}
+
+int rs_gen_php_example(const rs_plan *plan, const rs_plan_version *v,
+		       const char *source, rs_arena *scratch, const char **out)
+{
+	php_ctx g = {.plan = plan, .a = scratch};
+	const char *alias = rs_name_pascal(g.a, plan->env->name, false);
+	if (!alias)
+		return RS_ENOMEM;
+	g.ns = rs_arena_printf(g.a, "Reestr\\Langpack\\%s", alias);
+	php_example x = {&g, alias};
+	rs_example_spell s = {
+		.ctx = &x,
+		.a = g.a,
+		.str = hx_str,
+		.integer = hx_int,
+		.real = hx_real,
+		.boolean = hx_bool,
+		.timestamp = hx_time,
+		.enum_member = hx_enum,
+		.empty_list = hx_list,
+		.object = hx_object,
+	};
+	const rs_version *ver = v->version;
+	const char **values =
+		rs_arena_calloc(g.a, ver->field_count + 1, sizeof *values);
+	if (!values)
+		return RS_ENOMEM;
+	for (size_t i = 0; i < ver->field_count; i++)
+		if (ver->fields[i].required &&
+		    !(values[i] = rs_example_value(plan, &s, &ver->fields[i])))
+			return RS_ENOMEM;
+	const char *call = hx_call(&x, v->name, ver->fields, ver->field_count,
+				   values, true);
+	*out = rs_arena_printf(
+		g.a,
+		"<?php\n\nrequire __DIR__ . '/vendor/autoload.php';\n\n"
+		"use %s;\n\n"
+		"$sender = %s\\Langpack::sender(%s, %s);\n"
+		"$event = %s;\n"
+		"$sender->send($event); // throws a ValidationException\n"
+		"exit($sender->close()); // the number of events lost\n",
+		g.ns, alias, php_quote(&g, RS_EXAMPLE_COLLECTOR),
+		php_quote(&g, source), call);
+	return *out && call ? 0 : RS_ENOMEM;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/example.h"
 #include "codegen/gen.h"
 #include "codegen/members.h"
 #include "codegen/names.h"
@@ -611,16 +612,15 @@ static const char *const py_object_reserved[] = {
 	NULL,
 };
 
-static void py_class(py_ctx *g, const char *name, const char *doc,
-		     const rs_field *fields, size_t n,
-		     const rs_plan_version *ver)
+/* Each field's property, which is also its keyword argument: the one
+ * naming rule of a class's members, used by the class and its examples. */
+static py_field *py_fields(py_ctx *g, const rs_field *fields, size_t n,
+			   bool event)
 {
-	rs_emit *e = &g->body;
-	g->owner = name;
 	rs_members m;
-	rs_members_init(&m, ver ? py_event_reserved : py_object_reserved);
+	rs_members_init(&m, event ? py_event_reserved : py_object_reserved);
 	py_field *pf = rs_arena_calloc(g->a, n ? n : 1, sizeof *pf);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; pf && i < n; i++) {
 		static const char *const pre[] = {"", "set_", "_", NULL};
 		const char *stem = fields[i].name;
 		if (py_reserved(stem))
@@ -630,8 +630,19 @@ static void py_class(py_ctx *g, const char *name, const char *doc,
 			.prop = rs_members_claim(&m, g->a, stem, pre, "_field"),
 			.type = py_type(g, &fields[i].type),
 		};
-		py_note_enum(g, &fields[i].type);
 	}
+	return pf;
+}
+
+static void py_class(py_ctx *g, const char *name, const char *doc,
+		     const rs_field *fields, size_t n,
+		     const rs_plan_version *ver)
+{
+	rs_emit *e = &g->body;
+	g->owner = name;
+	py_field *pf = py_fields(g, fields, n, ver != NULL);
+	for (size_t i = 0; i < n; i++)
+		py_note_enum(g, &fields[i].type);
 
 	rs_emit_blank(e);
 	rs_emit_blank(e);
@@ -1480,4 +1491,141 @@ int rs_gen_python(const rs_plan *plan, const rs_langpack_options *o,
 			return rc;
 	}
 	return 0;
+}
+
+/* --- usage examples (codegen/example.h) --------------------------------- */
+
+typedef struct py_example {
+	py_ctx *g;
+	const char *pkg; /* the langpack's import alias */
+	bool need_datetime;
+} py_example;
+
+static const char *px_str(void *c, const char *s)
+{
+	return py_quote(((py_example *)c)->g, s);
+}
+
+static const char *px_int(void *c, long long v)
+{
+	return rs_arena_printf(((py_example *)c)->g->a, "%lld", v);
+}
+
+static const char *px_real(void *c, const char *lit)
+{
+	(void)c;
+	return lit;
+}
+
+static const char *px_bool(void *c, bool v)
+{
+	(void)c;
+	return v ? "True" : "False";
+}
+
+static const char *px_time(void *c)
+{
+	((py_example *)c)->need_datetime = true;
+	return "datetime.now(timezone.utc)";
+}
+
+static const char *px_enum(void *c, const rs_plan_enum *en, size_t i)
+{
+	py_example *x = c;
+	return rs_arena_printf(x->g->a, "%s.%s.%s", x->pkg, en->name,
+			       en->members[i]);
+}
+
+static const char *px_list(void *c, const rs_type *items)
+{
+	(void)c;
+	(void)items;
+	return "[]";
+}
+
+/* Class(prop=value, ...) with the required fields, by py_fields' names;
+ * with indent, one argument a line. */
+static const char *px_call(py_example *x, const char *cls,
+			   const rs_field *fields, size_t n,
+			   const char *const *values, bool event)
+{
+	py_field *pf = py_fields(x->g, fields, n, event);
+	if (!pf)
+		return NULL;
+	const char *args = "";
+	bool first = true;
+	for (size_t i = 0; i < n; i++) {
+		if (!fields[i].required)
+			continue;
+		args = event ? rs_arena_printf(x->g->a, "%s    %s=%s,\n", args,
+					       pf[i].prop, values[i])
+			     : rs_arena_printf(x->g->a, "%s%s%s=%s", args,
+					       first ? "" : ", ", pf[i].prop,
+					       values[i]);
+		first = false;
+	}
+	if (event && !first)
+		return rs_arena_printf(x->g->a, "%s.%s(\n%s)", x->pkg, cls,
+				       args);
+	return rs_arena_printf(x->g->a, "%s.%s(%s)", x->pkg, cls, args);
+}
+
+static const char *px_object(void *c, const rs_object *o, const char *cls,
+			     const rs_field *fields, size_t n,
+			     const char *const *values)
+{
+	(void)o;
+	return px_call(c, cls, fields, n, values, false);
+}
+
+int rs_gen_python_example(const rs_plan *plan, const rs_plan_version *v,
+			  const char *source, rs_arena *scratch,
+			  const char **out)
+{
+	py_ctx g = {.plan = plan, .a = scratch};
+	const char *env = plan->env->name;
+	static const char *const taken[] = {"sender", "event", "datetime",
+					    "timezone", NULL};
+	const char *pkg = env;
+	for (size_t i = 0; taken[i]; i++)
+		if (!strcmp(env, taken[i]))
+			pkg = rs_arena_printf(g.a, "%s_lp", env);
+	if (rs_name_is_python_keyword(env))
+		pkg = rs_arena_printf(g.a, "%s_lp", env);
+	py_example x = {&g, pkg, false};
+	rs_example_spell s = {
+		.ctx = &x,
+		.a = g.a,
+		.str = px_str,
+		.integer = px_int,
+		.real = px_real,
+		.boolean = px_bool,
+		.timestamp = px_time,
+		.enum_member = px_enum,
+		.empty_list = px_list,
+		.object = px_object,
+	};
+	const rs_version *ver = v->version;
+	const char **values =
+		rs_arena_calloc(g.a, ver->field_count + 1, sizeof *values);
+	if (!values)
+		return RS_ENOMEM;
+	for (size_t i = 0; i < ver->field_count; i++)
+		if (ver->fields[i].required &&
+		    !(values[i] = rs_example_value(plan, &s, &ver->fields[i])))
+			return RS_ENOMEM;
+	const char *call = px_call(&x, v->name, ver->fields, ver->field_count,
+				   values, true);
+	*out = rs_arena_printf(
+		g.a,
+		"%simport reestr_%s as %s\n\n"
+		"sender = %s.Sender(collector_url=%s, source=%s)\n"
+		"event = %s\n"
+		"sender.send(event)  # raises %s.ValidationError\n"
+		"assert sender.close()  # False if events were lost\n",
+		x.need_datetime ? "from datetime import datetime, timezone\n\n"
+				: "",
+		env, pkg, pkg, py_quote(&g, RS_EXAMPLE_COLLECTOR),
+		py_quote(&g, source), call, pkg);
+	return *out && call ? 0 : RS_ENOMEM;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/example.h"
 #include "codegen/gen.h"
 #include "codegen/members.h"
 #include "codegen/names.h"
@@ -611,22 +612,22 @@ static void ts_fields_table(ts_ctx *g, const ts_field *tf, size_t n)
 	rs_emit_line(e, "};");
 }
 
-static void ts_class(ts_ctx *g, const char *name, const char *doc,
-		     const rs_field *fields, size_t n,
-		     const rs_plan_version *ver)
+/* Each field's property, which is also its key in the constructor's init
+ * object: the one naming rule of a class's members, used by the class and
+ * its examples. NULL when memory runs out. */
+static ts_field *ts_fields(ts_ctx *g, const rs_field *fields, size_t n,
+			   bool event)
 {
-	rs_emit *e = &g->js, *d = &g->dts;
 	rs_arena *a = g->a;
 	rs_members *m = malloc(sizeof *m);
-	if (!m) {
-		e->failed = true;
-		return;
-	}
-	rs_members_init(m, ver ? ts_event_reserved : ts_object_reserved);
-	static const char *const bare[] = {"", NULL};
 	ts_field *tf = rs_arena_calloc(a, n ? n : 1, sizeof *tf);
-	bool any_required = false;
-	for (size_t i = 0; i < n; i++) {
+	if (!m || !tf) {
+		free(m);
+		return NULL;
+	}
+	rs_members_init(m, event ? ts_event_reserved : ts_object_reserved);
+	static const char *const bare[] = {"", NULL};
+	for (size_t i = 0; i < n; i++)
 		tf[i] = (ts_field){
 			&fields[i],
 			rs_members_claim(m, a, rs_name_camel(a, fields[i].name),
@@ -634,9 +635,24 @@ static void ts_class(ts_ctx *g, const char *name, const char *doc,
 			ts_type(g, &fields[i].type),
 			ts_field_doc(g, &fields[i]),
 		};
-		any_required = any_required || fields[i].required;
-	}
 	free(m);
+	return tf;
+}
+
+static void ts_class(ts_ctx *g, const char *name, const char *doc,
+		     const rs_field *fields, size_t n,
+		     const rs_plan_version *ver)
+{
+	rs_emit *e = &g->js, *d = &g->dts;
+	rs_arena *a = g->a;
+	ts_field *tf = ts_fields(g, fields, n, ver != NULL);
+	if (!tf) {
+		e->failed = true;
+		return;
+	}
+	bool any_required = false;
+	for (size_t i = 0; i < n; i++)
+		any_required = any_required || fields[i].required;
 
 	/* index.d.ts */
 	const char *full = doc;
@@ -1131,4 +1147,143 @@ done:
 	rs_buf_free(&g.dts.out);
 	rs_buf_free(&g.consts.out);
 	return rc;
+}
+
+/* --- usage examples (codegen/example.h) --------------------------------- */
+
+typedef struct ts_example {
+	ts_ctx *g;
+	const char *pkg; /* the langpack's namespace import */
+} ts_example;
+
+static const char *tx_str(void *c, const char *s)
+{
+	return ts_str(((ts_example *)c)->g, s);
+}
+
+static const char *tx_int(void *c, long long v)
+{
+	return rs_arena_printf(((ts_example *)c)->g->a, "%lld", v);
+}
+
+static const char *tx_real(void *c, const char *lit)
+{
+	(void)c;
+	return lit;
+}
+
+static const char *tx_bool(void *c, bool v)
+{
+	(void)c;
+	return v ? "true" : "false";
+}
+
+static const char *tx_time(void *c)
+{
+	(void)c;
+	return "new Date()";
+}
+
+static const char *tx_enum(void *c, const rs_plan_enum *en, size_t i)
+{
+	ts_example *x = c;
+	return rs_arena_printf(x->g->a, "%s.%s.%s", x->pkg, en->name,
+			       en->members[i]);
+}
+
+static const char *tx_list(void *c, const rs_type *items)
+{
+	(void)c;
+	(void)items;
+	return "[]";
+}
+
+/* new pkg.Class({ prop: value, ... }) with the required fields, by
+ * ts_fields' names; for the event, one property a line. */
+static const char *tx_call(ts_example *x, const char *cls,
+			   const rs_field *fields, size_t n,
+			   const char *const *values, bool event)
+{
+	ts_field *tf = ts_fields(x->g, fields, n, event);
+	if (!tf)
+		return NULL;
+	const char *args = "";
+	bool first = true;
+	for (size_t i = 0; i < n; i++) {
+		if (!fields[i].required)
+			continue;
+		args = event ? rs_arena_printf(x->g->a, "%s  %s: %s,\n", args,
+					       tf[i].prop, values[i])
+			     : rs_arena_printf(x->g->a, "%s%s%s: %s", args,
+					       first ? "" : ", ", tf[i].prop,
+					       values[i]);
+		first = false;
+	}
+	if (first)
+		return rs_arena_printf(x->g->a, "new %s.%s()", x->pkg, cls);
+	if (event)
+		return rs_arena_printf(x->g->a, "new %s.%s({\n%s})", x->pkg,
+				       cls, args);
+	return rs_arena_printf(x->g->a, "new %s.%s({ %s })", x->pkg, cls, args);
+}
+
+static const char *tx_object(void *c, const rs_object *o, const char *cls,
+			     const rs_field *fields, size_t n,
+			     const char *const *values)
+{
+	(void)o;
+	return tx_call(c, cls, fields, n, values, false);
+}
+
+int rs_gen_ts_example(const rs_plan *plan, const rs_plan_version *v,
+		      const char *source, rs_arena *scratch, const char **out)
+{
+	ts_ctx g = {.plan = plan, .a = scratch};
+	const char *env = plan->env->name;
+	static const char *const taken[] = {"sender", "event", "Error", NULL};
+	const char *pkg = rs_name_camel(g.a, env);
+	for (size_t i = 0; pkg && taken[i]; i++)
+		if (!strcmp(pkg, taken[i]))
+			pkg = rs_arena_printf(g.a, "%sLp", pkg);
+	if (!pkg)
+		return RS_ENOMEM;
+	ts_example x = {&g, pkg};
+	rs_example_spell s = {
+		.ctx = &x,
+		.a = g.a,
+		.str = tx_str,
+		.integer = tx_int,
+		.real = tx_real,
+		.boolean = tx_bool,
+		.timestamp = tx_time,
+		.enum_member = tx_enum,
+		.empty_list = tx_list,
+		.object = tx_object,
+	};
+	const rs_version *ver = v->version;
+	const char **values =
+		rs_arena_calloc(g.a, ver->field_count + 1, sizeof *values);
+	if (!values)
+		return RS_ENOMEM;
+	for (size_t i = 0; i < ver->field_count; i++)
+		if (ver->fields[i].required &&
+		    !(values[i] = rs_example_value(plan, &s, &ver->fields[i])))
+			return RS_ENOMEM;
+	const char *call = tx_call(&x, v->name, ver->fields, ver->field_count,
+				   values, true);
+	*out = rs_arena_printf(
+		g.a,
+		"import * as %s from \"@reestr/langpack-%s\";\n\n"
+		"const sender = new %s.Sender({\n"
+		"  collectorUrl: %s,\n"
+		"  source: %s,\n"
+		"});\n"
+		"const event = %s;\n"
+		"sender.send(event); // throws a ValidationError naming the "
+		"field\n"
+		"if (!(await sender.close())) throw new Error(\"events were "
+		"lost\");\n",
+		pkg, env, pkg, ts_str(&g, RS_EXAMPLE_COLLECTOR),
+		ts_str(&g, source), call);
+	return *out && call ? 0 : RS_ENOMEM;
 }

@@ -18,6 +18,9 @@
 #include "auth/verify.h"
 #include "base/buf.h"
 #include "base/timefmt.h"
+#include "catalogue/catalogue.h"
+#include "catalogue/web.h"
+#include "codegen/example.h"
 #include "governance/deviations.h"
 #include "governance/rules.h"
 #include "governance/store.h"
@@ -81,6 +84,11 @@ typedef struct served_registry {
 	/* the snapshot is still being made (rs_server_set_snapshot comes):
 	 * GET /v1/registry waits for it. Under the server's served_lock. */
 	bool snapshot_pending;
+	/* the catalogue's example plans (codegen/example.h), made by the
+	 * first event page asked for and kept with the registry; one event
+	 * page at a time uses them (plans_lock) */
+	pthread_mutex_t plans_lock;
+	rs_example_plans *plans;
 	atomic_size_t refs;
 } served_registry;
 
@@ -159,6 +167,8 @@ static void served_release(served_registry *g)
 {
 	if (!g || atomic_fetch_sub(&g->refs, 1) != 1)
 		return;
+	rs_example_plans_free(g->plans);
+	pthread_mutex_destroy(&g->plans_lock);
 	rs_registry_free(g->owned);
 	free(g->snapshot);
 	free(g);
@@ -190,6 +200,7 @@ static served_registry *served_new(const rs_registry *reg, rs_registry *owned,
 	}
 	g->reg = reg;
 	g->owned = owned;
+	pthread_mutex_init(&g->plans_lock, NULL);
 	atomic_init(&g->refs, 1); /* the server's, while it is current */
 	return g;
 }
@@ -1189,6 +1200,72 @@ static enum MHD_Result handle_packages(rs_server *s,
 	return queue(s, conn, rq, reply.status, r, why);
 }
 
+/* GET /v1/catalogue/...: the catalogue's JSON (src/catalogue), made from
+ * the registry this request sees. */
+static enum MHD_Result
+handle_catalogue(rs_server *s, struct MHD_Connection *conn, const request *rq)
+{
+	if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0)
+		return respond_error(s, conn, rq, 405,
+				     "use GET for /v1/catalogue");
+	served_registry *g = served_acquire(s);
+	rs_buf b = RS_BUF_INIT;
+	int status = 500;
+	char msg[400] = "";
+	const char *sub = rq->url + strlen("/v1/catalogue");
+	/* only an event's page makes examples: the other routes do not wait
+	 * for it */
+	bool page =
+		!strncmp(sub, "/events/", 8) && sub[8] && !strchr(sub + 8, '/');
+	int rc;
+	if (page) {
+		pthread_mutex_lock(&g->plans_lock);
+		if (!g->plans)
+			g->plans = rs_example_plans_new(g->reg);
+		rc = g->plans ? rs_catalogue_route(g->reg, sub, g->plans, &b,
+						   &status, msg, sizeof msg)
+			      : RS_ENOMEM;
+		pthread_mutex_unlock(&g->plans_lock);
+	} else {
+		rc = rs_catalogue_route(g->reg, sub, NULL, &b, &status, msg,
+					sizeof msg);
+	}
+	served_release(g);
+	enum MHD_Result ret;
+	if (rc)
+		ret = respond_error(s, conn, rq, 503,
+				    "out of memory making the catalogue");
+	else if (status != 200)
+		ret = respond_error(s, conn, rq, status, msg);
+	else
+		ret = respond(s, conn, rq, 200, b.data ? b.data : "", b.len,
+			      NULL);
+	rs_buf_free(&b);
+	return ret;
+}
+
+/* GET / and /ui/...: the catalogue's pages (web/, compiled in). They hold
+ * no registry data (the page reads /v1/catalogue, with its key), so they
+ * need no key; the policy allows only this origin's scripts and styles. */
+static enum MHD_Result handle_web(rs_server *s, struct MHD_Connection *conn,
+				  const request *rq, const rs_web_file *f)
+{
+	if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0)
+		return respond_error(s, conn, rq, 405, "use GET for the pages");
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		f->len, (void *)f->data, MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				rs_web_content_type(f->path));
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'self'; img-src 'self' data:; "
+				"object-src 'none'; frame-ancestors 'none'");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	return queue(s, conn, rq, 200, r, NULL);
+}
+
 /* "text/plain", optionally with parameters: what sendBeacon sends a string
  * as. */
 static bool is_text_content_type(const char *ct)
@@ -1229,9 +1306,17 @@ static void browser_first_call(rs_server *s, struct MHD_Connection *conn,
 	rq->cors = true;
 }
 
+/* GET /v1/catalogue and below (src/catalogue). */
+static bool is_catalogue_url(const char *url)
+{
+	return !strcmp(url, "/v1/catalogue") ||
+	       has_prefix(url, "/v1/catalogue/");
+}
+
 /* The key a route needs (docs/security.md, "Routes"): writes a write or
- * publishable key, /v1/stats a read key, /v1/registry a read or write
- * key, the package routes a read key with --private-packages; the rest
+ * publishable key, /v1/stats a read key, /v1/registry and
+ * /v1/catalogue a read or write key, the package routes a read key with
+ * --private-packages; the rest
  * (/healthz, /v1/limits, /v1/mobile/schema, CORS preflights) none. */
 static void authorize(rs_server *s, struct MHD_Connection *conn, request *rq,
 		      bool is_events, bool is_beacon)
@@ -1249,7 +1334,7 @@ static void authorize(rs_server *s, struct MHD_Connection *conn, request *rq,
 		 (!strcmp(url, "/v1/stats") || !strcmp(url, "/v1/deviations") ||
 		  !strcmp(url, "/v1/unused")))
 		need = RS_AUTH_NEED_READ;
-	else if (get && !strcmp(url, "/v1/registry"))
+	else if (get && (!strcmp(url, "/v1/registry") || is_catalogue_url(url)))
 		need = RS_AUTH_NEED_REGISTRY;
 	else if (s->private_packages && is_package_route(url)) {
 		need = RS_AUTH_NEED_READ;
@@ -1474,6 +1559,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		served_release(g);
 		return ret;
 	}
+	if (is_catalogue_url(url))
+		return handle_catalogue(s, conn, rq);
 	if (!strcmp(url, "/v1/limits")) {
 		/* the agent and the runtimes size their batches by these */
 		char lim[256];
@@ -1496,6 +1583,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		if (handled)
 			return ret;
 	}
+	const rs_web_file *page = rs_web_route(url);
+	if (page)
+		return handle_web(s, conn, rq, page);
 	char msg[200];
 	snprintf(msg, sizeof msg, "no such endpoint: %s %.100s", method, url);
 	return respond_error(s, conn, rq, 404, msg);
