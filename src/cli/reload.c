@@ -426,7 +426,7 @@ static void reload(rs_reloader *r, const char *cause)
 	rs_diags_print(&warnings, stderr); /* what check warns about */
 	/* the sink first: no request sees the registry before its views
 	 * (topics) exist */
-	if (rs_sink_registry_changed(r->t.sink, next) < 0) {
+	if (rs_sink_registry_changed(r->t.sink, r->current, next) < 0) {
 		snprintf(why, sizeof why, "%s sink: %s", r->t.sink->ops->name,
 			 rs_error_last());
 		refused(why);
