@@ -453,8 +453,10 @@ static void reload(rs_reloader *r, const char *cause)
 			      &served, &dev_note) < 0)
 		goto oom;
 	const rs_registry *installed = next;
-	if (rs_server_set_registry(r->t.server, next, served.data, served.len) <
-	    0) {
+	size_t served_len = served.len;
+	if (rs_server_set_registry_owned(r->t.server, next,
+					 rs_buf_detach(&served),
+					 served_len) < 0) {
 		next = NULL; /* the server freed it */
 		refused(rs_error_last());
 		goto done;
