@@ -78,10 +78,12 @@ typedef struct rs_sink_ops {
 	/* `reestr serve` reloaded the registry: prepares for next (the
 	 * SQLite store makes its typed views, the Kafka sink creates the
 	 * topics of new environments) before any request uses it. Called
-	 * from one thread at a time while writes go on; next is valid for
-	 * the call only. 0, or an error code with rs_error_last() set (the
-	 * reload is refused). NULL: nothing to do. */
-	int (*registry_changed)(rs_sink *s, const struct rs_registry *next);
+	 * from one thread at a time while writes go on; prev (the registry
+	 * served until now, or NULL) and next are valid for the call only.
+	 * 0, or an error code with rs_error_last() set (the reload is
+	 * refused). NULL: nothing to do. */
+	int (*registry_changed)(rs_sink *s, const struct rs_registry *prev,
+				const struct rs_registry *next);
 	void (*free)(rs_sink *s);
 } rs_sink_ops;
 
@@ -100,9 +102,12 @@ static inline int rs_sink_health(rs_sink *s)
 }
 
 static inline int rs_sink_registry_changed(rs_sink *s,
+					   const struct rs_registry *prev,
 					   const struct rs_registry *next)
 {
-	return s->ops->registry_changed ? s->ops->registry_changed(s, next) : 0;
+	return s->ops->registry_changed
+		       ? s->ops->registry_changed(s, prev, next)
+		       : 0;
 }
 
 static inline void rs_sink_free(rs_sink *s)

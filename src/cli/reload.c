@@ -44,7 +44,11 @@ struct rs_reloader {
 	char *parent;
 	const rs_registry *current; /* the server's (it owns it) */
 	rs_buf snapshot;	    /* current's */
+	rs_snapshot_index snap_ix;  /* where each file is in snapshot */
 	rs_buf lock;		    /* its registry.lock as read then */
+	/* the folder's last reading: a reload reads and hashes only the
+	 * files whose stat changed since (rs_registry_read_folder_again) */
+	rs_registry_memory *memory;
 	int ino;
 	int wake[2]; /* 'h': reload now, 'q': stop */
 	int parent_wd;
@@ -362,25 +366,34 @@ static int read_lock(const char *dir, rs_buf *out)
 /* The snapshot and the registry of one reading of the folder: both are
  * made from the same bytes, so the two agree (an edit while it is read
  * is a change the watch sees: it is read again after it). Only the
- * files changed since the registry served are parsed
+ * files whose stat changed since the last reading are read and hashed
+ * (rs_registry_read_folder_again), only the entries of the files changed
+ * since the snapshot served are written again (*ix: snap's index), and
+ * only the files changed since the registry served are parsed
  * (rs_registry_load_files_since). */
 static int read_registry(rs_reloader *r, rs_registry **reg, rs_buf *snap,
-			 rs_diags *problems, rs_diags *warnings)
+			 rs_snapshot_index *ix, rs_diags *problems,
+			 rs_diags *warnings)
 {
 	rs_registry_file *files = NULL;
+	char(*sha256)[65] = NULL;
 	size_t n = 0;
 	rs_buf_reset(snap);
-	int rc = rs_registry_read_folder(r->dir, &files, &n);
+	int rc = rs_registry_read_folder_again(r->dir, r->memory, &files, &n,
+					       &sha256, NULL);
 	if (rc == 0)
-		rc = rs_registry_snapshot_files(files, n, snap);
+		rc = rs_registry_snapshot_reuse(files, sha256, n, &r->snapshot,
+						&r->snap_ix, snap, ix);
 	if (rc == 0) {
 		rs_accept_options opt = r->t.accept;
 		opt.since = r->current;
 		opt.files = files;
 		opt.nfiles = n;
+		opt.sha256 = (const char(*)[65])sha256;
 		rc = rs_registry_accept(r->dir, &opt, reg, problems, warnings);
 	}
-	rs_registry_files_free(files, n);
+	free(files); /* its names and bytes are r->memory's */
+	free(sha256);
 	if (rc) {
 		rs_registry_free(*reg);
 		*reg = NULL;
@@ -394,8 +407,9 @@ static void reload(rs_reloader *r, const char *cause)
 	rs_buf snap = RS_BUF_INIT, line = RS_BUF_INIT, lock = RS_BUF_INIT;
 	rs_buf served = RS_BUF_INIT, dev_note = RS_BUF_INIT;
 	rs_diags problems = RS_DIAGS_INIT, warnings = RS_DIAGS_INIT;
+	rs_snapshot_index ix = {0};
 	int64_t t0 = now_ms();
-	int rc = read_registry(r, &next, &snap, &problems, &warnings);
+	int rc = read_registry(r, &next, &snap, &ix, &problems, &warnings);
 	char why[700];
 	if (rc == RS_EINVAL && problems.count) {
 		/* the problems, then why in one line (accept.h): check's,
@@ -426,7 +440,7 @@ static void reload(rs_reloader *r, const char *cause)
 	rs_diags_print(&warnings, stderr); /* what check warns about */
 	/* the sink first: no request sees the registry before its views
 	 * (topics) exist */
-	if (rs_sink_registry_changed(r->t.sink, next) < 0) {
+	if (rs_sink_registry_changed(r->t.sink, r->current, next) < 0) {
 		snprintf(why, sizeof why, "%s sink: %s", r->t.sink->ops->name,
 			 rs_error_last());
 		refused(why);
@@ -439,8 +453,10 @@ static void reload(rs_reloader *r, const char *cause)
 			      &served, &dev_note) < 0)
 		goto oom;
 	const rs_registry *installed = next;
-	if (rs_server_set_registry(r->t.server, next, served.data, served.len) <
-	    0) {
+	size_t served_len = served.len;
+	if (rs_server_set_registry_owned(r->t.server, next,
+					 rs_buf_detach(&served),
+					 served_len) < 0) {
 		next = NULL; /* the server freed it */
 		refused(rs_error_last());
 		goto done;
@@ -464,6 +480,9 @@ static void reload(rs_reloader *r, const char *cause)
 	rs_buf tmp = r->snapshot;
 	r->snapshot = snap;
 	snap = tmp;
+	rs_snapshot_index tmp_ix = r->snap_ix;
+	r->snap_ix = ix;
+	ix = tmp_ix;
 	tmp = r->lock;
 	r->lock = lock;
 	lock = tmp;
@@ -499,6 +518,7 @@ done:
 	rs_buf_free(&dev_note);
 	rs_diags_free(&problems);
 	rs_diags_free(&warnings);
+	rs_snapshot_index_free(&ix);
 }
 
 /* ---- watching ---------------------------------------------------------- */
@@ -650,7 +670,9 @@ static void reloader_free(rs_reloader *r)
 	free(r->base);
 	free(r->parent);
 	rs_buf_free(&r->snapshot);
+	rs_snapshot_index_free(&r->snap_ix);
 	rs_buf_free(&r->lock);
+	rs_registry_memory_free(r->memory);
 	free(r);
 }
 
@@ -667,6 +689,7 @@ int rs_reloader_start(const rs_reload_target *t, rs_reloader **out)
 	r->current = t->current;
 	int rc = RS_ENOMEM;
 	if (!(r->dir = strdup(t->registry_dir)) ||
+	    !(r->memory = rs_registry_memory_new(RS_REGISTRY_RACY_NS)) ||
 	    !(r->wds = calloc(WATCH_MAX_DIRS, sizeof *r->wds)) ||
 	    (t->current_snapshot &&
 	     rs_buf_append(&r->snapshot, t->current_snapshot,
@@ -706,16 +729,33 @@ int rs_reloader_start(const rs_reload_target *t, rs_reloader **out)
 		goto fail;
 	}
 	/* A change between the start's reading and the watch would go
-	 * unseen: read the folder again now that it is watched. */
+	 * unseen: read the folder again now that it is watched (which
+	 * also makes the memory and the snapshot's index the first reload
+	 * starts from). */
 	rs_buf again = RS_BUF_INIT, lock_again = RS_BUF_INIT;
-	bool moved = rs_registry_snapshot(r->dir, &again) < 0 ||
-		     read_lock(r->dir, &lock_again) < 0 ||
-		     again.len != r->snapshot.len ||
-		     (again.len &&
-		      memcmp(again.data, r->snapshot.data, again.len)) ||
-		     lock_again.len != r->lock.len ||
-		     (lock_again.len &&
-		      memcmp(lock_again.data, r->lock.data, lock_again.len));
+	rs_registry_file *files = NULL;
+	char(*sha256)[65] = NULL;
+	size_t n = 0;
+	rs_snapshot_index ix = {0};
+	bool moved =
+		rs_registry_read_folder_again(r->dir, r->memory, &files, &n,
+					      &sha256, NULL) < 0 ||
+		rs_registry_snapshot_reuse(files, (const char(*)[65])sha256, n,
+					   NULL, NULL, &again, &ix) < 0 ||
+		read_lock(r->dir, &lock_again) < 0 ||
+		again.len != r->snapshot.len ||
+		(again.len &&
+		 memcmp(again.data, r->snapshot.data, again.len)) ||
+		lock_again.len != r->lock.len ||
+		(lock_again.len &&
+		 memcmp(lock_again.data, r->lock.data, lock_again.len));
+	free(files);
+	free(sha256);
+	if (!moved) { /* again is r->snapshot, byte for byte */
+		r->snap_ix = ix;
+		ix = (rs_snapshot_index){0};
+	}
+	rs_snapshot_index_free(&ix);
 	rs_buf_free(&again);
 	rs_buf_free(&lock_again);
 	if (moved && write(r->wake[1], "c", 1) < 0) {

@@ -205,6 +205,8 @@ static served_registry *served_new(const rs_registry *reg, rs_registry *owned,
 	return g;
 }
 
+static int set_served(rs_server *s, served_registry *g);
+
 int rs_server_set_registry(rs_server *s, rs_registry *reg, const char *snapshot,
 			   size_t snapshot_len)
 {
@@ -213,6 +215,26 @@ int rs_server_set_registry(rs_server *s, rs_registry *reg, const char *snapshot,
 		rs_registry_free(reg);
 		return rs_error_set(RS_ENOMEM, "out of memory");
 	}
+	return set_served(s, g);
+}
+
+int rs_server_set_registry_owned(rs_server *s, rs_registry *reg, char *snapshot,
+				 size_t snapshot_len)
+{
+	served_registry *g = served_new(reg, reg, NULL, 0);
+	if (!g) {
+		free(snapshot);
+		rs_registry_free(reg);
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	}
+	g->snapshot = snapshot;
+	g->snapshot_len = snapshot ? snapshot_len : 0;
+	return set_served(s, g);
+}
+
+/* Makes g the registry served; the one it replaces is released. */
+static int set_served(rs_server *s, served_registry *g)
+{
 	pthread_mutex_lock(&s->served_lock);
 	served_registry *old = s->served;
 	s->served = g;

@@ -94,6 +94,10 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
  * answered (unless it is rs_server_start's, which its caller frees after
  * rs_server_stop). The server owns reg from this call on, also when it
  * fails. Returns 0, or RS_ENOMEM (the running registry stays). */
+/* The same, taking snapshot (malloc'd; freed by the server, also when it
+ * fails) rather than copying it: a reload's snapshot is tens of MB. */
+int rs_server_set_registry_owned(rs_server *s, rs_registry *reg, char *snapshot,
+				 size_t snapshot_len);
 int rs_server_set_registry(rs_server *s, rs_registry *reg, const char *snapshot,
 			   size_t snapshot_len);
 /* The snapshot (copied) of the registry rs_server_start was given with

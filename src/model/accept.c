@@ -49,8 +49,8 @@ int rs_registry_accept(const char *dir, const rs_accept_options *opt,
 	int rc;
 	if (opt && opt->files) {
 		rc = rs_registry_load_files_since(opt->since, opt->files,
-						  opt->nfiles, NULL, &reg,
-						  problems, NULL);
+						  opt->nfiles, opt->sha256,
+						  &reg, problems, NULL);
 	} else if (opt && opt->since) {
 		rs_registry_file *files = NULL;
 		size_t n = 0;

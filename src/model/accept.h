@@ -27,6 +27,9 @@ typedef struct rs_accept_options {
 	 * here */
 	const struct rs_registry_file *files;
 	size_t nfiles;
+	/* each of files' SHA-256 (hex) as its reader hashed it, or NULL:
+	 * hashed here */
+	const char (*sha256)[65];
 } rs_accept_options;
 
 /* Loads the registry in dir and accepts it as `reestr serve`'s: it loads

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "base/arena.h"
 #include "base/buf.h"
@@ -2362,6 +2364,9 @@ int rs_registry_load_files_since(const rs_registry *prev,
 typedef struct file_list {
 	char **paths; /* relative to the registry folder */
 	size_t n, cap;
+	struct stat *st; /* each one's, when wanted (else NULL) */
+	size_t cap_st;
+	bool want_st;
 } file_list;
 
 static bool has_yaml_suffix(const char *name)
@@ -2385,12 +2390,11 @@ static int list_files(const char *root, const char *rel, file_list *out)
 	while ((e = readdir(d)) && !rc) {
 		if (e->d_name[0] == '.')
 			continue;
-		char path[4096], full[8192];
+		char path[4096];
 		snprintf(path, sizeof path, "%s%s%s", rel, *rel ? "/" : "",
 			 e->d_name);
-		snprintf(full, sizeof full, "%s/%s", root, path);
-		struct stat st;
-		if (stat(full, &st) < 0)
+		struct stat st; /* relative to d: no walk of the whole path */
+		if (fstatat(dirfd(d), e->d_name, &st, 0) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
 			rc = list_files(root, path, out);
@@ -2400,7 +2404,9 @@ static int list_files(const char *root, const char *rel, file_list *out)
 					     !rs_is_proto_file(e->d_name)))
 			continue;
 		if (rs_grow(&out->paths, &out->cap, out->n + 1,
-			    sizeof *out->paths, 32) < 0) {
+			    sizeof *out->paths, 32) < 0 ||
+		    (out->want_st && rs_grow(&out->st, &out->cap_st, out->n + 1,
+					     sizeof *out->st, 32) < 0)) {
 			rc = rs_error_set(RS_ENOMEM, "out of memory");
 			break;
 		}
@@ -2408,6 +2414,8 @@ static int list_files(const char *root, const char *rel, file_list *out)
 			rc = rs_error_set(RS_ENOMEM, "out of memory");
 			break;
 		}
+		if (out->want_st)
+			out->st[out->n] = st;
 		out->n++;
 	}
 	closedir(d);
@@ -2426,6 +2434,40 @@ void rs_registry_files_free(rs_registry_file *files, size_t n)
 		free((char *)files[i].data);
 	}
 	free(files);
+}
+
+/* dir/name read whole (up to a chunk past RS_REGISTRY_MAX_FILE_BYTES:
+ * the loader reports it as too large), and, when st is not NULL, its stat
+ * taken on the open file before reading. */
+static int read_file(const char *dir, const char *name, char **data,
+		     size_t *len, struct stat *st)
+{
+	char full[8192];
+	snprintf(full, sizeof full, "%s/%s", dir, name);
+	FILE *f = fopen(full, "rb");
+	if (!f || (st && fstat(fileno(f), st) < 0)) {
+		int rc = rs_error_set(RS_EIO, "cannot read %s: %s", full,
+				      strerror(errno));
+		if (f)
+			fclose(f);
+		return rc;
+	}
+	rs_buf b = RS_BUF_INIT;
+	char chunk[65536];
+	size_t got;
+	while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		if (b.len > RS_REGISTRY_MAX_FILE_BYTES)
+			break; /* reported as too large by the loader */
+		if (rs_buf_append(&b, chunk, got) < 0) {
+			fclose(f);
+			rs_buf_free(&b);
+			return rs_error_set(RS_ENOMEM, "out of memory");
+		}
+	}
+	fclose(f);
+	*len = b.len;
+	*data = rs_buf_detach(&b);
+	return 0;
 }
 
 int rs_registry_read_folder(const char *dir, rs_registry_file **out,
@@ -2450,30 +2492,11 @@ int rs_registry_read_folder(const char *dir, rs_registry_file **out,
 		fl.paths[i] = NULL;
 	}
 	for (size_t i = 0; i < fl.n; i++) {
-		char full[8192];
-		snprintf(full, sizeof full, "%s/%s", dir, files[i].name);
-		FILE *f = fopen(full, "rb");
-		if (!f) {
-			rc = rs_error_set(RS_EIO, "cannot read %s: %s", full,
-					  strerror(errno));
+		char *data = NULL;
+		if ((rc = read_file(dir, files[i].name, &data, &files[i].len,
+				    NULL)))
 			goto fail;
-		}
-		rs_buf b = RS_BUF_INIT;
-		char chunk[65536];
-		size_t got;
-		while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-			if (b.len > RS_REGISTRY_MAX_FILE_BYTES)
-				break; /* reported as too large by the loader */
-			if (rs_buf_append(&b, chunk, got) < 0) {
-				fclose(f);
-				rs_buf_free(&b);
-				rc = rs_error_set(RS_ENOMEM, "out of memory");
-				goto fail;
-			}
-		}
-		fclose(f);
-		files[i].len = b.len;
-		files[i].data = rs_buf_detach(&b);
+		files[i].data = data;
 	}
 	free(fl.paths);
 	*out = files;
@@ -2484,6 +2507,208 @@ fail:
 		free(fl.paths[i]);
 	free(fl.paths);
 	rs_registry_files_free(files, fl.n);
+	return rc;
+}
+
+/* ---- the folder read again, from a memory of the last reading --------- */
+
+/* One file as last read: its bytes and SHA-256, and the stat they were
+ * read with. */
+typedef struct memo_file {
+	char *name, *data;
+	size_t len;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	char sha256[65];
+	bool racy; /* changed too near its reading to be trusted: read again */
+} memo_file;
+
+struct rs_registry_memory {
+	memo_file *files; /* by name */
+	size_t n;
+	int64_t racy_ns;
+};
+
+rs_registry_memory *rs_registry_memory_new(int64_t racy_ns)
+{
+	rs_registry_memory *m = calloc(1, sizeof *m);
+	if (!m) {
+		rs_error_set(RS_ENOMEM, "out of memory");
+		return NULL;
+	}
+	m->racy_ns = racy_ns;
+	return m;
+}
+
+static void memo_files_free(memo_file *f, size_t n)
+{
+	for (size_t i = 0; f && i < n; i++) {
+		free(f[i].name);
+		free(f[i].data);
+	}
+	free(f);
+}
+
+void rs_registry_memory_free(rs_registry_memory *m)
+{
+	if (!m)
+		return;
+	memo_files_free(m->files, m->n);
+	free(m);
+}
+
+typedef struct path_st {
+	char *path;
+	struct stat st;
+} path_st;
+
+static int path_st_cmp(const void *a, const void *b)
+{
+	return strcmp(((const path_st *)a)->path, ((const path_st *)b)->path);
+}
+
+/* fl's paths by name, each with its stat */
+static int sort_with_stats(file_list *fl)
+{
+	path_st *p = calloc(fl->n, sizeof *p);
+	if (!p)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < fl->n; i++)
+		p[i] = (path_st){fl->paths[i], fl->st[i]};
+	qsort(p, fl->n, sizeof *p, path_st_cmp);
+	for (size_t i = 0; i < fl->n; i++) {
+		fl->paths[i] = p[i].path;
+		fl->st[i] = p[i].st;
+	}
+	free(p);
+	return 0;
+}
+
+static int64_t ts_ns(struct timespec t)
+{
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Whether st is the stat f was read with. */
+static bool same_stat(const memo_file *f, const struct stat *st)
+{
+	return f->dev == st->st_dev && f->ino == st->st_ino &&
+	       f->size == st->st_size &&
+	       ts_ns(f->mtime) == ts_ns(st->st_mtim) &&
+	       ts_ns(f->ctime) == ts_ns(st->st_ctim);
+}
+
+int rs_registry_read_folder_again(const char *dir, rs_registry_memory *m,
+				  rs_registry_file **out, size_t *count,
+				  char (**sha256)[65], size_t *reread)
+{
+	*out = NULL;
+	*count = 0;
+	*sha256 = NULL;
+	if (reread)
+		*reread = 0;
+	file_list fl = {.want_st = true};
+	memo_file *next = NULL;
+	size_t nread = 0;
+	/* before any stat: a change after it has a later ctime (below) */
+	struct timespec began;
+	clock_gettime(CLOCK_REALTIME, &began);
+	int rc = list_files(dir, "", &fl);
+	if (rc)
+		goto fail;
+	if (fl.n && (rc = sort_with_stats(&fl)))
+		goto fail;
+	next = calloc(fl.n ? fl.n : 1, sizeof *next);
+	size_t *from = calloc(fl.n ? fl.n : 1, sizeof *from); /* m's + 1 */
+	if (!next || !from) {
+		free(from);
+		rc = rs_error_set(RS_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0, j = 0; i < fl.n; i++) {
+		while (j < m->n && strcmp(m->files[j].name, fl.paths[i]) < 0)
+			j++;
+		const memo_file *old =
+			j < m->n && !strcmp(m->files[j].name, fl.paths[i])
+				? &m->files[j]
+				: NULL;
+		struct stat st;
+		if (old && !old->racy && same_stat(old, &fl.st[i])) {
+			from[i] = j + 1; /* the bytes and hash read before */
+			continue;
+		}
+		memo_file *f = &next[i];
+		if ((rc = read_file(dir, fl.paths[i], &f->data, &f->len, &st)))
+			break;
+		f->dev = st.st_dev;
+		f->ino = st.st_ino;
+		f->size = st.st_size;
+		f->mtime = st.st_mtim;
+		f->ctime = st.st_ctim;
+		if (!file_sha256(
+			    &(rs_registry_file){fl.paths[i], f->data, f->len},
+			    f->sha256)) {
+			rc = rs_error_set(RS_ENOMEM, "registry: cannot hash "
+						     "files");
+			break;
+		}
+		nread++;
+	}
+	if (!rc && (!(*out = calloc(fl.n ? fl.n : 1, sizeof **out)) ||
+		    !(*sha256 = calloc(fl.n ? fl.n : 1, sizeof **sha256))))
+		rc = rs_error_set(RS_ENOMEM, "out of memory");
+	if (rc) {
+		free(from);
+		free(*out);
+		free(*sha256);
+		*out = NULL;
+		*sha256 = NULL;
+		goto fail;
+	}
+	/* Nothing fails from here: the memory becomes this reading. A file
+	 * whose stat is the last reading's is not read again: its bytes
+	 * changed only if its ctime did (every write, truncation, rename
+	 * onto it, chmod or utimes sets ctime to the kernel's clock; no call
+	 * sets it back), or it is another file (another inode, or a size).
+	 * Except within the clock's granularity: a change in the same tick
+	 * as the reading may leave every field as read, so a file whose
+	 * mtime or ctime is within racy_ns of the reading's start is marked
+	 * racy and read again next time (as git treats a "racily clean"
+	 * index entry). */
+	int64_t edge = ts_ns(began) - m->racy_ns;
+	for (size_t i = 0; i < fl.n; i++) {
+		memo_file *f = &next[i];
+		if (from[i]) {
+			memo_file *old = &m->files[from[i] - 1];
+			*f = *old;
+			old->name = old->data = NULL;
+			free(fl.paths[i]);
+		} else {
+			f->name = fl.paths[i];
+		}
+		fl.paths[i] = NULL;
+		f->racy = ts_ns(f->mtime) >= edge || ts_ns(f->ctime) >= edge;
+		(*out)[i] = (rs_registry_file){f->name, f->data, f->len};
+		memcpy((*sha256)[i], f->sha256, 65);
+	}
+	free(from);
+	memo_files_free(m->files, m->n);
+	m->files = next;
+	m->n = fl.n;
+	free(fl.paths);
+	free(fl.st);
+	*count = fl.n;
+	if (reread)
+		*reread = nread;
+	return 0;
+fail:
+	memo_files_free(next, fl.n);
+	for (size_t i = 0; i < fl.n; i++)
+		free(fl.paths[i]);
+	free(fl.paths);
+	free(fl.st);
 	return rc;
 }
 

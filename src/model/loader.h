@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "reestr/registry.h"
 
@@ -59,6 +60,29 @@ int rs_registry_load_files_since(const rs_registry *prev,
 int rs_registry_read_folder(const char *dir, rs_registry_file **files,
 			    size_t *n);
 void rs_registry_files_free(rs_registry_file *files, size_t n);
+
+/* A memory of a registry folder's last reading, for serve's reloads: each
+ * file's bytes and SHA-256 with the stat (device, inode, size, mtime,
+ * ctime) they were read with. */
+typedef struct rs_registry_memory rs_registry_memory;
+
+/* Files changed less than racy_ns before a reading are read again at the
+ * next (RS_REGISTRY_RACY_NS: the coarsest timestamps, FAT's, are 2 s).
+ * NULL when out of memory. */
+#define RS_REGISTRY_RACY_NS 2000000000LL
+rs_registry_memory *rs_registry_memory_new(int64_t racy_ns);
+void rs_registry_memory_free(rs_registry_memory *m);
+
+/* rs_registry_read_folder with a memory (empty at first): a file whose
+ * stat is the one m read it with, and not racy then, is not read nor
+ * hashed again (loader.c says why that is safe). *files (free the array
+ * alone, with free(); its names and bytes are m's, valid until m's next
+ * reading or its free) and *sha256 (each file's SHA-256, hex; free())
+ * are the folder's, in rs_registry_read_folder's order; *reread (may be
+ * NULL) says how many files were read. On failure m is as it was. */
+int rs_registry_read_folder_again(const char *dir, rs_registry_memory *m,
+				  rs_registry_file **files, size_t *n,
+				  char (**sha256)[65], size_t *reread);
 
 /* What rs_registry_digest says of a registry loaded from files, without
  * loading it: SHA-256 (hex) of every file's name, NUL, length (64 bits,

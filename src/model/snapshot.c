@@ -136,6 +136,65 @@ int rs_registry_snapshot_files(const rs_registry_file *files, size_t n,
 	return 0;
 }
 
+void rs_snapshot_index_free(rs_snapshot_index *ix)
+{
+	for (size_t i = 0; ix && i < ix->n; i++)
+		free(ix->at[i].name);
+	if (ix)
+		free(ix->at);
+	if (ix)
+		*ix = (rs_snapshot_index){0};
+}
+
+int rs_registry_snapshot_reuse(const rs_registry_file *files,
+			       const char (*sha256)[65], size_t n,
+			       const rs_buf *prev,
+			       const rs_snapshot_index *prev_ix, rs_buf *out,
+			       rs_snapshot_index *ix)
+{
+	rs_snapshot_index_free(ix);
+	rs_buf_reset(out);
+	size_t total = 16;
+	for (size_t i = 0; i < n; i++)
+		total += files[i].len + strlen(files[i].name) + 32;
+	bool ok = rs_buf_grow(out, total) == 0 &&
+		  (ix->at = calloc(n ? n : 1, sizeof *ix->at)) &&
+		  rs_buf_puts(out, "{\"files\":[") == 0;
+	for (size_t i = 0, j = 0; ok && i < n; i++) {
+		while (prev_ix && j < prev_ix->n &&
+		       strcmp(prev_ix->at[j].name, files[i].name) < 0)
+			j++;
+		const struct rs_snapshot_entry *was =
+			prev && prev_ix && j < prev_ix->n &&
+					!strcmp(prev_ix->at[j].name,
+						files[i].name) &&
+					!strcmp(prev_ix->at[j].sha256,
+						sha256[i])
+				? &prev_ix->at[j]
+				: NULL;
+		if (i)
+			ok = rs_buf_putc(out, ',') == 0;
+		struct rs_snapshot_entry *e = &ix->at[i];
+		e->off = out->len;
+		if (ok && was)
+			ok = rs_buf_append(out, prev->data + was->off,
+					   was->len) == 0;
+		else if (ok)
+			ok = write_file(out, 0, files[i].name,
+					files[i].data ? files[i].data : "",
+					files[i].len) == 0;
+		e->len = out->len - e->off;
+		memcpy(e->sha256, sha256[i], 65);
+		ok = ok && (e->name = strdup(files[i].name));
+		ix->n = i + 1;
+	}
+	if (ok && rs_buf_puts(out, "]}") == 0)
+		return 0;
+	rs_snapshot_index_free(ix);
+	rs_buf_reset(out);
+	return rs_error_set(RS_ENOMEM, "out of memory");
+}
+
 int rs_registry_snapshot(const char *dir, rs_buf *out)
 {
 	char **paths = NULL;

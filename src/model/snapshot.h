@@ -19,6 +19,30 @@ int rs_registry_snapshot(const char *dir, rs_buf *out);
 int rs_registry_snapshot_files(const rs_registry_file *files, size_t n,
 			       rs_buf *out);
 
+/* Where each file's entry is in a snapshot (rs_registry_snapshot_reuse),
+ * by name, with the SHA-256 of the content it holds. */
+typedef struct rs_snapshot_index {
+	struct rs_snapshot_entry {
+		char *name;
+		char sha256[65];
+		size_t off, len;
+	} * at;
+	size_t n;
+} rs_snapshot_index;
+void rs_snapshot_index_free(rs_snapshot_index *ix);
+
+/* rs_registry_snapshot_files, with each file's SHA-256 (hex; sha256[i]),
+ * copying the entry of a file prev holds with the same name and hash
+ * (prev_ix says where; both may be NULL: none) rather than writing it
+ * again (an entry is a function of the name and the content). Sets *ix
+ * (freed first) to out's index. Returns 0 or RS_ENOMEM; out is then
+ * reset. */
+int rs_registry_snapshot_reuse(const rs_registry_file *files,
+			       const char (*sha256)[65], size_t n,
+			       const rs_buf *prev,
+			       const rs_snapshot_index *prev_ix, rs_buf *out,
+			       rs_snapshot_index *ix);
+
 /* `reestr serve --dev`: adds "unpublished":[{"event":NAME,"id":ID,
  * "version":N},…] to the snapshot rs_registry_snapshot wrote (out holds
  * just it), the versions served that may still change; nothing when n is

@@ -982,7 +982,8 @@ int rs_kafka_sink_test_fatal(rs_sink *sink)
 	return 0;
 }
 
-static int kafka_registry_changed(rs_sink *base, const rs_registry *next);
+static int kafka_registry_changed(rs_sink *base, const rs_registry *prev,
+				  const rs_registry *next);
 
 static const rs_sink_ops kafka_ops = {
 	.name = "kafka",
@@ -1055,8 +1056,10 @@ static bool has_topic(const kafka_sink *s, const char *env, size_t n)
  * refused, marks the topics unchecked, as at start: writes are answered
  * 503 and the admin thread tries again. Topics of environments no longer
  * in the registry stay (their events may still be in flight). */
-static int kafka_registry_changed(rs_sink *base, const rs_registry *next)
+static int kafka_registry_changed(rs_sink *base, const rs_registry *prev,
+				  const rs_registry *next)
 {
+	(void)prev; /* the topics made are listed in s */
 	kafka_sink *s = (kafka_sink *)base;
 	size_t n_env = rs_registry_environment_count(next), added = 0;
 	pthread_mutex_lock(&s->topics_mu);

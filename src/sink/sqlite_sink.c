@@ -64,10 +64,11 @@ static const char schema_sql[] =
 	" key TEXT NOT NULL, schema_version INTEGER NOT NULL);";
 
 /* One caller's batch waiting for the writer; or, batch NULL, a registry
- * whose typed views the writer's connection creates (registry_changed). */
+ * whose typed views the writer's connection creates (registry_changed),
+ * from those of views_since's. */
 typedef struct pending {
 	rs_sink_batch *batch;
-	const rs_registry *views;
+	const rs_registry *views, *views_since;
 	struct pending *next;
 	bool done;
 	int rc;
@@ -276,6 +277,10 @@ static int append_text_column(rs_buf *b, const char *path)
 		path, path);
 }
 
+/* A typed view's name: the event's, "_v" and the version's number
+ * (docs/wire-format.md) */
+#define VIEW_NAME "%s_v%d"
+
 /* One typed view reg wants: its name and its whole CREATE VIEW statement,
  * as offsets into one text buffer (a pointer would move as it grows). */
 typedef struct wanted_view {
@@ -309,7 +314,7 @@ static int want_view(wanted_views *w, const rs_event *ev, const rs_version *ver)
 	/* the name is quoted from a buffer of its own: appending to b may
 	 * move b's bytes, the name's among them */
 	rs_buf name = RS_BUF_INIT;
-	if (rs_buf_printf(&name, "%s_v%d", ev->name, ver->number) < 0) {
+	if (rs_buf_printf(&name, VIEW_NAME, ev->name, ver->number) < 0) {
 		rs_columns_free(&cols);
 		return rs_error_set(RS_ENOMEM, "out of memory");
 	}
@@ -423,21 +428,177 @@ static int views_record(sqlite3 *db, const char *key)
 	return rc;
 }
 
+/* A sync since the registry before builds at most this many statements
+ * (a version whose fields it does not share with the one before is built
+ * twice, to compare); past it, the full sync runs instead. */
+#define SINCE_BUILT_MAX 512
+
+/* Whether ver of ev (found by name and number) wants the view was of old
+ * wants, known without building either: the same event id, and the same
+ * fields array. A registry loaded since another (reload's
+ * rs_registry_load_files_since) shares every event it did not re-read with
+ * it, fields and all, down to the named objects (also shared): the memory
+ * is the same and immutable, so the columns and the statement are too.
+ * The view's name is the event's name and the version's number, equal by
+ * the lookup; the executable writing statements is this one. Anything
+ * else (fields rebuilt, even if equal) is compared statement by
+ * statement. */
+static bool same_fields(const rs_event *old, const rs_version *was,
+			const rs_event *ev, const rs_version *ver)
+{
+	return old->id == ev->id && was->fields == ver->fields &&
+	       was->field_count == ver->field_count;
+}
+
+/* `DROP VIEW IF EXISTS "name"` of ev's version number, with reestr_views'
+ * row deleted too when drop_row, as one chunk of out ending in '\0'. */
+static int drop_chunk(rs_buf *out, const rs_event *ev, int number,
+		      bool drop_row)
+{
+	char *name = sqlite3_mprintf(VIEW_NAME, ev->name, number);
+	char *q = !name ? NULL
+		  : drop_row
+			  ? sqlite3_mprintf("DROP VIEW IF EXISTS \"%w\";"
+					    "DELETE FROM reestr_views "
+					    "WHERE name = %Q",
+					    name, name)
+			  : sqlite3_mprintf("DROP VIEW IF EXISTS \"%w\"", name);
+	int rc = !q || rs_buf_puts(out, q) < 0 || rs_buf_putc(out, '\0') < 0
+			 ? RS_ENOMEM
+			 : 0;
+	sqlite3_free(q);
+	sqlite3_free(name);
+	return rc;
+}
+
+/* Inside the sync's transaction, the store's views being prev's (the
+ * record says so): makes them reg's by looking only at what differs.
+ * Every version of reg is looked up in prev by event name and number:
+ * one not there is created; one there whose fields are not prev's
+ * (same_fields) has both statements built and is replaced when they
+ * differ; every version of prev not in reg is dropped. So an event
+ * renamed is a drop and a create, a changed id a replacement. The drops
+ * (and replacements' drops) run before the creations. Returns 0 (counts
+ * in *n; kept includes the views not compared), 1 when more than
+ * SINCE_BUILT_MAX statements would be built (nothing run: the caller
+ * syncs in full), or an error code. */
+static int sync_since(sqlite3 *db, const rs_registry *prev,
+		      const rs_registry *reg, rs_views_sync_counts *n)
+{
+	wanted_views a = {RS_BUF_INIT, NULL, 0, 0},
+		     b = {RS_BUF_INIT, NULL, 0, 0};
+	rs_buf drops = RS_BUF_INIT, makes = RS_BUF_INIT;
+	size_t built = 0;
+	int rc = 0;
+	for (size_t i = 0; !rc && i < rs_registry_event_count(reg); i++) {
+		const rs_event *ev = rs_registry_event_at(reg, i);
+		const rs_event *old = rs_registry_event_by_name(prev, ev->name);
+		for (size_t v = 0; !rc && v < ev->version_count; v++) {
+			const rs_version *ver = &ev->versions[v];
+			const rs_version *was =
+				old ? rs_event_version(old, ver->number) : NULL;
+			if (was && same_fields(old, was, ev, ver)) {
+				n->kept++;
+				continue;
+			}
+			if ((built += was ? 2 : 1) > SINCE_BUILT_MAX) {
+				rc = 1;
+				break;
+			}
+			b.count = 0;
+			rs_buf_reset(&b.text);
+			if ((rc = want_view(&b, ev, ver)))
+				break;
+			const char *sql = b.text.data + b.items[0].sql;
+			size_t len = b.items[0].sql_len;
+			if (was) {
+				a.count = 0;
+				rs_buf_reset(&a.text);
+				if ((rc = want_view(&a, old, was)))
+					break;
+				if (a.items[0].sql_len == len &&
+				    !memcmp(a.text.data + a.items[0].sql, sql,
+					    len)) {
+					n->kept++;
+					continue;
+				}
+				n->replaced++;
+				rc = drop_chunk(&drops, old, was->number,
+						false);
+			} else {
+				n->created++;
+				char *q = sqlite3_mprintf(
+					";INSERT INTO reestr_views VALUES (%Q)",
+					b.text.data + b.items[0].name);
+				rc = !q ||
+						     rs_buf_append(&makes, sql,
+								   len) < 0 ||
+						     rs_buf_puts(&makes, q) < 0
+					     ? RS_ENOMEM
+					     : 0;
+				sqlite3_free(q);
+				if (rc)
+					break;
+				rc = rs_buf_putc(&makes, '\0') < 0 ? RS_ENOMEM
+								   : 0;
+				continue;
+			}
+			if (!rc && (rs_buf_append(&makes, sql, len) < 0 ||
+				    rs_buf_putc(&makes, '\0') < 0))
+				rc = RS_ENOMEM;
+		}
+	}
+	for (size_t i = 0; !rc && i < rs_registry_event_count(prev); i++) {
+		const rs_event *old = rs_registry_event_at(prev, i);
+		const rs_event *ev = rs_registry_event_by_name(reg, old->name);
+		for (size_t v = 0; !rc && v < old->version_count; v++) {
+			int number = old->versions[v].number;
+			if (ev && rs_event_version(ev, number))
+				continue;
+			n->dropped++;
+			rc = drop_chunk(&drops, old, number, true);
+		}
+	}
+	if (rc == RS_ENOMEM)
+		rc = rs_error_set(RS_ENOMEM, "out of memory");
+	for (size_t at = 0; !rc && at < drops.len;
+	     at += strlen(drops.data + at) + 1)
+		rc = exec(db, drops.data + at);
+	for (size_t at = 0; !rc && at < makes.len;
+	     at += strlen(makes.data + at) + 1)
+		rc = exec(db, makes.data + at);
+	rs_buf_free(&drops);
+	rs_buf_free(&makes);
+	rs_buf_free(&a.text);
+	rs_buf_free(&b.text);
+	free(a.items);
+	free(b.items);
+	return rc;
+}
+
+int rs_sqlite_views_sync_counted(sqlite3 *db, const rs_registry *reg,
+				 rs_views_sync_counts *counts)
+{
+	return rs_sqlite_views_sync_since(db, NULL, reg, counts);
+}
+
 /* Brings the views reestr made (listed in reestr_views) in line with reg:
  * a view whose statement is what reg wants stays as it is; only those that
  * differ, are new or are gone are dropped and created, all in one
  * transaction (each schema statement makes SQLite re-read its schema, so a
  * start that recreated 10,000 views took seconds; a restart with nothing
- * changed now runs none). */
-int rs_sqlite_views_sync_counted(sqlite3 *db, const rs_registry *reg,
-				 rs_views_sync_counts *counts)
+ * changed now runs none). When the store's views are known to be prev's,
+ * only what differs between prev and reg is looked at (sync_since). */
+int rs_sqlite_views_sync_since(sqlite3 *db, const rs_registry *prev,
+			       const rs_registry *reg,
+			       rs_views_sync_counts *counts)
 {
 	int rc = 0;
 	rs_views_sync_counts n = {0};
 	wanted_views w = {RS_BUF_INIT, NULL, 0, 0};
 	rs_buf ddl = RS_BUF_INIT;
 	sqlite3_stmt *st = NULL;
-	char key[160] = "";
+	char key[160] = "", prev_key[160] = "";
 	bool keyed = views_key(reg, key);
 	if ((rc = exec(db, "BEGIN IMMEDIATE")))
 		goto done;
@@ -458,6 +619,25 @@ int rs_sqlite_views_sync_counted(sqlite3 *db, const rs_registry *reg,
 		if (counts)
 			*counts = n;
 		goto done;
+	}
+	/* A reload: the views are prev's (its key recorded, no schema
+	 * statement since), so only what differs from it is looked at. */
+	if (reg && prev && views_key(prev, prev_key) &&
+	    views_unchanged(db, prev_key)) {
+		rc = sync_since(db, prev, reg, &n);
+		if (rc < 0)
+			goto fail;
+		if (rc == 0) {
+			n.since = true;
+			if ((rc = views_record(db, keyed ? key : "")) ||
+			    (rc = exec(db, "COMMIT")))
+				goto fail;
+			if (counts)
+				*counts = n;
+			goto done;
+		}
+		rc = 0;
+		n = (rs_views_sync_counts){0};
 	}
 	for (size_t i = 0; reg && i < rs_registry_event_count(reg); i++) {
 		const rs_event *ev = rs_registry_event_at(reg, i);
@@ -1279,8 +1459,9 @@ static void *writer_main(void *arg)
 		if (!group->batch) {
 			/* the writer owns its connection: the views of a
 			 * reloaded registry are made here, between commits */
-			int vrc = s->db ? rs_sqlite_views_sync(s->db,
-							       group->views)
+			int vrc = s->db ? rs_sqlite_views_sync_since(
+						  s->db, group->views_since,
+						  group->views, NULL)
 					: rs_error_set(RS_EIO,
 						       "store: could not be "
 						       "reopened after a "
@@ -1375,10 +1556,12 @@ static int writer_do(sqlite_sink *s, pending *p)
 }
 
 /* registry_changed: the typed views of next, made by the writer thread
- * (its connection is its own) between two commits. */
-static int sqlite_registry_changed(rs_sink *base, const rs_registry *next)
+ * (its connection is its own) between two commits; from prev's when the
+ * store's views are prev's (rs_sqlite_views_sync_since). */
+static int sqlite_registry_changed(rs_sink *base, const rs_registry *prev,
+				   const rs_registry *next)
 {
-	pending p = {.views = next};
+	pending p = {.views = next, .views_since = prev};
 	return writer_do((sqlite_sink *)base, &p);
 }
 

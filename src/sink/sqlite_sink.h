@@ -85,11 +85,29 @@ int rs_sqlite_views_sync(sqlite3 *db, const rs_registry *reg);
 typedef struct rs_views_sync_counts {
 	size_t kept, created, replaced, dropped;
 	bool unchanged;
+	/* since: the store's record said its views were those of the
+	 * registry before (rs_sqlite_views_sync_since's prev), so only the
+	 * versions not shared with it were compared (kept counts the others
+	 * too) */
+	bool since;
 } rs_views_sync_counts;
 
 /* rs_sqlite_views_sync, also setting *counts (when not NULL) on success. */
 int rs_sqlite_views_sync_counted(sqlite3 *db, const rs_registry *reg,
 				 rs_views_sync_counts *counts);
+
+/* The same, from prev, the registry the store's views were made for last
+ * (a reload's registry before; NULL: unknown). When the store's record
+ * says they are prev's (prev's registry files and this reestr, no schema
+ * statement since), only what differs between prev and reg is looked at:
+ * versions added, removed, or whose fields reg does not share with prev
+ * (a registry loaded since prev shares those of every file not re-read),
+ * so a one-event edit costs one statement, not one per version. Otherwise
+ * (or when over 512 statements would be built) a full sync. Either leaves
+ * the views a full sync of reg leaves. */
+int rs_sqlite_views_sync_since(sqlite3 *db, const rs_registry *prev,
+			       const rs_registry *reg,
+			       rs_views_sync_counts *counts);
 
 /* data_dir/reestr.db, for readers such as `reestr query`. */
 int rs_sqlite_db_path(const char *data_dir, char *out, size_t out_size);

@@ -13,13 +13,18 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "model/loader.h"
 #include "model/registry_impl.h"
+#include "model/snapshot.h"
 #include "reestr/error.h"
 
 #include "registry_dump.h"
@@ -498,11 +503,294 @@ static void test_generated_registry(void **state)
 	free_files(&r);
 }
 
+/* ---- the folder read again (rs_registry_read_folder_again) ------------ */
+
+static char tmp[64];
+
+static void put(const char *name, const char *text)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s", tmp, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static struct stat stat_of(const char *name)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s", tmp, name);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	return st;
+}
+
+/* sets name's mtime (and atime) to st's: what os.utime does */
+static void set_mtime(const char *name, const struct stat *st)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s", tmp, name);
+	struct timespec t[2] = {st->st_atim, st->st_mtim};
+	assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+}
+
+/* past the kernel's clock tick: a change now has a later ctime */
+static void tick(void)
+{
+	struct timespec pause = {0, 30 * 1000 * 1000};
+	nanosleep(&pause, NULL);
+}
+
+typedef struct reading {
+	rs_registry_file *files;
+	char (*sha)[65];
+	size_t n, reread;
+} reading;
+
+/* the snapshot of the last reading, and where its files are in it */
+static rs_buf snap_before = RS_BUF_INIT;
+static rs_snapshot_index ix_before;
+
+/* Reads the folder again with m. Each reading's snapshot, made reusing
+ * the entries of the one before (rs_registry_snapshot_reuse), is the one
+ * made from the files alone. */
+static reading read_again(rs_registry_memory *m)
+{
+	reading r;
+	assert_int_equal(rs_registry_read_folder_again(tmp, m, &r.files, &r.n,
+						       &r.sha, &r.reread),
+			 0);
+	rs_buf reused = RS_BUF_INIT, plain = RS_BUF_INIT;
+	rs_snapshot_index ix = {0};
+	assert_int_equal(rs_registry_snapshot_reuse(
+				 r.files, (const char(*)[65])r.sha, r.n,
+				 &snap_before, &ix_before, &reused, &ix),
+			 0);
+	assert_int_equal(rs_registry_snapshot_files(r.files, r.n, &plain), 0);
+	assert_int_equal(reused.len, plain.len);
+	assert_memory_equal(reused.data, plain.data, plain.len);
+	rs_buf_free(&plain);
+	rs_buf_free(&snap_before);
+	rs_snapshot_index_free(&ix_before);
+	snap_before = reused;
+	ix_before = ix;
+	return r;
+}
+
+static void reading_free(reading *r)
+{
+	free(r->files);
+	free(r->sha);
+}
+
+static const rs_registry_file *file_named(const reading *r, const char *name)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->files[i].name, name))
+			return &r->files[i];
+	fail_msg("no file %s", name);
+	return NULL;
+}
+
+#define MEM_BASE                                                               \
+	"owners: {team: {contact: t@example.com}}\n"                           \
+	"sources: {svc: {owner: team}}\n"                                      \
+	"environments: {bo: {events: [ev_a, ev_b]}}\n"
+#define MEM_EV(name, id, field)                                                \
+	"events: {" name ": {id: " id ", owner: team, versions: [{version: "   \
+	"0, fields: {" field ": int}}]}}\n"
+
+static int make_tmp(void **state)
+{
+	(void)state;
+	snprintf(tmp, sizeof tmp, "/tmp/reestr-memory-XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+	char path[128];
+	snprintf(path, sizeof path, "%s/events", tmp);
+	assert_int_equal(mkdir(path, 0755), 0);
+	put("base.yaml", MEM_BASE);
+	put("events/a.yaml", MEM_EV("ev_a", "1", "aaaa"));
+	put("events/b.yaml", MEM_EV("ev_b", "2", "bbbb"));
+	return 0;
+}
+
+static int remove_tmp(void **state)
+{
+	(void)state;
+	rs_buf_free(&snap_before);
+	rs_snapshot_index_free(&ix_before);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+	return system(cmd);
+}
+
+static rs_registry *load_reading(const rs_registry *prev, const reading *r,
+				 bool *since)
+{
+	rs_registry *reg = NULL;
+	rs_diags d = RS_DIAGS_INIT;
+	int rc = rs_registry_load_files_since(prev, r->files, r->n,
+					      (const char(*)[65])r->sha, &reg,
+					      &d, since);
+	rs_diags_print(&d, stderr);
+	rs_diags_free(&d);
+	assert_int_equal(rc, 0);
+	return reg;
+}
+
+/* The memory of the last reading: nothing read again when no stat moved;
+ * an edit that keeps the size and sets the mtime back is still seen (its
+ * ctime moved); so is a file replaced by a rename (another inode) with
+ * the old one's size and mtime, a file added, one removed; a file touched
+ * but not changed is read again (its stat moved) and, its hash being the
+ * same, not parsed again: the registry loaded since shares its event. The
+ * files and hashes are always those of a full reading. */
+static void test_memory_reads_only_what_changed(void **state)
+{
+	(void)state;
+	/* racy_ns 0: only the stat decides (the racy guard has its test) */
+	rs_registry_memory *m = rs_registry_memory_new(0);
+	assert_non_null(m);
+	reading r = read_again(m);
+	assert_int_equal(r.n, 3);
+	assert_int_equal(r.reread, 3);
+	bool since = true;
+	rs_registry *prev = load_reading(NULL, &r, &since);
+	assert_false(since);
+	reading_free(&r);
+
+	r = read_again(m);
+	assert_int_equal(r.reread, 0);
+	assert_int_equal(r.n, 3);
+	assert_memory_equal(file_named(&r, "events/a.yaml")->data,
+			    MEM_EV("ev_a", "1", "aaaa"),
+			    strlen(MEM_EV("ev_a", "1", "aaaa")));
+	reading_free(&r);
+
+	/* the same size, the mtime set back: the ctime tells */
+	struct stat was = stat_of("events/a.yaml");
+	tick();
+	put("events/a.yaml", MEM_EV("ev_a", "1", "cccc"));
+	set_mtime("events/a.yaml", &was);
+	struct stat now = stat_of("events/a.yaml");
+	assert_int_equal(now.st_size, was.st_size);
+	assert_int_equal(now.st_mtim.tv_sec, was.st_mtim.tv_sec);
+	assert_int_equal(now.st_mtim.tv_nsec, was.st_mtim.tv_nsec);
+	assert_true(now.st_ctim.tv_sec != was.st_ctim.tv_sec ||
+		    now.st_ctim.tv_nsec != was.st_ctim.tv_nsec);
+	r = read_again(m);
+	assert_int_equal(r.reread, 1);
+	assert_memory_equal(file_named(&r, "events/a.yaml")->data,
+			    MEM_EV("ev_a", "1", "cccc"),
+			    strlen(MEM_EV("ev_a", "1", "cccc")));
+	rs_registry *next = load_reading(prev, &r, &since);
+	assert_true(since);
+	assert_string_equal(rs_registry_event_by_name(next, "ev_a")
+				    ->versions[0]
+				    .fields[0]
+				    .name,
+			    "cccc");
+	reading_free(&r);
+	rs_registry_free(prev);
+	prev = next;
+
+	/* replaced by a rename, with the same size and mtime */
+	was = stat_of("events/b.yaml");
+	tick();
+	put("events/b.new", MEM_EV("ev_b", "2", "dddd"));
+	set_mtime("events/b.new", &was);
+	char from[256], to[256];
+	snprintf(from, sizeof from, "%s/events/b.new", tmp);
+	snprintf(to, sizeof to, "%s/events/b.yaml", tmp);
+	assert_int_equal(rename(from, to), 0);
+	r = read_again(m);
+	assert_int_equal(r.reread, 1);
+	assert_int_equal(r.n, 3);
+	assert_memory_equal(file_named(&r, "events/b.yaml")->data,
+			    MEM_EV("ev_b", "2", "dddd"),
+			    strlen(MEM_EV("ev_b", "2", "dddd")));
+	next = load_reading(prev, &r, &since);
+	assert_true(since);
+	reading_free(&r);
+	rs_registry_free(prev);
+	prev = next;
+
+	/* touched, not changed: read, hashed, the same: not parsed */
+	tick();
+	char path[256];
+	snprintf(path, sizeof path, "%s/events/a.yaml", tmp);
+	assert_int_equal(utimensat(AT_FDCWD, path, NULL, 0), 0);
+	r = read_again(m);
+	assert_int_equal(r.reread, 1);
+	next = load_reading(prev, &r, &since);
+	assert_true(since);
+	const rs_event *a0 = rs_registry_event_by_name(prev, "ev_a");
+	const rs_event *a1 = rs_registry_event_by_name(next, "ev_a");
+	assert_ptr_equal(a1->versions[0].fields, a0->versions[0].fields);
+	reading_free(&r);
+	rs_registry_free(prev);
+	prev = next;
+
+	/* a file added, one removed */
+	put("events/c.yaml", MEM_EV("ev_c", "3", "eeee"));
+	snprintf(path, sizeof path, "%s/events/b.yaml", tmp);
+	assert_int_equal(unlink(path), 0);
+	r = read_again(m);
+	assert_int_equal(r.reread, 1);
+	assert_int_equal(r.n, 3);
+	assert_string_equal(r.files[2].name, "events/c.yaml");
+	/* and the hashes are a full reading's */
+	rs_registry_file *full = NULL;
+	size_t nfull = 0;
+	assert_int_equal(rs_registry_read_folder(tmp, &full, &nfull), 0);
+	assert_int_equal(nfull, r.n);
+	char d1[65], d2[65];
+	assert_int_equal(rs_registry_files_digest(full, nfull, d1), 0);
+	assert_int_equal(rs_registry_files_digest(r.files, r.n, d2), 0);
+	assert_string_equal(d1, d2);
+	rs_registry_files_free(full, nfull);
+	reading_free(&r);
+	rs_registry_free(prev);
+	rs_registry_memory_free(m);
+}
+
+/* A file changed within the clock's granularity of a reading is read
+ * again at the next, even with every stat field as it was (a change in
+ * the same tick as the reading could leave them so). */
+static void test_memory_reads_racy_files_again(void **state)
+{
+	(void)state;
+	rs_registry_memory *m = rs_registry_memory_new(RS_REGISTRY_RACY_NS);
+	assert_non_null(m);
+	reading r = read_again(m); /* the files were written just now */
+	assert_int_equal(r.reread, 3);
+	reading_free(&r);
+	r = read_again(m);
+	assert_int_equal(r.reread, 3); /* all racy: read again */
+	reading_free(&r);
+	rs_registry_memory_free(m);
+	/* the same files, older than the window: trusted */
+	m = rs_registry_memory_new(0);
+	r = read_again(m);
+	reading_free(&r);
+	r = read_again(m);
+	assert_int_equal(r.reread, 0);
+	reading_free(&r);
+	rs_registry_memory_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_example_registry),
 		cmocka_unit_test(test_generated_registry),
+		cmocka_unit_test_setup_teardown(
+			test_memory_reads_only_what_changed, make_tmp,
+			remove_tmp),
+		cmocka_unit_test_setup_teardown(
+			test_memory_reads_racy_files_again, make_tmp,
+			remove_tmp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

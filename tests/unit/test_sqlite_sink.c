@@ -17,6 +17,7 @@
 
 #include "base/uuid.h"
 #include "json/json.h"
+#include "model/loader.h"
 #include "reestr/error.h"
 #include "sink/sql_print.h"
 #include "sink/sqlite_sink.h"
@@ -395,7 +396,7 @@ static int sync_views(rs_views_sync_counts *counts)
 	rs_sqlite_db_path(dir, path, sizeof path);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	*counts = (rs_views_sync_counts){99, 99, 99, 99, true};
+	*counts = (rs_views_sync_counts){99, 99, 99, 99, true, true};
 	int rc = rs_sqlite_views_sync_counted(db, reg, counts);
 	sqlite3_close(db);
 	rs_registry_free(reg);
@@ -640,6 +641,225 @@ static void test_views_sync_failure_leaves_views_as_they_were(void **state)
 	assert_int_equal(n.dropped, 1);
 }
 
+/* ---- reloads: views synced since the registry before ---------------- */
+
+/* A registry of files in memory, by name (the folder reader's order):
+ * base.yaml (owners, sources, the user object, bo listing ev_a) and one
+ * file per event, as a reload reads them. */
+typedef struct mem_files {
+	rs_registry_file f[8];
+	size_t n;
+} mem_files;
+
+static void mem_set(mem_files *m, const char *name, const char *text)
+{
+	size_t i = 0;
+	while (i < m->n && strcmp(m->f[i].name, name) < 0)
+		i++;
+	if (i < m->n && !strcmp(m->f[i].name, name)) {
+		if (!text) { /* removed */
+			memmove(&m->f[i], &m->f[i + 1],
+				(m->n - i - 1) * sizeof *m->f);
+			m->n--;
+			return;
+		}
+	} else {
+		assert_non_null(text);
+		assert_true(m->n < 8);
+		memmove(&m->f[i + 1], &m->f[i], (m->n - i) * sizeof *m->f);
+		m->n++;
+	}
+	m->f[i] = (rs_registry_file){name, text, strlen(text)};
+}
+
+/* m loaded since prev (NULL: in full); since_used says whether the load
+ * shared prev's unchanged events (it must, for the views to be synced
+ * since it by their shared fields) */
+static rs_registry *mem_load(const rs_registry *prev, const mem_files *m,
+			     bool since_used)
+{
+	rs_registry *reg = NULL;
+	rs_diags d = RS_DIAGS_INIT;
+	bool since = false;
+	int rc = rs_registry_load_files_since(prev, m->f, m->n, NULL, &reg, &d,
+					      &since);
+	rs_diags_print(&d, stderr);
+	rs_diags_free(&d);
+	assert_int_equal(rc, 0);
+	assert_int_equal(since, since_used);
+	return reg;
+}
+
+/* The views of the store in data dir d (name, statement) and reestr_views,
+ * as CSV: what a sync leaves, the rowids aside */
+static char *views_in(const char *d)
+{
+	char path[512];
+	rs_sqlite_db_path(d, path, sizeof path);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+			 SQLITE_OK);
+	rs_buf out = RS_BUF_INIT;
+	assert_int_equal(rs_sql_print(db,
+				      "SELECT type, name, tbl_name, sql FROM "
+				      "sqlite_master WHERE type = 'view' "
+				      "ORDER BY name",
+				      RS_SQL_CSV, &out),
+			 0);
+	assert_int_equal(rs_sql_print(db,
+				      "SELECT name FROM reestr_views ORDER BY "
+				      "name",
+				      RS_SQL_CSV, &out),
+			 0);
+	sqlite3_close(db);
+	return rs_buf_detach(&out);
+}
+
+/* The views a store made from nothing for reg has (a full sync). */
+static char *views_fresh(const rs_registry *reg, int step)
+{
+	char d[300];
+	snprintf(d, sizeof d, "%s/fresh%d", dir, step);
+	assert_int_equal(mkdir(d, 0755), 0);
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(d, reg, NULL, &s), 0);
+	rs_sink_free(s);
+	return views_in(d);
+}
+
+#define BASE_YAML                                                              \
+	"owners: {team_a: {contact: a@example.com}}\n"                         \
+	"sources: {svc-one: {owner: team_a}}\n"                                \
+	"objects:\n"                                                           \
+	"  user: {fields: {id: int, email: {type: string, required: "          \
+	"false}}}\n"                                                           \
+	"environments: {bo: {events: [ev_a]}}\n"
+#define EV_FILE(name, id, versions)                                            \
+	"events:\n  " name ":\n    id: " #id "\n    owner: team_a\n"           \
+	"    versions:\n" versions
+#define VER(n, fields) "      - {version: " #n ", fields: " fields "}\n"
+
+/* A reload's views: synced since the registry before (only the versions
+ * not shared with it compared), step after step, they are at every step
+ * exactly what a full sync of the same registry makes in a new store
+ * (sqlite_master's statements and reestr_views): a version added, a
+ * version changed, an event file removed, an event renamed, one added,
+ * an event's id changed, a file rewritten with the same events; and when
+ * the schema moved under the record (an analyst's view), a full sync. */
+static void test_views_since_the_registry_before(void **state)
+{
+	mem_files m = {0};
+	mem_set(&m, "base.yaml", BASE_YAML);
+	mem_set(&m, "ev_a.yaml",
+		EV_FILE("ev_a", 1,
+			VER(0, "{n: int}") VER(1, "{n: int, m: int}")));
+	mem_set(&m, "ev_b.yaml", EV_FILE("ev_b", 2, VER(0, "{u: user}")));
+	mem_set(&m, "ev_c.yaml", EV_FILE("ev_c", 3, VER(0, "{f: float}")));
+	rs_registry *prev = mem_load(NULL, &m, false);
+	char d[300];
+	snprintf(d, sizeof d, "%s/store", dir);
+	assert_int_equal(mkdir(d, 0755), 0);
+	rs_sink *s;
+	assert_int_equal(rs_sqlite_sink_open(d, prev, NULL, &s), 0);
+	rs_sink_free(s);
+	char path[512];
+	rs_sqlite_db_path(d, path, sizeof path);
+
+	struct step {
+		const char *file, *text;
+		size_t kept, created, replaced, dropped;
+	} steps[] = {
+		/* ev_b gains a version */
+		{"ev_b.yaml",
+		 EV_FILE("ev_b", 2,
+			 VER(0, "{u: user}") VER(1, "{u: user, k: "
+						    "string}")),
+		 4, 1, 0, 0},
+		/* ev_a v1's m becomes mm, a string */
+		{"ev_a.yaml",
+		 EV_FILE("ev_a", 1,
+			 VER(0, "{n: int}") VER(1, "{n: int, mm: string}")),
+		 4, 0, 1, 0},
+		/* ev_c's file removed */
+		{"ev_c.yaml", NULL, 4, 0, 0, 1},
+		/* ev_b renamed ev_bb, the same id and fields */
+		{"ev_b.yaml",
+		 EV_FILE("ev_bb", 2,
+			 VER(0, "{u: user}") VER(1, "{u: user, k: "
+						    "string}")),
+		 2, 2, 0, 2},
+		/* a new event file */
+		{"ev_d.yaml", EV_FILE("ev_d", 4, VER(0, "{b: bool}")), 4, 1, 0,
+		 0},
+		/* ev_d's id changes: the same name, another statement */
+		{"ev_d.yaml", EV_FILE("ev_d", 5, VER(0, "{b: bool}")), 4, 0, 1,
+		 0},
+		/* ev_a's file rewritten with the same events: its versions
+		 * rebuilt, compared, kept */
+		{"ev_a.yaml",
+		 "# the same\n" EV_FILE("ev_a", 1,
+					VER(0, "{n: int}")
+						VER(1, "{n: int, mm: string}")),
+		 5, 0, 0, 0},
+	};
+	rs_registry *kept[16];
+	size_t nkept = 0;
+	for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+		mem_set(&m, steps[i].file, steps[i].text);
+		rs_registry *next = mem_load(prev, &m, true);
+		sqlite3 *db;
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		rs_views_sync_counts n;
+		assert_int_equal(rs_sqlite_views_sync_since(db, prev, next, &n),
+				 0);
+		sqlite3_close(db);
+		assert_true(n.since);
+		assert_false(n.unchanged);
+		assert_int_equal(n.kept, steps[i].kept);
+		assert_int_equal(n.created, steps[i].created);
+		assert_int_equal(n.replaced, steps[i].replaced);
+		assert_int_equal(n.dropped, steps[i].dropped);
+		char *have = views_in(d), *want = views_fresh(next, (int)i);
+		assert_string_equal(have, want);
+		free(have);
+		free(want);
+		kept[nkept++] = prev; /* next shares its memory */
+		prev = next;
+	}
+	char *last = views_in(d);
+	assert_non_null(strstr(last, "ev_bb_v1"));
+	assert_null(strstr(last, "ev_b_v1"));
+	free(last);
+
+	/* an analyst's view moved the schema under the record: a full sync,
+	 * to the same views */
+	mem_set(&m, "ev_d.yaml",
+		EV_FILE("ev_d", 5, VER(0, "{b: bool, c: int}")));
+	rs_registry *next = mem_load(prev, &m, true);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "CREATE VIEW mine AS SELECT 1 AS x; "
+				      "DROP VIEW ev_a_v0",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	rs_views_sync_counts n;
+	assert_int_equal(rs_sqlite_views_sync_since(db, prev, next, &n), 0);
+	assert_false(n.since);
+	assert_int_equal(n.replaced, 2); /* ev_a_v0 made again, ev_d_v0 */
+	assert_int_equal(sqlite3_exec(db, "DROP VIEW mine", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	char *have = views_in(d), *want = views_fresh(next, 99);
+	assert_string_equal(have, want);
+	free(have);
+	free(want);
+	rs_registry_free(next);
+	rs_registry_free(prev);
+	for (size_t i = 0; i < nkept; i++)
+		rs_registry_free(kept[i]);
+}
+
 typedef struct writing {
 	rs_sink *sink;
 	volatile int stop;
@@ -695,9 +915,10 @@ static void test_registry_changed_makes_views_while_writing(void **state)
 			    "        fields: {b: string}\n");
 	rs_registry *two = load_registry();
 	for (int i = 0; i < 20; i++)
-		assert_int_equal(rs_sink_registry_changed(s, i % 2 ? one : two),
+		assert_int_equal(rs_sink_registry_changed(s, i % 2 ? two : one,
+							  i % 2 ? one : two),
 				 0);
-	assert_int_equal(rs_sink_registry_changed(s, two), 0);
+	assert_int_equal(rs_sink_registry_changed(s, NULL, two), 0);
 	w.stop = 1;
 	pthread_join(t, NULL);
 	assert_int_equal(w.failures, 0);
@@ -1290,6 +1511,9 @@ int main(void)
 			make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(
 			test_views_sync_repairs_what_changed_by_hand, make_dir,
+			remove_dir),
+		cmocka_unit_test_setup_teardown(
+			test_views_since_the_registry_before, make_dir,
 			remove_dir),
 		cmocka_unit_test_setup_teardown(
 			test_open_ahead_finishes_on_the_writer, make_dir,
