@@ -62,6 +62,42 @@ static void boolean(cw *w, bool v)
 	raw(w, v ? "true" : "false");
 }
 
+/* Before each element of an array: the comma after the first. */
+static void item(cw *w, bool *first)
+{
+	if (!*first)
+		raw(w, ",");
+	*first = false;
+}
+
+/* An element of an array of names. */
+static void item_str(cw *w, bool *first, const char *s)
+{
+	item(w, first);
+	str(w, s);
+}
+
+/* [s[0], ...] */
+static void strs(cw *w, const char *const *s, size_t n)
+{
+	raw(w, "[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			raw(w, ",");
+		str(w, s[i]);
+	}
+	raw(w, "]");
+}
+
+/* "name":…,"description":… ("" when there is none) */
+static void name_text(cw *w, bool comma, const char *name, const char *text)
+{
+	key(w, comma, "name");
+	str(w, name);
+	key(w, true, "description");
+	str(w, text ? text : "");
+}
+
 /* --- who uses what ------------------------------------------------------ */
 
 static size_t object_index(const rs_registry *r, const rs_object *o)
@@ -120,13 +156,7 @@ static void write_type(cw *w, const rs_type *t)
 	str(w, rs_type_kind_name(t->kind));
 	if (t->kind == RS_TYPE_ENUM) {
 		key(w, true, "values");
-		raw(w, "[");
-		for (size_t i = 0; i < t->enum_count; i++) {
-			if (i)
-				raw(w, ",");
-			str(w, t->enum_values[i]);
-		}
-		raw(w, "]");
+		strs(w, t->enum_values, t->enum_count);
 	} else if (t->kind == RS_TYPE_OBJECT) {
 		key(w, true, "object");
 		str(w, t->object->name); /* null: inline */
@@ -267,12 +297,8 @@ static void write_event_envs(cw *w, const rs_registry *r, const rs_event *ev)
 	bool first = true;
 	for (size_t i = 0; i < rs_registry_environment_count(r); i++) {
 		const rs_environment *env = rs_registry_environment_at(r, i);
-		if (!rs_environment_has_event(env, ev))
-			continue;
-		if (!first)
-			raw(w, ",");
-		first = false;
-		str(w, env->name);
+		if (rs_environment_has_event(env, ev))
+			item_str(w, &first, env->name);
 	}
 	raw(w, "]");
 }
@@ -283,12 +309,8 @@ static void write_event_sources(cw *w, const rs_registry *r, const rs_event *ev)
 	bool first = true;
 	for (size_t i = 0; i < rs_registry_source_count(r); i++) {
 		const rs_source *s = rs_registry_source_at(r, i);
-		if (!source_sends(s, ev))
-			continue;
-		if (!first)
-			raw(w, ",");
-		first = false;
-		str(w, s->name);
+		if (source_sends(s, ev))
+			item_str(w, &first, s->name);
 	}
 	raw(w, "]");
 }
@@ -312,10 +334,7 @@ static void write_event_summary(cw *w, const rs_registry *r, const rs_event *ev)
 	raw(w, "{");
 	key(w, false, "id");
 	num(w, (long long)ev->id);
-	key(w, true, "name");
-	str(w, ev->name);
-	key(w, true, "description");
-	str(w, ev->description ? ev->description : "");
+	name_text(w, true, ev->name, ev->description);
 	key(w, true, "owner");
 	str(w, ev->owner ? ev->owner->name : NULL);
 	key(w, true, "status");
@@ -396,12 +415,8 @@ static void write_owner(cw *w, const rs_registry *r, const uses *u,
 	bool first = true;
 	for (size_t i = 0; i < rs_registry_event_count(r); i++) {
 		const rs_event *ev = rs_registry_event_at(r, i);
-		if (ev->owner != o)
-			continue;
-		if (!first)
-			raw(w, ",");
-		first = false;
-		str(w, ev->name);
+		if (ev->owner == o)
+			item_str(w, &first, ev->name);
 	}
 	raw(w, "]");
 	key(w, true, "sources");
@@ -409,24 +424,16 @@ static void write_owner(cw *w, const rs_registry *r, const uses *u,
 	first = true;
 	for (size_t i = 0; i < rs_registry_source_count(r); i++) {
 		const rs_source *s = rs_registry_source_at(r, i);
-		if (s->owner != o)
-			continue;
-		if (!first)
-			raw(w, ",");
-		first = false;
-		str(w, s->name);
+		if (s->owner == o)
+			item_str(w, &first, s->name);
 	}
 	raw(w, "]");
 	key(w, true, "objects");
 	raw(w, "[");
 	first = true;
 	for (size_t j = 0; j < u->nobj; j++) {
-		if (!object_owned_by(r, u, j, o))
-			continue;
-		if (!first)
-			raw(w, ",");
-		first = false;
-		str(w, rs_registry_object_at(r, j)->name);
+		if (object_owned_by(r, u, j, o))
+			item_str(w, &first, rs_registry_object_at(r, j)->name);
 	}
 	raw(w, "]");
 	raw(w, "}");
@@ -435,10 +442,7 @@ static void write_owner(cw *w, const rs_registry *r, const uses *u,
 static void write_source(cw *w, const rs_registry *r, const rs_source *s)
 {
 	raw(w, "{");
-	key(w, false, "name");
-	str(w, s->name);
-	key(w, true, "description");
-	str(w, s->description ? s->description : "");
+	name_text(w, false, s->name, s->description);
 	key(w, true, "owner");
 	write_owner_ref(w, s->owner);
 	key(w, true, "app");
@@ -457,12 +461,8 @@ static void write_source(cw *w, const rs_registry *r, const rs_source *s)
 	bool first = true;
 	for (size_t i = 0; i < rs_registry_event_count(r); i++) {
 		const rs_event *ev = rs_registry_event_at(r, i);
-		if (!source_sends(s, ev))
-			continue;
-		if (!first)
-			raw(w, ",");
-		first = false;
-		str(w, ev->name);
+		if (source_sends(s, ev))
+			item_str(w, &first, ev->name);
 	}
 	raw(w, "]");
 	raw(w, "}");
@@ -472,33 +472,22 @@ static void write_object(cw *w, const rs_registry *r, const uses *u, size_t j)
 {
 	const rs_object *o = rs_registry_object_at(r, j);
 	raw(w, "{");
-	key(w, false, "name");
-	str(w, o->name);
-	key(w, true, "description");
-	str(w, o->description ? o->description : "");
+	name_text(w, false, o->name, o->description);
 	key(w, true, "owners");
 	raw(w, "[");
 	bool first = true;
 	for (size_t k = 0; k < rs_registry_owner_count(r); k++) {
 		const rs_owner *ow = rs_registry_owner_at(r, k);
-		if (!object_owned_by(r, u, j, ow))
-			continue;
-		if (!first)
-			raw(w, ",");
-		first = false;
-		str(w, ow->name);
+		if (object_owned_by(r, u, j, ow))
+			item_str(w, &first, ow->name);
 	}
 	raw(w, "]");
 	key(w, true, "events");
 	raw(w, "[");
 	first = true;
 	for (size_t i = 0; i < rs_registry_event_count(r); i++) {
-		if (!uses_has(u, i, j))
-			continue;
-		if (!first)
-			raw(w, ",");
-		first = false;
-		str(w, rs_registry_event_at(r, i)->name);
+		if (uses_has(u, i, j))
+			item_str(w, &first, rs_registry_event_at(r, i)->name);
 	}
 	raw(w, "]");
 	key(w, true, "fields");
@@ -509,10 +498,7 @@ static void write_object(cw *w, const rs_registry *r, const uses *u, size_t j)
 static void write_environment(cw *w, const rs_environment *env)
 {
 	raw(w, "{");
-	key(w, false, "name");
-	str(w, env->name);
-	key(w, true, "description");
-	str(w, env->description ? env->description : "");
+	name_text(w, false, env->name, env->description);
 	key(w, true, "events");
 	raw(w, "[");
 	for (size_t i = 0; i < env->event_count; i++) {
@@ -522,13 +508,7 @@ static void write_environment(cw *w, const rs_environment *env)
 	}
 	raw(w, "]");
 	key(w, true, "origins");
-	raw(w, "[");
-	for (size_t i = 0; i < env->origin_count; i++) {
-		if (i)
-			raw(w, ",");
-		str(w, env->origins[i]);
-	}
-	raw(w, "]");
+	strs(w, env->origins, env->origin_count);
 	raw(w, "}");
 }
 
@@ -541,6 +521,42 @@ enum {
 	SEC_UNOWNED = 32,
 	SEC_ALL = 63,
 };
+
+/* A section of the index being written: an array under its key, or,
+ * with name, only the item so named (whose presence *found says). */
+typedef struct section {
+	cw *w;
+	const char *name; /* NULL: every item */
+	bool *found;
+	bool first;
+} section;
+
+static void section_open(section *sec, bool *any, const char *k)
+{
+	if (!sec->name) {
+		key(sec->w, *any, k);
+		raw(sec->w, "[");
+	}
+	*any = true;
+	sec->first = true;
+}
+
+/* Whether the item named n is written; if so, the comma before it. */
+static bool section_has(section *sec, const char *n)
+{
+	if (sec->name && strcmp(n, sec->name) != 0)
+		return false;
+	item(sec->w, &sec->first);
+	if (sec->found)
+		*sec->found = true;
+	return true;
+}
+
+static void section_close(section *sec)
+{
+	if (!sec->name)
+		raw(sec->w, "]");
+}
 
 /* The sections of the index in mask; with one_kind and name, only the
  * item so named (whose presence *found says). */
@@ -567,90 +583,42 @@ static int write_index(const rs_registry *r, rs_buf *out, int mask,
 		}
 		raw(&w, "]");
 	}
+	section sec = {&w, name, found, true};
 	if (mask & SEC_OWNERS) {
-		if (!single) {
-			key(&w, any, "owners");
-			raw(&w, "[");
-		}
-		any = true;
-		bool first = true;
+		section_open(&sec, &any, "owners");
 		for (size_t i = 0; i < rs_registry_owner_count(r); i++) {
 			const rs_owner *o = rs_registry_owner_at(r, i);
-			if (single && strcmp(o->name, name) != 0)
-				continue;
-			if (!first)
-				raw(&w, ",");
-			first = false;
-			write_owner(&w, r, &u, o);
-			if (found)
-				*found = true;
+			if (section_has(&sec, o->name))
+				write_owner(&w, r, &u, o);
 		}
-		if (!single)
-			raw(&w, "]");
+		section_close(&sec);
 	}
 	if (mask & SEC_SOURCES) {
-		if (!single) {
-			key(&w, any, "sources");
-			raw(&w, "[");
-		}
-		any = true;
-		bool first = true;
+		section_open(&sec, &any, "sources");
 		for (size_t i = 0; i < rs_registry_source_count(r); i++) {
 			const rs_source *s = rs_registry_source_at(r, i);
-			if (single && strcmp(s->name, name) != 0)
-				continue;
-			if (!first)
-				raw(&w, ",");
-			first = false;
-			write_source(&w, r, s);
-			if (found)
-				*found = true;
+			if (section_has(&sec, s->name))
+				write_source(&w, r, s);
 		}
-		if (!single)
-			raw(&w, "]");
+		section_close(&sec);
 	}
 	if (mask & SEC_OBJECTS) {
-		if (!single) {
-			key(&w, any, "objects");
-			raw(&w, "[");
-		}
-		any = true;
-		bool first = true;
-		for (size_t j = 0; j < u.nobj; j++) {
-			if (single &&
-			    strcmp(rs_registry_object_at(r, j)->name, name))
-				continue;
-			if (!first)
-				raw(&w, ",");
-			first = false;
-			write_object(&w, r, &u, j);
-			if (found)
-				*found = true;
-		}
-		if (!single)
-			raw(&w, "]");
+		section_open(&sec, &any, "objects");
+		for (size_t j = 0; j < u.nobj; j++)
+			if (section_has(&sec,
+					rs_registry_object_at(r, j)->name))
+				write_object(&w, r, &u, j);
+		section_close(&sec);
 	}
 	if (mask & SEC_ENVS) {
-		if (!single) {
-			key(&w, any, "environments");
-			raw(&w, "[");
-		}
-		any = true;
-		bool first = true;
+		section_open(&sec, &any, "environments");
 		for (size_t i = 0; i < rs_registry_environment_count(r); i++) {
 			const rs_environment *env =
 				rs_registry_environment_at(r, i);
-			if (single && strcmp(env->name, name) != 0)
-				continue;
-			if (!first)
-				raw(&w, ",");
-			first = false;
-			write_environment(&w, env);
-			if (found)
-				*found = true;
+			if (section_has(&sec, env->name))
+				write_environment(&w, env);
 		}
-		if (!single)
-			raw(&w, "]");
+		section_close(&sec);
 	}
 	if (mask & SEC_UNOWNED) {
 		/* events and sources always have an owner (the loader
@@ -659,12 +627,9 @@ static int write_index(const rs_registry *r, rs_buf *out, int mask,
 		raw(&w, "{\"events\":[],\"sources\":[],\"objects\":[");
 		bool first = true;
 		for (size_t j = 0; j < u.nobj; j++) {
-			if (object_owned_by(r, &u, j, NULL))
-				continue;
-			if (!first)
-				raw(&w, ",");
-			first = false;
-			str(&w, rs_registry_object_at(r, j)->name);
+			if (!object_owned_by(r, &u, j, NULL))
+				item_str(&w, &first,
+					 rs_registry_object_at(r, j)->name);
 		}
 		raw(&w, "]}");
 	}
@@ -700,10 +665,7 @@ static int diff_lines(cw *w, const rs_version *a, const rs_version *b)
 		char *nl = strchr(line, '\n');
 		if (nl)
 			*nl = '\0';
-		if (!first)
-			raw(w, ",");
-		first = false;
-		str(w, line);
+		item_str(w, &first, line);
 		line = nl ? nl + 1 : NULL;
 	}
 	raw(w, "]");
@@ -760,10 +722,7 @@ int rs_catalogue_event_json_with(const rs_registry *r, const rs_event *ev,
 	raw(&w, "{");
 	key(&w, false, "id");
 	num(&w, (long long)ev->id);
-	key(&w, true, "name");
-	str(&w, ev->name);
-	key(&w, true, "description");
-	str(&w, ev->description ? ev->description : "");
+	name_text(&w, true, ev->name, ev->description);
 	key(&w, true, "owner");
 	write_owner_ref(&w, ev->owner);
 	key(&w, true, "status");
@@ -797,9 +756,7 @@ int rs_catalogue_event_json_with(const rs_registry *r, const rs_event *ev,
 		for (size_t a = 0; a < ev->version_count; a++) {
 			if (a == b || (!all && a + 1 != b))
 				continue;
-			if (!first)
-				raw(&w, ",");
-			first = false;
+			item(&w, &first);
 			raw(&w, "{");
 			write_diff_body(&w, ev, &ev->versions[a],
 					&ev->versions[b]);

@@ -94,7 +94,47 @@ static const char *example_string(rs_arena *a, const rs_field *f,
 	return f->name;
 }
 
-static const char *value_of(const rs_plan *plan, const rs_example_spell *s,
+static const char **values_of(const rs_plan *plan, rs_example_spell *s,
+			      const rs_field *fields, size_t n, int depth);
+
+/* The call making an object of class cls: its required fields' values,
+ * each after its name when the language names arguments; one a line for
+ * the event when the language asks for it. */
+static const char *call_of(rs_example_spell *s, const char *cls,
+			   const rs_field *fields, size_t n,
+			   const char *const *values, bool event)
+{
+	const char *names =
+		s->names ? s->names(s->ctx, fields, n, event) : NULL;
+	if (s->names && !names)
+		return NULL;
+	bool lines = event && s->indent;
+	const char *args = "";
+	size_t count = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!fields[i].required)
+			continue;
+		const char *arg = values[i];
+		if (names) /* the name in the language's field struct */
+			arg = rs_arena_printf(
+				s->a, "%s%s%s",
+				*(const char *const *)(names + i * s->stride +
+						       s->name_at),
+				s->name_sep, values[i]);
+		if (!arg)
+			return NULL;
+		args = lines ? rs_arena_printf(s->a, "%s%s%s,\n", args,
+					       s->indent, arg)
+			     : rs_arena_printf(s->a, "%s%s%s", args,
+					       count ? ", " : "", arg);
+		if (!args)
+			return NULL;
+		count++;
+	}
+	return s->call(s->ctx, cls, args, count, lines);
+}
+
+static const char *value_of(const rs_plan *plan, rs_example_spell *s,
 			    const rs_field *f, const rs_type *t, int depth)
 {
 	const rs_constraints *c = &f->constraints;
@@ -102,49 +142,62 @@ static const char *value_of(const rs_plan *plan, const rs_example_spell *s,
 	case RS_TYPE_STRING:
 		return s->str(s->ctx, example_string(s->a, f, c));
 	case RS_TYPE_INT:
-		return s->integer(s->ctx, example_int(c));
+		return rs_arena_printf(s->a, "%lld", example_int(c));
 	case RS_TYPE_FLOAT:
-		return s->real(s->ctx, example_real(s->a, c));
+		return example_real(s->a, c);
 	case RS_TYPE_BOOL:
-		return s->boolean(s->ctx, true);
+		return s->yes;
 	case RS_TYPE_TIMESTAMP:
-		return s->timestamp(s->ctx);
+		s->used_now = true;
+		return s->now;
 	case RS_TYPE_ENUM: {
 		const rs_plan_enum *en = rs_plan_enum_of(plan, t);
 		return en && t->enum_count ? s->enum_member(s->ctx, en, 0)
 					   : NULL;
 	}
 	case RS_TYPE_ARRAY:
-		return s->empty_list(s->ctx, t->items);
+		return s->empty_list ? s->empty_list(s->ctx, t->items) : "[]";
 	case RS_TYPE_OBJECT: {
 		const rs_object *o = t->object;
 		if (depth > 64)
 			return NULL;
-		const char **values = rs_arena_calloc(s->a, o->field_count + 1,
-						      sizeof *values);
-		if (!values)
-			return NULL;
-		for (size_t i = 0; i < o->field_count; i++) {
-			const rs_field *g = &o->fields[i];
-			if (!g->required)
-				continue;
-			values[i] = value_of(plan, s, g, &g->type, depth + 1);
-			if (!values[i])
-				return NULL;
-		}
+		const char **values = values_of(plan, s, o->fields,
+						o->field_count, depth + 1);
 		const char *cls = rs_plan_object_name(plan, o);
-		return cls ? s->object(s->ctx, o, cls, o->fields,
-				       o->field_count, values)
-			   : NULL;
+		return values && cls ? call_of(s, cls, o->fields,
+					       o->field_count, values, false)
+				     : NULL;
 	}
 	}
 	return NULL;
 }
 
-const char *rs_example_value(const rs_plan *plan, const rs_example_spell *s,
-			     const rs_field *f)
+/* The values of fields' required fields (NULL for the others); NULL when
+ * memory ran out. */
+static const char **values_of(const rs_plan *plan, rs_example_spell *s,
+			      const rs_field *fields, size_t n, int depth)
 {
-	return value_of(plan, s, f, &f->type, 0);
+	const char **values = rs_arena_calloc(s->a, n + 1, sizeof *values);
+	if (!values)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const rs_field *g = &fields[i];
+		if (g->required &&
+		    !(values[i] = value_of(plan, s, g, &g->type, depth)))
+			return NULL;
+	}
+	return values;
+}
+
+const char *rs_example_event(const rs_plan *plan, rs_example_spell *s,
+			     const rs_plan_version *v)
+{
+	const rs_version *ver = v->version;
+	const char **values =
+		values_of(plan, s, ver->fields, ver->field_count, 0);
+	return values ? call_of(s, v->name, ver->fields, ver->field_count,
+				values, true)
+		      : NULL;
 }
 
 #define LANGS 4

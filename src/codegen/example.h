@@ -15,31 +15,47 @@
 #include "reestr/langpack.h"
 #include "reestr/registry.h"
 
-/* How one language writes the values of an example. */
+/* How one language writes the values of an example: the walk (which
+ * value each field gets, which fields a constructor is given, how the
+ * arguments are joined) is example.c's; the spelling of each piece is
+ * the language's. Integers are written as decimal, reals as the literal
+ * "1.5" (both the same in every langpack language). */
 typedef struct rs_example_spell {
 	void *ctx;
 	rs_arena *a;
+	const char *yes; /* the true literal */
+	const char *now; /* the current time */
+	bool used_now;	 /* set by the walk when it wrote now */
+	/* between an argument's name and its value ("=", ": "); unused
+	 * when names is NULL (arguments by position) */
+	const char *name_sep;
+	/* before each of the event's arguments, one a line; NULL: the
+	 * event's arguments on one line like an object's */
+	const char *indent;
 	const char *(*str)(void *ctx, const char *text);
-	const char *(*integer)(void *ctx, long long v);
-	const char *(*real)(void *ctx, const char *literal); /* "1.5" */
-	const char *(*boolean)(void *ctx, bool v);
-	const char *(*timestamp)(void *ctx); /* now */
 	const char *(*enum_member)(void *ctx, const rs_plan_enum *en, size_t i);
+	/* an empty array of items; NULL: "[]" */
 	const char *(*empty_list)(void *ctx, const rs_type *items);
-	/* an object of class cls made with its required fields: values[i]
-	 * for fields[i], NULL for an optional field left out */
-	const char *(*object)(void *ctx, const rs_object *o, const char *cls,
-			      const rs_field *fields, size_t n,
-			      const char *const *values);
+	/* the language's description of fields[0..n) as the class's
+	 * constructor takes them (event: the event's class), an array of
+	 * structs with each argument's name at name_at, stride bytes apart;
+	 * NULL when memory ran out. names NULL: arguments by position. */
+	const void *(*names)(void *ctx, const rs_field *fields, size_t n,
+			     bool event);
+	size_t stride, name_at;
+	/* the call making an object of class cls from args (nargs of them;
+	 * lines: one a line, each after indent and followed by ",\n") */
+	const char *(*call)(void *ctx, const char *cls, const char *args,
+			    size_t nargs, bool lines);
 } rs_example_spell;
 
-/* The value of field f in an example, spelled by s; NULL when memory ran
- * out. Within f's constraints: a number in its bounds, a string of its
- * length that matches its pattern when one of a few usual shapes does,
- * the first enum value, an empty array, an object with its own required
- * fields. */
-const char *rs_example_value(const rs_plan *plan, const rs_example_spell *s,
-			     const rs_field *f);
+/* The call making event version v with its required fields, spelled by
+ * s; NULL when memory ran out. The value of each field is within its
+ * constraints: a number in its bounds, a string of its length that
+ * matches its pattern when one of a few usual shapes does, the first enum
+ * value, an empty array, an object with its own required fields. */
+const char *rs_example_event(const rs_plan *plan, rs_example_spell *s,
+			     const rs_plan_version *v);
 
 /* The plan's enum for type t, or NULL. */
 const rs_plan_enum *rs_plan_enum_of(const rs_plan *plan, const rs_type *t);

@@ -1067,29 +1067,6 @@ static const char *gx_str(void *c, const char *s)
 	return go_quote(((go_example *)c)->g, s);
 }
 
-static const char *gx_int(void *c, long long v)
-{
-	return rs_arena_printf(((go_example *)c)->g->a, "%lld", v);
-}
-
-static const char *gx_real(void *c, const char *lit)
-{
-	(void)c;
-	return lit;
-}
-
-static const char *gx_bool(void *c, bool v)
-{
-	(void)c;
-	return v ? "true" : "false";
-}
-
-static const char *gx_time(void *c)
-{
-	((go_example *)c)->need_time = true;
-	return "time.Now()";
-}
-
 static const char *gx_enum(void *c, const rs_plan_enum *en, size_t i)
 {
 	go_example *x = c;
@@ -1124,28 +1101,13 @@ static const char *gx_list(void *c, const rs_type *items)
 }
 
 /* New<Class>(required, ...): go_constructor's parameters, in order. */
-static const char *gx_call(go_example *x, const char *cls,
-			   const rs_field *fields, size_t n,
-			   const char *const *values)
+static const char *gx_call(void *c, const char *cls, const char *args,
+			   size_t nargs, bool lines)
 {
-	const char *args = "";
-	bool first = true;
-	for (size_t i = 0; i < n; i++) {
-		if (!fields[i].required)
-			continue;
-		args = rs_arena_printf(x->g->a, "%s%s%s", args,
-				       first ? "" : ", ", values[i]);
-		first = false;
-	}
+	go_example *x = c;
+	(void)nargs;
+	(void)lines;
 	return rs_arena_printf(x->g->a, "%s.New%s(%s)", x->pkg, cls, args);
-}
-
-static const char *gx_object(void *c, const rs_object *o, const char *cls,
-			     const rs_field *fields, size_t n,
-			     const char *const *values)
-{
-	(void)o;
-	return gx_call(c, cls, fields, n, values);
 }
 
 int rs_gen_go_example(const rs_plan *plan, const rs_plan_version *v,
@@ -1165,26 +1127,15 @@ int rs_gen_go_example(const rs_plan *plan, const rs_plan_version *v,
 	rs_example_spell s = {
 		.ctx = &x,
 		.a = g.a,
+		.yes = "true",
+		.now = "time.Now()",
 		.str = gx_str,
-		.integer = gx_int,
-		.real = gx_real,
-		.boolean = gx_bool,
-		.timestamp = gx_time,
 		.enum_member = gx_enum,
 		.empty_list = gx_list,
-		.object = gx_object,
+		.call = gx_call,
 	};
-	const rs_version *ver = v->version;
-	const char **values =
-		rs_arena_calloc(g.a, ver->field_count + 1, sizeof *values);
-	if (!values)
-		return RS_ENOMEM;
-	for (size_t i = 0; i < ver->field_count; i++)
-		if (ver->fields[i].required &&
-		    !(values[i] = rs_example_value(plan, &s, &ver->fields[i])))
-			return RS_ENOMEM;
-	const char *call =
-		gx_call(&x, v->name, ver->fields, ver->field_count, values);
+	const char *call = rs_example_event(plan, &s, v);
+	x.need_time |= s.used_now;
 	const char *module =
 		rs_arena_printf(g.a, "reestr.local/langpack/%s", env);
 	*out = rs_arena_printf(

@@ -879,29 +879,6 @@ static const char *hx_str(void *c, const char *s)
 	return php_quote(((php_example *)c)->g, s);
 }
 
-static const char *hx_int(void *c, long long v)
-{
-	return rs_arena_printf(((php_example *)c)->g->a, "%lld", v);
-}
-
-static const char *hx_real(void *c, const char *lit)
-{
-	(void)c;
-	return lit;
-}
-
-static const char *hx_bool(void *c, bool v)
-{
-	(void)c;
-	return v ? "true" : "false";
-}
-
-static const char *hx_time(void *c)
-{
-	(void)c;
-	return "new \\DateTimeImmutable()";
-}
-
 static const char *hx_enum(void *c, const rs_plan_enum *en, size_t i)
 {
 	php_example *x = c;
@@ -909,46 +886,22 @@ static const char *hx_enum(void *c, const rs_plan_enum *en, size_t i)
 			       en->members[i]);
 }
 
-static const char *hx_list(void *c, const rs_type *items)
+/* The named arguments: php_fields' names. */
+static const void *hx_names(void *c, const rs_field *fields, size_t n,
+			    bool event)
 {
-	(void)c;
-	(void)items;
-	return "[]";
+	return php_fields(((php_example *)c)->g, fields, n, event);
 }
 
-/* new Alias\Class(prop: value, ...) with the required fields, by
- * php_fields' names; for the event, one argument a line. */
-static const char *hx_call(php_example *x, const char *cls,
-			   const rs_field *fields, size_t n,
-			   const char *const *values, bool event)
+/* new Alias\Class(prop: value, ...); the event's, one argument a line. */
+static const char *hx_call(void *c, const char *cls, const char *args,
+			   size_t nargs, bool lines)
 {
-	php_field *pf = php_fields(x->g, fields, n, event);
-	if (!pf)
-		return NULL;
-	const char *args = "";
-	bool first = true;
-	for (size_t i = 0; i < n; i++) {
-		if (!fields[i].required)
-			continue;
-		args = event ? rs_arena_printf(x->g->a, "%s    %s: %s,\n", args,
-					       pf[i].prop, values[i])
-			     : rs_arena_printf(x->g->a, "%s%s%s: %s", args,
-					       first ? "" : ", ", pf[i].prop,
-					       values[i]);
-		first = false;
-	}
-	if (event && !first)
+	php_example *x = c;
+	if (lines && nargs)
 		return rs_arena_printf(x->g->a, "new %s\\%s(\n%s)", x->alias,
 				       cls, args);
 	return rs_arena_printf(x->g->a, "new %s\\%s(%s)", x->alias, cls, args);
-}
-
-static const char *hx_object(void *c, const rs_object *o, const char *cls,
-			     const rs_field *fields, size_t n,
-			     const char *const *values)
-{
-	(void)o;
-	return hx_call(c, cls, fields, n, values, false);
 }
 
 int rs_gen_php_example(const rs_plan *plan, const rs_plan_version *v,
@@ -963,26 +916,18 @@ int rs_gen_php_example(const rs_plan *plan, const rs_plan_version *v,
 	rs_example_spell s = {
 		.ctx = &x,
 		.a = g.a,
+		.yes = "true",
+		.now = "new \\DateTimeImmutable()",
+		.name_sep = ": ",
+		.indent = "    ",
 		.str = hx_str,
-		.integer = hx_int,
-		.real = hx_real,
-		.boolean = hx_bool,
-		.timestamp = hx_time,
 		.enum_member = hx_enum,
-		.empty_list = hx_list,
-		.object = hx_object,
+		.names = hx_names,
+		.stride = sizeof(php_field),
+		.name_at = offsetof(php_field, prop),
+		.call = hx_call,
 	};
-	const rs_version *ver = v->version;
-	const char **values =
-		rs_arena_calloc(g.a, ver->field_count + 1, sizeof *values);
-	if (!values)
-		return RS_ENOMEM;
-	for (size_t i = 0; i < ver->field_count; i++)
-		if (ver->fields[i].required &&
-		    !(values[i] = rs_example_value(plan, &s, &ver->fields[i])))
-			return RS_ENOMEM;
-	const char *call = hx_call(&x, v->name, ver->fields, ver->field_count,
-				   values, true);
+	const char *call = rs_example_event(plan, &s, v);
 	*out = rs_arena_printf(
 		g.a,
 		"<?php\n\nrequire __DIR__ . '/vendor/autoload.php';\n\n"

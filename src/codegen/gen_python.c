@@ -1498,35 +1498,11 @@ int rs_gen_python(const rs_plan *plan, const rs_langpack_options *o,
 typedef struct py_example {
 	py_ctx *g;
 	const char *pkg; /* the langpack's import alias */
-	bool need_datetime;
 } py_example;
 
 static const char *px_str(void *c, const char *s)
 {
 	return py_quote(((py_example *)c)->g, s);
-}
-
-static const char *px_int(void *c, long long v)
-{
-	return rs_arena_printf(((py_example *)c)->g->a, "%lld", v);
-}
-
-static const char *px_real(void *c, const char *lit)
-{
-	(void)c;
-	return lit;
-}
-
-static const char *px_bool(void *c, bool v)
-{
-	(void)c;
-	return v ? "True" : "False";
-}
-
-static const char *px_time(void *c)
-{
-	((py_example *)c)->need_datetime = true;
-	return "datetime.now(timezone.utc)";
 }
 
 static const char *px_enum(void *c, const rs_plan_enum *en, size_t i)
@@ -1536,46 +1512,22 @@ static const char *px_enum(void *c, const rs_plan_enum *en, size_t i)
 			       en->members[i]);
 }
 
-static const char *px_list(void *c, const rs_type *items)
+/* The keyword arguments: py_fields' names. */
+static const void *px_names(void *c, const rs_field *fields, size_t n,
+			    bool event)
 {
-	(void)c;
-	(void)items;
-	return "[]";
+	return py_fields(((py_example *)c)->g, fields, n, event);
 }
 
-/* Class(prop=value, ...) with the required fields, by py_fields' names;
- * with indent, one argument a line. */
-static const char *px_call(py_example *x, const char *cls,
-			   const rs_field *fields, size_t n,
-			   const char *const *values, bool event)
+/* Class(prop=value, ...); the event's, one argument a line. */
+static const char *px_call(void *c, const char *cls, const char *args,
+			   size_t nargs, bool lines)
 {
-	py_field *pf = py_fields(x->g, fields, n, event);
-	if (!pf)
-		return NULL;
-	const char *args = "";
-	bool first = true;
-	for (size_t i = 0; i < n; i++) {
-		if (!fields[i].required)
-			continue;
-		args = event ? rs_arena_printf(x->g->a, "%s    %s=%s,\n", args,
-					       pf[i].prop, values[i])
-			     : rs_arena_printf(x->g->a, "%s%s%s=%s", args,
-					       first ? "" : ", ", pf[i].prop,
-					       values[i]);
-		first = false;
-	}
-	if (event && !first)
+	py_example *x = c;
+	if (lines && nargs)
 		return rs_arena_printf(x->g->a, "%s.%s(\n%s)", x->pkg, cls,
 				       args);
 	return rs_arena_printf(x->g->a, "%s.%s(%s)", x->pkg, cls, args);
-}
-
-static const char *px_object(void *c, const rs_object *o, const char *cls,
-			     const rs_field *fields, size_t n,
-			     const char *const *values)
-{
-	(void)o;
-	return px_call(c, cls, fields, n, values, false);
 }
 
 int rs_gen_python_example(const rs_plan *plan, const rs_plan_version *v,
@@ -1592,30 +1544,22 @@ int rs_gen_python_example(const rs_plan *plan, const rs_plan_version *v,
 			pkg = rs_arena_printf(g.a, "%s_lp", env);
 	if (rs_name_is_python_keyword(env))
 		pkg = rs_arena_printf(g.a, "%s_lp", env);
-	py_example x = {&g, pkg, false};
+	py_example x = {&g, pkg};
 	rs_example_spell s = {
 		.ctx = &x,
 		.a = g.a,
+		.yes = "True",
+		.now = "datetime.now(timezone.utc)",
+		.name_sep = "=",
+		.indent = "    ",
 		.str = px_str,
-		.integer = px_int,
-		.real = px_real,
-		.boolean = px_bool,
-		.timestamp = px_time,
 		.enum_member = px_enum,
-		.empty_list = px_list,
-		.object = px_object,
+		.names = px_names,
+		.stride = sizeof(py_field),
+		.name_at = offsetof(py_field, prop),
+		.call = px_call,
 	};
-	const rs_version *ver = v->version;
-	const char **values =
-		rs_arena_calloc(g.a, ver->field_count + 1, sizeof *values);
-	if (!values)
-		return RS_ENOMEM;
-	for (size_t i = 0; i < ver->field_count; i++)
-		if (ver->fields[i].required &&
-		    !(values[i] = rs_example_value(plan, &s, &ver->fields[i])))
-			return RS_ENOMEM;
-	const char *call = px_call(&x, v->name, ver->fields, ver->field_count,
-				   values, true);
+	const char *call = rs_example_event(plan, &s, v);
 	*out = rs_arena_printf(
 		g.a,
 		"%simport reestr_%s as %s\n\n"
@@ -1623,8 +1567,7 @@ int rs_gen_python_example(const rs_plan *plan, const rs_plan_version *v,
 		"event = %s\n"
 		"sender.send(event)  # raises %s.ValidationError\n"
 		"assert sender.close()  # False if events were lost\n",
-		x.need_datetime ? "from datetime import datetime, timezone\n\n"
-				: "",
+		s.used_now ? "from datetime import datetime, timezone\n\n" : "",
 		env, pkg, pkg, py_quote(&g, RS_EXAMPLE_COLLECTOR),
 		py_quote(&g, source), call, pkg);
 	return *out && call ? 0 : RS_ENOMEM;

@@ -1161,29 +1161,6 @@ static const char *tx_str(void *c, const char *s)
 	return ts_str(((ts_example *)c)->g, s);
 }
 
-static const char *tx_int(void *c, long long v)
-{
-	return rs_arena_printf(((ts_example *)c)->g->a, "%lld", v);
-}
-
-static const char *tx_real(void *c, const char *lit)
-{
-	(void)c;
-	return lit;
-}
-
-static const char *tx_bool(void *c, bool v)
-{
-	(void)c;
-	return v ? "true" : "false";
-}
-
-static const char *tx_time(void *c)
-{
-	(void)c;
-	return "new Date()";
-}
-
 static const char *tx_enum(void *c, const rs_plan_enum *en, size_t i)
 {
 	ts_example *x = c;
@@ -1191,48 +1168,25 @@ static const char *tx_enum(void *c, const rs_plan_enum *en, size_t i)
 			       en->members[i]);
 }
 
-static const char *tx_list(void *c, const rs_type *items)
+/* The properties of the constructor's argument: ts_fields' names. */
+static const void *tx_names(void *c, const rs_field *fields, size_t n,
+			    bool event)
 {
-	(void)c;
-	(void)items;
-	return "[]";
+	return ts_fields(((ts_example *)c)->g, fields, n, event);
 }
 
-/* new pkg.Class({ prop: value, ... }) with the required fields, by
- * ts_fields' names; for the event, one property a line. */
-static const char *tx_call(ts_example *x, const char *cls,
-			   const rs_field *fields, size_t n,
-			   const char *const *values, bool event)
+/* new pkg.Class({ prop: value, ... }); the event's, one property a
+ * line. */
+static const char *tx_call(void *c, const char *cls, const char *args,
+			   size_t nargs, bool lines)
 {
-	ts_field *tf = ts_fields(x->g, fields, n, event);
-	if (!tf)
-		return NULL;
-	const char *args = "";
-	bool first = true;
-	for (size_t i = 0; i < n; i++) {
-		if (!fields[i].required)
-			continue;
-		args = event ? rs_arena_printf(x->g->a, "%s  %s: %s,\n", args,
-					       tf[i].prop, values[i])
-			     : rs_arena_printf(x->g->a, "%s%s%s: %s", args,
-					       first ? "" : ", ", tf[i].prop,
-					       values[i]);
-		first = false;
-	}
-	if (first)
+	ts_example *x = c;
+	if (!nargs)
 		return rs_arena_printf(x->g->a, "new %s.%s()", x->pkg, cls);
-	if (event)
+	if (lines)
 		return rs_arena_printf(x->g->a, "new %s.%s({\n%s})", x->pkg,
 				       cls, args);
 	return rs_arena_printf(x->g->a, "new %s.%s({ %s })", x->pkg, cls, args);
-}
-
-static const char *tx_object(void *c, const rs_object *o, const char *cls,
-			     const rs_field *fields, size_t n,
-			     const char *const *values)
-{
-	(void)o;
-	return tx_call(c, cls, fields, n, values, false);
 }
 
 int rs_gen_ts_example(const rs_plan *plan, const rs_plan_version *v,
@@ -1251,26 +1205,18 @@ int rs_gen_ts_example(const rs_plan *plan, const rs_plan_version *v,
 	rs_example_spell s = {
 		.ctx = &x,
 		.a = g.a,
+		.yes = "true",
+		.now = "new Date()",
+		.name_sep = ": ",
+		.indent = "  ",
 		.str = tx_str,
-		.integer = tx_int,
-		.real = tx_real,
-		.boolean = tx_bool,
-		.timestamp = tx_time,
 		.enum_member = tx_enum,
-		.empty_list = tx_list,
-		.object = tx_object,
+		.names = tx_names,
+		.stride = sizeof(ts_field),
+		.name_at = offsetof(ts_field, prop),
+		.call = tx_call,
 	};
-	const rs_version *ver = v->version;
-	const char **values =
-		rs_arena_calloc(g.a, ver->field_count + 1, sizeof *values);
-	if (!values)
-		return RS_ENOMEM;
-	for (size_t i = 0; i < ver->field_count; i++)
-		if (ver->fields[i].required &&
-		    !(values[i] = rs_example_value(plan, &s, &ver->fields[i])))
-			return RS_ENOMEM;
-	const char *call = tx_call(&x, v->name, ver->fields, ver->field_count,
-				   values, true);
+	const char *call = rs_example_event(plan, &s, v);
 	*out = rs_arena_printf(
 		g.a,
 		"import * as %s from \"@reestr/langpack-%s\";\n\n"

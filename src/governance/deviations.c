@@ -533,6 +533,18 @@ static int dberr(rs_devdb *d, const char *what)
 			    sqlite3_errmsg(d->db));
 }
 
+/* Ends the transaction BEGIN started: rolled back when rc says the work
+ * failed (or the commit does), else committed. Returns rc, or the
+ * commit's error. */
+static int end_tx(rs_devdb *d, int rc)
+{
+	if (!rc && sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = dberr(d, "commit");
+	if (rc)
+		sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
 int rs_devdb_open(const char *data_dir, rs_devdb **out)
 {
 	*out = NULL;
@@ -720,15 +732,7 @@ int rs_devdb_apply(rs_devdb *d, const rs_findings *f, int64_t now_us,
 				     "not seen by the evaluation");
 	}
 	free(gone);
-	if (rc) {
-		sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
-		return rc;
-	}
-	if (sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		rc = dberr(d, "commit");
-		sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
-	}
-	return rc;
+	return end_tx(d, rc);
 }
 
 int rs_devdb_set_status(rs_devdb *d, int64_t id, const char *status,
@@ -781,15 +785,7 @@ int rs_devdb_set_status(rs_devdb *d, int64_t id, const char *status,
 	if (!rc)
 		rc = history(d, id, at, status, by, note ? note : "");
 done:
-	if (rc) {
-		sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
-		return rc;
-	}
-	if (sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		rc = dberr(d, "commit");
-		sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
-	}
-	return rc;
+	return end_tx(d, rc);
 }
 
 /* the newest RS_DEVIATIONS_LIST_MAX that match, oldest first */

@@ -43,6 +43,17 @@ static void bind_common(sqlite3_stmt *st, int64_t event_id, int version,
 	sqlite3_bind_text(st, 4, to, -1, SQLITE_TRANSIENT);
 }
 
+/* sql prepared, with ?1-?4 bound (bind_common). */
+static int prepare_window(sqlite_gov *g, const char *sql, int64_t event_id,
+			  int version, int64_t from_us, int64_t to_us,
+			  sqlite3_stmt **st)
+{
+	int rc = prepare(g, sql, st);
+	if (rc == 0)
+		bind_common(*st, event_id, version, from_us, to_us);
+	return rc;
+}
+
 static int finish(sqlite_gov *g, sqlite3_stmt *st, int step, int rc)
 {
 	if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
@@ -63,25 +74,35 @@ static int g_counts(rs_gov_store *s, int64_t event_id, int version,
 {
 	sqlite_gov *g = (sqlite_gov *)s;
 	sqlite3_stmt *st = NULL;
-	int rc =
-		prepare(g,
-			"SELECT b - (((b % ?5) + ?5) % ?5) AS bucket,"
-			" CASE WHEN ?6 THEN source ELSE '' END AS src, count(*)"
-			" FROM (SELECT CAST(strftime('%s', substr(time, 1, 19))"
-			" AS INTEGER) AS b, source FROM events"
-			" WHERE event_id = ?1 AND (?2 < 0 OR version = ?2)"
-			" AND time >= ?3 AND time < ?4)"
-			" GROUP BY bucket, src ORDER BY bucket, src",
-			&st);
+	int rc = prepare_window(
+		g,
+		"SELECT b - (((b % ?5) + ?5) % ?5) AS bucket,"
+		" CASE WHEN ?6 THEN source ELSE '' END AS src, count(*)"
+		" FROM (SELECT CAST(strftime('%s', substr(time, 1, 19))"
+		" AS INTEGER) AS b, source FROM events"
+		" WHERE event_id = ?1 AND (?2 < 0 OR version = ?2)"
+		" AND time >= ?3 AND time < ?4)"
+		" GROUP BY bucket, src ORDER BY bucket, src",
+		event_id, version, from_us, to_us, &st);
 	if (rc)
 		return rc;
-	bind_common(st, event_id, version, from_us, to_us);
 	sqlite3_bind_int64(st, 5, bucket_s);
 	sqlite3_bind_int(st, 6, by_source);
 	int step;
 	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
 		rc = fn(ctx, sqlite3_column_int64(st, 0) * 1000000,
 			col_text(st, 1), sqlite3_column_int64(st, 2));
+	return finish(g, st, step, rc);
+}
+
+/* Rows of (source, n, m) to fn: field_share's and rejects'. */
+static int source_rows(sqlite_gov *g, sqlite3_stmt *st, rs_gov_share_fn fn,
+		       void *ctx)
+{
+	int rc = 0, step;
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+		rc = fn(ctx, col_text(st, 0), sqlite3_column_int64(st, 1),
+			sqlite3_column_int64(st, 2));
 	return finish(g, st, step, rc);
 }
 
@@ -106,23 +127,23 @@ static int g_field_share(rs_gov_store *s, int64_t event_id, int version,
 		return rc;
 	/* ?5 path, ?6 match kind, ?7 min (NULL: none), ?8 max, ?9 value */
 	sqlite3_stmt *st = NULL;
-	rc = prepare(g,
-		     "SELECT source, count(*), coalesce(sum(CASE ?6"
-		     " WHEN 0 THEN coalesce(json_type(fields, ?5), 'null')"
-		     " = 'null'"
-		     " WHEN 1 THEN json_type(fields, ?5) IN ('integer', 'real')"
-		     " AND (json_extract(fields, ?5) < ?7"
-		     " OR json_extract(fields, ?5) > ?8)"
-		     " ELSE json_type(fields, ?5) = 'text'"
-		     " AND json_extract(fields, ?5) = ?9 END), 0)"
-		     " FROM events WHERE event_id = ?1"
-		     " AND (?2 < 0 OR version = ?2)"
-		     " AND time >= ?3 AND time < ?4"
-		     " GROUP BY source ORDER BY source",
-		     &st);
+	rc = prepare_window(
+		g,
+		"SELECT source, count(*), coalesce(sum(CASE ?6"
+		" WHEN 0 THEN coalesce(json_type(fields, ?5), 'null')"
+		" = 'null'"
+		" WHEN 1 THEN json_type(fields, ?5) IN ('integer', 'real')"
+		" AND (json_extract(fields, ?5) < ?7"
+		" OR json_extract(fields, ?5) > ?8)"
+		" ELSE json_type(fields, ?5) = 'text'"
+		" AND json_extract(fields, ?5) = ?9 END), 0)"
+		" FROM events WHERE event_id = ?1"
+		" AND (?2 < 0 OR version = ?2)"
+		" AND time >= ?3 AND time < ?4"
+		" GROUP BY source ORDER BY source",
+		event_id, version, from_us, to_us, &st);
 	if (rc)
 		return rc;
-	bind_common(st, event_id, version, from_us, to_us);
 	sqlite3_bind_text(st, 5, path, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(st, 6, (int)ask->match);
 	if (ask->has_min)
@@ -131,11 +152,7 @@ static int g_field_share(rs_gov_store *s, int64_t event_id, int version,
 		sqlite3_bind_double(st, 8, ask->max);
 	if (ask->value)
 		sqlite3_bind_text(st, 9, ask->value, -1, SQLITE_TRANSIENT);
-	int step;
-	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
-		rc = fn(ctx, col_text(st, 0), sqlite3_column_int64(st, 1),
-			sqlite3_column_int64(st, 2));
-	return finish(g, st, step, rc);
+	return source_rows(g, st, fn, ctx);
 }
 
 static int g_rejects(rs_gov_store *s, int64_t event_id, int version,
@@ -144,21 +161,14 @@ static int g_rejects(rs_gov_store *s, int64_t event_id, int version,
 {
 	sqlite_gov *g = (sqlite_gov *)s;
 	sqlite3_stmt *st = NULL;
-	int rc = prepare(g,
-			 "SELECT source, sum(accepted), sum(rejected)"
-			 " FROM stats_hourly WHERE event_id = ?1"
-			 " AND (?2 < 0 OR version = ?2)"
-			 " AND hour >= ?3 AND hour < ?4"
-			 " GROUP BY source ORDER BY source",
-			 &st);
-	if (rc)
-		return rc;
-	bind_common(st, event_id, version, from_us, to_us);
-	int step;
-	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
-		rc = fn(ctx, col_text(st, 0), sqlite3_column_int64(st, 1),
-			sqlite3_column_int64(st, 2));
-	return finish(g, st, step, rc);
+	int rc = prepare_window(g,
+				"SELECT source, sum(accepted), sum(rejected)"
+				" FROM stats_hourly WHERE event_id = ?1"
+				" AND (?2 < 0 OR version = ?2)"
+				" AND hour >= ?3 AND hour < ?4"
+				" GROUP BY source ORDER BY source",
+				event_id, version, from_us, to_us, &st);
+	return rc ? rc : source_rows(g, st, fn, ctx);
 }
 
 static int g_reasons(rs_gov_store *s, int64_t event_id, int version,
@@ -167,15 +177,15 @@ static int g_reasons(rs_gov_store *s, int64_t event_id, int version,
 {
 	sqlite_gov *g = (sqlite_gov *)s;
 	sqlite3_stmt *st = NULL;
-	int rc = prepare(g,
-			 "SELECT reason, count(*) FROM failed_events"
-			 " WHERE event_id = ?1 AND (?2 < 0 OR version = ?2)"
-			 " AND received_at >= ?3 AND received_at < ?4"
-			 " GROUP BY reason ORDER BY reason",
-			 &st);
+	int rc = prepare_window(
+		g,
+		"SELECT reason, count(*) FROM failed_events"
+		" WHERE event_id = ?1 AND (?2 < 0 OR version = ?2)"
+		" AND received_at >= ?3 AND received_at < ?4"
+		" GROUP BY reason ORDER BY reason",
+		event_id, version, from_us, to_us, &st);
 	if (rc)
 		return rc;
-	bind_common(st, event_id, version, from_us, to_us);
 	int step;
 	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
 		rc = fn(ctx, col_text(st, 0), sqlite3_column_int64(st, 1));
@@ -205,16 +215,14 @@ static int g_last_by_source(rs_gov_store *s, int64_t event_id, int version,
 {
 	sqlite_gov *g = (sqlite_gov *)s;
 	sqlite3_stmt *st = NULL;
-	int rc = prepare(g,
-			 "SELECT source, max(time) FROM events"
-			 " WHERE event_id = ?1 AND (?2 < 0 OR version = ?2)"
-			 " AND time >= ?3 AND time < ?4"
-			 " GROUP BY source ORDER BY source",
-			 &st);
-	if (rc)
-		return rc;
-	bind_common(st, event_id, version, from_us, to_us);
-	return last_rows(g, st, fn, ctx);
+	int rc = prepare_window(
+		g,
+		"SELECT source, max(time) FROM events"
+		" WHERE event_id = ?1 AND (?2 < 0 OR version = ?2)"
+		" AND time >= ?3 AND time < ?4"
+		" GROUP BY source ORDER BY source",
+		event_id, version, from_us, to_us, &st);
+	return rc ? rc : last_rows(g, st, fn, ctx);
 }
 
 static int g_last_by_environment(rs_gov_store *s, int64_t event_id, int version,
