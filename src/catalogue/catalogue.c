@@ -17,10 +17,24 @@
 
 /* A writer that remembers a failed append, so the code below reads as
  * the JSON it writes and checks once at the end. */
+/* The items of a gov list by event name (and version), for lookups in
+ * O(log n): a catalogue of 10,000 versions asks for each. */
+typedef struct gov_key {
+	const char *event;
+	long long version;
+	const rs_json *item;
+} gov_key;
+
+typedef struct gov_ix {
+	gov_key *dev, *unused;
+	size_t ndev, nunused;
+} gov_ix;
+
 typedef struct cw {
 	rs_buf *b;
 	bool failed;
 	const rs_catalogue_gov *gov; /* NULL: nothing known of the data */
+	gov_ix ix;
 } cw;
 
 static void raw(cw *w, const char *s)
@@ -337,14 +351,80 @@ static bool named(const rs_json *d, const char *k, const char *name)
 	return v && !strcmp(v, name);
 }
 
-static long long event_open_deviations(const rs_catalogue_gov *g,
-				       const rs_event *ev)
+static int gov_key_cmp(const void *a, const void *b)
+{
+	const gov_key *x = a, *y = b;
+	int c = strcmp(x->event, y->event);
+	return c ? c : (x->version > y->version) - (x->version < y->version);
+}
+
+static int gov_keys(const rs_json *list, const char *k, gov_key **out,
+		    size_t *count)
 {
 	size_t n;
-	const rs_json *d = jitems(g->deviations, "deviations", &n);
+	const rs_json *it = jitems(list, k, &n);
+	*out = NULL;
+	*count = 0;
+	if (!n)
+		return 0;
+	gov_key *keys = malloc(n * sizeof *keys);
+	if (!keys)
+		return RS_ENOMEM;
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		long long v = -1;
+		const char *ev = jstr(&it[i], "event");
+		if (!ev)
+			continue;
+		jint(&it[i], "version", &v);
+		keys[m++] = (gov_key){ev, v, &it[i]};
+	}
+	qsort(keys, m, sizeof *keys, gov_key_cmp);
+	*out = keys;
+	*count = m;
+	return 0;
+}
+
+/* A writer for gov (may be NULL), with its lookups made. */
+static int cw_init(cw *w, rs_buf *out, const rs_catalogue_gov *gov)
+{
+	*w = (cw){out, false, gov, {NULL, NULL, 0, 0}};
+	if (!gov)
+		return 0;
+	if (gov_keys(gov->deviations, "deviations", &w->ix.dev, &w->ix.ndev) ||
+	    gov_keys(gov->unused, "unused", &w->ix.unused, &w->ix.nunused))
+		return RS_ENOMEM;
+	return 0;
+}
+
+static void cw_done(cw *w)
+{
+	free(w->ix.dev);
+	free(w->ix.unused);
+}
+
+/* The first key of event (version; -2: any) in keys, or n. */
+static size_t gov_find(const gov_key *keys, size_t n, const char *event,
+		       long long version)
+{
+	size_t lo = 0, hi = n;
+	gov_key want = {event, version == -2 ? -3 : version, NULL};
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (gov_key_cmp(&keys[mid], &want) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static long long event_open_deviations(const cw *w, const rs_event *ev)
+{
 	long long c = 0;
-	for (size_t i = 0; i < n; i++)
-		c += named(&d[i], "event", ev->name) && deviation_open(&d[i]);
+	for (size_t i = gov_find(w->ix.dev, w->ix.ndev, ev->name, -2);
+	     i < w->ix.ndev && !strcmp(w->ix.dev[i].event, ev->name); i++)
+		c += deviation_open(w->ix.dev[i].item);
 	return c;
 }
 
@@ -355,22 +435,17 @@ static void write_open_count(cw *w, const rs_event *ev)
 	if (!w->gov || !w->gov->deviations)
 		raw(w, "null");
 	else
-		num(w, event_open_deviations(w->gov, ev));
+		num(w, event_open_deviations(w, ev));
 }
 
 /* The unused item of one version, or NULL. */
-static const rs_json *unused_item(const rs_catalogue_gov *g, const rs_event *ev,
-				  int version)
+static const rs_json *unused_item(const cw *w, const rs_event *ev, int version)
 {
-	size_t n;
-	const rs_json *u = jitems(g->unused, "unused", &n);
-	for (size_t i = 0; i < n; i++) {
-		long long v;
-		if (named(&u[i], "event", ev->name) &&
-		    jint(&u[i], "version", &v) && v == version)
-			return &u[i];
-	}
-	return NULL;
+	size_t i = gov_find(w->ix.unused, w->ix.nunused, ev->name, version);
+	return i < w->ix.nunused && !strcmp(w->ix.unused[i].event, ev->name) &&
+			       w->ix.unused[i].version == version
+		       ? w->ix.unused[i].item
+		       : NULL;
 }
 
 static void write_json(cw *w, const rs_json *v)
@@ -559,7 +634,7 @@ static void write_version_summary(cw *w, const rs_event *ev,
 	if (!w->gov || !w->gov->unused)
 		raw(w, "null");
 	else
-		boolean(w, unused_item(w->gov, ev, v->number) != NULL);
+		boolean(w, unused_item(w, ev, v->number) != NULL);
 }
 
 /* The event's lines of the index. */
@@ -657,7 +732,7 @@ static void write_owner(cw *w, const rs_registry *r, const uses *u,
 		for (size_t i = 0; i < rs_registry_event_count(r); i++) {
 			const rs_event *ev = rs_registry_event_at(r, i);
 			if (ev->owner == o)
-				c += event_open_deviations(w->gov, ev);
+				c += event_open_deviations(w, ev);
 		}
 		num(w, c);
 	}
@@ -821,7 +896,12 @@ static int write_index(const rs_registry *r, rs_buf *out, int mask,
 	uses u;
 	if (uses_make(r, &u))
 		return RS_ENOMEM;
-	cw w = {out, false, gov};
+	cw w;
+	if (cw_init(&w, out, gov)) {
+		cw_done(&w);
+		free(u.used);
+		return RS_ENOMEM;
+	}
 	bool any = false, single = name != NULL;
 	if (found)
 		*found = false;
@@ -942,6 +1022,7 @@ static int write_index(const rs_registry *r, rs_buf *out, int mask,
 	if (!single)
 		raw(&w, "}");
 	free(u.used);
+	cw_done(&w);
 	return w.failed ? RS_ENOMEM : 0;
 }
 
@@ -1003,7 +1084,7 @@ static void write_diff_body(cw *w, const rs_event *ev, const rs_version *a,
 int rs_catalogue_diff_json(const rs_event *ev, const rs_version *from,
 			   const rs_version *to, rs_buf *out)
 {
-	cw w = {out, false, NULL};
+	cw w = {out, false, NULL, {NULL, NULL, 0, 0}};
 	raw(&w, "{");
 	write_diff_body(&w, ev, from, to);
 	raw(&w, "}");
@@ -1038,7 +1119,11 @@ static int event_json(const rs_registry *r, const rs_event *ev,
 		      rs_example_plans *plans, const rs_catalogue_gov *gov,
 		      rs_buf *out)
 {
-	cw w = {out, false, gov};
+	cw w;
+	if (cw_init(&w, out, gov)) {
+		cw_done(&w);
+		return RS_ENOMEM;
+	}
 	raw(&w, "{");
 	key(&w, false, "id");
 	num(&w, (long long)ev->id);
@@ -1095,6 +1180,7 @@ static int event_json(const rs_registry *r, const rs_event *ev,
 	write_event_gov(&w, ev);
 	int rc = write_live(&w, ev);
 	raw(&w, "}");
+	cw_done(&w);
 	if (rc < 0)
 		return rc;
 	return w.failed ? RS_ENOMEM : 0;

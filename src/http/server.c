@@ -89,6 +89,12 @@ typedef struct served_registry {
 	 * page at a time uses them (plans_lock) */
 	pthread_mutex_t plans_lock;
 	rs_example_plans *plans;
+	/* the registry's checks (governance/rules.h), read from its folder
+	 * by the first catalogue request that needs them (unused versions)
+	 * and kept with it: reading them is reading every file again */
+	pthread_mutex_t rules_lock;
+	rs_ruleset *rules;
+	bool rules_tried;
 	atomic_size_t refs;
 } served_registry;
 
@@ -169,6 +175,8 @@ static void served_release(served_registry *g)
 		return;
 	rs_example_plans_free(g->plans);
 	pthread_mutex_destroy(&g->plans_lock);
+	rs_ruleset_free(g->rules);
+	pthread_mutex_destroy(&g->rules_lock);
 	rs_registry_free(g->owned);
 	free(g->snapshot);
 	free(g);
@@ -201,6 +209,7 @@ static served_registry *served_new(const rs_registry *reg, rs_registry *owned,
 	g->reg = reg;
 	g->owned = owned;
 	pthread_mutex_init(&g->plans_lock, NULL);
+	pthread_mutex_init(&g->rules_lock, NULL);
 	atomic_init(&g->refs, 1); /* the server's, while it is current */
 	return g;
 }
@@ -1211,14 +1220,34 @@ typedef struct catalogue_data {
 	rs_buf dev, unused;
 } catalogue_data;
 
+/* The served registry's checks (NULL when they have problems), loaded
+ * once. */
+static const rs_ruleset *served_rules(rs_server *s, served_registry *g)
+{
+	pthread_mutex_lock(&g->rules_lock);
+	if (!g->rules_tried) {
+		rs_diags diags = RS_DIAGS_INIT;
+		if (rs_rules_load(s->gov_registry, g->reg, &g->rules, &diags) <
+		    0) {
+			rs_ruleset_free(g->rules);
+			g->rules = NULL;
+		}
+		rs_diags_free(&diags);
+		g->rules_tried = true;
+	}
+	pthread_mutex_unlock(&g->rules_lock);
+	return g->rules;
+}
+
 static void catalogue_data_make(rs_server *s, const request *rq,
-				const rs_registry *reg, bool page,
+				served_registry *g, bool page, bool data,
 				catalogue_data *cd)
 {
+	const rs_registry *reg = g->reg;
 	memset(cd, 0, sizeof *cd);
 	cd->dev = (rs_buf)RS_BUF_INIT;
 	cd->unused = (rs_buf)RS_BUF_INIT;
-	if (!s->gov_data || (s->auth && rq->grant.kind != RS_KEY_READ))
+	if (!data || !s->gov_data || (s->auth && rq->grant.kind != RS_KEY_READ))
 		return;
 	cd->arena = rs_arena_new(64 << 10);
 	if (!cd->arena)
@@ -1234,22 +1263,18 @@ static void catalogue_data_make(rs_server *s, const request *rq,
 			  &err) == 0)
 		cd->gov.deviations = v;
 	rs_devdb_close(db);
-	rs_ruleset *rules = NULL;
-	rs_diags diags = RS_DIAGS_INIT;
 	int64_t now = rs_time_now_us();
 	cd->gov.now_us = now;
 	if (rs_gov_store_sqlite_open(s->gov_data, &cd->gov.store) < 0)
 		cd->gov.store = NULL;
-	if (cd->gov.store &&
-	    rs_rules_load(s->gov_registry, reg, &rules, &diags) == 0 &&
+	const rs_ruleset *rules = cd->gov.store ? served_rules(s, g) : NULL;
+	if (rules &&
 	    rs_unused_list(cd->gov.store, reg, rules, now,
 			   s->packages ? rs_packages_path(s->packages) : NULL,
 			   &cd->unused, NULL, NULL) == 0 &&
 	    rs_json_parse(cd->arena, cd->unused.data, cd->unused.len, NULL, &v,
 			  &err) == 0)
 		cd->gov.unused = v;
-	rs_ruleset_free(rules);
-	rs_diags_free(&diags);
 	if (!page) { /* the live figures are an event page's */
 		rs_gov_store_free(cd->gov.store);
 		cd->gov.store = NULL;
@@ -1287,7 +1312,7 @@ handle_catalogue(rs_server *s, struct MHD_Connection *conn, const request *rq)
 		    strncmp(sub, "/objects", 8) &&
 		    strncmp(sub, "/environments", 13);
 	catalogue_data cd;
-	catalogue_data_make(s, rq, g->reg, page, &cd);
+	catalogue_data_make(s, rq, g, page, data, &cd);
 	const rs_catalogue_gov *gov = data ? &cd.gov : NULL;
 	int rc;
 	if (page) {
