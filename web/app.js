@@ -119,12 +119,21 @@
       type: "search", id: "search", name: "q", value: params.get("q") || "",
       placeholder: "name, field or description",
     });
+    // what the collector's data folder says (null in the static site and
+    // to a key that may not read the data): marked data-store
+    const knowDeviations = idx.events.some((e) => e.open_deviations !== null && e.open_deviations !== undefined);
+    const knowUnused = idx.events.some((e) => e.versions.some((v) => v.unused !== null && v.unused !== undefined));
+    const check = (name, label) =>
+      h("label", { class: "check", "data-store": "" },
+        h("input", { type: "checkbox", name, value: "1", id: "filter-" + name, checked: params.get(name) === "1" }), label);
     const form = h("form", { class: "filters", role: "search", onsubmit: (e) => e.preventDefault() },
       h("label", {}, "Search", search),
       select("environment", "Environment", idx.environments.map((e) => e.name)),
       select("owner", "Owner", idx.owners.map((o) => o.name)),
       select("source", "Source", idx.sources.map((s) => s.name)),
-      select("status", "Status", statuses));
+      select("status", "Status", statuses),
+      knowDeviations ? check("deviations", "Has open deviations") : null,
+      knowUnused ? check("unused", "Unused versions") : null);
     const count = h("p", { class: "count", id: "count", "aria-live": "polite" });
     const tbody = h("tbody");
     const table = h("table", { id: "events" },
@@ -138,14 +147,20 @@
         (!f.environment || ev.environments.includes(f.environment)) &&
         (!f.owner || ev.owner === f.owner) &&
         (!f.source || ev.sources.includes(f.source)) &&
-        (!f.status || ev.versions.at(-1).status === f.status || ev.status === f.status));
+        (!f.status || ev.versions.at(-1).status === f.status || ev.status === f.status) &&
+        (!f.deviations || ev.open_deviations > 0) &&
+        (!f.unused || ev.versions.some((v) => v.unused === true)));
       fill(tbody, ...shown.map((ev) => h("tr", { "data-event": ev.name },
         h("td", {}, link("event", ev.name)),
         h("td", {}, ev.id),
         h("td", {}, link("owner", ev.owner)),
         h("td", {}, links("environment", ev.environments)),
         h("td", {}, ev.versions.length),
-        h("td", {}, badge(ev.versions.at(-1).status)),
+        h("td", {}, badge(ev.versions.at(-1).status),
+          ev.open_deviations > 0 ? h("span", { "data-store": "" }, badge(`${ev.open_deviations} open deviation${ev.open_deviations > 1 ? "s" : ""}`, "deviation")) : null,
+          ev.versions.some((v) => v.unused === true)
+            ? h("span", { "data-store": "" }, badge("unused: " + ev.versions.filter((v) => v.unused === true).map((v) => "v" + v.number).join(", "), "unused"))
+            : null),
         h("td", {}, ev.description))));
       count.textContent = `${shown.length} of ${idx.events.length} events`;
       const p = new URLSearchParams();
@@ -288,10 +303,58 @@
       fields,
       h("h2", {}, "Diff"), h("div", { class: "filters" }, fromSel, toSel), diffOut,
       examples,
-      // the stats' figures, when the catalogue carries them (a later round)
-      h("section", { id: "live", hidden: ev.live === null }, h("h2", {}, "Live figures")));
+      governance(ev));
     update();
     await showDiff();
+  }
+
+  // What the collector's data says of an event (docs/catalogue.md,
+  // "Deviations, unused versions and live figures"): nothing in the static
+  // site or to a key that may not read the data. Marked data-store.
+  const table = (id, caption, heads, rows) =>
+    h("table", { id },
+      h("caption", { class: "muted" }, caption),
+      h("thead", {}, h("tr", {}, heads.map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, rows));
+  const when = (t) => (t ? t.replace(/\.\d+Z$/, "Z").replace("T", " ") : "none");
+  const percent = (x) => `${(100 * x).toFixed(x && x < 0.01 ? 2 : 0)}%`;
+
+  function governance(ev) {
+    const parts = [];
+    if (ev.deviations) {
+      parts.push(h("section", { id: "deviations", "data-store": "" },
+        h("h2", {}, "Deviations"),
+        ev.deviations.length
+          ? table("deviation-list", "Each rule that fired, newest last (reestr deviations show ID)",
+            ["Id", "Kind", "Status", "Version", "Source", "First seen", "Last seen", "Evidence"],
+            ev.deviations.map((d) => h("tr", { "data-deviation": d.id, "data-kind": d.kind, "data-status": d.status },
+              h("td", {}, d.id), h("td", {}, d.kind), h("td", {}, badge(d.status)),
+              h("td", {}, d.version === null ? "every" : `v${d.version}`), h("td", {}, d.source || "every"),
+              h("td", {}, when(d.first_seen)), h("td", {}, when(d.last_seen)), h("td", {}, d.detail))))
+          : h("p", { class: "muted" }, "None: every rule on this event holds.")));
+    }
+    if (ev.unused) {
+      parts.push(h("section", { id: "unused", "data-store": "" },
+        h("h2", {}, "Unused versions"),
+        ev.unused.length
+          ? h("ul", {}, ev.unused.map((u) => h("li", { "data-version": u.version }, `v${u.version}: ${u.evidence}`)))
+          : h("p", { class: "muted" }, "None: every version was sent or its langpack downloaded lately.")));
+    }
+    if (ev.live) {
+      const rows = ev.live.versions.flatMap((v) => v.sources.map((s) => h("tr", { "data-version": v.version, "data-source": s.source },
+        h("td", {}, `v${v.version}`), h("td", {}, s.source), h("td", {}, s.accepted), h("td", {}, s.rejected),
+        h("td", {}, s.per_hour.toFixed(2)), h("td", {}, percent(s.reject_rate)))));
+      parts.push(h("section", { id: "live", "data-store": "" },
+        h("h2", {}, "Live figures"),
+        h("p", { class: "muted" }, `The ${ev.live.hours} hours from ${when(ev.live.from)} to ${when(ev.live.to)}, by the hour the collector received the events.`),
+        rows.length
+          ? table("live-figures", "Per version and source", ["Version", "Source", "Accepted", "Rejected", "Per hour", "Reject rate"], rows)
+          : h("p", {}, "No events received."),
+        ev.live.reasons.length
+          ? [h("h3", {}, "Top reject reasons"), h("ol", { id: "reasons" }, ev.live.reasons.map((r) => h("li", {}, `${r.reason} (${r.count})`)))]
+          : null));
+    }
+    return parts;
   }
 
   // --- owners, sources, objects, environments ---------------------------
@@ -321,6 +384,7 @@
     const row = (label, value) => rows.push(h("dt", {}, label), h("dd", {}, value));
     if (kind === "owner") {
       row("Contact", x.contact);
+      if (x.open_deviations > 0) rows.push(h("dt", { "data-store": "" }, "Open deviations"), h("dd", { "data-store": "" }, x.open_deviations));
       row("Events", links("event", x.events));
       row("Sources", links("source", x.sources));
       row("Objects", links("object", x.objects));

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/timefmt.h"
 #include "codegen/example.h"
+#include "governance/store.h"
 #include "json/json.h"
 #include "reestr/error.h"
 #include "reestr/langpack.h"
@@ -15,9 +17,24 @@
 
 /* A writer that remembers a failed append, so the code below reads as
  * the JSON it writes and checks once at the end. */
+/* The items of a gov list by event name (and version), for lookups in
+ * O(log n): a catalogue of 10,000 versions asks for each. */
+typedef struct gov_key {
+	const char *event;
+	long long version;
+	const rs_json *item;
+} gov_key;
+
+typedef struct gov_ix {
+	gov_key *dev, *unused;
+	size_t ndev, nunused;
+} gov_ix;
+
 typedef struct cw {
 	rs_buf *b;
 	bool failed;
+	const rs_catalogue_gov *gov; /* NULL: nothing known of the data */
+	gov_ix ix;
 } cw;
 
 static void raw(cw *w, const char *s)
@@ -315,6 +332,315 @@ static void write_event_sources(cw *w, const rs_registry *r, const rs_event *ev)
 	raw(w, "]");
 }
 
+/* --- what the data folder says (rs_catalogue_gov) ---------------------- */
+
+static const char *jstr(const rs_json *o, const char *k)
+{
+	const rs_json *v = rs_json_get(o, k);
+	return v && v->type == RS_JSON_STRING ? v->u.str.ptr : NULL;
+}
+
+static bool jint(const rs_json *o, const char *k, long long *out)
+{
+	const rs_json *v = rs_json_get(o, k);
+	if (!v || v->type != RS_JSON_NUMBER || !v->u.num.is_int)
+		return false;
+	*out = v->u.num.i;
+	return true;
+}
+
+/* The items of list's array member k (NULL and 0 when none). */
+static const rs_json *jitems(const rs_json *list, const char *k, size_t *n)
+{
+	const rs_json *a = list ? rs_json_get(list, k) : NULL;
+	if (!a || a->type != RS_JSON_ARRAY) {
+		*n = 0;
+		return NULL;
+	}
+	*n = a->u.arr.count;
+	return a->u.arr.items;
+}
+
+static bool deviation_open(const rs_json *d)
+{
+	const char *st = jstr(d, "status");
+	return st && strcmp(st, "resolved") != 0;
+}
+
+static bool named(const rs_json *d, const char *k, const char *name)
+{
+	const char *v = jstr(d, k);
+	return v && !strcmp(v, name);
+}
+
+static int gov_key_cmp(const void *a, const void *b)
+{
+	const gov_key *x = a, *y = b;
+	int c = strcmp(x->event, y->event);
+	return c ? c : (x->version > y->version) - (x->version < y->version);
+}
+
+static int gov_keys(const rs_json *list, const char *k, gov_key **out,
+		    size_t *count)
+{
+	size_t n;
+	const rs_json *it = jitems(list, k, &n);
+	*out = NULL;
+	*count = 0;
+	if (!n)
+		return 0;
+	gov_key *keys = malloc(n * sizeof *keys);
+	if (!keys)
+		return RS_ENOMEM;
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		long long v = -1;
+		const char *ev = jstr(&it[i], "event");
+		if (!ev)
+			continue;
+		jint(&it[i], "version", &v);
+		keys[m++] = (gov_key){ev, v, &it[i]};
+	}
+	qsort(keys, m, sizeof *keys, gov_key_cmp);
+	*out = keys;
+	*count = m;
+	return 0;
+}
+
+/* A writer for gov (may be NULL), with its lookups made. */
+static int cw_init(cw *w, rs_buf *out, const rs_catalogue_gov *gov)
+{
+	*w = (cw){out, false, gov, {NULL, NULL, 0, 0}};
+	if (!gov)
+		return 0;
+	if (gov_keys(gov->deviations, "deviations", &w->ix.dev, &w->ix.ndev) ||
+	    gov_keys(gov->unused, "unused", &w->ix.unused, &w->ix.nunused))
+		return RS_ENOMEM;
+	return 0;
+}
+
+static void cw_done(cw *w)
+{
+	free(w->ix.dev);
+	free(w->ix.unused);
+}
+
+/* The first key of event (version; -2: any) in keys, or n. */
+static size_t gov_find(const gov_key *keys, size_t n, const char *event,
+		       long long version)
+{
+	size_t lo = 0, hi = n;
+	gov_key want = {event, version == -2 ? -3 : version, NULL};
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (gov_key_cmp(&keys[mid], &want) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static long long event_open_deviations(const cw *w, const rs_event *ev)
+{
+	long long c = 0;
+	for (size_t i = gov_find(w->ix.dev, w->ix.ndev, ev->name, -2);
+	     i < w->ix.ndev && !strcmp(w->ix.dev[i].event, ev->name); i++)
+		c += deviation_open(w->ix.dev[i].item);
+	return c;
+}
+
+/* "open_deviations": N, or null when the deviations are not known. */
+static void write_open_count(cw *w, const rs_event *ev)
+{
+	key(w, true, "open_deviations");
+	if (!w->gov || !w->gov->deviations)
+		raw(w, "null");
+	else
+		num(w, event_open_deviations(w, ev));
+}
+
+/* The unused item of one version, or NULL. */
+static const rs_json *unused_item(const cw *w, const rs_event *ev, int version)
+{
+	size_t i = gov_find(w->ix.unused, w->ix.nunused, ev->name, version);
+	return i < w->ix.nunused && !strcmp(w->ix.unused[i].event, ev->name) &&
+			       w->ix.unused[i].version == version
+		       ? w->ix.unused[i].item
+		       : NULL;
+}
+
+static void write_json(cw *w, const rs_json *v)
+{
+	if (!w->failed && rs_json_write(w->b, v))
+		w->failed = true;
+}
+
+/* The event page's "deviations" (every status) and "unused" (its
+ * versions' items, with the evidence): null when not known. */
+static void write_event_gov(cw *w, const rs_event *ev)
+{
+	const rs_catalogue_gov *g = w->gov;
+	key(w, true, "deviations");
+	if (!g || !g->deviations) {
+		raw(w, "null");
+	} else {
+		size_t n;
+		const rs_json *d = jitems(g->deviations, "deviations", &n);
+		raw(w, "[");
+		bool first = true;
+		for (size_t i = 0; i < n; i++) {
+			if (!named(&d[i], "event", ev->name))
+				continue;
+			if (!first)
+				raw(w, ",");
+			first = false;
+			write_json(w, &d[i]);
+		}
+		raw(w, "]");
+	}
+	key(w, true, "unused");
+	if (!g || !g->unused) {
+		raw(w, "null");
+	} else {
+		size_t n;
+		const rs_json *u = jitems(g->unused, "unused", &n);
+		raw(w, "[");
+		bool first = true;
+		for (size_t i = 0; i < n; i++) {
+			if (!named(&u[i], "event", ev->name))
+				continue;
+			if (!first)
+				raw(w, ",");
+			first = false;
+			write_json(w, &u[i]);
+		}
+		raw(w, "]");
+	}
+}
+
+/* The live figures: per version and source, accepted and rejected in the
+ * window (the store's hourly stats), and the top reject reasons. */
+typedef struct live_src {
+	cw *w;
+	bool first;
+	double hours;
+} live_src;
+
+static int live_source(void *ctx, const char *source, int64_t accepted,
+		       int64_t rejected)
+{
+	live_src *l = ctx;
+	cw *w = l->w;
+	if (!l->first)
+		raw(w, ",");
+	l->first = false;
+	raw(w, "{");
+	key(w, false, "source");
+	str(w, source);
+	key(w, true, "accepted");
+	num(w, accepted);
+	key(w, true, "rejected");
+	num(w, rejected);
+	key(w, true, "per_hour");
+	dbl(w, (double)(accepted + rejected) / l->hours);
+	key(w, true, "reject_rate");
+	dbl(w, accepted + rejected
+		       ? (double)rejected / (double)(accepted + rejected)
+		       : 0.0);
+	raw(w, "}");
+	return w->failed ? RS_ENOMEM : 0;
+}
+
+typedef struct top_reasons {
+	char *reason[RS_CATALOGUE_LIVE_REASONS];
+	int64_t n[RS_CATALOGUE_LIVE_REASONS];
+	size_t count;
+} top_reasons;
+
+/* Keeps the RS_CATALOGUE_LIVE_REASONS most frequent, most first. */
+static int live_reason(void *ctx, const char *reason, int64_t n)
+{
+	top_reasons *t = ctx;
+	size_t at = t->count;
+	while (at > 0 && t->n[at - 1] < n)
+		at--;
+	if (at >= RS_CATALOGUE_LIVE_REASONS)
+		return 0;
+	char *copy = strdup(reason);
+	if (!copy)
+		return RS_ENOMEM;
+	if (t->count == RS_CATALOGUE_LIVE_REASONS)
+		free(t->reason[--t->count]);
+	memmove(&t->reason[at + 1], &t->reason[at],
+		(t->count - at) * sizeof t->reason[0]);
+	memmove(&t->n[at + 1], &t->n[at], (t->count - at) * sizeof t->n[0]);
+	t->reason[at] = copy;
+	t->n[at] = n;
+	t->count++;
+	return 0;
+}
+
+static int write_live(cw *w, const rs_event *ev)
+{
+	const rs_catalogue_gov *g = w->gov;
+	key(w, true, "live");
+	if (!g || !g->store) {
+		raw(w, "null");
+		return 0;
+	}
+	const int64_t hour = 3600LL * 1000000;
+	int64_t to = (g->now_us / hour + 1) * hour; /* the hour now in */
+	int64_t from = to - RS_CATALOGUE_LIVE_HOURS * hour;
+	char a[RS_TIME_TEXT_SIZE], b[RS_TIME_TEXT_SIZE];
+	rs_time_format(from, a);
+	rs_time_format(to, b);
+	raw(w, "{");
+	key(w, false, "from");
+	str(w, a);
+	key(w, true, "to");
+	str(w, b);
+	key(w, true, "hours");
+	num(w, RS_CATALOGUE_LIVE_HOURS);
+	key(w, true, "versions");
+	raw(w, "[");
+	int rc = 0;
+	for (size_t v = 0; v < ev->version_count && !rc; v++) {
+		if (v)
+			raw(w, ",");
+		raw(w, "{");
+		key(w, false, "version");
+		num(w, ev->versions[v].number);
+		key(w, true, "sources");
+		raw(w, "[");
+		live_src l = {w, true, RS_CATALOGUE_LIVE_HOURS};
+		rc = g->store->ops->rejects(g->store, (int64_t)ev->id,
+					    ev->versions[v].number, from, to,
+					    live_source, &l);
+		raw(w, "]}");
+	}
+	raw(w, "]");
+	top_reasons t = {{0}, {0}, 0};
+	if (!rc)
+		rc = g->store->ops->reasons(g->store, (int64_t)ev->id, -1, from,
+					    to, live_reason, &t);
+	key(w, true, "reasons");
+	raw(w, "[");
+	for (size_t i = 0; i < t.count; i++) {
+		if (i)
+			raw(w, ",");
+		raw(w, "{");
+		key(w, false, "reason");
+		str(w, t.reason[i]);
+		key(w, true, "count");
+		num(w, t.n[i]);
+		raw(w, "}");
+		free(t.reason[i]);
+	}
+	raw(w, "]}");
+	return rc;
+}
+
 static void write_version_summary(cw *w, const rs_event *ev,
 				  const rs_version *v)
 {
@@ -326,6 +652,11 @@ static void write_version_summary(cw *w, const rs_event *ev,
 	boolean(w, v->published);
 	key(w, true, "description");
 	str(w, v->description ? v->description : "");
+	key(w, true, "unused");
+	if (!w->gov || !w->gov->unused)
+		raw(w, "null");
+	else
+		boolean(w, unused_item(w, ev, v->number) != NULL);
 }
 
 /* The event's lines of the index. */
@@ -339,6 +670,7 @@ static void write_event_summary(cw *w, const rs_registry *r, const rs_event *ev)
 	str(w, ev->owner ? ev->owner->name : NULL);
 	key(w, true, "status");
 	str(w, rs_status_name(ev->status));
+	write_open_count(w, ev);
 	key(w, true, "environments");
 	write_event_envs(w, r, ev);
 	key(w, true, "sources");
@@ -410,6 +742,19 @@ static void write_owner(cw *w, const rs_registry *r, const uses *u,
 	str(w, o->contact);
 	key(w, true, "description");
 	str(w, o->description ? o->description : "");
+	/* the open deviations of its events */
+	key(w, true, "open_deviations");
+	if (!w->gov || !w->gov->deviations) {
+		raw(w, "null");
+	} else {
+		long long c = 0;
+		for (size_t i = 0; i < rs_registry_event_count(r); i++) {
+			const rs_event *ev = rs_registry_event_at(r, i);
+			if (ev->owner == o)
+				c += event_open_deviations(w, ev);
+		}
+		num(w, c);
+	}
 	key(w, true, "events");
 	raw(w, "[");
 	bool first = true;
@@ -561,12 +906,18 @@ static void section_close(section *sec)
 /* The sections of the index in mask; with one_kind and name, only the
  * item so named (whose presence *found says). */
 static int write_index(const rs_registry *r, rs_buf *out, int mask,
-		       const char *name, bool *found)
+		       const char *name, bool *found,
+		       const rs_catalogue_gov *gov)
 {
 	uses u;
 	if (uses_make(r, &u))
 		return RS_ENOMEM;
-	cw w = {out, false};
+	cw w;
+	if (cw_init(&w, out, gov)) {
+		cw_done(&w);
+		free(u.used);
+		return RS_ENOMEM;
+	}
 	bool any = false, single = name != NULL;
 	if (found)
 		*found = false;
@@ -636,17 +987,18 @@ static int write_index(const rs_registry *r, rs_buf *out, int mask,
 	if (!single)
 		raw(&w, "}");
 	free(u.used);
+	cw_done(&w);
 	return w.failed ? RS_ENOMEM : 0;
 }
 
 int rs_catalogue_index_json(const rs_registry *r, rs_buf *out)
 {
-	return write_index(r, out, SEC_ALL, NULL, NULL);
+	return write_index(r, out, SEC_ALL, NULL, NULL, NULL);
 }
 
 int rs_catalogue_owners_json(const rs_registry *r, rs_buf *out)
 {
-	return write_index(r, out, SEC_OWNERS | SEC_UNOWNED, NULL, NULL);
+	return write_index(r, out, SEC_OWNERS | SEC_UNOWNED, NULL, NULL, NULL);
 }
 
 /* --- an event ----------------------------------------------------------- */
@@ -694,7 +1046,7 @@ static void write_diff_body(cw *w, const rs_event *ev, const rs_version *a,
 int rs_catalogue_diff_json(const rs_event *ev, const rs_version *from,
 			   const rs_version *to, rs_buf *out)
 {
-	cw w = {out, false};
+	cw w = {out, false, NULL, {NULL, NULL, 0, 0}};
 	raw(&w, "{");
 	write_diff_body(&w, ev, from, to);
 	raw(&w, "}");
@@ -715,10 +1067,25 @@ int rs_catalogue_event_json(const rs_registry *r, const rs_event *ev,
 	return rc;
 }
 
+static int event_json(const rs_registry *r, const rs_event *ev,
+		      rs_example_plans *plans, const rs_catalogue_gov *gov,
+		      rs_buf *out);
+
 int rs_catalogue_event_json_with(const rs_registry *r, const rs_event *ev,
 				 rs_example_plans *plans, rs_buf *out)
 {
-	cw w = {out, false};
+	return event_json(r, ev, plans, NULL, out);
+}
+
+static int event_json(const rs_registry *r, const rs_event *ev,
+		      rs_example_plans *plans, const rs_catalogue_gov *gov,
+		      rs_buf *out)
+{
+	cw w;
+	if (cw_init(&w, out, gov)) {
+		cw_done(&w);
+		return RS_ENOMEM;
+	}
 	raw(&w, "{");
 	key(&w, false, "id");
 	num(&w, (long long)ev->id);
@@ -727,6 +1094,7 @@ int rs_catalogue_event_json_with(const rs_registry *r, const rs_event *ev,
 	write_owner_ref(&w, ev->owner);
 	key(&w, true, "status");
 	str(&w, rs_status_name(ev->status));
+	write_open_count(&w, ev);
 	key(&w, true, "environments");
 	write_event_envs(&w, r, ev);
 	key(&w, true, "sources");
@@ -766,10 +1134,12 @@ int rs_catalogue_event_json_with(const rs_registry *r, const rs_event *ev,
 	key(&w, true, "examples");
 	if (write_examples(&w, r, ev, plans))
 		w.failed = true;
-	/* the stats' figures: a later round fills this in */
-	key(&w, true, "live");
-	raw(&w, "null");
+	write_event_gov(&w, ev);
+	int rc = write_live(&w, ev);
 	raw(&w, "}");
+	cw_done(&w);
+	if (rc < 0)
+		return rc;
 	return w.failed ? RS_ENOMEM : 0;
 }
 
@@ -874,11 +1244,19 @@ int rs_catalogue_route(const rs_registry *r, const char *path,
 		       rs_example_plans *plans, rs_buf *out, int *status,
 		       char *msg, size_t msg_size)
 {
+	return rs_catalogue_route_gov(r, path, plans, NULL, out, status, msg,
+				      msg_size);
+}
+
+int rs_catalogue_route_gov(const rs_registry *r, const char *path,
+			   rs_example_plans *plans, const rs_catalogue_gov *gov,
+			   rs_buf *out, int *status, char *msg, size_t msg_size)
+{
 	char kind[32], name[256], a[16], b[16], word[16], show[104];
 	const char *p = path;
 	*status = 200;
 	if (!*p || !strcmp(p, "/"))
-		return rs_catalogue_index_json(r, out);
+		return write_index(r, out, SEC_ALL, NULL, NULL, gov);
 	if (!segment(&p, kind, sizeof kind))
 		goto not_found;
 	static const struct {
@@ -892,7 +1270,7 @@ int rs_catalogue_route(const rs_registry *r, const char *path,
 	};
 	if (!strcmp(kind, "events")) {
 		if (!*p || !strcmp(p, "/"))
-			return write_index(r, out, SEC_EVENTS, NULL, NULL);
+			return write_index(r, out, SEC_EVENTS, NULL, NULL, gov);
 		if (!segment(&p, name, sizeof name))
 			goto not_found;
 		const rs_event *ev = rs_catalogue_find_event(r, name);
@@ -902,10 +1280,16 @@ int rs_catalogue_route(const rs_registry *r, const char *path,
 			*status = 404;
 			return 0;
 		}
-		if (!*p)
-			return plans ? rs_catalogue_event_json_with(r, ev,
-								    plans, out)
-				     : rs_catalogue_event_json(r, ev, out);
+		if (!*p) {
+			if (plans)
+				return event_json(r, ev, plans, gov, out);
+			rs_example_plans *own = rs_example_plans_new(r);
+			if (!own)
+				return RS_ENOMEM;
+			int rc = event_json(r, ev, own, gov, out);
+			rs_example_plans_free(own);
+			return rc;
+		}
 		int from, to;
 		if (!segment(&p, word, sizeof word) || strcmp(word, "diff") ||
 		    !segment(&p, a, sizeof a) || !segment(&p, b, sizeof b) ||
@@ -925,11 +1309,12 @@ int rs_catalogue_route(const rs_registry *r, const char *path,
 		if (strcmp(kind, kinds[i].kind) != 0)
 			continue;
 		if (!*p || !strcmp(p, "/"))
-			return write_index(r, out, kinds[i].mask, NULL, NULL);
+			return write_index(r, out, kinds[i].mask, NULL, NULL,
+					   gov);
 		if (!segment(&p, name, sizeof name) || *p)
 			goto not_found;
 		bool found;
-		int rc = write_index(r, out, kinds[i].mask, name, &found);
+		int rc = write_index(r, out, kinds[i].mask, name, &found, gov);
 		if (rc)
 			return rc;
 		if (!found) {

@@ -9,11 +9,33 @@
 #define RS_CATALOGUE_CATALOGUE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/buf.h"
+#include "json/json.h"
 #include "reestr/registry.h"
 
 struct rs_example_plans;
+struct rs_gov_store;
+
+/* What the data folder says of the registry's events (docs/catalogue.md,
+ * "Deviations, unused versions and live figures"): each member NULL when
+ * not known (no data folder, no deviations.db, a key that may not read
+ * them), and the JSON then says null. */
+typedef struct rs_catalogue_gov {
+	/* rs_devdb_json's {"deviations":[...]}, every status */
+	const rs_json *deviations;
+	/* rs_unused_list's {"unused":[...]} */
+	const rs_json *unused;
+	/* the store the event page's live figures are read from, and the
+	 * clock: the RS_CATALOGUE_LIVE_HOURS hours before now */
+	struct rs_gov_store *store;
+	int64_t now_us;
+} rs_catalogue_gov;
+
+/* The live figures' window, in hours, and how many reject reasons. */
+#define RS_CATALOGUE_LIVE_HOURS 24
+#define RS_CATALOGUE_LIVE_REASONS 5
 
 /* The most versions an event page carries the diff of every ordered pair for
  * (the static site has no server to ask); past it, consecutive pairs
@@ -59,6 +81,14 @@ const rs_event *rs_catalogue_find_event(const rs_registry *r, const char *name);
 int rs_catalogue_route(const rs_registry *r, const char *path,
 		       struct rs_example_plans *plans, rs_buf *out, int *status,
 		       char *msg, size_t msg_size);
+/* The same, with what the data folder says (gov may be NULL): each event
+ * and owner with its open deviations' count, each version whether it is
+ * unused, and an event's page with its deviations, unused evidence and
+ * live figures. */
+int rs_catalogue_route_gov(const rs_registry *r, const char *path,
+			   struct rs_example_plans *plans,
+			   const rs_catalogue_gov *gov, rs_buf *out,
+			   int *status, char *msg, size_t msg_size);
 
 /* `reestr owners`: each owner with its contact and what it has, then
  * what is unowned. Returns 0 or RS_ENOMEM. */

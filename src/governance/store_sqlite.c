@@ -15,6 +15,9 @@
 typedef struct sqlite_gov {
 	rs_gov_store base;
 	sqlite3 *db;
+	/* last_by_environment's, prepared once: `reestr unused` and the
+	 * catalogue ask it for every version */
+	sqlite3_stmt *last_env;
 } sqlite_gov;
 
 static int db_fail(sqlite3 *db, const char *what)
@@ -192,8 +195,8 @@ static int g_reasons(rs_gov_store *s, int64_t event_id, int version,
 	return finish(g, st, step, rc);
 }
 
-static int last_rows(sqlite_gov *g, sqlite3_stmt *st, rs_gov_last_fn fn,
-		     void *ctx)
+static int last_rows(sqlite_gov *g, sqlite3_stmt *st, bool keep,
+		     rs_gov_last_fn fn, void *ctx)
 {
 	int rc = 0, step;
 	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -206,7 +209,12 @@ static int last_rows(sqlite_gov *g, sqlite3_stmt *st, rs_gov_last_fn fn,
 		}
 		rc = fn(ctx, col_text(st, 0), us);
 	}
-	return finish(g, st, step, rc);
+	if (!keep)
+		return finish(g, st, step, rc);
+	if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = db_fail(g->db, "read");
+	sqlite3_reset(st);
+	return rc;
 }
 
 static int g_last_by_source(rs_gov_store *s, int64_t event_id, int version,
@@ -222,29 +230,32 @@ static int g_last_by_source(rs_gov_store *s, int64_t event_id, int version,
 		" AND time >= ?3 AND time < ?4"
 		" GROUP BY source ORDER BY source",
 		event_id, version, from_us, to_us, &st);
-	return rc ? rc : last_rows(g, st, fn, ctx);
+	return rc ? rc : last_rows(g, st, false, fn, ctx);
 }
 
 static int g_last_by_environment(rs_gov_store *s, int64_t event_id, int version,
 				 rs_gov_last_fn fn, void *ctx)
 {
 	sqlite_gov *g = (sqlite_gov *)s;
-	sqlite3_stmt *st = NULL;
-	int rc = prepare(g,
-			 "SELECT environment, max(time) FROM events"
-			 " WHERE event_id = ?1 AND version = ?2"
-			 " GROUP BY environment ORDER BY environment",
-			 &st);
-	if (rc)
-		return rc;
+	if (!g->last_env) {
+		int rc = prepare(g,
+				 "SELECT environment, max(time) FROM events"
+				 " WHERE event_id = ?1 AND version = ?2"
+				 " GROUP BY environment ORDER BY environment",
+				 &g->last_env);
+		if (rc)
+			return rc;
+	}
+	sqlite3_stmt *st = g->last_env;
 	sqlite3_bind_int64(st, 1, event_id);
 	sqlite3_bind_int(st, 2, version);
-	return last_rows(g, st, fn, ctx);
+	return last_rows(g, st, true, fn, ctx);
 }
 
 static void g_free(rs_gov_store *s)
 {
 	sqlite_gov *g = (sqlite_gov *)s;
+	sqlite3_finalize(g->last_env);
 	sqlite3_close(g->db);
 	free(g);
 }

@@ -89,6 +89,12 @@ typedef struct served_registry {
 	 * page at a time uses them (plans_lock) */
 	pthread_mutex_t plans_lock;
 	rs_example_plans *plans;
+	/* the registry's checks (governance/rules.h), read from its folder
+	 * by the first catalogue request that needs them (unused versions)
+	 * and kept with it: reading them is reading every file again */
+	pthread_mutex_t rules_lock;
+	rs_ruleset *rules;
+	bool rules_tried;
 	atomic_size_t refs;
 } served_registry;
 
@@ -169,6 +175,8 @@ static void served_release(served_registry *g)
 		return;
 	rs_example_plans_free(g->plans);
 	pthread_mutex_destroy(&g->plans_lock);
+	rs_ruleset_free(g->rules);
+	pthread_mutex_destroy(&g->rules_lock);
 	rs_registry_free(g->owned);
 	free(g->snapshot);
 	free(g);
@@ -201,6 +209,7 @@ static served_registry *served_new(const rs_registry *reg, rs_registry *owned,
 	g->reg = reg;
 	g->owned = owned;
 	pthread_mutex_init(&g->plans_lock, NULL);
+	pthread_mutex_init(&g->rules_lock, NULL);
 	atomic_init(&g->refs, 1); /* the server's, while it is current */
 	return g;
 }
@@ -1222,6 +1231,86 @@ static enum MHD_Result handle_packages(rs_server *s,
 	return queue(s, conn, rq, reply.status, r, why);
 }
 
+/* What the data folder says of the catalogue's events (rs_catalogue_gov):
+ * the deviations (when DATA/deviations.db exists), the unused versions and
+ * the store for the live figures, given only to a request whose key may
+ * read the data (a read key, or none needed: docs/catalogue.md). Each part
+ * that cannot be read is left NULL (null in the JSON). */
+typedef struct catalogue_data {
+	rs_catalogue_gov gov;
+	rs_arena *arena;
+	rs_buf dev, unused;
+} catalogue_data;
+
+/* The served registry's checks (NULL when they have problems), loaded
+ * once. */
+static const rs_ruleset *served_rules(rs_server *s, served_registry *g)
+{
+	pthread_mutex_lock(&g->rules_lock);
+	if (!g->rules_tried) {
+		rs_diags diags = RS_DIAGS_INIT;
+		if (rs_rules_load(s->gov_registry, g->reg, &g->rules, &diags) <
+		    0) {
+			rs_ruleset_free(g->rules);
+			g->rules = NULL;
+		}
+		rs_diags_free(&diags);
+		g->rules_tried = true;
+	}
+	pthread_mutex_unlock(&g->rules_lock);
+	return g->rules;
+}
+
+static void catalogue_data_make(rs_server *s, const request *rq,
+				served_registry *g, bool page, bool data,
+				catalogue_data *cd)
+{
+	const rs_registry *reg = g->reg;
+	memset(cd, 0, sizeof *cd);
+	cd->dev = (rs_buf)RS_BUF_INIT;
+	cd->unused = (rs_buf)RS_BUF_INIT;
+	if (!data || !s->gov_data || (s->auth && rq->grant.kind != RS_KEY_READ))
+		return;
+	cd->arena = rs_arena_new(64 << 10);
+	if (!cd->arena)
+		return;
+	const rs_json *v;
+	rs_json_error err;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/deviations.db", s->gov_data);
+	rs_devdb *db = NULL;
+	if (access(path, F_OK) == 0 && rs_devdb_open(s->gov_data, &db) == 0 &&
+	    rs_devdb_json(db, NULL, 0, &cd->dev) == 0 &&
+	    rs_json_parse(cd->arena, cd->dev.data, cd->dev.len, NULL, &v,
+			  &err) == 0)
+		cd->gov.deviations = v;
+	rs_devdb_close(db);
+	int64_t now = rs_time_now_us();
+	cd->gov.now_us = now;
+	if (rs_gov_store_sqlite_open(s->gov_data, &cd->gov.store) < 0)
+		cd->gov.store = NULL;
+	const rs_ruleset *rules = cd->gov.store ? served_rules(s, g) : NULL;
+	if (rules &&
+	    rs_unused_list(cd->gov.store, reg, rules, now,
+			   s->packages ? rs_packages_path(s->packages) : NULL,
+			   &cd->unused, NULL, NULL) == 0 &&
+	    rs_json_parse(cd->arena, cd->unused.data, cd->unused.len, NULL, &v,
+			  &err) == 0)
+		cd->gov.unused = v;
+	if (!page) { /* the live figures are an event page's */
+		rs_gov_store_free(cd->gov.store);
+		cd->gov.store = NULL;
+	}
+}
+
+static void catalogue_data_free(catalogue_data *cd)
+{
+	rs_gov_store_free(cd->gov.store);
+	rs_arena_free(cd->arena);
+	rs_buf_free(&cd->dev);
+	rs_buf_free(&cd->unused);
+}
+
 /* GET /v1/catalogue/...: the catalogue's JSON (src/catalogue), made from
  * the registry this request sees. */
 static enum MHD_Result
@@ -1239,24 +1328,36 @@ handle_catalogue(rs_server *s, struct MHD_Connection *conn, const request *rq)
 	 * for it */
 	bool page =
 		!strncmp(sub, "/events/", 8) && sub[8] && !strchr(sub + 8, '/');
+	/* the diff and the lists of sources, objects and environments
+	 * say nothing of the data */
+	bool data = !strstr(sub, "/diff/") && strncmp(sub, "/sources", 8) &&
+		    strncmp(sub, "/objects", 8) &&
+		    strncmp(sub, "/environments", 13);
+	catalogue_data cd;
+	catalogue_data_make(s, rq, g, page, data, &cd);
+	const rs_catalogue_gov *gov = data ? &cd.gov : NULL;
 	int rc;
 	if (page) {
 		pthread_mutex_lock(&g->plans_lock);
 		if (!g->plans)
 			g->plans = rs_example_plans_new(g->reg);
-		rc = g->plans ? rs_catalogue_route(g->reg, sub, g->plans, &b,
-						   &status, msg, sizeof msg)
+		rc = g->plans ? rs_catalogue_route_gov(g->reg, sub, g->plans,
+						       gov, &b, &status, msg,
+						       sizeof msg)
 			      : RS_ENOMEM;
 		pthread_mutex_unlock(&g->plans_lock);
 	} else {
-		rc = rs_catalogue_route(g->reg, sub, NULL, &b, &status, msg,
-					sizeof msg);
+		rc = rs_catalogue_route_gov(g->reg, sub, NULL, gov, &b, &status,
+					    msg, sizeof msg);
 	}
+	catalogue_data_free(&cd);
 	served_release(g);
 	enum MHD_Result ret;
-	if (rc)
+	if (rc == RS_ENOMEM)
 		ret = respond_error(s, conn, rq, 503,
 				    "out of memory making the catalogue");
+	else if (rc)
+		ret = respond_error(s, conn, rq, 503, rs_error_last());
 	else if (status != 200)
 		ret = respond_error(s, conn, rq, status, msg);
 	else

@@ -137,6 +137,11 @@ try {
       const route = queue.shift();
       await open(page, base + route);
       await settle(page);
+      // what the collector's data says (deviations, unused versions,
+      // live figures: data-store) the static site has not: compared
+      // without it (catalogue-gov-drive.mjs checks it)
+      await page.evaluate(() =>
+        document.querySelectorAll("[data-store]").forEach((e) => e.style.setProperty("display", "none")));
       const text = await page.$eval("#main", (m) => m.innerText);
       const title = await page.$eval("#main h1", (h) => h.textContent).catch(() => "");
       into[route] = { text, title };

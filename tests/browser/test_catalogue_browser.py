@@ -147,3 +147,98 @@ def test_no_page_errors_and_screenshots_saved(drive):
     for name in ("catalogue", "search", "event", "diff", "static-owners"):
         shot = ARTEFACTS / f"{name}.png"
         assert shot.exists() and shot.stat().st_size > 5000, shot
+
+
+GOV_REGISTRY = """\
+owners:
+  shop:
+    contact: shop@example.com
+sources:
+  web:
+    owner: shop
+environments:
+  bo:
+    events: [checkout_started, legacy_ping]
+events:
+  checkout_started:
+    id: 1
+    owner: shop
+    checks:
+      - {kind: range, field: amount, min: 1, max: 1000}
+    versions:
+      - version: 0
+        fields:
+          amount: {type: int}
+  legacy_ping:
+    id: 4
+    owner: shop
+    versions:
+      - version: 0
+        fields:
+          n: {type: int}
+"""
+
+
+@pytest.fixture(scope="module")
+def gov(tmp_path_factory):
+    """catalogue-gov-drive.mjs against `reestr serve --deviations-every
+    1s`: bad data sent from the browser's side, the scheduled evaluation,
+    the page reloaded."""
+    from datetime import datetime, timedelta, timezone
+    assert Path(CHROMIUM).exists(), f"no chromium at {CHROMIUM}"
+    assert AXE.exists(), f"no axe-core at {AXE} (scripts/install-deps)"
+    tmp = tmp_path_factory.mktemp("catalogue-gov")
+    reg = tmp / "reg"
+    (reg / "events").mkdir(parents=True)
+    (reg / "registry.yaml").write_text(GOV_REGISTRY)
+    # an event of the last complete hour (what an evaluation looks at)
+    # whose amount is out of its range, and one the collector rejects
+    now = datetime.now(timezone.utc)
+    last_hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(minutes=30)
+
+    def checkout(t, amount):
+        return {"event_id": 1, "version": 0, "uuid": _support.uuid7(),
+                "time": t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "environment": "bo",
+                "source": "web", "fields": {"amount": amount}}
+    events = [checkout(last_hour, 5000), checkout(now, "many")]
+    server = Server(reg, tmp / "data", extra_args=["--deviations-every", "1s"])
+    server.start()
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    job = {"profile": str(tmp / "profile"), "served": server.url + "/",
+           "events": events, "shots": str(ARTEFACTS), "axe": str(AXE)}
+    env = dict(os.environ, REESTR_NODE_MODULES=str(NODE_MODULES))
+    try:
+        proc = subprocess.run(["node", str(HERE / "catalogue-gov-drive.mjs"), json.dumps(job)],
+                              capture_output=True, text=True, timeout=300, env=env)
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_catalogue_shows_deviations_and_unused_events(gov):
+    s = gov["steps"]
+    # before the bad data: the evaluation at start found nothing
+    assert s["deviations before"] in (None, [])
+    # nothing was ever sent nor downloaded: both are unused at once
+    assert s["unused"] == ["checkout_started", "legacy_ping"]
+    assert s["sent"][0] == 200 and s["sent"][1]["rejected"] == 1
+    assert s["evaluated"] == ["checkout_started"]
+    assert s["deviations after"] == ["checkout_started"]
+    assert s["filter in the address"] == "#/?deviations=1"
+    assert s["badges"] == ["1 open deviation"]
+    [dev] = s["event deviations"]
+    # id, kind, status, version, source, first seen, last seen, evidence
+    assert dev[1:5] == ["range", "open", "every", "web"]
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$", dev[5]) and dev[6] >= dev[5]
+    assert "amount outside the range" in dev[7]
+    [live] = s["live figures"]
+    assert live[:2] == ["v0", "web"] and live[3] == "1"
+    assert len(s["reasons"]) == 1 and "fields.amount" in s["reasons"][0]
+    assert [e.startswith("v0: bo: no event stored") for e in s["unused evidence"]] == [True]
+    for page, violations in gov["axe"].items():
+        serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+        assert not serious, (page, serious)
+    assert set(gov["axe"]) == {"catalogue", "event"}
+    errors = [c for c in gov["console"] if c.startswith("pageerror")]
+    assert not errors, errors

@@ -59,7 +59,10 @@ def test_event_page_expands_objects_and_carries_reestr_diff(server):
     user = next(f for f in v1["fields"] if f["name"] == "user")
     email = next(f for f in user["type"]["fields"] if f["name"] == "email")
     assert email["pii"] is True
-    assert ev["live"] is None  # the stats' place, for a later round
+    # the store's figures (none sent here); no deviations.db: not known
+    assert ev["live"]["hours"] == 24
+    assert [v["version"] for v in ev["live"]["versions"]] == [0, 1]
+    assert ev["open_deviations"] is None and ev["deviations"] is None
     # the diff is reestr diff's, line for line
     out = run("diff", "--registry", str(EXAMPLES), "item_click", "0", "1")
     assert out.returncode == 0, out.stderr

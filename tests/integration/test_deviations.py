@@ -708,3 +708,97 @@ def test_rules_as_json(registry):
     assert env[0]["rule"] == "reject_rate <= 0.2"
     bad = run("deviations", "rules")
     assert bad.returncode == 2 and "rules needs --registry" in bad.stderr
+
+
+def test_the_catalogue_shows_deviations_unused_and_live_figures(
+        make_server, registry):
+    """/v1/catalogue (docs/catalogue.md, "Deviations, unused versions and
+    live figures"): each event's open deviations, each version whether it
+    is unused, owners' counts; an event's page with its deviations, unused
+    evidence and the store's figures of the last 24 hours."""
+    srv = make_server(registry=registry)
+    # no deviations.db yet: the counts are not known
+    idx = srv.request("GET", "/v1/catalogue").json()
+    assert {e["name"]: e["open_deviations"] for e in idx["events"]} == {
+        "checkout_started": None, "payment_done": None, "page_hit": None,
+        "legacy_ping": None}
+    assert not (srv.data / "deviations.db").exists()  # not made by a read
+    # unused by the real clock: nothing was sent, nothing downloaded
+    assert all(v["unused"] is True for e in idx["events"]
+               for v in e["versions"])
+    t0 = datetime.now(timezone.utc)
+    good = [checkout(t0) for _ in range(3)]
+    bad = [checkout(t0, amount="many") for _ in range(3)]
+    r = srv.post_events(good + bad + [ev(4, t0, "app", {"n": 1}, version=1)])
+    assert r.status == 200 and r.json()["rejected"] == 3
+    now = t0.replace(minute=0, second=0, microsecond=0) + \
+        timedelta(hours=1, minutes=2)
+    items = deviations(srv.data, registry, now=ts(now))
+    assert ("reject_rate", "checkout_started", "web") in found(items)
+    # resolve one by hand: it is listed on the page, not counted as open
+    vol = [d for d in items if d["kind"] == "volume"][0]
+    out = run("deviations", "--data", str(srv.data), "resolve", str(vol["id"]),
+              "--by", "test", "--note", "quiet page")
+    assert out.returncode == 0, out.stderr
+    idx = srv.request("GET", "/v1/catalogue").json()
+    opened = {e["name"]: e["open_deviations"] for e in idx["events"]}
+    assert opened == {"checkout_started": 2, "payment_done": 0,
+                      "page_hit": 0, "legacy_ping": 0}
+    assert [o["open_deviations"] for o in idx["owners"]] == [2]
+    unused = {(e["name"], v["number"]): v["unused"] for e in idx["events"]
+              for v in e["versions"]}
+    assert unused == {("checkout_started", 0): False,
+                      ("payment_done", 0): True, ("page_hit", 0): True,
+                      ("legacy_ping", 0): True, ("legacy_ping", 1): False}
+    page = srv.request("GET", "/v1/catalogue/events/checkout_started").json()
+    assert page["open_deviations"] == 2
+    assert sorted(d["kind"] for d in page["deviations"]) == [
+        "new_reasons", "reject_rate"]
+    assert all(d["first_seen"] and d["history"] for d in page["deviations"])
+    assert page["unused"] == []
+    live = page["live"]
+    assert live["hours"] == 24
+    assert live["versions"] == [{"version": 0, "sources": [
+        {"source": "web", "accepted": 3, "rejected": 3, "per_hour": 0.25,
+         "reject_rate": 0.5}]}]
+    assert len(live["reasons"]) == 1 and live["reasons"][0]["count"] == 3
+    assert "fields.amount" in live["reasons"][0]["reason"]
+    page = srv.request("GET", "/v1/catalogue/events/page_hit").json()
+    assert [d["status"] for d in page["deviations"]] == ["resolved"]
+    assert page["open_deviations"] == 0
+    assert [(u["version"], u["environments"][0]["last_event"])
+            for u in page["unused"]] == [(0, None)]
+    assert page["live"]["versions"] == [{"version": 0, "sources": []}]
+    assert page["live"]["reasons"] == []
+    # reestr docs (no data folder): nothing known
+    site = srv.data.parent / "site"
+    out = run("docs", "--registry", str(registry), "--out", str(site))
+    assert out.returncode == 0, out.stderr
+    html = (site / "index.html").read_text()
+    assert '"open_deviations":null' in html and '"live":null' in html
+    assert '"open_deviations":2' not in html
+
+
+def test_the_catalogue_shows_the_data_to_a_read_key_only(
+        make_server, registry, tmp_path):
+    """A write key may read the catalogue (it needs the registry) but not
+    the data: its deviations, unused versions and figures are null."""
+    data = tmp_path / "keyed"
+    keys = {}
+    for kind, args in (("read", ["analyst", "--read"]), ("write", ["web"])):
+        out = run("keys", "create", *args, "--data", str(data))
+        assert out.returncode == 0, out.stderr
+        keys[kind] = {"Authorization": f"Bearer {out.stdout.strip()}"}
+    srv = make_server(registry=registry, data=data, insecure=False)
+    deviations(data, registry)
+    assert srv.request("GET", "/v1/catalogue").status == 401
+    for kind, known in (("read", True), ("write", False)):
+        idx = srv.request("GET", "/v1/catalogue", headers=keys[kind])
+        assert idx.status == 200, idx.raw
+        e = idx.json()["events"][0]
+        assert (e["open_deviations"] is not None) == known
+        assert (e["versions"][0]["unused"] is not None) == known
+        page = srv.request("GET", "/v1/catalogue/events/checkout_started",
+                           headers=keys[kind]).json()
+        assert (page["live"] is not None) == known
+        assert (page["deviations"] is not None) == known
