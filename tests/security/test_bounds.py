@@ -52,6 +52,8 @@ ROUTES = [
     ("POST", "/v1/external/partner_feed", "external"),
     ("GET", "/v1/registry", "read"),
     ("GET", "/v1/stats", "read"),
+    ("GET", "/v1/catalogue", "read"),
+    ("GET", "/v1/deviations", "read"),
     ("GET", "/v1/limits", "none"),
     ("GET", "/go/reestr.local/langpack/bo/@v/list", "none"),
     ("GET", "/pypi/simple/reestr-langpack-bo/", "none"),
