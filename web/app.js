@@ -119,8 +119,9 @@
       type: "search", id: "search", name: "q", value: params.get("q") || "",
       placeholder: "name, field or description",
     });
-    // what the collector's data folder says (null in the static site and
-    // to a key that may not read the data): marked data-store
+    // what the collector's data folder says (null in a static site built
+    // without --data and to a key that may not read the data): marked
+    // data-store
     const knowDeviations = idx.events.some((e) => e.open_deviations !== null && e.open_deviations !== undefined);
     const knowUnused = idx.events.some((e) => e.versions.some((v) => v.unused !== null && v.unused !== undefined));
     const check = (name, label) =>
@@ -309,8 +310,9 @@
   }
 
   // What the collector's data says of an event (docs/catalogue.md,
-  // "Deviations, unused versions and live figures"): nothing in the static
-  // site or to a key that may not read the data. Marked data-store.
+  // "Deviations, unused versions and live figures"): nothing in a static
+  // site built without --data or to a key that may not read the data.
+  // Marked data-store.
   const table = (id, caption, heads, rows) =>
     h("table", { id },
       h("caption", { class: "muted" }, caption),
@@ -453,5 +455,12 @@
     route();
   });
   lastPath = location.hash.split("?")[0];
+  // a static site built with the data folder (reestr docs --data) says
+  // when it read it, on every page, beside the header
+  if (STATIC && STATIC.as_of) {
+    document.querySelector("header.top").after(h("p", { id: "as-of", class: "as-of", role: "note" },
+      `Deviations, unused versions and live figures as of ${when(STATIC.as_of)} (when this site was built; `,
+      h("code", {}, "reestr docs --data"), ").")); 
+  }
   route();
 })();

@@ -996,6 +996,12 @@ int rs_catalogue_index_json(const rs_registry *r, rs_buf *out)
 	return write_index(r, out, SEC_ALL, NULL, NULL, NULL);
 }
 
+int rs_catalogue_index_json_gov(const rs_registry *r,
+				const rs_catalogue_gov *gov, rs_buf *out)
+{
+	return write_index(r, out, SEC_ALL, NULL, NULL, gov);
+}
+
 int rs_catalogue_owners_json(const rs_registry *r, rs_buf *out)
 {
 	return write_index(r, out, SEC_OWNERS | SEC_UNOWNED, NULL, NULL, NULL);
@@ -1075,6 +1081,13 @@ int rs_catalogue_event_json_with(const rs_registry *r, const rs_event *ev,
 				 rs_example_plans *plans, rs_buf *out)
 {
 	return event_json(r, ev, plans, NULL, out);
+}
+
+int rs_catalogue_event_json_gov(const rs_registry *r, const rs_event *ev,
+				rs_example_plans *plans,
+				const rs_catalogue_gov *gov, rs_buf *out)
+{
+	return event_json(r, ev, plans, gov, out);
 }
 
 static int event_json(const rs_registry *r, const rs_event *ev,

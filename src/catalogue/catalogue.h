@@ -47,6 +47,12 @@ typedef struct rs_catalogue_gov {
  * environment, and what is unowned. Returns 0 or RS_ENOMEM. */
 int rs_catalogue_index_json(const rs_registry *r, rs_buf *out);
 
+/* The same, with what the data folder says (gov may be NULL), as
+ * GET /v1/catalogue answers a read key: what `reestr docs --data`
+ * inlines. */
+int rs_catalogue_index_json_gov(const rs_registry *r,
+				const rs_catalogue_gov *gov, rs_buf *out);
+
 /* {"owners":[...],"unowned":{...}}: the index's owners and what is
  * unowned (`reestr owners --json`). Returns 0 or RS_ENOMEM. */
 int rs_catalogue_owners_json(const rs_registry *r, rs_buf *out);
@@ -62,6 +68,12 @@ int rs_catalogue_event_json(const rs_registry *r, const rs_event *ev,
  * between calls: what `reestr docs` calls for every event. */
 int rs_catalogue_event_json_with(const rs_registry *r, const rs_event *ev,
 				 struct rs_example_plans *plans, rs_buf *out);
+
+/* The same, with what the data folder says (gov may be NULL): the page
+ * GET /v1/catalogue/events/NAME answers a read key. */
+int rs_catalogue_event_json_gov(const rs_registry *r, const rs_event *ev,
+				struct rs_example_plans *plans,
+				const rs_catalogue_gov *gov, rs_buf *out);
 
 /* {"event":..,"from":..,"to":..,"changes":[lines]}: `reestr diff`'s
  * lines. Returns 0 or RS_ENOMEM. */

@@ -62,6 +62,12 @@ static int put_json_in_script(rs_buf *out, const char *json, size_t n)
 
 int rs_web_static_index(const rs_registry *r, rs_buf *out)
 {
+	return rs_web_static_index_gov(r, NULL, NULL, out);
+}
+
+int rs_web_static_index_gov(const rs_registry *r, const rs_catalogue_gov *gov,
+			    const char *as_of, rs_buf *out)
+{
 	const rs_web_file *f = rs_web_file_get("index.html");
 	const char *mark = f ? strstr(f->data, DATA_MARK) : NULL;
 	if (!mark) {
@@ -71,17 +77,28 @@ int rs_web_static_index(const rs_registry *r, rs_buf *out)
 	rs_buf data = RS_BUF_INIT;
 	int rc = RS_ENOMEM;
 	rs_example_plans *plans = rs_example_plans_new(r);
-	if (!plans || rs_buf_puts(&data, "{\"index\":") ||
-	    rs_catalogue_index_json(r, &data) ||
+	if (!plans || rs_buf_putc(&data, '{'))
+		goto fail;
+	if (as_of && (rs_buf_puts(&data, "\"as_of\":") ||
+		      rs_json_write_string(&data, as_of, strlen(as_of)) ||
+		      rs_buf_putc(&data, ',')))
+		goto fail;
+	if (rs_buf_puts(&data, "\"index\":") ||
+	    rs_catalogue_index_json_gov(r, gov, &data) ||
 	    rs_buf_puts(&data, ",\"events\":{"))
 		goto fail;
 	for (size_t i = 0; i < rs_registry_event_count(r); i++) {
 		const rs_event *ev = rs_registry_event_at(r, i);
 		if ((i && rs_buf_putc(&data, ',')) ||
 		    rs_json_write_string(&data, ev->name, strlen(ev->name)) ||
-		    rs_buf_putc(&data, ':') ||
-		    rs_catalogue_event_json_with(r, ev, plans, &data))
+		    rs_buf_putc(&data, ':'))
 			goto fail;
+		/* a store that fails to answer: its own error */
+		int erc = rs_catalogue_event_json_gov(r, ev, plans, gov, &data);
+		if (erc) {
+			rc = erc;
+			goto fail;
+		}
 	}
 	if (rs_buf_puts(&data, "}}") ||
 	    rs_buf_append(out, f->data, (size_t)(mark - f->data)) ||

@@ -31,4 +31,13 @@ const rs_web_file *rs_web_route(const char *url);
  * for the static site `reestr docs` writes. Returns 0 or RS_ENOMEM. */
 int rs_web_static_index(const rs_registry *r, rs_buf *out);
 
+struct rs_catalogue_gov;
+/* The same with what the data folder says (gov, as GET /v1/catalogue
+ * answers a read key; NULL: nothing) and, when as_of is not NULL, the
+ * time it was read ("as_of" beside "index": the pages say it), for
+ * `reestr docs --data`. */
+int rs_web_static_index_gov(const rs_registry *r,
+			    const struct rs_catalogue_gov *gov,
+			    const char *as_of, rs_buf *out);
+
 #endif

@@ -1,13 +1,18 @@
 /* reestr docs: the catalogue as a static site (docs/catalogue.md). */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "base/buf.h"
+#include "base/timefmt.h"
+#include "catalogue/gov_data.h"
 #include "catalogue/web.h"
 #include "cli/commands.h"
+#include "governance/rules.h"
 #include "reestr/error.h"
 #include "reestr/publish.h"
 #include "reestr/registry.h"
@@ -15,7 +20,9 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: reestr docs --registry DIR --out DIR\n"
+		"usage: reestr docs --registry DIR --out DIR [--data DIR "
+		"[--now TIME]\n"
+		"                   [--langpacks FILE]]\n"
 		"\n"
 		"Writes the catalogue (the pages `reestr serve` shows at /) "
 		"as a static site:\nOUT/index.html, with the whole catalogue "
@@ -23,12 +30,27 @@ static void usage(FILE *out)
 		"OUT/index.html from the folder, or publish the folder\n"
 		"(a git-hosted site). Files of OUT it does not write are left "
 		"alone.\n"
+		"With --data, the site also carries what the collector's data "
+		"folder says, as\nthe served catalogue shows it to a read key: "
+		"open deviations, unused versions\n(with the evidence) and the "
+		"live figures of the 24 hours before --now; the\npages say "
+		"\"as of\" that time. Without it, the registry alone.\n"
 		"Exits 0, 1 when the registry has problems (as `reestr check` "
-		"reports them)\nor OUT cannot be written, 2 on bad usage.\n"
+		"reports them),\nthe data folder cannot be read or OUT cannot "
+		"be written, 2 on bad usage.\n"
 		"\n"
 		"options:\n"
 		"  -r, --registry DIR   the registry folder\n"
 		"  -o, --out DIR        the site's folder (made when missing)\n"
+		"      --data DIR       the data folder `reestr serve` uses "
+		"(DIR/reestr.db,\n"
+		"                       deviations.db, langpacks.db, "
+		"usage.db)\n"
+		"      --now TIME       the data's clock, RFC 3339 (default: "
+		"now)\n"
+		"      --langpacks FILE the langpacks database whose downloads "
+		"count as use\n"
+		"                       (default: DIR/langpacks.db)\n"
 		"  -h, --help           show this help\n");
 }
 
@@ -62,15 +84,47 @@ static int write_file(const char *dir, const char *name, const char *data,
 	return 0;
 }
 
+/* What --data says, as of now: the rules of the registry in dir and the
+ * data folder read (gov_data.h). 0, or 1 with the reason printed. */
+static int load_data(const char *dir, const rs_registry *reg, const char *data,
+		     const char *langpacks, int64_t now, rs_ruleset **rules,
+		     rs_catalogue_data *cd)
+{
+	rs_diags diags = RS_DIAGS_INIT;
+	int rc = rs_rules_load(dir, reg, rules, &diags);
+	rs_diags_print(&diags, stderr);
+	rs_diags_free(&diags);
+	if (rc == RS_EINVAL) {
+		fprintf(stderr, "reestr docs: the registry's checks have "
+				"problems ('reestr check')\n");
+		return 1;
+	}
+	if (rc == 0)
+		rc = rs_catalogue_data_load(data, reg, *rules, langpacks, now,
+					    cd);
+	if (rc < 0) {
+		fprintf(stderr, "reestr docs: --data %s: %s\n", data,
+			rs_error_last());
+		return 1;
+	}
+	return 0;
+}
+
 int rs_cmd_docs(int argc, char **argv)
 {
+	enum { O_DATA = 256, O_NOW, O_LANGPACKS };
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, 'r'},
 		{"out", required_argument, NULL, 'o'},
+		{"data", required_argument, NULL, O_DATA},
+		{"now", required_argument, NULL, O_NOW},
+		{"langpacks", required_argument, NULL, O_LANGPACKS},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *dir = NULL, *out = NULL;
+	const char *dir = NULL, *out = NULL, *data = NULL, *langpacks = NULL;
+	int64_t now = rs_time_now_us();
+	bool has_now = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "r:o:h", longopts, NULL)) != -1) {
@@ -78,6 +132,19 @@ int rs_cmd_docs(int argc, char **argv)
 			dir = optarg;
 		} else if (c == 'o') {
 			out = optarg;
+		} else if (c == O_DATA) {
+			data = optarg;
+		} else if (c == O_LANGPACKS) {
+			langpacks = optarg;
+		} else if (c == O_NOW) {
+			const char *why;
+			if (rs_time_parse(optarg, strlen(optarg), &now, &why) <
+			    0) {
+				fprintf(stderr, "reestr docs: --now '%s': %s\n",
+					optarg, why);
+				return 2;
+			}
+			has_now = true;
 		} else if (c == 'h') {
 			usage(stdout);
 			return 0;
@@ -86,10 +153,25 @@ int rs_cmd_docs(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!dir || !out || optind != argc || strlen(out) > 3000) {
+	if (!dir || !out || optind != argc || strlen(out) > 3000 ||
+	    (data && strlen(data) > 3000)) {
 		usage(stderr);
 		return 2;
 	}
+	if (!data && (has_now || langpacks)) {
+		fprintf(stderr, "reestr docs: --now and --langpacks need "
+				"--data\n");
+		return 2;
+	}
+	char langpacks_default[4200];
+	if (data && !langpacks) {
+		snprintf(langpacks_default, sizeof langpacks_default,
+			 "%s/langpacks.db", data);
+		langpacks = langpacks_default;
+	}
+	rs_ruleset *rules = NULL;
+	rs_catalogue_data cd;
+	memset(&cd, 0, sizeof cd);
 	rs_registry *reg = NULL;
 	rs_diags diags = RS_DIAGS_INIT;
 	rs_buf index = RS_BUF_INIT;
@@ -104,7 +186,12 @@ int rs_cmd_docs(int argc, char **argv)
 		fprintf(stderr, "reestr docs: the registry has problems\n");
 		goto done;
 	}
-	if ((rc = rs_web_static_index(reg, &index))) {
+	char as_of[RS_TIME_TEXT_SIZE];
+	rs_time_format(now, as_of);
+	if (data && load_data(dir, reg, data, langpacks, now, &rules, &cd))
+		goto done;
+	if ((rc = rs_web_static_index_gov(reg, data ? &cd.gov : NULL,
+					  data ? as_of : NULL, &index))) {
 		fprintf(stderr, "reestr docs: %s\n",
 			rc == RS_ENOMEM ? "out of memory" : rs_error_last());
 		goto done;
@@ -123,11 +210,14 @@ int rs_cmd_docs(int argc, char **argv)
 			goto done;
 		written++;
 	}
-	printf("reestr docs: wrote %zu files to %s (%zu events); open "
+	printf("reestr docs: wrote %zu files to %s (%zu events%s%s); open "
 	       "%s/index.html\n",
-	       written, out, rs_registry_event_count(reg), out);
+	       written, out, rs_registry_event_count(reg),
+	       data ? ", data as of " : "", data ? as_of : "", out);
 	status = 0;
 done:
+	rs_catalogue_data_free(&cd);
+	rs_ruleset_free(rules);
 	rs_buf_free(&index);
 	rs_registry_free(reg);
 	rs_diags_free(&diags);

@@ -802,3 +802,97 @@ def test_the_catalogue_shows_the_data_to_a_read_key_only(
                            headers=keys[kind]).json()
         assert (page["live"] is not None) == known
         assert (page["deviations"] is not None) == known
+
+
+def static_data(site):
+    """The catalogue JSON `reestr docs` inlined in site/index.html."""
+    html = (site / "index.html").read_text()
+    start = html.index('<script id="catalogue-data" type="application/json">')
+    return json.loads(html[start:].split(">", 1)[1].split("</script>", 1)[0])
+
+
+def test_docs_with_data_carries_what_a_read_key_is_served(
+        make_server, registry, tmp_path):
+    """reestr docs --data (docs/catalogue.md): the static site carries the
+    deviations, unused versions and live figures GET /v1/catalogue gives a
+    read key, as of the build, said on the pages ("as_of")."""
+    data = tmp_path / "keyed"
+    out = run("keys", "create", "analyst", "--read", "--data", str(data))
+    assert out.returncode == 0, out.stderr
+    read = {"Authorization": f"Bearer {out.stdout.strip()}"}
+    out = run("keys", "create", "web", "--data", str(data))
+    assert out.returncode == 0, out.stderr
+    write = {"Authorization": f"Bearer {out.stdout.strip()}"}
+    srv = make_server(registry=registry, data=data, insecure=False)
+    t0 = datetime.now(timezone.utc)
+    good = [checkout(t0) for _ in range(3)]
+    bad = [checkout(t0, amount="many") for _ in range(2)]
+    r = srv.request("POST", "/v1/events", body=json.dumps(
+        {"events": good + bad + [ev(4, t0, "web", {"n": 1}, version=1)]}).encode(),
+        headers=dict(write, **{"Content-Type": "application/json"}))
+    assert r.status == 200 and r.json()["rejected"] == 2, r.raw
+    now = t0.replace(minute=0, second=0, microsecond=0) + \
+        timedelta(hours=1, minutes=2)
+    assert found(deviations(data, registry, now=ts(now)))
+
+    def served():
+        idx = srv.request("GET", "/v1/catalogue", headers=read)
+        assert idx.status == 200, idx.raw
+        pages = {}
+        for e in idx.json()["events"]:
+            p = srv.request("GET", f"/v1/catalogue/events/{e['name']}",
+                            headers=read)
+            assert p.status == 200, p.raw
+            pages[e["name"]] = p.json()
+        return idx.json(), pages
+
+    site = tmp_path / "site"
+    for _attempt in range(2):  # the live figures' window is the hour now in
+        hour = datetime.now(timezone.utc).hour
+        out = run("docs", "--registry", str(registry), "--out", str(site),
+                  "--data", str(data))
+        assert out.returncode == 0, out.stderr
+        idx, pages = served()
+        if datetime.now(timezone.utc).hour == hour:
+            break
+    assert ", data as of 20" in out.stdout, out.stdout
+    static = static_data(site)
+    as_of = datetime.strptime(static["as_of"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert abs(as_of.replace(tzinfo=timezone.utc) - t0) < timedelta(minutes=5)
+    assert static["index"] == idx
+    assert static["events"] == pages
+    # what it carries is the data: counts, unused flags, figures
+    assert {e["name"]: e["open_deviations"] for e in idx["events"]}[
+        "checkout_started"] >= 1
+    live = pages["checkout_started"]["live"]["versions"][0]["sources"]
+    assert [(s["accepted"], s["rejected"]) for s in live] == [(3, 2)]
+    assert [u["version"] for u in pages["legacy_ping"]["unused"]] == [0]
+    # --now moves the clock: 30 days on, everything is unused and the
+    # figures' window is empty
+    later = ts(t0 + timedelta(days=30))
+    out = run("docs", "--registry", str(registry), "--out", str(site),
+              "--data", str(data), "--now", later)
+    assert out.returncode == 0, out.stderr
+    static = static_data(site)
+    assert static["as_of"] == later
+    assert all(v["unused"] for e in static["index"]["events"]
+               for v in e["versions"])
+    assert static["events"]["checkout_started"]["live"]["versions"] == [
+        {"version": 0, "sources": []}]
+    # without --data: nothing known, no "as_of"
+    out = run("docs", "--registry", str(registry), "--out", str(site))
+    assert out.returncode == 0, out.stderr
+    static = static_data(site)
+    assert "as_of" not in static
+    assert static["index"]["events"][0]["open_deviations"] is None
+    # a data folder with no store: exit 1 naming it; bad usage: 2
+    out = run("docs", "--registry", str(registry), "--out", str(site),
+              "--data", str(tmp_path / "nothing"))
+    assert out.returncode == 1 and "--data " in out.stderr, out.stderr
+    assert "nothing" in out.stderr
+    out = run("docs", "--registry", str(registry), "--out", str(site),
+              "--now", later)
+    assert out.returncode == 2 and "need --data" in out.stderr
+    out = run("docs", "--registry", str(registry), "--out", str(site),
+              "--data", str(data), "--now", "yesterday")
+    assert out.returncode == 2 and "--now 'yesterday'" in out.stderr

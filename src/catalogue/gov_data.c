@@ -1,0 +1,76 @@
+/* A data folder's deviations, unused versions and store, for the static
+ * catalogue (gov_data.h). */
+#include "catalogue/gov_data.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "governance/deviations.h"
+#include "governance/store.h"
+#include "governance/unused.h"
+#include "json/json.h"
+#include "reestr/error.h"
+
+/* The store the figures are read from: the one place a data folder's
+ * store is chosen here (the SQLite one, as `reestr serve` opens it). */
+static int open_store(const char *data_dir, rs_gov_store **out)
+{
+	return rs_gov_store_sqlite_open(data_dir, out);
+}
+
+static int parse(rs_catalogue_data *cd, const rs_buf *b, const char *what,
+		 const rs_json **out)
+{
+	rs_json_error err;
+	if (rs_json_parse(cd->arena, b->data ? b->data : "", b->len, NULL, out,
+			  &err) == 0)
+		return 0;
+	return rs_error_set(RS_EINVAL, "%s: not JSON: %s", what, err.message);
+}
+
+int rs_catalogue_data_load(const char *data_dir, const rs_registry *reg,
+			   const rs_ruleset *rules, const char *langpacks,
+			   int64_t now_us, rs_catalogue_data *cd)
+{
+	memset(cd, 0, sizeof *cd);
+	cd->dev = (rs_buf)RS_BUF_INIT;
+	cd->unused = (rs_buf)RS_BUF_INIT;
+	cd->gov.now_us = now_us;
+	cd->arena = rs_arena_new(64 << 10);
+	if (!cd->arena)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	int rc = open_store(data_dir, &cd->gov.store);
+	if (rc < 0) {
+		cd->gov.store = NULL;
+		return rc;
+	}
+	char path[4200];
+	snprintf(path, sizeof path, "%s/deviations.db", data_dir);
+	if (access(path, F_OK) == 0) {
+		rs_devdb *db = NULL;
+		rc = rs_devdb_open(data_dir, &db);
+		if (rc == 0)
+			rc = rs_devdb_json(db, NULL, 0, &cd->dev);
+		rs_devdb_close(db);
+		if (rc == 0)
+			rc = parse(cd, &cd->dev, path, &cd->gov.deviations);
+		if (rc < 0)
+			return rc;
+	}
+	rc = rs_unused_list(cd->gov.store, reg, rules, now_us, langpacks,
+			    &cd->unused, NULL, NULL);
+	if (rc == 0)
+		rc = parse(cd, &cd->unused, "the unused versions",
+			   &cd->gov.unused);
+	return rc < 0 ? rc : 0;
+}
+
+void rs_catalogue_data_free(rs_catalogue_data *cd)
+{
+	rs_gov_store_free(cd->gov.store);
+	rs_arena_free(cd->arena);
+	rs_buf_free(&cd->dev);
+	rs_buf_free(&cd->unused);
+	memset(cd, 0, sizeof *cd);
+}
