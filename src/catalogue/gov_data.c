@@ -9,6 +9,7 @@
 #include "governance/deviations.h"
 #include "governance/store.h"
 #include "governance/unused.h"
+#include "governance/usage.h"
 #include "json/json.h"
 #include "reestr/error.h"
 
@@ -58,8 +59,12 @@ int rs_catalogue_data_load(const char *data_dir, const rs_registry *reg,
 		if (rc < 0)
 			return rc;
 	}
-	rc = rs_unused_list(cd->gov.store, reg, rules, now_us, langpacks,
-			    &cd->unused, NULL, NULL);
+	char imports[4200];
+	rc = rs_usage_db_path(data_dir, imports, sizeof imports);
+	if (rc == 0)
+		rc = rs_unused_list(cd->gov.store, reg, rules, now_us,
+				    langpacks, imports, &cd->unused, NULL,
+				    NULL);
 	if (rc == 0)
 		rc = parse(cd, &cd->unused, "the unused versions",
 			   &cd->gov.unused);

@@ -13,6 +13,7 @@
 #include "governance/schedule.h"
 #include "governance/store.h"
 #include "governance/unused.h"
+#include "governance/usage.h"
 #include "reestr/error.h"
 #include "reestr/registry.h"
 
@@ -278,8 +279,9 @@ static void unused_usage(FILE *out)
 		"Lists the event versions that are decommission candidates "
 		"(docs/governance.md,\n\"Unused events\"): in every "
 		"environment that lists the event, no event of the\nversion "
-		"stored in DIR/reestr.db and no download of the "
-		"environment's langpack\nfor its unused_after days "
+		"stored in DIR/reestr.db, no download of the "
+		"environment's langpack\nand no code import seen by `reestr "
+		"usage scan` (DIR/usage.db) for its\nunused_after days "
 		"(default %d), with the evidence. Decommissioned\nversions "
 		"are left out.\n"
 		"\n"
@@ -343,6 +345,12 @@ int rs_cmd_unused(int argc, char **argv)
 			 "%s/langpacks.db", data);
 		langpacks = langpacks_default;
 	}
+	/* the code imports `reestr usage scan` recorded */
+	char imports[4200];
+	if (rs_usage_db_path(data, imports, sizeof imports) < 0) {
+		fprintf(stderr, "reestr unused: %s\n", rs_error_last());
+		return 2;
+	}
 	rs_registry *reg = NULL;
 	rs_ruleset *rules = NULL;
 	rs_gov_store *st = NULL;
@@ -353,7 +361,7 @@ int rs_cmd_unused(int argc, char **argv)
 		int rc = rs_gov_store_sqlite_open(data, &st);
 		if (rc == 0)
 			rc = rs_unused_list(st, reg, rules, now, langpacks,
-					    &out, &text, &n);
+					    imports, &out, &text, &n);
 		if (rc < 0) {
 			fprintf(stderr, "reestr unused: %s\n", rs_error_last());
 			status = 1;

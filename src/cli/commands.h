@@ -17,6 +17,7 @@ int rs_cmd_new(int argc, char **argv);
 int rs_cmd_keys(int argc, char **argv);
 int rs_cmd_deviations(int argc, char **argv);
 int rs_cmd_unused(int argc, char **argv);
+int rs_cmd_usage(int argc, char **argv);
 int rs_cmd_decommission(int argc, char **argv);
 int rs_cmd_owners(int argc, char **argv);
 int rs_cmd_docs(int argc, char **argv);

@@ -45,6 +45,9 @@ static const struct {
 	{"unused", rs_cmd_unused,
 	 "event versions nobody sends: decommission candidates with the "
 	 "evidence"},
+	{"usage", rs_cmd_usage,
+	 "scan source trees for code using event versions through a "
+	 "langpack: a\n               use signal for `reestr unused`"},
 	{"decommission", rs_cmd_decommission,
 	 "set an event's or a version's status to decommissioned, as a YAML "
 	 "edit\n               (the diff is printed)"},

@@ -61,6 +61,11 @@ char *rs_name_pascal(rs_arena *a, const char *snake, bool go_initialisms)
 	return join_words(a, snake, false, go_initialisms);
 }
 
+char *rs_name_go_new(rs_arena *a, const char *type)
+{
+	return rs_arena_printf(a, "New%s", type);
+}
+
 char *rs_name_camel(rs_arena *a, const char *snake)
 {
 	return join_words(a, snake, true, false);

@@ -1,10 +1,12 @@
 /* Unused event versions: decommission candidates (docs/governance.md). */
 #include "governance/unused.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/timefmt.h"
+#include "governance/usage.h"
 #include "json/json.h"
 #include "packages/packages.h"
 #include "reestr/error.h"
@@ -35,10 +37,89 @@ static int on_fetch(void *ctx, const char *env, int64_t last_us, int64_t count)
 	return on_env(ctx, env, last_us);
 }
 
+/* The code imports recorded (usage.db), by event id and version. */
+typedef struct import_row {
+	int64_t event_id;
+	int version;
+	int64_t last_us;
+	char *evidence;
+} import_row;
+
+typedef struct imports {
+	import_row *rows;
+	size_t n, cap;
+} imports;
+
+static int import_cmp(const void *x, const void *y)
+{
+	const import_row *a = x, *b = y;
+	if (a->event_id != b->event_id)
+		return a->event_id < b->event_id ? -1 : 1;
+	return (a->version > b->version) - (a->version < b->version);
+}
+
+static int on_import(void *ctx, int64_t event_id, int version, int64_t last_us,
+		     const char *evidence)
+{
+	imports *I = ctx;
+	if (I->n == I->cap) {
+		size_t cap = I->cap ? I->cap * 2 : 64;
+		import_row *g = realloc(I->rows, cap * sizeof *g);
+		if (!g)
+			return rs_error_set(RS_ENOMEM, "out of memory");
+		I->rows = g;
+		I->cap = cap;
+	}
+	char *e = strdup(evidence);
+	if (!e)
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	I->rows[I->n++] = (import_row){event_id, version, last_us, e};
+	return 0;
+}
+
+static const import_row *import_of(const imports *I, int64_t id, int version)
+{
+	import_row want = {id, version, 0, NULL};
+	return I->n ? bsearch(&want, I->rows, I->n, sizeof want, import_cmp)
+		    : NULL;
+}
+
+static void imports_free(imports *I)
+{
+	for (size_t i = 0; i < I->n; i++)
+		free(I->rows[i].evidence);
+	free(I->rows);
+}
+
+static int unused_list(rs_gov_store *st, const rs_registry *reg,
+		       const rs_ruleset *rules, int64_t now_us,
+		       const char *langpacks, const imports *I, rs_buf *json,
+		       rs_buf *text, size_t *count);
+
 int rs_unused_list(rs_gov_store *st, const rs_registry *reg,
 		   const rs_ruleset *rules, int64_t now_us,
-		   const char *langpacks, rs_buf *json, rs_buf *text,
-		   size_t *count)
+		   const char *langpacks, const char *imports_db, rs_buf *json,
+		   rs_buf *text, size_t *count)
+{
+	imports I = {NULL, 0, 0};
+	if (imports_db && access(imports_db, F_OK) == 0) {
+		int rc = rs_usage_imports(imports_db, on_import, &I);
+		if (rc) {
+			imports_free(&I);
+			return rc;
+		}
+		qsort(I.rows, I.n, sizeof *I.rows, import_cmp);
+	}
+	int rc = unused_list(st, reg, rules, now_us, langpacks, &I, json, text,
+			     count);
+	imports_free(&I);
+	return rc;
+}
+
+static int unused_list(rs_gov_store *st, const rs_registry *reg,
+		       const rs_ruleset *rules, int64_t now_us,
+		       const char *langpacks, const imports *I, rs_buf *json,
+		       rs_buf *text, size_t *count)
 {
 	size_t nenv = rs_registry_environment_count(reg);
 	if (nenv > 64)
@@ -71,6 +152,7 @@ int rs_unused_list(rs_gov_store *st, const rs_registry *reg,
 				st, ev->id, v->number, on_env, &L);
 			if (rc)
 				return rc;
+			const import_row *imp = import_of(I, ev->id, v->number);
 			size_t listed = 0, quiet = 0;
 			for (size_t i = 0; i < nenv; i++) {
 				const rs_environment *env =
@@ -85,7 +167,8 @@ int rs_unused_list(rs_gov_store *st, const rs_registry *reg,
 				if ((L.last[i] == INT64_MIN ||
 				     now_us - L.last[i] > window) &&
 				    (F.last[i] == INT64_MIN ||
-				     now_us - F.last[i] > window))
+				     now_us - F.last[i] > window) &&
+				    (!imp || now_us - imp->last_us > window))
 					quiet++;
 			}
 			if (!listed || quiet < listed)
@@ -148,7 +231,23 @@ int rs_unused_list(rs_gov_store *st, const rs_registry *reg,
 					      " (unused after %d days)", days);
 				first = false;
 			}
-			rs_buf_puts(json, "],\"evidence\":");
+			rs_buf_puts(json, "],\"last_import\":");
+			if (imp) {
+				char t[RS_TIME_TEXT_SIZE];
+				rs_time_format(imp->last_us, t);
+				rs_buf_printf(json,
+					      "\"%s\",\"import_evidence\":", t);
+				rs_json_write_string(json, imp->evidence,
+						     strlen(imp->evidence));
+				rs_buf_printf(&ev_text,
+					      "; code import last seen %s at "
+					      "%s",
+					      t, imp->evidence);
+			} else {
+				rs_buf_puts(json,
+					    "null,\"import_evidence\":null");
+			}
+			rs_buf_puts(json, ",\"evidence\":");
 			const char *et = ev_text.data ? ev_text.data : "";
 			rs_json_write_string(json, et, strlen(et));
 			rs_buf_puts(json, "}");

@@ -25,6 +25,7 @@
 #include "governance/rules.h"
 #include "governance/store.h"
 #include "governance/unused.h"
+#include "governance/usage.h"
 #include "http/cors.h"
 #include "http/tls.h"
 #include "json/json.h"
@@ -1091,12 +1092,16 @@ static enum MHD_Result handle_governance(rs_server *s,
 					  "problems: see 'reestr check'");
 		if (rc == 0)
 			rc = rs_gov_store_sqlite_open(s->gov_data, &st);
+		char imports[4200]; /* `reestr usage scan`'s records */
+		if (rc == 0)
+			rc = rs_usage_db_path(s->gov_data, imports,
+					      sizeof imports);
 		if (rc == 0)
 			rc = rs_unused_list(
 				st, g->reg, rules, rs_time_now_us(),
 				s->packages ? rs_packages_path(s->packages)
 					    : NULL,
-				&out, NULL, NULL);
+				imports, &out, NULL, NULL);
 		rs_gov_store_free(st);
 		rs_ruleset_free(rules);
 		rs_diags_free(&diags);
@@ -1290,10 +1295,12 @@ static void catalogue_data_make(rs_server *s, const request *rq,
 	if (rs_gov_store_sqlite_open(s->gov_data, &cd->gov.store) < 0)
 		cd->gov.store = NULL;
 	const rs_ruleset *rules = cd->gov.store ? served_rules(s, g) : NULL;
+	char imports[4200]; /* `reestr usage scan`'s records */
 	if (rules &&
+	    rs_usage_db_path(s->gov_data, imports, sizeof imports) == 0 &&
 	    rs_unused_list(cd->gov.store, reg, rules, now,
 			   s->packages ? rs_packages_path(s->packages) : NULL,
-			   &cd->unused, NULL, NULL) == 0 &&
+			   imports, &cd->unused, NULL, NULL) == 0 &&
 	    rs_json_parse(cd->arena, cd->unused.data, cd->unused.len, NULL, &v,
 			  &err) == 0)
 		cd->gov.unused = v;
