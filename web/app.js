@@ -340,7 +340,7 @@
         h("h2", {}, "Unused versions"),
         ev.unused.length
           ? h("ul", {}, ev.unused.map((u) => h("li", { "data-version": u.version }, `v${u.version}: ${u.evidence}`)))
-          : h("p", { class: "muted" }, "None: every version was sent or its langpack downloaded lately.")));
+          : h("p", { class: "muted" }, "None: every version was sent, its langpack downloaded or its code seen lately.")));
     }
     if (ev.live) {
       const rows = ev.live.versions.flatMap((v) => v.sources.map((s) => h("tr", { "data-version": v.version, "data-source": s.source },

@@ -4,12 +4,15 @@ on normal data; items keep their status and history; unused versions with
 a controlled clock; bad rules refused by `reestr check`."""
 
 import json
+import re
+import os
+import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import run, uuid7
+from conftest import REESTR, run, uuid7
 
 REGISTRY = """\
 owners:
@@ -896,3 +899,142 @@ def test_docs_with_data_carries_what_a_read_key_is_served(
     out = run("docs", "--registry", str(registry), "--out", str(site),
               "--data", str(data), "--now", "yesterday")
     assert out.returncode == 2 and "--now 'yesterday'" in out.stderr
+
+
+def examples(registry, tmp_path):
+    """{(event, lang, version): program}: the catalogue's usage examples,
+    the generated code's own API (docs/catalogue.md, "Examples")."""
+    site = tmp_path / "examples-site"
+    out = run("docs", "--registry", str(registry), "--out", str(site))
+    assert out.returncode == 0, out.stderr
+    return {(name, p["lang"], p["version"]): p["code"]
+            for name, page in static_data(site)["events"].items()
+            for p in (page["examples"] or {"programs": []})["programs"]}
+
+
+def without_dac():
+    """A command prefix under which root, too, is refused a folder of mode
+    000 (the capabilities that bypass file modes dropped)."""
+    if os.geteuid() != 0:
+        return []
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}"]
+
+
+def test_code_imports_keep_versions_in_use(make_server, registry, tmp_path):
+    """reestr usage scan (docs/governance.md, "Code that uses a version"):
+    a Go, a Python, a PHP and a TypeScript file using four versions
+    through their langpacks keep them off the unused list, with the
+    evidence; a mention in a comment or a string does not count; vendor/,
+    node_modules/ and the langpacks' own files are left out; a huge file,
+    a binary file, a symbolic link loop, a pipe and an unreadable folder
+    are each skipped with a message, and the scan goes on."""
+    srv = make_server(registry=registry)
+    ex = examples(registry, tmp_path)
+    tree = tmp_path / "mono"
+    files = {"svc-go/main.go": ex[("checkout_started", "go", 0)],
+             "svc-py/app.py": ex[("payment_done", "python", 0)],
+             "svc-php/index.php": ex[("page_hit", "php", 0)],
+             "web/src/send.ts": ex[("legacy_ping", "ts", 1)],
+             # a mention in a comment, a docstring or a string: no use
+             "tools/notes.py": '# LegacyPingV0 is old\n"""LegacyPingV0"""\n'
+                               'print("LegacyPingV0", \'LegacyPingV0\')\n',
+             "tools/old.go": "package x\n// NewLegacyPingV0 is gone\n"
+                             "/* LegacyPingV0 */ var s = `LegacyPingV0`\n",
+             "tools/old.ts": "// LegacyPingV0\nconst s = 'LegacyPingV0';\n"
+                             "const t = `LegacyPingV0`; /* LegacyPingV0 */\n",
+             "tools/old.php": "<?php\n# LegacyPingV0\n// LegacyPingV0\n"
+                              "$s = 'LegacyPingV0 \\' LegacyPingV0';\n",
+             # others' code and a name that only contains one
+             "vendor/lib/use.go": ex[("legacy_ping", "go", 0)],
+             "web/node_modules/x/index.ts": ex[("legacy_ping", "ts", 0)],
+             "tools/longer.py": "x = MyLegacyPingV0Wrapper()\n"}
+    for rel, text in files.items():
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_text(text)
+    # a langpack checked into the tree: its own files are not a use
+    out = run("gen", "--registry", str(registry), "--env", "bo", "--lang",
+              "python", "--out", str(tree / "langpacks" / "py"))
+    assert out.returncode == 0, out.stderr
+    # hostile: a file over the cap, a binary one, a loop, a pipe, a folder
+    # that cannot be read, each holding a use that would count
+    use = "x = LegacyPingV0(n=1)\n"
+    (tree / "huge.py").write_text(use + "#" * (9 << 20))
+    (tree / "blob.py").write_bytes(use.encode() + b"\0\1\2")
+    (tree / "web" / "loop").symlink_to(tree)
+    os.mkfifo(tree / "pipe.py")
+    locked = tree / "locked"
+    locked.mkdir()
+    (locked / "use.py").write_text(use)
+    locked.chmod(0)
+    try:
+        out = subprocess.run(
+            [*without_dac(), REESTR, "usage", "scan", "--registry",
+             str(registry), "--data", str(srv.data), "--now", NOW, str(tree)],
+            capture_output=True, text=True, timeout=120)
+    finally:
+        locked.chmod(0o755)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[:4] == [
+        f"checkout_started v0: {tree}/svc-go/main.go:{line_of(files['svc-go/main.go'], 'NewCheckoutStartedV0')} (1 file)",
+        f"payment_done v0: {tree}/svc-py/app.py:{line_of(files['svc-py/app.py'], 'PaymentDoneV0')} (1 file)",
+        f"page_hit v0: {tree}/svc-php/index.php:{line_of(files['svc-php/index.php'], 'PageHitV0')} (1 file)",
+        f"legacy_ping v1: {tree}/web/src/send.ts:{line_of(files['web/src/send.ts'], 'LegacyPingV1')} (1 file)"]
+    assert out.stdout.splitlines()[4].startswith("reestr usage: 4 event versions used in ")
+    generated = int(re.search(r"; (\d+) langpack files? ", out.stdout).group(1))
+    assert generated >= 1, out.stdout  # the langpack's __init__.py and more
+    err = out.stderr
+    assert f"{tree}/huge.py: 9437206 bytes, over the 8 MiB cap; skipped" in err
+    assert f"{tree}/blob.py: binary (a NUL byte); skipped" in err
+    assert f"{tree}/locked: cannot read the folder: Permission denied; skipped" in err
+    assert "loop" not in err and "pipe" not in err, err  # no noise, no hang
+
+    def unused(now):
+        out = run("unused", "--data", str(srv.data), "--registry",
+                  str(registry), "--now", now, "--json")
+        assert out.returncode == 0, out.stderr
+        return {(u["event"], u["version"]): u
+                for u in json.loads(out.stdout)["unused"]}
+
+    # a day on: only legacy_ping v0, used by nothing of ours, is unused
+    u = unused("2026-11-21T10:00:00Z")
+    assert sorted(u) == [("legacy_ping", 0)]
+    assert u[("legacy_ping", 0)]["last_import"] is None
+    # four days on, legacy_ping v1 passes its 3 days: the import is its
+    # evidence
+    u = unused("2026-11-24T10:00:00Z")
+    assert sorted(u) == [("legacy_ping", 0), ("legacy_ping", 1)]
+    v1 = u[("legacy_ping", 1)]
+    assert v1["last_import"] == NOW.replace("Z", ".000000Z")
+    assert v1["import_evidence"] == out_line(files, tree, "web/src/send.ts", "LegacyPingV1")
+    assert f"code import last seen {v1['last_import']} at {v1['import_evidence']}" \
+        in v1["evidence"]
+    # the collector counts them too (its clock is now, past 3 days)
+    served = srv.request("GET", "/v1/unused").json()["unused"]
+    assert sorted((x["event"], x["version"]) for x in served) == [
+        ("legacy_ping", 0), ("legacy_ping", 1)]
+    # a later scan that finds nothing keeps the record; one that finds a
+    # version again moves it on; a scan never moves a record back
+    out = run("usage", "scan", "--registry", str(registry), "--data",
+              str(srv.data), "--now", "2026-11-19T00:00:00Z",
+              str(tree / "web" / "src"))
+    assert out.returncode == 0, out.stderr
+    assert unused("2026-11-24T10:00:00Z")[("legacy_ping", 1)]["last_import"] \
+        == NOW.replace("Z", ".000000Z")
+    # a path that cannot be read: exit 1, the others still recorded
+    out = run("usage", "scan", "--registry", str(registry), "--data",
+              str(srv.data), "--now", "2026-11-25T00:00:00Z",
+              str(tmp_path / "nope"), str(tree / "svc-go"))
+    assert out.returncode == 1
+    assert f"{tmp_path}/nope: cannot read: No such file or directory" in out.stderr
+    assert "checkout_started v0" in out.stdout
+    assert run("usage", "scan", "--registry", str(registry)).returncode == 2
+    assert run("usage", "--registry", str(registry), str(tree)).returncode == 2
+
+
+def line_of(text, word):
+    return next(i for i, line in enumerate(text.splitlines(), 1) if word in line)
+
+
+def out_line(files, tree, rel, word):
+    return f"{tree}/{rel}:{line_of(files[rel], word)}"
