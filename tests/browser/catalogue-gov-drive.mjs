@@ -6,7 +6,12 @@
 //    "events": the batch to POST (one breaks a range rule),
 //    "shots": DIR for screenshots, "axe": path of axe.min.js}
 // and prints one JSON object: what each step saw, axe's violations and the
-// browser's console lines.
+// browser's console lines. With "docs": DIR (UPDATE_SCREENSHOTS=1), it also
+// writes the screenshots docs/governance.md shows, 1000 px wide.
+// With "compare": {"served": URL, "static": file:// URL of `reestr docs
+// --data`'s index.html, "routes": [...]}, it only opens each route on both
+// and prints {"served": {route: text}, "static": {...}, "as_of": ...,
+// "console": [...]}: the pages' text with the data shown.
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { launch } from "./chromium.mjs";
@@ -42,8 +47,31 @@ async function checked(page, name) {
   return r;
 }
 
+async function compare(page) {
+  const texts = { served: {}, static: {}, as_of: { served: {}, static: {} }, console: out.console };
+  for (const [name, base] of [["served", job.compare.served], ["static", job.compare.static]]) {
+    for (const route of job.compare.routes) {
+      await open(page, base + route);
+      texts[name][route] = await page.$eval("#main", (m) => m.innerText);
+      texts.as_of[name][route] = await page.$eval("#as-of", (p) => p.textContent).catch(() => null);
+    }
+  }
+  if (job.docs) {
+    await page.setViewportSize({ width: 1000, height: 640 });
+    await open(page, job.compare.static + "#/event/checkout_started");
+    await page.screenshot({ path: path.join(job.docs, "catalogue-static-data.png") });
+  }
+  return texts;
+}
+
 try {
   const page = await context.newPage();
+  if (job.compare) {
+    page.on("pageerror", (e) => out.console.push(`pageerror: ${e}`));
+    console.log(JSON.stringify(await compare(page)));
+    await context.close();
+    process.exit(0);
+  }
   page.on("console", (m) => out.console.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => out.console.push(`pageerror: ${e}`));
   await page.setViewportSize({ width: 1280, height: 900 });
@@ -81,6 +109,18 @@ try {
   out.steps.badges = await page.$$eval("#events tbody tr .badge.deviation", (b) => b.map((x) => x.textContent));
   await page.screenshot({ path: path.join(job.shots, "catalogue-deviations.png"), fullPage: true });
   await axe(page, "catalogue");
+  if (job.docs) {
+    // the unused filter, for docs/governance.md
+    await page.uncheck("#filter-deviations");
+    await page.check("#filter-unused");
+    await page.setViewportSize({ width: 1000, height: 420 });
+    await page.waitForTimeout(150);
+    await page.screenshot({ path: path.join(job.docs, "governance-unused.png") });
+    await page.uncheck("#filter-unused");
+    await page.check("#filter-deviations");
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.waitForTimeout(150);
+  }
 
   // the event's page lists its deviations and live figures
   await page.click('#events a[href="#/event/checkout_started"]');
@@ -93,6 +133,13 @@ try {
   await page.locator("#deviations").scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(job.shots, "event-deviations.png"), fullPage: true });
   await axe(page, "event");
+  if (job.docs) {
+    // a deviation on its event's page, for docs/governance.md
+    await page.setViewportSize({ width: 1000, height: 900 });
+    await page.waitForTimeout(150);
+    await page.locator("#deviations").screenshot({ path: path.join(job.docs, "governance-deviation.png") });
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }
 
   // an unused event's page: its evidence
   await open(page, job.served + "#/event/legacy_ping");

@@ -7,11 +7,13 @@ axe-core checks three pages. Screenshots go to build/artefacts/browser
 (REESTR_ARTEFACTS overrides), the CI artefact folder; docs/catalogue.md
 shows one."""
 
+import difflib
 import importlib.util
 import json
 import os
 import re
 import subprocess
+from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -184,7 +186,6 @@ def gov(tmp_path_factory):
     """catalogue-gov-drive.mjs against `reestr serve --deviations-every
     1s`: bad data sent from the browser's side, the scheduled evaluation,
     the page reloaded."""
-    from datetime import datetime, timedelta, timezone
     assert Path(CHROMIUM).exists(), f"no chromium at {CHROMIUM}"
     assert AXE.exists(), f"no axe-core at {AXE} (scripts/install-deps)"
     tmp = tmp_path_factory.mktemp("catalogue-gov")
@@ -206,14 +207,43 @@ def gov(tmp_path_factory):
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     job = {"profile": str(tmp / "profile"), "served": server.url + "/",
            "events": events, "shots": str(ARTEFACTS), "axe": str(AXE)}
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        job["docs"] = str(ROOT / "docs")  # docs/governance.md's pictures
     env = dict(os.environ, REESTR_NODE_MODULES=str(NODE_MODULES))
     try:
         proc = subprocess.run(["node", str(HERE / "catalogue-gov-drive.mjs"), json.dumps(job)],
                               capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, proc.stderr
+        result = json.loads(proc.stdout)
     finally:
         server.stop()
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    # the static site built over the same data folder (reestr docs
+    # --data), its pages and the served ones opened alike, served by a
+    # collector that does not evaluate (each evaluation moves a
+    # deviation's "last seen": a static site is a snapshot); the live
+    # figures' window is the hour now in: built again if one began
+    server = Server(reg, tmp / "data")
+    server.start()
+    try:
+        site = tmp / "site"
+        for _attempt in range(2):
+            hour = datetime.now(timezone.utc).hour
+            out = subprocess.run([REESTR, "docs", "--registry", str(reg), "--out", str(site),
+                                  "--data", str(tmp / "data")], capture_output=True, text=True)
+            assert out.returncode == 0, out.stderr
+            job["compare"] = {"served": server.url + "/", "static": (site / "index.html").as_uri(),
+                              "routes": ["#/", "#/?deviations=1", "#/?unused=1",
+                                         "#/event/checkout_started", "#/event/legacy_ping",
+                                         "#/owner/shop"]}
+            proc = subprocess.run(["node", str(HERE / "catalogue-gov-drive.mjs"), json.dumps(job)],
+                                  capture_output=True, text=True, timeout=300, env=env)
+            assert proc.returncode == 0, proc.stderr
+            if datetime.now(timezone.utc).hour == hour:
+                break
+        result["compare"] = json.loads(proc.stdout)
+    finally:
+        server.stop()
+    return result
 
 
 def test_catalogue_shows_deviations_and_unused_events(gov):
@@ -241,4 +271,28 @@ def test_catalogue_shows_deviations_and_unused_events(gov):
         assert not serious, (page, serious)
     assert set(gov["axe"]) == {"catalogue", "event"}
     errors = [c for c in gov["console"] if c.startswith("pageerror")]
+    assert not errors, errors
+
+
+def test_static_site_with_data_shows_what_is_served(gov):
+    """reestr docs --data over the collector's data folder: each page,
+    deviations, unused versions and live figures included, reads as the
+    served one, and says as of when."""
+    c = gov["compare"]
+    assert set(c["served"]) == set(c["static"]) and len(c["served"]) == 6
+    differ = [r for r in c["served"] if c["served"][r] != c["static"][r]]
+    assert not differ, [(r, [x for x in difflib.unified_diff(c["served"][r].splitlines(), c["static"][r].splitlines(), lineterm="") if x[:1] in "+-"]) for r in differ]
+    # the data is there: the deviation, the unused version, the figures
+    event = c["static"]["#/event/checkout_started"]
+    assert "amount outside the range" in event and "Live figures" in event
+    assert "v0: bo: no event stored" in c["static"]["#/event/legacy_ping"]
+    assert "legacy_ping" in c["static"]["#/?unused=1"]
+    assert "checkout_started" not in c["static"]["#/?unused=1"]
+    # every static page says as of when; the served ones, live, do not
+    assert set(c["as_of"]["served"].values()) == {None}
+    [as_of] = set(c["as_of"]["static"].values())
+    assert re.match(r"Deviations, unused versions and live figures as of "
+                    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(when this site was built; "
+                    r"reestr docs --data\)\.$", as_of), as_of
+    errors = [x for x in c["console"] if x.startswith("pageerror")]
     assert not errors, errors
