@@ -241,6 +241,7 @@ def gov(tmp_path_factory):
             if datetime.now(timezone.utc).hour == hour:
                 break
         result["compare"] = json.loads(proc.stdout)
+        result["compare"]["site"] = site
     finally:
         server.stop()
     return result
@@ -296,3 +297,11 @@ def test_static_site_with_data_shows_what_is_served(gov):
                     r"reestr docs --data\)\.$", as_of), as_of
     errors = [x for x in c["console"] if x.startswith("pageerror")]
     assert not errors, errors
+    # the files' own references resolve in the folder (the page links
+    # are the served ones', compared above)
+    for page in c["site"].rglob("*.html"):
+        p = Refs()
+        p.feed(page.read_text())
+        for ref in p.refs:
+            if not ref.startswith(("#", "data:")):
+                assert (page.parent / ref).is_file(), f"{page}: {ref} is missing"
