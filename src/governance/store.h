@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "reestr/registry.h"
+
 typedef struct rs_gov_store rs_gov_store;
 
 /* A count of events per bucket (its start) and source ("" when the ask
@@ -84,6 +86,40 @@ struct rs_gov_store {
 /* The SQLite store DATA/reestr.db, opened read-only. RS_ENOTFOUND when
  * there is none. */
 int rs_gov_store_sqlite_open(const char *data_dir, rs_gov_store **out);
+
+/* The ClickHouse store (docs/scale-out.md) at url (http://[user:password@]
+ * HOST:PORT), database (NULL: the store's default), read-only (readonly=2),
+ * each request at most timeout_ms (0: the HTTP client's default). Its
+ * tables: events, failed_events and one typed table per version (no
+ * stats_hourly: rejects counts accepted events from events and rejected
+ * ones from failed_events, both by receipt time). reg names the typed
+ * tables and columns field_share reads (the flattening of
+ * src/sink/columns.h); it must outlive the store. Connects to nothing
+ * yet: an unreachable server is an error of the first op, naming the
+ * URL. */
+int rs_gov_store_clickhouse_open(const char *url, const char *database,
+				 long timeout_ms, const rs_registry *reg,
+				 rs_gov_store **out);
+
+/* How long one ClickHouse request of serve's (a catalogue page, a
+ * route, a scheduled run's) may take: a ClickHouse that stops answering
+ * costs a request this long, then its figures are absent. */
+#define RS_GOV_CLICKHOUSE_SERVE_TIMEOUT_MS 10000L
+
+/* Where the store is: ClickHouse when clickhouse_url is set, else the
+ * SQLite store in data_dir. The options that say it are --data, and
+ * --clickhouse URL [--clickhouse-database DB] as `reestr query` names
+ * them. */
+typedef struct rs_gov_store_where {
+	const char *data_dir;
+	const char *clickhouse_url;
+	const char *clickhouse_database;
+	long timeout_ms;
+} rs_gov_store_where;
+
+/* The store w names (see the two openers). */
+int rs_gov_store_open(const rs_gov_store_where *w, const rs_registry *reg,
+		      rs_gov_store **out);
 void rs_gov_store_free(rs_gov_store *s);
 
 #endif

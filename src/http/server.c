@@ -117,6 +117,7 @@ struct rs_server {
 	bool private_packages;
 	rs_tls *tls;			     /* NULL: plain http */
 	const char *gov_data, *gov_registry; /* NULL: no governance routes */
+	rs_gov_store_where gov_where;	     /* the store they read */
 	int64_t header_deadline_us, request_deadline_us, summary_us;
 	unsigned header_deadline_s, request_deadline_s;
 
@@ -1090,7 +1091,7 @@ static enum MHD_Result handle_governance(rs_server *s,
 					  "the registry's checks have "
 					  "problems: see 'reestr check'");
 		if (rc == 0)
-			rc = rs_gov_store_sqlite_open(s->gov_data, &st);
+			rc = rs_gov_store_open(&s->gov_where, g->reg, &st);
 		if (rc == 0)
 			rc = rs_unused_list(
 				st, g->reg, rules, rs_time_now_us(),
@@ -1287,7 +1288,7 @@ static void catalogue_data_make(rs_server *s, const request *rq,
 	rs_devdb_close(db);
 	int64_t now = rs_time_now_us();
 	cd->gov.now_us = now;
-	if (rs_gov_store_sqlite_open(s->gov_data, &cd->gov.store) < 0)
+	if (rs_gov_store_open(&s->gov_where, reg, &cd->gov.store) < 0)
 		cd->gov.store = NULL;
 	const rs_ruleset *rules = cd->gov.store ? served_rules(s, g) : NULL;
 	if (rules &&
@@ -1786,6 +1787,11 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 	s->private_packages = opt->private_packages;
 	s->gov_data = opt->governance_data;
 	s->gov_registry = opt->governance_registry;
+	s->gov_where = (rs_gov_store_where){
+		.data_dir = opt->governance_data,
+		.clickhouse_url = opt->governance_clickhouse,
+		.clickhouse_database = opt->governance_clickhouse_database,
+		.timeout_ms = RS_GOV_CLICKHOUSE_SERVE_TIMEOUT_MS};
 #define OR_DEFAULT(v, d) ((v) ? (v) : (d))
 	s->header_deadline_s = OR_DEFAULT(opt->header_deadline_s,
 					  RS_SERVER_DEFAULT_HEADER_DEADLINE_S);
