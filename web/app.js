@@ -340,6 +340,11 @@
           ? h("ul", {}, ev.unused.map((u) => h("li", { "data-version": u.version }, `v${u.version}: ${u.evidence}`)))
           : h("p", { class: "muted" }, "None: every version was sent or its langpack downloaded lately.")));
     }
+    if (ev.live_error) {
+      parts.push(h("section", { id: "live", "data-store": "" },
+        h("h2", {}, "Live figures"),
+        h("p", { class: "muted", id: "live-error" }, `Not available: ${ev.live_error}`)));
+    }
     if (ev.live) {
       const rows = ev.live.versions.flatMap((v) => v.sources.map((s) => h("tr", { "data-version": v.version, "data-source": s.source },
         h("td", {}, `v${v.version}`), h("td", {}, s.source), h("td", {}, s.accepted), h("td", {}, s.rejected),

@@ -589,6 +589,7 @@ static int write_live(cw *w, const rs_event *ev)
 		raw(w, "null");
 		return 0;
 	}
+	size_t mark = w->b->len;
 	const int64_t hour = 3600LL * 1000000;
 	int64_t to = (g->now_us / hour + 1) * hour; /* the hour now in */
 	int64_t from = to - RS_CATALOGUE_LIVE_HOURS * hour;
@@ -638,6 +639,16 @@ static int write_live(cw *w, const rs_event *ev)
 		free(t.reason[i]);
 	}
 	raw(w, "]}");
+	if (rc < 0 && rc != RS_ENOMEM && !w->failed) {
+		/* the store did not answer (ClickHouse down): the page stands,
+		 * without its figures, saying why */
+		w->b->len = mark;
+		w->b->data[mark] = 0;
+		raw(w, "null");
+		key(w, true, "live_error");
+		str(w, rs_error_last());
+		rc = 0;
+	}
 	return rc;
 }
 

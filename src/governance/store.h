@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "reestr/registry.h"
 
 typedef struct rs_gov_store rs_gov_store;
@@ -76,6 +77,13 @@ typedef struct rs_gov_store_ops {
 	 * (none: the environment is not called). */
 	int (*last_by_environment)(rs_gov_store *s, int64_t event_id,
 				   int version, rs_gov_last_fn fn, void *ctx);
+	/* The collector's hourly statistics, as GET /v1/stats answers them
+	 * ({"hours":[{"hour","event_id","version","source","accepted",
+	 * "rejected","duplicate"}...]}, hours from from_us's to before
+	 * to_us), appended to out. NULL when the store's sink answers it
+	 * itself (SQLite's stats_hourly). */
+	int (*stats)(rs_gov_store *s, int64_t from_us, int64_t to_us,
+		     rs_buf *out);
 	void (*free)(rs_gov_store *s);
 } rs_gov_store_ops;
 

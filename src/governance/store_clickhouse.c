@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/timefmt.h"
+#include "json/json.h"
 #include "reestr/error.h"
 #include "sink/clickhouse_http.h"
 #include "sink/clickhouse_sink.h"
@@ -19,7 +20,7 @@
 
 #define OOM() rs_error_set(RS_ENOMEM, "out of memory")
 /* The columns a statement here answers, at most. */
-#define MAX_COLS 4
+#define MAX_COLS 6
 
 typedef struct env_last {
 	int64_t event_id;
@@ -210,8 +211,9 @@ static int run(ch_gov *g, size_t ncols, row_fn fn, void *ctx)
 				 g->sql.len, &g->answer);
 	if (rc)
 		return rc;
-	rs_buf cols[MAX_COLS] = {RS_BUF_INIT, RS_BUF_INIT, RS_BUF_INIT,
-				 RS_BUF_INIT};
+	rs_buf cols[MAX_COLS];
+	for (size_t c = 0; c < MAX_COLS; c++)
+		cols[c] = (rs_buf)RS_BUF_INIT;
 	bool nulls[MAX_COLS];
 	const char *s = g->answer.data ? g->answer.data : "";
 	const char *end = s + g->answer.len;
@@ -602,6 +604,104 @@ static int c_last_by_environment(rs_gov_store *s, int64_t event_id, int version,
 	return rc;
 }
 
+typedef struct stats_ctx {
+	ch_gov *g;
+	rs_buf *out;
+	bool first;
+} stats_ctx;
+
+/* A JSON member: the number, or null when negative (none). */
+static int put_id(rs_buf *b, const char *key, int64_t v)
+{
+	return v >= 0 ? rs_buf_printf(b, ",\"%s\":%lld", key, (long long)v)
+		      : rs_buf_printf(b, ",\"%s\":null", key);
+}
+
+static int stats_row(void *ctx, rs_buf *cols, bool *nulls)
+{
+	stats_ctx *c = ctx;
+	(void)nulls;
+	int64_t id, v, a, r;
+	int rc = int_of(c->g, &cols[1], &id);
+	if (!rc)
+		rc = int_of(c->g, &cols[2], &v);
+	if (!rc)
+		rc = int_of(c->g, &cols[4], &a);
+	if (!rc)
+		rc = int_of(c->g, &cols[5], &r);
+	if (rc)
+		return rc;
+	rs_buf *b = c->out;
+	int bad = rs_buf_puts(b, c->first ? "{\"hour\":" : ",{\"hour\":") |
+		  rs_json_write_string(b, text(&cols[0]), cols[0].len) |
+		  put_id(b, "event_id", id) | put_id(b, "version", v) |
+		  rs_buf_puts(b, ",\"source\":");
+	bad |= cols[3].len
+		       ? rs_json_write_string(b, text(&cols[3]), cols[3].len)
+		       : rs_buf_puts(b, "null");
+	bad |= rs_buf_printf(b,
+			     ",\"accepted\":%lld,\"rejected\":%lld,"
+			     "\"duplicate\":0}",
+			     (long long)a, (long long)r);
+	c->first = false;
+	return bad ? OOM() : 0;
+}
+
+/* The hour as the SQLite store's stats_hourly writes it */
+#define HOUR_SQL "concat(substring(received_at, 1, 13), ':00:00Z')"
+
+/* By the hour of the first receipt: accepted, the events stored (FINAL:
+ * a redelivery is not counted again, as SQLite counts it a duplicate);
+ * rejected, the failed events (a loader's redelivery of one is counted
+ * once, by its failure id; SQLite counts each delivery). duplicate is 0:
+ * ClickHouse's merges drop redeliveries without a trace. */
+static int c_stats(rs_gov_store *s, int64_t from_us, int64_t to_us, rs_buf *out)
+{
+	ch_gov *g = (ch_gov *)s;
+	const int64_t hour = INT64_C(3600000000);
+	int64_t from_hour = from_us - (((from_us % hour) + hour) % hour);
+	rs_buf *q = &g->sql;
+	int rc = start(g, "SELECT h, eid, ver, src, sum(a), sum(r) FROM ("
+			  "SELECT " HOUR_SQL " AS h, event_id AS eid, "
+			  "version AS ver, source AS src, count() AS a, "
+			  "toUInt64(0) AS r");
+	if (!rc)
+		rc = from(g, "events", true);
+	if (!rc &&
+	    (rs_buf_puts(q, " WHERE received_at >= ") | put_time(q, from_hour) |
+	     rs_buf_puts(q,
+			 " GROUP BY h, eid, ver, src UNION ALL SELECT " HOUR_SQL
+			 " AS h, toInt64(ifNull(event_id, -1)) AS eid, "
+			 "toInt32(ifNull(version, -1)) AS ver, "
+			 "ifNull(source, '') AS src, toUInt64(0) AS a, "
+			 "count() AS r")))
+		rc = OOM();
+	if (!rc)
+		rc = from(g, "failed_events", true);
+	if (!rc &&
+	    (rs_buf_puts(q, " WHERE received_at >= ") | put_time(q, from_hour) |
+	     rs_buf_puts(q, " GROUP BY h, eid, ver, src) WHERE h < ") |
+	     put_time(q, to_us) |
+	     rs_buf_puts(q, " GROUP BY h, eid, ver, src ORDER BY h, eid, ver, "
+			    "src")))
+		rc = OOM();
+	if (rc)
+		return rc;
+	size_t mark = out->len;
+	if (rs_buf_puts(out, "{\"hours\":[") < 0)
+		return OOM();
+	stats_ctx c = {g, out, true};
+	rc = run(g, 6, stats_row, &c);
+	if (!rc && rs_buf_puts(out, "]}") < 0)
+		rc = OOM();
+	if (rc) {
+		out->len = mark;
+		if (out->data)
+			out->data[mark] = 0;
+	}
+	return rc;
+}
+
 static void c_free(rs_gov_store *s)
 {
 	ch_gov *g = (ch_gov *)s;
@@ -626,6 +726,7 @@ static const rs_gov_store_ops clickhouse_ops = {
 	.reasons = c_reasons,
 	.last_by_source = c_last_by_source,
 	.last_by_environment = c_last_by_environment,
+	.stats = c_stats,
 	.free = c_free,
 };
 

@@ -1031,9 +1031,15 @@ static enum MHD_Result handle_stats(rs_server *s, struct MHD_Connection *conn,
 		return respond_error(s, conn, rq, 400,
 				     "from and to must be RFC 3339 times, "
 				     "e.g. 2026-11-25T00:00:00Z");
-	if (!s->sink->ops->stats)
+	/* --sink kafka keeps none: the ClickHouse store the loaders fill
+	 * answers, when serve was told where it is */
+	bool from_store = !s->sink->ops->stats && s->gov_where.clickhouse_url;
+	if (!s->sink->ops->stats && !from_store)
 		return respond_error(s, conn, rq, 501,
-				     "this sink does not keep statistics");
+				     "this sink does not keep statistics: give "
+				     "serve --clickhouse URL (the ClickHouse "
+				     "store the loaders fill) to read them "
+				     "from there");
 	rs_buf out = RS_BUF_INIT;
 	enum MHD_Result ret;
 	/* the sink's {...}, and the collector's PII counts since it
@@ -1049,7 +1055,17 @@ static enum MHD_Result handle_stats(rs_server *s, struct MHD_Connection *conn,
 		return respond_error(s, conn, rq, 503, "out of memory");
 	}
 	size_t head = out.len;
-	if (s->sink->ops->stats(s->sink, from, to, &out) < 0)
+	int rc;
+	if (from_store) {
+		rs_gov_store *st = NULL;
+		rc = rs_gov_store_open(&s->gov_where, NULL, &st);
+		if (rc == 0)
+			rc = st->ops->stats(st, from, to, &out);
+		rs_gov_store_free(st);
+	} else {
+		rc = s->sink->ops->stats(s->sink, from, to, &out);
+	}
+	if (rc < 0)
 		ret = respond_error(s, conn, rq, 503, rs_error_last());
 	else if (out.len <= head + 1 || out.data[head] != '{')
 		ret = respond_error(s, conn, rq, 503,

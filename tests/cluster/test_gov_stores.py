@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 import uuid as uuidlib
 from datetime import datetime, timedelta, timezone
@@ -232,3 +233,91 @@ def test_unused_agrees_on_both_stores(registry, stores, url):
     later = unused("2026-12-05T09:30:00Z", *ch)
     assert later == unused("2026-12-05T09:30:00Z")
     assert ("page_hit", 0) in [(u["event"], u["version"]) for u in later]
+
+
+class Serve:
+    """`reestr serve` on a free port (its log in tmp), stopped by stop()."""
+
+    def __init__(self, tmp, registry, data, *extra):
+        self.port = closed_port()
+        self.log = tmp / f"serve-{self.port}.log"
+        args = [REESTR, "serve", "--insecure-local", "--dev", "--registry",
+                registry, "--data", data, "--listen",
+                f"127.0.0.1:{self.port}", *extra]
+        with open(self.log, "ab") as logf:
+            self.proc = subprocess.Popen([str(a) for a in args],
+                                         stdout=logf, stderr=logf)
+        deadline = time.monotonic() + 60
+        while True:  # any answer: a collector without brokers is unhealthy
+            if self.proc.poll() is not None:
+                pytest.fail(f"serve exited {self.proc.returncode}:\n"
+                            f"{self.log.read_text()}")
+            try:
+                self.get("/healthz")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    pytest.fail(f"serve did not answer:\n"
+                                f"{self.log.read_text()}")
+                time.sleep(0.1)
+
+    def get(self, path):
+        try:
+            with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}{path}", timeout=60) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=60)
+
+
+STATS = "/v1/stats?from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z"
+
+
+def test_serve_answers_from_clickhouse(shared_cluster, registry, stores, url,
+                                       tmp_path):
+    """serve --sink kafka --clickhouse URL: /v1/stats as the SQLite
+    collector's, /v1/unused and the catalogue from ClickHouse; ClickHouse
+    down: the catalogue answers without its figures, saying why."""
+    brokers = shared_cluster.vars["REESTR_KAFKA_BROKERS"]
+    kafka = ("--sink", "kafka", "--kafka-brokers", brokers,
+             "--kafka-topic-prefix", "govstores")
+    down = f"http://127.0.0.1:{closed_port()}"
+    sqlite = Serve(tmp_path, registry, stores["gov_rejects"])
+    ch = Serve(tmp_path, registry, tmp_path / "ch", *kafka, "--clickhouse",
+               url, "--clickhouse-database", "gov_rejects")
+    off = Serve(tmp_path, registry, tmp_path / "down", *kafka,
+                "--clickhouse", down)
+    none = Serve(tmp_path, registry, tmp_path / "none", *kafka)
+    try:
+        status, want = sqlite.get(STATS)
+        assert status == 200
+        assert [(h["source"], h["accepted"], h["rejected"])
+                for h in want["hours"]] == [("app", 6, 0), ("web", 3, 3)]
+        assert ch.get(STATS) == (200, want)
+        status, err = none.get(STATS)
+        assert status == 501 and "--clickhouse URL" in err["error"]
+        status, err = off.get(STATS)
+        assert status == 503 and f"ClickHouse at {down}" in err["error"]
+
+        path = "/v1/catalogue/events/checkout_started"
+        status, page = ch.get(path)
+        assert status == 200 and page["live"] is not None
+        assert "live_error" not in page
+        assert page["live"] == sqlite.get(path)[1]["live"]
+        status, page = off.get(path)
+        assert status == 200 and page["live"] is None
+        assert f"ClickHouse at {down}: cannot connect" in page["live_error"]
+        assert page["versions"]  # the rest of the page stands
+
+        assert ch.get("/v1/unused") == sqlite.get("/v1/unused")
+        status, _ = off.get("/v1/unused")
+        assert status == 503
+    finally:
+        for s in (sqlite, ch, off, none):
+            s.stop()
