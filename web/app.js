@@ -356,7 +356,11 @@
           ? table("live-figures", "Per version and source", ["Version", "Source", "Accepted", "Rejected", "Per hour", "Reject rate"], rows)
           : h("p", {}, "No events received."),
         ev.live.reasons.length
-          ? [h("h3", {}, "Top reject reasons"), h("ol", { id: "reasons" }, ev.live.reasons.map((r) => h("li", {}, `${r.reason} (${r.count})`)))]
+          ? [h("h3", {}, "Top reject reasons"), h("ol", { id: "reasons" }, ev.live.reasons.map((r) => h("li", {}, `${r.reason} (${r.count})`,
+            r.samples && r.samples.length
+              ? h("ul", { class: "samples" }, r.samples.map((x) => h("li", {}, h("code", {}, x.payload),
+                x.truncated ? ` (${x.length} bytes in all)` : "")))
+              : null)))]
           : null));
     }
     return parts;

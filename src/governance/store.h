@@ -2,8 +2,8 @@
  * (docs/governance.md, "The store interface"): a few counts, asked by
  * event id, version (-1: every version), time window and field path, so
  * that each store writes its own SQL. SQLite's is store_sqlite.c (over
- * DATA/reestr.db: events, failed_events, stats_hourly); a ClickHouse one
- * implements the same functions over its tables of the same names.
+ * DATA/reestr.db: events, failed_events, stats_hourly); ClickHouse's is
+ * store_clickhouse.c (events, failed_events, the typed tables).
  *
  * Times are microseconds since the epoch; a window is [from, to). Every
  * function returns 0, or a negative rs_error code with rs_error_last()
@@ -35,6 +35,12 @@ typedef int (*rs_gov_rejects_fn)(void *ctx, const char *source,
 typedef int (*rs_gov_reason_fn)(void *ctx, const char *reason, int64_t n);
 /* A source (or an environment) and the time of its latest event. */
 typedef int (*rs_gov_last_fn)(void *ctx, const char *name, int64_t last_us);
+
+/* A sample of a rejected event: the first len bytes of its payload as
+ * failed_events keeps it (personal data already withheld at ingest:
+ * docs/security.md, "failed_events"), and the whole payload's length. */
+typedef int (*rs_gov_sample_fn)(void *ctx, const char *payload, size_t len,
+				int64_t total_len);
 
 /* What a field question matches: absent or null; outside [min, max]
  * (a bound not given is none); equal to an enum value. */
@@ -77,6 +83,12 @@ typedef struct rs_gov_store_ops {
 	 * (none: the environment is not called). */
 	int (*last_by_environment)(rs_gov_store *s, int64_t event_id,
 				   int version, rs_gov_last_fn fn, void *ctx);
+	/* Up to max_n payloads rejected for reason (exactly), the latest
+	 * received first, each cut to its first max_bytes bytes. */
+	int (*samples)(rs_gov_store *s, int64_t event_id, int version,
+		       int64_t from_us, int64_t to_us, const char *reason,
+		       size_t max_n, size_t max_bytes, rs_gov_sample_fn fn,
+		       void *ctx);
 	/* The collector's hourly statistics, as GET /v1/stats answers them
 	 * ({"hours":[{"hour","event_id","version","source","accepted",
 	 * "rejected","duplicate"}...]}, hours from from_us's to before

@@ -509,6 +509,48 @@ static int c_reasons(rs_gov_store *s, int64_t event_id, int version,
 	return rc ? rc : run(g, 2, reason_row, &c);
 }
 
+typedef struct sample_ctx {
+	ch_gov *g;
+	rs_gov_sample_fn fn;
+	void *ctx;
+} sample_ctx;
+
+static int sample_row(void *ctx, rs_buf *cols, bool *nulls)
+{
+	sample_ctx *c = ctx;
+	(void)nulls;
+	int64_t total;
+	int rc = int_of(c->g, &cols[1], &total);
+	return rc ? rc : c->fn(c->ctx, text(&cols[0]), cols[0].len, total);
+}
+
+static int c_samples(rs_gov_store *s, int64_t event_id, int version,
+		     int64_t from_us, int64_t to_us, const char *reason,
+		     size_t max_n, size_t max_bytes, rs_gov_sample_fn fn,
+		     void *ctx)
+{
+	ch_gov *g = (ch_gov *)s;
+	int rc = start(g, "");
+	/* substring counts bytes */
+	if (!rc && rs_buf_printf(&g->sql,
+				 "SELECT substring(payload, 1, %zu), "
+				 "length(payload)",
+				 max_bytes) < 0)
+		rc = OOM();
+	if (!rc)
+		rc = from(g, "failed_events", true);
+	if (!rc &&
+	    (put_where(&g->sql, event_id, version, "received_at", from_us,
+		       to_us) |
+	     rs_buf_puts(&g->sql, " AND reason = ") |
+	     rs_ch_put_string(&g->sql, reason) |
+	     rs_buf_printf(&g->sql, " ORDER BY received_at DESC LIMIT %zu",
+			   max_n)))
+		rc = OOM();
+	sample_ctx c = {g, fn, ctx};
+	return rc ? rc : run(g, 2, sample_row, &c);
+}
+
 typedef struct last_ctx {
 	ch_gov *g;
 	rs_gov_last_fn fn;
@@ -726,6 +768,7 @@ static const rs_gov_store_ops clickhouse_ops = {
 	.reasons = c_reasons,
 	.last_by_source = c_last_by_source,
 	.last_by_environment = c_last_by_environment,
+	.samples = c_samples,
 	.stats = c_stats,
 	.free = c_free,
 };

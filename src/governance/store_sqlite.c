@@ -195,6 +195,36 @@ static int g_reasons(rs_gov_store *s, int64_t event_id, int version,
 	return finish(g, st, step, rc);
 }
 
+static int g_samples(rs_gov_store *s, int64_t event_id, int version,
+		     int64_t from_us, int64_t to_us, const char *reason,
+		     size_t max_n, size_t max_bytes, rs_gov_sample_fn fn,
+		     void *ctx)
+{
+	sqlite_gov *g = (sqlite_gov *)s;
+	sqlite3_stmt *st = NULL;
+	/* bytes, not characters: substr of a BLOB */
+	int rc = prepare_window(
+		g,
+		"SELECT substr(CAST(payload AS BLOB), 1, ?6),"
+		" length(CAST(payload AS BLOB)) FROM failed_events"
+		" WHERE event_id = ?1 AND (?2 < 0 OR version = ?2)"
+		" AND received_at >= ?3 AND received_at < ?4 AND reason = ?5"
+		" ORDER BY received_at DESC LIMIT ?7",
+		event_id, version, from_us, to_us, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 5, reason, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)max_bytes);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)max_n);
+	int step;
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *p = sqlite3_column_blob(st, 0);
+		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+		rc = fn(ctx, p ? p : "", n, sqlite3_column_int64(st, 1));
+	}
+	return finish(g, st, step, rc);
+}
+
 static int last_rows(sqlite_gov *g, sqlite3_stmt *st, bool keep,
 		     rs_gov_last_fn fn, void *ctx)
 {
@@ -267,6 +297,7 @@ static const rs_gov_store_ops sqlite_ops = {
 	.reasons = g_reasons,
 	.last_by_source = g_last_by_source,
 	.last_by_environment = g_last_by_environment,
+	.samples = g_samples,
 	.free = g_free,
 };
 

@@ -95,6 +95,11 @@ def failed(reason, n, at_us):
              "received_at_us": at_us + i} for i in range(n)]
 
 
+# a rejected payload past the catalogue's 1,024 bytes a sample, with
+# characters JSON, TSV and SQL quote
+BIG = '{"amount":"ünï\\n\'\t","coupon":"' + "c" * 3000 + '"}'
+
+
 # The cases: a database each, and the SQLite store beside it. Events are
 # received 10 minutes into the hour evaluated (reject_rate counts by
 # receipt; the other rules by the events' time).
@@ -108,7 +113,15 @@ def cases():
     rejects = [batch(good + app, us(t),
                      failed("fields.amount: not an int: \"many\"", 3,
                             us(t)))]
-    return {"gov_normal": normal, "gov_bad": bad, "gov_rejects": rejects}
+    # the catalogue's live figures: the last 24 hours by the real clock
+    now = datetime.now(timezone.utc)
+    odd = [dict(f, payload=p) for f, p in zip(
+        failed("fields.amount: not an int", 2, us(now)),
+        [BIG, '{"amount":"x"}'])]
+    live = [batch([K["checkout"](now), K["checkout"](now, source="app")],
+                  us(now), odd)]
+    return {"gov_normal": normal, "gov_bad": bad, "gov_rejects": rejects,
+            "gov_live": live}
 
 
 def lines_of(events):
@@ -314,6 +327,23 @@ def test_serve_answers_from_clickhouse(shared_cluster, registry, stores, url,
         assert status == 200 and page["live"] is None
         assert f"ClickHouse at {down}: cannot connect" in page["live_error"]
         assert page["versions"]  # the rest of the page stands
+
+        # live figures and sample payloads of the last 24 hours
+        live_sqlite = Serve(tmp_path, registry, stores["gov_live"])
+        live_ch = Serve(tmp_path, registry, tmp_path / "live", *kafka,
+                        "--clickhouse", url, "--clickhouse-database",
+                        "gov_live")
+        try:
+            want = live_sqlite.get(path)[1]["live"]
+            assert live_ch.get(path)[1]["live"] == want
+        finally:
+            live_sqlite.stop()
+            live_ch.stop()
+        samples = want["reasons"][0]["samples"]
+        assert [(x["length"], x["truncated"]) for x in samples] == [
+            (14, False), (len(BIG.encode()), True)]  # the latest first
+        assert samples[1]["payload"].startswith(BIG[:20])
+        assert samples[1]["payload"].endswith("c\u2026")
 
         assert ch.get("/v1/unused") == sqlite.get("/v1/unused")
         status, _ = off.get("/v1/unused")

@@ -728,7 +728,8 @@ def test_the_catalogue_shows_deviations_unused_and_live_figures(
                for v in e["versions"])
     t0 = datetime.now(timezone.utc)
     good = [checkout(t0) for _ in range(3)]
-    bad = [checkout(t0, amount="many") for _ in range(3)]
+    bad = [checkout(t0, amount="many") for _ in range(2)]
+    bad.append(checkout(t0, amount="many", coupon="c" * 3000))  # a big one
     r = srv.post_events(good + bad + [ev(4, t0, "app", {"n": 1}, version=1)])
     assert r.status == 200 and r.json()["rejected"] == 3
     now = t0.replace(minute=0, second=0, microsecond=0) + \
@@ -763,6 +764,16 @@ def test_the_catalogue_shows_deviations_unused_and_live_figures(
          "reject_rate": 0.5}]}]
     assert len(live["reasons"]) == 1 and live["reasons"][0]["count"] == 3
     assert "fields.amount" in live["reasons"][0]["reason"]
+    # sample payloads (a read key's: --insecure-local here), bounded
+    samples = live["reasons"][0]["samples"]
+    assert len(samples) == 3
+    assert all('"many"' in x["payload"] for x in samples)
+    big = [x for x in samples if x["truncated"]]
+    assert len(big) == 1 and big[0]["length"] > 3000
+    assert big[0]["payload"].endswith("\u2026")
+    assert len(big[0]["payload"].encode()) == 1024 + 3
+    assert [x["length"] == len(x["payload"]) for x in samples
+            if not x["truncated"]] == [True, True]
     page = srv.request("GET", "/v1/catalogue/events/page_hit").json()
     assert [d["status"] for d in page["deviations"]] == ["resolved"]
     assert page["open_deviations"] == 0
