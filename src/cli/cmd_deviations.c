@@ -1,10 +1,12 @@
 /* reestr deviations and reestr unused (docs/governance.md): the registry's
  * rules evaluated over the store, the items they make, and the event
  * versions nobody sends. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/timefmt.h"
 #include "cli/commands.h"
@@ -273,6 +275,12 @@ int rs_cmd_deviations(int argc, char **argv)
 		return 2;
 	}
 	where.data_dir = data;
+	/* with ClickHouse the folder holds only deviations.db: made here */
+	if (where.clickhouse_url && mkdir(data, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "reestr deviations: %s: %s\n", data,
+			strerror(errno));
+		return 1;
+	}
 	rs_devdb *db = NULL;
 	if (rs_devdb_open(data, &db) < 0) {
 		fprintf(stderr, "reestr deviations: %s\n", rs_error_last());

@@ -881,6 +881,14 @@ int rs_cmd_serve(int argc, char **argv)
 	so.registry_snapshot_later = true;
 
 	gov_where.data_dir = data_dir;
+	/* --sink kafka makes the data folder only for langpacks.db; the
+	 * governance routes keep deviations.db there */
+	if (gov_where.clickhouse_url && mkdir(data_dir, 0700) < 0 &&
+	    errno != EEXIST) {
+		fprintf(stderr, "reestr serve: %s: %s\n", data_dir,
+			strerror(errno));
+		goto fail;
+	}
 	if (!kafka || gov_where.clickhouse_url) { /* /v1/deviations, unused */
 		so.governance_data = data_dir;
 		so.governance_registry = registry_dir;

@@ -161,7 +161,6 @@ def both(registry, stores, url, db, now, tmp):
     """The items of a --run over SQLite and over ClickHouse (the latter's
     deviations.db in tmp)."""
     sqlite = deviations(registry, stores[db], now)
-    tmp.mkdir(exist_ok=True)
     ch = deviations(registry, tmp, now, "--clickhouse", url,
                     "--clickhouse-database", db)
     assert items(ch) == items(sqlite)
