@@ -302,7 +302,8 @@ def test_serve_answers_from_clickhouse(shared_cluster, registry, stores, url,
     down = f"http://127.0.0.1:{closed_port()}"
     sqlite = Serve(tmp_path, registry, stores["gov_rejects"])
     ch = Serve(tmp_path, registry, tmp_path / "ch", *kafka, "--clickhouse",
-               url, "--clickhouse-database", "gov_rejects")
+               url, "--clickhouse-database", "gov_rejects",
+               "--deviations-every", "1h")
     off = Serve(tmp_path, registry, tmp_path / "down", *kafka,
                 "--clickhouse", down)
     none = Serve(tmp_path, registry, tmp_path / "none", *kafka)
@@ -345,6 +346,13 @@ def test_serve_answers_from_clickhouse(shared_cluster, registry, stores, url,
         assert samples[1]["payload"].endswith("c\u2026")
 
         assert ch.get("/v1/unused") == sqlite.get("/v1/unused")
+        # --deviations-every over ClickHouse: its run at start
+        deadline = time.monotonic() + 30
+        while "deviations: 9 rules" not in ch.log.read_text():
+            assert time.monotonic() < deadline, ch.log.read_text()
+            time.sleep(0.2)
+        status, devs = ch.get("/v1/deviations")
+        assert status == 200 and devs["deviations"]
         status, _ = off.get("/v1/unused")
         assert status == 503
     finally:

@@ -500,6 +500,24 @@ def test_serve_refuses_a_bad_interval(registry, tmp_path):
                   "--deviations-every", bad)
         assert out.returncode == 2
         assert "--deviations-every" in out.stderr
+    # the ClickHouse store is --sink kafka's (tests/cluster/test_gov_stores.py)
+    base = ["serve", "--registry", str(registry), "--data",
+            str(tmp_path / "d"), "--insecure-local"]
+    for args, said in [
+            (["--clickhouse", "http://127.0.0.1:1"], "names the store of "
+             "--sink kafka"),
+            (["--sink", "kafka", "--kafka-brokers", "127.0.0.1:1",
+              "--deviations-every", "1m"], "needs --clickhouse URL"),
+            (["--sink", "kafka", "--kafka-brokers", "127.0.0.1:1",
+              "--clickhouse-database", "x"], "needs --clickhouse")]:
+        out = run(*base, *args)
+        assert out.returncode == 2 and said in out.stderr, out.stderr
+    for cmd in (["deviations", "--clickhouse", "http://127.0.0.1:1"],
+                ["deviations", "--clickhouse-database", "x"],
+                ["unused", "--registry", str(registry),
+                 "--clickhouse-database", "x"]):
+        out = run(*cmd)
+        assert out.returncode == 2 and "--clickhouse" in out.stderr
 
 
 class Hook:
