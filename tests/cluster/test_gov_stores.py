@@ -245,6 +245,11 @@ def test_unused_agrees_on_both_stores(registry, stores, url):
     later = unused("2026-12-05T09:30:00Z", *ch)
     assert later == unused("2026-12-05T09:30:00Z")
     assert ("page_hit", 0) in [(u["event"], u["version"]) for u in later]
+    down = f"http://127.0.0.1:{closed_port()}"
+    r = run(REESTR, "unused", "--registry", registry, "--clickhouse", down,
+            check=False)
+    assert r.returncode == 1 and r.stdout == ""
+    assert f"ClickHouse at {down}: cannot connect" in r.stderr
 
 
 class Serve:
