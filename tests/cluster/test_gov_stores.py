@@ -110,9 +110,12 @@ def cases():
     t = H + timedelta(minutes=10)
     good = [K["checkout"](t) for _ in range(3)]
     app = [K["checkout"](t, source="app") for _ in range(6)]
+    # and one failure of no known event (/v1/stats: its ids are null)
+    unknown = {"event_id": -1, "version": -1, "reason": "event_id: missing",
+               "payload": "{}", "failure_id": uuid7(), "received_at_us": us(t)}
     rejects = [batch(good + app, us(t),
                      failed("fields.amount: not an int: \"many\"", 3,
-                            us(t)))]
+                            us(t)) + [unknown])]
     # the catalogue's live figures: the last 24 hours by the real clock
     now = datetime.now(timezone.utc)
     odd = [dict(f, payload=p) for f, p in zip(
@@ -315,8 +318,9 @@ def test_serve_answers_from_clickhouse(shared_cluster, registry, stores, url,
     try:
         status, want = sqlite.get(STATS)
         assert status == 200
-        assert [(h["source"], h["accepted"], h["rejected"])
-                for h in want["hours"]] == [("app", 6, 0), ("web", 3, 3)]
+        assert [(h["event_id"], h["source"], h["accepted"], h["rejected"])
+                for h in want["hours"]] == [
+            (None, None, 0, 1), (1, "app", 6, 0), (1, "web", 3, 3)]
         assert ch.get(STATS) == (200, want)
         status, err = none.get(STATS)
         assert status == 501 and "--clickhouse URL" in err["error"]
