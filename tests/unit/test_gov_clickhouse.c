@@ -226,12 +226,43 @@ static void test_unreachable(void **state)
 	rs_registry_free(reg);
 }
 
+/* A server that takes the connection and never answers: the op fails
+ * within its timeout, naming the URL (no hang). */
+static void test_silent_server(void **state)
+{
+	(void)state;
+	rs_registry *reg = load();
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof a;
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(a.sin_port));
+	rs_gov_store *st = NULL;
+	assert_int_equal(rs_gov_store_clickhouse_open(url, "db", 300, reg, &st),
+			 0);
+	assert_int_equal(
+		st->ops->reasons(st, 7, -1, FROM, TO, never_reason, NULL),
+		RS_EIO);
+	char want[120];
+	snprintf(want, sizeof want, "ClickHouse at %s: no answer within 300 ms",
+		 url);
+	assert_non_null(strstr(rs_error_last(), want));
+	rs_gov_store_free(st);
+	close(fd);
+	rs_registry_free(reg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_quoting),
 		cmocka_unit_test(test_share_sql),
 		cmocka_unit_test(test_unreachable),
+		cmocka_unit_test(test_silent_server),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
