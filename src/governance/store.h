@@ -96,6 +96,10 @@ typedef struct rs_gov_store_ops {
 	 * itself (SQLite's stats_hourly). */
 	int (*stats)(rs_gov_store *s, int64_t from_us, int64_t to_us,
 		     rs_buf *out);
+	/* A store kept open for another question round (serve's, between
+	 * requests): what it keeps from the last round is read again, or
+	 * brought up to date, at its next question. NULL: nothing kept. */
+	void (*renew)(rs_gov_store *s);
 	void (*free)(rs_gov_store *s);
 } rs_gov_store_ops;
 
@@ -140,6 +144,8 @@ typedef struct rs_gov_store_where {
 /* The store w names (see the two openers). */
 int rs_gov_store_open(const rs_gov_store_where *w, const rs_registry *reg,
 		      rs_gov_store **out);
+/* See rs_gov_store_ops.renew. */
+void rs_gov_store_renew(rs_gov_store *s);
 void rs_gov_store_free(rs_gov_store *s);
 
 #endif

@@ -1040,8 +1040,10 @@ static int gov_take(rs_server *s, const rs_registry *reg, rs_gov_store **out)
 		pthread_mutex_lock(&s->gov_pool_lock);
 		*out = s->gov_pool_n ? s->gov_pool[--s->gov_pool_n] : NULL;
 		pthread_mutex_unlock(&s->gov_pool_lock);
-		if (*out)
+		if (*out) {
+			rs_gov_store_renew(*out); /* the rows since */
 			return 0;
+		}
 	}
 	return rs_gov_store_open(&s->gov_where, reg, out);
 }
