@@ -342,6 +342,11 @@
           ? h("ul", {}, ev.unused.map((u) => h("li", { "data-version": u.version }, `v${u.version}: ${u.evidence}`)))
           : h("p", { class: "muted" }, "None: every version was sent, its langpack downloaded or its code seen lately.")));
     }
+    if (ev.live_error) {
+      parts.push(h("section", { id: "live", "data-store": "" },
+        h("h2", {}, "Live figures"),
+        h("p", { class: "muted", id: "live-error" }, `Not available: ${ev.live_error}`)));
+    }
     if (ev.live) {
       const rows = ev.live.versions.flatMap((v) => v.sources.map((s) => h("tr", { "data-version": v.version, "data-source": s.source },
         h("td", {}, `v${v.version}`), h("td", {}, s.source), h("td", {}, s.accepted), h("td", {}, s.rejected),
@@ -353,7 +358,11 @@
           ? table("live-figures", "Per version and source", ["Version", "Source", "Accepted", "Rejected", "Per hour", "Reject rate"], rows)
           : h("p", {}, "No events received."),
         ev.live.reasons.length
-          ? [h("h3", {}, "Top reject reasons"), h("ol", { id: "reasons" }, ev.live.reasons.map((r) => h("li", {}, `${r.reason} (${r.count})`)))]
+          ? [h("h3", {}, "Top reject reasons"), h("ol", { id: "reasons" }, ev.live.reasons.map((r) => h("li", {}, `${r.reason} (${r.count})`,
+            r.samples && r.samples.length
+              ? h("ul", { class: "samples" }, r.samples.map((x) => h("li", {}, h("code", {}, x.payload),
+                x.truncated ? ` (${x.length} bytes in all)` : "")))
+              : null)))]
           : null));
     }
     return parts;

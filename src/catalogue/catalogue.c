@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/timefmt.h"
+#include "base/utf8.h"
 #include "codegen/example.h"
 #include "governance/store.h"
 #include "json/json.h"
@@ -581,6 +582,44 @@ static int live_reason(void *ctx, const char *reason, int64_t n)
 	return 0;
 }
 
+typedef struct sample_w {
+	cw *w;
+	bool first;
+} sample_w;
+
+/* One sample: {"payload","length","truncated"}, the payload cut to
+ * RS_CATALOGUE_SAMPLE_BYTES on a character boundary and marked with "…",
+ * bytes that are not UTF-8 shown as '?'. */
+static int live_sample(void *ctx, const char *payload, size_t len,
+		       int64_t total)
+{
+	sample_w *sw = ctx;
+	cw *w = sw->w;
+	size_t k = rs_utf8_prefix(payload, len, RS_CATALOGUE_SAMPLE_BYTES);
+	bool cut = (int64_t)k < total;
+	char *copy = malloc(k + sizeof "\u2026");
+	if (!copy)
+		return RS_ENOMEM;
+	memcpy(copy, payload, k);
+	rs_utf8_repair(copy, k);
+	if (cut) {
+		memcpy(copy + k, "\u2026", 3); /* … */
+		k += 3;
+	}
+	raw(w, sw->first ? "{" : ",{");
+	key(w, false, "payload");
+	if (!w->failed && rs_json_write_string(w->b, copy, k))
+		w->failed = true;
+	free(copy);
+	key(w, true, "length");
+	num(w, (long long)total);
+	key(w, true, "truncated");
+	boolean(w, cut);
+	raw(w, "}");
+	sw->first = false;
+	return w->failed ? RS_ENOMEM : 0;
+}
+
 static int write_live(cw *w, const rs_event *ev)
 {
 	const rs_catalogue_gov *g = w->gov;
@@ -589,6 +628,7 @@ static int write_live(cw *w, const rs_event *ev)
 		raw(w, "null");
 		return 0;
 	}
+	size_t mark = w->b->len;
 	const int64_t hour = 3600LL * 1000000;
 	int64_t to = (g->now_us / hour + 1) * hour; /* the hour now in */
 	int64_t from = to - RS_CATALOGUE_LIVE_HOURS * hour;
@@ -634,10 +674,30 @@ static int write_live(cw *w, const rs_event *ev)
 		str(w, t.reason[i]);
 		key(w, true, "count");
 		num(w, t.n[i]);
-		raw(w, "}");
+		/* a read key's (the store is given to no other) */
+		key(w, true, "samples");
+		raw(w, "[");
+		sample_w sw = {w, true};
+		if (!rc && g->store->ops->samples)
+			rc = g->store->ops->samples(
+				g->store, (int64_t)ev->id, -1, from, to,
+				t.reason[i], RS_CATALOGUE_LIVE_SAMPLES,
+				RS_CATALOGUE_SAMPLE_BYTES + 3, live_sample,
+				&sw);
+		raw(w, "]}");
 		free(t.reason[i]);
 	}
 	raw(w, "]}");
+	if (rc < 0 && rc != RS_ENOMEM && !w->failed) {
+		/* the store did not answer (ClickHouse down): the page stands,
+		 * without its figures, saying why */
+		w->b->len = mark;
+		w->b->data[mark] = 0;
+		raw(w, "null");
+		key(w, true, "live_error");
+		str(w, rs_error_last());
+		rc = 0;
+	}
 	return rc;
 }
 

@@ -36,6 +36,10 @@ typedef struct rs_catalogue_gov {
 /* The live figures' window, in hours, and how many reject reasons. */
 #define RS_CATALOGUE_LIVE_HOURS 24
 #define RS_CATALOGUE_LIVE_REASONS 5
+/* Per reason, how many rejected payloads the page shows (the latest), and
+ * the bytes of each it shows (cut on a character, marked with "…"). */
+#define RS_CATALOGUE_LIVE_SAMPLES 3
+#define RS_CATALOGUE_SAMPLE_BYTES 1024
 
 /* The most versions an event page carries the diff of every ordered pair for
  * (the static site has no server to ask); past it, consecutive pairs

@@ -13,13 +13,6 @@
 #include "json/json.h"
 #include "reestr/error.h"
 
-/* The store the figures are read from: the one place a data folder's
- * store is chosen here (the SQLite one, as `reestr serve` opens it). */
-static int open_store(const char *data_dir, rs_gov_store **out)
-{
-	return rs_gov_store_sqlite_open(data_dir, out);
-}
-
 static int parse(rs_catalogue_data *cd, const rs_buf *b, const char *what,
 		 const rs_json **out)
 {
@@ -30,9 +23,10 @@ static int parse(rs_catalogue_data *cd, const rs_buf *b, const char *what,
 	return rs_error_set(RS_EINVAL, "%s: not JSON: %s", what, err.message);
 }
 
-int rs_catalogue_data_load(const char *data_dir, const rs_registry *reg,
-			   const rs_ruleset *rules, const char *langpacks,
-			   int64_t now_us, rs_catalogue_data *cd)
+int rs_catalogue_data_load(const rs_gov_store_where *where,
+			   const rs_registry *reg, const rs_ruleset *rules,
+			   const char *langpacks, int64_t now_us,
+			   rs_catalogue_data *cd)
 {
 	memset(cd, 0, sizeof *cd);
 	cd->dev = (rs_buf)RS_BUF_INIT;
@@ -41,7 +35,8 @@ int rs_catalogue_data_load(const char *data_dir, const rs_registry *reg,
 	cd->arena = rs_arena_new(64 << 10);
 	if (!cd->arena)
 		return rs_error_set(RS_ENOMEM, "out of memory");
-	int rc = open_store(data_dir, &cd->gov.store);
+	const char *data_dir = where->data_dir;
+	int rc = rs_gov_store_open(where, reg, &cd->gov.store);
 	if (rc < 0) {
 		cd->gov.store = NULL;
 		return rc;

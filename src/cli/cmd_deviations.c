@@ -1,10 +1,12 @@
 /* reestr deviations and reestr unused (docs/governance.md): the registry's
  * rules evaluated over the store, the items they make, and the event
  * versions nobody sends. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/timefmt.h"
 #include "cli/commands.h"
@@ -16,11 +18,14 @@
 #include "governance/usage.h"
 #include "reestr/error.h"
 #include "reestr/registry.h"
+#include "sink/clickhouse_sink.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: reestr deviations [--data DIR] [--registry DIR --run] "
+		"usage: reestr deviations [--data DIR] [--registry DIR --run "
+		"[--clickhouse URL\n"
+		"                         [--clickhouse-database DB]]] "
 		"[--now TIME] [--json]\n"
 		"                         [list [STATUS] | show ID | ack ID "
 		"| resolve ID | reopen ID\n"
@@ -56,6 +61,14 @@ static void usage(FILE *out)
 		"(default: var)\n"
 		"  --registry DIR   the registry whose checks --run "
 		"evaluates\n"
+		"  --clickhouse URL --run reads the ClickHouse store "
+		"(docs/scale-out.md) at\n"
+		"                   http://[user:password@]HOST:PORT "
+		"instead of DIR/reestr.db\n"
+		"                   (the items stay in DIR/deviations.db)\n"
+		"  --clickhouse-database DB\n"
+		"                   its database (default: "
+		"" RS_CLICKHOUSE_DEFAULT_DATABASE ")\n"
 		"  --now TIME       the evaluation's clock, RFC 3339 "
 		"(default: now)\n"
 		"  --json           print JSON ({\"deviations\":[…]})\n"
@@ -101,7 +114,8 @@ static int load_rules(const char *cmd, const char *dir, rs_registry **reg,
 	return 0;
 }
 
-static int run_evaluation(const char *data, const char *registry, int64_t now)
+static int run_evaluation(const rs_gov_store_where *where, const char *registry,
+			  int64_t now)
 {
 	rs_registry *reg = NULL;
 	rs_ruleset *rules = NULL;
@@ -109,7 +123,7 @@ static int run_evaluation(const char *data, const char *registry, int64_t now)
 	int status = load_rules("deviations", registry, &reg, &rules);
 	char line[600];
 	if (status == 0 &&
-	    rs_gov_run_once(data, registry, reg, now, line, sizeof line) < 0) {
+	    rs_gov_run_once(where, registry, reg, now, line, sizeof line) < 0) {
 		fprintf(stderr, "reestr deviations: %s\n", rs_error_last());
 		status = 1;
 	} else if (status == 0) {
@@ -122,9 +136,21 @@ static int run_evaluation(const char *data, const char *registry, int64_t now)
 
 int rs_cmd_deviations(int argc, char **argv)
 {
-	enum { O_DATA = 256, O_REGISTRY, O_RUN, O_NOW, O_JSON, O_NOTE, O_BY };
+	enum {
+		O_DATA = 256,
+		O_REGISTRY,
+		O_RUN,
+		O_NOW,
+		O_JSON,
+		O_NOTE,
+		O_BY,
+		O_CH,
+		O_CH_DB
+	};
 	static const struct option longopts[] = {
 		{"data", required_argument, NULL, O_DATA},
+		{"clickhouse", required_argument, NULL, O_CH},
+		{"clickhouse-database", required_argument, NULL, O_CH_DB},
 		{"registry", required_argument, NULL, O_REGISTRY},
 		{"run", no_argument, NULL, O_RUN},
 		{"now", required_argument, NULL, O_NOW},
@@ -136,6 +162,7 @@ int rs_cmd_deviations(int argc, char **argv)
 	};
 	const char *data = "var", *registry = NULL, *note = NULL;
 	const char *by = getenv("USER");
+	rs_gov_store_where where = {0};
 	int run = 0, json = 0, c;
 	int64_t now = rs_time_now_us();
 	optind = 1;
@@ -162,6 +189,12 @@ int rs_cmd_deviations(int argc, char **argv)
 			break;
 		case O_BY:
 			by = optarg;
+			break;
+		case O_CH:
+			where.clickhouse_url = optarg;
+			break;
+		case O_CH_DB:
+			where.clickhouse_database = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -232,12 +265,29 @@ int rs_cmd_deviations(int argc, char **argv)
 				"DIR\n");
 		return 2;
 	}
+	if (where.clickhouse_url && !run) {
+		fprintf(stderr, "reestr deviations: --clickhouse is the store "
+				"--run reads; give --run\n");
+		return 2;
+	}
+	if (where.clickhouse_database && !where.clickhouse_url) {
+		fprintf(stderr, "reestr deviations: --clickhouse-database "
+				"needs --clickhouse\n");
+		return 2;
+	}
+	where.data_dir = data;
+	/* with ClickHouse the folder holds only deviations.db: made here */
+	if (where.clickhouse_url && mkdir(data, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "reestr deviations: %s: %s\n", data,
+			strerror(errno));
+		return 1;
+	}
 	rs_devdb *db = NULL;
 	if (rs_devdb_open(data, &db) < 0) {
 		fprintf(stderr, "reestr deviations: %s\n", rs_error_last());
 		return 1;
 	}
-	int status = run ? run_evaluation(data, registry, now) : 0;
+	int status = run ? run_evaluation(&where, registry, now) : 0;
 	if (status == 0 && set) {
 		if (rs_devdb_set_status(db, id, set, by ? by : "", note, now) <
 		    0) {
@@ -274,7 +324,8 @@ static void unused_usage(FILE *out)
 	fprintf(out,
 		"usage: reestr unused --registry DIR [--data DIR] [--langpacks "
 		"FILE] [--now TIME]\n"
-		"                     [--json]\n"
+		"                     [--clickhouse URL [--clickhouse-database "
+		"DB]] [--json]\n"
 		"\n"
 		"Lists the event versions that are decommission candidates "
 		"(docs/governance.md,\n\"Unused events\"): in every "
@@ -289,6 +340,13 @@ static void unused_usage(FILE *out)
 		"  --registry DIR   the registry\n"
 		"  --data DIR       the data folder reestr serve uses "
 		"(default: var)\n"
+		"  --clickhouse URL read the events from the ClickHouse store "
+		"(docs/scale-out.md)\n"
+		"                   at http://[user:password@]HOST:PORT, "
+		"not DIR/reestr.db\n"
+		"  --clickhouse-database DB\n"
+		"                   its database (default: "
+		"" RS_CLICKHOUSE_DEFAULT_DATABASE ")\n"
 		"  --langpacks FILE the langpacks database whose downloads "
 		"count (default:\n"
 		"                   DIR/langpacks.db; a missing file counts "
@@ -301,9 +359,19 @@ static void unused_usage(FILE *out)
 
 int rs_cmd_unused(int argc, char **argv)
 {
-	enum { O_DATA = 256, O_REGISTRY, O_NOW, O_JSON, O_LANGPACKS };
+	enum {
+		O_DATA = 256,
+		O_REGISTRY,
+		O_NOW,
+		O_JSON,
+		O_LANGPACKS,
+		O_CH,
+		O_CH_DB
+	};
 	static const struct option longopts[] = {
 		{"data", required_argument, NULL, O_DATA},
+		{"clickhouse", required_argument, NULL, O_CH},
+		{"clickhouse-database", required_argument, NULL, O_CH_DB},
 		{"langpacks", required_argument, NULL, O_LANGPACKS},
 		{"registry", required_argument, NULL, O_REGISTRY},
 		{"now", required_argument, NULL, O_NOW},
@@ -312,6 +380,7 @@ int rs_cmd_unused(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *data = "var", *registry = NULL, *langpacks = NULL;
+	rs_gov_store_where where = {0};
 	int json = 0, c;
 	int64_t now = rs_time_now_us();
 	optind = 1;
@@ -327,6 +396,10 @@ int rs_cmd_unused(int argc, char **argv)
 			json = 1;
 		} else if (c == O_LANGPACKS) {
 			langpacks = optarg;
+		} else if (c == O_CH) {
+			where.clickhouse_url = optarg;
+		} else if (c == O_CH_DB) {
+			where.clickhouse_database = optarg;
 		} else if (c == 'h') {
 			unused_usage(stdout);
 			return 0;
@@ -339,6 +412,12 @@ int rs_cmd_unused(int argc, char **argv)
 		unused_usage(stderr);
 		return 2;
 	}
+	if (where.clickhouse_database && !where.clickhouse_url) {
+		fprintf(stderr, "reestr unused: --clickhouse-database needs "
+				"--clickhouse\n");
+		return 2;
+	}
+	where.data_dir = data;
 	char langpacks_default[4200];
 	if (!langpacks) {
 		snprintf(langpacks_default, sizeof langpacks_default,
@@ -358,7 +437,7 @@ int rs_cmd_unused(int argc, char **argv)
 	size_t n = 0;
 	int status = load_rules("unused", registry, &reg, &rules);
 	if (status == 0) {
-		int rc = rs_gov_store_sqlite_open(data, &st);
+		int rc = rs_gov_store_open(&where, reg, &st);
 		if (rc == 0)
 			rc = rs_unused_list(st, reg, rules, now, langpacks,
 					    imports, &out, &text, &n);

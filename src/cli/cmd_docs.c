@@ -22,7 +22,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: reestr docs --registry DIR --out DIR [--data DIR "
 		"[--now TIME]\n"
-		"                   [--langpacks FILE]]\n"
+		"                   [--langpacks FILE] [--clickhouse URL\n"
+		"                   [--clickhouse-database DB]]]\n"
 		"\n"
 		"Writes the catalogue (the pages `reestr serve` shows at /) "
 		"as a static site:\nOUT/index.html, with the whole catalogue "
@@ -51,6 +52,14 @@ static void usage(FILE *out)
 		"      --langpacks FILE the langpacks database whose downloads "
 		"count as use\n"
 		"                       (default: DIR/langpacks.db)\n"
+		"      --clickhouse URL the live figures and unused versions "
+		"from the ClickHouse\n"
+		"                       store, "
+		"http://[user:password@]HOST:PORT "
+		"(with --sink kafka;\n"
+		"                       deviations and usage stay in --data)\n"
+		"      --clickhouse-database DB\n"
+		"                       its database (default: reestr)\n"
 		"  -h, --help           show this help\n");
 }
 
@@ -86,9 +95,9 @@ static int write_file(const char *dir, const char *name, const char *data,
 
 /* What --data says, as of now: the rules of the registry in dir and the
  * data folder read (gov_data.h). 0, or 1 with the reason printed. */
-static int load_data(const char *dir, const rs_registry *reg, const char *data,
-		     const char *langpacks, int64_t now, rs_ruleset **rules,
-		     rs_catalogue_data *cd)
+static int load_data(const char *dir, const rs_registry *reg,
+		     const rs_gov_store_where *where, const char *langpacks,
+		     int64_t now, rs_ruleset **rules, rs_catalogue_data *cd)
 {
 	rs_diags diags = RS_DIAGS_INIT;
 	int rc = rs_rules_load(dir, reg, rules, &diags);
@@ -100,10 +109,10 @@ static int load_data(const char *dir, const rs_registry *reg, const char *data,
 		return 1;
 	}
 	if (rc == 0)
-		rc = rs_catalogue_data_load(data, reg, *rules, langpacks, now,
+		rc = rs_catalogue_data_load(where, reg, *rules, langpacks, now,
 					    cd);
 	if (rc < 0) {
-		fprintf(stderr, "reestr docs: --data %s: %s\n", data,
+		fprintf(stderr, "reestr docs: --data %s: %s\n", where->data_dir,
 			rs_error_last());
 		return 1;
 	}
@@ -112,17 +121,20 @@ static int load_data(const char *dir, const rs_registry *reg, const char *data,
 
 int rs_cmd_docs(int argc, char **argv)
 {
-	enum { O_DATA = 256, O_NOW, O_LANGPACKS };
+	enum { O_DATA = 256, O_NOW, O_LANGPACKS, O_CH, O_CH_DB };
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, 'r'},
 		{"out", required_argument, NULL, 'o'},
 		{"data", required_argument, NULL, O_DATA},
 		{"now", required_argument, NULL, O_NOW},
 		{"langpacks", required_argument, NULL, O_LANGPACKS},
+		{"clickhouse", required_argument, NULL, O_CH},
+		{"clickhouse-database", required_argument, NULL, O_CH_DB},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *dir = NULL, *out = NULL, *data = NULL, *langpacks = NULL;
+	rs_gov_store_where where = {0};
 	int64_t now = rs_time_now_us();
 	bool has_now = false;
 	int c;
@@ -136,6 +148,10 @@ int rs_cmd_docs(int argc, char **argv)
 			data = optarg;
 		} else if (c == O_LANGPACKS) {
 			langpacks = optarg;
+		} else if (c == O_CH) {
+			where.clickhouse_url = optarg;
+		} else if (c == O_CH_DB) {
+			where.clickhouse_database = optarg;
 		} else if (c == O_NOW) {
 			const char *why;
 			if (rs_time_parse(optarg, strlen(optarg), &now, &why) <
@@ -158,11 +174,17 @@ int rs_cmd_docs(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!data && (has_now || langpacks)) {
-		fprintf(stderr, "reestr docs: --now and --langpacks need "
-				"--data\n");
+	if (!data && (has_now || langpacks || where.clickhouse_url)) {
+		fprintf(stderr, "reestr docs: --now, --langpacks and "
+				"--clickhouse need --data\n");
 		return 2;
 	}
+	if (where.clickhouse_database && !where.clickhouse_url) {
+		fprintf(stderr, "reestr docs: --clickhouse-database needs "
+				"--clickhouse\n");
+		return 2;
+	}
+	where.data_dir = data;
 	char langpacks_default[4200];
 	if (data && !langpacks) {
 		snprintf(langpacks_default, sizeof langpacks_default,
@@ -188,7 +210,7 @@ int rs_cmd_docs(int argc, char **argv)
 	}
 	char as_of[RS_TIME_TEXT_SIZE];
 	rs_time_format(now, as_of);
-	if (data && load_data(dir, reg, data, langpacks, now, &rules, &cd))
+	if (data && load_data(dir, reg, &where, langpacks, now, &rules, &cd))
 		goto done;
 	if ((rc = rs_web_static_index_gov(reg, data ? &cd.gov : NULL,
 					  data ? as_of : NULL, &index))) {

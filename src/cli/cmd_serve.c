@@ -24,6 +24,7 @@
 #include "reestr/error.h"
 #include "reestr/publish.h"
 #include "reestr/registry.h"
+#include "sink/clickhouse_sink.h"
 #include "sink/kafka_message.h"
 #include "sink/kafka_sink.h"
 #include "sink/sqlite_sink.h"
@@ -95,8 +96,19 @@ static void usage(FILE *out)
 		"                          start and every T (90s, 10m, 1h), "
 		"as 'reestr\n"
 		"                          deviations --run' does (default: "
-		"off; SQLite\n"
-		"                          store only; docs/governance.md)\n"
+		"off; with --sink\n"
+		"                          kafka it needs --clickhouse; "
+		"docs/governance.md)\n"
+		"  --clickhouse URL        with --sink kafka: the ClickHouse "
+		"store the loaders\n"
+		"                          fill (http://[user:password@]"
+		"HOST:PORT), read by\n"
+		"                          /v1/deviations, /v1/unused, "
+		"/v1/stats, the catalogue's\n"
+		"                          live figures and "
+		"--deviations-every (docs/scale-out.md)\n"
+		"  --clickhouse-database DB its database (default: "
+		"" RS_CLICKHOUSE_DEFAULT_DATABASE ")\n"
 		"  --private-packages      the langpack and package routes "
 		"(/langpack/, /go/,\n"
 		"                          /pypi/, /composer/, /npm/) need a "
@@ -415,7 +427,9 @@ int rs_cmd_serve(int argc, char **argv)
 		O_TLS_CERT,
 		O_TLS_KEY,
 		O_ALLOW_PLAINTEXT,
-		O_DEVIATIONS_EVERY
+		O_DEVIATIONS_EVERY,
+		O_CLICKHOUSE,
+		O_CLICKHOUSE_DB
 	};
 	static const struct option longopts[] = {
 		{"registry", required_argument, NULL, O_REGISTRY},
@@ -455,6 +469,9 @@ int rs_cmd_serve(int argc, char **argv)
 		{"allow-plaintext", no_argument, NULL, O_ALLOW_PLAINTEXT},
 		{"deviations-every", required_argument, NULL,
 		 O_DEVIATIONS_EVERY},
+		{"clickhouse", required_argument, NULL, O_CLICKHOUSE},
+		{"clickhouse-database", required_argument, NULL,
+		 O_CLICKHOUSE_DB},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -468,6 +485,9 @@ int rs_cmd_serve(int argc, char **argv)
 	const char *tls_cert = NULL, *tls_key = NULL;
 	bool allow_plaintext = false;
 	long deviations_every = 0; /* seconds; 0: not scheduled */
+	/* --clickhouse: the store governance reads with --sink kafka */
+	rs_gov_store_where gov_where = {
+		.timeout_ms = RS_GOV_CLICKHOUSE_SERVE_TIMEOUT_MS};
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -557,6 +577,12 @@ int rs_cmd_serve(int argc, char **argv)
 		case O_ALLOW_PLAINTEXT:
 			allow_plaintext = true;
 			break;
+		case O_CLICKHOUSE:
+			gov_where.clickhouse_url = optarg;
+			break;
+		case O_CLICKHOUSE_DB:
+			gov_where.clickhouse_database = optarg;
+			break;
 		case O_DEVIATIONS_EVERY:
 			if ((deviations_every = rs_gov_parse_interval(optarg)) <
 			    0) {
@@ -594,10 +620,21 @@ int rs_cmd_serve(int argc, char **argv)
 			sink_name);
 		return 2;
 	}
-	if (deviations_every && kafka) {
-		fprintf(stderr, "reestr serve: --deviations-every needs the "
-				"SQLite store (not --sink kafka): run 'reestr "
-				"deviations --run' where the store is\n");
+	if (deviations_every && kafka && !gov_where.clickhouse_url) {
+		fprintf(stderr, "reestr serve: --deviations-every with --sink "
+				"kafka needs --clickhouse URL (the store the "
+				"loaders fill)\n");
+		return 2;
+	}
+	if (gov_where.clickhouse_url && !kafka) {
+		fprintf(stderr, "reestr serve: --clickhouse names the store "
+				"of --sink kafka; with --sink sqlite the store "
+				"is the data folder's\n");
+		return 2;
+	}
+	if (gov_where.clickhouse_database && !gov_where.clickhouse_url) {
+		fprintf(stderr, "reestr serve: --clickhouse-database needs "
+				"--clickhouse\n");
 		return 2;
 	}
 	if (kafka_flag && !kafka) {
@@ -843,9 +880,21 @@ int rs_cmd_serve(int argc, char **argv)
 	}
 	so.registry_snapshot_later = true;
 
-	if (!kafka) { /* GET /v1/deviations, /v1/unused */
+	gov_where.data_dir = data_dir;
+	/* --sink kafka makes the data folder only for langpacks.db; the
+	 * governance routes keep deviations.db there */
+	if (gov_where.clickhouse_url && mkdir(data_dir, 0700) < 0 &&
+	    errno != EEXIST) {
+		fprintf(stderr, "reestr serve: %s: %s\n", data_dir,
+			strerror(errno));
+		goto fail;
+	}
+	if (!kafka || gov_where.clickhouse_url) { /* /v1/deviations, unused */
 		so.governance_data = data_dir;
 		so.governance_registry = registry_dir;
+		so.governance_clickhouse = gov_where.clickhouse_url;
+		so.governance_clickhouse_database =
+			gov_where.clickhouse_database;
 	}
 	if (rs_server_start(&so, reg, sink, &server) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());
@@ -957,7 +1006,7 @@ int rs_cmd_serve(int argc, char **argv)
 		goto fail;
 	}
 	if (deviations_every &&
-	    rs_gov_schedule_start(data_dir, registry_dir, server,
+	    rs_gov_schedule_start(&gov_where, registry_dir, server,
 				  (unsigned)deviations_every,
 				  &deviations) < 0) {
 		fprintf(stderr, "reestr serve: %s\n", rs_error_last());

@@ -18,7 +18,8 @@
 #include "reestr/error.h"
 
 struct rs_gov_schedule {
-	const char *data_dir, *registry_dir;
+	rs_gov_store_where where;
+	const char *registry_dir;
 	rs_server *server;
 	unsigned every_s;
 	pthread_t thread;
@@ -44,7 +45,7 @@ long rs_gov_parse_interval(const char *s)
 	return v * unit;
 }
 
-int rs_gov_run_once(const char *data_dir, const char *registry_dir,
+int rs_gov_run_once(const rs_gov_store_where *where, const char *registry_dir,
 		    const rs_registry *reg, int64_t now_us, char *line,
 		    size_t size)
 {
@@ -64,11 +65,11 @@ int rs_gov_run_once(const char *data_dir, const char *registry_dir,
 				  diags.items[0].file, diags.items[0].line,
 				  diags.items[0].col, diags.items[0].message);
 	if (rc == 0)
-		rc = rs_gov_store_sqlite_open(data_dir, &st);
+		rc = rs_gov_store_open(where, reg, &st);
 	if (rc == 0)
 		rc = rs_deviations_evaluate(st, reg, rules, now_us, &f);
 	if (rc == 0)
-		rc = rs_devdb_open(data_dir, &db);
+		rc = rs_devdb_open(where->data_dir, &db);
 	if (rc == 0)
 		rc = rs_devdb_apply(db, f, now_us, &opened, ids,
 				    RS_WEBHOOK_MAX_ITEMS);
@@ -105,7 +106,7 @@ static void *schedule_main(void *arg)
 		const rs_registry *reg =
 			rs_server_registry_hold(s->server, &ref);
 		char line[600];
-		if (rs_gov_run_once(s->data_dir, s->registry_dir, reg,
+		if (rs_gov_run_once(&s->where, s->registry_dir, reg,
 				    rs_time_now_us(), line, sizeof line) < 0)
 			fprintf(stderr, "reestr serve: deviations: %s\n",
 				rs_error_last());
@@ -124,9 +125,9 @@ static void *schedule_main(void *arg)
 	return NULL;
 }
 
-int rs_gov_schedule_start(const char *data_dir, const char *registry_dir,
-			  rs_server *server, unsigned every_s,
-			  rs_gov_schedule **out)
+int rs_gov_schedule_start(const rs_gov_store_where *where,
+			  const char *registry_dir, rs_server *server,
+			  unsigned every_s, rs_gov_schedule **out)
 {
 	*out = NULL;
 	rs_gov_schedule *s = calloc(1, sizeof *s);
@@ -134,7 +135,7 @@ int rs_gov_schedule_start(const char *data_dir, const char *registry_dir,
 		return rs_error_set(RS_ENOMEM, "out of memory");
 	/* on this thread, before the schedule's: webhooks use libcurl */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	s->data_dir = data_dir;
+	s->where = *where;
 	s->registry_dir = registry_dir;
 	s->server = server;
 	s->every_s = every_s;

@@ -8,16 +8,34 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/grow.h"
 #include "base/timefmt.h"
 #include "governance/store.h"
 #include "reestr/error.h"
 
+/* One (event, version, environment) and its latest event's time. */
+typedef struct env_last {
+	int64_t event_id;
+	int version;
+	char *environment;
+	int64_t last_us;
+} env_last;
+
 typedef struct sqlite_gov {
 	rs_gov_store base;
 	sqlite3 *db;
-	/* last_by_environment's, prepared once: `reestr unused` and the
-	 * catalogue ask it for every version */
-	sqlite3_stmt *last_env;
+	/* last_by_environment's answers for every version, sorted by
+	 * (event_id, version, environment): `reestr unused` and the catalogue
+	 * ask it for every version, and a question per version reads every
+	 * row of the version (the index does not hold the environment). Read
+	 * whole once, then, for a store kept open between requests (serve's),
+	 * only the rows stored since: events are only ever added, with a
+	 * growing rowid. */
+	env_last *last;
+	size_t nlast, caplast;
+	int64_t last_rowid; /* the rows read so far: rowid <= last_rowid */
+	bool last_read;
+	bool stale; /* renewed: read the new rows at the next question */
 } sqlite_gov;
 
 static int db_fail(sqlite3 *db, const char *what)
@@ -195,6 +213,36 @@ static int g_reasons(rs_gov_store *s, int64_t event_id, int version,
 	return finish(g, st, step, rc);
 }
 
+static int g_samples(rs_gov_store *s, int64_t event_id, int version,
+		     int64_t from_us, int64_t to_us, const char *reason,
+		     size_t max_n, size_t max_bytes, rs_gov_sample_fn fn,
+		     void *ctx)
+{
+	sqlite_gov *g = (sqlite_gov *)s;
+	sqlite3_stmt *st = NULL;
+	/* bytes, not characters: substr of a BLOB */
+	int rc = prepare_window(
+		g,
+		"SELECT substr(CAST(payload AS BLOB), 1, ?6),"
+		" length(CAST(payload AS BLOB)) FROM failed_events"
+		" WHERE event_id = ?1 AND (?2 < 0 OR version = ?2)"
+		" AND received_at >= ?3 AND received_at < ?4 AND reason = ?5"
+		" ORDER BY received_at DESC LIMIT ?7",
+		event_id, version, from_us, to_us, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 5, reason, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)max_bytes);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)max_n);
+	int step;
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *p = sqlite3_column_blob(st, 0);
+		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+		rc = fn(ctx, p ? p : "", n, sqlite3_column_int64(st, 1));
+	}
+	return finish(g, st, step, rc);
+}
+
 static int last_rows(sqlite_gov *g, sqlite3_stmt *st, bool keep,
 		     rs_gov_last_fn fn, void *ctx)
 {
@@ -233,29 +281,121 @@ static int g_last_by_source(rs_gov_store *s, int64_t event_id, int version,
 	return rc ? rc : last_rows(g, st, false, fn, ctx);
 }
 
+static int cmp_last(const void *a, const void *b)
+{
+	const env_last *x = a, *y = b;
+	if (x->event_id != y->event_id)
+		return x->event_id < y->event_id ? -1 : 1;
+	if (x->version != y->version)
+		return x->version < y->version ? -1 : 1;
+	return strcmp(x->environment, y->environment);
+}
+
+/* Reads the rows stored since the last call into g->last. */
+static int read_last(sqlite_gov *g)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(g, "SELECT coalesce(max(rowid), 0) FROM events", &st);
+	if (rc)
+		return rc;
+	int step = sqlite3_step(st);
+	int64_t top = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	if ((rc = finish(g, st, step, 0)))
+		return rc;
+	if (g->last_read && top <= g->last_rowid)
+		return 0;
+	rc = prepare(g,
+		     "SELECT event_id, version, environment, max(time)"
+		     " FROM events WHERE rowid > ?1 AND rowid <= ?2"
+		     " GROUP BY event_id, version, environment",
+		     &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, g->last_rowid);
+	sqlite3_bind_int64(st, 2, top);
+	size_t before = g->nlast;
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = col_text(st, 3), *why;
+		env_last e = {.event_id = sqlite3_column_int64(st, 0),
+			      .version = sqlite3_column_int(st, 1)};
+		if (rs_time_parse(t, strlen(t), &e.last_us, &why) < 0) {
+			rc = rs_error_set(RS_EIO, "store: a time '%s': %s", t,
+					  why);
+			break;
+		}
+		if (rs_grow(&g->last, &g->caplast, g->nlast + 1,
+			    sizeof *g->last, 64) < 0 ||
+		    !(e.environment = strdup(col_text(st, 2)))) {
+			rc = rs_error_set(RS_ENOMEM, "out of memory");
+			break;
+		}
+		g->last[g->nlast++] = e;
+	}
+	if ((rc = finish(g, st, step, rc))) {
+		while (g->nlast > before) /* as before the call */
+			free(g->last[--g->nlast].environment);
+		return rc;
+	}
+	if (g->nlast > before) { /* merge: one entry per key, the latest */
+		qsort(g->last, g->nlast, sizeof *g->last, cmp_last);
+		size_t k = 0;
+		for (size_t i = 0; i < g->nlast; i++) {
+			if (k && !cmp_last(&g->last[k - 1], &g->last[i])) {
+				if (g->last[i].last_us > g->last[k - 1].last_us)
+					g->last[k - 1].last_us =
+						g->last[i].last_us;
+				free(g->last[i].environment);
+				continue;
+			}
+			g->last[k++] = g->last[i];
+		}
+		g->nlast = k;
+	}
+	g->last_rowid = top;
+	g->last_read = true;
+	return 0;
+}
+
 static int g_last_by_environment(rs_gov_store *s, int64_t event_id, int version,
 				 rs_gov_last_fn fn, void *ctx)
 {
 	sqlite_gov *g = (sqlite_gov *)s;
-	if (!g->last_env) {
-		int rc = prepare(g,
-				 "SELECT environment, max(time) FROM events"
-				 " WHERE event_id = ?1 AND version = ?2"
-				 " GROUP BY environment ORDER BY environment",
-				 &g->last_env);
+	if (!g->last_read || g->stale) {
+		int rc = read_last(g);
 		if (rc)
 			return rc;
+		g->stale = false;
 	}
-	sqlite3_stmt *st = g->last_env;
-	sqlite3_bind_int64(st, 1, event_id);
-	sqlite3_bind_int(st, 2, version);
-	return last_rows(g, st, true, fn, ctx);
+	size_t lo = 0, hi = g->nlast;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const env_last *l = &g->last[mid];
+		if (l->event_id < event_id ||
+		    (l->event_id == event_id && l->version < version))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	int rc = 0;
+	for (size_t i = lo;
+	     rc == 0 && i < g->nlast && g->last[i].event_id == event_id &&
+	     g->last[i].version == version;
+	     i++)
+		rc = fn(ctx, g->last[i].environment, g->last[i].last_us);
+	return rc;
+}
+
+static void g_renew(rs_gov_store *s)
+{
+	((sqlite_gov *)s)->stale = true;
 }
 
 static void g_free(rs_gov_store *s)
 {
 	sqlite_gov *g = (sqlite_gov *)s;
-	sqlite3_finalize(g->last_env);
+	for (size_t i = 0; i < g->nlast; i++)
+		free(g->last[i].environment);
+	free(g->last);
 	sqlite3_close(g->db);
 	free(g);
 }
@@ -267,6 +407,8 @@ static const rs_gov_store_ops sqlite_ops = {
 	.reasons = g_reasons,
 	.last_by_source = g_last_by_source,
 	.last_by_environment = g_last_by_environment,
+	.samples = g_samples,
+	.renew = g_renew,
 	.free = g_free,
 };
 
@@ -297,6 +439,12 @@ int rs_gov_store_sqlite_open(const char *data_dir, rs_gov_store **out)
 	sqlite3_busy_timeout(g->db, 5000);
 	*out = &g->base;
 	return 0;
+}
+
+void rs_gov_store_renew(rs_gov_store *s)
+{
+	if (s && s->ops->renew)
+		s->ops->renew(s);
 }
 
 void rs_gov_store_free(rs_gov_store *s)

@@ -99,6 +99,13 @@ typedef struct served_registry {
 	atomic_size_t refs;
 } served_registry;
 
+/* How many idle SQLite governance stores a server keeps open. Opening
+ * one reads reestr.db's schema, a view per event version: at 10,000
+ * versions that took most of a catalogue request (about 2 s of CPU per
+ * GET /v1/catalogue with the data). ClickHouse's are opened per request:
+ * no connection to keep, and their caches are one request's. */
+#define GOV_POOL_MAX 4
+
 struct rs_server {
 	struct MHD_Daemon *daemon;
 	pthread_mutex_t served_lock; /* served, the pointer */
@@ -118,6 +125,11 @@ struct rs_server {
 	bool private_packages;
 	rs_tls *tls;			     /* NULL: plain http */
 	const char *gov_data, *gov_registry; /* NULL: no governance routes */
+	rs_gov_store_where gov_where;	     /* the store they read */
+	/* SQLite governance stores kept open between requests (gov_take) */
+	pthread_mutex_t gov_pool_lock;
+	rs_gov_store *gov_pool[GOV_POOL_MAX];
+	size_t gov_pool_n;
 	int64_t header_deadline_us, request_deadline_us, summary_us;
 	unsigned header_deadline_s, request_deadline_s;
 
@@ -1021,6 +1033,35 @@ static int parse_time_arg(struct MHD_Connection *conn, const char *name,
 	return rs_time_parse(v, strlen(v), out, &why) < 0 ? -1 : 0;
 }
 
+/* The governance store for one request: an idle one kept open, or a new
+ * one. Give it back with gov_give. */
+static int gov_take(rs_server *s, const rs_registry *reg, rs_gov_store **out)
+{
+	if (!s->gov_where.clickhouse_url) {
+		pthread_mutex_lock(&s->gov_pool_lock);
+		*out = s->gov_pool_n ? s->gov_pool[--s->gov_pool_n] : NULL;
+		pthread_mutex_unlock(&s->gov_pool_lock);
+		if (*out) {
+			rs_gov_store_renew(*out); /* the rows since */
+			return 0;
+		}
+	}
+	return rs_gov_store_open(&s->gov_where, reg, out);
+}
+
+static void gov_give(rs_server *s, rs_gov_store *st)
+{
+	if (st && !s->gov_where.clickhouse_url) {
+		pthread_mutex_lock(&s->gov_pool_lock);
+		if (s->gov_pool_n < GOV_POOL_MAX) {
+			s->gov_pool[s->gov_pool_n++] = st;
+			st = NULL;
+		}
+		pthread_mutex_unlock(&s->gov_pool_lock);
+	}
+	rs_gov_store_free(st);
+}
+
 static enum MHD_Result handle_stats(rs_server *s, struct MHD_Connection *conn,
 				    const request *rq)
 {
@@ -1031,9 +1072,15 @@ static enum MHD_Result handle_stats(rs_server *s, struct MHD_Connection *conn,
 		return respond_error(s, conn, rq, 400,
 				     "from and to must be RFC 3339 times, "
 				     "e.g. 2026-11-25T00:00:00Z");
-	if (!s->sink->ops->stats)
+	/* --sink kafka keeps none: the ClickHouse store the loaders fill
+	 * answers, when serve was told where it is */
+	bool from_store = !s->sink->ops->stats && s->gov_where.clickhouse_url;
+	if (!s->sink->ops->stats && !from_store)
 		return respond_error(s, conn, rq, 501,
-				     "this sink does not keep statistics");
+				     "this sink does not keep statistics: give "
+				     "serve --clickhouse URL (the ClickHouse "
+				     "store the loaders fill) to read them "
+				     "from there");
 	rs_buf out = RS_BUF_INIT;
 	enum MHD_Result ret;
 	/* the sink's {...}, and the collector's PII counts since it
@@ -1049,7 +1096,17 @@ static enum MHD_Result handle_stats(rs_server *s, struct MHD_Connection *conn,
 		return respond_error(s, conn, rq, 503, "out of memory");
 	}
 	size_t head = out.len;
-	if (s->sink->ops->stats(s->sink, from, to, &out) < 0)
+	int rc;
+	if (from_store) {
+		rs_gov_store *st = NULL;
+		rc = rs_gov_store_open(&s->gov_where, NULL, &st);
+		if (rc == 0)
+			rc = st->ops->stats(st, from, to, &out);
+		rs_gov_store_free(st);
+	} else {
+		rc = s->sink->ops->stats(s->sink, from, to, &out);
+	}
+	if (rc < 0)
 		ret = respond_error(s, conn, rq, 503, rs_error_last());
 	else if (out.len <= head + 1 || out.data[head] != '{')
 		ret = respond_error(s, conn, rq, 503,
@@ -1077,7 +1134,8 @@ static enum MHD_Result handle_governance(rs_server *s,
 	if (!s->gov_data)
 		return respond_error(s, conn, rq, 404,
 				     "no deviations here: they need the "
-				     "SQLite store");
+				     "SQLite store, or serve --clickhouse "
+				     "URL with --sink kafka");
 	rs_buf out = RS_BUF_INIT;
 	int rc;
 	if (unused) {
@@ -1091,7 +1149,7 @@ static enum MHD_Result handle_governance(rs_server *s,
 					  "the registry's checks have "
 					  "problems: see 'reestr check'");
 		if (rc == 0)
-			rc = rs_gov_store_sqlite_open(s->gov_data, &st);
+			rc = gov_take(s, g->reg, &st);
 		char imports[4200]; /* `reestr usage scan`'s records */
 		if (rc == 0)
 			rc = rs_usage_db_path(s->gov_data, imports,
@@ -1102,7 +1160,7 @@ static enum MHD_Result handle_governance(rs_server *s,
 				s->packages ? rs_packages_path(s->packages)
 					    : NULL,
 				imports, &out, NULL, NULL);
-		rs_gov_store_free(st);
+		gov_give(s, st);
 		rs_ruleset_free(rules);
 		rs_diags_free(&diags);
 		served_release(g);
@@ -1292,7 +1350,7 @@ static void catalogue_data_make(rs_server *s, const request *rq,
 	rs_devdb_close(db);
 	int64_t now = rs_time_now_us();
 	cd->gov.now_us = now;
-	if (rs_gov_store_sqlite_open(s->gov_data, &cd->gov.store) < 0)
+	if (gov_take(s, reg, &cd->gov.store) < 0)
 		cd->gov.store = NULL;
 	const rs_ruleset *rules = cd->gov.store ? served_rules(s, g) : NULL;
 	char imports[4200]; /* `reestr usage scan`'s records */
@@ -1305,14 +1363,14 @@ static void catalogue_data_make(rs_server *s, const request *rq,
 			  &err) == 0)
 		cd->gov.unused = v;
 	if (!page) { /* the live figures are an event page's */
-		rs_gov_store_free(cd->gov.store);
+		gov_give(s, cd->gov.store);
 		cd->gov.store = NULL;
 	}
 }
 
-static void catalogue_data_free(catalogue_data *cd)
+static void catalogue_data_free(rs_server *s, catalogue_data *cd)
 {
-	rs_gov_store_free(cd->gov.store);
+	gov_give(s, cd->gov.store);
 	rs_arena_free(cd->arena);
 	rs_buf_free(&cd->dev);
 	rs_buf_free(&cd->unused);
@@ -1357,7 +1415,7 @@ handle_catalogue(rs_server *s, struct MHD_Connection *conn, const request *rq)
 		rc = rs_catalogue_route_gov(g->reg, sub, NULL, gov, &b, &status,
 					    msg, sizeof msg);
 	}
-	catalogue_data_free(&cd);
+	catalogue_data_free(s, &cd);
 	served_release(g);
 	enum MHD_Result ret;
 	if (rc == RS_ENOMEM)
@@ -1793,6 +1851,11 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 	s->private_packages = opt->private_packages;
 	s->gov_data = opt->governance_data;
 	s->gov_registry = opt->governance_registry;
+	s->gov_where = (rs_gov_store_where){
+		.data_dir = opt->governance_data,
+		.clickhouse_url = opt->governance_clickhouse,
+		.clickhouse_database = opt->governance_clickhouse_database,
+		.timeout_ms = RS_GOV_CLICKHOUSE_SERVE_TIMEOUT_MS};
 #define OR_DEFAULT(v, d) ((v) ? (v) : (d))
 	s->header_deadline_s = OR_DEFAULT(opt->header_deadline_s,
 					  RS_SERVER_DEFAULT_HEADER_DEADLINE_S);
@@ -1805,6 +1868,7 @@ int rs_server_start(const rs_server_options *opt, const rs_registry *reg,
 			1000000;
 	s->summary_at_us = monotonic_us();
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->gov_pool_lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1934,5 +1998,8 @@ void rs_server_stop(rs_server *s)
 	pthread_mutex_destroy(&s->served_lock);
 	pthread_cond_destroy(&s->snapshot_set);
 	served_release(s->served);
+	while (s->gov_pool_n)
+		rs_gov_store_free(s->gov_pool[--s->gov_pool_n]);
+	pthread_mutex_destroy(&s->gov_pool_lock);
 	free(s);
 }

@@ -81,6 +81,12 @@ typedef struct rs_server_options {
 	 * folder whose checks they read; NULL: the routes answer 404 */
 	const char *governance_data;
 	const char *governance_registry;
+	/* The ClickHouse store those routes, the catalogue's live figures
+	 * and GET /v1/stats (when the sink keeps no statistics) read instead
+	 * of governance_data/reestr.db (serve --sink kafka --clickhouse URL
+	 * [--clickhouse-database DB]); NULL: none */
+	const char *governance_clickhouse;
+	const char *governance_clickhouse_database;
 } rs_server_options;
 
 /* Starts serving in background threads. reg and sink must outlive the

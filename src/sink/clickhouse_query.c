@@ -11,6 +11,7 @@
 #include "reestr/error.h"
 #include "sink/clickhouse_http.h"
 #include "sink/clickhouse_sink.h"
+#include "sink/clickhouse_sql.h"
 
 #define ANSWER_FORMAT "TabSeparatedWithNamesAndTypes"
 
@@ -54,51 +55,6 @@ static bool next_statement(const char **p, rs_buf *stmt, bool *bad)
 	*bad |= rs_buf_append(stmt, start, (size_t)(s - start)) < 0;
 	*p = *s ? s + 1 : s;
 	return tokens;
-}
-
-/* One TSV field unescaped into out; sets *null for \N. Returns the end
- * of the field (at '\t', '\n' or end). */
-static const char *tsv_field(const char *s, const char *end, rs_buf *out,
-			     bool *null, bool *bad)
-{
-	rs_buf_reset(out);
-	*null = false;
-	if (end - s >= 2 && s[0] == '\\' && s[1] == 'N' &&
-	    (s + 2 == end || s[2] == '\t' || s[2] == '\n')) {
-		*null = true;
-		return s + 2;
-	}
-	*bad |= rs_buf_puts(out, "") < 0;
-	while (s < end && *s != '\t' && *s != '\n') {
-		char c = *s++;
-		if (c == '\\' && s < end) {
-			c = *s++;
-			switch (c) {
-			case 'b':
-				c = '\b';
-				break;
-			case 'f':
-				c = '\f';
-				break;
-			case 'n':
-				c = '\n';
-				break;
-			case 'r':
-				c = '\r';
-				break;
-			case 't':
-				c = '\t';
-				break;
-			case '0':
-				c = '\0';
-				break;
-			default: /* \\ \' and anything else: the character */
-				break;
-			}
-		}
-		*bad |= rs_buf_putc(out, c) < 0;
-	}
-	return s;
 }
 
 static rs_sql_kind kind_of(const char *type)
@@ -172,14 +128,14 @@ static int print_answer(const rs_buf *ans, rs_sql_printer *p, real_text *rt)
 		goto done;
 	}
 	for (size_t c = 0; c < cols; c++) {
-		s = tsv_field(s, end, &field, &null, &bad);
+		s = rs_ch_tsv_field(s, end, &field, &null, &bad);
 		names[c] = field.data ? strdup(field.data) : NULL;
 		bad |= !names[c];
 		if (s < end)
 			s++;
 	}
 	for (size_t c = 0; c < cols; c++) {
-		s = tsv_field(s, end, &field, &null, &bad);
+		s = rs_ch_tsv_field(s, end, &field, &null, &bad);
 		kinds[c] = kind_of(field.data ? field.data : "");
 		if (s < end)
 			s++;
@@ -192,7 +148,7 @@ static int print_answer(const rs_buf *ans, rs_sql_printer *p, real_text *rt)
 		goto done;
 	while (s < end) {
 		for (size_t c = 0; c < cols; c++) {
-			s = tsv_field(s, end, &vals[c], &null, &bad);
+			s = rs_ch_tsv_field(s, end, &vals[c], &null, &bad);
 			if (s < end &&
 			    (*s == '\t' || (*s == '\n' && c + 1 == cols)))
 				s++;
@@ -235,16 +191,6 @@ done:
 	return rc;
 }
 
-static int put_encoded(rs_buf *b, const char *s)
-{
-	int bad = 0;
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
-		bad |= isalnum(*c) || *c == '_' || *c == '-' || *c == '.'
-			       ? rs_buf_putc(b, (char)*c)
-			       : rs_buf_printf(b, "%%%02X", *c);
-	return bad;
-}
-
 int rs_clickhouse_print(const char *url, const char *database, long timeout_ms,
 			const char *sql, rs_sql_format fmt, rs_buf *out)
 {
@@ -256,12 +202,13 @@ int rs_clickhouse_print(const char *url, const char *database, long timeout_ms,
 	int rc = rs_ch_http_new(url, timeout_ms, &h);
 	if (rc)
 		goto done;
-	bool bad = rs_buf_puts(&params, "database=") < 0 ||
-		   put_encoded(&params,
-			       database ? database
-					: RS_CLICKHOUSE_DEFAULT_DATABASE) ||
-		   rs_buf_puts(&params, "&readonly=2&wait_end_of_query=1"
-					"&default_format=" ANSWER_FORMAT) < 0;
+	bool bad =
+		rs_buf_puts(&params, "database=") < 0 ||
+		rs_ch_put_encoded(&params,
+				  database ? database
+					   : RS_CLICKHOUSE_DEFAULT_DATABASE) ||
+		rs_buf_puts(&params, "&readonly=2&wait_end_of_query=1"
+				     "&default_format=" ANSWER_FORMAT) < 0;
 	if (bad) {
 		rc = oom();
 		goto done;

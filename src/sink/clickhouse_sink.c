@@ -20,6 +20,7 @@
 #include "json/json.h"
 #include "reestr/error.h"
 #include "sink/clickhouse_http.h"
+#include "sink/clickhouse_sql.h"
 #include "sink/columns.h"
 
 /* The helper column of every de-duplicated table: bitNot of received_at in
@@ -76,25 +77,6 @@ typedef struct ch_sink {
 
 /* ---- SQL text ------------------------------------------------------------ */
 
-/* The writers below return 0, or -1 when memory ran out (what they wrote
- * is then incomplete); callers OR them together. */
-static int put_ident(rs_buf *b, const char *name)
-{
-	int bad = rs_buf_putc(b, '`');
-	for (const char *c = name; *c; c++) {
-		if (*c == '`' || *c == '\\')
-			bad |= rs_buf_putc(b, '\\');
-		bad |= rs_buf_putc(b, *c);
-	}
-	return bad | rs_buf_putc(b, '`');
-}
-
-static int put_table(rs_buf *b, const char *database, const char *table)
-{
-	return put_ident(b, database) | rs_buf_putc(b, '.') |
-	       put_ident(b, table);
-}
-
 static const char *type_of(const rs_column *c)
 {
 	const rs_field *f = c->field;
@@ -115,7 +97,7 @@ static const char *type_of(const rs_column *c)
 static int events_ddl(rs_buf *b, const char *db)
 {
 	return rs_buf_puts(b, "CREATE TABLE IF NOT EXISTS ") |
-	       put_table(b, db, "events") |
+	       rs_ch_put_table(b, db, "events") |
 	       rs_buf_puts(b, " (" ENVELOPE_SQL ", fields String, " RANK_SQL
 			      ")" EVENTS_ENGINE);
 }
@@ -125,7 +107,7 @@ static int events_ddl(rs_buf *b, const char *db)
 static int failed_ddl(rs_buf *b, const char *db)
 {
 	return rs_buf_puts(b, "CREATE TABLE IF NOT EXISTS ") |
-	       put_table(b, db, "failed_events") |
+	       rs_ch_put_table(b, db, "failed_events") |
 	       rs_buf_puts(
 		       b,
 		       " (received_at String, reason String, payload String, "
@@ -140,10 +122,11 @@ static int failed_ddl(rs_buf *b, const char *db)
 static int table_ddl(rs_buf *b, const char *db, const ch_table *t)
 {
 	int bad = rs_buf_puts(b, "CREATE TABLE IF NOT EXISTS ") |
-		  put_table(b, db, t->name) | rs_buf_puts(b, " (" ENVELOPE_SQL);
+		  rs_ch_put_table(b, db, t->name) |
+		  rs_buf_puts(b, " (" ENVELOPE_SQL);
 	for (size_t i = 0; i < t->cols.count; i++) {
 		const rs_column *c = &t->cols.items[i];
-		bad |= rs_buf_puts(b, ", ") | put_ident(b, c->name) |
+		bad |= rs_buf_puts(b, ", ") | rs_ch_put_ident(b, c->name) |
 		       rs_buf_printf(b, c->nullable ? " Nullable(%s)" : " %s",
 				     type_of(c));
 	}
@@ -152,11 +135,12 @@ static int table_ddl(rs_buf *b, const char *db, const ch_table *t)
 
 static int insert_sql(rs_buf *b, const char *db, const ch_table *t)
 {
-	int bad = rs_buf_puts(b, "INSERT INTO ") | put_table(b, db, t->name) |
+	int bad = rs_buf_puts(b, "INSERT INTO ") |
+		  rs_ch_put_table(b, db, t->name) |
 		  rs_buf_puts(b, " (" ENVELOPE_COLUMNS);
 	for (size_t i = 0; i < t->cols.count; i++)
 		bad |= rs_buf_puts(b, ", ") |
-		       put_ident(b, t->cols.items[i].name);
+		       rs_ch_put_ident(b, t->cols.items[i].name);
 	return bad | rs_buf_puts(b, ") FORMAT RowBinary");
 }
 
@@ -220,7 +204,7 @@ int rs_clickhouse_ddl(const char *database, const rs_registry *reg, rs_buf *out)
 {
 	const char *db = database ? database : RS_CLICKHOUSE_DEFAULT_DATABASE;
 	int bad = rs_buf_puts(out, "CREATE DATABASE IF NOT EXISTS ") |
-		  put_ident(out, db) | rs_buf_puts(out, ";\n") |
+		  rs_ch_put_ident(out, db) | rs_buf_puts(out, ";\n") |
 		  events_ddl(out, db) | rs_buf_puts(out, ";\n") |
 		  failed_ddl(out, db) | rs_buf_puts(out, ";\n");
 	for (size_t i = 0; reg && i < rs_registry_event_count(reg); i++) {
@@ -532,7 +516,7 @@ static int send_batch(ch_sink *s)
 	if (s->nevents) {
 		rs_buf_reset(sql);
 		if (rs_buf_puts(sql, "INSERT INTO ") |
-		    put_table(sql, s->database, "events") |
+		    rs_ch_put_table(sql, s->database, "events") |
 		    rs_buf_puts(sql, " (" ENVELOPE_COLUMNS
 				     ", fields) FORMAT RowBinary"))
 			return OOM();
@@ -555,7 +539,7 @@ static int send_batch(ch_sink *s)
 	if (s->nfailed) {
 		rs_buf_reset(sql);
 		if (rs_buf_puts(sql, "INSERT INTO ") |
-		    put_table(sql, s->database, "failed_events") |
+		    rs_ch_put_table(sql, s->database, "failed_events") |
 		    rs_buf_puts(sql, " (received_at, reason, payload, "
 				     "event_id, version, source, "
 				     "payload_length, payload_sha256, "
@@ -669,7 +653,7 @@ int rs_clickhouse_sink_open(const rs_clickhouse_options *opt,
 		goto fail;
 	rs_buf *sql = &s->sql;
 	if (rs_buf_puts(sql, "CREATE DATABASE IF NOT EXISTS ") |
-	    put_ident(sql, db)) {
+	    rs_ch_put_ident(sql, db)) {
 		rc = OOM();
 		goto fail;
 	}

@@ -129,7 +129,8 @@ try {
     trs.map((t) => [...t.cells].map((c) => c.textContent)));
   out.steps["live figures"] = await page.$$eval("#live-figures tbody tr", (trs) =>
     trs.map((t) => [...t.cells].map((c) => c.textContent)));
-  out.steps["reasons"] = await page.$$eval("#reasons li", (li) => li.map((x) => x.textContent));
+  out.steps["reasons"] = await page.$$eval("#reasons > li", (li) => li.map((x) => x.textContent));
+  out.steps["samples"] = await page.$$eval("#reasons .samples code", (c) => c.map((x) => x.textContent));
   await page.locator("#deviations").scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(job.shots, "event-deviations.png"), fullPage: true });
   await axe(page, "event");

@@ -266,6 +266,9 @@ def test_catalogue_shows_deviations_and_unused_events(gov):
     [live] = s["live figures"]
     assert live[:2] == ["v0", "web"] and live[3] == "1"
     assert len(s["reasons"]) == 1 and "fields.amount" in s["reasons"][0]
+    # the rejected payload as a sample under its reason, as text
+    [sample] = s["samples"]
+    assert '"amount"' in sample and sample.startswith("{")
     assert [e.startswith("v0: bo: no event stored") for e in s["unused evidence"]] == [True]
     for page, violations in gov["axe"].items():
         serious = [v for v in violations if v["impact"] in ("serious", "critical")]

@@ -503,6 +503,24 @@ def test_serve_refuses_a_bad_interval(registry, tmp_path):
                   "--deviations-every", bad)
         assert out.returncode == 2
         assert "--deviations-every" in out.stderr
+    # the ClickHouse store is --sink kafka's (tests/cluster/test_gov_stores.py)
+    base = ["serve", "--registry", str(registry), "--data",
+            str(tmp_path / "d"), "--insecure-local"]
+    for args, said in [
+            (["--clickhouse", "http://127.0.0.1:1"], "names the store of "
+             "--sink kafka"),
+            (["--sink", "kafka", "--kafka-brokers", "127.0.0.1:1",
+              "--deviations-every", "1m"], "needs --clickhouse URL"),
+            (["--sink", "kafka", "--kafka-brokers", "127.0.0.1:1",
+              "--clickhouse-database", "x"], "needs --clickhouse")]:
+        out = run(*base, *args)
+        assert out.returncode == 2 and said in out.stderr, out.stderr
+    for cmd in (["deviations", "--clickhouse", "http://127.0.0.1:1"],
+                ["deviations", "--clickhouse-database", "x"],
+                ["unused", "--registry", str(registry),
+                 "--clickhouse-database", "x"]):
+        out = run(*cmd)
+        assert out.returncode == 2 and "--clickhouse" in out.stderr
 
 
 class Hook:
@@ -731,7 +749,8 @@ def test_the_catalogue_shows_deviations_unused_and_live_figures(
                for v in e["versions"])
     t0 = datetime.now(timezone.utc)
     good = [checkout(t0) for _ in range(3)]
-    bad = [checkout(t0, amount="many") for _ in range(3)]
+    bad = [checkout(t0, amount="many") for _ in range(2)]
+    bad.append(checkout(t0, amount="many", coupon="c" * 3000))  # a big one
     r = srv.post_events(good + bad + [ev(4, t0, "app", {"n": 1}, version=1)])
     assert r.status == 200 and r.json()["rejected"] == 3
     now = t0.replace(minute=0, second=0, microsecond=0) + \
@@ -766,6 +785,16 @@ def test_the_catalogue_shows_deviations_unused_and_live_figures(
          "reject_rate": 0.5}]}]
     assert len(live["reasons"]) == 1 and live["reasons"][0]["count"] == 3
     assert "fields.amount" in live["reasons"][0]["reason"]
+    # sample payloads (a read key's: --insecure-local here), bounded
+    samples = live["reasons"][0]["samples"]
+    assert len(samples) == 3
+    assert all('"many"' in x["payload"] for x in samples)
+    big = [x for x in samples if x["truncated"]]
+    assert len(big) == 1 and big[0]["length"] > 3000
+    assert big[0]["payload"].endswith("\u2026")
+    assert len(big[0]["payload"].encode()) == 1024 + 3
+    assert [x["length"] == len(x["payload"]) for x in samples
+            if not x["truncated"]] == [True, True]
     page = srv.request("GET", "/v1/catalogue/events/page_hit").json()
     assert [d["status"] for d in page["deviations"]] == ["resolved"]
     assert page["open_deviations"] == 0
