@@ -712,6 +712,7 @@ int rs_cmd_serve(int argc, char **argv)
 	rs_diags diags = RS_DIAGS_INIT, warnings = RS_DIAGS_INIT;
 	rs_packages *packages = NULL;
 	rs_reloader *reloader = NULL;
+	rs_accept_memory *accept_memory = NULL;
 	rs_gov_schedule *deviations = NULL;
 	rs_sqlite_preopen *preopen = NULL;
 	rs_auth *auth = NULL;
@@ -759,9 +760,15 @@ int rs_cmd_serve(int argc, char **argv)
 	char cache_path[4200];
 	snprintf(cache_path, sizeof cache_path, "%s/" RS_REGISTRY_CACHE_FILE,
 		 data_dir);
+	/* what the start's checks leave for the first reload's */
+	if (!(accept_memory = rs_accept_memory_new())) {
+		fprintf(stderr, "reestr serve: out of memory\n");
+		goto fail;
+	}
 	rs_accept_options accept = {.limits = &so.limits,
 				    .dev = dev,
-				    .cache_path = kafka ? NULL : cache_path};
+				    .cache_path = kafka ? NULL : cache_path,
+				    .memory = accept_memory};
 	int rc = rs_registry_accept(registry_dir, &accept, &reg, &diags,
 				    &warnings);
 	if (rc < 0) {
@@ -993,6 +1000,7 @@ fail:
 	rs_sink_free(sink);
 	rs_sqlite_preopen_free(preopen);
 	rs_registry_free(reg);
+	rs_accept_memory_free(accept_memory);
 	rs_diags_free(&diags);
 	rs_diags_free(&warnings);
 	rs_dirlock_free(lock);
