@@ -8,6 +8,7 @@
 #include "model/cache.h"
 #include "model/lint.h"
 #include "model/loader.h"
+#include "model/lock.h"
 #include "reestr/error.h"
 #include "reestr/publish.h"
 
@@ -18,6 +19,7 @@ struct rs_accept_memory {
 	const rs_registry *reg;
 	rs_ingest_limits limits; /* reg's warnings were made with these */
 	rs_diags warnings;	 /* rs_registry_lint(reg)'s */
+	rs_lock_memory *lock;	 /* registry.lock as reg passed against it */
 };
 
 rs_accept_memory *rs_accept_memory_new(void)
@@ -30,6 +32,7 @@ void rs_accept_memory_free(rs_accept_memory *m)
 	if (!m)
 		return;
 	rs_diags_free(&m->warnings);
+	rs_lock_memory_free(m->lock);
 	free(m);
 }
 
@@ -61,10 +64,12 @@ static int lint(const rs_registry *reg, const rs_accept_options *opt,
 /* reg accepted: what the next reload starts from; its warnings are
  * warnings' from the index before */
 static int remember(rs_accept_memory *m, const rs_registry *reg,
-		    const rs_ingest_limits *limits, const rs_diags *warnings,
-		    size_t before)
+		    rs_lock_memory *lock, const rs_ingest_limits *limits,
+		    const rs_diags *warnings, size_t before)
 {
 	m->reg = NULL;
+	rs_lock_memory_free(m->lock);
+	m->lock = lock;
 	rs_diags_free(&m->warnings);
 	m->limits = *limits;
 	for (size_t i = before; i < warnings->count; i++) {
@@ -136,7 +141,13 @@ int rs_registry_accept(const char *dir, const rs_accept_options *opt,
 		rc = rs_registry_load(dir, &reg, problems);
 	}
 	/* a registry that breaks a published version is refused too */
-	if (rc == 0)
+	rs_accept_memory *m = opt ? opt->memory : NULL;
+	rs_lock_memory *lock = NULL;
+	if (rc == 0 && m)
+		rc = rs_lock_check_since(reg, dir, opt->since,
+					 m->reg == opt->since ? m->lock : NULL,
+					 &lock, problems);
+	else if (rc == 0)
 		rc = rs_lock_check(reg, dir, problems);
 	if (rc == RS_EINVAL)
 		rc = rs_error_set(RS_EINVAL,
@@ -159,9 +170,11 @@ int rs_registry_accept(const char *dir, const rs_accept_options *opt,
 	}
 	/* what the next reload starts from (a registry refused leaves the
 	 * memory of the one accepted before, still served) */
-	if (rc == 0 && opt && opt->memory)
-		rc = remember(opt->memory, reg, limits, warnings,
-			      warnings_before);
+	if (rc == 0 && m) {
+		rc = remember(m, reg, lock, limits, warnings, warnings_before);
+		lock = NULL;
+	}
+	rs_lock_memory_free(lock);
 	if (rc < 0) {
 		rs_registry_free(reg);
 		return rc;
