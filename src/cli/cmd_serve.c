@@ -257,7 +257,9 @@ static void usage(FILE *out)
 		"503 and\nchecks the topics once a broker answers.\n"
 		"Reloads the registry on SIGHUP, and when a *.yaml, *.yml or "
 		"registry.lock\nfile in the registry folder changes (after "
-		"%d ms of quiet, %d ms at\nmost): a registry that fails "
+		"%d ms of quiet once the files\nwritten are closed, %d ms "
+		"while one may still be being written, %d ms\nat most): a "
+		"registry that fails "
 		"'reestr check' or breaks registry.lock is\nrefused, its "
 		"problems logged, and the running one kept; requests in "
 		"progress\nfinish with the registry they started with. The "
@@ -282,7 +284,8 @@ static void usage(FILE *out)
 		RS_SERVER_DEFAULT_HEADER_DEADLINE_S,
 		RS_SERVER_DEFAULT_REQUEST_DEADLINE_S,
 		RS_SERVER_DEFAULT_LOG_SUMMARY_S, RS_PACKAGES_DEFAULT_WAIT_S,
-		RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES, RS_RELOAD_QUIET_MS,
+		RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES,
+		RS_RELOAD_SETTLED_MS, RS_RELOAD_QUIET_MS,
 		RS_RELOAD_MAX_WAIT_MS);
 }
 

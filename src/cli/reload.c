@@ -54,6 +54,14 @@ struct rs_reloader {
 	int parent_wd;
 	int *wds;
 	size_t wd_count;
+	/* the files written (IN_MODIFY, IN_CREATE) and not closed since:
+	 * watch descriptor and name; writers_over: more than fit */
+	struct writer {
+		int wd;
+		char name[NAME_MAX + 1];
+	} writers[RS_RELOAD_WRITERS_MAX];
+	size_t nwriters;
+	bool writers_over;
 	pthread_t thread;
 };
 
@@ -592,6 +600,46 @@ static bool relevant(const rs_reloader *r, const struct inotify_event *ev)
 	       !strcmp(ev->name, "registry.lock");
 }
 
+/* Keeps track of the files being written: a file modified or created is
+ * being written until its IN_CLOSE_WRITE (or it is moved away or
+ * removed). */
+static void track_writer(rs_reloader *r, const struct inotify_event *ev)
+{
+	if (ev->mask & IN_Q_OVERFLOW) {
+		r->writers_over = true; /* events lost: a writer may be */
+		return;
+	}
+	if (!ev->len || (ev->mask & IN_ISDIR) || ev->wd == r->parent_wd)
+		return;
+	size_t i = 0;
+	while (i < r->nwriters && (r->writers[i].wd != ev->wd ||
+				   strcmp(r->writers[i].name, ev->name)))
+		i++;
+	if (ev->mask & (IN_MODIFY | IN_CREATE)) {
+		if (i < r->nwriters)
+			return;
+		if (r->nwriters == RS_RELOAD_WRITERS_MAX ||
+		    strlen(ev->name) > NAME_MAX) {
+			r->writers_over = true;
+			return;
+		}
+		r->writers[r->nwriters].wd = ev->wd;
+		strcpy(r->writers[r->nwriters++].name, ev->name);
+	} else if ((ev->mask & (IN_CLOSE_WRITE | IN_MOVED_FROM | IN_DELETE)) &&
+		   i < r->nwriters) {
+		r->writers[i] = r->writers[--r->nwriters];
+	}
+	if (!r->nwriters)
+		r->writers_over = false;
+}
+
+/* How long the folder must be quiet before a reload (reload.h) */
+static int64_t quiet_ms(const rs_reloader *r)
+{
+	return r->nwriters || r->writers_over ? RS_RELOAD_QUIET_MS
+					      : RS_RELOAD_SETTLED_MS;
+}
+
 static void *watch_main(void *arg)
 {
 	rs_reloader *r = arg;
@@ -601,7 +649,7 @@ static void *watch_main(void *arg)
 	for (;;) {
 		int timeout = -1;
 		if (first) {
-			int64_t due = last + RS_RELOAD_QUIET_MS;
+			int64_t due = last + quiet_ms(r);
 			if (due > first + RS_RELOAD_MAX_WAIT_MS)
 				due = first + RS_RELOAD_MAX_WAIT_MS;
 			int64_t left = due - now_ms();
@@ -628,6 +676,7 @@ static void *watch_main(void *arg)
 				const struct inotify_event *ev =
 					(const struct inotify_event *)p;
 				if (relevant(r, ev)) {
+					track_writer(r, ev);
 					last = now_ms();
 					if (!first)
 						first = last;
@@ -644,8 +693,7 @@ static void *watch_main(void *arg)
 		if (!first)
 			continue;
 		int64_t t = now_ms();
-		if (t < last + RS_RELOAD_QUIET_MS &&
-		    t < first + RS_RELOAD_MAX_WAIT_MS)
+		if (t < last + quiet_ms(r) && t < first + RS_RELOAD_MAX_WAIT_MS)
 			continue;
 		first = 0;
 		/* new subfolders are watched from now on, and a folder
