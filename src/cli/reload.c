@@ -216,6 +216,19 @@ static bool env_lists(const rs_registry *reg, const rs_environment *env,
 	return hit && !strcmp((*hit)->name, event);
 }
 
+/* Whether the two environments list the same events, in the same order
+ * (then none was added or removed; otherwise env_lists decides) */
+static bool same_events(const rs_environment *a, const rs_environment *b)
+{
+	if (a->event_count != b->event_count)
+		return false;
+	for (size_t k = 0; k < a->event_count; k++)
+		if (a->events[k]->name != b->events[k]->name &&
+		    strcmp(a->events[k]->name, b->events[k]->name))
+			return false;
+	return true;
+}
+
 static int add_env_part(rs_buf *out, const char *sign, const char *event,
 			const char *env)
 {
@@ -302,6 +315,8 @@ int rs_registry_changes(const rs_registry *a, const rs_registry *b, rs_buf *out)
 		const rs_environment *eb = rs_registry_environment_at(b, i);
 		const rs_environment *ea =
 			rs_registry_environment_by_name(a, eb->name);
+		if (ea && same_events(ea, eb))
+			continue; /* the same list (a reload's usual case) */
 		for (size_t k = 0; ea && !rc && k < eb->event_count; k++)
 			if (!env_lists(a, ea, eb->events[k]->name))
 				rc = add_env_part(out, "+", eb->events[k]->name,
