@@ -38,6 +38,13 @@ int rs_lock_check_since(rs_registry *r, const char *dir,
 			const rs_registry *since, const rs_lock_memory *m,
 			rs_lock_memory **next, rs_diags *diags);
 
+/* rs_lock_check_since with the lock file's contents given (src need not
+ * be NUL-terminated; it is copied into *next), for the fuzzer
+ * (tests/fuzz/fuzz_lock_since.c). */
+int rs_lock_check_since_text(rs_registry *r, const char *src, size_t len,
+			     const rs_registry *since, const rs_lock_memory *m,
+			     rs_lock_memory **next, rs_diags *diags);
+
 /* Appends a schema's text as the lock file keeps it: a JSON array with one
  * string per line, each on a line of its own, so a lock file's diff in a
  * review shows the lines that changed (versions and mappings alike).

@@ -727,6 +727,38 @@ done:
 	return rc;
 }
 
+int rs_lock_check_since_text(rs_registry *r, const char *src, size_t len,
+			     const rs_registry *since, const rs_lock_memory *m,
+			     rs_lock_memory **next, rs_diags *diags)
+{
+	*next = NULL;
+	rs_lock_memory *nm = rs_lock_memory_new();
+	char *copy = malloc(len + 1);
+	if (!nm || !copy) {
+		free(nm);
+		free(copy);
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	}
+	if (len)
+		memcpy(copy, src, len);
+	copy[len] = '\0';
+	nm->src = copy;
+	nm->len = len;
+	int rc = 1;
+	if (m && m->reg && since && m->reg == since && r->base == since &&
+	    !r->nmappings && !since->nmappings)
+		rc = check_since(r, since, m, copy, len, diags, nm);
+	if (rc == 1) {
+		nm->parsed = 0;
+		rc = check_text(r, copy, len, diags, nm);
+	}
+	if (rc == 0)
+		*next = nm;
+	else
+		rs_lock_memory_free(nm);
+	return rc;
+}
+
 int rs_lock_check_since(rs_registry *r, const char *dir,
 			const rs_registry *since, const rs_lock_memory *m,
 			rs_lock_memory **next, rs_diags *diags)
@@ -737,25 +769,8 @@ int rs_lock_check_since(rs_registry *r, const char *dir,
 	int rc = read_lock(dir, &src, &len);
 	if (rc || !src)
 		return rc;
-	rs_lock_memory *nm = rs_lock_memory_new();
-	if (!nm) {
-		free(src);
-		return rs_error_set(RS_ENOMEM, "out of memory");
-	}
-	nm->src = src;
-	nm->len = len;
-	rc = 1;
-	if (m && m->reg && since && m->reg == since && r->base == since &&
-	    !r->nmappings && !since->nmappings)
-		rc = check_since(r, since, m, src, len, diags, nm);
-	if (rc == 1) {
-		nm->parsed = 0;
-		rc = check_text(r, src, len, diags, nm);
-	}
-	if (rc == 0)
-		*next = nm;
-	else
-		rs_lock_memory_free(nm);
+	rc = rs_lock_check_since_text(r, src, len, since, m, next, diags);
+	free(src);
 	return rc;
 }
 
