@@ -243,6 +243,7 @@ def main():
                 line, packs = s.reload()
                 edits.append(line)
                 edit_packs.append(packs)
+                own.append(s.own_s())
             # the same edit taken by the watch: from the lock's write
             # (the end of `reestr publish`) to the line, the debounce
             # included
