@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from conftest import EXAMPLES, REESTR, clickstream, now_rfc3339, uuid7
+from conftest import (EXAMPLES, REESTR, clickstream, held_open, now_rfc3339,
+                      uuid7)
 
 # The example registry is not published: Server (conftest) serves it with
 # --dev, so its versions, and the ones a test adds, are served and flagged.
@@ -145,9 +146,11 @@ def test_sighup_reloads_at_once(registry, make_server):
     wait_for(s, r"^reestr serve: registry .* unchanged \(SIGHUP\).*$")
     # a change and a SIGHUP before the folder has been quiet: the SIGHUP
     # reloads it
-    add_search_performed(registry)
-    s.proc.send_signal(signal.SIGHUP)
-    line = wait_for(s, r"^reestr serve: reloaded registry \(SIGHUP.*$")[0]
+    with held_open(registry):
+        add_search_performed(registry)
+        s.proc.send_signal(signal.SIGHUP)
+        line = wait_for(s, r"^reestr serve: reloaded registry "
+                           r"\(SIGHUP.*$")[0]
     assert "+event search_performed v0" in line, line
     assert statuses(s.post_events([search_performed()])) == ["accepted"]
 
@@ -364,13 +367,14 @@ def test_lines_name_the_commit_of_a_checkout(registry, make_server):
     first = git("rev-parse", "HEAD")[:12]
     s = make_server(registry=registry)
     assert f"registry {registry} (commit {first}) (9 events" in log_of(s)
-    add_search_performed(registry)
-    git("add", "-A")
-    git("commit", "-qm", "search_performed")
-    second = git("rev-parse", "HEAD")[:12]
-    s.proc.send_signal(signal.SIGHUP)
-    line = wait_for(s, rf"^reestr serve: reloaded registry \(commit "
-                       rf"{second}, SIGHUP.*$")[0]
+    with held_open(registry):
+        add_search_performed(registry)
+        git("add", "-A")
+        git("commit", "-qm", "search_performed")
+        second = git("rev-parse", "HEAD")[:12]
+        s.proc.send_signal(signal.SIGHUP)
+        line = wait_for(s, rf"^reestr serve: reloaded registry \(commit "
+                           rf"{second}, SIGHUP.*$")[0]
     assert "+event search_performed v0" in line, line
     # packed refs (git gc) are read too
     git("pack-refs", "--all")
