@@ -269,7 +269,9 @@ static void usage(FILE *out)
 		"503 and\nchecks the topics once a broker answers.\n"
 		"Reloads the registry on SIGHUP, and when a *.yaml, *.yml or "
 		"registry.lock\nfile in the registry folder changes (after "
-		"%d ms of quiet, %d ms at\nmost): a registry that fails "
+		"%d ms of quiet once the files\nwritten are closed, %d ms "
+		"while one may still be being written, %d ms\nat most): a "
+		"registry that fails "
 		"'reestr check' or breaks registry.lock is\nrefused, its "
 		"problems logged, and the running one kept; requests in "
 		"progress\nfinish with the registry they started with. The "
@@ -294,7 +296,8 @@ static void usage(FILE *out)
 		RS_SERVER_DEFAULT_HEADER_DEADLINE_S,
 		RS_SERVER_DEFAULT_REQUEST_DEADLINE_S,
 		RS_SERVER_DEFAULT_LOG_SUMMARY_S, RS_PACKAGES_DEFAULT_WAIT_S,
-		RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES, RS_RELOAD_QUIET_MS,
+		RS_INGEST_DEFAULT_MAX_FAILED_PAYLOAD_BYTES,
+		RS_RELOAD_SETTLED_MS, RS_RELOAD_QUIET_MS,
 		RS_RELOAD_MAX_WAIT_MS);
 }
 
@@ -749,6 +752,7 @@ int rs_cmd_serve(int argc, char **argv)
 	rs_diags diags = RS_DIAGS_INIT, warnings = RS_DIAGS_INIT;
 	rs_packages *packages = NULL;
 	rs_reloader *reloader = NULL;
+	rs_accept_memory *accept_memory = NULL;
 	rs_gov_schedule *deviations = NULL;
 	rs_sqlite_preopen *preopen = NULL;
 	rs_auth *auth = NULL;
@@ -796,9 +800,15 @@ int rs_cmd_serve(int argc, char **argv)
 	char cache_path[4200];
 	snprintf(cache_path, sizeof cache_path, "%s/" RS_REGISTRY_CACHE_FILE,
 		 data_dir);
+	/* what the start's checks leave for the first reload's */
+	if (!(accept_memory = rs_accept_memory_new())) {
+		fprintf(stderr, "reestr serve: out of memory\n");
+		goto fail;
+	}
 	rs_accept_options accept = {.limits = &so.limits,
 				    .dev = dev,
-				    .cache_path = kafka ? NULL : cache_path};
+				    .cache_path = kafka ? NULL : cache_path,
+				    .memory = accept_memory};
 	int rc = rs_registry_accept(registry_dir, &accept, &reg, &diags,
 				    &warnings);
 	if (rc < 0) {
@@ -1042,6 +1052,7 @@ fail:
 	rs_sink_free(sink);
 	rs_sqlite_preopen_free(preopen);
 	rs_registry_free(reg);
+	rs_accept_memory_free(accept_memory);
 	rs_diags_free(&diags);
 	rs_diags_free(&warnings);
 	rs_dirlock_free(lock);

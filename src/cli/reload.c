@@ -54,6 +54,14 @@ struct rs_reloader {
 	int parent_wd;
 	int *wds;
 	size_t wd_count;
+	/* the files written (IN_MODIFY, IN_CREATE) and not closed since:
+	 * watch descriptor and name; writers_over: more than fit */
+	struct writer {
+		int wd;
+		char name[NAME_MAX + 1];
+	} writers[RS_RELOAD_WRITERS_MAX];
+	size_t nwriters;
+	bool writers_over;
 	pthread_t thread;
 };
 
@@ -208,6 +216,19 @@ static bool env_lists(const rs_registry *reg, const rs_environment *env,
 	return hit && !strcmp((*hit)->name, event);
 }
 
+/* Whether the two environments list the same events, in the same order
+ * (then none was added or removed; otherwise env_lists decides) */
+static bool same_events(const rs_environment *a, const rs_environment *b)
+{
+	if (a->event_count != b->event_count)
+		return false;
+	for (size_t k = 0; k < a->event_count; k++)
+		if (a->events[k]->name != b->events[k]->name &&
+		    strcmp(a->events[k]->name, b->events[k]->name))
+			return false;
+	return true;
+}
+
 static int add_env_part(rs_buf *out, const char *sign, const char *event,
 			const char *env)
 {
@@ -294,6 +315,8 @@ int rs_registry_changes(const rs_registry *a, const rs_registry *b, rs_buf *out)
 		const rs_environment *eb = rs_registry_environment_at(b, i);
 		const rs_environment *ea =
 			rs_registry_environment_by_name(a, eb->name);
+		if (ea && same_events(ea, eb))
+			continue; /* the same list (a reload's usual case) */
 		for (size_t k = 0; ea && !rc && k < eb->event_count; k++)
 			if (!env_lists(a, ea, eb->events[k]->name))
 				rc = add_env_part(out, "+", eb->events[k]->name,
@@ -592,6 +615,46 @@ static bool relevant(const rs_reloader *r, const struct inotify_event *ev)
 	       !strcmp(ev->name, "registry.lock");
 }
 
+/* Keeps track of the files being written: a file modified or created is
+ * being written until its IN_CLOSE_WRITE (or it is moved away or
+ * removed). */
+static void track_writer(rs_reloader *r, const struct inotify_event *ev)
+{
+	if (ev->mask & IN_Q_OVERFLOW) {
+		r->writers_over = true; /* events lost: a writer may be */
+		return;
+	}
+	if (!ev->len || (ev->mask & IN_ISDIR) || ev->wd == r->parent_wd)
+		return;
+	size_t i = 0;
+	while (i < r->nwriters && (r->writers[i].wd != ev->wd ||
+				   strcmp(r->writers[i].name, ev->name)))
+		i++;
+	if (ev->mask & (IN_MODIFY | IN_CREATE)) {
+		if (i < r->nwriters)
+			return;
+		if (r->nwriters == RS_RELOAD_WRITERS_MAX ||
+		    strlen(ev->name) > NAME_MAX) {
+			r->writers_over = true;
+			return;
+		}
+		r->writers[r->nwriters].wd = ev->wd;
+		strcpy(r->writers[r->nwriters++].name, ev->name);
+	} else if ((ev->mask & (IN_CLOSE_WRITE | IN_MOVED_FROM | IN_DELETE)) &&
+		   i < r->nwriters) {
+		r->writers[i] = r->writers[--r->nwriters];
+	}
+	if (!r->nwriters)
+		r->writers_over = false;
+}
+
+/* How long the folder must be quiet before a reload (reload.h) */
+static int64_t quiet_ms(const rs_reloader *r)
+{
+	return r->nwriters || r->writers_over ? RS_RELOAD_QUIET_MS
+					      : RS_RELOAD_SETTLED_MS;
+}
+
 static void *watch_main(void *arg)
 {
 	rs_reloader *r = arg;
@@ -601,7 +664,7 @@ static void *watch_main(void *arg)
 	for (;;) {
 		int timeout = -1;
 		if (first) {
-			int64_t due = last + RS_RELOAD_QUIET_MS;
+			int64_t due = last + quiet_ms(r);
 			if (due > first + RS_RELOAD_MAX_WAIT_MS)
 				due = first + RS_RELOAD_MAX_WAIT_MS;
 			int64_t left = due - now_ms();
@@ -628,6 +691,7 @@ static void *watch_main(void *arg)
 				const struct inotify_event *ev =
 					(const struct inotify_event *)p;
 				if (relevant(r, ev)) {
+					track_writer(r, ev);
 					last = now_ms();
 					if (!first)
 						first = last;
@@ -644,8 +708,7 @@ static void *watch_main(void *arg)
 		if (!first)
 			continue;
 		int64_t t = now_ms();
-		if (t < last + RS_RELOAD_QUIET_MS &&
-		    t < first + RS_RELOAD_MAX_WAIT_MS)
+		if (t < last + quiet_ms(r) && t < first + RS_RELOAD_MAX_WAIT_MS)
 			continue;
 		first = 0;
 		/* new subfolders are watched from now on, and a folder

@@ -17,11 +17,22 @@
 #include "reestr/sink.h"
 
 /* After the first change, a reload waits until the folder has been quiet
- * this long (an editor's save, a `git checkout`, are many events)... */
+ * this long while a file of it may still be being written (a change seen,
+ * IN_MODIFY or IN_CREATE, and not yet its IN_CLOSE_WRITE: an editor or
+ * `git` half-way through a file)... */
 #define RS_RELOAD_QUIET_MS 250
+/* ...or this long once every file written has been closed (and after a
+ * rename or a removal, which are whole): a save or a `git checkout` is a
+ * burst of events microseconds apart, which this still gathers into one
+ * reload, and nothing is left half-written. docs/architecture.md,
+ * "Reloading the registry", says why this is safe. */
+#define RS_RELOAD_SETTLED_MS 30
 /* ...but no longer than this after the first change, so a folder that
  * keeps changing is still reloaded. */
 #define RS_RELOAD_MAX_WAIT_MS 2000
+/* Files being written that the watch keeps track of; past it, the
+ * folder counts as being written until they are closed. */
+#define RS_RELOAD_WRITERS_MAX 64
 
 typedef struct rs_reloader rs_reloader;
 

@@ -10,6 +10,15 @@
 #include "reestr/diag.h"
 #include "reestr/registry.h"
 
+/* What the last registry accepted with it leaves for the next (serve's
+ * reloads): its lint warnings and the limits they were made with, and
+ * registry.lock's entries as checked (model/lock.h); see
+ * rs_accept_options.memory. Used by one thread at a time. */
+typedef struct rs_accept_memory rs_accept_memory;
+/* NULL when out of memory */
+rs_accept_memory *rs_accept_memory_new(void);
+void rs_accept_memory_free(rs_accept_memory *m);
+
 typedef struct rs_accept_options {
 	/* the collector's limits, for the lint warnings; NULL: defaults */
 	const rs_ingest_limits *limits;
@@ -30,6 +39,13 @@ typedef struct rs_accept_options {
 	/* each of files' SHA-256 (hex) as its reader hashed it, or NULL:
 	 * hashed here */
 	const char (*sha256)[65];
+	/* or NULL: when the registry loaded is loaded since the one
+	 * accepted last with this memory (since is that one), only what
+	 * changed is linted (rs_registry_lint_since) and checked against
+	 * registry.lock (rs_lock_check_since): the same problems, warnings
+	 * and published marks as in full. Whatever is accepted is
+	 * remembered for the next. */
+	rs_accept_memory *memory;
 } rs_accept_options;
 
 /* Loads the registry in dir and accepts it as `reestr serve`'s: it loads

@@ -21,6 +21,7 @@
 
 #include "base/buf.h"
 #include "model/pii_words.h"
+#include "model/registry_impl.h"
 #include "reestr/error.h"
 
 /* Counts saturate here: objects form a DAG (cycles are refused), so the
@@ -381,17 +382,51 @@ static bool in_some_environment(const rs_registry *reg, const rs_event *ev)
 	return false;
 }
 
+/* The warnings about one event and its versions (the pii ones apart) */
+static void lint_event(lint *L, const rs_event *ev)
+{
+	if (ev->status == RS_STATUS_DECOMMISSIONED)
+		return;
+	if (!in_some_environment(L->reg, ev))
+		warn(L, ev->pos,
+		     "event %s (id %lld) is in no environment: no "
+		     "langpack has it and the collector refuses it; "
+		     "list it in an environment's events, or "
+		     "decommission it",
+		     ev->name, (long long)ev->id);
+	for (size_t j = 0; j < ev->version_count; j++) {
+		const rs_version *v = &ev->versions[j];
+		if (rs_version_status(ev, v) == RS_STATUS_DECOMMISSIONED)
+			continue;
+		check_fields(L, v->fields, v->field_count);
+		check_version(L, ev, v);
+	}
+}
+
+static int lint_start(lint *L, const rs_registry *reg,
+		      const rs_ingest_limits *limits, rs_diags *warnings)
+{
+	size_t nobj = rs_registry_object_count(reg);
+	*L = (lint){.reg = reg, .lim = limits, .out = warnings};
+	L->memo = calloc(nobj ? nobj : 1, sizeof *L->memo);
+	L->known = calloc(nobj ? nobj : 1, sizeof *L->known);
+	if (!L->memo || !L->known)
+		L->rc = RS_ENOMEM;
+	return L->rc;
+}
+
+static void lint_end(lint *L)
+{
+	free(L->memo);
+	free(L->known);
+}
+
 int rs_registry_lint(const rs_registry *reg, const rs_ingest_limits *limits,
 		     rs_diags *warnings)
 {
-	size_t nobj = rs_registry_object_count(reg);
-	lint L = {.reg = reg, .lim = limits, .out = warnings};
-	L.memo = calloc(nobj ? nobj : 1, sizeof *L.memo);
-	L.known = calloc(nobj ? nobj : 1, sizeof *L.known);
-	if (!L.memo || !L.known) {
-		L.rc = RS_ENOMEM;
+	lint L;
+	if (lint_start(&L, reg, limits, warnings))
 		goto done;
-	}
 	/* The envelope's strings: a uuid is 36 bytes, names are the
 	 * registry's. */
 	size_t lim = limits->max_string_bytes;
@@ -423,34 +458,94 @@ int rs_registry_lint(const rs_registry *reg, const rs_ingest_limits *limits,
 			     env->name, strlen(env->name) > 64 ? "..." : "",
 			     strlen(env->name), lim);
 	}
-	for (size_t i = 0; i < nobj; i++) {
+	for (size_t i = 0; i < rs_registry_object_count(reg); i++) {
 		const rs_object *o = rs_registry_object_at(reg, i);
 		check_fields(&L, o->fields, o->field_count);
 	}
-	for (size_t i = 0; i < rs_registry_event_count(reg); i++) {
-		const rs_event *ev = rs_registry_event_at(reg, i);
-		if (ev->status == RS_STATUS_DECOMMISSIONED)
-			continue;
-		if (!in_some_environment(reg, ev))
-			warn(&L, ev->pos,
-			     "event %s (id %lld) is in no environment: no "
-			     "langpack has it and the collector refuses it; "
-			     "list it in an environment's events, or "
-			     "decommission it",
-			     ev->name, (long long)ev->id);
-		for (size_t j = 0; j < ev->version_count; j++) {
-			const rs_version *v = &ev->versions[j];
-			if (rs_version_status(ev, v) ==
-			    RS_STATUS_DECOMMISSIONED)
-				continue;
-			check_fields(&L, v->fields, v->field_count);
-			check_version(&L, ev, v);
-		}
-	}
+	for (size_t i = 0; i < rs_registry_event_count(reg); i++)
+		lint_event(&L, rs_registry_event_at(reg, i));
 	if (!L.rc && rs_pii_lint(reg, warnings) < 0)
 		L.rc = RS_ENOMEM;
 done:
-	free(L.memo);
-	free(L.known);
+	lint_end(&L);
 	return L.rc;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Whether name is one of the n names of set (sorted) */
+static bool among(const char *const *set, size_t n, const char *name)
+{
+	return name && n && bsearch(&name, set, n, sizeof *set, name_cmp);
+}
+
+int rs_registry_lint_since(const rs_registry *reg, const rs_registry *prev,
+			   const rs_diags *prev_warnings,
+			   const rs_ingest_limits *limits, rs_diags *warnings)
+{
+	/* only a registry loaded since prev shares all but its event
+	 * files' definitions with it (rs_registry_load_files_since) */
+	if (!prev || reg->base != prev)
+		return 1;
+	for (size_t i = 1; i < reg->nfiles; i++)
+		if (strcmp(reg->files[i - 1].name, reg->files[i].name) >= 0)
+			return 1;
+	for (size_t i = 1; i < prev->nfiles; i++)
+		if (strcmp(prev->files[i - 1].name, prev->files[i].name) >= 0)
+			return 1;
+	/* the files added, changed or removed since prev: both lists are
+	 * by name */
+	const char **changed =
+		calloc(reg->nfiles + prev->nfiles + 1, sizeof *changed);
+	if (!changed)
+		return RS_ENOMEM;
+	size_t nchanged = 0;
+	for (size_t i = 0, j = 0; i < reg->nfiles || j < prev->nfiles;) {
+		int c = i >= reg->nfiles    ? 1
+			: j >= prev->nfiles ? -1
+					    : strcmp(reg->files[i].name,
+						     prev->files[j].name);
+		if (c < 0)
+			changed[nchanged++] = reg->files[i++].name;
+		else if (c > 0)
+			changed[nchanged++] = prev->files[j++].name;
+		else {
+			if (strcmp(reg->files[i].sha256, prev->files[j].sha256))
+				changed[nchanged++] = reg->files[i].name;
+			i++;
+			j++;
+		}
+	}
+	/* sorted already (a merge of two sorted lists) */
+	int rc = 0;
+	lint L = {0};
+	/* what was warned about the files that did not change stands: their
+	 * events are prev's, and the rest (objects, environments, sources,
+	 * limits) is too */
+	for (size_t i = 0; !rc && i < prev_warnings->count; i++) {
+		const rs_diag *d = &prev_warnings->items[i];
+		if (among(changed, nchanged, d->file))
+			continue;
+		if (rs_diags_add(warnings, (rs_pos){d->file, d->line, d->col},
+				 "%s", d->message) < 0)
+			rc = RS_ENOMEM;
+	}
+	/* the events of the files that changed are linted again, in the
+	 * order of a full lint (so the sorted warnings are the same) */
+	if (!rc && !(rc = lint_start(&L, reg, limits, warnings))) {
+		for (size_t i = 0; !L.rc && i < reg->nevents; i++)
+			if (among(changed, nchanged, reg->events[i].pos.file))
+				lint_event(&L, &reg->events[i]);
+		for (size_t i = 0; !L.rc && i < reg->nevents; i++)
+			if (among(changed, nchanged, reg->events[i].pos.file) &&
+			    rs_pii_lint_event(&reg->events[i], warnings) < 0)
+				L.rc = RS_ENOMEM;
+		rc = L.rc;
+	}
+	lint_end(&L);
+	free(changed);
+	return rc;
 }

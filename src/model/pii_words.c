@@ -84,6 +84,20 @@ static int walk(const rs_field *f, size_t n, const char *where, unsigned depth,
 	return 0;
 }
 
+int rs_pii_lint_event(const rs_event *ev, rs_diags *warnings)
+{
+	char where[300];
+	for (size_t j = 0; j < ev->version_count; j++) {
+		const rs_version *v = &ev->versions[j];
+		snprintf(where, sizeof where, "event %s v%d", ev->name,
+			 v->number);
+		int rc = walk(v->fields, v->field_count, where, 0, warnings);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int rs_pii_lint(const rs_registry *reg, rs_diags *warnings)
 {
 	char where[300];
@@ -95,16 +109,10 @@ int rs_pii_lint(const rs_registry *reg, rs_diags *warnings)
 			return rc;
 	}
 	for (size_t i = 0; i < rs_registry_event_count(reg); i++) {
-		const rs_event *ev = rs_registry_event_at(reg, i);
-		for (size_t j = 0; j < ev->version_count; j++) {
-			const rs_version *v = &ev->versions[j];
-			snprintf(where, sizeof where, "event %s v%d", ev->name,
-				 v->number);
-			int rc = walk(v->fields, v->field_count, where, 0,
-				      warnings);
-			if (rc)
-				return rc;
-		}
+		int rc = rs_pii_lint_event(rs_registry_event_at(reg, i),
+					   warnings);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }

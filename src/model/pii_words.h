@@ -18,5 +18,8 @@ const char *rs_pii_name_suggests(const char *name);
  * strings), in objects and event versions, inline objects too, whose name
  * suggests personal data and that is not marked. Returns 0 or RS_ENOMEM. */
 int rs_pii_lint(const rs_registry *reg, rs_diags *warnings);
+/* rs_pii_lint's warnings about one event's versions alone (its part of
+ * rs_pii_lint, for a lint of the events that changed). */
+int rs_pii_lint_event(const rs_event *ev, rs_diags *warnings);
 
 #endif

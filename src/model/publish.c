@@ -313,13 +313,13 @@ static const char *version_schema(rs_registry *r, const rs_version *v)
 }
 
 static int check_version(rs_registry *r, const rs_event *ev, const rs_json *lv,
-			 const char *src, rs_diags *diags)
+			 const char *src, size_t base, rs_diags *diags)
 {
 	const rs_json *num = rs_json_get(lv, "version");
 	const rs_json *schema = rs_json_get(lv, "schema");
 	if (!num || num->type != RS_JSON_NUMBER || !num->u.num.is_int ||
 	    !schema || schema->type != RS_JSON_ARRAY)
-		return rs_diags_add(diags, lock_pos(src, lv->offset),
+		return rs_diags_add(diags, lock_pos(src, base + lv->offset),
 				    "a version needs \"version\" (an integer) "
 				    "and \"schema\" (a list of strings)")
 			       ? RS_ENOMEM
@@ -345,7 +345,7 @@ static int check_version(rs_registry *r, const rs_event *ev, const rs_json *lv,
 	rs_buf was = RS_BUF_INIT, diff = RS_BUF_INIT;
 	int rc = locked_schema(schema, &was);
 	if (rc == RS_EINVAL) {
-		rc = rs_diags_add(diags, lock_pos(src, schema->offset),
+		rc = rs_diags_add(diags, lock_pos(src, base + schema->offset),
 				  "\"schema\" must be a list of strings")
 			     ? RS_ENOMEM
 			     : RS_EINVAL;
@@ -374,6 +374,56 @@ done:
 	return rc;
 }
 
+/* One event of the lock file (le, parsed from src + base) against r:
+ * 0, RS_EINVAL (problems added) or RS_ENOMEM. */
+static int check_entry(rs_registry *r, const rs_json *le, const char *src,
+		       size_t base, rs_diags *diags)
+{
+	const rs_json *id = rs_json_get(le, "id");
+	const rs_json *name = rs_json_get(le, "name");
+	const rs_json *versions = rs_json_get(le, "versions");
+	if (!id || id->type != RS_JSON_NUMBER || !id->u.num.is_int || !name ||
+	    name->type != RS_JSON_STRING || !versions ||
+	    versions->type != RS_JSON_ARRAY)
+		return rs_diags_add(diags, lock_pos(src, base + le->offset),
+				    "an event needs \"id\" (an integer), "
+				    "\"name\" and \"versions\" (a list)")
+			       ? RS_ENOMEM
+			       : RS_EINVAL;
+	const rs_event *ev = rs_registry_event_by_id(r, id->u.num.i);
+	const rs_event *same_name =
+		rs_registry_event_by_name(r, name->u.str.ptr);
+	if (!ev)
+		return rs_diags_add(diags,
+				    same_name
+					    ? same_name->pos
+					    : lock_pos(src, base + le->offset),
+				    "event %s (id %lld) was published and "
+				    "cannot be deleted%s; set its status to "
+				    "decommissioned instead",
+				    name->u.str.ptr, (long long)id->u.num.i,
+				    same_name ? " or given another id" : "")
+			       ? RS_ENOMEM
+			       : RS_EINVAL;
+	if (strcmp(ev->name, name->u.str.ptr))
+		return rs_diags_add(diags, ev->pos,
+				    "event id %lld was published as %s; an "
+				    "id is never reused: give %s a new id",
+				    (long long)id->u.num.i, name->u.str.ptr,
+				    ev->name)
+			       ? RS_ENOMEM
+			       : RS_EINVAL;
+	int bad = 0;
+	for (size_t j = 0; j < versions->u.arr.count; j++) {
+		int vrc = check_version(r, ev, &versions->u.arr.items[j], src,
+					base, diags);
+		if (vrc == RS_ENOMEM)
+			return vrc;
+		bad |= vrc == RS_EINVAL;
+	}
+	return bad ? RS_EINVAL : 0;
+}
+
 int rs_lock_check(rs_registry *r, const char *dir, rs_diags *diags)
 {
 	char *src;
@@ -386,8 +436,47 @@ int rs_lock_check(rs_registry *r, const char *dir, rs_diags *diags)
 	return rc;
 }
 
-int rs_lock_check_text(rs_registry *r, const char *src, size_t len,
-		       rs_diags *diags)
+/* registry.lock as a registry passed its check against it (lock.h) */
+typedef struct lock_entry {
+	size_t start, end; /* the event's object in src */
+	int64_t id;
+} lock_entry;
+
+struct rs_lock_memory {
+	char *src; /* the file's bytes (NUL-terminated) */
+	size_t len;
+	lock_entry *e; /* "events", in order */
+	size_t n;
+	/* the registry that passed against src, or NULL: none did (or the
+	 * lock holds mappings: checked in full) */
+	const rs_registry *reg;
+	size_t parsed; /* bytes the check that made it parsed */
+};
+
+rs_lock_memory *rs_lock_memory_new(void)
+{
+	return calloc(1, sizeof(rs_lock_memory));
+}
+
+size_t rs_lock_memory_parsed(const rs_lock_memory *m)
+{
+	return m ? m->parsed : 0;
+}
+
+void rs_lock_memory_free(rs_lock_memory *m)
+{
+	if (!m)
+		return;
+	free(m->src);
+	free(m->e);
+	free(m);
+}
+
+/* The lock file's text checked in full; with next, the entries of its
+ * events are kept there (next->reg set when r passed and the lock holds
+ * no mapping) */
+static int check_text(rs_registry *r, const char *src, size_t len,
+		      rs_diags *diags, rs_lock_memory *next)
 {
 	int rc;
 	rs_arena *arena = rs_arena_new(64 * 1024);
@@ -416,61 +505,13 @@ int rs_lock_check_text(rs_registry *r, const char *src, size_t len,
 		goto done;
 	}
 	for (size_t i = 0; i < events->u.arr.count; i++) {
-		const rs_json *le = &events->u.arr.items[i];
-		const rs_json *id = rs_json_get(le, "id");
-		const rs_json *name = rs_json_get(le, "name");
-		const rs_json *versions = rs_json_get(le, "versions");
-		if (!id || id->type != RS_JSON_NUMBER || !id->u.num.is_int ||
-		    !name || name->type != RS_JSON_STRING || !versions ||
-		    versions->type != RS_JSON_ARRAY) {
-			rc = rs_diags_add(diags, lock_pos(src, le->offset),
-					  "an event needs \"id\" (an integer), "
-					  "\"name\" and \"versions\" (a list)");
-			bad = 1;
-			if (rc)
-				goto done;
-			continue;
+		int erc =
+			check_entry(r, &events->u.arr.items[i], src, 0, diags);
+		if (erc == RS_ENOMEM) {
+			rc = erc;
+			goto done;
 		}
-		const rs_event *ev = rs_registry_event_by_id(r, id->u.num.i);
-		const rs_event *same_name =
-			rs_registry_event_by_name(r, name->u.str.ptr);
-		if (!ev) {
-			rc = rs_diags_add(
-				diags,
-				same_name ? same_name->pos
-					  : lock_pos(src, le->offset),
-				"event %s (id %lld) was published and cannot "
-				"be "
-				"deleted%s; set its status to decommissioned "
-				"instead",
-				name->u.str.ptr, (long long)id->u.num.i,
-				same_name ? " or given another id" : "");
-			bad = 1;
-			if (rc)
-				goto done;
-			continue;
-		}
-		if (strcmp(ev->name, name->u.str.ptr)) {
-			rc = rs_diags_add(
-				diags, ev->pos,
-				"event id %lld was published as %s; an "
-				"id is never reused: give %s a new id",
-				(long long)id->u.num.i, name->u.str.ptr,
-				ev->name);
-			bad = 1;
-			if (rc)
-				goto done;
-			continue;
-		}
-		for (size_t j = 0; j < versions->u.arr.count; j++) {
-			int vrc = check_version(
-				r, ev, &versions->u.arr.items[j], src, diags);
-			if (vrc == RS_ENOMEM) {
-				rc = vrc;
-				goto done;
-			}
-			bad |= vrc == RS_EINVAL;
-		}
+		bad |= erc == RS_EINVAL;
 	}
 	/* the mappings (src/model/mapping_lock.c) */
 	int mrc = rs_mappings_lock_check(r, root, src, diags);
@@ -480,11 +521,256 @@ int rs_lock_check_text(rs_registry *r, const char *src, size_t len,
 	}
 	bad |= mrc == RS_EINVAL;
 	rc = bad ? RS_EINVAL : 0;
+	const rs_json *maps = rs_json_get(root, "mappings");
+	if (rc == 0 && next &&
+	    (!maps || (maps->type == RS_JSON_ARRAY && !maps->u.arr.count))) {
+		size_t n = events->u.arr.count;
+		if (!(next->e = calloc(n ? n : 1, sizeof *next->e))) {
+			rc = RS_ENOMEM;
+			goto done;
+		}
+		for (size_t i = 0; i < n; i++) {
+			const rs_json *le = &events->u.arr.items[i];
+			next->e[i] = (lock_entry){
+				le->offset, (size_t)le->offset + le->length,
+				rs_json_get(le, "id")->u.num.i};
+		}
+		next->n = n;
+		next->reg = r;
+		next->parsed = len;
+	}
 done:
 	if (rc == RS_ENOMEM)
 		rs_error_set(RS_ENOMEM, "out of memory checking %s",
 			     RS_LOCK_FILE);
 	rs_arena_free(arena);
+	return rc;
+}
+
+int rs_lock_check_text(rs_registry *r, const char *src, size_t len,
+		       rs_diags *diags)
+{
+	return check_text(r, src, len, diags, NULL);
+}
+
+/* Whether ev is pe, kept by a load since (the same versions, the same
+ * field objects): then its lock entry, unchanged, checks as it did */
+static bool kept_event(const rs_event *ev, const rs_event *pe)
+{
+	if (!ev || !pe || strcmp(ev->name, pe->name) ||
+	    ev->version_count != pe->version_count)
+		return false;
+	for (size_t v = 0; v < ev->version_count; v++)
+		if (ev->versions[v].number != pe->versions[v].number ||
+		    ev->versions[v].fields != pe->versions[v].fields ||
+		    ev->versions[v].field_count != pe->versions[v].field_count)
+			return false;
+	return true;
+}
+
+/* Drops the diagnostics from index n on */
+static void diags_cut(rs_diags *d, size_t n)
+{
+	while (d->count > n) {
+		d->count--;
+		free(d->items[d->count].file);
+		free(d->items[d->count].message);
+	}
+}
+
+/* The check since m's registry (see rs_lock_check_since): 0 or
+ * RS_EINVAL with next filled, 1 when it cannot be made so (check in
+ * full; next untouched but for its entries, freed), RS_ENOMEM */
+static int check_since(rs_registry *r, const rs_registry *since,
+		       const rs_lock_memory *m, const char *src, size_t len,
+		       rs_diags *diags, rs_lock_memory *next)
+{
+	/* the common start and end of the bytes checked then and now */
+	size_t shorter = len < m->len ? len : m->len, p = 0, s = 0;
+	while (p < shorter && src[p] == m->src[p])
+		p++;
+	while (s < shorter - p && src[len - 1 - s] == m->src[m->len - 1 - s])
+		s++;
+	/* the events whose text may have changed: from the last starting
+	 * at or before the first byte changed to the first ending at or
+	 * after the last (none when nothing changed) */
+	size_t i0 = m->n, i1 = m->n, xs = 0, xe = 0;
+	bool same = p == len && len == m->len;
+	if (!same) {
+		size_t q = m->len - s;
+		for (i0 = m->n; i0 > 0 && m->e[i0 - 1].start > p; i0--)
+			;
+		if (i0-- == 0)
+			return 1;
+		for (i1 = i0; i1 < m->n && m->e[i1].end < q; i1++)
+			;
+		if (i1 == m->n)
+			return 1;
+		xs = m->e[i0].start;
+		if (m->e[i1].end + len < m->len)
+			return 1;
+		xe = m->e[i1].end + len - m->len;
+		if (xe < xs || xe > len)
+			return 1;
+		i1++;
+	}
+	int rc = 0, bad = 0;
+	size_t ndiags = diags->count;
+	rs_arena *arena = rs_arena_new(64 * 1024);
+	rs_buf wrap = RS_BUF_INIT;
+	const rs_json *got = NULL;
+	size_t nfresh = 0;
+	if (!arena)
+		goto oom;
+	if (!same) {
+		/* the changed events' text, as a list */
+		rs_json_error err;
+		if (rs_buf_putc(&wrap, '[') ||
+		    rs_buf_append(&wrap, src + xs, xe - xs) ||
+		    rs_buf_putc(&wrap, ']'))
+			goto oom;
+		rc = rs_json_parse(arena, wrap.data, wrap.len, NULL, &got,
+				   &err);
+		next->parsed += wrap.len;
+		if (rc == RS_ENOMEM)
+			goto oom;
+		if (rc || got->type != RS_JSON_ARRAY) {
+			rc = 1;
+			goto done;
+		}
+		nfresh = got->u.arr.count;
+		/* the list's last event ends where the changed text does (an
+		 * empty list, events removed, is checked in full: the commas
+		 * around it are not known) */
+		if (!nfresh ||
+		    got->u.arr.items[nfresh - 1].offset +
+				    got->u.arr.items[nfresh - 1].length !=
+			    wrap.len - 1) {
+			rc = 1;
+			goto done;
+		}
+	}
+	size_t n = m->n - (i1 - i0) + nfresh;
+	if (!(next->e = calloc(n ? n : 1, sizeof *next->e)))
+		goto oom;
+	next->n = n;
+	size_t k = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		if (i == i0) {
+			/* the events changed, checked as a full check does */
+			for (size_t j = 0; j < nfresh; j++) {
+				const rs_json *le = &got->u.arr.items[j];
+				const rs_json *id = rs_json_get(le, "id");
+				next->e[k++] = (lock_entry){
+					xs + le->offset - 1,
+					xs + le->offset - 1 + le->length,
+					id && id->type == RS_JSON_NUMBER
+						? id->u.num.i
+						: 0};
+				int erc =
+					check_entry(r, le, src, xs - 1, diags);
+				if (erc == RS_ENOMEM)
+					goto oom;
+				bad |= erc == RS_EINVAL;
+			}
+			i = i1 - 1;
+			continue;
+		}
+		lock_entry e = m->e[i];
+		if (i >= i1) {
+			e.start = e.start + len - m->len;
+			e.end = e.end + len - m->len;
+		}
+		next->e[k++] = e;
+		rs_event *ev = (rs_event *)rs_registry_event_by_id(r, e.id);
+		const rs_event *pe = rs_registry_event_by_id(since, e.id);
+		if (kept_event(ev, pe)) {
+			/* as checked then: published where it was (the
+			 * registry's own memory, const only to readers) */
+			for (size_t v = 0; v < ev->version_count; v++)
+				((rs_version *)&ev->versions[v])->published =
+					pe->versions[v].published;
+			continue;
+		}
+		/* an event edited, or gone, whose entry did not change */
+		const rs_json *le = NULL;
+		rs_json_error err;
+		int prc = rs_json_parse(arena, src + e.start, e.end - e.start,
+					NULL, &le, &err);
+		next->parsed += e.end - e.start;
+		if (prc == RS_ENOMEM)
+			goto oom;
+		if (prc) {
+			rc = 1;
+			goto done;
+		}
+		int erc = check_entry(r, le, src, e.start, diags);
+		if (erc == RS_ENOMEM)
+			goto oom;
+		bad |= erc == RS_EINVAL;
+	}
+	rc = bad ? RS_EINVAL : 0;
+	if (rc == 0)
+		next->reg = r;
+	goto done;
+oom:
+	rc = rs_error_set(RS_ENOMEM, "out of memory checking %s", RS_LOCK_FILE);
+done:
+	if (rc == 1) { /* checked in full: what was said here is said again */
+		diags_cut(diags, ndiags);
+		free(next->e);
+		next->e = NULL;
+		next->n = 0;
+	}
+	rs_buf_free(&wrap);
+	rs_arena_free(arena);
+	return rc;
+}
+
+int rs_lock_check_since_text(rs_registry *r, const char *src, size_t len,
+			     const rs_registry *since, const rs_lock_memory *m,
+			     rs_lock_memory **next, rs_diags *diags)
+{
+	*next = NULL;
+	rs_lock_memory *nm = rs_lock_memory_new();
+	char *copy = malloc(len + 1);
+	if (!nm || !copy) {
+		free(nm);
+		free(copy);
+		return rs_error_set(RS_ENOMEM, "out of memory");
+	}
+	if (len)
+		memcpy(copy, src, len);
+	copy[len] = '\0';
+	nm->src = copy;
+	nm->len = len;
+	int rc = 1;
+	if (m && m->reg && since && m->reg == since && r->base == since &&
+	    !r->nmappings && !since->nmappings)
+		rc = check_since(r, since, m, copy, len, diags, nm);
+	if (rc == 1) {
+		nm->parsed = 0;
+		rc = check_text(r, copy, len, diags, nm);
+	}
+	if (rc == 0)
+		*next = nm;
+	else
+		rs_lock_memory_free(nm);
+	return rc;
+}
+
+int rs_lock_check_since(rs_registry *r, const char *dir,
+			const rs_registry *since, const rs_lock_memory *m,
+			rs_lock_memory **next, rs_diags *diags)
+{
+	*next = NULL;
+	char *src;
+	size_t len;
+	int rc = read_lock(dir, &src, &len);
+	if (rc || !src)
+		return rc;
+	rc = rs_lock_check_since_text(r, src, len, since, m, next, diags);
+	free(src);
 	return rc;
 }
 

@@ -268,3 +268,22 @@ def page_view(**fields):
     return {"event_id": 1, "version": 0, "uuid": uuid7(),
             "time": now_rfc3339(), "environment": "bo",
             "source": "test-service", "fields": f}
+
+
+class held_open:
+    """A registry file held open for writing (valid, "events:"): the
+    watch waits 250 ms of quiet, not 30, while it is open (reload.h), as
+    it did after any change before; for the tests that make a change and
+    then something else (a SIGHUP, a commit) within that time."""
+
+    def __init__(self, reg):
+        self.path = reg / "zz_held_open.yaml"
+
+    def __enter__(self):
+        self.f = open(self.path, "w")
+        self.f.write("events:\n")
+        self.f.flush()
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()

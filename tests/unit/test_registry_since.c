@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/limits.h"
+#include "model/lint.h"
 #include "model/loader.h"
 #include "model/registry_impl.h"
 #include "model/snapshot.h"
@@ -104,6 +106,12 @@ static const edit edits[] = {
 	{"a column clash", "events/zz_new.yaml",
 	 EV("zz_new", "99001", "          uuid:\n            type: int\n"),
 	 NULL, false},
+	{"a field warned about (personal data, a long max_length)",
+	 "events/zz_new.yaml",
+	 EV("zz_new", "99001",
+	    "          user_email:\n            type: string\n"
+	    "            max_length: 1000000\n"),
+	 NULL, true},
 	{"versions misnumbered", "events/zz_new.yaml",
 	 "events:\n  zz_new:\n    id: 99001\n    owner: OWNER\n    versions:\n"
 	 "      - version: 1\n        fields:\n" F_INT,
@@ -322,8 +330,45 @@ static char *full_dump(const rs_registry *r)
 	return rs_buf_detach(&o);
 }
 
-/* Loads files since prev and in full: the same outcome. Returns the
- * incremental registry (NULL when invalid); *since says how it loaded. */
+/* The lint of inc since prev (rs_registry_lint_since) is the full lint's
+ * of full; returns how many warnings */
+static size_t compare_lint(const rs_registry *prev, const rs_registry *inc,
+			   bool since, const rs_registry *full,
+			   const char *what)
+{
+	rs_ingest_limits lim;
+	rs_ingest_limits_default(&lim);
+	rs_diags wp = RS_DIAGS_INIT, wi = RS_DIAGS_INIT, wf = RS_DIAGS_INIT;
+	assert_int_equal(rs_registry_lint(prev, &lim, &wp), 0);
+	int rc = rs_registry_lint_since(inc, prev, &wp, &lim, &wi);
+	/* since prev: linted since; in full: not (nothing added) */
+	if (rc != (since ? 0 : 1))
+		fail_msg("%s: lint since gives %d", what, rc);
+	if (rc == 1) {
+		assert_int_equal(wi.count, 0);
+		assert_int_equal(rs_registry_lint(inc, &lim, &wi), 0);
+	}
+	assert_int_equal(rs_registry_lint(full, &lim, &wf), 0);
+	rs_diags_sort(&wi);
+	rs_diags_sort(&wf);
+	char *ti = diags_text(&wi), *tf = diags_text(&wf);
+	if (strcmp(ti, tf))
+		fail_msg("%s: warnings differ (since, then full):\n%s---\n%s",
+			 what, ti, tf);
+	size_t n = wf.count;
+	free(ti);
+	free(tf);
+	rs_diags_free(&wp);
+	rs_diags_free(&wi);
+	rs_diags_free(&wf);
+	return n;
+}
+
+static size_t warned; /* warnings compared, for the test's own check */
+
+/* Loads files since prev and in full: the same outcome, and the same
+ * warnings (a lint since prev, a full one). Returns the incremental
+ * registry (NULL when invalid); *since says how it loaded. */
 static rs_registry *compare(const rs_registry *prev, const reg_files *files,
 			    const char *what, bool *since)
 {
@@ -350,6 +395,7 @@ static rs_registry *compare(const rs_registry *prev, const reg_files *files,
 		}
 		free(a);
 		free(b);
+		warned += compare_lint(prev, inc, *since, full, what);
 	}
 	free(ti);
 	free(tf);
@@ -397,6 +443,8 @@ static void run_edits(const reg_files *base)
 		free_files(&now);
 	}
 	assert_true(incremental >= 6);
+	/* the edits warned about (a field, an event in no environment) */
+	assert_true(warned >= 3);
 	rs_registry_free(prev);
 }
 
