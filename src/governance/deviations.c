@@ -553,7 +553,10 @@ static int dberr(rs_devdb *d, const char *what)
 static int end_tx(rs_devdb *d, int rc)
 {
 	if (!rc && sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		rc = dberr(d, "commit");
+		rc = rs_error_set(RS_EIO,
+				  "deviations.db: commit: %s (rolled back: "
+				  "nothing changed)",
+				  sqlite3_errmsg(d->db));
 	if (rc)
 		sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;

@@ -169,3 +169,139 @@ def restore(data, before, tmp_path):
     went through)."""
     shutil.copy(tmp_path / "before-deviations.db", data / "deviations.db")
     assert items(data) == before
+
+
+def wait_log(srv, cond, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = [x for x in srv.log.read_text(errors="replace").splitlines()
+                 if x.startswith("reestr serve: deviations: ")]
+        if cond(lines):
+            return lines
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}:"
+                         f" {srv.log.read_text(errors='replace')[-3000:]}")
+
+
+RAN = "rules, "  # a run's line: "9 rules, N found, N opened"
+
+
+def test_the_scheduled_run_on_a_failing_disk_logs_it_and_ingest_goes_on(
+        make_server, registry, tmp_path):
+    srv = make_server(registry=registry,
+                      extra_args=["--deviations-every", "1s"])
+    wait_log(srv, lambda ls: any(RAN in x for x in ls), 30, "a first run")
+    srv.stop()
+    before = items(srv.data)
+    assert before, "page_hit has no traffic: its volume rule fires"
+    # restarted with deviations.db's syncs failing for a while (its first
+    # four), then working again
+    log = tmp_path / "fault.log"
+    with environment(shim_env(srv.data / "deviations.db", log,
+                              sync="EIO@1-4")):
+        srv.start()
+    runs_before = srv.log.read_text().count(RAN)
+    sent = 0
+    t0 = datetime.now(timezone.utc)
+    # events go on being taken while the runs fail, until one goes through
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        batch = [checkout(t0) for _ in range(20)]
+        r = srv.post_events(batch)
+        assert r.status == 200, r.raw
+        assert r.json()["accepted"] == 20
+        sent += 20
+        listed = srv.request("GET", "/v1/deviations")
+        assert listed.status == 200, listed.raw
+        if srv.log.read_text().count(RAN) > runs_before:
+            break
+        time.sleep(0.1)
+    lines = wait_log(srv, lambda ls: sum(RAN in x for x in ls) > 1, 5,
+                     "a run after the faults")
+    failures = [x for x in lines if RAN not in x]
+    assert failures, lines
+    print(lines)
+    for x in failures:
+        assert x.startswith("reestr serve: deviations: deviations.db: "), x
+        assert any(m in x for m in FAILED), x
+    # the failed runs came between the two good ones, in the schedule
+    assert RAN in lines[0] and RAN in lines[-1], lines
+    assert injected(log).get("sync") == 4
+    assert srv.query("SELECT count(*) AS n FROM events WHERE event_id = 1")\
+        == [{"n": sent}]
+    srv.stop()  # exits 0 (the deviations thread stopped cleanly)
+    after = items(srv.data)
+    def same(d):
+        return d["id"], d["kind"], d["source"], d["status"], d["first_seen"]
+    assert [same(d) for d in after] == [same(d) for d in before]
+    assert all(a["last_seen"] > b["last_seen"]
+               for a, b in zip(after, before))
+
+
+def test_runs_at_once_beside_the_schedule_keep_statuses_and_items(
+        make_server, registry):
+    # the runs evaluate the last complete hour: all of them the same one
+    now = datetime.now(timezone.utc)
+    if now.minute == 59 and now.second > 20:
+        time.sleep(62 - now.second)
+        now = datetime.now(timezone.utc)
+    srv = make_server(registry=registry,
+                      extra_args=["--deviations-every", "1s"])
+    hour = now.replace(minute=0, second=0, microsecond=0) - \
+        timedelta(minutes=30)
+    post(srv, [checkout(hour, source=s, amount=5000) for s in ("web", "app")])
+    regarg = ["--run", "--registry", str(registry)]
+    out = dev(srv.data, *regarg, "--json")
+    assert out.returncode == 0, out.stderr
+    first = json.loads(out.stdout)["deviations"]
+    assert sorted((d["kind"], d["source"]) for d in first) == [
+        ("range", "app"), ("range", "web"), ("volume", "")]
+    ids = {(d["kind"], d["source"]): d["id"] for d in first}
+    kept = ids[("range", "web")]
+    out = dev(srv.data, "--by", "ops", "--note", "known", "ack", str(kept))
+    assert out.returncode == 0, out.stderr
+
+    errors = []
+
+    def runs(n):
+        for _ in range(n):
+            o = dev(srv.data, *regarg)
+            if o.returncode != 0:
+                errors.append(o.stderr)
+
+    toggled = ids[("range", "app")]
+    actions = ["ack", "reopen"] * 6
+
+    def toggles():
+        for i, a in enumerate(actions):
+            o = dev(srv.data, "--by", "ops", "--note", f"{a} {i}", a,
+                    str(toggled))
+            if o.returncode != 0:
+                errors.append(o.stderr)
+
+    threads = [threading.Thread(target=runs, args=(8,)) for _ in range(3)]
+    threads.append(threading.Thread(target=toggles))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [], errors
+    wait_log(srv, lambda ls: len(ls) >= 3, 30, "the schedule's runs")
+    srv.stop()
+    log = srv.log.read_text()
+    assert "locked" not in log
+    for x in log.splitlines():
+        if x.startswith("reestr serve: deviations: "):
+            assert RAN in x, x
+    final = items(srv.data)
+    assert len(final) == 3, final  # no item twice
+    by = {d["id"]: d for d in final}
+    assert by[kept]["status"] == "acknowledged"
+    assert [(h["status"], h["by"], h["note"]) for h in
+            by[kept]["history"]][1:] == [("acknowledged", "ops", "known")]
+    assert by[toggled]["status"] == "open"  # the last toggle: reopen
+    assert [h["note"] for h in by[toggled]["history"]][1:] == \
+        [f"{a} {i}" for i, a in enumerate(actions)]
+    for d in final:  # opened once, never resolved
+        assert [h["status"] for h in d["history"]].count("open") == \
+            1 + (d["id"] == toggled) * actions.count("reopen"), d
