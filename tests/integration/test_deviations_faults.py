@@ -48,9 +48,11 @@ def items(data):
     """Every item with its whole history, and the database's own check."""
     out = dev(data, "--json")
     assert out.returncode == 0, out.stderr
-    with sqlite3.connect(f"file:{data}/deviations.db?mode=ro",
-                         uri=True) as db:
+    db = sqlite3.connect(f"file:{data}/deviations.db?mode=ro", uri=True)
+    try:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        db.close()
     return json.loads(out.stdout)["deviations"]
 
 
@@ -305,3 +307,47 @@ def test_runs_at_once_beside_the_schedule_keep_statuses_and_items(
     for d in final:  # opened once, never resolved
         assert [h["status"] for h in d["history"]].count("open") == \
             1 + (d["id"] == toggled) * actions.count("reopen"), d
+
+
+def test_a_run_on_a_really_full_disk(make_server, registry, tmp_path):
+    """The same on a small tmpfs filled to the last byte (needs root, as
+    test_full_disk.py; a mount that fails fails the test)."""
+    from test_full_disk import tmpfs
+    with tmpfs(tmp_path / "disk", 8 << 20) as mnt:
+        srv = make_server(registry=registry, data=mnt / "data")
+        post(srv, bad_data())
+        srv.stop()
+        out = dev(srv.data, "--run", "--registry", str(registry), "--now",
+                  NOW, "--json")
+        assert out.returncode == 0, out.stderr
+        rid = [d["id"] for d in json.loads(out.stdout)["deviations"]
+               if d["kind"] == "range"][0]
+        out = dev(srv.data, "--by", "ops", "ack", str(rid))
+        assert out.returncode == 0, out.stderr
+        before = items(srv.data)
+        filler = mnt / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            for size in (65536, 1):  # to the last byte
+                try:
+                    while True:
+                        os.write(fd, b"\0" * size)
+                except OSError:
+                    pass
+        finally:
+            os.close(fd)
+        out = dev(srv.data, "--run", "--registry", str(registry), "--now",
+                  LATER)
+        assert out.returncode == 1, out.stderr
+        assert "reestr deviations: deviations.db: " in out.stderr
+        assert any(m in out.stderr for m in FAILED), out.stderr
+        assert items(srv.data) == before
+        out = dev(srv.data, "--by", "ops", "resolve", str(rid))
+        assert out.returncode == 1 and "deviations.db: " in out.stderr
+        assert items(srv.data) == before
+        filler.unlink()
+        out = dev(srv.data, "--run", "--registry", str(registry), "--now",
+                  LATER)
+        assert out.returncode == 0, out.stderr
+        after = items(srv.data)
+        assert [d["status"] for d in after if d["id"] == rid] == ["resolved"]
