@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 import stress_registry
-from conftest import REESTR, go_env, run, tool
+from conftest import REESTR, go_env, mypy_strict, run, tool
 from test_native_packages import fetch, support
 
 LANGS = ["go", "python", "php"]
@@ -169,8 +169,7 @@ def checkers(packs, gocache, tmp_path_factory):
                ("go build", [tool("go"), "build", "./..."], go),
                ("go vet", [tool("go"), "vet", "./..."], go),
                ("go build sender", [tool("go"), "build", "-o", "send", "."], app)],
-        "mypy": [("mypy --strict", [tool("mypy"), "--strict", "--no-incremental",
-                                    "--cache-dir=/dev/null", "reestr_bo"], py)],
+        "mypy": [("mypy --strict", mypy_strict("reestr_bo"), py)],
         "phpcs": [("php -l", [tool("php"), "-d", "opcache.enable_cli=1", "-d", "memory_limit=4G",
                               HERE / "lint.php", "src"], php),
                   ("phpcs PSR-12", [tool("phpcs"), "--standard=PSR12", "-n", "src"], php)],
@@ -257,7 +256,7 @@ def test_python_fields_named_like_what_init_calls(tmp_path):
               "e = p.OldV0(super_='s', warnings_=2)\ne.validate()\n"
               "assert (e.super_, e.warnings_) == ('s', 2)\n")
     run([sys.executable, "-c", script], env=dict(os.environ, PYTHONPATH=str(out)))
-    run([tool("mypy"), "--strict", "--no-incremental", "--cache-dir=/dev/null", "reestr_bo"], cwd=out)
+    run(mypy_strict("reestr_bo"), cwd=out)
 
 
 def test_python_enum_members_pep8_allows(tmp_path):
