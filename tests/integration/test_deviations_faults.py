@@ -21,7 +21,7 @@ import pytest
 
 from conftest import REESTR, run
 from fault_shim import environment, injected, shim_env
-from test_deviations import REGISTRY, bad_data, checkout, ev, post
+from test_deviations import REGISTRY, bad_data, checkout, post
 
 NOW = "2026-11-20T10:05:00Z"    # bad_data's hour: seven items
 LATER = "2026-11-20T11:05:00Z"  # most resolved, page_hit's volume and
@@ -169,6 +169,7 @@ def test_a_run_on_a_failing_disk_changes_nothing_and_the_next_one_works(
 def restore(data, before, tmp_path):
     """deviations.db as it was before the run at LATER (after a run that
     went through)."""
+    (data / "deviations.db-journal").unlink(missing_ok=True)
     shutil.copy(tmp_path / "before-deviations.db", data / "deviations.db")
     assert items(data) == before
 
@@ -222,7 +223,6 @@ def test_the_scheduled_run_on_a_failing_disk_logs_it_and_ingest_goes_on(
                      "a run after the faults")
     failures = [x for x in lines if RAN not in x]
     assert failures, lines
-    print(lines)
     for x in failures:
         assert x.startswith("reestr serve: deviations: deviations.db: "), x
         assert any(m in x for m in FAILED), x
@@ -233,6 +233,7 @@ def test_the_scheduled_run_on_a_failing_disk_logs_it_and_ingest_goes_on(
         == [{"n": sent}]
     srv.stop()  # exits 0 (the deviations thread stopped cleanly)
     after = items(srv.data)
+
     def same(d):
         return d["id"], d["kind"], d["source"], d["status"], d["first_seen"]
     assert [same(d) for d in after] == [same(d) for d in before]
