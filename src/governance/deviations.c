@@ -527,6 +527,20 @@ static const char devdb_schema[] =
 	"CREATE INDEX IF NOT EXISTS deviation_history_by"
 	" ON deviation_history(deviation);";
 
+/* SQLite opens a file read-only when its read-write open fails (the
+ * folder's permissions, a full disk refusing the open): a change then
+ * fails with "attempt to write a readonly database". Said plainly,
+ * before the transaction. */
+static int writable(rs_devdb *d)
+{
+	if (sqlite3_db_readonly(d->db, "main") != 1)
+		return 0;
+	return rs_error_set(RS_EIO,
+			    "deviations.db: could not be opened for writing "
+			    "(the folder's permissions, or a full or failing "
+			    "disk); nothing changed");
+}
+
 static int dberr(rs_devdb *d, const char *what)
 {
 	return rs_error_set(RS_EIO, "deviations.db: %s: %s", what,
@@ -539,7 +553,10 @@ static int dberr(rs_devdb *d, const char *what)
 static int end_tx(rs_devdb *d, int rc)
 {
 	if (!rc && sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		rc = dberr(d, "commit");
+		rc = rs_error_set(RS_EIO,
+				  "deviations.db: commit: %s (rolled back: "
+				  "nothing changed)",
+				  sqlite3_errmsg(d->db));
 	if (rc)
 		sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
@@ -676,6 +693,8 @@ int rs_devdb_apply(rs_devdb *d, const rs_findings *f, int64_t now_us,
 	rs_time_format(now_us, at);
 	if (opened)
 		*opened = 0;
+	if (writable(d) < 0)
+		return RS_EIO;
 	if (sqlite3_exec(d->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
 	    SQLITE_OK)
 		return dberr(d, "begin");
@@ -746,6 +765,8 @@ int rs_devdb_set_status(rs_devdb *d, int64_t id, const char *status,
 				    status);
 	char at[RS_TIME_TEXT_SIZE];
 	rs_time_format(now_us, at);
+	if (writable(d) < 0)
+		return RS_EIO;
 	if (sqlite3_exec(d->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
 	    SQLITE_OK)
 		return dberr(d, "begin");

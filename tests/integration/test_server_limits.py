@@ -75,11 +75,17 @@ def test_slowloris_and_idle_connections_do_not_keep_others_out(make_server):
     # 1,000 connections sending a header byte at a time and 1,000 idle
     # ones, all from one address. Before the fix they held every one of
     # the 1,000 connection slots for as long as they lasted.
-    header_deadline = 2
+    # The bounds are on order, not on wall-clock guesses (a loaded machine
+    # stretches every step): the legitimate client is answered, and the
+    # connections over the per-address limit are closed, while the
+    # attackers within it are still held, i.e. before the header deadline
+    # cuts them; the deadline cuts them no earlier than it says.
+    header_deadline = 4
     s = make_server(registry=FIXTURE_REGISTRY,
                     extra_args=["--header-deadline", str(header_deadline)])
     slow = [attacker_socket(s.port) for _ in range(1000)]
     idle = [attacker_socket(s.port) for _ in range(1000)]
+    attackers = slow + idle
     opened = time.monotonic()
     stop = threading.Event()
     request = b"POST /v1/events HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 500
@@ -98,33 +104,36 @@ def test_slowloris_and_idle_connections_do_not_keep_others_out(make_server):
     t = threading.Thread(target=trickle)
     t.start()
     try:
-        # the legitimate client is answered promptly meanwhile
-        started = time.monotonic()
+        # the legitimate client is answered meanwhile
         resp = s.request("POST", "/v1/events",
                          json.dumps({"events": [page_view()]}).encode(),
-                         {"Content-Type": "application/json"}, timeout=5)
-        took = time.monotonic() - started
+                         {"Content-Type": "application/json"}, timeout=60)
         assert resp.status == 200, resp.raw
         assert resp.json()["accepted"] == 1
-        assert took < 2, f"the legitimate POST took {took:.2f} s"
+        still = sum(not is_closed(c) for c in attackers)
+        assert still > 0, ("the legitimate POST was answered only once the "
+                           "header deadline had cut every attacker")
 
-        # one address holds at most --max-connections-per-ip (100)
-        attackers = slow + idle
+        # one address holds at most --max-connections-per-ip (100): the
+        # rest closed while those are still held
         wait_for(lambda: sum(not is_closed(c) for c in attackers) <= 100,
-                 5, "the connections over the per-address limit to close")
+                 60, "the connections over the per-address limit to close")
+        held = sum(not is_closed(c) for c in attackers)
+        assert held > 0, ("the connections over the limit closed only when "
+                          "the header deadline cut them all")
         # and the rest, slow or idle, are cut at the header deadline,
         # though the slow ones keep sending
         wait_for(lambda: all(is_closed(c) for c in attackers),
-                 header_deadline + 3, "the header deadline to cut them")
+                 header_deadline + 60, "the header deadline to cut them")
         assert time.monotonic() - opened >= header_deadline - 0.5
     finally:
         stop.set()
         t.join()
-        for c in slow + idle:
+        for c in attackers:
             c.close()
     s.stop()  # logs the last period's summary
-    assert "without complete headers within 2 s (--header-deadline)" \
-        in s.log.read_text()
+    assert f"without complete headers within {header_deadline} s " \
+        "(--header-deadline)" in s.log.read_text()
 
 
 def test_a_slow_body_is_cut_at_the_request_deadline(make_server):

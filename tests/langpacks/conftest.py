@@ -25,6 +25,18 @@ def tool(name):
     raise AssertionError(f"{name} is not installed: run scripts/install-deps")
 
 
+def mypy_strict(*args):
+    """mypy --strict over args: with the run's cache when scripts/test-all
+    gives one (MYPY_CACHE_DIR, made empty at the run's start: the standard
+    library's stubs are checked once, not once per call; the cache is keyed
+    by each file's path and hash, so langpacks of one module name in other
+    folders are checked afresh), else without a cache."""
+    cache = os.environ.get("MYPY_CACHE_DIR")
+    flags = [f"--cache-dir={cache}"] if cache else \
+        ["--no-incremental", "--cache-dir=/dev/null"]
+    return [tool("mypy"), "--strict", *flags, *map(str, args)]
+
+
 def gen(registry, env, lang, out, *extra):
     proc = subprocess.run(
         [REESTR, "gen", "--registry", str(registry), "--env", env,

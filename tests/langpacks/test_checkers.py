@@ -1,7 +1,7 @@
 """The generated code passes each language's own checkers: gofmt and go vet,
 mypy --strict and pycodestyle (PEP 8), php -l and phpcs (PSR-12)."""
 
-from conftest import gen, go_env, php_lint, run, tool
+from conftest import gen, go_env, mypy_strict, php_lint, run, tool
 
 
 def test_go_is_formatted_and_vetted(example_langpacks, tmp_path):
@@ -15,7 +15,7 @@ def test_go_is_formatted_and_vetted(example_langpacks, tmp_path):
 
 def test_python_passes_mypy_strict_and_pep8(example_langpacks):
     out = example_langpacks["python"]
-    run([tool("mypy"), "--strict", "--no-incremental", "--cache-dir=/dev/null", "reestr_bo"], cwd=out)
+    run(mypy_strict("reestr_bo"), cwd=out)
     run([tool("pycodestyle"), "--exclude=runtime", "reestr_bo"], cwd=out)
 
 
@@ -40,4 +40,4 @@ def test_python_module_without_objects_is_pep8(tmp_path):
     out = gen(reg, "solo", "python", tmp_path / "py")
     assert (out / "reestr_solo" / "objects.py").exists()
     run([tool("pycodestyle"), "--exclude=runtime", "reestr_solo"], cwd=out)
-    run([tool("mypy"), "--strict", "--no-incremental", "--cache-dir=/dev/null", "reestr_solo"], cwd=out)
+    run(mypy_strict("reestr_solo"), cwd=out)

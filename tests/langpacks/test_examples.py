@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, ROOT, gen, go_env, run, tool
+from conftest import EXAMPLES, ROOT, gen, go_env, mypy_strict, run, tool
 
 _spec = importlib.util.spec_from_file_location(
     "integration_support", ROOT / "tests" / "integration" / "conftest.py")
@@ -128,7 +128,7 @@ def test_python_examples_pass_mypy_strict_and_send(examples, packs, collector, t
     for env in {e for e, _ in files}:
         mine = [str(f) for e, f in files if e == env]
         checked = subprocess.run(
-            [tool("mypy"), "--strict", "--no-incremental", "--cache-dir=/dev/null", *mine],
+            mypy_strict(*mine),
             env={"MYPYPATH": str(packs[(env, "python")]), "PATH": "/usr/bin:/bin"},
             capture_output=True, text=True)
         assert checked.returncode == 0, checked.stdout
@@ -200,7 +200,7 @@ def test_an_example_missing_a_required_field_fails_its_checker(examples, packs, 
     f = tmp_path / "broken.py"
     f.write_text(broken)
     checked = subprocess.run(
-        [tool("mypy"), "--strict", "--no-incremental", "--cache-dir=/dev/null", str(f)],
+        mypy_strict(f),
         env={"MYPYPATH": str(packs[(env, "python")]), "PATH": "/usr/bin:/bin"},
         capture_output=True, text=True)
     assert checked.returncode == 1 and 'Missing named argument "position"' in checked.stdout

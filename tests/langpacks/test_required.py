@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import gen, go_env, run, tool
+from conftest import gen, go_env, mypy_strict, run, tool
 
 # Each case: the complete call, and the same call with one required field
 # left out, which the language's checker must refuse by naming it.
@@ -93,8 +93,7 @@ def test_mypy_refuses_a_missing_required_field(case, example_langpacks, tmp_path
                        f"event = {PY_CALLS[case]}\nevent.validate()\n")
     env = {"MYPYPATH": str(example_langpacks["python"]), "PATH": "/usr/bin:/bin"}
     checked = subprocess.run(
-        [tool("mypy"), "--strict", "--no-incremental", "--cache-dir=/dev/null",
-         str(program)], cwd=tmp_path, env=env, capture_output=True, text=True)
+        mypy_strict(program), cwd=tmp_path, env=env, capture_output=True, text=True)
     ran = subprocess.run(
         [tool("python3"), str(program)], cwd=tmp_path, capture_output=True, text=True,
         # no __pycache__ in the session's langpack, which other tests compare

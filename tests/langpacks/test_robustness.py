@@ -10,7 +10,7 @@ import json
 import pytest
 
 from awkward_registry import write
-from conftest import gen, go_env, php_lint, run, tool
+from conftest import gen, go_env, mypy_strict, php_lint, run, tool
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +128,7 @@ func TestAwkward(t *testing.T) {
 
 def test_python_type_checks_and_imports(awkward, versions, tmp_path):
     out = gen(awkward, "awkward", "python", tmp_path / "py")
-    run([tool("mypy"), "--strict", "--no-incremental", "--cache-dir=/dev/null", "reestr_awkward"], cwd=out, timeout=900)
+    run(mypy_strict("reestr_awkward"), cwd=out, timeout=900)
     run([tool("pycodestyle"), "--exclude=runtime", "reestr_awkward"], cwd=out)
     script = '''
 import inspect
