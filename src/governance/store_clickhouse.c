@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/timefmt.h"
+#include "governance/env_last.h"
 #include "json/json.h"
 #include "reestr/error.h"
 #include "sink/clickhouse_http.h"
@@ -21,13 +22,6 @@
 #define OOM() rs_error_set(RS_ENOMEM, "out of memory")
 /* The columns a statement here answers, at most. */
 #define MAX_COLS 6
-
-typedef struct env_last {
-	int64_t event_id;
-	int version;
-	char *environment;
-	int64_t last_us;
-} env_last;
 
 typedef struct ch_gov {
 	rs_gov_store base;
@@ -42,8 +36,7 @@ typedef struct ch_gov {
 	bool tables_read;
 	/* last_by_environment's, read once for every version: `reestr
 	 * unused` and the catalogue ask it for each */
-	env_last *last;
-	size_t nlast;
+	rs_gov_env_lasts last;
 	bool last_read;
 } ch_gov;
 
@@ -249,6 +242,7 @@ static int int_of(ch_gov *g, const rs_buf *b, int64_t *out)
 {
 	char *end = NULL;
 	const char *s = b->data ? b->data : "";
+	*out = 0; /* set on every path: -O2 cannot see rs_error_set < 0 */
 	long long v = strtoll(s, &end, 10);
 	if (!*s || *end)
 		return rs_error_set(RS_EIO,
@@ -261,6 +255,7 @@ static int int_of(ch_gov *g, const rs_buf *b, int64_t *out)
 static int time_of(ch_gov *g, const rs_buf *b, int64_t *out)
 {
 	const char *t = b->data ? b->data : "", *why;
+	*out = 0; /* as int_of */
 	if (rs_time_parse(t, strlen(t), out, &why) < 0)
 		return rs_error_set(RS_EIO, "ClickHouse at %s: a time '%s': %s",
 				    rs_ch_http_url(g->http), t, why);
@@ -595,15 +590,7 @@ static int env_row(void *ctx, rs_buf *cols, bool *nulls)
 		rc = time_of(g, &cols[3], &us);
 	if (rc)
 		return rc;
-	env_last *l = realloc(g->last, (g->nlast + 1) * sizeof *l);
-	if (!l)
-		return OOM();
-	g->last = l;
-	l[g->nlast] = (env_last){id, (int)v, strdup(text(&cols[2])), us};
-	if (!l[g->nlast].environment)
-		return OOM();
-	g->nlast++;
-	return 0;
+	return rs_gov_env_lasts_add(&g->last, id, (int)v, text(&cols[2]), us);
 }
 
 static int c_last_by_environment(rs_gov_store *s, int64_t event_id, int version,
@@ -622,28 +609,15 @@ static int c_last_by_environment(rs_gov_store *s, int64_t event_id, int version,
 			rc = OOM();
 		if (!rc)
 			rc = run(g, 4, env_row, g);
-		if (rc)
+		if (rc) { /* read whole again at the next question */
+			rs_gov_env_lasts_truncate(&g->last, 0);
 			return rc;
+		}
+		/* ClickHouse sorted it; settle sorts as the search compares */
+		rs_gov_env_lasts_settle(&g->last);
 		g->last_read = true;
 	}
-	/* sorted by (event_id, version, environment) */
-	size_t lo = 0, hi = g->nlast;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const env_last *l = &g->last[mid];
-		if (l->event_id < event_id ||
-		    (l->event_id == event_id && l->version < version))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	int rc = 0;
-	for (size_t i = lo;
-	     rc == 0 && i < g->nlast && g->last[i].event_id == event_id &&
-	     g->last[i].version == version;
-	     i++)
-		rc = fn(ctx, g->last[i].environment, g->last[i].last_us);
-	return rc;
+	return rs_gov_env_lasts_each(&g->last, event_id, version, fn, ctx);
 }
 
 typedef struct stats_ctx {
@@ -755,9 +729,7 @@ static void c_free(rs_gov_store *s)
 	for (size_t i = 0; i < g->ntables; i++)
 		free(g->tables[i]);
 	free(g->tables);
-	for (size_t i = 0; i < g->nlast; i++)
-		free(g->last[i].environment);
-	free(g->last);
+	rs_gov_env_lasts_free(&g->last);
 	free(g);
 }
 

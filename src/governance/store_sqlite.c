@@ -10,16 +10,9 @@
 
 #include "base/grow.h"
 #include "base/timefmt.h"
+#include "governance/env_last.h"
 #include "governance/store.h"
 #include "reestr/error.h"
-
-/* One (event, version, environment) and its latest event's time. */
-typedef struct env_last {
-	int64_t event_id;
-	int version;
-	char *environment;
-	int64_t last_us;
-} env_last;
 
 typedef struct sqlite_gov {
 	rs_gov_store base;
@@ -31,8 +24,7 @@ typedef struct sqlite_gov {
 	 * whole once, then, for a store kept open between requests (serve's),
 	 * only the rows stored since: events are only ever added, with a
 	 * growing rowid. */
-	env_last *last;
-	size_t nlast, caplast;
+	rs_gov_env_lasts last;
 	int64_t last_rowid; /* the rows read so far: rowid <= last_rowid */
 	bool last_read;
 	bool stale; /* renewed: read the new rows at the next question */
@@ -281,16 +273,6 @@ static int g_last_by_source(rs_gov_store *s, int64_t event_id, int version,
 	return rc ? rc : last_rows(g, st, false, fn, ctx);
 }
 
-static int cmp_last(const void *a, const void *b)
-{
-	const env_last *x = a, *y = b;
-	if (x->event_id != y->event_id)
-		return x->event_id < y->event_id ? -1 : 1;
-	if (x->version != y->version)
-		return x->version < y->version ? -1 : 1;
-	return strcmp(x->environment, y->environment);
-}
-
 /* Reads the rows stored since the last call into g->last. */
 static int read_last(sqlite_gov *g)
 {
@@ -313,44 +295,25 @@ static int read_last(sqlite_gov *g)
 		return rc;
 	sqlite3_bind_int64(st, 1, g->last_rowid);
 	sqlite3_bind_int64(st, 2, top);
-	size_t before = g->nlast;
+	size_t before = g->last.count;
 	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *t = col_text(st, 3), *why;
-		env_last e = {.event_id = sqlite3_column_int64(st, 0),
-			      .version = sqlite3_column_int(st, 1)};
-		if (rs_time_parse(t, strlen(t), &e.last_us, &why) < 0) {
+		int64_t us;
+		if (rs_time_parse(t, strlen(t), &us, &why) < 0)
 			rc = rs_error_set(RS_EIO, "store: a time '%s': %s", t,
 					  why);
-			break;
-		}
-		if (rs_grow(&g->last, &g->caplast, g->nlast + 1,
-			    sizeof *g->last, 64) < 0 ||
-		    !(e.environment = strdup(col_text(st, 2)))) {
-			rc = rs_error_set(RS_ENOMEM, "out of memory");
-			break;
-		}
-		g->last[g->nlast++] = e;
+		else
+			rc = rs_gov_env_lasts_add(
+				&g->last, sqlite3_column_int64(st, 0),
+				sqlite3_column_int(st, 1), col_text(st, 2), us);
 	}
 	if ((rc = finish(g, st, step, rc))) {
-		while (g->nlast > before) /* as before the call */
-			free(g->last[--g->nlast].environment);
+		rs_gov_env_lasts_truncate(&g->last, before); /* as before */
 		return rc;
 	}
-	if (g->nlast > before) { /* merge: one entry per key, the latest */
-		qsort(g->last, g->nlast, sizeof *g->last, cmp_last);
-		size_t k = 0;
-		for (size_t i = 0; i < g->nlast; i++) {
-			if (k && !cmp_last(&g->last[k - 1], &g->last[i])) {
-				if (g->last[i].last_us > g->last[k - 1].last_us)
-					g->last[k - 1].last_us =
-						g->last[i].last_us;
-				free(g->last[i].environment);
-				continue;
-			}
-			g->last[k++] = g->last[i];
-		}
-		g->nlast = k;
-	}
+	/* merge: one entry per key, the latest */
+	if (g->last.count > before)
+		rs_gov_env_lasts_settle(&g->last);
 	g->last_rowid = top;
 	g->last_read = true;
 	return 0;
@@ -366,23 +329,7 @@ static int g_last_by_environment(rs_gov_store *s, int64_t event_id, int version,
 			return rc;
 		g->stale = false;
 	}
-	size_t lo = 0, hi = g->nlast;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const env_last *l = &g->last[mid];
-		if (l->event_id < event_id ||
-		    (l->event_id == event_id && l->version < version))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	int rc = 0;
-	for (size_t i = lo;
-	     rc == 0 && i < g->nlast && g->last[i].event_id == event_id &&
-	     g->last[i].version == version;
-	     i++)
-		rc = fn(ctx, g->last[i].environment, g->last[i].last_us);
-	return rc;
+	return rs_gov_env_lasts_each(&g->last, event_id, version, fn, ctx);
 }
 
 static void g_renew(rs_gov_store *s)
@@ -393,9 +340,7 @@ static void g_renew(rs_gov_store *s)
 static void g_free(rs_gov_store *s)
 {
 	sqlite_gov *g = (sqlite_gov *)s;
-	for (size_t i = 0; i < g->nlast; i++)
-		free(g->last[i].environment);
-	free(g->last);
+	rs_gov_env_lasts_free(&g->last);
 	sqlite3_close(g->db);
 	free(g);
 }
