@@ -340,7 +340,18 @@
         h("h2", {}, "Unused versions"),
         ev.unused.length
           ? h("ul", {}, ev.unused.map((u) => h("li", { "data-version": u.version }, `v${u.version}: ${u.evidence}`)))
-          : h("p", { class: "muted" }, "None: every version was sent, its langpack downloaded or its code seen lately.")));
+          : h("p", { class: "muted" }, "None: every version was sent, its langpack downloaded or its code seen lately."),
+        ...(ev.decommission || []).map((d) => {
+          // the exact edit `reestr decommission` writes, for a person to review and commit
+          const button = h("button", { type: "button", class: "copy" }, "Copy");
+          button.addEventListener("click", () => copy(d.diff === null ? d.command : d.diff, button));
+          return h("div", { class: "decommission", "data-version": d.version },
+            h("h3", {}, `Decommission v${d.version}: the change to ${d.file}`),
+            h("p", {}, "Run in the registry folder, or apply the diff and commit it: ", h("code", {}, d.command)),
+            d.diff === null
+              ? h("p", { class: "muted" }, `No diff: ${d.error}`)
+              : h("div", { class: "example" }, button, h("pre", { tabindex: "0" }, h("code", {}, d.diff))));
+        })));
     }
     if (ev.live_error) {
       parts.push(h("section", { id: "live", "data-store": "" },

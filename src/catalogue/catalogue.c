@@ -10,6 +10,7 @@
 #include "base/timefmt.h"
 #include "base/utf8.h"
 #include "codegen/example.h"
+#include "governance/decommission.h"
 #include "governance/store.h"
 #include "json/json.h"
 #include "reestr/error.h"
@@ -477,6 +478,60 @@ static void write_json(cw *w, const rs_json *v)
 		w->failed = true;
 }
 
+/* The event page's "decommission": per unused version, the command and
+ * the exact YAML diff `reestr decommission` would write to the registry
+ * folder's file as it is now (a person reviews and commits it), or why
+ * there is none; null when no registry folder or no unused list is known.
+ * One file read per event page. */
+static void write_decommission(cw *w, const rs_event *ev)
+{
+	const rs_catalogue_gov *g = w->gov;
+	key(w, true, "decommission");
+	if (!g || !g->unused || !g->registry_dir) {
+		raw(w, "null");
+		return;
+	}
+	raw(w, "[");
+	bool first = true;
+	for (size_t i = gov_find(w->ix.unused, w->ix.nunused, ev->name, -2);
+	     i < w->ix.nunused && !strcmp(w->ix.unused[i].event, ev->name);
+	     i++) {
+		long long version = w->ix.unused[i].version;
+		/* what senders of the version are told (docs/governance.md) */
+		const char *reason = "unused: no events, langpack downloads or "
+				     "code using it (reestr unused)";
+		char command[600];
+		snprintf(command, sizeof command,
+			 "reestr decommission %s %lld --registry . --reason "
+			 "'%s'",
+			 ev->name, version, reason);
+		rs_buf diff = RS_BUF_INIT;
+		int rc = rs_decommission_diff(g->registry_dir, ev->pos.file,
+					      ev->name, (int)version, reason,
+					      &diff);
+		raw(w, first ? "{" : ",{");
+		first = false;
+		key(w, false, "version");
+		num(w, version);
+		key(w, true, "file");
+		str(w, ev->pos.file);
+		key(w, true, "command");
+		str(w, command);
+		key(w, true, "diff");
+		if (rc == 0) {
+			rs_buf_putc(&diff, '\0');
+			str(w, diff.data ? diff.data : "");
+		} else {
+			raw(w, "null");
+			key(w, true, "error");
+			str(w, rs_error_last());
+		}
+		raw(w, "}");
+		rs_buf_free(&diff);
+	}
+	raw(w, "]");
+}
+
 /* The event page's "deviations" (every status) and "unused" (its
  * versions' items, with the evidence): null when not known. */
 static void write_event_gov(cw *w, const rs_event *ev)
@@ -518,6 +573,7 @@ static void write_event_gov(cw *w, const rs_event *ev)
 		}
 		raw(w, "]");
 	}
+	write_decommission(w, ev);
 }
 
 /* The live figures: per version and source, accepted and rejected in the

@@ -31,6 +31,9 @@ typedef struct rs_catalogue_gov {
 	 * clock: the RS_CATALOGUE_LIVE_HOURS hours before now */
 	struct rs_gov_store *store;
 	int64_t now_us;
+	/* the registry folder on disk, whose files the event page's
+	 * decommission diffs are made from (NULL: none shown) */
+	const char *registry_dir;
 } rs_catalogue_gov;
 
 /* The live figures' window, in hours, and how many reject reasons. */

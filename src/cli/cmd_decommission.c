@@ -4,7 +4,6 @@
  * prints the diff, and checks the registry again; one that would not pass
  * is put back as it was. */
 #include <getopt.h>
-#include <libfyaml.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "base/buf.h"
 #include "cli/commands.h"
 #include "cli/registry_edit.h"
+#include "governance/decommission.h"
 #include "reestr/error.h"
 #include "reestr/publish.h"
 #include "reestr/registry.h"
@@ -55,110 +55,6 @@ static int load_checked(const char *dir, rs_registry **reg)
 }
 
 /* A YAML double-quoted scalar of s (one line, checked by the caller). */
-static void quoted(rs_buf *b, const char *s)
-{
-	rs_buf_putc(b, '"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			rs_buf_putc(b, '\\');
-		rs_buf_putc(b, *s);
-	}
-	rs_buf_putc(b, '"');
-}
-
-typedef struct edit {
-	size_t at, cut; /* replace text[at, at + cut) */
-	rs_buf with;
-} edit;
-
-/* The offset just past the line holding pos. */
-static size_t line_after(const char *text, size_t len, size_t pos)
-{
-	const char *nl = memchr(text + pos, '\n', len - pos);
-	return nl ? (size_t)(nl - text) + 1 : len;
-}
-
-/* Edits of map (a block mapping in text) so that it has status:
- * decommissioned and, when reason, status_reason: "reason". At most two
- * edits, in order. Returns how many, or -1 for a layout not edited. */
-static int plan_edits(const char *text, size_t len, struct fy_node *map,
-		      const char *reason, edit e[2])
-{
-	if (!map || !fy_node_is_mapping(map) ||
-	    fy_node_mapping_item_count(map) == 0)
-		return -1;
-	void *it = NULL;
-	struct fy_node_pair *first = fy_node_mapping_iterate(map, &it);
-	struct fy_node *k0 = fy_node_pair_key(first);
-	struct fy_node *v0 = fy_node_pair_value(first);
-	size_t ks = rs_edit_token_start(k0);
-	if (ks > len || !v0 || !fy_node_is_scalar(v0))
-		return -1;
-	size_t ls = rs_edit_line_start(text, ks);
-	size_t col = ks - ls;
-	for (size_t i = ls; i < ks; i++)
-		if (text[i] != ' ' && text[i] != '-')
-			return -1; /* a flow mapping: not edited */
-	struct fy_node *status =
-		fy_node_mapping_lookup_value_by_string(map, "status", -1);
-	struct fy_node *why = fy_node_mapping_lookup_value_by_string(
-		map, "status_reason", -1);
-	int n = 0;
-	size_t reason_at = (size_t)-1;
-	if (status) {
-		size_t s = rs_edit_token_start(status),
-		       t = rs_edit_token_end(status);
-		if (!fy_node_is_scalar(status) || s > len || t > len)
-			return -1;
-		e[n].at = s;
-		e[n].cut = t - s;
-		rs_buf_puts(&e[n].with, "decommissioned");
-		n++;
-		reason_at = line_after(text, len, t);
-	} else {
-		/* a line after the first key's, at its column */
-		size_t t = rs_edit_token_end(v0);
-		if (t > len)
-			return -1;
-		e[n].at = line_after(text, len, t);
-		e[n].cut = 0;
-		if (e[n].at == len && len && text[len - 1] != '\n')
-			rs_buf_putc(&e[n].with, '\n');
-		rs_buf_printf(&e[n].with, "%*sstatus: decommissioned\n",
-			      (int)col, "");
-		n++;
-	}
-	if (!reason)
-		return n;
-	if (why) {
-		size_t s = rs_edit_token_start(why), t = rs_edit_token_end(why);
-		if (!fy_node_is_scalar(why) || s > len || t > len)
-			return -1;
-		e[n].at = s;
-		e[n].cut = t - s;
-		quoted(&e[n].with, reason);
-		if (n && e[0].at > e[n].at) { /* keep them in order */
-			edit x = e[0];
-			e[0] = e[1];
-			e[1] = x;
-		}
-		return n + 1;
-	}
-	if (status) {
-		e[n].at = reason_at;
-		e[n].cut = 0;
-		rs_buf_printf(&e[n].with, "%*sstatus_reason: ", (int)col, "");
-		quoted(&e[n].with, reason);
-		rs_buf_putc(&e[n].with, '\n');
-		return n + 1;
-	}
-	/* together with the status line */
-	rs_buf_printf(&e[0].with, "%*sstatus_reason: ", (int)col, "");
-	quoted(&e[0].with, reason);
-	rs_buf_putc(&e[0].with, '\n');
-	return n;
-}
-
 int rs_cmd_decommission(int argc, char **argv)
 {
 	enum { O_REGISTRY = 256, O_REASON, O_DRY };
@@ -223,8 +119,6 @@ int rs_cmd_decommission(int argc, char **argv)
 	int status = 1, dir_fd = -1;
 	rs_registry *reg = NULL, *after = NULL;
 	rs_buf old = RS_BUF_INIT, text = RS_BUF_INIT;
-	struct fy_document *doc = NULL;
-	edit e[2] = {{0, 0, RS_BUF_INIT}, {0, 0, RS_BUF_INIT}};
 	char path[4300], file[4096];
 	if ((dir_fd = rs_registry_edit_lock("decommission", dir)) < 0)
 		goto done;
@@ -270,41 +164,12 @@ int rs_cmd_decommission(int argc, char **argv)
 		fprintf(stderr, "reestr decommission: %s\n", rs_error_last());
 		goto done;
 	}
-	struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET};
-	doc = fy_document_build_from_string(&cfg, old.data ? old.data : "",
-					    old.len);
-	struct fy_node *evs = doc ? fy_node_mapping_lookup_value_by_string(
-					    fy_document_root(doc), "events", -1)
-				  : NULL;
-	struct fy_node *map =
-		evs ? fy_node_mapping_lookup_value_by_string(evs, name, -1)
-		    : NULL;
-	if (ver) {
-		struct fy_node *seq =
-			map ? fy_node_mapping_lookup_value_by_string(
-				      map, "versions", -1)
-			    : NULL;
-		map = seq && fy_node_is_sequence(seq)
-			      ? fy_node_sequence_get_by_index(seq, version)
-			      : NULL;
-	}
-	int n = plan_edits(old.data, old.len, map, reason, e);
-	if (n < 0) {
-		fprintf(stderr,
-			"reestr decommission: cannot tell where to write the "
-			"status of %s in %s (a flow mapping?); set 'status: "
-			"decommissioned' by hand\n",
-			name, file);
+	if (rs_decommission_edit(old.data, old.len, name, version, reason,
+				 &text) < 0) {
+		fprintf(stderr, "reestr decommission: %s in %s\n",
+			rs_error_last(), file);
 		goto done;
 	}
-	size_t from = 0;
-	for (int i = 0; i < n; i++) {
-		rs_buf_append(&text, old.data + from, e[i].at - from);
-		rs_buf_append(&text, e[i].with.data ? e[i].with.data : "",
-			      e[i].with.len);
-		from = e[i].at + e[i].cut;
-	}
-	rs_buf_append(&text, old.data + from, old.len - from);
 	rs_edit_print_diff(stdout, file, old.data, old.len, text.data,
 			   text.len);
 	if (dry) {
@@ -331,9 +196,6 @@ int rs_cmd_decommission(int argc, char **argv)
 		name, ver ? " v" : "", ver ? argv[optind + 1] : "", file);
 	status = 0;
 done:
-	for (int i = 0; i < 2; i++)
-		rs_buf_free(&e[i].with);
-	fy_document_destroy(doc);
 	rs_buf_free(&old);
 	rs_buf_free(&text);
 	rs_registry_free(reg);

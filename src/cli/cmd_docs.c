@@ -212,6 +212,7 @@ int rs_cmd_docs(int argc, char **argv)
 	rs_time_format(now, as_of);
 	if (data && load_data(dir, reg, &where, langpacks, now, &rules, &cd))
 		goto done;
+	cd.gov.registry_dir = dir; /* the decommission diffs' files */
 	if ((rc = rs_web_static_index_gov(reg, data ? &cd.gov : NULL,
 					  data ? as_of : NULL, &index))) {
 		fprintf(stderr, "reestr docs: %s\n",

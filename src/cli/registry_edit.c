@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libfyaml.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -11,27 +10,6 @@
 #include <unistd.h>
 
 #include "reestr/error.h"
-
-size_t rs_edit_token_start(struct fy_node *n)
-{
-	struct fy_token *t = n ? fy_node_get_scalar_token(n) : NULL;
-	const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
-	return m ? m->input_pos : (size_t)-1;
-}
-
-size_t rs_edit_token_end(struct fy_node *n)
-{
-	struct fy_token *t = n ? fy_node_get_scalar_token(n) : NULL;
-	const struct fy_mark *m = t ? fy_token_end_mark(t) : NULL;
-	return m ? m->input_pos : (size_t)-1;
-}
-
-size_t rs_edit_line_start(const char *text, size_t pos)
-{
-	while (pos > 0 && text[pos - 1] != '\n')
-		pos--;
-	return pos;
-}
 
 int rs_edit_read_file(const char *path, rs_buf *out)
 {
@@ -142,63 +120,12 @@ int rs_registry_edit_lock(const char *cmd, const char *dir)
 	return -1;
 }
 
-static size_t count_lines(const char *s, size_t len)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < len; i++)
-		n += s[i] == '\n';
-	return n + (len && s[len - 1] != '\n');
-}
-
-static void print_lines(FILE *out, char mark, const char *s, size_t len)
-{
-	while (len) {
-		const char *nl = memchr(s, '\n', len);
-		size_t n = nl ? (size_t)(nl - s) + 1 : len;
-		fprintf(out, "%c%.*s%s", mark, (int)n, s, nl ? "" : "\n");
-		s += n;
-		len -= n;
-	}
-}
-
 void rs_edit_print_diff(FILE *out, const char *name, const char *old,
 			size_t old_len, const char *new_text, size_t new_len)
 {
-	/* the common lines before and after the change */
-	size_t pre = 0, i = 0;
-	while (i < old_len && i < new_len && old[i] == new_text[i]) {
-		if (old[i] == '\n')
-			pre = i + 1;
-		i++;
-	}
-	if (i == old_len && i == new_len)
-		return; /* no change */
-	size_t so = old_len, sn = new_len;
-	while (so > pre && sn > pre && old[so - 1] == new_text[sn - 1])
-		so--, sn--;
-	while (so < old_len && old[so - 1] != '\n')
-		so++, sn++; /* back to whole lines */
-	/* up to three lines of context each side */
-	size_t cb = pre;
-	for (int k = 0; k < 3 && cb > 0; k++) {
-		cb--;
-		while (cb > 0 && old[cb - 1] != '\n')
-			cb--;
-	}
-	size_t ca = so;
-	for (int k = 0; k < 3 && ca < old_len; k++) {
-		const char *nl = memchr(old + ca, '\n', old_len - ca);
-		ca = nl ? (size_t)(nl - old) + 1 : old_len;
-	}
-	size_t first = count_lines(old, cb) + 1;
-	size_t before = count_lines(old + cb, pre - cb),
-	       after = count_lines(old + so, ca - so);
-	size_t nold = before + count_lines(old + pre, so - pre) + after,
-	       nnew = before + count_lines(new_text + pre, sn - pre) + after;
-	fprintf(out, "--- a/%s\n+++ b/%s\n@@ -%zu,%zu +%zu,%zu @@\n", name,
-		name, first, nold, first, nnew);
-	print_lines(out, ' ', old + cb, pre - cb);
-	print_lines(out, '-', old + pre, so - pre);
-	print_lines(out, '+', new_text + pre, sn - pre);
-	print_lines(out, ' ', old + so, ca - so);
+	rs_buf b = RS_BUF_INIT;
+	if (rs_edit_diff(&b, name, old, old_len, new_text, new_len) == 0 &&
+	    b.len)
+		fwrite(b.data, 1, b.len, out);
+	rs_buf_free(&b);
 }

@@ -9,15 +9,7 @@
 #include <stdio.h>
 
 #include "base/buf.h"
-
-struct fy_node;
-
-/* Byte offsets in the parsed text of a scalar node's token (quotes
- * included), or (size_t)-1. */
-size_t rs_edit_token_start(struct fy_node *n);
-size_t rs_edit_token_end(struct fy_node *n);
-/* The offset of the start of the line holding pos. */
-size_t rs_edit_line_start(const char *text, size_t pos);
+#include "model/yaml_edit.h"
 
 /* Each returns 0, or -1 (RS_EIO) with rs_error_last() set. */
 int rs_edit_read_file(const char *path, rs_buf *out);
@@ -32,8 +24,7 @@ int rs_edit_replace_file(const char *path, const char *data, size_t len);
  * releases the lock), or -1 after printing why. */
 int rs_registry_edit_lock(const char *cmd, const char *dir);
 
-/* Prints a unified diff of old and new (one changed region, with up to
- * three lines of context) as a/NAME and b/NAME. */
+/* Prints rs_edit_diff's diff of old and new. */
 void rs_edit_print_diff(FILE *out, const char *name, const char *old,
 			size_t old_len, const char *new_text, size_t new_len);
 

@@ -1350,6 +1350,7 @@ static void catalogue_data_make(rs_server *s, const request *rq,
 	rs_devdb_close(db);
 	int64_t now = rs_time_now_us();
 	cd->gov.now_us = now;
+	cd->gov.registry_dir = s->gov_registry;
 	if (gov_take(s, reg, &cd->gov.store) < 0)
 		cd->gov.store = NULL;
 	const rs_ruleset *rules = cd->gov.store ? served_rules(s, g) : NULL;

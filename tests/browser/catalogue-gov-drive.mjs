@@ -145,6 +145,16 @@ try {
   // an unused event's page: its evidence
   await open(page, job.served + "#/event/legacy_ping");
   out.steps["unused evidence"] = await page.$$eval("#unused li", (li) => li.map((x) => x.textContent));
+  // beside it, the exact YAML edit to review and commit
+  out.steps.decommission = await page.$$eval("#unused .decommission", (ds) =>
+    ds.map((d) => ({
+      version: d.dataset.version,
+      command: d.querySelector("p code").textContent,
+      diff: d.querySelector("pre code") ? d.querySelector("pre code").textContent : null,
+    })));
+  if (job.docs) {
+    await page.locator("#unused").screenshot({ path: path.join(job.docs, "governance-decommission.png") });
+  }
 } finally {
   await context.close();
 }

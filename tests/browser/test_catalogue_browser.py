@@ -270,6 +270,12 @@ def test_catalogue_shows_deviations_and_unused_events(gov):
     [sample] = s["samples"]
     assert '"amount"' in sample and sample.startswith("{")
     assert [e.startswith("v0: bo: no event stored") for e in s["unused evidence"]] == [True]
+    # and the exact edit to apply for it, as `reestr decommission` writes it
+    [dec] = s["decommission"]
+    assert dec["version"] == "0"
+    assert dec["command"].startswith("reestr decommission legacy_ping 0 --registry . --reason ")
+    assert dec["diff"].startswith("--- a/") and "\n+" in dec["diff"]
+    assert "status: decommissioned" in dec["diff"]
     for page, violations in gov["axe"].items():
         serious = [v for v in violations if v["impact"] in ("serious", "critical")]
         assert not serious, (page, serious)

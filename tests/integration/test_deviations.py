@@ -800,6 +800,22 @@ def test_the_catalogue_shows_deviations_unused_and_live_figures(
     assert page["open_deviations"] == 0
     assert [(u["version"], u["environments"][0]["last_event"])
             for u in page["unused"]] == [(0, None)]
+    # beside it, the exact edit to review and commit: the diff `reestr
+    # decommission --dry-run` prints for the file as it is on disk
+    dec = page["decommission"]
+    assert [(d["version"], d["file"]) for d in dec] == [
+        (0, "registry.yaml")], dec
+    head = "reestr decommission page_hit 0 --registry . --reason '"
+    assert dec[0]["command"].startswith(head)
+    reason = dec[0]["command"][len(head):-1]
+    assert reason.startswith("unused: ")
+    out = run("decommission", "page_hit", "0", "--registry", str(registry),
+              "--reason", reason, "--dry-run")
+    assert out.returncode == 0, out.stderr
+    assert dec[0]["diff"] == out.stdout
+    assert "status: decommissioned" in dec[0]["diff"], dec[0]["diff"]
+    assert srv.request("GET", "/v1/catalogue/events/checkout_started") \
+        .json()["decommission"] == []
     assert page["live"]["versions"] == [{"version": 0, "sources": []}]
     assert page["live"]["reasons"] == []
     # reestr docs (no data folder): nothing known
@@ -834,6 +850,7 @@ def test_the_catalogue_shows_the_data_to_a_read_key_only(
                            headers=keys[kind]).json()
         assert (page["live"] is not None) == known
         assert (page["deviations"] is not None) == known
+        assert (page["decommission"] is not None) == known
 
 
 def static_data(site):
