@@ -47,5 +47,6 @@ Server = support.Server
 query = support.query
 run = support.run
 uuid7 = support.uuid7
+held_open = support.held_open
 now_rfc3339 = support.now_rfc3339
 clickstream = support.clickstream
