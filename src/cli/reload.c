@@ -62,6 +62,8 @@ struct rs_reloader {
 	} writers[RS_RELOAD_WRITERS_MAX];
 	size_t nwriters;
 	bool writers_over;
+	/* the first and the latest change not yet reloaded (ms; 0: none) */
+	int64_t first, last;
 	pthread_t thread;
 };
 
@@ -360,6 +362,25 @@ int rs_serve_dev_view(const rs_registry *reg, bool dev, const char *raw,
 
 /* ---- one reload -------------------------------------------------------- */
 
+static bool take_events(rs_reloader *r);
+
+/* Whether the folder changed while a reload read it: a refusal of what
+ * it read then may be of a file caught half-written (a save that
+ * truncates, then writes), so it is not reported; the change is taken
+ * as any other, and the folder read again once quiet. A registry read
+ * whole is not held back so: under a storm of edits the longest wait
+ * (RS_RELOAD_MAX_WAIT_MS) still reloads. */
+static bool changed_while_read(rs_reloader *r, const char *cause)
+{
+	if (!take_events(r))
+		return false;
+	fprintf(stderr,
+		"reestr serve: registry %s changed while it was read (%s); "
+		"reading it again once quiet\n",
+		r->dir, cause);
+	return true;
+}
+
 static void refused(const char *why)
 {
 	fprintf(stderr,
@@ -434,6 +455,8 @@ static void reload(rs_reloader *r, const char *cause)
 	int64_t t0 = now_ms();
 	int rc = read_registry(r, &next, &snap, &ix, &problems, &warnings);
 	char why[700];
+	if (rc && changed_while_read(r, cause))
+		goto done;
 	if (rc == RS_EINVAL && problems.count) {
 		/* the problems, then why in one line (accept.h): check's,
 		 * or unpublished versions outside --dev */
@@ -655,18 +678,41 @@ static int64_t quiet_ms(const rs_reloader *r)
 					      : RS_RELOAD_SETTLED_MS;
 }
 
+/* Reads the watch's pending events (the descriptor does not block):
+ * each that may change what the registry loads is a change (r->first,
+ * r->last) and tracks the files being written. Whether there was one. */
+static bool take_events(rs_reloader *r)
+{
+	char buf[16384]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
+	bool changed = false;
+	ssize_t got;
+	while ((got = read(r->ino, buf, sizeof buf)) > 0) {
+		for (char *p = buf; p < buf + got;) {
+			const struct inotify_event *ev =
+				(const struct inotify_event *)p;
+			if (relevant(r, ev)) {
+				track_writer(r, ev);
+				r->last = now_ms();
+				if (!r->first)
+					r->first = r->last;
+				changed = true;
+			}
+			p += sizeof *ev + ev->len;
+		}
+	}
+	return changed;
+}
+
 static void *watch_main(void *arg)
 {
 	rs_reloader *r = arg;
-	char buf[16384]
-		__attribute__((aligned(__alignof__(struct inotify_event))));
-	int64_t first = 0, last = 0; /* of the changes not yet reloaded */
 	for (;;) {
 		int timeout = -1;
-		if (first) {
-			int64_t due = last + quiet_ms(r);
-			if (due > first + RS_RELOAD_MAX_WAIT_MS)
-				due = first + RS_RELOAD_MAX_WAIT_MS;
+		if (r->first) {
+			int64_t due = r->last + quiet_ms(r);
+			if (due > r->first + RS_RELOAD_MAX_WAIT_MS)
+				due = r->first + RS_RELOAD_MAX_WAIT_MS;
 			int64_t left = due - now_ms();
 			timeout = left > 0 ? (int)left : 0;
 		}
@@ -682,35 +728,26 @@ static void *watch_main(void *arg)
 			if (got > 0 && memchr(cmd, 'q', (size_t)got))
 				break;
 			now = got > 0 && memchr(cmd, 'h', (size_t)got);
-			if (got > 0 && memchr(cmd, 'c', (size_t)got) && !first)
-				first = last = now_ms() - RS_RELOAD_QUIET_MS;
+			if (got > 0 && memchr(cmd, 'c', (size_t)got) &&
+			    !r->first)
+				r->first = r->last =
+					now_ms() - RS_RELOAD_QUIET_MS;
 		}
-		if (n > 0 && (fds[1].revents & POLLIN)) {
-			ssize_t got = read(r->ino, buf, sizeof buf);
-			for (char *p = buf; got > 0 && p < buf + got;) {
-				const struct inotify_event *ev =
-					(const struct inotify_event *)p;
-				if (relevant(r, ev)) {
-					track_writer(r, ev);
-					last = now_ms();
-					if (!first)
-						first = last;
-				}
-				p += sizeof *ev + ev->len;
-			}
-		}
+		if (n > 0 && (fds[1].revents & POLLIN))
+			take_events(r);
 		if (now) {
-			first = 0;
+			r->first = 0;
 			rewatch(r);
 			reload(r, "SIGHUP");
 			continue;
 		}
-		if (!first)
+		if (!r->first)
 			continue;
 		int64_t t = now_ms();
-		if (t < last + quiet_ms(r) && t < first + RS_RELOAD_MAX_WAIT_MS)
+		if (t < r->last + quiet_ms(r) &&
+		    t < r->first + RS_RELOAD_MAX_WAIT_MS)
 			continue;
-		first = 0;
+		r->first = 0;
 		/* new subfolders are watched from now on, and a folder
 		 * renamed away is no longer */
 		rewatch(r);
