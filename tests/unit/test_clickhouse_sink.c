@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "closed_port.h"
+
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,19 +35,6 @@ static rs_registry *fixture(void)
 		0);
 	rs_diags_free(&d);
 	return reg;
-}
-
-/* A loopback port nothing listens on: bound, then closed. */
-static int closed_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof a;
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
 }
 
 static void test_url_rules(void **state)

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "closed_port.h"
+
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -170,18 +172,6 @@ static void test_share_sql(void **state)
 	assert_non_null(strstr(rs_error_last(), "field path too long"));
 	rs_buf_free(&b);
 	rs_registry_free(reg);
-}
-
-static int closed_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof a;
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
 }
 
 static int never(void *ctx, const char *name, int64_t us)
